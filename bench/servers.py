@@ -1,0 +1,455 @@
+"""Start, probe and stop the servers under test, and measure their processes.
+
+Every server is started by the harness itself on 127.0.0.1 with a free port and
+a fresh temporary data directory, in its own session (process group) so that it
+and the children it forks (uvicorn workers, nginx workers) can be stopped
+together by the group id of the process we started, and measured together by
+walking ``/proc`` for its descendants.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SRC = REPO / "src"
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- /proc
+
+
+def _ppid_map() -> dict[int, int]:
+    out: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(b")") + 2 :].split()
+        out[int(name)] = int(rest[1])
+    return out
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and all of its live descendants."""
+    parents = _ppid_map()
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    out: list[int] = []
+    todo = [root] if root in parents else []
+    while todo and len(out) < 10_000:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, ()))
+    return out
+
+
+def rss_kib(pids: list[int]) -> int:
+    """Sum of VmRSS (KiB) over ``pids`` (vanished processes count as 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds consumed so far by ``pids``."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                rest = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(rest[11]) + int(rest[12])  # utime, stime (fields 14, 15)
+    return ticks / _CLK_TCK
+
+
+class RssSampler:
+    """Samples the summed VmRSS of a process tree every ``interval`` seconds in a thread."""
+
+    def __init__(self, root: int, interval: float = 0.05, max_seconds: float = 1800.0) -> None:
+        self.root = root
+        self.interval = interval
+        self.max_seconds = max_seconds
+        self.peak_kib = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        pids = tree_pids(self.root)
+        n = 0
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if n % 20 == 0:  # re-walk the tree once a second: workers may fork
+                pids = tree_pids(self.root)
+            self.peak_kib = max(self.peak_kib, rss_kib(pids))
+            self.samples += 1
+            n += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_kib / 1024
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tail(path: Path, n: int = 2000) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return data[-n:].decode("utf-8", "replace")
+
+
+def wait_http(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until the port answers an HTTP request (any status) or the process dies."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} during startup")
+        try:
+            with socket.create_connection((host, port), timeout=1.0) as s:
+                s.sendall(
+                    f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
+                )
+                if s.recv(16).startswith(b"HTTP/"):
+                    return
+        except OSError as e:
+            last = e
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not answer on {host}:{port} within {timeout:.0f}s ({last!r})")
+
+
+@dataclass
+class Endpoint:
+    host: str
+    port: int
+    access_key: str
+    secret_key: str
+    pid: int
+
+
+# --------------------------------------------------------------------------- servers
+
+
+class Server:
+    """Base class: a server process in its own process group with a temp dir."""
+
+    name = "server"
+    label = "server"
+    s3 = True  # speaks S3 (False: plain HTTP/WebDAV)
+
+    def __init__(self, tmp_root: str | None = None, keep: bool = False) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=f"nexq-bench-{self.name}-", dir=tmp_root))
+        self.keep = keep
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.dir / "server.log"
+        self.port = 0
+        self.endpoint: Endpoint | None = None
+
+    def _spawn(self, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.dir,
+                start_new_session=True,
+            )
+        return self.proc
+
+    def start(self) -> Endpoint:
+        raise NotImplementedError
+
+    def create_bucket(self, bucket: str) -> None:
+        assert self.endpoint is not None
+        import boto3  # setup only: boto3's per-request cost does not matter here
+        from botocore.config import Config
+
+        ep = self.endpoint
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://{ep.host}:{ep.port}",
+            aws_access_key_id=ep.access_key,
+            aws_secret_access_key=ep.secret_key,
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        )
+        client.create_bucket(Bucket=bucket)
+
+    def log_tail(self) -> str:
+        return _tail(self.log)
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)  # the group of the process we started
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+        if proc is not None:
+            # Children (workers) may outlive the parent briefly; sweep the group.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.proc = None
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class MotoServer(Server):
+    name = "moto"
+    label = "moto"
+
+    def start(self) -> Endpoint:
+        self.port = free_port()
+        env = dict(os.environ, TMPDIR=str(self.dir))  # moto spools large values to temp files
+        proc = self._spawn(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], env
+        )
+        wait_http("127.0.0.1", self.port, proc, 60)
+        self.endpoint = Endpoint("127.0.0.1", self.port, "AKIDBENCHMOTO", "secret", proc.pid)
+        return self.endpoint
+
+
+NGINX_CONF = """\
+worker_processes {workers};
+daemon off;
+master_process on;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+{user}
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_max_body_size 0;
+    client_body_temp_path {d}/tmp_body;
+    proxy_temp_path {d}/tmp_proxy;
+    fastcgi_temp_path {d}/tmp_fastcgi;
+    uwsgi_temp_path {d}/tmp_uwsgi;
+    scgi_temp_path {d}/tmp_scgi;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {d}/data;
+        location / {{
+            dav_methods PUT DELETE;
+            create_full_put_path on;
+            dav_access user:rw group:r all:r;
+        }}
+    }}
+}}
+"""
+
+
+class NginxServer(Server):
+    """nginx as a plain-HTTP ceiling: static GET/HEAD, WebDAV PUT, no S3 semantics."""
+
+    name = "nginx"
+    label = "nginx"
+    s3 = False
+
+    def __init__(self, tmp_root: str | None = None, keep: bool = False, workers: int = 1) -> None:
+        super().__init__(tmp_root, keep)
+        self.workers = workers
+
+    def start(self) -> Endpoint:
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.port = free_port()
+        (self.dir / "data").mkdir()
+        user = "user root root;" if os.geteuid() == 0 else ""
+        conf = self.dir / "nginx.conf"
+        conf.write_text(
+            NGINX_CONF.format(workers=self.workers, d=self.dir, user=user, port=self.port)
+        )
+        proc = self._spawn(
+            [nginx, "-e", str(self.dir / "error.log"), "-p", str(self.dir), "-c", str(conf)]
+        )
+        wait_http("127.0.0.1", self.port, proc, 30)
+        self.endpoint = Endpoint("127.0.0.1", self.port, "AKIDBENCHNGINX", "secret", proc.pid)
+        return self.endpoint
+
+    def create_bucket(self, bucket: str) -> None:
+        (self.dir / "data" / bucket).mkdir(parents=True, exist_ok=True)
+
+    def log_tail(self) -> str:
+        return _tail(self.log) + _tail(self.dir / "error.log")
+
+
+def nexq_cmd() -> list[str]:
+    return [sys.executable, "-m", "nexq.cli.nexq"]
+
+
+def nexq_env() -> dict[str, str]:
+    pp = os.environ.get("PYTHONPATH", "")
+    return dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{pp}" if pp else str(SRC))
+
+
+def nexq_probe() -> tuple[bool, bool, str]:
+    """(available, supports --workers, reason). Cheap: runs ``serve --help`` once."""
+    if not (SRC / "nexq" / "cli").is_dir() or not any((SRC / "nexq" / "cli").glob("*.py")):
+        return False, False, "src/nexq/cli/ does not exist yet"
+    try:
+        out = subprocess.run(
+            [*nexq_cmd(), "serve", "--help"],
+            env=nexq_env(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, False, f"`nexq serve --help` failed: {e!r}"
+    text = (out.stdout + out.stderr).decode("utf-8", "replace")
+    if out.returncode != 0 or "--s3-port" not in text:
+        return False, False, f"`nexq serve --help` rc={out.returncode}: {text[-300:].strip()}"
+    return True, "--workers" in text, ""
+
+
+def _last_json(text: str) -> dict[str, object]:
+    """The JSON object printed by an admin command (tolerates log lines around it)."""
+    try:
+        obj = json.loads(text)
+        if isinstance(obj, dict):
+            return obj
+    except ValueError:
+        pass
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                obj = json.loads(line)
+                if isinstance(obj, dict):
+                    return obj
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        obj = json.loads(text[start : end + 1])
+        if isinstance(obj, dict):
+            return obj
+    raise ValueError(f"no JSON object in output: {text[-300:]!r}")
+
+
+class NexqServer(Server):
+    name = "nexq"
+
+    def __init__(
+        self, tmp_root: str | None = None, keep: bool = False, workers: int | None = None
+    ) -> None:
+        super().__init__(tmp_root, keep)
+        self.workers = workers
+        self.label = f"Nexq {workers or 1}w"
+        self.name = f"nexq-w{workers or 1}"
+        self.data_dir = self.dir / "data"
+
+    def _admin(self, *args: str) -> dict[str, object]:
+        cmd = [*nexq_cmd(), "admin", *args]
+        out = subprocess.run(
+            cmd,
+            env=nexq_env(),
+            capture_output=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            cwd=self.dir,
+        )
+        text = out.stdout.decode("utf-8", "replace")
+        if out.returncode != 0:
+            err = (text + out.stderr.decode("utf-8", "replace")).strip()
+            raise RuntimeError(
+                f"`nexq admin {' '.join(args[:2])}` rc={out.returncode}: {err[-500:]}"
+            )
+        return _last_json(text)
+
+    def _make_key(self) -> tuple[str, str]:
+        email = "bench@example.com"
+        dd = str(self.data_dir)
+        self._admin(
+            "account", "create", "--data-dir", dd, "--email", email, "--password",
+            secrets.token_urlsafe(16),
+        )  # fmt: skip
+        key = self._admin(
+            "access-key", "create", "--data-dir", dd, "--account", email, "--label", "bench"
+        )
+        return str(key["access_key_id"]), str(key["secret_access_key"])
+
+    def _serve(self) -> subprocess.Popen[bytes]:
+        self.port = free_port()
+        cmd = [
+            *nexq_cmd(), "serve", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
+            "--s3-port", str(self.port), "--api-port", str(free_port()),
+        ]  # fmt: skip
+        if self.workers:
+            cmd += ["--workers", str(self.workers)]
+        proc = self._spawn(cmd, nexq_env())
+        wait_http("127.0.0.1", self.port, proc, 90)
+        return proc
+
+    def start(self) -> Endpoint:
+        self.data_dir.mkdir(exist_ok=True)
+        admin_error: RuntimeError | None = None
+        try:
+            ak, sk = self._make_key()
+        except RuntimeError as e:
+            admin_error = e  # perhaps `serve` must initialise the data dir first
+        proc = self._serve()
+        if admin_error is not None:
+            try:
+                ak, sk = self._make_key()
+            except RuntimeError as e:
+                raise RuntimeError(f"{admin_error}; again after serve: {e}") from e
+        self.endpoint = Endpoint("127.0.0.1", self.port, ak, sk, proc.pid)
+        return self.endpoint

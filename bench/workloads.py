@@ -1,0 +1,533 @@
+"""The benchmark workloads. Each returns a :class:`Result` and never raises for a
+server-side failure: errors are recorded so that one failing workload does not
+stop the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import itertools
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from httpc import AsyncConn, Response, SyncConn
+from servers import Endpoint, RssSampler, cpu_seconds, rss_kib, tree_pids
+from sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
+
+MiB = 1 << 20
+BUCKET = "bench"
+LIST_BUCKET = "bench-list"
+_OK_PUT = (200, 201, 204)  # nginx WebDAV answers 201 (new) or 204 (replaced)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Result:
+    value: float | None = None
+    error: str | None = None
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Params:
+    small_n: int = 5000
+    small_conc: int = 16
+    small_cap_s: float = 90.0
+    list_keys: int = 10_000
+    list_page: int = 1000
+    list_conc: int = 4
+    list_seconds: float = 15.0
+    list_max_walks: int = 10_000
+    big_bytes: int = 1024 * MiB
+    mp_bytes: int = 512 * MiB
+    mp_part: int = 16 * MiB
+    mp_conc: int = 4
+    unsigned: bool = False
+    io_timeout: float = 600.0
+
+
+class Client:
+    """Endpoint + signer: prepares signed (target, headers) pairs."""
+
+    def __init__(self, ep: Endpoint) -> None:
+        self.ep = ep
+        self.hostport = f"{ep.host}:{ep.port}"
+        self.signer = Signer(ep.access_key, ep.secret_key)
+
+    def prep(
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]] | None = None,
+        payload_hash: str = EMPTY_SHA256,
+    ) -> tuple[str, list[tuple[str, str]]]:
+        p = uri_encode_path(path)
+        q = canonical_query(params) if params else ""
+        headers = self.signer.sign(method, self.hostport, p, q, payload_hash)
+        return (f"{p}?{q}" if q else p), headers
+
+    def server_cpu(self) -> float:
+        return cpu_seconds(tree_pids(self.ep.pid))
+
+
+def describe(resp: Response) -> str:
+    """A short description of an unexpected response (S3 error code and message)."""
+    code = re.search(rb"<Code>(.*?)</Code>", resp.body)
+    msg = re.search(rb"<Message>(.*?)</Message>", resp.body)
+    parts = [f"HTTP {resp.status}"]
+    if code:
+        parts.append(code.group(1).decode("utf-8", "replace"))
+    if msg:
+        parts.append(msg.group(1).decode("utf-8", "replace")[:150])
+    elif resp.body and not code:
+        parts.append(resp.body[:150].decode("utf-8", "replace").strip())
+    return " ".join(parts)
+
+
+def _pct(sorted_vals: list[float], q: float) -> float:
+    if not sorted_vals:
+        return float("nan")
+    return sorted_vals[min(len(sorted_vals) - 1, int(q * len(sorted_vals)))]
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop when available (cheaper per request), else on asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+# --------------------------------------------------------------------------- small ops
+
+Req = tuple[str, str, list[tuple[str, str]], bytes]
+
+
+async def _ops(
+    client: Client,
+    n: int,
+    conc: int,
+    cap_s: float,
+    make: Callable[[int], Req],
+    check: Callable[[Response], str | None],
+) -> Result:
+    """``n`` requests from ``conc`` keep-alive connections; stop early after ``cap_s``."""
+    counter = itertools.count()
+    lat: list[float] = []
+    errors: list[str] = []
+    ok = 0
+    connects = 0
+    deadline = time.perf_counter() + cap_s
+
+    async def worker() -> None:
+        nonlocal ok, connects
+        conn = AsyncConn(client.ep.host, client.ep.port)
+        try:
+            while True:
+                i = next(counter)
+                if i >= n or time.perf_counter() > deadline:
+                    return
+                method, target, headers, body = make(i)
+                t0 = time.perf_counter()
+                try:
+                    resp = await conn.request(method, target, headers, body)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as e:
+                    errors.append(f"{method}: {e!r}"[:200])
+                    conn.close()
+                    if len(errors) > max(50, n // 10):
+                        return  # the server is clearly failing: do not hammer it
+                    continue
+                lat.append(time.perf_counter() - t0)
+                err = check(resp)
+                if err is None:
+                    ok += 1
+                else:
+                    errors.append(err)
+                    if len(errors) > max(50, n // 10):
+                        return
+        finally:
+            connects += conn.connects
+            conn.close()
+
+    cpu0 = client.server_cpu()
+    ccpu0 = time.process_time()
+    t0 = time.perf_counter()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(conc))), timeout=cap_s + 60)
+    except TimeoutError:
+        errors.append(f"stalled: no progress for {cap_s + 60:.0f}s (requests hung)")
+    elapsed = time.perf_counter() - t0
+    ccpu = time.process_time() - ccpu0
+    scpu = client.server_cpu() - cpu0
+    lat.sort()
+    done = ok + len(errors)
+    res = Result(
+        value=ok / elapsed if ok else None,
+        extra={
+            "ok": ok,
+            "requests": done,
+            "seconds": elapsed,
+            "p50_ms": _pct(lat, 0.50) * 1e3,
+            "p99_ms": _pct(lat, 0.99) * 1e3,
+            "server_cpu_us_per_op": scpu / max(done, 1) * 1e6,
+            "client_cpu_us_per_op": ccpu / max(done, 1) * 1e6,
+            "connects": connects,
+        },
+    )
+    if errors:
+        msg = f"{len(errors)} of {done} failed; first: {errors[0]}"
+        if ok:
+            res.note = msg
+        else:
+            res.error = msg
+    elif ok < n:
+        res.note = f"time cap: {ok} of {n} requests in {elapsed:.0f}s"
+    return res
+
+
+def small_body() -> bytes:
+    return _cached("small", lambda: os.urandom(4096))
+
+
+_CACHE: dict[str, Any] = {}
+
+
+def _cached(key: str, make: Callable[[], T]) -> T:
+    if key not in _CACHE:
+        _CACHE[key] = make()
+    return _CACHE[key]  # type: ignore[no-any-return]
+
+
+def small_key(i: int) -> str:
+    return f"/{BUCKET}/small/{i:06d}"
+
+
+def small_put(client: Client, p: Params) -> Result:
+    body = small_body()
+    ph = UNSIGNED_PAYLOAD if p.unsigned else hashlib.sha256(body).hexdigest()
+
+    def make(i: int) -> Req:
+        target, headers = client.prep("PUT", small_key(i), payload_hash=ph)
+        return "PUT", target, headers, body
+
+    def check(r: Response) -> str | None:
+        return None if r.status in _OK_PUT else describe(r)
+
+    return run_async(_ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check))
+
+
+def small_get(client: Client, p: Params, n_keys: int) -> Result:
+    body = small_body()
+
+    def make(i: int) -> Req:
+        target, headers = client.prep("GET", small_key(i % n_keys))
+        return "GET", target, headers, b""
+
+    def check(r: Response) -> str | None:
+        if r.status != 200:
+            return describe(r)
+        if r.body != body:
+            return f"GET returned {len(r.body)} bytes that differ from what was PUT"
+        return None
+
+    return run_async(_ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check))
+
+
+def small_head(client: Client, p: Params, n_keys: int) -> Result:
+    def make(i: int) -> Req:
+        target, headers = client.prep("HEAD", small_key(i % n_keys))
+        return "HEAD", target, headers, b""
+
+    def check(r: Response) -> str | None:
+        if r.status != 200:
+            return f"HTTP {r.status}"
+        if r.headers.get("content-length") != "4096":
+            return f"HEAD content-length {r.headers.get('content-length')!r}, expected 4096"
+        return None
+
+    return run_async(_ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check))
+
+
+# --------------------------------------------------------------------------- listing
+
+_TOKEN = re.compile(rb"<NextContinuationToken>(.*?)</NextContinuationToken>", re.S)
+
+
+def list_load(client: Client, p: Params) -> Result:
+    """PUT ``list_keys`` 100-byte objects into the listing bucket, 16 at a time."""
+    body = os.urandom(100)
+    ph = UNSIGNED_PAYLOAD if p.unsigned else hashlib.sha256(body).hexdigest()
+
+    def make(i: int) -> Req:
+        target, headers = client.prep("PUT", f"/{LIST_BUCKET}/k/{i:05d}", payload_hash=ph)
+        return "PUT", target, headers, body
+
+    def check(r: Response) -> str | None:
+        return None if r.status in _OK_PUT else describe(r)
+
+    return run_async(_ops(client, p.list_keys, 16, 300.0, make, check))
+
+
+async def _list_walk(client: Client, p: Params) -> Result:
+    pages = 0
+    walks = 0
+    errors: list[str] = []
+    lat: list[float] = []
+    deadline = time.perf_counter() + p.list_seconds
+    max_pages = p.list_keys // p.list_page + 2
+
+    async def walker() -> None:
+        nonlocal pages, walks
+        conn = AsyncConn(client.ep.host, client.ep.port)
+        try:
+            while time.perf_counter() < deadline and walks < p.list_max_walks and not errors:
+                token: str | None = None
+                keys = 0
+                for _ in range(max_pages):
+                    params = [("list-type", "2"), ("max-keys", str(p.list_page))]
+                    if token is not None:
+                        params.append(("continuation-token", token))
+                    target, headers = client.prep("GET", f"/{LIST_BUCKET}", params)
+                    t0 = time.perf_counter()
+                    r = await conn.request("GET", target, headers)
+                    lat.append(time.perf_counter() - t0)
+                    if r.status != 200:
+                        errors.append(describe(r))
+                        return
+                    pages += 1
+                    keys += r.body.count(b"<Key>")
+                    if b"<IsTruncated>true</IsTruncated>" not in r.body:
+                        break
+                    m = _TOKEN.search(r.body)
+                    if m is None:
+                        errors.append("IsTruncated=true without NextContinuationToken")
+                        return
+                    token = html.unescape(m.group(1).decode())
+                    if time.perf_counter() >= deadline:
+                        return  # stop mid-walk: pages so far still count
+                else:
+                    errors.append(f"walk did not end after {max_pages} pages")
+                    return
+                if keys != p.list_keys:
+                    errors.append(f"a full walk listed {keys} keys, expected {p.list_keys}")
+                    return
+                walks += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as e:
+            errors.append(f"GET list: {e!r}"[:200])
+        finally:
+            conn.close()
+
+    cpu0 = client.server_cpu()
+    ccpu0 = time.process_time()
+    t0 = time.perf_counter()
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(walker() for _ in range(p.list_conc))), timeout=p.list_seconds + 120
+        )
+    except TimeoutError:
+        errors.append("stalled: a listing request hung for over 120 s")
+    elapsed = time.perf_counter() - t0
+    lat.sort()
+    res = Result(
+        value=pages / elapsed if pages else None,
+        extra={
+            "pages": pages,
+            "full_walks": walks,
+            "seconds": elapsed,
+            "p50_ms": _pct(lat, 0.5) * 1e3,
+            "p99_ms": _pct(lat, 0.99) * 1e3,
+            "server_cpu_us_per_op": (client.server_cpu() - cpu0) / max(pages, 1) * 1e6,
+            "client_cpu_us_per_op": (time.process_time() - ccpu0) / max(pages, 1) * 1e6,
+        },
+    )
+    if errors:
+        if pages and not errors[0].startswith(("a full walk", "IsTruncated", "walk did")):
+            res.note = f"error after {pages} pages: {errors[0]}"
+        else:
+            res.value = None
+            res.error = errors[0]
+    return res
+
+
+def list_pages(client: Client, p: Params) -> Result:
+    return run_async(_list_walk(client, p))
+
+
+# --------------------------------------------------------------------------- large objects
+
+
+def _block() -> bytes:
+    return _cached("block", lambda: os.urandom(MiB))
+
+
+def _big_hash(size: int) -> str:
+    def make() -> str:
+        h = hashlib.sha256()
+        block = _block()
+        for _ in range(size // MiB):
+            h.update(block)
+        h.update(block[: size % MiB])
+        return h.hexdigest()
+
+    return _cached(f"bighash-{size}", make)
+
+
+def _blocks(size: int) -> Any:
+    block = _block()
+    for _ in range(size // MiB):
+        yield block
+    if size % MiB:
+        yield block[: size % MiB]
+
+
+BIG_KEY = f"/{BUCKET}/big/object.bin"
+
+
+def big_put(client: Client, p: Params) -> Result:
+    """Single-stream PUT of ``big_bytes`` (1 MiB random block repeated), RSS sampled."""
+    ph = UNSIGNED_PAYLOAD if p.unsigned else _big_hash(p.big_bytes)
+    target, headers = client.prep("PUT", BIG_KEY, payload_hash=ph)
+    conn = SyncConn(client.ep.host, client.ep.port, timeout=p.io_timeout)
+    cpu0 = client.server_cpu()
+    with RssSampler(client.ep.pid) as rss:
+        t0 = time.perf_counter()
+        try:
+            r = conn.request(
+                "PUT", target, headers, body_blocks=_blocks(p.big_bytes), body_length=p.big_bytes
+            )
+        except OSError as e:
+            return Result(error=f"PUT: {e!r}"[:300], extra={"peak_rss_mib": rss.peak_mib})
+        finally:
+            conn.close()
+        dt = time.perf_counter() - t0
+    extra = {
+        "seconds": dt,
+        "peak_rss_mib": rss.peak_mib,
+        "rss_samples": rss.samples,
+        "server_cpu_s": client.server_cpu() - cpu0,
+    }
+    if r.status not in _OK_PUT:
+        return Result(error=describe(r), extra=extra)
+    return Result(value=p.big_bytes / 1e6 / dt, extra=extra)
+
+
+def big_get(client: Client, p: Params) -> Result:
+    """Single-stream GET of the object written by :func:`big_put`, into a sink."""
+    target, headers = client.prep("GET", BIG_KEY)
+    conn = SyncConn(client.ep.host, client.ep.port, timeout=p.io_timeout)
+    cpu0 = client.server_cpu()
+    with RssSampler(client.ep.pid) as rss:
+        t0 = time.perf_counter()
+        try:
+            r = conn.request("GET", target, headers, keep_body=False)
+        except OSError as e:
+            return Result(error=f"GET: {e!r}"[:300], extra={"peak_rss_mib": rss.peak_mib})
+        finally:
+            conn.close()
+        dt = time.perf_counter() - t0
+    extra = {
+        "seconds": dt,
+        "peak_rss_mib": rss.peak_mib,
+        "server_cpu_s": client.server_cpu() - cpu0,
+    }
+    if r.status != 200:
+        return Result(error=f"HTTP {r.status}", extra=extra)
+    if r.nbytes != p.big_bytes:
+        return Result(error=f"GET returned {r.nbytes} bytes, expected {p.big_bytes}", extra=extra)
+    return Result(value=p.big_bytes / 1e6 / dt, extra=extra)
+
+
+# --------------------------------------------------------------------------- multipart
+
+_UPLOAD_ID = re.compile(rb"<UploadId>(.*?)</UploadId>", re.S)
+MP_KEY = f"/{BUCKET}/multipart/object.bin"
+
+
+def multipart(client: Client, p: Params) -> Result:
+    """Create, upload ``mp_bytes`` in ``mp_part`` parts from ``mp_conc`` threads, complete."""
+    part = _cached(f"part-{p.mp_part}", lambda: _block() * (p.mp_part // MiB))
+    part_hash = UNSIGNED_PAYLOAD if p.unsigned else hashlib.sha256(part).hexdigest()
+    nparts = p.mp_bytes // p.mp_part
+    host, port = client.ep.host, client.ep.port
+    lock = threading.Lock()
+    cpu0 = client.server_cpu()
+    t0 = time.perf_counter()
+
+    conn = SyncConn(host, port, timeout=p.io_timeout)
+    try:
+        target, headers = client.prep("POST", MP_KEY, [("uploads", "")])
+        r = conn.request("POST", target, headers, body=b"")
+        m = _UPLOAD_ID.search(r.body)
+        if r.status != 200 or m is None:
+            return Result(error=f"CreateMultipartUpload: {describe(r)}")
+        upload_id = html.unescape(m.group(1).decode())
+
+        todo = iter(range(1, nparts + 1))
+        etags: dict[int, str] = {}
+
+        def upload_parts() -> None:
+            c = SyncConn(host, port, timeout=p.io_timeout)
+            try:
+                while True:
+                    with lock:
+                        n = next(todo, None)
+                    if n is None:
+                        return
+                    params = [("partNumber", str(n)), ("uploadId", upload_id)]
+                    tgt, hdrs = client.prep("PUT", MP_KEY, params, part_hash)
+                    resp = c.request("PUT", tgt, hdrs, body=part)
+                    if resp.status != 200 or "etag" not in resp.headers:
+                        raise RuntimeError(f"UploadPart {n}: {describe(resp)}")
+                    etags[n] = resp.headers["etag"]
+            finally:
+                c.close()
+
+        with ThreadPoolExecutor(p.mp_conc) as pool:
+            for fut in [pool.submit(upload_parts) for _ in range(p.mp_conc)]:
+                fut.result()
+
+        xml = "".join(
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{html.escape(etags[n])}</ETag></Part>"
+            for n in range(1, nparts + 1)
+        )
+        body = f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode()
+        target, headers = client.prep(
+            "POST", MP_KEY, [("uploadId", upload_id)], hashlib.sha256(body).hexdigest()
+        )
+        r = conn.request("POST", target, headers, body=body)
+        dt = time.perf_counter() - t0
+        if r.status != 200 or b"<Error>" in r.body:
+            return Result(error=f"CompleteMultipartUpload: {describe(r)}")
+        # Check outside the timing: the object has the right size.
+        target, headers = client.prep("HEAD", MP_KEY)
+        h = conn.request("HEAD", target, headers)
+        if h.status != 200 or h.headers.get("content-length") != str(nparts * p.mp_part):
+            return Result(
+                error=f"HEAD after multipart: HTTP {h.status}, "
+                f"content-length {h.headers.get('content-length')!r}"
+            )
+    except (OSError, RuntimeError) as e:
+        return Result(error=str(e)[:300])
+    finally:
+        conn.close()
+    return Result(
+        value=nparts * p.mp_part / 1e6 / dt,
+        extra={"seconds": dt, "server_cpu_s": client.server_cpu() - cpu0},
+    )
+
+
+def idle_rss(client: Client) -> Result:
+    time.sleep(0.5)
+    return Result(value=rss_kib(tree_pids(client.ep.pid)) / 1024)

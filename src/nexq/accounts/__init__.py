@@ -1,0 +1,1 @@
+"""Accounts: who owns buckets and keys."""

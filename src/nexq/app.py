@@ -1,0 +1,129 @@
+"""Composition root: build every service from Settings and mount the ASGI apps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from nexq import __version__
+from nexq.accounts.service import Accounts
+from nexq.core.crypto import SecretBox, load_master_key
+from nexq.core.db import Database
+from nexq.core.schema import MIGRATIONS
+from nexq.settings import Settings
+from nexq.storage.access_keys import AccessKeys
+from nexq.storage.blobs.filesystem import FileBlobStore
+from nexq.storage.directory import Directory
+from nexq.storage.metadata.sqlite import SqliteMetadata
+from nexq.storage.multipart import Multipart
+from nexq.storage.s3.auth import Authenticator
+from nexq.storage.s3.handlers.common import Services
+from nexq.storage.s3.server import S3App
+from nexq.storage.service import ObjectStorage
+
+log = logging.getLogger("nexq")
+WORKER_THREADS = 64
+JANITOR_SECONDS = 1.0
+
+
+@dataclass
+class Nexq:
+    """Every service of one process, wired."""
+
+    settings: Settings
+    db: Database
+    store: SqliteMetadata
+    blobs: FileBlobStore
+    directory: Directory
+    accounts: Accounts
+    access_keys: AccessKeys
+    objects: ObjectStorage
+    multipart: Multipart
+
+    def close(self) -> None:
+        """Flush pending writes and close the database."""
+        self.db.close()
+
+
+def build(settings: Settings) -> Nexq:
+    """Open (and migrate) the data directory and wire the services."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    box = SecretBox(load_master_key(settings.data_dir, settings.master_key))
+    db = Database(settings.data_dir / "meta.db", settings.data_dir, MIGRATIONS)
+    store = SqliteMetadata(db)
+    blobs = FileBlobStore(settings.data_dir)
+    directory = Directory(store, box)
+    objects = ObjectStorage(store, blobs, directory)
+    return Nexq(
+        settings=settings,
+        db=db,
+        store=store,
+        blobs=blobs,
+        directory=directory,
+        accounts=Accounts(store),
+        access_keys=AccessKeys(store, box),
+        objects=objects,
+        multipart=Multipart(store, objects),
+    )
+
+
+def recover(nexq: Nexq) -> int:
+    """Start-up repair after a crash: drop temporaries, orphans and collected garbage."""
+    collect_garbage(nexq)
+    return nexq.blobs.recover(nexq.store.referenced_paths())
+
+
+def collect_garbage(nexq: Nexq) -> int:
+    """Delete blob files that no longer back any object or part."""
+    total = 0
+    while True:
+        paths = nexq.store.garbage(1000)
+        if not paths:
+            return total
+        nexq.blobs.delete(paths)
+        nexq.store.forget_garbage(paths)
+        nexq.db.write(lambda conn: None)  # wait until the forgetting is committed
+        total += len(paths)
+
+
+def start_janitor(nexq: Nexq, stop: threading.Event) -> threading.Thread:
+    """A thread that removes superseded blob files shortly after they stop being referenced."""
+
+    def run() -> None:
+        while not stop.wait(JANITOR_SECONDS):
+            try:
+                collect_garbage(nexq)
+            except Exception:
+                log.exception("garbage collection failed; retrying later")
+
+    thread = threading.Thread(target=run, name="nexq-janitor", daemon=True)
+    thread.start()
+    return thread
+
+
+def s3_app(nexq: Nexq) -> S3App:
+    """The S3 data plane."""
+    executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-s3")
+    services = Services(nexq.objects, nexq.multipart, nexq.settings.region)
+    return S3App(
+        services,
+        Authenticator(nexq.directory, nexq.settings.region),
+        executor,
+        nexq.settings.s3_domain,
+    )
+
+
+def api_app(nexq: Nexq) -> Starlette:
+    """The control plane (a health check until the REST API lands)."""
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    return Starlette(routes=[Route("/health", health), Route("/v1/health", health)])

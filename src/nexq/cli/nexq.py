@@ -1,0 +1,322 @@
+"""``nexq``: run the server and administer an installation (JSON on stdout for scripts)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nexq.app import Nexq, api_app, build, recover, s3_app, start_janitor
+from nexq.core.errors import DomainError
+from nexq.settings import Settings
+from nexq.storage.access_keys import AccessKeyView
+
+cli = typer.Typer(help="Nexq: a self-hosted cloud platform.", no_args_is_help=True)
+admin = typer.Typer(help="Operator commands (work while the server runs).", no_args_is_help=True)
+account_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
+key_cli = typer.Typer(help="S3 access keys.", no_args_is_help=True)
+cli.add_typer(admin, name="admin")
+admin.add_typer(account_cli, name="account")
+admin.add_typer(key_cli, name="access-key")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory [env NEXQ_DATA_DIR].")
+]
+
+
+def _open(data_dir: Path | None) -> Nexq:
+    return build(Settings.from_env(data_dir=data_dir))
+
+
+def _print(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2))
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _key_json(view: AccessKeyView) -> dict[str, Any]:
+    key = view.key
+    return {
+        "access_key_id": key.id,
+        "label": key.label,
+        "buckets": "all" if view.bucket_names is None else view.bucket_names,
+        "status": "Active" if key.active else "Revoked",
+        "created": key.created_at,
+    }
+
+
+@account_cli.command("create")
+def account_create(
+    email: Annotated[str, typer.Option(help="The account's email.")],
+    password: Annotated[str, typer.Option(help="The account's password (10+ characters).")],
+    data_dir: DataDir = None,
+    operator: Annotated[bool, typer.Option(help="Make it an operator account.")] = False,
+) -> None:
+    """Create an account; prints {"id", "email"}."""
+    nexq = _open(data_dir)
+    try:
+        account = nexq.accounts.create(email, password, "operator" if operator else "customer")
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        nexq.close()
+    _print({"id": account.id, "email": account.email})
+
+
+@account_cli.command("suspend")
+def account_suspend(email: str, data_dir: DataDir = None) -> None:
+    """Suspend an account: its keys get 403 at once, nothing is deleted."""
+    _set_suspended(email, True, data_dir)
+
+
+@account_cli.command("resume")
+def account_resume(email: str, data_dir: DataDir = None) -> None:
+    """Resume a suspended account."""
+    _set_suspended(email, False, data_dir)
+
+
+def _set_suspended(email: str, suspended: bool, data_dir: Path | None) -> None:
+    nexq = _open(data_dir)
+    try:
+        account = nexq.accounts.set_suspended(email, suspended)
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        nexq.close()
+    _print({"id": account.id, "email": account.email, "status": account.status})
+
+
+@key_cli.command("create")
+def key_create(
+    account: Annotated[str, typer.Option(help="The owning account's email.")],
+    label: Annotated[str, typer.Option(help='A descriptive name, e.g. "Production API".')],
+    bucket: Annotated[
+        list[str] | None, typer.Option(help="Limit the key to this bucket (repeatable).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an access key; the secret is printed once and can never be shown again."""
+    nexq = _open(data_dir)
+    try:
+        owner = nexq.accounts.get(account)
+        view, secret = nexq.access_keys.create(owner.id, label, bucket or None)
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        nexq.close()
+    out = _key_json(view)
+    _print(
+        {
+            "access_key_id": out["access_key_id"],
+            "secret_access_key": secret,
+            "label": out["label"],
+            "buckets": out["buckets"],
+        }
+    )
+
+
+@key_cli.command("list")
+def key_list(
+    account: Annotated[str, typer.Option(help="The owning account's email.")],
+    data_dir: DataDir = None,
+) -> None:
+    """List the account's access keys (never their secrets)."""
+    nexq = _open(data_dir)
+    try:
+        views = nexq.access_keys.list(nexq.accounts.get(account).id)
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        nexq.close()
+    _print([_key_json(v) for v in views])
+
+
+@key_cli.command("revoke")
+def key_revoke(
+    key_id: Annotated[str, typer.Argument(metavar="ID")],
+    account: Annotated[str, typer.Option(help="The owning account's email.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a key: every request signed with it gets 403 at once."""
+    nexq = _open(data_dir)
+    try:
+        nexq.access_keys.revoke(nexq.accounts.get(account).id, key_id)
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        nexq.close()
+    _print({"access_key_id": key_id, "status": "Revoked"})
+
+
+@key_cli.command("delete")
+def key_delete(
+    key_id: Annotated[str, typer.Argument(metavar="ID")],
+    account: Annotated[str, typer.Option(help="The owning account's email.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Delete a key permanently."""
+    nexq = _open(data_dir)
+    try:
+        nexq.access_keys.delete(nexq.accounts.get(account).id, key_id)
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        nexq.close()
+    _print({"access_key_id": key_id, "deleted": True})
+
+
+@cli.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Listen address [env NEXQ_HOST].")] = None,
+    s3_port: Annotated[int | None, typer.Option(help="S3 port [env NEXQ_S3_PORT].")] = None,
+    api_port: Annotated[int | None, typer.Option(help="API port [env NEXQ_API_PORT].")] = None,
+    region: Annotated[str | None, typer.Option(help="Region name [env NEXQ_REGION].")] = None,
+    s3_domain: Annotated[
+        str | None, typer.Option(help="Domain for virtual-hosted buckets [env NEXQ_S3_DOMAIN].")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    self_signed: Annotated[
+        bool, typer.Option(help="Serve HTTPS with a generated self-signed certificate.")
+    ] = False,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [env NEXQ_WORKERS].")] = None,
+) -> None:
+    """Start the S3 endpoint and the control plane on embedded defaults."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env(
+        data_dir=data_dir,
+        host=host,
+        s3_port=s3_port,
+        api_port=api_port,
+        region=region,
+        s3_domain=s3_domain,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        workers=workers,
+    )
+    if self_signed and settings.tls_cert is None:
+        from nexq.cli.tls import self_signed as make_certificate
+
+        cert, key = make_certificate(settings.data_dir / "tls", settings.host)
+        settings = Settings.from_env(**{**_fields(settings), "tls_cert": cert, "tls_key": key})
+    nexq = build(settings)
+    removed = recover(nexq)
+    if removed:
+        logging.getLogger("nexq").info("start-up recovery removed %d leftover files", removed)
+    _first_start(nexq)
+    nexq.close()
+    sockets = [_listen(settings.host, settings.s3_port), _listen(settings.host, settings.api_port)]
+    scheme = "https" if settings.tls_cert else "http"
+    typer.echo(f"Nexq S3 endpoint:  {scheme}://{settings.host}:{sockets[0].getsockname()[1]}")
+    typer.echo(f"Nexq control plane: {scheme}://{settings.host}:{sockets[1].getsockname()[1]}")
+    typer.echo(f"Region: {settings.region}   data: {settings.data_dir.resolve()}")
+    sys.stdout.flush()
+    if settings.workers <= 1:
+        _run_worker(settings, sockets)
+        return
+    children = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            _run_worker(settings, sockets)
+            os._exit(0)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    for child in children:
+        os.waitpid(child, 0)
+
+
+def _fields(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _first_start(nexq: Nexq) -> None:
+    """On an empty installation, create the operator account and say how to log in once."""
+    if nexq.store.find_account("operator@nexq.local") is not None:
+        return
+    if nexq.db.reader().execute("SELECT 1 FROM accounts LIMIT 1").fetchone():
+        return
+    from nexq.core.ids import random_string
+
+    password = random_string(20)
+    nexq.accounts.create("operator@nexq.local", password, "operator")
+    typer.echo("First start: created the operator account")
+    typer.echo("  email:    operator@nexq.local")
+    typer.echo(f"  password: {password}   (shown once; change it after logging in)")
+    typer.echo(
+        "  make an S3 key: nexq admin access-key create --account operator@nexq.local "
+        '--label "My key"'
+    )
+
+
+def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
+    import uvicorn
+
+    nexq = build(settings)
+    stop = threading.Event()
+    start_janitor(nexq, stop)
+    tls: dict[str, Any] = {}
+    if settings.tls_cert and settings.tls_key:
+        tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+    common: dict[str, Any] = {
+        "lifespan": "off",
+        "access_log": False,
+        "log_level": "warning",
+        "timeout_keep_alive": 30,
+        "server_header": False,
+        "date_header": True,
+        "h11_max_incomplete_event_size": 64 * 1024,
+        **tls,
+    }
+    servers = [
+        uvicorn.Server(uvicorn.Config(s3_app(nexq), **common)),
+        uvicorn.Server(uvicorn.Config(api_app(nexq), **common)),
+    ]
+
+    async def main() -> None:
+        await asyncio.gather(
+            servers[0].serve(sockets=[sockets[0]]), servers[1].serve(sockets=[sockets[1]])
+        )
+
+    try:
+        asyncio.run(main())
+    finally:
+        stop.set()
+        nexq.close()
+
+
+def main() -> None:
+    """Entry point of the ``nexq`` command."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

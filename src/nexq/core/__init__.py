@@ -1,0 +1,1 @@
+"""What every service shares: database, crypto, ids, errors."""

@@ -1,0 +1,206 @@
+"""The metadata database: SQLite in WAL mode, versioned migrations, and a group committer.
+
+Writes go through one :class:`Committer` thread per process. It gathers every write that is
+waiting, makes the blob files they reference durable with one ``syncfs``, runs them in one
+transaction and commits once. Concurrent writers therefore share two flushes instead of
+paying two each, and an acknowledged write is on disk before its caller hears of it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], T]
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the pragmas every Nexq connection needs."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[str]) -> int:
+    """Apply the migrations not applied yet (tracked in ``user_version``); returns the version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        for number, script in enumerate(migrations[version:], start=version + 1):
+            for statement in script.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return len(migrations)
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush every dirty page and directory entry of the file system holding ``path``."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _libc.syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+    finally:
+        os.close(fd)
+
+
+class Readers:
+    """One read connection per thread, so lookups never wait on the writer."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's read connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self._path)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+        return conn
+
+
+class _Job:
+    __slots__ = ("future", "sync", "write")
+
+    def __init__(self, write: Write[Any], sync: bool) -> None:
+        self.write = write
+        self.sync = sync
+        self.future: Future[Any] = Future()
+
+
+class Committer:
+    """Runs writes in batches: one syncfs and one commit for everything that was waiting."""
+
+    def __init__(self, path: Path, sync_root: Path, max_batch: int = 256) -> None:
+        self._conn = connect(path)
+        self._sync_root = sync_root
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="nexq-committer", daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Write[T], *, sync_blobs: bool = False) -> Future[T]:
+        """Queue ``write``; ``sync_blobs`` when it references blob files written just now."""
+        job = _Job(write, sync_blobs)
+        self._queue.put(job)
+        return job.future
+
+    def run(self, write: Write[T], *, sync_blobs: bool = False) -> T:
+        """Queue ``write`` and wait until it is committed; re-raises what it raised."""
+        result: T = self.submit(write, sync_blobs=sync_blobs).result()
+        return result
+
+    def close(self) -> None:
+        """Finish what is queued and stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.close()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            if any(job.sync for job in batch):
+                # The blob files must be durable before the rows that make them visible.
+                sync_filesystem(self._sync_root)
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException as exc:
+            for job in batch:
+                job.future.set_exception(exc)
+            return
+        results: list[tuple[_Job, bool, Any]] = []
+        for job in batch:
+            # Each write gets a savepoint so one refused write does not undo its neighbours.
+            self._conn.execute("SAVEPOINT job")
+            try:
+                value = job.write(self._conn)
+            except BaseException as exc:
+                self._conn.execute("ROLLBACK TO job")
+                self._conn.execute("RELEASE job")
+                results.append((job, False, exc))
+            else:
+                self._conn.execute("RELEASE job")
+                results.append((job, True, value))
+        try:
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            for job in batch:
+                job.future.set_exception(exc)
+            return
+        for job, ok, value in results:
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+
+class Database:
+    """The metadata database of one process: per-thread readers and one group committer."""
+
+    def __init__(self, path: Path, sync_root: Path, migrations: Sequence[str]) -> None:
+        self.path = path
+        bootstrap = connect(path)
+        try:
+            migrate(bootstrap, migrations)
+        finally:
+            bootstrap.close()
+        self._readers = Readers(path)
+        self._committer = Committer(path, sync_root)
+
+    def reader(self) -> sqlite3.Connection:
+        """A read-only connection for the calling thread."""
+        return self._readers.get()
+
+    def write(self, write: Write[T], *, sync_blobs: bool = False) -> T:
+        """Run ``write`` in the next group commit and wait for it to be durable."""
+        return self._committer.run(write, sync_blobs=sync_blobs)
+
+    def write_later(self, write: Write[Any]) -> None:
+        """Queue ``write`` without waiting (house-keeping whose loss a restart repairs)."""
+        self._committer.submit(write)
+
+    def close(self) -> None:
+        """Flush queued writes and close."""
+        self._committer.close()

@@ -1,0 +1,83 @@
+"""The metadata database's schema history: one ordered list, applied by :func:`core.db.migrate`.
+
+Append new migrations; never edit one that has shipped.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: accounts, buckets, objects, multipart uploads, access keys.
+    """
+    CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL DEFAULT 'customer',
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE buckets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX buckets_by_account ON buckets(account_id, name);
+    CREATE TABLE objects (
+        bucket_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        last_modified REAL NOT NULL,
+        headers TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        checksums TEXT NOT NULL,
+        checksum_type TEXT,
+        segments TEXT NOT NULL,
+        parts_count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (bucket_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        bucket_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        initiated REAL NOT NULL,
+        headers TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        checksum_algorithm TEXT,
+        checksum_type TEXT
+    );
+    CREATE INDEX uploads_by_key ON uploads(bucket_id, key, initiated);
+    CREATE TABLE parts (
+        upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        last_modified REAL NOT NULL,
+        path TEXT NOT NULL,
+        checksums TEXT NOT NULL,
+        PRIMARY KEY (upload_id, number)
+    ) WITHOUT ROWID;
+    CREATE TABLE access_keys (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        label TEXT NOT NULL,
+        secret_sealed BLOB NOT NULL,
+        all_buckets INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX access_keys_by_account ON access_keys(account_id, created_at);
+    CREATE TABLE access_key_buckets (
+        access_key_id TEXT NOT NULL REFERENCES access_keys(id) ON DELETE CASCADE,
+        bucket_id TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+        PRIMARY KEY (access_key_id, bucket_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE garbage (
+        path TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    CREATE TABLE generations (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO generations VALUES ('auth', 0)
+    """,
+]

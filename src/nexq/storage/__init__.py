@@ -1,0 +1,1 @@
+"""Object Storage: buckets, objects, multipart uploads, access keys."""

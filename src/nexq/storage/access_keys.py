@@ -1,0 +1,88 @@
+"""Use cases of S3 access keys: create, list, revoke, delete (SPEC.md "Access keys")."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nexq.core.crypto import SecretBox
+from nexq.core.ids import LOWER_ALNUM, random_string
+from nexq.storage.errors import InvalidArgument, NoSuchAccessKey, NoSuchBucket
+from nexq.storage.metadata.port import MetadataStore
+from nexq.storage.model import ACCESS_KEY_PREFIX, AccessKey
+
+SECRET_LENGTH = 40
+MAX_LABEL_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyView:
+    """An access key as the Access Keys page lists it: bucket ids resolved to names."""
+
+    key: AccessKey
+    bucket_names: list[str] | None  # None means All Buckets
+
+
+class AccessKeys:
+    """Create, list, revoke and delete an account's S3 access keys."""
+
+    def __init__(self, store: MetadataStore, box: SecretBox) -> None:
+        self._store = store
+        self._box = box
+
+    def create(
+        self, account_id: str, label: str, bucket_names: Sequence[str] | None
+    ) -> tuple[AccessKeyView, str]:
+        """A new key and its secret; the secret is returned here and never again."""
+        label = label.strip()
+        if not label or len(label) > MAX_LABEL_LENGTH:
+            raise InvalidArgument(f"Label must be 1-{MAX_LABEL_LENGTH} characters.")
+        bucket_ids: frozenset[str] | None = None
+        if bucket_names is not None:
+            if not bucket_names:
+                raise InvalidArgument("Specific Buckets needs at least one bucket.")
+            ids = set()
+            for name in bucket_names:
+                bucket = self._store.get_bucket(name)
+                if bucket is None or bucket.account_id != account_id:
+                    raise NoSuchBucket(f"The bucket {name!r} does not exist in this account.")
+                ids.add(bucket.id)
+            bucket_ids = frozenset(ids)
+        key = AccessKey(
+            id=ACCESS_KEY_PREFIX + random_string(16, LOWER_ALNUM),
+            account_id=account_id,
+            label=label,
+            status="active",
+            created_at=time.time(),
+            bucket_ids=bucket_ids,
+        )
+        secret = random_string(SECRET_LENGTH)
+        self._store.add_access_key(key, self._box.seal(secret, key.id))
+        names = sorted(bucket_names) if bucket_names is not None else None
+        return AccessKeyView(key, names), secret
+
+    def list(self, account_id: str) -> list[AccessKeyView]:
+        """Every key of the account, oldest first, with the names of the granted buckets."""
+        keys = self._store.list_access_keys(account_id)
+        granted = {b for k in keys for b in k.bucket_ids or ()}
+        names = self._store.bucket_names(granted)
+        return [
+            AccessKeyView(
+                k,
+                None
+                if k.bucket_ids is None
+                else sorted(names[b] for b in k.bucket_ids if b in names),
+            )
+            for k in keys
+        ]
+
+    def revoke(self, account_id: str, key_id: str) -> None:
+        """Disable the key at once; it stays listed as Revoked."""
+        if not self._store.set_access_key_status(account_id, key_id, "revoked"):
+            raise NoSuchAccessKey(f"No access key {key_id} in this account.")
+
+    def delete(self, account_id: str, key_id: str) -> None:
+        """Remove the key permanently."""
+        if not self._store.remove_access_key(account_id, key_id):
+            raise NoSuchAccessKey(f"No access key {key_id} in this account.")

@@ -1,0 +1,37 @@
+"""What Object Storage needs from a blob store. Every implementation passes tests/contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+
+class BlobWriter(Protocol):
+    """A blob being written; invisible until committed, gone if aborted."""
+
+    def write(self, data: bytes | memoryview) -> None: ...
+    def commit(self) -> str:
+        """Publish the blob under a new, unique path (made durable by the next group commit)."""
+
+    def abort(self) -> None: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+class BlobStore(Protocol):
+    """Immutable blobs named by opaque paths."""
+
+    def writer(self) -> BlobWriter: ...
+    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+        """Yield ``length`` bytes from ``offset`` in pieces of at most ``chunk`` bytes."""
+
+    def local_path(self, path: str) -> str | None:
+        """A file-system path for zero-copy sends, when the store has one."""
+
+    def copy_into(self, writer: BlobWriter, path: str, offset: int, length: int) -> None:
+        """Append a range of a blob to ``writer`` without passing it through Python if possible."""
+
+    def delete(self, paths: Iterable[str]) -> None: ...
+    def recover(self, referenced: set[str]) -> int:
+        """Remove temporaries and blobs nothing references; returns how many were removed."""

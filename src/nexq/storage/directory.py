@@ -1,0 +1,73 @@
+"""In-memory views of keys, accounts and buckets, dropped whenever the database says they changed.
+
+Every S3 request needs its key, its account and its bucket. Reading them from memory keeps the
+hot path in microseconds; checking the database's auth generation (one indexed read) on each
+request keeps a revocation immediate, also when another process made it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from nexq.core.crypto import SecretBox
+from nexq.storage.metadata.port import MetadataStore
+from nexq.storage.model import AccessKey, Account, Bucket
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """An access key with its secret in clear (memory only) and its account."""
+
+    key: AccessKey
+    secret: str
+    account: Account
+
+
+class Directory:
+    """Cached lookups of credentials and buckets, coherent with the database."""
+
+    def __init__(self, store: MetadataStore, box: SecretBox) -> None:
+        self._store = store
+        self._box = box
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._credentials: dict[str, Credential | None] = {}
+        self._buckets: dict[str, Bucket | None] = {}
+
+    def refresh(self) -> None:
+        """Drop the caches if keys, accounts or buckets changed anywhere since the last call."""
+        generation = self._store.auth_generation()
+        if generation != self._generation:
+            with self._lock:
+                self._credentials = {}
+                self._buckets = {}
+                self._generation = generation
+
+    def credential(self, key_id: str) -> Credential | None:
+        """The credential for ``key_id`` (active or not), or None if no such key exists."""
+        try:
+            return self._credentials[key_id]
+        except KeyError:
+            pass
+        found = self._store.get_access_key(key_id)
+        credential = None
+        if found is not None:
+            key, sealed = found
+            account = self._store.get_account(key.account_id)
+            if account is not None:
+                credential = Credential(key, self._box.open(sealed, key.id), account)
+        self._credentials[key_id] = credential
+        return credential
+
+    def bucket(self, name: str) -> Bucket | None:
+        """The bucket named ``name``, or None."""
+        try:
+            return self._buckets[name]
+        except KeyError:
+            pass
+        bucket = self._store.get_bucket(name)
+        if len(self._buckets) > 100_000:
+            self._buckets = {}
+        self._buckets[name] = bucket
+        return bucket

@@ -1,0 +1,99 @@
+"""Object Storage's domain errors. They know nothing of HTTP; the S3 layer maps them."""
+
+from nexq.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+
+class NoSuchBucket(NotFound):
+    """The specified bucket does not exist."""
+
+
+class NoSuchKey(NotFound):
+    """The specified key does not exist."""
+
+
+class NoSuchUpload(NotFound):
+    """The specified multipart upload does not exist."""
+
+
+class NoSuchAccessKey(NotFound):
+    """The specified access key does not exist."""
+
+
+class NoSuchAccount(NotFound):
+    """The specified account does not exist."""
+
+
+class BucketAlreadyExists(Conflict):
+    """The requested bucket name is not available."""
+
+
+class BucketAlreadyOwnedByYou(Conflict):
+    """You already own this bucket."""
+
+
+class BucketNotEmpty(Conflict):
+    """The bucket you tried to delete is not empty."""
+
+
+class InvalidBucketName(Invalid):
+    """The specified bucket is not valid."""
+
+
+class KeyTooLong(Invalid):
+    """Your key is too long."""
+
+
+class MetadataTooLarge(Invalid):
+    """Your metadata headers exceed the maximum allowed metadata size."""
+
+
+class EntityTooLarge(Invalid):
+    """Your proposed upload exceeds the maximum allowed size."""
+
+
+class EntityTooSmall(Invalid):
+    """Your proposed upload is smaller than the minimum allowed object size."""
+
+
+class InvalidPart(Invalid):
+    """One or more of the specified parts could not be found."""
+
+
+class InvalidPartOrder(Invalid):
+    """The list of parts was not in ascending order."""
+
+
+class BadDigest(Invalid):
+    """The digest you specified did not match what we received."""
+
+
+class ChecksumMismatch(Invalid):
+    """The checksum you specified did not match what we received."""
+
+    def __init__(self, algorithm: str) -> None:
+        super().__init__(f"Value for x-amz-checksum-{algorithm.lower()} header is invalid.")
+        self.algorithm = algorithm
+
+
+class PreconditionFailed(DomainError):
+    """At least one of the pre-conditions you specified did not hold."""
+
+
+class NotModified(DomainError):
+    """The object was not modified since the given time or matches the given ETag."""
+
+
+class InvalidRange(Invalid):
+    """The requested range is not satisfiable."""
+
+
+class AccessDenied(Forbidden):
+    """Access Denied."""
+
+
+class InvalidArgument(Invalid):
+    """An argument was not valid."""
+
+
+class AccountSuspended(Forbidden):
+    """The account is suspended."""

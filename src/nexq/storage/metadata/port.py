@@ -1,0 +1,84 @@
+"""What Object Storage needs from a metadata store. Every implementation passes tests/contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from nexq.storage.model import AccessKey, Account, Bucket, ObjectMeta, Part, Upload
+
+
+class MetadataStore(Protocol):
+    """Accounts, buckets, objects, uploads and access keys, with atomic conditional writes."""
+
+    # accounts
+    def add_account(self, account: Account, password_hash: str) -> None: ...
+    def get_account(self, account_id: str) -> Account | None: ...
+    def find_account(self, email: str) -> Account | None: ...
+    def set_account_status(self, account_id: str, status: str) -> None: ...
+
+    # buckets
+    def add_bucket(self, bucket: Bucket) -> None:
+        """Insert; raises BucketAlreadyExists / BucketAlreadyOwnedByYou on a taken name."""
+
+    def get_bucket(self, name: str) -> Bucket | None: ...
+    def list_buckets(self, account_id: str) -> list[Bucket]: ...
+    def remove_bucket(self, bucket_id: str) -> None:
+        """Delete; raises BucketNotEmpty when objects or uploads remain."""
+
+    def bucket_usage(self, bucket_id: str) -> tuple[int, int]:
+        """(object count, stored bytes)."""
+
+    # objects
+    def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None: ...
+    def list_objects(
+        self, bucket_id: str, prefix: str, start: str, inclusive: bool, limit: int
+    ) -> list[ObjectMeta]:
+        """Up to ``limit`` objects, in key order, whose key starts with ``prefix`` from ``start``."""
+
+    def put_object(
+        self, meta: ObjectMeta, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> None:
+        """Insert or replace, atomically checking the conditions; old blobs become garbage."""
+
+    def delete_object(self, bucket_id: str, key: str) -> bool:
+        """Delete if present; returns whether something was deleted."""
+
+    # multipart
+    def add_upload(self, upload: Upload) -> None: ...
+    def get_upload(self, upload_id: str) -> Upload | None: ...
+    def list_uploads(
+        self, bucket_id: str, prefix: str, after: tuple[str, str] | None, limit: int
+    ) -> list[Upload]: ...
+    def put_part(self, part: Part) -> None:
+        """Insert or replace a part (NoSuchUpload if the upload ended meanwhile)."""
+
+    def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]: ...
+    def complete_upload(
+        self,
+        upload: Upload,
+        meta: ObjectMeta,
+        used_parts: Iterable[int],
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> None:
+        """Make ``meta`` the object and end the upload; unused parts become garbage."""
+
+    def abort_upload(self, upload_id: str) -> bool: ...
+
+    # access keys
+    def add_access_key(self, key: AccessKey, sealed_secret: bytes) -> None: ...
+    def get_access_key(self, key_id: str) -> tuple[AccessKey, bytes] | None: ...
+    def list_access_keys(self, account_id: str) -> list[AccessKey]: ...
+    def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool: ...
+    def remove_access_key(self, account_id: str, key_id: str) -> bool: ...
+    def bucket_names(self, bucket_ids: Iterable[str]) -> dict[str, str]: ...
+
+    # house-keeping
+    def auth_generation(self) -> int:
+        """A number that changes whenever keys, buckets or accounts change."""
+
+    def garbage(self, limit: int) -> list[str]: ...
+    def forget_garbage(self, paths: Iterable[str]) -> None: ...
+    def referenced_paths(self) -> set[str]: ...

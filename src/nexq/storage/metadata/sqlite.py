@@ -1,0 +1,540 @@
+"""The SQLite metadata store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from nexq.core.db import Database
+from nexq.storage.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchUpload,
+    PreconditionFailed,
+)
+from nexq.storage.model import (
+    AccessKey,
+    Account,
+    Bucket,
+    ObjectMeta,
+    Part,
+    Segment,
+    Upload,
+    prefix_end,
+)
+
+_OBJECT_COLUMNS = (
+    "bucket_id, key, size, etag, last_modified, headers, metadata, checksums, "
+    "checksum_type, segments, parts_count"
+)
+_UPLOAD_COLUMNS = (
+    "id, bucket_id, key, initiated, headers, metadata, checksum_algorithm, checksum_type"
+)
+_PART_COLUMNS = "upload_id, number, size, etag, last_modified, path, checksums"
+_KEY_COLUMNS = "id, account_id, label, status, created_at, all_buckets"
+
+
+def _object(row: tuple[Any, ...]) -> ObjectMeta:
+    return ObjectMeta(
+        bucket_id=row[0],
+        key=row[1],
+        size=row[2],
+        etag=row[3],
+        last_modified=row[4],
+        headers=json.loads(row[5]),
+        metadata=json.loads(row[6]),
+        checksums=json.loads(row[7]),
+        checksum_type=row[8],
+        segments=tuple(Segment(p, s) for p, s in json.loads(row[9])),
+        parts_count=row[10],
+    )
+
+
+def _upload(row: tuple[Any, ...]) -> Upload:
+    return Upload(
+        id=row[0],
+        bucket_id=row[1],
+        key=row[2],
+        initiated=row[3],
+        headers=json.loads(row[4]),
+        metadata=json.loads(row[5]),
+        checksum_algorithm=row[6],
+        checksum_type=row[7],
+    )
+
+
+def _part(row: tuple[Any, ...]) -> Part:
+    return Part(
+        upload_id=row[0],
+        number=row[1],
+        size=row[2],
+        etag=row[3],
+        last_modified=row[4],
+        path=row[5],
+        checksums=json.loads(row[6]),
+    )
+
+
+def _bump_auth(conn: sqlite3.Connection) -> None:
+    conn.execute("UPDATE generations SET value = value + 1 WHERE name = 'auth'")
+
+
+def _discard(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
+    conn.executemany("INSERT OR IGNORE INTO garbage(path) VALUES (?)", ((p,) for p in paths))
+
+
+def _check_conditions(
+    conn: sqlite3.Connection, bucket_id: str, key: str, if_match: str | None, if_none_match: bool
+) -> list[str]:
+    """Check conditional-write headers against the current object; return its blob paths."""
+    row = conn.execute(
+        "SELECT etag, segments FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key)
+    ).fetchone()
+    if row is None:
+        if if_match is not None:
+            from nexq.storage.errors import NoSuchKey
+
+            raise NoSuchKey()
+        return []
+    if if_none_match:
+        raise PreconditionFailed()
+    if if_match is not None and if_match.strip('"') not in ("*", row[0]):
+        raise PreconditionFailed()
+    return [p for p, _ in json.loads(row[1])]
+
+
+class SqliteMetadata:
+    """:class:`MetadataStore` on the SQLite :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # accounts ---------------------------------------------------------------------------
+    def add_account(self, account: Account, password_hash: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO accounts(id, email, password_hash, role, status, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    account.id,
+                    account.email,
+                    password_hash,
+                    account.role,
+                    account.status,
+                    account.created_at,
+                ),
+            )
+
+        self._db.write(write)
+
+    def _account(self, where: str, value: str) -> Account | None:
+        row = (
+            self._db.reader()
+            .execute(
+                f"SELECT id, email, role, status, created_at FROM accounts WHERE {where} = ?",  # noqa: S608 - fixed column names
+                (value,),
+            )
+            .fetchone()
+        )
+        return Account(*row) if row else None
+
+    def get_account(self, account_id: str) -> Account | None:
+        return self._account("id", account_id)
+
+    def find_account(self, email: str) -> Account | None:
+        return self._account("email", email)
+
+    def password_hash(self, account_id: str) -> str | None:
+        row = (
+            self._db.reader()
+            .execute("SELECT password_hash FROM accounts WHERE id = ?", (account_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def set_account_status(self, account_id: str, status: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (status, account_id))
+            _bump_auth(conn)
+
+        self._db.write(write)
+
+    # buckets ----------------------------------------------------------------------------
+    def add_bucket(self, bucket: Bucket) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT account_id FROM buckets WHERE name = ?", (bucket.name,)
+            ).fetchone()
+            if row is not None:
+                if row[0] == bucket.account_id:
+                    raise BucketAlreadyOwnedByYou()
+                raise BucketAlreadyExists()
+            conn.execute(
+                "INSERT INTO buckets(id, name, account_id, created_at) VALUES (?, ?, ?, ?)",
+                (bucket.id, bucket.name, bucket.account_id, bucket.created_at),
+            )
+            _bump_auth(conn)
+
+        self._db.write(write)
+
+    def get_bucket(self, name: str) -> Bucket | None:
+        row = (
+            self._db.reader()
+            .execute(
+                "SELECT id, name, account_id, created_at FROM buckets WHERE name = ?", (name,)
+            )
+            .fetchone()
+        )
+        return Bucket(*row) if row else None
+
+    def list_buckets(self, account_id: str) -> list[Bucket]:
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT id, name, account_id, created_at FROM buckets "
+                "WHERE account_id = ? ORDER BY name",
+                (account_id,),
+            )
+            .fetchall()
+        )
+        return [Bucket(*r) for r in rows]
+
+    def remove_bucket(self, bucket_id: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            busy = conn.execute(
+                "SELECT 1 FROM objects WHERE bucket_id = ? "
+                "UNION ALL SELECT 1 FROM uploads WHERE bucket_id = ? LIMIT 1",
+                (bucket_id, bucket_id),
+            ).fetchone()
+            if busy:
+                raise BucketNotEmpty()
+            conn.execute("DELETE FROM buckets WHERE id = ?", (bucket_id,))
+            _bump_auth(conn)
+
+        self._db.write(write)
+
+    def bucket_usage(self, bucket_id: str) -> tuple[int, int]:
+        row = (
+            self._db.reader()
+            .execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket_id = ?",
+                (bucket_id,),
+            )
+            .fetchone()
+        )
+        return int(row[0]), int(row[1])
+
+    # objects ----------------------------------------------------------------------------
+    def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None:
+        row = (
+            self._db.reader()
+            .execute(
+                f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND key = ?",  # noqa: S608 - fixed column names
+                (bucket_id, key),
+            )
+            .fetchone()
+        )
+        return _object(row) if row else None
+
+    def list_objects(
+        self, bucket_id: str, prefix: str, start: str, inclusive: bool, limit: int
+    ) -> list[ObjectMeta]:
+        # Keys compare as UTF-8 bytes (SQLite's BINARY collation), which is S3's order.
+        if start < prefix:
+            start, inclusive = prefix, True
+        op = ">=" if inclusive else ">"
+        sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND key {op} ?"  # noqa: S608 - fixed column names
+        args: list[Any] = [bucket_id, start]
+        if prefix:
+            sql += " AND key < ?"
+            args.append(prefix_end(prefix))
+        sql += " ORDER BY key LIMIT ?"
+        args.append(limit)
+        return [_object(r) for r in self._db.reader().execute(sql, args).fetchall()]
+
+    def put_object(
+        self, meta: ObjectMeta, *, if_match: str | None = None, if_none_match: bool = False
+    ) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            old = _check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
+            _insert_object(conn, meta)
+            _discard(conn, old)
+
+        self._db.write(write, sync_blobs=True)
+
+    def delete_object(self, bucket_id: str, key: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "DELETE FROM objects WHERE bucket_id = ? AND key = ? RETURNING segments",
+                (bucket_id, key),
+            ).fetchone()
+            if row is None:
+                return False
+            _discard(conn, (p for p, _ in json.loads(row[0])))
+            return True
+
+        return self._db.write(write)
+
+    # multipart --------------------------------------------------------------------------
+    def add_upload(self, upload: Upload) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO uploads({_UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
+                (
+                    upload.id,
+                    upload.bucket_id,
+                    upload.key,
+                    upload.initiated,
+                    json.dumps(upload.headers),
+                    json.dumps(upload.metadata),
+                    upload.checksum_algorithm,
+                    upload.checksum_type,
+                ),
+            )
+
+        self._db.write(write)
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        row = (
+            self._db.reader()
+            .execute(f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE id = ?", (upload_id,))  # noqa: S608 - fixed column names
+            .fetchone()
+        )
+        return _upload(row) if row else None
+
+    def list_uploads(
+        self, bucket_id: str, prefix: str, after: tuple[str, str] | None, limit: int
+    ) -> list[Upload]:
+        sql = f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE bucket_id = ? AND key >= ?"  # noqa: S608 - fixed column names
+        args: list[Any] = [bucket_id, prefix]
+        if prefix:
+            sql += " AND key < ?"
+            args.append(prefix_end(prefix))
+        if after is not None:
+            sql += " AND (key > ? OR (key = ? AND id > ?))"
+            args += [after[0], after[0], after[1]]
+        sql += " ORDER BY key, initiated, id LIMIT ?"
+        args.append(limit)
+        return [_upload(r) for r in self._db.reader().execute(sql, args).fetchall()]
+
+    def put_part(self, part: Part) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM uploads WHERE id = ?", (part.upload_id,)).fetchone():
+                old = conn.execute(
+                    "SELECT path FROM parts WHERE upload_id = ? AND number = ?",
+                    (part.upload_id, part.number),
+                ).fetchone()
+                conn.execute(
+                    f"INSERT OR REPLACE INTO parts({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
+                    (
+                        part.upload_id,
+                        part.number,
+                        part.size,
+                        part.etag,
+                        part.last_modified,
+                        part.path,
+                        json.dumps(part.checksums),
+                    ),
+                )
+                if old:
+                    _discard(conn, [old[0]])
+            else:
+                raise NoSuchUpload()
+
+        self._db.write(write, sync_blobs=True)
+
+    def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+        rows = (
+            self._db.reader()
+            .execute(
+                f"SELECT {_PART_COLUMNS} FROM parts WHERE upload_id = ? AND number > ? "  # noqa: S608 - fixed column names
+                "ORDER BY number LIMIT ?",
+                (upload_id, after, limit),
+            )
+            .fetchall()
+        )
+        return [_part(r) for r in rows]
+
+    def complete_upload(
+        self,
+        upload: Upload,
+        meta: ObjectMeta,
+        used_parts: Iterable[int],
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> None:
+        used = set(used_parts)
+
+        def write(conn: sqlite3.Connection) -> None:
+            if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (upload.id,)).fetchone():
+                raise NoSuchUpload()
+            old = _check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
+            unused = [
+                path
+                for number, path in conn.execute(
+                    "SELECT number, path FROM parts WHERE upload_id = ?", (upload.id,)
+                )
+                if number not in used
+            ]
+            _insert_object(conn, meta)
+            conn.execute("DELETE FROM uploads WHERE id = ?", (upload.id,))
+            _discard(conn, old + unused)
+
+        self._db.write(write)
+
+    def abort_upload(self, upload_id: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            paths = [
+                r[0] for r in conn.execute("SELECT path FROM parts WHERE upload_id = ?", (upload_id,))
+            ]
+            gone = conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,)).rowcount
+            _discard(conn, paths)
+            return bool(gone)
+
+        return self._db.write(write)
+
+    # access keys ------------------------------------------------------------------------
+    def add_access_key(self, key: AccessKey, sealed_secret: bytes) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO access_keys(id, account_id, label, secret_sealed, all_buckets, "
+                "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.id,
+                    key.account_id,
+                    key.label,
+                    sealed_secret,
+                    key.bucket_ids is None,
+                    key.status,
+                    key.created_at,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO access_key_buckets(access_key_id, bucket_id) VALUES (?, ?)",
+                ((key.id, b) for b in key.bucket_ids or ()),
+            )
+            _bump_auth(conn)
+
+        self._db.write(write)
+
+    def _grants(self, conn: sqlite3.Connection, key_id: str) -> frozenset[str]:
+        rows = conn.execute(
+            "SELECT bucket_id FROM access_key_buckets WHERE access_key_id = ?", (key_id,)
+        )
+        return frozenset(r[0] for r in rows)
+
+    def _key(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> AccessKey:
+        return AccessKey(
+            id=row[0],
+            account_id=row[1],
+            label=row[2],
+            status=row[3],
+            created_at=row[4],
+            bucket_ids=None if row[5] else self._grants(conn, row[0]),
+        )
+
+    def get_access_key(self, key_id: str) -> tuple[AccessKey, bytes] | None:
+        conn = self._db.reader()
+        row = conn.execute(
+            f"SELECT {_KEY_COLUMNS}, secret_sealed FROM access_keys WHERE id = ?",  # noqa: S608 - fixed column names
+            (key_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return self._key(conn, row), bytes(row[6])
+
+    def list_access_keys(self, account_id: str) -> list[AccessKey]:
+        conn = self._db.reader()
+        rows = conn.execute(
+            f"SELECT {_KEY_COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at",  # noqa: S608 - fixed column names
+            (account_id,),
+        ).fetchall()
+        return [self._key(conn, r) for r in rows]
+
+    def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            changed = conn.execute(
+                "UPDATE access_keys SET status = ? WHERE id = ? AND account_id = ?",
+                (status, key_id, account_id),
+            ).rowcount
+            _bump_auth(conn)
+            return bool(changed)
+
+        return self._db.write(write)
+
+    def remove_access_key(self, account_id: str, key_id: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            gone = conn.execute(
+                "DELETE FROM access_keys WHERE id = ? AND account_id = ?", (key_id, account_id)
+            ).rowcount
+            _bump_auth(conn)
+            return bool(gone)
+
+        return self._db.write(write)
+
+    def bucket_names(self, bucket_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(bucket_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = (
+            self._db.reader()
+            .execute(f"SELECT id, name FROM buckets WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders only
+            .fetchall()
+        )
+        return dict(rows)
+
+    # house-keeping ----------------------------------------------------------------------
+    def auth_generation(self) -> int:
+        row = (
+            self._db.reader()
+            .execute("SELECT value FROM generations WHERE name = 'auth'")
+            .fetchone()
+        )
+        return int(row[0])
+
+    def garbage(self, limit: int) -> list[str]:
+        rows = self._db.reader().execute("SELECT path FROM garbage LIMIT ?", (limit,))
+        return [r[0] for r in rows]
+
+    def forget_garbage(self, paths: Iterable[str]) -> None:
+        items = [(p,) for p in paths]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM garbage WHERE path = ?", items)
+
+        self._db.write_later(write)
+
+    def referenced_paths(self) -> set[str]:
+        conn = self._db.reader()
+        paths = {r[0] for r in conn.execute("SELECT path FROM parts")}
+        paths.update(r[0] for r in conn.execute("SELECT path FROM garbage"))
+        for (segments,) in conn.execute("SELECT segments FROM objects"):
+            paths.update(p for p, _ in json.loads(segments))
+        return paths
+
+
+def _insert_object(conn: sqlite3.Connection, meta: ObjectMeta) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO objects({_OBJECT_COLUMNS}) "  # noqa: S608 - fixed column names
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            meta.bucket_id,
+            meta.key,
+            meta.size,
+            meta.etag,
+            meta.last_modified,
+            json.dumps(meta.headers),
+            json.dumps(meta.metadata),
+            json.dumps(meta.checksums),
+            meta.checksum_type,
+            json.dumps([[s.path, s.size] for s in meta.segments]),
+            meta.parts_count,
+        ),
+    )
+
+

@@ -1,0 +1,189 @@
+"""Object Storage's types and rules: pure, no I/O."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from nexq.storage.errors import InvalidBucketName, KeyTooLong, MetadataTooLarge
+
+MAX_KEY_BYTES = 1024
+MAX_USER_METADATA_BYTES = 2048
+MAX_PUT_BYTES = 5 * 1024**3
+MAX_OBJECT_BYTES = 5 * 1024**4
+MIN_PART_BYTES = 5 * 1024**2
+MAX_PART_NUMBER = 10_000
+ACCESS_KEY_PREFIX = "NQAK"
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ACCESS_KEY_ID = re.compile(r"^NQAK[a-z0-9]{16}$")
+
+# Content headers stored with an object and returned on GET/HEAD.
+CONTENT_HEADERS = (
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+)
+CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
+
+
+def validate_bucket_name(name: str) -> None:
+    """Raise :class:`InvalidBucketName` unless ``name`` follows S3's bucket naming rules."""
+    if not _BUCKET_NAME.match(name):
+        raise InvalidBucketName(
+            "Bucket names are 3-63 characters of lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit."
+        )
+    if ".." in name or ".-" in name or "-." in name:
+        raise InvalidBucketName("Bucket names must not contain '..', '.-' or '-.'.")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        raise InvalidBucketName("Bucket names must not be formatted as an IP address.")
+    if name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3")):
+        raise InvalidBucketName("Bucket names must not use a reserved prefix or suffix.")
+
+
+def validate_key(key: str) -> None:
+    """Raise unless ``key`` is a usable object key."""
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise KeyTooLong(f"Your key is too long: object keys are at most {MAX_KEY_BYTES} bytes.")
+
+
+def validate_user_metadata(metadata: dict[str, str]) -> None:
+    """Raise unless the user metadata fits S3's 2 KiB limit."""
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
+    if size > MAX_USER_METADATA_BYTES:
+        raise MetadataTooLarge(
+            f"Your metadata headers exceed the maximum allowed metadata size "
+            f"({size} > {MAX_USER_METADATA_BYTES} bytes)."
+        )
+
+
+def is_access_key_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a Nexq access key id."""
+    return bool(_ACCESS_KEY_ID.match(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Who owns buckets and keys."""
+
+    id: str
+    email: str
+    role: str
+    status: str
+    created_at: float
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """A bucket; its ``id`` (not its name) is what grants refer to."""
+
+    id: str
+    name: str
+    account_id: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of an object's bytes held in one blob file."""
+
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectMeta:
+    """What is known of a stored object; its bytes are the concatenation of ``segments``."""
+
+    bucket_id: str
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+    headers: dict[str, str]
+    metadata: dict[str, str]
+    checksums: dict[str, str]
+    checksum_type: str | None
+    segments: tuple[Segment, ...]
+    parts_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A multipart upload in progress."""
+
+    id: str
+    bucket_id: str
+    key: str
+    initiated: float
+    headers: dict[str, str]
+    metadata: dict[str, str]
+    checksum_algorithm: str | None
+    checksum_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One uploaded part of a multipart upload."""
+
+    upload_id: str
+    number: int
+    size: int
+    etag: str
+    last_modified: float
+    path: str
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    """An S3 credential of an account; ``bucket_ids`` is None for All Buckets."""
+
+    id: str
+    account_id: str
+    label: str
+    status: str
+    created_at: float
+    bucket_ids: frozenset[str] | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def may_use(self, bucket: Bucket) -> bool:
+        """Whether this key reaches ``bucket`` (same account and, if scoped, granted)."""
+        if bucket.account_id != self.account_id:
+            return False
+        return self.bucket_ids is None or bucket.id in self.bucket_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page of a bucket listing."""
+
+    objects: list[ObjectMeta]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_marker: str | None
+
+
+def prefix_end(prefix: str) -> str:
+    """The smallest string greater than every string that starts with ``prefix``."""
+    last = ord(prefix[-1])
+    if last < 0x10FFFF:
+        following = last + 1 if not 0xD800 <= last + 1 < 0xE000 else 0xE000  # skip surrogates
+        return prefix[:-1] + chr(following)
+    return prefix_end(prefix[:-1]) if len(prefix) > 1 else prefix + "\x00"

@@ -1,0 +1,278 @@
+"""Use cases of multipart uploads. Completion stitches part files together without copying."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, replace
+
+from nexq.core.ids import new_id
+from nexq.storage.checksums import combine_b64, crc_combine_full
+from nexq.storage.conditions import Conditions, check_copy_source
+from nexq.storage.errors import (
+    EntityTooLarge,
+    EntityTooSmall,
+    InvalidArgument,
+    InvalidPart,
+    InvalidPartOrder,
+    NoSuchUpload,
+)
+from nexq.storage.incoming import IncomingBody
+from nexq.storage.metadata.port import MetadataStore
+from nexq.storage.model import (
+    CHECKSUM_ALGORITHMS,
+    MAX_OBJECT_BYTES,
+    MAX_PART_NUMBER,
+    MAX_PUT_BYTES,
+    MIN_PART_BYTES,
+    AccessKey,
+    ObjectMeta,
+    Part,
+    Segment,
+    Upload,
+    validate_key,
+    validate_user_metadata,
+)
+from nexq.storage.service import NewContent, ObjectStorage
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedPart:
+    """A part as named in a CompleteMultipartUpload request."""
+
+    number: int
+    etag: str
+    checksums: dict[str, str]
+
+
+class Multipart:
+    """Create, upload parts, complete, abort and list multipart uploads."""
+
+    def __init__(self, store: MetadataStore, objects: ObjectStorage) -> None:
+        self._store = store
+        self._objects = objects
+
+    def create(
+        self,
+        caller: AccessKey,
+        bucket_name: str,
+        key: str,
+        headers: dict[str, str],
+        metadata: dict[str, str],
+        checksum_algorithm: str | None,
+        checksum_type: str | None,
+    ) -> Upload:
+        """Start an upload."""
+        bucket = self._objects.bucket(caller, bucket_name)
+        validate_key(key)
+        validate_user_metadata(metadata)
+        if checksum_algorithm is not None:
+            checksum_algorithm = checksum_algorithm.upper()
+            if checksum_algorithm not in CHECKSUM_ALGORITHMS:
+                raise InvalidArgument("Invalid x-amz-checksum-algorithm.")
+            if checksum_type is None:
+                checksum_type = "FULL_OBJECT" if checksum_algorithm == "CRC64NVME" else "COMPOSITE"
+            if checksum_type == "FULL_OBJECT" and checksum_algorithm.startswith("SHA"):
+                raise InvalidArgument(f"{checksum_algorithm} supports only COMPOSITE checksums.")
+        upload = Upload(
+            id=new_id() + new_id(),
+            bucket_id=bucket.id,
+            key=key,
+            initiated=time.time(),
+            headers=headers,
+            metadata=metadata,
+            checksum_algorithm=checksum_algorithm,
+            checksum_type=checksum_type,
+        )
+        self._store.add_upload(upload)
+        return upload
+
+    def upload(self, caller: AccessKey, bucket_name: str, key: str, upload_id: str) -> Upload:
+        """The upload ``upload_id`` of ``key`` if the caller may use its bucket."""
+        bucket = self._objects.bucket(caller, bucket_name)
+        upload = self._store.get_upload(upload_id)
+        if upload is None or upload.bucket_id != bucket.id or upload.key != key:
+            raise NoSuchUpload()
+        return upload
+
+    def upload_part(
+        self,
+        caller: AccessKey,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        body: IncomingBody,
+        content_md5: str | None,
+        checksums: dict[str, str],
+    ) -> Part:
+        """Store one part; a part with the same number is replaced."""
+        try:
+            upload = self.upload(caller, bucket_name, key, upload_id)
+            _check_part_number(number)
+            computed = body.verify(content_md5, checksums)
+        except BaseException:
+            body.abort()
+            raise
+        path = body.writer.commit()
+        part = Part(
+            upload_id=upload.id,
+            number=number,
+            size=body.size,
+            etag=body.md5_hex(),
+            last_modified=time.time(),
+            path=path,
+            checksums=computed,
+        )
+        self._put_part(part)
+        return part
+
+    def _put_part(self, part: Part) -> None:
+        try:
+            self._store.put_part(part)
+        except BaseException:
+            self._objects.delete_blobs([part.path])
+            raise
+
+    def upload_part_copy(
+        self,
+        caller: AccessKey,
+        target: tuple[str, str, str, int],
+        source: tuple[str, str],
+        byte_range: tuple[int, int] | None,
+        source_conditions: Conditions,
+    ) -> Part:
+        """Make a part from (a range of) another object."""
+        bucket_name, key, upload_id, number = target
+        upload = self.upload(caller, bucket_name, key, upload_id)
+        _check_part_number(number)
+        src = self._objects.head_object(caller, source[0], source[1], Conditions())
+        check_copy_source(src, source_conditions)
+        start, end = byte_range if byte_range is not None else (0, src.size - 1)
+        if byte_range is not None and (start > end or end >= src.size):
+            raise InvalidArgument(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+                "first and last are the zero-based offsets of the first and last bytes to copy"
+            )
+        length = end - start + 1 if src.size else 0
+        if length > MAX_PUT_BYTES:
+            raise EntityTooLarge("A part is at most 5 GiB.")
+        part = replace(self._objects.copy_part(src, start, length, upload), number=number)
+        self._put_part(part)
+        return part
+
+    def complete(
+        self,
+        caller: AccessKey,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        conditions: NewContent,
+    ) -> ObjectMeta:
+        """Assemble the named parts into the object, in order, with S3's checks."""
+        upload = self.upload(caller, bucket_name, key, upload_id)
+        if not parts:
+            raise InvalidArgument("You must specify at least one part.")
+        stored = {p.number: p for p in self._store.list_parts(upload.id, 0, MAX_PART_NUMBER)}
+        chosen: list[Part] = []
+        previous = 0
+        for wanted in parts:
+            if wanted.number <= previous:
+                raise InvalidPartOrder()
+            previous = wanted.number
+            part = stored.get(wanted.number)
+            if part is None or part.etag != wanted.etag.strip().strip('"'):
+                raise InvalidPart(
+                    f"One or more of the specified parts could not be found. "
+                    f"The part may not have been uploaded, or the specified entity tag may not "
+                    f"match the part's entity tag (part {wanted.number})."
+                )
+            for alg, value in wanted.checksums.items():
+                if part.checksums.get(alg.upper()) not in (None, value):
+                    raise InvalidPart(f"The checksum of part {wanted.number} does not match.")
+            chosen.append(part)
+        for part in chosen[:-1]:
+            if part.size < MIN_PART_BYTES:
+                raise EntityTooSmall(
+                    f"Your proposed upload is smaller than the minimum allowed size: part "
+                    f"{part.number} is {part.size} bytes, parts other than the last must be at "
+                    f"least {MIN_PART_BYTES} bytes."
+                )
+        size = sum(p.size for p in chosen)
+        if size > MAX_OBJECT_BYTES:
+            raise EntityTooLarge("An object is at most 5 TiB.")
+        digest = hashlib.md5(  # noqa: S324 - S3's multipart ETag is defined with MD5
+            b"".join(bytes.fromhex(p.etag) for p in chosen)
+        ).hexdigest()
+        meta = ObjectMeta(
+            bucket_id=upload.bucket_id,
+            key=upload.key,
+            size=size,
+            etag=f"{digest}-{len(chosen)}",
+            last_modified=time.time(),
+            headers=upload.headers,
+            metadata=upload.metadata,
+            checksums=_object_checksums(upload, chosen),
+            checksum_type=upload.checksum_type,
+            segments=tuple(Segment(p.path, p.size) for p in chosen),
+            parts_count=len(chosen),
+        )
+        self._store.complete_upload(
+            upload,
+            meta,
+            (p.number for p in chosen),
+            if_match=conditions.if_match,
+            if_none_match=conditions.if_none_match,
+        )
+        return meta
+
+    def abort(self, caller: AccessKey, bucket_name: str, key: str, upload_id: str) -> None:
+        """End an upload and drop its parts."""
+        upload = self.upload(caller, bucket_name, key, upload_id)
+        if not self._store.abort_upload(upload.id):
+            raise NoSuchUpload()
+
+    def list_parts(
+        self,
+        caller: AccessKey,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        after: int,
+        max_parts: int,
+    ) -> tuple[Upload, list[Part], bool]:
+        """One page of an upload's parts and whether more follow."""
+        upload = self.upload(caller, bucket_name, key, upload_id)
+        parts = self._store.list_parts(upload.id, after, max_parts + 1)
+        return upload, parts[:max_parts], len(parts) > max_parts
+
+    def list_uploads(
+        self,
+        caller: AccessKey,
+        bucket_name: str,
+        prefix: str,
+        after: tuple[str, str] | None,
+        max_uploads: int,
+    ) -> tuple[list[Upload], bool]:
+        """One page of a bucket's uploads in progress and whether more follow."""
+        bucket = self._objects.bucket(caller, bucket_name)
+        uploads = self._store.list_uploads(bucket.id, prefix, after, max_uploads + 1)
+        return uploads[:max_uploads], len(uploads) > max_uploads
+
+
+def _check_part_number(number: int) -> None:
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise InvalidArgument(
+            f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+        )
+
+
+def _object_checksums(upload: Upload, parts: list[Part]) -> dict[str, str]:
+    algorithm = upload.checksum_algorithm
+    if algorithm is None or any(algorithm not in p.checksums for p in parts):
+        return {}
+    if upload.checksum_type == "FULL_OBJECT":
+        return {algorithm: crc_combine_full(algorithm, [(p.checksums[algorithm], p.size) for p in parts])}
+    return {algorithm: combine_b64(algorithm, [p.checksums[algorithm] for p in parts])}
+

@@ -1,0 +1,1 @@
+"""The S3 protocol: routing, authentication, XML, errors and one handler module per family."""

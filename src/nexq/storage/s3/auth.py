@@ -1,0 +1,255 @@
+"""Who signed a request: SigV4 (header, query, streaming) and SigV2 (header, query).
+
+Runs in a worker thread as the first step of every request (see ``S3Request.run``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hmac
+import time
+from dataclasses import dataclass
+
+from nexq.storage.directory import Credential, Directory
+from nexq.storage.s3 import sigv2, sigv4
+from nexq.storage.s3.errors import S3Error, access_denied
+from nexq.storage.s3.http import S3Request, parse_http_date
+
+MAX_SKEW_SECONDS = 15 * 60
+UNSIGNED = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadCheck:
+    """How the request body must be verified, as the signature declared it."""
+
+    content_sha256: str | None  # hex digest to match, or None when unsigned
+    streaming: str | None = None  # one of the STREAMING-* modes
+    signing_key: bytes = b""
+    scope: str = ""
+    amz_date: str = ""
+    seed_signature: str = ""
+
+
+def _error_signature() -> S3Error:
+    return S3Error(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+        403,
+    )
+
+
+def _parse_amz_date(value: str) -> float:
+    try:
+        return float(calendar.timegm(time.strptime(value, "%Y%m%dT%H%M%SZ")))
+    except ValueError:
+        raise access_denied("AWS authentication requires a valid Date or x-amz-date header") from None
+
+
+class Authenticator:
+    """Checks signatures against the keys in the :class:`Directory`."""
+
+    def __init__(self, directory: Directory, region: str) -> None:
+        self._directory = directory
+        self.region = region
+        self._regions = {region, "us-east-1", "auto"}
+        self._keys = sigv4.SigningKeyCache()
+
+    def authenticate(self, req: S3Request) -> Credential:
+        """The credential that signed ``req``; raises the S3 error AWS would answer."""
+        self._directory.refresh()
+        authorization = req.headers.get("authorization")
+        if authorization is not None:
+            if authorization.startswith("AWS4-HMAC-SHA256"):
+                return self._sigv4_header(req, authorization)
+            if authorization.startswith("AWS "):
+                return self._sigv2(req, authorization[4:], req.headers.get("date"))
+            raise S3Error(
+                "InvalidArgument", "Unsupported Authorization Type", 400,
+                {"ArgumentName": "Authorization", "ArgumentValue": authorization[:64]},
+            )
+        if "X-Amz-Algorithm" in req.query or "X-Amz-Credential" in req.query:
+            return self._sigv4_query(req)
+        if "AWSAccessKeyId" in req.query and "Signature" in req.query:
+            return self._sigv2_query(req)
+        raise access_denied("Anonymous access is not allowed; sign your request.")
+
+    # SigV4 ------------------------------------------------------------------------------
+    def credential(self, key_id: str) -> Credential:
+        """The active credential for ``key_id``; 403 when unknown, revoked or suspended."""
+        found = self._directory.credential(key_id)
+        if found is None:
+            raise S3Error(
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+                403,
+            )
+        if not found.key.active:
+            raise access_denied("The access key has been revoked.")
+        if not found.account.active:
+            raise access_denied("The account is suspended.")
+        return found
+
+    def _check_scope(self, cred: sigv4.SigV4Credential) -> None:
+        if cred.region not in self._regions:
+            raise S3Error(
+                "AuthorizationHeaderMalformed",
+                f"The authorization header is malformed; the region '{cred.region}' is wrong; "
+                f"expecting '{self.region}'",
+                400,
+                {"Region": self.region},
+            )
+        if cred.service != "s3":
+            raise S3Error(
+                "AuthorizationHeaderMalformed",
+                f"The authorization header is malformed; incorrect service '{cred.service}'. "
+                "This endpoint belongs to 's3'.",
+                400,
+            )
+
+    def _sign(
+        self, req: S3Request, found: Credential, cred: sigv4.SigV4Credential,
+        amz_date: str, payload_hash: str, presigned: bool,
+    ) -> tuple[bytes, str]:
+        for name in cred.signed_headers:
+            if name not in req.headers and name != "host":
+                raise access_denied(f"Signed header {name} is missing from the request.")
+        headers = req.headers
+
+        def values(name: str) -> list[str]:
+            value = headers.get(name)
+            return [] if value is None else [value]
+
+        forms = sigv4.canonical_request_variants(
+            req.method,
+            req.raw_path,
+            req.raw_query,
+            values,
+            cred.signed_headers,
+            payload_hash,
+            exclude_signature=presigned,
+        )
+        scope = f"{cred.date}/{cred.region}/{cred.service}/aws4_request"
+        key = self._keys.key(found.secret, cred.date, cred.region, cred.service)
+        for canonical in forms:
+            expected = sigv4.signature(key, sigv4.string_to_sign(amz_date, scope, canonical))
+            if sigv4.verify(expected, cred.signature):
+                return key, scope
+        raise _error_signature()
+
+    def _sigv4_header(self, req: S3Request, authorization: str) -> Credential:
+        try:
+            cred = sigv4.parse_authorization_header(authorization)
+        except sigv4.SigV4Error as exc:
+            raise S3Error(exc.code, exc.message, 400) from None
+        self._check_scope(cred)
+        found = self.credential(cred.access_key_id)
+        amz_date = req.headers.get("x-amz-date")
+        if amz_date:
+            signed_at = _parse_amz_date(amz_date)
+        else:
+            parsed = parse_http_date(req.headers.get("date"))
+            if parsed is None:
+                raise access_denied("AWS authentication requires a valid Date or x-amz-date header")
+            signed_at = parsed
+            amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(signed_at))
+        _check_skew(signed_at)
+        if amz_date[:8] != cred.date:
+            raise _error_signature()
+        payload = req.headers.get("x-amz-content-sha256")
+        if payload is None:
+            raise S3Error(
+                "InvalidRequest", "Missing required header for this request: x-amz-content-sha256",
+                400,
+            )
+        key, scope = self._sign(req, found, cred, amz_date, payload, presigned=False)
+        if payload.startswith("STREAMING-"):
+            if payload not in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER):
+                raise S3Error("InvalidArgument", f"Unsupported x-amz-content-sha256: {payload}", 400)
+            req.payload = PayloadCheck(None, payload, key, scope, amz_date, cred.signature)
+        elif payload == UNSIGNED:
+            req.payload = PayloadCheck(None)
+        else:
+            if len(payload) != 64:
+                raise S3Error(
+                    "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+                    "STREAMING-... or a valid sha256 value.", 400,
+                )
+            req.payload = PayloadCheck(payload.lower())
+        return found
+
+    def _sigv4_query(self, req: S3Request) -> Credential:
+        try:
+            cred = sigv4.parse_presigned_query(req.query_list)
+        except sigv4.SigV4Error as exc:
+            raise S3Error(exc.code, exc.message, 400 if exc.code != "AccessDenied" else 403) from None
+        self._check_scope(cred)
+        found = self.credential(cred.access_key_id)
+        signed_at = _parse_amz_date(cred.amz_date)
+        now = time.time()
+        if signed_at - now > MAX_SKEW_SECONDS:
+            raise S3Error("RequestTimeTooSkewed", "The difference between the request time and "
+                          "the server's time is too large.", 403)
+        if now > signed_at + (cred.expires or 0):
+            raise access_denied("Request has expired")
+        payload = req.query.get("X-Amz-Content-Sha256") or req.headers.get(
+            "x-amz-content-sha256", UNSIGNED
+        )
+        self._sign(req, found, cred, cred.amz_date, payload, presigned=True)
+        req.payload = PayloadCheck(None if payload == UNSIGNED or len(payload) != 64 else payload)
+        return found
+
+    # SigV2 ------------------------------------------------------------------------------
+    def _sigv2(self, req: S3Request, value: str, date: str | None) -> Credential:
+        key_id, _, signature = value.partition(":")
+        found = self.credential(key_id.strip())
+        amz_date = req.headers.get("x-amz-date")
+        signed_at = parse_http_date(amz_date or date)
+        if signed_at is None:
+            raise access_denied("AWS authentication requires a valid Date or x-amz-date header")
+        _check_skew(signed_at)
+        self._check_v2(req, found, signature, "" if amz_date else (date or ""))
+        req.payload = PayloadCheck(None)
+        return found
+
+    def _sigv2_query(self, req: S3Request) -> Credential:
+        found = self.credential(req.query["AWSAccessKeyId"])
+        try:
+            expires = int(req.query.get("Expires", ""))
+        except ValueError:
+            raise access_denied("Invalid Expires parameter") from None
+        if time.time() > expires:
+            raise access_denied("Request has expired")
+        self._check_v2(req, found, req.query["Signature"], str(expires))
+        req.payload = PayloadCheck(None)
+        return found
+
+    def _check_v2(self, req: S3Request, found: Credential, signature: str, date: str) -> None:
+        amz = {k: v for k, v in req.headers.items() if k.startswith("x-amz-")}
+        resource = sigv2.canonical_resource(None, req.raw_path, req.query_list)
+        expected = sigv2.sign(
+            found.secret,
+            sigv2.string_to_sign(
+                req.method,
+                req.headers.get("content-md5", ""),
+                req.headers.get("content-type", ""),
+                date,
+                amz,
+                resource,
+            ),
+        )
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise _error_signature()
+
+
+def _check_skew(signed_at: float) -> None:
+    if abs(time.time() - signed_at) > MAX_SKEW_SECONDS:
+        raise S3Error(
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+            403,
+        )

@@ -1,0 +1,179 @@
+"""Request bodies: received on the event loop, decoded and verified in a worker thread.
+
+The loop only gathers bytes into buffers of about a megabyte; decoding aws-chunked framing,
+checking chunk signatures and the payload hash, and writing happen in the worker pool, so a
+large upload never blocks other requests and memory per request stays bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+
+from nexq.storage.incoming import IncomingBody
+from nexq.storage.s3 import sigv4
+from nexq.storage.s3.auth import (
+    STREAMING_SIGNED,
+    STREAMING_SIGNED_TRAILER,
+    PayloadCheck,
+)
+from nexq.storage.s3.errors import S3Error
+from nexq.storage.s3.http import S3Request
+from nexq.storage.s3.streaming import (
+    ChunkData,
+    ChunkedDecoder,
+    ChunkedError,
+    ChunkEnd,
+    Event,
+    Trailers,
+)
+
+BUFFER_BYTES = 1024 * 1024
+
+
+def incomplete_body() -> S3Error:
+    return S3Error(
+        "IncompleteBody",
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        400,
+    )
+
+
+class BodySink:
+    """Decodes and verifies a request body and feeds it to ``target`` (worker-thread side)."""
+
+    def __init__(self, check: PayloadCheck, target: Callable[[bytes | memoryview], None]) -> None:
+        self._check = check
+        self._target = target
+        self._sha = hashlib.sha256() if check.content_sha256 else None
+        self.trailers: dict[str, str] = {}
+        self.decoded = 0
+        self._decoder: ChunkedDecoder | None = None
+        self._previous = check.seed_signature
+        if check.streaming:
+            signed = check.streaming in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER)
+            self._decoder = ChunkedDecoder(signed=signed)
+
+    def feed(self, raw: bytes) -> None:
+        """Take the next bytes as they came from the socket."""
+        if self._decoder is None:
+            if self._sha is not None:
+                self._sha.update(raw)
+            self.decoded += len(raw)
+            self._target(raw)
+            return
+        try:
+            events = self._decoder.feed(raw)
+        except ChunkedError as exc:
+            raise S3Error("IncompleteBody", f"Malformed aws-chunked body: {exc}", 400) from None
+        self._handle(events)
+
+    def finish(self) -> None:
+        """The body ended: check that it was whole and that every signature held."""
+        if self._decoder is not None:
+            try:
+                events = self._decoder.finish()
+            except ChunkedError as exc:
+                raise S3Error("IncompleteBody", f"Malformed aws-chunked body: {exc}", 400) from None
+            self._handle(events)
+        elif self._sha is not None and self._sha.hexdigest() != self._check.content_sha256:
+            raise S3Error(
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                400,
+            )
+
+    def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, ChunkData):
+                self.decoded += len(event.data)
+                self._target(event.data)
+            elif isinstance(event, ChunkEnd):
+                if event.sha256_hex is not None:
+                    self._verify_chunk(event.signature or "", event.sha256_hex)
+            elif isinstance(event, Trailers):
+                self.trailers = event.headers
+                self._verify_trailer(event)
+
+    def _verify_chunk(self, signature: str, chunk_sha256: str) -> None:
+        check = self._check
+        expected = sigv4.signature(
+            check.signing_key,
+            sigv4.chunk_string_to_sign(check.amz_date, check.scope, self._previous, chunk_sha256),
+        )
+        if not hmac.compare_digest(expected, signature):
+            raise S3Error(
+                "SignatureDoesNotMatch",
+                "The chunk signature we calculated does not match the signature you provided.",
+                403,
+            )
+        self._previous = expected
+
+    def _verify_trailer(self, event: Trailers) -> None:
+        if self._check.streaming != STREAMING_SIGNED_TRAILER:
+            return
+        check = self._check
+        digest = hashlib.sha256(event.canonical).hexdigest()
+        expected = sigv4.signature(
+            check.signing_key,
+            sigv4.trailer_string_to_sign(check.amz_date, check.scope, self._previous, digest),
+        )
+        if not hmac.compare_digest(expected, event.signature or ""):
+            raise S3Error(
+                "SignatureDoesNotMatch",
+                "The trailer signature we calculated does not match the signature you provided.",
+                403,
+            )
+
+
+async def receive_into(req: S3Request, body: IncomingBody, first: bytes = b"") -> BodySink:
+    """Stream the request body into ``body``; returns the sink (for trailers) when whole."""
+    sink = BodySink(req.payload, body.write)
+    buffer = bytearray(first)
+    more = True
+    while more:
+        message = await req.receive()
+        if message["type"] == "http.disconnect":
+            raise incomplete_body()
+        buffer += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(buffer) >= BUFFER_BYTES or not more:
+            chunk = bytes(buffer)
+            buffer.clear()
+            await req.run(lambda chunk=chunk: sink.feed(chunk))  # type: ignore[misc]
+    await req.run(sink.finish)
+    _check_lengths(req, sink)
+    return sink
+
+
+async def read_small(req: S3Request, limit: int) -> bytes | None:
+    """The whole body if it is at most ``limit`` bytes long by its Content-Length, else None."""
+    length = req.headers.get("content-length")
+    if length is None or not length.isdigit() or int(length) > limit:
+        return None
+    parts: list[bytes] = []
+    more = True
+    while more:
+        message = await req.receive()
+        if message["type"] == "http.disconnect":
+            raise incomplete_body()
+        parts.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(parts)
+
+
+def _check_lengths(req: S3Request, sink: BodySink) -> None:
+    declared = req.headers.get("x-amz-decoded-content-length")
+    if declared is not None and req.payload.streaming and declared.isdigit():
+        if int(declared) != sink.decoded:
+            raise incomplete_body()
+
+
+def feed_whole(req: S3Request, body: IncomingBody, data: bytes) -> BodySink:
+    """Decode and verify a body already in memory (worker-thread side)."""
+    sink = BodySink(req.payload, body.write)
+    sink.feed(data)
+    sink.finish()
+    _check_lengths(req, sink)
+    return sink

@@ -1,0 +1,102 @@
+"""S3 errors: one table from domain errors to S3 codes, one renderer of the XML document."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from nexq.core.errors import DomainError
+from nexq.storage import errors as domain
+
+
+class S3Error(Exception):
+    """An error answered with S3's XML error document."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int,
+        extra: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+# Domain error → (S3 code, HTTP status). Subclasses are looked up before their parents.
+_TABLE: dict[type[DomainError], tuple[str, int]] = {
+    domain.NoSuchBucket: ("NoSuchBucket", 404),
+    domain.NoSuchKey: ("NoSuchKey", 404),
+    domain.NoSuchUpload: ("NoSuchUpload", 404),
+    domain.BucketAlreadyExists: ("BucketAlreadyExists", 409),
+    domain.BucketAlreadyOwnedByYou: ("BucketAlreadyOwnedByYou", 409),
+    domain.BucketNotEmpty: ("BucketNotEmpty", 409),
+    domain.InvalidBucketName: ("InvalidBucketName", 400),
+    domain.KeyTooLong: ("KeyTooLongError", 400),
+    domain.MetadataTooLarge: ("MetadataTooLarge", 400),
+    domain.EntityTooLarge: ("EntityTooLarge", 400),
+    domain.EntityTooSmall: ("EntityTooSmall", 400),
+    domain.InvalidPart: ("InvalidPart", 400),
+    domain.InvalidPartOrder: ("InvalidPartOrder", 400),
+    domain.BadDigest: ("BadDigest", 400),
+    domain.ChecksumMismatch: ("BadDigest", 400),
+    domain.PreconditionFailed: ("PreconditionFailed", 412),
+    domain.NotModified: ("NotModified", 304),
+    domain.InvalidRange: ("InvalidRange", 416),
+    domain.AccessDenied: ("AccessDenied", 403),
+    domain.AccountSuspended: ("AccessDenied", 403),
+    domain.InvalidArgument: ("InvalidArgument", 400),
+}
+
+
+def from_domain(exc: DomainError) -> S3Error:
+    """The S3 error for a domain error; unmapped ones become InternalError."""
+    for cls in type(exc).__mro__:
+        if cls in _TABLE:
+            code, status = _TABLE[cls]  # type: ignore[index]
+            return S3Error(code, exc.message, status)
+    return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
+
+
+def internal_error() -> S3Error:
+    """The error for anything unexpected; details go to the log, never to the client."""
+    return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
+
+
+def render(error: S3Error, resource: str, request_id: str) -> bytes:
+    """S3's XML error document."""
+    extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in error.extra.items())
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{error.code}</Code><Message>{escape(error.message)}</Message>"
+        f"{extra}<Resource>{escape(resource)}</Resource><RequestId>{request_id}</RequestId>"
+        "</Error>"
+    ).encode()
+
+
+def access_denied(message: str = "Access Denied") -> S3Error:
+    return S3Error("AccessDenied", message, 403)
+
+
+def invalid_argument(message: str, name: str | None = None, value: str | None = None) -> S3Error:
+    extra = {}
+    if name is not None:
+        extra = {"ArgumentName": name, "ArgumentValue": value or ""}
+    return S3Error("InvalidArgument", message, 400, extra)
+
+
+def invalid_request(message: str) -> S3Error:
+    return S3Error("InvalidRequest", message, 400)
+
+
+def malformed_xml() -> S3Error:
+    return S3Error(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published "
+        "schema.",
+        400,
+    )

@@ -1,0 +1,1 @@
+"""One module per operation family; :data:`HANDLERS` maps each operation to its handler."""

@@ -1,0 +1,96 @@
+"""Bucket operations: ListBuckets, CreateBucket, DeleteBucket, HeadBucket and bucket facts."""
+
+from __future__ import annotations
+
+from nexq.storage.s3.handlers.common import Services, empty
+from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.xml import document, escape, invalid_location, iso_time, parse_location
+
+
+def _owner(req: S3Request) -> str:
+    account = req.credential.account if req.credential else None
+    ident = account.id if account else ""
+    name = escape(account.email) if account else ""
+    return f"<ID>{ident}</ID><DisplayName>{name}</DisplayName>"
+
+
+async def list_buckets(req: S3Request, s: Services) -> Response:
+    buckets = await req.run(lambda: s.objects.list_buckets(req.caller))
+    items = "".join(
+        f"<Bucket><Name>{b.name}</Name><CreationDate>{iso_time(b.created_at)}</CreationDate>"
+        f"<BucketRegion>{s.region}</BucketRegion></Bucket>"
+        for b in buckets
+    )
+    return Response.xml(
+        document("ListAllMyBucketsResult", f"<Owner>{_owner(req)}</Owner><Buckets>{items}</Buckets>")
+    )
+
+
+async def create_bucket(req: S3Request, s: Services) -> Response:
+    body = b""
+    more = True
+    while more:
+        message = await req.receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False) and len(body) < 64 * 1024
+    name = req.bucket or ""
+
+    def create() -> None:
+        location = parse_location(body)
+        if location not in (None, "", s.region, "us-east-1", "auto"):
+            raise invalid_location(s.region, location)
+        s.objects.create_bucket(req.caller, name)
+
+    await req.run(create)
+    return empty(200, {"location": f"/{name}"})
+
+
+async def delete_bucket(req: S3Request, s: Services) -> Response:
+    await req.run(lambda: s.objects.delete_bucket(req.caller, req.bucket or ""))
+    return empty(204)
+
+
+async def head_bucket(req: S3Request, s: Services) -> Response:
+    await req.run(lambda: s.objects.bucket(req.caller, req.bucket or ""))
+    return empty(200, {"x-amz-bucket-region": s.region})
+
+
+async def get_bucket_location(req: S3Request, s: Services) -> Response:
+    await req.run(lambda: s.objects.bucket(req.caller, req.bucket or ""))
+    # S3 compat: us-east-1 is reported as an empty LocationConstraint.
+    region = "" if s.region == "us-east-1" else s.region
+    return Response.xml(document("LocationConstraint", region))
+
+
+async def get_bucket_versioning(req: S3Request, s: Services) -> Response:
+    await req.run(lambda: s.objects.bucket(req.caller, req.bucket or ""))
+    # Versioning has never been enabled on a Nexq bucket: S3 answers an empty configuration.
+    return Response.xml(document("VersioningConfiguration", ""))
+
+
+def _acl(req: S3Request) -> Response:
+    owner = _owner(req)
+    grant = (
+        '<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:type="CanonicalUser">{owner}</Grantee><Permission>FULL_CONTROL</Permission></Grant>'
+    )
+    return Response.xml(
+        document(
+            "AccessControlPolicy",
+            f"<Owner>{owner}</Owner><AccessControlList>{grant}</AccessControlList>",
+        )
+    )
+
+
+async def get_bucket_acl(req: S3Request, s: Services) -> Response:
+    await req.run(lambda: s.objects.bucket(req.caller, req.bucket or ""))
+    return _acl(req)
+
+
+async def get_object_acl(req: S3Request, s: Services) -> Response:
+    from nexq.storage.conditions import Conditions
+
+    await req.run(
+        lambda: s.objects.head_object(req.caller, req.bucket or "", req.key or "", Conditions())
+    )
+    return _acl(req)

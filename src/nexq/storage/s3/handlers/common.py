@@ -1,0 +1,178 @@
+"""What several handler families share: the services, and headers in and out."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nexq.storage.conditions import Conditions
+from nexq.storage.model import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectMeta
+from nexq.storage.multipart import Multipart
+from nexq.storage.s3.errors import S3Error, invalid_argument
+from nexq.storage.s3.http import Response, S3Request, http_date, parse_http_date
+from nexq.storage.service import NewContent, ObjectStorage
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the handlers call."""
+
+    objects: ObjectStorage
+    multipart: Multipart
+    region: str
+
+
+Handler = Callable[[S3Request, Services], Awaitable[Response]]
+
+
+def quoted(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def content_headers(req: S3Request) -> dict[str, str]:
+    """The standard content headers of a write, as stored."""
+    headers = {name: req.headers[name] for name in CONTENT_HEADERS if name in req.headers}
+    headers.setdefault("content-type", "binary/octet-stream")
+    return headers
+
+
+def user_metadata(req: S3Request) -> dict[str, str]:
+    """The ``x-amz-meta-*`` headers of a write, names lowercased."""
+    return {k[11:]: v for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
+
+
+def requested_checksums(req: S3Request) -> tuple[set[str], dict[str, str]]:
+    """The algorithms to compute and the values the client sent in headers."""
+    values: dict[str, str] = {}
+    algorithms: set[str] = set()
+    for alg in CHECKSUM_ALGORITHMS:
+        value = req.headers.get(f"x-amz-checksum-{alg.lower()}")
+        if value is not None:
+            values[alg] = value
+            algorithms.add(alg)
+    named = req.headers.get("x-amz-sdk-checksum-algorithm") or req.headers.get(
+        "x-amz-checksum-algorithm"
+    )
+    if named:
+        if named.upper() not in CHECKSUM_ALGORITHMS:
+            raise invalid_argument(
+                "Value for x-amz-checksum-algorithm header is invalid.",
+                "x-amz-checksum-algorithm",
+                named,
+            )
+        algorithms.add(named.upper())
+    trailer = req.headers.get("x-amz-trailer", "")
+    for name in trailer.split(","):
+        name = name.strip().lower()
+        if name.startswith("x-amz-checksum-"):
+            alg = name.removeprefix("x-amz-checksum-").upper()
+            if alg not in CHECKSUM_ALGORITHMS:
+                raise invalid_argument("Invalid trailer: unknown checksum.", "x-amz-trailer", name)
+            algorithms.add(alg)
+    if len(values) > 1:
+        raise S3Error(
+            "InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum "
+            "Types are not allowed.", 400,
+        )
+    return algorithms, values
+
+
+def trailer_checksums(trailers: dict[str, str]) -> dict[str, str]:
+    """Checksums sent as aws-chunked trailers."""
+    return {
+        k.removeprefix("x-amz-checksum-").upper(): v
+        for k, v in trailers.items()
+        if k.startswith("x-amz-checksum-")
+    }
+
+
+def read_conditions(req: S3Request, prefix: str = "") -> Conditions:
+    """If-* headers (``prefix`` is ``x-amz-copy-source-`` for a copy's source)."""
+    h = req.headers
+    return Conditions(
+        if_match=h.get(f"{prefix}if-match"),
+        if_none_match=h.get(f"{prefix}if-none-match"),
+        if_modified_since=parse_http_date(h.get(f"{prefix}if-modified-since")),
+        if_unmodified_since=parse_http_date(h.get(f"{prefix}if-unmodified-since")),
+    )
+
+
+def write_content(req: S3Request, checksums: dict[str, str] | None = None) -> NewContent:
+    """The headers, metadata and conditions of a write."""
+    if_none_match = req.headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise S3Error("NotImplemented", "If-None-Match on writes supports only '*'.", 501)
+    return NewContent(
+        headers=content_headers(req),
+        metadata=user_metadata(req),
+        content_md5=req.headers.get("content-md5"),
+        checksums=checksums,
+        if_match=req.headers.get("if-match"),
+        if_none_match=if_none_match is not None,
+    )
+
+
+def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
+    """The headers GET and HEAD answer with."""
+    headers = dict(meta.headers)
+    headers["etag"] = quoted(meta.etag)
+    headers["last-modified"] = http_date(meta.last_modified)
+    headers["accept-ranges"] = "bytes"
+    for name, value in meta.metadata.items():
+        headers[f"x-amz-meta-{name}"] = value
+    if meta.parts_count:
+        headers["x-amz-mp-parts-count"] = str(meta.parts_count)
+    if with_checksums:
+        for alg, value in meta.checksums.items():
+            headers[f"x-amz-checksum-{alg.lower()}"] = value
+        if meta.checksum_type:
+            headers["x-amz-checksum-type"] = meta.checksum_type
+    return headers
+
+
+def checksum_response_headers(checksums: dict[str, str]) -> dict[str, str]:
+    return {f"x-amz-checksum-{alg.lower()}": value for alg, value in checksums.items()}
+
+
+def copy_source(req: S3Request) -> tuple[str, str]:
+    """x-amz-copy-source as (bucket, key); versionId is not supported."""
+    from urllib.parse import unquote
+
+    raw = req.headers.get("x-amz-copy-source", "")
+    value = unquote(raw.partition("?")[0]).lstrip("/")
+    bucket, _, key = value.partition("/")
+    if not bucket or not key:
+        raise invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            "x-amz-copy-source",
+            raw,
+        )
+    return bucket, key
+
+
+def part_number(req: S3Request) -> int:
+    value = req.query.get("partNumber", "")
+    if not value.isdigit():
+        raise invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            "partNumber",
+            value,
+        )
+    return int(value)
+
+
+def int_param(req: S3Request, name: str, default: int, maximum: int) -> int:
+    value = req.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise invalid_argument(f"Provided {name} not an integer or within integer range", name, value) from None
+    if number < 0:
+        raise invalid_argument(f"Argument {name} must be an integer between 0 and 2147483647", name, value)
+    return min(number, maximum)
+
+
+def empty(status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, headers or {})

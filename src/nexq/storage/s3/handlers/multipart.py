@@ -1,0 +1,244 @@
+"""Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads."""
+
+from __future__ import annotations
+
+import re
+
+from nexq.storage.incoming import IncomingBody
+from nexq.storage.model import MAX_PUT_BYTES, Part
+from nexq.storage.s3.body import feed_whole, read_small, receive_into
+from nexq.storage.s3.errors import S3Error, invalid_argument
+from nexq.storage.s3.handlers.common import (
+    Services,
+    checksum_response_headers,
+    content_headers,
+    copy_source,
+    empty,
+    int_param,
+    part_number,
+    quoted,
+    read_conditions,
+    requested_checksums,
+    trailer_checksums,
+    user_metadata,
+    write_content,
+)
+from nexq.storage.s3.handlers.objects import SMALL_BODY
+from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_complete
+
+_COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
+
+
+async def create_multipart_upload(req: S3Request, s: Services) -> Response:
+    algorithm = req.headers.get("x-amz-checksum-algorithm")
+    checksum_type = req.headers.get("x-amz-checksum-type")
+    upload = await req.run(
+        lambda: s.multipart.create(
+            req.caller,
+            req.bucket or "",
+            req.key or "",
+            content_headers(req),
+            user_metadata(req),
+            algorithm,
+            checksum_type.upper() if checksum_type else None,
+        )
+    )
+    headers = {}
+    if upload.checksum_algorithm:
+        headers["x-amz-checksum-algorithm"] = upload.checksum_algorithm
+        headers["x-amz-checksum-type"] = upload.checksum_type or "COMPOSITE"
+    response = Response.xml(
+        document(
+            "InitiateMultipartUploadResult",
+            f"<Bucket>{req.bucket}</Bucket><Key>{escape(req.key or '')}</Key>"
+            f"<UploadId>{upload.id}</UploadId>",
+        )
+    )
+    response.headers.update(headers)
+    return response
+
+
+async def upload_part(req: S3Request, s: Services) -> Response:
+    number = part_number(req)
+    upload_id = req.query.get("uploadId", "")
+    algorithms, header_sums = requested_checksums(req)
+    bucket, key = req.bucket or "", req.key or ""
+    md5 = req.headers.get("content-md5")
+    small = await read_small(req, SMALL_BODY)
+
+    def store(body: IncomingBody, trailers: dict[str, str]) -> Part:
+        sums = {**header_sums, **trailer_checksums(trailers)}
+        return s.multipart.upload_part(req.caller, bucket, key, upload_id, number, body, md5, sums)
+
+    if small is not None:
+
+        def whole() -> Part:
+            body = s.objects.receive(algorithms, MAX_PUT_BYTES)
+            try:
+                sink = feed_whole(req, body, small)
+            except BaseException:
+                body.abort()
+                raise
+            return store(body, sink.trailers)
+
+        part = await req.run(whole)
+    else:
+
+        def start() -> IncomingBody:
+            s.multipart.upload(req.caller, bucket, key, upload_id)
+            return s.objects.receive(algorithms, MAX_PUT_BYTES)
+
+        body = await req.run(start)
+        try:
+            sink = await receive_into(req, body)
+        except BaseException:
+            await req.run(body.abort)
+            raise
+        part = await req.run(lambda: store(body, sink.trailers))
+    return empty(200, {"etag": quoted(part.etag), **checksum_response_headers(part.checksums)})
+
+
+async def upload_part_copy(req: S3Request, s: Services) -> Response:
+    number = part_number(req)
+    source = copy_source(req)
+    raw_range = req.headers.get("x-amz-copy-source-range")
+    byte_range = None
+    if raw_range is not None:
+        match = _COPY_RANGE.match(raw_range.strip())
+        if match is None:
+            raise invalid_argument(
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+                "first and last are the zero-based offsets of the first and last bytes to copy",
+                "x-amz-copy-source-range",
+                raw_range,
+            )
+        byte_range = (int(match.group(1)), int(match.group(2)))
+    target = (req.bucket or "", req.key or "", req.query.get("uploadId", ""), number)
+    part = await req.run(
+        lambda: s.multipart.upload_part_copy(
+            req.caller, target, source, byte_range, read_conditions(req, "x-amz-copy-source-")
+        )
+    )
+    return Response.xml(
+        document(
+            "CopyPartResult",
+            f"<LastModified>{iso_time(part.last_modified)}</LastModified>"
+            f"<ETag>{quoted(part.etag)}</ETag>",
+        )
+    )
+
+
+async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
+    body = await read_small(req, 4 * 1024 * 1024)
+    if body is None:
+        raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+    conditions = write_content(req)
+    meta = await req.run(
+        lambda: s.multipart.complete(
+            req.caller,
+            req.bucket or "",
+            req.key or "",
+            req.query.get("uploadId", ""),
+            parse_complete(body),
+            conditions,
+        )
+    )
+    sums = "".join(
+        f"<Checksum{alg.upper()}>{value}</Checksum{alg.upper()}>"
+        for alg, value in meta.checksums.items()
+    )
+    if meta.checksum_type and meta.checksums:
+        sums += f"<ChecksumType>{meta.checksum_type}</ChecksumType>"
+    return Response.xml(
+        document(
+            "CompleteMultipartUploadResult",
+            f"<Location>/{req.bucket}/{escape(req.key or '')}</Location>"
+            f"<Bucket>{req.bucket}</Bucket><Key>{escape(req.key or '')}</Key>"
+            f"<ETag>{quoted(meta.etag)}</ETag>{sums}",
+        )
+    )
+
+
+async def abort_multipart_upload(req: S3Request, s: Services) -> Response:
+    await req.run(
+        lambda: s.multipart.abort(
+            req.caller, req.bucket or "", req.key or "", req.query.get("uploadId", "")
+        )
+    )
+    return empty(204)
+
+
+async def list_parts(req: S3Request, s: Services) -> Response:
+    max_parts = int_param(req, "max-parts", 1000, 1000)
+    marker = int_param(req, "part-number-marker", 0, 10_000)
+    upload, parts, truncated = await req.run(
+        lambda: s.multipart.list_parts(
+            req.caller,
+            req.bucket or "",
+            req.key or "",
+            req.query.get("uploadId", ""),
+            marker,
+            max_parts,
+        )
+    )
+    items = "".join(
+        f"<Part><PartNumber>{p.number}</PartNumber>"
+        f"<LastModified>{iso_time(p.last_modified)}</LastModified>"
+        f"<ETag>{quoted(p.etag)}</ETag><Size>{p.size}</Size>"
+        + "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in p.checksums.items())
+        + "</Part>"
+        for p in parts
+    )
+    next_marker = parts[-1].number if parts else 0
+    account = req.credential.account if req.credential else None
+    owner = (
+        f"<ID>{account.id}</ID><DisplayName>{escape(account.email)}</DisplayName>"
+        if account
+        else ""
+    )
+    inner = (
+        f"<Bucket>{req.bucket}</Bucket><Key>{escape(upload.key)}</Key>"
+        f"<UploadId>{upload.id}</UploadId>"
+        f"<Initiator>{owner}</Initiator><Owner>{owner}</Owner>"
+        "<StorageClass>STANDARD</StorageClass>"
+        f"<PartNumberMarker>{marker}</PartNumberMarker>"
+        f"<NextPartNumberMarker>{next_marker}</NextPartNumberMarker>"
+        f"<MaxParts>{max_parts}</MaxParts>"
+        f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+    )
+    if upload.checksum_algorithm:
+        inner += f"<ChecksumAlgorithm>{upload.checksum_algorithm}</ChecksumAlgorithm>"
+    return Response.xml(document("ListPartsResult", inner + items))
+
+
+async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
+    max_uploads = int_param(req, "max-uploads", 1000, 1000)
+    prefix = req.query.get("prefix", "")
+    key_marker = req.query.get("key-marker", "")
+    id_marker = req.query.get("upload-id-marker", "")
+    after = (key_marker, id_marker) if key_marker else None
+    url = req.query.get("encoding-type") == "url"
+    uploads, truncated = await req.run(
+        lambda: s.multipart.list_uploads(req.caller, req.bucket or "", prefix, after, max_uploads)
+    )
+    items = "".join(
+        f"<Upload><Key>{key_text(u.key, url)}</Key><UploadId>{u.id}</UploadId>"
+        f"<StorageClass>STANDARD</StorageClass><Initiated>{iso_time(u.initiated)}</Initiated>"
+        "</Upload>"
+        for u in uploads
+    )
+    inner = (
+        f"<Bucket>{req.bucket}</Bucket><KeyMarker>{key_text(key_marker, url)}</KeyMarker>"
+        f"<UploadIdMarker>{escape(id_marker)}</UploadIdMarker>"
+        f"<Prefix>{key_text(prefix, url)}</Prefix><MaxUploads>{max_uploads}</MaxUploads>"
+        f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+    )
+    if truncated and uploads:
+        inner += (
+            f"<NextKeyMarker>{key_text(uploads[-1].key, url)}</NextKeyMarker>"
+            f"<NextUploadIdMarker>{uploads[-1].id}</NextUploadIdMarker>"
+        )
+    if url:
+        inner += "<EncodingType>url</EncodingType>"
+    return Response.xml(document("ListMultipartUploadsResult", inner + items))

@@ -1,0 +1,251 @@
+"""Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+
+from nexq.storage.errors import InvalidRange
+from nexq.storage.incoming import IncomingBody
+from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta
+from nexq.storage.s3.body import feed_whole, read_small, receive_into
+from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
+from nexq.storage.s3.handlers.common import (
+    Services,
+    checksum_response_headers,
+    copy_source,
+    empty,
+    object_headers,
+    part_number,
+    quoted,
+    read_conditions,
+    requested_checksums,
+    trailer_checksums,
+    write_content,
+)
+from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.xml import document, escape, iso_time, parse_delete
+
+SMALL_BODY = 1024 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+async def put_object(req: S3Request, s: Services) -> Response:
+    algorithms, header_sums = requested_checksums(req)
+    bucket, key = req.bucket or "", req.key or ""
+    if "content-length" not in req.headers and "x-amz-decoded-content-length" not in req.headers:
+        raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+    small = await read_small(req, SMALL_BODY)
+
+    def store(body: IncomingBody, trailers: dict[str, str]) -> ObjectMeta:
+        sums = {**header_sums, **trailer_checksums(trailers)}
+        return s.objects.put_object(req.caller, bucket, key, body, write_content(req, sums))
+
+    if small is not None:
+        # One worker hop for a small PUT: authenticate, write, verify, commit.
+        def whole() -> ObjectMeta:
+            body = s.objects.receive(algorithms, MAX_PUT_BYTES)
+            try:
+                sink = feed_whole(req, body, small)
+            except BaseException:
+                body.abort()
+                raise
+            return store(body, sink.trailers)
+
+        meta = await req.run(whole)
+    else:
+        _check_declared_size(req)
+        body = await req.run(lambda: s.objects.receive(algorithms, MAX_PUT_BYTES))
+        try:
+            sink = await receive_into(req, body)
+        except BaseException:
+            await req.run(body.abort)
+            raise
+        meta = await req.run(lambda: store(body, sink.trailers))
+    headers = {"etag": quoted(meta.etag), **checksum_response_headers(meta.checksums)}
+    if meta.checksum_type:
+        headers["x-amz-checksum-type"] = meta.checksum_type
+    return empty(200, headers)
+
+
+def _check_declared_size(req: S3Request) -> None:
+    declared = req.headers.get("x-amz-decoded-content-length") or req.headers.get(
+        "content-length", "0"
+    )
+    if declared.isdigit() and int(declared) > MAX_PUT_BYTES:
+        raise S3Error(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size.",
+            400,
+            {"ProposedSize": declared, "MaxSizeAllowed": str(MAX_PUT_BYTES)},
+        )
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) of a single Range, None for the whole object."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None  # S3 compat: a Range it cannot parse is ignored, the whole object is sent.
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":
+        length = int(last)
+        if length == 0:
+            raise InvalidRange()
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if last != "" and int(last) < start:
+        return None
+    if start >= size:
+        raise InvalidRange()
+    return start, end
+
+
+def _part_range(req: S3Request, meta: ObjectMeta) -> tuple[int, int]:
+    number = part_number(req)
+    count = len(meta.segments) if meta.parts_count else 1
+    if not 1 <= number <= count:
+        raise InvalidRange("The requested partnumber is not satisfiable")
+    offset = sum(seg.size for seg in meta.segments[: number - 1]) if meta.parts_count else 0
+    size = meta.segments[number - 1].size if meta.parts_count else meta.size
+    return offset, offset + size - 1
+
+
+async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response:
+    bucket, key = req.bucket or "", req.key or ""
+    conditions = read_conditions(req)
+    with_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+
+    def lookup() -> tuple[ObjectMeta, tuple[int, int] | None, bytes | None]:
+        meta = s.objects.head_object(req.caller, bucket, key, conditions)
+        try:
+            if "partNumber" in req.query:
+                span: tuple[int, int] | None = _part_range(req, meta)
+            else:
+                span = _byte_range(req.headers.get("range"), meta.size)
+        except InvalidRange as exc:
+            error = from_domain(exc)
+            error.headers["content-range"] = f"bytes */{meta.size}"
+            raise error from None
+        start, end = span if span is not None else (0, meta.size - 1)
+        length = end - start + 1
+        data = None
+        if with_body and length <= SMALL_BODY:
+            data = b"".join(s.objects.read(meta, start, length))
+        return meta, span, data
+
+    meta, span, data = await req.run(lookup)
+    headers = object_headers(meta, with_checksums and span is None)
+    for param, header in _OVERRIDES.items():
+        if param in req.query:
+            headers[header] = req.query[param]
+    status = 200
+    start, end = 0, meta.size - 1
+    if span is not None:
+        start, end = span
+        status = 206
+        headers["content-range"] = f"bytes {start}-{end}/{meta.size}"
+    length = max(end - start + 1, 0)
+    headers["content-length"] = str(length)
+    if not with_body:
+        return Response(status, headers)
+    if data is not None:
+        return Response(status, headers, data)
+    return Response(status, headers, stream=_stream(req, s.objects.read(meta, start, length)))
+
+
+async def _stream(req: S3Request, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    while True:
+        data = await loop.run_in_executor(req.executor, next, chunks, None)
+        if data is None:
+            return
+        yield data
+
+
+async def get_object(req: S3Request, s: Services) -> Response:
+    return await _read_object(req, s, True)
+
+
+async def head_object(req: S3Request, s: Services) -> Response:
+    return await _read_object(req, s, False)
+
+
+async def delete_object(req: S3Request, s: Services) -> Response:
+    await req.run(lambda: s.objects.delete_object(req.caller, req.bucket or "", req.key or ""))
+    return empty(204)
+
+
+async def delete_objects(req: S3Request, s: Services) -> Response:
+    body = await read_small(req, 2 * 1024 * 1024)
+    if body is None:
+        raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+
+    def delete() -> tuple[list[tuple[str, Exception | None]], bool]:
+        keys, quiet = parse_delete(body)
+        return s.objects.delete_objects(req.caller, req.bucket or "", keys), quiet
+
+    outcomes, quiet = await req.run(delete)
+    parts = []
+    for key, error in outcomes:
+        if error is None:
+            if not quiet:
+                parts.append(f"<Deleted><Key>{escape(key)}</Key></Deleted>")
+        else:
+            mapped = from_domain(error) if hasattr(error, "message") else S3Error(
+                "InternalError", "We encountered an internal error.", 500
+            )
+            parts.append(
+                f"<Error><Key>{escape(key)}</Key><Code>{mapped.code}</Code>"
+                f"<Message>{escape(mapped.message)}</Message></Error>"
+            )
+    return Response.xml(document("DeleteResult", "".join(parts)))
+
+
+async def copy_object(req: S3Request, s: Services) -> Response:
+    source = copy_source(req)
+    target = (req.bucket or "", req.key or "")
+    directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise invalid_argument(
+            "Unknown metadata directive.", "x-amz-metadata-directive", directive
+        )
+    if source == target and directive == "COPY":
+        raise S3Error(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect location "
+            "or encryption attributes.",
+            400,
+        )
+    new = write_content(req)
+    meta = await req.run(
+        lambda: s.objects.copy_object(
+            req.caller,
+            source,
+            target,
+            read_conditions(req, "x-amz-copy-source-"),
+            new if directive == "REPLACE" else None,
+            new,
+        )
+    )
+    return Response.xml(
+        document(
+            "CopyObjectResult",
+            f"<LastModified>{iso_time(meta.last_modified)}</LastModified>"
+            f"<ETag>{quoted(meta.etag)}</ETag>",
+        )
+    )

@@ -1,0 +1,162 @@
+"""The S3 endpoint as a raw ASGI app: address, route, authenticate, handle, answer."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import Executor
+from typing import Any
+from urllib.parse import unquote
+
+from nexq.core.errors import DomainError
+from nexq.storage.s3 import sigv4
+from nexq.storage.s3.auth import Authenticator
+from nexq.storage.s3.errors import S3Error, from_domain, internal_error, render
+from nexq.storage.s3.handlers.common import Services
+from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.operations import Operation, route
+from nexq.storage.s3.routes import HANDLERS
+
+log = logging.getLogger("nexq.s3")
+Scope = dict[str, Any]
+
+
+class S3App:
+    """ASGI application serving the S3 protocol."""
+
+    def __init__(
+        self,
+        services: Services,
+        authenticator: Authenticator,
+        executor: Executor,
+        domain: str | None,
+    ) -> None:
+        self._services = services
+        self._auth = authenticator
+        self._executor = executor
+        self._domain_suffix = f".{domain}" if domain else None
+        self._host_id = os.urandom(24).hex()
+        self._counter = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        self._counter += 1
+        request_id = f"{self._counter:016X}"
+        method = scope["method"]
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        raw_path = raw_path.partition("?")[0]
+        resource = raw_path
+        try:
+            req = self._parse(scope, receive, method, raw_path)
+            resource = unquote(raw_path)
+            response = await HANDLERS[req.operation](req, self._services)
+        except S3Error as exc:
+            response = self._error(exc, resource, request_id, method)
+        except DomainError as exc:
+            response = self._error(from_domain(exc), resource, request_id, method)
+        except Exception:
+            log.exception("internal error in request %s %s %s", request_id, method, resource)
+            response = self._error(internal_error(), resource, request_id, method)
+        await self._send(send, response, request_id, method)
+
+    def _parse(self, scope: Scope, receive: Any, method: str, raw_path: str) -> S3Request:
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        raw_query = scope.get("query_string", b"")
+        query_list = sigv4.parse_query(raw_query)
+        try:
+            path = unquote(raw_path, errors="strict")
+            query = {k: v or "" for k, v in query_list}
+            for value in query.values():
+                value.encode()
+        except UnicodeError:
+            raise S3Error("InvalidURI", "Couldn't parse the specified URI.", 400) from None
+        if "\x00" in path:
+            raise S3Error("InvalidURI", "Couldn't parse the specified URI.", 400)
+        bucket: str | None
+        host = headers.get("host", "").rsplit(":", 1)[0].lower()
+        if self._domain_suffix and host.endswith(self._domain_suffix):
+            bucket = host[: -len(self._domain_suffix)] or None
+            key = path[1:] if bucket else None
+        else:
+            trimmed = path[1:]
+            bucket_part, _, key_part = trimmed.partition("/")
+            bucket = bucket_part or None
+            key = key_part or None
+        operation, access = route(method, bucket, key, query, "x-amz-copy-source" in headers)
+        return S3Request(
+            method=method,
+            raw_path=raw_path,
+            bucket=bucket,
+            key=key,
+            query=query,
+            query_list=query_list,
+            raw_query=raw_query,
+            headers=headers,
+            operation=operation,
+            access=access,
+            receive=receive,
+            executor=self._executor,
+            authenticate=self._auth.authenticate,
+        )
+
+    def _error(self, exc: S3Error, resource: str, request_id: str, method: str) -> Response:
+        if exc.status == 304:
+            return Response(304, dict(exc.headers))
+        headers = {"content-type": "application/xml", **exc.headers}
+        if exc.status in (503,):
+            headers.setdefault("retry-after", "1")
+        return Response(exc.status, headers, render(exc, resource, request_id))
+
+    async def _send(self, send: Any, response: Response, request_id: str, method: str) -> None:
+        headers = [
+            (b"x-amz-request-id", request_id.encode()),
+            (b"x-amz-id-2", self._host_id.encode()),
+            (b"server", b"Nexq"),
+        ]
+        for name, value in response.headers.items():
+            headers.append((name.encode("latin-1"), _header_value(value)))
+        if "content-length" not in response.headers and response.stream is None:
+            headers.append((b"content-length", str(len(response.body)).encode()))
+        if method == "HEAD" and response.status >= 300:
+            # S3 compat: errors to HEAD carry no body, and no length of the body not sent.
+            headers = [h for h in headers if h[0] != b"content-length"]
+            headers.append((b"content-length", b"0"))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if method == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if response.stream is not None:
+            async for chunk in response.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.body", "body": response.body})
+
+
+def _header_value(value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        # Metadata values outside latin-1 are sent as UTF-8 bytes, as S3 stores them.
+        return value.encode("utf-8")
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+__all__ = ["Operation", "S3App"]

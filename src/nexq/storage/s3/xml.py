@@ -1,0 +1,120 @@
+"""S3's XML: documents rendered as strings (fast, escaped) and client XML parsed safely."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+from xml.etree.ElementTree import Element
+
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
+
+from nexq.storage.s3.errors import S3Error, malformed_xml
+from nexq.storage.multipart import CompletedPart
+
+NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+MAX_XML_BYTES = 2 * 1024 * 1024
+
+
+def escape(value: str) -> str:
+    """Escape text for an XML element (keys may hold any character, also control ones)."""
+    out = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if any(ord(c) < 0x20 for c in out):
+        # XML 1.0 cannot carry most control characters literally; S3 writes them as references.
+        out = "".join(f"&#x{ord(c):X};" if ord(c) < 0x20 else c for c in out)
+    return out
+
+
+def key_text(key: str, url_encoded: bool) -> str:
+    """A key as listings show it: escaped, or URL-encoded when ``encoding-type=url``."""
+    return quote(key, safe="/") if url_encoded else escape(key)
+
+
+def iso_time(epoch: float) -> str:
+    """S3's timestamp form: 2009-10-12T17:50:30.000Z."""
+    millis = int(round((epoch - int(epoch)) * 1000)) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}Z"
+
+
+def document(root: str, inner: str) -> str:
+    """A whole response document with S3's namespace."""
+    return f'{HEAD}<{root} xmlns="{NS}">{inner}</{root}>'
+
+
+def _parse(body: bytes) -> Element:
+    if len(body) > MAX_XML_BYTES:
+        raise malformed_xml()
+    try:
+        root: Element = ElementTree.fromstring(body)
+    except (ElementTree.ParseError, DefusedXmlException, ValueError):
+        raise malformed_xml() from None
+    return root
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(element: Element, name: str) -> list[Element]:
+    return [c for c in element if _local(c.tag) == name]
+
+
+def _text(element: Element, name: str) -> str | None:
+    for child in element:
+        if _local(child.tag) == name:
+            return child.text or ""
+    return None
+
+
+def parse_delete(body: bytes) -> tuple[list[str], bool]:
+    """DeleteObjects' request: the keys and whether the answer is quiet."""
+    root = _parse(body)
+    if _local(root.tag) != "Delete":
+        raise malformed_xml()
+    keys = []
+    for obj in _children(root, "Object"):
+        key = _text(obj, "Key")
+        if key is None:
+            raise malformed_xml()
+        keys.append(key)
+    if not keys or len(keys) > 1000:
+        raise malformed_xml()
+    quiet = (_text(root, "Quiet") or "false").strip().lower() == "true"
+    return keys, quiet
+
+
+def parse_complete(body: bytes) -> list[CompletedPart]:
+    """CompleteMultipartUpload's request: the parts in the order the client gave them."""
+    root = _parse(body)
+    if _local(root.tag) != "CompleteMultipartUpload":
+        raise malformed_xml()
+    parts = []
+    for part in _children(root, "Part"):
+        number, etag = _text(part, "PartNumber"), _text(part, "ETag")
+        if number is None or etag is None or not number.strip().isdigit():
+            raise malformed_xml()
+        checksums = {}
+        for child in part:
+            name = _local(child.tag)
+            if name.startswith("Checksum") and name != "ChecksumType" and child.text:
+                checksums[name.removeprefix("Checksum").upper()] = child.text.strip()
+        parts.append(CompletedPart(int(number), etag, checksums))
+    return parts
+
+
+def parse_location(body: bytes) -> str | None:
+    """CreateBucket's optional LocationConstraint."""
+    if not body.strip():
+        return None
+    root = _parse(body)
+    return _text(root, "LocationConstraint")
+
+
+def invalid_location(region: str, asked: str) -> S3Error:
+    return S3Error(
+        "IllegalLocationConstraintException",
+        f"The {asked} location constraint is incompatible for the region specific endpoint "
+        f"this request was sent to ({region}).",
+        400,
+    )
