@@ -6,7 +6,6 @@ Runs in a worker thread as the first step of every request (see ``S3Request.run`
 from __future__ import annotations
 
 import calendar
-import hmac
 import time
 from dataclasses import dataclass
 
@@ -229,8 +228,17 @@ class Authenticator:
         return found
 
     def _check_v2(self, req: S3Request, found: Credential, signature: str, date: str) -> None:
-        amz = {k: v for k, v in req.headers.items() if k.startswith("x-amz-")}
-        resource = sigv2.canonical_resource(None, req.raw_path, req.query_list)
+        # Presigned V2 URLs carry the x-amz-* headers in the query string.
+        pairs = [(k, v) for k, v in req.headers.items() if k.startswith("x-amz-")]
+        pairs += [(k, v or "") for k, v in req.query_list if k.lower().startswith("x-amz-")]
+        amz = sigv2.canonical_amz_headers(pairs)
+        # S3 compat: the resource of a bucket request is "/bucket/", with its slash, whether
+        # or not the path had one; virtual-hosted requests sign the bucket in front.
+        path = req.raw_path
+        virtual = req.bucket if req.bucket and not path.startswith(f"/{req.bucket}") else None
+        if req.bucket and not req.key and not virtual:
+            path = f"/{req.bucket}/"
+        resource = sigv2.canonical_resource(virtual, path, req.query_list)
         expected = sigv2.sign(
             found.secret,
             sigv2.string_to_sign(
@@ -242,7 +250,7 @@ class Authenticator:
                 resource,
             ),
         )
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
+        if not sigv2.verify(expected, signature):
             raise _error_signature()
 
 

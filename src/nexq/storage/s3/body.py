@@ -8,7 +8,6 @@ large upload never blocks other requests and memory per request stays bounded.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable
 
 from nexq.storage.incoming import IncomingBody
@@ -102,7 +101,7 @@ class BodySink:
             check.signing_key,
             sigv4.chunk_string_to_sign(check.amz_date, check.scope, self._previous, chunk_sha256),
         )
-        if not hmac.compare_digest(expected, signature):
+        if not sigv4.verify(expected, signature):
             raise S3Error(
                 "SignatureDoesNotMatch",
                 "The chunk signature we calculated does not match the signature you provided.",
@@ -119,7 +118,7 @@ class BodySink:
             check.signing_key,
             sigv4.trailer_string_to_sign(check.amz_date, check.scope, self._previous, digest),
         )
-        if not hmac.compare_digest(expected, event.signature or ""):
+        if not sigv4.verify(expected, event.signature or ""):
             raise S3Error(
                 "SignatureDoesNotMatch",
                 "The trailer signature we calculated does not match the signature you provided.",

@@ -121,11 +121,12 @@ def route(
     sub = next((word for word in _SUBRESOURCES if word in query), None)
     if sub is None and "partNumber" in query and method in ("GET", "HEAD"):
         sub = "partNumber"
-    found = ROUTES.get((method, target, sub, copy_source))
-    if found is not None:
-        return found
     unsupported = next((word for word in UNSUPPORTED if word in query), None)
-    if unsupported is not None:
+    if unsupported is None:
+        found = ROUTES.get((method, target, sub, copy_source))
+        if found is not None:
+            return found
+    else:
         raise S3Error(
             "NotImplemented",
             f"The {unsupported} sub-resource is not implemented by this server.",

@@ -85,7 +85,8 @@ def parse_authorization_header(value: str) -> SigV2Credential:
     access_key_id, colon, signature = rest.strip().rpartition(":")
     if not colon or not access_key_id or not signature:
         raise SigV2Error(
-            "InvalidArgument", "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"
+            "InvalidArgument",
+            "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
         )
     return SigV2Credential(access_key_id=access_key_id, signature=signature)
 
@@ -150,7 +151,9 @@ def canonical_resource(bucket: str | None, raw_path: str | bytes, query: QueryPa
     picked = sorted(((n, v) for n, v in query if n in SUBRESOURCES), key=lambda pair: pair[0])
     if picked:
         # Values are signed decoded; a bare name (no "=") stays bare.
-        resource += "?" + "&".join(name if value is None else f"{name}={value}" for name, value in picked)
+        resource += "?" + "&".join(
+            name if value is None else f"{name}={value}" for name, value in picked
+        )
     return resource
 
 

@@ -84,7 +84,8 @@ def _parse_credential(value: str, code: str) -> tuple[str, str, str, str]:
     access_key_id, date, region, service, terminator = parts
     if terminator != TERMINATOR:
         raise SigV4Error(
-            code, f'the Credential has an incorrect terminal "{terminator}"; expecting "aws4_request".'
+            code,
+            f'the Credential has an incorrect terminal "{terminator}"; expecting "aws4_request".',
         )
     if not _DATE.fullmatch(date):
         raise SigV4Error(code, f'the Credential has an invalid date "{date}"; expecting YYYYMMDD.')
@@ -170,7 +171,9 @@ def parse_presigned_query(query: QueryPairs) -> SigV4Credential:
         raise SigV4Error(code, 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
     amz_date = found["X-Amz-Date"]
     if not _AMZ_DATE.fullmatch(amz_date):
-        raise SigV4Error(code, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+        raise SigV4Error(
+            code, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
+        )
     raw_expires = found["X-Amz-Expires"]
     if not raw_expires.isdigit() or not raw_expires.isascii():
         raise SigV4Error(code, "X-Amz-Expires should be a number")
@@ -178,9 +181,7 @@ def parse_presigned_query(query: QueryPairs) -> SigV4Credential:
     if expires < 1:
         raise SigV4Error(code, "X-Amz-Expires must be non-negative")
     if expires > MAX_PRESIGNED_EXPIRES:
-        raise SigV4Error(
-            code, "X-Amz-Expires must be less than a week (in seconds) that is 604800"
-        )
+        raise SigV4Error(code, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
     access_key_id, date, region, service = _parse_credential(found["X-Amz-Credential"], code)
     if date != amz_date[:8]:
         raise SigV4Error(code, "Invalid credential date. Date is not the same as X-Amz-Date.")
@@ -410,7 +411,9 @@ def canonical_request_variants(
     pairs = parse_query(raw_query)
     query = canonical_query_string(pairs, exclude_signature=exclude_signature)
     forms = [(path, query)]
-    wire_path = raw_path.decode("utf-8", "surrogateescape") if isinstance(raw_path, bytes) else raw_path
+    wire_path = (
+        raw_path.decode("utf-8", "surrogateescape") if isinstance(raw_path, bytes) else raw_path
+    )
     wire_path = wire_path or "/"
     wire_query = _verbatim_query_string(raw_query, exclude_signature=exclude_signature)
     for form in ((wire_path, query), (wire_path, wire_query)):
@@ -503,7 +506,10 @@ def trailer_string_to_sign(
     amz_date: str, scope: str, previous_signature: str, trailer_bytes_sha256_hex: str
 ) -> str:
     """The string to sign for the trailing headers of a ``...-PAYLOAD-TRAILER`` body."""
-    return f"{TRAILER_ALGORITHM}\n{amz_date}\n{scope}\n{previous_signature}\n{trailer_bytes_sha256_hex}"
+    return (
+        f"{TRAILER_ALGORITHM}\n{amz_date}\n{scope}\n{previous_signature}\n"
+        f"{trailer_bytes_sha256_hex}"
+    )
 
 
 def canonical_trailers(trailers: Mapping[str, str]) -> bytes:

@@ -22,6 +22,7 @@ from enum import Enum, auto
 MAX_CHUNK_HEADER = 4096
 MAX_TRAILER_SECTION = 16384
 _SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
+_SIGNATURE = re.compile(rb"[0-9a-fA-F*]*")
 _EMPTY_SHA256 = hashlib.sha256().hexdigest()
 _TRAILER_SIGNATURE = "x-amz-trailer-signature"
 
@@ -190,7 +191,7 @@ class ChunkedDecoder:
             for extension in extensions.split(b";"):
                 name, _, value = extension.partition(b"=")
                 if name.strip(b" \t") == b"chunk-signature":
-                    signature = value.strip(b" \t").decode("ascii", "replace")
+                    signature = _ascii_signature(value.strip(b" \t"))
         if self._signed and not signature:
             raise ChunkedError("a chunk of a signed body has no chunk-signature")
         self._chunk_size = size
@@ -236,7 +237,7 @@ class ChunkedDecoder:
             if name == _TRAILER_SIGNATURE:
                 if signature is not None:
                     raise ChunkedError("the trailer signature appears twice")
-                signature = value
+                signature = _ascii_signature(raw_value.strip(b" \t"))
                 continue
             if name in headers:
                 raise ChunkedError(f"trailer {name} appears twice")
@@ -247,6 +248,14 @@ class ChunkedDecoder:
         self._trailer_lines.clear()
         self._state = _State.DONE
         events.append(Done(self._total))
+
+
+def _ascii_signature(raw: bytes) -> str:
+    # Signatures are hex (or '*'-padded hex for SigV4a); anything else is garbage, and
+    # rejecting it here keeps non-ASCII out of hmac.compare_digest, which raises on it.
+    if not _SIGNATURE.fullmatch(raw):
+        raise ChunkedError(f"bad signature {raw[:80]!r}")
+    return raw.decode("ascii")
 
 
 def _find_newline(view: memoryview, pos: int) -> int:

@@ -1,0 +1,199 @@
+"""Multipart uploads with boto3: every operation, S3's checks, and the resulting ETag."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from typing import Any
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from tests.compat.test_buckets import code
+
+MiB = 1024 * 1024
+
+
+def multipart_etag(parts: list[bytes]) -> str:
+    digest = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    return f'"{digest}-{len(parts)}"'
+
+
+def test_full_cycle(s3: Any, bucket: str) -> None:
+    parts = [os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(1234)]
+    upload = s3.create_multipart_upload(
+        Bucket=bucket, Key="mp", ContentType="video/x-test", Metadata={"m": "1"}
+    )["UploadId"]
+    listed = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert [u["UploadId"] for u in listed] == [upload]
+    etags = []
+    for number, data in enumerate(parts, start=1):
+        etags.append(
+            s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=number, Body=data)[
+                "ETag"
+            ]
+        )
+    listed_parts = s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload)["Parts"]
+    assert [p["PartNumber"] for p in listed_parts] == [1, 2, 3]
+    assert [p["Size"] for p in listed_parts] == [len(p) for p in parts]
+    page = s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload, MaxParts=2)
+    assert page["IsTruncated"] is True
+    assert page["NextPartNumberMarker"] == 2
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]},
+    )
+    assert done["ETag"] == multipart_etag(parts)
+    got = s3.get_object(Bucket=bucket, Key="mp")
+    assert got["Body"].read() == b"".join(parts)
+    assert got["ContentType"] == "video/x-test"
+    assert got["Metadata"] == {"m": "1"}
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    second = s3.get_object(Bucket=bucket, Key="mp", PartNumber=2)
+    assert second["Body"].read() == parts[1]
+    assert second["PartsCount"] == 3
+    with pytest.raises(ClientError) as exc:
+        s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload)
+    assert code(exc) == "NoSuchUpload"
+
+
+def test_part_too_small(s3: Any, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
+    e1 = s3.upload_part(Bucket=bucket, Key="small", UploadId=upload, PartNumber=1,
+                        Body=b"a" * 100)["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key="small", UploadId=upload, PartNumber=2,
+                        Body=b"b" * 100)["ETag"]
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="small", UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]},
+        )
+    assert code(exc) == "EntityTooSmall"
+    # A single small part is allowed: the last part may be any size.
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="small", UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]},
+    )
+    assert done["ETag"] == multipart_etag([b"a" * 100])
+    assert s3.get_object(Bucket=bucket, Key="small")["Body"].read() == b"a" * 100
+
+
+def test_wrong_order_wrong_etag_missing_part(s3: Any, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="o")["UploadId"]
+    e1 = s3.upload_part(Bucket=bucket, Key="o", UploadId=upload, PartNumber=1,
+                        Body=b"x" * (5 * MiB))["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key="o", UploadId=upload, PartNumber=2, Body=b"y")["ETag"]
+    cases = {
+        "InvalidPartOrder": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}],
+        "InvalidPart": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}],
+    }
+    for expected, parts in cases.items():
+        with pytest.raises(ClientError) as exc:
+            s3.complete_multipart_upload(Bucket=bucket, Key="o", UploadId=upload,
+                                         MultipartUpload={"Parts": parts})
+        assert code(exc) == expected
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="o", UploadId=upload,
+                                     MultipartUpload={"Parts": [{"PartNumber": 3, "ETag": e2}]})
+    assert code(exc) == "InvalidPart"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="o")
+
+
+def test_part_number_limits(s3: Any, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="n")["UploadId"]
+    for number in (0, 10001):
+        with pytest.raises(ClientError) as exc:
+            s3.upload_part(Bucket=bucket, Key="n", UploadId=upload, PartNumber=number, Body=b"x")
+        assert code(exc) == "InvalidArgument"
+    s3.upload_part(Bucket=bucket, Key="n", UploadId=upload, PartNumber=10000, Body=b"x")
+
+
+def test_abort_discards(s3: Any, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="a")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="a", UploadId=upload, PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket=bucket, Key="a", UploadId=upload)
+    with pytest.raises(ClientError) as exc:
+        s3.upload_part(Bucket=bucket, Key="a", UploadId=upload, PartNumber=2, Body=b"x")
+    assert code(exc) == "NoSuchUpload"
+    with pytest.raises(ClientError) as exc:
+        s3.abort_multipart_upload(Bucket=bucket, Key="a", UploadId="not-an-upload")
+    assert code(exc) == "NoSuchUpload"
+
+
+def test_replacing_a_part(s3: Any, bucket: str) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="r")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="r", UploadId=upload, PartNumber=1, Body=b"old")
+    etag = s3.upload_part(Bucket=bucket, Key="r", UploadId=upload, PartNumber=1, Body=b"new")["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="r", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert s3.get_object(Bucket=bucket, Key="r")["Body"].read() == b"new"
+
+
+def test_upload_part_copy_with_range(s3: Any, bucket: str) -> None:
+    source = os.urandom(6 * MiB)
+    s3.put_object(Bucket=bucket, Key="src", Body=source)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
+    p1 = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=upload, PartNumber=1,
+                             CopySource={"Bucket": bucket, "Key": "src"},
+                             CopySourceRange=f"bytes=0-{5 * MiB - 1}")["CopyPartResult"]["ETag"]
+    p2 = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=upload, PartNumber=2,
+                             CopySource={"Bucket": bucket, "Key": "src"},
+                             CopySourceRange=f"bytes={5 * MiB}-{6 * MiB - 1}")["CopyPartResult"]["ETag"]
+    assert p1 == f'"{hashlib.md5(source[: 5 * MiB]).hexdigest()}"'
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="dst", UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1}, {"PartNumber": 2, "ETag": p2}]},
+    )
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == source
+    with pytest.raises(ClientError) as exc:
+        upload = s3.create_multipart_upload(Bucket=bucket, Key="dst2")["UploadId"]
+        s3.upload_part_copy(Bucket=bucket, Key="dst2", UploadId=upload, PartNumber=1,
+                            CopySource={"Bucket": bucket, "Key": "src"},
+                            CopySourceRange=f"bytes=0-{7 * MiB}")
+    assert code(exc) == "InvalidArgument"
+
+
+def test_conditional_complete(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="exists", Body=b"x")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="exists")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="exists", UploadId=upload, PartNumber=1,
+                          Body=b"y")["ETag"]
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="exists", UploadId=upload, IfNoneMatch="*",
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+        )
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    current = s3.head_object(Bucket=bucket, Key="exists")["ETag"]
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="exists", UploadId=upload, IfMatch=current,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    assert s3.get_object(Bucket=bucket, Key="exists")["Body"].read() == b"y"
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA256", "CRC64NVME"])
+def test_multipart_checksums(s3: Any, bucket: str, algorithm: str) -> None:
+    body = os.urandom(11 * MiB)
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    s3.upload_fileobj(io.BytesIO(body), bucket, f"ck-{algorithm}", Config=config,
+                      ExtraArgs={"ChecksumAlgorithm": algorithm})
+    head = s3.head_object(Bucket=bucket, Key=f"ck-{algorithm}", ChecksumMode="ENABLED")
+    assert head["ETag"].endswith('-3"')
+    assert f"Checksum{algorithm}" in head
+    assert s3.get_object(Bucket=bucket, Key=f"ck-{algorithm}")["Body"].read() == body
+
+
+def test_transfer_manager_roundtrip(s3: Any, bucket: str, tmp_path: Any) -> None:
+    body = os.urandom(21 * MiB)
+    config = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB,
+                            max_concurrency=4)
+    s3.upload_fileobj(io.BytesIO(body), bucket, "tm", Config=config)
+    target = tmp_path / "down"
+    s3.download_file(bucket, "tm", str(target), Config=config)
+    assert target.read_bytes() == body

@@ -1,0 +1,259 @@
+"""Object operations with boto3 against a live server."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.compat.test_buckets import code, status
+
+
+def test_put_get_head_with_headers_and_metadata(s3: Any, bucket: str) -> None:
+    body = os.urandom(10_000)
+    put = s3.put_object(
+        Bucket=bucket,
+        Key="dir/file.bin",
+        Body=body,
+        ContentType="application/x-test",
+        ContentEncoding="identity",
+        ContentDisposition='attachment; filename="f.bin"',
+        ContentLanguage="en",
+        CacheControl="max-age=60",
+        Expires=datetime(2030, 1, 1, tzinfo=UTC),
+        Metadata={"color": "blue", "Mixed-Case": "Value"},
+    )
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    got = s3.get_object(Bucket=bucket, Key="dir/file.bin")
+    assert got["Body"].read() == body
+    assert got["ContentType"] == "application/x-test"
+    assert got["ContentEncoding"] == "identity"
+    assert got["ContentDisposition"] == 'attachment; filename="f.bin"'
+    assert got["ContentLanguage"] == "en"
+    assert got["CacheControl"] == "max-age=60"
+    assert got["Expires"].year == 2030
+    assert got["Metadata"] == {"color": "blue", "mixed-case": "Value"}
+    head = s3.head_object(Bucket=bucket, Key="dir/file.bin")
+    assert head["ContentLength"] == len(body)
+    assert head["ETag"] == put["ETag"]
+
+
+def test_empty_object_and_default_content_type(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+    got = s3.get_object(Bucket=bucket, Key="empty")
+    assert got["Body"].read() == b""
+    assert got["ContentLength"] == 0
+    assert got["ETag"] == '"d41d8cd98f00b204e9800998ecf8427e"'
+
+
+def test_unicode_and_odd_keys(s3: Any, bucket: str) -> None:
+    keys = ["ünïcödé/ключ/鍵.txt", "spaces in name", "plus+sign=eq&amp", "tilde~!*'()", "a//b", "%41"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    for key in keys:
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert listed == sorted(keys, key=lambda k: k.encode())
+
+
+def test_key_length_limit(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k" * 1024, Body=b"ok")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"no")
+    assert code(exc) == "KeyTooLongError"
+
+
+def test_metadata_limit(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="meta", Body=b"x", Metadata={"big": "v" * 2100})
+    assert code(exc) == "MetadataTooLarge"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="meta")
+
+
+def test_overwrite_replaces_whole_object(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"first version, longer")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"second")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"second"
+
+
+def test_missing_key(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="nope")
+    assert code(exc) == "NoSuchKey"
+    assert status(exc) == 404
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="nope")
+    assert status(exc) == 404
+
+
+def test_ranges(s3: Any, bucket: str) -> None:
+    body = bytes(range(256)) * 40
+    s3.put_object(Bucket=bucket, Key="r", Body=body)
+    cases = {"bytes=0-9": body[:10], "bytes=100-": body[100:], "bytes=-5": body[-5:],
+             "bytes=10200-99999": body[10200:]}
+    for header, expected in cases.items():
+        got = s3.get_object(Bucket=bucket, Key="r", Range=header)
+        assert got["Body"].read() == expected
+        assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+        assert got["ContentRange"].endswith(f"/{len(body)}")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="r", Range="bytes=20000-")
+    assert code(exc) == "InvalidRange"
+    assert status(exc) == 416
+
+
+def test_conditional_reads(s3: Any, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="c", Body=b"data")["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="c", IfMatch=etag)["Body"].read() == b"data"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfMatch='"0000"')
+    assert status(exc) == 412
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfNoneMatch=etag)
+    assert status(exc) == 304
+    past = datetime.now(UTC) - timedelta(days=1)
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert s3.get_object(Bucket=bucket, Key="c", IfModifiedSince=past)["Body"].read() == b"data"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfModifiedSince=future)
+    assert status(exc) == 304
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfUnmodifiedSince=past)
+    assert status(exc) == 412
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="c", IfMatch='"0000"')
+    assert status(exc) == 412
+
+
+def test_response_overrides(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x", ContentType="text/plain")
+    got = s3.get_object(
+        Bucket=bucket,
+        Key="o",
+        ResponseContentType="application/json",
+        ResponseContentDisposition="attachment",
+        ResponseCacheControl="no-cache",
+    )
+    assert got["ContentType"] == "application/json"
+    assert got["ContentDisposition"] == "attachment"
+    assert got["CacheControl"] == "no-cache"
+
+
+def test_conditional_writes(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="once", Body=b"1", IfNoneMatch="*")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="once", Body=b"2", IfNoneMatch="*")
+    assert status(exc) == 412
+    etag = s3.head_object(Bucket=bucket, Key="once")["ETag"]
+    s3.put_object(Bucket=bucket, Key="once", Body=b"3", IfMatch=etag)
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="once", Body=b"4", IfMatch=etag)
+    assert status(exc) == 412
+    assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"3"
+
+
+def test_delete_and_delete_missing(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="d", Body=b"x")
+    assert s3.delete_object(Bucket=bucket, Key="d")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert s3.delete_object(Bucket=bucket, Key="d")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="d")
+
+
+def test_delete_objects_verbose_and_quiet(s3: Any, bucket: str) -> None:
+    for i in range(5):
+        s3.put_object(Bucket=bucket, Key=f"m{i}", Body=b"x")
+    out = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "m0"}, {"Key": "m1"}, {"Key": "absent"}]}
+    )
+    assert sorted(d["Key"] for d in out["Deleted"]) == ["absent", "m0", "m1"]
+    out = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "m2"}, {"Key": "m3"}], "Quiet": True}
+    )
+    assert "Deleted" not in out
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["m4"]
+
+
+def test_copy_object_directives(s3: Any, bucket: str) -> None:
+    s3.create_bucket(Bucket=f"{bucket}-dst")
+    s3.put_object(Bucket=bucket, Key="src", Body=b"payload", ContentType="text/a",
+                  Metadata={"a": "1"})
+    s3.copy_object(Bucket=f"{bucket}-dst", Key="c1", CopySource={"Bucket": bucket, "Key": "src"})
+    got = s3.get_object(Bucket=f"{bucket}-dst", Key="c1")
+    assert got["Body"].read() == b"payload"
+    assert got["ContentType"] == "text/a"
+    assert got["Metadata"] == {"a": "1"}
+    s3.copy_object(
+        Bucket=bucket, Key="c2", CopySource={"Bucket": bucket, "Key": "src"},
+        MetadataDirective="REPLACE", ContentType="text/b", Metadata={"b": "2"},
+    )
+    got = s3.get_object(Bucket=bucket, Key="c2")
+    assert got["ContentType"] == "text/b"
+    assert got["Metadata"] == {"b": "2"}
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"})
+    assert code(exc) == "InvalidRequest"
+    s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"},
+                   MetadataDirective="REPLACE", Metadata={"c": "3"})
+    assert s3.head_object(Bucket=bucket, Key="src")["Metadata"] == {"c": "3"}
+
+
+def test_copy_source_conditions(s3: Any, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="s", Body=b"v")["ETag"]
+    source = {"Bucket": bucket, "Key": "s"}
+    s3.copy_object(Bucket=bucket, Key="ok", CopySource=source, CopySourceIfMatch=etag)
+    for kwargs in ({"CopySourceIfMatch": '"bad"'}, {"CopySourceIfNoneMatch": etag},
+                   {"CopySourceIfModifiedSince": datetime.now(UTC) + timedelta(days=1)},
+                   {"CopySourceIfUnmodifiedSince": datetime.now(UTC) - timedelta(days=1)}):
+        with pytest.raises(ClientError) as exc:
+            s3.copy_object(Bucket=bucket, Key="no", CopySource=source, **kwargs)
+        assert status(exc) == 412
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="no", CopySource={"Bucket": bucket, "Key": "missing"})
+    assert code(exc) == "NoSuchKey"
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+def test_checksums_stored_and_returned(s3: Any, bucket: str, algorithm: str) -> None:
+    body = os.urandom(3000)
+    put = s3.put_object(Bucket=bucket, Key=f"ck-{algorithm}", Body=body,
+                        ChecksumAlgorithm=algorithm)
+    sent = put[f"Checksum{algorithm}"]
+    head = s3.head_object(Bucket=bucket, Key=f"ck-{algorithm}", ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm}"] == sent
+    got = s3.get_object(Bucket=bucket, Key=f"ck-{algorithm}", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body
+    if algorithm == "SHA256":
+        assert sent == base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+def test_checksum_mismatch_is_refused(s3: Any, bucket: str) -> None:
+    wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="bad", Body=b"data", ChecksumSHA256=wrong)
+    assert code(exc) in ("BadDigest", "InvalidRequest")
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="bad")
+
+
+def test_content_md5_mismatch_is_refused(s3: Any, bucket: str) -> None:
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="bad", Body=b"data", ContentMD5=wrong)
+    assert code(exc) == "BadDigest"
+    right = base64.b64encode(hashlib.md5(b"data").digest()).decode()
+    s3.put_object(Bucket=bucket, Key="good", Body=b"data", ContentMD5=right)
+
+
+def test_large_object_streams(s3: Any, bucket: str) -> None:
+    body = os.urandom(9 * 1024 * 1024 + 7)
+    s3.put_object(Bucket=bucket, Key="large", Body=body)
+    assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == body
+    ranged = s3.get_object(Bucket=bucket, Key="large", Range="bytes=1048570-3000000")
+    assert ranged["Body"].read() == body[1048570:3000001]

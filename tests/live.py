@@ -1,0 +1,137 @@
+"""A live Nexq server for tests: a real process on free loopback ports with its own data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def nexq(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the ``nexq`` command line against ``data_dir``."""
+    return subprocess.run(
+        [sys.executable, "-m", "nexq.cli.nexq", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
+    )
+
+
+def nexq_json(*args: str, data_dir: Path) -> Any:
+    return json.loads(nexq(*args, data_dir=data_dir).stdout)
+
+
+@dataclass
+class Key:
+    """An access key pair as printed by ``nexq admin access-key create``."""
+
+    access_key_id: str
+    secret_access_key: str
+    account: str
+
+
+@dataclass
+class LiveServer:
+    """A running ``nexq serve``."""
+
+    data_dir: Path
+    s3_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    extra: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+    scheme: str = "http"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.s3_port}"
+
+    def start(self) -> None:
+        log = open(self.data_dir.parent / f"server-{self.s3_port}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nexq.cli.nexq",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--s3-port",
+                str(self.s3_port),
+                "--api-port",
+                str(self.api_port),
+                *self.extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nexq serve exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.s3_port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nexq serve did not start listening within 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush or clean up."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def account(self, email: str, password: str = "correct horse battery") -> str:
+        nexq_json("admin", "account", "create", "--email", email, "--password", password,
+                  data_dir=self.data_dir)
+        return email
+
+    def key(self, account: str, label: str = "test", buckets: list[str] | None = None) -> Key:
+        args = ["admin", "access-key", "create", "--account", account, "--label", label]
+        for bucket in buckets or []:
+            args += ["--bucket", bucket]
+        out = nexq_json(*args, data_dir=self.data_dir)
+        return Key(out["access_key_id"], out["secret_access_key"], account)
+
+    def client(self, key: Key, **config: Any) -> Any:
+        params: dict[str, Any] = {"s3": {"addressing_style": "path"}, "retries": {"max_attempts": 1}}
+        params.update(config)
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+            region_name=REGION,
+            config=Config(**params),
+            verify=False,
+        )
