@@ -25,7 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from servers import REPO, MotoServer, NexqServer, NginxServer, Server, nexq_probe
+from servers import (
+    REPO,
+    MotoServer,
+    NexqServer,
+    NginxServer,
+    Server,
+    machine_busy_fraction,
+    nexq_probe,
+)
 from workloads import (
     BUCKET,
     LIST_BUCKET,
@@ -162,6 +170,21 @@ def bench_server(server: Server, p: Params, selected: list[str]) -> dict[str, Re
     return res
 
 
+def wait_quiet(max_wait: float, busy_limit: float = 0.15) -> float:
+    """Wait (bounded) until other processes leave the CPUs mostly idle; return busy %."""
+    deadline = time.monotonic() + max_wait
+    busy = machine_busy_fraction(1.0)
+    warned = False
+    while busy > busy_limit and time.monotonic() < deadline:
+        if not warned:
+            log(f"machine is {busy:.0%} busy with other work; waiting up to {max_wait:.0f}s")
+            warned = True
+        busy = machine_busy_fraction(2.0)
+    if busy > busy_limit:
+        log(f"going ahead although the machine is {busy:.0%} busy: figures will be noisy")
+    return busy * 100
+
+
 def _rss(r: Result) -> Result:
     peak = r.extra.get("peak_rss_mib")
     if not peak:
@@ -209,11 +232,28 @@ def ratio(a: Result | None, b: Result | None) -> str:
     return f"{a.value / b.value:.2f}x"
 
 
+METRICS = [
+    ("p50_ms", "p50 latency (ms)"),
+    ("p99_ms", "p99 latency (ms)"),
+    ("server_cpu_us_per_op", "server CPU per request (µs)"),
+    ("client_cpu_us_per_op", "client CPU per request (µs)"),
+    ("server_cpu_s", "server CPU (s)"),
+    ("client_cpu_s", "client CPU (s)"),
+    ("other_cpu_pct", "other processes' CPU (% of machine)"),
+    ("seconds", "wall time (s)"),
+    ("load_ops_per_s", "10k-key load, PUT ops/s (c=16)"),
+    ("full_walks", "complete 10k-key walks (key count verified)"),
+    ("connects", "TCP connections opened"),
+]
+COUNTS = {"full_walks", "connects"}
+
+
 def render(
     results: dict[str, dict[str, Result]],
     labels: dict[str, str],
     p: Params,
     header: str,
+    background: dict[str, float],
 ) -> str:
     cols = list(results)
     nexqs = [c for c in cols if c.startswith("nexq")]
@@ -243,26 +283,27 @@ def render(
     out += ["", "### Details", ""]
     out.append("| Workload | Metric | " + " | ".join(labels[c] for c in cols) + " |")
     out.append("|---|---|" + "---:|" * len(cols))
-    metrics = [
-        ("p50_ms", "p50 latency (ms)"),
-        ("p99_ms", "p99 latency (ms)"),
-        ("server_cpu_us_per_op", "server CPU per request (µs)"),
-        ("client_cpu_us_per_op", "client CPU per request (µs)"),
-        ("server_cpu_s", "server CPU (s)"),
-        ("seconds", "wall time (s)"),
-        ("load_ops_per_s", "10k-key load, PUT ops/s (c=16)"),
-        ("full_walks", "complete 10k-key walks"),
-    ]
     for row in rows_for(p):
-        for key, label in metrics:
+        per_op = row.key in ("put4k", "get4k", "head4k", "list")
+        for key, label in METRICS:
+            if per_op and key in ("server_cpu_s", "client_cpu_s"):
+                continue
             vals = [results[c].get(row.key) for c in cols]
             if not any(v is not None and key in v.extra for v in vals):
                 continue
             shown = []
             for v in vals:
                 x = v.extra.get(key) if v is not None else None
-                shown.append("—" if x is None or math.isnan(x) else fmt(x))
+                if x is None or math.isnan(x):
+                    shown.append("—")
+                elif key in COUNTS:
+                    shown.append(f"{int(x):,}")
+                else:
+                    shown.append(fmt(x))
             out.append(f"| {row.label} | {label} | " + " | ".join(shown) + " |")
+    busy = [f"{labels[c]} {background[c]:.0f}%" for c in cols if c in background]
+    if busy:
+        out += ["", "Machine CPU busy in the second before each server started: " + ", ".join(busy)]
 
     notes = []
     for c in cols:
@@ -335,11 +376,17 @@ def main() -> int:
     ap.add_argument("--big-mib", type=int, default=None, help="size of the large PUT/GET")
     ap.add_argument("--tmp", default=None, help="parent directory for server data dirs")
     ap.add_argument("--keep", action="store_true", help="keep server temp dirs")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=120.0,
+        help="before each server, wait up to this many seconds for other load to stop",
+    )
     args = ap.parse_args()
 
     p = Params(unsigned=args.unsigned_payload)
     if args.quick:
-        p.small_n, p.list_seconds = 1000, 5.0
+        p.small_n, p.list_seconds, p.warmup = 1000, 5.0, 100
         p.big_bytes, p.mp_bytes = 256 * MiB, 128 * MiB
     if args.small_n:
         p.small_n = args.small_n
@@ -376,8 +423,10 @@ def main() -> int:
 
     results: dict[str, dict[str, Result]] = {}
     labels: dict[str, str] = {}
+    background: dict[str, float] = {}
     for server in servers:
         labels[server.name] = server.label
+        background[server.name] = wait_quiet(args.wait_idle)
         try:
             results[server.name] = bench_server(server, p, selected)
         except KeyboardInterrupt:
@@ -388,7 +437,8 @@ def main() -> int:
         labels["nexq"] = "Nexq"
 
     elapsed = time.perf_counter() - t_start
-    report = render(results, labels, p, header_text(p, args.quick, nexq_reason, elapsed))
+    header = header_text(p, args.quick, nexq_reason, elapsed)
+    report = render(results, labels, p, header, background)
     print(report)
     if args.out:
         out = Path(args.out)

@@ -90,6 +90,57 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / _CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all CPUs, from /proc/stat)."""
+    with open("/proc/stat", "rb") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already in user]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / _CLK_TCK
+
+
+class CpuMeter:
+    """CPU used during a block by the server tree, by this client process, and by the rest."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.server_s = self.client_s = self.other_s = self.elapsed = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._s0 = cpu_seconds(tree_pids(self.root))
+        self._c0 = time.process_time()
+        self._m0 = machine_busy_seconds()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.perf_counter() - self._t0
+        self.server_s = cpu_seconds(tree_pids(self.root)) - self._s0
+        self.client_s = time.process_time() - self._c0
+        machine = machine_busy_seconds() - self._m0
+        self.other_s = max(0.0, machine - self.server_s - self.client_s)
+
+    def figures(self, ops: int | None = None) -> dict[str, float]:
+        """Figures for a Result's ``extra`` (per request when ``ops`` is given)."""
+        ncpu = os.cpu_count() or 1
+        out = {
+            "seconds": self.elapsed,
+            "server_cpu_s": self.server_s,
+            "client_cpu_s": self.client_s,
+            "other_cpu_pct": 100 * self.other_s / max(self.elapsed * ncpu, 1e-9),
+        }
+        if ops:
+            out["server_cpu_us_per_op"] = self.server_s / ops * 1e6
+            out["client_cpu_us_per_op"] = self.client_s / ops * 1e6
+        return out
+
+
+def machine_busy_fraction(seconds: float = 1.0) -> float:
+    """Share of all CPUs busy over ``seconds`` (to spot other load before a run)."""
+    m0, t0 = machine_busy_seconds(), time.perf_counter()
+    time.sleep(seconds)
+    return (machine_busy_seconds() - m0) / ((time.perf_counter() - t0) * (os.cpu_count() or 1))
+
+
 class RssSampler:
     """Samples the summed VmRSS of a process tree every ``interval`` seconds in a thread."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from httpc import AsyncConn, Response, SyncConn
-from servers import Endpoint, RssSampler, cpu_seconds, rss_kib, tree_pids
+from servers import CpuMeter, Endpoint, RssSampler, rss_kib, tree_pids
 from sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
 
 MiB = 1 << 20
@@ -43,6 +43,7 @@ class Params:
     small_n: int = 5000
     small_conc: int = 16
     small_cap_s: float = 90.0
+    warmup: int = 200  # untimed requests before each small-op run
     list_keys: int = 10_000
     list_page: int = 1000
     list_conc: int = 4
@@ -75,9 +76,6 @@ class Client:
         q = canonical_query(params) if params else ""
         headers = self.signer.sign(method, self.hostport, p, q, payload_hash)
         return (f"{p}?{q}" if q else p), headers
-
-    def server_cpu(self) -> float:
-        return cpu_seconds(tree_pids(self.ep.pid))
 
 
 def describe(resp: Response) -> str:
@@ -115,27 +113,33 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 Req = tuple[str, str, list[tuple[str, str]], bytes]
 
 
-async def _ops(
+@dataclass
+class _Run:
+    ok: int = 0
+    connects: int = 0
+    elapsed: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    lat: list[float] = field(default_factory=list)
+
+
+async def _drive(
     client: Client,
     n: int,
     conc: int,
     cap_s: float,
     make: Callable[[int], Req],
     check: Callable[[Response], str | None],
-) -> Result:
+) -> _Run:
     """``n`` requests from ``conc`` keep-alive connections; stop early after ``cap_s``."""
     counter = itertools.count()
-    lat: list[float] = []
-    errors: list[str] = []
-    ok = 0
-    connects = 0
+    run = _Run()
+    max_errors = max(50, n // 10)
     deadline = time.perf_counter() + cap_s
 
     async def worker() -> None:
-        nonlocal ok, connects
         conn = AsyncConn(client.ep.host, client.ep.port)
         try:
-            while True:
+            while len(run.errors) <= max_errors:  # a clearly failing server: stop hammering
                 i = next(counter)
                 if i >= n or time.perf_counter() > deadline:
                     return
@@ -144,56 +148,67 @@ async def _ops(
                 try:
                     resp = await conn.request(method, target, headers, body)
                 except (OSError, asyncio.IncompleteReadError, ValueError) as e:
-                    errors.append(f"{method}: {e!r}"[:200])
+                    run.errors.append(f"{method}: {e!r}"[:200])
                     conn.close()
-                    if len(errors) > max(50, n // 10):
-                        return  # the server is clearly failing: do not hammer it
                     continue
-                lat.append(time.perf_counter() - t0)
+                run.lat.append(time.perf_counter() - t0)
                 err = check(resp)
                 if err is None:
-                    ok += 1
+                    run.ok += 1
                 else:
-                    errors.append(err)
-                    if len(errors) > max(50, n // 10):
-                        return
+                    run.errors.append(err)
         finally:
-            connects += conn.connects
+            run.connects += conn.connects
             conn.close()
 
-    cpu0 = client.server_cpu()
-    ccpu0 = time.process_time()
     t0 = time.perf_counter()
     try:
         await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(conc))), timeout=cap_s + 60)
     except TimeoutError:
-        errors.append(f"stalled: no progress for {cap_s + 60:.0f}s (requests hung)")
-    elapsed = time.perf_counter() - t0
-    ccpu = time.process_time() - ccpu0
-    scpu = client.server_cpu() - cpu0
-    lat.sort()
-    done = ok + len(errors)
+        run.errors.append(f"stalled: requests still hanging {cap_s + 60:.0f}s after the start")
+    run.elapsed = time.perf_counter() - t0
+    return run
+
+
+async def _ops(
+    client: Client,
+    n: int,
+    conc: int,
+    cap_s: float,
+    make: Callable[[int], Req],
+    check: Callable[[Response], str | None],
+    warm_n: int = 0,
+    warm_make: Callable[[int], Req] | None = None,
+) -> Result:
+    """Warm up (untimed, unchecked beyond errors), then the timed run of ``n`` requests."""
+    if warm_n:
+        warm = await _drive(client, warm_n, conc, 30.0, warm_make or make, check)
+        if warm.errors and not warm.ok:
+            return Result(error=f"warm-up failed: {warm.errors[0]}")
+    with CpuMeter(client.ep.pid) as cpu:
+        run = await _drive(client, n, conc, cap_s, make, check)
+    run.lat.sort()
+    done = run.ok + len(run.errors)
     res = Result(
-        value=ok / elapsed if ok else None,
+        value=run.ok / run.elapsed if run.ok else None,
         extra={
-            "ok": ok,
+            "ok": run.ok,
             "requests": done,
-            "seconds": elapsed,
-            "p50_ms": _pct(lat, 0.50) * 1e3,
-            "p99_ms": _pct(lat, 0.99) * 1e3,
-            "server_cpu_us_per_op": scpu / max(done, 1) * 1e6,
-            "client_cpu_us_per_op": ccpu / max(done, 1) * 1e6,
-            "connects": connects,
+            "p50_ms": _pct(run.lat, 0.50) * 1e3,
+            "p99_ms": _pct(run.lat, 0.99) * 1e3,
+            "connects": run.connects,
+            **cpu.figures(max(done, 1)),
+            "seconds": run.elapsed,
         },
     )
-    if errors:
-        msg = f"{len(errors)} of {done} failed; first: {errors[0]}"
-        if ok:
+    if run.errors:
+        msg = f"{len(run.errors)} of {done} failed; first: {run.errors[0]}"
+        if run.ok:
             res.note = msg
         else:
             res.error = msg
-    elif ok < n:
-        res.note = f"time cap: {ok} of {n} requests in {elapsed:.0f}s"
+    elif run.ok < n:
+        res.note = f"time cap: {run.ok} of {n} requests in {run.elapsed:.0f}s"
     return res
 
 
@@ -225,7 +240,13 @@ def small_put(client: Client, p: Params) -> Result:
     def check(r: Response) -> str | None:
         return None if r.status in _OK_PUT else describe(r)
 
-    return run_async(_ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check))
+    def warm(i: int) -> Req:
+        target, headers = client.prep("PUT", f"/{BUCKET}/warm/{i:06d}", payload_hash=ph)
+        return "PUT", target, headers, body
+
+    return run_async(
+        _ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check, p.warmup, warm)
+    )
 
 
 def small_get(client: Client, p: Params, n_keys: int) -> Result:
@@ -242,7 +263,7 @@ def small_get(client: Client, p: Params, n_keys: int) -> Result:
             return f"GET returned {len(r.body)} bytes that differ from what was PUT"
         return None
 
-    return run_async(_ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check))
+    return run_async(_ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check, p.warmup))
 
 
 def small_head(client: Client, p: Params, n_keys: int) -> Result:
@@ -257,7 +278,7 @@ def small_head(client: Client, p: Params, n_keys: int) -> Result:
             return f"HEAD content-length {r.headers.get('content-length')!r}, expected 4096"
         return None
 
-    return run_async(_ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check))
+    return run_async(_ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check, p.warmup))
 
 
 # --------------------------------------------------------------------------- listing
@@ -329,27 +350,23 @@ async def _list_walk(client: Client, p: Params) -> Result:
         finally:
             conn.close()
 
-    cpu0 = client.server_cpu()
-    ccpu0 = time.process_time()
-    t0 = time.perf_counter()
-    try:
-        await asyncio.wait_for(
-            asyncio.gather(*(walker() for _ in range(p.list_conc))), timeout=p.list_seconds + 120
-        )
-    except TimeoutError:
-        errors.append("stalled: a listing request hung for over 120 s")
-    elapsed = time.perf_counter() - t0
+    with CpuMeter(client.ep.pid) as cpu:
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(walker() for _ in range(p.list_conc))),
+                timeout=p.list_seconds + 120,
+            )
+        except TimeoutError:
+            errors.append("stalled: a listing request hung for over 120 s")
     lat.sort()
     res = Result(
-        value=pages / elapsed if pages else None,
+        value=pages / cpu.elapsed if pages else None,
         extra={
             "pages": pages,
             "full_walks": walks,
-            "seconds": elapsed,
             "p50_ms": _pct(lat, 0.5) * 1e3,
             "p99_ms": _pct(lat, 0.99) * 1e3,
-            "server_cpu_us_per_op": (client.server_cpu() - cpu0) / max(pages, 1) * 1e6,
-            "client_cpu_us_per_op": (time.process_time() - ccpu0) / max(pages, 1) * 1e6,
+            **cpu.figures(max(pages, 1)),
         },
     )
     if errors:
@@ -400,53 +417,38 @@ def big_put(client: Client, p: Params) -> Result:
     ph = UNSIGNED_PAYLOAD if p.unsigned else _big_hash(p.big_bytes)
     target, headers = client.prep("PUT", BIG_KEY, payload_hash=ph)
     conn = SyncConn(client.ep.host, client.ep.port, timeout=p.io_timeout)
-    cpu0 = client.server_cpu()
-    with RssSampler(client.ep.pid) as rss:
-        t0 = time.perf_counter()
+    with RssSampler(client.ep.pid) as rss, CpuMeter(client.ep.pid) as cpu:
         try:
             r = conn.request(
                 "PUT", target, headers, body_blocks=_blocks(p.big_bytes), body_length=p.big_bytes
             )
         except OSError as e:
-            return Result(error=f"PUT: {e!r}"[:300], extra={"peak_rss_mib": rss.peak_mib})
+            r = Response(0, body=f"PUT: {e!r}".encode())
         finally:
             conn.close()
-        dt = time.perf_counter() - t0
-    extra = {
-        "seconds": dt,
-        "peak_rss_mib": rss.peak_mib,
-        "rss_samples": rss.samples,
-        "server_cpu_s": client.server_cpu() - cpu0,
-    }
+    extra = {**cpu.figures(), "peak_rss_mib": rss.peak_mib, "rss_samples": rss.samples}
     if r.status not in _OK_PUT:
-        return Result(error=describe(r), extra=extra)
-    return Result(value=p.big_bytes / 1e6 / dt, extra=extra)
+        return Result(error=describe(r) if r.status else r.body.decode()[:300], extra=extra)
+    return Result(value=p.big_bytes / 1e6 / cpu.elapsed, extra=extra)
 
 
 def big_get(client: Client, p: Params) -> Result:
     """Single-stream GET of the object written by :func:`big_put`, into a sink."""
     target, headers = client.prep("GET", BIG_KEY)
     conn = SyncConn(client.ep.host, client.ep.port, timeout=p.io_timeout)
-    cpu0 = client.server_cpu()
-    with RssSampler(client.ep.pid) as rss:
-        t0 = time.perf_counter()
+    with RssSampler(client.ep.pid) as rss, CpuMeter(client.ep.pid) as cpu:
         try:
             r = conn.request("GET", target, headers, keep_body=False)
         except OSError as e:
-            return Result(error=f"GET: {e!r}"[:300], extra={"peak_rss_mib": rss.peak_mib})
+            r = Response(0, body=f"GET: {e!r}".encode())
         finally:
             conn.close()
-        dt = time.perf_counter() - t0
-    extra = {
-        "seconds": dt,
-        "peak_rss_mib": rss.peak_mib,
-        "server_cpu_s": client.server_cpu() - cpu0,
-    }
+    extra = {**cpu.figures(), "peak_rss_mib": rss.peak_mib, "rss_samples": rss.samples}
     if r.status != 200:
-        return Result(error=f"HTTP {r.status}", extra=extra)
+        return Result(error=f"HTTP {r.status}" if r.status else r.body.decode()[:300], extra=extra)
     if r.nbytes != p.big_bytes:
         return Result(error=f"GET returned {r.nbytes} bytes, expected {p.big_bytes}", extra=extra)
-    return Result(value=p.big_bytes / 1e6 / dt, extra=extra)
+    return Result(value=p.big_bytes / 1e6 / cpu.elapsed, extra=extra)
 
 
 # --------------------------------------------------------------------------- multipart
@@ -455,77 +457,78 @@ _UPLOAD_ID = re.compile(rb"<UploadId>(.*?)</UploadId>", re.S)
 MP_KEY = f"/{BUCKET}/multipart/object.bin"
 
 
-def multipart(client: Client, p: Params) -> Result:
-    """Create, upload ``mp_bytes`` in ``mp_part`` parts from ``mp_conc`` threads, complete."""
+def _multipart_upload(client: Client, p: Params, conn: SyncConn) -> None:
+    """Create, upload the parts from ``mp_conc`` threads, complete. Raises on failure."""
     part = _cached(f"part-{p.mp_part}", lambda: _block() * (p.mp_part // MiB))
     part_hash = UNSIGNED_PAYLOAD if p.unsigned else hashlib.sha256(part).hexdigest()
     nparts = p.mp_bytes // p.mp_part
     host, port = client.ep.host, client.ep.port
+
+    target, headers = client.prep("POST", MP_KEY, [("uploads", "")])
+    r = conn.request("POST", target, headers, body=b"")
+    m = _UPLOAD_ID.search(r.body)
+    if r.status != 200 or m is None:
+        raise RuntimeError(f"CreateMultipartUpload: {describe(r)}")
+    upload_id = html.unescape(m.group(1).decode())
+
     lock = threading.Lock()
-    cpu0 = client.server_cpu()
-    t0 = time.perf_counter()
+    todo = iter(range(1, nparts + 1))
+    etags: dict[int, str] = {}
 
-    conn = SyncConn(host, port, timeout=p.io_timeout)
+    def upload_parts() -> None:
+        c = SyncConn(host, port, timeout=p.io_timeout)
+        try:
+            while True:
+                with lock:
+                    n = next(todo, None)
+                if n is None:
+                    return
+                params = [("partNumber", str(n)), ("uploadId", upload_id)]
+                tgt, hdrs = client.prep("PUT", MP_KEY, params, part_hash)
+                resp = c.request("PUT", tgt, hdrs, body=part)
+                if resp.status != 200 or "etag" not in resp.headers:
+                    raise RuntimeError(f"UploadPart {n}: {describe(resp)}")
+                etags[n] = resp.headers["etag"]
+        finally:
+            c.close()
+
+    with ThreadPoolExecutor(p.mp_conc) as pool:
+        for fut in [pool.submit(upload_parts) for _ in range(p.mp_conc)]:
+            fut.result()
+
+    xml = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{html.escape(etags[n])}</ETag></Part>"
+        for n in range(1, nparts + 1)
+    )
+    body = f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode()
+    target, headers = client.prep(
+        "POST", MP_KEY, [("uploadId", upload_id)], hashlib.sha256(body).hexdigest()
+    )
+    r = conn.request("POST", target, headers, body=body)
+    if r.status != 200 or b"<Error>" in r.body:
+        raise RuntimeError(f"CompleteMultipartUpload: {describe(r)}")
+
+
+def multipart(client: Client, p: Params) -> Result:
+    """Multipart upload of ``mp_bytes`` in ``mp_part`` parts, ``mp_conc`` parts at a time."""
+    total = p.mp_bytes // p.mp_part * p.mp_part
+    conn = SyncConn(client.ep.host, client.ep.port, timeout=p.io_timeout)
     try:
-        target, headers = client.prep("POST", MP_KEY, [("uploads", "")])
-        r = conn.request("POST", target, headers, body=b"")
-        m = _UPLOAD_ID.search(r.body)
-        if r.status != 200 or m is None:
-            return Result(error=f"CreateMultipartUpload: {describe(r)}")
-        upload_id = html.unescape(m.group(1).decode())
-
-        todo = iter(range(1, nparts + 1))
-        etags: dict[int, str] = {}
-
-        def upload_parts() -> None:
-            c = SyncConn(host, port, timeout=p.io_timeout)
-            try:
-                while True:
-                    with lock:
-                        n = next(todo, None)
-                    if n is None:
-                        return
-                    params = [("partNumber", str(n)), ("uploadId", upload_id)]
-                    tgt, hdrs = client.prep("PUT", MP_KEY, params, part_hash)
-                    resp = c.request("PUT", tgt, hdrs, body=part)
-                    if resp.status != 200 or "etag" not in resp.headers:
-                        raise RuntimeError(f"UploadPart {n}: {describe(resp)}")
-                    etags[n] = resp.headers["etag"]
-            finally:
-                c.close()
-
-        with ThreadPoolExecutor(p.mp_conc) as pool:
-            for fut in [pool.submit(upload_parts) for _ in range(p.mp_conc)]:
-                fut.result()
-
-        xml = "".join(
-            f"<Part><PartNumber>{n}</PartNumber><ETag>{html.escape(etags[n])}</ETag></Part>"
-            for n in range(1, nparts + 1)
-        )
-        body = f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode()
-        target, headers = client.prep(
-            "POST", MP_KEY, [("uploadId", upload_id)], hashlib.sha256(body).hexdigest()
-        )
-        r = conn.request("POST", target, headers, body=body)
-        dt = time.perf_counter() - t0
-        if r.status != 200 or b"<Error>" in r.body:
-            return Result(error=f"CompleteMultipartUpload: {describe(r)}")
-        # Check outside the timing: the object has the right size.
+        with CpuMeter(client.ep.pid) as cpu:
+            _multipart_upload(client, p, conn)
+        # Checked outside the timing: the object has the right size.
         target, headers = client.prep("HEAD", MP_KEY)
         h = conn.request("HEAD", target, headers)
-        if h.status != 200 or h.headers.get("content-length") != str(nparts * p.mp_part):
+        if h.status != 200 or h.headers.get("content-length") != str(total):
             return Result(
                 error=f"HEAD after multipart: HTTP {h.status}, "
-                f"content-length {h.headers.get('content-length')!r}"
+                f"content-length {h.headers.get('content-length')!r}, expected {total}"
             )
     except (OSError, RuntimeError) as e:
         return Result(error=str(e)[:300])
     finally:
         conn.close()
-    return Result(
-        value=nparts * p.mp_part / 1e6 / dt,
-        extra={"seconds": dt, "server_cpu_s": client.server_cpu() - cpu0},
-    )
+    return Result(value=total / 1e6 / cpu.elapsed, extra=cpu.figures())
 
 
 def idle_rss(client: Client) -> Result:

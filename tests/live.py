@@ -112,8 +112,16 @@ class LiveServer:
         self.process = None
 
     def account(self, email: str, password: str = "correct horse battery") -> str:
-        nexq_json("admin", "account", "create", "--email", email, "--password", password,
-                  data_dir=self.data_dir)
+        nexq_json(
+            "admin",
+            "account",
+            "create",
+            "--email",
+            email,
+            "--password",
+            password,
+            data_dir=self.data_dir,
+        )
         return email
 
     def key(self, account: str, label: str = "test", buckets: list[str] | None = None) -> Key:
@@ -124,7 +132,10 @@ class LiveServer:
         return Key(out["access_key_id"], out["secret_access_key"], account)
 
     def client(self, key: Key, **config: Any) -> Any:
-        params: dict[str, Any] = {"s3": {"addressing_style": "path"}, "retries": {"max_attempts": 1}}
+        params: dict[str, Any] = {
+            "s3": {"addressing_style": "path"},
+            "retries": {"max_attempts": 1},
+        }
         params.update(config)
         return boto3.client(
             "s3",

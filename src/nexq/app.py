@@ -111,10 +111,13 @@ def start_janitor(nexq: Nexq, stop: threading.Event) -> threading.Thread:
 def s3_app(nexq: Nexq) -> S3App:
     """The S3 data plane."""
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-s3")
-    services = Services(nexq.objects, nexq.multipart, nexq.settings.region)
+    authenticator = Authenticator(nexq.directory, nexq.settings.region)
+    services = Services(
+        nexq.objects, nexq.multipart, nexq.settings.region, authenticator.authenticate_post
+    )
     return S3App(
         services,
-        Authenticator(nexq.directory, nexq.settings.region),
+        authenticator,
         executor,
         nexq.settings.s3_domain,
     )

@@ -18,8 +18,9 @@ def test_key_shape(server: LiveServer) -> None:
     key = server.key(account, "Production API")
     assert re.fullmatch(r"NQAK[a-z0-9]{16}", key.access_key_id)
     assert len(key.secret_access_key) == 40
-    listed = nexq_json("admin", "access-key", "list", "--account", account,
-                       data_dir=server.data_dir)
+    listed = nexq_json(
+        "admin", "access-key", "list", "--account", account, data_dir=server.data_dir
+    )
     assert listed[0]["label"] == "Production API"
     assert listed[0]["buckets"] == "all"
     assert listed[0]["status"] == "Active"
@@ -51,15 +52,19 @@ def test_scoped_key_sees_and_touches_only_its_buckets(server: LiveServer) -> Non
         lambda: scoped.list_objects_v2(Bucket="scoped-other"),
         lambda: scoped.delete_object(Bucket="scoped-other", Key="secret"),
         lambda: scoped.create_bucket(Bucket="scoped-new"),
-        lambda: scoped.copy_object(Bucket="scoped-granted", Key="stolen",
-                                   CopySource={"Bucket": "scoped-other", "Key": "secret"}),
+        lambda: scoped.copy_object(
+            Bucket="scoped-granted",
+            Key="stolen",
+            CopySource={"Bucket": "scoped-other", "Key": "secret"},
+        ),
     ):
         with pytest.raises(ClientError) as exc:
             call()
         assert status(exc) == 403
         assert code(exc) == "AccessDenied"
-    listed = nexq_json("admin", "access-key", "list", "--account", account,
-                       data_dir=server.data_dir)
+    listed = nexq_json(
+        "admin", "access-key", "list", "--account", account, data_dir=server.data_dir
+    )
     assert listed[1]["buckets"] == ["scoped-granted"]
 
 
@@ -102,13 +107,21 @@ def test_revoke_is_immediate_on_the_running_server(server: LiveServer) -> None:
     key = server.key(account)
     client = server.client(key)
     client.create_bucket(Bucket="revoke-bucket")
-    nexq("admin", "access-key", "revoke", "--account", account, key.access_key_id,
-         data_dir=server.data_dir)
+    nexq(
+        "admin",
+        "access-key",
+        "revoke",
+        "--account",
+        account,
+        key.access_key_id,
+        data_dir=server.data_dir,
+    )
     with pytest.raises(ClientError) as exc:
         client.list_buckets()
     assert status(exc) == 403
-    listed = nexq_json("admin", "access-key", "list", "--account", account,
-                       data_dir=server.data_dir)
+    listed = nexq_json(
+        "admin", "access-key", "list", "--account", account, data_dir=server.data_dir
+    )
     assert listed[0]["status"] == "Revoked"
 
 
@@ -117,14 +130,23 @@ def test_delete_removes_key(server: LiveServer) -> None:
     key = server.key(account)
     client = server.client(key)
     client.list_buckets()
-    nexq("admin", "access-key", "delete", "--account", account, key.access_key_id,
-         data_dir=server.data_dir)
+    nexq(
+        "admin",
+        "access-key",
+        "delete",
+        "--account",
+        account,
+        key.access_key_id,
+        data_dir=server.data_dir,
+    )
     with pytest.raises(ClientError) as exc:
         client.list_buckets()
     assert status(exc) == 403
     assert code(exc) == "InvalidAccessKeyId"
-    assert nexq_json("admin", "access-key", "list", "--account", account,
-                     data_dir=server.data_dir) == []
+    assert (
+        nexq_json("admin", "access-key", "list", "--account", account, data_dir=server.data_dir)
+        == []
+    )
 
 
 def test_suspended_account_is_refused(server: LiveServer) -> None:
@@ -140,17 +162,45 @@ def test_suspended_account_is_refused(server: LiveServer) -> None:
 
 
 def test_cli_errors_are_clear(server: LiveServer) -> None:
-    out = nexq("admin", "access-key", "create", "--account", "nobody@example.com", "--label", "x",
-               data_dir=server.data_dir, check=False)
+    out = nexq(
+        "admin",
+        "access-key",
+        "create",
+        "--account",
+        "nobody@example.com",
+        "--label",
+        "x",
+        data_dir=server.data_dir,
+        check=False,
+    )
     assert out.returncode == 1
     assert "nobody@example.com" in out.stderr
     account = server.account("clierr@example.com")
-    out = nexq("admin", "access-key", "create", "--account", account, "--label", "x",
-               "--bucket", "not-mine", data_dir=server.data_dir, check=False)
+    out = nexq(
+        "admin",
+        "access-key",
+        "create",
+        "--account",
+        account,
+        "--label",
+        "x",
+        "--bucket",
+        "not-mine",
+        data_dir=server.data_dir,
+        check=False,
+    )
     assert out.returncode == 1
     assert "not-mine" in out.stderr
-    out = nexq("admin", "access-key", "revoke", "--account", account, "NQAKaaaaaaaaaaaaaaaa",
-               data_dir=server.data_dir, check=False)
+    out = nexq(
+        "admin",
+        "access-key",
+        "revoke",
+        "--account",
+        account,
+        "NQAKaaaaaaaaaaaaaaaa",
+        data_dir=server.data_dir,
+        check=False,
+    )
     assert out.returncode == 1
 
 

@@ -71,16 +71,17 @@ def test_skewed_clock_is_refused(server: LiveServer, owner: Key, monkeypatch: An
 
 
 def test_presigned_get_put_head_delete(server: LiveServer, s3: Any, bucket: str) -> None:
-    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "p k"},
-                                        ExpiresIn=600)
+    put_url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "p k"}, ExpiresIn=600
+    )
     assert fetch(put_url, "PUT", b"presigned body")[0] == 200
-    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p k"},
-                                        ExpiresIn=7 * 24 * 3600)
+    get_url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "p k"}, ExpiresIn=7 * 24 * 3600
+    )
     assert fetch(get_url) == (200, b"presigned body")
     head_url = s3.generate_presigned_url("head_object", Params={"Bucket": bucket, "Key": "p k"})
     assert fetch(head_url, "HEAD")[0] == 200
-    delete_url = s3.generate_presigned_url("delete_object",
-                                           Params={"Bucket": bucket, "Key": "p k"})
+    delete_url = s3.generate_presigned_url("delete_object", Params={"Bucket": bucket, "Key": "p k"})
     assert fetch(delete_url, "DELETE")[0] == 204
     assert fetch(get_url)[0] == 404
 
@@ -90,8 +91,9 @@ def test_presigned_v4_put_and_get(server: LiveServer, owner: Key, s3: Any, bucke
     url = v4.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "v4 key"})
     assert "X-Amz-Signature=" in url
     assert fetch(url, "PUT", b"four")[0] == 200
-    url = v4.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "v4 key"},
-                                    ExpiresIn=7 * 24 * 3600)
+    url = v4.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "v4 key"}, ExpiresIn=7 * 24 * 3600
+    )
     assert fetch(url) == (200, b"four")
 
 
@@ -117,8 +119,9 @@ def test_presigned_expiry_and_tampering(
     assert fetch(too_long)[0] in (400, 403)
 
 
-def presign_by_hand(server: LiveServer, s3: Any, path: str, amz_date: str | None,
-                    expires: int) -> str:
+def presign_by_hand(
+    server: LiveServer, s3: Any, path: str, amz_date: str | None, expires: int
+) -> str:
     """A SigV4 query-signed GET computed independently of the server's code."""
     creds = s3._request_signer._credentials
     amz_date = amz_date or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -170,8 +173,9 @@ def test_sigv2_header_and_query(server: LiveServer, owner: Key, s3: Any, bucket:
         aws_access_key_id=owner.access_key_id,
         aws_secret_access_key="y" * 40,
         region_name=REGION,
-        config=Config(signature_version="s3", s3={"addressing_style": "path"},
-                      retries={"max_attempts": 1}),
+        config=Config(
+            signature_version="s3", s3={"addressing_style": "path"}, retries={"max_attempts": 1}
+        ),
     )
     with pytest.raises(ClientError) as exc:
         bad.list_objects(Bucket=bucket)
@@ -185,8 +189,9 @@ def _signing_key(secret: str, day: str) -> bytes:
     return key
 
 
-def _signed_chunked_put(server: LiveServer, owner: Key, path: str, chunks: list[bytes],
-                        corrupt: int | None = None) -> httpx.Response:
+def _signed_chunked_put(
+    server: LiveServer, owner: Key, path: str, chunks: list[bytes], corrupt: int | None = None
+) -> httpx.Response:
     """PUT with STREAMING-AWS4-HMAC-SHA256-PAYLOAD, signed by hand as AWS documents it."""
     now = dt.datetime.now(dt.UTC)
     amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
@@ -202,22 +207,41 @@ def _signed_chunked_put(server: LiveServer, owner: Key, path: str, chunks: list[
     }
     signed = ";".join(sorted(headers))
     canonical = "\n".join(
-        ["PUT", path, "", "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)), signed,
-         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"]
+        [
+            "PUT",
+            path,
+            "",
+            "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
+            signed,
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        ]
     )
     key = _signing_key(owner.secret_access_key, day)
 
     def sign(text: str) -> str:
         return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
-    seed = sign("\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
-                           hashlib.sha256(canonical.encode()).hexdigest()]))
+    seed = sign(
+        "\n".join(
+            ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        )
+    )
     previous = seed
     body = b""
     empty = hashlib.sha256(b"").hexdigest()
     for index, chunk in enumerate([*chunks, b""]):
-        signature = sign("\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous,
-                                    empty, hashlib.sha256(chunk).hexdigest()]))
+        signature = sign(
+            "\n".join(
+                [
+                    "AWS4-HMAC-SHA256-PAYLOAD",
+                    amz_date,
+                    scope,
+                    previous,
+                    empty,
+                    hashlib.sha256(chunk).hexdigest(),
+                ]
+            )
+        )
         previous = signature
         sent = chunk
         if corrupt == index and chunk:

@@ -35,12 +35,15 @@ def aws_as(server: LiveServer, tmp_path: Path) -> Callable[[Key], Aws]:
     def bind(key: Key) -> Aws:
         env = aws_env(tmp_path, key)
 
-        def aws(*args: str, check: bool = True, timeout: float = 120) -> Any:
+        def aws(
+            *args: str, check: bool = True, timeout: float = 120, stdin: Path | None = None
+        ) -> Any:
             return run(
                 [*command, "--endpoint-url", server.endpoint, *args],
                 env,
                 check=check,
                 timeout=timeout,
+                stdin=stdin,
             )
 
         return aws
@@ -146,6 +149,26 @@ def test_cp_20mib_uses_multipart(aws: Aws, s3: Any, bucket: str, tmp_path: Path)
     aws("s3", "cp", f"s3://{bucket}/big.bin", str(dest), timeout=300)
     assert dest.read_bytes() == data
 
+    # S3 to S3 above the threshold: a multipart copy made of UploadPartCopy ranges.
+    aws("s3", "cp", f"s3://{bucket}/big.bin", f"s3://{bucket}/copy/big.bin", timeout=300)
+    copy_head = s3.head_object(Bucket=bucket, Key="copy/big.bin")
+    assert copy_head["ContentLength"] == len(data)
+    assert copy_head["ETag"].strip('"').endswith("-3"), copy_head["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="copy/big.bin")["Body"].read() == data
+
+
+def test_cp_from_stdin_streams_multipart(
+    aws: Aws, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    """``aws s3 cp - s3://...`` does not know the size up front and streams in parts."""
+    data = random_bytes(18 * MiB + 5, seed=21)
+    src = write_file(tmp_path / "stream.bin", data)
+    aws("s3", "cp", "-", f"s3://{bucket}/stream.bin", stdin=src, timeout=300)
+    head = s3.head_object(Bucket=bucket, Key="stream.bin")
+    assert head["ContentLength"] == len(data)
+    assert head["ETag"].strip('"').endswith("-3"), head["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="stream.bin")["Body"].read() == data
+
 
 def test_sync_tree_up_and_back(aws: Aws, s3: Any, bucket: str, tmp_path: Path) -> None:
     files = make_tree(tmp_path / "src", seed=1)
@@ -183,9 +206,7 @@ def test_ls_with_prefixes(aws: Aws, bucket: str, tmp_path: Path) -> None:
     )
 
     dir1 = ls_lines(aws("s3", "ls", f"s3://{bucket}/dir1/").stdout)
-    assert sorted(dir1) == sorted(
-        [("PRE", "sub/"), ("70000", "b.bin"), ("1000", "c.txt")]
-    )
+    assert sorted(dir1) == sorted([("PRE", "sub/"), ("70000", "b.bin"), ("1000", "c.txt")])
 
     # A bare prefix (no trailing slash) matches names that start with it.
     partial = ls_lines(aws("s3", "ls", f"s3://{bucket}/dir").stdout)
@@ -316,9 +337,7 @@ def test_list_objects_v2_delimiter_and_pagination(aws: Aws, s3: Any, bucket: str
     assert pages == 3
 
     # One raw request: the server's own continuation token.
-    raw = api(
-        aws, "list-objects-v2", "--bucket", bucket, "--max-keys", "2", "--no-paginate"
-    )
+    raw = api(aws, "list-objects-v2", "--bucket", bucket, "--max-keys", "2", "--no-paginate")
     assert raw["IsTruncated"] is True
     assert raw["KeyCount"] == 2
     assert [o["Key"] for o in raw["Contents"]] == ["a/1", "a/2"]
@@ -464,6 +483,17 @@ def test_get_missing_key_is_no_such_key(aws: Aws, bucket: str, tmp_path: Path) -
     cp = aws("s3", "cp", f"s3://{bucket}/missing", str(tmp_path / "cp-out"), check=False)
     assert cp.returncode != 0
     assert "404" in cp.stderr
+
+
+def test_wrong_content_md5_is_bad_digest(aws: Aws, s3: Any, bucket: str, tmp_path: Path) -> None:
+    body = write_file(tmp_path / "body", b"the real body")
+    proc = aws(
+        "s3api", "put-object", "--bucket", bucket, "--key", "digest", "--body", str(body),
+        "--content-md5", "AAAAAAAAAAAAAAAAAAAAAA==", check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "BadDigest" in proc.stderr, proc.stderr
+    assert all_keys(s3, bucket) == []
 
 
 def test_missing_bucket_is_no_such_bucket(aws: Aws) -> None:

@@ -47,8 +47,9 @@ def test_v2_lists_everything_in_byte_order(s3: Any, filled: str) -> None:
 def test_v2_delimiter_and_prefix(s3: Any, filled: str) -> None:
     out = s3.list_objects_v2(Bucket=filled, Delimiter="/")
     assert [p["Prefix"] for p in out["CommonPrefixes"]] == ["b/", "d/", "e/"]
-    assert [o["Key"] for o in out["Contents"]] == byte_order(["a.txt", "e", "z\u00e9",
-                                                              "\u00e9t\u00e9", "~tilde"])
+    assert [o["Key"] for o in out["Contents"]] == byte_order(
+        ["a.txt", "e", "z\u00e9", "\u00e9t\u00e9", "~tilde"]
+    )
     out = s3.list_objects_v2(Bucket=filled, Prefix="b/", Delimiter="/")
     assert [o["Key"] for o in out["Contents"]] == ["b/1.txt", "b/2.txt"]
     assert [p["Prefix"] for p in out["CommonPrefixes"]] == ["b/c/"]

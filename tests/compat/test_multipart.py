@@ -63,19 +63,27 @@ def test_full_cycle(s3: Any, bucket: str) -> None:
 
 def test_part_too_small(s3: Any, bucket: str) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
-    e1 = s3.upload_part(Bucket=bucket, Key="small", UploadId=upload, PartNumber=1,
-                        Body=b"a" * 100)["ETag"]
-    e2 = s3.upload_part(Bucket=bucket, Key="small", UploadId=upload, PartNumber=2,
-                        Body=b"b" * 100)["ETag"]
+    e1 = s3.upload_part(Bucket=bucket, Key="small", UploadId=upload, PartNumber=1, Body=b"a" * 100)[
+        "ETag"
+    ]
+    e2 = s3.upload_part(Bucket=bucket, Key="small", UploadId=upload, PartNumber=2, Body=b"b" * 100)[
+        "ETag"
+    ]
     with pytest.raises(ClientError) as exc:
         s3.complete_multipart_upload(
-            Bucket=bucket, Key="small", UploadId=upload,
-            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]},
+            Bucket=bucket,
+            Key="small",
+            UploadId=upload,
+            MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]
+            },
         )
     assert code(exc) == "EntityTooSmall"
     # A single small part is allowed: the last part may be any size.
     done = s3.complete_multipart_upload(
-        Bucket=bucket, Key="small", UploadId=upload,
+        Bucket=bucket,
+        Key="small",
+        UploadId=upload,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]},
     )
     assert done["ETag"] == multipart_etag([b"a" * 100])
@@ -84,8 +92,9 @@ def test_part_too_small(s3: Any, bucket: str) -> None:
 
 def test_wrong_order_wrong_etag_missing_part(s3: Any, bucket: str) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="o")["UploadId"]
-    e1 = s3.upload_part(Bucket=bucket, Key="o", UploadId=upload, PartNumber=1,
-                        Body=b"x" * (5 * MiB))["ETag"]
+    e1 = s3.upload_part(
+        Bucket=bucket, Key="o", UploadId=upload, PartNumber=1, Body=b"x" * (5 * MiB)
+    )["ETag"]
     e2 = s3.upload_part(Bucket=bucket, Key="o", UploadId=upload, PartNumber=2, Body=b"y")["ETag"]
     cases = {
         "InvalidPartOrder": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}],
@@ -93,12 +102,17 @@ def test_wrong_order_wrong_etag_missing_part(s3: Any, bucket: str) -> None:
     }
     for expected, parts in cases.items():
         with pytest.raises(ClientError) as exc:
-            s3.complete_multipart_upload(Bucket=bucket, Key="o", UploadId=upload,
-                                         MultipartUpload={"Parts": parts})
+            s3.complete_multipart_upload(
+                Bucket=bucket, Key="o", UploadId=upload, MultipartUpload={"Parts": parts}
+            )
         assert code(exc) == expected
     with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(Bucket=bucket, Key="o", UploadId=upload,
-                                     MultipartUpload={"Parts": [{"PartNumber": 3, "ETag": e2}]})
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="o",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 3, "ETag": e2}]},
+        )
     assert code(exc) == "InvalidPart"
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="o")
@@ -128,9 +142,15 @@ def test_abort_discards(s3: Any, bucket: str) -> None:
 def test_replacing_a_part(s3: Any, bucket: str) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="r")["UploadId"]
     s3.upload_part(Bucket=bucket, Key="r", UploadId=upload, PartNumber=1, Body=b"old")
-    etag = s3.upload_part(Bucket=bucket, Key="r", UploadId=upload, PartNumber=1, Body=b"new")["ETag"]
-    s3.complete_multipart_upload(Bucket=bucket, Key="r", UploadId=upload,
-                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    etag = s3.upload_part(Bucket=bucket, Key="r", UploadId=upload, PartNumber=1, Body=b"new")[
+        "ETag"
+    ]
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="r",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
     assert s3.get_object(Bucket=bucket, Key="r")["Body"].read() == b"new"
 
 
@@ -138,40 +158,64 @@ def test_upload_part_copy_with_range(s3: Any, bucket: str) -> None:
     source = os.urandom(6 * MiB)
     s3.put_object(Bucket=bucket, Key="src", Body=source)
     upload = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
-    p1 = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=upload, PartNumber=1,
-                             CopySource={"Bucket": bucket, "Key": "src"},
-                             CopySourceRange=f"bytes=0-{5 * MiB - 1}")["CopyPartResult"]["ETag"]
-    p2 = s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=upload, PartNumber=2,
-                             CopySource={"Bucket": bucket, "Key": "src"},
-                             CopySourceRange=f"bytes={5 * MiB}-{6 * MiB - 1}")["CopyPartResult"]["ETag"]
+    p1 = s3.upload_part_copy(
+        Bucket=bucket,
+        Key="dst",
+        UploadId=upload,
+        PartNumber=1,
+        CopySource={"Bucket": bucket, "Key": "src"},
+        CopySourceRange=f"bytes=0-{5 * MiB - 1}",
+    )["CopyPartResult"]["ETag"]
+    p2 = s3.upload_part_copy(
+        Bucket=bucket,
+        Key="dst",
+        UploadId=upload,
+        PartNumber=2,
+        CopySource={"Bucket": bucket, "Key": "src"},
+        CopySourceRange=f"bytes={5 * MiB}-{6 * MiB - 1}",
+    )["CopyPartResult"]["ETag"]
     assert p1 == f'"{hashlib.md5(source[: 5 * MiB]).hexdigest()}"'
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="dst", UploadId=upload,
+        Bucket=bucket,
+        Key="dst",
+        UploadId=upload,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1}, {"PartNumber": 2, "ETag": p2}]},
     )
     assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == source
     with pytest.raises(ClientError) as exc:
         upload = s3.create_multipart_upload(Bucket=bucket, Key="dst2")["UploadId"]
-        s3.upload_part_copy(Bucket=bucket, Key="dst2", UploadId=upload, PartNumber=1,
-                            CopySource={"Bucket": bucket, "Key": "src"},
-                            CopySourceRange=f"bytes=0-{7 * MiB}")
+        s3.upload_part_copy(
+            Bucket=bucket,
+            Key="dst2",
+            UploadId=upload,
+            PartNumber=1,
+            CopySource={"Bucket": bucket, "Key": "src"},
+            CopySourceRange=f"bytes=0-{7 * MiB}",
+        )
     assert code(exc) == "InvalidArgument"
 
 
 def test_conditional_complete(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="exists", Body=b"x")
     upload = s3.create_multipart_upload(Bucket=bucket, Key="exists")["UploadId"]
-    etag = s3.upload_part(Bucket=bucket, Key="exists", UploadId=upload, PartNumber=1,
-                          Body=b"y")["ETag"]
+    etag = s3.upload_part(Bucket=bucket, Key="exists", UploadId=upload, PartNumber=1, Body=b"y")[
+        "ETag"
+    ]
     with pytest.raises(ClientError) as exc:
         s3.complete_multipart_upload(
-            Bucket=bucket, Key="exists", UploadId=upload, IfNoneMatch="*",
+            Bucket=bucket,
+            Key="exists",
+            UploadId=upload,
+            IfNoneMatch="*",
             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
         )
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
     current = s3.head_object(Bucket=bucket, Key="exists")["ETag"]
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="exists", UploadId=upload, IfMatch=current,
+        Bucket=bucket,
+        Key="exists",
+        UploadId=upload,
+        IfMatch=current,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
     )
     assert s3.get_object(Bucket=bucket, Key="exists")["Body"].read() == b"y"
@@ -181,8 +225,13 @@ def test_conditional_complete(s3: Any, bucket: str) -> None:
 def test_multipart_checksums(s3: Any, bucket: str, algorithm: str) -> None:
     body = os.urandom(11 * MiB)
     config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
-    s3.upload_fileobj(io.BytesIO(body), bucket, f"ck-{algorithm}", Config=config,
-                      ExtraArgs={"ChecksumAlgorithm": algorithm})
+    s3.upload_fileobj(
+        io.BytesIO(body),
+        bucket,
+        f"ck-{algorithm}",
+        Config=config,
+        ExtraArgs={"ChecksumAlgorithm": algorithm},
+    )
     head = s3.head_object(Bucket=bucket, Key=f"ck-{algorithm}", ChecksumMode="ENABLED")
     assert head["ETag"].endswith('-3"')
     assert f"Checksum{algorithm}" in head
@@ -191,8 +240,9 @@ def test_multipart_checksums(s3: Any, bucket: str, algorithm: str) -> None:
 
 def test_transfer_manager_roundtrip(s3: Any, bucket: str, tmp_path: Any) -> None:
     body = os.urandom(21 * MiB)
-    config = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB,
-                            max_concurrency=4)
+    config = TransferConfig(
+        multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB, max_concurrency=4
+    )
     s3.upload_fileobj(io.BytesIO(body), bucket, "tm", Config=config)
     target = tmp_path / "down"
     s3.download_file(bucket, "tm", str(target), Config=config)

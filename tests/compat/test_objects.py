@@ -52,7 +52,14 @@ def test_empty_object_and_default_content_type(s3: Any, bucket: str) -> None:
 
 
 def test_unicode_and_odd_keys(s3: Any, bucket: str) -> None:
-    keys = ["ünïcödé/ключ/鍵.txt", "spaces in name", "plus+sign=eq&amp", "tilde~!*'()", "a//b", "%41"]
+    keys = [
+        "ünïcödé/ключ/鍵.txt",
+        "spaces in name",
+        "plus+sign=eq&amp",
+        "tilde~!*'()",
+        "a//b",
+        "%41",
+    ]
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
     for key in keys:
@@ -95,8 +102,12 @@ def test_missing_key(s3: Any, bucket: str) -> None:
 def test_ranges(s3: Any, bucket: str) -> None:
     body = bytes(range(256)) * 40
     s3.put_object(Bucket=bucket, Key="r", Body=body)
-    cases = {"bytes=0-9": body[:10], "bytes=100-": body[100:], "bytes=-5": body[-5:],
-             "bytes=10200-99999": body[10200:]}
+    cases = {
+        "bytes=0-9": body[:10],
+        "bytes=100-": body[100:],
+        "bytes=-5": body[-5:],
+        "bytes=10200-99999": body[10200:],
+    }
     for header, expected in cases.items():
         got = s3.get_object(Bucket=bucket, Key="r", Range=header)
         assert got["Body"].read() == expected
@@ -182,16 +193,21 @@ def test_delete_objects_verbose_and_quiet(s3: Any, bucket: str) -> None:
 
 def test_copy_object_directives(s3: Any, bucket: str) -> None:
     s3.create_bucket(Bucket=f"{bucket}-dst")
-    s3.put_object(Bucket=bucket, Key="src", Body=b"payload", ContentType="text/a",
-                  Metadata={"a": "1"})
+    s3.put_object(
+        Bucket=bucket, Key="src", Body=b"payload", ContentType="text/a", Metadata={"a": "1"}
+    )
     s3.copy_object(Bucket=f"{bucket}-dst", Key="c1", CopySource={"Bucket": bucket, "Key": "src"})
     got = s3.get_object(Bucket=f"{bucket}-dst", Key="c1")
     assert got["Body"].read() == b"payload"
     assert got["ContentType"] == "text/a"
     assert got["Metadata"] == {"a": "1"}
     s3.copy_object(
-        Bucket=bucket, Key="c2", CopySource={"Bucket": bucket, "Key": "src"},
-        MetadataDirective="REPLACE", ContentType="text/b", Metadata={"b": "2"},
+        Bucket=bucket,
+        Key="c2",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        MetadataDirective="REPLACE",
+        ContentType="text/b",
+        Metadata={"b": "2"},
     )
     got = s3.get_object(Bucket=bucket, Key="c2")
     assert got["ContentType"] == "text/b"
@@ -199,8 +215,13 @@ def test_copy_object_directives(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"})
     assert code(exc) == "InvalidRequest"
-    s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"},
-                   MetadataDirective="REPLACE", Metadata={"c": "3"})
+    s3.copy_object(
+        Bucket=bucket,
+        Key="src",
+        CopySource={"Bucket": bucket, "Key": "src"},
+        MetadataDirective="REPLACE",
+        Metadata={"c": "3"},
+    )
     assert s3.head_object(Bucket=bucket, Key="src")["Metadata"] == {"c": "3"}
 
 
@@ -208,9 +229,12 @@ def test_copy_source_conditions(s3: Any, bucket: str) -> None:
     etag = s3.put_object(Bucket=bucket, Key="s", Body=b"v")["ETag"]
     source = {"Bucket": bucket, "Key": "s"}
     s3.copy_object(Bucket=bucket, Key="ok", CopySource=source, CopySourceIfMatch=etag)
-    for kwargs in ({"CopySourceIfMatch": '"bad"'}, {"CopySourceIfNoneMatch": etag},
-                   {"CopySourceIfModifiedSince": datetime.now(UTC) + timedelta(days=1)},
-                   {"CopySourceIfUnmodifiedSince": datetime.now(UTC) - timedelta(days=1)}):
+    for kwargs in (
+        {"CopySourceIfMatch": '"bad"'},
+        {"CopySourceIfNoneMatch": etag},
+        {"CopySourceIfModifiedSince": datetime.now(UTC) + timedelta(days=1)},
+        {"CopySourceIfUnmodifiedSince": datetime.now(UTC) - timedelta(days=1)},
+    ):
         with pytest.raises(ClientError) as exc:
             s3.copy_object(Bucket=bucket, Key="no", CopySource=source, **kwargs)
         assert status(exc) == 412
@@ -222,8 +246,9 @@ def test_copy_source_conditions(s3: Any, bucket: str) -> None:
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
 def test_checksums_stored_and_returned(s3: Any, bucket: str, algorithm: str) -> None:
     body = os.urandom(3000)
-    put = s3.put_object(Bucket=bucket, Key=f"ck-{algorithm}", Body=body,
-                        ChecksumAlgorithm=algorithm)
+    put = s3.put_object(
+        Bucket=bucket, Key=f"ck-{algorithm}", Body=body, ChecksumAlgorithm=algorithm
+    )
     sent = put[f"Checksum{algorithm}"]
     head = s3.head_object(Bucket=bucket, Key=f"ck-{algorithm}", ChecksumMode="ENABLED")
     assert head[f"Checksum{algorithm}"] == sent

@@ -68,17 +68,23 @@ def run(
     timeout: float = 120,
     check: bool = True,
     cwd: Path | None = None,
+    stdin: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``cmd``; with ``check`` a non-zero exit fails the test showing stdout and stderr."""
-    proc = subprocess.run(
-        cmd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        cwd=cwd,
-    )
+    """Run ``cmd``; with ``check`` a non-zero exit fails the test showing stdout and stderr.
+
+    ``stdin`` is a file fed to the command's standard input (otherwise it gets none).
+    """
+    with open(stdin or os.devnull, "rb") as source:
+        proc = subprocess.run(
+            cmd,
+            env=env,
+            stdin=source,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=cwd,
+        )
     if check and proc.returncode != 0:
         pytest.fail(
             f"command failed with exit code {proc.returncode}: {' '.join(cmd)}\n"
@@ -197,6 +203,8 @@ def make_tree(root: Path, *, seed: int = 0, big: int = 0) -> dict[str, bytes]:
         "dir1/sub/d.json": b'{"d": 4}\n',
         "dir2/e with space.txt": b"spaces in the key\n",
         "dir2/f+plus=eq.txt": b"plus and equals\n",
+        "dir2/ünïcødé 日本 100%.txt": "non-ASCII and a percent sign\n".encode(),
+        "dir2/a~b!c$d&e(f)g';h,i@.txt": b"punctuation\n",
         "dir2/deep/er/g.dat": random_bytes(4097, seed + 2),
     }
     if big:
@@ -209,7 +217,9 @@ def make_tree(root: Path, *, seed: int = 0, big: int = 0) -> dict[str, bytes]:
 def read_tree(root: Path) -> dict[str, bytes]:
     """Relative path -> content of every regular file under ``root``."""
     return {
-        p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -221,4 +231,4 @@ def assert_same_tree(expected: dict[str, bytes], root: Path) -> None:
 
 
 def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()  # noqa: S324 - S3 ETags are MD5
+    return hashlib.md5(data).hexdigest()

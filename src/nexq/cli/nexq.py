@@ -192,7 +192,9 @@ def serve(
     self_signed: Annotated[
         bool, typer.Option(help="Serve HTTPS with a generated self-signed certificate.")
     ] = False,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [env NEXQ_WORKERS].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes [env NEXQ_WORKERS].")
+    ] = None,
 ) -> None:
     """Start the S3 endpoint and the control plane on embedded defaults."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

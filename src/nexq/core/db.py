@@ -8,6 +8,7 @@ paying two each, and an acknowledged write is on disk before its caller hears of
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import queue
@@ -162,10 +163,8 @@ class Committer:
         try:
             self._conn.execute("COMMIT")
         except BaseException as exc:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             for job in batch:
                 job.future.set_exception(exc)
             return

@@ -45,9 +45,9 @@ class IncomingBody:
 
     def verify(self, content_md5: str | None, checksums: dict[str, str]) -> dict[str, str]:
         """Check the client's digests; return the computed checksums (algorithm → base64)."""
-        if content_md5 is not None:
-            if base64.b64encode(self._md5.digest()).decode() != content_md5.strip():
-                raise BadDigest("The Content-MD5 you specified did not match what we received.")
+        md5 = base64.b64encode(self._md5.digest()).decode()
+        if content_md5 is not None and md5 != content_md5.strip():
+            raise BadDigest("The Content-MD5 you specified did not match what we received.")
         computed = {alg: h.digest_b64() for alg, h in self.hashers.items()}
         for alg, value in checksums.items():
             if computed.get(alg.upper()) != value.strip():

@@ -273,6 +273,9 @@ def _object_checksums(upload: Upload, parts: list[Part]) -> dict[str, str]:
     if algorithm is None or any(algorithm not in p.checksums for p in parts):
         return {}
     if upload.checksum_type == "FULL_OBJECT":
-        return {algorithm: crc_combine_full(algorithm, [(p.checksums[algorithm], p.size) for p in parts])}
+        return {
+            algorithm: crc_combine_full(
+                algorithm, [(p.checksums[algorithm], p.size) for p in parts]
+            )
+        }
     return {algorithm: combine_b64(algorithm, [p.checksums[algorithm] for p in parts])}
-

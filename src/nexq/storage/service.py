@@ -81,7 +81,9 @@ class ObjectStorage:
         if caller.bucket_ids is not None:
             raise AccessDenied("This access key is limited to specific buckets.")
         validate_bucket_name(name)
-        bucket = Bucket(id=new_id(), name=name, account_id=caller.account_id, created_at=time.time())
+        bucket = Bucket(
+            id=new_id(), name=name, account_id=caller.account_id, created_at=time.time()
+        )
         self._store.add_bucket(bucket)
         return bucket
 
@@ -95,9 +97,7 @@ class ObjectStorage:
 
     def bucket_stats(self, caller: AccessKey) -> list[BucketStats]:
         """The caller's buckets with object counts and stored bytes."""
-        return [
-            BucketStats(b, *self._store.bucket_usage(b.id)) for b in self.list_buckets(caller)
-        ]
+        return [BucketStats(b, *self._store.bucket_usage(b.id)) for b in self.list_buckets(caller)]
 
     # writes -----------------------------------------------------------------------------
     def receive(self, algorithms: Iterable[str] = (), limit: int = MAX_PUT_BYTES) -> IncomingBody:
@@ -263,7 +263,7 @@ class ObjectStorage:
             try:
                 validate_key(key)
                 self._store.delete_object(bucket.id, key)
-            except Exception as exc:  # noqa: BLE001 - reported per key, as S3 does
+            except Exception as exc:
                 outcomes.append((key, exc))
             else:
                 outcomes.append((key, None))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from nexq.storage.blobs.port import BlobWriter
 
 _COPY_CHUNK = 8 * 1024 * 1024
 
@@ -56,10 +59,8 @@ class FileBlobWriter:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp_path)
-        except FileNotFoundError:
-            pass
 
 
 class FileBlobStore:
@@ -87,7 +88,11 @@ class FileBlobStore:
     def local_path(self, path: str) -> str | None:
         return str(self.root / path)
 
-    def copy_into(self, writer: FileBlobWriter, path: str, offset: int, length: int) -> None:  # type: ignore[override]
+    def copy_into(self, writer: BlobWriter, path: str, offset: int, length: int) -> None:
+        if not isinstance(writer, FileBlobWriter):
+            for data in self.read(path, offset, length, _COPY_CHUNK):
+                writer.write(data)
+            return
         src = os.open(self.root / path, os.O_RDONLY)
         try:
             while length > 0:
@@ -103,10 +108,8 @@ class FileBlobStore:
 
     def delete(self, paths: Iterable[str]) -> None:
         for path in paths:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.root / path)
-            except FileNotFoundError:
-                pass
 
     def recover(self, referenced: set[str]) -> int:
         removed = 0

@@ -34,7 +34,7 @@ class MetadataStore(Protocol):
     def list_objects(
         self, bucket_id: str, prefix: str, start: str, inclusive: bool, limit: int
     ) -> list[ObjectMeta]:
-        """Up to ``limit`` objects, in key order, whose key starts with ``prefix`` from ``start``."""
+        """Up to ``limit`` objects in key order, under ``prefix``, from ``start`` on."""
 
     def put_object(
         self, meta: ObjectMeta, *, if_match: str | None = None, if_none_match: bool = False

@@ -183,9 +183,7 @@ class SqliteMetadata:
     def get_bucket(self, name: str) -> Bucket | None:
         row = (
             self._db.reader()
-            .execute(
-                "SELECT id, name, account_id, created_at FROM buckets WHERE name = ?", (name,)
-            )
+            .execute("SELECT id, name, account_id, created_at FROM buckets WHERE name = ?", (name,))
             .fetchone()
         )
         return Bucket(*row) if row else None
@@ -389,7 +387,8 @@ class SqliteMetadata:
     def abort_upload(self, upload_id: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             paths = [
-                r[0] for r in conn.execute("SELECT path FROM parts WHERE upload_id = ?", (upload_id,))
+                r[0]
+                for r in conn.execute("SELECT path FROM parts WHERE upload_id = ?", (upload_id,))
             ]
             gone = conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,)).rowcount
             _discard(conn, paths)
@@ -536,5 +535,3 @@ def _insert_object(conn: sqlite3.Connection, meta: ObjectMeta) -> None:
             meta.parts_count,
         ),
     )
-
-

@@ -46,7 +46,9 @@ def _parse_amz_date(value: str) -> float:
     try:
         return float(calendar.timegm(time.strptime(value, "%Y%m%dT%H%M%SZ")))
     except ValueError:
-        raise access_denied("AWS authentication requires a valid Date or x-amz-date header") from None
+        raise access_denied(
+            "AWS authentication requires a valid Date or x-amz-date header"
+        ) from None
 
 
 class Authenticator:
@@ -68,7 +70,9 @@ class Authenticator:
             if authorization.startswith("AWS "):
                 return self._sigv2(req, authorization[4:], req.headers.get("date"))
             raise S3Error(
-                "InvalidArgument", "Unsupported Authorization Type", 400,
+                "InvalidArgument",
+                "Unsupported Authorization Type",
+                400,
                 {"ArgumentName": "Authorization", "ArgumentValue": authorization[:64]},
             )
         if "X-Amz-Algorithm" in req.query or "X-Amz-Credential" in req.query:
@@ -111,8 +115,13 @@ class Authenticator:
             )
 
     def _sign(
-        self, req: S3Request, found: Credential, cred: sigv4.SigV4Credential,
-        amz_date: str, payload_hash: str, presigned: bool,
+        self,
+        req: S3Request,
+        found: Credential,
+        cred: sigv4.SigV4Credential,
+        amz_date: str,
+        payload_hash: str,
+        presigned: bool,
     ) -> tuple[bytes, str]:
         for name in cred.signed_headers:
             if name not in req.headers and name != "host":
@@ -162,21 +171,30 @@ class Authenticator:
         payload = req.headers.get("x-amz-content-sha256")
         if payload is None:
             raise S3Error(
-                "InvalidRequest", "Missing required header for this request: x-amz-content-sha256",
+                "InvalidRequest",
+                "Missing required header for this request: x-amz-content-sha256",
                 400,
             )
         key, scope = self._sign(req, found, cred, amz_date, payload, presigned=False)
         if payload.startswith("STREAMING-"):
-            if payload not in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER):
-                raise S3Error("InvalidArgument", f"Unsupported x-amz-content-sha256: {payload}", 400)
+            if payload not in (
+                STREAMING_SIGNED,
+                STREAMING_SIGNED_TRAILER,
+                STREAMING_UNSIGNED_TRAILER,
+            ):
+                raise S3Error(
+                    "InvalidArgument", f"Unsupported x-amz-content-sha256: {payload}", 400
+                )
             req.payload = PayloadCheck(None, payload, key, scope, amz_date, cred.signature)
         elif payload == UNSIGNED:
             req.payload = PayloadCheck(None)
         else:
             if len(payload) != 64:
                 raise S3Error(
-                    "InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
-                    "STREAMING-... or a valid sha256 value.", 400,
+                    "InvalidArgument",
+                    "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+                    "STREAMING-... or a valid sha256 value.",
+                    400,
                 )
             req.payload = PayloadCheck(payload.lower())
         return found
@@ -185,22 +203,57 @@ class Authenticator:
         try:
             cred = sigv4.parse_presigned_query(req.query_list)
         except sigv4.SigV4Error as exc:
-            raise S3Error(exc.code, exc.message, 400 if exc.code != "AccessDenied" else 403) from None
+            raise S3Error(
+                exc.code, exc.message, 400 if exc.code != "AccessDenied" else 403
+            ) from None
         self._check_scope(cred)
         found = self.credential(cred.access_key_id)
-        signed_at = _parse_amz_date(cred.amz_date)
+        amz_date = cred.amz_date or ""
+        signed_at = _parse_amz_date(amz_date)
         now = time.time()
         if signed_at - now > MAX_SKEW_SECONDS:
-            raise S3Error("RequestTimeTooSkewed", "The difference between the request time and "
-                          "the server's time is too large.", 403)
+            raise S3Error(
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the server's time is too large.",
+                403,
+            )
         if now > signed_at + (cred.expires or 0):
             raise access_denied("Request has expired")
         payload = req.query.get("X-Amz-Content-Sha256") or req.headers.get(
             "x-amz-content-sha256", UNSIGNED
         )
-        self._sign(req, found, cred, cred.amz_date, payload, presigned=True)
+        self._sign(req, found, cred, amz_date, payload, presigned=True)
         req.payload = PayloadCheck(None if payload == UNSIGNED or len(payload) != 64 else payload)
         return found
+
+    # PostObject -------------------------------------------------------------------------
+    def authenticate_post(self, fields: dict[str, str]) -> Credential:
+        """The credential that signed a browser form's policy (SigV4 or SigV2 form fields)."""
+        self._directory.refresh()
+        lower = {k.lower(): v for k, v in fields.items()}
+        policy = lower.get("policy")
+        if policy is None:
+            raise access_denied("Anonymous form uploads are not allowed; sign the policy.")
+        if "x-amz-signature" in lower:
+            if lower.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
+                raise S3Error("InvalidArgument", "Only AWS4-HMAC-SHA256 is supported.", 400)
+            parts = lower.get("x-amz-credential", "").split("/")
+            if len(parts) != 5 or parts[4] != "aws4_request":
+                raise S3Error("InvalidArgument", "Invalid x-amz-credential form field.", 400)
+            key_id, date, region, service, _ = parts
+            cred = sigv4.SigV4Credential(key_id, date, region, service, (), lower["x-amz-signature"])
+            self._check_scope(cred)
+            found = self.credential(key_id)
+            key = self._keys.key(found.secret, date, region, service)
+            if not sigv4.verify(sigv4.signature(key, policy), cred.signature):
+                raise _error_signature()
+            return found
+        if "signature" in lower and "awsaccesskeyid" in lower:
+            found = self.credential(lower["awsaccesskeyid"])
+            if not sigv2.verify(sigv2.sign(found.secret, policy), lower["signature"]):
+                raise _error_signature()
+            return found
+        raise access_denied("The form carries no signature.")
 
     # SigV2 ------------------------------------------------------------------------------
     def _sigv2(self, req: S3Request, value: str, date: str | None) -> Credential:

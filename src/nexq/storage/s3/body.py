@@ -164,9 +164,13 @@ async def read_small(req: S3Request, limit: int) -> bytes | None:
 
 def _check_lengths(req: S3Request, sink: BodySink) -> None:
     declared = req.headers.get("x-amz-decoded-content-length")
-    if declared is not None and req.payload.streaming and declared.isdigit():
-        if int(declared) != sink.decoded:
-            raise incomplete_body()
+    if (
+        declared is not None
+        and req.payload.streaming
+        and declared.isdigit()
+        and int(declared) != sink.decoded
+    ):
+        raise incomplete_body()
 
 
 def feed_whole(req: S3Request, body: IncomingBody, data: bytes) -> BodySink:

@@ -57,7 +57,7 @@ def from_domain(exc: DomainError) -> S3Error:
     """The S3 error for a domain error; unmapped ones become InternalError."""
     for cls in type(exc).__mro__:
         if cls in _TABLE:
-            code, status = _TABLE[cls]  # type: ignore[index]
+            code, status = _TABLE[cls]
             return S3Error(code, exc.message, status)
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 

@@ -1,6 +1,6 @@
 """Each operation's handler: the S3 surface as a table of contents."""
 
-from nexq.storage.s3.handlers import bucket, listing, multipart, objects
+from nexq.storage.s3.handlers import bucket, listing, multipart, objects, post
 from nexq.storage.s3.handlers.common import Handler
 from nexq.storage.s3.operations import Operation
 
@@ -21,6 +21,7 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.HEAD_OBJECT: objects.head_object,
     Operation.DELETE_OBJECT: objects.delete_object,
     Operation.DELETE_OBJECTS: objects.delete_objects,
+    Operation.POST_OBJECT: post.post_object,
     Operation.CREATE_MULTIPART_UPLOAD: multipart.create_multipart_upload,
     Operation.UPLOAD_PART: multipart.upload_part,
     Operation.UPLOAD_PART_COPY: multipart.upload_part_copy,

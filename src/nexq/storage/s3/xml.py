@@ -9,8 +9,8 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from nexq.storage.s3.errors import S3Error, malformed_xml
 from nexq.storage.multipart import CompletedPart
+from nexq.storage.s3.errors import S3Error, malformed_xml
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -33,7 +33,7 @@ def key_text(key: str, url_encoded: bool) -> str:
 
 def iso_time(epoch: float) -> str:
     """S3's timestamp form: 2009-10-12T17:50:30.000Z."""
-    millis = int(round((epoch - int(epoch)) * 1000)) % 1000
+    millis = round((epoch - int(epoch)) * 1000) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}Z"
 
 

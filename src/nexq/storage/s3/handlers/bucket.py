@@ -22,7 +22,9 @@ async def list_buckets(req: S3Request, s: Services) -> Response:
         for b in buckets
     )
     return Response.xml(
-        document("ListAllMyBucketsResult", f"<Owner>{_owner(req)}</Owner><Buckets>{items}</Buckets>")
+        document(
+            "ListAllMyBucketsResult", f"<Owner>{_owner(req)}</Owner><Buckets>{items}</Buckets>"
+        )
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nexq.storage.conditions import Conditions
+from nexq.storage.directory import Credential
 from nexq.storage.model import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectMeta
 from nexq.storage.multipart import Multipart
 from nexq.storage.s3.errors import S3Error, invalid_argument
@@ -20,6 +21,7 @@ class Services:
     objects: ObjectStorage
     multipart: Multipart
     region: str
+    authenticate_post: Callable[[dict[str, str]], Credential]
 
 
 Handler = Callable[[S3Request, Services], Awaitable[Response]]
@@ -71,8 +73,9 @@ def requested_checksums(req: S3Request) -> tuple[set[str], dict[str, str]]:
             algorithms.add(alg)
     if len(values) > 1:
         raise S3Error(
-            "InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum "
-            "Types are not allowed.", 400,
+            "InvalidRequest",
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+            400,
         )
     return algorithms, values
 
@@ -168,9 +171,13 @@ def int_param(req: S3Request, name: str, default: int, maximum: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise invalid_argument(f"Provided {name} not an integer or within integer range", name, value) from None
+        raise invalid_argument(
+            f"Provided {name} not an integer or within integer range", name, value
+        ) from None
     if number < 0:
-        raise invalid_argument(f"Argument {name} must be an integer between 0 and 2147483647", name, value)
+        raise invalid_argument(
+            f"Argument {name} must be an integer between 0 and 2147483647", name, value
+        )
     return min(number, maximum)
 
 

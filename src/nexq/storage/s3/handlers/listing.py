@@ -17,7 +17,9 @@ MAX_KEYS = 1000
 def _url_encoded(req: S3Request) -> bool:
     encoding = req.query.get("encoding-type")
     if encoding is not None and encoding != "url":
-        raise invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", encoding)
+        raise invalid_argument(
+            "Invalid Encoding Method specified in Request", "encoding-type", encoding
+        )
     return encoding == "url"
 
 

@@ -1,4 +1,4 @@
-"""Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads."""
+"""Multipart uploads: Create, UploadPart(Copy), Complete, Abort, ListParts, ListMultipartUploads."""
 
 from __future__ import annotations
 
@@ -132,7 +132,9 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
 async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
     body = await read_small(req, 4 * 1024 * 1024)
     if body is None:
-        raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+        raise S3Error(
+            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+        )
     conditions = write_content(req)
     meta = await req.run(
         lambda: s.multipart.complete(

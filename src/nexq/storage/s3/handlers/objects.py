@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 
+from nexq.core.errors import DomainError
 from nexq.storage.errors import InvalidRange
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta
@@ -43,7 +44,9 @@ async def put_object(req: S3Request, s: Services) -> Response:
     algorithms, header_sums = requested_checksums(req)
     bucket, key = req.bucket or "", req.key or ""
     if "content-length" not in req.headers and "x-amz-decoded-content-length" not in req.headers:
-        raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+        raise S3Error(
+            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+        )
     small = await read_small(req, SMALL_BODY)
 
     def store(body: IncomingBody, trailers: dict[str, str]) -> ObjectMeta:
@@ -192,7 +195,9 @@ async def delete_object(req: S3Request, s: Services) -> Response:
 async def delete_objects(req: S3Request, s: Services) -> Response:
     body = await read_small(req, 2 * 1024 * 1024)
     if body is None:
-        raise S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+        raise S3Error(
+            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+        )
 
     def delete() -> tuple[list[tuple[str, Exception | None]], bool]:
         keys, quiet = parse_delete(body)
@@ -205,8 +210,10 @@ async def delete_objects(req: S3Request, s: Services) -> Response:
             if not quiet:
                 parts.append(f"<Deleted><Key>{escape(key)}</Key></Deleted>")
         else:
-            mapped = from_domain(error) if hasattr(error, "message") else S3Error(
-                "InternalError", "We encountered an internal error.", 500
+            mapped = (
+                from_domain(error)
+                if isinstance(error, DomainError)
+                else S3Error("InternalError", "We encountered an internal error.", 500)
             )
             parts.append(
                 f"<Error><Key>{escape(key)}</Key><Code>{mapped.code}</Code>"
@@ -220,9 +227,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
     target = (req.bucket or "", req.key or "")
     directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
-        raise invalid_argument(
-            "Unknown metadata directive.", "x-amz-metadata-directive", directive
-        )
+        raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
     if source == target and directive == "COPY":
         raise S3Error(
             "InvalidRequest",

@@ -1,0 +1,57 @@
+# One gate, locally and in CI: `make check` (format, lint, types, import contracts, tests).
+# Every target installs what it needs into .venv first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+TOOLS := rclone s3cmd restic
+
+.PHONY: run check test lint types imports tools bench compat-doc clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+## run: start Nexq on its embedded defaults (data in ./nexq-data, S3 on :9000, API on :8080)
+run: $(STAMP)
+	$(BIN)/nexq serve
+
+## check: the whole gate that CI runs
+check: lint types imports test
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+## test: the test suite (installs the command-line S3 tools the compatibility tests drive)
+test: $(STAMP) tools
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+## tools: rclone, s3cmd and restic from Debian (needs root or sudo)
+tools:
+	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+## bench: Nexq side by side with moto and nginx (takes several minutes)
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+## compat-doc: regenerate docs/s3-compatibility.md from the routing table
+compat-doc: $(STAMP)
+	$(BIN)/python -m nexq.storage.s3.compat > docs/s3-compatibility.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,137 @@
+"""HTTPS with a self-signed certificate, where boto3 streams aws-chunked bodies with trailers."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import io
+import os
+import zlib
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from tests.live import REGION, Key, LiveServer
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(
+        tmp_path_factory.mktemp("tls") / "data", extra=("--self-signed",), scheme="https"
+    )
+    live.data_dir.mkdir()
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_key(tls_server: LiveServer) -> Key:
+    return tls_server.key(tls_server.account("tls@example.com"))
+
+
+def test_boto3_over_https_streams_with_trailing_checksums(
+    tls_server: LiveServer, tls_key: Key
+) -> None:
+    s3 = tls_server.client(tls_key)
+    seen: list[str] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        seen.append(request.headers.get("x-amz-content-sha256", b"").decode())
+
+    s3.meta.events.register("before-send.s3.PutObject", capture)
+    s3.meta.events.register("before-send.s3.UploadPart", capture)
+    s3.create_bucket(Bucket="tls-bucket")
+    body = os.urandom(300_000)
+    put = s3.put_object(
+        Bucket="tls-bucket", Key="k", Body=io.BytesIO(body), ChecksumAlgorithm="CRC32C"
+    )
+    assert seen[-1] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    got = s3.get_object(Bucket="tls-bucket", Key="k", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body
+    assert got["ChecksumCRC32C"] == put["ChecksumCRC32C"]
+    big = os.urandom(12 * MiB)
+    config = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    s3.upload_fileobj(io.BytesIO(big), "tls-bucket", "big", Config=config)
+    assert "STREAMING-UNSIGNED-PAYLOAD-TRAILER" in seen[1:]
+    assert s3.get_object(Bucket="tls-bucket", Key="big")["Body"].read() == big
+
+
+def _unsigned_trailer_put(
+    server: LiveServer, key: Key, path: str, data: bytes, crc: str
+) -> httpx.Response:
+    now = dt.datetime.now(dt.UTC)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/{REGION}/s3/aws4_request"
+    host = urlsplit(server.endpoint).netloc
+    body = (
+        f"{len(data):x}\r\n".encode()
+        + data
+        + b"\r\n0\r\n"
+        + f"x-amz-checksum-crc32:{crc}\r\n\r\n".encode()
+    )
+    headers = {
+        "content-encoding": "aws-chunked",
+        "host": host,
+        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "x-amz-date": amz_date,
+        "x-amz-decoded-content-length": str(len(data)),
+        "x-amz-trailer": "x-amz-checksum-crc32",
+    }
+    signed = ";".join(sorted(headers))
+    canonical = "\n".join(
+        [
+            "PUT",
+            path,
+            "",
+            "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
+            signed,
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        ]
+    )
+    signing = ("AWS4" + key.secret_access_key).encode()
+    for part in (day, REGION, "s3", "aws4_request"):
+        signing = hmac.new(signing, part.encode(), hashlib.sha256).digest()
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={key.access_key_id}/{scope}, "
+        f"SignedHeaders={signed}, Signature={signature}"
+    )
+    return httpx.put(f"{server.endpoint}{path}", content=body, headers=headers, verify=False)
+
+
+def test_trailing_checksum_mismatch_stores_nothing(tls_server: LiveServer, tls_key: Key) -> None:
+    s3 = tls_server.client(tls_key)
+    s3.create_bucket(Bucket="trailer-bucket")
+    data = b"trailer checked body"
+    good = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    response = _unsigned_trailer_put(tls_server, tls_key, "/trailer-bucket/ok", data, good)
+    assert response.status_code == 200, response.text
+    assert s3.get_object(Bucket="trailer-bucket", Key="ok")["Body"].read() == data
+    bad = base64.b64encode((zlib.crc32(data) ^ 1).to_bytes(4, "big")).decode()
+    response = _unsigned_trailer_put(tls_server, tls_key, "/trailer-bucket/bad", data, bad)
+    assert response.status_code == 400
+    assert "<Code>BadDigest</Code>" in response.text
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket="trailer-bucket", Key="bad")
+
+
+def test_certificate_is_served(tls_server: LiveServer) -> None:
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(tls_server.endpoint, verify=True)
+    assert httpx.get(tls_server.endpoint, verify=False).status_code == 403
+    plain = f"http://127.0.0.1:{tls_server.s3_port}"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(plain, timeout=5)

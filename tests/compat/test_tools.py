@@ -1,0 +1,302 @@
+"""rclone, s3cmd and restic against a live Nexq server."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.compat.tools import (
+    MiB,
+    assert_same_tree,
+    base_env,
+    make_tree,
+    md5,
+    random_bytes,
+    rclone_env,
+    require,
+    restic_env,
+    run,
+    s3cmd_config,
+    write_file,
+)
+from tests.live import Key, LiveServer
+
+
+def all_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
+# --- rclone -----------------------------------------------------------------------------
+
+
+class Rclone:
+    def __init__(self, server: LiveServer, key: Key, tmp_path: Path) -> None:
+        self.exe = require("rclone")
+        self.env = rclone_env(tmp_path, server, key)
+        self.config = tmp_path / "rclone.conf"
+        self.config.touch()
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 180) -> Any:
+        return run(
+            [self.exe, "--config", str(self.config), *args],
+            self.env,
+            check=check,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture
+def rclone(server: LiveServer, owner: Key, tmp_path: Path) -> Rclone:
+    return Rclone(server, owner, tmp_path)
+
+
+def test_rclone_tree_copy_ls_check_back_delete(
+    rclone: Rclone, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    files = make_tree(src, seed=10)
+    remote = f"nq:{bucket}/tree"
+
+    rclone("copy", str(src), remote)
+    assert all_keys(s3, bucket) == sorted(f"tree/{rel}" for rel in files)
+    for rel, data in files.items():
+        assert s3.get_object(Bucket=bucket, Key=f"tree/{rel}")["Body"].read() == data
+
+    lsf = rclone("lsf", "-R", "--files-only", remote).stdout.splitlines()
+    assert sorted(lsf) == sorted(files)
+
+    ls = rclone("ls", remote).stdout.splitlines()
+    sizes = {line.split(None, 1)[1]: int(line.split(None, 1)[0]) for line in ls}
+    assert sizes == {rel: len(data) for rel, data in files.items()}
+
+    dirs = rclone("lsf", "--dirs-only", remote).stdout.splitlines()
+    assert sorted(dirs) == ["dir1/", "dir2/"]
+
+    # Sizes and MD5 hashes (the ETags) all match.
+    checked = rclone("check", str(src), remote)
+    assert "0 differences found" in checked.stderr, checked.stderr
+
+    rclone("copy", remote, str(tmp_path / "back"))
+    assert_same_tree(files, tmp_path / "back")
+
+    # Same size, different bytes: only the hash can tell, and rclone check must notice.
+    tampered = bytearray(files["dir1/c.txt"])
+    tampered[0] ^= 0xFF
+    s3.put_object(Bucket=bucket, Key="tree/dir1/c.txt", Body=bytes(tampered))
+    bad = rclone("check", str(src), remote, check=False)
+    assert bad.returncode != 0
+    assert "1 differences found" in bad.stderr, bad.stderr
+    assert "dir1/c.txt" in bad.stderr
+
+    rclone("delete", f"{remote}/dir2")
+    assert all_keys(s3, bucket) == sorted(
+        f"tree/{rel}" for rel in files if not rel.startswith("dir2/")
+    )
+    rclone("deletefile", f"{remote}/a.txt")
+    assert "tree/a.txt" not in all_keys(s3, bucket)
+
+    rclone("purge", remote)
+    assert all_keys(s3, bucket) == []
+
+
+def test_rclone_30mib_multipart_md5sum(
+    rclone: Rclone, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    data = random_bytes(30 * MiB, seed=30)
+    src = write_file(tmp_path / "big.bin", data)
+
+    rclone("copyto", str(src), f"nq:{bucket}/media/big.bin", timeout=300)
+    head = s3.head_object(Bucket=bucket, Key="media/big.bin")
+    assert head["ContentLength"] == len(data)
+    # 5 MiB chunks (set in rclone_env): a 6-part multipart upload.
+    assert head["ETag"].strip('"').endswith("-6"), head["ETag"]
+
+    # A multipart ETag is not an MD5; rclone keeps the MD5 in its own metadata header.
+    line = rclone("md5sum", f"nq:{bucket}/media/big.bin").stdout.strip()
+    assert line.split() == [md5(data), "big.bin"]
+
+    checked = rclone("check", str(tmp_path), f"nq:{bucket}/media", "--include", "big.bin")
+    assert "0 differences found" in checked.stderr, checked.stderr
+
+    back = tmp_path / "back" / "big.bin"
+    rclone("copyto", f"nq:{bucket}/media/big.bin", str(back), timeout=300)
+    assert back.read_bytes() == data
+
+    # Server-side copy above copy_cutoff (5 MiB): multipart UploadPartCopy.
+    rclone("copyto", f"nq:{bucket}/media/big.bin", f"nq:{bucket}/copy/big.bin", timeout=300)
+    assert s3.get_object(Bucket=bucket, Key="copy/big.bin")["Body"].read() == data
+    line = rclone("md5sum", f"nq:{bucket}/copy/big.bin").stdout.strip()
+    assert line.split() == [md5(data), "big.bin"]
+
+
+def test_rclone_mkdir_rmdir_bucket(rclone: Rclone, s3: Any) -> None:
+    name = "rclone-made-bucket"
+    rclone("mkdir", f"nq:{name}")
+    s3.head_bucket(Bucket=name)
+    assert f"{name}/" in rclone("lsf", "nq:").stdout.splitlines()
+
+    rclone("rmdir", f"nq:{name}")
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=name)
+
+
+# --- s3cmd ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signature_v2", [False, True], ids=["sigv4", "sigv2"])
+def test_s3cmd_lifecycle(
+    server: LiveServer, owner: Key, s3: Any, tmp_path: Path, signature_v2: bool
+) -> None:
+    exe = require("s3cmd")
+    config = s3cmd_config(tmp_path, server, owner, signature_v2=signature_v2)
+    env = base_env(tmp_path)
+
+    def s3cmd(*args: str, check: bool = True, timeout: float = 180) -> Any:
+        return run([exe, "-c", str(config), *args], env, check=check, timeout=timeout)
+
+    name = f"s3cmd-{'v2' if signature_v2 else 'v4'}"
+    s3cmd("mb", f"s3://{name}")
+    s3.head_bucket(Bucket=name)
+    assert f"s3://{name}" in s3cmd("ls").stdout
+
+    small = random_bytes(50_000, seed=40)
+    write_file(tmp_path / "small.bin", small)
+    write_file(tmp_path / "note.txt", b"a note\n")
+    big = random_bytes(12 * MiB, seed=41)
+    write_file(tmp_path / "big.bin", big)
+
+    s3cmd("put", str(tmp_path / "small.bin"), f"s3://{name}/dir/small.bin")
+    s3cmd("put", str(tmp_path / "note.txt"), f"s3://{name}/note.txt")
+    # multipart_chunk_size_mb = 5 in the config: 5 + 5 + 2 MiB.
+    s3cmd("put", str(tmp_path / "big.bin"), f"s3://{name}/dir/big.bin", timeout=300)
+
+    assert s3.get_object(Bucket=name, Key="dir/small.bin")["Body"].read() == small
+    assert s3.get_object(Bucket=name, Key="note.txt")["ContentType"].startswith("text/plain")
+    big_head = s3.head_object(Bucket=name, Key="dir/big.bin")
+    assert big_head["ETag"].strip('"').endswith("-3"), big_head["ETag"]
+    assert big_head["ContentLength"] == len(big)
+
+    top = s3cmd("ls", f"s3://{name}").stdout
+    assert re.search(rf"DIR\s+s3://{name}/dir/", top), top
+    assert re.search(rf"\s7\s+s3://{name}/note\.txt", top), top
+
+    listed = s3cmd("ls", "--recursive", f"s3://{name}").stdout
+    found = {line.split()[-1]: int(line.split()[2]) for line in listed.splitlines()}
+    assert found == {
+        f"s3://{name}/dir/big.bin": len(big),
+        f"s3://{name}/dir/small.bin": len(small),
+        f"s3://{name}/note.txt": 7,
+    }
+
+    info = s3cmd("info", f"s3://{name}/dir/small.bin").stdout
+    assert re.search(r"File size:\s+50000", info), info
+    assert re.search(rf"MD5 sum:\s+{md5(small)}", info), info
+
+    # s3cmd verifies the MD5 of what it downloads.
+    s3cmd("get", f"s3://{name}/dir/small.bin", str(tmp_path / "small.out"))
+    assert (tmp_path / "small.out").read_bytes() == small
+    s3cmd("get", f"s3://{name}/dir/big.bin", str(tmp_path / "big.out"), timeout=300)
+    assert (tmp_path / "big.out").read_bytes() == big
+
+    missing = s3cmd("get", f"s3://{name}/nope", str(tmp_path / "nope"), check=False)
+    assert missing.returncode != 0
+    # s3cmd HEADs the object first and reports the 404 in its own words.
+    assert "does not exist" in missing.stderr or "404" in missing.stderr, missing.stderr
+
+    # A bucket that still holds objects cannot be removed.
+    not_empty = s3cmd("rb", f"s3://{name}", check=False)
+    assert not_empty.returncode != 0
+    assert "BucketNotEmpty" in not_empty.stderr, not_empty.stderr
+
+    s3cmd("del", f"s3://{name}/note.txt")
+    assert all_keys(s3, name) == ["dir/big.bin", "dir/small.bin"]
+    s3cmd("del", "--recursive", "--force", f"s3://{name}/dir/")
+    assert all_keys(s3, name) == []
+
+    s3cmd("rb", f"s3://{name}")
+    with pytest.raises(ClientError):
+        s3.head_bucket(Bucket=name)
+
+
+@pytest.fixture(params=[False, True], ids=["sigv4", "sigv2"])
+def s3cmd(request: pytest.FixtureRequest, server: LiveServer, owner: Key, tmp_path: Path) -> Any:
+    exe = require("s3cmd")
+    config = s3cmd_config(tmp_path, server, owner, signature_v2=request.param)
+    env = base_env(tmp_path)
+
+    def s3cmd(*args: str, check: bool = True, timeout: float = 180) -> Any:
+        return run([exe, "-c", str(config), *args], env, check=check, timeout=timeout)
+
+    return s3cmd
+
+
+def test_s3cmd_sync_tree_up_and_back(s3cmd: Any, s3: Any, bucket: str, tmp_path: Path) -> None:
+    files = make_tree(tmp_path / "src", seed=42)
+    s3cmd("sync", f"{tmp_path / 'src'}/", f"s3://{bucket}/tree/")
+    assert all_keys(s3, bucket) == sorted(f"tree/{rel}" for rel in files)
+    for rel, data in files.items():
+        assert s3.get_object(Bucket=bucket, Key=f"tree/{rel}")["Body"].read() == data
+
+    s3cmd("sync", f"s3://{bucket}/tree/", f"{tmp_path / 'back'}/")
+    assert_same_tree(files, tmp_path / "back")
+
+
+def test_s3cmd_cp_and_mv(s3cmd: Any, s3: Any, bucket: str) -> None:
+    """Server-side copy and move (s3cmd copies the source's ACL over with PUT ?acl)."""
+    data = random_bytes(30_000, seed=43)
+    s3.put_object(Bucket=bucket, Key="orig.bin", Body=data)
+
+    s3cmd("cp", f"s3://{bucket}/orig.bin", f"s3://{bucket}/copy.bin")
+    assert s3.get_object(Bucket=bucket, Key="copy.bin")["Body"].read() == data
+
+    s3cmd("mv", f"s3://{bucket}/copy.bin", f"s3://{bucket}/moved.bin")
+    assert all_keys(s3, bucket) == ["moved.bin", "orig.bin"]
+    assert s3.get_object(Bucket=bucket, Key="moved.bin")["Body"].read() == data
+
+
+# --- restic -----------------------------------------------------------------------------
+
+
+def test_restic_backup_restore_check(
+    server: LiveServer, owner: Key, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    exe = require("restic")
+    env = restic_env(tmp_path, server, owner, bucket)
+
+    def restic(*args: str, check: bool = True, timeout: float = 300) -> Any:
+        return run([exe, *args], env, check=check, timeout=timeout)
+
+    restic("init")
+    assert "config" in all_keys(s3, bucket)
+    assert all_keys(s3, bucket, "keys/")
+
+    src = tmp_path / "data"
+    files = make_tree(src, seed=50, big=5 * MiB)
+    restic("backup", str(src))
+
+    snapshots = json.loads(restic("snapshots", "--json").stdout)
+    assert len(snapshots) == 1
+    assert snapshots[0]["paths"] == [str(src)]
+
+    target = tmp_path / "restored"
+    restic("restore", "latest", "--target", str(target))
+    # restic recreates the absolute source path below the target.
+    assert_same_tree(files, target / src.relative_to(src.anchor))
+
+    # Structure and every pack's contents.
+    restic("check", "--read-data")
+
+    # A second backup of changed data, then restore that one.
+    write_file(src / "dir1" / "new.txt", b"added later\n")
+    files["dir1/new.txt"] = b"added later\n"
+    restic("backup", str(src))
+    assert len(json.loads(restic("snapshots", "--json").stdout)) == 2
+    target2 = tmp_path / "restored2"
+    restic("restore", "latest", "--target", str(target2))
+    assert_same_tree(files, target2 / src.relative_to(src.anchor))
