@@ -1,0 +1,72 @@
+"""The BlobStore contract: every implementation passes these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nexq.storage.blobs.filesystem import FileBlobStore
+from nexq.storage.blobs.port import BlobStore
+
+IMPLEMENTATIONS: dict[str, Callable[[Path], BlobStore]] = {"filesystem": FileBlobStore}
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    return IMPLEMENTATIONS[request.param](tmp_path)
+
+
+def write(store: BlobStore, data: bytes) -> str:
+    writer = store.writer()
+    writer.write(data[: len(data) // 2])
+    writer.write(memoryview(data)[len(data) // 2 :])
+    assert writer.size == len(data)
+    return writer.commit()
+
+
+def test_write_read_ranges(store: BlobStore) -> None:
+    data = bytes(range(256)) * 100
+    path = write(store, data)
+    assert b"".join(store.read(path, 0, len(data), 1000)) == data
+    assert b"".join(store.read(path, 300, 5000, 64)) == data[300:5300]
+    assert all(len(c) <= 64 for c in store.read(path, 0, 1000, 64))
+
+
+def test_paths_are_unique(store: BlobStore) -> None:
+    assert write(store, b"a") != write(store, b"a")
+
+
+def test_abort_leaves_nothing(store: BlobStore) -> None:
+    writer = store.writer()
+    writer.write(b"partial")
+    writer.abort()
+    assert store.recover(set()) == 0
+
+
+def test_copy_into(store: BlobStore) -> None:
+    source = write(store, b"0123456789")
+    writer = store.writer()
+    writer.write(b"<")
+    store.copy_into(writer, source, 2, 5)
+    writer.write(b">")
+    copied = writer.commit()
+    assert b"".join(store.read(copied, 0, 7, 100)) == b"<23456>"
+
+
+def test_delete_and_recover_orphans(store: BlobStore) -> None:
+    kept, orphan = write(store, b"kept"), write(store, b"orphan")
+    store.writer().write(b"left in tmp")
+    assert store.recover({kept}) == 2
+    assert b"".join(store.read(kept, 0, 4, 10)) == b"kept"
+    with pytest.raises(OSError):
+        b"".join(store.read(orphan, 0, 6, 10))
+    store.delete([kept, kept])
+    assert store.recover(set()) == 0
+
+
+def test_short_blob_is_an_error_not_a_short_read(store: BlobStore) -> None:
+    path = write(store, b"abc")
+    with pytest.raises(OSError):
+        b"".join(store.read(path, 0, 10, 100))

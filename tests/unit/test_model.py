@@ -1,0 +1,91 @@
+"""Pure rules of Object Storage: names, limits, key order helpers, conditional requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexq.storage import errors
+from nexq.storage.conditions import Conditions, check_copy_source, check_read
+from nexq.storage.model import (
+    AccessKey,
+    Bucket,
+    ObjectMeta,
+    prefix_end,
+    validate_bucket_name,
+    validate_key,
+    validate_user_metadata,
+)
+
+
+@pytest.mark.parametrize("name", ["abc", "a-b.c", "0" * 63, "a1.b2-c3"])
+def test_valid_bucket_names(name: str) -> None:
+    validate_bucket_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ab",
+        "a" * 64,
+        "Abc",
+        "a_b",
+        ".abc",
+        "abc-",
+        "a..b",
+        "a.-b",
+        "10.0.0.1",
+        "xn--a",
+        "a-s3alias",
+        "sthree-x",
+        "ab\u00e9",
+    ],
+)
+def test_invalid_bucket_names(name: str) -> None:
+    with pytest.raises(errors.InvalidBucketName):
+        validate_bucket_name(name)
+
+
+def test_key_and_metadata_limits() -> None:
+    validate_key("k" * 1024)
+    with pytest.raises(errors.KeyTooLong):
+        validate_key("\u00e9" * 513)
+    validate_user_metadata({"a": "b" * 2000})
+    with pytest.raises(errors.MetadataTooLarge):
+        validate_user_metadata({"a": "b" * 2048})
+
+
+@pytest.mark.parametrize("prefix", ["a", "a/", "\u00e9", "x\U0010ffff", "\ud7ff"[:0] + "q\ud7ff"])
+def test_prefix_end_bounds_everything_under_prefix(prefix: str) -> None:
+    end = prefix_end(prefix)
+    end.encode()
+    assert end.encode() > (prefix + "\U0010ffff" * 3).encode()
+    assert end.encode() > prefix.encode()
+
+
+def test_key_scope() -> None:
+    mine = Bucket("b1", "mine", "acc", 0)
+    other = Bucket("b2", "other", "acc", 0)
+    foreign = Bucket("b3", "foreign", "acc2", 0)
+    everything = AccessKey("k", "acc", "l", "active", 0, None)
+    scoped = AccessKey("k", "acc", "l", "active", 0, frozenset({"b1"}))
+    assert everything.may_use(mine) and everything.may_use(other)
+    assert not everything.may_use(foreign)
+    assert scoped.may_use(mine) and not scoped.may_use(other)
+
+
+META = ObjectMeta("b", "k", 1, "etag1", 1_000_000.5, {}, {}, {}, None, ())
+
+
+def test_conditions_follow_rfc_order() -> None:
+    check_read(META, Conditions(if_match='"etag1"', if_unmodified_since=0))
+    with pytest.raises(errors.PreconditionFailed):
+        check_read(META, Conditions(if_match='"other"'))
+    with pytest.raises(errors.NotModified):
+        check_read(META, Conditions(if_none_match='W/"etag1", "x"'))
+    check_read(META, Conditions(if_none_match='"other"', if_modified_since=2_000_000))
+    with pytest.raises(errors.NotModified):
+        check_read(META, Conditions(if_modified_since=1_000_000))
+    with pytest.raises(errors.PreconditionFailed):
+        check_read(META, Conditions(if_unmodified_since=999_999))
+    with pytest.raises(errors.PreconditionFailed):
+        check_copy_source(META, Conditions(if_none_match="*"))
