@@ -241,7 +241,9 @@ class Authenticator:
             if len(parts) != 5 or parts[4] != "aws4_request":
                 raise S3Error("InvalidArgument", "Invalid x-amz-credential form field.", 400)
             key_id, date, region, service, _ = parts
-            cred = sigv4.SigV4Credential(key_id, date, region, service, (), lower["x-amz-signature"])
+            cred = sigv4.SigV4Credential(
+                key_id, date, region, service, (), lower["x-amz-signature"]
+            )
             self._check_scope(cred)
             found = self.credential(key_id)
             key = self._keys.key(found.secret, date, region, service)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from functools import partial
 
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.s3 import sigv4
@@ -140,7 +141,7 @@ async def receive_into(req: S3Request, body: IncomingBody, first: bytes = b"") -
         if len(buffer) >= BUFFER_BYTES or not more:
             chunk = bytes(buffer)
             buffer.clear()
-            await req.run(lambda chunk=chunk: sink.feed(chunk))  # type: ignore[misc]
+            await req.run(partial(sink.feed, chunk))
     await req.run(sink.finish)
     _check_lengths(req, sink)
     return sink

@@ -49,9 +49,7 @@ def render() -> str:
     for operation in Operation:
         status = "partial" if operation in PARTIAL else "supported"
         note = PARTIAL.get(operation) or NOTES.get(operation, "")
-        lines.append(
-            f"| {operation.value} | {status} | {'<br>'.join(rows[operation])} | {note} |"
-        )
+        lines.append(f"| {operation.value} | {status} | {'<br>'.join(rows[operation])} | {note} |")
     lines += [
         "",
         "## Not yet",

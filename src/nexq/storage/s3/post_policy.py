@@ -76,7 +76,9 @@ def check(policy: Policy, fields: dict[str, str], bucket: str) -> None:
                 _require(actual == expected, condition)
             elif op == "starts-with":
                 if field == "content-type":
-                    _require(all(p.strip().startswith(expected) for p in actual.split(",")), condition)
+                    _require(
+                        all(p.strip().startswith(expected) for p in actual.split(",")), condition
+                    )
                 else:
                     _require(actual.startswith(expected), condition)
             else:
@@ -86,9 +88,7 @@ def check(policy: Policy, fields: dict[str, str], bucket: str) -> None:
             raise invalid_argument("Invalid Policy: a condition is malformed.", "Policy", "")
     for name in values:
         if name not in covered and name not in _EXEMPT and not name.startswith("x-ignore-"):
-            raise access_denied(
-                f"Invalid according to Policy: Extra input fields: {name}"
-            )
+            raise access_denied(f"Invalid according to Policy: Extra input fields: {name}")
 
 
 def _require(ok: bool, condition: Any) -> None:
@@ -99,11 +99,17 @@ def _require(ok: bool, condition: Any) -> None:
 def length_error(policy: Policy, size: int) -> S3Error | None:
     """The error for a file outside the policy's content-length-range, if it is."""
     if size < policy.min_length:
-        return S3Error("EntityTooSmall", "Your proposed upload is smaller than the minimum "
-                       "allowed size.", 400, {"ProposedSize": str(size),
-                                              "MinSizeAllowed": str(policy.min_length)})
+        return S3Error(
+            "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed size.",
+            400,
+            {"ProposedSize": str(size), "MinSizeAllowed": str(policy.min_length)},
+        )
     if policy.max_length is not None and size > policy.max_length:
-        return S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.",
-                       400, {"ProposedSize": str(size),
-                             "MaxSizeAllowed": str(policy.max_length)})
+        return S3Error(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size.",
+            400,
+            {"ProposedSize": str(size), "MaxSizeAllowed": str(policy.max_length)},
+        )
     return None

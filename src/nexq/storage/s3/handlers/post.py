@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urlencode
 
 from python_multipart import MultipartParser
@@ -125,16 +126,16 @@ async def post_object(req: S3Request, s: Services) -> Response:
             try:
                 parser.write(message.get("body", b""))
             except MultipartParseError:
-                raise S3Error("MalformedPOSTRequest", "The body of your POST request is not "
-                              "well-formed multipart/form-data.", 400) from None
+                raise S3Error(
+                    "MalformedPOSTRequest",
+                    "The body of your POST request is not well-formed multipart/form-data.",
+                    400,
+                ) from None
             more = message.get("more_body", False)
             if form.in_file and body is None:
-                fields = dict(form.fields)
-                req.authenticate = lambda _req: s.authenticate_post(fields)
-                policy, body = await req.run(lambda: _start(s, fields, bucket))
+                policy, body = await _authorize(req, s, dict(form.fields), bucket)
             if body is not None and (form.pending_size >= BUFFER_BYTES or not more):
-                data = form.take()
-                await req.run(lambda data=data: body.write(data))  # type: ignore[misc]
+                await req.run(partial(body.write, form.take()))
         if body is None or policy is None or not form.file_done:
             raise invalid_argument(
                 "POST requires exactly one file upload per request.", "file", "0"
@@ -145,6 +146,14 @@ async def post_object(req: S3Request, s: Services) -> Response:
             await req.run(body.abort)
         raise
     return _answer(form.fields, bucket, meta)
+
+
+async def _authorize(
+    req: S3Request, s: Services, fields: dict[str, str], bucket: str
+) -> tuple[post_policy.Policy, IncomingBody]:
+    """Check the signed policy once the fields are known, before any file byte is stored."""
+    req.authenticate = lambda _req: s.authenticate_post(fields)
+    return await req.run(partial(_start, s, fields, bucket))
 
 
 def _start(
