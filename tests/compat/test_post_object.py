@@ -12,8 +12,9 @@ from tests.live import Key, LiveServer
 
 
 @pytest.mark.parametrize("signature_version", ["s3v4", "s3"])
-def test_form_upload(server: LiveServer, owner: Key, s3: Any, bucket: str,
-                     signature_version: str) -> None:
+def test_form_upload(
+    server: LiveServer, owner: Key, s3: Any, bucket: str, signature_version: str
+) -> None:
     client = server.client(owner, signature_version=signature_version)
     post = client.generate_presigned_post(
         bucket,
@@ -27,8 +28,11 @@ def test_form_upload(server: LiveServer, owner: Key, s3: Any, bucket: str,
         ],
         ExpiresIn=600,
     )
-    response = httpx.post(post["url"], data=post["fields"],
-                          files={"file": ("hello.txt", b"from a browser", "text/plain")})
+    response = httpx.post(
+        post["url"],
+        data=post["fields"],
+        files={"file": ("hello.txt", b"from a browser", "text/plain")},
+    )
     assert response.status_code == 204, response.text
     got = s3.get_object(Bucket=bucket, Key="uploads/hello.txt")
     assert got["Body"].read() == b"from a browser"
@@ -39,7 +43,8 @@ def test_form_upload(server: LiveServer, owner: Key, s3: Any, bucket: str,
 def test_form_policy_is_enforced(server: LiveServer, owner: Key, s3: Any, bucket: str) -> None:
     client = server.client(owner, signature_version="s3v4")
     post = client.generate_presigned_post(
-        bucket, "fixed-key",
+        bucket,
+        "fixed-key",
         Conditions=[["content-length-range", 1, 10], {"success_action_status": "201"}],
         Fields={"success_action_status": "201"},
     )
@@ -69,6 +74,7 @@ def test_expired_form(server: LiveServer, owner: Key, bucket: str) -> None:
 
 
 def test_form_without_policy_is_refused(server: LiveServer, bucket: str) -> None:
-    response = httpx.post(f"{server.endpoint}/{bucket}", data={"key": "anon"},
-                          files={"file": ("f", b"x")})
+    response = httpx.post(
+        f"{server.endpoint}/{bucket}", data={"key": "anon"}, files={"file": ("f", b"x")}
+    )
     assert response.status_code == 403

@@ -36,6 +36,8 @@ class S3App:
         self._executor = executor
         self._domain_suffix = f".{domain}" if domain else None
         self._host_id = os.urandom(24).hex()
+        # Request ids stay unique across worker processes: a random prefix per process.
+        self._id_prefix = os.urandom(4).hex().upper()
         self._counter = 0
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -45,7 +47,7 @@ class S3App:
         if scope["type"] != "http":
             return
         self._counter += 1
-        request_id = f"{self._counter:016X}"
+        request_id = f"{self._id_prefix}{self._counter:08X}"
         method = scope["method"]
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         raw_path = raw_path.partition("?")[0]
