@@ -157,9 +157,7 @@ def test_cp_20mib_uses_multipart(aws: Aws, s3: Any, bucket: str, tmp_path: Path)
     assert s3.get_object(Bucket=bucket, Key="copy/big.bin")["Body"].read() == data
 
 
-def test_cp_from_stdin_streams_multipart(
-    aws: Aws, s3: Any, bucket: str, tmp_path: Path
-) -> None:
+def test_cp_from_stdin_streams_multipart(aws: Aws, s3: Any, bucket: str, tmp_path: Path) -> None:
     """``aws s3 cp - s3://...`` does not know the size up front and streams in parts."""
     data = random_bytes(18 * MiB + 5, seed=21)
     src = write_file(tmp_path / "stream.bin", data)
@@ -303,6 +301,16 @@ def test_copy_object(aws: Aws, s3: Any, bucket: str, tmp_path: Path) -> None:
     aws("s3", "cp", f"s3://{bucket}/src.bin", f"s3://{bucket}/dst/s3cp.bin")
     assert s3.get_object(Bucket=bucket, Key="dst/s3cp.bin")["Body"].read() == data
 
+    # aws s3 mv: a server-side copy, then the source is deleted.
+    aws("s3", "mv", f"s3://{bucket}/dst/s3cp.bin", f"s3://{bucket}/dst/moved.bin")
+    assert all_keys(s3, bucket) == [
+        "dst/copy.bin",
+        "dst/moved.bin",
+        "dst/replaced.bin",
+        "src.bin",
+    ]
+    assert s3.get_object(Bucket=bucket, Key="dst/moved.bin")["Body"].read() == data
+
 
 def test_list_objects_v2_delimiter_and_pagination(aws: Aws, s3: Any, bucket: str) -> None:
     keys = ["a/1", "a/2", "b/1", "c", "d", "e", "f/g/h"]
@@ -335,6 +343,36 @@ def test_list_objects_v2_delimiter_and_pagination(aws: Aws, s3: Any, bucket: str
         assert pages < 10, "pagination does not terminate"
     assert seen == sorted(keys)
     assert pages == 3
+
+    # The same through ListObjects (V1), whose pages are chained by markers.
+    seen = []
+    token = None
+    while True:
+        args = ["list-objects", "--bucket", bucket, "--max-items", "3", "--page-size", "2"]
+        if token:
+            args += ["--starting-token", token]
+        page = api(aws, *args)
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        token = page.get("NextToken")
+        if not token:
+            break
+        assert len(seen) < 20, "pagination does not terminate"
+    assert seen == sorted(keys)
+
+    # V1 with a delimiter: NextMarker may name a common prefix.
+    v1 = api(
+        aws, "list-objects", "--bucket", bucket, "--delimiter", "/", "--max-keys", "2",
+        "--no-paginate",
+    )  # fmt: skip
+    assert v1["IsTruncated"] is True
+    assert [p["Prefix"] for p in v1["CommonPrefixes"]] == ["a/", "b/"]
+    assert v1["NextMarker"] == "b/"
+    v1_rest = api(
+        aws, "list-objects", "--bucket", bucket, "--delimiter", "/", "--no-paginate",
+        "--marker", v1["NextMarker"],
+    )  # fmt: skip
+    assert [o["Key"] for o in v1_rest["Contents"]] == ["c", "d", "e"]
+    assert [p["Prefix"] for p in v1_rest["CommonPrefixes"]] == ["f/"]
 
     # One raw request: the server's own continuation token.
     raw = api(aws, "list-objects-v2", "--bucket", bucket, "--max-keys", "2", "--no-paginate")
@@ -453,7 +491,7 @@ def test_presign(
         (tmp_path / "aws-config").write_text(
             f"[default]\ns3 =\n    signature_version = {signature}\n"
         )
-    url = aws("s3", "presign", f"s3://{bucket}/{key}", "--expires-in", "300").stdout.strip()
+    url = aws("s3", "presign", f"s3://{bucket}/{key}", "--expires-in", "60").stdout.strip()
     if signature == "s3v4":
         assert "X-Amz-Signature=" in url
     else:

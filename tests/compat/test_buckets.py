@@ -138,3 +138,22 @@ def test_region_aliases(server: LiveServer, owner: Key) -> None:
     with pytest.raises(ClientError) as exc:
         wrong.list_buckets()
     assert code(exc) == "AuthorizationHeaderMalformed"
+
+
+def test_put_acl_accepts_private_only(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    s3.put_object_acl(Bucket=bucket, Key="k", ACL="private")
+    s3.put_bucket_acl(Bucket=bucket, ACL="private")
+    policy = s3.get_object_acl(Bucket=bucket, Key="k")
+    s3.put_object_acl(
+        Bucket=bucket,
+        Key="k",
+        AccessControlPolicy={"Grants": policy["Grants"], "Owner": policy["Owner"]},
+    )
+    for call in (
+        lambda: s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read"),
+        lambda: s3.put_bucket_acl(Bucket=bucket, ACL="public-read-write"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code(exc) == "NotImplemented"

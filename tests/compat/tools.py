@@ -203,7 +203,7 @@ def make_tree(root: Path, *, seed: int = 0, big: int = 0) -> dict[str, bytes]:
         "dir1/sub/d.json": b'{"d": 4}\n',
         "dir2/e with space.txt": b"spaces in the key\n",
         "dir2/f+plus=eq.txt": b"plus and equals\n",
-        "dir2/ünïcødé 日本 100%.txt": "non-ASCII and a percent sign\n".encode(),
+        "dir2/ünïcødé 日本 100%.txt": b"non-ASCII and a percent sign\n",
         "dir2/a~b!c$d&e(f)g';h,i@.txt": b"punctuation\n",
         "dir2/deep/er/g.dat": random_bytes(4097, seed + 2),
     }

@@ -287,26 +287,29 @@ class Authenticator:
         pairs = [(k, v) for k, v in req.headers.items() if k.startswith("x-amz-")]
         pairs += [(k, v or "") for k, v in req.query_list if k.lower().startswith("x-amz-")]
         amz = sigv2.canonical_amz_headers(pairs)
-        # S3 compat: the resource of a bucket request is "/bucket/", with its slash, whether
-        # or not the path had one; virtual-hosted requests sign the bucket in front.
         path = req.raw_path
         virtual = req.bucket if req.bucket and not path.startswith(f"/{req.bucket}") else None
+        paths = [path]
         if req.bucket and not req.key and not virtual:
-            path = f"/{req.bucket}/"
-        resource = sigv2.canonical_resource(virtual, path, req.query_list)
-        expected = sigv2.sign(
-            found.secret,
-            sigv2.string_to_sign(
-                req.method,
-                req.headers.get("content-md5", ""),
-                req.headers.get("content-type", ""),
-                date,
-                amz,
-                resource,
-            ),
-        )
-        if not sigv2.verify(expected, signature):
-            raise _error_signature()
+            # S3 compat: botocore signs a bucket request as "/bucket/" whatever the path was;
+            # rclone and older signers sign the path as sent ("/bucket").
+            paths = [f"/{req.bucket}/", f"/{req.bucket}"]
+        for candidate in paths:
+            resource = sigv2.canonical_resource(virtual, candidate, req.query_list)
+            expected = sigv2.sign(
+                found.secret,
+                sigv2.string_to_sign(
+                    req.method,
+                    req.headers.get("content-md5", ""),
+                    req.headers.get("content-type", ""),
+                    date,
+                    amz,
+                    resource,
+                ),
+            )
+            if sigv2.verify(expected, signature):
+                return
+        raise _error_signature()
 
 
 def _check_skew(signed_at: float) -> None:

@@ -12,6 +12,8 @@ PARTIAL: dict[Operation, str] = {
     Operation.GET_BUCKET_VERSIONING: "always answers 'never enabled'; versioning is not built",
     Operation.GET_BUCKET_ACL: "answers the owner's FULL_CONTROL; ACLs cannot be changed",
     Operation.GET_OBJECT_ACL: "answers the owner's FULL_CONTROL; ACLs cannot be changed",
+    Operation.PUT_BUCKET_ACL: "accepts only the private ACL (owner FULL_CONTROL); others 501",
+    Operation.PUT_OBJECT_ACL: "accepts only the private ACL (owner FULL_CONTROL); others 501",
     Operation.GET_OBJECT: "no versionId; one range per request (as S3)",
     Operation.COPY_OBJECT: "no versionId; sources up to 5 GiB (as S3)",
     Operation.LIST_BUCKETS: "no pagination parameters (every bucket in one page)",

@@ -41,6 +41,8 @@ class Operation(enum.Enum):
     HEAD_OBJECT = "HeadObject"
     DELETE_OBJECT = "DeleteObject"
     GET_OBJECT_ACL = "GetObjectAcl"
+    PUT_BUCKET_ACL = "PutBucketAcl"
+    PUT_OBJECT_ACL = "PutObjectAcl"
     CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
     UPLOAD_PART = "UploadPart"
     UPLOAD_PART_COPY = "UploadPartCopy"
@@ -71,6 +73,8 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("HEAD", "object", None, False): (Operation.HEAD_OBJECT, Access.READ),
     ("DELETE", "object", None, False): (Operation.DELETE_OBJECT, Access.WRITE),
     ("GET", "object", "acl", False): (Operation.GET_OBJECT_ACL, Access.READ),
+    ("PUT", "bucket", "acl", False): (Operation.PUT_BUCKET_ACL, Access.WRITE),
+    ("PUT", "object", "acl", False): (Operation.PUT_OBJECT_ACL, Access.WRITE),
     ("POST", "object", "uploads", False): (Operation.CREATE_MULTIPART_UPLOAD, Access.WRITE),
     ("PUT", "object", "uploadId", False): (Operation.UPLOAD_PART, Access.WRITE),
     ("PUT", "object", "uploadId", True): (Operation.UPLOAD_PART_COPY, Access.WRITE),

@@ -13,6 +13,8 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.GET_BUCKET_VERSIONING: bucket.get_bucket_versioning,
     Operation.GET_BUCKET_ACL: bucket.get_bucket_acl,
     Operation.GET_OBJECT_ACL: bucket.get_object_acl,
+    Operation.PUT_BUCKET_ACL: bucket.put_bucket_acl,
+    Operation.PUT_OBJECT_ACL: bucket.put_object_acl,
     Operation.LIST_OBJECTS: listing.list_objects,
     Operation.LIST_OBJECTS_V2: listing.list_objects_v2,
     Operation.PUT_OBJECT: objects.put_object,

@@ -111,6 +111,28 @@ def parse_location(body: bytes) -> str | None:
     return _text(root, "LocationConstraint")
 
 
+def private_policy(body: bytes) -> bool:
+    """Whether an AccessControlPolicy grants nothing beyond the owner's FULL_CONTROL."""
+    if not body.strip():
+        return True
+    root = _parse(body)
+    if _local(root.tag) != "AccessControlPolicy":
+        raise malformed_xml()
+    permissions = [
+        (_text(grant, "Permission") or "", grant)
+        for acl in _children(root, "AccessControlList")
+        for grant in _children(acl, "Grant")
+    ]
+    owner = next(iter(_children(root, "Owner")), None)
+    owner_id = _text(owner, "ID") if owner is not None else None
+    for permission, grant in permissions:
+        grantee = next(iter(_children(grant, "Grantee")), None)
+        grantee_id = _text(grantee, "ID") if grantee is not None else None
+        if permission != "FULL_CONTROL" or grantee_id != owner_id:
+            return False
+    return True
+
+
 def invalid_location(region: str, asked: str) -> S3Error:
     return S3Error(
         "IllegalLocationConstraintException",

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from nexq.storage.conditions import Conditions
+from nexq.storage.s3.body import read_small
+from nexq.storage.s3.errors import S3Error
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
-from nexq.storage.s3.xml import document, escape, invalid_location, iso_time, parse_location
+from nexq.storage.s3.xml import (
+    document,
+    escape,
+    invalid_location,
+    iso_time,
+    parse_location,
+    private_policy,
+)
 
 
 def _owner(req: S3Request) -> str:
@@ -90,9 +102,37 @@ async def get_bucket_acl(req: S3Request, s: Services) -> Response:
 
 
 async def get_object_acl(req: S3Request, s: Services) -> Response:
-    from nexq.storage.conditions import Conditions
-
     await req.run(
         lambda: s.objects.head_object(req.caller, req.bucket or "", req.key or "", Conditions())
     )
     return _acl(req)
+
+
+async def _put_acl(req: S3Request, check: Callable[[], object]) -> Response:
+    """Accept the one ACL Nexq has (private: the owner's FULL_CONTROL); refuse the others."""
+    body = await read_small(req, 64 * 1024) or b""
+
+    def run() -> None:
+        check()
+        canned = req.headers.get("x-amz-acl")
+        grants = [h for h in req.headers if h.startswith("x-amz-grant-")]
+        if (canned not in (None, "private")) or grants or not private_policy(body):
+            raise S3Error(
+                "NotImplemented",
+                "Only the private ACL (the owner's FULL_CONTROL) is supported.",
+                501,
+            )
+
+    await req.run(run)
+    return empty(200)
+
+
+async def put_bucket_acl(req: S3Request, s: Services) -> Response:
+    return await _put_acl(req, lambda: s.objects.bucket(req.caller, req.bucket or ""))
+
+
+async def put_object_acl(req: S3Request, s: Services) -> Response:
+    return await _put_acl(
+        req,
+        lambda: s.objects.head_object(req.caller, req.bucket or "", req.key or "", Conditions()),
+    )
