@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -213,7 +214,7 @@ def serve(
         from nexq.cli.tls import self_signed as make_certificate
 
         cert, key = make_certificate(settings.data_dir / "tls", settings.host)
-        settings = Settings.from_env(**{**_fields(settings), "tls_cert": cert, "tls_key": key})
+        settings = replace(settings, tls_cert=cert, tls_key=key)
     nexq = build(settings)
     removed = recover(nexq)
     if removed:
@@ -245,10 +246,6 @@ def serve(
     signal.signal(signal.SIGTERM, forward)
     for child in children:
         os.waitpid(child, 0)
-
-
-def _fields(settings: Settings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from nexq.core.ids import new_id
-from nexq.storage.blobs.port import BlobStore
+from nexq.storage.blobs.port import BlobStore, BlobWriter
 from nexq.storage.conditions import Conditions, check_copy_source, check_read
 from nexq.storage.directory import Directory
 from nexq.storage.errors import (
@@ -200,17 +200,17 @@ class ObjectStorage:
         """Remove blob files that no metadata references."""
         self._blobs.delete(paths)
 
-    def _copy_range(self, src: ObjectMeta, start: int, length: int, writer: object) -> str:
+    def _copy_range(self, src: ObjectMeta, start: int, length: int, writer: BlobWriter) -> str:
         """Append ``src[start:start+length]`` to ``writer``; returns the MD5 hex of the range."""
         if start == 0 and length == src.size and src.parts_count == 0:
             # Same bytes, same MD5: let the kernel copy and skip hashing.
             for segment in src.segments:
-                self._blobs.copy_into(writer, segment.path, 0, segment.size)  # type: ignore[arg-type]
+                self._blobs.copy_into(writer, segment.path, 0, segment.size)
             return src.etag
         md5 = hashlib.md5()  # noqa: S324 - S3's ETag is an MD5 by definition
         for data in self.read(src, start, length):
             md5.update(data)
-            writer.write(data)  # type: ignore[attr-defined]
+            writer.write(data)
         return md5.hexdigest()
 
     # reads ------------------------------------------------------------------------------
@@ -241,12 +241,6 @@ class ObjectStorage:
                 length -= take
                 start += take
             offset = end
-
-    def local_file(self, meta: ObjectMeta) -> str | None:
-        """A file path holding the whole object, when the blob store can send files directly."""
-        if len(meta.segments) == 1:
-            return self._blobs.local_path(meta.segments[0].path)
-        return None
 
     def delete_object(self, caller: AccessKey, bucket_name: str, key: str) -> None:
         """Delete ``key``; deleting a missing key succeeds, as in S3."""

@@ -85,9 +85,6 @@ class FileBlobStore:
                 length -= len(data)
                 yield data
 
-    def local_path(self, path: str) -> str | None:
-        return str(self.root / path)
-
     def copy_into(self, writer: BlobWriter, path: str, offset: int, length: int) -> None:
         if not isinstance(writer, FileBlobWriter):
             for data in self.read(path, offset, length, _COPY_CHUNK):

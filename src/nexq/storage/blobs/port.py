@@ -26,9 +26,6 @@ class BlobStore(Protocol):
     def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
         """Yield ``length`` bytes from ``offset`` in pieces of at most ``chunk`` bytes."""
 
-    def local_path(self, path: str) -> str | None:
-        """A file-system path for zero-copy sends, when the store has one."""
-
     def copy_into(self, writer: BlobWriter, path: str, offset: int, length: int) -> None:
         """Append a range of a blob to ``writer`` without passing it through Python if possible."""
 

@@ -12,6 +12,7 @@ from nexq.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    NoSuchKey,
     NoSuchUpload,
     PreconditionFailed,
 )
@@ -95,8 +96,6 @@ def _check_conditions(
     ).fetchone()
     if row is None:
         if if_match is not None:
-            from nexq.storage.errors import NoSuchKey
-
             raise NoSuchKey()
         return []
     if if_none_match:
@@ -146,14 +145,6 @@ class SqliteMetadata:
 
     def find_account(self, email: str) -> Account | None:
         return self._account("email", email)
-
-    def password_hash(self, account_id: str) -> str | None:
-        row = (
-            self._db.reader()
-            .execute("SELECT password_hash FROM accounts WHERE id = ?", (account_id,))
-            .fetchone()
-        )
-        return row[0] if row else None
 
     def set_account_status(self, account_id: str, status: str) -> None:
         def write(conn: sqlite3.Connection) -> None:

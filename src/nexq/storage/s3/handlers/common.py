@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from nexq.storage.conditions import Conditions
 from nexq.storage.directory import Credential
@@ -139,8 +140,6 @@ def checksum_response_headers(checksums: dict[str, str]) -> dict[str, str]:
 
 def copy_source(req: S3Request) -> tuple[str, str]:
     """x-amz-copy-source as (bucket, key); versionId is not supported."""
-    from urllib.parse import unquote
-
     raw = req.headers.get("x-amz-copy-source", "")
     value = unquote(raw.partition("?")[0]).lstrip("/")
     bucket, _, key = value.partition("/")
