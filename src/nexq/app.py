@@ -29,7 +29,7 @@ from nexq.storage.s3.server import S3App
 from nexq.storage.service import ObjectStorage
 
 log = logging.getLogger("nexq")
-WORKER_THREADS = 64
+WORKER_THREADS = 32
 JANITOR_SECONDS = 1.0
 
 

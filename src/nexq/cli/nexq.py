@@ -278,6 +278,7 @@ def _first_start(nexq: Nexq) -> None:
 
 def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
     import uvicorn
+    import uvloop
 
     nexq = build(settings)
     stop = threading.Event()
@@ -306,7 +307,7 @@ def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
         )
 
     try:
-        asyncio.run(main())
+        uvloop.run(main())
     finally:
         stop.set()
         nexq.close()

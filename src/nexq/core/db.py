@@ -14,7 +14,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,20 +90,28 @@ class _Job:
 
 
 class Committer:
-    """Runs writes in batches: one syncfs and one commit for everything that was waiting."""
+    """Runs writes in batches: one syncfs and one commit for everything that was waiting.
+
+    Two stages run in their own threads, so they overlap: while one batch's blob files are
+    flushed, the previous batch is committed. A write that references new blob files passes
+    through the flush stage first; one that does not goes straight to the commit stage.
+    """
 
     def __init__(self, path: Path, sync_root: Path, max_batch: int = 256) -> None:
         self._conn = connect(path)
         self._sync_root = sync_root
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="nexq-committer", daemon=True)
+        self._to_flush: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._to_commit: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._flusher = threading.Thread(target=self._flush_stage, name="nexq-flush", daemon=True)
+        self._thread = threading.Thread(target=self._commit_stage, name="nexq-commit", daemon=True)
+        self._flusher.start()
         self._thread.start()
 
     def submit(self, write: Write[T], *, sync_blobs: bool = False) -> Future[T]:
         """Queue ``write``; ``sync_blobs`` when it references blob files written just now."""
         job = _Job(write, sync_blobs)
-        self._queue.put(job)
+        (self._to_flush if sync_blobs else self._to_commit).put(job)
         return job.future
 
     def run(self, write: Write[T], *, sync_blobs: bool = False) -> T:
@@ -112,36 +120,52 @@ class Committer:
         return result
 
     def close(self) -> None:
-        """Finish what is queued and stop the thread."""
-        self._queue.put(None)
+        """Finish what is queued and stop both stages."""
+        self._to_flush.put(None)
+        self._flusher.join()
+        self._to_commit.put(None)
         self._thread.join()
         self._conn.close()
 
-    def _run(self) -> None:
+    def _batches(self, source: queue.SimpleQueue[_Job | None]) -> Iterator[list[_Job]]:
+        """Everything waiting in ``source``, a batch at a time, until None arrives."""
         while True:
-            first = self._queue.get()
+            first = source.get()
             if first is None:
                 return
             batch = [first]
             stop = False
             while len(batch) < self._max_batch:
                 try:
-                    job = self._queue.get_nowait()
+                    job = source.get_nowait()
                 except queue.Empty:
                     break
                 if job is None:
                     stop = True
                     break
                 batch.append(job)
-            self._commit(batch)
+            yield batch
             if stop:
                 return
 
-    def _commit(self, batch: list[_Job]) -> None:
-        try:
-            if any(job.sync for job in batch):
+    def _flush_stage(self) -> None:
+        for batch in self._batches(self._to_flush):
+            try:
                 # The blob files must be durable before the rows that make them visible.
                 sync_filesystem(self._sync_root)
+            except BaseException as exc:
+                for job in batch:
+                    job.future.set_exception(exc)
+                continue
+            for job in batch:
+                self._to_commit.put(job)
+
+    def _commit_stage(self) -> None:
+        for batch in self._batches(self._to_commit):
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
             self._conn.execute("BEGIN IMMEDIATE")
         except BaseException as exc:
             for job in batch:

@@ -46,13 +46,8 @@ class FileBlobWriter:
         # them: the committer calls syncfs before committing (see core.db.Committer).
         os.close(self._fd)
         self._fd = -1
-        relative = f"{self._name[:2]}/{self._name[2:4]}/{self._name}"
-        final = self._root / relative
-        try:
-            os.rename(self._tmp_path, final)
-        except FileNotFoundError:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(self._tmp_path, final)
+        relative = f"{self._name[:2]}/{self._name}"
+        os.rename(self._tmp_path, self._root / relative)
         return relative
 
     def abort(self) -> None:
@@ -69,8 +64,11 @@ class FileBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root / "blobs"
         self.tmp = root / "tmp"
-        self.root.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        # 256 fan-out directories made once, so no write pays for a mkdir; ext4's hashed
+        # directories keep lookups fast with many thousands of files in each.
+        for fan in range(256):
+            (self.root / f"{fan:02x}").mkdir(parents=True, exist_ok=True)
 
     def writer(self) -> FileBlobWriter:
         return FileBlobWriter(self.root, self.tmp)
@@ -113,10 +111,9 @@ class FileBlobStore:
         for entry in os.scandir(self.tmp):
             os.unlink(entry.path)
             removed += 1
-        for top in os.scandir(self.root):
-            for mid in os.scandir(top.path):
-                for blob in os.scandir(mid.path):
-                    if f"{top.name}/{mid.name}/{blob.name}" not in referenced:
-                        os.unlink(blob.path)
-                        removed += 1
+        for fan in os.scandir(self.root):
+            for blob in os.scandir(fan.path):
+                if f"{fan.name}/{blob.name}" not in referenced:
+                    os.unlink(blob.path)
+                    removed += 1
         return removed

@@ -43,8 +43,15 @@ def _error_signature() -> S3Error:
 
 
 def _parse_amz_date(value: str) -> float:
+    # By hand: time.strptime costs more than the rest of the signature check.
     try:
-        return float(calendar.timegm(time.strptime(value, "%Y%m%dT%H%M%SZ")))
+        if len(value) != 16 or value[8] != "T" or value[15] != "Z":
+            raise ValueError(value)
+        fields = (value[0:4], value[4:6], value[6:8], value[9:11], value[11:13], value[13:15])
+        year, month, day, hour, minute, second = (int(f) for f in fields)
+        if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+            raise ValueError(value)
+        return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
     except ValueError:
         raise access_denied(
             "AWS authentication requires a valid Date or x-amz-date header"

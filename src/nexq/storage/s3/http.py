@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from nexq.storage.directory import Credential
 from nexq.storage.s3.operations import Access, Operation
 
 T = TypeVar("T")
+INLINE_READ_BYTES = 64 * 1024
 Receive = Callable[[], Any]
 
 
@@ -60,6 +62,18 @@ class S3Request:
         assert self.credential is not None, "handlers call run() before using the caller"
         return self.credential.key
 
+    def now(self, fn: Callable[[], T]) -> T:
+        """Run bounded work on the event loop; the first call also authenticates the caller.
+
+        Only for lookups whose cost is bounded by construction: cached keys and buckets, one
+        indexed read of the metadata database (SQLite in WAL mode: a reader never waits for
+        a writer) and at most :data:`INLINE_READ_BYTES` of blob data. A thread hop costs more
+        than such a lookup; measured in docs/architecture.md.
+        """
+        if self.credential is None:
+            self.credential = self.authenticate(self)
+        return fn()
+
     async def run(self, fn: Callable[[], T]) -> T:
         """Run blocking work in the worker pool; the first call also authenticates the caller.
 
@@ -75,9 +89,14 @@ class S3Request:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
 
+@functools.lru_cache(maxsize=4096)
+def _http_date(second: int) -> str:
+    return email.utils.formatdate(second, usegmt=True)
+
+
 def http_date(epoch: float) -> str:
-    """An RFC 7231 date."""
-    return email.utils.formatdate(epoch, usegmt=True)
+    """An RFC 7231 date (cached: the same few seconds are formatted over and over)."""
+    return _http_date(int(epoch))
 
 
 def parse_http_date(value: str | None) -> float | None:

@@ -65,7 +65,7 @@ async def delete_bucket(req: S3Request, s: Services) -> Response:
 
 
 async def head_bucket(req: S3Request, s: Services) -> Response:
-    await req.run(lambda: s.objects.bucket(req.caller, req.bucket or ""))
+    req.now(lambda: s.objects.bucket(req.caller, req.bucket or ""))
     return empty(200, {"x-amz-bucket-region": s.region})
 
 

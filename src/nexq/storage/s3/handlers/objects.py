@@ -25,7 +25,7 @@ from nexq.storage.s3.handlers.common import (
     trailer_checksums,
     write_content,
 )
-from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, parse_delete
 
 SMALL_BODY = 1024 * 1024
@@ -132,7 +132,7 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     conditions = read_conditions(req)
     with_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
 
-    def lookup() -> tuple[ObjectMeta, tuple[int, int] | None, bytes | None]:
+    def lookup() -> tuple[ObjectMeta, tuple[int, int] | None]:
         meta = s.objects.head_object(req.caller, bucket, key, conditions)
         try:
             if "partNumber" in req.query:
@@ -143,14 +143,9 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
             error = from_domain(exc)
             error.headers["content-range"] = f"bytes */{meta.size}"
             raise error from None
-        start, end = span if span is not None else (0, meta.size - 1)
-        length = end - start + 1
-        data = None
-        if with_body and length <= SMALL_BODY:
-            data = b"".join(s.objects.read(meta, start, length))
-        return meta, span, data
+        return meta, span
 
-    meta, span, data = await req.run(lookup)
+    meta, span = req.now(lookup)
     headers = object_headers(meta, with_checksums and span is None)
     for param, header in _OVERRIDES.items():
         if param in req.query:
@@ -165,8 +160,8 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     headers["content-length"] = str(length)
     if not with_body:
         return Response(status, headers)
-    if data is not None:
-        return Response(status, headers, data)
+    if length <= INLINE_READ_BYTES:
+        return Response(status, headers, b"".join(s.objects.read(meta, start, length)))
     return Response(status, headers, stream=_stream(req, s.objects.read(meta, start, length)))
 
 
