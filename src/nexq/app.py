@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ def build(settings: Settings) -> Nexq:
     store = SqliteMetadata(db)
     blobs = FileBlobStore(settings.data_dir)
     directory = Directory(store, box)
-    objects = ObjectStorage(store, blobs, directory)
+    # Hashing only, never waiting: sized to the cores that can hash in parallel.
+    hash_pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="nexq-hash")
+    objects = ObjectStorage(store, blobs, directory, hash_pool)
     return Nexq(
         settings=settings,
         db=db,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from nexq.core.ids import new_id
@@ -61,10 +62,17 @@ class NewContent:
 class ObjectStorage:
     """Buckets and objects, as seen by one access key at a time."""
 
-    def __init__(self, store: MetadataStore, blobs: BlobStore, directory: Directory) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        blobs: BlobStore,
+        directory: Directory,
+        hash_pool: Executor | None = None,
+    ) -> None:
         self._store = store
         self._blobs = blobs
         self.directory = directory
+        self._hash_pool = hash_pool
 
     # buckets ----------------------------------------------------------------------------
     def bucket(self, caller: AccessKey, name: str) -> Bucket:
@@ -102,7 +110,7 @@ class ObjectStorage:
     # writes -----------------------------------------------------------------------------
     def receive(self, algorithms: Iterable[str] = (), limit: int = MAX_PUT_BYTES) -> IncomingBody:
         """A sink for the bytes of a new object or part."""
-        return IncomingBody(self._blobs.writer(), algorithms, limit)
+        return IncomingBody(self._blobs.writer(), algorithms, limit, self._hash_pool)
 
     def put_object(
         self, caller: AccessKey, bucket_name: str, key: str, body: IncomingBody, new: NewContent

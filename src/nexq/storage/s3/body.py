@@ -7,11 +7,13 @@ large upload never blocks other requests and memory per request stays bounded.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Executor
 from functools import partial
 
-from nexq.storage.incoming import IncomingBody
+from nexq.storage.incoming import PARALLEL_HASH_BYTES, IncomingBody
 from nexq.storage.s3 import sigv4
 from nexq.storage.s3.auth import (
     STREAMING_SIGNED,
@@ -43,8 +45,14 @@ def incomplete_body() -> S3Error:
 class BodySink:
     """Decodes and verifies a request body and feeds it to ``target`` (worker-thread side)."""
 
-    def __init__(self, check: PayloadCheck, target: Callable[[bytes | memoryview], None]) -> None:
+    def __init__(
+        self,
+        check: PayloadCheck,
+        target: Callable[[bytes | memoryview], None],
+        hash_pool: Executor | None = None,
+    ) -> None:
         self._check = check
+        self._hash_pool = hash_pool
         self._target = target
         self._sha = hashlib.sha256() if check.content_sha256 else None
         self.trailers: dict[str, str] = {}
@@ -58,10 +66,20 @@ class BodySink:
     def feed(self, raw: bytes) -> None:
         """Take the next bytes as they came from the socket."""
         if self._decoder is None:
-            if self._sha is not None:
-                self._sha.update(raw)
             self.decoded += len(raw)
-            self._target(raw)
+            if self._sha is None:
+                self._target(raw)
+                return
+            if self._hash_pool is None or len(raw) < PARALLEL_HASH_BYTES:
+                self._sha.update(raw)
+                self._target(raw)
+                return
+            # The payload hash runs beside the write (and its MD5): three cores' worth of work.
+            sha = self._hash_pool.submit(self._sha.update, raw)
+            try:
+                self._target(raw)
+            finally:
+                sha.result()
             return
         try:
             events = self._decoder.feed(raw)
@@ -129,19 +147,33 @@ class BodySink:
 
 async def receive_into(req: S3Request, body: IncomingBody, first: bytes = b"") -> BodySink:
     """Stream the request body into ``body``; returns the sink (for trailers) when whole."""
-    sink = BodySink(req.payload, body.write)
+    sink = BodySink(req.payload, body.write, body.hash_pool)
     buffer = bytearray(first)
     more = True
-    while more:
-        message = await req.receive()
-        if message["type"] == "http.disconnect":
-            raise incomplete_body()
-        buffer += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(buffer) >= BUFFER_BYTES or not more:
-            chunk = bytes(buffer)
-            buffer.clear()
-            await req.run(partial(sink.feed, chunk))
+    # One buffer is hashed and written in the pool while the next one is received, so the
+    # socket and the disk work at the same time; at most two buffers are held.
+    writing: asyncio.Future[None] | None = None
+    try:
+        while more:
+            message = await req.receive()
+            if message["type"] == "http.disconnect":
+                raise incomplete_body()
+            buffer += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(buffer) >= BUFFER_BYTES or not more:
+                chunk = bytes(buffer)
+                buffer.clear()
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(req.run(partial(sink.feed, chunk)))
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            # Never leave a write running into a body that the caller is about to abort.
+            await asyncio.wait([writing])
+            if not writing.cancelled():
+                writing.exception()  # seen here; the error already raising is the one reported
     await req.run(sink.finish)
     _check_lengths(req, sink)
     return sink
