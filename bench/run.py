@@ -100,7 +100,9 @@ def _alive(server: Server) -> bool:
     return server.proc is not None and server.proc.poll() is None
 
 
-def bench_server(server: Server, p: Params, selected: list[str]) -> dict[str, Result]:
+def bench_server(
+    server: Server, p: Params, selected: list[str], wait_idle: float
+) -> dict[str, Result]:
     """Start ``server``, run every selected workload, stop it. Never raises."""
     res: dict[str, Result] = {}
     log(f"{server.label}: starting")
@@ -148,6 +150,11 @@ def bench_server(server: Server, p: Params, selected: list[str]) -> dict[str, Re
                     res[name] = Result(error="skipped: the 4 KiB PUTs failed")
                     continue
                 n_keys = max(1, int(put.extra.get("requests", p.small_n)))
+            # Start each workload from the same state: no dirty page cache left by the
+            # previous one (Nexq fsyncs, so it would pay for others' writeback), and
+            # (bounded) wait for other work on this 2-CPU machine to stop.
+            os.sync()
+            wait_quiet(min(wait_idle, 60.0), sample=0.5)
             log(f"{server.label}: {name} ...")
             t0 = time.perf_counter()
             try:
@@ -155,8 +162,8 @@ def bench_server(server: Server, p: Params, selected: list[str]) -> dict[str, Re
             except Exception as e:  # a harness or protocol surprise: record it, go on
                 r = Result(error=f"{type(e).__name__}: {e}"[:400])
             if not _alive(server):
-                tail = " / ".join(server.log_tail().strip().splitlines()[-3:])
-                r.error = (r.error or "") + f" (server died: {tail[:300]})"
+                last = " / ".join(server.log_tail().strip().splitlines()[-3:])
+                r.error = (r.error or "") + f" (server died: {last[:300]})"
             res[name] = r
             shown = f"{r.value:,.1f}" if r.value is not None else f"ERROR {r.error}"
             log(f"{server.label}: {name} = {shown} {r.note} ({time.perf_counter() - t0:.1f}s)")
@@ -170,10 +177,12 @@ def bench_server(server: Server, p: Params, selected: list[str]) -> dict[str, Re
     return res
 
 
-def wait_quiet(max_wait: float, busy_limit: float = 0.15) -> float:
+def wait_quiet(max_wait: float, busy_limit: float = 0.15, sample: float = 1.0) -> float:
     """Wait (bounded) until other processes leave the CPUs mostly idle; return busy %."""
+    if max_wait <= 0:
+        return machine_busy_fraction(sample) * 100
     deadline = time.monotonic() + max_wait
-    busy = machine_busy_fraction(1.0)
+    busy = machine_busy_fraction(sample)
     warned = False
     while busy > busy_limit and time.monotonic() < deadline:
         if not warned:
@@ -280,9 +289,10 @@ def render(
     )
 
     # Details: latency and CPU per request.
-    out += ["", "### Details", ""]
-    out.append("| Workload | Metric | " + " | ".join(labels[c] for c in cols) + " |")
-    out.append("|---|---|" + "---:|" * len(cols))
+    details = ["", "### Details", ""]
+    details.append("| Workload | Metric | " + " | ".join(labels[c] for c in cols) + " |")
+    details.append("|---|---|" + "---:|" * len(cols))
+    n_head = len(details)
     for row in rows_for(p):
         per_op = row.key in ("put4k", "get4k", "head4k", "list")
         for key, label in METRICS:
@@ -300,13 +310,19 @@ def render(
                     shown.append(f"{int(x):,}")
                 else:
                     shown.append(fmt(x))
-            out.append(f"| {row.label} | {label} | " + " | ".join(shown) + " |")
+            details.append(f"| {row.label} | {label} | " + " | ".join(shown) + " |")
+    if len(details) > n_head:
+        out += details
     busy = [f"{labels[c]} {background[c]:.0f}%" for c in cols if c in background]
     if busy:
         out += ["", "Machine CPU busy in the second before each server started: " + ", ".join(busy)]
 
     notes = []
     for c in cols:
+        errs = {r.error for r in results[c].values() if r.value is None}
+        if len(errs) == 1 and None not in errs and len(results[c]) > 2:
+            notes.append(f"- ¹ **{labels[c]} — every workload**: {errs.pop()}")
+            continue
         for row in rows_for(p):
             r = results[c].get(row.key)
             if r is not None and r.error and len(r.error) > 40:
@@ -342,6 +358,17 @@ def header_text(p: Params, quick: bool, nexq_reason: str, elapsed: float | None 
         )
     except (OSError, subprocess.TimeoutExpired):
         commit = ""
+    try:
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        dirty = b""
+    if commit and dirty:
+        commit += " + uncommitted changes in src/"
     nginx = _version([shutil.which("nginx") or "nginx", "-v"]).replace("nginx version: ", "")
     lines = [
         f"## Nexq benchmark ({'quick' if quick else 'full'} mode)",
@@ -426,9 +453,10 @@ def main() -> int:
     background: dict[str, float] = {}
     for server in servers:
         labels[server.name] = server.label
+        os.sync()  # flush what the previous server wrote (and deleted) before starting
         background[server.name] = wait_quiet(args.wait_idle)
         try:
-            results[server.name] = bench_server(server, p, selected)
+            results[server.name] = bench_server(server, p, selected, args.wait_idle)
         except KeyboardInterrupt:
             server.stop()
             raise

@@ -54,7 +54,7 @@ class Params:
     mp_part: int = 16 * MiB
     mp_conc: int = 4
     unsigned: bool = False
-    io_timeout: float = 600.0
+    io_timeout: float = 300.0
 
 
 class Client:
@@ -88,8 +88,8 @@ def describe(resp: Response) -> str:
     if msg:
         parts.append(msg.group(1).decode("utf-8", "replace")[:150])
     elif resp.body and not code:
-        parts.append(resp.body[:150].decode("utf-8", "replace").strip())
-    return " ".join(parts)
+        parts.append(resp.body[:200].decode("utf-8", "replace"))
+    return " ".join(" ".join(parts).split())[:300]
 
 
 def _pct(sorted_vals: list[float], q: float) -> float:
