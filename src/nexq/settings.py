@@ -19,7 +19,7 @@ class Settings:
     s3_domain: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    workers: int = 1
+    workers: int = 0  # 0: one worker process per core
     master_key: str | None = None
 
     @staticmethod
@@ -39,10 +39,13 @@ class Settings:
             s3_domain=env.get("NEXQ_S3_DOMAIN") or None,
             tls_cert=path("NEXQ_TLS_CERT"),
             tls_key=path("NEXQ_TLS_KEY"),
-            workers=int(env.get("NEXQ_WORKERS", "1")),
+            workers=int(env.get("NEXQ_WORKERS", "0")),
             master_key=env.get("NEXQ_MASTER_KEY") or None,
         )
         flags = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in flags:
             flags["data_dir"] = Path(str(flags["data_dir"]))
-        return replace(settings, **flags)  # type: ignore[arg-type]  # flags are typed by the CLI
+        settings = replace(settings, **flags)  # type: ignore[arg-type]  # typed by the CLI
+        if settings.workers <= 0:
+            settings = replace(settings, workers=os.cpu_count() or 1)
+        return settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -194,7 +195,7 @@ def serve(
         bool, typer.Option(help="Serve HTTPS with a generated self-signed certificate.")
     ] = False,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes [env NEXQ_WORKERS].")
+        int | None, typer.Option(help="Worker processes; 0 = one per core [env NEXQ_WORKERS].")
     ] = None,
 ) -> None:
     """Start the S3 endpoint and the control plane on embedded defaults."""
@@ -234,6 +235,9 @@ def serve(
     for _ in range(settings.workers):
         pid = os.fork()
         if pid == 0:
+            # A worker dies with its parent, as abruptly: a killed server leaves no orphans
+            # holding the ports (acknowledged writes are durable either way).
+            _die_with_parent()
             _run_worker(settings, sockets)
             os._exit(0)
         children.append(pid)
@@ -246,6 +250,14 @@ def serve(
     signal.signal(signal.SIGTERM, forward)
     for child in children:
         os.waitpid(child, 0)
+
+
+def _die_with_parent() -> None:
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _listen(host: str, port: int) -> socket.socket:
