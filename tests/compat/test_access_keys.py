@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ def test_key_shape(server: LiveServer) -> None:
     assert listed[0]["label"] == "Production API"
     assert listed[0]["buckets"] == "all"
     assert listed[0]["status"] == "Active"
+    assert datetime.fromisoformat(listed[0]["created"]).tzinfo is not None
     assert "secret_access_key" not in listed[0]
 
 

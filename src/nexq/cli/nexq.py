@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import logging
@@ -11,7 +12,9 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,8 +38,16 @@ DataDir = Annotated[
 ]
 
 
-def _open(data_dir: Path | None) -> Nexq:
-    return build(Settings.from_env(data_dir=data_dir))
+@contextlib.contextmanager
+def _installation(data_dir: Path | None) -> Iterator[Nexq]:
+    """The installation's services; a domain error ends the command with its message."""
+    nexq = build(Settings.from_env(data_dir=data_dir))
+    try:
+        yield nexq
+    except DomainError as exc:
+        _fail(exc.message)
+    finally:
+        nexq.close()
 
 
 def _print(value: Any) -> None:
@@ -55,7 +66,7 @@ def _key_json(view: AccessKeyView) -> dict[str, Any]:
         "label": key.label,
         "buckets": "all" if view.bucket_names is None else view.bucket_names,
         "status": "Active" if key.active else "Revoked",
-        "created": key.created_at,
+        "created": datetime.fromtimestamp(key.created_at, UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -67,13 +78,8 @@ def account_create(
     operator: Annotated[bool, typer.Option(help="Make it an operator account.")] = False,
 ) -> None:
     """Create an account; prints {"id", "email"}."""
-    nexq = _open(data_dir)
-    try:
+    with _installation(data_dir) as nexq:
         account = nexq.accounts.create(email, password, "operator" if operator else "customer")
-    except DomainError as exc:
-        _fail(exc.message)
-    finally:
-        nexq.close()
     _print({"id": account.id, "email": account.email})
 
 
@@ -90,13 +96,8 @@ def account_resume(email: str, data_dir: DataDir = None) -> None:
 
 
 def _set_suspended(email: str, suspended: bool, data_dir: Path | None) -> None:
-    nexq = _open(data_dir)
-    try:
+    with _installation(data_dir) as nexq:
         account = nexq.accounts.set_suspended(email, suspended)
-    except DomainError as exc:
-        _fail(exc.message)
-    finally:
-        nexq.close()
     _print({"id": account.id, "email": account.email, "status": account.status})
 
 
@@ -110,14 +111,9 @@ def key_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create an access key; the secret is printed once and can never be shown again."""
-    nexq = _open(data_dir)
-    try:
+    with _installation(data_dir) as nexq:
         owner = nexq.accounts.get(account)
         view, secret = nexq.access_keys.create(owner.id, label, bucket or None)
-    except DomainError as exc:
-        _fail(exc.message)
-    finally:
-        nexq.close()
     out = _key_json(view)
     _print(
         {
@@ -135,13 +131,8 @@ def key_list(
     data_dir: DataDir = None,
 ) -> None:
     """List the account's access keys (never their secrets)."""
-    nexq = _open(data_dir)
-    try:
+    with _installation(data_dir) as nexq:
         views = nexq.access_keys.list(nexq.accounts.get(account).id)
-    except DomainError as exc:
-        _fail(exc.message)
-    finally:
-        nexq.close()
     _print([_key_json(v) for v in views])
 
 
@@ -152,13 +143,8 @@ def key_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a key: every request signed with it gets 403 at once."""
-    nexq = _open(data_dir)
-    try:
+    with _installation(data_dir) as nexq:
         nexq.access_keys.revoke(nexq.accounts.get(account).id, key_id)
-    except DomainError as exc:
-        _fail(exc.message)
-    finally:
-        nexq.close()
     _print({"access_key_id": key_id, "status": "Revoked"})
 
 
@@ -169,13 +155,8 @@ def key_delete(
     data_dir: DataDir = None,
 ) -> None:
     """Delete a key permanently."""
-    nexq = _open(data_dir)
-    try:
+    with _installation(data_dir) as nexq:
         nexq.access_keys.delete(nexq.accounts.get(account).id, key_id)
-    except DomainError as exc:
-        _fail(exc.message)
-    finally:
-        nexq.close()
     _print({"access_key_id": key_id, "deleted": True})
 
 

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from functools import partial
+from typing import TypeVar
 
 from nexq.storage.incoming import PARALLEL_HASH_BYTES, IncomingBody
 from nexq.storage.s3 import sigv4
@@ -32,6 +33,9 @@ from nexq.storage.s3.streaming import (
 )
 
 BUFFER_BYTES = 1024 * 1024
+# Bodies up to this size are read whole before anything else, then stored in one worker hop.
+SMALL_BODY = 1024 * 1024
+T = TypeVar("T")
 
 
 def incomplete_body() -> S3Error:
@@ -213,3 +217,36 @@ def feed_whole(req: S3Request, body: IncomingBody, data: bytes) -> BodySink:
     sink.finish()
     _check_lengths(req, sink)
     return sink
+
+
+async def receive_and_store(
+    req: S3Request,
+    open_body: Callable[[], IncomingBody],
+    store: Callable[[IncomingBody, dict[str, str]], T],
+) -> T:
+    """Receive the request body into a new blob and hand it to ``store`` with its trailers.
+
+    A small body is read first and then authenticated, written, verified and committed in one
+    worker hop; a large one is authenticated (by ``open_body``'s hop) before its first byte is
+    stored, then streamed.
+    """
+    small = await read_small(req, SMALL_BODY)
+    if small is not None:
+
+        def whole() -> T:
+            body = open_body()
+            try:
+                sink = feed_whole(req, body, small)
+            except BaseException:
+                body.abort()
+                raise
+            return store(body, sink.trailers)
+
+        return await req.run(whole)
+    body = await req.run(open_body)
+    try:
+        sink = await receive_into(req, body)
+    except BaseException:
+        await req.run(body.abort)
+        raise
+    return await req.run(partial(store, body, sink.trailers))

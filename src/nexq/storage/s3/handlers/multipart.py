@@ -6,7 +6,7 @@ import re
 
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, Part
-from nexq.storage.s3.body import feed_whole, read_small, receive_into
+from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.handlers.common import (
     Services,
@@ -23,7 +23,6 @@ from nexq.storage.s3.handlers.common import (
     user_metadata,
     write_content,
 )
-from nexq.storage.s3.handlers.objects import SMALL_BODY
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_complete
 
@@ -65,37 +64,16 @@ async def upload_part(req: S3Request, s: Services) -> Response:
     algorithms, header_sums = requested_checksums(req)
     bucket, key = req.bucket or "", req.key or ""
     md5 = req.headers.get("content-md5")
-    small = await read_small(req, SMALL_BODY)
+
+    def start() -> IncomingBody:
+        s.multipart.upload(req.caller, bucket, key, upload_id)
+        return s.objects.receive(algorithms, MAX_PUT_BYTES)
 
     def store(body: IncomingBody, trailers: dict[str, str]) -> Part:
         sums = {**header_sums, **trailer_checksums(trailers)}
         return s.multipart.upload_part(req.caller, bucket, key, upload_id, number, body, md5, sums)
 
-    if small is not None:
-
-        def whole() -> Part:
-            body = s.objects.receive(algorithms, MAX_PUT_BYTES)
-            try:
-                sink = feed_whole(req, body, small)
-            except BaseException:
-                body.abort()
-                raise
-            return store(body, sink.trailers)
-
-        part = await req.run(whole)
-    else:
-
-        def start() -> IncomingBody:
-            s.multipart.upload(req.caller, bucket, key, upload_id)
-            return s.objects.receive(algorithms, MAX_PUT_BYTES)
-
-        body = await req.run(start)
-        try:
-            sink = await receive_into(req, body)
-        except BaseException:
-            await req.run(body.abort)
-            raise
-        part = await req.run(lambda: store(body, sink.trailers))
+    part = await receive_and_store(req, start, store)
     return empty(200, {"etag": quoted(part.etag), **checksum_response_headers(part.checksums)})
 
 

@@ -10,7 +10,7 @@ from nexq.core.errors import DomainError
 from nexq.storage.errors import InvalidRange
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta
-from nexq.storage.s3.body import feed_whole, read_small, receive_into
+from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
 from nexq.storage.s3.handlers.common import (
     Services,
@@ -28,7 +28,6 @@ from nexq.storage.s3.handlers.common import (
 from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, parse_delete
 
-SMALL_BODY = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _OVERRIDES = {
     "response-content-type": "content-type",
@@ -47,33 +46,13 @@ async def put_object(req: S3Request, s: Services) -> Response:
         raise S3Error(
             "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
         )
-    small = await read_small(req, SMALL_BODY)
+    _check_declared_size(req)
 
     def store(body: IncomingBody, trailers: dict[str, str]) -> ObjectMeta:
         sums = {**header_sums, **trailer_checksums(trailers)}
         return s.objects.put_object(req.caller, bucket, key, body, write_content(req, sums))
 
-    if small is not None:
-        # One worker hop for a small PUT: authenticate, write, verify, commit.
-        def whole() -> ObjectMeta:
-            body = s.objects.receive(algorithms, MAX_PUT_BYTES)
-            try:
-                sink = feed_whole(req, body, small)
-            except BaseException:
-                body.abort()
-                raise
-            return store(body, sink.trailers)
-
-        meta = await req.run(whole)
-    else:
-        _check_declared_size(req)
-        body = await req.run(lambda: s.objects.receive(algorithms, MAX_PUT_BYTES))
-        try:
-            sink = await receive_into(req, body)
-        except BaseException:
-            await req.run(body.abort)
-            raise
-        meta = await req.run(lambda: store(body, sink.trailers))
+    meta = await receive_and_store(req, lambda: s.objects.receive(algorithms, MAX_PUT_BYTES), store)
     headers = {"etag": quoted(meta.etag), **checksum_response_headers(meta.checksums)}
     if meta.checksum_type:
         headers["x-amz-checksum-type"] = meta.checksum_type
