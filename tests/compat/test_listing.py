@@ -138,6 +138,9 @@ def test_max_keys_zero_and_bad_token(s3: Any, filled: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.list_objects_v2(Bucket=filled, ContinuationToken="%%%not-a-token")
     assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+    with pytest.raises(ClientError) as exc:
+        s3.list_objects_v2(Bucket=filled, ContinuationToken="!!!")
+    assert exc.value.response["Error"]["Code"] == "InvalidArgument"
 
 
 def test_many_keys_paginate_exactly(s3: Any, bucket: str) -> None:

@@ -85,7 +85,7 @@ def _token(key: str) -> str:
 
 def _from_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid_argument(
             "The continuation token provided is incorrect", "continuation-token", token
