@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.live import LiveServer
+from tests.live import LiveServer, nexq
 
 MiB = 1024 * 1024
 
@@ -112,6 +113,37 @@ def test_kill_during_uploads_then_restart(tmp_path: Path, round_: int) -> None:
     finally:
         conn.close()
     assert blob_files(live.data_dir) == referenced
+    report = json.loads(nexq("admin", "fsck", data_dir=live.data_dir).stdout)
+    assert report["clean"] is True
+    assert report["blobs_referenced"] == len(referenced)
+
+
+def test_fsck_finds_damage_and_repairs_orphans(tmp_path: Path) -> None:
+    live = LiveServer(tmp_path / "data")
+    live.data_dir.mkdir()
+    live.start()
+    try:
+        s3 = live.client(live.key(live.account("fsck@example.com")))
+        s3.create_bucket(Bucket="checked")
+        for key in ("a", "b"):
+            s3.put_object(Bucket="checked", Key=key, Body=key.encode() * 100)
+    finally:
+        live.stop()
+    assert json.loads(nexq("admin", "fsck", data_dir=live.data_dir).stdout)["clean"] is True
+    files = sorted(blob_files(live.data_dir))
+    (live.data_dir / "blobs" / files[0]).unlink()
+    (live.data_dir / "blobs" / files[1]).write_bytes(b"short")
+    orphan = live.data_dir / "blobs" / "ab" / "orphan"
+    orphan.write_bytes(b"left behind")
+    os.utime(orphan, (1, 1))
+    out = nexq("admin", "fsck", "--repair", data_dir=live.data_dir, check=False)
+    report = json.loads(out.stdout)
+    assert out.returncode == 1
+    assert report["missing"] == [files[0]]
+    assert report["wrong_size"] == [files[1]]
+    assert report["orphans"] == ["ab/orphan"]
+    assert report["removed"] == 1
+    assert not orphan.exists()
 
 
 def test_restart_finds_everything(tmp_path: Path) -> None:

@@ -66,6 +66,14 @@ def test_delete_and_recover_orphans(store: BlobStore) -> None:
     assert store.recover(set()) == 0
 
 
+def test_inventory_lists_committed_blobs(store: BlobStore) -> None:
+    path = write(store, b"12345")
+    store.writer().write(b"temporary")
+    blobs, temporaries = store.inventory()
+    assert blobs[path][0] == 5
+    assert temporaries == 1
+
+
 def test_short_blob_is_an_error_not_a_short_read(store: BlobStore) -> None:
     path = write(store, b"abc")
     with pytest.raises(OSError):

@@ -164,6 +164,8 @@ def test_multipart_lifecycle(store: MetadataStore) -> None:
     with pytest.raises(errors.NoSuchUpload):
         store.complete_upload(up, meta, [1])
     assert store.abort_upload("u1") is False
+    assert store.blob_sizes() == {"part1": 1, "part2b": 1}  # as the object names them
+    assert store.referenced_paths() == {"part1", "part2b", "part2", "part3"}
 
 
 def test_access_keys_and_generation(store: MetadataStore) -> None:

@@ -24,6 +24,7 @@ from nexq.app import Nexq, api_app, build, recover, s3_app, start_janitor
 from nexq.core.errors import DomainError
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeyView
+from nexq.storage.fsck import check
 
 cli = typer.Typer(help="Nexq: a self-hosted cloud platform.", no_args_is_help=True)
 admin = typer.Typer(help="Operator commands (work while the server runs).", no_args_is_help=True)
@@ -158,6 +159,31 @@ def key_delete(
     with _installation(data_dir) as nexq:
         nexq.access_keys.delete(nexq.accounts.get(account).id, key_id)
     _print({"access_key_id": key_id, "deleted": True})
+
+
+@admin.command("fsck")
+def fsck(
+    data_dir: DataDir = None,
+    repair: Annotated[
+        bool, typer.Option(help="Remove orphan blob files older than five minutes.")
+    ] = False,
+) -> None:
+    """Check that every object's blobs exist with the right size; exit 1 if not."""
+    with _installation(data_dir) as nexq:
+        report = check(nexq.store, nexq.blobs, repair=repair)
+    _print(
+        {
+            "clean": report.clean,
+            "blobs_referenced": report.objects_blobs,
+            "missing": report.missing,
+            "wrong_size": report.wrong_size,
+            "orphans": report.orphans,
+            "temporaries": report.temporaries,
+            "removed": report.removed,
+        }
+    )
+    if not report.clean and not (repair and not report.missing and not report.wrong_size):
+        raise typer.Exit(1)
 
 
 @cli.command()

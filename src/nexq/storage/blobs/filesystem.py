@@ -106,6 +106,14 @@ class FileBlobStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.root / path)
 
+    def inventory(self) -> tuple[dict[str, tuple[int, float]], int]:
+        blobs: dict[str, tuple[int, float]] = {}
+        for fan in os.scandir(self.root):
+            for blob in os.scandir(fan.path):
+                info = blob.stat()
+                blobs[f"{fan.name}/{blob.name}"] = (info.st_size, info.st_mtime)
+        return blobs, sum(1 for _ in os.scandir(self.tmp))
+
     def recover(self, referenced: set[str]) -> int:
         removed = 0
         for entry in os.scandir(self.tmp):

@@ -30,5 +30,8 @@ class BlobStore(Protocol):
         """Append a range of a blob to ``writer`` without passing it through Python if possible."""
 
     def delete(self, paths: Iterable[str]) -> None: ...
+    def inventory(self) -> tuple[dict[str, tuple[int, float]], int]:
+        """Every committed blob with its (size, modification time), and how many temporaries."""
+
     def recover(self, referenced: set[str]) -> int:
         """Remove temporaries and blobs nothing references; returns how many were removed."""

@@ -81,4 +81,8 @@ class MetadataStore(Protocol):
 
     def garbage(self, limit: int) -> list[str]: ...
     def forget_garbage(self, paths: Iterable[str]) -> None: ...
-    def referenced_paths(self) -> set[str]: ...
+    def referenced_paths(self) -> set[str]:
+        """Every blob path that objects, parts or pending garbage name."""
+
+    def blob_sizes(self) -> dict[str, int]:
+        """The size each object segment and part says its blob has, by path."""

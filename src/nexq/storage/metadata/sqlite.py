@@ -500,12 +500,16 @@ class SqliteMetadata:
         self._db.write_later(write)
 
     def referenced_paths(self) -> set[str]:
-        conn = self._db.reader()
-        paths = {r[0] for r in conn.execute("SELECT path FROM parts")}
-        paths.update(r[0] for r in conn.execute("SELECT path FROM garbage"))
-        for (segments,) in conn.execute("SELECT segments FROM objects"):
-            paths.update(p for p, _ in json.loads(segments))
+        paths = set(self.blob_sizes())
+        paths.update(r[0] for r in self._db.reader().execute("SELECT path FROM garbage"))
         return paths
+
+    def blob_sizes(self) -> dict[str, int]:
+        conn = self._db.reader()
+        sizes = dict(conn.execute("SELECT path, size FROM parts").fetchall())
+        for (segments,) in conn.execute("SELECT segments FROM objects"):
+            sizes.update((p, s) for p, s in json.loads(segments))
+        return sizes
 
 
 def _insert_object(conn: sqlite3.Connection, meta: ObjectMeta) -> None:
