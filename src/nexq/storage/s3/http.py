@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nexq.storage.directory import Credential
+from nexq.storage.model import AccessKey
 from nexq.storage.s3.operations import Access, Operation
 
 T = TypeVar("T")
@@ -53,11 +54,8 @@ class S3Request:
     credential: Credential | None = None
     payload: Any = None
 
-    def header(self, name: str, default: str | None = None) -> str | None:
-        return self.headers.get(name, default)
-
     @property
-    def caller(self) -> Any:
+    def caller(self) -> AccessKey:
         """The access key that signed the request (after :meth:`run` authenticated it)."""
         assert self.credential is not None, "handlers call run() before using the caller"
         return self.credential.key
