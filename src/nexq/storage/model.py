@@ -171,10 +171,20 @@ class AccessKey:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedObject:
+    """What a listing shows of an object (no headers, metadata or blob layout to decode)."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+
+
+@dataclass(frozen=True, slots=True)
 class Listing:
     """One page of a bucket listing."""
 
-    objects: list[ObjectMeta]
+    objects: list[ListedObject]
     common_prefixes: list[str]
     is_truncated: bool
     next_marker: str | None

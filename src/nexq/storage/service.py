@@ -24,6 +24,7 @@ from nexq.storage.model import (
     MAX_PUT_BYTES,
     AccessKey,
     Bucket,
+    ListedObject,
     Listing,
     ObjectMeta,
     Part,
@@ -288,7 +289,7 @@ class ObjectStorage:
             if rolled is not None:
                 # Everything under a prefix that was already reported is skipped.
                 start, inclusive = prefix_end(rolled), True
-        objects: list[ObjectMeta] = []
+        objects: list[ListedObject] = []
         prefixes: list[str] = []
         last: str | None = None
         while True:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from nexq.storage.model import AccessKey, Account, Bucket, ObjectMeta, Part, Upload
+from nexq.storage.model import (
+    AccessKey,
+    Account,
+    Bucket,
+    ListedObject,
+    ObjectMeta,
+    Part,
+    Upload,
+)
 
 
 class MetadataStore(Protocol):
@@ -33,7 +41,7 @@ class MetadataStore(Protocol):
     def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None: ...
     def list_objects(
         self, bucket_id: str, prefix: str, start: str, inclusive: bool, limit: int
-    ) -> list[ObjectMeta]:
+    ) -> list[ListedObject]:
         """Up to ``limit`` objects in key order, under ``prefix``, from ``start`` on."""
 
     def put_object(

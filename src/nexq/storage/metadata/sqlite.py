@@ -20,6 +20,7 @@ from nexq.storage.model import (
     AccessKey,
     Account,
     Bucket,
+    ListedObject,
     ObjectMeta,
     Part,
     Segment,
@@ -230,19 +231,21 @@ class SqliteMetadata:
 
     def list_objects(
         self, bucket_id: str, prefix: str, start: str, inclusive: bool, limit: int
-    ) -> list[ObjectMeta]:
+    ) -> list[ListedObject]:
         # Keys compare as UTF-8 bytes (SQLite's BINARY collation), which is S3's order.
         if start < prefix:
             start, inclusive = prefix, True
         op = ">=" if inclusive else ">"
-        sql = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND key {op} ?"  # noqa: S608 - fixed column names
+        sql = (
+            f"SELECT key, size, etag, last_modified FROM objects WHERE bucket_id = ? AND key {op} ?"  # noqa: S608 - fixed operator
+        )
         args: list[Any] = [bucket_id, start]
         if prefix:
             sql += " AND key < ?"
             args.append(prefix_end(prefix))
         sql += " ORDER BY key LIMIT ?"
         args.append(limit)
-        return [_object(r) for r in self._db.reader().execute(sql, args).fetchall()]
+        return [ListedObject(*r) for r in self._db.reader().execute(sql, args).fetchall()]
 
     def put_object(
         self, meta: ObjectMeta, *, if_match: str | None = None, if_none_match: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
@@ -31,10 +32,15 @@ def key_text(key: str, url_encoded: bool) -> str:
     return quote(key, safe="/") if url_encoded else escape(key)
 
 
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def iso_time(epoch: float) -> str:
-    """S3's timestamp form: 2009-10-12T17:50:30.000Z."""
-    millis = round((epoch - int(epoch)) * 1000) % 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}Z"
+    """S3's timestamp form: 2009-10-12T17:50:30.000Z (seconds cached: listings repeat them)."""
+    millis = min(round((epoch - int(epoch)) * 1000), 999)
+    return f"{_iso_second(int(epoch))}.{millis:03d}Z"
 
 
 def document(root: str, inner: str) -> str:

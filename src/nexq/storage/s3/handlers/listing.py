@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from nexq.storage.model import Listing, ObjectMeta
+from nexq.storage.model import ListedObject, Listing
 from nexq.storage.s3.errors import invalid_argument
 from nexq.storage.s3.handlers.common import Services, int_param, quoted
 from nexq.storage.s3.http import Response, S3Request
@@ -23,7 +23,7 @@ def _url_encoded(req: S3Request) -> bool:
     return encoding == "url"
 
 
-def _contents(req: S3Request, objects: list[ObjectMeta], url: bool, owner: bool) -> str:
+def _contents(req: S3Request, objects: list[ListedObject], url: bool, owner: bool) -> str:
     account = req.credential.account if req.credential else None
     owner_xml = (
         f"<Owner><ID>{account.id}</ID><DisplayName>{escape(account.email)}</DisplayName></Owner>"
