@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from tests.compat.test_buckets import code, status
 from tests.live import REGION, Key, LiveServer
+from tests.signing import sign_request, signing_key
 
 
 def fetch(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, bytes]:
@@ -137,13 +138,7 @@ def presign_by_hand(
     }
     query = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
     canonical = f"GET\n{path}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD"
-    to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
-    key = ("AWS4" + creds.secret_key).encode()
-    for part in (day, REGION, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = sign_request(creds.secret_key, amz_date, canonical)
     return f"{server.endpoint}{path}?{query}&X-Amz-Signature={signature}"
 
 
@@ -182,13 +177,6 @@ def test_sigv2_header_and_query(server: LiveServer, owner: Key, s3: Any, bucket:
     assert code(exc) == "SignatureDoesNotMatch"
 
 
-def _signing_key(secret: str, day: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (day, REGION, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
 def _signed_chunked_put(
     server: LiveServer, owner: Key, path: str, chunks: list[bytes], corrupt: int | None = None
 ) -> httpx.Response:
@@ -216,7 +204,7 @@ def _signed_chunked_put(
             "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
         ]
     )
-    key = _signing_key(owner.secret_access_key, day)
+    key = signing_key(owner.secret_access_key, day)
 
     def sign(text: str) -> str:
         return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import hmac
 import io
 import os
 import zlib
@@ -19,6 +17,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from tests.live import REGION, Key, LiveServer
+from tests.signing import sign_request
 
 MiB = 1024 * 1024
 
@@ -98,13 +97,7 @@ def _unsigned_trailer_put(
             "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         ]
     )
-    signing = ("AWS4" + key.secret_access_key).encode()
-    for part in (day, REGION, "s3", "aws4_request"):
-        signing = hmac.new(signing, part.encode(), hashlib.sha256).digest()
-    to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
-    signature = hmac.new(signing, to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = sign_request(key.secret_access_key, amz_date, canonical)
     headers["authorization"] = (
         f"AWS4-HMAC-SHA256 Credential={key.access_key_id}/{scope}, "
         f"SignedHeaders={signed}, Signature={signature}"
