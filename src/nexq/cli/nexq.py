@@ -238,32 +238,43 @@ def serve(
     if settings.workers <= 1:
         _run_worker(settings, sockets)
         return
-    children = []
+    children: list[int] = []
+    stopping = threading.Event()
+
+    def forward(signum: int, _frame: object) -> None:
+        stopping.set()
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
+
+    # Installed before forking: a Ctrl-C that arrives while workers start still stops them all.
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    parent = os.getpid()
     for _ in range(settings.workers):
+        if stopping.is_set():
+            break
         pid = os.fork()
         if pid == 0:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             # A worker dies with its parent, as abruptly: a killed server leaves no orphans
             # holding the ports (acknowledged writes are durable either way).
-            _die_with_parent()
+            _die_with_parent(parent)
             _run_worker(settings, sockets)
             os._exit(0)
         children.append(pid)
-
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            os.kill(child, signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+        if stopping.is_set():
+            os.kill(pid, signal.SIGTERM)
     for child in children:
         os.waitpid(child, 0)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     pr_set_pdeathsig = 1
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 
