@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.compat.test_buckets import code, status
+from tests.live import LiveServer
 
 
 def test_put_get_head_with_headers_and_metadata(s3: Any, bucket: str) -> None:
@@ -282,3 +287,47 @@ def test_large_object_streams(s3: Any, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == body
     ranged = s3.get_object(Bucket=bucket, Key="large", Range="bytes=1048570-3000000")
     assert ranged["Body"].read() == body[1048570:3000001]
+
+
+def _server_bytes_read(pid: int) -> int:
+    """rchar of the server and its worker processes (bytes read through read syscalls)."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            io = Path(f"/proc/{current}/io").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += int(next(line for line in io.splitlines() if line.startswith("rchar:")).split()[1])
+        pids += [int(c) for c in children]
+    return total
+
+
+def test_abandoned_download_stops_reading(server: LiveServer, s3: Any, bucket: str) -> None:
+    size = 96 * 1024 * 1024
+    s3.upload_fileobj(io.BytesIO(b"z" * size), bucket, "abandoned")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "abandoned"})
+    assert server.process is not None
+    before = _server_bytes_read(server.process.pid)
+    with httpx.stream("GET", url) as response:
+        assert response.status_code == 200
+        received = 0
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if received >= 2 * 1024 * 1024:
+                break
+    # Wait until the server's read counter stops moving (it would run on to the whole object
+    # if the abandoned stream kept going), then judge how much it read.
+    deadline = time.monotonic() + 20
+    samples = [_server_bytes_read(server.process.pid)]
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        samples.append(_server_bytes_read(server.process.pid))
+        if len(samples) >= 6 and samples[-1] - samples[-6] < 64 * 1024:
+            break
+    read = samples[-1] - before
+    assert read < size // 2, (
+        f"the server read {read} bytes of a {size}-byte download abandoned early"
+    )

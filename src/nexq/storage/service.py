@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -236,7 +236,7 @@ class ObjectStorage:
 
     def read(
         self, meta: ObjectMeta, start: int, length: int, chunk: int = READ_CHUNK
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         """The bytes ``[start, start+length)`` of the object, in pieces of at most ``chunk``."""
         offset = 0
         for segment in meta.segments:

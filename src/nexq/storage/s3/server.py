@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import unquote
@@ -63,7 +65,7 @@ class S3App:
         except Exception:
             log.exception("internal error in request %s %s %s", request_id, method, resource)
             response = self._error(internal_error(), resource, request_id, method)
-        await self._send(send, response, request_id, method)
+        await self._send(send, receive, response, request_id, method)
 
     def _parse(self, scope: Scope, receive: Any, method: str, raw_path: str) -> S3Request:
         headers: dict[str, str] = {}
@@ -117,7 +119,9 @@ class S3App:
             headers.setdefault("retry-after", "1")
         return Response(exc.status, headers, render(exc, resource, request_id))
 
-    async def _send(self, send: Any, response: Response, request_id: str, method: str) -> None:
+    async def _send(
+        self, send: Any, receive: Any, response: Response, request_id: str, method: str
+    ) -> None:
         headers = [
             (b"x-amz-request-id", request_id.encode()),
             (b"x-amz-id-2", self._host_id.encode()),
@@ -136,11 +140,36 @@ class S3App:
             await send({"type": "http.response.body", "body": b""})
             return
         if response.stream is not None:
-            async for chunk in response.stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            await _send_stream(send, receive, response.stream)
             return
         await send({"type": "http.response.body", "body": response.body})
+
+
+async def _send_stream(send: Any, receive: Any, stream: AsyncIterator[bytes]) -> None:
+    """Send a streamed body, and stop reading the blob as soon as the client goes away.
+
+    The server silently drops what is sent after a disconnect, so without watching for it a
+    download abandoned at its first megabyte would still read the whole object from disk.
+    """
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        async for chunk in stream:
+            if gone.is_set():
+                return
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        watcher.cancel()
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _header_value(value: str) -> bytes:

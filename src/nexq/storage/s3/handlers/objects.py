@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 
 from nexq.core.errors import DomainError
 from nexq.storage.errors import InvalidRange
@@ -144,13 +144,16 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     return Response(status, headers, stream=_stream(req, s.objects.read(meta, start, length)))
 
 
-async def _stream(req: S3Request, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _stream(req: S3Request, chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
-    while True:
-        data = await loop.run_in_executor(req.executor, next, chunks, None)
-        if data is None:
-            return
-        yield data
+    try:
+        while True:
+            data = await loop.run_in_executor(req.executor, next, chunks, None)
+            if data is None:
+                return
+            yield data
+    finally:
+        chunks.close()  # closes the blob file at once, also when the client left early
 
 
 async def get_object(req: S3Request, s: Services) -> Response:
