@@ -272,6 +272,15 @@ def test_checksum_mismatch_is_refused(s3: Any, bucket: str) -> None:
         s3.head_object(Bucket=bucket, Key="bad")
 
 
+def test_malformed_checksum_header_is_invalid_request(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="bad", Body=b"data", ChecksumCRC32="not-a-crc")
+    assert code(exc) == "InvalidRequest"
+    assert "x-amz-checksum-crc32" in exc.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="bad")
+
+
 def test_content_md5_mismatch_is_refused(s3: Any, bucket: str) -> None:
     wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
     with pytest.raises(ClientError) as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -51,6 +53,13 @@ def requested_checksums(req: S3Request) -> tuple[set[str], dict[str, str]]:
     for alg in CHECKSUM_ALGORITHMS:
         value = req.headers.get(f"x-amz-checksum-{alg.lower()}")
         if value is not None:
+            if not _is_digest(value, CHECKSUM_BYTES[alg]):
+                # S3 compat: a value that cannot be a digest is InvalidRequest, not BadDigest.
+                raise S3Error(
+                    "InvalidRequest",
+                    f"Value for x-amz-checksum-{alg.lower()} header is invalid.",
+                    400,
+                )
             values[alg] = value
             algorithms.add(alg)
     named = req.headers.get("x-amz-sdk-checksum-algorithm") or req.headers.get(
@@ -79,6 +88,16 @@ def requested_checksums(req: S3Request) -> tuple[set[str], dict[str, str]]:
             400,
         )
     return algorithms, values
+
+
+CHECKSUM_BYTES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
+
+
+def _is_digest(value: str, length: int) -> bool:
+    try:
+        return len(base64.b64decode(value.strip(), validate=True)) == length
+    except (binascii.Error, ValueError):
+        return False
 
 
 def trailer_checksums(trailers: dict[str, str]) -> dict[str, str]:
