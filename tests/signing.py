@@ -29,3 +29,19 @@ def sign_request(secret: str, amz_date: str, canonical_request: str) -> str:
     )
     key = signing_key(secret, amz_date[:8])
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def canonical_put(path: str, headers: dict[str, str], payload: str) -> tuple[str, str]:
+    """(canonical request, signed header list) of a PUT signing every header in ``headers``."""
+    signed = ";".join(sorted(headers))
+    lines = "".join(f"{k}:{headers[k]}\n" for k in sorted(headers))
+    return "\n".join(["PUT", path, "", lines, signed, payload]), signed
+
+
+def authorization(key_id: str, amz_date: str, signed: str, signature: str) -> str:
+    """The SigV4 Authorization header value."""
+    scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
+    return (
+        f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
+        f"SignedHeaders={signed}, Signature={signature}"
+    )

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from tests.compat.test_buckets import code, status
 from tests.live import REGION, Key, LiveServer
-from tests.signing import sign_request, signing_key
+from tests.signing import authorization, canonical_put, sign_request, signing_key
 
 
 def fetch(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, bytes]:
@@ -193,17 +193,7 @@ def _signed_chunked_put(
         "x-amz-decoded-content-length": str(decoded),
         "content-encoding": "aws-chunked",
     }
-    signed = ";".join(sorted(headers))
-    canonical = "\n".join(
-        [
-            "PUT",
-            path,
-            "",
-            "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
-            signed,
-            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-        ]
-    )
+    canonical, signed = canonical_put(path, headers, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
     key = signing_key(owner.secret_access_key, day)
 
     def sign(text: str) -> str:
@@ -235,10 +225,7 @@ def _signed_chunked_put(
         if corrupt == index and chunk:
             sent = bytes([chunk[0] ^ 1]) + chunk[1:]
         body += f"{len(chunk):x};chunk-signature={signature}\r\n".encode() + sent + b"\r\n"
-    headers["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={owner.access_key_id}/{scope}, "
-        f"SignedHeaders={signed}, Signature={seed}"
-    )
+    headers["authorization"] = authorization(owner.access_key_id, amz_date, signed, seed)
     headers["content-length"] = str(len(body))
     return httpx.put(f"{server.endpoint}{path}", content=body, headers=headers)
 

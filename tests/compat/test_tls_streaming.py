@@ -16,8 +16,8 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tests.live import REGION, Key, LiveServer
-from tests.signing import sign_request
+from tests.live import Key, LiveServer
+from tests.signing import authorization, canonical_put, sign_request
 
 MiB = 1024 * 1024
 
@@ -69,8 +69,7 @@ def _unsigned_trailer_put(
     server: LiveServer, key: Key, path: str, data: bytes, crc: str
 ) -> httpx.Response:
     now = dt.datetime.now(dt.UTC)
-    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    scope = f"{day}/{REGION}/s3/aws4_request"
+    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     host = urlsplit(server.endpoint).netloc
     body = (
         f"{len(data):x}\r\n".encode()
@@ -86,22 +85,9 @@ def _unsigned_trailer_put(
         "x-amz-decoded-content-length": str(len(data)),
         "x-amz-trailer": "x-amz-checksum-crc32",
     }
-    signed = ";".join(sorted(headers))
-    canonical = "\n".join(
-        [
-            "PUT",
-            path,
-            "",
-            "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
-            signed,
-            "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-        ]
-    )
+    canonical, signed = canonical_put(path, headers, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
     signature = sign_request(key.secret_access_key, amz_date, canonical)
-    headers["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={key.access_key_id}/{scope}, "
-        f"SignedHeaders={signed}, Signature={signature}"
-    )
+    headers["authorization"] = authorization(key.access_key_id, amz_date, signed, signature)
     return httpx.put(f"{server.endpoint}{path}", content=body, headers=headers, verify=False)
 
 
