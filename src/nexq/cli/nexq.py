@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import json
@@ -251,21 +250,27 @@ def serve(
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     parent = os.getpid()
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    sys.stdout.flush()
+    sys.stderr.flush()
     for _ in range(settings.workers):
         if stopping.is_set():
             break
+        # Blocked across fork: a stop signal must neither reach a child that still runs the
+        # parent's handler nor slip past the parent before it knows the new child.
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
             # A worker dies with its parent, as abruptly: a killed server leaves no orphans
             # holding the ports (acknowledged writes are durable either way).
             _die_with_parent(parent)
             _run_worker(settings, sockets)
             os._exit(0)
         children.append(pid)
-        if stopping.is_set():
-            os.kill(pid, signal.SIGTERM)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
     for child in children:
         os.waitpid(child, 0)
 
@@ -310,37 +315,18 @@ def _first_start(nexq: Nexq) -> None:
 
 
 def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
-    import uvicorn
-    import uvloop
+    # Imported here: the admin commands never pay for the HTTP server.
+    from nexq.cli.listeners import serve_forever
 
     nexq = build(settings)
     stop = threading.Event()
     start_janitor(nexq, stop)
-    tls: dict[str, Any] = {}
-    if settings.tls_cert and settings.tls_key:
-        tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
-    common: dict[str, Any] = {
-        "lifespan": "off",
-        "access_log": False,
-        "log_level": "warning",
-        "timeout_keep_alive": 30,
-        "server_header": False,
-        "date_header": True,
-        "h11_max_incomplete_event_size": 64 * 1024,
-        **tls,
-    }
-    servers = [
-        uvicorn.Server(uvicorn.Config(s3_app(nexq), **common)),
-        uvicorn.Server(uvicorn.Config(api_app(nexq), **common)),
-    ]
-
-    async def main() -> None:
-        await asyncio.gather(
-            servers[0].serve(sockets=[sockets[0]]), servers[1].serve(sockets=[sockets[1]])
-        )
-
     try:
-        uvloop.run(main())
+        serve_forever(
+            [(s3_app(nexq), sockets[0]), (api_app(nexq), sockets[1])],
+            settings.tls_cert,
+            settings.tls_key,
+        )
     finally:
         stop.set()
         nexq.close()
