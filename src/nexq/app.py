@@ -8,13 +8,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from fastapi import FastAPI
 
-from nexq import __version__
+from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.service import Accounts
+from nexq.accounts.sqlite import SqliteAccounts
+from nexq.api.app import rest_app
 from nexq.core.crypto import SecretBox, load_master_key
 from nexq.core.db import Database
 from nexq.core.schema import MIGRATIONS
@@ -43,7 +42,9 @@ class Nexq:
     store: SqliteMetadata
     blobs: FileBlobStore
     directory: Directory
+    account_store: SqliteAccounts
     accounts: Accounts
+    api_keys: ApiKeys
     access_keys: AccessKeys
     objects: ObjectStorage
     multipart: Multipart
@@ -64,13 +65,16 @@ def build(settings: Settings) -> Nexq:
     # Hashing only, never waiting: sized to the cores that can hash in parallel.
     hash_pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="nexq-hash")
     objects = ObjectStorage(store, blobs, directory, hash_pool)
+    account_store = SqliteAccounts(db)
     return Nexq(
         settings=settings,
         db=db,
         store=store,
         blobs=blobs,
         directory=directory,
-        accounts=Accounts(store),
+        account_store=account_store,
+        accounts=Accounts(account_store),
+        api_keys=ApiKeys(account_store),
         access_keys=AccessKeys(store, box),
         objects=objects,
         multipart=Multipart(store, objects),
@@ -126,10 +130,13 @@ def s3_app(nexq: Nexq) -> S3App:
     )
 
 
-def api_app(nexq: Nexq) -> Starlette:
-    """The control plane (a health check until the REST API lands)."""
-
-    async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
-
-    return Starlette(routes=[Route("/health", health), Route("/v1/health", health)])
+def api_app(nexq: Nexq) -> FastAPI:
+    """The control plane: the REST API /v1."""
+    return rest_app(
+        nexq.accounts,
+        nexq.api_keys,
+        nexq.objects,
+        nexq.access_keys,
+        nexq.settings.s3_endpoint,
+        nexq.settings.region,
+    )

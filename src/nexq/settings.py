@@ -21,6 +21,18 @@ class Settings:
     tls_key: Path | None = None
     workers: int = 0  # 0: one worker process per core
     master_key: str | None = None
+    s3_url: str | None = None  # how clients reach S3, when not host:s3_port (a proxy, a name)
+
+    @property
+    def s3_endpoint(self) -> str:
+        """The S3 URL that the API hands out (presigned URLs, aws-cli profiles)."""
+        if self.s3_url:
+            return self.s3_url.rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)  # noqa: S104
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.s3_port}"
 
     @staticmethod
     def from_env(**overrides: object) -> Settings:
@@ -41,6 +53,7 @@ class Settings:
             tls_key=path("NEXQ_TLS_KEY"),
             workers=int(env.get("NEXQ_WORKERS", "0")),
             master_key=env.get("NEXQ_MASTER_KEY") or None,
+            s3_url=env.get("NEXQ_S3_URL") or None,
         )
         flags = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in flags:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nexq.accounts.port import AccountStore
+from nexq.accounts.sqlite import SqliteAccounts
 from nexq.core.db import Database
 from nexq.core.schema import MIGRATIONS
 from nexq.storage import errors
@@ -17,24 +19,37 @@ from nexq.storage.metadata.sqlite import SqliteMetadata
 from nexq.storage.model import AccessKey, Account, Bucket, ObjectMeta, Part, Segment, Upload
 
 
-def sqlite(tmp_path: Path) -> tuple[MetadataStore, Callable[[], None]]:
+def sqlite(tmp_path: Path) -> tuple[MetadataStore, AccountStore, Callable[[], None]]:
     db = Database(tmp_path / "meta.db", tmp_path, MIGRATIONS)
-    return SqliteMetadata(db), db.close
+    return SqliteMetadata(db), SqliteAccounts(db), db.close
 
 
 IMPLEMENTATIONS = {"sqlite": sqlite}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    impl, close = IMPLEMENTATIONS[request.param](tmp_path)
-    yield impl
+def stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[MetadataStore, AccountStore]]:
+    impl, accounts, close = IMPLEMENTATIONS[request.param](tmp_path)
+    yield impl, accounts
     close()
 
 
-def account(store: MetadataStore, name: str = "a") -> Account:
+@pytest.fixture
+def store(stores: tuple[MetadataStore, AccountStore]) -> MetadataStore:
+    return stores[0]
+
+
+@pytest.fixture
+def accounts(stores: tuple[MetadataStore, AccountStore]) -> AccountStore:
+    """Accounts live in the same database (the account store's own contract is elsewhere)."""
+    return stores[1]
+
+
+def account(accounts: AccountStore, name: str = "a") -> Account:
     acc = Account(f"acc-{name}", f"{name}@example.com", "customer", "active", time.time())
-    store.add_account(acc, "hash")
+    accounts.add_account(acc, "hash")
     return acc
 
 
@@ -59,16 +74,16 @@ def obj(b: Bucket, key: str, etag: str = "e", paths: tuple[str, ...] = ("p",)) -
     )
 
 
-def test_accounts_case_insensitive(store: MetadataStore) -> None:
-    acc = account(store)
-    assert store.find_account("A@EXAMPLE.COM") == acc
-    store.set_account_status(acc.id, "suspended")
+def test_accounts_case_insensitive(store: MetadataStore, accounts: AccountStore) -> None:
+    acc = account(accounts)
+    assert accounts.find_account("A@EXAMPLE.COM") == acc
+    accounts.set_account_status(acc.id, "suspended")
     found = store.get_account(acc.id)
     assert found is not None and found.status == "suspended"
 
 
-def test_bucket_names_are_global(store: MetadataStore) -> None:
-    a, b = account(store, "a"), account(store, "b")
+def test_bucket_names_are_global(store: MetadataStore, accounts: AccountStore) -> None:
+    a, b = account(accounts, "a"), account(accounts, "b")
     bucket(store, a, "shared")
     with pytest.raises(errors.BucketAlreadyOwnedByYou):
         bucket(store, a, "shared")
@@ -78,8 +93,8 @@ def test_bucket_names_are_global(store: MetadataStore) -> None:
     assert store.list_buckets(b.id) == []
 
 
-def test_bucket_delete_only_when_empty(store: MetadataStore) -> None:
-    b = bucket(store, account(store))
+def test_bucket_delete_only_when_empty(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
     store.put_object(obj(b, "k"))
     with pytest.raises(errors.BucketNotEmpty):
         store.remove_bucket(b.id)
@@ -89,8 +104,8 @@ def test_bucket_delete_only_when_empty(store: MetadataStore) -> None:
     assert store.get_bucket("bucket") is None
 
 
-def test_objects_roundtrip_and_garbage(store: MetadataStore) -> None:
-    b = bucket(store, account(store))
+def test_objects_roundtrip_and_garbage(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
     first = obj(b, "k", "e1", ("p1",))
     store.put_object(first)
     assert store.get_object(b.id, "k") == first
@@ -105,8 +120,8 @@ def test_objects_roundtrip_and_garbage(store: MetadataStore) -> None:
     assert store.bucket_usage(b.id) == (0, 0)
 
 
-def test_conditional_writes_are_atomic(store: MetadataStore) -> None:
-    b = bucket(store, account(store))
+def test_conditional_writes_are_atomic(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
     store.put_object(obj(b, "k", "e1"), if_none_match=True)
     with pytest.raises(errors.PreconditionFailed):
         store.put_object(obj(b, "k", "e2"), if_none_match=True)
@@ -132,8 +147,8 @@ def test_conditional_writes_are_atomic(store: MetadataStore) -> None:
     assert len(wins) == 1
 
 
-def test_listing_order_prefix_and_start(store: MetadataStore) -> None:
-    b = bucket(store, account(store))
+def test_listing_order_prefix_and_start(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
     keys = ["a", "a/b", "a/c", "b", "\u00e9", "z", "~"]
     for k in keys:
         store.put_object(obj(b, k, paths=(k,)))
@@ -145,8 +160,8 @@ def test_listing_order_prefix_and_start(store: MetadataStore) -> None:
     assert [o.key for o in store.list_objects(b.id, "", "a/b", True, 1)] == ["a/b"]
 
 
-def test_multipart_lifecycle(store: MetadataStore) -> None:
-    b = bucket(store, account(store))
+def test_multipart_lifecycle(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
     up = Upload("u1", b.id, "k", time.time(), {}, {}, None, None)
     store.add_upload(up)
     for n in (1, 2, 3):
@@ -168,8 +183,8 @@ def test_multipart_lifecycle(store: MetadataStore) -> None:
     assert store.referenced_paths() == {"part1", "part2b", "part2", "part3"}
 
 
-def test_access_keys_and_generation(store: MetadataStore) -> None:
-    acc = account(store)
+def test_access_keys_and_generation(store: MetadataStore, accounts: AccountStore) -> None:
+    acc = account(accounts)
     b = bucket(store, acc)
     before = store.auth_generation()
     key = AccessKey(

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nexq.accounts.model import Principal, scopes_of_role
 from nexq.app import Nexq, api_app, build, recover, s3_app, start_janitor
 from nexq.core.errors import DomainError
 from nexq.settings import Settings
@@ -29,9 +30,11 @@ cli = typer.Typer(help="Nexq: a self-hosted cloud platform.", no_args_is_help=Tr
 admin = typer.Typer(help="Operator commands (work while the server runs).", no_args_is_help=True)
 account_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
 key_cli = typer.Typer(help="S3 access keys.", no_args_is_help=True)
+api_key_cli = typer.Typer(help="Platform API keys.", no_args_is_help=True)
 cli.add_typer(admin, name="admin")
 admin.add_typer(account_cli, name="account")
 admin.add_typer(key_cli, name="access-key")
+admin.add_typer(api_key_cli, name="api-key")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory [env NEXQ_DATA_DIR].")
@@ -83,6 +86,47 @@ def account_create(
     _print({"id": account.id, "email": account.email})
 
 
+@account_cli.command("list")
+def account_list(data_dir: DataDir = None) -> None:
+    """Every account, oldest first: [{"id", "email", "role", "status", "created"}]."""
+    with _installation(data_dir) as nexq:
+        listed, after = [], None
+        while batch := nexq.accounts.list(after, 1000):
+            listed.extend(batch)
+            after = (batch[-1].created_at, batch[-1].id)
+    _print(
+        [
+            {
+                "id": a.id,
+                "email": a.email,
+                "role": a.role,
+                "status": a.status,
+                "created": datetime.fromtimestamp(a.created_at, UTC).isoformat(timespec="seconds"),
+            }
+            for a in listed
+        ]
+    )
+
+
+@api_key_cli.command("create")
+def api_key_create(
+    account: Annotated[str, typer.Option(help="The owning account's email.")],
+    name: Annotated[str, typer.Option(help='What the key is for, e.g. "CI".')],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="A scope such as storage:read (repeatable); default: every scope."),
+    ] = None,
+    description: Annotated[str, typer.Option(help="A longer note.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key; prints {"id", "token", "scopes"}, the token once and never again."""
+    with _installation(data_dir) as nexq:
+        owner = nexq.accounts.get(account)
+        principal = Principal(owner, frozenset(scopes_of_role(owner.role)))
+        key, token = nexq.api_keys.create(principal, name, description, scope or None)
+    _print({"id": key.id, "token": token, "scopes": sorted(key.scopes)})
+
+
 @account_cli.command("suspend")
 def account_suspend(email: str, data_dir: DataDir = None) -> None:
     """Suspend an account: its keys get 403 at once, nothing is deleted."""
@@ -97,7 +141,7 @@ def account_resume(email: str, data_dir: DataDir = None) -> None:
 
 def _set_suspended(email: str, suspended: bool, data_dir: Path | None) -> None:
     with _installation(data_dir) as nexq:
-        account = nexq.accounts.set_suspended(email, suspended)
+        account = nexq.accounts.set_suspended(nexq.accounts.get(email), suspended)
     _print({"id": account.id, "email": account.email, "status": account.status})
 
 
@@ -203,6 +247,10 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes; 0 = one per core [env NEXQ_WORKERS].")
     ] = None,
+    s3_url: Annotated[
+        str | None,
+        typer.Option(help="The S3 URL clients use, if not host:port [env NEXQ_S3_URL]."),
+    ] = None,
 ) -> None:
     """Start the S3 endpoint and the control plane on embedded defaults."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -216,6 +264,7 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         workers=workers,
+        s3_url=s3_url,
     )
     if self_signed and settings.tls_cert is None:
         from nexq.cli.tls import self_signed as make_certificate
@@ -297,7 +346,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _first_start(nexq: Nexq) -> None:
     """On an empty installation, create the operator account and say how to log in once."""
-    if nexq.store.find_account("operator@nexq.local") is not None:
+    if nexq.accounts.find("operator@nexq.local") is not None:
         return
     if nexq.db.reader().execute("SELECT 1 FROM accounts LIMIT 1").fetchone():
         return

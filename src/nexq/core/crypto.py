@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -76,3 +77,12 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a random bearer token.
+
+    Tokens carry ~238 random bits, so a plain SHA-256 cannot be brute-forced and, unlike a
+    password hash, can be looked up by equality on every request.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()

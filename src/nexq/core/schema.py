@@ -80,4 +80,28 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     INSERT INTO generations VALUES ('auth', 0)
     """,
+    # 2: console sessions, API keys, and hidden per-account keys that sign the API's presigned URLs.
+    """
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX sessions_by_account ON sessions(account_id);
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    );
+    CREATE INDEX api_keys_by_account ON api_keys(account_id, created_at, id);
+    CREATE INDEX accounts_by_created ON accounts(created_at, id);
+    ALTER TABLE access_keys ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

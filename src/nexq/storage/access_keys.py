@@ -77,10 +77,41 @@ class AccessKeys:
             for k in keys
         ]
 
+    def get(self, account_id: str, key_id: str) -> AccessKeyView:
+        """One key of the account."""
+        for view in self.list(account_id):
+            if view.key.id == key_id:
+                return view
+        raise NoSuchAccessKey(f"No access key {key_id} in this account.")
+
     def revoke(self, account_id: str, key_id: str) -> None:
         """Disable the key at once; it stays listed as Revoked."""
         if not self._store.set_access_key_status(account_id, key_id, "revoked"):
             raise NoSuchAccessKey(f"No access key {key_id} in this account.")
+
+    def signing_credentials(self, account_id: str) -> tuple[str, str]:
+        """(key id, secret) of the account's internal key, made on first use.
+
+        Presigned URLs handed out by the API and console are signed with it: it is never
+        listed, cannot be revoked by the account, and dies with the account's suspension.
+        """
+        found = self._store.internal_access_key(account_id)
+        if found is None:
+            key = AccessKey(
+                id=ACCESS_KEY_PREFIX + random_string(16, LOWER_ALNUM),
+                account_id=account_id,
+                label="presigned URLs",
+                status="active",
+                created_at=time.time(),
+                bucket_ids=None,
+            )
+            self._store.add_access_key(
+                key, self._box.seal(random_string(SECRET_LENGTH), key.id), internal=True
+            )
+            found = self._store.internal_access_key(account_id)
+            assert found is not None
+        key, sealed = found
+        return key.id, self._box.open(sealed, key.id)
 
     def delete(self, account_id: str, key_id: str) -> None:
         """Remove the key permanently."""

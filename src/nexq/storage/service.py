@@ -251,10 +251,10 @@ class ObjectStorage:
                 start += take
             offset = end
 
-    def delete_object(self, caller: AccessKey, bucket_name: str, key: str) -> None:
-        """Delete ``key``; deleting a missing key succeeds, as in S3."""
+    def delete_object(self, caller: AccessKey, bucket_name: str, key: str) -> bool:
+        """Delete ``key``; whether it existed (S3 answers the same either way)."""
         bucket = self.bucket(caller, bucket_name)
-        self._store.delete_object(bucket.id, key)
+        return self._store.delete_object(bucket.id, key)
 
     def delete_objects(
         self, caller: AccessKey, bucket_name: str, keys: list[str]

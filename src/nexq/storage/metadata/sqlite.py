@@ -113,46 +113,16 @@ class SqliteMetadata:
         self._db = db
 
     # accounts ---------------------------------------------------------------------------
-    def add_account(self, account: Account, password_hash: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO accounts(id, email, password_hash, role, status, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    account.id,
-                    account.email,
-                    password_hash,
-                    account.role,
-                    account.status,
-                    account.created_at,
-                ),
-            )
-
-        self._db.write(write)
-
-    def _account(self, where: str, value: str) -> Account | None:
+    def get_account(self, account_id: str) -> Account | None:
         row = (
             self._db.reader()
             .execute(
-                f"SELECT id, email, role, status, created_at FROM accounts WHERE {where} = ?",  # noqa: S608 - fixed column names
-                (value,),
+                "SELECT id, email, role, status, created_at FROM accounts WHERE id = ?",
+                (account_id,),
             )
             .fetchone()
         )
         return Account(*row) if row else None
-
-    def get_account(self, account_id: str) -> Account | None:
-        return self._account("id", account_id)
-
-    def find_account(self, email: str) -> Account | None:
-        return self._account("email", email)
-
-    def set_account_status(self, account_id: str, status: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (status, account_id))
-            _bump_auth(conn)
-
-        self._db.write(write)
 
     # buckets ----------------------------------------------------------------------------
     def add_bucket(self, bucket: Bucket) -> None:
@@ -391,11 +361,13 @@ class SqliteMetadata:
         return self._db.write(write)
 
     # access keys ------------------------------------------------------------------------
-    def add_access_key(self, key: AccessKey, sealed_secret: bytes) -> None:
+    def add_access_key(
+        self, key: AccessKey, sealed_secret: bytes, *, internal: bool = False
+    ) -> None:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO access_keys(id, account_id, label, secret_sealed, all_buckets, "
-                "status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "status, created_at, internal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.id,
                     key.account_id,
@@ -404,6 +376,7 @@ class SqliteMetadata:
                     key.bucket_ids is None,
                     key.status,
                     key.created_at,
+                    internal,
                 ),
             )
             conn.executemany(
@@ -443,15 +416,28 @@ class SqliteMetadata:
     def list_access_keys(self, account_id: str) -> list[AccessKey]:
         conn = self._db.reader()
         rows = conn.execute(
-            f"SELECT {_KEY_COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at",  # noqa: S608 - fixed column names
+            f"SELECT {_KEY_COLUMNS} FROM access_keys WHERE account_id = ? AND internal = 0 "  # noqa: S608 - fixed column names
+            "ORDER BY created_at",
             (account_id,),
         ).fetchall()
         return [self._key(conn, r) for r in rows]
 
+    def internal_access_key(self, account_id: str) -> tuple[AccessKey, bytes] | None:
+        conn = self._db.reader()
+        row = conn.execute(
+            f"SELECT {_KEY_COLUMNS}, secret_sealed FROM access_keys "  # noqa: S608 - fixed column names
+            "WHERE account_id = ? AND internal = 1",
+            (account_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return self._key(conn, row), bytes(row[6])
+
     def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             changed = conn.execute(
-                "UPDATE access_keys SET status = ? WHERE id = ? AND account_id = ?",
+                "UPDATE access_keys SET status = ? "
+                "WHERE id = ? AND account_id = ? AND internal = 0",
                 (status, key_id, account_id),
             ).rowcount
             _bump_auth(conn)
@@ -462,7 +448,8 @@ class SqliteMetadata:
     def remove_access_key(self, account_id: str, key_id: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             gone = conn.execute(
-                "DELETE FROM access_keys WHERE id = ? AND account_id = ?", (key_id, account_id)
+                "DELETE FROM access_keys WHERE id = ? AND account_id = ? AND internal = 0",
+                (key_id, account_id),
             ).rowcount
             _bump_auth(conn)
             return bool(gone)

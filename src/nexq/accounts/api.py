@@ -1,0 +1,181 @@
+"""REST routes of Account: sign-up, login, the account, API keys, operator administration."""
+
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+
+from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.model import MAX_DESCRIPTION, MAX_NAME, MAX_PASSWORD, ApiKey, Principal
+from nexq.accounts.service import Accounts
+from nexq.api.formats import iso, iso_or_none
+from nexq.api.pagination import Cursor, Limit, Page, decode_pair, page_of
+from nexq.api.security import Authorizer
+from nexq.storage.model import Account
+
+Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]
+Email = Annotated[str, Field(min_length=3, max_length=254)]
+
+
+class Credentials(BaseModel):
+    email: Email
+    password: Password
+
+
+class AccountOut(BaseModel):
+    id: str
+    email: str
+    role: Literal["customer", "operator"]
+    status: Literal["active", "suspended"]
+    created_at: str
+
+    @staticmethod
+    def of(account: Account) -> "AccountOut":
+        return AccountOut(
+            id=account.id,
+            email=account.email,
+            role="operator" if account.role == "operator" else "customer",
+            status="active" if account.active else "suspended",
+            created_at=iso(account.created_at),
+        )
+
+
+class SessionOut(BaseModel):
+    token: str = Field(description="A session token (nxs_…); send it as a bearer token.")
+    expires_at: str
+    account: AccountOut
+
+
+class PasswordChange(BaseModel):
+    current_password: Password
+    new_password: Password
+
+
+class ApiKeyIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION)] = ""
+    scopes: list[str] | None = Field(
+        default=None, description="Default: every scope of the caller."
+    )
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    scopes: list[str]
+    status: Literal["Active", "Revoked"]
+    created_at: str
+    last_used_at: str | None
+
+    @staticmethod
+    def of(key: ApiKey) -> "ApiKeyOut":
+        return ApiKeyOut(
+            id=key.id,
+            name=key.name,
+            description=key.description,
+            scopes=sorted(key.scopes),
+            status="Active" if key.active else "Revoked",
+            created_at=iso(key.created_at),
+            last_used_at=iso_or_none(key.last_used_at),
+        )
+
+
+class NewApiKeyOut(ApiKeyOut):
+    token: str = Field(description="Shown once: only a hash is kept.")
+
+
+def router(accounts: Accounts, api_keys: ApiKeys, auth: Authorizer) -> APIRouter:
+    """The Account routes."""
+    api = APIRouter(prefix="/v1")
+    AccountRead = Annotated[Principal, Depends(auth.require("account:read"))]
+    AccountWrite = Annotated[Principal, Depends(auth.require("account:write"))]
+    AdminRead = Annotated[Principal, Depends(auth.require("admin:read"))]
+    AdminWrite = Annotated[Principal, Depends(auth.require("admin:write"))]
+    Anyone = Annotated[Principal, Depends(auth.require())]
+
+    @api.post("/signup", status_code=201, tags=["account"], summary="Sign up")
+    def sign_up(body: Credentials) -> AccountOut:
+        """Create a customer account. Passwords: 10 to 1024 characters, not the email."""
+        return AccountOut.of(accounts.create(body.email, body.password))
+
+    @api.post("/login", status_code=201, tags=["account"], summary="Log in")
+    def login(body: Credentials) -> SessionOut:
+        """A session token for the console or for creating a first API key (12 hours)."""
+        token, session, account = accounts.login(body.email, body.password)
+        return SessionOut(
+            token=token, expires_at=iso(session.expires_at), account=AccountOut.of(account)
+        )
+
+    @api.post("/logout", status_code=204, tags=["account"], summary="Log out")
+    def logout(caller: Anyone) -> Response:
+        """End the session whose token authenticates this request."""
+        accounts.logout(caller)
+        return Response(status_code=204)
+
+    @api.get("/account", tags=["account"], summary="The account")
+    def account(caller: AccountRead) -> AccountOut:
+        return AccountOut.of(caller.account)
+
+    @api.post("/account/password", status_code=204, tags=["account"], summary="Change password")
+    def change_password(body: PasswordChange, caller: AccountWrite) -> Response:
+        """Replace the password; every other session of the account ends."""
+        accounts.change_password(caller, body.current_password, body.new_password)
+        return Response(status_code=204)
+
+    @api.get("/api-keys", tags=["api keys"], summary="List API keys")
+    def list_keys(
+        caller: AccountRead, limit: Limit = 100, cursor: Cursor = None
+    ) -> Page[ApiKeyOut]:
+        keys = api_keys.list(caller.account.id, decode_pair(cursor), limit + 1)
+        items, after = page_of(keys, limit, lambda k: [k.created_at, k.id])
+        return Page(items=[ApiKeyOut.of(k) for k in items], next_cursor=after)
+
+    @api.post("/api-keys", status_code=201, tags=["api keys"], summary="Create an API key")
+    def create_key(body: ApiKeyIn, caller: AccountWrite) -> NewApiKeyOut:
+        """The token is in this answer only. A key cannot have scopes its creator lacks."""
+        key, token = api_keys.create(caller, body.name, body.description, body.scopes)
+        return NewApiKeyOut(**ApiKeyOut.of(key).model_dump(), token=token)
+
+    @api.get("/api-keys/{key_id}", tags=["api keys"], summary="Show an API key")
+    def get_key(key_id: str, caller: AccountRead) -> ApiKeyOut:
+        return ApiKeyOut.of(api_keys.get(caller.account.id, key_id))
+
+    @api.post("/api-keys/{key_id}/revoke", tags=["api keys"], summary="Revoke an API key")
+    def revoke_key(key_id: str, caller: AccountWrite) -> ApiKeyOut:
+        """The key stops working at once and stays listed as Revoked."""
+        return ApiKeyOut.of(api_keys.revoke(caller.account.id, key_id))
+
+    @api.post("/api-keys/{key_id}/regenerate", tags=["api keys"], summary="Regenerate")
+    def regenerate_key(key_id: str, caller: AccountWrite) -> NewApiKeyOut:
+        """A new token for the same key; the old token stops working at once."""
+        key, token = api_keys.regenerate(caller.account.id, key_id)
+        return NewApiKeyOut(**ApiKeyOut.of(key).model_dump(), token=token)
+
+    @api.delete("/api-keys/{key_id}", status_code=204, tags=["api keys"], summary="Delete")
+    def delete_key(key_id: str, caller: AccountWrite) -> Response:
+        api_keys.delete(caller.account.id, key_id)
+        return Response(status_code=204)
+
+    @api.get("/admin/accounts", tags=["admin"], summary="List accounts (operators)")
+    def list_accounts(
+        caller: AdminRead, limit: Limit = 100, cursor: Cursor = None, email: str | None = None
+    ) -> Page[AccountOut]:
+        if email is not None:
+            found = [a for a in [accounts.find(email)] if a is not None]
+            return Page(items=[AccountOut.of(a) for a in found], next_cursor=None)
+        listed = accounts.list(decode_pair(cursor), limit + 1)
+        items, after = page_of(listed, limit, lambda a: [a.created_at, a.id])
+        return Page(items=[AccountOut.of(a) for a in items], next_cursor=after)
+
+    @api.post("/admin/accounts/{account_id}/suspend", tags=["admin"], summary="Suspend")
+    def suspend(account_id: str, caller: AdminWrite) -> AccountOut:
+        """Every API key, session and S3 key of the account is refused at once."""
+        return AccountOut.of(accounts.administer(caller, account_id, True))
+
+    @api.post("/admin/accounts/{account_id}/resume", tags=["admin"], summary="Resume")
+    def resume(account_id: str, caller: AdminWrite) -> AccountOut:
+        return AccountOut.of(accounts.administer(caller, account_id, False))
+
+    return api

@@ -1,0 +1,27 @@
+"""Accounts' domain errors. They know nothing of HTTP; each protocol maps them."""
+
+from nexq.core.errors import Conflict, DomainError, Forbidden, NotFound
+
+
+class Unauthenticated(DomainError):
+    """The caller could not be identified: no, unknown, revoked or expired credentials."""
+
+
+class AccountSuspended(Forbidden):
+    """The account is suspended."""
+
+
+class MissingScope(Forbidden):
+    """The credentials lack a scope the action needs."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This action needs the scope {scope!r}, which the API key lacks.")
+        self.scope = scope
+
+
+class NoSuchApiKey(NotFound):
+    """The specified API key does not exist."""
+
+
+class EmailTaken(Conflict):
+    """An account with this email already exists."""

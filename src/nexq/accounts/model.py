@@ -1,0 +1,100 @@
+"""Accounts' pure types and rules: API keys, sessions, scopes, password rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nexq.core.errors import Invalid
+from nexq.storage.model import Account
+
+# Tokens carry a recognisable prefix so that secret scanners can find leaked ones.
+API_KEY_PREFIX = "nxq_"
+SESSION_PREFIX = "nxs_"
+TOKEN_LENGTH = 40  # base62 characters after the prefix: ~238 bits
+SESSION_SECONDS = 12 * 3600
+
+CUSTOMER_SCOPES: tuple[str, ...] = (
+    "storage:read",
+    "storage:write",
+    "account:read",
+    "account:write",
+    "billing:read",
+)
+OPERATOR_SCOPES: tuple[str, ...] = (*CUSTOMER_SCOPES, "admin:read", "admin:write")
+ALL_SCOPES = frozenset(OPERATOR_SCOPES)
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+PASSWORD_RULES = (
+    f"A password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long "
+    "and must not be the email address."
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 254
+MAX_NAME = 100
+MAX_DESCRIPTION = 500
+
+
+def scopes_of_role(role: str) -> tuple[str, ...]:
+    """Every scope an account of ``role`` can hold."""
+    return OPERATOR_SCOPES if role == "operator" else CUSTOMER_SCOPES
+
+
+def grants(scopes: frozenset[str], needed: str) -> bool:
+    """Whether ``scopes`` allow ``needed``; a service's write scope includes its read scope."""
+    if needed in scopes:
+        return True
+    service, _, level = needed.partition(":")
+    return level == "read" and f"{service}:write" in scopes
+
+
+def check_email(email: str) -> str:
+    """The email, trimmed; Invalid when it cannot be one."""
+    email = email.strip()
+    if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+        raise Invalid(f"{email!r} is not an email address.")
+    return email
+
+
+def check_password(password: str, email: str) -> None:
+    """Invalid, stating the rules, when ``password`` breaks them."""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD or password.lower() == email.lower():
+        raise Invalid(PASSWORD_RULES)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A platform API key; only a hash of its token is ever stored."""
+
+    id: str
+    account_id: str
+    name: str
+    description: str
+    scopes: frozenset[str]
+    status: str  # active | revoked
+    created_at: float
+    last_used_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A console login; it can do what its account can do until it expires."""
+
+    account_id: str
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling the API, and with what scopes."""
+
+    account: Account
+    scopes: frozenset[str]
+    api_key_id: str | None = None  # None for a console session
+    session_hash: str | None = None

@@ -1,0 +1,51 @@
+"""What accounts need from a metadata store. Every implementation passes tests/contract."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from nexq.accounts.model import ApiKey, Session
+from nexq.storage.model import Account
+
+
+class AccountStore(Protocol):
+    """Accounts, their password hashes, console sessions and API keys."""
+
+    # accounts
+    def add_account(self, account: Account, password_hash: str) -> None:
+        """Insert; raises Conflict when the email (in any case) is taken."""
+
+    def get_account(self, account_id: str) -> Account | None: ...
+    def find_account(self, email: str) -> Account | None:
+        """The account with ``email``, compared without regard to case."""
+
+    def list_accounts(self, after: tuple[float, str] | None, limit: int) -> list[Account]:
+        """Accounts in (created_at, id) order, after the given position."""
+
+    def set_account_status(self, account_id: str, status: str) -> None:
+        """Change the status; every cached credential of the account is re-read."""
+
+    def password_hash(self, account_id: str) -> str | None: ...
+    def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
+
+    # sessions
+    def add_session(self, token_hash: str, session: Session) -> None: ...
+    def find_session(self, token_hash: str) -> Session | None: ...
+    def remove_session(self, token_hash: str) -> None: ...
+    def remove_sessions(self, account_id: str, keep: str | None) -> None:
+        """End every session of the account except the one whose hash is ``keep``."""
+
+    # API keys
+    def add_api_key(self, key: ApiKey, token_hash: str) -> None: ...
+    def get_api_key(self, account_id: str, key_id: str) -> ApiKey | None: ...
+    def find_api_key(self, token_hash: str) -> ApiKey | None: ...
+    def list_api_keys(
+        self, account_id: str, after: tuple[float, str] | None, limit: int
+    ) -> list[ApiKey]:
+        """The account's keys in (created_at, id) order, after the given position."""
+
+    def set_api_key_status(self, account_id: str, key_id: str, status: str) -> bool: ...
+    def set_api_key_token(self, account_id: str, key_id: str, token_hash: str) -> bool: ...
+    def remove_api_key(self, account_id: str, key_id: str) -> bool: ...
+    def touch_api_key(self, key_id: str, when: float) -> None:
+        """Record a use; may be written lazily (batched with other writes)."""

@@ -1,0 +1,207 @@
+"""The SQLite account store, sharing the metadata database with Object Storage."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from nexq.accounts.errors import EmailTaken
+from nexq.accounts.model import ApiKey, Session
+from nexq.core.db import Database
+from nexq.storage.model import Account
+
+_ACCOUNT_COLUMNS = "id, email, role, status, created_at"
+_KEY_COLUMNS = "id, account_id, name, description, scopes, status, created_at, last_used_at"
+
+
+def _bump_auth(conn: sqlite3.Connection) -> None:
+    # Every process re-reads cached S3 credentials when this counter moves.
+    conn.execute("UPDATE generations SET value = value + 1 WHERE name = 'auth'")
+
+
+def _api_key(row: tuple[Any, ...]) -> ApiKey:
+    return ApiKey(
+        id=row[0],
+        account_id=row[1],
+        name=row[2],
+        description=row[3],
+        scopes=frozenset(json.loads(row[4])),
+        status=row[5],
+        created_at=row[6],
+        last_used_at=row[7],
+    )
+
+
+def _after(after: tuple[float, str] | None) -> tuple[float, str]:
+    return after if after is not None else (float("-inf"), "")
+
+
+class SqliteAccounts:
+    """:class:`AccountStore` on the SQLite :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._db.reader().execute(sql, args).fetchone()
+        return row
+
+    def _changed(self, sql: str, *args: object) -> bool:
+        return self._db.write(lambda conn: conn.execute(sql, args).rowcount > 0)
+
+    # accounts ---------------------------------------------------------------------------
+    def add_account(self, account: Account, password_hash: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    f"INSERT INTO accounts({_ACCOUNT_COLUMNS}, password_hash) "  # noqa: S608 - fixed column names
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        account.id,
+                        account.email,
+                        account.role,
+                        account.status,
+                        account.created_at,
+                        password_hash,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise EmailTaken(
+                    f"An account with the email {account.email} already exists."
+                ) from None
+
+        self._db.write(write)
+
+    def get_account(self, account_id: str) -> Account | None:
+        row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", account_id)  # noqa: S608 - fixed column names
+        return Account(*row) if row else None
+
+    def find_account(self, email: str) -> Account | None:
+        row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE email = ?", email)  # noqa: S608 - fixed column names
+        return Account(*row) if row else None
+
+    def list_accounts(self, after: tuple[float, str] | None, limit: int) -> list[Account]:
+        rows = (
+            self._db.reader()
+            .execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE (created_at, id) > (?, ?) "  # noqa: S608 - fixed column names
+                "ORDER BY created_at, id LIMIT ?",
+                (*_after(after), limit),
+            )
+            .fetchall()
+        )
+        return [Account(*row) for row in rows]
+
+    def set_account_status(self, account_id: str, status: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (status, account_id))
+            _bump_auth(conn)
+
+        self._db.write(write)
+
+    def password_hash(self, account_id: str) -> str | None:
+        row = self._one("SELECT password_hash FROM accounts WHERE id = ?", account_id)
+        return str(row[0]) if row else None
+
+    def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        self._changed(
+            "UPDATE accounts SET password_hash = ? WHERE id = ?", password_hash, account_id
+        )
+
+    # sessions ---------------------------------------------------------------------------
+    def add_session(self, token_hash: str, session: Session) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            # Expired sessions are dropped here rather than by a timer: logins are rare.
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?", (session.created_at,))
+            conn.execute(
+                "INSERT INTO sessions(token_hash, account_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (token_hash, session.account_id, session.created_at, session.expires_at),
+            )
+
+        self._db.write(write)
+
+    def find_session(self, token_hash: str) -> Session | None:
+        row = self._one(
+            "SELECT account_id, created_at, expires_at FROM sessions WHERE token_hash = ?",
+            token_hash,
+        )
+        return Session(*row) if row else None
+
+    def remove_session(self, token_hash: str) -> None:
+        self._changed("DELETE FROM sessions WHERE token_hash = ?", token_hash)
+
+    def remove_sessions(self, account_id: str, keep: str | None) -> None:
+        self._changed(
+            "DELETE FROM sessions WHERE account_id = ? AND token_hash IS NOT ?", account_id, keep
+        )
+
+    # API keys ---------------------------------------------------------------------------
+    def add_api_key(self, key: ApiKey, token_hash: str) -> None:
+        self._changed(
+            f"INSERT INTO api_keys({_KEY_COLUMNS}, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
+            key.id,
+            key.account_id,
+            key.name,
+            key.description,
+            json.dumps(sorted(key.scopes)),
+            key.status,
+            key.created_at,
+            key.last_used_at,
+            token_hash,
+        )
+
+    def get_api_key(self, account_id: str, key_id: str) -> ApiKey | None:
+        row = self._one(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ? AND account_id = ?",  # noqa: S608 - fixed column names
+            key_id,
+            account_id,
+        )
+        return _api_key(row) if row else None
+
+    def find_api_key(self, token_hash: str) -> ApiKey | None:
+        row = self._one(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE token_hash = ?", token_hash)  # noqa: S608 - fixed column names
+        return _api_key(row) if row else None
+
+    def list_api_keys(
+        self, account_id: str, after: tuple[float, str] | None, limit: int
+    ) -> list[ApiKey]:
+        rows = (
+            self._db.reader()
+            .execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE account_id = ? "  # noqa: S608 - fixed column names
+                "AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?",
+                (account_id, *_after(after), limit),
+            )
+            .fetchall()
+        )
+        return [_api_key(row) for row in rows]
+
+    def set_api_key_status(self, account_id: str, key_id: str, status: str) -> bool:
+        return self._changed(
+            "UPDATE api_keys SET status = ? WHERE id = ? AND account_id = ?",
+            status,
+            key_id,
+            account_id,
+        )
+
+    def set_api_key_token(self, account_id: str, key_id: str, token_hash: str) -> bool:
+        return self._changed(
+            "UPDATE api_keys SET token_hash = ? WHERE id = ? AND account_id = ?",
+            token_hash,
+            key_id,
+            account_id,
+        )
+
+    def remove_api_key(self, account_id: str, key_id: str) -> bool:
+        return self._changed(
+            "DELETE FROM api_keys WHERE id = ? AND account_id = ?", key_id, account_id
+        )
+
+    def touch_api_key(self, key_id: str, when: float) -> None:
+        self._db.write_later(
+            lambda conn: conn.execute(
+                "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (when, key_id)
+            )
+        )

@@ -1,0 +1,115 @@
+"""The control plane's REST app, assembled from each service's routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from nexq import __version__
+from nexq.accounts import api as account_api
+from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.service import Accounts
+from nexq.api import docs, problems
+from nexq.api.security import Authorizer
+from nexq.storage import api as storage_api
+from nexq.storage.access_keys import AccessKeys
+from nexq.storage.service import ObjectStorage
+
+DESCRIPTION = (
+    "Everything a Nexq user does, programmatically. Authenticate with "
+    "'Authorization: Bearer <API key>'. Errors are RFC 9457 problem+json; every list is "
+    "paginated with ?limit= and ?cursor= (pass back next_cursor)."
+)
+
+
+def rest_app(
+    accounts: Accounts,
+    api_keys: ApiKeys,
+    objects: ObjectStorage,
+    access_keys: AccessKeys,
+    s3_endpoint: str,
+    region: str,
+) -> FastAPI:
+    """The REST API under /v1 (plus /health for load balancers)."""
+    app = FastAPI(
+        title="Nexq API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    problems.install(app)
+    auth = Authorizer(accounts, api_keys)
+    app.include_router(account_api.router(accounts, api_keys, auth))
+    app.include_router(storage_api.router(objects, access_keys, auth, s3_endpoint, region))
+
+    @app.get("/health", include_in_schema=False)
+    @app.get("/v1/health", tags=["meta"], summary="Health check")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/v1/docs", include_in_schema=False)
+    def reference() -> HTMLResponse:
+        return HTMLResponse(docs.render(app.openapi()))
+
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Declare the problem+json error answers in the OpenAPI document."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = original()
+        spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "scope": {"type": "string"},
+                "request_id": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+        problem = {
+            "content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        }
+        for methods in spec.get("paths", {}).values():
+            for operation in methods.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                secured = any(
+                    p.get("in") == "header" for p in operation.get("parameters", [])
+                ) or bool(operation.get("security"))
+                codes = {
+                    "400": "Invalid request",
+                    "404": "Not found",
+                    "409": "Conflict",
+                    "422": "Invalid input (errors name the field)",
+                }
+                if secured:
+                    codes.update({"401": "Not authenticated", "403": "Not allowed"})
+                for code, description in codes.items():
+                    responses.setdefault(code, {"description": description, **problem})
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook

@@ -1,0 +1,288 @@
+"""REST routes of Object Storage: buckets, objects, presigned URLs, access keys, usage."""
+
+
+import re
+import time
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, Field
+
+from nexq.accounts.model import Principal
+from nexq.api.formats import iso
+from nexq.api.pagination import Cursor, Limit, Page, decode_pair, decode_text, encode, page_of
+from nexq.api.security import Authorizer
+from nexq.core.errors import Invalid
+from nexq.storage.access_keys import AccessKeys, AccessKeyView
+from nexq.storage.errors import NoSuchBucket, NoSuchKey
+from nexq.storage.model import MAX_KEY_BYTES, AccessKey, validate_key
+from nexq.storage.s3.presign import MAX_EXPIRES, presign_url
+from nexq.storage.service import BucketStats, ObjectStorage
+
+BucketName = Annotated[str, Path(min_length=1, max_length=255)]
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def account_caller(principal: Principal) -> AccessKey:
+    """The API acts for the whole account, like an access key with All Buckets."""
+    return AccessKey("api", principal.account.id, "REST API", "active", 0.0, None)
+
+
+class StorageInfo(BaseModel):
+    s3_endpoint: str = Field(description="Where S3 clients connect (path-style works always).")
+    region: str
+
+
+class BucketIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class BucketOut(BaseModel):
+    name: str
+    created_at: str
+    object_count: int
+    stored_bytes: int
+
+    @staticmethod
+    def of(stats: BucketStats) -> "BucketOut":
+        return BucketOut(
+            name=stats.bucket.name,
+            created_at=iso(stats.bucket.created_at),
+            object_count=stats.objects,
+            stored_bytes=stats.bytes,
+        )
+
+
+class ObjectOut(BaseModel):
+    key: str
+    size: int
+    etag: str
+    last_modified: str
+
+
+class ObjectPage(Page[ObjectOut]):
+    prefixes: list[str] = Field(description="Common prefixes when a delimiter is given.")
+
+
+class PresignIn(BaseModel):
+    key: Annotated[str, Field(min_length=1, max_length=MAX_KEY_BYTES)]
+    method: Literal["GET", "PUT"] = "GET"
+    expires_in: Annotated[int, Field(ge=1, le=MAX_EXPIRES)] = 3600
+
+
+class PresignOut(BaseModel):
+    url: str
+    method: Literal["GET", "PUT"]
+    expires_at: str
+
+
+class AccessKeyIn(BaseModel):
+    label: Annotated[str, Field(min_length=1, max_length=128)]
+    buckets: Literal["all"] | Annotated[list[str], Field(min_length=1, max_length=1000)] = "all"
+
+
+class AccessKeyOut(BaseModel):
+    access_key_id: str
+    label: str
+    buckets: Literal["all"] | list[str]
+    status: Literal["Active", "Revoked"]
+    created_at: str
+
+    @staticmethod
+    def of(view: AccessKeyView) -> "AccessKeyOut":
+        return AccessKeyOut(
+            access_key_id=view.key.id,
+            label=view.key.label,
+            buckets="all" if view.bucket_names is None else view.bucket_names,
+            status="Active" if view.key.active else "Revoked",
+            created_at=iso(view.key.created_at),
+        )
+
+
+class NewAccessKeyOut(AccessKeyOut):
+    secret_access_key: str = Field(description="Shown once: it cannot be read again.")
+
+
+class Counters(BaseModel):
+    data_in_bytes: int = 0
+    data_out_bytes: int = 0
+    operations: int = 0
+    class_a: int = 0
+    class_b: int = 0
+
+
+class BucketUsage(Counters):
+    bucket: str
+
+
+class Period(BaseModel):
+    start: str
+    end: str
+
+
+class UsageOut(BaseModel):
+    period: Period
+    buckets: list[BucketUsage]
+    totals: Counters
+
+
+def month_period(month: str | None) -> tuple[date, date]:
+    """[first day, first day of the next month) of ``YYYY-MM`` (default: this month)."""
+    if month is None:
+        today = datetime.now(UTC).date()
+        year, number = today.year, today.month
+    else:
+        match = _MONTH.match(month)
+        if not match:
+            raise Invalid("month: use the form YYYY-MM, e.g. 2026-11.")
+        year, number = int(match[1]), int(match[2])
+    start = date(year, number, 1)
+    end = date(year + 1, 1, 1) if number == 12 else date(year, number + 1, 1)
+    return start, end
+
+
+def router(
+    objects: ObjectStorage,
+    access_keys: AccessKeys,
+    auth: Authorizer,
+    s3_endpoint: str,
+    region: str,
+) -> APIRouter:
+    """The Object Storage routes."""
+    api = APIRouter(prefix="/v1/storage", tags=["storage"])
+    Read = Annotated[Principal, Depends(auth.require("storage:read"))]
+    Write = Annotated[Principal, Depends(auth.require("storage:write"))]
+    UsageReader = Annotated[Principal, Depends(auth.require("storage:read", "billing:read"))]
+
+    def stats_of(caller: Principal, name: str) -> BucketStats:
+        for stats in objects.bucket_stats(account_caller(caller)):
+            if stats.bucket.name == name:
+                return stats
+        raise NoSuchBucket(f"No bucket named {name!r} in this account.")
+
+    @api.get("", summary="Where S3 clients connect")
+    def info(caller: Read) -> StorageInfo:
+        return StorageInfo(s3_endpoint=s3_endpoint, region=region)
+
+    @api.get("/buckets", summary="List buckets")
+    def list_buckets(caller: Read, limit: Limit = 100, cursor: Cursor = None) -> Page[BucketOut]:
+        """Every bucket of the account with its object count and stored bytes, by name."""
+        after = decode_text(cursor)
+        stats = [
+            s
+            for s in objects.bucket_stats(account_caller(caller))
+            if after is None or s.bucket.name > after
+        ]
+        items, next_cursor = page_of(stats, limit, lambda s: s.bucket.name)
+        return Page(items=[BucketOut.of(s) for s in items], next_cursor=next_cursor)
+
+    @api.post("/buckets", status_code=201, summary="Create a bucket")
+    def create_bucket(body: BucketIn, caller: Write) -> BucketOut:
+        """Names follow S3's rules: 3-63 lowercase letters, digits, dots and hyphens."""
+        objects.create_bucket(account_caller(caller), body.name)
+        return BucketOut.of(stats_of(caller, body.name))
+
+    @api.get("/buckets/{name}", summary="Show a bucket")
+    def get_bucket(name: BucketName, caller: Read) -> BucketOut:
+        return BucketOut.of(stats_of(caller, name))
+
+    @api.delete("/buckets/{name}", status_code=204, summary="Delete an empty bucket")
+    def delete_bucket(name: BucketName, caller: Write) -> Response:
+        objects.delete_bucket(account_caller(caller), stats_of(caller, name).bucket.name)
+        return Response(status_code=204)
+
+    @api.get("/buckets/{name}/objects", summary="List objects")
+    def list_objects(
+        name: BucketName,
+        caller: Read,
+        prefix: Annotated[str, Query(max_length=MAX_KEY_BYTES)] = "",
+        delimiter: Annotated[str, Query(max_length=16)] = "",
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> ObjectPage:
+        """Objects by key under ``prefix``; with a delimiter, deeper keys roll up into prefixes."""
+        stats_of(caller, name)
+        listing = objects.list_objects(
+            account_caller(caller), name, prefix, delimiter, decode_text(cursor), limit
+        )
+        return ObjectPage(
+            items=[
+                ObjectOut(
+                    key=o.key, size=o.size, etag=f'"{o.etag}"', last_modified=iso(o.last_modified)
+                )
+                for o in listing.objects
+            ],
+            prefixes=listing.common_prefixes,
+            next_cursor=encode(listing.next_marker) if listing.is_truncated else None,
+        )
+
+    @api.delete("/buckets/{name}/objects/{key:path}", status_code=204, summary="Delete an object")
+    def delete_object(name: BucketName, key: str, caller: Write) -> Response:
+        stats_of(caller, name)
+        if not objects.delete_object(account_caller(caller), name, key):
+            raise NoSuchKey(f"No object {key!r} in the bucket {name!r}.")
+        return Response(status_code=204)
+
+    @api.post("/buckets/{name}/presign", summary="A presigned URL for one object")
+    def presign(name: BucketName, body: PresignIn, read: Read) -> PresignOut:
+        """GET needs storage:read, PUT storage:write. The URL works without credentials
+        until it expires (at most 7 days)."""
+        auth.check(read, "storage:write" if body.method == "PUT" else "storage:read")
+        validate_key(body.key)
+        stats_of(read, name)
+        credentials = access_keys.signing_credentials(read.account.id)
+        url = presign_url(
+            s3_endpoint, region, credentials, body.method, name, body.key, body.expires_in
+        )
+        return PresignOut(
+            url=url, method=body.method, expires_at=iso(time.time() + body.expires_in)
+        )
+
+    @api.get("/access-keys", summary="List S3 access keys")
+    def list_access_keys(
+        caller: Read, limit: Limit = 100, cursor: Cursor = None
+    ) -> Page[AccessKeyOut]:
+        after = decode_pair(cursor)
+        views = [
+            v
+            for v in access_keys.list(caller.account.id)
+            if after is None or (v.key.created_at, v.key.id) > after
+        ]
+        items, next_cursor = page_of(views, limit, lambda v: [v.key.created_at, v.key.id])
+        return Page(items=[AccessKeyOut.of(v) for v in items], next_cursor=next_cursor)
+
+    @api.post("/access-keys", status_code=201, summary="Create an S3 access key")
+    def create_access_key(body: AccessKeyIn, caller: Write) -> NewAccessKeyOut:
+        """`buckets`: "all" or a list of bucket names. The secret is in this answer only."""
+        names = None if body.buckets == "all" else list(body.buckets)
+        view, secret = access_keys.create(caller.account.id, body.label, names)
+        return NewAccessKeyOut(**AccessKeyOut.of(view).model_dump(), secret_access_key=secret)
+
+    @api.post("/access-keys/{key_id}/revoke", summary="Revoke an S3 access key")
+    def revoke_access_key(key_id: str, caller: Write) -> AccessKeyOut:
+        """S3 requests signed with it are refused at once; it stays listed as Revoked."""
+        access_keys.revoke(caller.account.id, key_id)
+        return AccessKeyOut.of(access_keys.get(caller.account.id, key_id))
+
+    @api.delete("/access-keys/{key_id}", status_code=204, summary="Delete an S3 access key")
+    def delete_access_key(key_id: str, caller: Write) -> Response:
+        access_keys.delete(caller.account.id, key_id)
+        return Response(status_code=204)
+
+    @api.get("/usage", summary="Usage per bucket for a month")
+    def usage(
+        caller: UsageReader,
+        month: Annotated[str | None, Query(description="YYYY-MM; default this month")] = None,
+    ) -> UsageOut:
+        """Data In, Data Out, Operations, Class A and Class B per bucket (metering pending:
+        the counters read zero until it lands; the shape is final)."""
+        start, end = month_period(month)
+        buckets = [BucketUsage(bucket=b.name) for b in objects.list_buckets(account_caller(caller))]
+        return UsageOut(
+            period=Period(start=start.isoformat(), end=end.isoformat()),
+            buckets=buckets,
+            totals=Counters(),
+        )
+
+    return api
