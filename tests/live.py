@@ -124,6 +124,17 @@ class LiveServer:
         )
         return email
 
+    @property
+    def api_url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.api_port}"
+
+    def api_key(self, account: str, name: str = "test", scopes: tuple[str, ...] = ()) -> str:
+        """A token from ``nexq admin api-key create`` (no scopes: every scope)."""
+        args = ["admin", "api-key", "create", "--account", account, "--name", name]
+        for scope in scopes:
+            args += ["--scope", scope]
+        return str(nexq_json(*args, data_dir=self.data_dir)["token"])
+
     def key(self, account: str, label: str = "test", buckets: list[str] | None = None) -> Key:
         args = ["admin", "access-key", "create", "--account", account, "--label", label]
         for bucket in buckets or []:

@@ -1,6 +1,5 @@
 """REST routes of Account: sign-up, login, the account, API keys, operator administration."""
 
-
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response

@@ -200,8 +200,4 @@ class SqliteAccounts:
         )
 
     def touch_api_key(self, key_id: str, when: float) -> None:
-        self._db.write_later(
-            lambda conn: conn.execute(
-                "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (when, key_id)
-            )
-        )
+        self._changed("UPDATE api_keys SET last_used_at = ? WHERE id = ?", when, key_id)

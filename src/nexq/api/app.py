@@ -92,23 +92,21 @@ def _document_problems(app: FastAPI) -> None:
         problem = {
             "content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         }
-        for methods in spec.get("paths", {}).values():
+        codes = {
+            "400": "Invalid request",
+            "401": "Not authenticated",
+            "403": "Not allowed (missing scope, suspended account)",
+            "404": "Not found",
+            "409": "Conflict",
+            "422": "Invalid input (errors name the field)",
+        }
+        for path, methods in spec.get("paths", {}).items():
+            if path == "/v1/health":
+                continue
             for operation in methods.values():
                 responses = operation.setdefault("responses", {})
-                responses.pop("422", None)
-                secured = any(
-                    p.get("in") == "header" for p in operation.get("parameters", [])
-                ) or bool(operation.get("security"))
-                codes = {
-                    "400": "Invalid request",
-                    "404": "Not found",
-                    "409": "Conflict",
-                    "422": "Invalid input (errors name the field)",
-                }
-                if secured:
-                    codes.update({"401": "Not authenticated", "403": "Not allowed"})
                 for code, description in codes.items():
-                    responses.setdefault(code, {"description": description, **problem})
+                    responses[code] = {"description": description, **problem}
         app.openapi_schema = spec
         return spec
 
