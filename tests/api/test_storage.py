@@ -225,7 +225,7 @@ def test_usage_has_its_final_shape(client: httpx.Client, bucket: str) -> None:
     assert usage["period"] == {"start": "2026-02-01", "end": "2026-03-01"}
     counters = {"data_in_bytes", "data_out_bytes", "operations", "class_a", "class_b"}
     assert set(usage["totals"]) == counters
-    row = [b for b in usage["buckets"] if b["bucket"] == bucket][0]
+    row = next(b for b in usage["buckets"] if b["bucket"] == bucket)
     assert set(row) == counters | {"bucket"}
     december = client.get("/v1/storage/usage", params={"month": "2026-12"}).json()
     assert december["period"] == {"start": "2026-12-01", "end": "2027-01-01"}

@@ -1,6 +1,5 @@
 """REST routes of Object Storage: buckets, objects, presigned URLs, access keys, usage."""
 
-
 import re
 import time
 from datetime import UTC, date, datetime
