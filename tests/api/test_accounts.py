@@ -193,3 +193,16 @@ def test_operator_cannot_suspend_themself(operator: httpx.Client) -> None:
     me = operator.get("/v1/account").json()["id"]
     assert_problem(operator.post(f"/v1/admin/accounts/{me}/suspend"), 400, "invalid")
     assert_problem(operator.post("/v1/admin/accounts/nope/suspend"), 404, "not-found")
+
+
+def test_repeated_wrong_passwords_slow_logins_down(server: LiveServer) -> None:
+    email = server.account(fresh_email("guess"), PASSWORD)
+    with api(server) as anonymous:
+        for _ in range(5):
+            wrong = anonymous.post("/v1/login", json={"email": email, "password": "guess guess!"})
+            assert_problem(wrong, 401, "unauthenticated")
+        # Blocked now, even with the right password: the guesser cannot tell which is right.
+        blocked = anonymous.post("/v1/login", json={"email": email, "password": PASSWORD})
+        body = assert_problem(blocked, 429, "too-many-attempts")
+        assert 0 < int(blocked.headers["retry-after"]) <= 10
+        assert body["retry_after"] == int(blocked.headers["retry-after"])

@@ -25,3 +25,13 @@ class NoSuchApiKey(NotFound):
 
 class EmailTaken(Conflict):
     """An account with this email already exists."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins: wait before trying again."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed logins for this account; try again in {retry_after} seconds."
+        )
+        self.retry_after = retry_after

@@ -26,6 +26,12 @@ class AccountStore(Protocol):
         """Change the status; every cached credential of the account is re-read."""
 
     def password_hash(self, account_id: str) -> str | None: ...
+    def login_state(self, account_id: str) -> tuple[int, float]:
+        """(consecutive failed logins, blocked until) of the account."""
+
+    def record_login(self, account_id: str, failed: bool, blocked_until: float) -> None:
+        """Count a failed login (or reset the count after a success)."""
+
     def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
 
     # sessions

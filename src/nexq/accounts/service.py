@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 
-from nexq.accounts.errors import AccountSuspended, EmailTaken, Unauthenticated
+from nexq.accounts.errors import AccountSuspended, EmailTaken, TooManyAttempts, Unauthenticated
 from nexq.accounts.model import (
     ALL_SCOPES,
     SESSION_PREFIX,
@@ -22,6 +23,10 @@ from nexq.core.errors import Invalid
 from nexq.core.ids import new_id, random_string
 from nexq.storage.errors import NoSuchAccount
 from nexq.storage.model import Account
+
+FREE_ATTEMPTS = 5
+BLOCK_SECONDS = 10.0
+MAX_BLOCK = 900.0
 
 # Verified when the email is unknown, so that a login takes as long either way.
 _DUMMY_HASH = hash_password("not-a-real-password")
@@ -79,15 +84,33 @@ class Accounts:
         return self.set_suspended(self.get_by_id(account_id), suspended)
 
     def login(self, email: str, password: str) -> tuple[str, Session, Account]:
-        """A new session token for the right email and password; it is returned only here."""
+        """A new session token for the right email and password; it is returned only here.
+
+        After FREE_ATTEMPTS consecutive failures an account's logins are refused for a delay
+        that doubles with each further failure (capped), so guessing a password is slowed
+        down across every process while the real owner waits minutes at worst.
+        """
+        now = time.time()
         account = self._store.find_account(email.strip())
+        failures = 0
+        if account is not None:
+            failures, blocked_until = self._store.login_state(account.id)
+            if blocked_until > now:
+                raise TooManyAttempts(math.ceil(blocked_until - now))
         stored = self._store.password_hash(account.id) if account is not None else None
         valid = verify_password(stored or _DUMMY_HASH, password)
         if account is None or not valid:
+            if account is not None:
+                failures += 1
+                delay = 0.0
+                if failures >= FREE_ATTEMPTS:
+                    delay = min(BLOCK_SECONDS * 2 ** (failures - FREE_ATTEMPTS), MAX_BLOCK)
+                self._store.record_login(account.id, True, now + delay)
             raise Unauthenticated("The email or password is wrong.")
+        if failures:
+            self._store.record_login(account.id, False, 0.0)
         if not account.active:
             raise AccountSuspended("The account is suspended; contact the operator.")
-        now = time.time()
         session = Session(account.id, now, now + SESSION_SECONDS)
         token = SESSION_PREFIX + random_string(TOKEN_LENGTH)
         self._store.add_session(hash_token(token), session)

@@ -104,6 +104,27 @@ class SqliteAccounts:
         row = self._one("SELECT password_hash FROM accounts WHERE id = ?", account_id)
         return str(row[0]) if row else None
 
+    def login_state(self, account_id: str) -> tuple[int, float]:
+        row = self._one(
+            "SELECT failed_logins, login_blocked_until FROM accounts WHERE id = ?", account_id
+        )
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
+
+    def record_login(self, account_id: str, failed: bool, blocked_until: float) -> None:
+        if failed:
+            self._changed(
+                "UPDATE accounts SET failed_logins = failed_logins + 1, login_blocked_until = ? "
+                "WHERE id = ?",
+                blocked_until,
+                account_id,
+            )
+        else:
+            self._changed(
+                "UPDATE accounts SET failed_logins = 0, login_blocked_until = 0 "
+                "WHERE id = ? AND failed_logins > 0",
+                account_id,
+            )
+
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         self._changed(
             "UPDATE accounts SET password_hash = ? WHERE id = ?", password_hash, account_id

@@ -77,6 +77,7 @@ def _document_problems(app: FastAPI) -> None:
                 "detail": {"type": "string"},
                 "scope": {"type": "string"},
                 "request_id": {"type": "string"},
+                "retry_after": {"type": "integer"},
                 "errors": {
                     "type": "array",
                     "items": {
@@ -99,6 +100,7 @@ def _document_problems(app: FastAPI) -> None:
             "404": "Not found",
             "409": "Conflict",
             "422": "Invalid input (errors name the field)",
+            "429": "Too many requests (see Retry-After)",
         }
         for path, methods in spec.get("paths", {}).items():
             if path == "/v1/health":

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from nexq.accounts.errors import AccountSuspended, MissingScope, Unauthenticated
+from nexq.accounts.errors import AccountSuspended, MissingScope, TooManyAttempts, Unauthenticated
 from nexq.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 log = logging.getLogger("nexq.api")
@@ -20,6 +20,7 @@ MEDIA_TYPE = "application/problem+json"
 # Most specific first: the first matching class decides status, slug and title.
 _TABLE: list[tuple[type[DomainError], int, str, str]] = [
     (Unauthenticated, 401, "unauthenticated", "Not authenticated"),
+    (TooManyAttempts, 429, "too-many-attempts", "Too many attempts"),
     (MissingScope, 403, "missing-scope", "Missing scope"),
     (AccountSuspended, 403, "account-suspended", "Account suspended"),
     (Forbidden, 403, "forbidden", "Forbidden"),
@@ -36,7 +37,9 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JS
     body = {"type": f"urn:nexq:problem:{slug}", "title": title, "status": status}
     body["detail"] = detail
     body.update(extra)
-    headers = {"WWW-Authenticate": 'Bearer realm="nexq"'} if status == 401 else None
+    headers = {"WWW-Authenticate": 'Bearer realm="nexq"'} if status == 401 else {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -44,7 +47,11 @@ def domain_problem(exc: DomainError) -> JSONResponse:
     """The problem response for a domain error."""
     for cls, status, slug, title in _TABLE:
         if isinstance(exc, cls):
-            extra = {"scope": exc.scope} if isinstance(exc, MissingScope) else {}
+            extra: dict[str, Any] = {}
+            if isinstance(exc, MissingScope):
+                extra["scope"] = exc.scope
+            if isinstance(exc, TooManyAttempts):
+                extra["retry_after"] = exc.retry_after
             return problem(status, slug, title, exc.message, **extra)
     raise AssertionError("DomainError is in the table")  # pragma: no cover
 

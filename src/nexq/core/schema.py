@@ -103,5 +103,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX api_keys_by_account ON api_keys(account_id, created_at, id);
     CREATE INDEX accounts_by_created ON accounts(created_at, id);
     ALTER TABLE access_keys ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN login_blocked_until REAL NOT NULL DEFAULT 0;
     """,
 ]
