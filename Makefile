@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-TOOLS := rclone s3cmd restic
+TOOLS := rclone s3cmd restic chromium
 
 .PHONY: run check test lint types imports tools bench compat-doc clean
 
@@ -37,7 +37,7 @@ imports: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-## tools: rclone, s3cmd and restic from Debian (needs root or sudo)
+## tools: rclone, s3cmd, restic and chromium (for the console tests) from Debian (needs root or sudo)
 tools:
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \

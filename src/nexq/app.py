@@ -27,6 +27,7 @@ from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.server import S3App
 from nexq.storage.service import ObjectStorage
+from nexq.storage.usage import Usage
 
 log = logging.getLogger("nexq")
 WORKER_THREADS = 32
@@ -48,6 +49,7 @@ class Nexq:
     access_keys: AccessKeys
     objects: ObjectStorage
     multipart: Multipart
+    usage: Usage
 
     def close(self) -> None:
         """Flush pending writes and close the database."""
@@ -78,6 +80,7 @@ def build(settings: Settings) -> Nexq:
         access_keys=AccessKeys(store, box),
         objects=objects,
         multipart=Multipart(store, objects),
+        usage=Usage(store),
     )
 
 
@@ -137,6 +140,7 @@ def api_app(nexq: Nexq) -> FastAPI:
         nexq.api_keys,
         nexq.objects,
         nexq.access_keys,
+        nexq.usage,
         nexq.settings.s3_endpoint,
         nexq.settings.region,
     )

@@ -16,6 +16,7 @@ from nexq.api.security import Authorizer
 from nexq.storage import api as storage_api
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.service import ObjectStorage
+from nexq.storage.usage import Usage
 
 DESCRIPTION = (
     "Everything a Nexq user does, programmatically. Authenticate with "
@@ -29,6 +30,7 @@ def rest_app(
     api_keys: ApiKeys,
     objects: ObjectStorage,
     access_keys: AccessKeys,
+    usage: Usage,
     s3_endpoint: str,
     region: str,
 ) -> FastAPI:
@@ -44,7 +46,7 @@ def rest_app(
     problems.install(app)
     auth = Authorizer(accounts, api_keys)
     app.include_router(account_api.router(accounts, api_keys, auth))
-    app.include_router(storage_api.router(objects, access_keys, auth, s3_endpoint, region))
+    app.include_router(storage_api.router(objects, access_keys, usage, auth, s3_endpoint, region))
 
     @app.get("/health", include_in_schema=False)
     @app.get("/v1/health", tags=["meta"], summary="Health check")

@@ -106,4 +106,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE accounts ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE accounts ADD COLUMN login_blocked_until REAL NOT NULL DEFAULT 0;
     """,
+    # 3: metering: usage per bucket and hour, added to by every process's meter.
+    """
+    CREATE TABLE usage_hourly (
+        account_id TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        bucket_id TEXT NOT NULL,
+        bucket_name TEXT NOT NULL,
+        data_in INTEGER NOT NULL DEFAULT 0,
+        data_out INTEGER NOT NULL DEFAULT 0,
+        class_a INTEGER NOT NULL DEFAULT 0,
+        class_b INTEGER NOT NULL DEFAULT 0,
+        other INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, hour, bucket_id)
+    ) WITHOUT ROWID;
+    """,
 ]

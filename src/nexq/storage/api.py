@@ -15,9 +15,10 @@ from nexq.api.security import Authorizer
 from nexq.core.errors import Invalid
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
 from nexq.storage.errors import NoSuchBucket, NoSuchKey
-from nexq.storage.model import MAX_KEY_BYTES, AccessKey, validate_key
+from nexq.storage.model import MAX_KEY_BYTES, AccessKey, Counters, validate_key
 from nexq.storage.s3.presign import MAX_EXPIRES, presign_url
 from nexq.storage.service import BucketStats, ObjectStorage
+from nexq.storage.usage import Usage
 
 BucketName = Annotated[str, Path(min_length=1, max_length=255)]
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -103,16 +104,30 @@ class NewAccessKeyOut(AccessKeyOut):
     secret_access_key: str = Field(description="Shown once: it cannot be read again.")
 
 
-class Counters(BaseModel):
-    data_in_bytes: int = 0
-    data_out_bytes: int = 0
-    operations: int = 0
-    class_a: int = 0
-    class_b: int = 0
+class CountersOut(BaseModel):
+    data_in_bytes: int
+    data_out_bytes: int
+    operations: int = Field(description="Every request: Class A + Class B + others.")
+    class_a: int = Field(description="PUT, POST, COPY, LIST and other writes/listings.")
+    class_b: int = Field(description="GET and HEAD.")
+
+    @staticmethod
+    def of(counters: Counters) -> "CountersOut":
+        return CountersOut(
+            data_in_bytes=counters.data_in,
+            data_out_bytes=counters.data_out,
+            operations=counters.operations,
+            class_a=counters.class_a,
+            class_b=counters.class_b,
+        )
 
 
-class BucketUsage(Counters):
+class BucketUsage(CountersOut):
     bucket: str
+
+    @staticmethod
+    def of(bucket: str, counters: Counters) -> "BucketUsage":  # type: ignore[override]
+        return BucketUsage(bucket=bucket, **CountersOut.of(counters).model_dump())
 
 
 class Period(BaseModel):
@@ -123,7 +138,7 @@ class Period(BaseModel):
 class UsageOut(BaseModel):
     period: Period
     buckets: list[BucketUsage]
-    totals: Counters
+    totals: CountersOut
 
 
 def month_period(month: str | None) -> tuple[date, date]:
@@ -144,6 +159,7 @@ def month_period(month: str | None) -> tuple[date, date]:
 def router(
     objects: ObjectStorage,
     access_keys: AccessKeys,
+    usage: Usage,
     auth: Authorizer,
     s3_endpoint: str,
     region: str,
@@ -270,18 +286,18 @@ def router(
         return Response(status_code=204)
 
     @api.get("/usage", summary="Usage per bucket for a month")
-    def usage(
+    def usage_report(
         caller: UsageReader,
         month: Annotated[str | None, Query(description="YYYY-MM; default this month")] = None,
     ) -> UsageOut:
-        """Data In, Data Out, Operations, Class A and Class B per bucket (metering pending:
-        the counters read zero until it lands; the shape is final)."""
+        """Data In, Data Out, Operations, Class A and Class B per bucket (every bucket of the
+        account, and deleted buckets that had usage in the period)."""
         start, end = month_period(month)
-        buckets = [BucketUsage(bucket=b.name) for b in objects.list_buckets(account_caller(caller))]
+        report = usage.report(caller.account.id, start, end)
         return UsageOut(
             period=Period(start=start.isoformat(), end=end.isoformat()),
-            buckets=buckets,
-            totals=Counters(),
+            buckets=[BucketUsage.of(b.bucket, b.counters) for b in report.buckets],
+            totals=CountersOut.of(report.totals),
         )
 
     return api

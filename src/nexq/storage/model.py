@@ -197,3 +197,38 @@ def prefix_end(prefix: str) -> str:
         following = last + 1 if not 0xD800 <= last + 1 < 0xE000 else 0xE000  # skip surrogates
         return prefix[:-1] + chr(following)
     return prefix_end(prefix[:-1]) if len(prefix) > 1 else prefix + "\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Data In / Data Out bytes and operations by billing class (other = not billed)."""
+
+    data_in: int = 0
+    data_out: int = 0
+    class_a: int = 0
+    class_b: int = 0
+    other: int = 0
+
+    @property
+    def operations(self) -> int:
+        return self.class_a + self.class_b + self.other
+
+    def __add__(self, more: Counters) -> Counters:
+        return Counters(
+            self.data_in + more.data_in,
+            self.data_out + more.data_out,
+            self.class_a + more.class_a,
+            self.class_b + more.class_b,
+            self.other + more.other,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One process's counts for a bucket in an hour (hours since the epoch, UTC)."""
+
+    account_id: str
+    hour: int
+    bucket_id: str
+    bucket_name: str
+    counters: Counters

@@ -9,10 +9,12 @@ from nexq.storage.model import (
     AccessKey,
     Account,
     Bucket,
+    Counters,
     ListedObject,
     ObjectMeta,
     Part,
     Upload,
+    UsageRow,
 )
 
 
@@ -87,6 +89,15 @@ class MetadataStore(Protocol):
     def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool: ...
     def remove_access_key(self, account_id: str, key_id: str) -> bool: ...
     def bucket_names(self, bucket_ids: Iterable[str]) -> dict[str, str]: ...
+
+    # metering
+    def add_usage(self, rows: Iterable[UsageRow]) -> None:
+        """Add (not set) each row's counters to its (account, hour, bucket) totals."""
+
+    def usage_rows(
+        self, account_id: str, from_hour: int, to_hour: int
+    ) -> list[tuple[str, int, Counters]]:
+        """(bucket name, hour, counters) of the account in [from_hour, to_hour)."""
 
     # house-keeping
     def auth_generation(self) -> int:

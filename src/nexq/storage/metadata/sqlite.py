@@ -20,11 +20,13 @@ from nexq.storage.model import (
     AccessKey,
     Account,
     Bucket,
+    Counters,
     ListedObject,
     ObjectMeta,
     Part,
     Segment,
     Upload,
+    UsageRow,
     prefix_end,
 )
 
@@ -476,6 +478,54 @@ class SqliteMetadata:
             .fetchone()
         )
         return int(row[0])
+
+    # metering ---------------------------------------------------------------------------
+    def add_usage(self, rows: Iterable[UsageRow]) -> None:
+        batch = [
+            (
+                r.account_id,
+                r.hour,
+                r.bucket_id,
+                r.bucket_name,
+                r.counters.data_in,
+                r.counters.data_out,
+                r.counters.class_a,
+                r.counters.class_b,
+                r.counters.other,
+            )
+            for r in rows
+        ]
+        if not batch:
+            return
+
+        def write(conn: sqlite3.Connection) -> None:
+            # Additive, so that several processes (later several nodes) can share the table.
+            conn.executemany(
+                "INSERT INTO usage_hourly(account_id, hour, bucket_id, bucket_name, data_in, "
+                "data_out, class_a, class_b, other) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(account_id, hour, bucket_id) DO UPDATE SET "
+                "data_in = data_in + excluded.data_in, data_out = data_out + excluded.data_out, "
+                "class_a = class_a + excluded.class_a, class_b = class_b + excluded.class_b, "
+                "other = other + excluded.other",
+                batch,
+            )
+
+        self._db.write(write)
+
+    def usage_rows(
+        self, account_id: str, from_hour: int, to_hour: int
+    ) -> list[tuple[str, int, Counters]]:
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT bucket_name, hour, data_in, data_out, class_a, class_b, other "
+                "FROM usage_hourly WHERE account_id = ? AND hour >= ? AND hour < ? "
+                "ORDER BY hour",
+                (account_id, from_hour, to_hour),
+            )
+            .fetchall()
+        )
+        return [(r[0], r[1], Counters(*r[2:])) for r in rows]
 
     def garbage(self, limit: int) -> list[str]:
         rows = self._db.reader().execute("SELECT path FROM garbage LIMIT ?", (limit,))
