@@ -22,6 +22,7 @@ from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.directory import Directory
 from nexq.storage.metadata.sqlite import SqliteMetadata
+from nexq.storage.metering import FLUSH_SECONDS, Meter
 from nexq.storage.multipart import Multipart
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.handlers.common import Services
@@ -31,7 +32,6 @@ from nexq.storage.usage import Usage
 
 log = logging.getLogger("nexq")
 WORKER_THREADS = 32
-JANITOR_SECONDS = 1.0
 
 
 @dataclass
@@ -50,10 +50,14 @@ class Nexq:
     objects: ObjectStorage
     multipart: Multipart
     usage: Usage
+    meter: Meter
 
     def close(self) -> None:
-        """Flush pending writes and close the database."""
-        self.db.close()
+        """Flush usage counts and pending writes, then close the database."""
+        try:
+            self.meter.flush()
+        finally:
+            self.db.close()
 
 
 def build(settings: Settings) -> Nexq:
@@ -81,6 +85,7 @@ def build(settings: Settings) -> Nexq:
         objects=objects,
         multipart=Multipart(store, objects),
         usage=Usage(store),
+        meter=Meter(store),
     )
 
 
@@ -107,7 +112,11 @@ def start_janitor(nexq: Nexq, stop: threading.Event) -> threading.Thread:
     """A thread that removes superseded blob files shortly after they stop being referenced."""
 
     def run() -> None:
-        while not stop.wait(JANITOR_SECONDS):
+        while not stop.wait(FLUSH_SECONDS):  # also the janitor's tick
+            try:
+                nexq.meter.flush()
+            except Exception:
+                log.exception("flushing usage counts failed; they are kept for the next try")
             try:
                 collect_garbage(nexq)
             except Exception:
@@ -130,12 +139,13 @@ def s3_app(nexq: Nexq) -> S3App:
         authenticator,
         executor,
         nexq.settings.s3_domain,
+        nexq.meter,
     )
 
 
 def api_app(nexq: Nexq) -> FastAPI:
-    """The control plane: the REST API /v1."""
-    return rest_app(
+    """The control plane: the REST API under /v1."""
+    app = rest_app(
         nexq.accounts,
         nexq.api_keys,
         nexq.objects,
@@ -144,3 +154,4 @@ def api_app(nexq: Nexq) -> FastAPI:
         nexq.settings.s3_endpoint,
         nexq.settings.region,
     )
+    return app

@@ -60,6 +60,11 @@ class Directory:
         self._credentials[key_id] = credential
         return credential
 
+    def fresh_bucket(self, name: str) -> Bucket | None:
+        """The bucket named ``name`` read from the store (the cache may predate it)."""
+        self._buckets.pop(name, None)
+        return self.bucket(name)
+
     def bucket(self, name: str) -> Bucket | None:
         """The bucket named ``name``, or None."""
         try:

@@ -240,7 +240,9 @@ async def receive_and_store(
             except BaseException:
                 body.abort()
                 raise
-            return store(body, sink.trailers)
+            stored = store(body, sink.trailers)
+            req.data_in = body.size
+            return stored
 
         return await req.run(whole)
     body = await req.run(open_body)
@@ -249,4 +251,6 @@ async def receive_and_store(
     except BaseException:
         await req.run(body.abort)
         raise
-    return await req.run(partial(store, body, sink.trailers))
+    stored = await req.run(partial(store, body, sink.trailers))
+    req.data_in = body.size
+    return stored

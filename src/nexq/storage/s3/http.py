@@ -53,6 +53,7 @@ class S3Request:
     authenticate: Callable[[S3Request], Credential]
     credential: Credential | None = None
     payload: Any = None
+    data_in: int = 0  # bytes of request body stored, for metering
 
     @property
     def caller(self) -> AccessKey:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
+from nexq.storage.metering import BillingClass
 from nexq.storage.s3.errors import S3Error
 
 
@@ -83,6 +84,37 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("GET", "object", "uploadId", False): (Operation.LIST_PARTS, Access.LIST),
     ("HEAD", "object", "partNumber", False): (Operation.HEAD_OBJECT, Access.READ),
     ("GET", "object", "partNumber", False): (Operation.GET_OBJECT, Access.READ),
+}
+
+# How each operation is billed (SPEC.md "Usage"): Class A = PUT, POST, LIST (writes and
+# listings), Class B = GET, HEAD (reads and metadata); deletes and aborts are counted only.
+BILLING: dict[Operation, BillingClass] = {
+    Operation.LIST_BUCKETS: BillingClass.A,
+    Operation.CREATE_BUCKET: BillingClass.A,
+    Operation.DELETE_BUCKET: BillingClass.OTHER,
+    Operation.HEAD_BUCKET: BillingClass.B,
+    Operation.GET_BUCKET_LOCATION: BillingClass.B,
+    Operation.GET_BUCKET_VERSIONING: BillingClass.B,
+    Operation.GET_BUCKET_ACL: BillingClass.B,
+    Operation.LIST_OBJECTS: BillingClass.A,
+    Operation.LIST_OBJECTS_V2: BillingClass.A,
+    Operation.LIST_MULTIPART_UPLOADS: BillingClass.A,
+    Operation.DELETE_OBJECTS: BillingClass.OTHER,
+    Operation.POST_OBJECT: BillingClass.A,
+    Operation.PUT_OBJECT: BillingClass.A,
+    Operation.COPY_OBJECT: BillingClass.A,
+    Operation.GET_OBJECT: BillingClass.B,
+    Operation.HEAD_OBJECT: BillingClass.B,
+    Operation.DELETE_OBJECT: BillingClass.OTHER,
+    Operation.GET_OBJECT_ACL: BillingClass.B,
+    Operation.PUT_BUCKET_ACL: BillingClass.A,
+    Operation.PUT_OBJECT_ACL: BillingClass.A,
+    Operation.CREATE_MULTIPART_UPLOAD: BillingClass.A,
+    Operation.UPLOAD_PART: BillingClass.A,
+    Operation.UPLOAD_PART_COPY: BillingClass.A,
+    Operation.COMPLETE_MULTIPART_UPLOAD: BillingClass.A,
+    Operation.ABORT_MULTIPART_UPLOAD: BillingClass.OTHER,
+    Operation.LIST_PARTS: BillingClass.A,
 }
 
 # Query words that select a sub-resource, most specific first.

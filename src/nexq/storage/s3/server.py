@@ -11,12 +11,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from nexq.core.errors import DomainError
+from nexq.storage.metering import BillingClass, Meter
 from nexq.storage.s3 import sigv4
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.errors import S3Error, from_domain, internal_error, render
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.http import Response, S3Request
-from nexq.storage.s3.operations import Operation, route
+from nexq.storage.s3.operations import BILLING, Operation, route
 from nexq.storage.s3.routes import HANDLERS
 
 log = logging.getLogger("nexq.s3")
@@ -32,8 +33,10 @@ class S3App:
         authenticator: Authenticator,
         executor: Executor,
         domain: str | None,
+        meter: Meter | None = None,
     ) -> None:
         self._services = services
+        self._meter = meter
         self._auth = authenticator
         self._executor = executor
         self._domain_suffix = f".{domain}" if domain else None
@@ -54,6 +57,7 @@ class S3App:
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         raw_path = raw_path.partition("?")[0]
         resource = raw_path
+        req: S3Request | None = None
         try:
             req = self._parse(scope, receive, method, raw_path)
             resource = unquote(raw_path)
@@ -65,7 +69,30 @@ class S3App:
         except Exception:
             log.exception("internal error in request %s %s %s", request_id, method, resource)
             response = self._error(internal_error(), resource, request_id, method)
-        await self._send(send, receive, response, request_id, method)
+        sent = await self._send(send, receive, response, request_id, method)
+        if self._meter is not None and req is not None and req.credential is not None:
+            self._count(self._meter, req, response.status, sent)
+
+    def _count(self, meter: Meter, req: S3Request, status: int, sent: int) -> None:
+        """Meter a request whose caller was authenticated (see docs/metering.md for the rules)."""
+        caller = req.caller
+        billing = BILLING[req.operation]
+        if req.bucket is None:
+            meter.record(caller.account_id, "", "", billing)
+            return
+        directory = self._services.objects.directory
+        if req.operation is Operation.CREATE_BUCKET and status < 300:
+            bucket = directory.fresh_bucket(req.bucket)  # the cache may remember it absent
+        else:
+            bucket = directory.bucket(req.bucket)
+        if bucket is None:
+            return  # no such bucket: nobody to bill
+        if bucket.account_id != caller.account_id:
+            # Another account's requests are shown to the owner but never billed to them.
+            meter.record(bucket.account_id, bucket.id, bucket.name, BillingClass.OTHER)
+            return
+        data_out = sent if req.operation is Operation.GET_OBJECT and status < 300 else 0
+        meter.record(caller.account_id, bucket.id, bucket.name, billing, req.data_in, data_out)
 
     def _parse(self, scope: Scope, receive: Any, method: str, raw_path: str) -> S3Request:
         headers: dict[str, str] = {}
@@ -121,7 +148,8 @@ class S3App:
 
     async def _send(
         self, send: Any, receive: Any, response: Response, request_id: str, method: str
-    ) -> None:
+    ) -> int:
+        """Send the response; returns the number of body bytes handed to the server."""
         headers = [
             (b"x-amz-request-id", request_id.encode()),
             (b"x-amz-id-2", self._host_id.encode()),
@@ -138,14 +166,14 @@ class S3App:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         if method == "HEAD":
             await send({"type": "http.response.body", "body": b""})
-            return
+            return 0
         if response.stream is not None:
-            await _send_stream(send, receive, response.stream)
-            return
+            return await _send_stream(send, receive, response.stream)
         await send({"type": "http.response.body", "body": response.body})
+        return len(response.body)
 
 
-async def _send_stream(send: Any, receive: Any, stream: AsyncIterator[bytes]) -> None:
+async def _send_stream(send: Any, receive: Any, stream: AsyncIterator[bytes]) -> int:
     """Send a streamed body, and stop reading the blob as soon as the client goes away.
 
     The server silently drops what is sent after a disconnect, so without watching for it a
@@ -159,12 +187,15 @@ async def _send_stream(send: Any, receive: Any, stream: AsyncIterator[bytes]) ->
         gone.set()
 
     watcher = asyncio.ensure_future(watch())
+    sent = 0
     try:
         async for chunk in stream:
             if gone.is_set():
-                return
+                return sent
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            sent += len(chunk)
         await send({"type": "http.response.body", "body": b""})
+        return sent
     finally:
         watcher.cancel()
         aclose = getattr(stream, "aclose", None)

@@ -186,7 +186,9 @@ def _finish(
     metadata = {k[11:]: v for k, v in lower.items() if k.startswith("x-amz-meta-")}
     lower["key"] = key
     form.fields = {**form.fields, "key": key}
-    return s.objects.put_object(req.caller, bucket, key, body, NewContent(headers, metadata))
+    meta = s.objects.put_object(req.caller, bucket, key, body, NewContent(headers, metadata))
+    req.data_in = meta.size
+    return meta
 
 
 def _answer(fields: dict[str, str], bucket: str, meta: ObjectMeta) -> Response:
