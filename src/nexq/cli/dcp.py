@@ -1,0 +1,301 @@
+"""``dcp``: the Nexq command line for customers; it talks only to the REST API (docs/api.md)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from nexq.cli import dcp_config
+from nexq.cli.dcp_config import Output, State, state
+from nexq.cli.dcp_output import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    CliError,
+    as_cli_error,
+    emit_fields,
+    emit_json,
+    emit_table,
+    error,
+    mask,
+    warn,
+)
+from nexq.cli.dcp_storage import storage_app
+from nexq.client import ApiKey, ClientError, NexqClient
+
+app = typer.Typer(
+    help="dcp: manage your Nexq account and storage through the REST API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Where the API is and which API key to use.", no_args_is_help=True)
+config_set_app = typer.Typer(help="Store a setting in the config file.", no_args_is_help=True)
+account_app = typer.Typer(help="Your account.", no_args_is_help=True)
+api_keys_app = typer.Typer(help="API keys (tokens for the REST API).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+config_app.add_typer(config_set_app, name="set")
+app.add_typer(account_app, name="account")
+app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(storage_app, name="storage")
+
+Id = Annotated[str, typer.Argument(metavar="ID")]
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="table for people, json for scripts.")
+    ] = Output.table,
+    api_url: Annotated[
+        str | None, typer.Option(help="API URL (env DCP_API_URL, config api-url).")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key (env DCP_API_KEY, config api-key).")
+    ] = None,
+) -> None:
+    """dcp: manage your Nexq account and storage through the REST API."""
+    ctx.obj = State(output, api_url, api_key)
+
+
+# -- config ----------------------------------------------------------------------------
+
+
+@config_set_app.command("api-key")
+def config_set_api_key(
+    ctx: typer.Context, key: Annotated[str, typer.Argument(metavar="KEY")]
+) -> None:
+    """Store the API key every command uses."""
+    if not key.strip():
+        raise CliError("the API key is empty", EXIT_USAGE)
+    path = dcp_config.update(api_key=key.strip())
+    state(ctx).say(f"API key {mask(key.strip())} stored in {path}")
+
+
+@config_set_app.command("api-url")
+def config_set_api_url(
+    ctx: typer.Context, url: Annotated[str, typer.Argument(metavar="URL")]
+) -> None:
+    """Store the API URL, e.g. https://cloud.example.com."""
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"the API URL must start with http:// or https://: {url!r}", EXIT_USAGE)
+    path = dcp_config.update(api_url=url)
+    state(ctx).say(f"API URL {url} stored in {path}")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Show the settings in effect and where each comes from (the key masked)."""
+    st = state(ctx)
+    url = dcp_config.api_url(st.api_url_option)
+    key = dcp_config.api_key(st.api_key_option)
+    shown = {
+        "config_file": str(dcp_config.config_path()),
+        "api_url": url.value,
+        "api_url_source": url.source,
+        "api_key": mask(key.value) if key.value else None,
+        "api_key_source": key.source if key.value else None,
+    }
+    if st.json:
+        emit_json(shown)
+        return
+    emit_fields(
+        {
+            "config file": shown["config_file"],
+            "api-url": f"{url.value}  ({url.source})",
+            "api-key": f"{shown['api_key']}  ({key.source})" if key.value else "not set",
+        }
+    )
+
+
+# -- login -----------------------------------------------------------------------------
+
+
+@app.command()
+def login(
+    ctx: typer.Context,
+    api_url: Annotated[str | None, typer.Option(help="The API to log in to.")] = None,
+    email: Annotated[str | None, typer.Option(help="Your account's email.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Log in, create an API key "dcp on <hostname>" with every scope, and store it."""
+    st = state(ctx)
+    url = (api_url or st.api_url()).rstrip("/")
+    if password_stdin:
+        if email is None:
+            # The password arrives on stdin, so stdin cannot also answer an email prompt.
+            raise CliError("--password-stdin needs --email", EXIT_USAGE)
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("no password on standard input", EXIT_USAGE)
+    else:
+        if email is None:
+            email = typer.prompt("Email")
+        password = typer.prompt("Password", hide_input=True)
+    with NexqClient(url) as anonymous:
+        session = anonymous.login(email, password)
+    with NexqClient(url, session["token"]) as api:
+        try:
+            key = api.create_api_key(f"dcp on {socket.gethostname()}")
+            path = dcp_config.update(api_key=key["token"], api_url=url)
+        finally:
+            # The key outlives the session; the session has no reason to live on for 12 h.
+            try:
+                api.logout()
+            except ClientError as exc:
+                warn(f"could not end the login session: {exc}")
+    if st.json:
+        emit_json(_without(key, "token"))
+        return
+    typer.echo(
+        f"Logged in to {url} as {session['account']['email']}; "
+        f'API key "{key["name"]}" ({key["id"]}) stored in {path}'
+    )
+
+
+# -- account and API keys --------------------------------------------------------------
+
+
+@account_app.command("show")
+def account_show(ctx: typer.Context) -> None:
+    """Show your account."""
+    st = state(ctx)
+    with st.client() as api:
+        account = api.account()
+    if st.json:
+        emit_json(account)
+        return
+    emit_fields(dict(account))
+
+
+@api_keys_app.command("list")
+def api_keys_list(ctx: typer.Context) -> None:
+    """List your API keys (never their tokens)."""
+    st = state(ctx)
+    with st.client() as api:
+        keys = api.list_api_keys()
+    if st.json:
+        emit_json(keys)
+        return
+    emit_table(
+        ["ID", "NAME", "STATUS", "SCOPES", "LAST USED", "CREATED"],
+        [
+            (k["id"], k["name"], k["status"], k["scopes"], k["last_used_at"], k["created_at"])
+            for k in keys
+        ],
+    )
+
+
+@api_keys_app.command("create")
+def api_keys_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    description: Annotated[str | None, typer.Option(help="A longer description.")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="Limit the key to this scope (repeatable); default: all of yours."),
+    ] = None,
+) -> None:
+    """Create an API key; its token is printed once and can never be shown again."""
+    st = state(ctx)
+    with st.client() as api:
+        key = api.create_api_key(name, description, scope or None)
+    _show_token(st, key)
+
+
+@api_keys_app.command("revoke")
+def api_keys_revoke(ctx: typer.Context, key_id: Id) -> None:
+    """Revoke an API key: its token stops working at once."""
+    st = state(ctx)
+    with st.client() as api:
+        key = api.revoke_api_key(key_id)
+    _show_key(st, key)
+
+
+@api_keys_app.command("regenerate")
+def api_keys_regenerate(ctx: typer.Context, key_id: Id) -> None:
+    """Give an API key a new token; the old token stops working at once."""
+    st = state(ctx)
+    with st.client() as api:
+        key = api.regenerate_api_key(key_id)
+    _show_token(st, key)
+
+
+@api_keys_app.command("delete")
+def api_keys_delete(ctx: typer.Context, key_id: Id) -> None:
+    """Delete an API key permanently."""
+    st = state(ctx)
+    with st.client() as api:
+        api.delete_api_key(key_id)
+    state(ctx).say(f"Deleted API key {key_id}")
+
+
+def _show_key(st: State, key: ApiKey) -> None:
+    if st.json:
+        emit_json(key)
+        return
+    emit_fields(dict(key))
+
+
+def _show_token(st: State, key: Any) -> None:
+    if st.json:
+        emit_json(key)
+    else:
+        emit_fields(dict(key))
+    warn("the token is shown only now: store it safely, it cannot be shown again")
+
+
+def _without(resource: Any, field: str) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != field}
+
+
+# -- entry point -----------------------------------------------------------------------
+
+
+def main() -> None:
+    """Entry point of the ``dcp`` command: every failure is one line on stderr and an exit code."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=sys.argv[1:], prog_name="dcp", standalone_mode=False)
+    except CliError as exc:
+        error(exc.message)
+        sys.exit(exc.exit_code)
+    except ClientError as exc:
+        failure = as_cli_error(exc)
+        error(failure.message)
+        sys.exit(failure.exit_code)
+    except typer.TyperException as exc:  # typer's own (click's) usage and parameter errors
+        _usage_failure(exc)
+    except typer.Abort:
+        error("aborted")
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # a traceback helps nobody who runs dcp; the message might
+        error(f"{type(exc).__name__}: {exc}")
+        sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_failure(exc: typer.TyperException) -> None:
+    code = getattr(exc, "exit_code", EXIT_USAGE)
+    ctx = getattr(exc, "ctx", None)
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        # A bare group (``dcp storage``) asks what it can do: its help is the answer. With
+        # rich, typer has already printed it while building the message, which is then empty.
+        if message.strip():
+            typer.echo(message, err=True)
+        sys.exit(code)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    error(f"{message}{hint}")
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""How ``dcp`` talks back: aligned text for people, the API's JSON for scripts, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import typer
+
+from nexq.client import ApiError, ClientError, Unreachable
+
+# docs/api.md, "dcp": the exit code says which kind of failure without parsing stderr.
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+EXIT_CONFLICT = 5
+EXIT_INVALID = 6
+EXIT_UNREACHABLE = 7
+EXIT_TOO_MANY = 8
+
+_BY_STATUS = {
+    400: EXIT_INVALID,
+    401: EXIT_AUTH,
+    403: EXIT_AUTH,
+    404: EXIT_NOT_FOUND,
+    409: EXIT_CONFLICT,
+    422: EXIT_INVALID,
+    429: EXIT_TOO_MANY,
+}
+
+
+class CliError(Exception):
+    """A failure to report as ``dcp: error: <message>`` with an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def as_cli_error(exc: ClientError) -> CliError:
+    if isinstance(exc, ApiError):
+        return CliError(exc.detail, _BY_STATUS.get(exc.status, EXIT_ERROR))
+    if isinstance(exc, Unreachable):
+        return CliError(str(exc), EXIT_UNREACHABLE)
+    return CliError(str(exc))
+
+
+def error(message: str) -> None:
+    # One line, whatever the server put in its detail: scripts read stderr line by line.
+    typer.echo(f"dcp: error: {' '.join(message.split())}", err=True)
+
+
+def warn(message: str) -> None:
+    typer.echo(f"dcp: warning: {message}", err=True)
+
+
+def note(message: str) -> None:
+    """Information for the person at the terminal; stderr keeps stdout the command's answer."""
+    typer.echo(message, err=True)
+
+
+def emit_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2))
+
+
+def emit_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Columns padded to their widest cell; the last column is not padded."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(value))
+    for row in [list(headers), *cells]:
+        padded = [value.ljust(widths[i]) for i, value in enumerate(row[:-1])]
+        typer.echo("  ".join([*padded, row[-1]]).rstrip())
+
+
+def emit_fields(fields: Mapping[str, Any]) -> None:
+    """One resource as ``name: value`` lines."""
+    width = max(len(name) for name in fields)
+    for name, value in fields.items():
+        typer.echo(f"{(name + ':').ljust(width + 1)} {_cell(value)}".rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def size(n: int) -> str:
+    """Bytes for people: exact below 1 KiB, else one decimal in binary units."""
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        value /= 1024
+        if value < 1024 or unit == "PiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def mask(secret: str) -> str:
+    """Enough of a key to tell which one it is, never enough to use it."""
+    return secret[:8] + "*" * max(len(secret) - 8, 0)

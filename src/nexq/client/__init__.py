@@ -1,0 +1,39 @@
+"""A typed HTTP client of the Nexq REST API (``/v1``); it knows the wire protocol, nothing else."""
+
+from nexq.client.api import (
+    AccessKey,
+    AccessKeyWithSecret,
+    Account,
+    ApiError,
+    ApiKey,
+    ApiKeyWithToken,
+    Bucket,
+    ClientError,
+    Login,
+    NexqClient,
+    Object,
+    ObjectListing,
+    Presigned,
+    StorageInfo,
+    Unreachable,
+    Usage,
+)
+
+__all__ = [
+    "AccessKey",
+    "AccessKeyWithSecret",
+    "Account",
+    "ApiError",
+    "ApiKey",
+    "ApiKeyWithToken",
+    "Bucket",
+    "ClientError",
+    "Login",
+    "NexqClient",
+    "Object",
+    "ObjectListing",
+    "Presigned",
+    "StorageInfo",
+    "Unreachable",
+    "Usage",
+]

@@ -1,0 +1,51 @@
+"""dcp's failures: one line on stderr, no traceback, and the exit code of docs/api.md."""
+
+from __future__ import annotations
+
+from tests.cli.conftest import Dcp, api_url, assert_one_line_error
+from tests.live import LiveServer, free_port
+
+
+def test_a_bad_key_exits_3(server: LiveServer, dcp: Dcp) -> None:
+    dcp("config", "set", "api-url", api_url(server))
+    dcp("config", "set", "api-key", "nxq_" + "0" * 40)
+    for args in [("storage", "buckets", "list"), ("account", "show"), ("api-keys", "list")]:
+        dcp.fails(3, *args)
+        dcp.fails(3, "--output", "json", *args)
+
+
+def test_a_missing_key_exits_3_and_says_how_to_get_one(server: LiveServer, dcp: Dcp) -> None:
+    dcp("config", "set", "api-url", api_url(server))
+    message = dcp.fails(3, "storage", "buckets", "list")
+    assert message == ("dcp: error: no API key: run `dcp login` or `dcp config set api-key KEY`")
+
+
+def test_an_unreachable_api_exits_7(dcp: Dcp) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    dcp("config", "set", "api-key", "nxq_" + "0" * 40)
+    assert "127.0.0.1" in dcp.fails(7, "--api-url", closed, "storage", "buckets", "list")
+    dcp.fails(7, "--api-url", "http://nonexistent.invalid", "account", "show")
+    dcp.fails(7, "login", "--api-url", closed, "--email", "a@b.c", "--password-stdin", stdin="x\n")
+
+
+def test_wrong_usage_exits_2(dcp: Dcp) -> None:
+    for args in [
+        ("--output", "xml", "config", "show"),
+        ("storage", "buckets", "frobnicate"),
+        ("storage", "objects", "presign", "bucket", "key", "--method", "POST"),
+        ("storage", "objects", "presign", "bucket", "key", "--expires-in", "soon"),
+        ("config", "set", "api-url", "ftp://example.com"),
+        ("login", "--password-stdin"),
+    ]:
+        proc = dcp(*args, code=2)
+        assert_one_line_error(proc.stderr)
+    # A bare group shows what it can do (and still says it was not a command).
+    proc = dcp("storage", code=2)
+    assert "buckets" in proc.stdout + proc.stderr
+
+
+def test_the_error_detail_comes_from_the_problem_body(server: LiveServer, user: Dcp) -> None:
+    message = user.fails(6, "storage", "buckets", "create", "x")
+    # Whatever the wording, it is the server's detail about the name, not a status line.
+    assert "name" in message.lower()
+    assert "HTTP 4" not in message
