@@ -59,12 +59,24 @@ class LiveServer:
     extra: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     scheme: str = "http"
+    # Most suites make many quick requests per account: their accounts get an unlimited tier
+    # unless a test asks for the shipped defaults (tests of limits set what they test).
+    default_tiers: bool = False
 
     @property
     def endpoint(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.s3_port}"
 
     def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        tiers = self.data_dir / "tiers.toml"
+        if not self.default_tiers and not tiers.exists():
+            from nexq.accounts.tiers import default_tiers_text
+
+            text = default_tiers_text().replace(
+                'default_tier = "free"', 'default_tier = "enterprise"'
+            )
+            tiers.write_text(text)
         log = open(self.data_dir.parent / f"server-{self.s3_port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [

@@ -7,15 +7,16 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
 
 from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.service import Accounts
 from nexq.accounts.sqlite import SqliteAccounts
-from nexq.api.app import rest_app
+from nexq.accounts.tiers import TierCatalog, default_tiers_text, load_tiers
 from nexq.core.crypto import SecretBox, load_master_key
 from nexq.core.db import Database
+from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import MIGRATIONS
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeys
@@ -29,6 +30,9 @@ from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.server import S3App
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("nexq")
 WORKER_THREADS = 32
@@ -46,6 +50,8 @@ class Nexq:
     account_store: SqliteAccounts
     accounts: Accounts
     api_keys: ApiKeys
+    limits: Limits
+    account_limits: AccountLimits
     access_keys: AccessKeys
     objects: ObjectStorage
     multipart: Multipart
@@ -70,8 +76,9 @@ def build(settings: Settings) -> Nexq:
     directory = Directory(store, box)
     # Hashing only, never waiting: sized to the cores that can hash in parallel.
     hash_pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="nexq-hash")
-    objects = ObjectStorage(store, blobs, directory, hash_pool)
     account_store = SqliteAccounts(db)
+    limits = Limits(account_store, _tier_catalog(settings))
+    objects = ObjectStorage(store, blobs, directory, hash_pool, limits)
     return Nexq(
         settings=settings,
         db=db,
@@ -80,13 +87,23 @@ def build(settings: Settings) -> Nexq:
         directory=directory,
         account_store=account_store,
         accounts=Accounts(account_store),
-        api_keys=ApiKeys(account_store),
-        access_keys=AccessKeys(store, box),
+        api_keys=ApiKeys(account_store, limits),
+        limits=limits,
+        account_limits=AccountLimits(limits, account_store, store),
+        access_keys=AccessKeys(store, box, limits),
         objects=objects,
         multipart=Multipart(store, objects),
         usage=Usage(store),
         meter=Meter(store),
     )
+
+
+def _tier_catalog(settings: Settings) -> TierCatalog:
+    """The operator's tiers; a new data directory gets an editable copy of the defaults."""
+    path = settings.tiers_path
+    if settings.tiers_file is None and not path.exists():
+        path.write_text(default_tiers_text())
+    return load_tiers(path)
 
 
 def recover(nexq: Nexq) -> int:
@@ -140,14 +157,21 @@ def s3_app(nexq: Nexq) -> S3App:
         executor,
         nexq.settings.s3_domain,
         nexq.meter,
+        RateLimiter(share=nexq.settings.workers),
     )
 
 
 def api_app(nexq: Nexq) -> FastAPI:
     """The control plane: the REST API under /v1."""
+    # Imported here: operator commands build the services but never serve HTTP.
+    from nexq.api.app import rest_app
+
     app = rest_app(
         nexq.accounts,
         nexq.api_keys,
+        nexq.limits,
+        nexq.account_limits,
+        RateLimiter(share=nexq.settings.workers),
         nexq.objects,
         nexq.access_keys,
         nexq.usage,

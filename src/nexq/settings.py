@@ -22,6 +22,12 @@ class Settings:
     workers: int = 0  # 0: one worker process per core
     master_key: str | None = None
     s3_url: str | None = None  # how clients reach S3, when not host:s3_port (a proxy, a name)
+    tiers_file: Path | None = None  # default: tiers.toml in the data dir
+
+    @property
+    def tiers_path(self) -> Path:
+        """The operator's tier file."""
+        return self.tiers_file or self.data_dir / "tiers.toml"
 
     @property
     def s3_endpoint(self) -> str:
@@ -54,6 +60,7 @@ class Settings:
             workers=int(env.get("NEXQ_WORKERS", "0")),
             master_key=env.get("NEXQ_MASTER_KEY") or None,
             s3_url=env.get("NEXQ_S3_URL") or None,
+            tiers_file=path("NEXQ_TIERS_FILE"),
         )
         flags = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in flags:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.model import MAX_DESCRIPTION, MAX_NAME, MAX_PASSWORD, ApiKey, Principal
 from nexq.accounts.service import Accounts
 from nexq.api.formats import iso, iso_or_none
@@ -81,11 +82,48 @@ class ApiKeyOut(BaseModel):
         )
 
 
+class LimitOut(BaseModel):
+    name: str = Field(description="buckets, storage_bytes, access_keys, api_keys, *_rps")
+    limit: int | None = Field(description="null = unlimited")
+    used: int | None = Field(description="null for request rates")
+    percent: float | None
+    overridden: bool = Field(description="Set by the operator for this account.")
+
+
+class TierRef(BaseModel):
+    id: str
+    name: str
+
+
+class LimitsOut(BaseModel):
+    tier: TierRef
+    limits: list[LimitOut]
+
+
+class TierOut(BaseModel):
+    id: str
+    name: str
+    currency: str
+    limits: dict[str, int | None]
+    prices: dict[str, str] = Field(description="Exact decimals as strings.")
+    allowances: dict[str, str]
+
+
+class TierChange(BaseModel):
+    tier: Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class NewApiKeyOut(ApiKeyOut):
     token: str = Field(description="Shown once: only a hash is kept.")
 
 
-def router(accounts: Accounts, api_keys: ApiKeys, auth: Authorizer) -> APIRouter:
+def router(
+    accounts: Accounts,
+    api_keys: ApiKeys,
+    limits: Limits,
+    account_limits: AccountLimits,
+    auth: Authorizer,
+) -> APIRouter:
     """The Account routes."""
     api = APIRouter(prefix="/v1")
     AccountRead = Annotated[Principal, Depends(auth.require("account:read"))]
@@ -122,6 +160,49 @@ def router(accounts: Accounts, api_keys: ApiKeys, auth: Authorizer) -> APIRouter
         """Replace the password; every other session of the account ends."""
         accounts.change_password(caller, body.current_password, body.new_password)
         return Response(status_code=204)
+
+    def limits_of(account: Account) -> LimitsOut:
+        tier = limits.tier(account)
+        return LimitsOut(
+            tier=TierRef(id=tier.id, name=tier.name),
+            limits=[
+                LimitOut(
+                    name=line.name,
+                    limit=line.limit,
+                    used=line.used,
+                    percent=line.percent,
+                    overridden=line.overridden,
+                )
+                for line in account_limits.report(account)
+            ],
+        )
+
+    @api.get("/account/limits", tags=["account"], summary="Limits & quotas")
+    def account_limits_page(caller: AccountRead) -> LimitsOut:
+        """Each limit of the account's tier (with operator overrides), usage and percentage."""
+        return limits_of(caller.account)
+
+    @api.put("/account/tier", tags=["account"], summary="Change service tier")
+    def change_tier(body: TierChange, caller: AccountWrite) -> LimitsOut:
+        """Refused (409, naming the limits) when current usage does not fit the new tier."""
+        account_limits.change_tier(caller.account, body.tier)
+        return limits_of(caller.account)
+
+    @api.get("/tiers", tags=["account"], summary="Service tiers")
+    def tiers(caller: Anyone) -> list[TierOut]:
+        """The installation's tiers with their limits and prices."""
+        catalog = limits.catalog
+        return [
+            TierOut(
+                id=t.id,
+                name=t.name,
+                currency=catalog.currency,
+                limits=t.limits,
+                prices={k: str(v) for k, v in t.prices.items()},
+                allowances={k: str(v) for k, v in t.allowances.items()},
+            )
+            for t in catalog.tiers.values()
+        ]
 
     @api.get("/api-keys", tags=["api keys"], summary="List API keys")
     def list_keys(

@@ -19,6 +19,7 @@ from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_token
 from nexq.core.errors import Forbidden, Invalid
 from nexq.core.ids import new_id, random_string
+from nexq.storage.quotas import NoQuotas, Quotas
 
 # "Last used" is a day-to-day signal, so one write a minute per key is plenty and keeps
 # authenticated requests free of database writes.
@@ -32,8 +33,9 @@ def _new_token() -> str:
 class ApiKeys:
     """An account's API keys; tokens are returned once and only their hashes are stored."""
 
-    def __init__(self, store: AccountStore) -> None:
+    def __init__(self, store: AccountStore, quotas: Quotas | None = None) -> None:
         self._store = store
+        self._quotas: Quotas = quotas or NoQuotas()
         self._touched: dict[str, float] = {}
 
     def create(
@@ -73,7 +75,8 @@ class ApiKeys:
             last_used_at=None,
         )
         token = _new_token()
-        self._store.add_api_key(key, hash_token(token))
+        limit = self._quotas.limit(key.account_id, "api_keys")
+        self._store.add_api_key(key, hash_token(token), max_keys=limit)
         return key, token
 
     def list(self, account_id: str, after: tuple[float, str] | None, limit: int) -> list[ApiKey]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -28,8 +29,11 @@ FREE_ATTEMPTS = 5
 BLOCK_SECONDS = 10.0
 MAX_BLOCK = 900.0
 
-# Verified when the email is unknown, so that a login takes as long either way.
-_DUMMY_HASH = hash_password("not-a-real-password")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so that a login takes as long either way."""
+    return hash_password("not-a-real-password")
 
 
 class Accounts:
@@ -98,7 +102,7 @@ class Accounts:
             if blocked_until > now:
                 raise TooManyAttempts(math.ceil(blocked_until - now))
         stored = self._store.password_hash(account.id) if account is not None else None
-        valid = verify_password(stored or _DUMMY_HASH, password)
+        valid = verify_password(stored or _dummy_hash(), password)
         if account is None or not valid:
             if account is not None:
                 failures += 1

@@ -9,6 +9,7 @@ from typing import Any
 from nexq.accounts.errors import EmailTaken
 from nexq.accounts.model import ApiKey, Session
 from nexq.core.db import Database
+from nexq.core.errors import QuotaExceeded
 from nexq.storage.model import Account
 
 _ACCOUNT_COLUMNS = "id, email, role, status, created_at"
@@ -130,6 +131,36 @@ class SqliteAccounts:
             "UPDATE accounts SET password_hash = ? WHERE id = ?", password_hash, account_id
         )
 
+    # tiers and limits -------------------------------------------------------------------
+    def account_tier(self, account_id: str) -> str | None:
+        row = self._one("SELECT tier FROM accounts WHERE id = ?", account_id)
+        return str(row[0]) if row and row[0] is not None else None
+
+    def set_account_tier(self, account_id: str, tier: str) -> None:
+        self._changed("UPDATE accounts SET tier = ? WHERE id = ?", tier, account_id)
+
+    def limit_overrides(self, account_id: str) -> dict[str, int | None]:
+        rows = (
+            self._db.reader()
+            .execute("SELECT name, value FROM account_limits WHERE account_id = ?", (account_id,))
+            .fetchall()
+        )
+        return {str(name): value for name, value in rows}
+
+    def set_limit_override(self, account_id: str, name: str, value: int | None) -> None:
+        self._changed(
+            "INSERT INTO account_limits(account_id, name, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(account_id, name) DO UPDATE SET value = excluded.value",
+            account_id,
+            name,
+            value,
+        )
+
+    def clear_limit_override(self, account_id: str, name: str) -> None:
+        self._changed(
+            "DELETE FROM account_limits WHERE account_id = ? AND name = ?", account_id, name
+        )
+
     # sessions ---------------------------------------------------------------------------
     def add_session(self, token_hash: str, session: Session) -> None:
         def write(conn: sqlite3.Connection) -> None:
@@ -159,19 +190,40 @@ class SqliteAccounts:
         )
 
     # API keys ---------------------------------------------------------------------------
-    def add_api_key(self, key: ApiKey, token_hash: str) -> None:
-        self._changed(
-            f"INSERT INTO api_keys({_KEY_COLUMNS}, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
-            key.id,
-            key.account_id,
-            key.name,
-            key.description,
-            json.dumps(sorted(key.scopes)),
-            key.status,
-            key.created_at,
-            key.last_used_at,
-            token_hash,
-        )
+    def add_api_key(self, key: ApiKey, token_hash: str, max_keys: int | None = None) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            if max_keys is not None:
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM api_keys WHERE account_id = ?", (key.account_id,)
+                ).fetchone()
+                if count >= max_keys:
+                    raise QuotaExceeded(
+                        "api_keys",
+                        f"The account already has {count} API keys, its api_keys limit; "
+                        "delete one (revoked keys count until deleted) or move to a larger "
+                        "service tier.",
+                    )
+            conn.execute(
+                f"INSERT INTO api_keys({_KEY_COLUMNS}, token_hash) "  # noqa: S608 - fixed column names
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.id,
+                    key.account_id,
+                    key.name,
+                    key.description,
+                    json.dumps(sorted(key.scopes)),
+                    key.status,
+                    key.created_at,
+                    key.last_used_at,
+                    token_hash,
+                ),
+            )
+
+        self._db.write(write)
+
+    def count_api_keys(self, account_id: str) -> int:
+        row = self._one("SELECT count(*) FROM api_keys WHERE account_id = ?", account_id)
+        return int(row[0]) if row else 0
 
     def get_api_key(self, account_id: str, key_id: str) -> ApiKey | None:
         row = self._one(

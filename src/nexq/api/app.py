@@ -10,9 +10,11 @@ from fastapi.responses import HTMLResponse
 from nexq import __version__
 from nexq.accounts import api as account_api
 from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.service import Accounts
 from nexq.api import docs, problems
 from nexq.api.security import Authorizer
+from nexq.core.ratelimit import RateLimiter
 from nexq.storage import api as storage_api
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.service import ObjectStorage
@@ -28,6 +30,9 @@ DESCRIPTION = (
 def rest_app(
     accounts: Accounts,
     api_keys: ApiKeys,
+    limits: Limits,
+    account_limits: AccountLimits,
+    rates: RateLimiter,
     objects: ObjectStorage,
     access_keys: AccessKeys,
     usage: Usage,
@@ -44,8 +49,8 @@ def rest_app(
         redoc_url=None,
     )
     problems.install(app)
-    auth = Authorizer(accounts, api_keys)
-    app.include_router(account_api.router(accounts, api_keys, auth))
+    auth = Authorizer(accounts, api_keys, limits, rates)
+    app.include_router(account_api.router(accounts, api_keys, limits, account_limits, auth))
     app.include_router(storage_api.router(objects, access_keys, usage, auth, s3_endpoint, region))
 
     @app.get("/health", include_in_schema=False)
@@ -80,6 +85,7 @@ def _document_problems(app: FastAPI) -> None:
                 "scope": {"type": "string"},
                 "request_id": {"type": "string"},
                 "retry_after": {"type": "integer"},
+                "limit": {"type": "string"},
                 "errors": {
                     "type": "array",
                     "items": {

@@ -12,7 +12,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from nexq.accounts.errors import AccountSuspended, MissingScope, TooManyAttempts, Unauthenticated
-from nexq.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from nexq.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+)
 
 log = logging.getLogger("nexq.api")
 MEDIA_TYPE = "application/problem+json"
@@ -21,6 +29,8 @@ MEDIA_TYPE = "application/problem+json"
 _TABLE: list[tuple[type[DomainError], int, str, str]] = [
     (Unauthenticated, 401, "unauthenticated", "Not authenticated"),
     (TooManyAttempts, 429, "too-many-attempts", "Too many attempts"),
+    (RateLimited, 429, "rate-limited", "Too many requests"),
+    (QuotaExceeded, 403, "quota-exceeded", "Quota exceeded"),
     (MissingScope, 403, "missing-scope", "Missing scope"),
     (AccountSuspended, 403, "account-suspended", "Account suspended"),
     (Forbidden, 403, "forbidden", "Forbidden"),
@@ -50,8 +60,10 @@ def domain_problem(exc: DomainError) -> JSONResponse:
             extra: dict[str, Any] = {}
             if isinstance(exc, MissingScope):
                 extra["scope"] = exc.scope
-            if isinstance(exc, TooManyAttempts):
+            if isinstance(exc, TooManyAttempts | RateLimited):
                 extra["retry_after"] = exc.retry_after
+            if isinstance(exc, QuotaExceeded | RateLimited):
+                extra["limit"] = exc.limit
             return problem(status, slug, title, exc.message, **extra)
     raise AssertionError("DomainError is in the table")  # pragma: no cover
 

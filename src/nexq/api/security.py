@@ -12,6 +12,9 @@ from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.errors import MissingScope, Unauthenticated
 from nexq.accounts.model import API_KEY_PREFIX, SESSION_PREFIX, Principal, grants
 from nexq.accounts.service import Accounts
+from nexq.core.errors import RateLimited
+from nexq.core.ratelimit import RateLimiter
+from nexq.storage.quotas import Quotas
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (nxq_…) or a session (nxs_…).")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -20,9 +23,17 @@ Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 class Authorizer:
     """Builds the dependencies that authenticate a request and check its scopes."""
 
-    def __init__(self, accounts: Accounts, api_keys: ApiKeys) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        api_keys: ApiKeys,
+        limits: Quotas | None = None,
+        rates: RateLimiter | None = None,
+    ) -> None:
         self._accounts = accounts
         self._api_keys = api_keys
+        self._limits = limits
+        self._rates = rates
 
     def principal(self, credentials: HTTPAuthorizationCredentials | None) -> Principal:
         """The caller behind a bearer token."""
@@ -35,6 +46,14 @@ class Authorizer:
             return self._accounts.session_principal(token)
         raise Unauthenticated("The token is not a Nexq API key or session.")
 
+    def _check_rate(self, caller: Principal) -> None:
+        if self._limits is None or self._rates is None:
+            return
+        account_id = caller.account.id
+        wait = self._rates.take(account_id, self._limits.limit(account_id, "api_rps"))
+        if wait:
+            raise RateLimited("api_rps", wait)
+
     def check(self, caller: Principal, scope: str) -> None:
         """MissingScope unless ``caller`` holds ``scope`` (for scopes that depend on the body)."""
         if not grants(caller.scopes, scope):
@@ -45,6 +64,7 @@ class Authorizer:
 
         def dependency(request: Request, credentials: Bearer) -> Principal:
             caller = self.principal(credentials)
+            self._check_rate(caller)
             if any_of and not any(grants(caller.scopes, scope) for scope in any_of):
                 raise MissingScope(" or ".join(any_of))
             return caller

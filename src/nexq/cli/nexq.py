@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -57,7 +57,7 @@ def _print(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
 
@@ -106,6 +106,37 @@ def account_list(data_dir: DataDir = None) -> None:
             for a in listed
         ]
     )
+
+
+@account_cli.command("limits")
+def account_limits(
+    account: Annotated[str, typer.Option(help="The account's email.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="NAME=VALUE override (repeatable): a number, 'unlimited' or 'default'.",
+        ),
+    ] = None,
+    tier: Annotated[
+        str | None, typer.Option(help="Move the account to this tier (no usage check).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the account's effective limits as JSON (null = unlimited); change them first."""
+    changes: dict[str, str] = {}
+    for item in set_ or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--set {item!r}: use NAME=VALUE, e.g. buckets=50.")
+        changes[name.strip()] = value
+    with _installation(data_dir) as nexq:
+        owner = nexq.accounts.get(account)
+        if tier is not None:
+            nexq.account_store.set_account_tier(owner.id, nexq.limits.catalog.get(tier).id)
+        nexq.limits.override(owner, changes)
+        limits = nexq.limits.effective(owner)
+    _print(limits)
 
 
 @api_key_cli.command("create")
@@ -271,7 +302,10 @@ def serve(
 
         cert, key = make_certificate(settings.data_dir / "tls", settings.host)
         settings = replace(settings, tls_cert=cert, tls_key=key)
-    nexq = build(settings)
+    try:
+        nexq = build(settings)
+    except DomainError as exc:  # e.g. a mistake in the operator's tiers.toml
+        _fail(exc.message)
     removed = recover(nexq)
     if removed:
         logging.getLogger("nexq").info("start-up recovery removed %d leftover files", removed)

@@ -23,3 +23,22 @@ class Invalid(DomainError):
 
 class Forbidden(DomainError):
     """The caller may not do this."""
+
+
+class QuotaExceeded(Forbidden):
+    """The action would go beyond a limit of the account's service tier."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class RateLimited(DomainError):
+    """Too many requests in a short time; retry after a pause."""
+
+    def __init__(self, limit: str, retry_after: int) -> None:
+        super().__init__(
+            f"Request rate above the account's {limit} limit; retry in {retry_after} s."
+        )
+        self.limit = limit
+        self.retry_after = retry_after

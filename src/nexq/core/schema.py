@@ -121,4 +121,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (account_id, hour, bucket_id)
     ) WITHOUT ROWID;
     """,
+    # 4: service tiers and per-account limit overrides; per-bucket counters kept with every
+    # write so that quotas and bucket lists never sum the objects table.
+    """
+    ALTER TABLE accounts ADD COLUMN tier TEXT;
+    CREATE TABLE account_limits (
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        value INTEGER,
+        PRIMARY KEY (account_id, name)
+    ) WITHOUT ROWID;
+    ALTER TABLE buckets ADD COLUMN object_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE buckets ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+    UPDATE buckets SET
+        object_count = (SELECT count(*) FROM objects WHERE objects.bucket_id = buckets.id),
+        stored_bytes = (SELECT coalesce(sum(size), 0) FROM objects
+                        WHERE objects.bucket_id = buckets.id);
+    """,
 ]

@@ -11,6 +11,7 @@ from nexq.core.ids import LOWER_ALNUM, random_string
 from nexq.storage.errors import InvalidArgument, NoSuchAccessKey, NoSuchBucket
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.model import ACCESS_KEY_PREFIX, AccessKey
+from nexq.storage.quotas import NoQuotas, Quotas
 
 SECRET_LENGTH = 40
 MAX_LABEL_LENGTH = 128
@@ -27,9 +28,10 @@ class AccessKeyView:
 class AccessKeys:
     """Create, list, revoke and delete an account's S3 access keys."""
 
-    def __init__(self, store: MetadataStore, box: SecretBox) -> None:
+    def __init__(self, store: MetadataStore, box: SecretBox, quotas: Quotas | None = None) -> None:
         self._store = store
         self._box = box
+        self._quotas: Quotas = quotas or NoQuotas()
 
     def create(
         self, account_id: str, label: str, bucket_names: Sequence[str] | None
@@ -58,7 +60,8 @@ class AccessKeys:
             bucket_ids=bucket_ids,
         )
         secret = random_string(SECRET_LENGTH)
-        self._store.add_access_key(key, self._box.seal(secret, key.id))
+        limit = self._quotas.limit(account_id, "access_keys")
+        self._store.add_access_key(key, self._box.seal(secret, key.id), max_keys=limit)
         names = sorted(bucket_names) if bucket_names is not None else None
         return AccessKeyView(key, names), secret
 

@@ -224,6 +224,7 @@ class Multipart:
             (p.number for p in chosen),
             if_match=conditions.if_match,
             if_none_match=conditions.if_none_match,
+            quota=self._objects.quotas.limit(caller.account_id, "storage_bytes"),
         )
         return meta
 

@@ -8,6 +8,7 @@ from collections.abc import Generator, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from nexq.core.errors import QuotaExceeded
 from nexq.core.ids import new_id
 from nexq.storage.blobs.port import BlobStore, BlobWriter
 from nexq.storage.conditions import Conditions, check_copy_source, check_read
@@ -35,6 +36,7 @@ from nexq.storage.model import (
     validate_key,
     validate_user_metadata,
 )
+from nexq.storage.quotas import NoQuotas, Quotas, storage_quota_message
 
 READ_CHUNK = 1024 * 1024
 
@@ -69,11 +71,13 @@ class ObjectStorage:
         blobs: BlobStore,
         directory: Directory,
         hash_pool: Executor | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._store = store
         self._blobs = blobs
         self.directory = directory
         self._hash_pool = hash_pool
+        self.quotas: Quotas = quotas or NoQuotas()
 
     # buckets ----------------------------------------------------------------------------
     def bucket(self, caller: AccessKey, name: str) -> Bucket:
@@ -93,7 +97,7 @@ class ObjectStorage:
         bucket = Bucket(
             id=new_id(), name=name, account_id=caller.account_id, created_at=time.time()
         )
-        self._store.add_bucket(bucket)
+        self._store.add_bucket(bucket, self.quotas.limit(caller.account_id, "buckets"))
         return bucket
 
     def delete_bucket(self, caller: AccessKey, name: str) -> None:
@@ -138,12 +142,33 @@ class ObjectStorage:
             checksum_type="FULL_OBJECT" if checksums else None,
             segments=(Segment(path, body.size),),
         )
-        self._commit_object(meta, [path], new)
+        self._commit_object(meta, [path], new, bucket.account_id)
         return meta
 
-    def _commit_object(self, meta: ObjectMeta, paths: list[str], new: NewContent) -> None:
+    def check_room(
+        self, caller: AccessKey, bucket_name: str, size: int, key: str | None = None
+    ) -> None:
+        """Refuse, before any byte is stored, a write of ``size`` bytes that cannot fit the
+        account's storage quota (the commit checks again, exactly, for concurrent writes);
+        ``key`` is the object it would replace, whose bytes are freed."""
+        bucket = self.bucket(caller, bucket_name)
+        quota = self.quotas.limit(bucket.account_id, "storage_bytes")
+        if quota is not None and size > 0:
+            stored = self._store.account_usage(bucket.account_id)[2]
+            current = self._store.get_object(bucket.id, key) if key is not None else None
+            if stored - (current.size if current else 0) + size > quota:
+                raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
+
+    def _commit_object(
+        self, meta: ObjectMeta, paths: list[str], new: NewContent, owner: str
+    ) -> None:
         try:
-            self._store.put_object(meta, if_match=new.if_match, if_none_match=new.if_none_match)
+            self._store.put_object(
+                meta,
+                if_match=new.if_match,
+                if_none_match=new.if_none_match,
+                quota=self.quotas.limit(owner, "storage_bytes"),
+            )
         except BaseException:
             self._blobs.delete(paths)
             raise
@@ -185,7 +210,7 @@ class ObjectStorage:
             checksum_type=src.checksum_type if src.parts_count == 0 else None,
             segments=(Segment(path, src.size),),
         )
-        self._commit_object(meta, [path], target_conditions)
+        self._commit_object(meta, [path], target_conditions, bucket.account_id)
         return meta
 
     def copy_part(self, src: ObjectMeta, start: int, length: int, upload: Upload) -> Part:

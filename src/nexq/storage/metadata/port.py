@@ -26,8 +26,9 @@ class MetadataStore(Protocol):
         """The owner of keys and buckets (accounts are managed by the accounts service)."""
 
     # buckets
-    def add_bucket(self, bucket: Bucket) -> None:
-        """Insert; raises BucketAlreadyExists / BucketAlreadyOwnedByYou on a taken name."""
+    def add_bucket(self, bucket: Bucket, max_buckets: int | None = None) -> None:
+        """Insert; raises BucketAlreadyExists / BucketAlreadyOwnedByYou on a taken name and
+        QuotaExceeded when the account already has ``max_buckets``."""
 
     def get_bucket(self, name: str) -> Bucket | None: ...
     def list_buckets(self, account_id: str) -> list[Bucket]: ...
@@ -35,7 +36,10 @@ class MetadataStore(Protocol):
         """Delete; raises BucketNotEmpty when objects or uploads remain."""
 
     def bucket_usage(self, bucket_id: str) -> tuple[int, int]:
-        """(object count, stored bytes)."""
+        """(object count, stored bytes), kept with every write."""
+
+    def account_usage(self, account_id: str) -> tuple[int, int, int]:
+        """(buckets, objects, stored bytes) of the account."""
 
     # objects
     def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None: ...
@@ -45,9 +49,15 @@ class MetadataStore(Protocol):
         """Up to ``limit`` objects in key order, under ``prefix``, from ``start`` on."""
 
     def put_object(
-        self, meta: ObjectMeta, *, if_match: str | None = None, if_none_match: bool = False
+        self,
+        meta: ObjectMeta,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+        quota: int | None = None,
     ) -> None:
-        """Insert or replace, atomically checking the conditions; old blobs become garbage."""
+        """Insert or replace, atomically checking the conditions and that the account's
+        stored bytes stay within ``quota`` (QuotaExceeded); old blobs become garbage."""
 
     def delete_object(self, bucket_id: str, key: str) -> bool:
         """Delete if present; returns whether something was deleted."""
@@ -70,6 +80,7 @@ class MetadataStore(Protocol):
         *,
         if_match: str | None = None,
         if_none_match: bool = False,
+        quota: int | None = None,
     ) -> None:
         """Make ``meta`` the object and end the upload; unused parts become garbage."""
 
@@ -77,9 +88,15 @@ class MetadataStore(Protocol):
 
     # access keys
     def add_access_key(
-        self, key: AccessKey, sealed_secret: bytes, *, internal: bool = False
+        self,
+        key: AccessKey,
+        sealed_secret: bytes,
+        *,
+        internal: bool = False,
+        max_keys: int | None = None,
     ) -> None:
-        """Insert; an internal key is never listed, revoked or deleted by its account."""
+        """Insert; an internal key is never listed, revoked or deleted by its account, nor
+        counted against ``max_keys`` (QuotaExceeded when the account has that many)."""
 
     def internal_access_key(self, account_id: str) -> tuple[AccessKey, bytes] | None:
         """The account's internal key (it signs presigned URLs made by the API), if any."""

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nexq.core.db import Database
+from nexq.core.errors import QuotaExceeded
 from nexq.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -29,6 +30,7 @@ from nexq.storage.model import (
     UsageRow,
     prefix_end,
 )
+from nexq.storage.quotas import storage_quota_message
 
 _OBJECT_COLUMNS = (
     "bucket_id, key, size, etag, last_modified, headers, metadata, checksums, "
@@ -92,20 +94,41 @@ def _discard(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
 
 def _check_conditions(
     conn: sqlite3.Connection, bucket_id: str, key: str, if_match: str | None, if_none_match: bool
-) -> list[str]:
-    """Check conditional-write headers against the current object; return its blob paths."""
+) -> tuple[list[str], int | None]:
+    """Check conditional-write headers against the current object; its blob paths and size."""
     row = conn.execute(
-        "SELECT etag, segments FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key)
+        "SELECT etag, segments, size FROM objects WHERE bucket_id = ? AND key = ?",
+        (bucket_id, key),
     ).fetchone()
     if row is None:
         if if_match is not None:
             raise NoSuchKey()
-        return []
+        return [], None
     if if_none_match:
         raise PreconditionFailed()
     if if_match is not None and if_match.strip('"') not in ("*", row[0]):
         raise PreconditionFailed()
-    return [p for p, _ in json.loads(row[1])]
+    return [p for p, _ in json.loads(row[1])], int(row[2])
+
+
+def _count_object(
+    conn: sqlite3.Connection, meta: ObjectMeta, old_size: int | None, quota: int | None
+) -> None:
+    """Keep the bucket's counters with the write, refusing it if it breaks the quota."""
+    grown = meta.size - (old_size or 0)
+    if quota is not None and grown > 0:
+        used = conn.execute(
+            "SELECT coalesce(sum(stored_bytes), 0) FROM buckets WHERE account_id = "
+            "(SELECT account_id FROM buckets WHERE id = ?)",
+            (meta.bucket_id,),
+        ).fetchone()[0]
+        if used + grown > quota:
+            raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
+    conn.execute(
+        "UPDATE buckets SET object_count = object_count + ?, stored_bytes = stored_bytes + ? "
+        "WHERE id = ?",
+        (1 if old_size is None else 0, grown, meta.bucket_id),
+    )
 
 
 class SqliteMetadata:
@@ -127,7 +150,7 @@ class SqliteMetadata:
         return Account(*row) if row else None
 
     # buckets ----------------------------------------------------------------------------
-    def add_bucket(self, bucket: Bucket) -> None:
+    def add_bucket(self, bucket: Bucket, max_buckets: int | None = None) -> None:
         def write(conn: sqlite3.Connection) -> None:
             row = conn.execute(
                 "SELECT account_id FROM buckets WHERE name = ?", (bucket.name,)
@@ -136,6 +159,16 @@ class SqliteMetadata:
                 if row[0] == bucket.account_id:
                     raise BucketAlreadyOwnedByYou()
                 raise BucketAlreadyExists()
+            if max_buckets is not None:
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM buckets WHERE account_id = ?", (bucket.account_id,)
+                ).fetchone()
+                if count >= max_buckets:
+                    raise QuotaExceeded(
+                        "buckets",
+                        f"The account already has {count} buckets, its buckets limit; "
+                        "delete one or move to a larger service tier.",
+                    )
             conn.execute(
                 "INSERT INTO buckets(id, name, account_id, created_at) VALUES (?, ?, ?, ?)",
                 (bucket.id, bucket.name, bucket.account_id, bucket.created_at),
@@ -181,13 +214,22 @@ class SqliteMetadata:
     def bucket_usage(self, bucket_id: str) -> tuple[int, int]:
         row = (
             self._db.reader()
+            .execute("SELECT object_count, stored_bytes FROM buckets WHERE id = ?", (bucket_id,))
+            .fetchone()
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def account_usage(self, account_id: str) -> tuple[int, int, int]:
+        row = (
+            self._db.reader()
             .execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket_id = ?",
-                (bucket_id,),
+                "SELECT count(*), coalesce(sum(object_count), 0), coalesce(sum(stored_bytes), 0) "
+                "FROM buckets WHERE account_id = ?",
+                (account_id,),
             )
             .fetchone()
         )
-        return int(row[0]), int(row[1])
+        return int(row[0]), int(row[1]), int(row[2])
 
     # objects ----------------------------------------------------------------------------
     def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None:
@@ -220,10 +262,18 @@ class SqliteMetadata:
         return [ListedObject(*r) for r in self._db.reader().execute(sql, args).fetchall()]
 
     def put_object(
-        self, meta: ObjectMeta, *, if_match: str | None = None, if_none_match: bool = False
+        self,
+        meta: ObjectMeta,
+        *,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+        quota: int | None = None,
     ) -> None:
         def write(conn: sqlite3.Connection) -> None:
-            old = _check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
+            old, old_size = _check_conditions(
+                conn, meta.bucket_id, meta.key, if_match, if_none_match
+            )
+            _count_object(conn, meta, old_size, quota)
             _insert_object(conn, meta)
             _discard(conn, old)
 
@@ -232,11 +282,16 @@ class SqliteMetadata:
     def delete_object(self, bucket_id: str, key: str) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "DELETE FROM objects WHERE bucket_id = ? AND key = ? RETURNING segments",
+                "DELETE FROM objects WHERE bucket_id = ? AND key = ? RETURNING segments, size",
                 (bucket_id, key),
             ).fetchone()
             if row is None:
                 return False
+            conn.execute(
+                "UPDATE buckets SET object_count = object_count - 1, "
+                "stored_bytes = stored_bytes - ? WHERE id = ?",
+                (row[1], bucket_id),
+            )
             _discard(conn, (p for p, _ in json.loads(row[0])))
             return True
 
@@ -330,13 +385,16 @@ class SqliteMetadata:
         *,
         if_match: str | None = None,
         if_none_match: bool = False,
+        quota: int | None = None,
     ) -> None:
         used = set(used_parts)
 
         def write(conn: sqlite3.Connection) -> None:
             if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (upload.id,)).fetchone():
                 raise NoSuchUpload()
-            old = _check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
+            old, old_size = _check_conditions(
+                conn, meta.bucket_id, meta.key, if_match, if_none_match
+            )
             unused = [
                 path
                 for number, path in conn.execute(
@@ -344,6 +402,7 @@ class SqliteMetadata:
                 )
                 if number not in used
             ]
+            _count_object(conn, meta, old_size, quota)
             _insert_object(conn, meta)
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload.id,))
             _discard(conn, old + unused)
@@ -364,9 +423,26 @@ class SqliteMetadata:
 
     # access keys ------------------------------------------------------------------------
     def add_access_key(
-        self, key: AccessKey, sealed_secret: bytes, *, internal: bool = False
+        self,
+        key: AccessKey,
+        sealed_secret: bytes,
+        *,
+        internal: bool = False,
+        max_keys: int | None = None,
     ) -> None:
         def write(conn: sqlite3.Connection) -> None:
+            if max_keys is not None and not internal:
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM access_keys WHERE account_id = ? AND internal = 0",
+                    (key.account_id,),
+                ).fetchone()
+                if count >= max_keys:
+                    raise QuotaExceeded(
+                        "access_keys",
+                        f"The account already has {count} access keys, its access_keys limit; "
+                        "delete one (revoked keys count until deleted) or move to a larger "
+                        "service tier.",
+                    )
             conn.execute(
                 "INSERT INTO access_keys(id, account_id, label, secret_sealed, all_buckets, "
                 "status, created_at, internal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from nexq.core.errors import DomainError
+from nexq.core.errors import DomainError, QuotaExceeded, RateLimited
 from nexq.storage import errors as domain
 
 
@@ -50,6 +50,8 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     domain.AccessDenied: ("AccessDenied", 403),
     domain.AccountSuspended: ("AccessDenied", 403),
     domain.InvalidArgument: ("InvalidArgument", 400),
+    QuotaExceeded: ("QuotaExceeded", 403),
+    RateLimited: ("SlowDown", 503),
 }
 
 
@@ -58,7 +60,10 @@ def from_domain(exc: DomainError) -> S3Error:
     for cls in type(exc).__mro__:
         if cls in _TABLE:
             code, status = _TABLE[cls]
-            return S3Error(code, exc.message, status)
+            headers = (
+                {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+            )
+            return S3Error(code, exc.message, status, headers=headers)
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 
 

@@ -10,16 +10,19 @@ from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import unquote
 
-from nexq.core.errors import DomainError
+from nexq.core.errors import DomainError, RateLimited
+from nexq.core.ratelimit import RateLimiter
+from nexq.storage.directory import Credential
 from nexq.storage.metering import BillingClass, Meter
 from nexq.storage.s3 import sigv4
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.errors import S3Error, from_domain, internal_error, render
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.http import Response, S3Request
-from nexq.storage.s3.operations import BILLING, Operation, route
+from nexq.storage.s3.operations import BILLING, Access, Operation, route
 from nexq.storage.s3.routes import HANDLERS
 
+_READS = (Access.READ, Access.LIST)
 log = logging.getLogger("nexq.s3")
 Scope = dict[str, Any]
 
@@ -34,9 +37,11 @@ class S3App:
         executor: Executor,
         domain: str | None,
         meter: Meter | None = None,
+        rates: RateLimiter | None = None,
     ) -> None:
         self._services = services
         self._meter = meter
+        self._rates = rates
         self._auth = authenticator
         self._executor = executor
         self._domain_suffix = f".{domain}" if domain else None
@@ -135,8 +140,20 @@ class S3App:
             access=access,
             receive=receive,
             executor=self._executor,
-            authenticate=self._auth.authenticate,
+            authenticate=self._authenticate,
         )
+
+    def _authenticate(self, req: S3Request) -> Credential:
+        """Who signed the request; then the account's read or write rate must allow it."""
+        credential = self._auth.authenticate(req)
+        if self._rates is not None:
+            account_id = credential.key.account_id
+            name = "s3_read_rps" if req.access in _READS else "s3_write_rps"
+            limit = self._services.objects.quotas.limit(account_id, name)
+            wait = self._rates.take(f"{account_id}/{name}", limit)
+            if wait:
+                raise RateLimited(name, wait)
+        return credential
 
     def _error(self, exc: S3Error, resource: str, request_id: str, method: str) -> Response:
         if exc.status == 304:

@@ -23,6 +23,7 @@ from nexq.storage.s3.handlers.common import (
     user_metadata,
     write_content,
 )
+from nexq.storage.s3.handlers.objects import declared_size
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_complete
 
@@ -67,6 +68,8 @@ async def upload_part(req: S3Request, s: Services) -> Response:
 
     def start() -> IncomingBody:
         s.multipart.upload(req.caller, bucket, key, upload_id)
+        # A part that cannot fit is refused now; the completion checks the whole object.
+        s.objects.check_room(req.caller, bucket, declared_size(req))
         return s.objects.receive(algorithms, MAX_PUT_BYTES)
 
     def store(body: IncomingBody, trailers: dict[str, str]) -> Part:

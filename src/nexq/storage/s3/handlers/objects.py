@@ -52,11 +52,23 @@ async def put_object(req: S3Request, s: Services) -> Response:
         sums = {**header_sums, **trailer_checksums(trailers)}
         return s.objects.put_object(req.caller, bucket, key, body, write_content(req, sums))
 
-    meta = await receive_and_store(req, lambda: s.objects.receive(algorithms, MAX_PUT_BYTES), store)
+    def start() -> IncomingBody:
+        s.objects.check_room(req.caller, bucket, declared_size(req), key)
+        return s.objects.receive(algorithms, MAX_PUT_BYTES)
+
+    meta = await receive_and_store(req, start, store)
     headers = {"etag": quoted(meta.etag), **checksum_response_headers(meta.checksums)}
     if meta.checksum_type:
         headers["x-amz-checksum-type"] = meta.checksum_type
     return empty(200, headers)
+
+
+def declared_size(req: S3Request) -> int:
+    """The size of the body the client announced (decoded, for aws-chunked)."""
+    declared = req.headers.get("x-amz-decoded-content-length") or req.headers.get(
+        "content-length", "0"
+    )
+    return int(declared) if declared.isdigit() else 0
 
 
 def _check_declared_size(req: S3Request) -> None:

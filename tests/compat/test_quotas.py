@@ -1,0 +1,278 @@
+"""Service tiers, limits and quotas with real clients: refused actions store nothing and the
+error names the limit."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.live import Key, LiveServer, nexq, nexq_json
+from tests.signing import authorization, canonical_put, sign_request
+
+_n = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with the tiers Nexq ships (new accounts are Free)."""
+    live = LiveServer(tmp_path_factory.mktemp("quotas") / "data", default_tiers=True)
+    live.start()
+    yield live
+    live.stop()
+
+
+def fresh(server: LiveServer) -> tuple[str, Key, httpx.Client]:
+    email = server.account(f"quota{next(_n)}@example.com")
+    api = httpx.Client(
+        base_url=server.api_url,
+        headers={"Authorization": f"Bearer {server.api_key(email)}"},
+    )
+    return email, server.key(email), api
+
+
+def limits(server: LiveServer, email: str, *changes: str) -> dict[str, Any]:
+    args = ["admin", "account", "limits", "--account", email]
+    for change in changes:
+        args += ["--set", change]
+    result: dict[str, Any] = nexq_json(*args, data_dir=server.data_dir)
+    return result
+
+
+def code_of(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
+    response = error.value.response
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
+
+
+def test_new_accounts_get_the_free_tier(server: LiveServer) -> None:
+    email, _, api = fresh(server)
+    assert limits(server, email) == {
+        "buckets": 10,
+        "storage_bytes": 10_000_000_000,
+        "access_keys": 10,
+        "api_keys": 10,
+        "s3_read_rps": 200,
+        "s3_write_rps": 50,
+        "api_rps": 20,
+    }
+    page = api.get("/v1/account/limits").json()
+    assert page["tier"] == {"id": "free", "name": "Free"}
+    lines = {line["name"]: line for line in page["limits"]}
+    assert lines["access_keys"]["used"] == 1 and lines["access_keys"]["percent"] == 10.0
+    assert lines["api_keys"]["used"] == 1
+    assert lines["s3_read_rps"]["used"] is None
+    tiers = api.get("/v1/tiers").json()
+    assert [t["id"] for t in tiers] == ["free", "developer", "professional", "enterprise"]
+    assert tiers[0]["prices"]["class_a_million"] == "4.50" and tiers[0]["currency"] == "USD"
+
+
+def test_operator_overrides_and_defaults(server: LiveServer) -> None:
+    email, _, api = fresh(server)
+    changed = limits(server, email, "buckets=3", "storage_bytes=unlimited")
+    assert changed["buckets"] == 3 and changed["storage_bytes"] is None
+    lines = {line["name"]: line for line in api.get("/v1/account/limits").json()["limits"]}
+    assert lines["buckets"]["limit"] == 3 and lines["buckets"]["overridden"] is True
+    assert limits(server, email, "buckets=default")["buckets"] == 10
+    bad = nexq(
+        "admin",
+        "account",
+        "limits",
+        "--account",
+        email,
+        "--set",
+        "bucket=3",
+        data_dir=server.data_dir,
+        check=False,
+    )
+    assert bad.returncode == 1 and "not a limit" in bad.stderr
+    unchanged = nexq(
+        "admin",
+        "account",
+        "limits",
+        "--account",
+        email,
+        "--set",
+        "buckets=lots",
+        data_dir=server.data_dir,
+        check=False,
+    )
+    assert unchanged.returncode == 1 and "buckets" in unchanged.stderr
+
+
+def test_bucket_limit(server: LiveServer) -> None:
+    email, key, api = fresh(server)
+    limits(server, email, "buckets=2")
+    s3 = server.client(key)
+    names = [f"limited-{next(_n)}" for _ in range(3)]
+    s3.create_bucket(Bucket=names[0])
+    s3.create_bucket(Bucket=names[1])
+    with pytest.raises(ClientError) as refused:
+        s3.create_bucket(Bucket=names[2])
+    code, status, message = code_of(refused)
+    assert (code, status) == ("QuotaExceeded", 403) and "buckets limit" in message
+    problem = api.post("/v1/storage/buckets", json={"name": names[2]})
+    assert problem.status_code == 403
+    assert problem.json()["type"] == "urn:nexq:problem:quota-exceeded"
+    assert problem.json()["limit"] == "buckets"
+    assert names[2] not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_storage_quota_refuses_writes_and_keeps_what_is_stored(server: LiveServer) -> None:
+    email, key, _ = fresh(server)
+    limits(server, email, f"storage_bytes={1_000_000}")
+    s3 = server.client(key)
+    bucket = f"quota-{next(_n)}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="first", Body=b"a" * 600_000)
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="second", Body=b"b" * 600_000)
+    code, status, message = code_of(refused)
+    assert (code, status) == ("QuotaExceeded", 403)
+    assert "storage_bytes limit of 1000000 bytes" in message
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="second")
+    # Replacing an object only counts the difference.
+    s3.put_object(Bucket=bucket, Key="first", Body=b"c" * 900_000)
+    assert s3.get_object(Bucket=bucket, Key="first")["Body"].read() == b"c" * 900_000
+    with pytest.raises(ClientError):
+        s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "first"})
+    s3.delete_object(Bucket=bucket, Key="first")
+    s3.put_object(Bucket=bucket, Key="second", Body=b"b" * 600_000)  # room again
+    fsck = nexq("admin", "fsck", data_dir=server.data_dir, check=False)
+    assert fsck.returncode == 0, fsck.stdout
+
+
+def test_multipart_completion_is_checked_against_the_quota(server: LiveServer) -> None:
+    email, key, _ = fresh(server)
+    limits(server, email, f"storage_bytes={12 * 1024 * 1024}")
+    s3 = server.client(key)
+    bucket = f"mp-quota-{next(_n)}"
+    s3.create_bucket(Bucket=bucket)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    parts = []
+    for number in (1, 2, 3):
+        etag = s3.upload_part(
+            Bucket=bucket,
+            Key="big",
+            UploadId=upload,
+            PartNumber=number,
+            Body=b"p" * (5 * 1024 * 1024),
+        )["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag})
+    with pytest.raises(ClientError) as refused:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="big", UploadId=upload, MultipartUpload={"Parts": parts}
+        )
+    assert code_of(refused)[:2] == ("QuotaExceeded", 403)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="big")
+    # The upload is still there: two parts fit.
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="big", UploadId=upload, MultipartUpload={"Parts": parts[:2]}
+    )
+    assert s3.head_object(Bucket=bucket, Key="big")["ContentLength"] == 10 * 1024 * 1024
+
+
+def test_an_oversized_put_is_refused_before_its_body_is_sent(server: LiveServer) -> None:
+    email, key, _ = fresh(server)
+    limits(server, email, f"storage_bytes={1_000_000}")
+    bucket = f"early-{next(_n)}"
+    server.client(key).create_bucket(Bucket=bucket)
+    amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    host = f"127.0.0.1:{server.s3_port}"
+    headers = {
+        "host": host,
+        "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+        "x-amz-date": amz_date,
+    }
+    canonical, signed = canonical_put(f"/{bucket}/huge", headers, "UNSIGNED-PAYLOAD")
+    signature = sign_request(key.secret_access_key, amz_date, canonical)
+    request = (
+        f"PUT /{bucket}/huge HTTP/1.1\r\nHost: {host}\r\n"
+        f"x-amz-content-sha256: UNSIGNED-PAYLOAD\r\nx-amz-date: {amz_date}\r\n"
+        f"Authorization: {authorization(key.access_key_id, amz_date, signed, signature)}\r\n"
+        f"Content-Length: {100 * 1024 * 1024}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.s3_port), timeout=10) as conn:
+        conn.sendall(request.encode())  # and not one byte of the 100 MiB body
+        answer = b""
+        while b"</Error>" not in answer:
+            chunk = conn.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 403") and b"<Code>QuotaExceeded</Code>" in answer
+
+
+def test_key_limits(server: LiveServer) -> None:
+    email, _, api = fresh(server)
+    limits(server, email, "access_keys=2", "api_keys=2")  # one of each exists already
+    assert api.post("/v1/storage/access-keys", json={"label": "second"}).status_code == 201
+    third = api.post("/v1/storage/access-keys", json={"label": "third"})
+    assert third.status_code == 403 and third.json()["limit"] == "access_keys"
+    refused = nexq(
+        "admin",
+        "access-key",
+        "create",
+        "--account",
+        email,
+        "--label",
+        "cli",
+        data_dir=server.data_dir,
+        check=False,
+    )
+    assert refused.returncode == 1 and "access_keys limit" in refused.stderr
+    assert api.post("/v1/api-keys", json={"name": "second"}).status_code == 201
+    too_many = api.post("/v1/api-keys", json={"name": "third"})
+    assert too_many.status_code == 403 and too_many.json()["limit"] == "api_keys"
+    assert len(api.get("/v1/api-keys").json()["items"]) == 2
+
+
+def test_request_rates(server: LiveServer) -> None:
+    email, key, api = fresh(server)
+    bucket = f"rated-{next(_n)}"
+    s3 = server.client(key)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    limits(server, email, "s3_read_rps=2", "api_rps=2")
+    slowed = None
+    for _ in range(20):
+        try:
+            s3.get_object(Bucket=bucket, Key="k")["Body"].read()
+        except ClientError as exc:
+            slowed = exc
+            break
+    assert slowed is not None, "20 quick GETs at 2 requests/s were all served"
+    response = slowed.response
+    assert response["Error"]["Code"] == "SlowDown"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert int(response["ResponseMetadata"]["HTTPHeaders"]["retry-after"]) >= 1
+    answers = [api.get("/v1/account") for _ in range(20)]
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited, [a.status_code for a in answers]
+    assert limited[0].json()["limit"] == "api_rps"
+    assert int(limited[0].headers["retry-after"]) >= 1
+
+
+def test_tier_change_refused_when_usage_does_not_fit(server: LiveServer) -> None:
+    email, key, api = fresh(server)
+    moved = api.put("/v1/account/tier", json={"tier": "developer"})
+    assert moved.status_code == 200 and moved.json()["tier"]["id"] == "developer"
+    s3 = server.client(key)
+    for _ in range(11):
+        s3.create_bucket(Bucket=f"many-{next(_n)}")
+    down = api.put("/v1/account/tier", json={"tier": "free"})
+    assert down.status_code == 409
+    assert "buckets (using 11, Free allows 10)" in down.json()["detail"]
+    assert api.get("/v1/account/limits").json()["tier"]["id"] == "developer"
+    unknown = api.put("/v1/account/tier", json={"tier": "platinum"})
+    assert unknown.status_code == 400 and "platinum" in unknown.json()["detail"]
