@@ -62,6 +62,7 @@ class LiveServer:
     # Most suites make many quick requests per account: their accounts get an unlimited tier
     # unless a test asks for the shipped defaults (tests of limits set what they test).
     default_tiers: bool = False
+    env: dict[str, str] = field(default_factory=dict)  # extra NEXQ_* settings
 
     @property
     def endpoint(self) -> str:
@@ -94,6 +95,7 @@ class LiveServer:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -14,6 +14,10 @@ from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.service import Accounts
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.accounts.tiers import TierCatalog, default_tiers_text, load_tiers
+from nexq.billing.budgets import Budgets, Mailer
+from nexq.billing.payment_methods import PaymentMethods
+from nexq.billing.service import Billing
+from nexq.billing.sqlite import SqliteBilling
 from nexq.core.crypto import SecretBox, load_master_key
 from nexq.core.db import Database
 from nexq.core.ratelimit import RateLimiter
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nexq")
 WORKER_THREADS = 32
+BILLING_TICKS = 5  # storage samples, month closing and budget checks every 5 janitor ticks
 
 
 @dataclass
@@ -57,6 +62,9 @@ class Nexq:
     multipart: Multipart
     usage: Usage
     meter: Meter
+    billing: Billing
+    payment_methods: PaymentMethods
+    budgets: Budgets
 
     def close(self) -> None:
         """Flush usage counts and pending writes, then close the database."""
@@ -79,6 +87,13 @@ def build(settings: Settings) -> Nexq:
     account_store = SqliteAccounts(db)
     limits = Limits(account_store, _tier_catalog(settings))
     objects = ObjectStorage(store, blobs, directory, hash_pool, limits)
+    billing_store = SqliteBilling(db)
+    billing = Billing(billing_store, account_store, limits)
+    mailer = (
+        Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+        if settings.smtp_host
+        else None
+    )
     return Nexq(
         settings=settings,
         db=db,
@@ -95,6 +110,9 @@ def build(settings: Settings) -> Nexq:
         multipart=Multipart(store, objects),
         usage=Usage(store),
         meter=Meter(store),
+        billing=billing,
+        payment_methods=PaymentMethods(billing_store),
+        budgets=Budgets(billing_store, account_store, billing, mailer),
     )
 
 
@@ -129,11 +147,20 @@ def start_janitor(nexq: Nexq, stop: threading.Event) -> threading.Thread:
     """A thread that removes superseded blob files shortly after they stop being referenced."""
 
     def run() -> None:
+        ticks = 0
         while not stop.wait(FLUSH_SECONDS):  # also the janitor's tick
+            ticks += 1
             try:
                 nexq.meter.flush()
             except Exception:
                 log.exception("flushing usage counts failed; they are kept for the next try")
+            if ticks % BILLING_TICKS == 1:
+                try:
+                    nexq.billing.sample_storage()
+                    nexq.billing.close_due_months()
+                    nexq.budgets.check()
+                except Exception:
+                    log.exception("billing house-keeping failed; retrying later")
             try:
                 collect_garbage(nexq)
             except Exception:
@@ -177,5 +204,8 @@ def api_app(nexq: Nexq) -> FastAPI:
         nexq.usage,
         nexq.settings.s3_endpoint,
         nexq.settings.region,
+        nexq.billing,
+        nexq.payment_methods,
+        nexq.budgets,
     )
     return app

@@ -23,6 +23,9 @@ class Settings:
     master_key: str | None = None
     s3_url: str | None = None  # how clients reach S3, when not host:s3_port (a proxy, a name)
     tiers_file: Path | None = None  # default: tiers.toml in the data dir
+    smtp_host: str | None = None  # budget alerts are emailed when set
+    smtp_port: int = 25
+    smtp_from: str = "nexq@localhost"
 
     @property
     def tiers_path(self) -> Path:
@@ -61,6 +64,9 @@ class Settings:
             master_key=env.get("NEXQ_MASTER_KEY") or None,
             s3_url=env.get("NEXQ_S3_URL") or None,
             tiers_file=path("NEXQ_TIERS_FILE"),
+            smtp_host=env.get("NEXQ_SMTP_HOST") or None,
+            smtp_port=int(env.get("NEXQ_SMTP_PORT", "25")),
+            smtp_from=env.get("NEXQ_SMTP_FROM", "nexq@localhost"),
         )
         flags = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in flags:

@@ -20,6 +20,7 @@ CUSTOMER_SCOPES: tuple[str, ...] = (
     "account:read",
     "account:write",
     "billing:read",
+    "billing:write",
 )
 OPERATOR_SCOPES: tuple[str, ...] = (*CUSTOMER_SCOPES, "admin:read", "admin:write")
 ALL_SCOPES = frozenset(OPERATOR_SCOPES)

@@ -14,6 +14,10 @@ from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.service import Accounts
 from nexq.api import docs, problems
 from nexq.api.security import Authorizer
+from nexq.billing import api as billing_api
+from nexq.billing.budgets import Budgets
+from nexq.billing.payment_methods import PaymentMethods
+from nexq.billing.service import Billing
 from nexq.core.ratelimit import RateLimiter
 from nexq.storage import api as storage_api
 from nexq.storage.access_keys import AccessKeys
@@ -38,6 +42,9 @@ def rest_app(
     usage: Usage,
     s3_endpoint: str,
     region: str,
+    billing: Billing,
+    payment_methods: PaymentMethods,
+    budgets: Budgets,
 ) -> FastAPI:
     """The REST API under /v1 (plus /health for load balancers)."""
     app = FastAPI(
@@ -52,6 +59,7 @@ def rest_app(
     auth = Authorizer(accounts, api_keys, limits, rates)
     app.include_router(account_api.router(accounts, api_keys, limits, account_limits, auth))
     app.include_router(storage_api.router(objects, access_keys, usage, auth, s3_endpoint, region))
+    app.include_router(billing_api.router(billing, payment_methods, budgets, auth))
 
     @app.get("/health", include_in_schema=False)
     @app.get("/v1/health", tags=["meta"], summary="Health check")

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -21,6 +21,8 @@ import typer
 
 from nexq.accounts.model import Principal, scopes_of_role
 from nexq.app import Nexq, api_app, build, recover, s3_app, start_janitor
+from nexq.billing.model import Invoice
+from nexq.billing.service import parse_month
 from nexq.core.errors import DomainError
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeyView
@@ -35,6 +37,8 @@ cli.add_typer(admin, name="admin")
 admin.add_typer(account_cli, name="account")
 admin.add_typer(key_cli, name="access-key")
 admin.add_typer(api_key_cli, name="api-key")
+billing_cli = typer.Typer(help="Invoices and payments.", no_args_is_help=True)
+admin.add_typer(billing_cli, name="billing")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory [env NEXQ_DATA_DIR].")
@@ -156,6 +160,58 @@ def api_key_create(
         principal = Principal(owner, frozenset(scopes_of_role(owner.role)))
         key, token = nexq.api_keys.create(principal, name, description, scope or None)
     _print({"id": key.id, "token": token, "scopes": sorted(key.scopes)})
+
+
+def _invoice_json(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": invoice.id,
+        "number": invoice.number,
+        "account_id": invoice.account_id,
+        "month": invoice.month,
+        "status": invoice.status,
+        "currency": invoice.currency,
+        "total": str(invoice.total),
+    }
+
+
+@billing_cli.command("close-month")
+def billing_close_month(
+    month: Annotated[
+        str | None, typer.Option(help="YYYY-MM (a past month); default: last month.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Invoice every account that used something in the month (runs itself when a month
+    begins; running it again makes no second invoice). Prints the new invoices."""
+    with _installation(data_dir) as nexq:
+        if month is None:
+            last = nexq.billing.today().replace(day=1) - timedelta(days=1)
+            month = f"{last:%Y-%m}"
+        made = nexq.billing.close_month(parse_month(month))
+    _print([_invoice_json(i) for i in made])
+
+
+@billing_cli.command("invoices")
+def billing_invoices(
+    account: Annotated[str, typer.Option(help="The account's email.")],
+    data_dir: DataDir = None,
+) -> None:
+    """The account's invoices, newest first."""
+    with _installation(data_dir) as nexq:
+        found = nexq.billing.invoices(nexq.accounts.get(account))
+    _print([_invoice_json(i) for i in found])
+
+
+@billing_cli.command("set-status")
+def billing_set_status(
+    invoice: Annotated[str, typer.Argument(help="Invoice id or number.")],
+    status: Annotated[str, typer.Argument(help="paid, void or open.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Record a payment (paid), cancel an invoice (void) or reopen it."""
+    with _installation(data_dir) as nexq:
+        changed = nexq.billing.set_status(nexq.billing.invoice(None, invoice), status)
+    _print(_invoice_json(changed))
 
 
 @account_cli.command("suspend")

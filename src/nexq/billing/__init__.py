@@ -1,0 +1,1 @@
+"""Billing: prices, statements, invoices, payment methods and budgets."""

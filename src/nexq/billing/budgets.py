@@ -1,0 +1,147 @@
+"""Budget alerts: crossing a threshold of the monthly budget notifies the account once."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from email.message import EmailMessage
+
+import httpx
+
+from nexq.accounts.port import AccountStore
+from nexq.billing.model import Budget, Notification
+from nexq.billing.port import BillingStore
+from nexq.billing.service import Billing
+from nexq.core.errors import Invalid
+from nexq.core.ids import new_id
+
+log = logging.getLogger("nexq.billing")
+DEFAULT_THRESHOLDS = [50, 80, 100]
+
+
+@dataclass(frozen=True, slots=True)
+class Mailer:
+    """Where budget alerts are emailed (none configured: notifications only)."""
+
+    host: str
+    port: int
+    sender: str
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self.sender, to, subject
+        message.set_content(body)
+        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
+            smtp.send_message(message)
+
+
+class Budgets:
+    """Set budgets; check them against month-to-date charges."""
+
+    def __init__(
+        self,
+        store: BillingStore,
+        accounts: AccountStore,
+        billing: Billing,
+        mailer: Mailer | None = None,
+        post: Callable[[str, dict[str, object]], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._billing = billing
+        self._mailer = mailer
+        self._post = post or _post_webhook
+
+    def set(
+        self,
+        account_id: str,
+        amount: str,
+        thresholds: list[int] | None,
+        email: str | None,
+        webhook_url: str | None,
+    ) -> Budget:
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            raise Invalid("amount: a decimal number such as 25.00.") from None
+        if not value.is_finite() or value <= 0:
+            raise Invalid("amount: more than 0.")
+        marks = sorted(set(thresholds or DEFAULT_THRESHOLDS))
+        if not marks or any(not 1 <= t <= 1000 for t in marks):
+            raise Invalid("thresholds: percentages from 1 to 1000.")
+        if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+            raise Invalid("webhook_url: an http(s) URL.")
+        budget = Budget(account_id, value, marks, email, webhook_url)
+        self._store.set_budget(budget)
+        return budget
+
+    def get(self, account_id: str) -> Budget | None:
+        return self._store.get_budget(account_id)
+
+    def remove(self, account_id: str) -> None:
+        self._store.remove_budget(account_id)
+
+    def check(self) -> int:
+        """Notify every budget whose thresholds the month-to-date charges crossed; how many."""
+        sent = 0
+        for budget in self._store.budgeted_accounts():
+            account = self._accounts.get_account(budget.account_id)
+            if account is None:
+                continue
+            statement = self._billing.statement(account)
+            spent = statement.total
+            month = f"{statement.month:%Y-%m}"
+            for threshold in budget.thresholds:
+                if spent * 100 < budget.amount * threshold:
+                    continue
+                if not self._store.record_alert(account.id, month, threshold):
+                    continue  # already told
+                message = (
+                    f"Your charges for {month} reached {threshold}% of your budget: "
+                    f"{spent} of {budget.amount} {statement.currency}."
+                )
+                self._store.add_notification(
+                    Notification(new_id(), account.id, time.time(), "budget", message, False)
+                )
+                self._deliver(budget, account.email, message, threshold, spent, month)
+                sent += 1
+        return sent
+
+    def _deliver(
+        self, budget: Budget, email: str, message: str, threshold: int, spent: Decimal, month: str
+    ) -> None:
+        # Delivery failures are logged and not retried: the console notification stays.
+        if self._mailer is not None:
+            try:
+                self._mailer.send(
+                    budget.email or email, f"Nexq budget: {threshold}% reached", message
+                )
+            except (OSError, smtplib.SMTPException):
+                log.exception("budget alert email to the account could not be sent")
+        if budget.webhook_url:
+            payload: dict[str, object] = {
+                "event": "budget.threshold_crossed",
+                "month": month,
+                "threshold_percent": threshold,
+                "spent": str(spent),
+                "budget": str(budget.amount),
+                "message": message,
+            }
+            try:
+                self._post(budget.webhook_url, payload)
+            except httpx.HTTPError:
+                log.exception("budget alert webhook failed")
+
+    def notifications(self, account_id: str, limit: int = 50) -> list[Notification]:
+        return self._store.list_notifications(account_id, limit)
+
+    def mark_read(self, account_id: str) -> None:
+        self._store.mark_notifications_read(account_id)
+
+
+def _post_webhook(url: str, payload: dict[str, object]) -> None:
+    httpx.post(url, json=payload, timeout=5).raise_for_status()

@@ -1,0 +1,104 @@
+"""Billing's pure types: usage of a month, priced lines, statements and invoices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+CENT = Decimal("0.01")
+GB = Decimal(10**9)
+MILLION = Decimal(10**6)
+SERVICE_STORAGE = "Object Storage"
+
+
+@dataclass(frozen=True, slots=True)
+class MonthUsage:
+    """What an account used in a calendar month (or the part of it that has passed)."""
+
+    byte_hours: int = 0  # stored bytes summed over hourly samples
+    data_out: int = 0
+    class_a: int = 0
+    class_b: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One priced line: quantity beyond the free allowance times the unit price."""
+
+    service: str
+    resource: str  # Storage, Egress, Class A operations, Class B operations
+    unit: str  # GB-month, GB, million operations
+    quantity: Decimal
+    included: Decimal  # of the quantity, what the tier's allowance covers
+    unit_price: Decimal
+    amount: Decimal
+
+    @property
+    def billable(self) -> Decimal:
+        return max(self.quantity - self.included, Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """The charges of an account for a month: month-to-date until the month is closed."""
+
+    account_id: str
+    month: date  # the first day
+    currency: str
+    tier: str
+    lines: list[LineItem]
+    total: Decimal
+    daily: list[tuple[date, Decimal]] = field(default_factory=list)  # charge added each day
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A closed month's statement, with its payment status."""
+
+    id: str
+    number: str
+    account_id: str
+    month: str  # YYYY-MM
+    status: str  # open | paid | void
+    currency: str
+    total: Decimal
+    lines: list[LineItem]
+    created_at: float
+    paid_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethod:
+    """A card as far as it is safe to keep: never its number, only brand and last four."""
+
+    id: str
+    account_id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    holder: str
+    is_default: bool
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A monthly budget and the percentages of it that notify the account."""
+
+    account_id: str
+    amount: Decimal
+    thresholds: list[int]
+    email: str | None
+    webhook_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    account_id: str
+    created_at: float
+    kind: str
+    message: str
+    read: bool

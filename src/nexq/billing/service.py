@@ -1,0 +1,167 @@
+"""Use cases of billing: statements (month-to-date estimates), invoices, storage samples."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from nexq.accounts.limits import Limits
+from nexq.accounts.port import AccountStore
+from nexq.billing.model import Invoice, MonthUsage, Statement
+from nexq.billing.payments import OperatorMarksPaid, PaymentProvider
+from nexq.billing.port import BillingStore
+from nexq.billing.pricing import price, total
+from nexq.core.errors import Invalid, NotFound
+from nexq.core.ids import new_id
+from nexq.storage.model import Account
+
+
+def first_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+
+
+def hour_of(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) // 3600
+
+
+def parse_month(text: str) -> date:
+    """``YYYY-MM`` → its first day; Invalid naming the field otherwise."""
+    try:
+        return datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC).date()
+    except ValueError:
+        raise Invalid(f"month: {text!r} is not of the form YYYY-MM.") from None
+
+
+class NoSuchInvoice(NotFound):
+    """The specified invoice does not exist."""
+
+
+class Billing:
+    """Charges computed from metered usage and the account's tier prices."""
+
+    def __init__(
+        self,
+        store: BillingStore,
+        accounts: AccountStore,
+        limits: Limits,
+        payments: PaymentProvider | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._limits = limits
+        self._payments = payments or OperatorMarksPaid()
+        self._clock = clock
+        self._sampled_hour = -1
+
+    def today(self) -> date:
+        return datetime.fromtimestamp(self._clock(), UTC).date()
+
+    # storage samples ----------------------------------------------------------------------
+    def sample_storage(self) -> None:
+        """Record stored bytes for the current hour, once per hour and process."""
+        hour = int(self._clock()) // 3600
+        if hour != self._sampled_hour:
+            self._store.sample_storage(hour)
+            self._sampled_hour = hour
+
+    # statements ---------------------------------------------------------------------------
+    def statement(self, account: Account, month: date | None = None) -> Statement:
+        """The month's charges so far (default: this month), with the charge of each day."""
+        month = first_of(month or self.today())
+        end = next_month(month)
+        now_hour = int(self._clock()) // 3600 + 1
+        to_hour = min(hour_of(end), now_hour)
+        tier = self._limits.tier(account)
+        days = self._store.daily_usage(account.id, hour_of(month), to_hour)
+        running = MonthUsage()
+        before = Decimal("0.00")
+        daily: list[tuple[date, Decimal]] = []
+        day = month
+        while day < end and hour_of(day) < to_hour:
+            used = days.get(day)
+            if used is not None:
+                running = MonthUsage(
+                    running.byte_hours + used.byte_hours,
+                    running.data_out + used.data_out,
+                    running.class_a + used.class_a,
+                    running.class_b + used.class_b,
+                )
+            so_far = total(price(tier, month, running))
+            daily.append((day, so_far - before))
+            before = so_far
+            day += timedelta(days=1)
+        lines = price(tier, month, running)
+        return Statement(
+            account.id, month, self._limits.catalog.currency, tier.name, lines, total(lines), daily
+        )
+
+    # invoices -----------------------------------------------------------------------------
+    def close_month(self, month: date) -> list[Invoice]:
+        """Invoice every account with usage in ``month`` (a past month); idempotent."""
+        month = first_of(month)
+        if next_month(month) > self.today():
+            raise Invalid(f"month: {month:%Y-%m} has not ended; only past months are invoiced.")
+        made = []
+        for account_id in self._store.accounts_with_usage(
+            hour_of(month), hour_of(next_month(month))
+        ):
+            account = self._accounts.get_account(account_id)
+            if account is None:
+                continue
+            statement = self.statement(account, month)
+            invoice_id = new_id()
+            invoice = Invoice(
+                id=invoice_id,
+                number=f"NQ-{month:%Y%m}-{invoice_id[:8].upper()}",
+                account_id=account_id,
+                month=f"{month:%Y-%m}",
+                status="open",
+                currency=statement.currency,
+                total=statement.total,
+                lines=statement.lines,
+                created_at=self._clock(),
+            )
+            if self._store.add_invoice(invoice):
+                made.append(invoice)
+                self._collect(invoice)
+        self._store.close_month(f"{month:%Y-%m}", self._clock())
+        return made
+
+    def close_due_months(self) -> int:
+        """Close last month once a new month has begun (run by every process; idempotent)."""
+        last = first_of(first_of(self.today()) - timedelta(days=1))
+        if self._store.month_closed(f"{last:%Y-%m}"):
+            return 0
+        return len(self.close_month(last))
+
+    def _collect(self, invoice: Invoice) -> None:
+        methods = self._store.list_payment_methods(invoice.account_id)
+        default = next((m for m in methods if m.is_default), None)
+        if self._payments.charge(invoice, default).paid:
+            self._store.set_invoice_status(invoice.id, "paid", self._clock())
+
+    def invoices(self, account: Account) -> list[Invoice]:
+        return self._store.list_invoices(account.id)
+
+    def invoice(self, account: Account | None, invoice_ref: str) -> Invoice:
+        """An invoice by id or number (of ``account`` unless an operator asks: None)."""
+        found = self._store.get_invoice(invoice_ref)
+        if found is None or (account is not None and found.account_id != account.id):
+            raise NoSuchInvoice(f"No invoice {invoice_ref} in this account.")
+        return found
+
+    def set_status(self, invoice: Invoice, status: str) -> Invoice:
+        """Operator: record a payment (paid), cancel (void) or reopen (open)."""
+        if status not in ("open", "paid", "void"):
+            raise Invalid("status: one of open, paid, void.")
+        self._store.set_invoice_status(
+            invoice.id, status, self._clock() if status == "paid" else None
+        )
+        return self.invoice(None, invoice.id)

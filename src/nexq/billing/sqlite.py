@@ -1,0 +1,293 @@
+"""The SQLite billing store, in the metadata database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from nexq.billing.model import (
+    Budget,
+    Invoice,
+    LineItem,
+    MonthUsage,
+    Notification,
+    PaymentMethod,
+)
+from nexq.core.db import Database
+
+_INVOICE = "id, number, account_id, month, status, currency, total, lines, created_at, paid_at"
+_METHOD = "id, account_id, brand, last4, exp_month, exp_year, holder, is_default, created_at"
+
+
+def _lines_json(lines: list[LineItem]) -> str:
+    return json.dumps(
+        [
+            [
+                ln.service,
+                ln.resource,
+                ln.unit,
+                str(ln.quantity),
+                str(ln.included),
+                str(ln.unit_price),
+                str(ln.amount),
+            ]
+            for ln in lines
+        ]
+    )
+
+
+def _invoice(row: tuple[Any, ...]) -> Invoice:
+    lines = [
+        LineItem(s, r, u, Decimal(q), Decimal(i), Decimal(p), Decimal(a))
+        for s, r, u, q, i, p, a in json.loads(row[7])
+    ]
+    return Invoice(
+        row[0], row[1], row[2], row[3], row[4], row[5], Decimal(row[6]), lines, row[8], row[9]
+    )
+
+
+def _method(row: tuple[Any, ...]) -> PaymentMethod:
+    return PaymentMethod(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]), row[8]
+    )
+
+
+def _day(hour: int) -> date:
+    return datetime.fromtimestamp(hour * 3600, UTC).date()
+
+
+class SqliteBilling:
+    """:class:`BillingStore` on the SQLite :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._db.reader().execute(sql, args).fetchall()
+        return rows
+
+    def _changed(self, sql: str, *args: object) -> bool:
+        return self._db.write(lambda conn: conn.execute(sql, args).rowcount > 0)
+
+    # usage --------------------------------------------------------------------------------
+    def sample_storage(self, hour: int) -> None:
+        self._changed(
+            "INSERT OR IGNORE INTO storage_hourly(bucket_id, hour, account_id, bytes) "
+            "SELECT id, ?, account_id, stored_bytes FROM buckets",
+            hour,
+        )
+
+    def month_usage(self, account_id: str, from_hour: int, to_hour: int) -> MonthUsage:
+        days = self.daily_usage(account_id, from_hour, to_hour)
+        return MonthUsage(
+            byte_hours=sum(u.byte_hours for u in days.values()),
+            data_out=sum(u.data_out for u in days.values()),
+            class_a=sum(u.class_a for u in days.values()),
+            class_b=sum(u.class_b for u in days.values()),
+        )
+
+    def daily_usage(self, account_id: str, from_hour: int, to_hour: int) -> dict[date, MonthUsage]:
+        days: dict[date, list[int]] = {}
+        for hour, out, a, b in self._rows(
+            "SELECT hour, sum(data_out), sum(class_a), sum(class_b) FROM usage_hourly "
+            "WHERE account_id = ? AND hour >= ? AND hour < ? GROUP BY hour",
+            account_id,
+            from_hour,
+            to_hour,
+        ):
+            day = days.setdefault(_day(hour), [0, 0, 0, 0])
+            day[1] += out
+            day[2] += a
+            day[3] += b
+        for hour, stored in self._rows(
+            "SELECT hour, sum(bytes) FROM storage_hourly "
+            "WHERE account_id = ? AND hour >= ? AND hour < ? GROUP BY hour",
+            account_id,
+            from_hour,
+            to_hour,
+        ):
+            days.setdefault(_day(hour), [0, 0, 0, 0])[0] += stored
+        return {d: MonthUsage(*v) for d, v in sorted(days.items())}
+
+    def accounts_with_usage(self, from_hour: int, to_hour: int) -> list[str]:
+        rows = self._rows(
+            "SELECT account_id FROM usage_hourly WHERE hour >= ? AND hour < ? "
+            "UNION SELECT account_id FROM storage_hourly "
+            "WHERE hour >= ? AND hour < ? AND bytes > 0",
+            from_hour,
+            to_hour,
+            from_hour,
+            to_hour,
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    # invoices -----------------------------------------------------------------------------
+    def add_invoice(self, invoice: Invoice) -> bool:
+        return self._changed(
+            f"INSERT OR IGNORE INTO invoices({_INVOICE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
+            invoice.id,
+            invoice.number,
+            invoice.account_id,
+            invoice.month,
+            invoice.status,
+            invoice.currency,
+            str(invoice.total),
+            _lines_json(invoice.lines),
+            invoice.created_at,
+            invoice.paid_at,
+        )
+
+    def get_invoice(self, invoice_id: str) -> Invoice | None:
+        rows = self._rows(
+            f"SELECT {_INVOICE} FROM invoices WHERE id = ? OR number = ?",  # noqa: S608 - fixed column names
+            invoice_id,
+            invoice_id,
+        )
+        return _invoice(rows[0]) if rows else None
+
+    def list_invoices(self, account_id: str) -> list[Invoice]:
+        rows = self._rows(
+            f"SELECT {_INVOICE} FROM invoices WHERE account_id = ? ORDER BY month DESC",  # noqa: S608 - fixed column names
+            account_id,
+        )
+        return [_invoice(r) for r in rows]
+
+    def set_invoice_status(self, invoice_id: str, status: str, paid_at: float | None) -> None:
+        self._changed(
+            "UPDATE invoices SET status = ?, paid_at = ? WHERE id = ?", status, paid_at, invoice_id
+        )
+
+    def month_closed(self, month: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM closed_months WHERE month = ?", month))
+
+    def close_month(self, month: str, when: float) -> None:
+        self._changed(
+            "INSERT OR IGNORE INTO closed_months(month, closed_at) VALUES (?, ?)", month, when
+        )
+
+    # payment methods ----------------------------------------------------------------------
+    def add_payment_method(self, method: PaymentMethod) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            first = not conn.execute(
+                "SELECT 1 FROM payment_methods WHERE account_id = ?", (method.account_id,)
+            ).fetchone()
+            conn.execute(
+                f"INSERT INTO payment_methods({_METHOD}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
+                (
+                    method.id,
+                    method.account_id,
+                    method.brand,
+                    method.last4,
+                    method.exp_month,
+                    method.exp_year,
+                    method.holder,
+                    method.is_default or first,  # the first card is the default
+                    method.created_at,
+                ),
+            )
+
+        self._db.write(write)
+
+    def list_payment_methods(self, account_id: str) -> list[PaymentMethod]:
+        rows = self._rows(
+            f"SELECT {_METHOD} FROM payment_methods WHERE account_id = ? ORDER BY created_at, id",  # noqa: S608 - fixed column names
+            account_id,
+        )
+        return [_method(r) for r in rows]
+
+    def update_payment_method(self, method: PaymentMethod) -> bool:
+        return self._changed(
+            "UPDATE payment_methods SET exp_month = ?, exp_year = ?, holder = ? "
+            "WHERE id = ? AND account_id = ?",
+            method.exp_month,
+            method.exp_year,
+            method.holder,
+            method.id,
+            method.account_id,
+        )
+
+    def remove_payment_method(self, account_id: str, method_id: str) -> bool:
+        return self._changed(
+            "DELETE FROM payment_methods WHERE id = ? AND account_id = ?", method_id, account_id
+        )
+
+    def set_default_payment_method(self, account_id: str, method_id: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            if not conn.execute(
+                "SELECT 1 FROM payment_methods WHERE id = ? AND account_id = ?",
+                (method_id, account_id),
+            ).fetchone():
+                return False
+            conn.execute(
+                "UPDATE payment_methods SET is_default = (id = ?) WHERE account_id = ?",
+                (method_id, account_id),
+            )
+            return True
+
+        return self._db.write(write)
+
+    # budgets and notifications ------------------------------------------------------------
+    def get_budget(self, account_id: str) -> Budget | None:
+        rows = self._rows(
+            "SELECT account_id, amount, thresholds, email, webhook_url FROM budgets "
+            "WHERE account_id = ?",
+            account_id,
+        )
+        return _budget(rows[0]) if rows else None
+
+    def set_budget(self, budget: Budget) -> None:
+        self._changed(
+            "INSERT OR REPLACE INTO budgets(account_id, amount, thresholds, email, webhook_url) "
+            "VALUES (?, ?, ?, ?, ?)",
+            budget.account_id,
+            str(budget.amount),
+            json.dumps(budget.thresholds),
+            budget.email,
+            budget.webhook_url,
+        )
+
+    def remove_budget(self, account_id: str) -> None:
+        self._changed("DELETE FROM budgets WHERE account_id = ?", account_id)
+
+    def budgeted_accounts(self) -> list[Budget]:
+        rows = self._rows("SELECT account_id, amount, thresholds, email, webhook_url FROM budgets")
+        return [_budget(r) for r in rows]
+
+    def record_alert(self, account_id: str, month: str, threshold: int) -> bool:
+        return self._changed(
+            "INSERT OR IGNORE INTO budget_alerts(account_id, month, threshold) VALUES (?, ?, ?)",
+            account_id,
+            month,
+            threshold,
+        )
+
+    def add_notification(self, notification: Notification) -> None:
+        self._changed(
+            "INSERT INTO notifications(id, account_id, created_at, kind, message, read) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            notification.id,
+            notification.account_id,
+            notification.created_at,
+            notification.kind,
+            notification.message,
+            notification.read,
+        )
+
+    def list_notifications(self, account_id: str, limit: int) -> list[Notification]:
+        rows = self._rows(
+            "SELECT id, account_id, created_at, kind, message, read FROM notifications "
+            "WHERE account_id = ? ORDER BY created_at DESC, id LIMIT ?",
+            account_id,
+            limit,
+        )
+        return [Notification(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+    def mark_notifications_read(self, account_id: str) -> None:
+        self._changed("UPDATE notifications SET read = 1 WHERE account_id = ?", account_id)
+
+
+def _budget(row: tuple[Any, ...]) -> Budget:
+    return Budget(row[0], Decimal(row[1]), list(json.loads(row[2])), row[3], row[4])

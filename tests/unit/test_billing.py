@@ -1,0 +1,78 @@
+"""Pricing arithmetic and budget alerts on a real database, without a server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from nexq.accounts.limits import Limits
+from nexq.accounts.sqlite import SqliteAccounts
+from nexq.accounts.tiers import load_tiers
+from nexq.billing.budgets import Budgets
+from nexq.billing.model import MonthUsage
+from nexq.billing.pricing import hours_in, price, total
+from nexq.billing.service import Billing
+from nexq.billing.sqlite import SqliteBilling
+from nexq.core.db import Database
+from nexq.core.schema import MIGRATIONS
+from nexq.storage.metadata.sqlite import SqliteMetadata
+from nexq.storage.model import Account, Counters, UsageRow
+
+FREE = load_tiers(None).tiers["free"]
+
+
+def test_allowances_come_first_and_amounts_round_half_up() -> None:
+    november = date(2026, 11, 1)
+    assert hours_in(november) == 720
+    usage = MonthUsage(
+        byte_hours=20 * 10**9 * 720,  # 20 GB all month: 10 included
+        data_out=10 * 10**9 + 500_000_000,  # 10.5 GB: 0.5 billed
+        class_a=1_000_001,  # one beyond the allowance
+        class_b=10_000_000,  # exactly the allowance
+    )
+    lines = {line.resource: line for line in price(FREE, november, usage)}
+    assert lines["Storage"].quantity == Decimal(20)
+    assert lines["Storage"].amount == Decimal("0.15")  # 10 x 0.015
+    assert lines["Egress"].amount == Decimal("0.01")  # 0.5 x 0.01 = 0.005 → half up
+    assert lines["Class A operations"].amount == Decimal("0.00")  # 4.50 per million x 1e-6
+    assert lines["Class B operations"].billable == 0
+    assert total(list(lines.values())) == Decimal("0.16")
+
+
+def test_a_month_with_no_usage_costs_nothing() -> None:
+    assert total(price(FREE, date(2026, 2, 1), MonthUsage())) == Decimal("0.00")
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> Iterator[tuple[Database, Account]]:
+    db = Database(tmp_path / "meta.db", tmp_path, MIGRATIONS)
+    account = Account("acc", "a@example.com", "customer", "active", time.time())
+    SqliteAccounts(db).add_account(account, "hash")
+    yield db, account
+    db.close()
+
+
+def test_budget_alerts_fire_once_per_threshold(installation: tuple[Database, Account]) -> None:
+    db, account = installation
+    accounts, store = SqliteAccounts(db), SqliteBilling(db)
+    catalog = load_tiers(None)
+    accounts.set_account_tier(account.id, "free")
+    limits = Limits(accounts, catalog)
+    billing = Billing(store, accounts, limits)
+    delivered: list[dict[str, object]] = []
+    budgets = Budgets(store, accounts, billing, post=lambda url, body: delivered.append(body))
+    budgets.set(account.id, "0.02", [50, 100, 200], None, "http://hooks.invalid/x")
+    hour = int(time.time()) // 3600
+    # 2 GB beyond the free 10 GB of egress: 0.02, i.e. 100 % of the budget.
+    SqliteMetadata(db).add_usage(
+        [UsageRow(account.id, hour, "b", "bucket", Counters(data_out=12 * 10**9))]
+    )
+    assert budgets.check() == 2
+    assert budgets.check() == 0
+    assert [d["threshold_percent"] for d in delivered] == [50, 100]
+    assert len(budgets.notifications(account.id)) == 2
