@@ -472,6 +472,15 @@ class NexqServer(Server):
             "account", "create", "--data-dir", dd, "--email", email, "--password",
             secrets.token_urlsafe(16),
         )  # fmt: skip
+        # Finite limits far above what the run can reach: every quota and rate check runs
+        # (an unlimited tier would skip them) without refusing anything. A tree without
+        # tiers has no such command, and nothing to check.
+        with contextlib.suppress(RuntimeError):
+            self._admin(
+                "account", "limits", "--data-dir", dd, "--account", email,
+                "--set", f"storage_bytes={10**15}", "--set", f"s3_read_rps={10**9}",
+                "--set", f"s3_write_rps={10**9}", "--set", "buckets=1000",
+            )  # fmt: skip
         key = self._admin(
             "access-key", "create", "--data-dir", dd, "--account", email, "--label", "bench"
         )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nexq.cli import dcp_config
+from nexq.cli import dcp_billing, dcp_config
 from nexq.cli.dcp_config import Output, State, state
 from nexq.cli.dcp_output import (
     EXIT_ERROR,
@@ -40,6 +40,9 @@ config_app.add_typer(config_set_app, name="set")
 app.add_typer(account_app, name="account")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(storage_app, name="storage")
+app.add_typer(dcp_billing.billing_app, name="billing")
+account_app.command("limits")(dcp_billing.limits)
+account_app.command("tier")(dcp_billing.tier)
 
 Id = Annotated[str, typer.Argument(metavar="ID")]
 

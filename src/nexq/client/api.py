@@ -350,6 +350,34 @@ class NexqClient:
     def usage(self, month: str | None = None) -> Usage:
         return cast(Usage, self._request("GET", "/storage/usage", params={"month": month}))
 
+    # -- limits and billing -----------------------------------------------------------
+
+    def limits(self) -> dict[str, Any]:
+        return cast(dict[str, Any], self._request("GET", "/account/limits"))
+
+    def change_tier(self, tier: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self._request("PUT", "/account/tier", body={"tier": tier}))
+
+    def tiers(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self._request("GET", "/tiers"))
+
+    def estimate(self, month: str | None = None) -> dict[str, Any]:
+        return cast(
+            dict[str, Any], self._request("GET", "/billing/estimate", params={"month": month})
+        )
+
+    def invoices(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self._request("GET", "/billing/invoices"))
+
+    def invoice_pdf(self, invoice_id: str) -> bytes:
+        try:
+            response = self._http.get(f"/v1/billing/invoices/{_seg(invoice_id)}/pdf")
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach {self.api_url}: {exc or type(exc).__name__}") from None
+        if not response.is_success:
+            raise ApiError.from_response(response)
+        return response.content
+
     # -- operators --------------------------------------------------------------------
 
     def list_accounts(self, email: str | None = None) -> list[Account]:

@@ -1,0 +1,112 @@
+"""``dcp account limits|tier`` and ``dcp billing …``: limits, tiers, charges and invoices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nexq.cli.dcp_config import state
+from nexq.cli.dcp_output import emit_json, emit_table
+
+billing_app = typer.Typer(help="Charges and invoices.", no_args_is_help=True)
+invoices_app = typer.Typer(help="Monthly invoices.", no_args_is_help=True)
+billing_app.add_typer(invoices_app, name="invoices")
+
+
+def _limit(value: object) -> str:
+    return "unlimited" if value is None else f"{value}"
+
+
+def limits(ctx: typer.Context) -> None:
+    """Your tier's limits, what you use of them and how much."""
+    st = state(ctx)
+    with st.client() as api:
+        page = api.limits()
+    if st.json:
+        emit_json(page)
+        return
+    typer.echo(f"Tier: {page['tier']['name']}")
+    emit_table(
+        ["LIMIT", "USED", "OF", "PERCENT"],
+        [
+            (
+                line["name"],
+                "-" if line["used"] is None else line["used"],
+                _limit(line["limit"]),
+                "-" if line["percent"] is None else f"{line['percent']}%",
+            )
+            for line in page["limits"]
+        ],
+    )
+
+
+def tier(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="TIER")]) -> None:
+    """Move to another service tier (refused if your usage does not fit it)."""
+    st = state(ctx)
+    with st.client() as api:
+        page = api.change_tier(name)
+    if st.json:
+        emit_json(page)
+        return
+    st.say(f"Tier is now {page['tier']['name']}.")
+
+
+@billing_app.command("estimate")
+def estimate(
+    ctx: typer.Context,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM; default this month.")] = None,
+) -> None:
+    """Charges so far this month (or a past month), line by line."""
+    st = state(ctx)
+    with st.client() as api:
+        statement = api.estimate(month)
+    if st.json:
+        emit_json(statement)
+        return
+    typer.echo(f"{statement['month']} ({statement['tier']}), in {statement['currency']}")
+    emit_table(
+        ["RESOURCE", "QUANTITY", "INCLUDED", "UNIT PRICE", "AMOUNT"],
+        [
+            (
+                line["resource"],
+                f"{line['quantity']} {line['unit']}",
+                line["included"],
+                line["unit_price"],
+                line["amount"],
+            )
+            for line in statement["lines"]
+        ]
+        + [("TOTAL", "", "", "", statement["total"])],
+    )
+
+
+@invoices_app.command("list")
+def invoices_list(ctx: typer.Context) -> None:
+    """Your invoices, newest first."""
+    st = state(ctx)
+    with st.client() as api:
+        found = api.invoices()
+    if st.json:
+        emit_json(found)
+        return
+    emit_table(
+        ["NUMBER", "MONTH", "STATUS", "TOTAL"],
+        [(i["number"], i["month"], i["status"], f"{i['total']} {i['currency']}") for i in found],
+    )
+
+
+@invoices_app.command("pdf")
+def invoices_pdf(
+    ctx: typer.Context,
+    invoice: Annotated[str, typer.Argument(metavar="ID_OR_NUMBER")],
+    out: Annotated[Path | None, typer.Option(help="File to write; default NUMBER.pdf.")] = None,
+) -> None:
+    """Download an invoice as PDF."""
+    st = state(ctx)
+    with st.client() as api:
+        document = api.invoice_pdf(invoice)
+    target = out or Path(f"{invoice}.pdf")
+    target.write_bytes(document)
+    st.say(f"Invoice written to {target}")

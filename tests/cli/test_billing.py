@@ -1,0 +1,34 @@
+"""dcp account limits/tier and dcp billing against a live server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.conftest import Dcp
+
+
+def test_limits_and_tier(user: Dcp) -> None:
+    page = user.json("account", "limits")
+    names = [line["name"] for line in page["limits"]]
+    assert names[:4] == ["buckets", "storage_bytes", "access_keys", "api_keys"]
+    table = user("account", "limits").stdout
+    assert table.startswith("Tier: ") and "storage_bytes" in table
+    moved = user.json("account", "tier", "developer")
+    assert moved["tier"] == {"id": "developer", "name": "Developer"}
+    user.fails(6, "account", "tier", "platinum")
+
+
+def test_estimate_and_invoices(user: Dcp, tmp_path: Path) -> None:
+    estimate = user.json("billing", "estimate")
+    assert set(estimate) == {"month", "currency", "tier", "lines", "total", "daily"}
+    assert [line["resource"] for line in estimate["lines"]] == [
+        "Storage",
+        "Egress",
+        "Class A operations",
+        "Class B operations",
+    ]
+    assert "TOTAL" in user("billing", "estimate", "--month", "2026-01").stdout
+    user.fails(6, "billing", "estimate", "--month", "January")
+    assert user.json("billing", "invoices", "list") == []
+    user.fails(4, "billing", "invoices", "pdf", "NQ-000000-NOPE", "--out", str(tmp_path / "x"))
+    assert not (tmp_path / "x").exists()
