@@ -189,9 +189,10 @@ def s3_app(nexq: Nexq) -> S3App:
 
 
 def api_app(nexq: Nexq) -> FastAPI:
-    """The control plane: the REST API under /v1."""
+    """The control plane: the REST API under /v1 and the web console everywhere else."""
     # Imported here: operator commands build the services but never serve HTTP.
     from nexq.api.app import rest_app
+    from nexq.console.app import console_app, mount_console
 
     app = rest_app(
         nexq.accounts,
@@ -208,4 +209,15 @@ def api_app(nexq: Nexq) -> FastAPI:
         nexq.payment_methods,
         nexq.budgets,
     )
+    console = console_app(
+        nexq.accounts,
+        nexq.api_keys,
+        nexq.objects,
+        nexq.multipart,
+        nexq.access_keys,
+        nexq.usage,
+        nexq.settings.s3_endpoint,
+        nexq.settings.region,
+    )
+    mount_console(app, console)
     return app

@@ -264,7 +264,7 @@ def test_request_rates(server: LiveServer) -> None:
 
 
 def test_tier_change_refused_when_usage_does_not_fit(server: LiveServer) -> None:
-    email, key, api = fresh(server)
+    _, key, api = fresh(server)
     moved = api.put("/v1/account/tier", json={"tier": "developer"})
     assert moved.status_code == 200 and moved.json()["tier"]["id"] == "developer"
     s3 = server.client(key)

@@ -1,0 +1,177 @@
+"""Console pages of Account: API keys (token shown once) and the password."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.model import PASSWORD_RULES, ApiKey, Principal, scopes_of_role
+from nexq.accounts.service import Accounts
+from nexq.console.web import Flash, Pages
+from nexq.core.errors import DomainError
+
+KEYS = "/account/api-keys"
+LIST_LIMIT = 1000
+# What each scope lets a key do, in the words of docs/api.md.
+SCOPES = {
+    "storage:read": "List buckets, objects, access keys and usage; make share links.",
+    "storage:write": "Create and delete buckets and objects; manage access keys.",
+    "account:read": "Read the account and its API keys.",
+    "account:write": "Change the password; create, revoke and regenerate API keys.",
+    "billing:read": "Read billing data and usage.",
+    "admin:read": "Operators: list accounts.",
+    "admin:write": "Operators: suspend and resume accounts.",
+}
+Text = Annotated[str, Form()]
+Texts = Annotated[list[str], Form()]
+
+
+def router(accounts: Accounts, api_keys: ApiKeys, pages: Pages) -> APIRouter:
+    """/account/api-keys and /account/password."""
+    web = APIRouter(prefix="/account")
+    SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
+
+    def scopes_of(caller: Principal) -> list[tuple[str, str]]:
+        return [(s, SCOPES.get(s, "")) for s in scopes_of_role(caller.account.role)]
+
+    def new_key_page(
+        request: Request,
+        caller: Principal,
+        name: str = "",
+        description: str = "",
+        chosen: list[str] | None = None,
+        error: str = "",
+    ) -> Response:
+        return pages.render(
+            request,
+            "account/api_key_new.html",
+            caller,
+            400 if error else 200,
+            name=name,
+            description=description,
+            scopes=scopes_of(caller),
+            chosen=chosen if chosen is not None else list(scopes_of_role(caller.account.role)),
+            error=error,
+        )
+
+    def token_page(
+        request: Request, caller: Principal, key: ApiKey, token: str, regenerated: bool
+    ) -> Response:
+        # The token is in this answer only: rendered here, never stored, never redirected to.
+        return pages.render(
+            request,
+            "account/api_key_created.html",
+            caller,
+            key=key,
+            token=token,
+            regenerated=regenerated,
+        )
+
+    @web.get("")
+    def account_home(request: Request) -> Response:
+        return pages.redirect(request, KEYS)
+
+    @web.get("/api-keys")
+    def list_keys(request: Request, caller: SignedIn) -> Response:
+        keys = api_keys.list(caller.account.id, None, LIST_LIMIT)
+        return pages.render(request, "account/api_keys.html", caller, keys=keys)
+
+    @web.get("/api-keys/new")
+    def new_key(request: Request, caller: SignedIn) -> Response:
+        return new_key_page(request, caller)
+
+    @web.post("/api-keys")
+    def create_key(
+        request: Request,
+        caller: SignedIn,
+        name: Text = "",
+        description: Text = "",
+        scopes: Texts = [],  # noqa: B006 - FastAPI copies defaults; no scope is a real (refused) case
+    ) -> Response:
+        try:
+            key, token = api_keys.create(caller, name, description, scopes)
+        except DomainError as exc:
+            return new_key_page(request, caller, name, description, scopes, exc.message)
+        return token_page(request, caller, key, token, regenerated=False)
+
+    @web.post("/api-keys/{key_id}/revoke")
+    def revoke_key(request: Request, key_id: str, caller: SignedIn, confirm: Text = "") -> Response:
+        key = api_keys.get(caller.account.id, key_id)
+        if confirm != "yes":
+            return pages.confirm(
+                request,
+                caller,
+                title=f"Revoke the API key {key.name}?",
+                message="It stops working at once and stays listed as Revoked.",
+                action=f"{KEYS}/{key_id}/revoke",
+                button="Revoke",
+                back=KEYS,
+                style="warning",
+            )
+        api_keys.revoke(caller.account.id, key_id)
+        return pages.redirect(request, KEYS, Flash("success", f"API key {key.name} revoked."))
+
+    @web.post("/api-keys/{key_id}/regenerate")
+    def regenerate_key(
+        request: Request, key_id: str, caller: SignedIn, confirm: Text = ""
+    ) -> Response:
+        key = api_keys.get(caller.account.id, key_id)
+        if confirm != "yes":
+            return pages.confirm(
+                request,
+                caller,
+                title=f"Regenerate the API key {key.name}?",
+                message="A new token replaces the current one, which stops working at once.",
+                action=f"{KEYS}/{key_id}/regenerate",
+                button="Regenerate",
+                back=KEYS,
+                style="primary",
+            )
+        key, token = api_keys.regenerate(caller.account.id, key_id)
+        return token_page(request, caller, key, token, regenerated=True)
+
+    @web.post("/api-keys/{key_id}/delete")
+    def delete_key(request: Request, key_id: str, caller: SignedIn, confirm: Text = "") -> Response:
+        key = api_keys.get(caller.account.id, key_id)
+        if confirm != "yes":
+            return pages.confirm(
+                request,
+                caller,
+                title=f"Delete the API key {key.name}?",
+                message="It is removed permanently; anything using it stops working.",
+                action=f"{KEYS}/{key_id}/delete",
+                button="Delete",
+                back=KEYS,
+            )
+        api_keys.delete(caller.account.id, key_id)
+        return pages.redirect(request, KEYS, Flash("success", f"API key {key.name} deleted."))
+
+    def password_page(request: Request, caller: Principal, error: str = "") -> Response:
+        return pages.render(
+            request,
+            "account/password.html",
+            caller,
+            400 if error else 200,
+            error=error,
+            password_rules=PASSWORD_RULES,
+        )
+
+    @web.get("/password")
+    def password_form(request: Request, caller: SignedIn) -> Response:
+        return password_page(request, caller)
+
+    @web.post("/password")
+    def change_password(
+        request: Request, caller: SignedIn, current: Text, new: Text, confirm: Text
+    ) -> Response:
+        if new != confirm:
+            return password_page(request, caller, "The two new passwords differ; type it twice.")
+        try:
+            accounts.change_password(caller, current, new)
+        except DomainError as exc:
+            return password_page(request, caller, exc.message)
+        changed = Flash("success", "Password changed. Your other sessions have been logged out.")
+        return pages.redirect(request, "/account/password", changed)
+
+    return web

@@ -1,0 +1,124 @@
+"""Console pages for getting in and out: sign up, log in, log out."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from nexq.accounts.errors import AccountSuspended, TooManyAttempts, Unauthenticated
+from nexq.accounts.model import PASSWORD_RULES, Principal
+from nexq.accounts.service import Accounts
+from nexq.console.web import Flash, Pages, status_of
+from nexq.core.errors import DomainError
+
+HOME = "/storage/buckets"
+# Why the login page is shown, by the code in its ?reason= (fixed texts: a link cannot make
+# the page say something else).
+REASONS = {
+    "login": "Log in to continue.",
+    "expired": "Your session has expired; log in again.",
+    "suspended": "The account is suspended; contact the operator.",
+    "logged-out": "You have been logged out.",
+}
+Text = Annotated[str, Form()]
+
+
+def safe_next(target: str) -> str:
+    """Where to go after login: a path of this site only (no open redirect)."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return HOME
+
+
+def router(accounts: Accounts, pages: Pages) -> APIRouter:
+    """The sign-up, login and logout routes."""
+    web = APIRouter()
+    SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
+
+    def login_page(
+        request: Request,
+        *,
+        email: str = "",
+        next_url: str = "",
+        error: str = "",
+        notice: str = "",
+        status: int = 200,
+    ) -> HTMLResponse:
+        return pages.render(
+            request,
+            "login.html",
+            None,
+            status,
+            email=email,
+            next_url=next_url,
+            error=error,
+            notice=notice,
+        )
+
+    @web.get("/")
+    def home(request: Request, reason: str = "", next: str = "") -> Response:
+        if pages.optional_principal(request) is not None:
+            return pages.redirect(request, HOME)
+        return login_page(request, next_url=next, notice=REASONS.get(reason, ""))
+
+    @web.get("/login")
+    def login_form(request: Request, reason: str = "", next: str = "") -> Response:
+        return home(request, reason, next)
+
+    @web.post("/login")
+    def login(request: Request, email: Text, password: Text, next: Text = "") -> Response:
+        try:
+            token, session, _ = accounts.login(email, password)
+        except (Unauthenticated, AccountSuspended, TooManyAttempts) as exc:
+            refused = login_page(
+                request, email=email, next_url=next, error=exc.message, status=status_of(exc)
+            )
+            if isinstance(exc, TooManyAttempts):
+                refused.headers["retry-after"] = str(exc.retry_after)
+            return refused
+        response = pages.redirect(request, safe_next(next))
+        pages.sign_in(request, response, token, session.expires_at)
+        return response
+
+    @web.get("/signup")
+    def signup_form(request: Request) -> Response:
+        if pages.optional_principal(request) is not None:
+            return pages.redirect(request, HOME)
+        return pages.render(
+            request, "signup.html", None, email="", error="", password_rules=PASSWORD_RULES
+        )
+
+    @web.post("/signup")
+    def signup(request: Request, email: Text, password: Text, confirm: Text) -> Response:
+        error, status = "", 400
+        if password != confirm:
+            error = "The two passwords differ; type the same password twice."
+        else:
+            try:
+                accounts.create(email, password)
+                token, session, _ = accounts.login(email, password)
+            except DomainError as exc:
+                error, status = exc.message, status_of(exc)
+        if error:
+            return pages.render(
+                request,
+                "signup.html",
+                None,
+                status,
+                email=email,
+                error=error,
+                password_rules=PASSWORD_RULES,
+            )
+        welcome = Flash("success", "Welcome to Nexq. Create a bucket to start storing objects.")
+        response = pages.redirect(request, HOME, welcome, session=token)
+        pages.sign_in(request, response, token, session.expires_at)
+        return response
+
+    @web.post("/logout")
+    def logout(request: Request, caller: SignedIn) -> Response:
+        accounts.logout(caller)
+        response = pages.redirect(request, "/login?reason=logged-out")
+        pages.sign_out(request, response)
+        return response
+
+    return web

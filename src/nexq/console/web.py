@@ -1,0 +1,301 @@
+"""What every console page shares: templates, the signed-in caller, CSRF tokens, flashes.
+
+The session cookie holds the session token of ``Accounts.login`` (HttpOnly, SameSite=Lax,
+Secure over TLS). CSRF tokens are HMACs keyed by that token, so they need no server state
+and die with the session; before login, a random HttpOnly cookie plays the same role for the
+login and sign-up forms (forged logins are an attack too).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from nexq.accounts.errors import AccountSuspended, TooManyAttempts, Unauthenticated
+from nexq.accounts.model import Principal
+from nexq.accounts.service import Accounts
+from nexq.console import formats
+from nexq.core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited
+
+SESSION_COOKIE = "nexq_session"
+ANONYMOUS_COOKIE = "nexq_anonymous"
+FLASH_COOKIE = "nexq_flash"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ANONYMOUS_FORMS = frozenset({"/", "/login", "/signup"})
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class LoginRequired(Exception):
+    """No usable session: pages send the browser to log in, scripts get a 401."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # a key of auth.REASONS
+
+
+class CsrfRejected(Exception):
+    """A state-changing request without this session's CSRF token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flash:
+    """A one-time message shown on the next page: ``kind`` is success, error or info."""
+
+    kind: str
+    text: str
+
+
+def environment() -> Environment:
+    """The console's templates; autoescape is on for everything."""
+    env = Environment(
+        loader=PackageLoader("nexq.console", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(size=formats.size, number=formats.count, when=formats.when, iso=formats.iso)
+    return env
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status a domain error is answered with in the console."""
+    if isinstance(exc, TooManyAttempts | RateLimited):
+        return 429
+    if isinstance(exc, Unauthenticated):
+        return 401
+    for cls, status in ((NotFound, 404), (Conflict, 409), (Forbidden, 403)):
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the caller is the console's own script rather than a page load."""
+    return "application/json" in request.headers.get("accept", "")
+
+
+def json_error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _mac(key: str, label: str) -> str:
+    return hmac.new(key.encode(), label.encode(), hashlib.sha256).hexdigest()
+
+
+def _new_anonymous(request: Request) -> str:
+    """A fresh anonymous CSRF key, remembered so that the response sets its cookie."""
+    value: str | None = getattr(request.state, "new_anonymous", None)
+    if value is None:
+        value = secrets.token_hex(16)
+        request.state.new_anonymous = value
+    return value
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+class Pages:
+    """Renders pages and knows who is signed in (one per console, built in its app)."""
+
+    def __init__(self, accounts: Accounts, env: Environment) -> None:
+        self._accounts = accounts
+        self._env = env
+
+    # who is calling ---------------------------------------------------------------------
+    def principal(self, request: Request) -> Principal:
+        """The signed-in caller (a dependency; blocking, so FastAPI runs it in a thread)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise LoginRequired("login")
+        try:
+            return self._accounts.session_principal(token)
+        except Unauthenticated:
+            raise LoginRequired("expired") from None
+        except AccountSuspended:
+            raise LoginRequired("suspended") from None
+
+    def optional_principal(self, request: Request) -> Principal | None:
+        try:
+            return self.principal(request)
+        except LoginRequired:
+            return None
+
+    # sessions ---------------------------------------------------------------------------
+    def sign_in(self, request: Request, response: Response, token: str, expires_at: float) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=max(int(expires_at - time.time()), 0),
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+        )
+
+    def sign_out(self, request: Request, response: Response) -> None:
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request)
+        )
+
+    # CSRF -------------------------------------------------------------------------------
+    def csrf_token(self, request: Request) -> str:
+        """The token forms and scripts must send back with every state-changing request."""
+        session = request.cookies.get(SESSION_COOKIE)
+        if session:
+            return _mac(session, "csrf")
+        anonymous = request.cookies.get(ANONYMOUS_COOKIE) or _new_anonymous(request)
+        return _mac(anonymous, "csrf")
+
+    async def check_csrf(self, request: Request) -> None:
+        """A dependency of every console route: 403 for an unsafe request without the token."""
+        if request.method in SAFE_METHODS:
+            return
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and request.headers.get("content-type", "").startswith(_FORMS):
+            value = (await request.form()).get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+        expected = []
+        session = request.cookies.get(SESSION_COOKIE)
+        if session:
+            expected.append(_mac(session, "csrf"))
+        anonymous = request.cookies.get(ANONYMOUS_COOKIE)
+        # The anonymous token is good only for logging in: a cookie planted by a sibling
+        # domain must not let a forged form act inside someone's session.
+        if anonymous and (not session or request.url.path in ANONYMOUS_FORMS):
+            expected.append(_mac(anonymous, "csrf"))
+        if not sent or not any(hmac.compare_digest(sent.encode(), e.encode()) for e in expected):
+            raise CsrfRejected()
+
+    # flash messages ---------------------------------------------------------------------
+    def _take_flash(self, request: Request) -> Flash | None:
+        raw, session = request.cookies.get(FLASH_COOKIE), request.cookies.get(SESSION_COOKIE)
+        if not raw or not session or "." not in raw:
+            return None
+        payload, mac = raw.rsplit(".", 1)
+        if not hmac.compare_digest(mac.encode(), _mac(session, "flash:" + payload).encode()):
+            return None
+        try:
+            kind, text = json.loads(base64.urlsafe_b64decode(payload))
+        except (ValueError, TypeError, binascii.Error):
+            return None
+        return Flash(str(kind), str(text))
+
+    def redirect(
+        self, request: Request, url: str, flash: Flash | None = None, session: str | None = None
+    ) -> RedirectResponse:
+        """A 303 to ``url``; ``flash`` is shown there once (signed with the session)."""
+        response = RedirectResponse(url, status_code=303)
+        key = session or request.cookies.get(SESSION_COOKIE)
+        if flash is not None and key:
+            data = json.dumps([flash.kind, flash.text[:600]]).encode()
+            payload = base64.urlsafe_b64encode(data).decode()
+            response.set_cookie(
+                FLASH_COOKIE,
+                f"{payload}.{_mac(key, 'flash:' + payload)}",
+                max_age=120,
+                path="/",
+                httponly=True,
+                samesite="lax",
+                secure=_secure(request),
+            )
+        return response
+
+    # rendering --------------------------------------------------------------------------
+    def render(
+        self,
+        request: Request,
+        template: str,
+        caller: Principal | None,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        """A page; the layout shows navigation and the account when ``caller`` is signed in."""
+        flash = self._take_flash(request)
+        html = self._env.get_template(template).render(
+            principal=caller,
+            csrf_token=self.csrf_token(request),
+            flash=flash,
+            path=request.url.path,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status)
+        if FLASH_COOKIE in request.cookies:
+            response.delete_cookie(FLASH_COOKIE, path="/")
+        new_anonymous: str | None = getattr(request.state, "new_anonymous", None)
+        if new_anonymous:
+            response.set_cookie(
+                ANONYMOUS_COOKIE,
+                new_anonymous,
+                path="/",
+                httponly=True,
+                samesite="lax",
+                secure=_secure(request),
+            )
+        return response
+
+    def error(
+        self,
+        request: Request,
+        caller: Principal | None,
+        status: int,
+        title: str,
+        message: str,
+        back: str = "/",
+    ) -> HTMLResponse:
+        return self.render(
+            request, "error.html", caller, status, title=title, message=message, back=back
+        )
+
+    def confirm(
+        self,
+        request: Request,
+        caller: Principal,
+        *,
+        title: str,
+        message: str,
+        action: str,
+        button: str,
+        fields: list[tuple[str, str]] | None = None,
+        back: str,
+        style: str = "danger",
+    ) -> HTMLResponse:
+        """The confirmation step of a destructive form when no script asked already."""
+        return self.render(
+            request,
+            "confirm.html",
+            caller,
+            title=title,
+            message=message,
+            action=action,
+            button=button,
+            fields=fields or [],
+            back=back,
+            style=style,
+        )
+
+    def internal_error_page(self, request_id: str) -> str:
+        """The page of an unexpected error (rendered without a request: nothing can fail)."""
+        return self._env.get_template("error.html").render(
+            principal=None,
+            csrf_token="",
+            flash=None,
+            path="",
+            title="Something went wrong",
+            message=f"Something went wrong on our side; quote request id {request_id}.",
+            back="/",
+        )

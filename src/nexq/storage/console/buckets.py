@@ -1,0 +1,84 @@
+"""The Buckets page: list, create (S3's naming rules explained inline), delete when empty."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from nexq.accounts.model import Principal
+from nexq.console.web import Flash, Pages
+from nexq.core.errors import DomainError
+from nexq.storage.api import account_caller
+from nexq.storage.console.links import Connect, bucket_url, stats_of
+from nexq.storage.errors import BucketNotEmpty
+from nexq.storage.service import ObjectStorage
+
+Text = Annotated[str, Form()]
+
+
+def router(storage: ObjectStorage, pages: Pages, connect: Connect) -> APIRouter:
+    """GET/POST /storage/buckets and the delete form."""
+    web = APIRouter(prefix="/storage")
+    SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
+
+    def buckets_page(
+        request: Request, caller: Principal, name: str = "", error: str = "", status: int = 200
+    ) -> Response:
+        return pages.render(
+            request,
+            "storage/buckets.html",
+            caller,
+            status,
+            buckets=storage.bucket_stats(account_caller(caller)),
+            name=name,
+            error=error,
+            connect=connect,
+            bucket_url=bucket_url,
+        )
+
+    @web.get("")
+    def storage_home(request: Request) -> Response:
+        return pages.redirect(request, "/storage/buckets")
+
+    @web.get("/buckets")
+    def list_buckets(request: Request, caller: SignedIn) -> Response:
+        return buckets_page(request, caller)
+
+    @web.post("/buckets")
+    def create_bucket(request: Request, caller: SignedIn, name: Text = "") -> Response:
+        name = name.strip()
+        try:
+            storage.create_bucket(account_caller(caller), name)
+        except DomainError as exc:
+            return buckets_page(request, caller, name, exc.message, 400)
+        done = Flash("success", f"Bucket {name} created. Upload files or connect an S3 tool.")
+        return pages.redirect(request, bucket_url(name), done)
+
+    @web.post("/buckets/{name}/delete")
+    def delete_bucket(
+        request: Request, name: str, caller: SignedIn, confirm: Text = ""
+    ) -> Response:
+        stats_of(storage, caller, name)
+        if confirm != "yes":
+            return pages.confirm(
+                request,
+                caller,
+                title=f"Delete the bucket {name}?",
+                message="The bucket is deleted permanently and its name becomes free for anyone.",
+                action=bucket_url(name, "/delete"),
+                button="Delete bucket",
+                back="/storage/buckets",
+            )
+        try:
+            storage.delete_bucket(account_caller(caller), name)
+        except BucketNotEmpty:
+            refused = Flash(
+                "error",
+                f"The bucket {name} is not empty, so it was not deleted. "
+                "Delete its objects first, then delete the bucket.",
+            )
+            return pages.redirect(request, "/storage/buckets", refused)
+        deleted = Flash("success", f"Bucket {name} deleted.")
+        return pages.redirect(request, "/storage/buckets", deleted)
+
+    return web

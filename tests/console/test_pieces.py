@@ -1,0 +1,131 @@
+"""The console's small pure pieces, without a server or a browser."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.routing import Match
+
+from nexq.console.app import ConsoleMount
+from nexq.console.auth import safe_next
+from nexq.console.chart import Series, bar_chart
+from nexq.console.formats import count, size, when
+from nexq.console.middleware import InternalErrors, SecurityHeaders
+from nexq.storage.console.links import breadcrumbs, bucket_url
+from nexq.storage.console.objects import attachment
+from nexq.storage.console.uploads import content_type, file_name
+from nexq.storage.console.usage import period
+
+
+def test_sizes_counts_and_times_for_people() -> None:
+    assert [size(n) for n in (0, 1023, 1536, 20 * 1024**2, 150 * 1024**3)] == [
+        "0 B",
+        "1023 B",
+        "1.5 KiB",
+        "20.0 MiB",
+        "150 GiB",
+    ]
+    assert count(1234567) == "1,234,567"  # exact: N requests show as N
+    assert when(None) == "Never"
+    assert when(0) == "1970-01-01 00:00 UTC"
+
+
+def test_chart_escapes_text_and_draws_each_value() -> None:
+    svg = bar_chart(
+        "A <chart>",
+        ["<b>Mon</b>", "Tue"],
+        [Series("In", "series-in", [3, 0]), Series("Out", "series-out", [1, 2])],
+        count,
+    )
+    assert "<b>" not in svg and "&lt;b&gt;Mon&lt;/b&gt;" in svg
+    assert 'aria-label="A &lt;chart&gt;"' in svg
+    assert svg.count("<rect") == 3  # zero values draw no bar
+    assert "style=" not in svg  # colours come from the stylesheet (CSP: no inline style)
+    empty = bar_chart("Nothing", ["Mon"], [Series("In", "series-in", [0])], count)
+    assert "No activity in this period" in empty
+
+
+def test_byte_ticks_are_round_binary_sizes() -> None:
+    svg = bar_chart("Bytes", ["d"], [Series("In", "s", [7 * 1024**2])], size, base=1024)
+    assert ">2.0 MiB<" in svg and ">8.0 MiB<" in svg
+
+
+def test_usage_period() -> None:
+    today = date(2026, 11, 27)
+    assert period("", "", today) == (date(2026, 11, 1), today)
+    assert period("2026-10-01", "2026-10-31", today) == (date(2026, 10, 1), date(2026, 10, 31))
+    for start, end, message in (
+        ("2026-13-01", "", "YYYY-MM-DD"),
+        ("2026-11-10", "2026-11-01", "starts after it ends"),
+        ("2024-01-01", "2026-01-01", "at most 366 days"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            period(start, end, today)
+
+
+def test_links_and_names() -> None:
+    assert bucket_url("b", "/object", key="a b/c?d") == "/storage/buckets/b/object?key=a+b%2Fc%3Fd"
+    assert breadcrumbs("b", "x/y/") == [
+        ("b", "/storage/buckets/b"),
+        ("x", "/storage/buckets/b?prefix=x%2F"),
+        ("y", "/storage/buckets/b?prefix=x%2Fy%2F"),
+    ]
+    assert attachment('dir/r\u00e9sum\u00e9 "1".pdf') == (
+        "attachment; filename=\"r_sum_ _1_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%221%22.pdf"
+    )
+    assert attachment("a\r\nSet-Cookie: x") == (
+        "attachment; filename=\"a__Set-Cookie: x\"; filename*=UTF-8''a%0D%0ASet-Cookie%3A%20x"
+    )
+    assert content_type("text/plain; charset=utf-8") == "text/plain; charset=utf-8"
+    assert content_type("text/plain\r\nX-Evil: 1") == "application/octet-stream"
+    assert content_type(None) == "application/octet-stream"
+    assert file_name("C:\\Users\\ada\\photo.jpg") == "photo.jpg"
+
+
+def test_after_login_only_local_paths() -> None:
+    assert safe_next("/storage/usage?start=2026-11-01") == "/storage/usage?start=2026-11-01"
+    for outside in ("https://evil.example/", "//evil.example/", "/\\evil.example", ""):
+        assert safe_next(outside) == "/storage/buckets"
+
+
+def test_console_mount_leaves_the_rest_api_alone() -> None:
+    mount = ConsoleMount("/", app=FastAPI())
+
+    def match(path: str) -> Match:
+        scope: dict[str, Any] = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+        return mount.matches(scope)[0]
+
+    assert match("/v1/storage/buckets") is Match.NONE
+    assert match("/v1") is Match.NONE
+    assert match("/health") is Match.NONE
+    assert match("/storage/buckets") is Match.FULL
+    assert match("/v1x") is Match.FULL
+
+
+def test_an_unexpected_error_is_a_plain_page_with_headers() -> None:
+    inner = FastAPI()
+
+    @inner.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    inner.add_middleware(InternalErrors, page=lambda rid: f"<p>Quote {rid}</p>")
+    inner.add_middleware(SecurityHeaders)  # as console_app stacks them
+
+    async def fetch() -> httpx.Response:
+        transport = httpx.ASGITransport(app=inner, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
+            return await client.get("/boom")
+
+    # Its own thread and loop: Playwright's loop may be running in this one.
+    with ThreadPoolExecutor(1) as thread:
+        answer = thread.submit(asyncio.run, fetch()).result()
+    assert answer.status_code == 500
+    assert "Quote " in answer.text and "secret internals" not in answer.text
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
