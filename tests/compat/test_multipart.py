@@ -247,3 +247,12 @@ def test_transfer_manager_roundtrip(s3: Any, bucket: str, tmp_path: Any) -> None
     target = tmp_path / "down"
     s3.download_file(bucket, "tm", str(target), Config=config)
     assert target.read_bytes() == body
+
+
+def test_an_unfinished_upload_keeps_the_bucket_and_says_so(s3: Any, bucket: str) -> None:
+    s3.create_multipart_upload(Bucket=bucket, Key="pending")
+    with pytest.raises(ClientError) as refused:
+        s3.delete_bucket(Bucket=bucket)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "BucketNotEmpty"
+    assert "1 unfinished multipart upload" in error["Message"]

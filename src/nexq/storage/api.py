@@ -14,7 +14,7 @@ from nexq.api.pagination import Cursor, Limit, Page, decode_pair, decode_text, e
 from nexq.api.security import Authorizer
 from nexq.core.errors import Invalid
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
-from nexq.storage.errors import NoSuchBucket, NoSuchKey
+from nexq.storage.errors import AccessDenied, NoSuchBucket, NoSuchKey
 from nexq.storage.model import MAX_KEY_BYTES, AccessKey, Counters, validate_key
 from nexq.storage.s3.presign import MAX_EXPIRES, presign_url
 from nexq.storage.service import BucketStats, ObjectStorage
@@ -171,10 +171,11 @@ def router(
     UsageReader = Annotated[Principal, Depends(auth.require("storage:read", "billing:read"))]
 
     def stats_of(caller: Principal, name: str) -> BucketStats:
-        for stats in objects.bucket_stats(account_caller(caller)):
-            if stats.bucket.name == name:
-                return stats
-        raise NoSuchBucket(f"No bucket named {name!r} in this account.")
+        try:
+            return objects.bucket_stat(account_caller(caller), name)
+        except (NoSuchBucket, AccessDenied):
+            # Another account's bucket is "not found": its existence must not leak.
+            raise NoSuchBucket(f"No bucket named {name!r} in this account.") from None
 
     @api.get("", summary="Where S3 clients connect")
     def info(caller: Read) -> StorageInfo:

@@ -108,6 +108,11 @@ class ObjectStorage:
         """The buckets ``caller`` may see, by name."""
         return [b for b in self._store.list_buckets(caller.account_id) if caller.may_use(b)]
 
+    def bucket_stat(self, caller: AccessKey, name: str) -> BucketStats:
+        """One bucket with its object count and stored bytes (kept with every write)."""
+        bucket = self.bucket(caller, name)
+        return BucketStats(bucket, *self._store.bucket_usage(bucket.id))
+
     def bucket_stats(self, caller: AccessKey) -> list[BucketStats]:
         """The caller's buckets with object counts and stored bytes."""
         return [BucketStats(b, *self._store.bucket_usage(b.id)) for b in self.list_buckets(caller)]

@@ -199,13 +199,19 @@ class SqliteMetadata:
 
     def remove_bucket(self, bucket_id: str) -> None:
         def write(conn: sqlite3.Connection) -> None:
-            busy = conn.execute(
-                "SELECT 1 FROM objects WHERE bucket_id = ? "
-                "UNION ALL SELECT 1 FROM uploads WHERE bucket_id = ? LIMIT 1",
-                (bucket_id, bucket_id),
-            ).fetchone()
-            if busy:
+            if conn.execute(
+                "SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1", (bucket_id,)
+            ).fetchone():
                 raise BucketNotEmpty()
+            (uploads,) = conn.execute(
+                "SELECT count(*) FROM uploads WHERE bucket_id = ?", (bucket_id,)
+            ).fetchone()
+            if uploads:
+                # S3 compat: still BucketNotEmpty, but say why when no object is listed.
+                raise BucketNotEmpty(
+                    f"The bucket has no objects but {uploads} unfinished multipart "
+                    "upload(s); abort them (e.g. aws s3api abort-multipart-upload) first."
+                )
             conn.execute("DELETE FROM buckets WHERE id = ?", (bucket_id,))
             _bump_auth(conn)
 
