@@ -218,6 +218,11 @@ def api_app(nexq: Nexq) -> FastAPI:
         nexq.usage,
         nexq.settings.s3_endpoint,
         nexq.settings.region,
+        nexq.limits,
+        nexq.account_limits,
+        nexq.billing,
+        nexq.payment_methods,
+        nexq.budgets,
     )
     mount_console(app, console)
     return app

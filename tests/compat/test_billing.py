@@ -146,7 +146,7 @@ def traffic(server: LiveServer, s3: Any) -> tuple[int, int, int]:
     return 4, 2, 4000
 
 
-def until(probe: Callable[[], list[Any]], seconds: float = 30) -> list[Any]:
+def until(probe: Callable[[], list[Any]], seconds: float = 60) -> list[Any]:
     """The first non-empty answer of ``probe`` within ``seconds`` (else the last, empty)."""
     deadline = time.monotonic() + seconds
     found = probe()

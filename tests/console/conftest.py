@@ -4,6 +4,7 @@ cookie obtained through the login form."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ import pytest
 from botocore.config import Config
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from nexq.accounts.tiers import default_tiers_text
+from tests.compat.test_billing import TEST_TIER
 from tests.live import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -137,6 +140,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="package")
+def priced_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A second live server for Limits & Quotas and Billing: the shipped tiers (new accounts
+    are Free) plus the "metered" tier of the billing tests, whose prices make a few requests
+    cost visible money."""
+    data = tmp_path_factory.mktemp("priced") / "data"
+    data.mkdir()
+    (data / "tiers.toml").write_text(default_tiers_text() + TEST_TIER)
+    live = LiveServer(data, default_tiers=True)
+    live.start()
+    yield live
+    live.stop()
+
+
+@contextlib.contextmanager
+def api_session(server: LiveServer, email: str, password: str = PASSWORD) -> Iterator[httpx.Client]:
+    """An httpx client of the REST API, signed in with a session token of the account."""
+    with httpx.Client(base_url=server.api_url, timeout=TIMEOUT) as api:
+        login = api.post("/v1/login", json={"email": email, "password": password})
+        assert login.status_code == 201, login.text
+        api.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        yield api
+
+
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
     """One headless Debian Chromium (never a downloaded browser), stopped when the console
     tests end so that Playwright's event loop does not outlive them."""
@@ -171,6 +198,12 @@ def _tab(chromium: Browser, server: LiveServer, **options: Any) -> Iterator[Tab]
 def tab(chromium: Browser, server: LiveServer) -> Iterator[Tab]:
     """A fresh, signed-out browser context."""
     yield from _tab(chromium, server)
+
+
+@pytest.fixture
+def priced_tab(chromium: Browser, priced_server: LiveServer) -> Iterator[Tab]:
+    """A fresh, signed-out browser context on the priced server."""
+    yield from _tab(chromium, priced_server)
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
 """Screenshots of the console's main pages for the README: ``python -m tests.console.screenshots``.
 
-Starts a live server on a scratch data directory, fills it with a little realistic data
-through S3 (boto3) and the console itself, and saves PNGs under docs/screenshots/.
+Starts a live server on a scratch data directory (the shipped tiers: the account is Free),
+fills it with a little realistic data through S3 (boto3) and the console itself, adds a month
+of usage history so that Billing shows money, and saves PNGs under docs/screenshots/.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -22,7 +25,8 @@ VIEWPORT = {"width": 1280, "height": 800}
 
 def fill(server: LiveServer, email: str) -> None:
     key = server.key(email, "Seed data")
-    s3 = s3_client(server, key.access_key_id, key.secret_access_key)
+    # Retries ride out the Free tier's request rates.
+    s3 = s3_client(server, key.access_key_id, key.secret_access_key, attempts=8)
     for bucket in ("website-assets", "backups-2026", "ml-datasets"):
         s3.create_bucket(Bucket=bucket)
     files = {
@@ -46,6 +50,44 @@ def fill(server: LiveServer, email: str) -> None:
     time.sleep(3)  # metering flushes its counts every few seconds
 
 
+def history(server: LiveServer, email: str) -> None:
+    """This month so far, as the meters and the hourly storage samples would have written it:
+    a few GB out, some hundred thousand requests a day, 40 GB kept in the backups bucket."""
+    now = datetime.now(UTC)
+    first_hour = int(now.replace(day=1, hour=0, minute=0, second=0).timestamp()) // 3600
+    this_hour = int(now.timestamp()) // 3600
+    with sqlite3.connect(server.data_dir / "meta.db") as db:
+        account = db.execute("SELECT id FROM accounts WHERE email = ?", (email,)).fetchone()[0]
+        buckets = dict(
+            db.execute("SELECT name, id FROM buckets WHERE account_id = ?", (account,)).fetchall()
+        )
+        for day, hour in enumerate(range(first_hour + 12, this_hour, 24)):
+            wave = 1 + (day % 7) / 3  # busier towards the end of each week
+            db.execute(
+                "INSERT OR IGNORE INTO usage_hourly(account_id, hour, bucket_id, bucket_name, "
+                "data_in, data_out, class_a, class_b, other) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account,
+                    hour,
+                    buckets["website-assets"],
+                    "website-assets",
+                    int(2e8 * wave),
+                    int(3e9 * wave),
+                    int(90_000 * wave),
+                    int(700_000 * wave),
+                    1_000,
+                ),
+            )
+        db.executemany(
+            "INSERT OR IGNORE INTO storage_hourly(bucket_id, hour, account_id, bytes) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                (buckets["backups-2026"], h, account, 40 * 10**9)
+                for h in range(first_hour, this_hour)
+            ],
+        )
+
+
 def shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
     print("saved", OUT / f"{name}.png")
@@ -54,7 +96,7 @@ def shoot(page: Page, name: str) -> None:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        server = LiveServer(Path(scratch) / "data")
+        server = LiveServer(Path(scratch) / "data", default_tiers=True)
         server.data_dir.mkdir()
         server.start()
         try:
@@ -97,6 +139,18 @@ def main() -> None:
                 page.get_by_role("button", name="Create API Key").click()
                 page.goto("/account/api-keys")
                 shoot(page, "api-keys")
+                history(server, email)
+                page.goto("/billing/budget")
+                page.get_by_label("Amount (USD)").fill("25.00")
+                page.get_by_role("button", name="Set budget").click()
+                deadline = time.monotonic() + 30  # budgets are checked every few seconds
+                while time.monotonic() < deadline and not page.locator(".badge-count").count():
+                    time.sleep(1)
+                    page.reload()
+                page.goto("/account/limits")
+                shoot(page, "limits")
+                page.goto("/billing/overview")
+                shoot(page, "billing")
                 browser.close()
         finally:
             server.stop()

@@ -145,7 +145,18 @@ def test_session_cookie_is_http_only_same_site_and_expires(tab: Tab, user: str) 
 
 def test_security_headers_and_no_inline_script(tab: Tab, user: str) -> None:
     tab.sign_in(user)
-    for path in ("/login", "/storage/buckets", "/storage/usage", "/account/api-keys"):
+    for path in (
+        "/login",
+        "/storage/buckets",
+        "/storage/usage",
+        "/account/api-keys",
+        "/account/limits",
+        "/billing/overview",
+        "/billing/invoices",
+        "/billing/payment-methods",
+        "/billing/payment-methods/new",
+        "/billing/budget",
+    ):
         response = tab.page.goto(tab.server.api_url + path)
         assert response is not None
         headers = response.headers
@@ -197,7 +208,17 @@ def test_layout_navigation_and_keyboard(tab: Tab, user: str) -> None:
     page = tab.open("/storage/buckets")
     nav = page.get_by_role("navigation", name="Services")
     expect(nav.get_by_role("link", name="Buckets")).to_have_attribute("aria-current", "page")
-    for name in ("Access Keys", "Usage", "API Keys", "Password"):
+    for name in (
+        "Access Keys",
+        "Usage",
+        "API Keys",
+        "Limits & Quotas",
+        "Password",
+        "Overview",
+        "Invoices",
+        "Payment methods",
+        "Budget & alerts",
+    ):
         expect(nav.get_by_role("link", name=name)).to_be_visible()
     for soon in ("Containers", "Compute", "Databases"):
         expect(nav.get_by_text(soon, exact=True)).to_be_visible()

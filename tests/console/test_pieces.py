@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -12,11 +13,16 @@ import pytest
 from fastapi import FastAPI
 from starlette.routing import Match
 
+from nexq.billing.console.budget import percentages
+from nexq.billing.console.invoices import pdf_name
+from nexq.billing.console.overview import months, shares
+from nexq.billing.model import LineItem, Statement
 from nexq.console.app import ConsoleMount
 from nexq.console.auth import safe_next
 from nexq.console.chart import Series, bar_chart
-from nexq.console.formats import count, size, when
+from nexq.console.formats import count, money, month, quantity, size, when
 from nexq.console.middleware import InternalErrors, SecurityHeaders
+from nexq.core.errors import Invalid
 from nexq.storage.console.links import breadcrumbs, bucket_url
 from nexq.storage.console.objects import attachment
 from nexq.storage.console.uploads import content_type, file_name
@@ -129,3 +135,49 @@ def test_an_unexpected_error_is_a_plain_page_with_headers() -> None:
     assert answer.status_code == 500
     assert "Quote " in answer.text and "secret internals" not in answer.text
     assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+
+def test_money_and_quantities_are_exact_decimals() -> None:
+    assert money(Decimal("6.00"), "USD") == "6.00 USD"
+    assert money(Decimal("3000000"), "EUR") == "3000000 EUR"
+    assert money(Decimal("1E+1"), "USD") == "10 USD"  # never an exponent
+    assert quantity(Decimal("0.000004")) == "0.000004"
+    assert quantity(Decimal(4)) == "4"
+    assert quantity(Decimal("0E-8")) == "0"
+    assert quantity(Decimal(5500) / Decimal(10**9) / 720) == "0.000000008"
+    assert quantity(Decimal(5) / Decimal(10**9) / 720) == "< 0.000000001"
+    assert quantity(Decimal("1.23456789012")) == "1.23456789"
+    assert month("2026-11") == month(date(2026, 11, 27)) == "November 2026"
+
+
+def test_budget_thresholds_and_invoice_file_names() -> None:
+    assert percentages("50, 80 ,100") == [50, 80, 100]
+    assert percentages("75%, 100 %") == [75, 100]
+    assert percentages(" ") is None  # the service's default
+    with pytest.raises(Invalid, match="thresholds: whole percentages"):
+        percentages("50, lots")
+    assert pdf_name("NQ-202611-AB12CD34") == "NQ-202611-AB12CD34.pdf"
+    assert pdf_name('x"\r\n.pdf') == "x___.pdf.pdf"
+
+
+def test_cost_analysis_and_months() -> None:
+    def line(service: str, resource: str, amount: str) -> LineItem:
+        zero = Decimal(0)
+        return LineItem(service, resource, "GB", zero, zero, zero, Decimal(amount))
+
+    lines = [line("Object Storage", "Egress", "1.50"), line("Object Storage", "Storage", "0.50")]
+    statement = Statement("a", date(2026, 11, 1), "USD", "Free", lines, Decimal("2.00"))
+    (service,) = shares(statement, "service")
+    assert (service.name, service.amount, service.percent) == (
+        "Object Storage",
+        Decimal("2.00"),
+        Decimal("100.0"),
+    )
+    assert [(s.name, str(s.percent)) for s in shares(statement, "resource")] == [
+        ("Egress", "75.0"),
+        ("Storage", "25.0"),
+    ]
+    nothing = Statement("a", date(2026, 11, 1), "USD", "Free", lines[:0], Decimal("0.00"))
+    assert shares(nothing, "service") == []
+    listed = months(date(2026, 2, 14), back=2)
+    assert listed == [date(2026, 2, 1), date(2026, 1, 1), date(2025, 12, 1)]

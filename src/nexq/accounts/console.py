@@ -1,17 +1,22 @@
-"""Console pages of Account: API keys (token shown once) and the password."""
+"""Console pages of Account: API keys (token shown once), limits & quotas with the service
+tier, and the password."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.limits import AccountLimits, LimitLine, Limits
 from nexq.accounts.model import PASSWORD_RULES, ApiKey, Principal, scopes_of_role
 from nexq.accounts.service import Accounts
-from nexq.console.web import Flash, Pages
+from nexq.accounts.tiers import Tier
+from nexq.console.web import Flash, Pages, status_of
 from nexq.core.errors import DomainError
 
 KEYS = "/account/api-keys"
+LIMITS = "/account/limits"
 LIST_LIMIT = 1000
 # What each scope lets a key do, in the words of docs/api.md.
 SCOPES = {
@@ -23,12 +28,49 @@ SCOPES = {
     "admin:read": "Operators: list accounts.",
     "admin:write": "Operators: suspend and resume accounts.",
 }
+# How each limit reads for people: (label, what it bounds). The names stay visible too:
+# refusals (S3 QuotaExceeded, the API's problems) name limits by them.
+LIMIT_LABELS = {
+    "buckets": ("Buckets", "Buckets of the account"),
+    "storage_bytes": ("Storage", "Bytes stored by all objects"),
+    "access_keys": ("Access keys", "S3 access keys; revoked ones count until deleted"),
+    "api_keys": ("API keys", "REST API keys; revoked ones count until deleted"),
+    "s3_read_rps": ("S3 reads", "GET, HEAD and LIST requests per second"),
+    "s3_write_rps": ("S3 writes", "Other S3 requests per second"),
+    "api_rps": ("API requests", "REST API requests per second"),
+}
+RATES = frozenset({"s3_read_rps", "s3_write_rps", "api_rps"})
 Text = Annotated[str, Form()]
 Texts = Annotated[list[str], Form()]
 
 
-def router(accounts: Accounts, api_keys: ApiKeys, pages: Pages) -> APIRouter:
-    """/account/api-keys and /account/password."""
+@dataclass(frozen=True, slots=True)
+class LimitRow:
+    """A row of the Limits & Quotas table: the service's line and how to write it."""
+
+    line: LimitLine
+    label: str
+    about: str
+    is_bytes: bool
+    is_rate: bool
+
+
+def limit_rows(lines: list[LimitLine]) -> list[LimitRow]:
+    rows = []
+    for line in lines:
+        label, about = LIMIT_LABELS.get(line.name, (line.name, ""))
+        rows.append(LimitRow(line, label, about, line.name == "storage_bytes", line.name in RATES))
+    return rows
+
+
+def router(
+    accounts: Accounts,
+    api_keys: ApiKeys,
+    limits: Limits,
+    account_limits: AccountLimits,
+    pages: Pages,
+) -> APIRouter:
+    """/account/api-keys, /account/limits and /account/password."""
     web = APIRouter(prefix="/account")
     SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
 
@@ -146,6 +188,39 @@ def router(accounts: Accounts, api_keys: ApiKeys, pages: Pages) -> APIRouter:
             )
         api_keys.delete(caller.account.id, key_id)
         return pages.redirect(request, KEYS, Flash("success", f"API key {key.name} deleted."))
+
+    def limits_page(
+        request: Request, caller: Principal, error: str = "", status: int = 200
+    ) -> Response:
+        tier = limits.tier(caller.account)
+        tiers: list[Tier] = list(limits.catalog.tiers.values())
+        return pages.render(
+            request,
+            "account/limits.html",
+            caller,
+            status,
+            tier=tier,
+            rows=limit_rows(account_limits.report(caller.account)),
+            tiers=tiers,
+            currency=limits.catalog.currency,
+            labels=LIMIT_LABELS,
+            error=error,
+        )
+
+    @web.get("/limits")
+    def limits_view(request: Request, caller: SignedIn) -> Response:
+        return limits_page(request, caller)
+
+    @web.post("/tier")
+    def change_tier(request: Request, caller: SignedIn, tier: Text = "") -> Response:
+        try:
+            # The same rule as PUT /v1/account/tier: refused, naming every limit, if the
+            # account's usage does not fit the chosen tier.
+            chosen = account_limits.change_tier(caller.account, tier)
+        except DomainError as exc:
+            return limits_page(request, caller, exc.message, status_of(exc))
+        moved = Flash("success", f"Your service tier is now {chosen.name}.")
+        return pages.redirect(request, LIMITS, moved)
 
     def password_page(request: Request, caller: Principal, error: str = "") -> Response:
         return pages.render(

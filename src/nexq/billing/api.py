@@ -1,7 +1,6 @@
 """REST routes of Billing: estimates, cost analysis, invoices (PDF), payment methods, budget."""
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -14,6 +13,7 @@ from nexq.billing import pdf
 from nexq.billing.budgets import Budgets
 from nexq.billing.model import Budget, Invoice, LineItem, PaymentMethod, Statement
 from nexq.billing.payment_methods import PaymentMethods
+from nexq.billing.pricing import breakdown
 from nexq.billing.service import Billing, parse_month
 
 Month = Annotated[str | None, Query(description="YYYY-MM; default this month")]
@@ -197,11 +197,8 @@ def router(
     def costs(caller: Read, month: Month = None) -> CostsOut:
         """Charges by service, by resource type and by day."""
         statement = billing.statement(caller.account, month_of(month))
-        by_service: dict[str, Decimal] = {}
-        by_resource: dict[str, Decimal] = {}
-        for line in statement.lines:
-            by_service[line.service] = by_service.get(line.service, Decimal("0.00")) + line.amount
-            by_resource[line.resource] = line.amount
+        by_service = breakdown(statement.lines, "service")
+        by_resource = breakdown(statement.lines, "resource")
         return CostsOut(
             month=f"{statement.month:%Y-%m}",
             currency=statement.currency,

@@ -12,6 +12,7 @@ from email.message import EmailMessage
 
 import httpx
 
+from nexq.accounts.model import check_email
 from nexq.accounts.port import AccountStore
 from nexq.billing.model import Budget, Notification
 from nexq.billing.port import BillingStore
@@ -73,6 +74,8 @@ class Budgets:
         marks = sorted(set(thresholds or DEFAULT_THRESHOLDS))
         if not marks or any(not 1 <= t <= 1000 for t in marks):
             raise Invalid("thresholds: percentages from 1 to 1000.")
+        if email is not None:
+            email = check_email(email)
         if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
             raise Invalid("webhook_url: an http(s) URL.")
         budget = Budget(account_id, value, marks, email, webhook_url)
@@ -138,6 +141,9 @@ class Budgets:
 
     def notifications(self, account_id: str, limit: int = 50) -> list[Notification]:
         return self._store.list_notifications(account_id, limit)
+
+    def unread_count(self, account_id: str) -> int:
+        return self._store.count_unread(account_id)
 
     def mark_read(self, account_id: str) -> None:
         self._store.mark_notifications_read(account_id)

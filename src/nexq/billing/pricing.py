@@ -54,5 +54,14 @@ def price(tier: Tier, month: date, usage: MonthUsage) -> list[LineItem]:
     ]
 
 
+def breakdown(lines: list[LineItem], key: str) -> dict[str, Decimal]:
+    """Line amounts summed by ``key`` (``service`` or ``resource``), in line order."""
+    sums: dict[str, Decimal] = {}
+    for line in lines:
+        name = str(getattr(line, key))
+        sums[name] = sums.get(name, Decimal("0.00")) + line.amount
+    return sums
+
+
 def total(lines: list[LineItem]) -> Decimal:
     return sum((line.amount for line in lines), Decimal("0.00"))

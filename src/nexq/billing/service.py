@@ -75,6 +75,8 @@ class Billing:
     def statement(self, account: Account, month: date | None = None) -> Statement:
         """The month's charges so far (default: this month), with the charge of each day."""
         month = first_of(month or self.today())
+        if month > self.today():
+            raise Invalid(f"month: {month:%Y-%m} has not begun.")
         end = next_month(month)
         now_hour = int(self._clock()) // 3600 + 1
         to_hour = min(hour_of(end), now_hour)

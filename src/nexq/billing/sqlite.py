@@ -285,6 +285,12 @@ class SqliteBilling:
         )
         return [Notification(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
+    def count_unread(self, account_id: str) -> int:
+        rows = self._rows(
+            "SELECT count(*) FROM notifications WHERE account_id = ? AND read = 0", account_id
+        )
+        return int(rows[0][0])
+
     def mark_notifications_read(self, account_id: str) -> None:
         self._changed("UPDATE notifications SET read = 1 WHERE account_id = ?", account_id)
 

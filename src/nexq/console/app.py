@@ -16,8 +16,13 @@ from starlette.types import Scope
 
 from nexq.accounts import console as account_console
 from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.model import Principal
 from nexq.accounts.service import Accounts
+from nexq.billing import console as billing_console
+from nexq.billing.budgets import Budgets
+from nexq.billing.payment_methods import PaymentMethods
+from nexq.billing.service import Billing
 from nexq.console import auth
 from nexq.console.middleware import InternalErrors, SecurityHeaders
 from nexq.console.web import (
@@ -52,10 +57,15 @@ def console_app(
     usage: Usage,
     s3_endpoint: str,
     region: str,
+    limits: Limits,
+    account_limits: AccountLimits,
+    billing: Billing,
+    payment_methods: PaymentMethods,
+    budgets: Budgets,
     part_bytes: int = storage_console.UPLOAD_PART_BYTES,
 ) -> FastAPI:
     """The console pages; mount it with :func:`mount_console` beside the REST API."""
-    pages = Pages(accounts, environment())
+    pages = Pages(accounts, environment(), unread=billing_console.unread_counter(budgets))
     app = FastAPI(
         docs_url=None,
         redoc_url=None,
@@ -69,7 +79,8 @@ def console_app(
             objects, multipart, access_keys, usage, pages, s3_endpoint, region, part_bytes
         )
     )
-    app.include_router(account_console.router(accounts, api_keys, pages))
+    app.include_router(account_console.router(accounts, api_keys, limits, account_limits, pages))
+    app.include_router(billing_console.router(billing, payment_methods, budgets, pages))
     app.mount("/static", StaticFiles(packages=[("nexq.console", "static")]), name="static")
     _install_error_pages(app, pages)
     app.add_middleware(InternalErrors, page=pages.internal_error_page)
@@ -100,6 +111,12 @@ def _install_error_pages(app: FastAPI, pages: Pages) -> None:
     async def caller_of(request: Request) -> Principal | None:
         return await run_in_threadpool(pages.optional_principal, request)
 
+    async def error_page(
+        request: Request, caller: Principal | None, status: int, title: str, message: str
+    ) -> Response:
+        # Rendering reads the caller's unread notifications: off the event loop.
+        return await run_in_threadpool(pages.error, request, caller, status, title, message)
+
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         if wants_json(request):
@@ -119,7 +136,7 @@ def _install_error_pages(app: FastAPI, pages: Pages) -> None:
         if wants_json(request):
             return json_error(CSRF_MESSAGE, 403)
         caller = await caller_of(request)
-        return pages.error(request, caller, 403, "Request refused", CSRF_MESSAGE)
+        return await error_page(request, caller, 403, "Request refused", CSRF_MESSAGE)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -128,7 +145,7 @@ def _install_error_pages(app: FastAPI, pages: Pages) -> None:
             return json_error(exc.message, status)
         caller = await caller_of(request)
         title = TITLES.get(status, "Something is not right")
-        return pages.error(request, caller, status, title, exc.message)
+        return await error_page(request, caller, status, title, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -138,7 +155,7 @@ def _install_error_pages(app: FastAPI, pages: Pages) -> None:
         )
         if wants_json(request):
             return json_error(message, 400)
-        return pages.error(request, await caller_of(request), 400, TITLES[400], message)
+        return await error_page(request, await caller_of(request), 400, TITLES[400], message)
 
     @app.exception_handler(ClientDisconnect)
     async def client_left(request: Request, exc: ClientDisconnect) -> Response:
@@ -154,4 +171,4 @@ def _install_error_pages(app: FastAPI, pages: Pages) -> None:
         if wants_json(request):
             return json_error(message, exc.status_code)
         caller = await caller_of(request)
-        return pages.error(request, caller, exc.status_code, title, message)
+        return await error_page(request, caller, exc.status_code, title, message)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -36,3 +37,33 @@ def iso(timestamp: float | None) -> str:
     if timestamp is None:
         return ""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """``6.00 USD``: the exact decimal as billing computed it (never through a float)."""
+    return f"{amount:f} {currency}"
+
+
+# Quantities are exact decimals with up to 28 digits (GB-months of a few bytes); people read
+# nine decimal places at most, and the exact value is kept for a title attribute.
+_QUANTUM = Decimal("0.000000001")
+
+
+def quantity(value: Decimal) -> str:
+    """``4``, ``0.000004``, ``< 0.000000001``: fixed notation, no exponent, nine places at most."""
+    rounded = value.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
+    if rounded == 0 and value > 0:
+        return f"< {_QUANTUM:f}"
+    text = f"{rounded:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def exact(value: Decimal) -> str:
+    """The decimal in fixed notation, every digit (for titles and data attributes)."""
+    return f"{value:f}"
+
+
+def month(value: str | date) -> str:
+    """``2026-11`` (or a date in it) → ``November 2026``."""
+    day = value if isinstance(value, date) else datetime.strptime(value, "%Y-%m").date()
+    return day.strftime("%B %Y")

@@ -15,6 +15,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +68,16 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(size=formats.size, number=formats.count, when=formats.when, iso=formats.iso)
+    env.filters.update(
+        size=formats.size,
+        number=formats.count,
+        when=formats.when,
+        iso=formats.iso,
+        money=formats.money,
+        quantity=formats.quantity,
+        exact=formats.exact,
+        month=formats.month,
+    )
     return env
 
 
@@ -110,11 +120,21 @@ def _secure(request: Request) -> bool:
 
 
 class Pages:
-    """Renders pages and knows who is signed in (one per console, built in its app)."""
+    """Renders pages and knows who is signed in (one per console, built in its app).
 
-    def __init__(self, accounts: Accounts, env: Environment) -> None:
+    ``unread`` counts the caller's unread notifications for the badge in the layout's header
+    (one cheap query per page; pages are rendered in worker threads, never on the event loop).
+    """
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        env: Environment,
+        unread: Callable[[Principal], int] | None = None,
+    ) -> None:
         self._accounts = accounts
         self._env = env
+        self._unread = unread
 
     # who is calling ---------------------------------------------------------------------
     def principal(self, request: Request) -> Principal:
@@ -226,11 +246,13 @@ class Pages:
     ) -> HTMLResponse:
         """A page; the layout shows navigation and the account when ``caller`` is signed in."""
         flash = self._take_flash(request)
+        unread = self._unread(caller) if caller is not None and self._unread else 0
         html = self._env.get_template(template).render(
             principal=caller,
             csrf_token=self.csrf_token(request),
             flash=flash,
             path=request.url.path,
+            unread=unread,
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -295,6 +317,7 @@ class Pages:
             csrf_token="",
             flash=None,
             path="",
+            unread=0,
             title="Something went wrong",
             message=f"Something went wrong on our side; quote request id {request_id}.",
             back="/",

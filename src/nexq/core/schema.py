@@ -200,5 +200,6 @@ MIGRATIONS: list[str] = [
         read INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX notifications_by_account ON notifications(account_id, created_at);
+    CREATE INDEX notifications_unread ON notifications(account_id, read);
     """,
 ]
