@@ -55,3 +55,14 @@ compat-doc: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: soak fuzz
+
+## soak: the long soak (10 min, 64 clients, objects up to 64 MiB); figures in bench/soak-results.json
+soak: $(STAMP)
+	NEXQ_RELIABILITY=long NEXQ_SOAK_REPORT=bench/soak-results.json $(BIN)/python -m pytest tests/reliability/test_soak.py -q -s
+
+## fuzz: the long forms of the fault and bad-input suites (100,000 fuzzed requests, 20 kill -9 rounds)
+fuzz: $(STAMP)
+	NEXQ_RELIABILITY=long NEXQ_FUZZ_REPORT=bench/fuzz-results.json NEXQ_CRASH_REPORT=bench/crash-results.json \
+		$(BIN)/python -m pytest tests/reliability -q -s --deselect tests/reliability/test_soak.py::test_soak

@@ -1,0 +1,628 @@
+"""Isolation: every S3 operation x every kind of caller, and REST scopes x endpoints.
+
+Each cell of the tables below is one request whose outcome is asserted on its own. A cell
+that should succeed gets a resource of its own (its own key, upload or bucket), so an
+operation that wrongly succeeded elsewhere cannot make a later cell pass or fail.
+
+Codes: ``ok`` 2xx; ``hidden`` 200 without the target bucket in the answer; ``AD`` 403
+AccessDenied; ``IAK`` 403 InvalidAccessKeyId; ``SIG`` 403 SignatureDoesNotMatch; ``BAE`` 409
+BucketAlreadyExists; ``403`` a 403 without a body to name the code (HEAD).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.live import REGION, Key, LiveServer, nexq, nexq_json
+from tests.reliability.conftest import account_key, unthrottled
+from tests.reliability.harness import (
+    UNSIGNED,
+    RawResponse,
+    SignParts,
+    amz_now,
+    build,
+    derived_key,
+    exchange,
+    signed_headers,
+)
+
+CALLERS = [
+    "owner",
+    "scoped_in",
+    "scoped_out",
+    "other",
+    "revoked",
+    "deleted",
+    "suspended",
+    "anonymous",
+    "expired",
+    "tampered",
+]
+# fmt: off
+S3_MATRIX = """
+# columns: owner scoped_in scoped_out other revoked deleted suspended anonymous expired tampered
+ListBuckets             ok     ok     hidden hidden AD     IAK    AD     AD     AD     SIG
+CreateBucket            ok     AD     AD     BAE    AD     IAK    AD     AD     AD     SIG
+DeleteBucket            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+HeadBucket              ok     ok     403    403    403    403    403    403    403    403
+GetBucketLocation       ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetBucketVersioning     ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetBucketAcl            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutBucketAcl            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+ListObjects             ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+ListObjectsV2           ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+ListMultipartUploads    ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+DeleteObjects           ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutObject               ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+CopyObject              ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetObject               ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+HeadObject              ok     ok     403    403    403    403    403    403    403    403
+DeleteObject            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetObjectAcl            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutObjectAcl            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+CreateMultipartUpload   ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+UploadPart              ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+UploadPartCopy          ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+CompleteMultipartUpload ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+AbortMultipartUpload    ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+ListParts               ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PostObject              ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+"""
+# fmt: on
+MiB = 1024 * 1024
+
+
+def parse_matrix(text: str) -> dict[tuple[str, str], str]:
+    lines = [line.split() for line in text.strip().splitlines()]
+    header = lines[0][2:]  # "# columns: ..."
+    assert header == CALLERS
+    return {
+        (row[0], caller): cell
+        for row in lines[1:]
+        for caller, cell in zip(header, row[1:], strict=True)
+    }
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class World:
+    """Three accounts, their buckets and keys; A's resources are the targets."""
+
+    live: LiveServer
+    owner: Key
+    scoped: Key
+    other: Key
+    revoked: Key
+    deleted: Key
+    suspended: Key
+    target: str = "iso-target"
+    outside: str = "iso-outside"  # A's bucket the scoped key may not touch
+    suspended_bucket: str = "iso-suspended"
+
+    def key_of(self, caller: str) -> Key | None:
+        return {
+            "owner": self.owner,
+            "scoped_in": self.scoped,
+            "scoped_out": self.scoped,
+            "other": self.other,
+            "revoked": self.revoked,
+            "deleted": self.deleted,
+            "suspended": self.suspended,
+            "expired": self.owner,
+            "tampered": self.owner,
+        }.get(caller)
+
+    def bucket_for(self, caller: str) -> str:
+        if caller == "scoped_out":
+            return self.outside
+        if caller == "suspended":
+            return self.suspended_bucket
+        return self.target
+
+
+def prepare(client: object, bucket: str) -> None:
+    """What every cell against ``bucket`` needs: per-caller objects and uploads."""
+    s3 = client
+    s3.put_object(Bucket=bucket, Key="obj", Body=b"object body")  # type: ignore[attr-defined]
+    s3.put_object(Bucket=bucket, Key="src", Body=b"copy source")  # type: ignore[attr-defined]
+    for caller in CALLERS:
+        for name in (f"del-{caller}", f"dels-{caller}"):
+            s3.put_object(Bucket=bucket, Key=name, Body=b"to delete")  # type: ignore[attr-defined]
+
+
+def new_upload(world: World, bucket: str, name: str, with_part: bool = False) -> tuple[str, str]:
+    s3 = world.live.client(world.owner if bucket != world.suspended_bucket else world.suspended)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=name)["UploadId"]
+    etag = ""
+    if with_part:
+        etag = s3.upload_part(Bucket=bucket, Key=name, UploadId=upload, PartNumber=1, Body=b"part")[
+            "ETag"
+        ]
+    return upload, etag
+
+
+def operation(world: World, op: str, caller: str) -> Request:
+    """The request of one cell, addressed to the bucket this caller is tested against."""
+    b = world.bucket_for(caller)
+    c = caller
+    if op == "ListBuckets":
+        return Request("GET", "/")
+    if op == "CreateBucket":
+        name = world.target if caller == "other" else f"iso-new-{c.replace('_', '-')}"
+        return Request("PUT", f"/{name}")
+    if op == "DeleteBucket":
+        return Request("DELETE", f"/iso-del-{c.replace('_', '-')}")
+    simple = {
+        "HeadBucket": ("HEAD", "", ""),
+        "GetBucketLocation": ("GET", "", "location"),
+        "GetBucketVersioning": ("GET", "", "versioning"),
+        "GetBucketAcl": ("GET", "", "acl"),
+        "PutBucketAcl": ("PUT", "", "acl"),
+        "ListObjects": ("GET", "", ""),
+        "ListObjectsV2": ("GET", "", "list-type=2"),
+        "ListMultipartUploads": ("GET", "", "uploads"),
+        "GetObject": ("GET", "/obj", ""),
+        "HeadObject": ("HEAD", "/obj", ""),
+        "GetObjectAcl": ("GET", "/obj", "acl"),
+        "PutObjectAcl": ("PUT", "/obj", "acl"),
+        "DeleteObject": ("DELETE", f"/del-{c}", ""),
+        "PutObject": ("PUT", f"/put-{c}", ""),
+        "CreateMultipartUpload": ("POST", f"/mpu-{c}", "uploads"),
+    }
+    if op in simple:
+        method, suffix, query = simple[op]
+        body = b"put body" if op == "PutObject" else b""
+        headers = {"x-amz-acl": "private"} if op.startswith("Put") and "Acl" in op else {}
+        return Request(method, f"/{b}{suffix}", query, headers, body)
+    if op == "DeleteObjects":
+        body = f"<Delete><Object><Key>dels-{c}</Key></Object></Delete>".encode()
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        return Request("POST", f"/{b}", "delete", {"content-md5": md5}, body)
+    if op == "CopyObject":
+        return Request("PUT", f"/{b}/copy-{c}", "", {"x-amz-copy-source": f"/{b}/src"})
+    if op in ("UploadPart", "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload"):
+        upload, etag = new_upload(world, b, f"{op}-{c}", with_part=op == "CompleteMultipartUpload")
+        path = f"/{b}/{op}-{c}"
+        if op == "UploadPart":
+            return Request("PUT", path, f"partNumber=1&uploadId={upload}", body=b"part body")
+        if op == "UploadPartCopy":
+            headers = {"x-amz-copy-source": f"/{b}/src"}
+            return Request("PUT", path, f"partNumber=1&uploadId={upload}", headers)
+        if op == "AbortMultipartUpload":
+            return Request("DELETE", path, f"uploadId={upload}")
+        body = (
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+            f"<ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+        ).encode()
+        return Request("POST", path, f"uploadId={upload}", body=body)
+    if op == "ListParts":
+        upload, _ = new_upload(world, b, f"parts-{c}")
+        return Request("GET", f"/{b}/parts-{c}", f"uploadId={upload}")
+    raise AssertionError(op)
+
+
+def send(world: World, request: Request, caller: str) -> RawResponse:
+    live = world.live
+    host = f"127.0.0.1:{live.s3_port}"
+    key = world.key_of(caller)
+    target = request.path + (f"?{request.query}" if request.query else "")
+    if caller in ("expired", "tampered"):
+        assert key is not None
+        signed_at = amz_now(-7200) if caller == "expired" else amz_now()
+        url = presigned(key, request, host, signed_at)
+        if caller == "tampered":
+            url = url.replace("X-Amz-Expires=3600", "X-Amz-Expires=604800")
+            assert "604800" in url
+        headers = {"host": host, **request.headers}
+        data = build(request.method, url, headers.items(), request.body)
+    elif key is None:
+        data = build(
+            request.method, target, {"host": host, **request.headers}.items(), request.body
+        )
+    else:
+        payload = hashlib.sha256(request.body).hexdigest()
+        headers = signed_headers(
+            key,
+            request.method,
+            request.path.encode(),
+            request.query.encode(),
+            host,
+            payload,
+            request.headers,
+        )
+        data = build(request.method, target, headers.items(), request.body)
+    answer = exchange(live.s3_port, data)
+    assert answer is not None
+    return answer
+
+
+def presigned(key: Key, request: Request, host: str, amz_date: str) -> str:
+    scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
+    params = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": f"{key.access_key_id}/{scope}",
+        "X-Amz-Date": amz_date,
+        "X-Amz-Expires": "3600",
+        "X-Amz-SignedHeaders": "host",
+    }
+    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+    if request.query:
+        query = f"{request.query}&{query}"
+    parts = SignParts(
+        request.method, request.path.encode(), query.encode(), {"host": host}, UNSIGNED, amz_date
+    )
+    return f"{request.path}?{query}&X-Amz-Signature={parts.signature(key.secret_access_key)}"
+
+
+def post_object(world: World, caller: str) -> RawResponse:
+    """A browser-form upload whose policy is signed by the caller's key (or not at all)."""
+    live = world.live
+    bucket = world.bucket_for(caller)
+    key = world.key_of(caller)
+    now = dt.datetime.now(dt.UTC)
+    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+    expiration = now + dt.timedelta(hours=-1 if caller == "expired" else 1)
+    fields = {"key": f"post-{caller}"}
+    if key is not None:
+        credential = f"{key.access_key_id}/{amz_date[:8]}/{REGION}/s3/aws4_request"
+        policy = {
+            "expiration": expiration.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "conditions": [
+                {"bucket": bucket},
+                ["starts-with", "$key", "post-"],
+                {"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+                {"x-amz-credential": credential},
+                {"x-amz-date": amz_date},
+            ],
+        }
+        encoded = base64.b64encode(json.dumps(policy).encode()).decode()
+        signature = hmac.new(
+            derived_key(key.secret_access_key, amz_date[:8]), encoded.encode(), hashlib.sha256
+        ).hexdigest()
+        if caller == "tampered":
+            policy["conditions"][1] = ["starts-with", "$key", ""]  # type: ignore[index]
+            encoded = base64.b64encode(json.dumps(policy).encode()).decode()
+        fields |= {
+            "policy": encoded,
+            "x-amz-algorithm": "AWS4-HMAC-SHA256",
+            "x-amz-credential": credential,
+            "x-amz-date": amz_date,
+            "x-amz-signature": signature,
+        }
+    boundary = "isolationboundary"
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    )
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\nform file\r\n"
+        f"--{boundary}--\r\n"
+    ).encode()
+    headers = {
+        "host": f"127.0.0.1:{live.s3_port}",
+        "content-type": f"multipart/form-data; boundary={boundary}",
+    }
+    answer = exchange(live.s3_port, build("POST", f"/{bucket}", headers.items(), body))
+    assert answer is not None
+    return answer
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    live = LiveServer(tmp_path_factory.mktemp("iso") / "data")
+    live.data_dir.mkdir()
+    live.start()
+    try:
+        owner = account_key(live, "iso-a@example.com")
+        a = live.client(owner)
+        for bucket in ("iso-target", "iso-outside", "iso-del-scoped-in"):
+            a.create_bucket(Bucket=bucket)
+        for caller in CALLERS:
+            if caller not in ("scoped_in", "suspended"):
+                a.create_bucket(Bucket=f"iso-del-{caller.replace('_', '-')}")
+        prepare(a, "iso-target")
+        prepare(a, "iso-outside")
+        scoped = live.key("iso-a@example.com", "scoped", ["iso-target", "iso-del-scoped-in"])
+        revoked = live.key("iso-a@example.com", "revoked")
+        deleted = live.key("iso-a@example.com", "deleted")
+        other = account_key(live, "iso-b@example.com")
+        suspended = account_key(live, "iso-c@example.com")
+        c = live.client(suspended)
+        c.create_bucket(Bucket="iso-suspended")
+        c.create_bucket(Bucket="iso-del-suspended")
+        prepare(c, "iso-suspended")
+        world = World(live, owner, scoped, other, revoked, deleted, suspended)
+        for verb, key in (("revoke", revoked), ("delete", deleted)):
+            nexq(
+                "admin",
+                "access-key",
+                verb,
+                "--account",
+                "iso-a@example.com",
+                key.access_key_id,
+                data_dir=live.data_dir,
+            )
+        yield world
+    finally:
+        live.stop()
+
+
+def suspend(world: World, yes: bool) -> None:
+    nexq(
+        "admin",
+        "account",
+        "suspend" if yes else "resume",
+        "iso-c@example.com",
+        data_dir=world.live.data_dir,
+    )
+
+
+S3_CELLS = parse_matrix(S3_MATRIX)
+
+
+def test_s3_isolation_matrix(world: World) -> None:
+    ops = sorted({op for op, _ in S3_CELLS})
+    # Every request is made first (uploads created while every account is active), then
+    # sent; the suspended account's cells are sent together while it is suspended.
+    prepared = {
+        (op, caller): None if op == "PostObject" else operation(world, op, caller)
+        for op in ops
+        for caller in CALLERS
+    }
+    answers: dict[tuple[str, str], RawResponse] = {}
+    for (op, caller), request in prepared.items():
+        if caller != "suspended":
+            answers[(op, caller)] = (
+                post_object(world, caller) if request is None else send(world, request, caller)
+            )
+    suspend(world, True)
+    try:
+        for (op, caller), request in prepared.items():
+            if caller == "suspended":
+                answers[(op, caller)] = (
+                    post_object(world, caller) if request is None else send(world, request, caller)
+                )
+    finally:
+        suspend(world, False)
+    failures = [
+        f"{op} x {caller}: expected {S3_CELLS[(op, caller)]}, got {answer.status} "
+        f"{answer.code} {answer.body[:200]!r}"
+        for (op, caller), answer in sorted(answers.items())
+        if not matches(S3_CELLS[(op, caller)], answer, world.bucket_for(caller))
+    ]
+    assert len(answers) == len(S3_CELLS)
+    assert not failures, "\n".join(failures)
+
+
+def matches(expected: str, answer: RawResponse, bucket: str) -> bool:
+    if expected == "ok":
+        return 200 <= answer.status < 300
+    if expected == "hidden":
+        return answer.status == 200 and f"<Name>{bucket}</Name>".encode() not in answer.body
+    if expected.isdigit():
+        return answer.status == int(expected)
+    code = {
+        "AD": (403, "AccessDenied"),
+        "IAK": (403, "InvalidAccessKeyId"),
+        "SIG": (403, "SignatureDoesNotMatch"),
+        "BAE": (409, "BucketAlreadyExists"),
+    }[expected]
+    return (answer.status, answer.code) == code
+
+
+def test_scoped_key_lists_only_its_buckets(world: World) -> None:
+    listed = send(world, Request("GET", "/"), "scoped_in")
+    assert b"<Name>iso-target</Name>" in listed.body
+    assert b"<Name>iso-outside</Name>" not in listed.body
+    other = send(world, Request("GET", "/"), "other")
+    assert b"<Name>iso-" not in other.body
+
+
+# REST API ---------------------------------------------------------------------------------
+
+TOKENS = [
+    "storage_read",
+    "storage_write",
+    "account_read",
+    "account_write",
+    "billing_read",
+    "every_scope",
+    "other_account",
+    "revoked",
+    "none",
+    "suspended",
+]
+SCOPES = {
+    "storage_read": ("storage:read",),
+    "storage_write": ("storage:write",),
+    "account_read": ("account:read",),
+    "account_write": ("account:write",),
+    "billing_read": ("billing:read",),
+}
+# fmt: off
+API_MATRIX = """
+endpoint                                s:r   s:w   a:r   a:w   b:r   all   other revok none  susp
+GET:/account                            403   403   ok    ok    403   ok    ok    401   401   403
+GET:/api-keys                           403   403   ok    ok    403   ok    ok    401   401   403
+POST:/api-keys                          403   403   403   ok    403   ok    ok    401   401   403
+GET:/api-keys/{kid}                     403   403   ok    ok    403   ok    404   401   401   403
+GET:/storage                            ok    ok    403   403   403   ok    ok    401   401   403
+GET:/storage/buckets                    ok    ok    403   403   403   ok    hidden 401   401   403
+POST:/storage/buckets                   403   ok    403   403   403   ok    409   401   401   403
+GET:/storage/buckets/{b}                ok    ok    403   403   403   ok    404   401   401   403
+DELETE:/storage/buckets/{d}             403   ok    403   403   403   ok    404   401   401   403
+GET:/storage/buckets/{b}/objects        ok    ok    403   403   403   ok    404   401   401   403
+DELETE:/storage/buckets/{b}/objects/{o} 403   ok    403   403   403   ok    404   401   401   403
+POST:/storage/buckets/{b}/presign-get   ok    ok    403   403   403   ok    404   401   401   403
+POST:/storage/buckets/{b}/presign-put   403   ok    403   403   403   ok    404   401   401   403
+GET:/storage/access-keys                ok    ok    403   403   403   ok    hidden 401   401   403
+POST:/storage/access-keys               403   ok    403   403   403   ok    ok    401   401   403
+POST:/storage/access-keys/{ak}/revoke   403   ok    403   403   403   ok    404   401   401   403
+GET:/storage/usage                      ok    ok    403   403   ok    ok    ok    401   401   403
+GET:/admin/accounts                     403   403   403   403   403   403   403   401   401   403
+"""
+# fmt: on
+# Columns: an API key with storage:read, storage:write, account:read, account:write,
+# billing:read, every scope; every-scope keys of another account, revoked, none at all, and
+# of a suspended account. Paths are under /v1; {b} {d} {o} {ak} {kid} are this account's.
+
+
+@dataclass
+class ApiWorld:
+    live: LiveServer
+    tokens: dict[str, str | None]
+    make: Callable[[str], dict[str, str]]  # a fresh resource set of the target account
+
+
+@pytest.fixture(scope="module")
+def api_world(world: World) -> ApiWorld:
+    live = world.live
+    email = "iso-api@example.com"
+    live.account(email)
+    unthrottled(live, email)
+    tokens: dict[str, str | None] = {
+        name: live.api_key(email, name, scopes) for name, scopes in SCOPES.items()
+    }
+    admin_token = live.api_key(email, "admin")
+    tokens["every_scope"] = live.api_key(email, "every")
+    revoked = nexq_json(
+        "admin", "api-key", "create", "--account", email, "--name", "r", data_dir=live.data_dir
+    )
+    httpx.post(
+        f"{live.api_url}/v1/api-keys/{revoked['id']}/revoke",
+        headers={"Authorization": f"Bearer {admin_token}"},
+    ).raise_for_status()
+    tokens["revoked"] = revoked["token"]
+    tokens["none"] = None
+    tokens["other_account"] = live.api_key("iso-b@example.com", "other")
+    tokens["suspended"] = live.api_key("iso-c@example.com", "suspended")
+    counter = iter(range(10_000))
+    auth = {"Authorization": f"Bearer {admin_token}"}
+    api = httpx.Client(base_url=live.api_url, headers=auth, timeout=30)
+    writer = api.post("/v1/storage/access-keys", json={"label": "w", "buckets": "all"}).json()
+    s3 = live.client(Key(writer["access_key_id"], writer["secret_access_key"], email))
+
+    def make(caller: str) -> dict[str, str]:
+        n = next(counter)
+        bucket = f"api-{n}-b"
+        api.post("/v1/storage/buckets", json={"name": bucket}).raise_for_status()
+        doomed = f"api-{n}-d"
+        api.post("/v1/storage/buckets", json={"name": doomed}).raise_for_status()
+        key = api.post("/v1/storage/access-keys", json={"label": "k", "buckets": "all"}).json()
+        kid = api.post("/v1/api-keys", json={"name": f"k{n}", "scopes": ["storage:read"]}).json()
+        s3.put_object(Bucket=bucket, Key="o", Body=b"api object")
+        return {"b": bucket, "d": doomed, "o": "o", "ak": key["access_key_id"], "kid": kid["id"]}
+
+    return ApiWorld(live, tokens, make)
+
+
+API_CELLS = {
+    (endpoint, token): cell
+    for line in API_MATRIX.strip().splitlines()[1:]
+    for endpoint, *cells in [line.split()]
+    for token, cell in zip(TOKENS, cells, strict=True)
+}
+
+
+def api_call(
+    world: ApiWorld, endpoint: str, token: str | None, ids: dict[str, str]
+) -> httpx.Response:
+    method, _, template = endpoint.partition(":")
+    path = "/v1" + template.format(**ids)
+    body: dict[str, object] | None = None
+    if path.endswith("/presign-get") or path.endswith("/presign-put"):
+        body = {"key": "o", "method": "GET" if path.endswith("get") else "PUT"}
+        path = path.rsplit("-", 1)[0]
+    elif endpoint == "POST:/api-keys":
+        body = {"name": f"made-{os.urandom(3).hex()}"}  # the caller's own scopes
+    elif endpoint == "POST:/storage/buckets":
+        body = {"name": ids["new"]}
+    elif endpoint == "POST:/storage/access-keys":
+        body = {"label": "made", "buckets": "all"}
+    elif method == "POST":
+        body = {}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.request(method, f"{world.live.api_url}{path}", json=body, headers=headers)
+
+
+def test_api_isolation_matrix(api_world: ApiWorld, world: World) -> None:
+    cells = sorted(API_CELLS.items(), key=lambda item: item[0][1] == "suspended")
+    resources = {}
+    for (endpoint, token), _ in cells:
+        ids = api_world.make(token)
+        # Another account asks for this account's resources; a new bucket name is free,
+        # except for the other account, which asks for an existing one (409).
+        ids["new"] = ids["b"] if token == "other_account" else f"{ids['b']}-new"
+        resources[(endpoint, token)] = ids
+    failures = []
+    suspended = False
+    try:
+        for (endpoint, token), expected in cells:
+            if token == "suspended" and not suspended:
+                suspend(world, True)
+                suspended = True
+            ids = resources[(endpoint, token)]
+            answer = api_call(api_world, endpoint, api_world.tokens[token], ids)
+            if not api_matches(expected, answer, ids):
+                failures.append(
+                    f"{endpoint} x {token}: expected {expected}, got "
+                    f"{answer.status_code} {answer.text[:200]}"
+                )
+    finally:
+        if suspended:
+            suspend(world, False)
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a key with account:write cannot create a key with account:read, which "
+    "account:write implies (docs/api.md): the check compares scope names, not grants",
+)
+def test_write_scope_can_grant_its_implied_read_scope(api_world: ApiWorld) -> None:
+    answer = httpx.post(
+        f"{api_world.live.api_url}/v1/api-keys",
+        json={"name": "implied-read", "scopes": ["account:read"]},
+        headers={"Authorization": f"Bearer {api_world.tokens['account_write']}"},
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def api_matches(expected: str, answer: httpx.Response, ids: dict[str, str]) -> bool:
+    if expected == "ok":
+        return 200 <= answer.status_code < 300
+    if expected == "hidden":
+        return (
+            answer.status_code == 200
+            and ids["b"] not in answer.text
+            and ids["ak"] not in (answer.text)
+        )
+    if answer.status_code != int(expected):
+        return False
+    return answer.headers.get("content-type", "").startswith("application/problem+json")
+
+
+def test_matrices_are_complete() -> None:
+    ops = {op for op, _ in S3_CELLS}
+    assert len(ops) == 26 and len(S3_CELLS) == 26 * len(CALLERS)
+    assert len(API_CELLS) == len(API_MATRIX.strip().splitlines()[1:]) * len(TOKENS)
