@@ -72,13 +72,8 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live
         live.stop()
 
 
-# The one fault the fuzzer still finds, reported and tracked by the xfail tests below
-# (response-* overrides with control characters): counted apart, not failed on twice.
-KNOWN_BUG = "RuntimeError: Invalid HTTP header value."
-
-
 def tracebacks(log: str) -> int:
-    return log.count("Traceback") - log.count(KNOWN_BUG)
+    return log.count("Traceback")
 
 
 def _log(live: LiveServer) -> str:
@@ -154,7 +149,6 @@ def test_fuzzed_requests_never_crash_the_server(
         "server_errors": server_errors[:50],
         "unanswered": unanswered[:50],
         "tracebacks_in_log": log.count("Traceback"),
-        "known_bug_tracebacks": log.count(KNOWN_BUG),
         "peak_rss_mib": round(peak_rss / MiB, 1),
     }
     target = Path(os.environ.get("NEXQ_FUZZ_REPORT") or tmp_path / "fuzz-report.json")
@@ -240,11 +234,6 @@ def test_small_public_acl_is_refused(fuzz_server: tuple[LiveServer, Key]) -> Non
     assert (answer.status, answer.code) == (501, "NotImplemented"), answer.body[:300]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Put*Acl reads the body only up to 64 KiB by Content-Length; a larger (or "
-    "chunked) body is treated as no body and the request answered 200 without parsing it",
-)
 def test_large_public_acl_is_not_ignored(fuzz_server: tuple[LiveServer, Key]) -> None:
     live, key = fuzz_server
     padded = PUBLIC_ACL.replace(b"<Owner>", b"<!--" + b" " * 70_000 + b"--><Owner>")
@@ -283,11 +272,6 @@ def test_connection_flood_of_garbage_keeps_serving(fuzz_server: tuple[LiveServer
     _alive(live, key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: GetObject copies response-* query values into headers unchecked; a control "
-    "character (CR, LF, NUL, DEL) makes uvicorn refuse the header: no answer, a traceback",
-)
 @pytest.mark.parametrize("value", ["a%0D%0AX-Injected:%20yes", "%00", "%7F"])
 def test_response_overrides_with_control_characters_are_refused(
     fuzz_server: tuple[LiveServer, Key], value: str
@@ -314,11 +298,6 @@ def _form(fields: dict[str, str], boundary: str = "fuzzboundary") -> bytes:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PostObject stores form fields (x-amz-meta-*, Content-Type) with CR/LF in "
-    "them; every GET/HEAD of that object then fails (uvicorn refuses the header value)",
-)
 def test_form_upload_metadata_with_newlines_stays_readable(
     fuzz_server: tuple[LiveServer, Key],
 ) -> None:

@@ -594,11 +594,6 @@ def test_api_isolation_matrix(api_world: ApiWorld, world: World) -> None:
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a key with account:write cannot create a key with account:read, which "
-    "account:write implies (docs/api.md): the check compares scope names, not grants",
-)
 def test_write_scope_can_grant_its_implied_read_scope(api_world: ApiWorld) -> None:
     answer = httpx.post(
         f"{api_world.live.api_url}/v1/api-keys",

@@ -13,6 +13,7 @@ from nexq.accounts.model import (
     TOKEN_LENGTH,
     ApiKey,
     Principal,
+    grants,
     scopes_of_role,
 )
 from nexq.accounts.port import AccountStore
@@ -61,7 +62,7 @@ class ApiKeys:
                 f"scopes: {', '.join(unknown)} cannot be granted; "
                 f"choose from {', '.join(sorted(possible))}."
             )
-        beyond = sorted(wanted - principal.scopes)
+        beyond = sorted(s for s in wanted if not grants(principal.scopes, s))
         if beyond:
             raise Forbidden(f"A key cannot grant scopes its creator lacks: {', '.join(beyond)}.")
         key = ApiKey(

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from nexq.storage.errors import InvalidBucketName, KeyTooLong, MetadataTooLarge
+from nexq.storage.errors import InvalidArgument, InvalidBucketName, KeyTooLong, MetadataTooLarge
 
 MAX_KEY_BYTES = 1024
 MAX_USER_METADATA_BYTES = 2048
@@ -56,8 +56,22 @@ def validate_key(key: str) -> None:
         raise KeyTooLong(f"Your key is too long: object keys are at most {MAX_KEY_BYTES} bytes.")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def has_control_characters(value: str) -> bool:
+    """Whether ``value`` holds characters no HTTP header value may carry (tab is allowed)."""
+    return _CONTROL.search(value) is not None
+
+
 def validate_user_metadata(metadata: dict[str, str]) -> None:
-    """Raise unless the user metadata fits S3's 2 KiB limit."""
+    """Raise unless the user metadata fits S3's 2 KiB limit and can be sent back as headers."""
+    for name, value in metadata.items():
+        if has_control_characters(name) or has_control_characters(value):
+            raise InvalidArgument(
+                f"The metadata x-amz-meta-{name.encode('unicode_escape').decode()} contains "
+                "control characters, which no HTTP header can carry."
+            )
     size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
     if size > MAX_USER_METADATA_BYTES:
         raise MetadataTooLarge(

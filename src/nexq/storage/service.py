@@ -160,8 +160,11 @@ class ObjectStorage:
         quota = self.quotas.limit(bucket.account_id, "storage_bytes")
         if quota is not None and size > 0:
             stored = self._store.account_usage(bucket.account_id)[2]
-            current = self._store.get_object(bucket.id, key) if key is not None else None
-            if stored - (current.size if current else 0) + size > quota:
+            # The replaced object is looked up only when it could make the difference.
+            if stored + size > quota and key is not None:
+                current = self._store.get_object(bucket.id, key)
+                stored -= current.size if current else 0
+            if stored + size > quota:
                 raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
 
     def _commit_object(

@@ -18,6 +18,8 @@ from nexq.storage.s3.xml import (
     private_policy,
 )
 
+MAX_ACL_BYTES = 64 * 1024
+
 
 def _owner(req: S3Request) -> str:
     account = req.credential.account if req.credential else None
@@ -110,7 +112,19 @@ async def get_object_acl(req: S3Request, s: Services) -> Response:
 
 async def _put_acl(req: S3Request, check: Callable[[], object]) -> Response:
     """Accept the one ACL Nexq has (private: the owner's FULL_CONTROL); refuse the others."""
-    body = await read_small(req, 64 * 1024) or b""
+    body = await read_small(req, MAX_ACL_BYTES)
+    if body is None:
+        if "content-length" not in req.headers and "transfer-encoding" in req.headers:
+            raise S3Error(
+                "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+            )
+        if int(req.headers.get("content-length", "0") or "0") > MAX_ACL_BYTES:
+            raise S3Error(
+                "MalformedACLError",
+                f"The ACL document is larger than {MAX_ACL_BYTES} bytes.",
+                400,
+            )
+        body = b""
 
     def run() -> None:
         check()

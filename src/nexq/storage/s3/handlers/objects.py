@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Generator
 from nexq.core.errors import DomainError
 from nexq.storage.errors import InvalidRange
 from nexq.storage.incoming import IncomingBody
-from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta
+from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
 from nexq.storage.s3.handlers.common import (
@@ -136,6 +136,11 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
             raise error from None
         return meta, span
 
+    for param in _OVERRIDES:
+        if has_control_characters(req.query.get(param, "")):
+            raise invalid_argument(
+                f"{param} must not contain control characters.", param, req.query[param]
+            )
     meta, span = req.now(lookup)
     headers = object_headers(meta, with_checksums and span is None)
     for param, header in _OVERRIDES.items():

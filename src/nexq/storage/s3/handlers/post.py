@@ -10,7 +10,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 
 from nexq.storage.incoming import IncomingBody
-from nexq.storage.model import CONTENT_HEADERS, MAX_PUT_BYTES, ObjectMeta
+from nexq.storage.model import CONTENT_HEADERS, MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.s3 import post_policy
 from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
@@ -182,6 +182,9 @@ def _finish(
         raise invalid_argument("Bucket POST must contain a field named 'key'.", "key", "")
     key = key_template.replace("${filename}", form.file_name or "")
     headers = {name: lower[name] for name in CONTENT_HEADERS if name in lower}
+    for name, value in headers.items():
+        if has_control_characters(value):
+            raise invalid_argument(f"The {name} field contains control characters.", name, "")
     headers.setdefault("content-type", "binary/octet-stream")
     metadata = {k[11:]: v for k, v in lower.items() if k.startswith("x-amz-meta-")}
     lower["key"] = key
