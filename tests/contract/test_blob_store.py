@@ -49,10 +49,27 @@ def test_copy_into(store: BlobStore) -> None:
     source = write(store, b"0123456789")
     writer = store.writer()
     writer.write(b"<")
-    store.copy_into(writer, source, 2, 5)
+    opened = store.open(source)
+    store.copy_into(writer, opened, 2, 5)
+    opened.close()
     writer.write(b">")
     copied = writer.commit()
     assert b"".join(store.read(copied, 0, 7, 100)) == b"<23456>"
+
+
+def test_an_open_blob_reads_whole_after_delete(store: BlobStore) -> None:
+    data = bytes(range(256)) * 40
+    path = write(store, data)
+    opened = store.open(path)
+    store.delete([path])
+    assert b"".join(opened.read(0, len(data), 4096)) == data
+    target = store.writer()
+    store.copy_into(target, opened, 10, 100)
+    copied = target.commit()
+    assert b"".join(store.read(copied, 0, 100, 100)) == data[10:110]
+    opened.close()
+    with pytest.raises(FileNotFoundError):
+        store.open(path)
 
 
 def test_delete_and_recover_orphans(store: BlobStore) -> None:

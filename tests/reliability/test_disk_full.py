@@ -124,12 +124,14 @@ def test_full_disk_damages_nothing_and_recovers(small_disk: LiveServer) -> None:
         ),
     }
     for what, answer in refused.items():
-        assert answer.status >= 500 and is_error_document(answer), (what, answer.body[:300])
+        assert answer.status == 507 and is_error_document(answer), (what, answer.body[:300])
+        assert answer.code == "XNexqStorageFull", what
     # Then fill it to the last byte: even tiny writes fail.
     last = fill(live.data_dir, leave=0)
     for size in (0, 10):
         answer = signed_request(live, key, "PUT", f"/full/tiny-{size}", body=b"t" * size)
-        assert answer.status >= 500 and is_error_document(answer), answer.body[:300]
+        assert answer.status == 507 and is_error_document(answer), answer.body[:300]
+        assert answer.code == "XNexqStorageFull"
     # Reads and listings go on while the disk is full.
     _read_back(live, key, kept)
     listed = signed_request(live, key, "GET", "/full", "list-type=2")
@@ -160,11 +162,6 @@ def test_full_disk_damages_nothing_and_recovers(small_disk: LiveServer) -> None:
     assert report["clean"] is True, report
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a full disk is answered 500 InternalError (ENOSPC / SQLITE_FULL unmapped); "
-    "should be 507 XNexqStorageFull, as MinIO answers 507 XMinioStorageFull",
-)
 def test_full_disk_is_a_clear_storage_full_error(small_disk: LiveServer) -> None:
     live = small_disk
     key, _ = _setup(live)
@@ -173,11 +170,6 @@ def test_full_disk_is_a_clear_storage_full_error(small_disk: LiveServer) -> None
     assert (answer.status, answer.code) == (507, "XNexqStorageFull"), answer.body[:300]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PUTs fill the disk to the last byte, after which DELETE fails too whenever "
-    "SQLite's WAL must grow, so a user cannot free space; blob writes need a free-space reserve",
-)
 def test_deletes_still_work_when_uploads_filled_the_disk(small_disk: LiveServer) -> None:
     live = small_disk
     key, _ = _setup(live)

@@ -117,6 +117,7 @@ def _document_problems(app: FastAPI) -> None:
             "409": "Conflict",
             "422": "Invalid input (errors name the field)",
             "429": "Too many requests (see Retry-After)",
+            "507": "The server's storage is full (nothing was written)",
         }
         for path, methods in spec.get("paths", {}).items():
             if path == "/v1/health":

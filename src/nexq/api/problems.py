@@ -20,6 +20,7 @@ from nexq.core.errors import (
     NotFound,
     QuotaExceeded,
     RateLimited,
+    StorageFull,
 )
 
 log = logging.getLogger("nexq.api")
@@ -37,6 +38,7 @@ _TABLE: list[tuple[type[DomainError], int, str, str]] = [
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
     (Invalid, 400, "invalid", "Invalid request"),
+    (StorageFull, 507, "storage-full", "Storage full"),
     (DomainError, 400, "invalid", "Invalid request"),
 ]
 _BY_STATUS = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not-found"}

@@ -19,6 +19,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nexq.core.errors import full_disk_as_domain
+
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], T]
 
@@ -155,7 +157,7 @@ class Committer:
                 sync_filesystem(self._sync_root)
             except BaseException as exc:
                 for job in batch:
-                    job.future.set_exception(exc)
+                    job.future.set_exception(full_disk_as_domain(exc))
                 continue
             for job in batch:
                 self._to_commit.put(job)
@@ -166,11 +168,24 @@ class Committer:
 
     def _commit(self, batch: list[_Job]) -> None:
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
+            results = self._run(batch)
+            self._conn.execute("COMMIT")
         except BaseException as exc:
+            # The transaction is lost as a whole: no write of the batch happened, each is told.
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             for job in batch:
-                job.future.set_exception(exc)
+                job.future.set_exception(full_disk_as_domain(exc))
             return
+        for job, ok, value in results:
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(full_disk_as_domain(value))
+
+    def _run(self, batch: list[_Job]) -> list[tuple[_Job, bool, Any]]:
+        self._conn.execute("BEGIN IMMEDIATE")
         results: list[tuple[_Job, bool, Any]] = []
         for job in batch:
             # Each write gets a savepoint so one refused write does not undo its neighbours.
@@ -178,25 +193,17 @@ class Committer:
             try:
                 value = job.write(self._conn)
             except BaseException as exc:
+                if not self._conn.in_transaction:
+                    # SQLite rolled the whole transaction back by itself (it may on a full
+                    # disk or an I/O error): the neighbours' writes are gone too.
+                    raise
                 self._conn.execute("ROLLBACK TO job")
                 self._conn.execute("RELEASE job")
                 results.append((job, False, exc))
             else:
                 self._conn.execute("RELEASE job")
                 results.append((job, True, value))
-        try:
-            self._conn.execute("COMMIT")
-        except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
-            for job in batch:
-                job.future.set_exception(exc)
-            return
-        for job, ok, value in results:
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        return results
 
 
 class Database:

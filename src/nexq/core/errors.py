@@ -1,5 +1,10 @@
 """The root of every domain error; protocols map subclasses to their own error formats."""
 
+from __future__ import annotations
+
+import errno
+import sqlite3
+
 
 class DomainError(Exception):
     """A rule of the domain was broken; the message is safe to show to the caller."""
@@ -33,6 +38,17 @@ class QuotaExceeded(Forbidden):
         self.limit = limit
 
 
+class StorageFull(DomainError):
+    """The server's storage is full; nothing was written. Retry once data is deleted or
+    space is added."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server's storage is full; nothing was written. Retry once data is deleted "
+            "or the operator adds space."
+        )
+
+
 class RateLimited(DomainError):
     """Too many requests in a short time; retry after a pause."""
 
@@ -42,3 +58,17 @@ class RateLimited(DomainError):
         )
         self.limit = limit
         self.retry_after = retry_after
+
+
+def full_disk_as_domain(exc: BaseException) -> BaseException:
+    """A full disk (SQLite's "database or disk is full", ENOSPC, EDQUOT) as :class:`StorageFull`
+    so that every protocol can name it; any other error unchanged."""
+    full = (
+        isinstance(exc, sqlite3.OperationalError)
+        and getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+    ) or (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
+    if not full:
+        return exc
+    domain = StorageFull()
+    domain.__cause__ = exc
+    return domain

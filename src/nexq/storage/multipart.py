@@ -146,18 +146,23 @@ class Multipart:
         bucket_name, key, upload_id, number = target
         upload = self.upload(caller, bucket_name, key, upload_id)
         _check_part_number(number)
-        src = self._objects.head_object(caller, source[0], source[1], Conditions())
-        check_copy_source(src, source_conditions)
-        start, end = byte_range if byte_range is not None else (0, src.size - 1)
-        if byte_range is not None and (start > end or end >= src.size):
-            raise InvalidArgument(
-                "The x-amz-copy-source-range value must be of the form bytes=first-last where "
-                "first and last are the zero-based offsets of the first and last bytes to copy"
-            )
-        length = end - start + 1 if src.size else 0
-        if length > MAX_PUT_BYTES:
-            raise EntityTooLarge("A part is at most 5 GiB.")
-        part = replace(self._objects.copy_part(src, start, length, upload), number=number)
+
+        def copied_range(src: ObjectMeta) -> tuple[int, int]:
+            check_copy_source(src, source_conditions)
+            start, end = byte_range if byte_range is not None else (0, src.size - 1)
+            if byte_range is not None and (start > end or end >= src.size):
+                raise InvalidArgument(
+                    "The x-amz-copy-source-range value must be of the form bytes=first-last "
+                    "where first and last are the zero-based offsets of the first and last "
+                    "bytes to copy"
+                )
+            length = end - start + 1 if src.size else 0
+            if length > MAX_PUT_BYTES:
+                raise EntityTooLarge("A part is at most 5 GiB.")
+            return start, length
+
+        src = self._objects.open_object(caller, source[0], source[1], Conditions(), copied_range)
+        part = replace(self._objects.copy_part(src, upload), number=number)
         self._put_part(part)
         return part
 

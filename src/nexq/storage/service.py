@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -37,8 +37,7 @@ from nexq.storage.model import (
     validate_user_metadata,
 )
 from nexq.storage.quotas import NoQuotas, Quotas, storage_quota_message
-
-READ_CHUNK = 1024 * 1024
+from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,20 +190,27 @@ class ObjectStorage:
         target_conditions: NewContent,
     ) -> ObjectMeta:
         """Copy an object; ``replace_with`` is the REPLACE directive's new headers, if any."""
-        src = self.head_object(caller, source[0], source[1], Conditions())
-        check_copy_source(src, source_conditions)
         bucket = self.bucket(caller, target[0])
         validate_key(target[1])
-        if src.size > MAX_PUT_BYTES:
-            raise EntityTooLarge("Objects over 5 GiB must be copied with UploadPartCopy.")
         if replace_with is not None:
             validate_user_metadata(replace_with.metadata)
+
+        def whole(meta: ObjectMeta) -> tuple[int, int]:
+            check_copy_source(meta, source_conditions)
+            if meta.size > MAX_PUT_BYTES:
+                raise EntityTooLarge("Objects over 5 GiB must be copied with UploadPartCopy.")
+            return 0, meta.size
+
+        opened = self.open_object(caller, source[0], source[1], Conditions(), whole)
+        src = opened.meta
         writer = self._blobs.writer()
         try:
-            etag = self._copy_range(src, 0, src.size, writer)
+            etag = self._copy_range(opened, writer)
         except BaseException:
             writer.abort()
             raise
+        finally:
+            opened.close()
         path = writer.commit()
         meta = ObjectMeta(
             bucket_id=bucket.id,
@@ -221,18 +227,20 @@ class ObjectStorage:
         self._commit_object(meta, [path], target_conditions, bucket.account_id)
         return meta
 
-    def copy_part(self, src: ObjectMeta, start: int, length: int, upload: Upload) -> Part:
-        """Write ``src[start:start+length]`` as a new part file of ``upload``."""
+    def copy_part(self, src: OpenObject, upload: Upload) -> Part:
+        """Write the opened range of ``src`` as a new part file of ``upload``."""
         writer = self._blobs.writer()
         try:
-            etag = self._copy_range(src, start, length, writer)
+            etag = self._copy_range(src, writer)
         except BaseException:
             writer.abort()
             raise
+        finally:
+            src.close()
         return Part(
             upload_id=upload.id,
             number=0,
-            size=length,
+            size=src.length,
             etag=etag,
             last_modified=time.time(),
             path=writer.commit(),
@@ -242,15 +250,16 @@ class ObjectStorage:
         """Remove blob files that no metadata references."""
         self._blobs.delete(paths)
 
-    def _copy_range(self, src: ObjectMeta, start: int, length: int, writer: BlobWriter) -> str:
-        """Append ``src[start:start+length]`` to ``writer``; returns the MD5 hex of the range."""
-        if start == 0 and length == src.size and src.parts_count == 0:
+    def _copy_range(self, src: OpenObject, writer: BlobWriter) -> str:
+        """Append the opened range of ``src`` to ``writer``; returns the MD5 hex of the range."""
+        meta = src.meta
+        if src.start == 0 and src.length == meta.size and meta.parts_count == 0:
             # Same bytes, same MD5: let the kernel copy and skip hashing.
-            for segment in src.segments:
-                self._blobs.copy_into(writer, segment.path, 0, segment.size)
-            return src.etag
+            for run in src.runs:
+                self._blobs.copy_into(writer, run.blob, 0, run.size)
+            return meta.etag
         md5 = hashlib.md5()  # noqa: S324 - S3's ETag is an MD5 by definition
-        for data in self.read(src, start, length):
+        for data in src.chunks():
             md5.update(data)
             writer.write(data)
         return md5.hexdigest()
@@ -267,22 +276,27 @@ class ObjectStorage:
         check_read(meta, conditions)
         return meta
 
-    def read(
-        self, meta: ObjectMeta, start: int, length: int, chunk: int = READ_CHUNK
-    ) -> Generator[bytes, None, None]:
-        """The bytes ``[start, start+length)`` of the object, in pieces of at most ``chunk``."""
-        offset = 0
-        for segment in meta.segments:
-            if length <= 0:
-                return
-            end = offset + segment.size
-            if start < end:
-                inner = max(start - offset, 0)
-                take = min(segment.size - inner, length)
-                yield from self._blobs.read(segment.path, inner, take, chunk)
-                length -= take
-                start += take
-            offset = end
+    def open_object(
+        self,
+        caller: AccessKey,
+        bucket_name: str,
+        key: str,
+        conditions: Conditions,
+        span: Span = lambda meta: (0, meta.size),
+    ) -> OpenObject:
+        """The object, with the files of the bytes ``span`` picks (start, length) held open,
+        so that it reads whole even if it is overwritten or deleted meanwhile. ``span`` may
+        refuse the version it is shown by raising."""
+        attempt = 1
+        while True:
+            meta = self.head_object(caller, bucket_name, key, conditions)
+            start, length = span(meta)
+            try:
+                return open_version(self._blobs, meta, start, length)
+            except FileNotFoundError:
+                if attempt == OPEN_ATTEMPTS:
+                    raise
+                attempt += 1
 
     def delete_object(self, caller: AccessKey, bucket_name: str, key: str) -> bool:
         """Delete ``key``; whether it existed (S3 answers the same either way)."""

@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nexq.storage.blobs.port import BlobWriter
+from nexq.core.errors import full_disk_as_domain
+from nexq.storage.blobs.port import BlobWriter, OpenBlob
+from nexq.storage.blobs.space import FreeSpace
 
 _COPY_CHUNK = 8 * 1024 * 1024
 
@@ -16,11 +18,14 @@ _COPY_CHUNK = 8 * 1024 * 1024
 class FileBlobWriter:
     """Writes one blob to a temporary file, then renames it into the blob tree."""
 
-    def __init__(self, root: Path, tmp: Path) -> None:
+    def __init__(self, root: Path, tmp: Path, space: FreeSpace) -> None:
         self._root = root
+        self._space = space
         self._name = uuid.uuid4().hex
         self._tmp_path = tmp / self._name
-        self._fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        space.take(0)
+        with _full_disk_named():
+            self._fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._size = 0
 
     @property
@@ -33,10 +38,16 @@ class FileBlobWriter:
 
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-            self._size += written
+        self._space.take(len(view))
+        with _full_disk_named():
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+                self._size += written
+
+    def make_room(self, count: int) -> None:
+        """Claim room for ``count`` bytes about to be copied in by the kernel."""
+        self._space.take(count)
 
     def add_size(self, count: int) -> None:
         self._size += count
@@ -47,7 +58,8 @@ class FileBlobWriter:
         os.close(self._fd)
         self._fd = -1
         relative = f"{self._name[:2]}/{self._name}"
-        os.rename(self._tmp_path, self._root / relative)
+        with _full_disk_named():
+            os.rename(self._tmp_path, self._root / relative)
         return relative
 
     def abort(self) -> None:
@@ -58,6 +70,40 @@ class FileBlobWriter:
             os.unlink(self._tmp_path)
 
 
+@contextlib.contextmanager
+def _full_disk_named() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        named = full_disk_as_domain(exc)
+        if named is not exc:
+            raise named from exc
+        raise
+
+
+class OpenFile:
+    """A blob file held open: an unlinked file stays readable through its descriptor, so a
+    download outlives the garbage collection of the version it is reading."""
+
+    def __init__(self, path: Path) -> None:
+        # A file object, not a bare descriptor: if a response is dropped before its body is
+        # sent, the descriptor is closed when the object goes, not leaked.
+        self.file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+
+    def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+        fd = self.file.fileno()
+        while length > 0:
+            data = os.pread(fd, min(chunk, length), offset)
+            if not data:
+                raise OSError(f"blob {self.file.name} is shorter than its metadata says")
+            offset += len(data)
+            length -= len(data)
+            yield data
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class FileBlobStore:
     """:class:`BlobStore` on a local (or shared, mounted) file system."""
 
@@ -65,41 +111,41 @@ class FileBlobStore:
         self.root = root / "blobs"
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self.space = FreeSpace(root)
         # 256 fan-out directories made once, so no write pays for a mkdir; ext4's hashed
         # directories keep lookups fast with many thousands of files in each.
         for fan in range(256):
             (self.root / f"{fan:02x}").mkdir(parents=True, exist_ok=True)
 
     def writer(self) -> FileBlobWriter:
-        return FileBlobWriter(self.root, self.tmp)
+        return FileBlobWriter(self.root, self.tmp, self.space)
+
+    def open(self, path: str) -> OpenFile:
+        return OpenFile(self.root / path)
 
     def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-        with open(self.root / path, "rb", buffering=0) as f:
-            f.seek(offset)
-            while length > 0:
-                data = f.read(min(chunk, length))
-                if not data:
-                    raise OSError(f"blob {path} is shorter than its metadata says")
-                length -= len(data)
-                yield data
+        blob = self.open(path)
+        try:
+            yield from blob.read(offset, length, chunk)
+        finally:
+            blob.close()
 
-    def copy_into(self, writer: BlobWriter, path: str, offset: int, length: int) -> None:
-        if not isinstance(writer, FileBlobWriter):
-            for data in self.read(path, offset, length, _COPY_CHUNK):
+    def copy_into(self, writer: BlobWriter, source: OpenBlob, offset: int, length: int) -> None:
+        if not isinstance(writer, FileBlobWriter) or not isinstance(source, OpenFile):
+            for data in source.read(offset, length, _COPY_CHUNK):
                 writer.write(data)
             return
-        src = os.open(self.root / path, os.O_RDONLY)
-        try:
-            while length > 0:
-                # The kernel moves the bytes (and may share extents); Python never sees them.
+        src = source.file.fileno()
+        while length > 0:
+            writer.make_room(min(length, _COPY_CHUNK))
+            # The kernel moves the bytes (and may share extents); Python never sees them.
+            with _full_disk_named():
                 copied = os.copy_file_range(src, writer.fd, min(length, _COPY_CHUNK), offset)
-                if copied == 0:
-                    raise OSError(f"blob {path} is shorter than its metadata says")
-                offset += copied
-                length -= copied
-                writer.add_size(copied)
-        finally:
-            os.close(src)
+            if copied == 0:
+                raise OSError(f"blob {source.file.name} is shorter than its metadata says")
+            offset += copied
+            length -= copied
+            writer.add_size(copied)
 
     def delete(self, paths: Iterable[str]) -> None:
         for path in paths:

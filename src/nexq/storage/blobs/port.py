@@ -19,14 +19,26 @@ class BlobWriter(Protocol):
     def size(self) -> int: ...
 
 
+class OpenBlob(Protocol):
+    """A blob opened for reading: its bytes stay readable until closed, even once deleted."""
+
+    def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+        """Yield ``length`` bytes from ``offset`` in pieces of at most ``chunk`` bytes."""
+
+    def close(self) -> None: ...
+
+
 class BlobStore(Protocol):
     """Immutable blobs named by opaque paths."""
 
     def writer(self) -> BlobWriter: ...
+    def open(self, path: str) -> OpenBlob:
+        """Open a blob for reading (FileNotFoundError if it is gone)."""
+
     def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
         """Yield ``length`` bytes from ``offset`` in pieces of at most ``chunk`` bytes."""
 
-    def copy_into(self, writer: BlobWriter, path: str, offset: int, length: int) -> None:
+    def copy_into(self, writer: BlobWriter, source: OpenBlob, offset: int, length: int) -> None:
         """Append a range of a blob to ``writer`` without passing it through Python if possible."""
 
     def delete(self, paths: Iterable[str]) -> None: ...

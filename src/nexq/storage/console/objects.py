@@ -167,7 +167,8 @@ def router(
 
     @web.get("/download")
     def download(name: str, key: str, caller: SignedIn) -> Response:
-        meta = storage.head_object(account_caller(caller), name, key, Conditions())
+        opened = storage.open_object(account_caller(caller), name, key, Conditions())
+        meta = opened.meta
         headers = {
             "content-length": str(meta.size),
             "content-disposition": attachment(key),
@@ -176,7 +177,7 @@ def router(
             "content-security-policy": "default-src 'none'; sandbox",
         }
         return StreamingResponse(
-            send_chunks(storage.read(meta, 0, meta.size)),
+            send_chunks(opened.chunks()),
             media_type=meta.headers.get("content-type", "application/octet-stream"),
             headers=headers,
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 
 from nexq.core.errors import DomainError
 from nexq.storage.errors import InvalidRange
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta, has_control_characters
+from nexq.storage.reader import OpenObject
 from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
 from nexq.storage.s3.handlers.common import (
@@ -123,46 +124,59 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     conditions = read_conditions(req)
     with_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
 
-    def lookup() -> tuple[ObjectMeta, tuple[int, int] | None]:
-        meta = s.objects.head_object(req.caller, bucket, key, conditions)
+    def span(meta: ObjectMeta) -> tuple[int, int] | None:
         try:
             if "partNumber" in req.query:
-                span: tuple[int, int] | None = _part_range(req, meta)
-            else:
-                span = _byte_range(req.headers.get("range"), meta.size)
+                return _part_range(req, meta)
+            return _byte_range(req.headers.get("range"), meta.size)
         except InvalidRange as exc:
             error = from_domain(exc)
             error.headers["content-range"] = f"bytes */{meta.size}"
             raise error from None
-        return meta, span
 
     for param in _OVERRIDES:
         if has_control_characters(req.query.get(param, "")):
             raise invalid_argument(
                 f"{param} must not contain control characters.", param, req.query[param]
             )
-    meta, span = req.now(lookup)
-    headers = object_headers(meta, with_checksums and span is None)
+    picked: list[tuple[int, int] | None] = []
+
+    def pick(meta: ObjectMeta) -> tuple[int, int]:
+        picked[:] = [span(meta)]
+        start, end = picked[0] or (0, meta.size - 1)
+        return start, max(end - start + 1, 0)
+
+    opened: OpenObject | None = None
+    if with_body:
+        # The files are opened with the lookup, so the download is of this version whole,
+        # even if the key is overwritten or deleted while it goes on.
+        opened = req.now(lambda: s.objects.open_object(req.caller, bucket, key, conditions, pick))
+        meta = opened.meta
+    else:
+        meta = req.now(lambda: s.objects.head_object(req.caller, bucket, key, conditions))
+        pick(meta)
+    headers = object_headers(meta, with_checksums and picked[0] is None)
     for param, header in _OVERRIDES.items():
         if param in req.query:
             headers[header] = req.query[param]
     status = 200
     start, end = 0, meta.size - 1
-    if span is not None:
-        start, end = span
+    if picked[0] is not None:
+        start, end = picked[0]
         status = 206
         headers["content-range"] = f"bytes {start}-{end}/{meta.size}"
     length = max(end - start + 1, 0)
     headers["content-length"] = str(length)
-    if not with_body:
+    if opened is None:
         return Response(status, headers)
     if length <= INLINE_READ_BYTES:
-        return Response(status, headers, b"".join(s.objects.read(meta, start, length)))
-    return Response(status, headers, stream=_stream(req, s.objects.read(meta, start, length)))
+        return Response(status, headers, b"".join(opened.chunks()))
+    return Response(status, headers, stream=_stream(req, opened))
 
 
-async def _stream(req: S3Request, chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
+async def _stream(req: S3Request, opened: OpenObject) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
+    chunks = opened.chunks()
     try:
         while True:
             data = await loop.run_in_executor(req.executor, next, chunks, None)
@@ -170,7 +184,8 @@ async def _stream(req: S3Request, chunks: Generator[bytes, None, None]) -> Async
                 return
             yield data
     finally:
-        chunks.close()  # closes the blob file at once, also when the client left early
+        chunks.close()
+        opened.close()  # at once, also when the client left early
 
 
 async def get_object(req: S3Request, s: Services) -> Response:
