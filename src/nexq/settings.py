@@ -26,6 +26,9 @@ class Settings:
     smtp_host: str | None = None  # budget alerts are emailed when set
     smtp_port: int = 25
     smtp_from: str = "nexq@localhost"
+    # A request body from which no byte arrives for this long is answered 400 RequestTimeout
+    # (S3 allows about 20 s) and its connection closed; a slow but steady body is fine.
+    body_idle_seconds: float = 20.0
 
     @property
     def tiers_path(self) -> Path:
@@ -67,11 +70,14 @@ class Settings:
             smtp_host=env.get("NEXQ_SMTP_HOST") or None,
             smtp_port=int(env.get("NEXQ_SMTP_PORT", "25")),
             smtp_from=env.get("NEXQ_SMTP_FROM", "nexq@localhost"),
+            body_idle_seconds=float(env.get("NEXQ_BODY_IDLE_SECONDS", "20")),
         )
         flags = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in flags:
             flags["data_dir"] = Path(str(flags["data_dir"]))
         settings = replace(settings, **flags)  # type: ignore[arg-type]  # typed by the CLI
+        if not 0 < settings.body_idle_seconds < float("inf"):
+            raise ValueError("NEXQ_BODY_IDLE_SECONDS must be a positive number of seconds")
         if settings.workers <= 0:
             settings = replace(settings, workers=os.cpu_count() or 1)
         return settings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat
+
 import boto3
 import httpx
 import pytest
@@ -206,3 +208,18 @@ def test_repeated_wrong_passwords_slow_logins_down(server: LiveServer) -> None:
         body = assert_problem(blocked, 429, "too-many-attempts")
         assert 0 < int(blocked.headers["retry-after"]) <= 10
         assert body["retry_after"] == int(blocked.headers["retry-after"])
+
+
+def test_first_start_puts_the_operator_password_in_a_private_file(server: LiveServer) -> None:
+    """Not on stdout or stderr, which service managers keep in their journals."""
+    path = server.data_dir / "operator-password"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    password = path.read_text().strip()
+    assert len(password) >= 20
+    output = (server.data_dir.parent / f"server-{server.s3_port}.log").read_text()
+    assert "First start: created the operator account operator@nexq.local" in output
+    assert str(path.resolve()) in output  # where it is, and nothing more
+    assert password not in output
+    token = login(server, "operator@nexq.local", password)
+    with api(server, token) as session:
+        assert session.get("/v1/account").json()["role"] == "operator"

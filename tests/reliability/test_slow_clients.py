@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import statistics
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -357,3 +359,155 @@ def test_slowloris_does_not_starve_normal_clients(live: tuple[LiveServer, Key]) 
     wait_for(lambda: fds(server) <= baseline + 2, 15, "slow connections left descriptors")
     wait_for(lambda: tmp_empty(server), 10, "trickled bodies left temporary files")
     assert all(head(server, key, f"trickle-{i}") == 404 for i in range(0, 100, 7))
+
+
+# ---------------------------------------------------------------- idle request bodies
+
+BODY_IDLE = 2.0  # NEXQ_BODY_IDLE_SECONDS of the `quick` server (the default is 20 s, as S3)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Key]]:
+    """A server whose request bodies time out after :data:`BODY_IDLE` seconds without a byte."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("quick") / "data",
+        env={"NEXQ_BODY_IDLE_SECONDS": str(BODY_IDLE)},
+    )
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        key = account_key(server, "quick@example.com")
+        server.client(key).create_bucket(Bucket=BUCKET)
+        yield server, key
+    finally:
+        server.stop()
+
+
+def until_closed(sock: socket.socket, timeout: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and how long that took."""
+    started = time.monotonic()
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(1 << 16)
+        except ConnectionResetError:
+            break
+        except TimeoutError:
+            raise AssertionError(f"the connection stayed open for {timeout} s") from None
+        if not chunk:
+            break
+        data += chunk
+    return data, time.monotonic() - started
+
+
+def no_traceback(server: LiveServer) -> None:
+    log = (server.data_dir.parent / f"server-{server.s3_port}.log").read_text()
+    assert "Traceback" not in log and "Exception in ASGI" not in log, log[-3000:]
+
+
+@pytest.mark.parametrize(
+    "case,declared,sent",
+    [
+        ("signed-large", 4 * MiB, 2 * MiB),  # streamed into a temporary file after auth
+        ("anonymous-small", 1000, 500),  # read whole before anything else
+        ("anonymous-nothing", 1000, 0),  # the head, then not one byte
+        ("create-bucket", 100, 0),  # CreateBucket must not create a bucket it never heard
+    ],
+)
+def test_stalled_body_gets_request_timeout(
+    quick: tuple[LiveServer, Key], case: str, declared: int, sent: int
+) -> None:
+    server, key = quick
+    if case == "create-bucket":
+        path = "/stalled-bucket"
+        headers = signed_headers(key, "PUT", path.encode(), b"", host(server), UNSIGNED)
+        headers["content-length"] = str(declared)
+        request = build("PUT", path, headers.items(), content_length=False)
+    else:
+        path = f"/{BUCKET}/stalled-{case}"
+        request = put_head(server, key, f"stalled-{case}", declared, signed=case.startswith("s"))
+    with socket.create_connection(("127.0.0.1", server.s3_port)) as sock:
+        sock.sendall(request + os.urandom(sent))
+        data, waited = until_closed(sock, BODY_IDLE + 10)
+    answer = parse_response(data)
+    assert answer is not None, "the connection was closed without an answer"
+    assert answer.status == 400, answer
+    assert b"<Code>RequestTimeout</Code>" in answer.body, answer.body
+    assert answer.headers.get("connection") == "close"
+    assert answer.headers.get("x-amz-request-id")
+    # Idle means no byte for the deadline: not sooner (a little slack for the clocks).
+    assert BODY_IDLE * 0.75 <= waited < BODY_IDLE + 5, f"answered after {waited:.2f} s"
+    wait_for(lambda: tmp_empty(server), 10, "the stalled upload's temporary file stayed")
+    assert signed_request(server, key, "HEAD", path).status == 404
+    no_traceback(server)
+
+
+def test_steady_trickle_outlasting_the_deadline_succeeds(quick: tuple[LiveServer, Key]) -> None:
+    """Idle is what times out, not slow: a chunk every half second for five seconds is fine."""
+    server, key = quick
+    body = os.urandom(10 * 128 * 1024)  # over a MiB: streamed, not read whole first
+    path = f"/{BUCKET}/trickled"
+    headers = signed_headers(
+        key, "PUT", path.encode(), b"", host(server), hashlib.sha256(body).hexdigest()
+    )
+    headers["content-length"] = str(len(body))
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.s3_port), timeout=30) as sock:
+        sock.sendall(build("PUT", path, headers.items(), content_length=False))
+        for offset in range(0, len(body), 128 * 1024):
+            time.sleep(BODY_IDLE / 4)
+            sock.sendall(body[offset : offset + 128 * 1024])
+        answer = parse_response(sock.recv(65536))
+    assert time.monotonic() - started > 2 * BODY_IDLE
+    assert answer is not None and answer.status == 200, answer
+    assert signed_request(server, key, "GET", path).body == body
+    no_traceback(server)
+
+
+def test_stalled_api_body_times_out(quick: tuple[LiveServer, Key]) -> None:
+    """The control plane's listener has the same deadline, answered as a 408 problem."""
+    server, _ = quick
+    request = (
+        f"POST /v1/login HTTP/1.1\r\nHost: 127.0.0.1:{server.api_port}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.api_port)) as sock:
+        sock.sendall(request + b'{"email": ')
+        data, waited = until_closed(sock, BODY_IDLE + 10)
+    answer = parse_response(data)
+    assert answer is not None and answer.status == 408, data
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert json.loads(answer.body)["type"] == "urn:nexq:problem:request-timeout"
+    assert BODY_IDLE * 0.75 <= waited < BODY_IDLE + 5, f"answered after {waited:.2f} s"
+    no_traceback(server)
+
+
+def test_stalled_console_upload_leaves_nothing(quick: tuple[LiveServer, Key]) -> None:
+    """The console's upload (a streamed body into a temporary file) is timed out too."""
+    server, key = quick
+
+    def csrf(html: str) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert found, "the page has a CSRF field"
+        return found.group(1)
+
+    with httpx.Client(base_url=server.api_url, timeout=30) as browser:
+        form = {"email": key.account, "password": "correct horse battery"}
+        form["csrf_token"] = csrf(browser.get("/login").text)
+        assert browser.post("/login", data=form).status_code == 303
+        session = browser.cookies["nexq_session"]
+        token = csrf(browser.get(f"/storage/buckets/{BUCKET}").text)
+    request = (
+        f"PUT /storage/buckets/{BUCKET}/object?key=console-stalled HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.api_port}\r\nCookie: nexq_session={session}\r\n"
+        f"X-CSRF-Token: {token}\r\nContent-Length: {4 * MiB}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.api_port)) as sock:
+        sock.sendall(request + os.urandom(MiB))
+        data, _ = until_closed(sock, BODY_IDLE + 10)
+    answer = parse_response(data)
+    assert answer is not None and answer.status == 408, data
+    wait_for(lambda: tmp_empty(server), 10, "the stalled upload's temporary file stayed")
+    assert head(server, key, "console-stalled") == 404
+    no_traceback(server)

@@ -4,24 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import uvicorn
 import uvloop
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 # A request's head (request line and headers) must arrive within this many seconds of its
 # first byte, or of the connection opening: a client trickling headers (slowloris) is cut
 # off instead of holding a connection forever. nginx allows 60 s, Apache 20-40 s.
 HEADER_TIMEOUT = 20.0
 
+# What a listener answers when a request body stops arriving: status, headers, body.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+TimeoutAnswer = Callable[[Any], Answer]  # given the ASGI scope
+
+
+def problem_timeout(scope: Any) -> Answer:
+    """The control plane's answer to a stalled body: a 408 problem (docs/api.md, Errors)."""
+    body = {
+        "type": "urn:nexq:problem:request-timeout",
+        "title": "Request timeout",
+        "status": 408,
+        "detail": "The request body stopped arriving; the connection is closed.",
+    }
+    return 408, [(b"content-type", b"application/problem+json")], json.dumps(body).encode()
+
+
+class Listener(NamedTuple):
+    """An ASGI app, the socket it is served on, and its answer to a stalled request body."""
+
+    app: Any
+    sock: socket.socket
+    timeout_answer: TimeoutAnswer = problem_timeout
+
 
 class _Protocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol with a deadline on request heads and pipelining fixed.
+    """uvicorn's HTTP/1.1 protocol with deadlines on request heads and idle request bodies,
+    and pipelining fixed.
+
+    Bodies: once a request's head is in, a body from which no byte arrives for
+    :attr:`body_idle` seconds (while the server is reading: time that flow control holds
+    the socket, or that a client waits for ``100 Continue``, is not the client's) is
+    answered with the listener's :attr:`timeout_answer` (S3: 400 RequestTimeout) unless the
+    response has begun, and the connection closed; the app sees the client leave, so it
+    discards what it received. uvicorn has no such deadline: a body that stopped arriving
+    held its connection, its coroutine and, for an upload, a temporary file, for ever. Like
+    S3's (and nginx's ``client_body_timeout``) the deadline is between two reads, not on the
+    whole body: a slow but steady upload is never cut off.
 
     Pipelining: uvicorn makes the newest (queued) request its ``cycle`` while an earlier one
     still runs, so when the client goes away only the queued request hears of it, and the
@@ -31,11 +66,18 @@ class _Protocol(HttpToolsProtocol):
     closed) before them; its 400 now waits until they are answered, in order.
     """
 
+    body_idle = 20.0  # set per listener by serve_forever
+    timeout_answer: TimeoutAnswer = staticmethod(problem_timeout)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._running: list[Any] = []
         self._bad_request: str | None = None
+        # The current request's body is still expected (from its head to its last byte).
+        self._in_body = False
+        self._body_seen = 0.0  # loop time of the body's latest byte (or its head's end)
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -50,12 +92,29 @@ class _Protocol(HttpToolsProtocol):
         self._disarm_head_timer()
         earlier = self.cycle
         super().on_headers_complete()
+        if self.cycle is not earlier:  # not an upgrade: a request that may have a body
+            self._in_body = True
+            self._body_seen = self.loop.time()
         if earlier is not None and earlier is not self.cycle and not earlier.response_complete:
             self._running = [c for c in self._running if not c.response_complete]
             self._running.append(earlier)
 
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Timed here, once per read rather than per parser event; a request without a body
+        # is whole by now and arms nothing.
+        if self._in_body:
+            self._body_seen = self.loop.time()
+            if self._body_timer is None:
+                self._body_timer = self.loop.call_later(self.body_idle, self._check_body)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._disarm_body_timer()
         self._disconnect_running()
         super().connection_lost(exc)
 
@@ -106,8 +165,58 @@ class _Protocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.close()
 
+    def _disarm_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
 
-class _Listener(uvicorn.Server):
+    def _check_body(self) -> None:
+        self._body_timer = None
+        if not self._in_body or self.transport.is_closing():
+            return
+        now = self.loop.time()
+        cycle = self.cycle
+        if self.flow.read_paused or (
+            cycle is not None
+            and (
+                cycle.waiting_for_100_continue
+                or (cycle.response_started and not cycle.response_complete)
+            )
+        ):
+            # The server is not reading (the app has not taken what came, or has not asked
+            # for the body yet), or is busy answering: the client is not the one idle.
+            self._body_seen = now
+        idle = now - self._body_seen
+        if idle < self.body_idle:
+            self._body_timer = self.loop.call_later(self.body_idle - idle, self._check_body)
+            return
+        self._body_timed_out()
+
+    def _body_timed_out(self) -> None:
+        """Answer the stalled request (unless its response has begun) and hang up."""
+        cycle = self.cycle
+        self._in_body = False
+        if cycle is not None and not cycle.response_started:
+            status, headers, body = self.timeout_answer(cycle.scope)
+            if cycle.scope["method"] == "HEAD":
+                body = b""
+            content = [STATUS_LINE[status]]
+            for name, value in [*self.server_state.default_headers, *headers]:
+                content.extend([name, b": ", value, b"\r\n"])
+            content.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+            content.append(body)
+            self.transport.write(b"".join(content))
+        if cycle is not None and not cycle.response_complete:
+            # The app hears that the client left (and drops whatever it still sends): it
+            # discards the partial body as for any upload cut short.
+            cycle.keep_alive = False
+            cycle.disconnected = True
+            cycle.message_event.set()
+        self._disconnect_running()
+        self.transport.close()
+
+
+class _Server(uvicorn.Server):
     """A uvicorn server that leaves signal handling to :func:`serve_forever`."""
 
     @contextlib.contextmanager
@@ -116,15 +225,21 @@ class _Listener(uvicorn.Server):
 
 
 def serve_forever(
-    apps: list[tuple[Any, socket.socket]], tls_cert: Path | None, tls_key: Path | None
+    listeners: list[Listener],
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    body_idle: float = 20.0,
 ) -> None:
-    """Serve each app on its socket until SIGINT or SIGTERM, then stop them all gracefully."""
+    """Serve each app on its socket until SIGINT or SIGTERM, then stop them all gracefully.
+
+    A request body from which no byte arrives for ``body_idle`` seconds is answered with the
+    listener's ``timeout_answer`` and its connection closed.
+    """
     tls: dict[str, Any] = {}
     if tls_cert and tls_key:
         tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)}
     options: dict[str, Any] = {
         "lifespan": "off",
-        "http": _Protocol,
         "access_log": False,
         "log_level": "warning",
         "timeout_keep_alive": 30,
@@ -133,7 +248,14 @@ def serve_forever(
         "h11_max_incomplete_event_size": 64 * 1024,
         **tls,
     }
-    servers = [_Listener(uvicorn.Config(app, **options)) for app, _ in apps]
+    servers = []
+    for listener in listeners:
+        protocol = type(
+            "_ListenerProtocol",
+            (_Protocol,),
+            {"body_idle": body_idle, "timeout_answer": staticmethod(listener.timeout_answer)},
+        )
+        servers.append(_Server(uvicorn.Config(listener.app, http=protocol, **options)))
 
     def stop_all() -> None:
         for server in servers:
@@ -146,7 +268,10 @@ def serve_forever(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop_all)
         await asyncio.gather(
-            *(server.serve(sockets=[sock]) for server, (_, sock) in zip(servers, apps, strict=True))
+            *(
+                server.serve(sockets=[listener.sock])
+                for server, listener in zip(servers, listeners, strict=True)
+            )
         )
 
     uvloop.run(main())

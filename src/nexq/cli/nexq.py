@@ -434,37 +434,70 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+OPERATOR = "operator@nexq.local"
+OPERATOR_FILE = "operator-password"  # in the data dir, 0600, until the operator deletes it
+
+
 def _first_start(nexq: Nexq) -> None:
-    """On an empty installation, create the operator account and say how to log in once."""
-    if nexq.accounts.find("operator@nexq.local") is not None:
-        return
-    if nexq.db.reader().execute("SELECT 1 FROM accounts LIMIT 1").fetchone():
+    """On an empty installation, create the operator account; its password goes to a 0600
+    file in the data dir, never to stdout (a service manager keeps stdout in its journal)."""
+    path = nexq.settings.data_dir / OPERATOR_FILE
+    if (
+        nexq.accounts.find(OPERATOR) is not None
+        or nexq.db.reader().execute("SELECT 1 FROM accounts LIMIT 1").fetchone()
+    ):
+        if path.exists():
+            logging.getLogger("nexq").warning(
+                "%s still holds the operator's first password: change the password, then "
+                "delete the file",
+                path.resolve(),
+            )
         return
     from nexq.core.ids import random_string
 
     password = random_string(20)
-    nexq.accounts.create("operator@nexq.local", password, "operator")
-    typer.echo("First start: created the operator account")
-    typer.echo("  email:    operator@nexq.local")
-    typer.echo(f"  password: {password}   (shown once; change it after logging in)")
+    _write_secret(path, password + "\n")
+    try:
+        nexq.accounts.create(OPERATOR, password, "operator")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    shown = path.resolve()
+    typer.echo(f"First start: created the operator account {OPERATOR}")
+    typer.echo("  its password is in a file only the user running Nexq can read:")
+    typer.echo(f"    cat '{shown}'")
+    typer.echo("  log in, change the password (console: Account > Password), then delete that file")
     typer.echo(
-        "  make an S3 key: nexq admin access-key create --account operator@nexq.local "
-        '--label "My key"'
+        f'  make an S3 key: nexq admin access-key create --account {OPERATOR} --label "My key"'
     )
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to a new file that only this user can read (0600, never a file that
+    was there: a leftover of an earlier installation is replaced, a link never followed)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
     # Imported here: the admin commands never pay for the HTTP server.
-    from nexq.cli.listeners import serve_forever
+    from nexq.cli.listeners import Listener, serve_forever
 
     nexq = build(settings)
     stop = threading.Event()
     start_janitor(nexq, stop)
+    s3 = s3_app(nexq)
     try:
         serve_forever(
-            [(s3_app(nexq), sockets[0]), (api_app(nexq), sockets[1])],
+            [Listener(s3, sockets[0], s3.request_timeout), Listener(api_app(nexq), sockets[1])],
             settings.tls_cert,
             settings.tls_key,
+            settings.body_idle_seconds,
         )
     finally:
         stop.set()

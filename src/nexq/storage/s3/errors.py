@@ -108,3 +108,13 @@ def malformed_xml() -> S3Error:
         "schema.",
         400,
     )
+
+
+def request_timeout() -> S3Error:
+    """A request body stopped arriving (no byte for the idle deadline), as S3 words it."""
+    return S3Error(
+        "RequestTimeout",
+        "Your socket connection to the server was not read from or written to within the "
+        "timeout period. Idle connections will be closed.",
+        400,
+    )

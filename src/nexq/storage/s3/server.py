@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -16,7 +17,13 @@ from nexq.storage.directory import Credential
 from nexq.storage.metering import BillingClass, Meter
 from nexq.storage.s3 import sigv4
 from nexq.storage.s3.auth import Authenticator
-from nexq.storage.s3.errors import S3Error, from_domain, internal_error, render
+from nexq.storage.s3.errors import (
+    S3Error,
+    from_domain,
+    internal_error,
+    render,
+    request_timeout,
+)
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.operations import BILLING, Access, Operation, route
@@ -77,6 +84,28 @@ class S3App:
         sent = await self._send(send, receive, response, request_id, method)
         if self._meter is not None and req is not None and req.credential is not None:
             self._count(self._meter, req, response.status, sent)
+
+    def request_timeout(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """The answer to a request whose body stopped arriving: 400 RequestTimeout.
+
+        The listener times request bodies and sends this itself (``nexq.cli.listeners``);
+        the request's handler then sees the client leave and discards what it received.
+        """
+        self._counter += 1
+        request_id = f"{self._id_prefix}{self._counter:08X}"
+        resource = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        resource = resource.partition("?")[0]
+        with contextlib.suppress(UnicodeError):
+            decoded = unquote(resource, errors="strict")
+            if decoded.isprintable():
+                resource = decoded
+        headers = [
+            (b"x-amz-request-id", request_id.encode()),
+            (b"x-amz-id-2", self._host_id.encode()),
+            (b"server", b"Nexq"),
+            (b"content-type", b"application/xml"),
+        ]
+        return 400, headers, render(request_timeout(), resource, request_id)
 
     def _count(self, meter: Meter, req: S3Request, status: int, sent: int) -> None:
         """Meter a request whose caller was authenticated (see docs/metering.md for the rules)."""

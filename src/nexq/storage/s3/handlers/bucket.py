@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nexq.storage.conditions import Conditions
-from nexq.storage.s3.body import read_small
+from nexq.storage.s3.body import incomplete_body, read_small
 from nexq.storage.s3.errors import S3Error
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
@@ -47,6 +47,9 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
     more = True
     while more:
         message = await req.receive()
+        if message["type"] == "http.disconnect":
+            # Cut short (or timed out): never create the bucket of a request not received.
+            raise incomplete_body()
         body += message.get("body", b"")
         more = message.get("more_body", False) and len(body) < 64 * 1024
     name = req.bucket or ""
