@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import resource
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -224,6 +225,16 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _raise_descriptor_limit() -> None:
+    """Take the hard limit on open files as the soft one (systemd's default soft limit is
+    1,024): a download holds one descriptor per segment it reads, up to 10,000 for an object
+    of as many parts, besides one per connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def serve_forever(
     listeners: list[Listener],
     tls_cert: Path | None,
@@ -235,6 +246,7 @@ def serve_forever(
     A request body from which no byte arrives for ``body_idle`` seconds is answered with the
     listener's ``timeout_answer`` and its connection closed.
     """
+    _raise_descriptor_limit()
     tls: dict[str, Any] = {}
     if tls_cert and tls_key:
         tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)}
