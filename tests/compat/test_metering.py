@@ -24,6 +24,7 @@ def usage(server: LiveServer, token: str) -> dict[str, Any]:
         f"{server.api_url}/v1/storage/usage",
         params={"month": month},
         headers={"Authorization": f"Bearer {token}"},
+        timeout=30,  # httpx's 5 s default is short for a 2-core CI machine running two suites
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
