@@ -63,6 +63,7 @@ soak: $(STAMP)
 	NEXQ_RELIABILITY=long NEXQ_SOAK_REPORT=bench/soak-results.json $(BIN)/python -m pytest tests/reliability/test_soak.py -q -s
 
 ## fuzz: the long forms of the fault and bad-input suites (100,000 fuzzed requests, 20 kill -9 rounds)
+##   and 20,000 fuzzed console form requests (figures: bench/console-fuzz-results.json)
 fuzz: $(STAMP)
 	NEXQ_RELIABILITY=long NEXQ_FUZZ_REPORT=bench/fuzz-results.json NEXQ_CRASH_REPORT=bench/crash-results.json \
 		$(BIN)/python -m pytest tests/reliability -q -s --deselect tests/reliability/test_soak.py::test_soak

@@ -37,6 +37,7 @@ from nexq.console.web import (
 from nexq.core.errors import DomainError
 from nexq.storage import console as storage_console
 from nexq.storage.access_keys import AccessKeys
+from nexq.storage.errors import AccessDenied, NoSuchBucket
 from nexq.storage.multipart import Multipart
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
@@ -140,6 +141,11 @@ def _install_error_pages(app: FastAPI, pages: Pages) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, AccessDenied) and "name" in request.path_params:
+            # The console acts with all of the account's rights, so a bucket it may not use
+            # is another account's: "not found", as in the REST API (existence must not leak).
+            name = request.path_params["name"]
+            exc = NoSuchBucket(f"No bucket named {name!r} in this account.")
         status = status_of(exc)
         if wants_json(request):
             return json_error(exc.message, status)

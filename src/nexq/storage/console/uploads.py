@@ -17,10 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from nexq.accounts.model import Principal
 from nexq.console.streaming import receive_body
 from nexq.console.web import Flash, Pages
+from nexq.core.errors import Invalid
 from nexq.storage.api import account_caller
 from nexq.storage.console.links import bucket_url
+from nexq.storage.errors import InvalidArgument
 from nexq.storage.incoming import IncomingBody
-from nexq.storage.model import MAX_PUT_BYTES
+from nexq.storage.model import MAX_PUT_BYTES, validate_key
 from nexq.storage.multipart import CompletedPart, Multipart
 from nexq.storage.service import NewContent, ObjectStorage
 
@@ -59,6 +61,21 @@ def file_name(sent: str) -> str:
     return sent.replace("\\", "/").rsplit("/", 1)[-1]
 
 
+def object_key(key: str) -> str:
+    """``key``, if an S3 tool could address the object stored under it.
+
+    The console takes keys from query strings, JSON and file names, so it checks what S3's
+    own parsing rules out on the way in: an empty key (``/bucket/`` is the bucket) and NUL
+    (refused in every S3 URI). Too long a key is refused as S3 refuses it.
+    """
+    if not key:
+        raise InvalidArgument("The object needs a name: its key is empty.")
+    if "\x00" in key:
+        raise InvalidArgument("Object keys cannot contain the NUL character (U+0000).")
+    validate_key(key)
+    return key
+
+
 def declared_size(request: Request) -> int:
     """The body's Content-Length (0 when absent: the commit checks the quota exactly)."""
     length = request.headers.get("content-length", "")
@@ -87,6 +104,7 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
             {"content-type": content_type(request.headers.get("content-type"))}, {}
         )
         as_account = account_caller(caller)
+        object_key(key)
 
         def open_body() -> IncomingBody:
             storage.check_room(as_account, name, declared_size(request))
@@ -100,7 +118,7 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
     def create_upload(name: str, upload: NewUpload, caller: SignedIn) -> JSONResponse:
         headers = {"content-type": content_type(upload.content_type)}
         started = multipart.create(
-            account_caller(caller), name, upload.key, headers, {}, None, None
+            account_caller(caller), name, object_key(upload.key), headers, {}, None, None
         )
         return JSONResponse({"upload_id": started.id, "key": started.key})
 
@@ -146,10 +164,19 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
     ) -> Response:
         """Without script: the files arrive as a form, spooled to disk by the parser."""
         as_account = account_caller(caller)
+        chosen = [
+            (upload, prefix + file_name(upload.filename)) for upload in files if upload.filename
+        ]
+        # Every name is checked before any file is stored: a refusal stores nothing.
+        for upload, key in chosen:
+            try:
+                object_key(key)
+            except Invalid as exc:
+                sent = upload.filename or ""
+                shown = sent if len(sent) <= 60 else sent[:60] + "…"
+                raise InvalidArgument(f"{shown!r}: {exc.message}") from None
         stored = 0
-        for upload in files:
-            if not upload.filename:
-                continue
+        for upload, key in chosen:
             body = storage.receive((), MAX_PUT_BYTES)
             try:
                 while chunk := upload.file.read(COPY_BYTES):
@@ -158,7 +185,7 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
                 body.abort()
                 raise
             content = NewContent({"content-type": content_type(upload.content_type)}, {})
-            storage.put_object(as_account, name, prefix + file_name(upload.filename), body, content)
+            storage.put_object(as_account, name, key, body, content)
             stored += 1
         flash = Flash("success", f"Uploaded {stored} file{'' if stored == 1 else 's'}.")
         return pages.redirect(request, bucket_url(name, prefix=prefix), flash)

@@ -24,6 +24,9 @@ def period(start: str, end: str, today: date) -> tuple[date, date]:
         last = date.fromisoformat(end) if end else today
     except ValueError:
         raise ValueError("Write dates as YYYY-MM-DD, e.g. 2026-11-01.") from None
+    if last == date.max:
+        # The report runs to the start of the next day, which does not exist.
+        raise ValueError(f"Choose an end before {date.max.isoformat()}.")
     if first > last:
         raise ValueError("The period starts after it ends; swap the two dates.")
     if (last - first).days >= MAX_DAYS:
