@@ -839,13 +839,6 @@ def test_budget_amounts_must_be_written_plainly(server: LiveServer) -> None:
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Open bug (service, outside the console): Budgets.set takes any finite decimal, so "
-    "PUT /v1/billing/budget accepts amount 1E+999999999 (32 characters allowed); the console's "
-    "budget page then renders a billion digits, and the billing house-keeping fails with "
-    "decimal.Overflow on every round (budget alerts stop for every account after it).",
-)
 def test_api_budget_amounts_are_bounded(server: LiveServer) -> None:
     email = make_account(server, "api-budget")
     with _http(server) as api:
@@ -858,11 +851,6 @@ def test_api_budget_amounts_are_bounded(server: LiveServer) -> None:
             api.delete("/v1/billing/budget", headers=bearer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Open bug (REST API, outside the console): GET /v1/storage/usage?month=9999-12 is a "
-    "500 (month_period builds date(10000, 1, 1)); the console's Usage page had the same bug.",
-)
 def test_api_usage_of_the_last_month_is_not_a_server_error(server: LiveServer) -> None:
     email = make_account(server, "api-usage")
     with _http(server) as api:

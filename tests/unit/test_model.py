@@ -49,6 +49,10 @@ def test_key_and_metadata_limits() -> None:
     validate_key("k" * 1024)
     with pytest.raises(errors.KeyTooLong):
         validate_key("\u00e9" * 513)
+    # Keys no S3 tool could address (the bucket's own URL; NUL is refused in any URI).
+    for unreachable in ("", "a\x00b"):
+        with pytest.raises(errors.InvalidArgument):
+            validate_key(unreachable)
     validate_user_metadata({"a": "b" * 2000})
     with pytest.raises(errors.MetadataTooLarge):
         validate_user_metadata({"a": "b" * 2048})

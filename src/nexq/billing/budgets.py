@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import time
 from collections.abc import Callable
@@ -22,6 +23,9 @@ from nexq.core.ids import new_id
 
 log = logging.getLogger("nexq.billing")
 DEFAULT_THRESHOLDS = [50, 80, 100]
+# Money as people write it. Decimal takes "1E+999999999" too: a billion digits on a page, and
+# an Overflow in every later comparison with the month's charges.
+PLAIN_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,11 @@ class Budgets:
             raise Invalid("amount: a decimal number such as 25.00.") from None
         if not value.is_finite() or value <= 0:
             raise Invalid("amount: more than 0.")
+        if not PLAIN_AMOUNT.fullmatch(amount.strip()):
+            raise Invalid(
+                "amount: write it out, such as 25.00, "
+                "with at most 12 digits before the point and 6 after."
+            )
         marks = sorted(set(thresholds or DEFAULT_THRESHOLDS))
         if not marks or any(not 1 <= t <= 1000 for t in marks):
             raise Invalid("thresholds: percentages from 1 to 1000.")

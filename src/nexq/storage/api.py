@@ -151,6 +151,9 @@ def month_period(month: str | None) -> tuple[date, date]:
         if not match:
             raise Invalid("month: use the form YYYY-MM, e.g. 2026-11.")
         year, number = int(match[1]), int(match[2])
+        if year == 0 or (year, number) == (9999, 12):
+            # Python's dates end with 9999: the month after 9999-11 cannot be named.
+            raise Invalid("month: from 0001-01 to 9999-11.")
     start = date(year, number, 1)
     end = date(year + 1, 1, 1) if number == 12 else date(year, number + 1, 1)
     return start, end

@@ -51,7 +51,12 @@ def validate_bucket_name(name: str) -> None:
 
 
 def validate_key(key: str) -> None:
-    """Raise unless ``key`` is a usable object key."""
+    """Raise unless ``key`` is a usable object key: one an S3 tool can address (an empty key
+    would be the bucket's URL, and NUL is refused in every S3 URI), of at most 1,024 bytes."""
+    if not key:
+        raise InvalidArgument("The object needs a name: its key is empty.")
+    if "\x00" in key:
+        raise InvalidArgument("Object keys cannot contain the NUL character (U+0000).")
     if len(key.encode()) > MAX_KEY_BYTES:
         raise KeyTooLong(f"Your key is too long: object keys are at most {MAX_KEY_BYTES} bytes.")
 

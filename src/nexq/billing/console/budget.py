@@ -1,8 +1,7 @@
 """Billing → Budget & alerts: the monthly budget, its thresholds and where alerts go, and the
 account's notifications (newest first, unread highlighted, "mark all read")."""
 
-import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -18,9 +17,6 @@ from nexq.core.errors import DomainError, Invalid
 BUDGET = "/billing/budget"
 NOTIFICATIONS_SHOWN = 50
 Text = Annotated[str, Form()]
-# An amount as people write money: the service takes any finite decimal, but "1E+999999999"
-# is a billion digits on this page and a tiny one a percentage past any precision.
-PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,6})?")
 
 
 def percentages(text: str) -> list[int] | None:
@@ -35,22 +31,6 @@ def percentages(text: str) -> list[int] | None:
         raise Invalid(
             "thresholds: whole percentages separated by commas, such as 50, 80, 100."
         ) from None
-
-
-def amount_of(text: str) -> str:
-    """The amount as typed, when it is written plainly (the service judges its value, and
-    says what a number looks like when it is none)."""
-    text = text.strip()
-    try:
-        Decimal(text)
-    except InvalidOperation:
-        return text
-    if not PLAIN_AMOUNT.fullmatch(text):
-        raise Invalid(
-            "amount: write it out, such as 25.00, "
-            "with at most 12 digits before the point and 6 after."
-        )
-    return text
 
 
 def optional(text: str) -> str | None:
@@ -111,7 +91,7 @@ def router(billing: Billing, budgets: Budgets, pages: Pages) -> APIRouter:
         try:
             saved = budgets.set(
                 caller.account.id,
-                amount_of(amount),
+                amount.strip(),
                 percentages(thresholds),
                 optional(email),
                 optional(webhook_url),

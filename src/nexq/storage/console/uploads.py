@@ -62,16 +62,8 @@ def file_name(sent: str) -> str:
 
 
 def object_key(key: str) -> str:
-    """``key``, if an S3 tool could address the object stored under it.
-
-    The console takes keys from query strings, JSON and file names, so it checks what S3's
-    own parsing rules out on the way in: an empty key (``/bucket/`` is the bucket) and NUL
-    (refused in every S3 URI). Too long a key is refused as S3 refuses it.
-    """
-    if not key:
-        raise InvalidArgument("The object needs a name: its key is empty.")
-    if "\x00" in key:
-        raise InvalidArgument("Object keys cannot contain the NUL character (U+0000).")
+    """``key``, if an S3 tool could address the object stored under it (the console takes
+    keys from query strings, JSON and file names, where S3's parsing rules nothing out)."""
     validate_key(key)
     return key
 
