@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import servers as _servers
 from servers import (
     REPO,
     MotoServer,
@@ -33,6 +34,7 @@ from servers import (
     Server,
     machine_busy_fraction,
     nexq_probe,
+    use_nexq_src,
 )
 from workloads import (
     BUCKET,
@@ -348,7 +350,7 @@ def header_text(p: Params, quick: bool, nexq_reason: str, elapsed: float | None 
     try:
         commit = (
             subprocess.run(
-                ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                ["git", "-C", str(_servers.SRC), "rev-parse", "--short", "HEAD"],
                 capture_output=True,
                 timeout=10,
                 check=False,
@@ -360,7 +362,7 @@ def header_text(p: Params, quick: bool, nexq_reason: str, elapsed: float | None 
         commit = ""
     try:
         dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+            ["git", "-C", str(_servers.SRC), "status", "--porcelain", "--", "."],
             capture_output=True,
             timeout=10,
             check=False,
@@ -369,6 +371,8 @@ def header_text(p: Params, quick: bool, nexq_reason: str, elapsed: float | None 
         dirty = b""
     if commit and dirty:
         commit += " + uncommitted changes in src/"
+    if _servers.SRC != REPO / "src":
+        commit += f" ({_servers.SRC})"
     nginx = _version([shutil.which("nginx") or "nginx", "-v"]).replace("nginx version: ", "")
     lines = [
         f"## Nexq benchmark ({'quick' if quick else 'full'} mode)",
@@ -404,12 +408,20 @@ def main() -> int:
     ap.add_argument("--tmp", default=None, help="parent directory for server data dirs")
     ap.add_argument("--keep", action="store_true", help="keep server temp dirs")
     ap.add_argument(
+        "--nexq-src",
+        default=None,
+        help="run Nexq from this src/ dir instead of this checkout's (e.g. a git worktree of an "
+        "older commit: compare two trees with the same harness)",
+    )
+    ap.add_argument(
         "--wait-idle",
         type=float,
         default=120.0,
         help="before each server, wait up to this many seconds for other load to stop",
     )
     args = ap.parse_args()
+    if args.nexq_src:
+        use_nexq_src(Path(args.nexq_src))
 
     p = Params(unsigned=args.unsigned_payload)
     if args.quick:

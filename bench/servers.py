@@ -25,7 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The Nexq tree under test: this checkout's src/ unless --nexq-src names another (e.g. a git
+# worktree of an older commit, to compare two trees with the same harness).
 SRC = REPO / "src"
+
+
+def use_nexq_src(src: Path) -> None:
+    """Run Nexq from ``src`` (a directory holding the ``nexq`` package) instead."""
+    global SRC
+    SRC = src.resolve()
+
+
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 

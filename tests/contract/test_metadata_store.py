@@ -12,6 +12,7 @@ import pytest
 from nexq.accounts.port import AccountStore
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.core.db import Database
+from nexq.core.errors import QuotaExceeded
 from nexq.core.schema import MIGRATIONS
 from nexq.storage import errors
 from nexq.storage.metadata.port import MetadataStore
@@ -205,3 +206,95 @@ def test_access_keys_and_generation(store: MetadataStore, accounts: AccountStore
     assert after is not None and after[0].bucket_ids == frozenset()
     assert store.remove_access_key(acc.id, key.id) is True
     assert store.get_access_key(key.id) is None
+
+
+def sized(b: Bucket, key: str, size: int, path: str | None = None) -> ObjectMeta:
+    return ObjectMeta(
+        b.id, key, size, "e", time.time(), {}, {}, {}, None, (Segment(path or key, size),)
+    )
+
+
+def test_account_counter_follows_every_write(store: MetadataStore, accounts: AccountStore) -> None:
+    a, other = account(accounts, "a"), account(accounts, "o")
+    b1, b2, b3 = bucket(store, a, "one"), bucket(store, a, "two"), bucket(store, other, "three")
+
+    def check(objects: int, stored: int) -> None:
+        per_bucket = [store.bucket_usage(b.id) for b in (b1, b2)]
+        assert sum(n for n, _ in per_bucket) == objects
+        assert sum(size for _, size in per_bucket) == stored
+        assert store.stored_bytes(a.id) == stored
+        assert store.account_usage(a.id) == (2, objects, stored)
+        assert store.counter_drift() == []
+
+    store.put_object(sized(b1, "x", 100))
+    store.put_object(sized(b2, "y", 50))
+    store.put_object(sized(b3, "z", 7))  # another account's bytes are not ours
+    check(2, 150)
+    store.put_object(sized(b1, "x", 30, "x2"))  # overwrite, smaller
+    check(2, 80)
+    store.put_object(sized(b2, "y", 500, "y2"))  # overwrite, larger
+    check(2, 530)
+    up = Upload("u1", b1.id, "x", time.time(), {}, {}, None, None)
+    store.add_upload(up)
+    store.put_part(Part("u1", 1, 40, "e1", time.time(), "part1"))
+    store.put_part(Part("u1", 2, 60, "e2", time.time(), "part2"))
+    check(2, 530)  # parts are not stored bytes until completed
+    done = ObjectMeta(
+        b1.id,
+        "x",
+        100,
+        "e",
+        time.time(),
+        {},
+        {},
+        {},
+        None,
+        (Segment("part1", 40), Segment("part2", 60)),
+        parts_count=2,
+    )
+    store.complete_upload(up, done, [1, 2])  # replaces the 30-byte x
+    check(2, 600)
+    assert store.delete_object(b2.id, "y") is True
+    check(1, 100)
+    assert store.delete_object(b2.id, "y") is False
+    check(1, 100)
+    store.remove_bucket(b2.id)
+    assert store.stored_bytes(a.id) == 100 and store.account_usage(a.id) == (1, 1, 100)
+    assert store.stored_bytes(other.id) == 7
+    assert store.stored_bytes("nobody") == 0
+
+
+def test_storage_quota_is_exact_under_concurrent_writers(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    a = account(accounts)
+    b1, b2 = bucket(store, a, "one"), bucket(store, a, "two")
+    quota = 10 * 100
+    refused: list[str] = []
+    stored: list[str] = []
+
+    def put(i: int) -> None:
+        try:
+            store.put_object(sized((b1, b2)[i % 2], f"k{i}", 100), quota=quota)
+            stored.append(f"k{i}")
+        except QuotaExceeded as exc:
+            assert exc.limit == "storage_bytes"
+            refused.append(f"k{i}")
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(stored) == 10 and len(refused) == 22
+    assert store.stored_bytes(a.id) == quota
+    assert store.account_usage(a.id) == (2, 10, quota)
+    key = stored[0]
+    owner = b1 if int(key[1:]) % 2 == 0 else b2
+    store.put_object(sized(owner, key, 60, "smaller"), quota=quota)  # shrinking always fits
+    store.put_object(sized(owner, key, 100, "again"), quota=quota)  # and growing back to it
+    with pytest.raises(QuotaExceeded):
+        store.put_object(sized(owner, key, 101, "over"), quota=quota)
+    final = store.get_object(owner.id, key)
+    assert final is not None and final.size == 100
+    assert store.stored_bytes(a.id) == quota and store.counter_drift() == []

@@ -295,10 +295,14 @@ def key_delete(
 def fsck(
     data_dir: DataDir = None,
     repair: Annotated[
-        bool, typer.Option(help="Remove orphan blob files older than five minutes.")
+        bool,
+        typer.Option(
+            help="Remove orphan blob files older than five minutes; recount wrong counters."
+        ),
     ] = False,
 ) -> None:
-    """Check that every object's blobs exist with the right size; exit 1 if not."""
+    """Check that every object's blobs exist with the right size, and that bucket and
+    account counters (objects, stored bytes) match the objects; exit 1 if not."""
     with _installation(data_dir) as nexq:
         report = check(nexq.store, nexq.blobs, repair=repair)
     _print(
@@ -310,6 +314,8 @@ def fsck(
             "orphans": report.orphans,
             "temporaries": report.temporaries,
             "removed": report.removed,
+            "counters": report.counters,
+            "recounted": report.recounted,
         }
     )
     if not report.clean and not (repair and not report.missing and not report.wrong_size):

@@ -202,4 +202,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX notifications_by_account ON notifications(account_id, created_at);
     CREATE INDEX notifications_unread ON notifications(account_id, read);
     """,
+    # 6: each account's stored bytes in one row (the sum of its buckets' stored_bytes), kept in
+    # the same transaction as the buckets' counters: the exact quota check inside a write is one
+    # indexed update however many buckets the account has.
+    """
+    CREATE TABLE account_storage (
+        account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+        stored_bytes INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    INSERT INTO account_storage(account_id, stored_bytes)
+        SELECT account_id, sum(stored_bytes) FROM buckets GROUP BY account_id;
+    """,
 ]

@@ -158,7 +158,11 @@ class ObjectStorage:
         bucket = self.bucket(caller, bucket_name)
         quota = self.quotas.limit(bucket.account_id, "storage_bytes")
         if quota is not None and size > 0:
-            stored = self._store.account_usage(bucket.account_id)[2]
+            # A figure up to a second old says "fits" without a database read per PUT: if it
+            # is too low, the exact check in the commit still refuses. A refusal reads again.
+            stored = self._store.stored_bytes(bucket.account_id, max_age=1.0)
+            if stored + size > quota:
+                stored = self._store.stored_bytes(bucket.account_id)
             # The replaced object is looked up only when it could make the difference.
             if stored + size > quota and key is not None:
                 current = self._store.get_object(bucket.id, key)

@@ -41,6 +41,11 @@ class MetadataStore(Protocol):
     def account_usage(self, account_id: str) -> tuple[int, int, int]:
         """(buckets, objects, stored bytes) of the account."""
 
+    def stored_bytes(self, account_id: str, max_age: float = 0.0) -> int:
+        """The account's stored bytes (the sum of its buckets', kept with every write), read
+        now; or, given ``max_age``, as this process last read them if that was at most
+        ``max_age`` seconds ago (for checks that read again before they refuse)."""
+
     # objects
     def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None: ...
     def list_objects(
@@ -127,3 +132,10 @@ class MetadataStore(Protocol):
 
     def blob_sizes(self) -> dict[str, int]:
         """The size each object segment and part says its blob has, by path."""
+
+    def counter_drift(self) -> list[str]:
+        """Buckets and accounts whose kept counters (objects, stored bytes) differ from what
+        their objects add up to, one line each; empty when they all agree."""
+
+    def recount(self) -> list[str]:
+        """Set every counter from the objects, atomically; returns the drift it repaired."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from nexq.core.db import Database
@@ -13,6 +14,7 @@ from nexq.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
     PreconditionFailed,
@@ -115,27 +117,84 @@ def _count_object(
     conn: sqlite3.Connection, meta: ObjectMeta, old_size: int | None, quota: int | None
 ) -> None:
     """Keep the bucket's counters with the write, refusing it if it breaks the quota."""
-    grown = meta.size - (old_size or 0)
-    if quota is not None and grown > 0:
-        used = conn.execute(
-            "SELECT coalesce(sum(stored_bytes), 0) FROM buckets WHERE account_id = "
-            "(SELECT account_id FROM buckets WHERE id = ?)",
-            (meta.bucket_id,),
-        ).fetchone()[0]
-        if used + grown > quota:
-            raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
-    conn.execute(
+    _add_to_counters(
+        conn, meta.bucket_id, 1 if old_size is None else 0, meta.size - (old_size or 0), quota
+    )
+
+
+# The account's row (the sum of its buckets' stored bytes), found through the bucket; with a
+# quota, only if the total stays within it. Plain statements (RETURNING would cost more): this
+# runs in the serialized commit stage, where every statement is paid by every write.
+_ADD_TO_ACCOUNT = (
+    "UPDATE account_storage SET stored_bytes = stored_bytes + ? "
+    "WHERE account_id = (SELECT account_id FROM buckets WHERE id = ?)"
+)
+_ADD_TO_ACCOUNT_WITHIN = (
+    "UPDATE account_storage SET stored_bytes = stored_bytes + ? "
+    "WHERE account_id = (SELECT account_id FROM buckets WHERE id = ?) AND stored_bytes + ? <= ?"
+)
+
+
+def _add_to_counters(
+    conn: sqlite3.Connection, bucket_id: str, objects: int, grown: int, quota: int | None = None
+) -> None:
+    """Add to the bucket's counters and to its account's stored bytes; growth that would take
+    the account over ``quota`` raises QuotaExceeded before anything is changed."""
+    if grown:
+        limit = quota if grown > 0 else None  # shrinking always fits
+        if limit is None:
+            changed = conn.execute(_ADD_TO_ACCOUNT, (grown, bucket_id)).rowcount
+        else:
+            changed = conn.execute(
+                _ADD_TO_ACCOUNT_WITHIN, (grown, bucket_id, grown, limit)
+            ).rowcount
+        if not changed:
+            _unchanged_account(conn, bucket_id, grown, limit)
+    if not conn.execute(
         "UPDATE buckets SET object_count = object_count + ?, stored_bytes = stored_bytes + ? "
         "WHERE id = ?",
-        (1 if old_size is None else 0, grown, meta.bucket_id),
-    )
+        (objects, grown, bucket_id),
+    ).rowcount:
+        # Deleted meanwhile: an object there could never be reached (the committer's
+        # savepoint undoes the account's update).
+        raise NoSuchBucket()
+
+
+def _unchanged_account(
+    conn: sqlite3.Connection, bucket_id: str, grown: int, quota: int | None
+) -> None:
+    """The account's row did not change: ``quota`` refuses the growth, or the account has no
+    row yet (its first bytes since the row was introduced), which starts from its buckets."""
+    row = conn.execute(
+        "SELECT b.account_id, s.stored_bytes FROM buckets AS b "
+        "LEFT JOIN account_storage AS s ON s.account_id = b.account_id WHERE b.id = ?",
+        (bucket_id,),
+    ).fetchone()
+    if row is None:
+        raise NoSuchBucket()
+    if row[1] is None:
+        (stored,) = conn.execute(
+            "SELECT coalesce(sum(stored_bytes), 0) FROM buckets WHERE account_id = ?", (row[0],)
+        ).fetchone()
+        if quota is None or stored + grown <= quota:
+            conn.execute(
+                "INSERT INTO account_storage(account_id, stored_bytes) VALUES (?, ?)",
+                (row[0], stored + grown),
+            )
+            return
+    elif quota is None:
+        raise RuntimeError(f"account {row[0]}: an unconditional update missed its row")
+    raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
 
 
 class SqliteMetadata:
     """:class:`MetadataStore` on the SQLite :class:`Database`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
+        self._clock = clock
+        # Each account's stored bytes as this process last read them, and when.
+        self._stored: dict[str, tuple[float, int]] = {}
 
     # accounts ---------------------------------------------------------------------------
     def get_account(self, account_id: str) -> Account | None:
@@ -229,13 +288,31 @@ class SqliteMetadata:
         row = (
             self._db.reader()
             .execute(
-                "SELECT count(*), coalesce(sum(object_count), 0), coalesce(sum(stored_bytes), 0) "
+                "SELECT count(*), coalesce(sum(object_count), 0), "
+                "(SELECT coalesce(max(stored_bytes), 0) FROM account_storage WHERE account_id = ?) "
                 "FROM buckets WHERE account_id = ?",
-                (account_id,),
+                (account_id, account_id),
             )
             .fetchone()
         )
         return int(row[0]), int(row[1]), int(row[2])
+
+    def stored_bytes(self, account_id: str, max_age: float = 0.0) -> int:
+        now = self._clock()
+        if max_age > 0:
+            seen = self._stored.get(account_id)
+            if seen is not None and now - seen[0] <= max_age:
+                return seen[1]
+        row = (
+            self._db.reader()
+            .execute("SELECT stored_bytes FROM account_storage WHERE account_id = ?", (account_id,))
+            .fetchone()
+        )
+        stored = int(row[0]) if row else 0  # no row: nothing stored since it was introduced
+        if len(self._stored) > 100_000:
+            self._stored = {}
+        self._stored[account_id] = (now, stored)
+        return stored
 
     # objects ----------------------------------------------------------------------------
     def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None:
@@ -281,7 +358,8 @@ class SqliteMetadata:
             )
             _count_object(conn, meta, old_size, quota)
             _insert_object(conn, meta)
-            _discard(conn, old)
+            if old:
+                _discard(conn, old)
 
         self._db.write(write, sync_blobs=True)
 
@@ -293,11 +371,7 @@ class SqliteMetadata:
             ).fetchone()
             if row is None:
                 return False
-            conn.execute(
-                "UPDATE buckets SET object_count = object_count - 1, "
-                "stored_bytes = stored_bytes - ? WHERE id = ?",
-                (row[1], bucket_id),
-            )
+            _add_to_counters(conn, bucket_id, -1, -int(row[1]))
             _discard(conn, (p for p, _ in json.loads(row[0])))
             return True
 
@@ -632,6 +706,62 @@ class SqliteMetadata:
         for (segments,) in conn.execute("SELECT segments FROM objects"):
             sizes.update((p, s) for p, s in json.loads(segments))
         return sizes
+
+    def counter_drift(self) -> list[str]:
+        return _counter_drift(self._db.reader())
+
+    def recount(self) -> list[str]:
+        def write(conn: sqlite3.Connection) -> list[str]:
+            drift = _counter_drift(conn)
+            if drift:
+                conn.execute(
+                    "UPDATE buckets SET "
+                    "object_count = (SELECT count(*) FROM objects WHERE bucket_id = buckets.id), "
+                    "stored_bytes = (SELECT coalesce(sum(size), 0) FROM objects "
+                    "WHERE bucket_id = buckets.id)"
+                )
+                conn.execute(
+                    "INSERT INTO account_storage(account_id, stored_bytes) "
+                    "SELECT id, (SELECT coalesce(sum(stored_bytes), 0) FROM buckets "
+                    "WHERE account_id = accounts.id) FROM accounts WHERE true "
+                    "ON CONFLICT(account_id) DO UPDATE SET stored_bytes = excluded.stored_bytes"
+                )
+            return drift
+
+        return self._db.write(write)
+
+
+# Counters that differ from what the objects add up to; one statement, so one snapshot.
+_DRIFT = """
+WITH actual AS (
+    SELECT bucket_id, count(*) AS n, sum(size) AS bytes FROM objects GROUP BY bucket_id
+), by_account AS (
+    SELECT b.account_id, coalesce(sum(a.bytes), 0) AS bytes
+    FROM buckets b LEFT JOIN actual a ON a.bucket_id = b.id GROUP BY b.account_id
+)
+SELECT 'bucket', b.name, b.object_count, b.stored_bytes, coalesce(a.n, 0), coalesce(a.bytes, 0)
+FROM buckets b LEFT JOIN actual a ON a.bucket_id = b.id
+WHERE b.object_count != coalesce(a.n, 0) OR b.stored_bytes != coalesce(a.bytes, 0)
+UNION ALL
+SELECT 'account', c.email, NULL, coalesce(s.stored_bytes, 0), NULL, coalesce(t.bytes, 0)
+FROM accounts c
+LEFT JOIN account_storage s ON s.account_id = c.id
+LEFT JOIN by_account t ON t.account_id = c.id
+WHERE coalesce(s.stored_bytes, 0) != coalesce(t.bytes, 0)
+"""
+
+
+def _counter_drift(conn: sqlite3.Connection) -> list[str]:
+    out = []
+    for kind, name, count, stored, actual_count, actual_bytes in conn.execute(_DRIFT):
+        if kind == "bucket":
+            out.append(
+                f"bucket {name}: counted {count} objects, {stored} bytes; "
+                f"holds {actual_count} objects, {actual_bytes} bytes"
+            )
+        else:
+            out.append(f"account {name}: counted {stored} bytes; holds {actual_bytes} bytes")
+    return out
 
 
 def _insert_object(conn: sqlite3.Connection, meta: ObjectMeta) -> None:
