@@ -68,7 +68,7 @@ def test_a_key_cannot_create_a_key_beyond_its_scopes(
     ).json()["token"]
     with api(server, token) as limited:
         wider = limited.post("/v1/api-keys", json={"name": "wider", "scopes": ["storage:write"]})
-        assert "storage:write" in str(assert_problem(wider, 403, "forbidden")["detail"])
+        assert "storage:write" in str(assert_problem(wider, 403, "beyond-caller-scopes")["detail"])
         default = limited.post("/v1/api-keys", json={"name": "same"})
         assert default.status_code == 201
         assert default.json()["scopes"] == ["account:write", "storage:read"]
@@ -142,3 +142,83 @@ def test_key_lists_are_paginated(client: httpx.Client) -> None:
     second = client.get("/v1/api-keys", params={"limit": 2, "cursor": first["next_cursor"]}).json()
     assert {k["id"] for k in first["items"]}.isdisjoint(k["id"] for k in second["items"])
     assert_problem(client.get("/v1/api-keys", params={"limit": 0}), 422, "validation")
+
+
+def test_a_narrow_key_cannot_regenerate_revoke_or_delete_a_wider_one(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    """The escalation an outside review found: account:write regenerated the widest key of
+    the account and got its token, with every scope."""
+    wide = client.post("/v1/api-keys", json={"name": "wide"}).json()
+    narrow = client.post(
+        "/v1/api-keys", json={"name": "narrow", "scopes": ["account:write"]}
+    ).json()
+    with api(server, narrow["token"]) as caller:
+        for verb in ("regenerate", "revoke"):
+            body = assert_problem(
+                caller.post(f"/v1/api-keys/{wide['id']}/{verb}"), 403, "beyond-caller-scopes"
+            )
+            assert "storage:write" in body["scopes"]  # type: ignore[operator]
+            assert "token" not in body
+        assert_problem(caller.delete(f"/v1/api-keys/{wide['id']}"), 403, "beyond-caller-scopes")
+        # The wide key is untouched: same token, still active.
+        shown = client.get(f"/v1/api-keys/{wide['id']}").json()
+        assert shown["status"] == "Active"
+        with api(server, wide["token"]) as still:
+            assert still.get("/v1/storage/buckets").status_code == 200
+        # Keys within its reach (its own scopes or fewer, itself included) it may manage.
+        peer = client.post("/v1/api-keys", json={"name": "peer", "scopes": ["account:read"]})
+        regenerated = caller.post(f"/v1/api-keys/{peer.json()['id']}/regenerate")
+        assert regenerated.status_code == 200 and regenerated.json()["token"].startswith("nxq_")
+        assert caller.delete(f"/v1/api-keys/{peer.json()['id']}").status_code == 204
+        own = caller.post(f"/v1/api-keys/{narrow['id']}/regenerate")
+        assert own.status_code == 200
+    with api(server, own.json()["token"]) as renewed:
+        assert renewed.post(f"/v1/api-keys/{narrow['id']}/revoke").status_code == 200
+
+
+def test_the_tier_sets_prices_so_changing_it_needs_billing_write_too(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    token = client.post(
+        "/v1/api-keys", json={"name": "acct-only", "scopes": ["account:write"]}
+    ).json()["token"]
+    with api(server, token) as caller:
+        body = assert_problem(
+            caller.put("/v1/account/tier", json={"tier": "developer"}), 403, "missing-scope"
+        )
+        assert body["scope"] == "billing:write"
+
+
+def test_marking_notifications_read_needs_a_write_scope(
+    server: LiveServer, client: httpx.Client
+) -> None:
+    for scope in ("account:read", "billing:read"):
+        token = client.post("/v1/api-keys", json={"name": f"ro-{scope}", "scopes": [scope]}).json()[
+            "token"
+        ]
+        with api(server, token) as reader:
+            assert reader.get("/v1/notifications").status_code == 200
+            assert_problem(reader.post("/v1/notifications/read"), 403, "missing-scope")
+    for scope in ("account:write", "billing:write"):
+        token = client.post("/v1/api-keys", json={"name": f"rw-{scope}", "scopes": [scope]}).json()[
+            "token"
+        ]
+        with api(server, token) as writer:
+            assert writer.post("/v1/notifications/read").status_code == 204
+
+
+def test_the_openapi_document_states_each_operations_scopes(client: httpx.Client) -> None:
+    spec = client.get("/v1/openapi.json").json()
+    paths = spec["paths"]
+    assert paths["/v1/api-keys/{key_id}/regenerate"]["post"]["security"] == [
+        {"HTTPBearer": ["account:write"]}
+    ]
+    assert paths["/v1/account/tier"]["put"]["security"] == [
+        {"HTTPBearer": ["account:write", "billing:write"]}
+    ]
+    assert paths["/v1/storage/usage"]["get"]["security"] == [
+        {"HTTPBearer": ["storage:read"]},
+        {"HTTPBearer": ["billing:read"]},
+    ]
+    assert "security" not in paths["/v1/signup"]["post"]

@@ -131,6 +131,8 @@ def router(
     AdminRead = Annotated[Principal, Depends(auth.require("admin:read"))]
     AdminWrite = Annotated[Principal, Depends(auth.require("admin:write"))]
     Anyone = Annotated[Principal, Depends(auth.require())]
+    # The tier sets the account's prices, so changing it is a billing write too.
+    TierWrite = Annotated[Principal, Depends(auth.require_all("account:write", "billing:write"))]
 
     @api.post("/signup", status_code=201, tags=["account"], summary="Sign up")
     def sign_up(body: Credentials) -> AccountOut:
@@ -183,8 +185,9 @@ def router(
         return limits_of(caller.account)
 
     @api.put("/account/tier", tags=["account"], summary="Change service tier")
-    def change_tier(body: TierChange, caller: AccountWrite) -> LimitsOut:
-        """Refused (409, naming the limits) when current usage does not fit the new tier."""
+    def change_tier(body: TierChange, caller: TierWrite) -> LimitsOut:
+        """Needs account:write and billing:write (the tier sets the prices). Refused (409,
+        naming the limits) when current usage does not fit the new tier."""
         account_limits.change_tier(caller.account, body.tier)
         return limits_of(caller.account)
 
@@ -225,17 +228,17 @@ def router(
     @api.post("/api-keys/{key_id}/revoke", tags=["api keys"], summary="Revoke an API key")
     def revoke_key(key_id: str, caller: AccountWrite) -> ApiKeyOut:
         """The key stops working at once and stays listed as Revoked."""
-        return ApiKeyOut.of(api_keys.revoke(caller.account.id, key_id))
+        return ApiKeyOut.of(api_keys.revoke(caller, key_id))
 
     @api.post("/api-keys/{key_id}/regenerate", tags=["api keys"], summary="Regenerate")
     def regenerate_key(key_id: str, caller: AccountWrite) -> NewApiKeyOut:
         """A new token for the same key; the old token stops working at once."""
-        key, token = api_keys.regenerate(caller.account.id, key_id)
+        key, token = api_keys.regenerate(caller, key_id)
         return NewApiKeyOut(**ApiKeyOut.of(key).model_dump(), token=token)
 
     @api.delete("/api-keys/{key_id}", status_code=204, tags=["api keys"], summary="Delete")
     def delete_key(key_id: str, caller: AccountWrite) -> Response:
-        api_keys.delete(caller.account.id, key_id)
+        api_keys.delete(caller, key_id)
         return Response(status_code=204)
 
     @api.get("/admin/accounts", tags=["admin"], summary="List accounts (operators)")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from nexq.accounts.errors import AccountSuspended, NoSuchApiKey, Unauthenticated
+from nexq.accounts.errors import (
+    AccountSuspended,
+    BeyondCallerScopes,
+    NoSuchApiKey,
+    Unauthenticated,
+)
 from nexq.accounts.model import (
     API_KEY_PREFIX,
     MAX_DESCRIPTION,
@@ -18,7 +23,7 @@ from nexq.accounts.model import (
 )
 from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_token
-from nexq.core.errors import Forbidden, Invalid
+from nexq.core.errors import Invalid
 from nexq.core.ids import new_id, random_string
 from nexq.storage.quotas import NoQuotas, Quotas
 
@@ -29,6 +34,19 @@ TOUCH_SECONDS = 60.0
 
 def _new_token() -> str:
     return API_KEY_PREFIX + random_string(TOKEN_LENGTH)
+
+
+def _within_reach(principal: Principal, scopes: Iterable[str], action: str) -> None:
+    """BeyondCallerScopes unless ``principal`` holds every one of ``scopes``.
+
+    The one rule for keys acting on keys: whoever creates, regenerates, revokes or deletes a
+    key must hold every scope of that key. Otherwise a narrow key could mint itself a wide
+    token (regenerate) or switch off the wider keys that watch over it (revoke, delete).
+    Console sessions hold every scope of the account's role, so they reach every key.
+    """
+    beyond = sorted(s for s in scopes if not grants(principal.scopes, s))
+    if beyond:
+        raise BeyondCallerScopes(action, beyond)
 
 
 class ApiKeys:
@@ -62,9 +80,7 @@ class ApiKeys:
                 f"scopes: {', '.join(unknown)} cannot be granted; "
                 f"choose from {', '.join(sorted(possible))}."
             )
-        beyond = sorted(s for s in wanted if not grants(principal.scopes, s))
-        if beyond:
-            raise Forbidden(f"A key cannot grant scopes its creator lacks: {', '.join(beyond)}.")
+        _within_reach(principal, wanted, "Creating this key")
         key = ApiKey(
             id=new_id(),
             account_id=principal.account.id,
@@ -91,24 +107,31 @@ class ApiKeys:
             raise NoSuchApiKey(f"No API key {key_id} in this account.")
         return key
 
-    def revoke(self, account_id: str, key_id: str) -> ApiKey:
-        """Stop the key working at once; it stays listed as Revoked."""
-        if not self._store.set_api_key_status(account_id, key_id, "revoked"):
-            raise NoSuchApiKey(f"No API key {key_id} in this account.")
-        return self.get(account_id, key_id)
+    def _reachable(self, principal: Principal, key_id: str, action: str) -> ApiKey:
+        key = self.get(principal.account.id, key_id)
+        _within_reach(principal, key.scopes, action)
+        return key
 
-    def regenerate(self, account_id: str, key_id: str) -> tuple[ApiKey, str]:
+    def revoke(self, principal: Principal, key_id: str) -> ApiKey:
+        """Stop the key working at once; it stays listed as Revoked."""
+        self._reachable(principal, key_id, "Revoking this key")
+        if not self._store.set_api_key_status(principal.account.id, key_id, "revoked"):
+            raise NoSuchApiKey(f"No API key {key_id} in this account.")
+        return self.get(principal.account.id, key_id)
+
+    def regenerate(self, principal: Principal, key_id: str) -> tuple[ApiKey, str]:
         """A new token for the same key; the old token stops working at once."""
-        key = self.get(account_id, key_id)
+        key = self._reachable(principal, key_id, "Regenerating this key")
         if not key.active:
             raise Invalid("A revoked key cannot be regenerated; create a new key.")
         token = _new_token()
-        self._store.set_api_key_token(account_id, key_id, hash_token(token))
+        self._store.set_api_key_token(principal.account.id, key_id, hash_token(token))
         return key, token
 
-    def delete(self, account_id: str, key_id: str) -> None:
+    def delete(self, principal: Principal, key_id: str) -> None:
         """Remove the key permanently."""
-        if not self._store.remove_api_key(account_id, key_id):
+        self._reachable(principal, key_id, "Deleting this key")
+        if not self._store.remove_api_key(principal.account.id, key_id):
             raise NoSuchApiKey(f"No API key {key_id} in this account.")
 
     def principal(self, token: str) -> Principal:

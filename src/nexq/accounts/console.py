@@ -151,7 +151,7 @@ def router(
                 back=KEYS,
                 style="warning",
             )
-        api_keys.revoke(caller.account.id, key_id)
+        api_keys.revoke(caller, key_id)
         return pages.redirect(request, KEYS, Flash("success", f"API key {key.name} revoked."))
 
     @web.post("/api-keys/{key_id}/regenerate")
@@ -170,7 +170,7 @@ def router(
                 back=KEYS,
                 style="primary",
             )
-        key, token = api_keys.regenerate(caller.account.id, key_id)
+        key, token = api_keys.regenerate(caller, key_id)
         return token_page(request, caller, key, token, regenerated=True)
 
     @web.post("/api-keys/{key_id}/delete")
@@ -186,7 +186,7 @@ def router(
                 button="Delete",
                 back=KEYS,
             )
-        api_keys.delete(caller.account.id, key_id)
+        api_keys.delete(caller, key_id)
         return pages.redirect(request, KEYS, Flash("success", f"API key {key.name} deleted."))
 
     def limits_page(

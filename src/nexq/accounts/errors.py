@@ -19,6 +19,17 @@ class MissingScope(Forbidden):
         self.scope = scope
 
 
+class BeyondCallerScopes(Forbidden):
+    """The caller would obtain or affect a key holding scopes the caller lacks."""
+
+    def __init__(self, action: str, scopes: list[str]) -> None:
+        super().__init__(
+            f"{action}: the key holds scopes this caller lacks ({', '.join(scopes)}); "
+            "a key can never obtain or affect a key wider than itself."
+        )
+        self.scopes = scopes
+
+
 class NoSuchApiKey(NotFound):
     """The specified API key does not exist."""
 

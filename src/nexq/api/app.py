@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.responses import HTMLResponse
 
 from nexq import __version__
@@ -57,9 +60,13 @@ def rest_app(
     )
     problems.install(app)
     auth = Authorizer(accounts, api_keys, limits, rates)
-    app.include_router(account_api.router(accounts, api_keys, limits, account_limits, auth))
-    app.include_router(storage_api.router(objects, access_keys, usage, auth, s3_endpoint, region))
-    app.include_router(billing_api.router(billing, payment_methods, budgets, auth))
+    routers = [
+        account_api.router(accounts, api_keys, limits, account_limits, auth),
+        storage_api.router(objects, access_keys, usage, auth, s3_endpoint, region),
+        billing_api.router(billing, payment_methods, budgets, auth),
+    ]
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/health", include_in_schema=False)
     @app.get("/v1/health", tags=["meta"], summary="Health check")
@@ -71,7 +78,41 @@ def rest_app(
         return HTMLResponse(docs.render(app.openapi()))
 
     _document_problems(app)
+    _document_scopes(app, auth, routers)
     return app
+
+
+def _dependency_calls(dependant: Dependant) -> list[Callable[..., object]]:
+    calls: list[Callable[..., object]] = []
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            calls.append(sub.call)
+        calls.extend(_dependency_calls(sub))
+    return calls
+
+
+def _document_scopes(app: FastAPI, auth: Authorizer, routers: list[APIRouter]) -> None:
+    """State in each operation's ``security`` the scopes that its route enforces."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = original()
+        for route in (r for router in routers for r in router.routes):
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            security = auth.security_of(_dependency_calls(route.dependant))
+            for method in route.methods or ():
+                operation = spec["paths"][route.path_format][method.lower()]
+                if security:
+                    operation["security"] = security
+                else:
+                    operation.pop("security", None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook
 
 
 def _document_problems(app: FastAPI) -> None:
@@ -91,6 +132,7 @@ def _document_problems(app: FastAPI) -> None:
                 "status": {"type": "integer"},
                 "detail": {"type": "string"},
                 "scope": {"type": "string"},
+                "scopes": {"type": "array", "items": {"type": "string"}},
                 "request_id": {"type": "string"},
                 "retry_after": {"type": "integer"},
                 "limit": {"type": "string"},

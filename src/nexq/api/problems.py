@@ -11,7 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from nexq.accounts.errors import AccountSuspended, MissingScope, TooManyAttempts, Unauthenticated
+from nexq.accounts.errors import (
+    AccountSuspended,
+    BeyondCallerScopes,
+    MissingScope,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from nexq.core.errors import (
     Conflict,
     DomainError,
@@ -33,6 +39,7 @@ _TABLE: list[tuple[type[DomainError], int, str, str]] = [
     (RateLimited, 429, "rate-limited", "Too many requests"),
     (QuotaExceeded, 403, "quota-exceeded", "Quota exceeded"),
     (MissingScope, 403, "missing-scope", "Missing scope"),
+    (BeyondCallerScopes, 403, "beyond-caller-scopes", "Key wider than the caller"),
     (AccountSuspended, 403, "account-suspended", "Account suspended"),
     (Forbidden, 403, "forbidden", "Forbidden"),
     (NotFound, 404, "not-found", "Not found"),
@@ -62,6 +69,8 @@ def domain_problem(exc: DomainError) -> JSONResponse:
             extra: dict[str, Any] = {}
             if isinstance(exc, MissingScope):
                 extra["scope"] = exc.scope
+            if isinstance(exc, BeyondCallerScopes):
+                extra["scopes"] = exc.scopes
             if isinstance(exc, TooManyAttempts | RateLimited):
                 extra["retry_after"] = exc.retry_after
             if isinstance(exc, QuotaExceeded | RateLimited):

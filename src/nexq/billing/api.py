@@ -175,7 +175,9 @@ def router(
     api = APIRouter(prefix="/v1", tags=["billing"])
     Read = Annotated[Principal, Depends(auth.require("billing:read"))]
     Write = Annotated[Principal, Depends(auth.require("billing:write"))]
-    Anyone = Annotated[Principal, Depends(auth.require("account:read", "billing:read"))]
+    Reader = Annotated[Principal, Depends(auth.require("account:read", "billing:read"))]
+    # Marking notifications read changes state: a read-only key may see them, not dismiss them.
+    Writer = Annotated[Principal, Depends(auth.require("account:write", "billing:write"))]
 
     def month_of(text: str | None) -> date | None:
         return parse_month(text) if text is not None else None
@@ -279,7 +281,7 @@ def router(
         return Response(status_code=204)
 
     @api.get("/notifications", tags=["account"], summary="Notifications")
-    def notifications(caller: Anyone) -> list[NotificationOut]:
+    def notifications(caller: Reader) -> list[NotificationOut]:
         return [
             NotificationOut(
                 id=n.id, created_at=iso(n.created_at), kind=n.kind, message=n.message, read=n.read
@@ -288,7 +290,7 @@ def router(
         ]
 
     @api.post("/notifications/read", status_code=204, tags=["account"], summary="Mark read")
-    def mark_read(caller: Anyone) -> Response:
+    def mark_read(caller: Writer) -> Response:
         budgets.mark_read(caller.account.id)
         return Response(status_code=204)
 
