@@ -171,8 +171,8 @@ def start_janitor(nexq: Nexq, stop: threading.Event) -> threading.Thread:
     return thread
 
 
-def s3_app(nexq: Nexq) -> S3App:
-    """The S3 data plane."""
+def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
+    """The S3 data plane; ``rates`` is shared by every worker process of the server."""
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-s3")
     authenticator = Authenticator(nexq.directory, nexq.settings.region)
     services = Services(
@@ -184,11 +184,11 @@ def s3_app(nexq: Nexq) -> S3App:
         executor,
         nexq.settings.s3_domain,
         nexq.meter,
-        RateLimiter(share=nexq.settings.workers),
+        rates,
     )
 
 
-def api_app(nexq: Nexq) -> FastAPI:
+def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     """The control plane: the REST API under /v1 and the web console everywhere else."""
     # Imported here: operator commands build the services but never serve HTTP.
     from nexq.api.app import rest_app
@@ -199,7 +199,7 @@ def api_app(nexq: Nexq) -> FastAPI:
         nexq.api_keys,
         nexq.limits,
         nexq.account_limits,
-        RateLimiter(share=nexq.settings.workers),
+        rates,
         nexq.objects,
         nexq.access_keys,
         nexq.usage,

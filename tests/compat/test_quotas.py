@@ -376,3 +376,66 @@ def test_fsck_finds_and_recounts_wrong_counters(server: LiveServer) -> None:
     assert json.loads(nexq("admin", "fsck", data_dir=server.data_dir).stdout)["clean"] is True
     lines = {line["name"]: line for line in api.get("/v1/account/limits").json()["limits"]}
     assert lines["storage_bytes"]["used"] == 300
+
+
+def test_limits_below_the_worker_count_hold_across_workers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Four workers, limits of 2 API and 3 S3 reads per second: requests are served at those
+    rates in total (a per-worker share of them used to refuse every request)."""
+    live = LiveServer(
+        tmp_path_factory.mktemp("rates") / "data", default_tiers=True, extra=("--workers", "4")
+    )
+    live.start()
+    try:
+        email = live.account("rates@example.com")
+        key = live.key(email)
+        token = live.api_key(email)
+        s3 = live.client(key)
+        s3.create_bucket(Bucket="rated")
+        s3.put_object(Bucket="rated", Key="k", Body=b"v")
+        limits(live, email, "api_rps=2", "s3_read_rps=3")
+        auth = {"Authorization": f"Bearer {token}"}
+
+        def get_account() -> int:
+            # A fresh connection each time, so that the kernel spreads them over the workers.
+            return httpx.get(f"{live.api_url}/v1/account", headers=auth).status_code
+
+        deadline = time.monotonic() + 10  # workers cache limits for up to 2 s
+        while get_account() != 429:
+            assert time.monotonic() < deadline, "api_rps=2 never refused a request"
+        time.sleep(1.0)  # the bucket refills: 2 requests per second, at most 2 kept
+        started = time.monotonic()
+        api_codes = []
+        while time.monotonic() - started < 3.0:
+            api_codes.append(get_account())
+        elapsed = time.monotonic() - started
+        served = api_codes.count(200)
+        assert set(api_codes) <= {200, 429}
+        # A full bucket (2) plus 2 per second, whichever workers answered.
+        assert min(len(api_codes), 2 + 2 * (elapsed - 1.5)) <= served <= 2 + 2 * elapsed + 1, (
+            api_codes
+        )
+
+        def read() -> bool:
+            try:
+                s3.get_object(Bucket="rated", Key="k")["Body"].read()
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "SlowDown"
+                return False
+            return True
+
+        deadline = time.monotonic() + 10
+        while read():
+            assert time.monotonic() < deadline, "s3_read_rps=3 never refused a request"
+        time.sleep(1.0)
+        started = time.monotonic()
+        answers = []
+        while time.monotonic() - started < 2.0:
+            answers.append(read())
+        elapsed = time.monotonic() - started
+        # One keep-alive connection reaches one worker, and still gets the whole rate
+        # (a worker's share of it would serve at most 3 / 4 per second).
+        assert min(len(answers), 5) <= sum(answers) <= 3 + 3 * elapsed + 1, answers
+    finally:
+        live.stop()

@@ -219,12 +219,13 @@ def console_openapi() -> dict[str, Any]:
     it (on a throw-away data dir)."""
     from nexq.app import api_app, build
     from nexq.console.app import ConsoleMount
+    from nexq.core.ratelimit import RateLimiter
     from nexq.settings import Settings
 
     with tempfile.TemporaryDirectory() as scratch:
         nexq = build(Settings(data_dir=Path(scratch)))
         try:
-            app = api_app(nexq)
+            app = api_app(nexq, RateLimiter(slots=16))
             mounts = [r for r in app.router.routes if isinstance(r, ConsoleMount)]
             assert len(mounts) == 1, "the console is mounted once"
             console = mounts[0].app

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 
 from nexq import __version__
 from nexq.accounts import api as account_api

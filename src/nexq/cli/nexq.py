@@ -24,6 +24,7 @@ from nexq.app import Nexq, api_app, build, recover, s3_app, start_janitor
 from nexq.billing.model import Invoice
 from nexq.billing.service import parse_month
 from nexq.core.errors import DomainError
+from nexq.core.ratelimit import RateLimiter
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeyView
 from nexq.storage.fsck import check
@@ -379,8 +380,10 @@ def serve(
     typer.echo(f"Nexq control plane: {scheme}://{settings.host}:{sockets[1].getsockname()[1]}")
     typer.echo(f"Region: {settings.region}   data: {settings.data_dir.resolve()}")
     sys.stdout.flush()
+    # Made before forking, so that every worker draws from the same buckets.
+    rates = RateLimiter()
     if settings.workers <= 1:
-        _run_worker(settings, sockets)
+        _run_worker(settings, sockets, rates)
         return
     children: list[int] = []
     stopping = threading.Event()
@@ -412,7 +415,7 @@ def serve(
             # A worker dies with its parent, as abruptly: a killed server leaves no orphans
             # holding the ports (acknowledged writes are durable either way).
             _die_with_parent(parent)
-            _run_worker(settings, sockets)
+            _run_worker(settings, sockets, rates)
             os._exit(0)
         children.append(pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
@@ -490,17 +493,20 @@ def _write_secret(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def _run_worker(settings: Settings, sockets: list[socket.socket]) -> None:
+def _run_worker(settings: Settings, sockets: list[socket.socket], rates: RateLimiter) -> None:
     # Imported here: the admin commands never pay for the HTTP server.
     from nexq.cli.listeners import Listener, serve_forever
 
     nexq = build(settings)
     stop = threading.Event()
     start_janitor(nexq, stop)
-    s3 = s3_app(nexq)
+    s3 = s3_app(nexq, rates)
     try:
         serve_forever(
-            [Listener(s3, sockets[0], s3.request_timeout), Listener(api_app(nexq), sockets[1])],
+            [
+                Listener(s3, sockets[0], s3.request_timeout),
+                Listener(api_app(nexq, rates), sockets[1]),
+            ],
             settings.tls_cert,
             settings.tls_key,
             settings.body_idle_seconds,

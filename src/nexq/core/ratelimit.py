@@ -1,43 +1,85 @@
-"""Token buckets: request rates limited per key (an account) in one process's memory."""
+"""Token buckets shared by every worker process of one server: request rates per account.
+
+The buckets live in an anonymous shared memory map made before the workers are forked, so
+all workers draw from the same bucket whatever their number: a limit of 1 request/s holds on
+24 workers, and a client whose one connection lands on one worker still gets the whole rate.
+(Splitting the rate between workers, as an earlier version did, refused every request when
+a limit was below the worker count, and gave a single connection only 1/N of its rate.)
+
+A POSIX record lock on an unlinked file guards the table across processes: the kernel drops
+it when its holder dies, so a worker killed mid-update cannot wedge the others.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import math
+import mmap
+import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 
+_SLOT = struct.Struct("<Qdd")  # key hash (0 = free), tokens, time of the last update
+_PROBES = 8  # slots looked at per key before the least recently used one is taken over
+DEFAULT_SLOTS = 1 << 16  # 1.5 MiB: far more accounts than one server throttles at once
+
+
+def _key_hash(key: str) -> int:
+    # Stable across processes (Python's hash() is not, in general), and never 0 (free).
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
+
 
 class RateLimiter:
-    """A token bucket per key, refilled at ``rate`` per second up to one second's worth.
+    """A token bucket per key, refilled at ``rate`` per second up to one second's worth
+    (at least one request), shared by the processes forked after it was made."""
 
-    Each server process limits on its own, so an installation with N processes gives every
-    process 1/N of the rate (``share``): with connections spread over the processes by the
-    kernel, the sum stays close to the configured rate without any shared state.
-    """
-
-    def __init__(self, share: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
-        self._share = max(1, share)
-        self._clock = clock
-        self._buckets: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self, slots: int = DEFAULT_SLOTS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._slots = slots
+        self._clock = clock  # CLOCK_MONOTONIC is one clock for every process of the host
+        self._memory = mmap.mmap(-1, slots * _SLOT.size)  # MAP_SHARED: forked children share it
+        self._lock_file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the limiter
+        # Record locks belong to a process, not a thread: threads of one process queue here.
+        self._threads = threading.Lock()
 
     def take(self, key: str, rate: int | None) -> int:
         """0 if a request may go ahead now, else the seconds to wait (rate None = unlimited)."""
         if rate is None:
             return 0
-        per_second = max(rate / self._share, 0.001)
-        now = self._clock()
-        with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                if len(self._buckets) > 100_000:
-                    self._buckets.clear()
-                bucket = self._buckets[key] = [per_second, now]
-            tokens = min(per_second, bucket[0] + (now - bucket[1]) * per_second)
-            bucket[1] = now
-            if tokens >= 1.0:
-                bucket[0] = tokens - 1.0
-                return 0
-            bucket[0] = tokens
-            return max(1, math.ceil((1.0 - tokens) / per_second))
+        if rate <= 0:
+            return 1  # a limit of 0 refuses everything
+        wanted = _key_hash(key)
+        home = wanted % self._slots
+        capacity = max(1.0, float(rate))
+        with self._threads:
+            fcntl.lockf(self._lock_file, fcntl.LOCK_EX)
+            try:
+                now = self._clock()
+                offset = self._slot_of(wanted, home) * _SLOT.size
+                found, tokens, last = _SLOT.unpack_from(self._memory, offset)
+                if found != wanted:
+                    tokens, last = capacity, now  # a new bucket starts full
+                tokens = min(capacity, tokens + max(0.0, now - last) * rate)
+                allowed = tokens >= 1.0
+                if allowed:
+                    tokens -= 1.0
+                _SLOT.pack_into(self._memory, offset, wanted, tokens, now)
+            finally:
+                fcntl.lockf(self._lock_file, fcntl.LOCK_UN)
+        return 0 if allowed else max(1, math.ceil((1.0 - tokens) / rate))
+
+    def _slot_of(self, wanted: int, home: int) -> int:
+        """The slot holding ``wanted``, else a free one, else the least recently used."""
+        oldest, oldest_at = home, math.inf
+        for probe in range(_PROBES):
+            index = (home + probe) % self._slots
+            found, _, last = _SLOT.unpack_from(self._memory, index * _SLOT.size)
+            if found in (wanted, 0):
+                return index
+            if last < oldest_at:
+                oldest, oldest_at = index, last
+        return oldest
