@@ -236,3 +236,24 @@ def test_usage_is_readable_with_billing_read(server: LiveServer, user: str) -> N
     with api(server, server.api_key(user, scopes=("billing:read",))) as billing:
         assert billing.get("/v1/storage/usage").status_code == 200
         assert_problem(billing.get("/v1/storage/buckets"), 403, "missing-scope")
+
+
+def test_share_links_can_be_revoked_all_at_once(
+    server: LiveServer, client: httpx.Client, bucket: str, user: str
+) -> None:
+    """A leaked 7-day link used to live 7 days: its signing key could not be revoked."""
+    url = f"/v1/storage/buckets/{bucket}/presign"
+    client.post(url, json={"key": "shared.txt", "method": "PUT"}).json()
+    put = client.post(url, json={"key": "shared.txt", "method": "PUT"}).json()["url"]
+    assert httpx.put(put, content=b"shared body").status_code == 200
+    week = client.post(url, json={"key": "shared.txt", "expires_in": 604800}).json()["url"]
+    assert httpx.get(week).content == b"shared body"
+    with api(server, server.api_key(user, scopes=("storage:read",))) as reader:
+        denied = reader.post("/v1/storage/share-links/revoke")
+        assert assert_problem(denied, 403, "missing-scope")["scope"] == "storage:write"
+    assert client.post("/v1/storage/share-links/revoke").status_code == 204
+    for link in (week, put):
+        gone = httpx.request("GET" if link == week else "PUT", link, content=b"x" * (link == put))
+        assert gone.status_code == 403 and b"InvalidAccessKeyId" in gone.content
+    fresh = client.post(url, json={"key": "shared.txt"}).json()["url"]
+    assert fresh != week and httpx.get(fresh).content == b"shared body"

@@ -101,6 +101,19 @@ def test_objects_presign_put_get_list_rm(user: Dcp, bucket_name: Callable[[], st
     user.fails(6, "storage", "objects", "presign", bucket, key, "--expires-in", "0")
 
 
+def test_objects_revoke_links(user: Dcp, bucket_name: Callable[[], str]) -> None:
+    bucket = bucket_name()
+    user("storage", "buckets", "create", bucket)
+    _put(user, bucket, "leaked.txt", b"leaked")
+    url = user("storage", "objects", "presign", bucket, "leaked.txt").stdout.strip()
+    assert httpx.get(url).content == b"leaked"
+    said = user("storage", "objects", "revoke-links").stdout
+    assert "revoked" in said
+    assert httpx.get(url).status_code == 403
+    again = user("storage", "objects", "presign", bucket, "leaked.txt").stdout.strip()
+    assert httpx.get(again).content == b"leaked"
+
+
 def test_object_listing_follows_every_page(
     user: Dcp, server: LiveServer, email: str, bucket_name: Callable[[], str]
 ) -> None:

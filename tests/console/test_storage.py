@@ -226,6 +226,13 @@ def test_details_download_share_link_and_deletes(signed_in: Tab, s3: Any, bucket
     expect(page.get_by_role("status")).to_have_text("Deleted reports/c.txt.")
     remaining = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert remaining == ["reports/q4.csv"]
+    # A leaked link is revoked from the Access Keys page, with every other share link.
+    keys = signed_in.open("/storage/access-keys")
+    keys.get_by_role("button", name="Revoke all share links").click()
+    expect(keys.get_by_role("dialog")).to_contain_text("stops working at once")
+    confirm_dialog(keys, "Revoke all share links")
+    expect(keys.get_by_role("status")).to_contain_text("share link made so far is revoked")
+    assert httpx.get(link, timeout=TIMEOUT).status_code == 403
 
 
 def test_object_keys_with_markup_are_shown_as_text(signed_in: Tab, s3: Any, bucket: str) -> None:

@@ -144,6 +144,15 @@ def objects_presign(
     typer.echo(presigned["url"])
 
 
+@objects_app.command("revoke-links")
+def objects_revoke_links(ctx: typer.Context) -> None:
+    """Revoke every presigned URL made by dcp, the API or the console; new ones work."""
+    st = state(ctx)
+    with st.client() as api:
+        api.revoke_share_links()
+    st.say("Every presigned URL made so far is revoked (403); new ones work.")
+
+
 # -- access keys -----------------------------------------------------------------------
 
 

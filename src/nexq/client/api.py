@@ -328,6 +328,10 @@ class NexqClient:
             Presigned, self._request("POST", f"/storage/buckets/{_seg(bucket)}/presign", body=body)
         )
 
+    def revoke_share_links(self) -> None:
+        """Every presigned URL made through the API or console stops working."""
+        self._request("POST", "/storage/share-links/revoke")
+
     def list_access_keys(self) -> list[AccessKey]:
         return self._list("/storage/access-keys")
 

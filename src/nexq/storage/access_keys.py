@@ -95,8 +95,9 @@ class AccessKeys:
     def signing_credentials(self, account_id: str) -> tuple[str, str]:
         """(key id, secret) of the account's internal key, made on first use.
 
-        Presigned URLs handed out by the API and console are signed with it: it is never
-        listed, cannot be revoked by the account, and dies with the account's suspension.
+        Presigned URLs handed out by the API and console (share links) are signed with it:
+        it is never listed, stops working with the account's suspension, and is replaced by
+        :meth:`revoke_share_links`.
         """
         found = self._store.internal_access_key(account_id)
         if found is None:
@@ -115,6 +116,14 @@ class AccessKeys:
             assert found is not None
         key, sealed = found
         return key.id, self._box.open(sealed, key.id)
+
+    def revoke_share_links(self, account_id: str) -> None:
+        """Every share link made so far stops working at once; new links get a new key.
+
+        Links are not stored (a presigned URL is only a signature), so they are revoked
+        together, by deleting the key that signed them.
+        """
+        self._store.remove_internal_access_keys(account_id)
 
     def delete(self, account_id: str, key_id: str) -> None:
         """Remove the key permanently."""

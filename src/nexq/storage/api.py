@@ -261,6 +261,14 @@ def router(
     @api.get("/access-keys", summary="List S3 access keys")
     def list_access_keys(
         caller: Read, limit: Limit = 100, cursor: Cursor = None
+    @api.post("/share-links/revoke", status_code=204, summary="Revoke every share link")
+    def revoke_share_links(caller: Write) -> Response:
+        """Every presigned URL made by the API or the console for this account stops working
+        at once (403); links made afterwards work. URLs that users sign with their own
+        access keys are revoked with those keys."""
+        access_keys.revoke_share_links(caller.account.id)
+        return Response(status_code=204)
+
     ) -> Page[AccessKeyOut]:
         after = decode_pair(cursor)
         views = [

@@ -78,6 +78,24 @@ def router(
             connect=connect,
         )
 
+    @web.post("/share-links/revoke")
+    def revoke_share_links(request: Request, caller: SignedIn, confirm: Text = "") -> Response:
+        if confirm != "yes":
+            return pages.confirm(
+                request,
+                caller,
+                title="Revoke every share link?",
+                message="Every share link made so far (by the console, the API or dcp) stops "
+                "working at once; links you make afterwards work.",
+                action=f"{LIST}/share-links/revoke",
+                button="Revoke share links",
+                back=LIST,
+                style="warning",
+            )
+        access_keys.revoke_share_links(caller.account.id)
+        done = Flash("success", "Every share link made so far is revoked: it answers 403.")
+        return pages.redirect(request, LIST, done)
+
     @web.post("/{key_id}/revoke")
     def revoke_key(request: Request, key_id: str, caller: SignedIn) -> Response:
         access_keys.revoke(caller.account.id, key_id)

@@ -100,15 +100,21 @@ class MetadataStore(Protocol):
         internal: bool = False,
         max_keys: int | None = None,
     ) -> None:
-        """Insert; an internal key is never listed, revoked or deleted by its account, nor
-        counted against ``max_keys`` (QuotaExceeded when the account has that many)."""
+        """Insert; an internal key is never listed nor revoked one by one (its account can
+        only replace it, revoking every share link), nor counted against ``max_keys``
+        (QuotaExceeded when the account has that many)."""
 
     def internal_access_key(self, account_id: str) -> tuple[AccessKey, bytes] | None:
         """The account's internal key (it signs presigned URLs made by the API), if any."""
 
     def get_access_key(self, key_id: str) -> tuple[AccessKey, bytes] | None: ...
-    def list_access_keys(self, account_id: str) -> list[AccessKey]: ...
+    def list_access_keys(self, account_id: str) -> list[AccessKey]:
+        """The account's keys (not the internal one) ordered by (created_at, id)."""
+
     def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool: ...
+    def remove_internal_access_keys(self, account_id: str) -> int:
+        """Delete the account's internal key(s): every URL they signed stops working."""
+
     def remove_access_key(self, account_id: str, key_id: str) -> bool: ...
     def bucket_names(self, bucket_ids: Iterable[str]) -> dict[str, str]: ...
 

@@ -599,6 +599,16 @@ class SqliteMetadata:
                 (status, key_id, account_id),
             ).rowcount
             _bump_auth(conn)
+    def remove_internal_access_keys(self, account_id: str) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            gone = conn.execute(
+                "DELETE FROM access_keys WHERE account_id = ? AND internal = 1", (account_id,)
+            ).rowcount
+            _bump_auth(conn)
+            return int(gone)
+
+        return self._db.write(write)
+
             return bool(changed)
 
         return self._db.write(write)
