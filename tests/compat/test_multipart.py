@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -256,3 +257,36 @@ def test_an_unfinished_upload_keeps_the_bucket_and_says_so(s3: Any, bucket: str)
     error = refused.value.response["Error"]
     assert error["Code"] == "BucketNotEmpty"
     assert "1 unfinished multipart upload" in error["Message"]
+
+
+def _pages_of_uploads(s3: Any, bucket: str, max_uploads: int) -> Iterator[list[dict[str, Any]]]:
+    """ListMultipartUploads page by page, resuming from NextKeyMarker and NextUploadIdMarker."""
+    markers: dict[str, str] = {}
+    while True:
+        page = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=max_uploads, **markers)
+        uploads = page.get("Uploads", [])
+        assert len(uploads) <= max_uploads
+        yield uploads
+        if not page["IsTruncated"]:
+            return
+        assert page["NextKeyMarker"] == uploads[-1]["Key"]
+        assert page["NextUploadIdMarker"] == uploads[-1]["UploadId"]
+        markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+
+
+def test_paging_uploads_of_one_key_lists_each_once(s3: Any, bucket: str) -> None:
+    # Issue 17: 30 uploads of one key paged by 7 listed 40 entries, 17 distinct; the rest,
+    # never listed, were never cleaned up and their parts kept counting toward the quota.
+    begun = [s3.create_multipart_upload(Bucket=bucket, Key="same")["UploadId"] for _ in range(30)]
+    listed = [u["UploadId"] for page in _pages_of_uploads(s3, bucket, 7) for u in page]
+    assert listed == begun  # each once, in initiation order
+    paginator = s3.get_paginator("list_multipart_uploads")
+    pages = paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": 7})
+    assert [u["UploadId"] for page in pages for u in page.get("Uploads", [])] == begun
+    # S3 compat: a key-marker without an upload-id-marker starts after every upload of the key.
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket, KeyMarker="same")
+    # A clean-up tool aborts each page before asking for the next: the marker's upload is gone.
+    for page in _pages_of_uploads(s3, bucket, 7):
+        for upload in page:
+            s3.abort_multipart_upload(Bucket=bucket, Key="same", UploadId=upload["UploadId"])
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)

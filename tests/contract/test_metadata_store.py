@@ -161,6 +161,30 @@ def test_listing_order_prefix_and_start(store: MetadataStore, accounts: AccountS
     assert [o.key for o in store.list_objects(b.id, "", "a/b", True, 1)] == ["a/b"]
 
 
+def test_uploads_resume_where_their_order_left_off(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    b = bucket(store, account(accounts))
+    # (key, id) is the whole order, whatever the times: ids carry the initiation time
+    # (multipart.upload_id) and are unique, even for uploads begun in the same instant.
+    for upload_id, key, initiated in [
+        ("u3", "k", 1.0),
+        ("u1", "k", 2.0),
+        ("u2", "k", 1.0),
+        ("u0", "j", 3.0),
+        ("u9", "l", 0.0),
+    ]:
+        store.add_upload(Upload(upload_id, b.id, key, initiated, {}, {}, None, None))
+
+    def ids(after: tuple[str, str | None] | None, limit: int = 10) -> list[str]:
+        return [u.id for u in store.list_uploads(b.id, "", after, limit)]
+
+    assert ids(None) == ["u0", "u1", "u2", "u3", "u9"]
+    assert ids(("k", "u1"), 2) == ["u2", "u3"]
+    assert ids(("k", "u15")) == ["u2", "u3", "u9"]  # a marker whose upload has ended
+    assert ids(("k", None)) == ["u9"]  # after every upload of the key
+
+
 def test_multipart_lifecycle(store: MetadataStore, accounts: AccountStore) -> None:
     b = bucket(store, account(accounts))
     up = Upload("u1", b.id, "k", time.time(), {}, {}, None, None)
@@ -206,6 +230,15 @@ def test_access_keys_and_generation(store: MetadataStore, accounts: AccountStore
     assert after is not None and after[0].bucket_ids == frozenset()
     assert store.remove_access_key(acc.id, key.id) is True
     assert store.get_access_key(key.id) is None
+
+
+def test_access_keys_list_by_creation_then_id(store: MetadataStore, accounts: AccountStore) -> None:
+    acc = account(accounts)
+    # The API's cursor is (created_at, id): keys made in the same instant must not swap.
+    for key_id, created_at in [("NQAKc", 2.0), ("NQAKb", 1.0), ("NQAKz", 1.0), ("NQAKa", 1.0)]:
+        store.add_access_key(AccessKey(key_id, acc.id, "l", "active", created_at, None), b"s")
+    listed = [k.id for k in store.list_access_keys(acc.id)]
+    assert listed == ["NQAKa", "NQAKb", "NQAKz", "NQAKc"]
 
 
 def sized(b: Bucket, key: str, size: int, path: str | None = None) -> ObjectMeta:

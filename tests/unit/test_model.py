@@ -61,7 +61,7 @@ def test_key_and_metadata_limits() -> None:
 @pytest.mark.parametrize("prefix", ["a", "a/", "\u00e9", "x\U0010ffff", "\ud7ff"[:0] + "q\ud7ff"])
 def test_prefix_end_bounds_everything_under_prefix(prefix: str) -> None:
     end = prefix_end(prefix)
-    end.encode()
+    assert end is not None
     assert end.encode() > (prefix + "\U0010ffff" * 3).encode()
     assert end.encode() > prefix.encode()
 

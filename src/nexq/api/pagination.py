@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -15,6 +15,8 @@ from nexq.core.errors import Invalid
 
 T = TypeVar("T")
 Item = TypeVar("Item", bound=BaseModel)
+# The positions cursors stand for: a name or key, or a (created_at, id) pair.
+Position = TypeVar("Position", str, tuple[float, str])
 
 MAX_LIMIT = 1000
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
@@ -75,3 +77,15 @@ def page_of(
     if len(items) > limit:
         return list(items[:limit]), encode(position(items[limit - 1]))
     return list(items), None
+
+
+def page_after(
+    items: Iterable[T], after: Position | None, limit: int, position: Callable[[T], Position]
+) -> tuple[list[T], str | None]:
+    """One page of a list held in memory: the first ``limit`` items after ``after``.
+
+    Sorted here by the cursor's own position, so the order a page is cut in is the order the
+    next page resumes from, whatever order ``items`` came in (a tie would otherwise skip or
+    repeat items)."""
+    rest = sorted((item for item in items if after is None or position(item) > after), key=position)
+    return page_of(rest, limit, position)

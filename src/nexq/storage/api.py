@@ -10,7 +10,15 @@ from pydantic import BaseModel, Field
 
 from nexq.accounts.model import Principal
 from nexq.api.formats import iso
-from nexq.api.pagination import Cursor, Limit, Page, decode_pair, decode_text, encode, page_of
+from nexq.api.pagination import (
+    Cursor,
+    Limit,
+    Page,
+    decode_pair,
+    decode_text,
+    encode,
+    page_after,
+)
 from nexq.api.security import Authorizer
 from nexq.core.errors import Invalid
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
@@ -187,13 +195,8 @@ def router(
     @api.get("/buckets", summary="List buckets")
     def list_buckets(caller: Read, limit: Limit = 100, cursor: Cursor = None) -> Page[BucketOut]:
         """Every bucket of the account with its object count and stored bytes, by name."""
-        after = decode_text(cursor)
-        stats = [
-            s
-            for s in objects.bucket_stats(account_caller(caller))
-            if after is None or s.bucket.name > after
-        ]
-        items, next_cursor = page_of(stats, limit, lambda s: s.bucket.name)
+        stats = objects.bucket_stats(account_caller(caller))
+        items, next_cursor = page_after(stats, decode_text(cursor), limit, lambda s: s.bucket.name)
         return Page(items=[BucketOut.of(s) for s in items], next_cursor=next_cursor)
 
     @api.post("/buckets", status_code=201, summary="Create a bucket")
@@ -258,9 +261,6 @@ def router(
             url=url, method=body.method, expires_at=iso(time.time() + body.expires_in)
         )
 
-    @api.get("/access-keys", summary="List S3 access keys")
-    def list_access_keys(
-        caller: Read, limit: Limit = 100, cursor: Cursor = None
     @api.post("/share-links/revoke", status_code=204, summary="Revoke every share link")
     def revoke_share_links(caller: Write) -> Response:
         """Every presigned URL made by the API or the console for this account stops working
@@ -269,14 +269,14 @@ def router(
         access_keys.revoke_share_links(caller.account.id)
         return Response(status_code=204)
 
+    @api.get("/access-keys", summary="List S3 access keys")
+    def list_access_keys(
+        caller: Read, limit: Limit = 100, cursor: Cursor = None
     ) -> Page[AccessKeyOut]:
-        after = decode_pair(cursor)
-        views = [
-            v
-            for v in access_keys.list(caller.account.id)
-            if after is None or (v.key.created_at, v.key.id) > after
-        ]
-        items, next_cursor = page_of(views, limit, lambda v: [v.key.created_at, v.key.id])
+        views = access_keys.list(caller.account.id)
+        items, next_cursor = page_after(
+            views, decode_pair(cursor), limit, lambda v: (v.key.created_at, v.key.id)
+        )
         return Page(items=[AccessKeyOut.of(v) for v in items], next_cursor=next_cursor)
 
     @api.post("/access-keys", status_code=201, summary="Create an S3 access key")

@@ -209,13 +209,15 @@ class Listing:
     next_marker: str | None
 
 
-def prefix_end(prefix: str) -> str:
-    """The smallest string greater than every string that starts with ``prefix``."""
-    last = ord(prefix[-1])
-    if last < 0x10FFFF:
-        following = last + 1 if not 0xD800 <= last + 1 < 0xE000 else 0xE000  # skip surrogates
-        return prefix[:-1] + chr(following)
-    return prefix_end(prefix[:-1]) if len(prefix) > 1 else prefix + "\x00"
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix``, or None if
+    there is none (``prefix`` is empty or all U+10FFFF): then nothing follows the prefix."""
+    for index in range(len(prefix) - 1, -1, -1):
+        last = ord(prefix[index])
+        if last < 0x10FFFF:
+            following = last + 1 if not 0xD800 <= last + 1 < 0xE000 else 0xE000  # skip surrogates
+            return prefix[:index] + chr(following)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass, replace
 
-from nexq.core.ids import new_id
 from nexq.storage.checksums import combine_b64, crc_combine_full
 from nexq.storage.conditions import Conditions, check_copy_source
 from nexq.storage.errors import (
@@ -74,11 +74,12 @@ class Multipart:
                 checksum_type = "FULL_OBJECT" if checksum_algorithm == "CRC64NVME" else "COMPOSITE"
             if checksum_type == "FULL_OBJECT" and checksum_algorithm.startswith("SHA"):
                 raise InvalidArgument(f"{checksum_algorithm} supports only COMPOSITE checksums.")
+        initiated = time.time()
         upload = Upload(
-            id=new_id() + new_id(),
+            id=upload_id(initiated),
             bucket_id=bucket.id,
             key=key,
-            initiated=time.time(),
+            initiated=initiated,
             headers=headers,
             metadata=metadata,
             checksum_algorithm=checksum_algorithm,
@@ -258,13 +259,28 @@ class Multipart:
         caller: AccessKey,
         bucket_name: str,
         prefix: str,
-        after: tuple[str, str] | None,
+        after: tuple[str, str | None] | None,
         max_uploads: int,
     ) -> tuple[list[Upload], bool]:
-        """One page of a bucket's uploads in progress and whether more follow."""
+        """One page of a bucket's uploads in progress, by key then upload id (initiation
+        order), after ``after`` = (key, upload id or None for every upload of that key)."""
         bucket = self._objects.bucket(caller, bucket_name)
         uploads = self._store.list_uploads(bucket.id, prefix, after, max_uploads + 1)
         return uploads[:max_uploads], len(uploads) > max_uploads
+
+
+def upload_id(initiated: float) -> str:
+    """A new upload id (64 hex digits) that sorts after those initiated in an earlier
+    microsecond.
+
+    S3 compat: ListMultipartUploads orders the uploads of a key by initiation time, yet resumes
+    after an upload-id-marker by comparing upload ids. Ids that start with the initiation time
+    (microseconds, fixed width) make both the same order, with the random rest as a unique
+    tie-breaker; and a marker stays a valid position after its upload is aborted or completed,
+    which is what clean-up tools do between pages.
+    """
+    micros = max(0, int(initiated * 1_000_000))
+    return f"{micros:016x}{secrets.token_hex(24)}"
 
 
 def _check_part_number(number: int) -> None:

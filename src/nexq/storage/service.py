@@ -334,7 +334,8 @@ class ObjectStorage:
     ) -> Listing:
         """One page of keys and common prefixes, in UTF-8 byte order, after ``after``."""
         bucket = self.bucket(caller, bucket_name)
-        start, inclusive = after or "", after is None
+        start: str | None = after or ""
+        inclusive = after is None
         if after is not None and delimiter:
             rolled = _common_prefix(after, prefix, delimiter)
             if rolled is not None:
@@ -344,6 +345,8 @@ class ObjectStorage:
         prefixes: list[str] = []
         last: str | None = None
         while True:
+            if start is None:  # a rolled-up prefix that no key can sort after
+                return Listing(objects, prefixes, False, last)
             want = max_keys - len(objects) - len(prefixes) + 1
             batch = self._store.list_objects(bucket.id, prefix, start, inclusive, min(want, 1000))
             if not batch:

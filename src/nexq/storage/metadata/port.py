@@ -71,8 +71,11 @@ class MetadataStore(Protocol):
     def add_upload(self, upload: Upload) -> None: ...
     def get_upload(self, upload_id: str) -> Upload | None: ...
     def list_uploads(
-        self, bucket_id: str, prefix: str, after: tuple[str, str] | None, limit: int
-    ) -> list[Upload]: ...
+        self, bucket_id: str, prefix: str, after: tuple[str, str | None] | None, limit: int
+    ) -> list[Upload]:
+        """Uploads under ``prefix`` ordered by (key, id), strictly after ``after``: a
+        (key, id) position, or (key, None) for after every upload of that key."""
+
     def put_part(self, part: Part) -> None:
         """Insert or replace a part (NoSuchUpload if the upload ended meanwhile)."""
 
@@ -107,14 +110,14 @@ class MetadataStore(Protocol):
     def internal_access_key(self, account_id: str) -> tuple[AccessKey, bytes] | None:
         """The account's internal key (it signs presigned URLs made by the API), if any."""
 
+    def remove_internal_access_keys(self, account_id: str) -> int:
+        """Delete the account's internal key(s): every URL they signed stops working."""
+
     def get_access_key(self, key_id: str) -> tuple[AccessKey, bytes] | None: ...
     def list_access_keys(self, account_id: str) -> list[AccessKey]:
         """The account's keys (not the internal one) ordered by (created_at, id)."""
 
     def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool: ...
-    def remove_internal_access_keys(self, account_id: str) -> int:
-        """Delete the account's internal key(s): every URL they signed stops working."""
-
     def remove_access_key(self, account_id: str, key_id: str) -> bool: ...
     def bucket_names(self, bucket_ids: Iterable[str]) -> dict[str, str]: ...
 

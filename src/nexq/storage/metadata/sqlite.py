@@ -337,9 +337,10 @@ class SqliteMetadata:
             f"SELECT key, size, etag, last_modified FROM objects WHERE bucket_id = ? AND key {op} ?"  # noqa: S608 - fixed operator
         )
         args: list[Any] = [bucket_id, start]
-        if prefix:
+        end = prefix_end(prefix)
+        if end is not None:
             sql += " AND key < ?"
-            args.append(prefix_end(prefix))
+            args.append(end)
         sql += " ORDER BY key LIMIT ?"
         args.append(limit)
         return [ListedObject(*r) for r in self._db.reader().execute(sql, args).fetchall()]
@@ -405,17 +406,24 @@ class SqliteMetadata:
         return _upload(row) if row else None
 
     def list_uploads(
-        self, bucket_id: str, prefix: str, after: tuple[str, str] | None, limit: int
+        self, bucket_id: str, prefix: str, after: tuple[str, str | None] | None, limit: int
     ) -> list[Upload]:
         sql = f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE bucket_id = ? AND key >= ?"  # noqa: S608 - fixed column names
         args: list[Any] = [bucket_id, prefix]
-        if prefix:
+        end = prefix_end(prefix)
+        if end is not None:
             sql += " AND key < ?"
-            args.append(prefix_end(prefix))
-        if after is not None:
-            sql += " AND (key > ? OR (key = ? AND id > ?))"
+            args.append(end)
+        # The resume condition is the ORDER BY's own (key, id): ids are unique and sort by
+        # initiation time (multipart.upload_id), so a page never skips nor repeats an upload.
+        if after is not None and after[1] is None:
+            sql += " AND key > ?"
+            args.append(after[0])
+        elif after is not None:
+            # The plain bound lets the index on (bucket_id, key) seek; the row value decides.
+            sql += " AND key >= ? AND (key, id) > (?, ?)"
             args += [after[0], after[0], after[1]]
-        sql += " ORDER BY key, initiated, id LIMIT ?"
+        sql += " ORDER BY key, id LIMIT ?"
         args.append(limit)
         return [_upload(r) for r in self._db.reader().execute(sql, args).fetchall()]
 
@@ -575,7 +583,7 @@ class SqliteMetadata:
         conn = self._db.reader()
         rows = conn.execute(
             f"SELECT {_KEY_COLUMNS} FROM access_keys WHERE account_id = ? AND internal = 0 "  # noqa: S608 - fixed column names
-            "ORDER BY created_at",
+            "ORDER BY created_at, id",  # the API's cursor is (created_at, id): keys may tie
             (account_id,),
         ).fetchall()
         return [self._key(conn, r) for r in rows]
@@ -591,14 +599,6 @@ class SqliteMetadata:
             return None
         return self._key(conn, row), bytes(row[6])
 
-    def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
-            changed = conn.execute(
-                "UPDATE access_keys SET status = ? "
-                "WHERE id = ? AND account_id = ? AND internal = 0",
-                (status, key_id, account_id),
-            ).rowcount
-            _bump_auth(conn)
     def remove_internal_access_keys(self, account_id: str) -> int:
         def write(conn: sqlite3.Connection) -> int:
             gone = conn.execute(
@@ -609,6 +609,14 @@ class SqliteMetadata:
 
         return self._db.write(write)
 
+    def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            changed = conn.execute(
+                "UPDATE access_keys SET status = ? "
+                "WHERE id = ? AND account_id = ? AND internal = 0",
+                (status, key_id, account_id),
+            ).rowcount
+            _bump_auth(conn)
             return bool(changed)
 
         return self._db.write(write)

@@ -200,7 +200,9 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
     prefix = req.query.get("prefix", "")
     key_marker = req.query.get("key-marker", "")
     id_marker = req.query.get("upload-id-marker", "")
-    after = (key_marker, id_marker) if key_marker else None
+    # S3 compat: upload-id-marker is ignored without key-marker, and key-marker alone resumes
+    # after every upload of that key.
+    after = (key_marker, id_marker or None) if key_marker else None
     url = req.query.get("encoding-type") == "url"
     uploads, truncated = await req.run(
         lambda: s.multipart.list_uploads(req.caller, req.bucket or "", prefix, after, max_uploads)
