@@ -223,6 +223,7 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
         nexq.billing,
         nexq.payment_methods,
         nexq.budgets,
+        public_url=nexq.settings.public_url,
     )
     mount_console(app, console)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,12 @@ class Settings:
     workers: int = 0  # 0: one worker process per core
     master_key: str | None = None
     s3_url: str | None = None  # how clients reach S3, when not host:s3_port (a proxy, a name)
+    # How users reach the control plane (console and API) when a proxy is in front of it:
+    # an https:// URL makes console cookies Secure even though the proxy speaks plain HTTP.
+    public_url: str | None = None
+    # Peers (IPs or CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; none by
+    # default, so a client cannot pick its own address (login throttling is per address).
+    trusted_proxies: tuple[str, ...] = ()
     tiers_file: Path | None = None  # default: tiers.toml in the data dir
     smtp_host: str | None = None  # budget alerts are emailed when set
     smtp_port: int = 25
@@ -66,6 +74,8 @@ class Settings:
             workers=int(env.get("NEXQ_WORKERS", "0")),
             master_key=env.get("NEXQ_MASTER_KEY") or None,
             s3_url=env.get("NEXQ_S3_URL") or None,
+            public_url=env.get("NEXQ_PUBLIC_URL") or None,
+            trusted_proxies=_networks(env.get("NEXQ_TRUSTED_PROXIES", "")),
             tiers_file=path("NEXQ_TIERS_FILE"),
             smtp_host=env.get("NEXQ_SMTP_HOST") or None,
             smtp_port=int(env.get("NEXQ_SMTP_PORT", "25")),
@@ -75,9 +85,30 @@ class Settings:
         flags = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in flags:
             flags["data_dir"] = Path(str(flags["data_dir"]))
+        if isinstance(flags.get("trusted_proxies"), str):  # the flag is one comma list
+            flags["trusted_proxies"] = _networks(str(flags["trusted_proxies"]))
         settings = replace(settings, **flags)  # type: ignore[arg-type]  # typed by the CLI
+        public = settings.public_url
+        if public is not None and not (
+            public.startswith(("http://", "https://")) and urlsplit(public).hostname
+        ):
+            raise ValueError("NEXQ_PUBLIC_URL: a URL such as https://cloud.example.com")
         if not 0 < settings.body_idle_seconds < float("inf"):
             raise ValueError("NEXQ_BODY_IDLE_SECONDS must be a positive number of seconds")
         if settings.workers <= 0:
             settings = replace(settings, workers=os.cpu_count() or 1)
         return settings
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    """Comma-separated IPs or CIDRs, each checked (ValueError naming a wrong one)."""
+    found = tuple(item.strip() for item in text.split(",") if item.strip())
+    for item in found:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"NEXQ_TRUSTED_PROXIES: {item!r} is not an IP address or a network such as "
+                "10.0.0.0/8"
+            ) from None
+    return found

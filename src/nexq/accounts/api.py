@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from nexq.accounts.api_keys import ApiKeys
@@ -140,9 +140,11 @@ def router(
         return AccountOut.of(accounts.create(body.email, body.password))
 
     @api.post("/login", status_code=201, tags=["account"], summary="Log in")
-    def login(body: Credentials) -> SessionOut:
-        """A session token for the console or for creating a first API key (12 hours)."""
-        token, session, account = accounts.login(body.email, body.password)
+    def login(body: Credentials, request: Request) -> SessionOut:
+        """A session token for the console or for creating a first API key (12 hours).
+        After 5 failed logins in a row from one address, that address waits (429)."""
+        address = request.client.host if request.client else None
+        token, session, account = accounts.login(body.email, body.password, address)
         return SessionOut(
             token=token, expires_at=iso(session.expires_at), account=AccountOut.of(account)
         )

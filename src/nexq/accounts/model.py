@@ -83,6 +83,19 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginState:
+    """Failed logins counted against one (account, source address), or the whole account."""
+
+    failures: int = 0
+    blocked_until: float = 0.0
+    updated_at: float = 0.0
+
+
+# The counter of the whole account (every source together) is kept under this source name.
+ANY_SOURCE = "*"
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """A console login; it can do what its account can do until it expires."""
 

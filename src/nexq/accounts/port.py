@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from nexq.accounts.model import ApiKey, Session
+from nexq.accounts.model import ApiKey, LoginState, Session
 from nexq.storage.model import Account
 
 
@@ -26,11 +27,19 @@ class AccountStore(Protocol):
         """Change the status; every cached credential of the account is re-read."""
 
     def password_hash(self, account_id: str) -> str | None: ...
-    def login_state(self, account_id: str) -> tuple[int, float]:
-        """(consecutive failed logins, blocked until) of the account."""
+    def charge_login(
+        self,
+        account_id: str,
+        sources: Sequence[str],
+        charge: Callable[[dict[str, LoginState]], dict[str, LoginState] | float],
+    ) -> float:
+        """Atomically, across threads and processes: read the login states of ``sources``
+        (a default state where none is kept), and store what ``charge`` returns; if it
+        returns seconds to wait instead, store nothing and return them (else 0)."""
 
-    def record_login(self, account_id: str, failed: bool, blocked_until: float) -> None:
-        """Count a failed login (or reset the count after a success)."""
+    def login_succeeded(self, account_id: str, source: str, any_source: str) -> None:
+        """Forget the failures of ``source``, and take back the attempt charged to
+        ``any_source`` (the whole account's counter)."""
 
     def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
 

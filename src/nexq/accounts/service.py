@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 import time
+from collections.abc import Callable
 
 from nexq.accounts.errors import AccountSuspended, EmailTaken, TooManyAttempts, Unauthenticated
 from nexq.accounts.model import (
     ALL_SCOPES,
+    ANY_SOURCE,
     SESSION_PREFIX,
     SESSION_SECONDS,
     TOKEN_LENGTH,
+    LoginState,
     Principal,
     Session,
     check_email,
@@ -25,9 +29,67 @@ from nexq.core.ids import new_id, random_string
 from nexq.storage.errors import NoSuchAccount
 from nexq.storage.model import Account
 
+# Per (account, source address): after FREE_ATTEMPTS failures in a row, that address waits
+# BLOCK_SECONDS, doubling with each further failure, up to MAX_BLOCK.
 FREE_ATTEMPTS = 5
 BLOCK_SECONDS = 10.0
 MAX_BLOCK = 900.0
+# The backstop against guesses spread over many addresses: the whole account, every address
+# together, after ACCOUNT_FREE_ATTEMPTS failures within ACCOUNT_WINDOW seconds.
+ACCOUNT_FREE_ATTEMPTS = 50
+ACCOUNT_WINDOW = 900.0
+ACCOUNT_BLOCK_SECONDS = 60.0
+
+
+def login_source(address: str | None) -> str:
+    """The unit a login throttle counts: an IPv4 address, or an IPv6 /64 (one subscriber
+    usually holds a whole /64, so counting single IPv6 addresses would count nothing)."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _delay(failures: int, free: int, base: float) -> float:
+    return 0.0 if failures < free else min(base * 2 ** (failures - free), MAX_BLOCK)
+
+
+def _charge(
+    source: str, now: float
+) -> Callable[[dict[str, LoginState]], dict[str, LoginState] | float]:
+    """The rule, applied inside the store's transaction: a blocked source or account waits;
+    otherwise the attempt is counted as a failure before the password is even checked (a
+    success takes it back), so concurrent guesses cannot all pass an unchanged counter."""
+
+    def charge(states: dict[str, LoginState]) -> dict[str, LoginState] | float:
+        pair, account = states[source], states[ANY_SOURCE]
+        wait = max(pair.blocked_until, account.blocked_until) - now
+        if wait > 0:
+            return wait
+        if now - account.updated_at > ACCOUNT_WINDOW:
+            account = LoginState()  # the backstop counts recent failures only
+        pair_failures, account_failures = pair.failures + 1, account.failures + 1
+        return {
+            source: LoginState(
+                pair_failures,
+                now + _delay(pair_failures, FREE_ATTEMPTS, BLOCK_SECONDS),
+                now,
+            ),
+            ANY_SOURCE: LoginState(
+                account_failures,
+                now + _delay(account_failures, ACCOUNT_FREE_ATTEMPTS, ACCOUNT_BLOCK_SECONDS),
+                now,
+            ),
+        }
+
+    return charge
 
 
 @functools.cache
@@ -87,32 +149,28 @@ class Accounts:
             raise Invalid("Operators cannot suspend their own account.")
         return self.set_suspended(self.get_by_id(account_id), suspended)
 
-    def login(self, email: str, password: str) -> tuple[str, Session, Account]:
+    def login(
+        self, email: str, password: str, address: str | None = None
+    ) -> tuple[str, Session, Account]:
         """A new session token for the right email and password; it is returned only here.
 
-        After FREE_ATTEMPTS consecutive failures an account's logins are refused for a delay
-        that doubles with each further failure (capped), so guessing a password is slowed
-        down across every process while the real owner waits minutes at worst.
+        Failures are counted per (account, source address): after FREE_ATTEMPTS in a row,
+        that address waits a delay that doubles with each further failure (capped), while
+        the owner logging in from elsewhere is not held up by a stranger's guesses. Guesses
+        spread over many addresses meet the account-wide backstop.
         """
         now = time.time()
         account = self._store.find_account(email.strip())
-        failures = 0
+        source = login_source(address)
         if account is not None:
-            failures, blocked_until = self._store.login_state(account.id)
-            if blocked_until > now:
-                raise TooManyAttempts(math.ceil(blocked_until - now))
+            wait = self._store.charge_login(account.id, [source, ANY_SOURCE], _charge(source, now))
+            if wait > 0:
+                raise TooManyAttempts(math.ceil(wait))
         stored = self._store.password_hash(account.id) if account is not None else None
         valid = verify_password(stored or _dummy_hash(), password)
         if account is None or not valid:
-            if account is not None:
-                failures += 1
-                delay = 0.0
-                if failures >= FREE_ATTEMPTS:
-                    delay = min(BLOCK_SECONDS * 2 ** (failures - FREE_ATTEMPTS), MAX_BLOCK)
-                self._store.record_login(account.id, True, now + delay)
             raise Unauthenticated("The email or password is wrong.")
-        if failures:
-            self._store.record_login(account.id, False, 0.0)
+        self._store.login_succeeded(account.id, source, ANY_SOURCE)
         if not account.active:
             raise AccountSuspended("The account is suspended; contact the operator.")
         session = Session(account.id, now, now + SESSION_SECONDS)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nexq.accounts.errors import EmailTaken
-from nexq.accounts.model import ApiKey, Session
+from nexq.accounts.model import ApiKey, LoginState, Session
 from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
 from nexq.storage.model import Account
@@ -105,26 +106,54 @@ class SqliteAccounts:
         row = self._one("SELECT password_hash FROM accounts WHERE id = ?", account_id)
         return str(row[0]) if row else None
 
-    def login_state(self, account_id: str) -> tuple[int, float]:
-        row = self._one(
-            "SELECT failed_logins, login_blocked_until FROM accounts WHERE id = ?", account_id
-        )
-        return (int(row[0]), float(row[1])) if row else (0, 0.0)
+    def charge_login(
+        self,
+        account_id: str,
+        sources: Sequence[str],
+        charge: Callable[[dict[str, LoginState]], dict[str, LoginState] | float],
+    ) -> float:
+        # One write of the group committer: its transaction holds SQLite's write lock, so
+        # concurrent attempts (any thread, any process) are charged one after the other.
+        def write(conn: sqlite3.Connection) -> float:
+            states = {}
+            for source in sources:
+                row = conn.execute(
+                    "SELECT failures, blocked_until, updated_at FROM login_throttle "
+                    "WHERE account_id = ? AND source = ?",
+                    (account_id, source),
+                ).fetchone()
+                states[source] = LoginState(*row) if row else LoginState()
+            decided = charge(states)
+            if isinstance(decided, float):
+                return decided
+            conn.executemany(
+                "INSERT INTO login_throttle(account_id, source, failures, blocked_until, "
+                "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, source) DO UPDATE "
+                "SET failures = excluded.failures, blocked_until = excluded.blocked_until, "
+                "updated_at = excluded.updated_at",
+                [
+                    (account_id, source, s.failures, s.blocked_until, s.updated_at)
+                    for source, s in decided.items()
+                ],
+            )
+            return 0.0
 
-    def record_login(self, account_id: str, failed: bool, blocked_until: float) -> None:
-        if failed:
-            self._changed(
-                "UPDATE accounts SET failed_logins = failed_logins + 1, login_blocked_until = ? "
-                "WHERE id = ?",
-                blocked_until,
-                account_id,
+        return self._db.write(write)
+
+    def login_succeeded(self, account_id: str, source: str, any_source: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM login_throttle WHERE account_id = ? AND source = ?",
+                (account_id, source),
             )
-        else:
-            self._changed(
-                "UPDATE accounts SET failed_logins = 0, login_blocked_until = 0 "
-                "WHERE id = ? AND failed_logins > 0",
-                account_id,
+            conn.execute(
+                "UPDATE login_throttle SET failures = CASE WHEN failures > 0 THEN failures - 1 "
+                "ELSE 0 END "
+                "WHERE account_id = ? AND source = ?",
+                (account_id, any_source),
             )
+
+        self._db.write(write)
 
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         self._changed(

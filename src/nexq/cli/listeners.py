@@ -240,11 +240,14 @@ def serve_forever(
     tls_cert: Path | None,
     tls_key: Path | None,
     body_idle: float = 20.0,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> None:
     """Serve each app on its socket until SIGINT or SIGTERM, then stop them all gracefully.
 
     A request body from which no byte arrives for ``body_idle`` seconds is answered with the
-    listener's ``timeout_answer`` and its connection closed.
+    listener's ``timeout_answer`` and its connection closed. X-Forwarded-For and
+    X-Forwarded-Proto are believed only from ``trusted_proxies`` (uvicorn's default would
+    believe any local client).
     """
     _raise_descriptor_limit()
     tls: dict[str, Any] = {}
@@ -258,6 +261,8 @@ def serve_forever(
         "server_header": False,
         "date_header": True,
         "h11_max_incomplete_event_size": 64 * 1024,
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": list(trusted_proxies) or None,
         **tls,
     }
     servers = []

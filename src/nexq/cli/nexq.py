@@ -347,6 +347,20 @@ def serve(
     ] = None,
 ) -> None:
     """Start the S3 endpoint and the control plane on embedded defaults."""
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The console/API URL users reach (behind a proxy); https:// makes cookies "
+            "Secure [env NEXQ_PUBLIC_URL]."
+        ),
+    ] = None,
+    trusted_proxies: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated IPs/CIDRs of proxies whose X-Forwarded-For/-Proto are "
+            "believed [env NEXQ_TRUSTED_PROXIES]."
+        ),
+    ] = None,
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env(
         data_dir=data_dir,
@@ -361,6 +375,8 @@ def serve(
         s3_url=s3_url,
     )
     if self_signed and settings.tls_cert is None:
+        public_url=public_url,
+        trusted_proxies=trusted_proxies,
         from nexq.cli.tls import self_signed as make_certificate
 
         cert, key = make_certificate(settings.data_dir / "tls", settings.host)
@@ -512,6 +528,7 @@ def _run_worker(settings: Settings, sockets: list[socket.socket], rates: RateLim
             settings.body_idle_seconds,
         )
     finally:
+            settings.trusted_proxies,
         stop.set()
         nexq.close()
 

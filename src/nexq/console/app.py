@@ -64,9 +64,15 @@ def console_app(
     payment_methods: PaymentMethods,
     budgets: Budgets,
     part_bytes: int = storage_console.UPLOAD_PART_BYTES,
+    public_url: str | None = None,
 ) -> FastAPI:
     """The console pages; mount it with :func:`mount_console` beside the REST API."""
-    pages = Pages(accounts, environment(), unread=billing_console.unread_counter(budgets))
+    pages = Pages(
+        accounts,
+        environment(),
+        unread=billing_console.unread_counter(budgets),
+        always_secure=(public_url or "").startswith("https://"),
+    )
     app = FastAPI(
         docs_url=None,
         redoc_url=None,

@@ -23,6 +23,11 @@ REASONS = {
 Text = Annotated[str, Form()]
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address (a trusted proxy's X-Forwarded-For, where one is configured)."""
+    return request.client.host if request.client else None
+
+
 def safe_next(target: str) -> str:
     """Where to go after login: a path of this site only (no open redirect)."""
     if target.startswith("/") and not target.startswith(("//", "/\\")):
@@ -68,7 +73,7 @@ def router(accounts: Accounts, pages: Pages) -> APIRouter:
     @web.post("/login")
     def login(request: Request, email: Text, password: Text, next: Text = "") -> Response:
         try:
-            token, session, _ = accounts.login(email, password)
+            token, session, _ = accounts.login(email, password, client_address(request))
         except (Unauthenticated, AccountSuspended, TooManyAttempts) as exc:
             refused = login_page(
                 request, email=email, next_url=next, error=exc.message, status=status_of(exc)
@@ -96,7 +101,7 @@ def router(accounts: Accounts, pages: Pages) -> APIRouter:
         else:
             try:
                 accounts.create(email, password)
-                token, session, _ = accounts.login(email, password)
+                token, session, _ = accounts.login(email, password, client_address(request))
             except DomainError as exc:
                 error, status = exc.message, status_of(exc)
         if error:

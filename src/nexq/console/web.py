@@ -115,10 +115,6 @@ def _new_anonymous(request: Request) -> str:
     return value
 
 
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
 class Pages:
     """Renders pages and knows who is signed in (one per console, built in its app).
 
@@ -131,10 +127,18 @@ class Pages:
         accounts: Accounts,
         env: Environment,
         unread: Callable[[Principal], int] | None = None,
+        always_secure: bool = False,
     ) -> None:
         self._accounts = accounts
         self._env = env
         self._unread = unread
+        self._always_secure = always_secure
+
+    def _secure(self, request: Request) -> bool:
+        """Whether cookies get the Secure flag: always when the console's public URL is
+        HTTPS (a TLS-terminating proxy talks plain HTTP to Nexq), else when this request
+        came over TLS (directly, or as a trusted proxy's X-Forwarded-Proto says)."""
+        return self._always_secure or request.url.scheme == "https"
 
     # who is calling ---------------------------------------------------------------------
     def principal(self, request: Request) -> Principal:
@@ -164,12 +168,12 @@ class Pages:
             path="/",
             httponly=True,
             samesite="lax",
-            secure=_secure(request),
+            secure=self._secure(request),
         )
 
     def sign_out(self, request: Request, response: Response) -> None:
         response.delete_cookie(
-            SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request)
+            SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self._secure(request)
         )
 
     # CSRF -------------------------------------------------------------------------------
@@ -231,7 +235,7 @@ class Pages:
                 path="/",
                 httponly=True,
                 samesite="lax",
-                secure=_secure(request),
+                secure=self._secure(request),
             )
         return response
 
@@ -266,7 +270,7 @@ class Pages:
                 path="/",
                 httponly=True,
                 samesite="lax",
-                secure=_secure(request),
+                secure=self._secure(request),
             )
         return response
 

@@ -213,4 +213,16 @@ MIGRATIONS: list[str] = [
     INSERT INTO account_storage(account_id, stored_bytes)
         SELECT account_id, sum(stored_bytes) FROM buckets GROUP BY account_id;
     """,
+    # 7: failed logins counted per (account, source address) and per account (source '*'),
+    # so that a stranger's guesses lock out the stranger's address, not the account's owner.
+    """
+    CREATE TABLE login_throttle (
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        blocked_until REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (account_id, source)
+    ) WITHOUT ROWID;
+    """,
 ]
