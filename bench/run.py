@@ -18,6 +18,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,6 +36,7 @@ from servers import (
     machine_busy_fraction,
     nexq_probe,
     use_nexq_src,
+    volatile_reason,
 )
 from workloads import (
     BUCKET,
@@ -344,7 +346,9 @@ def _version(cmd: list[str]) -> str:
     return (out.stdout + out.stderr).decode("utf-8", "replace").strip().splitlines()[0]
 
 
-def header_text(p: Params, quick: bool, nexq_reason: str, elapsed: float | None = None) -> str:
+def header_text(
+    p: Params, quick: bool, nexq_reason: str, elapsed: float | None = None, volatile: str = ""
+) -> str:
     import moto
 
     try:
@@ -390,6 +394,8 @@ def header_text(p: Params, quick: bool, nexq_reason: str, elapsed: float | None 
     ]
     if nexq_reason:
         lines.append(f"- Nexq not measured: {nexq_reason}")
+    if volatile:
+        lines.append(f"- **Nexq's figures are NOT durable** (run with --not-durable): {volatile}")
     return "\n".join(lines)
 
 
@@ -407,6 +413,12 @@ def main() -> int:
     ap.add_argument("--big-mib", type=int, default=None, help="size of the large PUT/GET")
     ap.add_argument("--tmp", default=None, help="parent directory for server data dirs")
     ap.add_argument("--keep", action="store_true", help="keep server temp dirs")
+    ap.add_argument(
+        "--not-durable",
+        action="store_true",
+        help="measure Nexq even if its data dir is on tmpfs/ramfs (where fsync costs nothing); "
+        "its figures are then labelled NOT durable",
+    )
     ap.add_argument(
         "--nexq-src",
         default=None,
@@ -439,6 +451,15 @@ def main() -> int:
     if only - {"nexq", "moto", "nginx"}:
         ap.error("--only takes nexq, moto, nginx")
 
+    # Nexq's figures are those of fsynced writes: never reported from a file system in memory
+    # unless asked for, and then labelled.
+    volatile = volatile_reason(Path(args.tmp or tempfile.gettempdir())) if "nexq" in only else ""
+    if volatile and not args.not_durable:
+        ap.error(
+            f"refusing to measure Nexq: {volatile}. Give --tmp a directory on a disk file "
+            "system, or pass --not-durable to measure anyway (figures labelled NOT durable)."
+        )
+
     t_start = time.perf_counter()
     servers: list[Server] = []
     nexq_reason = ""
@@ -456,7 +477,9 @@ def main() -> int:
                 if not has_workers:
                     nexq_reason = "`nexq serve` has no --workers flag; measured its default"
                     workers = [None]
-            servers += [NexqServer(args.tmp, args.keep, w) for w in workers]
+            servers += [
+                NexqServer(args.tmp, args.keep, w, not_durable=args.not_durable) for w in workers
+            ]
         else:
             log(f"Nexq not available: {nexq_reason}")
 
@@ -477,7 +500,7 @@ def main() -> int:
         labels["nexq"] = "Nexq"
 
     elapsed = time.perf_counter() - t_start
-    header = header_text(p, args.quick, nexq_reason, elapsed)
+    header = header_text(p, args.quick, nexq_reason, elapsed, volatile)
     report = render(results, labels, p, header, background)
     print(report)
     if args.out:

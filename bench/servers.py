@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -37,6 +38,42 @@ def use_nexq_src(src: Path) -> None:
 
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- durability
+
+# File systems that live in memory: syncfs/fsync return at once and a power cut loses all,
+# so a PUT measured there pays nothing for durability.
+VOLATILE_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the file system holding ``path``: the last-mounted of the longest mount
+    points containing it, as /proc/mounts lists them ("unknown" if none matches)."""
+    real = os.path.realpath(path)
+    best, kind = "", "unknown"
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            # Spaces and other odd characters of mount points are written as octal escapes.
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+            inside = real == point or real.startswith(point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, kind = point, fields[2]
+    return kind
+
+
+def volatile_reason(path: Path) -> str:
+    """Why figures measured with a data dir under ``path`` are not durable ("" if they are)."""
+    kind = filesystem_type(path)
+    if kind not in VOLATILE_FILESYSTEMS:
+        return ""
+    return (
+        f"{path} is on {kind}: syncfs/fsync are no-ops there, so Nexq's figures would not "
+        "include the cost of making writes durable"
+    )
 
 
 # --------------------------------------------------------------------------- /proc
@@ -448,13 +485,26 @@ class NexqServer(Server):
     name = "nexq"
 
     def __init__(
-        self, tmp_root: str | None = None, keep: bool = False, workers: int | None = None
+        self,
+        tmp_root: str | None = None,
+        keep: bool = False,
+        workers: int | None = None,
+        not_durable: bool = False,
     ) -> None:
         super().__init__(tmp_root, keep)
         self.workers = workers
         self.label = f"Nexq {workers or 1}w"
         self.name = f"nexq-w{workers or 1}"
         self.data_dir = self.dir / "data"
+        # Nexq's figures are those of fsynced writes: refused on a file system in memory,
+        # unless asked for, and then labelled.
+        self.volatile = volatile_reason(self.dir)
+        if self.volatile and not not_durable:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError(f"{self.volatile}; give --tmp a directory on a disk")
+        if self.volatile:
+            self.label += " (NOT durable)"
+            self.name += "-not-durable"  # the key of its figures in the JSON report
 
     def _admin(self, *args: str) -> dict[str, object]:
         cmd = [*nexq_cmd(), "admin", *args]

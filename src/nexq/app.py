@@ -20,6 +20,7 @@ from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
 from nexq.core.crypto import SecretBox, load_master_key
 from nexq.core.db import Database
+from nexq.core.durability import FileSystemSync
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import MIGRATIONS
 from nexq.settings import Settings
@@ -78,7 +79,10 @@ def build(settings: Settings) -> Nexq:
     """Open (and migrate) the data directory and wire the services."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     box = SecretBox(load_master_key(settings.data_dir, settings.master_key))
-    db = Database(settings.data_dir / "meta.db", settings.data_dir, MIGRATIONS)
+    # Blob files are made durable by one syncfs of the data dir per group commit.
+    db = Database(
+        settings.data_dir / "meta.db", settings.data_dir, MIGRATIONS, durability=FileSystemSync()
+    )
     store = SqliteMetadata(db)
     blobs = FileBlobStore(settings.data_dir)
     directory = Directory(store, box)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nexq.core.db import Committer, Database, migrate
+from nexq.core.durability import FileSystemSync
 
 SCHEMA = ["CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"]
 
@@ -82,3 +84,45 @@ def test_close_flushes_queued_writes(tmp_path: Path) -> None:
     committer.close()
     assert all(f.done() for f in futures)
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (10,)
+
+
+class _Recorded:
+    """A durability port that records its calls in the same log as the writes."""
+
+    def __init__(self, log: list[str], error: OSError | None = None) -> None:
+        self._log = log
+        self._error = error
+
+    def sync_tree(self, path: Path) -> None:
+        self._log.append(f"sync {path.name}")
+        if self._error is not None:
+            raise self._error
+
+
+def test_the_flush_goes_through_the_port_before_the_commit(tmp_path: Path) -> None:
+    log: list[str] = []
+    db = Database(tmp_path / "d.db", tmp_path, SCHEMA, durability=_Recorded(log))
+    try:
+        db.write(lambda conn: log.append("plain write"))
+        db.write(lambda conn: log.append("write with new blobs"), sync_blobs=True)
+    finally:
+        db.close()
+    assert log == ["plain write", f"sync {tmp_path.name}", "write with new blobs"]
+
+
+def test_a_failed_flush_refuses_its_writes_unrun(tmp_path: Path) -> None:
+    log: list[str] = []
+    eio = OSError(errno.EIO, "I/O error")
+    db = Database(tmp_path / "d.db", tmp_path, SCHEMA, durability=_Recorded(log, eio))
+    try:
+        with pytest.raises(OSError) as refused:
+            db.write(lambda conn: log.append("ran"), sync_blobs=True)
+        assert refused.value is eio and log == [f"sync {tmp_path.name}"]
+    finally:
+        db.close()
+
+
+def test_file_system_sync_flushes_or_says_why(tmp_path: Path) -> None:
+    FileSystemSync().sync_tree(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        FileSystemSync().sync_tree(tmp_path / "missing")

@@ -9,8 +9,6 @@ paying two each, and an acknowledged write is on disk before its caller hears of
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
 import queue
 import sqlite3
 import threading
@@ -19,12 +17,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nexq.core.durability import Durability, FileSystemSync
 from nexq.core.errors import full_disk_as_domain
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], T]
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -52,17 +49,6 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str]) -> int:
         conn.execute("ROLLBACK")
         raise
     return len(migrations)
-
-
-def sync_filesystem(path: Path) -> None:
-    """Flush every dirty page and directory entry of the file system holding ``path``."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if _libc.syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-    finally:
-        os.close(fd)
 
 
 class Readers:
@@ -97,11 +83,20 @@ class Committer:
     Two stages run in their own threads, so they overlap: while one batch's blob files are
     flushed, the previous batch is committed. A write that references new blob files passes
     through the flush stage first; one that does not goes straight to the commit stage.
+    The flush is ``durability.sync_tree(sync_root)``: ``syncfs`` unless told otherwise.
     """
 
-    def __init__(self, path: Path, sync_root: Path, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        path: Path,
+        sync_root: Path,
+        max_batch: int = 256,
+        *,
+        durability: Durability | None = None,
+    ) -> None:
         self._conn = connect(path)
         self._sync_root = sync_root
+        self._durability = durability or FileSystemSync()
         self._max_batch = max_batch
         self._to_flush: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._to_commit: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -154,7 +149,7 @@ class Committer:
         for batch in self._batches(self._to_flush):
             try:
                 # The blob files must be durable before the rows that make them visible.
-                sync_filesystem(self._sync_root)
+                self._durability.sync_tree(self._sync_root)
             except BaseException as exc:
                 for job in batch:
                     job.future.set_exception(full_disk_as_domain(exc))
@@ -209,7 +204,14 @@ class Committer:
 class Database:
     """The metadata database of one process: per-thread readers and one group committer."""
 
-    def __init__(self, path: Path, sync_root: Path, migrations: Sequence[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        sync_root: Path,
+        migrations: Sequence[str],
+        *,
+        durability: Durability | None = None,
+    ) -> None:
         self.path = path
         bootstrap = connect(path)
         try:
@@ -217,7 +219,7 @@ class Database:
         finally:
             bootstrap.close()
         self._readers = Readers(path)
-        self._committer = Committer(path, sync_root)
+        self._committer = Committer(path, sync_root, durability=durability)
 
     def reader(self) -> sqlite3.Connection:
         """A read-only connection for the calling thread."""
