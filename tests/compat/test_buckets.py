@@ -34,13 +34,19 @@ def test_create_list_head_delete(s3: Any) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["ab", "a" * 64, "UPPER", "under_score", "-dash", "dash-", "192.168.1.1", "a..b", "xn--abc"],
+    [
+        *("ab", "a" * 64, "UPPER", "under_score", "-dash", "dash-", "192.168.1.1", "a..b"),
+        # Reserved by AWS (general purpose bucket naming rules). Not "--x-s3": boto3 takes
+        # such a name for an S3 Express directory bucket and signs for another service.
+        *("xn--abc", "sthree-abc", "amzn-s3-demo-abc", "abc-s3alias", "abc--ol-s3"),
+        *("abc.mrap", "abc--table-s3"),
+    ],
 )
 def test_invalid_names_are_refused(s3: Any, name: str) -> None:
-    with pytest.raises((ClientError, Exception)) as exc:
+    # S3 compat: AWS answers 400 InvalidBucketName for every name its naming rules refuse.
+    with pytest.raises(ClientError) as exc:
         s3.create_bucket(Bucket=name)
-    if isinstance(exc.value, ClientError):
-        assert exc.value.response["Error"]["Code"] == "InvalidBucketName"
+    assert (code(exc), status(exc)) == ("InvalidBucketName", 400)
 
 
 def test_valid_edge_names(s3: Any) -> None:

@@ -46,8 +46,14 @@ def validate_bucket_name(name: str) -> None:
         pass
     else:
         raise InvalidBucketName("Bucket names must not be formatted as an IP address.")
-    if name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3")):
+    if name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES):
         raise InvalidBucketName("Bucket names must not use a reserved prefix or suffix.")
+
+
+# S3 compat: AWS reserves these for access points, Multi-Region Access Points, directory and
+# table buckets, and its documentation's examples; CreateBucket refuses them.
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
 def validate_key(key: str) -> None:
