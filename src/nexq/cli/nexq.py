@@ -526,9 +526,9 @@ def _run_worker(settings: Settings, sockets: list[socket.socket], rates: RateLim
             settings.tls_cert,
             settings.tls_key,
             settings.body_idle_seconds,
+            settings.trusted_proxies,
         )
     finally:
-            settings.trusted_proxies,
         stop.set()
         nexq.close()
 
