@@ -345,8 +345,6 @@ def serve(
         str | None,
         typer.Option(help="The S3 URL clients use, if not host:port [env NEXQ_S3_URL]."),
     ] = None,
-) -> None:
-    """Start the S3 endpoint and the control plane on embedded defaults."""
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -361,6 +359,8 @@ def serve(
             "believed [env NEXQ_TRUSTED_PROXIES]."
         ),
     ] = None,
+) -> None:
+    """Start the S3 endpoint and the control plane on embedded defaults."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env(
         data_dir=data_dir,
@@ -373,10 +373,10 @@ def serve(
         tls_key=tls_key,
         workers=workers,
         s3_url=s3_url,
-    )
-    if self_signed and settings.tls_cert is None:
         public_url=public_url,
         trusted_proxies=trusted_proxies,
+    )
+    if self_signed and settings.tls_cert is None:
         from nexq.cli.tls import self_signed as make_certificate
 
         cert, key = make_certificate(settings.data_dir / "tls", settings.host)
