@@ -39,7 +39,7 @@ from tests.console.conftest import (
     make_account,
     owner_s3,
 )
-from tests.live import Key, LiveServer
+from tests.live import Key, LiveServer, nexq
 from tests.reliability.console_fuzz import (
     ANONYMOUS_FORMS,
     EVIL_ORIGIN,
@@ -1083,3 +1083,84 @@ def test_fuzzed_console_forms_never_fail_the_server(
     assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:3000]
     assert not fuzzer.csrf_not_refused, fuzzer.csrf_not_refused[:5]
     assert not fuzzer.refused_but_changed, fuzzer.refused_but_changed[:5]
+
+
+# Console routes that serve whoever asks: the pages for getting in, logging out, and the
+# sections' bare paths, which only redirect to a page of the section (that one asks).
+PUBLIC_CONSOLE = {
+    "GET /",
+    "GET /login",
+    "POST /login",
+    "GET /signup",
+    "POST /signup",
+    "POST /logout",
+    "GET /storage",
+    "GET /account",
+    "GET /billing",
+}
+
+
+def test_every_console_route_refuses_callers_without_a_live_session(
+    server: LiveServer, routes: list[Route]
+) -> None:
+    """Every route of the console application (read from it, so a new route is covered)
+    x no session, a logged-out session, and a suspended account's session: each is sent to
+    log in (JSON callers get 401) and nothing changes, even with a valid CSRF token."""
+    owner, targets = _stocked_account(server, "sessionless")
+    targets.invoices = targets.invoices or ["NQ-202601-00000000"]  # none on a fresh server
+    with _http(server) as anonymous:
+        anonymous_token = csrf_of(anonymous.get("/login").text)
+        anonymous_cookies = dict(anonymous.cookies)
+    ended = _login(server, owner.email)
+    with _http(server, ended) as client:
+        ended_token = csrf_of(client.get("/storage/buckets").text)
+        assert client.post("/logout", data={"csrf_token": ended_token}).status_code == 303
+    suspended_email = make_account(server, "suspended-console")
+    suspended = _login(server, suspended_email)
+    with _http(server, suspended) as client:
+        suspended_token = csrf_of(client.get("/storage/buckets").text)
+    nexq("admin", "account", "suspend", suspended_email, data_dir=server.data_dir)
+    callers = {
+        "anonymous": (anonymous_cookies, anonymous_token),
+        "logged-out": ({"nexq_session": ended}, ended_token),
+        "suspended": ({"nexq_session": suspended}, suspended_token),
+    }
+    before = snapshot(_db(server))
+    wrong, tried = [], 0
+    try:
+        for route in routes:
+            if str(route) in PUBLIC_CONSOLE or route.path.startswith("/static"):
+                continue
+            path = route.path
+            for param in route.path_params:
+                path = path.replace("{" + param + "}", quote(targets.path_values(route, param)[0]))
+            for caller, (cookies, token) in callers.items():
+                as_json = route.body == "json"
+                headers = {
+                    "x-csrf-token": token,
+                    "accept": "application/json" if as_json else "*/*",
+                }
+                with httpx.Client(
+                    base_url=server.api_url, timeout=TIMEOUT, cookies=cookies
+                ) as client:
+                    answer = client.request(
+                        route.method,
+                        path,
+                        params={"key": owner.key} if route.query else None,
+                        headers=headers,
+                        data=None if as_json or route.method == "GET" else {"csrf_token": token},
+                        json={} if as_json else None,
+                    )
+                tried += 1
+                location = answer.headers.get("location", "")
+                refused = (
+                    answer.status_code == 401 if as_json else answer.status_code == 303
+                ) and (as_json or location.startswith("/login"))
+                if not refused:
+                    wrong.append(f"{route} x {caller}: {answer.status_code} {location}")
+        after = snapshot(_db(server))
+    finally:
+        nexq("admin", "account", "resume", suspended_email, data_dir=server.data_dir)
+    assert tried >= 3 * 30
+    assert changed_tables(before, after) == []
+    assert wrong == [], "\n".join(wrong)

@@ -1,0 +1,421 @@
+"""The REST authorization matrix, generated from the running server's own routes.
+
+Every operation of ``/v1/openapi.json`` is one row; its ``security`` (produced from the very
+dependencies that enforce the scopes) says which scopes it needs, and each column is a kind
+of caller whose expected answer follows from that alone:
+
+- ``none``: no token (401); ``revoked``: a revoked key holding every scope (401);
+- ``wrong``: keys holding every scope of the account except what the route needs (403
+  missing-scope), one per needed scope when a route needs several;
+- ``right``: keys holding exactly what one alternative of ``security`` names (2xx);
+- ``other``: every scope, but of another account, on this account's resources (404 for a
+  resource, this account's resources absent from a list, or the caller's own account);
+- ``suspended``: every scope of a suspended account (403 account-suspended);
+- ``narrower``: for routes that act on an API key, a key with ``account:write`` alone on a
+  key holding every scope (403 beyond-caller-scopes).
+
+A route without a recipe below fails the test: a new route cannot be left out of the matrix.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.live import LiveServer, nexq
+from tests.reliability.conftest import unthrottled
+
+PUBLIC = {("POST", "/v1/signup"), ("POST", "/v1/login"), ("GET", "/v1/health")}
+# Routes that change nothing though their method is not GET, or only end the caller's own
+# session; every other non-GET route must need :write scopes alone.
+READS_BY_POST = {
+    ("POST", "/v1/logout"): "ends the session that authenticates it",
+    ("POST", "/v1/storage/buckets/{name}/presign"): "signs a URL; a PUT URL needs storage:write",
+}
+CUSTOMER_SCOPES = (
+    "storage:read",
+    "storage:write",
+    "account:read",
+    "account:write",
+    "billing:read",
+    "billing:write",
+)
+PASSWORD = "correct horse battery"
+CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "holder": "Ada"}
+Body = Callable[[dict[str, str]], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to call a route: the resources its path names, its body, and how another account
+    sees it (``404``: the resource is not found; ``hidden``: a list without this account's
+    resources; ``own``: the action applies to the caller's own account)."""
+
+    body: Body = lambda ids: None
+    other: str = "own"
+    operator: bool = False  # an operators' route: the right keys are an operator's
+    session: bool = False  # only a session can do it (an API key gets 400)
+
+
+def bucket_body(ids: dict[str, str]) -> dict[str, Any]:
+    # Account A's own bucket name for another account (a conflict), else a free name.
+    return {"name": ids["name"] if ids.get("caller") == "other" else f"{ids['name']}-new"}
+
+
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("POST", "/v1/logout"): Recipe(session=True),
+    ("GET", "/v1/account"): Recipe(),
+    ("POST", "/v1/account/password"): Recipe(
+        body=lambda ids: {"current_password": PASSWORD, "new_password": PASSWORD}
+    ),
+    ("GET", "/v1/account/limits"): Recipe(),
+    ("PUT", "/v1/account/tier"): Recipe(body=lambda ids: {"tier": "enterprise"}),
+    ("GET", "/v1/tiers"): Recipe(),
+    ("GET", "/v1/api-keys"): Recipe(other="hidden"),
+    ("POST", "/v1/api-keys"): Recipe(body=lambda ids: {"name": "made", "scopes": ["account:read"]}),
+    ("GET", "/v1/api-keys/{key_id}"): Recipe(other="404"),
+    ("DELETE", "/v1/api-keys/{key_id}"): Recipe(other="404"),
+    ("POST", "/v1/api-keys/{key_id}/revoke"): Recipe(other="404"),
+    ("POST", "/v1/api-keys/{key_id}/regenerate"): Recipe(other="404"),
+    ("GET", "/v1/admin/accounts"): Recipe(operator=True),
+    ("POST", "/v1/admin/accounts/{account_id}/suspend"): Recipe(operator=True),
+    ("POST", "/v1/admin/accounts/{account_id}/resume"): Recipe(operator=True),
+    ("GET", "/v1/storage"): Recipe(),
+    ("GET", "/v1/storage/buckets"): Recipe(other="hidden"),
+    ("POST", "/v1/storage/buckets"): Recipe(body=bucket_body),
+    ("GET", "/v1/storage/buckets/{name}"): Recipe(other="404"),
+    ("DELETE", "/v1/storage/buckets/{name}"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/objects"): Recipe(other="404"),
+    ("DELETE", "/v1/storage/buckets/{name}/objects/{key}"): Recipe(other="404"),
+    ("POST", "/v1/storage/buckets/{name}/presign"): Recipe(
+        body=lambda ids: {"key": "o"}, other="404"
+    ),
+    ("POST", "/v1/storage/share-links/revoke"): Recipe(),
+    ("GET", "/v1/storage/access-keys"): Recipe(other="hidden"),
+    ("POST", "/v1/storage/access-keys"): Recipe(body=lambda ids: {"label": "made"}),
+    ("POST", "/v1/storage/access-keys/{key_id}/revoke"): Recipe(other="404"),
+    ("DELETE", "/v1/storage/access-keys/{key_id}"): Recipe(other="404"),
+    ("GET", "/v1/storage/usage"): Recipe(),
+    ("GET", "/v1/billing/estimate"): Recipe(),
+    ("GET", "/v1/billing/costs"): Recipe(),
+    ("GET", "/v1/billing/invoices"): Recipe(other="hidden"),
+    ("GET", "/v1/billing/invoices/{invoice_id}"): Recipe(other="404"),
+    ("GET", "/v1/billing/invoices/{invoice_id}/pdf"): Recipe(other="404"),
+    ("GET", "/v1/billing/payment-methods"): Recipe(other="hidden"),
+    ("POST", "/v1/billing/payment-methods"): Recipe(body=lambda ids: CARD),
+    ("PATCH", "/v1/billing/payment-methods/{method_id}"): Recipe(
+        body=lambda ids: {"holder": "Grace"}, other="404"
+    ),
+    ("DELETE", "/v1/billing/payment-methods/{method_id}"): Recipe(other="404"),
+    ("POST", "/v1/billing/payment-methods/{method_id}/default"): Recipe(other="404"),
+    ("GET", "/v1/billing/budget"): Recipe(),
+    ("PUT", "/v1/billing/budget"): Recipe(body=lambda ids: {"amount": "25.00"}),
+    ("DELETE", "/v1/billing/budget"): Recipe(),
+    ("GET", "/v1/notifications"): Recipe(),
+    ("POST", "/v1/notifications/read"): Recipe(),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    method: str
+    path: str
+    caller: str  # the column, with the scopes of its key for wrong/right
+    scopes: tuple[str, ...] = ()
+    expect: str = "ok"  # ok | 401 | 403:<problem slug> | 404 | hidden | 400
+
+
+def implied(scope: str) -> set[str]:
+    """Scopes that grant ``scope``: itself, and its service's write scope for a read."""
+    service, _, level = scope.partition(":")
+    return {scope, f"{service}:write"} if level == "read" else {scope}
+
+
+def cells_of(method: str, path: str, security: list[dict[str, list[str]]]) -> list[Cell]:
+    """The row of one route: the expected answer of every column."""
+    recipe = RECIPES[(method, path)]
+    alternatives = [tuple(req["HTTPBearer"]) for req in security]
+    cells = [Cell(method, path, "none", expect="401"), Cell(method, path, "revoked", expect="401")]
+    every = tuple(CUSTOMER_SCOPES) + (("admin:read", "admin:write") if recipe.operator else ())
+    if any(alternatives):
+        # Keys lacking every alternative: one per scope of the (one) alternative that has
+        # several, else one without any of them.
+        if len(alternatives) == 1 and len(alternatives[0]) > 1:
+            lacking = [implied(scope) for scope in alternatives[0]]
+        else:
+            lacking = [set().union(*(implied(s) for alt in alternatives for s in alt))]
+        for missing in lacking:
+            held = tuple(s for s in every if s not in missing)
+            cells.append(Cell(method, path, "wrong", held, "403:missing-scope"))
+    for alternative in alternatives:
+        expect = "400" if recipe.session else "ok"
+        cells.append(Cell(method, path, "right", alternative or ("storage:read",), expect))
+    if recipe.session:
+        cells.append(Cell(method, path, "session", expect="ok"))
+    if recipe.operator:
+        # Operators act on every account; a customer's widest key lacks the admin scopes.
+        cells.append(Cell(method, path, "other", expect="403:missing-scope"))
+        return cells
+    other = {"404": "404", "hidden": "hidden", "own": "ok"}[recipe.other]
+    if recipe.session:
+        other = "400"  # another account's API key is still not a session
+    if (method, path) == ("POST", "/v1/storage/buckets"):
+        other = "409"  # bucket names are global: asking for this account's name is a conflict
+    cells.append(Cell(method, path, "other", expect=other))
+    cells.append(Cell(method, path, "suspended", expect="403:account-suspended"))
+    if path.startswith("/v1/api-keys/{key_id}") and method != "GET":
+        cells.append(Cell(method, path, "narrower", ("account:write",), "403:beyond-caller-scopes"))
+    return cells
+
+
+@dataclass
+class World:
+    """The target account A (every resource is A's), another account B, a suspended
+    account C, and an operator."""
+
+    live: LiveServer
+    emails: dict[str, str]
+    admin: dict[str, httpx.Client] = field(default_factory=dict)  # every-scope key per role
+    keys: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    counter: Iterator[int] = field(default_factory=lambda: itertools.count())
+    invoice: str = ""
+
+    def token(self, role: str, scopes: tuple[str, ...]) -> str:
+        """A key of ``role``'s account with ``scopes`` (made once, through the API)."""
+        found = self.keys.get((role, scopes))
+        if found is None:
+            made = self.admin[role].post(
+                "/v1/api-keys", json={"name": f"{role}-{len(self.keys)}", "scopes": list(scopes)}
+            )
+            assert made.status_code == 201, made.text
+            found = self.keys[(role, scopes)] = made.json()["token"]
+        return found
+
+    def session(self) -> str:
+        with httpx.Client(base_url=self.live.api_url, timeout=30) as anonymous:
+            answer = anonymous.post(
+                "/v1/login", json={"email": self.emails["a"], "password": PASSWORD}
+            )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["token"])
+
+    def resources(self, method: str, path: str) -> dict[str, str]:
+        """Fresh resources of account A for every placeholder of ``path``."""
+        api = self.admin["a"]
+        n = next(self.counter)
+        ids: dict[str, str] = {}
+        if "{name}" in path:
+            ids["name"] = f"authz-{n}"
+            api.post("/v1/storage/buckets", json={"name": ids["name"]}).raise_for_status()
+        elif method == "POST" and path == "/v1/storage/buckets":
+            ids["name"] = f"authz-{n}"  # taken: another account asking for it gets 409
+            api.post("/v1/storage/buckets", json={"name": ids["name"]}).raise_for_status()
+        if "{key}" in path:
+            url = api.post(
+                f"/v1/storage/buckets/{ids['name']}/presign", json={"key": "o", "method": "PUT"}
+            ).json()["url"]
+            assert httpx.put(url, content=b"o").status_code == 200
+            ids["key"] = "o"
+        if path.startswith("/v1/api-keys/{key_id}"):
+            made = api.post("/v1/api-keys", json={"name": f"t{n}", "scopes": ["account:read"]})
+            ids["key_id"] = made.json()["id"]
+        if path.startswith("/v1/storage/access-keys/{key_id}"):
+            made = api.post("/v1/storage/access-keys", json={"label": f"t{n}"})
+            ids["key_id"] = made.json()["access_key_id"]
+        if "{method_id}" in path:
+            ids["method_id"] = api.post("/v1/billing/payment-methods", json=CARD).json()["id"]
+        if "{invoice_id}" in path:
+            ids["invoice_id"] = self.invoice
+        if "{account_id}" in path:
+            made = httpx.post(
+                f"{self.live.api_url}/v1/signup",
+                json={"email": f"authz-target-{n}@example.com", "password": PASSWORD},
+            )
+            ids["account_id"] = made.json()["id"]
+        return ids
+
+    def marker(self, path: str) -> str:
+        """Something of account A that a list at ``path`` would show to A: another account
+        must not see it."""
+        api = self.admin["a"]
+        n = next(self.counter)
+        if path == "/v1/api-keys":
+            api.post("/v1/api-keys", json={"name": f"marker-{n}", "scopes": ["account:read"]})
+        elif path == "/v1/storage/buckets":
+            api.post("/v1/storage/buckets", json={"name": f"marker-{n}"}).raise_for_status()
+        elif path == "/v1/storage/access-keys":
+            api.post("/v1/storage/access-keys", json={"label": f"marker-{n}"}).raise_for_status()
+        elif path == "/v1/billing/payment-methods":
+            api.post("/v1/billing/payment-methods", json={**CARD, "holder": f"marker-{n}"})
+        elif path == "/v1/billing/invoices":
+            return self.invoice
+        else:
+            raise AssertionError(f"no marker for the list {path}")
+        return f"marker-{n}"
+
+
+def limits(live: LiveServer, email: str) -> None:
+    """Hundreds of requests and resources: this suite's accounts get the unlimited tier."""
+    unthrottled(live, email)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    live = LiveServer(tmp_path_factory.mktemp("authz") / "data")
+    live.data_dir.mkdir()
+    live.start()
+    try:
+        emails = {r: f"authz-{r}@example.com" for r in ("a", "b", "c")}
+        world = World(live, emails)
+        for role, email in emails.items():
+            live.account(email, PASSWORD)
+            limits(live, email)
+            world.admin[role] = httpx.Client(
+                base_url=live.api_url,
+                headers={"Authorization": f"Bearer {live.api_key(email, 'root')}"},
+                timeout=30,
+            )
+        operator = "operator@nexq.local"
+        limits(live, operator)
+        world.admin["operator"] = httpx.Client(
+            base_url=live.api_url,
+            headers={"Authorization": f"Bearer {live.api_key(operator, 'root')}"},
+            timeout=30,
+        )
+        world.invoice = invoice_of(live, world.admin["a"])
+        yield world
+        for client in world.admin.values():
+            client.close()
+    finally:
+        live.stop()
+
+
+def invoice_of(live: LiveServer, api: httpx.Client) -> str:
+    """An invoice of account A: one hour of usage in January 2020, then that month closed."""
+    account_id = api.get("/v1/account").json()["id"]
+    hour = 438_300  # hours since the epoch: 2020-01-01T12:00Z
+    with sqlite3.connect(live.data_dir / "meta.db") as db:
+        db.execute(
+            "INSERT INTO usage_hourly(account_id, hour, bucket_id, bucket_name, class_a) "
+            "VALUES (?, ?, 'gone', 'gone', 1)",
+            (account_id, hour),
+        )
+    nexq("admin", "billing", "close-month", "--month", "2020-01", data_dir=live.data_dir)
+    invoices = api.get("/v1/billing/invoices").json()
+    assert len(invoices) == 1, invoices
+    return str(invoices[0]["id"])
+
+
+def token_of(world: World, cell: Cell) -> str | None:
+    recipe = RECIPES[(cell.method, cell.path)]
+    role = "operator" if recipe.operator else "a"
+    if cell.caller == "none":
+        return None
+    if cell.caller == "revoked":
+        token = world.admin[role].post("/v1/api-keys", json={"name": "doomed"}).json()
+        world.admin[role].post(f"/v1/api-keys/{token['id']}/revoke").raise_for_status()
+        return str(token["token"])
+    if cell.caller in ("wrong", "right", "narrower"):
+        return world.token(role, cell.scopes)
+    if cell.caller == "session":
+        return None  # made at call time: a password change ends the account's sessions
+    if cell.caller == "other":
+        return world.token("b", CUSTOMER_SCOPES)
+    assert cell.caller == "suspended"
+    return world.token("c", CUSTOMER_SCOPES)
+
+
+def call(world: World, cell: Cell, token: str | None) -> tuple[httpx.Response, dict[str, str]]:
+    recipe = RECIPES[(cell.method, cell.path)]
+    ids = world.resources(cell.method, cell.path)
+    ids["caller"] = cell.caller
+    if cell.caller == "session":
+        token = world.session()
+    if cell.caller == "narrower":
+        # The target is a key holding every scope, the caller a key with account:write.
+        wide = world.admin["a"].post("/v1/api-keys", json={"name": "wide"}).json()
+        ids["key_id"] = wide["id"]
+    if cell.expect == "hidden":
+        ids["marker"] = world.marker(cell.path)
+    path = cell.path.format(**ids)
+    body = recipe.body(ids)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    answer = httpx.request(
+        cell.method,
+        f"{world.live.api_url}{path}",
+        content=json.dumps(body) if body is not None else None,
+        headers={**headers, **({"content-type": "application/json"} if body else {})},
+        timeout=30,
+    )
+    return answer, ids
+
+
+def matches(cell: Cell, answer: httpx.Response, ids: dict[str, str]) -> bool:
+    expected = cell.expect
+    if expected == "ok":
+        return 200 <= answer.status_code < 300
+    if expected == "hidden":
+        return answer.status_code == 200 and ids["marker"] not in answer.text
+    status, _, slug = expected.partition(":")
+    if answer.status_code != int(status):
+        return False
+    if not answer.headers.get("content-type", "").startswith("application/problem+json"):
+        return False
+    return not slug or answer.json()["type"] == f"urn:nexq:problem:{slug}"
+
+
+def suspend(world: World, yes: bool) -> None:
+    verb = "suspend" if yes else "resume"
+    nexq("admin", "account", verb, world.emails["c"], data_dir=world.live.data_dir)
+
+
+def test_every_route_is_in_the_matrix_and_every_cell_holds(world: World) -> None:
+    spec = world.admin["a"].get("/v1/openapi.json").json()
+    routes = {
+        (method.upper(), path): operation.get("security", [])
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+    undeclared = sorted(r for r, security in routes.items() if not security and r not in PUBLIC)
+    assert not undeclared, f"routes that state no scopes: {undeclared}"
+    missing = sorted(r for r in routes if r not in RECIPES and r not in PUBLIC)
+    assert not missing, f"routes without a recipe in the authorization matrix: {missing}"
+    assert not set(RECIPES) - set(routes), "recipes of routes that no longer exist"
+    read_scoped_changes = sorted(
+        (method, path)
+        for (method, path), security in routes.items()
+        if method != "GET" and (method, path) not in READS_BY_POST
+        for alternative in security
+        for scope in alternative["HTTPBearer"] or ["(no scope)"]
+        if not scope.endswith(":write")
+    )
+    assert not read_scoped_changes, f"state changes that accept a read scope: {read_scoped_changes}"
+    cells = [
+        cell
+        for (method, path), security in sorted(routes.items())
+        if (method, path) not in PUBLIC
+        for cell in cells_of(method, path, security)
+    ]
+    failures = []
+    tokens = {cell: token_of(world, cell) for cell in cells}  # keys made before suspension
+    for cell in [c for c in cells if c.caller != "suspended"]:
+        answer, ids = call(world, cell, tokens[cell])
+        if not matches(cell, answer, ids):
+            failures.append(f"{cell}: got {answer.status_code} {answer.text[:160]}")
+    suspend(world, True)
+    try:
+        for cell in [c for c in cells if c.caller == "suspended"]:
+            answer, ids = call(world, cell, tokens[cell])
+            if not matches(cell, answer, ids):
+                failures.append(f"{cell}: got {answer.status_code} {answer.text[:160]}")
+    finally:
+        suspend(world, False)
+    assert len(cells) > 5 * len(RECIPES)
+    assert not failures, "\n".join(failures)
