@@ -18,9 +18,11 @@ from nexq.billing.budgets import Budgets, Mailer
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
-from nexq.core.crypto import SecretBox, load_master_key
+from nexq.core.crypto import SecretBox
 from nexq.core.db import Database
 from nexq.core.durability import FileSystemSync
+from nexq.core.egress import Egress, parse_networks
+from nexq.core.keyring import SealedStore, open_box
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import MIGRATIONS
 from nexq.settings import Settings
@@ -66,6 +68,7 @@ class Nexq:
     billing: Billing
     payment_methods: PaymentMethods
     budgets: Budgets
+    box: SecretBox  # the master keys; `nexq admin master-key` rotates them
 
     def close(self) -> None:
         """Flush usage counts and pending writes, then close the database."""
@@ -78,7 +81,13 @@ class Nexq:
 def build(settings: Settings) -> Nexq:
     """Open (and migrate) the data directory and wire the services."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    box = SecretBox(load_master_key(settings.data_dir, settings.master_key))
+    box = open_box(
+        settings.data_dir,
+        settings.master_key,
+        settings.master_key_previous,
+        settings.master_key_file,
+        has_data=(settings.data_dir / "meta.db").exists(),
+    )
     # Blob files are made durable by one syncfs of the data dir per group commit.
     db = Database(
         settings.data_dir / "meta.db", settings.data_dir, MIGRATIONS, durability=FileSystemSync()
@@ -116,8 +125,20 @@ def build(settings: Settings) -> Nexq:
         meter=Meter(store),
         billing=billing,
         payment_methods=PaymentMethods(billing_store),
-        budgets=Budgets(billing_store, account_store, billing, mailer),
+        budgets=Budgets(
+            billing_store,
+            account_store,
+            billing,
+            mailer,
+            egress=Egress(parse_networks(settings.webhook_allow), settings.webhook_proxy),
+        ),
+        box=box,
     )
+
+
+def sealed_stores(nexq: Nexq) -> list[SealedStore]:
+    """Every table of secrets sealed with the master key: a rotation re-wraps them all."""
+    return [nexq.access_keys]
 
 
 def _tier_catalog(settings: Settings) -> TierCatalog:
@@ -147,32 +168,38 @@ def collect_garbage(nexq: Nexq) -> int:
         total += len(paths)
 
 
-def start_janitor(nexq: Nexq, stop: threading.Event) -> threading.Thread:
-    """A thread that removes superseded blob files shortly after they stop being referenced."""
+def start_janitor(nexq: Nexq, stop: threading.Event) -> list[threading.Thread]:
+    """Background threads: one flushes usage counts and removes superseded blob files every
+    second; another does billing's house-keeping, which may wait on the network (budget
+    alert emails and webhooks, up to seconds each) and so must not hold up the first."""
 
-    def run() -> None:
-        ticks = 0
-        while not stop.wait(FLUSH_SECONDS):  # also the janitor's tick
-            ticks += 1
+    def janitor() -> None:
+        while not stop.wait(FLUSH_SECONDS):
             try:
                 nexq.meter.flush()
             except Exception:
                 log.exception("flushing usage counts failed; they are kept for the next try")
-            if ticks % BILLING_TICKS == 1:
-                try:
-                    nexq.billing.sample_storage()
-                    nexq.billing.close_due_months()
-                    nexq.budgets.check()
-                except Exception:
-                    log.exception("billing house-keeping failed; retrying later")
             try:
                 collect_garbage(nexq)
             except Exception:
                 log.exception("garbage collection failed; retrying later")
 
-    thread = threading.Thread(target=run, name="nexq-janitor", daemon=True)
-    thread.start()
-    return thread
+    def clerk() -> None:
+        while not stop.wait(FLUSH_SECONDS * BILLING_TICKS):
+            try:
+                nexq.billing.sample_storage()
+                nexq.billing.close_due_months()
+                nexq.budgets.check()
+            except Exception:
+                log.exception("billing house-keeping failed; retrying later")
+
+    threads = [
+        threading.Thread(target=janitor, name="nexq-janitor", daemon=True),
+        threading.Thread(target=clerk, name="nexq-billing", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:

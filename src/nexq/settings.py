@@ -23,6 +23,9 @@ class Settings:
     tls_key: Path | None = None
     workers: int = 0  # 0: one worker process per core
     master_key: str | None = None
+    # Accepted while secrets are re-wrapped to master_key (docs/operations.md, "The master key").
+    master_key_previous: str | None = None
+    master_key_file: Path | None = None  # the keyring; default: master.key in the data dir
     s3_url: str | None = None  # how clients reach S3, when not host:s3_port (a proxy, a name)
     # How users reach the control plane (console and API) when a proxy is in front of it:
     # an https:// URL makes console cookies Secure even though the proxy speaks plain HTTP.
@@ -34,6 +37,10 @@ class Settings:
     smtp_host: str | None = None  # budget alerts are emailed when set
     smtp_port: int = 25
     smtp_from: str = "nexq@localhost"
+    # Webhooks go to public addresses only, except these networks (CIDRs) the operator allows;
+    # with a proxy, the proxy decides where names lead (docs/billing.md, "Webhooks").
+    webhook_allow: tuple[str, ...] = ()
+    webhook_proxy: str | None = None
     # A request body from which no byte arrives for this long is answered 400 RequestTimeout
     # (S3 allows about 20 s) and its connection closed; a slow but steady body is fine.
     body_idle_seconds: float = 20.0
@@ -73,6 +80,8 @@ class Settings:
             tls_key=path("NEXQ_TLS_KEY"),
             workers=int(env.get("NEXQ_WORKERS", "0")),
             master_key=env.get("NEXQ_MASTER_KEY") or None,
+            master_key_previous=env.get("NEXQ_MASTER_KEY_PREVIOUS") or None,
+            master_key_file=path("NEXQ_MASTER_KEY_FILE"),
             s3_url=env.get("NEXQ_S3_URL") or None,
             public_url=env.get("NEXQ_PUBLIC_URL") or None,
             trusted_proxies=_networks(env.get("NEXQ_TRUSTED_PROXIES", "")),
@@ -80,6 +89,10 @@ class Settings:
             smtp_host=env.get("NEXQ_SMTP_HOST") or None,
             smtp_port=int(env.get("NEXQ_SMTP_PORT", "25")),
             smtp_from=env.get("NEXQ_SMTP_FROM", "nexq@localhost"),
+            webhook_allow=tuple(
+                n.strip() for n in env.get("NEXQ_WEBHOOK_ALLOW", "").split(",") if n.strip()
+            ),
+            webhook_proxy=env.get("NEXQ_WEBHOOK_PROXY") or None,
             body_idle_seconds=float(env.get("NEXQ_BODY_IDLE_SECONDS", "20")),
         )
         flags = {k: v for k, v in overrides.items() if v is not None}
@@ -88,6 +101,7 @@ class Settings:
         if isinstance(flags.get("trusted_proxies"), str):  # the flag is one comma list
             flags["trusted_proxies"] = _networks(str(flags["trusted_proxies"]))
         settings = replace(settings, **flags)  # type: ignore[arg-type]  # typed by the CLI
+        _check_webhook_settings(settings)
         public = settings.public_url
         if public is not None and not (
             public.startswith(("http://", "https://")) and urlsplit(public).hostname
@@ -98,6 +112,21 @@ class Settings:
         if settings.workers <= 0:
             settings = replace(settings, workers=os.cpu_count() or 1)
         return settings
+
+
+def _check_webhook_settings(settings: Settings) -> None:
+    """A mistyped network or proxy is said at start, not at the first alert."""
+    for network in settings.webhook_allow:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"NEXQ_WEBHOOK_ALLOW: {network!r} is not an address or a network such as "
+                "10.1.0.0/16"
+            ) from None
+    proxy = settings.webhook_proxy
+    if proxy is not None and not (proxy.startswith("http://") and urlsplit(proxy).hostname):
+        raise ValueError("NEXQ_WEBHOOK_PROXY: an http:// URL such as http://proxy.internal:3128")
 
 
 def _networks(text: str) -> tuple[str, ...]:

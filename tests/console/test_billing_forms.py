@@ -127,7 +127,7 @@ def test_navigation_and_empty_states(tab: Tab, server: LiveServer) -> None:
     expect(page.get_by_role("status")).to_have_text("Budget removed.")
     expect(page.get_by_label("Amount (USD)")).to_have_value("")
     nav.get_by_role("link", name="Limits & Quotas").click()
-    expect(page.locator("#current-tier")).to_have_text("Enterprise")
+    expect(page.locator("#current-tier")).to_have_text("Free")  # every new account's tier
 
 
 def test_billing_forms_need_the_csrf_token_and_show_markup_as_text(
@@ -169,3 +169,23 @@ def test_billing_forms_need_the_csrf_token_and_show_markup_as_text(
     page = tab.open("/billing/payment-methods")
     expect(page.get_by_role("cell", name=XSS, exact=True)).to_be_visible()
     expect(page.locator("img[src='x']")).to_have_count(0)
+
+
+def test_budget_form_refuses_a_webhook_to_an_internal_address(tab: Tab, server: LiveServer) -> None:
+    """The console server allows no internal webhook targets (no NEXQ_WEBHOOK_ALLOW)."""
+    tab.sign_in(make_account(server, "ssrf"))
+    page = tab.open("/billing/budget")
+    page.get_by_label("Amount (USD)").fill("20")
+    for url, says in (
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254 is a link-local address"),
+        (f"http://127.0.0.1:{server.api_port}/v1/account", "127.0.0.1 is a loopback address"),
+        ("http://localhost:8080/", "localhost is a loopback name"),
+    ):
+        page.get_by_label("Webhook URL").fill(url)
+        page.get_by_role("button", name="Set budget").click()
+        expect(page.get_by_role("alert")).to_have_text(
+            f"webhook_url: {says}; Nexq only posts to public addresses."
+        )
+        expect(page.get_by_label("Webhook URL")).to_have_value(url)
+    expect(page.get_by_text("No notifications yet. Set a budget above")).to_be_visible()
+    assert "No budget yet" in page.content()

@@ -232,6 +232,33 @@ def test_access_keys_and_generation(store: MetadataStore, accounts: AccountStore
     assert store.get_access_key(key.id) is None
 
 
+def test_sealed_secrets_are_paged_and_replaced_only_if_unchanged(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    acc = account(accounts)
+    for key_id in ("NQAKb", "NQAKa", "NQAKc"):
+        store.add_access_key(
+            AccessKey(key_id, acc.id, "l", "active", 1.0, None), b"old-" + key_id.encode()
+        )
+    store.add_access_key(
+        AccessKey("NQAKi", acc.id, "presigned URLs", "active", 1.0, None), b"old-i", internal=True
+    )
+    assert store.sealed_secrets("", 2) == [("NQAKa", b"old-NQAKa"), ("NQAKb", b"old-NQAKb")]
+    assert [k for k, _ in store.sealed_secrets("NQAKb", 10)] == ["NQAKc", "NQAKi"]
+    generation = store.auth_generation()
+    changes = [
+        ("NQAKa", b"old-NQAKa", b"new-a"),
+        ("NQAKb", b"stale", b"new-b"),
+        ("NQAKx", b"", b"n"),
+    ]
+    assert store.replace_sealed_secrets(changes) == 1
+    found = store.get_access_key("NQAKa")
+    assert found is not None and found[1] == b"new-a"
+    found = store.get_access_key("NQAKb")
+    assert found is not None and found[1] == b"old-NQAKb"
+    assert store.auth_generation() == generation  # same secrets: caches stay valid
+
+
 def test_access_keys_list_by_creation_then_id(store: MetadataStore, accounts: AccountStore) -> None:
     acc = account(accounts)
     # The API's cursor is (created_at, id): keys made in the same instant must not swap.

@@ -66,6 +66,9 @@ if TYPE_CHECKING:
     from nexq.app import Nexq
 
 ACCOUNT = "acct-power-cut"
+# Start-up refuses to make a new master key beside an existing database (it would open none
+# of the secrets): crash images, which hold no secret, are opened with this one.
+IMAGE_KEY = base64.b64encode(bytes(32)).decode()
 BUCKET = "power-cut"
 CALLER = AccessKey("AKPOWERCUT", ACCOUNT, "power cut", "active", 0.0, None)
 SIZES = (0, 1, 100, 4096, 70_000, 300_000)
@@ -365,7 +368,7 @@ def _crash_image(
 ) -> Image:
     """The data dir as a power cut now would leave it: the database as committed (SQLite's
     own fsyncs are trusted), the blob files as the page cache model says. Nothing was
-    sealed, so start-up may make new key material in the image."""
+    sealed, so the image is opened with a master key of its own (IMAGE_KEY)."""
     with _commits_held(live.db):
         allowed: dict[str, set[State]] = {}
         for w in writers:
@@ -396,7 +399,7 @@ def _read(objects: ObjectStorage, key: str) -> State | str:
 def _verify(image: Image) -> list[str]:
     """Reopen the image with the real start-up recovery; what is wrong with it (empty: all
     is well)."""
-    nexq = build(Settings(data_dir=image.path))
+    nexq = build(Settings(data_dir=image.path, master_key=IMAGE_KEY))
     try:
         recover(nexq)
         report = check(nexq.store, nexq.blobs)

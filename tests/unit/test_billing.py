@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -14,11 +15,12 @@ from nexq.accounts.limits import Limits
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.accounts.tiers import load_tiers
 from nexq.billing.budgets import Budgets
-from nexq.billing.model import MonthUsage
+from nexq.billing.model import Budget, MonthUsage
 from nexq.billing.pricing import hours_in, price, total
 from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
 from nexq.core.db import Database
+from nexq.core.errors import Invalid
 from nexq.core.schema import MIGRATIONS
 from nexq.storage.metadata.sqlite import SqliteMetadata
 from nexq.storage.model import Account, Counters, UsageRow
@@ -76,3 +78,48 @@ def test_budget_alerts_fire_once_per_threshold(installation: tuple[Database, Acc
     assert budgets.check() == 0
     assert [d["threshold_percent"] for d in delivered] == [50, 100]
     assert len(budgets.notifications(account.id)) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://10.0.0.5/hook", "10.0.0.5 is a private address"),
+        ("http://169.254.169.254/latest", "169.254.169.254 is a link-local address"),
+        ("http://[::1]:9000/", "::1 is a loopback address"),
+        ("http://localhost:8080/", "localhost is a loopback name"),
+    ],
+)
+def test_a_budget_refuses_a_webhook_the_server_must_not_reach(
+    installation: tuple[Database, Account], url: str, reason: str
+) -> None:
+    db, account = installation
+    accounts, store = SqliteAccounts(db), SqliteBilling(db)
+    budgets = Budgets(store, accounts, Billing(store, accounts, Limits(accounts, load_tiers(None))))
+    with pytest.raises(Invalid) as refused:
+        budgets.set(account.id, "5", None, None, url)
+    assert refused.value.message == (f"webhook_url: {reason}; Nexq only posts to public addresses.")
+    assert budgets.get(account.id) is None
+    with pytest.raises(Invalid, match="at most 2048 characters"):
+        budgets.set(account.id, "5", None, None, "https://hooks.example/" + "x" * 2048)
+
+
+def test_a_webhook_stored_before_the_rule_is_not_posted_to(
+    installation: tuple[Database, Account], caplog: pytest.LogCaptureFixture
+) -> None:
+    db, account = installation
+    accounts, store = SqliteAccounts(db), SqliteBilling(db)
+    accounts.set_account_tier(account.id, "free")
+    billing = Billing(store, accounts, Limits(accounts, load_tiers(None)))
+    budgets = Budgets(store, accounts, billing)  # the real sender, public addresses only
+    # As an older Nexq saved it, before URLs were checked.
+    secret_url = "http://127.0.0.1:1/hook?token=s3cr3t-t0ken"
+    store.set_budget(Budget(account.id, Decimal("0.02"), [50], None, secret_url))
+    hour = int(time.time()) // 3600
+    SqliteMetadata(db).add_usage(
+        [UsageRow(account.id, hour, "b", "bucket", Counters(data_out=12 * 10**9))]
+    )
+    with caplog.at_level(logging.WARNING, logger="nexq.billing"):
+        assert budgets.check() == 1
+    assert "50% of your budget" in budgets.notifications(account.id)[0].message
+    assert "127.0.0.1 is a loopback address" in caplog.text
+    assert "s3cr3t" not in caplog.text and "/hook" not in caplog.text

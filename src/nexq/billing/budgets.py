@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from email.message import EmailMessage
 
-import httpx
-
 from nexq.accounts.model import check_email
 from nexq.accounts.port import AccountStore
 from nexq.billing.model import Budget, Notification
 from nexq.billing.port import BillingStore
 from nexq.billing.service import Billing
+from nexq.core.egress import Egress, Refused, Undelivered
 from nexq.core.errors import Invalid
 from nexq.core.ids import new_id
 
@@ -26,6 +25,7 @@ DEFAULT_THRESHOLDS = [50, 80, 100]
 # Money as people write it. Decimal takes "1E+999999999" too: a billion digits on a page, and
 # an Overflow in every later comparison with the month's charges.
 PLAIN_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")
+MAX_URL_LENGTH = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +54,15 @@ class Budgets:
         billing: Billing,
         mailer: Mailer | None = None,
         post: Callable[[str, dict[str, object]], None] | None = None,
+        egress: Egress | None = None,
     ) -> None:
         self._store = store
         self._accounts = accounts
         self._billing = billing
         self._mailer = mailer
-        self._post = post or _post_webhook
+        # No operator choice given: public destinations only (core/egress.py).
+        self._egress = egress or Egress()
+        self._post = post or self._egress.post_json
 
     def set(
         self,
@@ -85,11 +88,21 @@ class Budgets:
             raise Invalid("thresholds: percentages from 1 to 1000.")
         if email is not None:
             email = check_email(email)
-        if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
-            raise Invalid("webhook_url: an http(s) URL.")
+        if webhook_url is not None:
+            self._check_webhook(webhook_url)
         budget = Budget(account_id, value, marks, email, webhook_url)
         self._store.set_budget(budget)
         return budget
+
+    def _check_webhook(self, url: str) -> None:
+        """Refuse a URL the server must not post to (loopback, private …) when it is set;
+        the send checks again, on the addresses the name then resolves to."""
+        if len(url) > MAX_URL_LENGTH:
+            raise Invalid(f"webhook_url: at most {MAX_URL_LENGTH} characters.")
+        try:
+            self._egress.check(url)
+        except Refused as exc:
+            raise Invalid(f"webhook_url: {exc.reason}.") from None
 
     def get(self, account_id: str) -> Budget | None:
         return self._store.get_budget(account_id)
@@ -145,8 +158,13 @@ class Budgets:
             }
             try:
                 self._post(budget.webhook_url, payload)
-            except httpx.HTTPError:
-                log.exception("budget alert webhook failed")
+            except (Refused, Undelivered) as exc:
+                # The URL is not logged: its path or query often carries the receiver's token.
+                log.warning(
+                    "budget alert webhook of account %s not delivered: %s",
+                    budget.account_id,
+                    exc.reason,
+                )
 
     def notifications(self, account_id: str, limit: int = 50) -> list[Notification]:
         return self._store.list_notifications(account_id, limit)
@@ -156,7 +174,3 @@ class Budgets:
 
     def mark_read(self, account_id: str) -> None:
         self._store.mark_notifications_read(account_id)
-
-
-def _post_webhook(url: str, payload: dict[str, object]) -> None:
-    httpx.post(url, json=payload, timeout=5).raise_for_status()

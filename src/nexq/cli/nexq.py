@@ -23,6 +23,7 @@ from nexq.accounts.model import Principal, scopes_of_role
 from nexq.app import Nexq, api_app, build, recover, s3_app, start_janitor
 from nexq.billing.model import Invoice
 from nexq.billing.service import parse_month
+from nexq.cli.master_key import master_key_cli
 from nexq.core.errors import DomainError
 from nexq.core.ratelimit import RateLimiter
 from nexq.settings import Settings
@@ -40,6 +41,7 @@ admin.add_typer(key_cli, name="access-key")
 admin.add_typer(api_key_cli, name="api-key")
 billing_cli = typer.Typer(help="Invoices and payments.", no_args_is_help=True)
 admin.add_typer(billing_cli, name="billing")
+admin.add_typer(master_key_cli, name="master-key")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory [env NEXQ_DATA_DIR].")

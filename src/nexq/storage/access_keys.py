@@ -28,6 +28,9 @@ class AccessKeyView:
 class AccessKeys:
     """Create, list, revoke and delete an account's S3 access keys."""
 
+    # A master-key rotation re-wraps the secrets through this (core.keyring.SealedStore).
+    sealed_label = "S3 access keys"
+
     def __init__(self, store: MetadataStore, box: SecretBox, quotas: Quotas | None = None) -> None:
         self._store = store
         self._box = box
@@ -124,6 +127,14 @@ class AccessKeys:
         together, by deleting the key that signed them.
         """
         self._store.remove_internal_access_keys(account_id)
+
+    def sealed_page(self, after: str, limit: int) -> Sequence[tuple[str, bytes]]:
+        """(key id, sealed secret) of every key after ``after``, for a master-key rotation."""
+        return self._store.sealed_secrets(after, limit)
+
+    def replace_sealed(self, changes: Sequence[tuple[str, bytes, bytes]]) -> int:
+        """Store secrets re-wrapped with a new master key (unchanged in clear)."""
+        return self._store.replace_sealed_secrets(changes)
 
     def delete(self, account_id: str, key_id: str) -> None:
         """Remove the key permanently."""

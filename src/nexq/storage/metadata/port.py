@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from nexq.storage.model import (
@@ -119,6 +119,14 @@ class MetadataStore(Protocol):
 
     def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool: ...
     def remove_access_key(self, account_id: str, key_id: str) -> bool: ...
+    def sealed_secrets(self, after: str, limit: int) -> list[tuple[str, bytes]]:
+        """(key id, sealed secret) of every key, internal ones too, with id > ``after``,
+        ordered by id: what a master-key rotation re-wraps."""
+
+    def replace_sealed_secrets(self, changes: Sequence[tuple[str, bytes, bytes]]) -> int:
+        """Store each (key id, old, new) whose secret is still ``old``, in one transaction;
+        how many. The secret itself is unchanged, so cached credentials stay valid."""
+
     def bucket_names(self, bucket_ids: Iterable[str]) -> dict[str, str]: ...
 
     # metering

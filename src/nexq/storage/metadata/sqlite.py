@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from nexq.core.db import Database
@@ -629,6 +629,26 @@ class SqliteMetadata:
             ).rowcount
             _bump_auth(conn)
             return bool(gone)
+
+        return self._db.write(write)
+
+    def sealed_secrets(self, after: str, limit: int) -> list[tuple[str, bytes]]:
+        rows = self._db.reader().execute(
+            "SELECT id, secret_sealed FROM access_keys WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    def replace_sealed_secrets(self, changes: Sequence[tuple[str, bytes, bytes]]) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            # Compared with the old value: a key deleted or re-made meanwhile is left alone.
+            return sum(
+                conn.execute(
+                    "UPDATE access_keys SET secret_sealed = ? WHERE id = ? AND secret_sealed = ?",
+                    (new, key_id, old),
+                ).rowcount
+                for key_id, old, new in changes
+            )
 
         return self._db.write(write)
 
