@@ -45,8 +45,8 @@ COUNT = env_int("NEXQ_FUZZ_COUNT", scale(5000, 100_000))
 SEED = env_int("NEXQ_FUZZ_SEED", 20261127)
 MiB = 1024 * 1024
 # 5xx answers that are documented real faults rather than bugs: 501 NotImplemented is how
-# S3 answers a feature the server does not have (a sub-resource, a non-private ACL), and
-# HEAD's error answers carry no body to name the code.
+# S3 answers a feature the server does not have (a sub-resource), and HEAD's error answers
+# carry no body to name the code.
 ALLOWED_5XX = {(501, "NotImplemented"), (501, "")}
 
 
@@ -231,7 +231,7 @@ PUBLIC_ACL = (
 def test_small_public_acl_is_refused(fuzz_server: tuple[LiveServer, Key]) -> None:
     live, key = fuzz_server
     answer = signed_request(live, key, "PUT", "/fuzz", "acl", body=PUBLIC_ACL)
-    assert (answer.status, answer.code) == (501, "NotImplemented"), answer.body[:300]
+    assert (answer.status, answer.code) == (400, "AccessControlListNotSupported"), answer.body[:300]
 
 
 def test_large_public_acl_is_not_ignored(fuzz_server: tuple[LiveServer, Key]) -> None:

@@ -12,17 +12,19 @@ PARTIAL: dict[Operation, str] = {
     Operation.GET_BUCKET_VERSIONING: "always answers 'never enabled'; versioning is not built",
     Operation.GET_BUCKET_ACL: "answers the owner's FULL_CONTROL; ACLs cannot be changed",
     Operation.GET_OBJECT_ACL: "answers the owner's FULL_CONTROL; ACLs cannot be changed",
-    Operation.PUT_BUCKET_ACL: "accepts only the private ACL (owner FULL_CONTROL); others 501",
-    Operation.PUT_OBJECT_ACL: "accepts only the private ACL (owner FULL_CONTROL); others 501",
+    Operation.PUT_BUCKET_ACL: "accepts only the private ACL (owner FULL_CONTROL); see ACLs",
+    Operation.PUT_OBJECT_ACL: "accepts only the private ACL (owner FULL_CONTROL); see ACLs",
     Operation.GET_OBJECT: "no versionId; one range per request (as S3)",
-    Operation.COPY_OBJECT: "no versionId; sources up to 5 GiB (as S3)",
+    Operation.COPY_OBJECT: "no versionId; sources up to 5 GiB (as S3); ACL headers: see ACLs",
     Operation.LIST_BUCKETS: "no pagination parameters (every bucket in one page)",
 }
 
 NOTES: dict[Operation, str] = {
     Operation.PUT_OBJECT: "SigV4/SigV2, aws-chunked (signed, unsigned + trailer), checksums, "
-    "Content-MD5, If-None-Match: * and If-Match",
-    Operation.POST_OBJECT: "browser form upload, SigV4 and SigV2 policies",
+    "Content-MD5, If-None-Match: * and If-Match; ACL headers: see ACLs",
+    Operation.POST_OBJECT: "browser form upload, SigV4 and SigV2 policies; `acl` field: see ACLs",
+    Operation.CREATE_BUCKET: "ACL headers: see ACLs",
+    Operation.CREATE_MULTIPART_UPLOAD: "ACL headers: see ACLs",
     Operation.COMPLETE_MULTIPART_UPLOAD: "parts stitched without copying; If-Match / If-None-Match",
     Operation.LIST_OBJECTS_V2: "prefix, delimiter, start-after, continuation, fetch-owner, "
     "encoding-type=url",
@@ -53,6 +55,23 @@ def render() -> str:
         note = PARTIAL.get(operation) or NOTES.get(operation, "")
         lines.append(f"| {operation.value} | {status} | {'<br>'.join(rows[operation])} | {note} |")
     lines += [
+        "",
+        "## ACLs",
+        "",
+        "Buckets and objects are private to their account: every bucket behaves as an S3 bucket",
+        "with Object Ownership *bucket owner enforced* (ACLs disabled, AWS's default for new",
+        "buckets since April 2023). GetBucketAcl and GetObjectAcl answer the owner's",
+        "FULL_CONTROL. An ACL that keeps the owner's full control and grants nobody anything is",
+        "accepted: no ACL, `x-amz-acl: private` or `bucket-owner-full-control`,",
+        "`x-amz-grant-full-control` naming only the owner's id, an AccessControlPolicy of the",
+        "same. Any other `x-amz-acl` value or `x-amz-grant-*` header (read, write, read-acp,",
+        "write-acp, full-control), or PostObject `acl` field, is refused and nothing is stored:",
+        "",
+        "| Request | Answer |",
+        "|---|---|",
+        "| CreateBucket | `400 InvalidBucketAclWithObjectOwnership` |",
+        "| PutObject, CopyObject, CreateMultipartUpload, PostObject, PutBucketAcl, PutObjectAcl "
+        "| `400 AccessControlListNotSupported` |",
         "",
         "## Not yet",
         "",

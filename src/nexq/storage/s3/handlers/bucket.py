@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nexq.storage.conditions import Conditions
+from nexq.storage.s3.acl import check_acl_change, check_bucket_acl
 from nexq.storage.s3.body import incomplete_body, read_small
 from nexq.storage.s3.errors import S3Error
 from nexq.storage.s3.handlers.common import Services, empty
@@ -15,7 +16,6 @@ from nexq.storage.s3.xml import (
     invalid_location,
     iso_time,
     parse_location,
-    private_policy,
 )
 
 MAX_ACL_BYTES = 64 * 1024
@@ -58,6 +58,7 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
         location = parse_location(body)
         if location not in (None, "", s.region, "us-east-1", "auto"):
             raise invalid_location(s.region, location)
+        check_bucket_acl(req.headers, req.caller.account_id)
         s.objects.create_bucket(req.caller, name)
 
     await req.run(create)
@@ -114,7 +115,8 @@ async def get_object_acl(req: S3Request, s: Services) -> Response:
 
 
 async def _put_acl(req: S3Request, check: Callable[[], object]) -> Response:
-    """Accept the one ACL Nexq has (private: the owner's FULL_CONTROL); refuse the others."""
+    """Accept the one ACL Nexq has (private: the owner's FULL_CONTROL); refuse the others
+    (``s3/acl.py``)."""
     body = await read_small(req, MAX_ACL_BYTES)
     if body is None:
         if "content-length" not in req.headers and "transfer-encoding" in req.headers:
@@ -131,14 +133,7 @@ async def _put_acl(req: S3Request, check: Callable[[], object]) -> Response:
 
     def run() -> None:
         check()
-        canned = req.headers.get("x-amz-acl")
-        grants = [h for h in req.headers if h.startswith("x-amz-grant-")]
-        if (canned not in (None, "private")) or grants or not private_policy(body):
-            raise S3Error(
-                "NotImplemented",
-                "Only the private ACL (the owner's FULL_CONTROL) is supported.",
-                501,
-            )
+        check_acl_change(req.headers, body, req.caller.account_id)
 
     await req.run(run)
     return empty(200)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from nexq.storage.incoming import IncomingBody
-from nexq.storage.model import MAX_PUT_BYTES, Part
+from nexq.storage.model import MAX_PUT_BYTES, Part, Upload
+from nexq.storage.s3.acl import check_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.handlers.common import (
@@ -33,8 +34,10 @@ _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 async def create_multipart_upload(req: S3Request, s: Services) -> Response:
     algorithm = req.headers.get("x-amz-checksum-algorithm")
     checksum_type = req.headers.get("x-amz-checksum-type")
-    upload = await req.run(
-        lambda: s.multipart.create(
+
+    def create() -> Upload:
+        check_object_acl(req.headers, req.caller.account_id)
+        return s.multipart.create(
             req.caller,
             req.bucket or "",
             req.key or "",
@@ -43,7 +46,8 @@ async def create_multipart_upload(req: S3Request, s: Services) -> Response:
             algorithm,
             checksum_type.upper() if checksum_type else None,
         )
-    )
+
+    upload = await req.run(create)
     headers = {}
     if upload.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = upload.checksum_algorithm

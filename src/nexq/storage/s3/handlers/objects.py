@@ -11,6 +11,7 @@ from nexq.storage.errors import InvalidRange
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.reader import OpenObject
+from nexq.storage.s3.acl import check_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
 from nexq.storage.s3.handlers.common import (
@@ -55,6 +56,7 @@ async def put_object(req: S3Request, s: Services) -> Response:
 
     def start() -> IncomingBody:
         s.objects.check_room(req.caller, bucket, declared_size(req), key)
+        check_object_acl(req.headers, req.caller.account_id)
         return s.objects.receive(algorithms, MAX_PUT_BYTES)
 
     meta = await receive_and_store(req, start, store)
@@ -246,8 +248,10 @@ async def copy_object(req: S3Request, s: Services) -> Response:
             400,
         )
     new = write_content(req)
-    meta = await req.run(
-        lambda: s.objects.copy_object(
+
+    def copy() -> ObjectMeta:
+        check_object_acl(req.headers, req.caller.account_id)
+        return s.objects.copy_object(
             req.caller,
             source,
             target,
@@ -255,7 +259,8 @@ async def copy_object(req: S3Request, s: Services) -> Response:
             new if directive == "REPLACE" else None,
             new,
         )
-    )
+
+    meta = await req.run(copy)
     return Response.xml(
         document(
             "CopyObjectResult",

@@ -12,6 +12,7 @@ from python_multipart.exceptions import MultipartParseError
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import CONTENT_HEADERS, MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.s3 import post_policy
+from nexq.storage.s3.acl import check_form_acl
 from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.handlers.common import Services, quoted
@@ -153,14 +154,15 @@ async def _authorize(
 ) -> tuple[post_policy.Policy, IncomingBody]:
     """Check the signed policy once the fields are known, before any file byte is stored."""
     req.authenticate = lambda _req: s.authenticate_post(fields)
-    return await req.run(partial(_start, s, fields, bucket))
+    return await req.run(partial(_start, req, s, fields, bucket))
 
 
 def _start(
-    s: Services, fields: dict[str, str], bucket: str
+    req: S3Request, s: Services, fields: dict[str, str], bucket: str
 ) -> tuple[post_policy.Policy, IncomingBody]:
     policy = post_policy.decode(fields.get("policy") or fields.get("Policy") or "")
     post_policy.check(policy, fields, bucket)
+    check_form_acl(fields, req.caller.account_id)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
     return policy, s.objects.receive((), limit)
 

@@ -1,0 +1,93 @@
+"""ACLs as S3 asks for them: Nexq's buckets and objects are private to their account, always.
+
+S3 compat: this is S3's Object Ownership "bucket owner enforced" (ACLs disabled), the
+setting of every new AWS bucket since April 2023. Reading an ACL answers the owner's
+FULL_CONTROL; a request that asks for any other ACL is refused with S3's error, never
+stored without it:
+
+- PutObject, CopyObject, CreateMultipartUpload, PostObject (the ``acl`` form field),
+  PutBucketAcl and PutObjectAcl: 400 ``AccessControlListNotSupported``;
+- CreateBucket: 400 ``InvalidBucketAclWithObjectOwnership``.
+
+What such a bucket accepts is what grants the owner full control and nobody anything: no
+ACL, the canned ACLs ``private`` and ``bucket-owner-full-control``, a grant header of
+FULL_CONTROL to the owner's own id, and an AccessControlPolicy document of the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nexq.storage.s3.errors import S3Error
+from nexq.storage.s3.xml import private_policy
+
+OWNER_ONLY_CANNED = ("private", "bucket-owner-full-control")
+GRANT_HEADERS = (
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+)
+
+
+def owner_only(canned: str | None, grants: Mapping[str, str], owner_id: str) -> bool:
+    """Whether a canned ACL and grant headers give the owner full control and nobody else
+    anything."""
+    if canned is not None and canned.strip() not in OWNER_ONLY_CANNED:
+        return False
+    for name, value in grants.items():
+        if name != "x-amz-grant-full-control" or not _only_the_owner(value, owner_id):
+            return False
+    return True
+
+
+def _only_the_owner(grantees: str, owner_id: str) -> bool:
+    """``id="<owner>"`` (several times, at most): the grantees of a grant header."""
+    for grantee in grantees.split(","):
+        kind, _, value = grantee.strip().partition("=")
+        if kind.strip().lower() != "id" or value.strip().strip('"') != owner_id:
+            return False
+    return True
+
+
+def _grants(headers: Mapping[str, str]) -> dict[str, str]:
+    # Any x-amz-grant-* header counts, so that a misspelt permission is refused, not ignored.
+    return {name: value for name, value in headers.items() if name.startswith("x-amz-grant-")}
+
+
+def acl_not_supported() -> S3Error:
+    return S3Error("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
+
+
+def check_object_acl(headers: Mapping[str, str], owner_id: str) -> None:
+    """Refuse the ACL headers of a write (PutObject, CopyObject, CreateMultipartUpload)
+    unless they keep the object private."""
+    if not owner_only(headers.get("x-amz-acl"), _grants(headers), owner_id):
+        raise acl_not_supported()
+
+
+def check_form_acl(fields: Mapping[str, str], owner_id: str) -> None:
+    """Refuse PostObject's ``acl`` form field unless it keeps the object private."""
+    lower = {name.lower(): value for name, value in fields.items()}
+    if not owner_only(lower.get("acl"), _grants(lower), owner_id):
+        raise acl_not_supported()
+
+
+def check_bucket_acl(headers: Mapping[str, str], owner_id: str) -> None:
+    """Refuse CreateBucket's ACL headers unless they keep the bucket private."""
+    if not owner_only(headers.get("x-amz-acl"), _grants(headers), owner_id):
+        raise S3Error(
+            "InvalidBucketAclWithObjectOwnership",
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            400,
+        )
+
+
+def check_acl_change(headers: Mapping[str, str], body: bytes, owner_id: str) -> None:
+    """Refuse PutBucketAcl / PutObjectAcl unless the ACL they set is the private one (a
+    canned ACL, grant headers or an AccessControlPolicy document)."""
+    if not owner_only(headers.get("x-amz-acl"), _grants(headers), owner_id) or not (
+        private_policy(body)
+    ):
+        raise acl_not_supported()
