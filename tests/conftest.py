@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.live import Key, LiveServer
+from tests.live import BURST, Key, LiveServer
 
 _names = itertools.count()
 
@@ -25,8 +25,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def owner(server: LiveServer) -> Key:
-    """An account with an All Buckets key."""
-    return server.key(server.account(f"owner{next(_names)}@example.com"))
+    """A Free account with an All Buckets key, shared by the tests of a module. Raised limits:
+    - buckets: the ``bucket`` fixture gives every test a bucket of its own (never deleted, so
+      a module holds dozens; Free has 10);
+    - s3_read_rps, s3_write_rps: the module's tests act as this one account back to back, up
+      to hundreds of requests a second on a fast machine, so Free's 200 reads/50 writes per
+      second would refuse some of them depending on the machine's speed, not on what they
+      test (tests/compat/test_quotas.py tests the rates themselves)."""
+    email = server.account(f"owner{next(_names)}@example.com")
+    server.raise_limits(email, buckets=100, s3_read_rps=BURST, s3_write_rps=BURST)
+    return server.key(email)
 
 
 @pytest.fixture(scope="module")

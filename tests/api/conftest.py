@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.live import LiveServer
+from tests.live import BURST, LiveServer
 
 _names = itertools.count()
 PASSWORD = "correct horse battery"
@@ -36,8 +36,14 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
 
 @pytest.fixture(scope="module")
 def user(server: LiveServer) -> str:
-    """A customer account's email."""
-    return server.account(fresh_email(), PASSWORD)
+    """A Free customer account's email, shared by the tests of a module. Raised limits:
+    - api_rps: the module's tests call the API as this account back to back, faster than
+      Free's 20 requests/s on a fast machine (tests/compat/test_quotas.py tests the rate);
+    - buckets: test_storage.py's ``bucket`` fixture makes a bucket per test (Free has 10);
+    - api_keys: test_api_keys.py makes a key or more per test (Free has 10)."""
+    email = server.account(fresh_email(), PASSWORD)
+    server.raise_limits(email, api_rps=BURST, buckets=100, api_keys=100)
+    return email
 
 
 @pytest.fixture(scope="module")

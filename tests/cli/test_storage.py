@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.cli.conftest import Dcp
-from tests.live import LiveServer
+from tests.live import BURST, LiveServer
 
 BUCKET_FIELDS = {"name", "created_at", "object_count", "stored_bytes"}
 OBJECT_FIELDS = {"key", "size", "etag", "last_modified"}
@@ -117,6 +117,9 @@ def test_objects_revoke_links(user: Dcp, bucket_name: Callable[[], str]) -> None
 def test_object_listing_follows_every_page(
     user: Dcp, server: LiveServer, email: str, bucket_name: Callable[[], str]
 ) -> None:
+    # 250 PUTs from 8 threads fill the pages: far more than Free's 50 writes/s. Raised before
+    # the account's first request (a server keeps an account's limits for up to 2 s).
+    server.raise_limits(email, s3_write_rps=BURST)
     bucket = bucket_name()
     user("storage", "buckets", "create", bucket)
     s3 = server.client(server.key(email))

@@ -8,6 +8,7 @@ import json
 import sqlite3
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,23 +27,33 @@ from tests.live import LiveServer, free_port, nexq, nexq_json
 _n = itertools.count()
 
 # A tier that makes small test traffic cost visible money: every operation is priced, the
-# first two Class A operations and the first 1,000 bytes out are included.
-TEST_TIER = """
+# first two Class A operations and the first 1,000 bytes out are included. Its limits are the
+# Free tier's: only the prices differ from what a new customer gets.
+_FREE_LIMITS = tomllib.loads(default_tiers_text())["tiers"]["free"]["limits"]
+TEST_TIER = f"""
 [tiers.metered]
 name = "Metered"
-limits.buckets = -1
-limits.storage_bytes = -1
-limits.access_keys = -1
-limits.api_keys = -1
-limits.s3_read_rps = -1
-limits.s3_write_rps = -1
-limits.api_rps = -1
+limits = {{ {", ".join(f"{name} = {value}" for name, value in _FREE_LIMITS.items())} }}
 prices.storage_gb_month = "1000"
 prices.egress_gb = "2000"
 prices.class_a_million = "3000000"
 prices.class_b_million = "1000000"
-allowances = { storage_gb_month = "0", egress_gb = "0.000001", class_a = 2, class_b = 0 }
+allowances = {{ storage_gb_month = "0", egress_gb = "0.000001", class_a = 2, class_b = 0 }}
 """
+
+
+def metered(server: LiveServer, email: str) -> None:
+    """Move a new account (Free, as every new account) to the metered tier, before traffic."""
+    nexq(
+        "admin",
+        "account",
+        "limits",
+        "--account",
+        email,
+        "--tier",
+        "metered",
+        data_dir=server.data_dir,
+    )
 
 
 class Mailbox:
@@ -91,12 +102,15 @@ def server(
 ) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("billing") / "data"
     data.mkdir()
-    tiers = default_tiers_text().replace('default_tier = "free"', 'default_tier = "metered"')
-    (data / "tiers.toml").write_text(tiers + TEST_TIER)
+    (data / "tiers.toml").write_text(default_tiers_text() + TEST_TIER)
     live = LiveServer(
         data,
-        default_tiers=True,
-        env={"NEXQ_SMTP_HOST": "127.0.0.1", "NEXQ_SMTP_PORT": str(mailbox[1])},
+        env={
+            "NEXQ_SMTP_HOST": "127.0.0.1",
+            "NEXQ_SMTP_PORT": str(mailbox[1]),
+            # The webhook receiver is local: allowed by name, as an operator would.
+            "NEXQ_WEBHOOK_ALLOW": "127.0.0.1/32",
+        },
     )
     live.start()
     yield live
@@ -105,6 +119,7 @@ def server(
 
 def customer(server: LiveServer) -> tuple[str, Any, httpx.Client]:
     email = server.account(f"payer{next(_n)}@example.com")
+    metered(server, email)
     api = httpx.Client(
         base_url=server.api_url,
         headers={"Authorization": f"Bearer {server.api_key(email)}"},

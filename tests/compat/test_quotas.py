@@ -26,7 +26,7 @@ _n = itertools.count()
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server with the tiers Nexq ships (new accounts are Free)."""
-    live = LiveServer(tmp_path_factory.mktemp("quotas") / "data", default_tiers=True)
+    live = LiveServer(tmp_path_factory.mktemp("quotas") / "data")
     live.start()
     yield live
     live.stop()
@@ -383,9 +383,7 @@ def test_limits_below_the_worker_count_hold_across_workers(
 ) -> None:
     """Four workers, limits of 2 API and 3 S3 reads per second: requests are served at those
     rates in total (a per-worker share of them used to refuse every request)."""
-    live = LiveServer(
-        tmp_path_factory.mktemp("rates") / "data", default_tiers=True, extra=("--workers", "4")
-    )
+    live = LiveServer(tmp_path_factory.mktemp("rates") / "data", extra=("--workers", "4"))
     live.start()
     try:
         email = live.account("rates@example.com")

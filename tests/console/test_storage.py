@@ -16,11 +16,21 @@ import pytest
 from botocore.exceptions import ClientError
 from playwright.sync_api import Page, Route, expect
 
-from tests.console.conftest import TIMEOUT, XSS, Tab, owner_s3
+from tests.console.conftest import TIMEOUT, XSS, Tab, make_account
+from tests.live import BURST, LiveServer
 
 MIB = 1024 * 1024
 BIG = 17 * MIB  # more than one 16 MiB part: the browser sends it as a multipart upload
 _n = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def user(server: LiveServer) -> str:
+    """The module's customer, on the Free tier. Raised: s3_write_rps, for the 107 PUTs that
+    test_folders_breadcrumbs_and_pages sends from 4 threads (Free allows 50 writes/s)."""
+    email = make_account(server)
+    server.raise_limits(email, s3_write_rps=BURST)  # before the account's first request
+    return email
 
 
 @pytest.fixture
@@ -82,11 +92,10 @@ def test_buckets_create_validate_and_delete_only_when_empty(
     assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
-def test_folders_breadcrumbs_and_pages(signed_in: Tab, user: str, bucket: str) -> None:
+def test_folders_breadcrumbs_and_pages(signed_in: Tab, s3: Any, bucket: str) -> None:
     keys = [f"logs/2026/day-{i:03}.log" for i in range(105)] + ["logs/readme.txt", "top.txt"]
-    patient = owner_s3(signed_in.server, user, attempts=20)  # the Free tier allows 50 PUT/s
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda k: patient.put_object(Bucket=bucket, Key=k, Body=k.encode()), keys))
+        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=k.encode()), keys))
     page = signed_in.open(f"/storage/buckets/{bucket}")
     expect(page.get_by_text("107 objects")).to_be_visible()
     expect(page.get_by_role("link", name="top.txt", exact=True)).to_be_visible()

@@ -1,4 +1,5 @@
-"""Isolation: every S3 operation x every kind of caller, and REST scopes x endpoints.
+"""Isolation: every S3 operation x every kind of caller (the REST API's matrix, generated from
+its routes, is in test_authorization.py).
 
 Each cell of the tables below is one request whose outcome is asserted on its own. A cell
 that should succeed gets a resource of its own (its own key, upload or bucket), so an
@@ -16,16 +17,15 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from tests.live import REGION, Key, LiveServer, nexq, nexq_json
-from tests.reliability.conftest import account_key, unthrottled
+from nexq.storage.s3.operations import Operation
+from tests.live import REGION, Key, LiveServer, nexq
+from tests.reliability.conftest import account_key
 from tests.reliability.harness import (
     UNSIGNED,
     RawResponse,
@@ -334,6 +334,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     live.start()
     try:
         owner = account_key(live, "iso-a@example.com")
+        live.raise_limits("iso-a@example.com", buckets=20)  # 11: one per caller + 3 shared
         a = live.client(owner)
         for bucket in ("iso-target", "iso-outside", "iso-del-scoped-in"):
             a.create_bucket(Bucket=bucket)
@@ -438,186 +439,10 @@ def test_scoped_key_lists_only_its_buckets(world: World) -> None:
     assert b"<Name>iso-" not in other.body
 
 
-# REST API ---------------------------------------------------------------------------------
-
-TOKENS = [
-    "storage_read",
-    "storage_write",
-    "account_read",
-    "account_write",
-    "billing_read",
-    "every_scope",
-    "other_account",
-    "revoked",
-    "none",
-    "suspended",
-]
-SCOPES = {
-    "storage_read": ("storage:read",),
-    "storage_write": ("storage:write",),
-    "account_read": ("account:read",),
-    "account_write": ("account:write",),
-    "billing_read": ("billing:read",),
-}
-# fmt: off
-API_MATRIX = """
-endpoint                                s:r   s:w   a:r   a:w   b:r   all   other revok none  susp
-GET:/account                            403   403   ok    ok    403   ok    ok    401   401   403
-GET:/api-keys                           403   403   ok    ok    403   ok    ok    401   401   403
-POST:/api-keys                          403   403   403   ok    403   ok    ok    401   401   403
-GET:/api-keys/{kid}                     403   403   ok    ok    403   ok    404   401   401   403
-GET:/storage                            ok    ok    403   403   403   ok    ok    401   401   403
-GET:/storage/buckets                    ok    ok    403   403   403   ok    hidden 401   401   403
-POST:/storage/buckets                   403   ok    403   403   403   ok    409   401   401   403
-GET:/storage/buckets/{b}                ok    ok    403   403   403   ok    404   401   401   403
-DELETE:/storage/buckets/{d}             403   ok    403   403   403   ok    404   401   401   403
-GET:/storage/buckets/{b}/objects        ok    ok    403   403   403   ok    404   401   401   403
-DELETE:/storage/buckets/{b}/objects/{o} 403   ok    403   403   403   ok    404   401   401   403
-POST:/storage/buckets/{b}/presign-get   ok    ok    403   403   403   ok    404   401   401   403
-POST:/storage/buckets/{b}/presign-put   403   ok    403   403   403   ok    404   401   401   403
-GET:/storage/access-keys                ok    ok    403   403   403   ok    hidden 401   401   403
-POST:/storage/access-keys               403   ok    403   403   403   ok    ok    401   401   403
-POST:/storage/access-keys/{ak}/revoke   403   ok    403   403   403   ok    404   401   401   403
-GET:/storage/usage                      ok    ok    403   403   ok    ok    ok    401   401   403
-GET:/admin/accounts                     403   403   403   403   403   403   403   401   401   403
-"""
-# fmt: on
-# Columns: an API key with storage:read, storage:write, account:read, account:write,
-# billing:read, every scope; every-scope keys of another account, revoked, none at all, and
-# of a suspended account. Paths are under /v1; {b} {d} {o} {ak} {kid} are this account's.
+# The REST API's matrix is generated from the app's routes: test_authorization.py.
 
 
-@dataclass
-class ApiWorld:
-    live: LiveServer
-    tokens: dict[str, str | None]
-    make: Callable[[str], dict[str, str]]  # a fresh resource set of the target account
-
-
-@pytest.fixture(scope="module")
-def api_world(world: World) -> ApiWorld:
-    live = world.live
-    email = "iso-api@example.com"
-    live.account(email)
-    unthrottled(live, email)
-    tokens: dict[str, str | None] = {
-        name: live.api_key(email, name, scopes) for name, scopes in SCOPES.items()
-    }
-    admin_token = live.api_key(email, "admin")
-    tokens["every_scope"] = live.api_key(email, "every")
-    revoked = nexq_json(
-        "admin", "api-key", "create", "--account", email, "--name", "r", data_dir=live.data_dir
-    )
-    httpx.post(
-        f"{live.api_url}/v1/api-keys/{revoked['id']}/revoke",
-        headers={"Authorization": f"Bearer {admin_token}"},
-    ).raise_for_status()
-    tokens["revoked"] = revoked["token"]
-    tokens["none"] = None
-    tokens["other_account"] = live.api_key("iso-b@example.com", "other")
-    tokens["suspended"] = live.api_key("iso-c@example.com", "suspended")
-    counter = iter(range(10_000))
-    auth = {"Authorization": f"Bearer {admin_token}"}
-    api = httpx.Client(base_url=live.api_url, headers=auth, timeout=30)
-    writer = api.post("/v1/storage/access-keys", json={"label": "w", "buckets": "all"}).json()
-    s3 = live.client(Key(writer["access_key_id"], writer["secret_access_key"], email))
-
-    def make(caller: str) -> dict[str, str]:
-        n = next(counter)
-        bucket = f"api-{n}-b"
-        api.post("/v1/storage/buckets", json={"name": bucket}).raise_for_status()
-        doomed = f"api-{n}-d"
-        api.post("/v1/storage/buckets", json={"name": doomed}).raise_for_status()
-        key = api.post("/v1/storage/access-keys", json={"label": "k", "buckets": "all"}).json()
-        kid = api.post("/v1/api-keys", json={"name": f"k{n}", "scopes": ["storage:read"]}).json()
-        s3.put_object(Bucket=bucket, Key="o", Body=b"api object")
-        return {"b": bucket, "d": doomed, "o": "o", "ak": key["access_key_id"], "kid": kid["id"]}
-
-    return ApiWorld(live, tokens, make)
-
-
-API_CELLS = {
-    (endpoint, token): cell
-    for line in API_MATRIX.strip().splitlines()[1:]
-    for endpoint, *cells in [line.split()]
-    for token, cell in zip(TOKENS, cells, strict=True)
-}
-
-
-def api_call(
-    world: ApiWorld, endpoint: str, token: str | None, ids: dict[str, str]
-) -> httpx.Response:
-    method, _, template = endpoint.partition(":")
-    path = "/v1" + template.format(**ids)
-    body: dict[str, object] | None = None
-    if path.endswith("/presign-get") or path.endswith("/presign-put"):
-        body = {"key": "o", "method": "GET" if path.endswith("get") else "PUT"}
-        path = path.rsplit("-", 1)[0]
-    elif endpoint == "POST:/api-keys":
-        body = {"name": f"made-{os.urandom(3).hex()}"}  # the caller's own scopes
-    elif endpoint == "POST:/storage/buckets":
-        body = {"name": ids["new"]}
-    elif endpoint == "POST:/storage/access-keys":
-        body = {"label": "made", "buckets": "all"}
-    elif method == "POST":
-        body = {}
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.request(method, f"{world.live.api_url}{path}", json=body, headers=headers)
-
-
-def test_api_isolation_matrix(api_world: ApiWorld, world: World) -> None:
-    cells = sorted(API_CELLS.items(), key=lambda item: item[0][1] == "suspended")
-    resources = {}
-    for (endpoint, token), _ in cells:
-        ids = api_world.make(token)
-        # Another account asks for this account's resources; a new bucket name is free,
-        # except for the other account, which asks for an existing one (409).
-        ids["new"] = ids["b"] if token == "other_account" else f"{ids['b']}-new"
-        resources[(endpoint, token)] = ids
-    failures = []
-    suspended = False
-    try:
-        for (endpoint, token), expected in cells:
-            if token == "suspended" and not suspended:
-                suspend(world, True)
-                suspended = True
-            ids = resources[(endpoint, token)]
-            answer = api_call(api_world, endpoint, api_world.tokens[token], ids)
-            if not api_matches(expected, answer, ids):
-                failures.append(
-                    f"{endpoint} x {token}: expected {expected}, got "
-                    f"{answer.status_code} {answer.text[:200]}"
-                )
-    finally:
-        if suspended:
-            suspend(world, False)
-    assert not failures, "\n".join(failures)
-
-
-def test_write_scope_can_grant_its_implied_read_scope(api_world: ApiWorld) -> None:
-    answer = httpx.post(
-        f"{api_world.live.api_url}/v1/api-keys",
-        json={"name": "implied-read", "scopes": ["account:read"]},
-        headers={"Authorization": f"Bearer {api_world.tokens['account_write']}"},
-    )
-    assert answer.status_code == 201, answer.text
-
-
-def api_matches(expected: str, answer: httpx.Response, ids: dict[str, str]) -> bool:
-    if expected == "ok":
-        return 200 <= answer.status_code < 300
-    if expected == "hidden":
-        return (
-            answer.status_code == 200
-            and ids["b"] not in answer.text
-            and ids["ak"] not in (answer.text)
-        )
-    if answer.status_code != int(expected):
-        return False
-    return answer.headers.get("content-type", "").startswith("application/problem+json")
-
-
-def test_matrices_are_complete() -> None:
+def test_the_s3_matrix_covers_every_operation_of_the_routing_table() -> None:
     ops = {op for op, _ in S3_CELLS}
-    assert len(ops) == 26 and len(S3_CELLS) == 26 * len(CALLERS)
-    assert len(API_CELLS) == len(API_MATRIX.strip().splitlines()[1:]) * len(TOKENS)
+    assert ops == {operation.value for operation in Operation}, "add a row for each operation"
+    assert len(S3_CELLS) == len(ops) * len(CALLERS)
