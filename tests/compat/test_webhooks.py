@@ -16,12 +16,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from nexq.accounts.tiers import default_tiers_text
 from nexq.core.egress import why_not_public
-from tests.compat.test_billing import TEST_TIER, metered, restart, traffic, until
+from tests.compat.test_billing import TEST_TIER, customer, restart, traffic, until
 from tests.live import LiveServer
 
 _n = itertools.count()
@@ -59,17 +58,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.start()
     yield live
     live.stop()
-
-
-def customer(server: LiveServer) -> tuple[str, Any, httpx.Client]:
-    email = server.account(f"hooked{next(_n)}@example.com")
-    metered(server, email)
-    api = httpx.Client(
-        base_url=server.api_url,
-        headers={"Authorization": f"Bearer {server.api_key(email)}"},
-        timeout=30,
-    )
-    return email, server.client(server.key(email)), api
 
 
 def test_internal_webhook_urls_are_refused_when_set(server: LiveServer, receiver: int) -> None:

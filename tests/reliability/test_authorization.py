@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
+from nexq.accounts.model import CUSTOMER_SCOPES
 from tests.live import LiveServer, nexq
 from tests.reliability.conftest import unthrottled
 
@@ -39,14 +40,6 @@ READS_BY_POST = {
     ("POST", "/v1/logout"): "ends the session that authenticates it",
     ("POST", "/v1/storage/buckets/{name}/presign"): "signs a URL; a PUT URL needs storage:write",
 }
-CUSTOMER_SCOPES = (
-    "storage:read",
-    "storage:write",
-    "account:read",
-    "account:write",
-    "billing:read",
-    "billing:write",
-)
 PASSWORD = "correct horse battery"
 CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "holder": "Ada"}
 Body = Callable[[dict[str, str]], dict[str, Any] | None]
