@@ -13,11 +13,12 @@ from nexq.accounts.port import AccountStore
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
+from nexq.core.identity import Account
 from nexq.core.schema import MIGRATIONS
 from nexq.storage import errors
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.metadata.sqlite import SqliteMetadata
-from nexq.storage.model import AccessKey, Account, Bucket, ObjectMeta, Part, Segment, Upload
+from nexq.storage.model import AccessKey, Bucket, ObjectMeta, Part, Segment, Upload
 
 
 def sqlite(tmp_path: Path) -> tuple[MetadataStore, AccountStore, Callable[[], None]]:

@@ -21,9 +21,10 @@ from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
 from nexq.core.db import Database
 from nexq.core.errors import Invalid
+from nexq.core.identity import Account
 from nexq.core.schema import MIGRATIONS
 from nexq.storage.metadata.sqlite import SqliteMetadata
-from nexq.storage.model import Account, Counters, UsageRow
+from nexq.storage.model import Counters, UsageRow
 
 FREE = load_tiers(None).tiers["free"]
 

@@ -17,8 +17,8 @@ from nexq.accounts.service import (
 )
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.core.db import Database
+from nexq.core.identity import Account
 from nexq.core.schema import MIGRATIONS
-from nexq.storage.model import Account
 
 
 @pytest.fixture

@@ -25,20 +25,12 @@ from nexq.accounts.sqlite import SqliteAccounts
 from nexq.api.pagination import decode_pair, decode_text, page_after, page_of
 from nexq.core.crypto import SecretBox
 from nexq.core.db import Database
+from nexq.core.identity import Account
 from nexq.core.schema import MIGRATIONS
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.directory import Directory
 from nexq.storage.metadata.sqlite import SqliteMetadata
-from nexq.storage.model import (
-    AccessKey,
-    Account,
-    Bucket,
-    Listing,
-    ObjectMeta,
-    Part,
-    Upload,
-    prefix_end,
-)
+from nexq.storage.model import AccessKey, Bucket, Listing, ObjectMeta, Part, Upload, prefix_end
 from nexq.storage.multipart import Multipart, upload_id
 from nexq.storage.s3.handlers.listing import _from_token, _token
 from nexq.storage.service import ObjectStorage

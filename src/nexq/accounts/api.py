@@ -7,12 +7,12 @@ from pydantic import BaseModel, Field
 
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.limits import AccountLimits, Limits
-from nexq.accounts.model import MAX_DESCRIPTION, MAX_NAME, MAX_PASSWORD, ApiKey, Principal
+from nexq.accounts.model import MAX_DESCRIPTION, MAX_NAME, MAX_PASSWORD, ApiKey
 from nexq.accounts.service import Accounts
 from nexq.api.formats import iso, iso_or_none
 from nexq.api.pagination import Cursor, Limit, Page, decode_pair, page_of
 from nexq.api.security import Authorizer
-from nexq.storage.model import Account
+from nexq.core.identity import Account, Principal
 
 Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]
 Email = Annotated[str, Field(min_length=3, max_length=254)]

@@ -5,25 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from nexq.accounts.errors import (
-    AccountSuspended,
-    BeyondCallerScopes,
-    NoSuchApiKey,
-    Unauthenticated,
-)
+from nexq.accounts.errors import BeyondCallerScopes, NoSuchApiKey
 from nexq.accounts.model import (
     API_KEY_PREFIX,
     MAX_DESCRIPTION,
     MAX_NAME,
     TOKEN_LENGTH,
     ApiKey,
-    Principal,
-    grants,
     scopes_of_role,
 )
 from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_token
 from nexq.core.errors import Invalid
+from nexq.core.identity import AccountSuspended, Principal, Unauthenticated, grants
 from nexq.core.ids import new_id, random_string
 from nexq.storage.quotas import NoQuotas, Quotas
 

@@ -9,11 +9,12 @@ from fastapi.responses import Response
 
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.limits import AccountLimits, LimitLine, Limits
-from nexq.accounts.model import PASSWORD_RULES, ApiKey, Principal, scopes_of_role
+from nexq.accounts.model import PASSWORD_RULES, ApiKey, scopes_of_role
 from nexq.accounts.service import Accounts
 from nexq.accounts.tiers import Tier
 from nexq.console.web import Flash, Pages, status_of
 from nexq.core.errors import DomainError
+from nexq.core.identity import Principal
 
 KEYS = "/account/api-keys"
 LIMITS = "/account/limits"

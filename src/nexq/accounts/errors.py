@@ -3,22 +3,6 @@
 from nexq.core.errors import Conflict, DomainError, Forbidden, NotFound
 
 
-class Unauthenticated(DomainError):
-    """The caller could not be identified: no, unknown, revoked or expired credentials."""
-
-
-class AccountSuspended(Forbidden):
-    """The account is suspended."""
-
-
-class MissingScope(Forbidden):
-    """The credentials lack a scope the action needs."""
-
-    def __init__(self, scope: str) -> None:
-        super().__init__(f"This action needs the scope {scope!r}, which the API key lacks.")
-        self.scope = scope
-
-
 class BeyondCallerScopes(Forbidden):
     """The caller would obtain or affect a key holding scopes the caller lacks."""
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from nexq.accounts.port import AccountStore
 from nexq.accounts.tiers import LIMIT_NAMES, Tier, TierCatalog
 from nexq.core.errors import Conflict, Invalid
+from nexq.core.identity import Account
 from nexq.storage.metadata.port import MetadataStore
-from nexq.storage.model import Account
 
 # Limits are read on hot paths (every PUT checks storage_bytes, every request its rate), so
 # each process keeps them for a moment; an operator's change is seen within this time.

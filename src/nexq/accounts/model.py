@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 
 from nexq.core.errors import Invalid
-from nexq.storage.model import Account
 
 # Tokens carry a recognisable prefix so that secret scanners can find leaked ones.
 API_KEY_PREFIX = "nxq_"
@@ -40,14 +39,6 @@ MAX_DESCRIPTION = 500
 def scopes_of_role(role: str) -> tuple[str, ...]:
     """Every scope an account of ``role`` can hold."""
     return OPERATOR_SCOPES if role == "operator" else CUSTOMER_SCOPES
-
-
-def grants(scopes: frozenset[str], needed: str) -> bool:
-    """Whether ``scopes`` allow ``needed``; a service's write scope includes its read scope."""
-    if needed in scopes:
-        return True
-    service, _, level = needed.partition(":")
-    return level == "read" and f"{service}:write" in scopes
 
 
 def check_email(email: str) -> str:
@@ -102,13 +93,3 @@ class Session:
     account_id: str
     created_at: float
     expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling the API, and with what scopes."""
-
-    account: Account
-    scopes: frozenset[str]
-    api_key_id: str | None = None  # None for a console session
-    session_hash: str | None = None

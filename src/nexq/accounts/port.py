@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from nexq.accounts.model import ApiKey, LoginState, Session
-from nexq.storage.model import Account
+from nexq.core.identity import Account
 
 
 class AccountStore(Protocol):

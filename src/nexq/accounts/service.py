@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Callable
 
-from nexq.accounts.errors import AccountSuspended, EmailTaken, TooManyAttempts, Unauthenticated
+from nexq.accounts.errors import EmailTaken, TooManyAttempts
 from nexq.accounts.model import (
     ALL_SCOPES,
     ANY_SOURCE,
@@ -16,7 +16,6 @@ from nexq.accounts.model import (
     SESSION_SECONDS,
     TOKEN_LENGTH,
     LoginState,
-    Principal,
     Session,
     check_email,
     check_password,
@@ -25,9 +24,8 @@ from nexq.accounts.model import (
 from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_password, hash_token, verify_password
 from nexq.core.errors import Invalid
+from nexq.core.identity import Account, AccountSuspended, NoSuchAccount, Principal, Unauthenticated
 from nexq.core.ids import new_id, random_string
-from nexq.storage.errors import NoSuchAccount
-from nexq.storage.model import Account
 
 # Per (account, source address): after FREE_ATTEMPTS failures in a row, that address waits
 # BLOCK_SECONDS, doubling with each further failure, up to MAX_BLOCK.

@@ -11,7 +11,7 @@ from nexq.accounts.errors import EmailTaken
 from nexq.accounts.model import ApiKey, LoginState, Session
 from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
-from nexq.storage.model import Account
+from nexq.core.identity import Account
 
 _ACCOUNT_COLUMNS = "id, email, role, status, created_at"
 _KEY_COLUMNS = "id, account_id, name, description, scopes, status, created_at, last_used_at"

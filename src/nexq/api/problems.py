@@ -11,13 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from nexq.accounts.errors import (
-    AccountSuspended,
-    BeyondCallerScopes,
-    MissingScope,
-    TooManyAttempts,
-    Unauthenticated,
-)
+from nexq.accounts.errors import BeyondCallerScopes, TooManyAttempts
 from nexq.core.errors import (
     Conflict,
     DomainError,
@@ -28,6 +22,7 @@ from nexq.core.errors import (
     RateLimited,
     StorageFull,
 )
+from nexq.core.identity import AccountSuspended, MissingScope, Unauthenticated
 
 log = logging.getLogger("nexq.api")
 MEDIA_TYPE = "application/problem+json"

@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nexq.accounts.api_keys import ApiKeys
-from nexq.accounts.errors import MissingScope, Unauthenticated
-from nexq.accounts.model import API_KEY_PREFIX, SESSION_PREFIX, Principal, grants
+from nexq.accounts.model import API_KEY_PREFIX, SESSION_PREFIX
 from nexq.accounts.service import Accounts
 from nexq.core.errors import RateLimited
+from nexq.core.identity import MissingScope, Principal, Unauthenticated, grants
 from nexq.core.ratelimit import RateLimiter
 from nexq.storage.quotas import Quotas
 

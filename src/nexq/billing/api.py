@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from nexq.accounts.model import Principal
 from nexq.api.formats import iso, iso_or_none
 from nexq.api.security import Authorizer
 from nexq.billing import pdf
@@ -15,6 +14,7 @@ from nexq.billing.model import Budget, Invoice, LineItem, PaymentMethod, Stateme
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.pricing import breakdown
 from nexq.billing.service import Billing, parse_month
+from nexq.core.identity import Principal
 
 Month = Annotated[str | None, Query(description="YYYY-MM; default this month")]
 

@@ -14,8 +14,8 @@ from nexq.billing.payments import OperatorMarksPaid, PaymentProvider
 from nexq.billing.port import BillingStore
 from nexq.billing.pricing import price, total
 from nexq.core.errors import Invalid, NotFound
+from nexq.core.identity import Account
 from nexq.core.ids import new_id
-from nexq.storage.model import Account
 
 
 def first_of(day: date) -> date:

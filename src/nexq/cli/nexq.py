@@ -19,12 +19,13 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from nexq.accounts.model import Principal, scopes_of_role
+from nexq.accounts.model import scopes_of_role
 from nexq.app import Nexq, api_app, build, recover, s3_app, start_janitor
 from nexq.billing.model import Invoice
 from nexq.billing.service import parse_month
 from nexq.cli.master_key import master_key_cli
 from nexq.core.errors import DomainError
+from nexq.core.identity import Principal
 from nexq.core.ratelimit import RateLimiter
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeyView

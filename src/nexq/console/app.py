@@ -17,7 +17,6 @@ from starlette.types import Scope
 from nexq.accounts import console as account_console
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.limits import AccountLimits, Limits
-from nexq.accounts.model import Principal
 from nexq.accounts.service import Accounts
 from nexq.billing import console as billing_console
 from nexq.billing.budgets import Budgets
@@ -35,6 +34,7 @@ from nexq.console.web import (
     wants_json,
 )
 from nexq.core.errors import DomainError
+from nexq.core.identity import Principal
 from nexq.storage import console as storage_console
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.errors import AccessDenied, NoSuchBucket

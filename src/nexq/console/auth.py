@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from nexq.accounts.errors import AccountSuspended, TooManyAttempts, Unauthenticated
-from nexq.accounts.model import PASSWORD_RULES, Principal
+from nexq.accounts.errors import TooManyAttempts
+from nexq.accounts.model import PASSWORD_RULES
 from nexq.accounts.service import Accounts
 from nexq.console.web import Flash, Pages, status_of
 from nexq.core.errors import DomainError
+from nexq.core.identity import AccountSuspended, Principal, Unauthenticated
 
 HOME = "/storage/buckets"
 # Why the login page is shown, by the code in its ?reason= (fixed texts: a link cannot make

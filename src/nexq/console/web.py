@@ -23,11 +23,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from nexq.accounts.errors import AccountSuspended, TooManyAttempts, Unauthenticated
-from nexq.accounts.model import Principal
+from nexq.accounts.errors import TooManyAttempts
 from nexq.accounts.service import Accounts
 from nexq.console import formats
 from nexq.core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited
+from nexq.core.identity import AccountSuspended, Principal, Unauthenticated
 
 SESSION_COOKIE = "nexq_session"
 ANONYMOUS_COOKIE = "nexq_anonymous"

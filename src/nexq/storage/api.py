@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from nexq.accounts.model import Principal
 from nexq.api.formats import iso
 from nexq.api.pagination import (
     Cursor,
@@ -21,6 +20,7 @@ from nexq.api.pagination import (
 )
 from nexq.api.security import Authorizer
 from nexq.core.errors import Invalid
+from nexq.core.identity import Principal
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
 from nexq.storage.errors import AccessDenied, NoSuchBucket, NoSuchKey
 from nexq.storage.model import MAX_KEY_BYTES, AccessKey, Counters, validate_key

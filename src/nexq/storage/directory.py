@@ -11,8 +11,9 @@ import threading
 from dataclasses import dataclass
 
 from nexq.core.crypto import SecretBox
+from nexq.core.identity import Account
 from nexq.storage.metadata.port import MetadataStore
-from nexq.storage.model import AccessKey, Account, Bucket
+from nexq.storage.model import AccessKey, Bucket
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,6 @@ class NoSuchAccessKey(NotFound):
     """The specified access key does not exist."""
 
 
-class NoSuchAccount(NotFound):
-    """The specified account does not exist."""
-
-
 class BucketAlreadyExists(Conflict):
     """The requested bucket name is not available."""
 

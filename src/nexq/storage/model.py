@@ -97,21 +97,6 @@ def is_access_key_id(value: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Account:
-    """Who owns buckets and keys."""
-
-    id: str
-    email: str
-    role: str
-    status: str
-    created_at: float
-
-    @property
-    def active(self) -> bool:
-        return self.status == "active"
-
-
-@dataclass(frozen=True, slots=True)
 class Bucket:
     """A bucket; its ``id`` (not its name) is what grants refer to."""
 

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from nexq.accounts.model import Principal
 from nexq.billing.budgets import Budgets
 from nexq.billing.console import budget, cards, invoices, overview
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
 from nexq.console.web import Pages
+from nexq.core.identity import Principal
 
 
 def unread_counter(budgets: Budgets) -> Callable[[Principal], int]:

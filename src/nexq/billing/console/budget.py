@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from nexq.accounts.model import Principal
 from nexq.billing.budgets import DEFAULT_THRESHOLDS, Budgets
 from nexq.billing.model import Budget
 from nexq.billing.service import Billing
 from nexq.console.web import Flash, Pages, status_of
 from nexq.core.errors import DomainError, Invalid
+from nexq.core.identity import Principal
 
 BUDGET = "/billing/budget"
 NOTIFICATIONS_SHOWN = 50

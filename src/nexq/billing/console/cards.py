@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from nexq.accounts.model import Principal
 from nexq.billing.model import PaymentMethod
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.console.web import Flash, Pages, status_of
 from nexq.core.errors import DomainError, Invalid
+from nexq.core.identity import Principal
 
 CARDS = "/billing/payment-methods"
 Text = Annotated[str, Form()]

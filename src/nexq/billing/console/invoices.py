@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from nexq.accounts.model import Principal
 from nexq.billing import pdf
 from nexq.billing.service import Billing
 from nexq.console.web import Pages
+from nexq.core.identity import Principal
 
 INVOICES = "/billing/invoices"
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from nexq.accounts.model import Principal
 from nexq.billing.model import CENT, Statement
 from nexq.billing.pricing import breakdown
 from nexq.billing.service import Billing, parse_month
 from nexq.console.chart import Series, bar_chart
 from nexq.console.web import Pages, status_of
 from nexq.core.errors import DomainError
+from nexq.core.identity import Principal
 
 OVERVIEW = "/billing/overview"
 MONTHS_BACK = 12

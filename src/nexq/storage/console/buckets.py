@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from nexq.accounts.model import Principal
 from nexq.console.web import Flash, Pages
 from nexq.core.errors import DomainError
+from nexq.core.identity import Principal
 from nexq.storage.api import account_caller
 from nexq.storage.console.links import Connect, bucket_url, stats_of
 from nexq.storage.errors import BucketNotEmpty

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from nexq.accounts.model import Principal
+from nexq.core.identity import Principal
 from nexq.storage.api import account_caller
 from nexq.storage.errors import NoSuchBucket
 from nexq.storage.service import BucketStats, ObjectStorage

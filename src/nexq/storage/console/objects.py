@@ -7,9 +7,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response, StreamingResponse
 
-from nexq.accounts.model import Principal
 from nexq.console.streaming import send_chunks
 from nexq.console.web import Flash, Pages
+from nexq.core.identity import Principal
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.api import account_caller
 from nexq.storage.conditions import Conditions

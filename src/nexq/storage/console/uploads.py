@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from nexq.accounts.model import Principal
 from nexq.console.streaming import receive_body
 from nexq.console.web import Flash, Pages
 from nexq.core.errors import Invalid
+from nexq.core.identity import Principal
 from nexq.storage.api import account_caller
 from nexq.storage.console.links import bucket_url
 from nexq.storage.errors import InvalidArgument

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from nexq.accounts.model import Principal
 from nexq.console.chart import Series, bar_chart
 from nexq.console.formats import count, size
 from nexq.console.web import Pages
+from nexq.core.identity import Principal
 from nexq.storage.usage import Usage, UsageReport
 
 MAX_DAYS = 366

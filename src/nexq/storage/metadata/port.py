@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from nexq.core.identity import Account
 from nexq.storage.model import (
     AccessKey,
-    Account,
     Bucket,
     Counters,
     ListedObject,

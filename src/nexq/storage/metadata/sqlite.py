@@ -10,6 +10,7 @@ from typing import Any
 
 from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
+from nexq.core.identity import Account
 from nexq.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -21,7 +22,6 @@ from nexq.storage.errors import (
 )
 from nexq.storage.model import (
     AccessKey,
-    Account,
     Bucket,
     Counters,
     ListedObject,

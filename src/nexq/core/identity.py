@@ -1,0 +1,68 @@
+"""Identity, shared by every service: accounts, the calling principal, scopes.
+
+The accounts service owns the life cycle (sign-up, sessions, API keys, tiers); every other
+service only receives a :class:`Principal` and asks what it may do. Kept here, in the kernel,
+so that no service has to import another to know who is calling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nexq.core.errors import DomainError, Forbidden, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Who owns resources: a customer or an operator."""
+
+    id: str
+    email: str
+    role: str  # customer | operator
+    status: str  # active | suspended
+    created_at: float
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, and with what scopes."""
+
+    account: Account
+    scopes: frozenset[str]
+    api_key_id: str | None = None  # None for a console session
+    session_hash: str | None = None
+
+
+def grants(scopes: frozenset[str], needed: str) -> bool:
+    """Whether ``scopes`` allow ``needed``; a service's write scope includes its read scope."""
+    if needed in scopes:
+        return True
+    service, _, level = needed.partition(":")
+    return level == "read" and f"{service}:write" in scopes
+
+
+# Errors of identity: every protocol maps them, whichever service raised them -------------
+
+
+class Unauthenticated(DomainError):
+    """The caller could not be identified: no, unknown, revoked or expired credentials."""
+
+
+class AccountSuspended(Forbidden):
+    """The account is suspended."""
+
+
+class MissingScope(Forbidden):
+    """The credentials lack a scope the action needs."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This action needs the scope {scope!r}, which the API key lacks.")
+        self.scope = scope
+
+
+class NoSuchAccount(NotFound):
+    """The specified account does not exist."""
