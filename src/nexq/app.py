@@ -222,39 +222,65 @@ def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
 def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     """The control plane: the REST API under /v1 and the web console everywhere else."""
     # Imported here: operator commands build the services but never serve HTTP.
-    from nexq.api.app import rest_app
-    from nexq.console.app import console_app, mount_console
+    from nexq.accounts import api as account_api
+    from nexq.accounts import console as account_console
+    from nexq.accounts import signin
+    from nexq.accounts.tokens import BearerTokens, SessionTokens
+    from nexq.billing import api as billing_api
+    from nexq.billing import console as billing_console
+    from nexq.storage import api as storage_api
+    from nexq.storage import console as storage_console
+    from nexq.web.console.app import console_app, mount_console
+    from nexq.web.console.web import Layout, Pages, environment
+    from nexq.web.rest.app import rest_app
+    from nexq.web.rest.security import Authorizer
 
-    app = rest_app(
-        nexq.accounts,
-        nexq.api_keys,
-        nexq.limits,
-        nexq.account_limits,
-        rates,
-        nexq.objects,
-        nexq.access_keys,
-        nexq.usage,
-        nexq.settings.s3_endpoint,
-        nexq.settings.region,
-        nexq.billing,
-        nexq.payment_methods,
-        nexq.budgets,
+    auth = Authorizer(BearerTokens(nexq.accounts, nexq.api_keys), nexq.limits, rates)
+    settings = nexq.settings
+    routers = [
+        account_api.router(nexq.accounts, nexq.api_keys, nexq.limits, nexq.account_limits, auth),
+        storage_api.router(
+            nexq.objects, nexq.access_keys, nexq.usage, auth, settings.s3_endpoint, settings.region
+        ),
+        billing_api.router(nexq.billing, nexq.payment_methods, nexq.budgets, auth),
+    ]
+    app = rest_app(routers, auth)
+    sessions = SessionTokens(nexq.accounts)
+    layout = Layout(
+        home=storage_console.HOME,
+        navigation=(
+            storage_console.NAVIGATION,
+            account_console.NAVIGATION,
+            billing_console.NAVIGATION,
+        ),
+        header_links=(billing_console.notifications_link(nexq.budgets),),
+        upcoming=("Containers", "Compute", "Databases"),
+    )
+    pages = Pages(
+        sessions,
+        environment(("nexq.storage", "nexq.accounts", "nexq.billing")),
+        layout,
+        always_secure=(settings.public_url or "").startswith("https://"),
     )
     console = console_app(
-        nexq.accounts,
-        nexq.api_keys,
-        nexq.objects,
-        nexq.multipart,
-        nexq.access_keys,
-        nexq.usage,
-        nexq.settings.s3_endpoint,
-        nexq.settings.region,
-        nexq.limits,
-        nexq.account_limits,
-        nexq.billing,
-        nexq.payment_methods,
-        nexq.budgets,
-        public_url=nexq.settings.public_url,
+        pages,
+        [
+            signin.router(nexq.accounts, pages),
+            storage_console.router(
+                nexq.objects,
+                nexq.multipart,
+                nexq.access_keys,
+                nexq.usage,
+                pages,
+                settings.s3_endpoint,
+                settings.region,
+            ),
+            account_console.router(
+                nexq.accounts, nexq.api_keys, nexq.limits, nexq.account_limits, pages
+            ),
+            billing_console.router(nexq.billing, nexq.payment_methods, nexq.budgets, pages),
+        ],
+        adapters=[storage_console.foreign_buckets_not_found],
     )
     mount_console(app, console)
     return app

@@ -13,20 +13,20 @@ import pytest
 from fastapi import FastAPI
 from starlette.routing import Match
 
+from nexq.accounts.signin import safe_next
 from nexq.billing.console.budget import percentages
 from nexq.billing.console.invoices import pdf_name
 from nexq.billing.console.overview import months, shares
 from nexq.billing.model import LineItem, Statement
-from nexq.console.app import ConsoleMount
-from nexq.console.auth import safe_next
-from nexq.console.chart import Series, bar_chart
-from nexq.console.formats import count, money, month, quantity, size, when
-from nexq.console.middleware import InternalErrors, SecurityHeaders
 from nexq.core.errors import Invalid
 from nexq.storage.console.links import breadcrumbs, bucket_url
 from nexq.storage.console.objects import attachment
 from nexq.storage.console.uploads import content_type, file_name
 from nexq.storage.console.usage import period
+from nexq.web.console.app import ConsoleMount
+from nexq.web.console.chart import Series, bar_chart
+from nexq.web.console.formats import count, money, month, quantity, size, when
+from nexq.web.console.middleware import InternalErrors, SecurityHeaders
 
 
 def test_sizes_counts_and_times_for_people() -> None:
@@ -95,9 +95,12 @@ def test_links_and_names() -> None:
 
 
 def test_after_login_only_local_paths() -> None:
-    assert safe_next("/storage/usage?start=2026-11-01") == "/storage/usage?start=2026-11-01"
+    assert (
+        safe_next("/storage/usage?start=2026-11-01", "/storage/buckets")
+        == "/storage/usage?start=2026-11-01"
+    )
     for outside in ("https://evil.example/", "//evil.example/", "/\\evil.example", ""):
-        assert safe_next(outside) == "/storage/buckets"
+        assert safe_next(outside, "/storage/buckets") == "/storage/buckets"
 
 
 def test_console_mount_leaves_the_rest_api_alone() -> None:

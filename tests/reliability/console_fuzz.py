@@ -218,9 +218,9 @@ def console_openapi() -> dict[str, Any]:
     """The console's OpenAPI document, from the application exactly as ``nexq serve`` builds
     it (on a throw-away data dir)."""
     from nexq.app import api_app, build
-    from nexq.console.app import ConsoleMount
     from nexq.core.ratelimit import RateLimiter
     from nexq.settings import Settings
+    from nexq.web.console.app import ConsoleMount
 
     with tempfile.TemporaryDirectory() as scratch:
         nexq = build(Settings(data_dir=Path(scratch)))

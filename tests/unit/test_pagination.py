@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 from nexq.accounts.model import ApiKey
 from nexq.accounts.sqlite import SqliteAccounts
-from nexq.api.pagination import decode_pair, decode_text, page_after, page_of
 from nexq.core.crypto import SecretBox
 from nexq.core.db import Database
 from nexq.core.identity import Account
@@ -34,6 +33,7 @@ from nexq.storage.model import AccessKey, Bucket, Listing, ObjectMeta, Part, Upl
 from nexq.storage.multipart import Multipart, upload_id
 from nexq.storage.s3.handlers.listing import _from_token, _token
 from nexq.storage.service import ObjectStorage
+from nexq.web.rest.pagination import decode_pair, decode_text, page_after, page_of
 
 # Deterministic in CI (no example database either); few examples, each a whole walk.
 PAGES = settings(

@@ -9,10 +9,10 @@ from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.model import MAX_DESCRIPTION, MAX_NAME, MAX_PASSWORD, ApiKey
 from nexq.accounts.service import Accounts
-from nexq.api.formats import iso, iso_or_none
-from nexq.api.pagination import Cursor, Limit, Page, decode_pair, page_of
-from nexq.api.security import Authorizer
 from nexq.core.identity import Account, Principal
+from nexq.web.rest.formats import iso, iso_or_none
+from nexq.web.rest.pagination import Cursor, Limit, Page, decode_pair, page_of
+from nexq.web.rest.security import Authorizer
 
 Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]
 Email = Annotated[str, Field(min_length=3, max_length=254)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from nexq.accounts.errors import BeyondCallerScopes, NoSuchApiKey
+from nexq.accounts.errors import NoSuchApiKey
 from nexq.accounts.model import (
     API_KEY_PREFIX,
     MAX_DESCRIPTION,
@@ -17,9 +17,15 @@ from nexq.accounts.model import (
 from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_token
 from nexq.core.errors import Invalid
-from nexq.core.identity import AccountSuspended, Principal, Unauthenticated, grants
+from nexq.core.identity import (
+    AccountSuspended,
+    BeyondCallerScopes,
+    Principal,
+    Unauthenticated,
+    grants,
+)
 from nexq.core.ids import new_id, random_string
-from nexq.storage.quotas import NoQuotas, Quotas
+from nexq.core.quotas import NoQuotas, Quotas
 
 # "Last used" is a day-to-day signal, so one write a minute per key is plenty and keeps
 # authenticated requests free of database writes.

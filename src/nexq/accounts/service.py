@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Callable
 
-from nexq.accounts.errors import EmailTaken, TooManyAttempts
+from nexq.accounts.errors import EmailTaken
 from nexq.accounts.model import (
     ALL_SCOPES,
     ANY_SOURCE,
@@ -24,7 +24,14 @@ from nexq.accounts.model import (
 from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_password, hash_token, verify_password
 from nexq.core.errors import Invalid
-from nexq.core.identity import Account, AccountSuspended, NoSuchAccount, Principal, Unauthenticated
+from nexq.core.identity import (
+    Account,
+    AccountSuspended,
+    NoSuchAccount,
+    Principal,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from nexq.core.ids import new_id, random_string
 
 # Per (account, source address): after FREE_ATTEMPTS failures in a row, that address waits

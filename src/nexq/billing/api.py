@@ -6,8 +6,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from nexq.api.formats import iso, iso_or_none
-from nexq.api.security import Authorizer
 from nexq.billing import pdf
 from nexq.billing.budgets import Budgets
 from nexq.billing.model import Budget, Invoice, LineItem, PaymentMethod, Statement
@@ -15,6 +13,8 @@ from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.pricing import breakdown
 from nexq.billing.service import Billing, parse_month
 from nexq.core.identity import Principal
+from nexq.web.rest.formats import iso, iso_or_none
+from nexq.web.rest.security import Authorizer
 
 Month = Annotated[str | None, Query(description="YYYY-MM; default this month")]
 

@@ -8,6 +8,7 @@ so that no service has to import another to know who is calling.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from nexq.core.errors import DomainError, Forbidden, NotFound
 
@@ -66,3 +67,35 @@ class MissingScope(Forbidden):
 
 class NoSuchAccount(NotFound):
     """The specified account does not exist."""
+
+
+class BeyondCallerScopes(Forbidden):
+    """The caller would obtain or affect a key holding scopes the caller lacks."""
+
+    def __init__(self, action: str, scopes: list[str]) -> None:
+        super().__init__(
+            f"{action}: the key holds scopes this caller lacks ({', '.join(scopes)}); "
+            "a key can never obtain or affect a key wider than itself."
+        )
+        self.scopes = scopes
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins: wait before trying again."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed logins for this account; try again in {retry_after} seconds."
+        )
+        self.retry_after = retry_after
+
+
+class Authenticator(Protocol):
+    """Turns a bearer token (an API key or a console session) into the caller.
+
+    The accounts service provides it; the web kits use it without knowing any service.
+    """
+
+    def principal(self, token: str) -> Principal:
+        """The caller behind ``token``; Unauthenticated or AccountSuspended when refused."""
+        ...

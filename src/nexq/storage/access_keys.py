@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from nexq.core.crypto import SecretBox
 from nexq.core.ids import LOWER_ALNUM, random_string
+from nexq.core.quotas import NoQuotas, Quotas
 from nexq.storage.errors import InvalidArgument, NoSuchAccessKey, NoSuchBucket
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.model import ACCESS_KEY_PREFIX, AccessKey
-from nexq.storage.quotas import NoQuotas, Quotas
 
 SECRET_LENGTH = 40
 MAX_LABEL_LENGTH = 128

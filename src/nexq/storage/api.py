@@ -8,17 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from nexq.api.formats import iso
-from nexq.api.pagination import (
-    Cursor,
-    Limit,
-    Page,
-    decode_pair,
-    decode_text,
-    encode,
-    page_after,
-)
-from nexq.api.security import Authorizer
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
@@ -27,6 +16,17 @@ from nexq.storage.model import MAX_KEY_BYTES, AccessKey, Counters, validate_key
 from nexq.storage.s3.presign import MAX_EXPIRES, presign_url
 from nexq.storage.service import BucketStats, ObjectStorage
 from nexq.storage.usage import Usage
+from nexq.web.rest.formats import iso
+from nexq.web.rest.pagination import (
+    Cursor,
+    Limit,
+    Page,
+    decode_pair,
+    decode_text,
+    encode,
+    page_after,
+)
+from nexq.web.rest.security import Authorizer
 
 BucketName = Annotated[str, Path(min_length=1, max_length=255)]
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

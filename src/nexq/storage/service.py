@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from nexq.core.errors import QuotaExceeded
 from nexq.core.ids import new_id
+from nexq.core.quotas import NoQuotas, Quotas
 from nexq.storage.blobs.port import BlobStore, BlobWriter
 from nexq.storage.conditions import Conditions, check_copy_source, check_read
 from nexq.storage.directory import Directory
@@ -36,7 +37,7 @@ from nexq.storage.model import (
     validate_key,
     validate_user_metadata,
 )
-from nexq.storage.quotas import NoQuotas, Quotas, storage_quota_message
+from nexq.storage.quotas import storage_quota_message
 from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
 
 

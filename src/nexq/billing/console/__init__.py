@@ -5,8 +5,6 @@ Every page calls the same services as the REST API (``Billing``, ``PaymentMethod
 ``Budgets``); nothing here prices, validates cards or checks budgets itself.
 """
 
-from collections.abc import Callable
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -14,17 +12,27 @@ from nexq.billing.budgets import Budgets
 from nexq.billing.console import budget, cards, invoices, overview
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
-from nexq.console.web import Pages
 from nexq.core.identity import Principal
+from nexq.web.console.web import HeaderLink, NavLink, NavSection, Pages
+
+NAVIGATION = NavSection(
+    "Billing",
+    (
+        NavLink("Overview", "/billing/overview"),
+        NavLink("Invoices", "/billing/invoices"),
+        NavLink("Payment methods", "/billing/payment-methods"),
+        NavLink("Budget & alerts", "/billing/budget"),
+    ),
+)
 
 
-def unread_counter(budgets: Budgets) -> Callable[[Principal], int]:
-    """How many of the caller's notifications are unread (for the layout's badge)."""
+def notifications_link(budgets: Budgets) -> HeaderLink:
+    """The top bar's Notifications, with the caller's unread count as a badge."""
 
     def unread(caller: Principal) -> int:
         return budgets.unread_count(caller.account.id)
 
-    return unread
+    return HeaderLink("Notifications", "/billing/budget#notifications", unread, "unread")
 
 
 def router(billing: Billing, methods: PaymentMethods, budgets: Budgets, pages: Pages) -> APIRouter:

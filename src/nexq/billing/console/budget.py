@@ -10,9 +10,9 @@ from fastapi.responses import Response
 from nexq.billing.budgets import DEFAULT_THRESHOLDS, Budgets
 from nexq.billing.model import Budget
 from nexq.billing.service import Billing
-from nexq.console.web import Flash, Pages, status_of
 from nexq.core.errors import DomainError, Invalid
 from nexq.core.identity import Principal
+from nexq.web.console.web import Flash, Pages, status_of
 
 BUDGET = "/billing/budget"
 NOTIFICATIONS_SHOWN = 50

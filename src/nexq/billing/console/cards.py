@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from nexq.billing.model import PaymentMethod
 from nexq.billing.payment_methods import PaymentMethods
-from nexq.console.web import Flash, Pages, status_of
 from nexq.core.errors import DomainError, Invalid
 from nexq.core.identity import Principal
+from nexq.web.console.web import Flash, Pages, status_of
 
 CARDS = "/billing/payment-methods"
 Text = Annotated[str, Form()]

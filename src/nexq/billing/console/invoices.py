@@ -8,8 +8,8 @@ from fastapi.responses import Response
 
 from nexq.billing import pdf
 from nexq.billing.service import Billing
-from nexq.console.web import Pages
 from nexq.core.identity import Principal
+from nexq.web.console.web import Pages
 
 INVOICES = "/billing/invoices"
 

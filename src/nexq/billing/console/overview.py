@@ -12,10 +12,10 @@ from markupsafe import Markup
 from nexq.billing.model import CENT, Statement
 from nexq.billing.pricing import breakdown
 from nexq.billing.service import Billing, parse_month
-from nexq.console.chart import Series, bar_chart
-from nexq.console.web import Pages, status_of
 from nexq.core.errors import DomainError
 from nexq.core.identity import Principal
+from nexq.web.console.chart import Series, bar_chart
+from nexq.web.console.web import Pages, status_of
 
 OVERVIEW = "/billing/overview"
 MONTHS_BACK = 12

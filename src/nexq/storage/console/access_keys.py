@@ -6,13 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from nexq.console.web import Flash, Pages
 from nexq.core.errors import DomainError
 from nexq.core.identity import Principal
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.api import account_caller
 from nexq.storage.console.links import Connect
 from nexq.storage.service import ObjectStorage
+from nexq.web.console.web import Flash, Pages
 
 Text = Annotated[str, Form()]
 Texts = Annotated[list[str], Form()]

@@ -5,13 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from nexq.console.web import Flash, Pages
 from nexq.core.errors import DomainError
 from nexq.core.identity import Principal
 from nexq.storage.api import account_caller
 from nexq.storage.console.links import Connect, bucket_url, stats_of
 from nexq.storage.errors import BucketNotEmpty
 from nexq.storage.service import ObjectStorage
+from nexq.web.console.web import Flash, Pages
 
 Text = Annotated[str, Form()]
 

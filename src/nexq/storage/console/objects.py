@@ -7,8 +7,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response, StreamingResponse
 
-from nexq.console.streaming import send_chunks
-from nexq.console.web import Flash, Pages
 from nexq.core.identity import Principal
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.api import account_caller
@@ -16,6 +14,8 @@ from nexq.storage.conditions import Conditions
 from nexq.storage.console.links import Connect, breadcrumbs, bucket_url, stats_of
 from nexq.storage.s3.presign import presign_url
 from nexq.storage.service import ObjectStorage
+from nexq.web.console.streaming import send_chunks
+from nexq.web.console.web import Flash, Pages
 
 PAGE_SIZE = 100
 SHARE_EXPIRIES = [

@@ -14,8 +14,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from nexq.console.streaming import receive_body
-from nexq.console.web import Flash, Pages
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
 from nexq.storage.api import account_caller
@@ -25,6 +23,8 @@ from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, validate_key
 from nexq.storage.multipart import CompletedPart, Multipart
 from nexq.storage.service import NewContent, ObjectStorage
+from nexq.web.console.streaming import receive_body
+from nexq.web.console.web import Flash, Pages
 
 OCTETS = "application/octet-stream"
 COPY_BYTES = 1024 * 1024

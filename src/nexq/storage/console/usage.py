@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from nexq.console.chart import Series, bar_chart
-from nexq.console.formats import count, size
-from nexq.console.web import Pages
 from nexq.core.identity import Principal
 from nexq.storage.usage import Usage, UsageReport
+from nexq.web.console.chart import Series, bar_chart
+from nexq.web.console.formats import count, size
+from nexq.web.console.web import Pages
 
 MAX_DAYS = 366
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -11,21 +11,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
 from nexq import __version__
-from nexq.accounts import api as account_api
-from nexq.accounts.api_keys import ApiKeys
-from nexq.accounts.limits import AccountLimits, Limits
-from nexq.accounts.service import Accounts
-from nexq.api import docs, problems
-from nexq.api.security import Authorizer
-from nexq.billing import api as billing_api
-from nexq.billing.budgets import Budgets
-from nexq.billing.payment_methods import PaymentMethods
-from nexq.billing.service import Billing
-from nexq.core.ratelimit import RateLimiter
-from nexq.storage import api as storage_api
-from nexq.storage.access_keys import AccessKeys
-from nexq.storage.service import ObjectStorage
-from nexq.storage.usage import Usage
+from nexq.web.rest import docs, problems
+from nexq.web.rest.security import Authorizer
 
 DESCRIPTION = (
     "Everything a Nexq user does, programmatically. Authenticate with "
@@ -34,22 +21,9 @@ DESCRIPTION = (
 )
 
 
-def rest_app(
-    accounts: Accounts,
-    api_keys: ApiKeys,
-    limits: Limits,
-    account_limits: AccountLimits,
-    rates: RateLimiter,
-    objects: ObjectStorage,
-    access_keys: AccessKeys,
-    usage: Usage,
-    s3_endpoint: str,
-    region: str,
-    billing: Billing,
-    payment_methods: PaymentMethods,
-    budgets: Budgets,
-) -> FastAPI:
-    """The REST API under /v1 (plus /health for load balancers)."""
+def rest_app(routers: Sequence[APIRouter], auth: Authorizer) -> FastAPI:
+    """The REST API under /v1 (plus /health for load balancers), from each service's
+    routers; ``auth`` is the authorizer they were built with."""
     app = FastAPI(
         title="Nexq API",
         version=__version__,
@@ -59,12 +33,6 @@ def rest_app(
         redoc_url=None,
     )
     problems.install(app)
-    auth = Authorizer(accounts, api_keys, limits, rates)
-    routers = [
-        account_api.router(accounts, api_keys, limits, account_limits, auth),
-        storage_api.router(objects, access_keys, usage, auth, s3_endpoint, region),
-        billing_api.router(billing, payment_methods, budgets, auth),
-    ]
     for router in routers:
         app.include_router(router)
 
@@ -91,7 +59,7 @@ def _dependency_calls(dependant: Dependant) -> list[Callable[..., object]]:
     return calls
 
 
-def _document_scopes(app: FastAPI, auth: Authorizer, routers: list[APIRouter]) -> None:
+def _document_scopes(app: FastAPI, auth: Authorizer, routers: Sequence[APIRouter]) -> None:
     """State in each operation's ``security`` the scopes that its route enforces."""
     original = app.openapi
 

@@ -19,15 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from nexq.accounts.errors import TooManyAttempts
-from nexq.accounts.service import Accounts
-from nexq.console import formats
 from nexq.core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited
-from nexq.core.identity import AccountSuspended, Principal, Unauthenticated
+from nexq.core.identity import (
+    AccountSuspended,
+    Authenticator,
+    Principal,
+    TooManyAttempts,
+    Unauthenticated,
+)
+from nexq.web.console import formats
 
 SESSION_COOKIE = "nexq_session"
 ANONYMOUS_COOKIE = "nexq_anonymous"
@@ -44,7 +48,7 @@ class LoginRequired(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.reason = reason  # a key of auth.REASONS
+        self.reason = reason  # a key of the login page's reasons (accounts.signin.REASONS)
 
 
 class CsrfRejected(Exception):
@@ -59,10 +63,52 @@ class Flash:
     text: str
 
 
-def environment() -> Environment:
-    """The console's templates; autoescape is on for everything."""
+@dataclass(frozen=True, slots=True)
+class NavLink:
+    """One entry of the sidebar."""
+
+    label: str
+    href: str
+
+
+@dataclass(frozen=True, slots=True)
+class NavSection:
+    """A service's heading in the sidebar, with its pages."""
+
+    title: str
+    links: tuple[NavLink, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderLink:
+    """A link in the top bar, with a count for the caller (e.g. unread notifications)."""
+
+    label: str
+    href: str
+    count: Callable[[Principal], int] | None = None
+    count_label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What the services put in the frame of every page."""
+
+    home: str  # where the brand link and a fresh login lead
+    navigation: tuple[NavSection, ...]
+    header_links: tuple[HeaderLink, ...] = ()
+    upcoming: tuple[str, ...] = ()  # services announced in the sidebar, not yet built
+
+
+def environment(packages: tuple[str, ...] = ()) -> Environment:
+    """The console's templates: the kit's layout, then each service package's ``templates``
+    folder (its pages live with its code). Autoescape is on for everything."""
     env = Environment(
-        loader=PackageLoader("nexq.console", "templates"),
+        loader=ChoiceLoader(
+            [
+                PackageLoader("nexq.web.console", "templates"),
+                *(PackageLoader(package, "templates") for package in packages),
+            ]
+        ),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -118,20 +164,20 @@ def _new_anonymous(request: Request) -> str:
 class Pages:
     """Renders pages and knows who is signed in (one per console, built in its app).
 
-    ``unread`` counts the caller's unread notifications for the badge in the layout's header
-    (one cheap query per page; pages are rendered in worker threads, never on the event loop).
+    The layout's header counts (unread notifications …) are one cheap query each per page;
+    pages are rendered in worker threads, never on the event loop.
     """
 
     def __init__(
         self,
-        accounts: Accounts,
+        sessions: Authenticator,
         env: Environment,
-        unread: Callable[[Principal], int] | None = None,
+        layout: Layout,
         always_secure: bool = False,
     ) -> None:
-        self._accounts = accounts
+        self._sessions = sessions
         self._env = env
-        self._unread = unread
+        self.layout = layout
         self._always_secure = always_secure
 
     def _secure(self, request: Request) -> bool:
@@ -147,7 +193,7 @@ class Pages:
         if not token:
             raise LoginRequired("login")
         try:
-            return self._accounts.session_principal(token)
+            return self._sessions.principal(token)
         except Unauthenticated:
             raise LoginRequired("expired") from None
         except AccountSuspended:
@@ -250,13 +296,12 @@ class Pages:
     ) -> HTMLResponse:
         """A page; the layout shows navigation and the account when ``caller`` is signed in."""
         flash = self._take_flash(request)
-        unread = self._unread(caller) if caller is not None and self._unread else 0
         html = self._env.get_template(template).render(
             principal=caller,
             csrf_token=self.csrf_token(request),
             flash=flash,
             path=request.url.path,
-            unread=unread,
+            **self._frame(caller),
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -273,6 +318,19 @@ class Pages:
                 secure=self._secure(request),
             )
         return response
+
+    def _frame(self, caller: Principal | None) -> dict[str, Any]:
+        layout = self.layout
+        counts = [
+            (link, link.count(caller) if caller is not None and link.count else 0)
+            for link in layout.header_links
+        ]
+        return {
+            "home": layout.home,
+            "navigation": layout.navigation,
+            "header_links": counts,
+            "upcoming": layout.upcoming,
+        }
 
     def error(
         self,
@@ -321,7 +379,7 @@ class Pages:
             csrf_token="",
             flash=None,
             path="",
-            unread=0,
+            **self._frame(None),
             title="Something went wrong",
             message=f"Something went wrong on our side; quote request id {request_id}.",
             back="/",

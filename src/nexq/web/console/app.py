@@ -1,10 +1,12 @@
-"""The console, assembled: each service's pages, static files, security headers, error pages."""
+"""The console kit's application: the services' pages, static files, security headers, CSRF
+checks and error pages. It knows no service: the composition root hands it their routers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
@@ -14,33 +16,21 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from nexq.accounts import console as account_console
-from nexq.accounts.api_keys import ApiKeys
-from nexq.accounts.limits import AccountLimits, Limits
-from nexq.accounts.service import Accounts
-from nexq.billing import console as billing_console
-from nexq.billing.budgets import Budgets
-from nexq.billing.payment_methods import PaymentMethods
-from nexq.billing.service import Billing
-from nexq.console import auth
-from nexq.console.middleware import InternalErrors, SecurityHeaders
-from nexq.console.web import (
+from nexq.core.errors import DomainError
+from nexq.core.identity import Principal
+from nexq.web.console.middleware import InternalErrors, SecurityHeaders
+from nexq.web.console.web import (
     CsrfRejected,
     LoginRequired,
     Pages,
-    environment,
     json_error,
     status_of,
     wants_json,
 )
-from nexq.core.errors import DomainError
-from nexq.core.identity import Principal
-from nexq.storage import console as storage_console
-from nexq.storage.access_keys import AccessKeys
-from nexq.storage.errors import AccessDenied, NoSuchBucket
-from nexq.storage.multipart import Multipart
-from nexq.storage.service import ObjectStorage
-from nexq.storage.usage import Usage
+
+# A service's translation of its own errors for the console (e.g. another account's bucket
+# is "not found" rather than "access denied", so that its existence does not leak).
+ErrorAdapter = Callable[[Request, DomainError], DomainError]
 
 TITLES = {400: "Check your input", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
 CSRF_MESSAGE = (
@@ -50,29 +40,10 @@ CSRF_MESSAGE = (
 
 
 def console_app(
-    accounts: Accounts,
-    api_keys: ApiKeys,
-    objects: ObjectStorage,
-    multipart: Multipart,
-    access_keys: AccessKeys,
-    usage: Usage,
-    s3_endpoint: str,
-    region: str,
-    limits: Limits,
-    account_limits: AccountLimits,
-    billing: Billing,
-    payment_methods: PaymentMethods,
-    budgets: Budgets,
-    part_bytes: int = storage_console.UPLOAD_PART_BYTES,
-    public_url: str | None = None,
+    pages: Pages, routers: Sequence[APIRouter], adapters: Sequence[ErrorAdapter] = ()
 ) -> FastAPI:
-    """The console pages; mount it with :func:`mount_console` beside the REST API."""
-    pages = Pages(
-        accounts,
-        environment(),
-        unread=billing_console.unread_counter(budgets),
-        always_secure=(public_url or "").startswith("https://"),
-    )
+    """The console from each service's page routers; mount it with :func:`mount_console`
+    beside the REST API."""
     app = FastAPI(
         docs_url=None,
         redoc_url=None,
@@ -80,16 +51,10 @@ def console_app(
         # Every route, present and future, refuses a state-changing request without the token.
         dependencies=[Depends(pages.check_csrf)],
     )
-    app.include_router(auth.router(accounts, pages))
-    app.include_router(
-        storage_console.router(
-            objects, multipart, access_keys, usage, pages, s3_endpoint, region, part_bytes
-        )
-    )
-    app.include_router(account_console.router(accounts, api_keys, limits, account_limits, pages))
-    app.include_router(billing_console.router(billing, payment_methods, budgets, pages))
-    app.mount("/static", StaticFiles(packages=[("nexq.console", "static")]), name="static")
-    _install_error_pages(app, pages)
+    for router in routers:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("nexq.web.console", "static")]), name="static")
+    _install_error_pages(app, pages, adapters)
     app.add_middleware(InternalErrors, page=pages.internal_error_page)
     app.add_middleware(SecurityHeaders)
     return app
@@ -114,7 +79,7 @@ def mount_console(api: FastAPI, console: FastAPI) -> None:
     api.router.routes.append(ConsoleMount("/", app=console, name="console"))
 
 
-def _install_error_pages(app: FastAPI, pages: Pages) -> None:
+def _install_error_pages(app: FastAPI, pages: Pages, adapters: Sequence[ErrorAdapter]) -> None:
     async def caller_of(request: Request) -> Principal | None:
         return await run_in_threadpool(pages.optional_principal, request)
 
@@ -147,11 +112,8 @@ def _install_error_pages(app: FastAPI, pages: Pages) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        if isinstance(exc, AccessDenied) and "name" in request.path_params:
-            # The console acts with all of the account's rights, so a bucket it may not use
-            # is another account's: "not found", as in the REST API (existence must not leak).
-            name = request.path_params["name"]
-            exc = NoSuchBucket(f"No bucket named {name!r} in this account.")
+        for adapt in adapters:
+            exc = adapt(request, exc)
         status = status_of(exc)
         if wants_json(request):
             return json_error(exc.message, status)

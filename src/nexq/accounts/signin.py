@@ -1,18 +1,16 @@
-"""Console pages for getting in and out: sign up, log in, log out."""
+"""Account's console pages for getting in and out: sign up, log in, log out."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from nexq.accounts.errors import TooManyAttempts
 from nexq.accounts.model import PASSWORD_RULES
 from nexq.accounts.service import Accounts
-from nexq.console.web import Flash, Pages, status_of
 from nexq.core.errors import DomainError
-from nexq.core.identity import AccountSuspended, Principal, Unauthenticated
+from nexq.core.identity import AccountSuspended, Principal, TooManyAttempts, Unauthenticated
+from nexq.web.console.web import Flash, Pages, status_of
 
-HOME = "/storage/buckets"
 # Why the login page is shown, by the code in its ?reason= (fixed texts: a link cannot make
 # the page say something else).
 REASONS = {
@@ -29,11 +27,11 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def safe_next(target: str) -> str:
-    """Where to go after login: a path of this site only (no open redirect)."""
+def safe_next(target: str, home: str) -> str:
+    """Where to go after login: a path of this site only (no open redirect), else ``home``."""
     if target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
-    return HOME
+    return home
 
 
 def router(accounts: Accounts, pages: Pages) -> APIRouter:
@@ -64,7 +62,7 @@ def router(accounts: Accounts, pages: Pages) -> APIRouter:
     @web.get("/")
     def home(request: Request, reason: str = "", next: str = "") -> Response:
         if pages.optional_principal(request) is not None:
-            return pages.redirect(request, HOME)
+            return pages.redirect(request, pages.layout.home)
         return login_page(request, next_url=next, notice=REASONS.get(reason, ""))
 
     @web.get("/login")
@@ -82,14 +80,14 @@ def router(accounts: Accounts, pages: Pages) -> APIRouter:
             if isinstance(exc, TooManyAttempts):
                 refused.headers["retry-after"] = str(exc.retry_after)
             return refused
-        response = pages.redirect(request, safe_next(next))
+        response = pages.redirect(request, safe_next(next, pages.layout.home))
         pages.sign_in(request, response, token, session.expires_at)
         return response
 
     @web.get("/signup")
     def signup_form(request: Request) -> Response:
         if pages.optional_principal(request) is not None:
-            return pages.redirect(request, HOME)
+            return pages.redirect(request, pages.layout.home)
         return pages.render(
             request, "signup.html", None, email="", error="", password_rules=PASSWORD_RULES
         )
@@ -116,7 +114,7 @@ def router(accounts: Accounts, pages: Pages) -> APIRouter:
                 password_rules=PASSWORD_RULES,
             )
         welcome = Flash("success", "Welcome to Nexq. Create a bucket to start storing objects.")
-        response = pages.redirect(request, HOME, welcome, session=token)
+        response = pages.redirect(request, pages.layout.home, welcome, session=token)
         pages.sign_in(request, response, token, session.expires_at)
         return response
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = logging.getLogger("nexq.console")
+log = logging.getLogger("nexq.web.console")
 
 # No inline script or style anywhere: an injected tag or handler cannot run even if a bug
 # let one through the escaping.

@@ -8,13 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from nexq.accounts.api_keys import ApiKeys
-from nexq.accounts.model import API_KEY_PREFIX, SESSION_PREFIX
-from nexq.accounts.service import Accounts
 from nexq.core.errors import RateLimited
-from nexq.core.identity import MissingScope, Principal, Unauthenticated, grants
+from nexq.core.identity import Authenticator, MissingScope, Principal, Unauthenticated, grants
+from nexq.core.quotas import Quotas
 from nexq.core.ratelimit import RateLimiter
-from nexq.storage.quotas import Quotas
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (nxq_…) or a session (nxs_…).")
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -34,13 +31,11 @@ class Authorizer:
 
     def __init__(
         self,
-        accounts: Accounts,
-        api_keys: ApiKeys,
+        authenticator: Authenticator,
         limits: Quotas | None = None,
         rates: RateLimiter | None = None,
     ) -> None:
-        self._accounts = accounts
-        self._api_keys = api_keys
+        self._authenticator = authenticator
         self._limits = limits
         self._rates = rates
         # dependency -> alternatives, each a set of scopes that must all be held
@@ -50,12 +45,7 @@ class Authorizer:
         """The caller behind a bearer token."""
         if credentials is None:
             raise Unauthenticated("Send an API key as 'Authorization: Bearer <token>'.")
-        token = credentials.credentials
-        if token.startswith(API_KEY_PREFIX):
-            return self._api_keys.principal(token)
-        if token.startswith(SESSION_PREFIX):
-            return self._accounts.session_principal(token)
-        raise Unauthenticated("The token is not a Nexq API key or session.")
+        return self._authenticator.principal(credentials.credentials)
 
     def _check_rate(self, caller: Principal) -> None:
         if self._limits is None or self._rates is None:

@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from nexq.accounts.errors import BeyondCallerScopes, TooManyAttempts
 from nexq.core.errors import (
     Conflict,
     DomainError,
@@ -22,9 +21,15 @@ from nexq.core.errors import (
     RateLimited,
     StorageFull,
 )
-from nexq.core.identity import AccountSuspended, MissingScope, Unauthenticated
+from nexq.core.identity import (
+    AccountSuspended,
+    BeyondCallerScopes,
+    MissingScope,
+    TooManyAttempts,
+    Unauthenticated,
+)
 
-log = logging.getLogger("nexq.api")
+log = logging.getLogger("nexq.web.rest")
 MEDIA_TYPE = "application/problem+json"
 
 # Most specific first: the first matching class decides status, slug and title.

@@ -1,0 +1,1 @@
+"""Kits that know no service: the REST API kit and the web console kit."""
