@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.descriptor import descriptor as accounts_descriptor
 from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.service import Accounts
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.accounts.tiers import TierCatalog, default_tiers_text, load_tiers
 from nexq.billing.budgets import Budgets, Mailer
+from nexq.billing.descriptor import descriptor as billing_descriptor
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
@@ -25,12 +29,15 @@ from nexq.core.egress import Egress, parse_networks
 from nexq.core.keyring import SealedStore, open_box
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import MIGRATIONS
+from nexq.platform import Job, Service
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.filesystem import FileBlobStore
+from nexq.storage.descriptor import collect_garbage
+from nexq.storage.descriptor import descriptor as storage_descriptor
 from nexq.storage.directory import Directory
 from nexq.storage.metadata.sqlite import SqliteMetadata
-from nexq.storage.metering import FLUSH_SECONDS, Meter
+from nexq.storage.metering import Meter
 from nexq.storage.multipart import Multipart
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.handlers.common import Services
@@ -43,7 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nexq")
 WORKER_THREADS = 32
-BILLING_TICKS = 5  # storage samples, month closing and budget checks every 5 janitor ticks
 
 
 @dataclass
@@ -151,55 +157,56 @@ def _tier_catalog(settings: Settings) -> TierCatalog:
 
 def recover(nexq: Nexq) -> int:
     """Start-up repair after a crash: drop temporaries, orphans and collected garbage."""
-    collect_garbage(nexq)
+    collect_garbage(nexq.store, nexq.blobs, nexq.db)
     return nexq.blobs.recover(nexq.store.referenced_paths())
 
 
-def collect_garbage(nexq: Nexq) -> int:
-    """Delete blob files that no longer back any object or part."""
-    total = 0
-    while True:
-        paths = nexq.store.garbage(1000)
-        if not paths:
-            return total
-        nexq.blobs.delete(paths)
-        nexq.store.forget_garbage(paths)
-        nexq.db.write(lambda conn: None)  # wait until the forgetting is committed
-        total += len(paths)
+def services(nexq: Nexq) -> list[Service]:
+    """Every service of the installation, in the order the console lists them."""
+    settings = nexq.settings
+    return [
+        storage_descriptor(
+            nexq.objects,
+            nexq.multipart,
+            nexq.access_keys,
+            nexq.usage,
+            nexq.meter,
+            nexq.store,
+            nexq.blobs,
+            nexq.db,
+            settings.s3_endpoint,
+            settings.region,
+        ),
+        accounts_descriptor(nexq.accounts, nexq.api_keys, nexq.limits, nexq.account_limits),
+        billing_descriptor(nexq.billing, nexq.payment_methods, nexq.budgets),
+    ]
 
 
-def start_janitor(nexq: Nexq, stop: threading.Event) -> list[threading.Thread]:
-    """Background threads: one flushes usage counts and removes superseded blob files every
-    second; another does billing's house-keeping, which may wait on the network (budget
-    alert emails and webhooks, up to seconds each) and so must not hold up the first."""
-
-    def janitor() -> None:
-        while not stop.wait(FLUSH_SECONDS):
-            try:
-                nexq.meter.flush()
-            except Exception:
-                log.exception("flushing usage counts failed; they are kept for the next try")
-            try:
-                collect_garbage(nexq)
-            except Exception:
-                log.exception("garbage collection failed; retrying later")
-
-    def clerk() -> None:
-        while not stop.wait(FLUSH_SECONDS * BILLING_TICKS):
-            try:
-                nexq.billing.sample_storage()
-                nexq.billing.close_due_months()
-                nexq.budgets.check()
-            except Exception:
-                log.exception("billing house-keeping failed; retrying later")
-
+def start_jobs(jobs: Sequence[Job], stop: threading.Event) -> list[threading.Thread]:
+    """One thread per lane of background jobs, each job run every ``every`` seconds."""
+    lanes: dict[str, list[Job]] = {}
+    for job in jobs:
+        lanes.setdefault(job.lane, []).append(job)
     threads = [
-        threading.Thread(target=janitor, name="nexq-janitor", daemon=True),
-        threading.Thread(target=clerk, name="nexq-billing", daemon=True),
+        threading.Thread(target=_run_lane, args=(lane, stop), name=f"nexq-{name}", daemon=True)
+        for name, lane in lanes.items()
     ]
     for thread in threads:
         thread.start()
     return threads
+
+
+def _run_lane(jobs: list[Job], stop: threading.Event) -> None:
+    due = {job.name: time.monotonic() + job.every for job in jobs}
+    while not stop.wait(max(0.0, min(due.values()) - time.monotonic())):
+        for job in jobs:
+            if time.monotonic() < due[job.name]:
+                continue
+            due[job.name] = time.monotonic() + job.every
+            try:
+                job.run()
+            except Exception:
+                log.exception("%s failed; retrying later", job.name)
 
 
 def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
@@ -222,65 +229,33 @@ def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
 def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     """The control plane: the REST API under /v1 and the web console everywhere else."""
     # Imported here: operator commands build the services but never serve HTTP.
-    from nexq.accounts import api as account_api
-    from nexq.accounts import console as account_console
-    from nexq.accounts import signin
     from nexq.accounts.tokens import BearerTokens, SessionTokens
-    from nexq.billing import api as billing_api
-    from nexq.billing import console as billing_console
-    from nexq.storage import api as storage_api
-    from nexq.storage import console as storage_console
     from nexq.web.console.app import console_app, mount_console
-    from nexq.web.console.web import Layout, Pages, environment
+    from nexq.web.console.layout import Layout
+    from nexq.web.console.web import Pages, environment
     from nexq.web.rest.app import rest_app
     from nexq.web.rest.security import Authorizer
 
+    found = services(nexq)
     auth = Authorizer(BearerTokens(nexq.accounts, nexq.api_keys), nexq.limits, rates)
-    settings = nexq.settings
-    routers = [
-        account_api.router(nexq.accounts, nexq.api_keys, nexq.limits, nexq.account_limits, auth),
-        storage_api.router(
-            nexq.objects, nexq.access_keys, nexq.usage, auth, settings.s3_endpoint, settings.region
-        ),
-        billing_api.router(nexq.billing, nexq.payment_methods, nexq.budgets, auth),
-    ]
-    app = rest_app(routers, auth)
-    sessions = SessionTokens(nexq.accounts)
+    app = rest_app([router for s in found for router in s.rest(auth)], auth)
+    navigation = tuple(s.navigation for s in found if s.navigation is not None)
     layout = Layout(
-        home=storage_console.HOME,
-        navigation=(
-            storage_console.NAVIGATION,
-            account_console.NAVIGATION,
-            billing_console.NAVIGATION,
-        ),
-        header_links=(billing_console.notifications_link(nexq.budgets),),
+        home=navigation[0].links[0].href,
+        navigation=navigation,
+        header_links=tuple(link for s in found for link in s.header_links),
         upcoming=("Containers", "Compute", "Databases"),
     )
     pages = Pages(
-        sessions,
-        environment(("nexq.storage", "nexq.accounts", "nexq.billing")),
+        SessionTokens(nexq.accounts),
+        environment(tuple(s.templates for s in found if s.templates)),
         layout,
-        always_secure=(settings.public_url or "").startswith("https://"),
+        always_secure=(nexq.settings.public_url or "").startswith("https://"),
     )
     console = console_app(
         pages,
-        [
-            signin.router(nexq.accounts, pages),
-            storage_console.router(
-                nexq.objects,
-                nexq.multipart,
-                nexq.access_keys,
-                nexq.usage,
-                pages,
-                settings.s3_endpoint,
-                settings.region,
-            ),
-            account_console.router(
-                nexq.accounts, nexq.api_keys, nexq.limits, nexq.account_limits, pages
-            ),
-            billing_console.router(nexq.billing, nexq.payment_methods, nexq.budgets, pages),
-        ],
-        adapters=[storage_console.foreign_buckets_not_found],
+        [router for s in found for router in s.console(pages)],
+        [adapt for s in found for adapt in s.console_adapters],
     )
     mount_console(app, console)
     return app

@@ -39,11 +39,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from nexq.app import build, collect_garbage, recover
+from nexq.app import build, recover
 from nexq.core.crypto import SecretBox
 from nexq.core.db import Database, T, Write
 from nexq.core.durability import Durability
@@ -51,6 +51,7 @@ from nexq.core.schema import MIGRATIONS
 from nexq.settings import Settings
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.conditions import Conditions
+from nexq.storage.descriptor import collect_garbage
 from nexq.storage.directory import Directory
 from nexq.storage.errors import BadDigest, NoSuchKey, PreconditionFailed
 from nexq.storage.fsck import check
@@ -63,7 +64,7 @@ from tests.reliability.harness import env_int, scale
 from tests.reliability.power_cut import PageCache
 
 if TYPE_CHECKING:
-    from nexq.app import Nexq
+    pass
 
 ACCOUNT = "acct-power-cut"
 # Start-up refuses to make a new master key beside an existing database (it would open none
@@ -460,8 +461,7 @@ def _janitor(
     def run() -> None:
         try:
             while not stop.wait(0.01):
-                # collect_garbage uses only a Nexq's store, blobs and db, which Services has.
-                collect_garbage(cast("Nexq", live))
+                collect_garbage(live.store, live.blobs, live.db)
         except BaseException as exc:  # reported by the test, not lost in the thread
             errors.append(exc)
 

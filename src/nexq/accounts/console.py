@@ -14,7 +14,7 @@ from nexq.accounts.service import Accounts
 from nexq.accounts.tiers import Tier
 from nexq.core.errors import DomainError
 from nexq.core.identity import Principal
-from nexq.web.console.web import Flash, NavLink, NavSection, Pages, status_of
+from nexq.web.console.web import Flash, Pages, status_of
 
 KEYS = "/account/api-keys"
 LIMITS = "/account/limits"
@@ -62,16 +62,6 @@ def limit_rows(lines: list[LimitLine]) -> list[LimitRow]:
         label, about = LIMIT_LABELS.get(line.name, (line.name, ""))
         rows.append(LimitRow(line, label, about, line.name == "storage_bytes", line.name in RATES))
     return rows
-
-
-NAVIGATION = NavSection(
-    "Account",
-    (
-        NavLink("API Keys", "/account/api-keys"),
-        NavLink("Limits & Quotas", "/account/limits"),
-        NavLink("Password", "/account/password"),
-    ),
-)
 
 
 def router(

@@ -20,7 +20,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from nexq.accounts.model import scopes_of_role
-from nexq.app import Nexq, api_app, build, recover, s3_app, start_janitor
+from nexq.app import Nexq, api_app, build, recover, s3_app, services, start_jobs
 from nexq.billing.model import Invoice
 from nexq.billing.service import parse_month
 from nexq.cli.master_key import master_key_cli
@@ -518,7 +518,7 @@ def _run_worker(settings: Settings, sockets: list[socket.socket], rates: RateLim
 
     nexq = build(settings)
     stop = threading.Event()
-    start_janitor(nexq, stop)
+    start_jobs([job for service in services(nexq) for job in service.jobs], stop)
     s3 = s3_app(nexq, rates)
     try:
         serve_forever(

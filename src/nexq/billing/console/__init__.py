@@ -12,27 +12,7 @@ from nexq.billing.budgets import Budgets
 from nexq.billing.console import budget, cards, invoices, overview
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
-from nexq.core.identity import Principal
-from nexq.web.console.web import HeaderLink, NavLink, NavSection, Pages
-
-NAVIGATION = NavSection(
-    "Billing",
-    (
-        NavLink("Overview", "/billing/overview"),
-        NavLink("Invoices", "/billing/invoices"),
-        NavLink("Payment methods", "/billing/payment-methods"),
-        NavLink("Budget & alerts", "/billing/budget"),
-    ),
-)
-
-
-def notifications_link(budgets: Budgets) -> HeaderLink:
-    """The top bar's Notifications, with the caller's unread count as a badge."""
-
-    def unread(caller: Principal) -> int:
-        return budgets.unread_count(caller.account.id)
-
-    return HeaderLink("Notifications", "/billing/budget#notifications", unread, "unread")
+from nexq.web.console.web import Pages
 
 
 def router(billing: Billing, methods: PaymentMethods, budgets: Budgets, pages: Pages) -> APIRouter:

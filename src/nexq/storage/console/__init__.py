@@ -5,29 +5,17 @@ REST API. Uploads and downloads stream: the browser sends large files as multipa
 part by part, and each part's body flows from the socket into ``Multipart.upload_part``.
 """
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from nexq.core.errors import DomainError
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.console import access_keys as key_pages
 from nexq.storage.console import buckets, objects, uploads
 from nexq.storage.console import usage as usage_pages
 from nexq.storage.console.links import Connect
-from nexq.storage.errors import AccessDenied, NoSuchBucket
 from nexq.storage.multipart import Multipart
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
-from nexq.web.console.web import NavLink, NavSection, Pages
-
-HOME = "/storage/buckets"
-NAVIGATION = NavSection(
-    "Object Storage",
-    (
-        NavLink("Buckets", HOME),
-        NavLink("Access Keys", "/storage/access-keys"),
-        NavLink("Usage", "/storage/usage"),
-    ),
-)
+from nexq.web.console.web import Pages
 
 # Parts of 16 MiB: a 2 GiB file is 128 requests, each short enough to retry, and S3's
 # 10,000-part limit still allows 156 GiB (the browser grows the part beyond that).
@@ -53,12 +41,3 @@ def router(
     web.include_router(key_pages.router(storage, access_keys, pages, connect))
     web.include_router(usage_pages.router(usage, pages))
     return web
-
-
-def foreign_buckets_not_found(request: Request, exc: DomainError) -> DomainError:
-    """The console acts with all of the account's rights, so a bucket it may not use is
-    another account's: "not found", as in the REST API (existence must not leak)."""
-    if isinstance(exc, AccessDenied) and "name" in request.path_params:
-        name = request.path_params["name"]
-        return NoSuchBucket(f"No bucket named {name!r} in this account.")
-    return exc

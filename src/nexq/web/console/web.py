@@ -15,7 +15,6 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +31,7 @@ from nexq.core.identity import (
     Unauthenticated,
 )
 from nexq.web.console import formats
+from nexq.web.console.layout import Layout
 
 SESSION_COOKIE = "nexq_session"
 ANONYMOUS_COOKIE = "nexq_anonymous"
@@ -61,42 +61,6 @@ class Flash:
 
     kind: str
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class NavLink:
-    """One entry of the sidebar."""
-
-    label: str
-    href: str
-
-
-@dataclass(frozen=True, slots=True)
-class NavSection:
-    """A service's heading in the sidebar, with its pages."""
-
-    title: str
-    links: tuple[NavLink, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderLink:
-    """A link in the top bar, with a count for the caller (e.g. unread notifications)."""
-
-    label: str
-    href: str
-    count: Callable[[Principal], int] | None = None
-    count_label: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """What the services put in the frame of every page."""
-
-    home: str  # where the brand link and a fresh login lead
-    navigation: tuple[NavSection, ...]
-    header_links: tuple[HeaderLink, ...] = ()
-    upcoming: tuple[str, ...] = ()  # services announced in the sidebar, not yet built
 
 
 def environment(packages: tuple[str, ...] = ()) -> Environment:

@@ -1,0 +1,54 @@
+"""Account as the platform sees it: sign-in, API keys, limits and the operator's routes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nexq.accounts.api_keys import ApiKeys
+from nexq.accounts.limits import AccountLimits, Limits
+from nexq.accounts.service import Accounts
+from nexq.platform import Service
+from nexq.web.console.layout import NavLink, NavSection
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from nexq.web.console.web import Pages
+    from nexq.web.rest.security import Authorizer
+
+NAVIGATION = NavSection(
+    "Account",
+    (
+        NavLink("API Keys", "/account/api-keys"),
+        NavLink("Limits & Quotas", "/account/limits"),
+        NavLink("Password", "/account/password"),
+    ),
+)
+
+
+def descriptor(
+    accounts: Accounts, api_keys: ApiKeys, limits: Limits, account_limits: AccountLimits
+) -> Service:
+    """The Account service's descriptor."""
+
+    def rest(auth: Authorizer) -> list[APIRouter]:
+        from nexq.accounts import api
+
+        return [api.router(accounts, api_keys, limits, account_limits, auth)]
+
+    def console(pages: Pages) -> list[APIRouter]:
+        from nexq.accounts import console, signin
+
+        return [
+            signin.router(accounts, pages),
+            console.router(accounts, api_keys, limits, account_limits, pages),
+        ]
+
+    return Service(
+        name="account",
+        title="Account",
+        rest=rest,
+        console=console,
+        templates="nexq.accounts",
+        navigation=NAVIGATION,
+    )

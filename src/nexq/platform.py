@@ -1,0 +1,54 @@
+"""The service seam: what each service brings to the platform, in one descriptor.
+
+A service package builds its use cases and returns a :class:`Service` that says how the
+platform reaches them: REST routers, console pages and their place in the layout,
+background jobs. The composition root (``app.py``) loops over the descriptors; the kits
+(``web/``) and the kernel (``core/``) never name a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the operator's commands build services without loading the web stack
+    from fastapi import APIRouter
+
+    from nexq.web.console.app import ErrorAdapter
+    from nexq.web.console.layout import HeaderLink, NavSection
+    from nexq.web.console.web import Pages
+    from nexq.web.rest.security import Authorizer
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Background work a service needs done every ``every`` seconds in each worker.
+
+    Jobs that share a ``lane`` run one after the other on one thread; a job that may wait on
+    the network gets a lane of its own, so that it never holds up the others.
+    """
+
+    name: str
+    every: float
+    run: Callable[[], object]
+    lane: str = "house-keeping"
+
+
+def _no_routers(_: object) -> Sequence[APIRouter]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One service's descriptor."""
+
+    name: str  # short and stable: storage, billing, support …
+    title: str  # as users read it: "Object Storage"
+    rest: Callable[[Authorizer], Sequence[APIRouter]] = _no_routers
+    console: Callable[[Pages], Sequence[APIRouter]] = _no_routers
+    templates: str | None = None  # the package whose templates/ folder holds its pages
+    navigation: NavSection | None = None
+    header_links: Sequence[HeaderLink] = ()
+    console_adapters: Sequence[ErrorAdapter] = ()
+    jobs: Sequence[Job] = field(default_factory=tuple)

@@ -1,0 +1,98 @@
+"""Object Storage as the platform sees it: its routes, pages, place in the layout and jobs.
+
+The protocol modules are imported when the platform asks for them, so that the operator's
+commands, which build the services but serve nothing, never load the web stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nexq.core.db import Database
+from nexq.core.errors import DomainError
+from nexq.platform import Job, Service
+from nexq.storage.access_keys import AccessKeys
+from nexq.storage.blobs.port import BlobStore
+from nexq.storage.errors import AccessDenied, NoSuchBucket
+from nexq.storage.metadata.port import MetadataStore
+from nexq.storage.metering import FLUSH_SECONDS, Meter
+from nexq.storage.multipart import Multipart
+from nexq.storage.service import ObjectStorage
+from nexq.storage.usage import Usage
+from nexq.web.console.layout import NavLink, NavSection
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from nexq.web.console.web import Pages
+    from nexq.web.rest.security import Authorizer
+
+NAVIGATION = NavSection(
+    "Object Storage",
+    (
+        NavLink("Buckets", "/storage/buckets"),
+        NavLink("Access Keys", "/storage/access-keys"),
+        NavLink("Usage", "/storage/usage"),
+    ),
+)
+
+
+def collect_garbage(store: MetadataStore, blobs: BlobStore, db: Database) -> int:
+    """Delete blob files that no longer back any object or part."""
+    total = 0
+    while True:
+        paths = store.garbage(1000)
+        if not paths:
+            return total
+        blobs.delete(paths)
+        store.forget_garbage(paths)
+        db.write(lambda conn: None)  # wait until the forgetting is committed
+        total += len(paths)
+
+
+def foreign_buckets_not_found(request: Any, exc: DomainError) -> DomainError:
+    """The console acts with all of the account's rights, so a bucket it may not use is
+    another account's: "not found", as in the REST API (existence must not leak)."""
+    if isinstance(exc, AccessDenied) and "name" in request.path_params:
+        name = request.path_params["name"]
+        return NoSuchBucket(f"No bucket named {name!r} in this account.")
+    return exc
+
+
+def descriptor(
+    objects: ObjectStorage,
+    multipart: Multipart,
+    access_keys: AccessKeys,
+    usage: Usage,
+    meter: Meter,
+    store: MetadataStore,
+    blobs: BlobStore,
+    db: Database,
+    s3_endpoint: str,
+    region: str,
+) -> Service:
+    """Object Storage's descriptor (its S3 endpoint is served apart, by ``app.s3_app``)."""
+
+    def rest(auth: Authorizer) -> list[APIRouter]:
+        from nexq.storage import api
+
+        return [api.router(objects, access_keys, usage, auth, s3_endpoint, region)]
+
+    def console(pages: Pages) -> list[APIRouter]:
+        from nexq.storage import console
+
+        return [console.router(objects, multipart, access_keys, usage, pages, s3_endpoint, region)]
+
+    return Service(
+        name="storage",
+        title="Object Storage",
+        rest=rest,
+        console=console,
+        templates="nexq.storage",
+        navigation=NAVIGATION,
+        console_adapters=(foreign_buckets_not_found,),
+        jobs=(
+            Job("flush usage counts", FLUSH_SECONDS, meter.flush),
+            Job("collect garbage", FLUSH_SECONDS, lambda: collect_garbage(store, blobs, db)),
+        ),
+    )
