@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.descriptor import descriptor as accounts_descriptor
 from nexq.accounts.limits import AccountLimits, Limits
+from nexq.accounts.schema import SCHEMA as ACCOUNTS_SCHEMA
 from nexq.accounts.service import Accounts
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.accounts.tiers import TierCatalog, default_tiers_text, load_tiers
 from nexq.billing.budgets import Budgets, Mailer
 from nexq.billing.descriptor import descriptor as billing_descriptor
 from nexq.billing.payment_methods import PaymentMethods
+from nexq.billing.schema import SCHEMA as BILLING_SCHEMA
 from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
 from nexq.core.crypto import SecretBox
@@ -28,7 +30,7 @@ from nexq.core.durability import FileSystemSync
 from nexq.core.egress import Egress, parse_networks
 from nexq.core.keyring import SealedStore, open_box
 from nexq.core.ratelimit import RateLimiter
-from nexq.core.schema import MIGRATIONS
+from nexq.core.schema import SCHEMA as CORE_SCHEMA
 from nexq.platform import Job, Service
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeys
@@ -42,6 +44,7 @@ from nexq.storage.multipart import Multipart
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.server import S3App
+from nexq.storage.schema import SCHEMA as STORAGE_SCHEMA
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
 
@@ -49,6 +52,9 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = logging.getLogger("nexq")
+# Every owner's tables, in the order they are created (storage's and billing's rows name
+# accounts).
+SCHEMAS = (CORE_SCHEMA, ACCOUNTS_SCHEMA, STORAGE_SCHEMA, BILLING_SCHEMA)
 WORKER_THREADS = 32
 
 
@@ -96,7 +102,7 @@ def build(settings: Settings) -> Nexq:
     )
     # Blob files are made durable by one syncfs of the data dir per group commit.
     db = Database(
-        settings.data_dir / "meta.db", settings.data_dir, MIGRATIONS, durability=FileSystemSync()
+        settings.data_dir / "meta.db", settings.data_dir, SCHEMAS, durability=FileSystemSync()
     )
     store = SqliteMetadata(db)
     blobs = FileBlobStore(settings.data_dir)

@@ -11,10 +11,10 @@ import pytest
 
 from nexq.accounts.port import AccountStore
 from nexq.accounts.sqlite import SqliteAccounts
+from nexq.app import SCHEMAS
 from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
-from nexq.core.schema import MIGRATIONS
 from nexq.storage import errors
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.metadata.sqlite import SqliteMetadata
@@ -22,7 +22,7 @@ from nexq.storage.model import AccessKey, Bucket, ObjectMeta, Part, Segment, Upl
 
 
 def sqlite(tmp_path: Path) -> tuple[MetadataStore, AccountStore, Callable[[], None]]:
-    db = Database(tmp_path / "meta.db", tmp_path, MIGRATIONS)
+    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
     return SqliteMetadata(db), SqliteAccounts(db), db.close
 
 

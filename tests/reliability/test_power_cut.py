@@ -43,11 +43,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from nexq.app import build, recover
+from nexq.app import SCHEMAS, build, recover
 from nexq.core.crypto import SecretBox
 from nexq.core.db import Database, T, Write
 from nexq.core.durability import Durability
-from nexq.core.schema import MIGRATIONS
 from nexq.settings import Settings
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.conditions import Conditions
@@ -126,7 +125,7 @@ class Witnessed(Database):
     def __init__(
         self, data: Path, cache: PageCache, durability: Durability, forget_flush: bool = False
     ) -> None:
-        super().__init__(data / "meta.db", data, MIGRATIONS, durability=durability)
+        super().__init__(data / "meta.db", data, SCHEMAS, durability=durability)
         self._cache = cache
         self._forget_flush = forget_flush
         self._count = threading.Lock()

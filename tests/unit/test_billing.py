@@ -14,6 +14,7 @@ import pytest
 from nexq.accounts.limits import Limits
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.accounts.tiers import load_tiers
+from nexq.app import SCHEMAS
 from nexq.billing.budgets import Budgets
 from nexq.billing.model import Budget, MonthUsage
 from nexq.billing.pricing import hours_in, price, total
@@ -22,7 +23,6 @@ from nexq.billing.sqlite import SqliteBilling
 from nexq.core.db import Database
 from nexq.core.errors import Invalid
 from nexq.core.identity import Account
-from nexq.core.schema import MIGRATIONS
 from nexq.storage.metadata.sqlite import SqliteMetadata
 from nexq.storage.model import Counters, UsageRow
 
@@ -53,7 +53,7 @@ def test_a_month_with_no_usage_costs_nothing() -> None:
 
 @pytest.fixture
 def installation(tmp_path: Path) -> Iterator[tuple[Database, Account]]:
-    db = Database(tmp_path / "meta.db", tmp_path, MIGRATIONS)
+    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
     account = Account("acc", "a@example.com", "customer", "active", time.time())
     SqliteAccounts(db).add_account(account, "hash")
     yield db, account

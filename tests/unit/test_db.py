@@ -9,18 +9,31 @@ from pathlib import Path
 
 import pytest
 
-from nexq.core.db import Committer, Database, migrate
+from nexq.core.db import Committer, Database, Migration, Schema, migrate
 from nexq.core.durability import FileSystemSync
 
-SCHEMA = ["CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"]
+TABLE = Migration("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
+SCHEMA = [Schema("test", [TABLE])]
 
 
-def test_migrations_apply_once(tmp_path: Path) -> None:
+def test_migrations_apply_once_per_owner(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
-    assert migrate(conn, SCHEMA) == 1
-    assert migrate(conn, SCHEMA) == 1
-    assert migrate(conn, [*SCHEMA, "CREATE TABLE u (x)"]) == 2
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert migrate(conn, SCHEMA) == {"test": 1}
+    assert migrate(conn, SCHEMA) == {"test": 1}
+    more = [Schema("test", [TABLE, Migration("CREATE TABLE u (x)")]), Schema("other", [])]
+    assert migrate(conn, more) == {"test": 2, "other": 0}
+    other = Schema("other", [Migration("CREATE TABLE o (x)")])
+    assert migrate(conn, [more[0], other]) == {"test": 2, "other": 1}
+    rows = conn.execute("SELECT owner, version FROM schema_versions ORDER BY owner").fetchall()
+    assert rows == [("other", 1), ("test", 2)]
+
+
+def test_a_failed_migration_applies_nothing(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "f.db", isolation_level=None)
+    broken = [Schema("test", [TABLE, Migration("CREATE TABLE t (again)")])]
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(conn, broken)
+    assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
 def test_refused_write_keeps_neighbours(tmp_path: Path) -> None:

@@ -16,14 +16,14 @@ from nexq.accounts.service import (
     login_source,
 )
 from nexq.accounts.sqlite import SqliteAccounts
+from nexq.app import SCHEMAS
 from nexq.core.db import Database
 from nexq.core.identity import Account
-from nexq.core.schema import MIGRATIONS
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteAccounts]:
-    db = Database(tmp_path / "meta.db", tmp_path, MIGRATIONS)
+    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
     accounts = SqliteAccounts(db)
     accounts.add_account(Account("a1", "a@example.com", "customer", "active", 0.0), "hash")
     yield accounts

@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 from nexq.accounts.model import ApiKey
 from nexq.accounts.sqlite import SqliteAccounts
+from nexq.app import SCHEMAS
 from nexq.core.crypto import SecretBox
 from nexq.core.db import Database
 from nexq.core.identity import Account
-from nexq.core.schema import MIGRATIONS
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.directory import Directory
 from nexq.storage.metadata.sqlite import SqliteMetadata
@@ -116,7 +116,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root: Path = tmp_path_factory.mktemp("pagination")
-    db = Database(root / "meta.db", root, MIGRATIONS)
+    db = Database(root / "meta.db", root, SCHEMAS)
     store = SqliteMetadata(db)
     accounts = SqliteAccounts(db)
     owner = Account("owner", "owner@example.com", "customer", "active", 0.0)

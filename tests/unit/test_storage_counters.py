@@ -8,11 +8,12 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from nexq.core.db import Database, connect, migrate
-from nexq.core.schema import MIGRATIONS
+from nexq.app import SCHEMAS
+from nexq.core.db import Database, connect
 from nexq.storage.fsck import check
 from nexq.storage.metadata.sqlite import SqliteMetadata
 from nexq.storage.model import ObjectMeta, Segment
+from tests.legacy_schema import legacy_database
 
 
 class NoBlobs:
@@ -42,7 +43,7 @@ def _object(bucket_id: str, key: str, size: int) -> ObjectMeta:
 def test_the_migration_starts_each_account_from_its_buckets(tmp_path: Path) -> None:
     path = tmp_path / "meta.db"
     conn = connect(path)
-    migrate(conn, MIGRATIONS[:5])  # a database from before the per-account row
+    legacy_database(conn, 5)  # a database from before the per-account row
     for account in ("a", "b", "idle"):
         _account(conn, account)
     for bucket, account, stored in (("b1", "a", 100), ("b2", "a", 23), ("b3", "b", 7)):
@@ -52,7 +53,7 @@ def test_the_migration_starts_each_account_from_its_buckets(tmp_path: Path) -> N
             (bucket, bucket, account, stored),
         )
     conn.close()
-    db = Database(path, tmp_path, MIGRATIONS)
+    db = Database(path, tmp_path, SCHEMAS)
     try:
         store = SqliteMetadata(db)
         assert (store.stored_bytes("a"), store.stored_bytes("b")) == (123, 7)
@@ -63,7 +64,7 @@ def test_the_migration_starts_each_account_from_its_buckets(tmp_path: Path) -> N
 
 
 def test_fsck_finds_wrong_counters_and_recounts_them(tmp_path: Path) -> None:
-    db = Database(tmp_path / "meta.db", tmp_path, MIGRATIONS)
+    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
     try:
         store = SqliteMetadata(db)
 
@@ -100,7 +101,7 @@ def test_fsck_finds_wrong_counters_and_recounts_them(tmp_path: Path) -> None:
 
 def test_the_remembered_figure_is_only_used_when_asked_for(tmp_path: Path) -> None:
     now = [1000.0]
-    db = Database(tmp_path / "meta.db", tmp_path, MIGRATIONS)
+    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
     try:
         store = SqliteMetadata(db, clock=lambda: now[0])
 

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,21 +35,69 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[str]) -> int:
-    """Apply the migrations not applied yet (tracked in ``user_version``); returns the version."""
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of a table owner's schema history."""
+
+    sql: str  # statements separated by ";\n"
+    # The number this step had in the single migration list that data directories were made
+    # with before tables had owners (None for every later step).
+    legacy: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """The history of the tables one owner (a service, or the kernel) creates and changes."""
+
+    owner: str
+    migrations: Sequence[Migration]
+
+
+def migrate(conn: sqlite3.Connection, schemas: Sequence[Schema]) -> dict[str, int]:
+    """Apply each owner's migrations not applied yet, owners in the order given (a table that
+    another's references comes first); the version of each owner afterwards.
+
+    Versions are kept per owner in ``schema_versions``. A database made before that table
+    existed counted one global ``user_version``: its owners are adopted at the versions that
+    number covered, so an existing data directory migrates in place.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        for number, script in enumerate(migrations[version:], start=version + 1):
-            for statement in script.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={number}")
+        (legacy,) = conn.execute("PRAGMA user_version").fetchone()
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_versions "
+            "(owner TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        )
+        versions = dict(conn.execute("SELECT owner, version FROM schema_versions").fetchall())
+        if not versions and legacy:
+            versions = {schema.owner: _adopted(schema, legacy) for schema in schemas}
+        for schema in schemas:
+            done = versions.get(schema.owner, 0)
+            for migration in schema.migrations[done:]:
+                for statement in migration.sql.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+            versions[schema.owner] = len(schema.migrations)
+            conn.execute(
+                "INSERT INTO schema_versions(owner, version) VALUES (?, ?) "
+                "ON CONFLICT (owner) DO UPDATE SET version = excluded.version",
+                (schema.owner, versions[schema.owner]),
+            )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return len(migrations)
+    return {schema.owner: versions[schema.owner] for schema in schemas}
+
+
+def _adopted(schema: Schema, legacy: int) -> int:
+    """How many of ``schema``'s migrations a database at global version ``legacy`` holds."""
+    done = 0
+    for migration in schema.migrations:
+        if migration.legacy is None or migration.legacy > legacy:
+            break
+        done += 1
+    return done
 
 
 class Readers:
@@ -208,14 +257,14 @@ class Database:
         self,
         path: Path,
         sync_root: Path,
-        migrations: Sequence[str],
+        schemas: Sequence[Schema],
         *,
         durability: Durability | None = None,
     ) -> None:
         self.path = path
         bootstrap = connect(path)
         try:
-            migrate(bootstrap, migrations)
+            migrate(bootstrap, schemas)
         finally:
             bootstrap.close()
         self._readers = Readers(path)

@@ -1,0 +1,130 @@
+"""The tables Object Storage owns. Append new migrations; never edit one that has shipped.
+
+``legacy`` is the number of the migration that held each one in the single list that
+existing data directories were made with (``core.db`` adopts them by it)."""
+
+from nexq.core.db import Migration, Schema
+
+SCHEMA = Schema(
+    "storage",
+    [
+        # buckets, objects, multipart uploads, access keys, blob garbage
+        Migration(
+            """
+            CREATE TABLE buckets (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                created_at REAL NOT NULL
+            );
+            CREATE INDEX buckets_by_account ON buckets(account_id, name);
+            CREATE TABLE objects (
+                bucket_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                etag TEXT NOT NULL,
+                last_modified REAL NOT NULL,
+                headers TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                checksums TEXT NOT NULL,
+                checksum_type TEXT,
+                segments TEXT NOT NULL,
+                parts_count INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (bucket_id, key)
+            ) WITHOUT ROWID;
+            CREATE TABLE uploads (
+                id TEXT PRIMARY KEY,
+                bucket_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                initiated REAL NOT NULL,
+                headers TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                checksum_algorithm TEXT,
+                checksum_type TEXT
+            );
+            CREATE INDEX uploads_by_key ON uploads(bucket_id, key, initiated);
+            CREATE TABLE parts (
+                upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+                number INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                etag TEXT NOT NULL,
+                last_modified REAL NOT NULL,
+                path TEXT NOT NULL,
+                checksums TEXT NOT NULL,
+                PRIMARY KEY (upload_id, number)
+            ) WITHOUT ROWID;
+            CREATE TABLE access_keys (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id),
+                label TEXT NOT NULL,
+                secret_sealed BLOB NOT NULL,
+                all_buckets INTEGER NOT NULL,
+                status TEXT NOT NULL DEFAULT 'active',
+                created_at REAL NOT NULL
+            );
+            CREATE INDEX access_keys_by_account ON access_keys(account_id, created_at);
+            CREATE TABLE access_key_buckets (
+                access_key_id TEXT NOT NULL REFERENCES access_keys(id) ON DELETE CASCADE,
+                bucket_id TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+                PRIMARY KEY (access_key_id, bucket_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE garbage (
+                path TEXT PRIMARY KEY
+            ) WITHOUT ROWID
+            """,
+            legacy=1,
+        ),
+        # hidden per-account keys that sign the presigned URLs made by the API and console
+        Migration(
+            """
+            ALTER TABLE access_keys ADD COLUMN internal INTEGER NOT NULL DEFAULT 0
+            """,
+            legacy=2,
+        ),
+        # metering: usage per bucket and hour, added to by every process's meter
+        Migration(
+            """
+            CREATE TABLE usage_hourly (
+                account_id TEXT NOT NULL,
+                hour INTEGER NOT NULL,
+                bucket_id TEXT NOT NULL,
+                bucket_name TEXT NOT NULL,
+                data_in INTEGER NOT NULL DEFAULT 0,
+                data_out INTEGER NOT NULL DEFAULT 0,
+                class_a INTEGER NOT NULL DEFAULT 0,
+                class_b INTEGER NOT NULL DEFAULT 0,
+                other INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (account_id, hour, bucket_id)
+            ) WITHOUT ROWID
+            """,
+            legacy=3,
+        ),
+        # per-bucket counters kept with every write, so that quotas and bucket lists never sum
+        # the objects table
+        Migration(
+            """
+            ALTER TABLE buckets ADD COLUMN object_count INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE buckets ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+            UPDATE buckets SET
+                object_count = (SELECT count(*) FROM objects WHERE objects.bucket_id = buckets.id),
+                stored_bytes = (SELECT coalesce(sum(size), 0) FROM objects
+                                WHERE objects.bucket_id = buckets.id)
+            """,
+            legacy=4,
+        ),
+        # each account's stored bytes in one row (the sum of its buckets' stored_bytes), kept
+        # in the same transaction as the buckets' counters: the exact quota check inside a
+        # write is one indexed update however many buckets the account has
+        Migration(
+            """
+            CREATE TABLE account_storage (
+                account_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+                stored_bytes INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID;
+            INSERT INTO account_storage(account_id, stored_bytes)
+                SELECT account_id, sum(stored_bytes) FROM buckets GROUP BY account_id
+            """,
+            legacy=6,
+        ),
+    ],
+)
