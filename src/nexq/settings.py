@@ -4,46 +4,77 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+
+def _text(value: str) -> str | None:
+    return value or None
+
+
+def _path(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def setting(default: Any, env: str, parse: Callable[[str], Any], group: str) -> Any:
+    """One setting, declared once: its default, its ``NEXQ_*`` variable and how to read it.
+
+    ``group`` is the part of Nexq it configures (server, secrets, storage, account,
+    billing), as docs list them.
+    """
+    return field(default=default, metadata={"env": env, "parse": parse, "group": group})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything configurable, with the embedded defaults of a single machine."""
+    """Everything configurable, with the embedded defaults of a single machine. Flags of
+    ``nexq serve`` override the variables, which override these defaults."""
 
-    data_dir: Path = Path("./nexq-data")
-    host: str = "127.0.0.1"
-    s3_port: int = 9000
-    api_port: int = 8080
-    region: str = "nexq-1"
-    s3_domain: str | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    workers: int = 0  # 0: one worker process per core
-    master_key: str | None = None
-    # Accepted while secrets are re-wrapped to master_key (docs/operations.md, "The master key").
-    master_key_previous: str | None = None
-    master_key_file: Path | None = None  # the keyring; default: master.key in the data dir
-    s3_url: str | None = None  # how clients reach S3, when not host:s3_port (a proxy, a name)
+    # server ------------------------------------------------------------------------------
+    data_dir: Path = setting(Path("./nexq-data"), "NEXQ_DATA_DIR", Path, "server")
+    host: str = setting("127.0.0.1", "NEXQ_HOST", str, "server")
+    api_port: int = setting(8080, "NEXQ_API_PORT", int, "server")
+    tls_cert: Path | None = setting(None, "NEXQ_TLS_CERT", _path, "server")
+    tls_key: Path | None = setting(None, "NEXQ_TLS_KEY", _path, "server")
+    workers: int = setting(0, "NEXQ_WORKERS", int, "server")  # 0: one worker per core
     # How users reach the control plane (console and API) when a proxy is in front of it:
     # an https:// URL makes console cookies Secure even though the proxy speaks plain HTTP.
-    public_url: str | None = None
+    public_url: str | None = setting(None, "NEXQ_PUBLIC_URL", _text, "server")
     # Peers (IPs or CIDRs) whose X-Forwarded-For and X-Forwarded-Proto are believed; none by
     # default, so a client cannot pick its own address (login throttling is per address).
-    trusted_proxies: tuple[str, ...] = ()
-    tiers_file: Path | None = None  # default: tiers.toml in the data dir
-    smtp_host: str | None = None  # budget alerts are emailed when set
-    smtp_port: int = 25
-    smtp_from: str = "nexq@localhost"
+    trusted_proxies: tuple[str, ...] = setting((), "NEXQ_TRUSTED_PROXIES", _list, "server")
+    # A request body from which no byte arrives for this long is answered (S3: 400
+    # RequestTimeout, as S3 does after about 20 s) and its connection closed.
+    body_idle_seconds: float = setting(20.0, "NEXQ_BODY_IDLE_SECONDS", float, "server")
+    # secrets -----------------------------------------------------------------------------
+    master_key: str | None = setting(None, "NEXQ_MASTER_KEY", _text, "secrets")
+    # Accepted while secrets are re-wrapped to master_key (docs/operations.md, "The master key").
+    master_key_previous: str | None = setting(None, "NEXQ_MASTER_KEY_PREVIOUS", _text, "secrets")
+    # The keyring; default: master.key in the data dir.
+    master_key_file: Path | None = setting(None, "NEXQ_MASTER_KEY_FILE", _path, "secrets")
+    # Object Storage ----------------------------------------------------------------------
+    s3_port: int = setting(9000, "NEXQ_S3_PORT", int, "storage")
+    region: str = setting("nexq-1", "NEXQ_REGION", str, "storage")
+    s3_domain: str | None = setting(None, "NEXQ_S3_DOMAIN", _text, "storage")
+    # How clients reach S3, when not host:s3_port (a proxy, a name).
+    s3_url: str | None = setting(None, "NEXQ_S3_URL", _text, "storage")
+    # Account -----------------------------------------------------------------------------
+    tiers_file: Path | None = setting(None, "NEXQ_TIERS_FILE", _path, "account")  # data dir's
+    # Billing -----------------------------------------------------------------------------
+    smtp_host: str | None = setting(None, "NEXQ_SMTP_HOST", _text, "billing")  # emails alerts
+    smtp_port: int = setting(25, "NEXQ_SMTP_PORT", int, "billing")
+    smtp_from: str = setting("nexq@localhost", "NEXQ_SMTP_FROM", str, "billing")
     # Webhooks go to public addresses only, except these networks (CIDRs) the operator allows;
     # with a proxy, the proxy decides where names lead (docs/billing.md, "Webhooks").
-    webhook_allow: tuple[str, ...] = ()
-    webhook_proxy: str | None = None
-    # A request body from which no byte arrives for this long is answered 400 RequestTimeout
-    # (S3 allows about 20 s) and its connection closed; a slow but steady body is fine.
-    body_idle_seconds: float = 20.0
+    webhook_allow: tuple[str, ...] = setting((), "NEXQ_WEBHOOK_ALLOW", _list, "billing")
+    webhook_proxy: str | None = setting(None, "NEXQ_WEBHOOK_PROXY", _text, "billing")
 
     @property
     def tiers_path(self) -> Path:
@@ -64,43 +95,22 @@ class Settings:
     @staticmethod
     def from_env(**overrides: object) -> Settings:
         """Settings from ``NEXQ_*`` variables; non-None ``overrides`` (flags) win."""
-        env = os.environ
-
-        def path(name: str) -> Path | None:
-            return Path(env[name]) if env.get(name) else None
-
-        settings = Settings(
-            data_dir=Path(env.get("NEXQ_DATA_DIR", "./nexq-data")),
-            host=env.get("NEXQ_HOST", "127.0.0.1"),
-            s3_port=int(env.get("NEXQ_S3_PORT", "9000")),
-            api_port=int(env.get("NEXQ_API_PORT", "8080")),
-            region=env.get("NEXQ_REGION", "nexq-1"),
-            s3_domain=env.get("NEXQ_S3_DOMAIN") or None,
-            tls_cert=path("NEXQ_TLS_CERT"),
-            tls_key=path("NEXQ_TLS_KEY"),
-            workers=int(env.get("NEXQ_WORKERS", "0")),
-            master_key=env.get("NEXQ_MASTER_KEY") or None,
-            master_key_previous=env.get("NEXQ_MASTER_KEY_PREVIOUS") or None,
-            master_key_file=path("NEXQ_MASTER_KEY_FILE"),
-            s3_url=env.get("NEXQ_S3_URL") or None,
-            public_url=env.get("NEXQ_PUBLIC_URL") or None,
-            trusted_proxies=_networks(env.get("NEXQ_TRUSTED_PROXIES", "")),
-            tiers_file=path("NEXQ_TIERS_FILE"),
-            smtp_host=env.get("NEXQ_SMTP_HOST") or None,
-            smtp_port=int(env.get("NEXQ_SMTP_PORT", "25")),
-            smtp_from=env.get("NEXQ_SMTP_FROM", "nexq@localhost"),
-            webhook_allow=tuple(
-                n.strip() for n in env.get("NEXQ_WEBHOOK_ALLOW", "").split(",") if n.strip()
-            ),
-            webhook_proxy=env.get("NEXQ_WEBHOOK_PROXY") or None,
-            body_idle_seconds=float(env.get("NEXQ_BODY_IDLE_SECONDS", "20")),
-        )
+        values: dict[str, Any] = {}
+        for declared in fields(Settings):
+            raw = os.environ.get(declared.metadata["env"])
+            if raw is not None and raw != "":
+                try:
+                    values[declared.name] = declared.metadata["parse"](raw)
+                except ValueError:
+                    raise ValueError(f"{declared.metadata['env']}: {raw!r} is not valid") from None
+        settings = Settings(**values)
         flags = {k: v for k, v in overrides.items() if v is not None}
         if "data_dir" in flags:
             flags["data_dir"] = Path(str(flags["data_dir"]))
         if isinstance(flags.get("trusted_proxies"), str):  # the flag is one comma list
-            flags["trusted_proxies"] = _networks(str(flags["trusted_proxies"]))
+            flags["trusted_proxies"] = _list(str(flags["trusted_proxies"]))
         settings = replace(settings, **flags)  # type: ignore[arg-type]  # typed by the CLI
+        _check_networks("NEXQ_TRUSTED_PROXIES", settings.trusted_proxies)
         _check_webhook_settings(settings)
         public = settings.public_url
         if public is not None and not (
@@ -114,30 +124,20 @@ class Settings:
         return settings
 
 
-def _check_webhook_settings(settings: Settings) -> None:
-    """A mistyped network or proxy is said at start, not at the first alert."""
-    for network in settings.webhook_allow:
+def _check_networks(variable: str, networks: tuple[str, ...]) -> None:
+    """IPs or CIDRs, each checked (ValueError naming a wrong one)."""
+    for network in networks:
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
             raise ValueError(
-                f"NEXQ_WEBHOOK_ALLOW: {network!r} is not an address or a network such as "
-                "10.1.0.0/16"
+                f"{variable}: {network!r} is not an address or a network such as 10.1.0.0/16"
             ) from None
+
+
+def _check_webhook_settings(settings: Settings) -> None:
+    """A mistyped network or proxy is said at start, not at the first alert."""
+    _check_networks("NEXQ_WEBHOOK_ALLOW", settings.webhook_allow)
     proxy = settings.webhook_proxy
     if proxy is not None and not (proxy.startswith("http://") and urlsplit(proxy).hostname):
         raise ValueError("NEXQ_WEBHOOK_PROXY: an http:// URL such as http://proxy.internal:3128")
-
-
-def _networks(text: str) -> tuple[str, ...]:
-    """Comma-separated IPs or CIDRs, each checked (ValueError naming a wrong one)."""
-    found = tuple(item.strip() for item in text.split(",") if item.strip())
-    for item in found:
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ValueError(
-                f"NEXQ_TRUSTED_PROXIES: {item!r} is not an IP address or a network such as "
-                "10.0.0.0/8"
-            ) from None
-    return found
