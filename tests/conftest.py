@@ -13,6 +13,20 @@ from tests.live import BURST, Key, LiveServer
 
 _names = itertools.count()
 
+# `make unit` selects these folders by path, so none of their tests may start a server.
+WITHOUT_SERVER = ("unit", "contract")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        if folder in WITHOUT_SERVER and "server" in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(
+                f"{item.nodeid} starts a live server: tests/{folder} runs without one "
+                "(make unit); move it under tests/api, tests/compat or tests/console."
+            )
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:

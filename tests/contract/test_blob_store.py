@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 from nexq.storage.blobs.filesystem import FileBlobStore
+from nexq.storage.blobs.memory import MemoryBlobStore
 from nexq.storage.blobs.port import BlobStore
 
-IMPLEMENTATIONS: dict[str, Callable[[Path], BlobStore]] = {"filesystem": FileBlobStore}
+IMPLEMENTATIONS: dict[str, Callable[[Path], BlobStore]] = {
+    "filesystem": FileBlobStore,
+    "memory": lambda _: MemoryBlobStore(),
+}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
@@ -95,3 +99,21 @@ def test_short_blob_is_an_error_not_a_short_read(store: BlobStore) -> None:
     path = write(store, b"abc")
     with pytest.raises(OSError):
         b"".join(store.read(path, 0, 10, 100))
+
+
+def test_a_writer_cut_off_by_recovery_cannot_commit(store: BlobStore) -> None:
+    writer = store.writer()
+    writer.write(b"started before a restart's recovery")
+    assert store.recover(set()) == 1
+    with pytest.raises(FileNotFoundError):
+        writer.commit()
+    assert store.inventory() == ({}, 0)
+
+
+def test_an_aborted_blob_is_not_listed(store: BlobStore) -> None:
+    kept = write(store, b"kept")
+    writer = store.writer()
+    writer.write(b"dropped")
+    writer.abort()
+    blobs, temporaries = store.inventory()
+    assert list(blobs) == [kept] and temporaries == 0

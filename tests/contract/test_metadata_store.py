@@ -4,38 +4,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from nexq.accounts.port import AccountStore
-from nexq.accounts.sqlite import SqliteAccounts
-from nexq.app import SCHEMAS
-from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
 from nexq.storage import errors
 from nexq.storage.metadata.port import MetadataStore
-from nexq.storage.metadata.sqlite import SqliteMetadata
-from nexq.storage.model import AccessKey, Bucket, ObjectMeta, Part, Segment, Upload
-
-
-def sqlite(tmp_path: Path) -> tuple[MetadataStore, AccountStore, Callable[[], None]]:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
-    return SqliteMetadata(db), SqliteAccounts(db), db.close
-
-
-IMPLEMENTATIONS = {"sqlite": sqlite}
-
-
-@pytest.fixture(params=sorted(IMPLEMENTATIONS))
-def stores(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[MetadataStore, AccountStore]]:
-    impl, accounts, close = IMPLEMENTATIONS[request.param](tmp_path)
-    yield impl, accounts
-    close()
+from nexq.storage.model import (
+    AccessKey,
+    Bucket,
+    Counters,
+    ObjectMeta,
+    Part,
+    Segment,
+    Upload,
+    UsageRow,
+)
 
 
 @pytest.fixture
@@ -45,7 +31,7 @@ def store(stores: tuple[MetadataStore, AccountStore]) -> MetadataStore:
 
 @pytest.fixture
 def accounts(stores: tuple[MetadataStore, AccountStore]) -> AccountStore:
-    """Accounts live in the same database (the account store's own contract is elsewhere)."""
+    """The accounts the metadata store sees (the account store's own contract is elsewhere)."""
     return stores[1]
 
 
@@ -359,3 +345,201 @@ def test_storage_quota_is_exact_under_concurrent_writers(
     final = store.get_object(owner.id, key)
     assert final is not None and final.size == 100
     assert store.stored_bytes(a.id) == quota and store.counter_drift() == []
+
+
+def test_keys_order_as_utf8_bytes_not_utf16(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
+    # UTF-16 would put the emoji (a surrogate pair) before U+E000 and U+FFFF; UTF-8 after.
+    keys = ["\uffff", "\U0001f600", "\ue000", "a", "\U0010ffff/x", "\U0010ffff"]
+    for k in keys:
+        store.put_object(obj(b, k, paths=(k,)))
+    listed = [o.key for o in store.list_objects(b.id, "", "", True, 100)]
+    assert listed == ["a", "\ue000", "\uffff", "\U0001f600", "\U0010ffff", "\U0010ffff/x"]
+    assert listed == sorted(keys, key=str.encode)
+    # No string follows every key under this prefix: the listing runs to the end.
+    under = store.list_objects(b.id, "\U0010ffff", "", True, 100)
+    assert [o.key for o in under] == ["\U0010ffff", "\U0010ffff/x"]
+    # A start before the prefix starts at the prefix.
+    assert [o.key for o in store.list_objects(b.id, "\uffff", "a", False, 100)] == ["\uffff"]
+    store.add_upload(Upload("u2", b.id, "\U0001f600", 1.0, {}, {}, None, None))
+    store.add_upload(Upload("u1", b.id, "\uffff", 1.0, {}, {}, None, None))
+    assert [u.id for u in store.list_uploads(b.id, "", None, 10)] == ["u1", "u2"]
+
+
+def test_values_read_back_are_copies(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
+    written = obj(b, "k")
+    store.put_object(written)
+    written.headers["content-type"] = "changed/after"
+    read = store.get_object(b.id, "k")
+    assert read is not None and read.headers == {"content-type": "x/y"}
+    read.metadata["m"] = "changed"
+    again = store.get_object(b.id, "k")
+    assert again is not None and again.metadata == {"m": "v"}
+    up = Upload("u1", b.id, "k", 1.0, {"content-type": "a/b"}, {}, None, None)
+    store.add_upload(up)
+    up.headers["content-type"] = "changed/after"
+    found = store.get_upload("u1")
+    assert found is not None and found.headers == {"content-type": "a/b"}
+
+
+def test_a_write_into_a_deleted_bucket_is_refused(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    owner = account(accounts)
+    b = bucket(store, owner)
+    store.remove_bucket(b.id)
+    with pytest.raises(errors.NoSuchBucket):
+        store.put_object(obj(b, "k"))
+    assert store.get_object(b.id, "k") is None
+    assert store.bucket_usage(b.id) == (0, 0) and store.stored_bytes(owner.id) == 0
+
+
+def test_a_bucket_with_only_uploads_is_not_empty(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    b = bucket(store, account(accounts))
+    store.add_upload(Upload("u1", b.id, "k", 1.0, {}, {}, None, None))
+    store.put_part(Part("u1", 1, 3, "e1", 1.0, "part1"))
+    with pytest.raises(errors.BucketNotEmpty) as refused:
+        store.remove_bucket(b.id)
+    assert "1 unfinished multipart upload" in refused.value.message
+    assert store.abort_upload("u1") is True
+    assert store.garbage(10) == ["part1"]
+    assert store.list_parts("u1", 0, 10) == []
+    store.remove_bucket(b.id)
+    assert store.get_bucket("bucket") is None and store.bucket_names([b.id]) == {}
+
+
+def test_a_refused_completion_leaves_the_upload(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    b = bucket(store, account(accounts))
+    store.put_object(sized(b, "k", 10))
+    up = Upload("u1", b.id, "k", 1.0, {}, {}, None, None)
+    store.add_upload(up)
+    store.put_part(Part("u1", 1, 40, "e1", 1.0, "part1"))
+    done = sized(b, "k", 40, "part1")
+    with pytest.raises(errors.PreconditionFailed):
+        store.complete_upload(up, done, [1], if_none_match=True)
+    with pytest.raises(QuotaExceeded):
+        store.complete_upload(up, done, [1], quota=39)  # replacing 10 bytes by 40
+    assert store.get_upload("u1") == up
+    assert [p.number for p in store.list_parts("u1", 0, 10)] == [1]
+    current = store.get_object(b.id, "k")
+    assert current is not None and current.size == 10 and store.garbage(10) == []
+    store.complete_upload(up, done, [1], if_match='"e"', quota=40)
+    assert store.stored_bytes(b.account_id) == 40 and store.garbage(10) == ["k"]
+
+
+def test_grants_name_buckets_of_the_key_account(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    a, other = account(accounts, "a"), account(accounts, "o")
+    mine, theirs = bucket(store, a, "mine"), bucket(store, other, "theirs")
+    gone = bucket(store, a, "gone")
+    store.remove_bucket(gone.id)  # deleted after the caller looked it up
+    for granted in ({gone.id}, {mine.id, theirs.id}):
+        key = AccessKey("NQAKaaaaaaaaaaaaaaaa", a.id, "l", "active", 1.0, frozenset(granted))
+        with pytest.raises(errors.NoSuchBucket):
+            store.add_access_key(key, b"s")
+        assert store.get_access_key(key.id) is None
+    ok = AccessKey("NQAKaaaaaaaaaaaaaaaa", a.id, "l", "active", 1.0, frozenset({mine.id}))
+    store.add_access_key(ok, b"s")
+    assert store.list_access_keys(a.id) == [ok]
+
+
+def test_bucket_and_access_key_limits(store: MetadataStore, accounts: AccountStore) -> None:
+    a, other = account(accounts, "a"), account(accounts, "o")
+    store.add_bucket(Bucket("b1", "one", a.id, 1.0), max_buckets=2)
+    store.add_bucket(Bucket("b2", "two", a.id, 1.0), max_buckets=2)
+    store.add_bucket(Bucket("b3", "three", other.id, 1.0), max_buckets=1)  # counted apart
+    with pytest.raises(QuotaExceeded) as refused:
+        store.add_bucket(Bucket("b4", "four", a.id, 1.0), max_buckets=2)
+    assert refused.value.limit == "buckets" and store.get_bucket("four") is None
+    store.add_access_key(AccessKey("NQAK1", a.id, "l", "revoked", 1.0, None), b"s", max_keys=1)
+    # The internal key is never counted, and never refused for the others.
+    store.add_access_key(
+        AccessKey("NQAKi", a.id, "presigned URLs", "active", 1.0, None), b"i", internal=True
+    )
+    with pytest.raises(QuotaExceeded) as refused:
+        store.add_access_key(AccessKey("NQAK2", a.id, "l", "active", 1.0, None), b"s", max_keys=1)
+    assert refused.value.limit == "access_keys" and store.get_access_key("NQAK2") is None
+    store.add_access_key(AccessKey("NQAK3", other.id, "l", "active", 1.0, None), b"s", max_keys=1)
+
+
+def test_the_internal_key_is_only_replaced_whole(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    a, other = account(accounts, "a"), account(accounts, "o")
+    internal = AccessKey("NQAKi", a.id, "presigned URLs", "active", 1.0, None)
+    store.add_access_key(internal, b"sealed-i", internal=True)
+    store.add_access_key(AccessKey("NQAKk", a.id, "l", "active", 1.0, None), b"s")
+    assert store.internal_access_key(a.id) == (internal, b"sealed-i")
+    assert store.internal_access_key(other.id) is None
+    assert [k.id for k in store.list_access_keys(a.id)] == ["NQAKk"]
+    assert store.get_access_key("NQAKi") == (internal, b"sealed-i")  # it signs requests
+    assert store.set_access_key_status(a.id, "NQAKi", "revoked") is False
+    assert store.remove_access_key(a.id, "NQAKi") is False
+    before = store.auth_generation()
+    assert store.remove_internal_access_keys(other.id) == 0
+    assert store.remove_internal_access_keys(a.id) == 1
+    assert store.auth_generation() > before
+    assert store.internal_access_key(a.id) is None and store.get_access_key("NQAKi") is None
+    assert store.get_access_key("NQAKk") is not None
+
+
+def test_the_auth_generation_moves_with_buckets_and_keys_only(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    a = account(accounts)
+    seen = [store.auth_generation()]
+
+    def moved() -> bool:
+        seen.append(store.auth_generation())
+        return seen[-1] > seen[-2]
+
+    b = bucket(store, a)
+    assert moved()
+    store.put_object(obj(b, "k"))
+    store.delete_object(b.id, "k")
+    assert not moved()  # objects are not credentials
+    store.add_access_key(AccessKey("NQAKk", a.id, "l", "active", 1.0, frozenset({b.id})), b"s")
+    assert moved()
+    store.set_access_key_status(a.id, "NQAKk", "revoked")
+    assert moved()
+    store.remove_access_key(a.id, "NQAKk")
+    assert moved()
+    store.remove_bucket(b.id)
+    assert moved()
+
+
+def test_usage_is_added_to_not_set(store: MetadataStore, accounts: AccountStore) -> None:
+    a, other = account(accounts, "a"), account(accounts, "o")
+    first = Counters(data_in=10, class_a=1)
+    store.add_usage(
+        [
+            UsageRow(a.id, 101, "b1", "one", first),
+            UsageRow(a.id, 100, "b2", "two", Counters(data_out=5, class_b=2)),
+            UsageRow(a.id, 100, "b1", "one", Counters(other=1)),
+            UsageRow(other.id, 100, "b9", "theirs", Counters(class_a=9)),
+        ]
+    )
+    store.add_usage([UsageRow(a.id, 101, "b1", "one", first)])  # another process's count
+    store.add_usage([])
+    assert store.usage_rows(a.id, 100, 102) == [
+        ("one", 100, Counters(other=1)),
+        ("two", 100, Counters(data_out=5, class_b=2)),
+        ("one", 101, Counters(data_in=20, class_a=2)),
+    ]
+    assert store.usage_rows(a.id, 101, 102) == [("one", 101, Counters(data_in=20, class_a=2))]
+    assert store.usage_rows(a.id, 100, 101) == store.usage_rows(a.id, 100, 102)[:2]
+    assert store.usage_rows(other.id, 0, 1000) == [("theirs", 100, Counters(class_a=9))]
+
+
+def test_counters_that_agree_need_no_recount(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
+    store.put_object(sized(b, "x", 5))
+    assert store.counter_drift() == []
+    assert store.recount() == []
+    assert store.bucket_usage(b.id) == (1, 5) and store.stored_bytes(b.account_id) == 5

@@ -14,11 +14,14 @@ class AccountStore(Protocol):
 
     # accounts
     def add_account(self, account: Account, password_hash: str) -> None:
-        """Insert; raises Conflict when the email (in any case) is taken."""
+        """Insert; raises EmailTaken (a Conflict) when the email, compared as
+        :meth:`find_account` does, is taken."""
 
     def get_account(self, account_id: str) -> Account | None: ...
     def find_account(self, email: str) -> Account | None:
-        """The account with ``email``, compared without regard to case."""
+        """The account with ``email``, compared without regard to the case of ASCII letters
+        (É and é are two emails: the contract is SQLite's NOCASE, which a store on another
+        engine keeps, e.g. PostgreSQL with a unique index on the ASCII-lowered email)."""
 
     def list_accounts(self, after: tuple[float, str] | None, limit: int) -> list[Account]:
         """Accounts in (created_at, id) order, after the given position."""
@@ -55,7 +58,10 @@ class AccountStore(Protocol):
     def clear_limit_override(self, account_id: str, name: str) -> None: ...
 
     # sessions
-    def add_session(self, token_hash: str, session: Session) -> None: ...
+    def add_session(self, token_hash: str, session: Session) -> None:
+        """Insert, dropping every session that expired before ``session`` began (logins are
+        the house-keeping of sessions: no timer)."""
+
     def find_session(self, token_hash: str) -> Session | None: ...
     def remove_session(self, token_hash: str) -> None: ...
     def remove_sessions(self, account_id: str, keep: str | None) -> None:

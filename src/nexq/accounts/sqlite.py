@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nexq.accounts.errors import EmailTaken
-from nexq.accounts.model import ApiKey, LoginState, Session
+from nexq.accounts.model import ApiKey, LoginState, Session, api_key_quota_message
 from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
@@ -226,12 +226,7 @@ class SqliteAccounts:
                     "SELECT count(*) FROM api_keys WHERE account_id = ?", (key.account_id,)
                 ).fetchone()
                 if count >= max_keys:
-                    raise QuotaExceeded(
-                        "api_keys",
-                        f"The account already has {count} API keys, its api_keys limit; "
-                        "delete one (revoked keys count until deleted) or move to a larger "
-                        "service tier.",
-                    )
+                    raise QuotaExceeded("api_keys", api_key_quota_message(count))
             conn.execute(
                 f"INSERT INTO api_keys({_KEY_COLUMNS}, token_hash) "  # noqa: S608 - fixed column names
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -31,6 +31,15 @@ class BucketNotEmpty(Conflict):
     """The bucket you tried to delete is not empty."""
 
 
+def unfinished_uploads(count: int) -> BucketNotEmpty:
+    """The refusal to delete a bucket that holds no object but ``count`` uploads."""
+    # S3 compat: still BucketNotEmpty, but say why when no object is listed.
+    return BucketNotEmpty(
+        f"The bucket has no objects but {count} unfinished multipart "
+        "upload(s); abort them (e.g. aws s3api abort-multipart-upload) first."
+    )
+
+
 class InvalidBucketName(Invalid):
     """The specified bucket is not valid."""
 

@@ -1,0 +1,236 @@
+"""Multipart uploads: part numbers, S3's completion rules, quotas and conditions at the end,
+abort, and the garbage left for the janitor — through Multipart on the in-memory stores."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from nexq.core.errors import QuotaExceeded
+from nexq.storage.checksums import new_hasher
+from nexq.storage.conditions import Conditions
+from nexq.storage.errors import (
+    AccessDenied,
+    EntityTooSmall,
+    InvalidArgument,
+    InvalidPart,
+    InvalidPartOrder,
+    NoSuchUpload,
+    PreconditionFailed,
+)
+from nexq.storage.model import MIN_PART_BYTES, AccessKey, Part, Upload
+from nexq.storage.multipart import CompletedPart
+from nexq.storage.service import NewContent
+from tests.unit.storage.conftest import Storage
+
+BIG = b"a" * MIN_PART_BYTES  # the smallest part that may be followed by another
+
+
+@pytest.fixture
+def owner(storage: Storage) -> AccessKey:
+    caller = storage.caller()
+    storage.bucket(caller, "uploads")
+    return caller
+
+
+def start(storage: Storage, caller: AccessKey, key: str = "big") -> Upload:
+    return storage.multipart.create(caller, "uploads", key, {"content-type": "x/y"}, {}, None, None)
+
+
+def part(storage: Storage, caller: AccessKey, upload: Upload, number: int, data: bytes) -> Part:
+    body = storage.objects.receive()
+    body.write(data)
+    return storage.multipart.upload_part(
+        caller, "uploads", upload.key, upload.id, number, body, None, {}
+    )
+
+
+def completed(*parts: Part) -> list[CompletedPart]:
+    return [CompletedPart(p.number, f'"{p.etag}"', {}) for p in parts]
+
+
+def complete(
+    storage: Storage,
+    caller: AccessKey,
+    upload: Upload,
+    parts: list[CompletedPart],
+    conditions: NewContent | None = None,
+) -> None:
+    storage.multipart.complete(
+        caller, "uploads", upload.key, upload.id, parts, conditions or NewContent({}, {})
+    )
+
+
+def test_completion_stitches_the_named_parts_in_order(storage: Storage, owner: AccessKey) -> None:
+    upload = start(storage, owner)
+    one = part(storage, owner, upload, 1, BIG)
+    unused = part(storage, owner, upload, 2, b"never named")
+    three = part(storage, owner, upload, 3, b"tail")
+    complete(storage, owner, upload, completed(one, three))
+    assert storage.read(owner, "uploads", "big") == BIG + b"tail"
+    meta = storage.objects.head_object(owner, "uploads", "big", Conditions())
+    digests = bytes.fromhex(one.etag) + bytes.fromhex(three.etag)
+    assert meta.etag == f"{hashlib.md5(digests).hexdigest()}-2"
+    assert meta.parts_count == 2 and meta.headers == {"content-type": "x/y"}
+    assert storage.store.get_upload(upload.id) is None
+    assert storage.store.garbage(10) == [unused.path]  # unnamed parts are left to the janitor
+    with pytest.raises(NoSuchUpload):
+        complete(storage, owner, upload, completed(one, three))
+
+
+def test_part_numbers_are_1_to_10000(storage: Storage, owner: AccessKey) -> None:
+    upload = start(storage, owner)
+    for number in (0, 10_001):
+        with pytest.raises(InvalidArgument):
+            part(storage, owner, upload, number, b"x")
+    part(storage, owner, upload, 10_000, b"x")
+    assert [p.number for p in storage.store.list_parts(upload.id, 0, 10)] == [10_000]
+    assert storage.stray_blobs() == set()
+
+
+def test_a_part_uploaded_again_replaces_the_first(storage: Storage, owner: AccessKey) -> None:
+    upload = start(storage, owner)
+    first = part(storage, owner, upload, 1, b"first")
+    again = part(storage, owner, upload, 1, b"again")
+    _, parts, truncated = storage.multipart.list_parts(owner, "uploads", "big", upload.id, 0, 10)
+    assert [p.etag for p in parts] == [again.etag] and not truncated
+    assert storage.store.garbage(10) == [first.path]
+    with pytest.raises(InvalidPart):  # the first one's ETag names nothing now
+        complete(storage, owner, upload, completed(first))
+
+
+@pytest.mark.parametrize(
+    ("named", "error"),
+    [
+        ([], InvalidArgument),
+        ([(2, None), (1, None)], InvalidPartOrder),
+        ([(1, None), (1, None)], InvalidPartOrder),
+        ([(1, None), (3, '"' + "0" * 32 + '"')], InvalidPart),  # never uploaded
+        ([(1, '"0123456789abcdef0123456789abcdef"')], InvalidPart),  # another ETag
+    ],
+)
+def test_completion_follows_s3s_rules(
+    storage: Storage,
+    owner: AccessKey,
+    named: list[tuple[int, str | None]],
+    error: type[Exception],
+) -> None:
+    upload = start(storage, owner)
+    parts = {n: part(storage, owner, upload, n, BIG) for n in (1, 2)}
+    wanted = [CompletedPart(n, etag or parts[n].etag, {}) for n, etag in named]
+    with pytest.raises(error):
+        complete(storage, owner, upload, wanted)
+    assert storage.store.get_upload(upload.id) is not None  # still there to finish
+
+
+def test_only_the_last_part_may_be_small(storage: Storage, owner: AccessKey) -> None:
+    upload = start(storage, owner)
+    small = part(storage, owner, upload, 1, b"x" * (MIN_PART_BYTES - 1))
+    last = part(storage, owner, upload, 2, b"y")
+    with pytest.raises(EntityTooSmall):
+        complete(storage, owner, upload, completed(small, last))
+    complete(storage, owner, upload, completed(small))  # alone, it is the last
+    assert storage.read(owner, "uploads", "big") == b"x" * (MIN_PART_BYTES - 1)
+
+
+def test_a_part_checksum_named_at_completion_must_match(storage: Storage, owner: AccessKey) -> None:
+    upload = storage.multipart.create(owner, "uploads", "k", {}, {}, "crc32", None)
+    assert (upload.checksum_algorithm, upload.checksum_type) == ("CRC32", "COMPOSITE")
+    body = storage.objects.receive(["CRC32"])
+    body.write(b"data")
+    one = storage.multipart.upload_part(owner, "uploads", "k", upload.id, 1, body, None, {})
+    crc = new_hasher("CRC32")
+    crc.update(b"data")
+    assert one.checksums == {"CRC32": crc.digest_b64()}
+    with pytest.raises(InvalidPart):
+        complete(storage, owner, upload, [CompletedPart(1, one.etag, {"crc32": "AAAAAA=="})])
+    complete(storage, owner, upload, [CompletedPart(1, one.etag, {"crc32": crc.digest_b64()})])
+    meta = storage.objects.head_object(owner, "uploads", "k", Conditions())
+    assert meta.checksums["CRC32"].endswith("-1") and meta.checksum_type == "COMPOSITE"
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "kind"), [("MD5", None), ("SHA256", "FULL_OBJECT"), ("crc", None)]
+)
+def test_checksum_choices_outside_s3s_are_refused(
+    storage: Storage, owner: AccessKey, algorithm: str, kind: str | None
+) -> None:
+    with pytest.raises(InvalidArgument):
+        storage.multipart.create(owner, "uploads", "k", {}, {}, algorithm, kind)
+    assert (
+        storage.store.list_uploads(storage.objects.bucket(owner, "uploads").id, "", None, 5) == []
+    )
+
+
+def test_completion_is_refused_by_the_quota_and_conditions_exactly(
+    storage: Storage, owner: AccessKey
+) -> None:
+    storage.put(owner, "uploads", "big", b"12345")
+    storage.limits.values["storage_bytes"] = MIN_PART_BYTES + 3
+    upload = start(storage, owner)
+    one = part(storage, owner, upload, 1, BIG)  # parts are not stored bytes until completed
+    four = part(storage, owner, upload, 2, b"1234")
+    with pytest.raises(QuotaExceeded):  # it replaces 5 bytes: MIN + 4 would be one too many
+        complete(storage, owner, upload, completed(one, four))
+    with pytest.raises(PreconditionFailed):
+        complete(storage, owner, upload, completed(one), NewContent({}, {}, if_none_match=True))
+    assert storage.read(owner, "uploads", "big") == b"12345"
+    three = part(storage, owner, upload, 2, b"123")
+    current = storage.objects.head_object(owner, "uploads", "big", Conditions())
+    complete(storage, owner, upload, completed(one, three), NewContent({}, {}, current.etag))
+    assert storage.store.stored_bytes("acc-a") == MIN_PART_BYTES + 3
+
+
+def test_abort_ends_the_upload_and_drops_its_parts(storage: Storage, owner: AccessKey) -> None:
+    upload = start(storage, owner)
+    one = part(storage, owner, upload, 1, b"x")
+    storage.multipart.abort(owner, "uploads", "big", upload.id)
+    assert storage.store.garbage(10) == [one.path]
+    with pytest.raises(NoSuchUpload):
+        storage.multipart.abort(owner, "uploads", "big", upload.id)
+    with pytest.raises(NoSuchUpload):
+        part(storage, owner, upload, 2, b"late")
+    assert storage.stray_blobs() == set()  # the late part's blob went with the refusal
+
+
+def test_an_upload_is_reached_only_through_its_bucket_and_key(
+    storage: Storage, owner: AccessKey
+) -> None:
+    upload = start(storage, owner)
+    with pytest.raises(NoSuchUpload):
+        storage.multipart.upload(owner, "uploads", "other-key", upload.id)
+    stranger = storage.caller("acc-b")
+    storage.bucket(stranger, "strangers")
+    with pytest.raises(NoSuchUpload):
+        storage.multipart.upload(stranger, "strangers", "big", upload.id)
+    with pytest.raises(AccessDenied):
+        storage.multipart.upload(stranger, "uploads", "big", upload.id)
+
+
+def test_uploads_list_by_key_then_initiation(storage: Storage, owner: AccessKey) -> None:
+    made = [start(storage, owner, key) for key in ("b", "a", "b", "c")]
+    page, truncated = storage.multipart.list_uploads(owner, "uploads", "", None, 3)
+    assert [(u.key, u.id) for u in page] == [
+        ("a", made[1].id),
+        ("b", made[0].id),
+        ("b", made[2].id),
+    ]
+    assert truncated
+    rest, truncated = storage.multipart.list_uploads(owner, "uploads", "", ("b", None), 3)
+    assert [u.id for u in rest] == [made[3].id] and not truncated
+
+
+def test_a_part_copied_from_a_range_of_an_object(storage: Storage, owner: AccessKey) -> None:
+    storage.put(owner, "uploads", "source", b"0123456789")
+    upload = start(storage, owner)
+    copied = storage.multipart.upload_part_copy(
+        owner, ("uploads", "big", upload.id, 1), ("uploads", "source"), (2, 5), Conditions()
+    )
+    assert copied.size == 4 and copied.etag == hashlib.md5(b"2345").hexdigest()
+    with pytest.raises(InvalidArgument):
+        storage.multipart.upload_part_copy(
+            owner, ("uploads", "big", upload.id, 2), ("uploads", "source"), (5, 10), Conditions()
+        )
+    complete(storage, owner, upload, completed(copied))
+    assert storage.read(owner, "uploads", "big") == b"2345"
