@@ -2,8 +2,9 @@
 
 A service package builds its use cases and returns a :class:`Service` that says how the
 platform reaches them: REST routers, console pages and their place in the layout,
-background jobs. The composition root (``app.py``) loops over the descriptors; the kits
-(``web/``) and the kernel (``core/``) never name a service.
+background jobs, what it meters and the limits it enforces. The composition root
+(``app.py``) loops over the descriptors; the kits (``web/``) and the kernel (``core/``) never
+name a service.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from nexq.core.metering import Meter, Metered, MeterProvider
+from nexq.core.quotas import Limit
 
 if TYPE_CHECKING:  # the operator's commands build services without loading the web stack
     from fastapi import APIRouter
@@ -52,3 +56,23 @@ class Service:
     header_links: Sequence[HeaderLink] = ()
     console_adapters: Sequence[ErrorAdapter] = ()
     jobs: Sequence[Job] = field(default_factory=tuple)
+    # What billing prices (the prices and allowances are in tiers.toml, per service and
+    # meter) and the provider that reads the quantities from the service's own tables.
+    meters: Sequence[Meter] = ()
+    meter_provider: MeterProvider | None = None
+    # What the Limits & Quotas page shows and tiers.toml sets per tier.
+    limits: Sequence[Limit] = ()
+
+
+def metered(services: Sequence[Service]) -> list[Metered]:
+    """Every service that meters something, as billing prices it."""
+    return [
+        Metered(s.name, s.title, tuple(s.meters), s.meter_provider)
+        for s in services
+        if s.meters and s.meter_provider is not None
+    ]
+
+
+def limits(services: Sequence[Service]) -> list[tuple[str, Limit]]:
+    """Every limit of every service, with the name of the service that declares it."""
+    return [(s.name, limit) for s in services for limit in s.limits]

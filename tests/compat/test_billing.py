@@ -28,8 +28,13 @@ _n = itertools.count()
 
 # A tier that makes small test traffic cost visible money: every operation is priced, the
 # first two Class A operations and the first 1,000 bytes out are included. Its limits are the
-# Free tier's: only the prices differ from what a new customer gets.
-_FREE_LIMITS = tomllib.loads(default_tiers_text())["tiers"]["free"]["limits"]
+# Free tier's: only the prices differ from what a new customer gets. It is written in the first
+# format of tiers.toml (flat tables), which keeps loading beside the shipped tiers.
+_FREE_LIMITS = {
+    name: value
+    for service in tomllib.loads(default_tiers_text())["tiers"]["free"]["limits"].values()
+    for name, value in service.items()
+}
 TEST_TIER = f"""
 [tiers.metered]
 name = "Metered"
@@ -131,7 +136,8 @@ def customer(server: LiveServer) -> tuple[str, Any, httpx.Client]:
 def storage_byte_hours(server: LiveServer, account_id: str) -> int:
     with sqlite3.connect(server.data_dir / "meta.db") as db:
         row = db.execute(
-            "SELECT coalesce(sum(bytes), 0) FROM storage_hourly WHERE account_id = ?",
+            "SELECT coalesce(sum(quantity), 0) FROM usage_samples WHERE account_id = ? "
+            "AND service = 'storage' AND meter = 'storage_gb_month'",
             (account_id,),
         ).fetchone()
     return int(row[0])
@@ -211,7 +217,7 @@ def test_closing_a_month_makes_one_invoice_with_a_pdf(server: LiveServer) -> Non
             "UPDATE usage_hourly SET hour = hour - ? WHERE account_id = ?", (shift, account_id)
         )
         db.execute(
-            "UPDATE storage_hourly SET hour = hour - ? WHERE account_id = ?", (shift, account_id)
+            "UPDATE usage_samples SET hour = hour - ? WHERE account_id = ?", (shift, account_id)
         )
     past = (datetime.now(UTC) - timedelta(hours=shift)).date().replace(day=1)
     byte_hours = storage_byte_hours(server, account_id)

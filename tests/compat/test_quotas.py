@@ -69,6 +69,7 @@ def test_new_accounts_get_the_free_tier(server: LiveServer) -> None:
         "s3_read_rps": 200,
         "s3_write_rps": 50,
         "api_rps": 20,
+        "support_open_tickets": 3,
     }
     page = api.get("/v1/account/limits").json()
     assert page["tier"] == {"id": "free", "name": "Free"}

@@ -78,8 +78,8 @@ def history(server: LiveServer, email: str) -> None:
                 ),
             )
         db.executemany(
-            "INSERT OR IGNORE INTO storage_hourly(bucket_id, hour, account_id, bytes) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO usage_samples(service, meter, resource, hour, account_id, "
+            "quantity) VALUES ('storage', 'storage_gb_month', ?, ?, ?, ?)",
             [
                 (buckets["backups-2026"], h, account, 40 * 10**9)
                 for h in range(first_hour, this_hour)

@@ -122,7 +122,7 @@ def test_invoice_list_detail_pdf_and_no_peeking(
     # The traffic happened now; move this account's rows back to close that month.
     shift = 40 * 24
     with sqlite3.connect(priced_server.data_dir / "meta.db") as db:
-        for table in ("usage_hourly", "storage_hourly"):
+        for table in ("usage_hourly", "usage_samples"):
             db.execute(
                 f"UPDATE {table} SET hour = hour - ? WHERE account_id = ?",  # noqa: S608
                 (shift, payer.account_id),

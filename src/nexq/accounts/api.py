@@ -83,11 +83,12 @@ class ApiKeyOut(BaseModel):
 
 
 class LimitOut(BaseModel):
-    name: str = Field(description="buckets, storage_bytes, access_keys, api_keys, *_rps")
+    name: str = Field(description="As the service declares it: buckets, storage_bytes, api_rps …")
     limit: int | None = Field(description="null = unlimited")
     used: int | None = Field(description="null for request rates")
     percent: float | None
     overridden: bool = Field(description="Set by the operator for this account.")
+    service: str = Field(description="The service that declares the limit: storage, account …")
 
 
 class TierRef(BaseModel):
@@ -105,8 +106,15 @@ class TierOut(BaseModel):
     name: str
     currency: str
     limits: dict[str, int | None]
-    prices: dict[str, str] = Field(description="Exact decimals as strings.")
-    allowances: dict[str, str]
+    prices: dict[str, str] = Field(
+        description="Per unit of each meter of every service, by meter name (unique on the "
+        "platform); exact decimals as strings."
+    )
+    allowances: dict[str, str] = Field(description="Units of each meter included each month.")
+    services: dict[str, dict[str, dict[str, str]]] = Field(
+        description='The prices and allowances per service: {"storage": {"prices": {…}, '
+        '"allowances": {…}}}.'
+    )
 
 
 class TierChange(BaseModel):
@@ -176,6 +184,7 @@ def router(
                     used=line.used,
                     percent=line.percent,
                     overridden=line.overridden,
+                    service=line.service,
                 )
                 for line in account_limits.report(account)
             ],
@@ -203,8 +212,15 @@ def router(
                 name=t.name,
                 currency=catalog.currency,
                 limits=t.limits,
-                prices={k: str(v) for k, v in t.prices.items()},
-                allowances={k: str(v) for k, v in t.allowances.items()},
+                prices={k: str(v) for group in t.prices.values() for k, v in group.items()},
+                allowances={k: str(v) for group in t.allowances.values() for k, v in group.items()},
+                services={
+                    service: {
+                        "prices": {k: str(v) for k, v in t.prices.get(service, {}).items()},
+                        "allowances": {k: str(v) for k, v in t.allowances.get(service, {}).items()},
+                    }
+                    for service in {**t.prices, **t.allowances}
+                },
             )
             for t in catalog.tiers.values()
         ]

@@ -1,34 +1,52 @@
-"""Limits & quotas: each account's effective limits, usage against them, tier changes."""
+"""Limits & quotas: each account's effective limits, usage against them, tier changes.
+
+The limits are the ones the services declare (``core.quotas.Limit``): this module names
+none of them. Each declared limit says how to read what an account uses of it, from the
+declaring service's own tables.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nexq.accounts.port import AccountStore
-from nexq.accounts.tiers import LIMIT_NAMES, Tier, TierCatalog
+from nexq.accounts.tiers import Tier, TierCatalog
 from nexq.core.errors import Conflict, Invalid
 from nexq.core.identity import Account
-from nexq.storage.metadata.port import MetadataStore
+from nexq.core.metering import Metered
+from nexq.core.quotas import COUNT, PER_SECOND, Limit
 
 # Limits are read on hot paths (every PUT checks storage_bytes, every request its rate), so
 # each process keeps them for a moment; an operator's change is seen within this time.
 CACHE_SECONDS = 2.0
-# Limits whose usage can be measured (rates have no standing usage).
-MEASURED = ("buckets", "storage_bytes", "access_keys", "api_keys")
+Declared = Sequence[tuple[str, Limit]]  # (the declaring service's name, its limit)
+
+
+def _none_declared() -> Declared:
+    return ()
+
+
+def _none_priced() -> Sequence[Metered]:
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
 class LimitLine:
     """One row of the Limits & Quotas page."""
 
-    name: str
+    service: str  # the service that declares the limit
+    declared: Limit  # its label, unit and description
     limit: int | None  # None = unlimited
     used: int | None  # None for rates
     percent: float | None
     overridden: bool
+
+    @property
+    def name(self) -> str:
+        return self.declared.name
 
 
 class Limits:
@@ -38,10 +56,13 @@ class Limits:
         self,
         store: AccountStore,
         catalog: TierCatalog,
+        declared: Callable[[], Declared] = _none_declared,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self.catalog = catalog
+        # Asked for on each use: the services declaring limits are built after this.
+        self._declared = declared
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, int | None]]] = {}
         self._lock = threading.Lock()
@@ -57,11 +78,21 @@ class Limits:
             )
         return self.catalog.tiers[chosen]
 
+    @property
+    def currency(self) -> str:
+        return self.catalog.currency
+
+    def declared(self) -> Declared:
+        """Every limit the services declare, with the declaring service's name."""
+        return self._declared()
+
     def effective(self, account: Account) -> dict[str, int | None]:
-        """Every limit of the account, read now."""
+        """Every limit the account's tier sets, with the operator's overrides, read now (a
+        limit no tier value or override sets is unlimited)."""
         limits = dict(self.tier(account).limits)
+        known = set(limits) | {limit.name for _, limit in self._declared()}
         limits.update(
-            {k: v for k, v in self._store.limit_overrides(account.id).items() if k in limits}
+            {k: v for k, v in self._store.limit_overrides(account.id).items() if k in known}
         )
         return limits
 
@@ -83,9 +114,10 @@ class Limits:
         """Operator overrides: NAME=<integer>, NAME=unlimited, or NAME=default (tier value)."""
         cleared: list[str] = []
         values: dict[str, int | None] = {}
+        names = [limit.name for _, limit in self._declared()]
         for name, raw in changes.items():  # all checked before anything is written
-            if name not in LIMIT_NAMES:
-                raise Invalid(f"{name}: not a limit; choose from {', '.join(LIMIT_NAMES)}.")
+            if name not in names:
+                raise Invalid(f"{name}: not a limit; choose from {', '.join(names)}.")
             value = raw.strip().lower()
             if value == "default":
                 cleared.append(name)
@@ -109,34 +141,62 @@ class Limits:
 class AccountLimits:
     """Usage against limits, and tier changes that must fit the usage."""
 
-    def __init__(self, limits: Limits, accounts: AccountStore, storage: MetadataStore) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        accounts: AccountStore,
+        priced: Callable[[], Sequence[Metered]] = _none_priced,
+    ) -> None:
         self._limits = limits
         self._accounts = accounts
-        self._storage = storage
+        self._priced = priced  # asked for on each use, as Limits' declarations
+
+    def own(self) -> tuple[Limit, ...]:
+        """The limits the Account service itself declares: API keys and the API's rate."""
+        return (
+            Limit(
+                "api_keys",
+                "API keys",
+                COUNT,
+                "REST API keys; revoked ones count until deleted",
+                self._accounts.count_api_keys,
+            ),
+            Limit("api_rps", "API requests", PER_SECOND, "REST API requests per second"),
+        )
+
+    def priced(self) -> Sequence[Metered]:
+        """Every service's meters, whose prices the tiers set (shown beside the limits)."""
+        return self._priced()
+
+    def _measured(self) -> list[tuple[str, Limit]]:
+        # Counted limits first, rates after (a rate has no usage to show), each in the order
+        # of the services and of their declarations.
+        declared = self._limits.declared()
+        counted = [(s, limit) for s, limit in declared if limit.usage is not None]
+        return counted + [(s, limit) for s, limit in declared if limit.usage is None]
 
     def usage(self, account: Account) -> dict[str, int]:
-        """What the account uses of each measured limit."""
-        buckets, _objects, stored = self._storage.account_usage(account.id)
+        """What the account uses of each measured limit, as the declaring service counts."""
         return {
-            "buckets": buckets,
-            "storage_bytes": stored,
-            "access_keys": len(self._storage.list_access_keys(account.id)),
-            "api_keys": self._accounts.count_api_keys(account.id),
+            limit.name: limit.usage(account.id)
+            for _, limit in self._limits.declared()
+            if limit.usage is not None
         }
 
     def report(self, account: Account) -> list[LimitLine]:
-        """Each limit with its usage and percentage."""
+        """Each limit of every service, with its usage and percentage."""
         limits = self._limits.effective(account)
         overrides = self._accounts.limit_overrides(account.id)
-        used = self.usage(account)
         lines = []
-        for name in LIMIT_NAMES:
-            limit = limits[name]
-            amount = used.get(name)
+        for service, declared in self._measured():
+            limit = limits.get(declared.name)
+            amount = declared.usage(account.id) if declared.usage is not None else None
             percent = None
             if amount is not None and limit is not None:
                 percent = round(100.0 * amount / limit, 1) if limit else 100.0
-            lines.append(LimitLine(name, limit, amount, percent, name in overrides))
+            lines.append(
+                LimitLine(service, declared, limit, amount, percent, declared.name in overrides)
+            )
         return lines
 
     def change_tier(self, account: Account, tier_id: str) -> Tier:
@@ -145,11 +205,11 @@ class AccountLimits:
         overrides = self._accounts.limit_overrides(account.id)
         used = self.usage(account)
         too_much = [
-            f"{name} (using {used[name]}, {tier.name} allows {tier.limits[name]})"
-            for name in MEASURED
+            f"{name} (using {used[name]}, {tier.name} allows {allowed})"
+            for name in used
             if name not in overrides
-            and tier.limits[name] is not None
-            and used[name] > (tier.limits[name] or 0)
+            and (allowed := tier.limits.get(name)) is not None
+            and used[name] > allowed
         ]
         if too_much:
             raise Conflict(

@@ -1,4 +1,4 @@
-"""Billing's pure types: usage of a month, priced lines, statements and invoices."""
+"""Billing's pure types: usage by meter, priced lines, statements and invoices."""
 
 from __future__ import annotations
 
@@ -7,28 +7,19 @@ from datetime import date
 from decimal import Decimal
 
 CENT = Decimal("0.01")
-GB = Decimal(10**9)
-MILLION = Decimal(10**6)
-SERVICE_STORAGE = "Object Storage"
-
-
-@dataclass(frozen=True, slots=True)
-class MonthUsage:
-    """What an account used in a calendar month (or the part of it that has passed)."""
-
-    byte_hours: int = 0  # stored bytes summed over hourly samples
-    data_out: int = 0
-    class_a: int = 0
-    class_b: int = 0
+# What an account used in a period, per (service, meter), in the meters' counted units:
+# counters summed, gauges' hourly samples summed.
+Usage = dict[tuple[str, str], int]
 
 
 @dataclass(frozen=True, slots=True)
 class LineItem:
-    """One priced line: quantity beyond the free allowance times the unit price."""
+    """One priced line (one meter of one service): quantity beyond the free allowance times
+    the unit price."""
 
-    service: str
-    resource: str  # Storage, Egress, Class A operations, Class B operations
-    unit: str  # GB-month, GB, million operations
+    service: str  # the service's title: Object Storage
+    resource: str  # the meter's label: Storage, Egress, Class A operations …
+    unit: str  # the meter's unit: GB-month, GB, million operations …
     quantity: Decimal
     included: Decimal  # of the quantity, what the tier's allowance covers
     unit_price: Decimal

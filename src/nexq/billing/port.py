@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterable
 from typing import Protocol
 
-from nexq.billing.model import Budget, Invoice, MonthUsage, Notification, PaymentMethod
+from nexq.billing.model import Budget, Invoice, Notification, PaymentMethod
+from nexq.billing.pricing import PriceList
+from nexq.core.identity import Account
+from nexq.core.metering import UsageRecord
 
 
 class BillingStore(Protocol):
-    """Usage roll-ups, invoices, payment methods, budgets and notifications."""
+    """Gauge samples, invoices, payment methods, budgets and notifications."""
 
-    # usage
-    def sample_storage(self, hour: int) -> None:
-        """Record every bucket's stored bytes for ``hour`` (a second sample is ignored)."""
+    # samples of the services' gauges (stored bytes …), taken each hour
+    def add_samples(self, samples: Iterable[UsageRecord]) -> None:
+        """Keep each sample, unless one of its (service, meter, resource, hour) is kept
+        already (every process samples; the first one's sample of an hour stands)."""
 
-    def month_usage(self, account_id: str, from_hour: int, to_hour: int) -> MonthUsage: ...
-    def daily_usage(self, account_id: str, from_hour: int, to_hour: int) -> dict[date, MonthUsage]:
-        """The usage of each UTC day that has any."""
+    def sampled(self, account_id: str, from_hour: int, to_hour: int) -> list[UsageRecord]:
+        """The account's samples in [from_hour, to_hour), summed over its resources: one
+        record per (hour, service, meter), resource ""."""
 
-    def accounts_with_usage(self, from_hour: int, to_hour: int) -> list[str]: ...
+    def sampled_accounts(self, from_hour: int, to_hour: int) -> list[str]:
+        """Every account with a sample above 0 in [from_hour, to_hour)."""
 
     # invoices
     def add_invoice(self, invoice: Invoice) -> bool:
@@ -55,3 +60,11 @@ class BillingStore(Protocol):
     def list_notifications(self, account_id: str, limit: int) -> list[Notification]: ...
     def mark_notifications_read(self, account_id: str) -> None: ...
     def count_unread(self, account_id: str) -> int: ...
+
+
+class Tiers(Protocol):
+    """Each account's tier: the prices billing applies (accounts' Limits provides them)."""
+
+    @property
+    def currency(self) -> str: ...
+    def tier(self, account: Account) -> PriceList: ...

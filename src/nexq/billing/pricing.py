@@ -1,56 +1,72 @@
-"""Prices applied to a month's usage: exact decimals, allowances first, cents at the end."""
+"""Prices applied to a month's usage: exact decimals, allowances first, cents at the end.
+
+Billing knows no service: each one declares its meters (``core.metering.Meter``) and the
+tier prices them per (service, meter); a line per meter, in the order the services and
+their meters are given.
+"""
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
-from nexq.accounts.tiers import Tier
-from nexq.billing.model import CENT, GB, MILLION, SERVICE_STORAGE, LineItem, MonthUsage
+from nexq.billing.model import CENT, LineItem, Usage
+from nexq.core.metering import Meter, Metered, MeterKind
+
+
+class PriceList(Protocol):
+    """A tier's prices, as billing reads them (accounts' tiers provide them)."""
+
+    @property
+    def name(self) -> str: ...
+    def price(self, service: str, meter: str) -> Decimal:
+        """Per unit of the meter (0 when the tier does not price it)."""
+
+    def allowance(self, service: str, meter: str) -> Decimal:
+        """Units of the meter included each month."""
 
 
 def hours_in(month: date) -> int:
     return calendar.monthrange(month.year, month.month)[1] * 24
 
 
+def quantity(meter: Meter, used: int, month: date) -> Decimal:
+    """The month's quantity in the meter's unit, exact.
+
+    A counter's counted units over its scale (bytes → GB, operations → millions). A gauge's
+    hourly samples summed, over its scale and the hours of the whole month: 1 GB kept all
+    month is 1 GB-month.
+    """
+    amount = Decimal(used) / Decimal(meter.scale)
+    if meter.kind is MeterKind.GAUGE:
+        amount /= Decimal(hours_in(month))
+    return amount
+
+
 def _line(
-    resource: str, unit: str, quantity: Decimal, included: Decimal, price: Decimal
+    title: str, meter: Meter, quantity: Decimal, included: Decimal, price: Decimal
 ) -> LineItem:
     covered = min(quantity, included)
     amount = ((quantity - covered) * price).quantize(CENT, rounding=ROUND_HALF_UP)
-    return LineItem(SERVICE_STORAGE, resource, unit, quantity, covered, price, amount)
+    return LineItem(title, meter.label, meter.unit, quantity, covered, price, amount)
 
 
-def price(tier: Tier, month: date, usage: MonthUsage) -> list[LineItem]:
-    """The Object Storage lines of a month.
-
-    Storage is billed per GB-month: the hourly samples of stored bytes, summed, over the
-    hours of the whole month (so 1 GB kept all month is 1 GB-month). Egress per GB of Data
-    Out; Class A and B per million operations. Quantities are exact; each line's amount is
-    rounded half-up to the cent.
-    """
-    prices, free = tier.prices, tier.allowances
-    gb_months = Decimal(usage.byte_hours) / GB / Decimal(hours_in(month))
+def price(tier: PriceList, month: date, services: Sequence[Metered], used: Usage) -> list[LineItem]:
+    """One line per meter of every service: the quantity beyond the tier's monthly
+    allowance times its unit price, rounded half-up to the cent. Quantities are exact."""
     return [
         _line(
-            "Storage", "GB-month", gb_months, free["storage_gb_month"], prices["storage_gb_month"]
-        ),
-        _line("Egress", "GB", Decimal(usage.data_out) / GB, free["egress_gb"], prices["egress_gb"]),
-        _line(
-            "Class A operations",
-            "million operations",
-            Decimal(usage.class_a) / MILLION,
-            free["class_a"] / MILLION,
-            prices["class_a_million"],
-        ),
-        _line(
-            "Class B operations",
-            "million operations",
-            Decimal(usage.class_b) / MILLION,
-            free["class_b"] / MILLION,
-            prices["class_b_million"],
-        ),
+            s.title,
+            meter,
+            quantity(meter, used.get((s.service, meter.name), 0), month),
+            tier.allowance(s.service, meter.name),
+            tier.price(s.service, meter.name),
+        )
+        for s in services
+        for meter in s.meters
     ]
 
 

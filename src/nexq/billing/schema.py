@@ -75,5 +75,26 @@ SCHEMA = Schema(
             """,
             legacy=5,
         ),
+        # Samples of any service's gauges, not only storage's: billing prices meters by
+        # (service, meter) and knows no service. The samples taken so far are Object
+        # Storage's stored bytes per bucket (its storage_gb_month meter), kept as they were.
+        Migration(
+            """
+            CREATE TABLE usage_samples (
+                service TEXT NOT NULL,
+                meter TEXT NOT NULL,
+                resource TEXT NOT NULL,
+                hour INTEGER NOT NULL,
+                account_id TEXT NOT NULL,
+                quantity INTEGER NOT NULL,
+                PRIMARY KEY (service, meter, resource, hour)
+            ) WITHOUT ROWID;
+            CREATE INDEX usage_samples_by_account ON usage_samples(account_id, hour);
+            INSERT INTO usage_samples(service, meter, resource, hour, account_id, quantity)
+                SELECT 'storage', 'storage_gb_month', bucket_id, hour, account_id, bytes
+                FROM storage_hourly;
+            DROP TABLE storage_hourly
+            """,
+        ),
     ],
 )

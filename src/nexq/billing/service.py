@@ -1,21 +1,26 @@
-"""Use cases of billing: statements (month-to-date estimates), invoices, storage samples."""
+"""Use cases of billing: statements (month-to-date estimates), invoices, gauge samples.
+
+Billing prices whatever the services it is given meter (``core.metering``): it asks each
+one's provider what it counted and samples its gauges into billing's own table; it never
+reads a service's tables and never names a service.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from nexq.accounts.limits import Limits
 from nexq.accounts.port import AccountStore
-from nexq.billing.model import Invoice, MonthUsage, Statement
+from nexq.billing.model import Invoice, Statement, Usage
 from nexq.billing.payments import OperatorMarksPaid, PaymentProvider
-from nexq.billing.port import BillingStore
+from nexq.billing.port import BillingStore, Tiers
 from nexq.billing.pricing import price, total
 from nexq.core.errors import Invalid, NotFound
 from nexq.core.identity import Account
 from nexq.core.ids import new_id
+from nexq.core.metering import Metered, MeterKind
 
 
 def first_of(day: date) -> date:
@@ -28,6 +33,14 @@ def next_month(month: date) -> date:
 
 def hour_of(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) // 3600
+
+
+def day_of(hour: int) -> date:
+    return datetime.fromtimestamp(hour * 3600, UTC).date()
+
+
+def _no_services() -> Sequence[Metered]:
+    return ()
 
 
 def parse_month(text: str) -> date:
@@ -49,13 +62,16 @@ class Billing:
         self,
         store: BillingStore,
         accounts: AccountStore,
-        limits: Limits,
+        tiers: Tiers,
+        services: Callable[[], Sequence[Metered]] = _no_services,
         payments: PaymentProvider | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._accounts = accounts
-        self._limits = limits
+        self._tiers = tiers
+        # Asked for on each use: the composition root hands over services built after billing.
+        self._services = services
         self._payments = payments or OperatorMarksPaid()
         self._clock = clock
         self._sampled_hour = -1
@@ -63,13 +79,44 @@ class Billing:
     def today(self) -> date:
         return datetime.fromtimestamp(self._clock(), UTC).date()
 
-    # storage samples ----------------------------------------------------------------------
-    def sample_storage(self) -> None:
-        """Record stored bytes for the current hour, once per hour and process."""
+    def metered(self) -> Sequence[Metered]:
+        """The services billing prices, with their meters."""
+        return self._services()
+
+    # gauge samples ------------------------------------------------------------------------
+    def sample_gauges(self) -> None:
+        """Record every service's gauges (stored bytes …) for the current hour, once per hour
+        and process (a second process's sample of the same hour is ignored)."""
         hour = int(self._clock()) // 3600
-        if hour != self._sampled_hour:
-            self._store.sample_storage(hour)
-            self._sampled_hour = hour
+        if hour == self._sampled_hour:
+            return
+        for service in self._services():
+            gauges = {m.name for m in service.meters if m.kind is MeterKind.GAUGE}
+            if gauges:
+                self._store.add_samples(
+                    r for r in service.provider.gauges(hour) if r.meter in gauges
+                )
+        self._sampled_hour = hour
+
+    def _daily(
+        self, account_id: str, services: Sequence[Metered], from_hour: int, to_hour: int
+    ) -> dict[date, Usage]:
+        """What the account used on each UTC day that has any, per (service, meter): the
+        services' counters, and the gauge samples billing keeps."""
+        days: dict[date, Usage] = {}
+
+        def add(hour: int, service: str, meter: str, quantity: int) -> None:
+            used = days.setdefault(day_of(hour), {})
+            used[service, meter] = used.get((service, meter), 0) + quantity
+
+        for service in services:
+            counters = {m.name for m in service.meters if m.kind is MeterKind.COUNTER}
+            for record in service.provider.counted(account_id, from_hour, to_hour):
+                if record.meter in counters:
+                    add(record.hour, service.service, record.meter, record.quantity)
+        for sample in self._store.sampled(account_id, from_hour, to_hour):
+            add(sample.hour, sample.service, sample.meter, sample.quantity)
+        return dict(sorted(days.items()))
 
     # statements ---------------------------------------------------------------------------
     def statement(self, account: Account, month: date | None = None) -> Statement:
@@ -80,29 +127,33 @@ class Billing:
         end = next_month(month)
         now_hour = int(self._clock()) // 3600 + 1
         to_hour = min(hour_of(end), now_hour)
-        tier = self._limits.tier(account)
-        days = self._store.daily_usage(account.id, hour_of(month), to_hour)
-        running = MonthUsage()
+        tier = self._tiers.tier(account)
+        services = self._services()
+        days = self._daily(account.id, services, hour_of(month), to_hour)
+        running: Usage = {}
         before = Decimal("0.00")
         daily: list[tuple[date, Decimal]] = []
         day = month
         while day < end and hour_of(day) < to_hour:
-            used = days.get(day)
-            if used is not None:
-                running = MonthUsage(
-                    running.byte_hours + used.byte_hours,
-                    running.data_out + used.data_out,
-                    running.class_a + used.class_a,
-                    running.class_b + used.class_b,
-                )
-            so_far = total(price(tier, month, running))
+            for key, quantity in days.get(day, {}).items():
+                running[key] = running.get(key, 0) + quantity
+            so_far = total(price(tier, month, services, running))
             daily.append((day, so_far - before))
             before = so_far
             day += timedelta(days=1)
-        lines = price(tier, month, running)
+        lines = price(tier, month, services, running)
         return Statement(
-            account.id, month, self._limits.catalog.currency, tier.name, lines, total(lines), daily
+            account.id, month, self._tiers.currency, tier.name, lines, total(lines), daily
         )
+
+    def accounts_with_usage(self, month: date) -> list[str]:
+        """Every account any service counted something for in ``month``, or that had a gauge
+        above 0 then."""
+        start, end = hour_of(month), hour_of(next_month(month))
+        found = set(self._store.sampled_accounts(start, end))
+        for service in self._services():
+            found.update(service.provider.accounts(start, end))
+        return sorted(found)
 
     # invoices -----------------------------------------------------------------------------
     def close_month(self, month: date) -> list[Invoice]:
@@ -111,9 +162,7 @@ class Billing:
         if next_month(month) > self.today():
             raise Invalid(f"month: {month:%Y-%m} has not ended; only past months are invoiced.")
         made = []
-        for account_id in self._store.accounts_with_usage(
-            hour_of(month), hour_of(next_month(month))
-        ):
+        for account_id in self.accounts_with_usage(month):
             account = self._accounts.get_account(account_id)
             if account is None:
                 continue

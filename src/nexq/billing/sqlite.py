@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from nexq.billing.model import (
-    Budget,
-    Invoice,
-    LineItem,
-    MonthUsage,
-    Notification,
-    PaymentMethod,
-)
+from nexq.billing.model import Budget, Invoice, LineItem, Notification, PaymentMethod
 from nexq.core.db import Database
+from nexq.core.metering import UsageRecord
 
 _INVOICE = "id, number, account_id, month, status, currency, total, lines, created_at, paid_at"
 _METHOD = "id, account_id, brand, last4, exp_month, exp_year, holder, is_default, created_at"
@@ -55,10 +49,6 @@ def _method(row: tuple[Any, ...]) -> PaymentMethod:
     )
 
 
-def _day(hour: int) -> date:
-    return datetime.fromtimestamp(hour * 3600, UTC).date()
-
-
 class SqliteBilling:
     """:class:`BillingStore` on the SQLite :class:`Database`."""
 
@@ -72,57 +62,40 @@ class SqliteBilling:
     def _changed(self, sql: str, *args: object) -> bool:
         return self._db.write(lambda conn: conn.execute(sql, args).rowcount > 0)
 
-    # usage --------------------------------------------------------------------------------
-    def sample_storage(self, hour: int) -> None:
-        self._changed(
-            "INSERT OR IGNORE INTO storage_hourly(bucket_id, hour, account_id, bytes) "
-            "SELECT id, ?, account_id, stored_bytes FROM buckets",
-            hour,
-        )
+    # gauge samples ------------------------------------------------------------------------
+    def add_samples(self, samples: Iterable[UsageRecord]) -> None:
+        rows = [(r.service, r.meter, r.resource, r.hour, r.account_id, r.quantity) for r in samples]
+        if not rows:
+            return
 
-    def month_usage(self, account_id: str, from_hour: int, to_hour: int) -> MonthUsage:
-        days = self.daily_usage(account_id, from_hour, to_hour)
-        return MonthUsage(
-            byte_hours=sum(u.byte_hours for u in days.values()),
-            data_out=sum(u.data_out for u in days.values()),
-            class_a=sum(u.class_a for u in days.values()),
-            class_b=sum(u.class_b for u in days.values()),
-        )
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO usage_samples(service, meter, resource, hour, account_id, "
+                "quantity) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
-    def daily_usage(self, account_id: str, from_hour: int, to_hour: int) -> dict[date, MonthUsage]:
-        days: dict[date, list[int]] = {}
-        for hour, out, a, b in self._rows(
-            "SELECT hour, sum(data_out), sum(class_a), sum(class_b) FROM usage_hourly "
-            "WHERE account_id = ? AND hour >= ? AND hour < ? GROUP BY hour",
-            account_id,
-            from_hour,
-            to_hour,
-        ):
-            day = days.setdefault(_day(hour), [0, 0, 0, 0])
-            day[1] += out
-            day[2] += a
-            day[3] += b
-        for hour, stored in self._rows(
-            "SELECT hour, sum(bytes) FROM storage_hourly "
-            "WHERE account_id = ? AND hour >= ? AND hour < ? GROUP BY hour",
-            account_id,
-            from_hour,
-            to_hour,
-        ):
-            days.setdefault(_day(hour), [0, 0, 0, 0])[0] += stored
-        return {d: MonthUsage(*v) for d, v in sorted(days.items())}
+        self._db.write(write)
 
-    def accounts_with_usage(self, from_hour: int, to_hour: int) -> list[str]:
+    def sampled(self, account_id: str, from_hour: int, to_hour: int) -> list[UsageRecord]:
         rows = self._rows(
-            "SELECT account_id FROM usage_hourly WHERE hour >= ? AND hour < ? "
-            "UNION SELECT account_id FROM storage_hourly "
-            "WHERE hour >= ? AND hour < ? AND bytes > 0",
-            from_hour,
-            to_hour,
+            "SELECT hour, service, meter, sum(quantity) FROM usage_samples "
+            "WHERE account_id = ? AND hour >= ? AND hour < ? GROUP BY hour, service, meter "
+            "ORDER BY hour",
+            account_id,
             from_hour,
             to_hour,
         )
-        return sorted(str(r[0]) for r in rows)
+        return [UsageRecord(account_id, s, "", m, hour, int(q)) for hour, s, m, q in rows]
+
+    def sampled_accounts(self, from_hour: int, to_hour: int) -> list[str]:
+        rows = self._rows(
+            "SELECT DISTINCT account_id FROM usage_samples "
+            "WHERE hour >= ? AND hour < ? AND quantity > 0 ORDER BY account_id",
+            from_hour,
+            to_hour,
+        )
+        return [str(r[0]) for r in rows]
 
     # invoices -----------------------------------------------------------------------------
     def add_invoice(self, invoice: Invoice) -> bool:

@@ -1,8 +1,33 @@
-"""What a service asks of the account's service tier: the limits it must enforce."""
+"""Limits: what a service declares it enforces, and how it asks for an account's values."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
+
+# How a limit's values read (the console formats them by it): a count of things, a size in
+# bytes, or a rate. Rates have no standing usage.
+COUNT = "count"
+BYTES = "bytes"
+PER_SECOND = "per second"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One limit a service enforces; each tier of tiers.toml gives it a value.
+
+    ``name`` is unique on the platform: refusals, operator overrides
+    (``nexq admin account limits --set NAME=…``) and the API name the limit by it.
+    """
+
+    name: str  # buckets
+    label: str  # as people read it: "Buckets"
+    unit: str  # COUNT, BYTES or PER_SECOND
+    description: str  # what it bounds: "Buckets of the account"
+    # What the account uses of it now (read from the declaring service's own tables);
+    # None for rates, which have nothing to count between requests.
+    usage: Callable[[str], int] | None = None
 
 
 class Quotas(Protocol):

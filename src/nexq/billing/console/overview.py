@@ -104,6 +104,7 @@ def router(billing: Billing, pages: Pages) -> APIRouter:
             by_service=shares(statement, "service"),
             by_resource=shares(statement, "resource"),
             chart=daily_chart(statement),
+            metered=billing.metered(),
             error=error,
         )
 

@@ -19,7 +19,15 @@ from nexq.storage.model import (
 
 
 class MetadataStore(Protocol):
-    """Accounts, buckets, objects, uploads and access keys, with atomic conditional writes."""
+    """Accounts, buckets, objects, uploads and access keys, with atomic conditional writes.
+
+    Rules every implementation keeps (tests/contract runs them on SQLite and on memory),
+    and what it may assume:
+    - keys and upload ids are ordered as UTF-8 bytes (S3's order; not UTF-16's);
+    - what is read back is a copy: changing it, or what was written, changes nothing stored;
+    - callers make ids (buckets, uploads, access keys) unique (random) and name existing
+      accounts as owners (they act for one): a store need not check either, and may refuse.
+    """
 
     # accounts
     def get_account(self, account_id: str) -> Account | None:
@@ -33,7 +41,8 @@ class MetadataStore(Protocol):
     def get_bucket(self, name: str) -> Bucket | None: ...
     def list_buckets(self, account_id: str) -> list[Bucket]: ...
     def remove_bucket(self, bucket_id: str) -> None:
-        """Delete; raises BucketNotEmpty when objects or uploads remain."""
+        """Delete; raises BucketNotEmpty when objects or uploads remain. Grants to it go with
+        it (a key granted only that bucket then reaches none, even a new one of that name)."""
 
     def bucket_usage(self, bucket_id: str) -> tuple[int, int]:
         """(object count, stored bytes), kept with every write."""
@@ -44,7 +53,8 @@ class MetadataStore(Protocol):
     def stored_bytes(self, account_id: str, max_age: float = 0.0) -> int:
         """The account's stored bytes (the sum of its buckets', kept with every write), read
         now; or, given ``max_age``, as this process last read them if that was at most
-        ``max_age`` seconds ago (for checks that read again before they refuse)."""
+        ``max_age`` seconds ago (for checks that read again before they refuse). A store
+        whose reads cost nothing may always read now."""
 
     # objects
     def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None: ...
@@ -105,7 +115,8 @@ class MetadataStore(Protocol):
     ) -> None:
         """Insert; an internal key is never listed nor revoked one by one (its account can
         only replace it, revoking every share link), nor counted against ``max_keys``
-        (QuotaExceeded when the account has that many)."""
+        (QuotaExceeded when the account has that many). NoSuchBucket unless every granted
+        bucket exists in the key's account (one may be deleted after the caller looked)."""
 
     def internal_access_key(self, account_id: str) -> tuple[AccessKey, bytes] | None:
         """The account's internal key (it signs presigned URLs made by the API), if any."""
@@ -142,8 +153,13 @@ class MetadataStore(Protocol):
     def auth_generation(self) -> int:
         """A number that changes whenever keys, buckets or accounts change."""
 
-    def garbage(self, limit: int) -> list[str]: ...
-    def forget_garbage(self, paths: Iterable[str]) -> None: ...
+    def garbage(self, limit: int) -> list[str]:
+        """Up to ``limit`` blob paths that nothing references any more, to delete."""
+
+    def forget_garbage(self, paths: Iterable[str]) -> None:
+        """The blobs were deleted (may take effect a little later: a lost forget only makes
+        the janitor delete a missing file again)."""
+
     def referenced_paths(self) -> set[str]:
         """Every blob path that objects, parts or pending garbage name."""
 
@@ -156,3 +172,21 @@ class MetadataStore(Protocol):
 
     def recount(self) -> list[str]:
         """Set every counter from the objects, atomically; returns the drift it repaired."""
+
+
+class MeterReadings(Protocol):
+    """What Object Storage's meters read for billing (``storage.meters``), from the usage
+    rows the meters flush and the buckets' counters. Kept apart from :class:`MetadataStore`:
+    only the stores that serve billing implement it."""
+
+    def hourly_usage(
+        self, account_id: str, from_hour: int, to_hour: int
+    ) -> list[tuple[int, Counters]]:
+        """(hour, counters summed over the account's buckets) of each hour in
+        [from_hour, to_hour) that has any, in hour order."""
+
+    def accounts_with_usage(self, from_hour: int, to_hour: int) -> list[str]:
+        """Every account with a usage row in [from_hour, to_hour), sorted."""
+
+    def bucket_sizes(self) -> list[tuple[str, str, int]]:
+        """(account id, bucket id, stored bytes) of every bucket."""

@@ -19,6 +19,7 @@ from nexq.storage.errors import (
     NoSuchKey,
     NoSuchUpload,
     PreconditionFailed,
+    unfinished_uploads,
 )
 from nexq.storage.model import (
     AccessKey,
@@ -32,7 +33,11 @@ from nexq.storage.model import (
     UsageRow,
     prefix_end,
 )
-from nexq.storage.quotas import storage_quota_message
+from nexq.storage.quotas import (
+    access_key_quota_message,
+    bucket_quota_message,
+    storage_quota_message,
+)
 
 _OBJECT_COLUMNS = (
     "bucket_id, key, size, etag, last_modified, headers, metadata, checksums, "
@@ -92,6 +97,20 @@ def _bump_auth(conn: sqlite3.Connection) -> None:
 
 def _discard(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
     conn.executemany("INSERT OR IGNORE INTO garbage(path) VALUES (?)", ((p,) for p in paths))
+
+
+def _check_grants(conn: sqlite3.Connection, key: AccessKey) -> None:
+    """NoSuchBucket unless every bucket granted to ``key`` exists in its account (one may have
+    been deleted since the caller looked it up)."""
+    granted = sorted(key.bucket_ids or ())
+    if granted:
+        marks = ",".join("?" * len(granted))
+        (found,) = conn.execute(
+            f"SELECT count(*) FROM buckets WHERE account_id = ? AND id IN ({marks})",  # noqa: S608 - placeholders only
+            (key.account_id, *granted),
+        ).fetchone()
+        if found != len(granted):
+            raise NoSuchBucket("A bucket granted to the key does not exist in its account.")
 
 
 def _check_conditions(
@@ -223,11 +242,7 @@ class SqliteMetadata:
                     "SELECT count(*) FROM buckets WHERE account_id = ?", (bucket.account_id,)
                 ).fetchone()
                 if count >= max_buckets:
-                    raise QuotaExceeded(
-                        "buckets",
-                        f"The account already has {count} buckets, its buckets limit; "
-                        "delete one or move to a larger service tier.",
-                    )
+                    raise QuotaExceeded("buckets", bucket_quota_message(count))
             conn.execute(
                 "INSERT INTO buckets(id, name, account_id, created_at) VALUES (?, ?, ?, ?)",
                 (bucket.id, bucket.name, bucket.account_id, bucket.created_at),
@@ -266,11 +281,7 @@ class SqliteMetadata:
                 "SELECT count(*) FROM uploads WHERE bucket_id = ?", (bucket_id,)
             ).fetchone()
             if uploads:
-                # S3 compat: still BucketNotEmpty, but say why when no object is listed.
-                raise BucketNotEmpty(
-                    f"The bucket has no objects but {uploads} unfinished multipart "
-                    "upload(s); abort them (e.g. aws s3api abort-multipart-upload) first."
-                )
+                raise unfinished_uploads(uploads)
             conn.execute("DELETE FROM buckets WHERE id = ?", (bucket_id,))
             _bump_auth(conn)
 
@@ -525,12 +536,8 @@ class SqliteMetadata:
                     (key.account_id,),
                 ).fetchone()
                 if count >= max_keys:
-                    raise QuotaExceeded(
-                        "access_keys",
-                        f"The account already has {count} access keys, its access_keys limit; "
-                        "delete one (revoked keys count until deleted) or move to a larger "
-                        "service tier.",
-                    )
+                    raise QuotaExceeded("access_keys", access_key_quota_message(count))
+            _check_grants(conn, key)
             conn.execute(
                 "INSERT INTO access_keys(id, account_id, label, secret_sealed, all_buckets, "
                 "status, created_at, internal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -720,6 +727,34 @@ class SqliteMetadata:
             .fetchall()
         )
         return [(r[0], r[1], Counters(*r[2:])) for r in rows]
+
+    # meter readings (billing asks through storage.meters) -------------------------------
+    def hourly_usage(
+        self, account_id: str, from_hour: int, to_hour: int
+    ) -> list[tuple[int, Counters]]:
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT hour, sum(data_in), sum(data_out), sum(class_a), sum(class_b), "
+                "sum(other) FROM usage_hourly WHERE account_id = ? AND hour >= ? AND hour < ? "
+                "GROUP BY hour ORDER BY hour",
+                (account_id, from_hour, to_hour),
+            )
+            .fetchall()
+        )
+        return [(r[0], Counters(*r[1:])) for r in rows]
+
+    def accounts_with_usage(self, from_hour: int, to_hour: int) -> list[str]:
+        rows = self._db.reader().execute(
+            "SELECT DISTINCT account_id FROM usage_hourly WHERE hour >= ? AND hour < ? "
+            "ORDER BY account_id",
+            (from_hour, to_hour),
+        )
+        return [str(r[0]) for r in rows]
+
+    def bucket_sizes(self) -> list[tuple[str, str, int]]:
+        rows = self._db.reader().execute("SELECT account_id, id, stored_bytes FROM buckets")
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
     def garbage(self, limit: int) -> list[str]:
         rows = self._db.reader().execute("SELECT path FROM garbage LIMIT ?", (limit,))
