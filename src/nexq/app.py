@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.descriptor import descriptor as accounts_descriptor
 from nexq.accounts.limits import AccountLimits, Limits
+from nexq.accounts.model import SCOPES as ACCOUNT_SCOPES
 from nexq.accounts.schema import SCHEMA as ACCOUNTS_SCHEMA
 from nexq.accounts.service import Accounts
 from nexq.accounts.sqlite import SqliteAccounts
-from nexq.accounts.tiers import TierCatalog, default_tiers_text, load_tiers
+from nexq.accounts.tiers import TierCatalog, check_tiers, default_tiers_text, load_tiers
 from nexq.billing.budgets import Budgets, Mailer
+from nexq.billing.descriptor import SCOPES as BILLING_SCOPES
 from nexq.billing.descriptor import descriptor as billing_descriptor
+from nexq.billing.inbox import Inbox
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.schema import SCHEMA as BILLING_SCHEMA
 from nexq.billing.service import Billing
@@ -28,13 +31,17 @@ from nexq.core.crypto import SecretBox
 from nexq.core.db import Database
 from nexq.core.durability import FileSystemSync
 from nexq.core.egress import Egress, parse_networks
+from nexq.core.errors import Forbidden
+from nexq.core.identity import Principal, ScopeCatalog
 from nexq.core.keyring import SealedStore, open_box
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import SCHEMA as CORE_SCHEMA
-from nexq.platform import Job, Service
+from nexq.platform import Job, Service, metered
+from nexq.platform import limits as platform_limits
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.filesystem import FileBlobStore
+from nexq.storage.descriptor import SCOPES as STORAGE_SCOPES
 from nexq.storage.descriptor import collect_garbage
 from nexq.storage.descriptor import descriptor as storage_descriptor
 from nexq.storage.directory import Directory
@@ -47,6 +54,14 @@ from nexq.storage.s3.server import S3App
 from nexq.storage.schema import SCHEMA as STORAGE_SCHEMA
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
+from nexq.support import admin as support_admin
+from nexq.support.attachments import AttachmentFiles
+from nexq.support.descriptor import SCOPES as SUPPORT_SCOPES
+from nexq.support.descriptor import descriptor as support_descriptor
+from nexq.support.plans import load_plans
+from nexq.support.schema import SCHEMA as SUPPORT_SCHEMA
+from nexq.support.service import Support
+from nexq.support.sqlite import SqliteSupport
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -54,7 +69,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("nexq")
 # Every owner's tables, in the order they are created (storage's and billing's rows name
 # accounts).
-SCHEMAS = (CORE_SCHEMA, ACCOUNTS_SCHEMA, STORAGE_SCHEMA, BILLING_SCHEMA)
+SCHEMAS = (CORE_SCHEMA, ACCOUNTS_SCHEMA, STORAGE_SCHEMA, BILLING_SCHEMA, SUPPORT_SCHEMA)
+# The services' groups of `nexq admin` commands (each is given a way to open the installation).
+ADMIN_COMMANDS = {"support": support_admin.commands}
+# Every scope an API key can hold, as each service declares it.
+SCOPE_CATALOG = ScopeCatalog((*ACCOUNT_SCOPES, *STORAGE_SCOPES, *BILLING_SCOPES, *SUPPORT_SCOPES))
 WORKER_THREADS = 32
 
 
@@ -81,6 +100,14 @@ class Nexq:
     payment_methods: PaymentMethods
     budgets: Budgets
     box: SecretBox  # the master keys; `nexq admin master-key` rotates them
+    support: Support
+
+    def operator(self, email: str) -> Principal:
+        """The operator account ``email`` acting with every scope of its role (``nexq admin``)."""
+        account = self.accounts.get(email)
+        if account.role != "operator":
+            raise Forbidden(f"{email} is not an operator account.")
+        return Principal(account, frozenset(SCOPE_CATALOG.of_role(account.role)))
 
     def close(self) -> None:
         """Flush usage counts and pending writes, then close the database."""
@@ -110,26 +137,40 @@ def build(settings: Settings) -> Nexq:
     # Hashing only, never waiting: sized to the cores that can hash in parallel.
     hash_pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="nexq-hash")
     account_store = SqliteAccounts(db)
-    limits = Limits(account_store, _tier_catalog(settings))
+    # Every service's descriptor, made once all are built (below): billing prices the meters
+    # they declare and the limits page shows their limits, so both ask for it when used.
+    found: list[Service] = []
+    limits = Limits(account_store, _tier_catalog(settings), lambda: platform_limits(found))
     objects = ObjectStorage(store, blobs, directory, hash_pool, limits)
     billing_store = SqliteBilling(db)
-    billing = Billing(billing_store, account_store, limits)
+    billing = Billing(billing_store, account_store, limits, lambda: metered(found))
     mailer = (
         Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
         if settings.smtp_host
         else None
     )
-    return Nexq(
+    titles: list[str] = []  # what a support ticket can be about: every service, once built
+    support = Support(
+        SqliteSupport(db),
+        load_plans(settings.tiers_path),
+        # The attachments' own blob root: storage's start-up sweep never sees them.
+        AttachmentFiles(FileBlobStore(settings.data_dir / "support")),
+        Inbox(billing_store, account_store, mailer),
+        topics=lambda: titles,
+        operators=lambda: operator_ids(account_store),
+        quotas=limits,
+    )
+    nexq = Nexq(
         settings=settings,
         db=db,
         store=store,
         blobs=blobs,
         directory=directory,
         account_store=account_store,
-        accounts=Accounts(account_store),
-        api_keys=ApiKeys(account_store, limits),
+        accounts=Accounts(account_store, SCOPE_CATALOG),
+        api_keys=ApiKeys(account_store, limits, SCOPE_CATALOG),
         limits=limits,
-        account_limits=AccountLimits(limits, account_store, store),
+        account_limits=AccountLimits(limits, account_store, lambda: metered(found)),
         access_keys=AccessKeys(store, box, limits),
         objects=objects,
         multipart=Multipart(store, objects),
@@ -145,7 +186,22 @@ def build(settings: Settings) -> Nexq:
             egress=Egress(parse_networks(settings.webhook_allow), settings.webhook_proxy),
         ),
         box=box,
+        support=support,
     )
+    found.extend(services(nexq))
+    titles.extend(service.title for service in found)
+    for note in check_tiers(limits.catalog, platform_limits(found), metered(found)):
+        log.warning("%s", note)
+    return nexq
+
+
+def operator_ids(store: SqliteAccounts) -> list[str]:
+    """Every operator account (told of new support tickets and customer replies)."""
+    found, after = [], None
+    while page := store.list_accounts(after, 500):
+        found += [a.id for a in page if a.role == "operator"]
+        after = (page[-1].created_at, page[-1].id)
+    return found
 
 
 def sealed_stores(nexq: Nexq) -> list[SealedStore]:
@@ -182,9 +238,13 @@ def services(nexq: Nexq) -> list[Service]:
             nexq.db,
             settings.s3_endpoint,
             settings.region,
+            nexq.store,
         ),
-        accounts_descriptor(nexq.accounts, nexq.api_keys, nexq.limits, nexq.account_limits),
+        accounts_descriptor(
+            nexq.accounts, nexq.api_keys, nexq.limits, nexq.account_limits, SCOPE_CATALOG
+        ),
         billing_descriptor(nexq.billing, nexq.payment_methods, nexq.budgets),
+        support_descriptor(nexq.support),
     ]
 
 

@@ -181,6 +181,10 @@ STATE_TABLES = {
     "payment_methods": "id, account_id, brand, last4, exp_month, exp_year, holder, is_default",
     "budgets": "account_id, amount, thresholds, email, webhook_url",
     "notifications": "id, read",
+    "support_tickets": "id, account_id, subject, severity, status, assignee",
+    "support_messages": "id, ticket_id, body",
+    "support_attachments": "id, message_id, filename",
+    "support_plans": "account_id, plan",
 }
 
 
@@ -349,6 +353,8 @@ class Targets:
     cards: list[str] = field(default_factory=list)
     uploads: list[tuple[str, str, str]] = field(default_factory=list)  # bucket, key, id
     invoices: list[str] = field(default_factory=list)
+    tickets: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, db: Path, account_id: str) -> Targets:
@@ -379,6 +385,11 @@ class Targets:
                 column("SELECT id FROM payment_methods WHERE account_id = ? LIMIT 20"),
                 uploads,
                 column("SELECT number FROM invoices WHERE account_id = ? LIMIT 5"),
+                column("SELECT id FROM support_tickets WHERE account_id = ? LIMIT 20"),
+                column(
+                    "SELECT a.id FROM support_attachments a JOIN support_tickets t "
+                    "ON t.id = a.ticket_id WHERE t.account_id = ? LIMIT 20"
+                ),
             )
 
     def path_values(self, route: Route, param: str) -> list[str]:
@@ -391,6 +402,8 @@ class Targets:
             "key_id": lambda: self.access_keys if storage else self.api_keys,
             "method_id": lambda: self.cards,
             "ref": lambda: self.invoices,
+            "ticket_id": lambda: self.tickets,
+            "attachment_id": lambda: self.attachments,
         }
         if param not in table:
             raise KeyError(

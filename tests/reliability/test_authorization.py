@@ -29,10 +29,12 @@ from typing import Any
 import httpx
 import pytest
 
-from nexq.accounts.model import CUSTOMER_SCOPES
+from nexq.app import SCOPE_CATALOG
 from tests.live import LiveServer, nexq
 from tests.reliability.conftest import unthrottled
 
+CUSTOMER_SCOPES = SCOPE_CATALOG.of_role("customer")
+OPERATOR_SCOPES = SCOPE_CATALOG.of_role("operator")
 PUBLIC = {("POST", "/v1/signup"), ("POST", "/v1/login"), ("GET", "/v1/health")}
 # Routes that change nothing though their method is not GET, or only end the caller's own
 # session; every other non-GET route must need :write scopes alone.
@@ -41,6 +43,12 @@ READS_BY_POST = {
     ("POST", "/v1/storage/buckets/{name}/presign"): "signs a URL; a PUT URL needs storage:write",
 }
 PASSWORD = "correct horse battery"
+TICKET = {
+    "subject": "Uploads fail",
+    "service": "Object Storage",
+    "severity": "High",
+    "description": "Every PUT answers 503.",
+}
 CARD = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031, "holder": "Ada"}
 Body = Callable[[dict[str, str]], dict[str, Any] | None]
 
@@ -55,6 +63,7 @@ class Recipe:
     other: str = "own"
     operator: bool = False  # an operators' route: the right keys are an operator's
     session: bool = False  # only a session can do it (an API key gets 400)
+    files: bool = False  # a multipart/form-data upload with one small file
 
 
 def bucket_body(ids: dict[str, str]) -> dict[str, Any]:
@@ -113,6 +122,28 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("DELETE", "/v1/billing/budget"): Recipe(),
     ("GET", "/v1/notifications"): Recipe(),
     ("POST", "/v1/notifications/read"): Recipe(),
+    ("GET", "/v1/support/plan"): Recipe(),
+    ("GET", "/v1/support/services"): Recipe(),
+    ("GET", "/v1/support/tickets"): Recipe(other="hidden"),
+    ("POST", "/v1/support/tickets"): Recipe(body=lambda ids: TICKET),
+    ("GET", "/v1/support/tickets/{ticket_id}"): Recipe(other="404"),
+    ("POST", "/v1/support/tickets/{ticket_id}/replies"): Recipe(
+        body=lambda ids: {"body": "More detail."}, other="404"
+    ),
+    ("POST", "/v1/support/tickets/{ticket_id}/attachments"): Recipe(files=True, other="404"),
+    ("GET", "/v1/support/tickets/{ticket_id}/attachments/{attachment_id}"): Recipe(other="404"),
+    ("POST", "/v1/support/tickets/{ticket_id}/close"): Recipe(other="404"),
+    ("POST", "/v1/support/tickets/{ticket_id}/reopen"): Recipe(other="404"),
+    ("GET", "/v1/support/queue"): Recipe(operator=True),
+    ("POST", "/v1/support/tickets/{ticket_id}/status"): Recipe(
+        body=lambda ids: {"status": "Resolved"}, operator=True
+    ),
+    ("POST", "/v1/support/tickets/{ticket_id}/assignee"): Recipe(
+        body=lambda ids: {"assignee": None}, operator=True
+    ),
+    ("PUT", "/v1/support/accounts/{account_id}/plan"): Recipe(
+        body=lambda ids: {"plan": "premium"}, operator=True
+    ),
 }
 
 
@@ -136,7 +167,7 @@ def cells_of(method: str, path: str, security: list[dict[str, list[str]]]) -> li
     recipe = RECIPES[(method, path)]
     alternatives = [tuple(req["HTTPBearer"]) for req in security]
     cells = [Cell(method, path, "none", expect="401"), Cell(method, path, "revoked", expect="401")]
-    every = tuple(CUSTOMER_SCOPES) + (("admin:read", "admin:write") if recipe.operator else ())
+    every = OPERATOR_SCOPES if recipe.operator else CUSTOMER_SCOPES
     if any(alternatives):
         # Keys lacking every alternative: one per scope of the (one) alternative that has
         # several, else one without any of them.
@@ -226,6 +257,17 @@ class World:
             ids["method_id"] = api.post("/v1/billing/payment-methods", json=CARD).json()["id"]
         if "{invoice_id}" in path:
             ids["invoice_id"] = self.invoice
+        if "{ticket_id}" in path:
+            made = api.post("/v1/support/tickets", json=TICKET).json()
+            ids["ticket_id"] = made["id"]
+            if path.endswith("/reopen"):
+                api.post(f"/v1/support/tickets/{made['id']}/close").raise_for_status()
+        if "{attachment_id}" in path:
+            sent = api.post(
+                f"/v1/support/tickets/{ids['ticket_id']}/attachments",
+                files=[("files", ("log.txt", b"a log", "text/plain"))],
+            ).json()
+            ids["attachment_id"] = sent["attachments"][0]["id"]
         if "{account_id}" in path:
             made = httpx.post(
                 f"{self.live.api_url}/v1/signup",
@@ -249,6 +291,9 @@ class World:
             api.post("/v1/billing/payment-methods", json={**CARD, "holder": f"marker-{n}"})
         elif path == "/v1/billing/invoices":
             return self.invoice
+        elif path == "/v1/support/tickets":
+            subject = f"marker-{n}"
+            api.post("/v1/support/tickets", json={**TICKET, "subject": subject})
         else:
             raise AssertionError(f"no marker for the list {path}")
         return f"marker-{n}"
@@ -256,9 +301,11 @@ class World:
 
 def limits(live: LiveServer, email: str) -> None:
     """Hundreds of requests and resources per account: the request rates are lifted, and so
-    are the counts the matrix makes fresh resources of (Free has 10 of each)."""
+    are the counts the matrix makes fresh resources of (Free has 10 of each, 3 open tickets)."""
     unthrottled(live, email)
-    live.raise_limits(email, buckets=1000, access_keys=1000, api_keys=1000)
+    live.raise_limits(
+        email, buckets=1000, access_keys=1000, api_keys=1000, support_open_tickets=1000
+    )
 
 
 @pytest.fixture(scope="module")
@@ -342,6 +389,15 @@ def call(world: World, cell: Cell, token: str | None) -> tuple[httpx.Response, d
     path = cell.path.format(**ids)
     body = recipe.body(ids)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if recipe.files:
+        answer = httpx.request(
+            cell.method,
+            f"{world.live.api_url}{path}",
+            files=[("files", ("note.txt", b"a note", "text/plain"))],
+            headers=headers,
+            timeout=30,
+        )
+        return answer, ids
     answer = httpx.request(
         cell.method,
         f"{world.live.api_url}{path}",

@@ -587,6 +587,12 @@ def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
         card = {**form, "number": VISA, "exp_month": "12", "exp_year": YEAR, "holder": kind}
         assert client.post("/billing/payment-methods", data=card).status_code == 303
         assert client.post("/billing/budget", data={**form, "amount": "7"}).status_code == 303
+        ticket = {**form, "subject": f"{kind} ticket", "service": "Object Storage"}
+        ticket |= {"severity": "Low", "description": "details"}
+        opened = client.post(
+            "/support/tickets", data=ticket, files={"files": ("log.txt", b"a log")}
+        )
+        assert opened.status_code == 303, opened.text[:300]
     account = _Account(email, _account_id(server, email), bucket, "secret.txt")
     return account, Targets.read(_db(server), account.id)
 
@@ -1097,6 +1103,7 @@ PUBLIC_CONSOLE = {
     "GET /storage",
     "GET /account",
     "GET /billing",
+    "GET /support",
 }
 
 

@@ -10,9 +10,9 @@ from nexq.accounts.model import (
     API_KEY_PREFIX,
     MAX_DESCRIPTION,
     MAX_NAME,
+    OWN_SCOPES,
     TOKEN_LENGTH,
     ApiKey,
-    scopes_of_role,
 )
 from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_token
@@ -21,6 +21,7 @@ from nexq.core.identity import (
     AccountSuspended,
     BeyondCallerScopes,
     Principal,
+    ScopeCatalog,
     Unauthenticated,
     grants,
 )
@@ -52,9 +53,15 @@ def _within_reach(principal: Principal, scopes: Iterable[str], action: str) -> N
 class ApiKeys:
     """An account's API keys; tokens are returned once and only their hashes are stored."""
 
-    def __init__(self, store: AccountStore, quotas: Quotas | None = None) -> None:
+    def __init__(
+        self,
+        store: AccountStore,
+        quotas: Quotas | None = None,
+        scopes: ScopeCatalog = OWN_SCOPES,
+    ) -> None:
         self._store = store
         self._quotas: Quotas = quotas or NoQuotas()
+        self._scopes = scopes  # every service's (app.py); Account's own alone by default
         self._touched: dict[str, float] = {}
 
     def create(
@@ -73,7 +80,7 @@ class ApiKeys:
         wanted = frozenset(scopes) if scopes is not None else principal.scopes
         if not wanted:
             raise Invalid("scopes: a key needs at least one scope.")
-        possible = frozenset(scopes_of_role(principal.account.role))
+        possible = frozenset(self._scopes.of_role(principal.account.role))
         unknown = sorted(wanted - possible)
         if unknown:
             raise Invalid(
@@ -153,5 +160,5 @@ class ApiKeys:
             self._touched[key.id] = now
             self._store.touch_api_key(key.id, now)
         # An operator demoted since creation keeps only what the role still allows.
-        scopes = key.scopes & frozenset(scopes_of_role(account.role))
+        scopes = key.scopes & frozenset(self._scopes.of_role(account.role))
         return Principal(account, scopes, api_key_id=key.id)

@@ -1,67 +1,25 @@
 """Console pages of Account: API keys (token shown once), limits & quotas with the service
 tier, and the password."""
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from nexq.accounts.api_keys import ApiKeys
-from nexq.accounts.limits import AccountLimits, LimitLine, Limits
-from nexq.accounts.model import PASSWORD_RULES, ApiKey, scopes_of_role
+from nexq.accounts.limits import AccountLimits, Limits
+from nexq.accounts.model import PASSWORD_RULES, ApiKey
 from nexq.accounts.service import Accounts
 from nexq.accounts.tiers import Tier
 from nexq.core.errors import DomainError
-from nexq.core.identity import Principal
+from nexq.core.identity import Principal, ScopeCatalog
 from nexq.web.console.web import Flash, Pages, status_of
 
 KEYS = "/account/api-keys"
 LIMITS = "/account/limits"
 LIST_LIMIT = 1000
-# What each scope lets a key do, in the words of docs/api.md.
-SCOPES = {
-    "storage:read": "List buckets, objects, access keys and usage; make share links.",
-    "storage:write": "Create and delete buckets and objects; manage access keys.",
-    "account:read": "Read the account and its API keys.",
-    "account:write": "Change the password; create, revoke and regenerate API keys.",
-    "billing:read": "Read billing data and usage.",
-    "admin:read": "Operators: list accounts.",
-    "admin:write": "Operators: suspend and resume accounts.",
-}
-# How each limit reads for people: (label, what it bounds). The names stay visible too:
-# refusals (S3 QuotaExceeded, the API's problems) name limits by them.
-LIMIT_LABELS = {
-    "buckets": ("Buckets", "Buckets of the account"),
-    "storage_bytes": ("Storage", "Bytes stored by all objects"),
-    "access_keys": ("Access keys", "S3 access keys; revoked ones count until deleted"),
-    "api_keys": ("API keys", "REST API keys; revoked ones count until deleted"),
-    "s3_read_rps": ("S3 reads", "GET, HEAD and LIST requests per second"),
-    "s3_write_rps": ("S3 writes", "Other S3 requests per second"),
-    "api_rps": ("API requests", "REST API requests per second"),
-}
-RATES = frozenset({"s3_read_rps", "s3_write_rps", "api_rps"})
 Text = Annotated[str, Form()]
 Texts = Annotated[list[str], Form()]
-
-
-@dataclass(frozen=True, slots=True)
-class LimitRow:
-    """A row of the Limits & Quotas table: the service's line and how to write it."""
-
-    line: LimitLine
-    label: str
-    about: str
-    is_bytes: bool
-    is_rate: bool
-
-
-def limit_rows(lines: list[LimitLine]) -> list[LimitRow]:
-    rows = []
-    for line in lines:
-        label, about = LIMIT_LABELS.get(line.name, (line.name, ""))
-        rows.append(LimitRow(line, label, about, line.name == "storage_bytes", line.name in RATES))
-    return rows
 
 
 def router(
@@ -70,13 +28,15 @@ def router(
     limits: Limits,
     account_limits: AccountLimits,
     pages: Pages,
+    scopes: ScopeCatalog,
 ) -> APIRouter:
-    """/account/api-keys, /account/limits and /account/password."""
+    """/account/api-keys, /account/limits and /account/password; ``scopes`` are every
+    service's, for the API key form."""
     web = APIRouter(prefix="/account")
     SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
 
     def scopes_of(caller: Principal) -> list[tuple[str, str]]:
-        return [(s, SCOPES.get(s, "")) for s in scopes_of_role(caller.account.role)]
+        return [(s, scopes.about(s)) for s in scopes.of_role(caller.account.role)]
 
     def new_key_page(
         request: Request,
@@ -94,7 +54,7 @@ def router(
             name=name,
             description=description,
             scopes=scopes_of(caller),
-            chosen=chosen if chosen is not None else list(scopes_of_role(caller.account.role)),
+            chosen=chosen if chosen is not None else list(scopes.of_role(caller.account.role)),
             error=error,
         )
 
@@ -201,10 +161,11 @@ def router(
             caller,
             status,
             tier=tier,
-            rows=limit_rows(account_limits.report(caller.account)),
+            lines=account_limits.report(caller.account),
+            declared=[limit for _, limit in limits.declared()],
+            meters=account_limits.priced(),
             tiers=tiers,
             currency=limits.catalog.currency,
-            labels=LIMIT_LABELS,
             error=error,
         )
 

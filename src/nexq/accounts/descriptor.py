@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.service import Accounts
+from nexq.core.identity import ScopeCatalog
 from nexq.platform import Service
 from nexq.web.console.layout import NavLink, NavSection
 
@@ -27,7 +28,11 @@ NAVIGATION = NavSection(
 
 
 def descriptor(
-    accounts: Accounts, api_keys: ApiKeys, limits: Limits, account_limits: AccountLimits
+    accounts: Accounts,
+    api_keys: ApiKeys,
+    limits: Limits,
+    account_limits: AccountLimits,
+    scopes: ScopeCatalog,
 ) -> Service:
     """The Account service's descriptor."""
 
@@ -41,7 +46,7 @@ def descriptor(
 
         return [
             signin.router(accounts, pages),
-            console.router(accounts, api_keys, limits, account_limits, pages),
+            console.router(accounts, api_keys, limits, account_limits, pages, scopes),
         ]
 
     return Service(
@@ -51,4 +56,5 @@ def descriptor(
         console=console,
         templates="nexq.accounts",
         navigation=NAVIGATION,
+        limits=account_limits.own(),
     )

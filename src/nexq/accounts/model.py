@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from nexq.core.errors import Invalid
+from nexq.core.identity import Scope, ScopeCatalog
 
 # Tokens carry a recognisable prefix so that secret scanners can find leaked ones.
 API_KEY_PREFIX = "nxq_"
@@ -13,16 +14,18 @@ SESSION_PREFIX = "nxs_"
 TOKEN_LENGTH = 40  # base62 characters after the prefix: ~238 bits
 SESSION_SECONDS = 12 * 3600
 
-CUSTOMER_SCOPES: tuple[str, ...] = (
-    "storage:read",
-    "storage:write",
-    "account:read",
-    "account:write",
-    "billing:read",
-    "billing:write",
+# Account's own scopes; every other service declares its own (app.py gathers them all).
+SCOPES = (
+    Scope("account:read", "Read the account and its API keys."),
+    Scope("account:write", "Change the password; create, revoke and regenerate API keys."),
+    Scope("admin:read", "Operators: list accounts, read the support queue.", operators_only=True),
+    Scope(
+        "admin:write",
+        "Operators: suspend and resume accounts, handle support tickets.",
+        operators_only=True,
+    ),
 )
-OPERATOR_SCOPES: tuple[str, ...] = (*CUSTOMER_SCOPES, "admin:read", "admin:write")
-ALL_SCOPES = frozenset(OPERATOR_SCOPES)
+OWN_SCOPES = ScopeCatalog(SCOPES)  # what Account alone grants (tests, tools)
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
@@ -34,11 +37,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL = 254
 MAX_NAME = 100
 MAX_DESCRIPTION = 500
-
-
-def scopes_of_role(role: str) -> tuple[str, ...]:
-    """Every scope an account of ``role`` can hold."""
-    return OPERATOR_SCOPES if role == "operator" else CUSTOMER_SCOPES
 
 
 def check_email(email: str) -> str:
@@ -53,6 +51,14 @@ def check_password(password: str, email: str) -> None:
     """Invalid, stating the rules, when ``password`` breaks them."""
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD or password.lower() == email.lower():
         raise Invalid(PASSWORD_RULES)
+
+
+def api_key_quota_message(count: int) -> str:
+    """The explanation of a refused new API key: the account has ``count``, its limit."""
+    return (
+        f"The account already has {count} API keys, its api_keys limit; "
+        "delete one (revoked keys count until deleted) or move to a larger service tier."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from nexq.accounts.errors import EmailTaken
 from nexq.accounts.model import (
-    ALL_SCOPES,
     ANY_SOURCE,
+    OWN_SCOPES,
     SESSION_PREFIX,
     SESSION_SECONDS,
     TOKEN_LENGTH,
@@ -19,7 +19,6 @@ from nexq.accounts.model import (
     Session,
     check_email,
     check_password,
-    scopes_of_role,
 )
 from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_password, hash_token, verify_password
@@ -29,6 +28,7 @@ from nexq.core.identity import (
     AccountSuspended,
     NoSuchAccount,
     Principal,
+    ScopeCatalog,
     TooManyAttempts,
     Unauthenticated,
 )
@@ -106,8 +106,9 @@ def _dummy_hash() -> str:
 class Accounts:
     """Create accounts, log in and out, change passwords, suspend and resume."""
 
-    def __init__(self, store: AccountStore) -> None:
+    def __init__(self, store: AccountStore, scopes: ScopeCatalog = OWN_SCOPES) -> None:
         self._store = store
+        self._scopes = scopes  # every service's (app.py); Account's own alone by default
 
     def create(self, email: str, password: str, role: str = "customer") -> Account:
         """A new account; the email is unique regardless of case."""
@@ -206,7 +207,7 @@ class Accounts:
         if session is None or session.expires_at <= time.time():
             raise Unauthenticated("The session is unknown or has expired; log in again.")
         account = self._active(session.account_id)
-        scopes = frozenset(scopes_of_role(account.role)) & ALL_SCOPES
+        scopes = frozenset(self._scopes.of_role(account.role))
         return Principal(account, scopes, session_hash=token_hash)
 
     def _active(self, account_id: str) -> Account:

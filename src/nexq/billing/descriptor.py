@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from nexq.billing.budgets import Budgets
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
-from nexq.core.identity import Principal
+from nexq.core.identity import Principal, Scope
 from nexq.platform import Job, Service
 from nexq.web.console.layout import HeaderLink, NavLink, NavSection
 
@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from nexq.web.console.web import Pages
     from nexq.web.rest.security import Authorizer
 
-HOUSE_KEEPING_SECONDS = 5.0  # storage samples, month closing and budget checks
+HOUSE_KEEPING_SECONDS = 5.0  # gauge samples, month closing and budget checks
+SCOPES = (
+    Scope("billing:read", "Read billing data and usage."),
+    Scope("billing:write", "Manage payment methods and the budget."),
+)
 NAVIGATION = NavSection(
     "Billing",
     (
@@ -52,7 +56,7 @@ def descriptor(billing: Billing, methods: PaymentMethods, budgets: Budgets) -> S
         return [console.router(billing, methods, budgets, pages)]
 
     def house_keeping() -> None:
-        billing.sample_storage()
+        billing.sample_gauges()
         billing.close_due_months()
         budgets.check()
 

@@ -23,6 +23,7 @@ from nexq.cli.dcp_output import (
     warn,
 )
 from nexq.cli.dcp_storage import storage_app
+from nexq.cli.dcp_support import support_app
 from nexq.client import ApiKey, ClientError, NexqClient
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(storage_app, name="storage")
 app.add_typer(dcp_billing.billing_app, name="billing")
+app.add_typer(support_app, name="support")
 account_app.command("limits")(dcp_billing.limits)
 account_app.command("tier")(dcp_billing.tier)
 

@@ -19,8 +19,17 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from nexq.accounts.model import scopes_of_role
-from nexq.app import Nexq, api_app, build, recover, s3_app, services, start_jobs
+from nexq.app import (
+    ADMIN_COMMANDS,
+    SCOPE_CATALOG,
+    Nexq,
+    api_app,
+    build,
+    recover,
+    s3_app,
+    services,
+    start_jobs,
+)
 from nexq.billing.model import Invoice
 from nexq.billing.service import parse_month
 from nexq.cli.master_key import master_key_cli
@@ -59,6 +68,10 @@ def _installation(data_dir: Path | None) -> Iterator[Nexq]:
         _fail(exc.message)
     finally:
         nexq.close()
+
+
+for _name, _commands in ADMIN_COMMANDS.items():
+    admin.add_typer(_commands(_installation), name=_name)
 
 
 def _print(value: Any) -> None:
@@ -161,7 +174,7 @@ def api_key_create(
     """Create an API key; prints {"id", "token", "scopes"}, the token once and never again."""
     with _installation(data_dir) as nexq:
         owner = nexq.accounts.get(account)
-        principal = Principal(owner, frozenset(scopes_of_role(owner.role)))
+        principal = Principal(owner, frozenset(SCOPE_CATALOG.of_role(owner.role)))
         key, token = nexq.api_keys.create(principal, name, description, scope or None)
     _print({"id": key.id, "token": token, "scopes": sorted(key.scopes)})
 

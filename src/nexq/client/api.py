@@ -382,6 +382,54 @@ class NexqClient:
             raise ApiError.from_response(response)
         return response.content
 
+    # -- support ----------------------------------------------------------------------
+
+    def support_tickets(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self._request("GET", "/support/tickets"))
+
+    def open_ticket(
+        self, subject: str, service: str, severity: str, description: str
+    ) -> dict[str, Any]:
+        body = {
+            "subject": subject,
+            "service": service,
+            "severity": severity,
+            "description": description,
+        }
+        return cast(dict[str, Any], self._request("POST", "/support/tickets", body=body))
+
+    def support_ticket(self, ticket_id: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self._request("GET", f"/support/tickets/{_seg(ticket_id)}"))
+
+    def reply_ticket(
+        self, ticket_id: str, body: str, files: list[tuple[str, bytes]] | None = None
+    ) -> dict[str, Any]:
+        """A reply; with ``files`` ((name, content) pairs), sent as a multipart upload."""
+        path = f"/support/tickets/{_seg(ticket_id)}"
+        if not files:
+            return cast(
+                dict[str, Any], self._request("POST", f"{path}/replies", body={"body": body})
+            )
+        try:
+            response = self._http.post(
+                f"/v1{path}/attachments",
+                data={"body": body},
+                files=[("files", (name, content)) for name, content in files],
+            )
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach {self.api_url}: {exc or type(exc).__name__}") from None
+        if not response.is_success:
+            raise ApiError.from_response(response)
+        return cast(dict[str, Any], response.json())
+
+    def close_ticket(self, ticket_id: str) -> dict[str, Any]:
+        path = f"/support/tickets/{_seg(ticket_id)}/close"
+        return cast(dict[str, Any], self._request("POST", path))
+
+    def reopen_ticket(self, ticket_id: str) -> dict[str, Any]:
+        path = f"/support/tickets/{_seg(ticket_id)}/reopen"
+        return cast(dict[str, Any], self._request("POST", path))
+
     # -- operators --------------------------------------------------------------------
 
     def list_accounts(self, email: str | None = None) -> list[Account]:

@@ -38,6 +38,29 @@ class Principal:
     session_hash: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A permission an API key can hold, as the service that checks it declares it."""
+
+    name: str  # service:read or service:write
+    about: str  # what it allows, as the console explains it
+    operators_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeCatalog:
+    """Every scope of the installation: what each service declares."""
+
+    scopes: tuple[Scope, ...]
+
+    def of_role(self, role: str) -> tuple[str, ...]:
+        """Every scope an account of ``role`` can hold."""
+        return tuple(s.name for s in self.scopes if role == "operator" or not s.operators_only)
+
+    def about(self, name: str) -> str:
+        return next((s.about for s in self.scopes if s.name == name), "")
+
+
 def grants(scopes: frozenset[str], needed: str) -> bool:
     """Whether ``scopes`` allow ``needed``; a service's write scope includes its read scope."""
     if needed in scopes:

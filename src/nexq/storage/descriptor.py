@@ -1,4 +1,5 @@
-"""Object Storage as the platform sees it: its routes, pages, place in the layout and jobs.
+"""Object Storage as the platform sees it: its routes, pages, place in the layout, jobs,
+meters and limits.
 
 The protocol modules are imported when the platform asks for them, so that the operator's
 commands, which build the services but serve nothing, never load the web stack.
@@ -10,12 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from nexq.core.db import Database
 from nexq.core.errors import DomainError
+from nexq.core.identity import Scope
 from nexq.platform import Job, Service
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.port import BlobStore
 from nexq.storage.errors import AccessDenied, NoSuchBucket
-from nexq.storage.metadata.port import MetadataStore
+from nexq.storage.limits import limits
+from nexq.storage.metadata.port import MetadataStore, MeterReadings
 from nexq.storage.metering import FLUSH_SECONDS, Meter
+from nexq.storage.meters import METERS, StorageMeters
 from nexq.storage.multipart import Multipart
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
@@ -27,6 +31,10 @@ if TYPE_CHECKING:
     from nexq.web.console.web import Pages
     from nexq.web.rest.security import Authorizer
 
+SCOPES = (
+    Scope("storage:read", "List buckets, objects, access keys and usage; make share links."),
+    Scope("storage:write", "Create and delete buckets and objects; manage access keys."),
+)
 NAVIGATION = NavSection(
     "Object Storage",
     (
@@ -70,6 +78,7 @@ def descriptor(
     db: Database,
     s3_endpoint: str,
     region: str,
+    readings: MeterReadings,
 ) -> Service:
     """Object Storage's descriptor (its S3 endpoint is served apart, by ``app.s3_app``)."""
 
@@ -95,4 +104,7 @@ def descriptor(
             Job("flush usage counts", FLUSH_SECONDS, meter.flush),
             Job("collect garbage", FLUSH_SECONDS, lambda: collect_garbage(store, blobs, db)),
         ),
+        meters=METERS,
+        meter_provider=StorageMeters(readings),
+        limits=limits(store),
     )

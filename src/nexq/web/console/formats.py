@@ -67,3 +67,12 @@ def month(value: str | date) -> str:
     """``2026-11`` (or a date in it) → ``November 2026``."""
     day = value if isinstance(value, date) else datetime.strptime(value, "%Y-%m").date()
     return day.strftime("%B %Y")
+
+
+def duration(seconds: float) -> str:
+    """A span of time as people say it: 15 minutes, 4 hours, 2 days."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{int(seconds)} seconds"

@@ -16,10 +16,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class NavLink:
-    """One entry of the sidebar."""
+    """One entry of the sidebar; with ``role``, shown only to accounts of that role."""
 
     label: str
     href: str
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

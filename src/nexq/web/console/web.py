@@ -87,6 +87,7 @@ def environment(packages: tuple[str, ...] = ()) -> Environment:
         quantity=formats.quantity,
         exact=formats.exact,
         month=formats.month,
+        duration=formats.duration,
     )
     return env
 

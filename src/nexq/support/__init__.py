@@ -1,0 +1,1 @@
+"""Support: plans with first-response targets, tickets with a conversation, an operator queue."""
