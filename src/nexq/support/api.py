@@ -1,6 +1,5 @@
 """REST routes of Support: /v1/support/tickets for customers, the queue for operators."""
 
-from collections.abc import Iterator
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
@@ -8,7 +7,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from nexq.core.identity import Principal
-from nexq.support.attachments import Upload
+from nexq.support.attachments import Upload, chunks_of
 from nexq.support.model import (
     MAX_BODY,
     MAX_SUBJECT,
@@ -138,11 +137,7 @@ class PlanOut(BaseModel):
 
 
 def _uploads(files: list[UploadFile]) -> list[Upload]:
-    def chunks(file: UploadFile) -> Iterator[bytes]:
-        while data := file.file.read(256 * 1024):
-            yield data
-
-    return [Upload(f.filename or "file", f.content_type or "", chunks(f)) for f in files]
+    return [Upload(f.filename or "file", f.content_type or "", chunks_of(f.file)) for f in files]
 
 
 def router(support: Support, auth: Authorizer) -> APIRouter:

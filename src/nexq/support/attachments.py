@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from nexq.core.errors import Invalid
 from nexq.storage.blobs.port import BlobStore
@@ -25,6 +26,12 @@ class Upload:
     filename: str
     content_type: str
     chunks: Iterable[bytes]
+
+
+def chunks_of(file: BinaryIO) -> Iterator[bytes]:
+    """A received file's bytes, a piece at a time (never the whole file in memory)."""
+    while data := file.read(CHUNK):
+        yield data
 
 
 def clean_filename(name: str) -> str:

@@ -1,6 +1,5 @@
 """Support's console pages: a customer's tickets, a ticket's conversation, the operators' queue."""
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -8,7 +7,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from nexq.core.errors import DomainError
 from nexq.core.identity import Principal
-from nexq.support.attachments import Upload
+from nexq.support.attachments import Upload, chunks_of
 from nexq.support.errors import NoSuchTicket
 from nexq.support.model import REOPEN_DAYS, SEVERITIES, STATUSES
 from nexq.support.service import Support
@@ -21,11 +20,9 @@ TICKETS = "/support/tickets"
 
 def _uploads(files: list[UploadFile]) -> list[Upload]:
     # A form's empty file input arrives as one file without a name: no attachment.
-    def chunks(file: UploadFile) -> Iterator[bytes]:
-        while data := file.file.read(256 * 1024):
-            yield data
-
-    return [Upload(f.filename, f.content_type or "", chunks(f)) for f in files if f.filename]
+    return [
+        Upload(f.filename, f.content_type or "", chunks_of(f.file)) for f in files if f.filename
+    ]
 
 
 def router(support: Support, pages: Pages) -> APIRouter:
