@@ -47,16 +47,17 @@ from nexq.app import SCHEMAS, build, recover
 from nexq.core.crypto import SecretBox
 from nexq.core.db import Database, T, Write
 from nexq.core.durability import Durability
+from nexq.core.identity import Account, Principal
 from nexq.settings import Settings
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.conditions import Conditions
 from nexq.storage.descriptor import collect_garbage
-from nexq.storage.directory import Directory
+from nexq.storage.directory import S3_SCOPES, Directory
 from nexq.storage.errors import BadDigest, NoSuchKey, PreconditionFailed
 from nexq.storage.fsck import check
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.metadata.sqlite import SqliteMetadata
-from nexq.storage.model import MIN_PART_BYTES, AccessKey
+from nexq.storage.model import MIN_PART_BYTES
 from nexq.storage.multipart import CompletedPart, Multipart
 from nexq.storage.service import NewContent, ObjectStorage
 from tests.reliability.harness import env_int, scale
@@ -70,7 +71,7 @@ ACCOUNT = "acct-power-cut"
 # of the secrets): crash images, which hold no secret, are opened with this one.
 IMAGE_KEY = base64.b64encode(bytes(32)).decode()
 BUCKET = "power-cut"
-CALLER = AccessKey("AKPOWERCUT", ACCOUNT, "power cut", "active", 0.0, None)
+CALLER = Principal(Account(ACCOUNT, "power@example.com", "customer", "active", 0.0), S3_SCOPES)
 SIZES = (0, 1, 100, 4096, 70_000, 300_000)
 NO_HEADERS = NewContent({}, {})
 # CI: one run; long form (NEXQ_RELIABILITY=long): 20, each with its own seed.

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from nexq.core.identity import Account, Principal
 from nexq.storage import errors
 from nexq.storage.conditions import Conditions, check_copy_source, check_read
 from nexq.storage.model import (
-    AccessKey,
     Bucket,
     ObjectMeta,
+    may_use,
     prefix_end,
     validate_bucket_name,
     validate_key,
@@ -70,11 +71,12 @@ def test_key_scope() -> None:
     mine = Bucket("b1", "mine", "acc", 0)
     other = Bucket("b2", "other", "acc", 0)
     foreign = Bucket("b3", "foreign", "acc2", 0)
-    everything = AccessKey("k", "acc", "l", "active", 0, None)
-    scoped = AccessKey("k", "acc", "l", "active", 0, frozenset({"b1"}))
-    assert everything.may_use(mine) and everything.may_use(other)
-    assert not everything.may_use(foreign)
-    assert scoped.may_use(mine) and not scoped.may_use(other)
+    account = Account("acc", "a@example.com", "customer", "active", 0)
+    everything = Principal(account, frozenset())
+    scoped = Principal(account, frozenset(), reaches=frozenset({"b1"}))
+    assert may_use(everything, mine) and may_use(everything, other)
+    assert not may_use(everything, foreign)
+    assert may_use(scoped, mine) and not may_use(scoped, other)
 
 
 META = ObjectMeta("b", "k", 1, "etag1", 1_000_000.5, {}, {}, {}, None, ())

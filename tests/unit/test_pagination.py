@@ -25,9 +25,9 @@ from nexq.accounts.sqlite import SqliteAccounts
 from nexq.app import SCHEMAS
 from nexq.core.crypto import SecretBox
 from nexq.core.db import Database
-from nexq.core.identity import Account
+from nexq.core.identity import Account, Principal
 from nexq.storage.blobs.filesystem import FileBlobStore
-from nexq.storage.directory import Directory
+from nexq.storage.directory import S3_SCOPES, Directory
 from nexq.storage.metadata.sqlite import SqliteMetadata
 from nexq.storage.model import AccessKey, Bucket, Listing, ObjectMeta, Part, Upload, prefix_end
 from nexq.storage.multipart import Multipart, upload_id
@@ -96,13 +96,13 @@ class World:
     accounts: SqliteAccounts
     objects: ObjectStorage
     multipart: Multipart
-    caller: AccessKey
+    caller: Principal
     serial: Iterator[int] = field(default_factory=itertools.count)
 
     def bucket(self) -> Bucket:
         """A new, empty bucket for one example."""
         n = next(self.serial)
-        made = Bucket(f"id-{n}", f"pages-{n}", self.caller.account_id, 0.0)
+        made = Bucket(f"id-{n}", f"pages-{n}", self.caller.account.id, 0.0)
         self.store.add_bucket(made)
         return made
 
@@ -123,7 +123,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     accounts.add_account(owner, "hash")
     directory = Directory(store, SecretBox(os.urandom(32)))
     objects = ObjectStorage(store, FileBlobStore(root), directory)
-    caller = AccessKey("NQAKpages", owner.id, "all", "active", 0.0, None)
+    caller = Principal(owner, S3_SCOPES)
     yield World(store, accounts, objects, Multipart(store, objects), caller)
     db.close()
 

@@ -36,6 +36,9 @@ class Principal:
     scopes: frozenset[str]
     api_key_id: str | None = None  # None for a console session
     session_hash: str | None = None
+    # The only resources these credentials reach (an S3 access key limited to some buckets:
+    # their ids); None reaches every resource of the account.
+    reaches: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

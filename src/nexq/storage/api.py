@@ -12,7 +12,7 @@ from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
 from nexq.storage.errors import AccessDenied, NoSuchBucket, NoSuchKey
-from nexq.storage.model import MAX_KEY_BYTES, AccessKey, Counters, validate_key
+from nexq.storage.model import MAX_KEY_BYTES, Counters, validate_key
 from nexq.storage.s3.presign import MAX_EXPIRES, presign_url
 from nexq.storage.service import BucketStats, ObjectStorage
 from nexq.storage.usage import Usage
@@ -30,11 +30,6 @@ from nexq.web.rest.security import Authorizer
 
 BucketName = Annotated[str, Path(min_length=1, max_length=255)]
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def account_caller(principal: Principal) -> AccessKey:
-    """The API acts for the whole account, like an access key with All Buckets."""
-    return AccessKey("api", principal.account.id, "REST API", "active", 0.0, None)
 
 
 class StorageInfo(BaseModel):
@@ -183,7 +178,7 @@ def router(
 
     def stats_of(caller: Principal, name: str) -> BucketStats:
         try:
-            return objects.bucket_stat(account_caller(caller), name)
+            return objects.bucket_stat(caller, name)
         except (NoSuchBucket, AccessDenied):
             # Another account's bucket is "not found": its existence must not leak.
             raise NoSuchBucket(f"No bucket named {name!r} in this account.") from None
@@ -195,14 +190,14 @@ def router(
     @api.get("/buckets", summary="List buckets")
     def list_buckets(caller: Read, limit: Limit = 100, cursor: Cursor = None) -> Page[BucketOut]:
         """Every bucket of the account with its object count and stored bytes, by name."""
-        stats = objects.bucket_stats(account_caller(caller))
+        stats = objects.bucket_stats(caller)
         items, next_cursor = page_after(stats, decode_text(cursor), limit, lambda s: s.bucket.name)
         return Page(items=[BucketOut.of(s) for s in items], next_cursor=next_cursor)
 
     @api.post("/buckets", status_code=201, summary="Create a bucket")
     def create_bucket(body: BucketIn, caller: Write) -> BucketOut:
         """Names follow S3's rules: 3-63 lowercase letters, digits, dots and hyphens."""
-        objects.create_bucket(account_caller(caller), body.name)
+        objects.create_bucket(caller, body.name)
         return BucketOut.of(stats_of(caller, body.name))
 
     @api.get("/buckets/{name}", summary="Show a bucket")
@@ -211,7 +206,7 @@ def router(
 
     @api.delete("/buckets/{name}", status_code=204, summary="Delete an empty bucket")
     def delete_bucket(name: BucketName, caller: Write) -> Response:
-        objects.delete_bucket(account_caller(caller), stats_of(caller, name).bucket.name)
+        objects.delete_bucket(caller, stats_of(caller, name).bucket.name)
         return Response(status_code=204)
 
     @api.get("/buckets/{name}/objects", summary="List objects")
@@ -225,9 +220,7 @@ def router(
     ) -> ObjectPage:
         """Objects by key under ``prefix``; with a delimiter, deeper keys roll up into prefixes."""
         stats_of(caller, name)
-        listing = objects.list_objects(
-            account_caller(caller), name, prefix, delimiter, decode_text(cursor), limit
-        )
+        listing = objects.list_objects(caller, name, prefix, delimiter, decode_text(cursor), limit)
         return ObjectPage(
             items=[
                 ObjectOut(
@@ -242,7 +235,7 @@ def router(
     @api.delete("/buckets/{name}/objects/{key:path}", status_code=204, summary="Delete an object")
     def delete_object(name: BucketName, key: str, caller: Write) -> Response:
         stats_of(caller, name)
-        if not objects.delete_object(account_caller(caller), name, key):
+        if not objects.delete_object(caller, name, key):
             raise NoSuchKey(f"No object {key!r} in the bucket {name!r}.")
         return Response(status_code=204)
 

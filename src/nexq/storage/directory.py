@@ -11,18 +11,23 @@ import threading
 from dataclasses import dataclass
 
 from nexq.core.crypto import SecretBox
-from nexq.core.identity import Account
+from nexq.core.identity import Account, Principal
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.model import AccessKey, Bucket
 
 
 @dataclass(frozen=True, slots=True)
 class Credential:
-    """An access key with its secret in clear (memory only) and its account."""
+    """An access key with its secret in clear (memory only), its account, and the caller it
+    makes of a request it signed (made once, with the cached key)."""
 
     key: AccessKey
     secret: str
     account: Account
+    principal: Principal
+
+
+S3_SCOPES = frozenset({"storage:read", "storage:write"})
 
 
 class Directory:
@@ -57,7 +62,10 @@ class Directory:
             key, sealed = found
             account = self._store.get_account(key.account_id)
             if account is not None:
-                credential = Credential(key, self._box.open(sealed, key.id), account)
+                # An access key is a storage credential: every storage scope, limited to
+                # the buckets granted to it (if it is limited).
+                caller = Principal(account, S3_SCOPES, reaches=key.bucket_ids)
+                credential = Credential(key, self._box.open(sealed, key.id), account, caller)
         self._credentials[key_id] = credential
         return credential
 

@@ -6,6 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from nexq.core.identity import Principal
 from nexq.storage.errors import InvalidArgument, InvalidBucketName, KeyTooLong, MetadataTooLarge
 
 MAX_KEY_BYTES = 1024
@@ -173,11 +174,13 @@ class AccessKey:
     def active(self) -> bool:
         return self.status == "active"
 
-    def may_use(self, bucket: Bucket) -> bool:
-        """Whether this key reaches ``bucket`` (same account and, if scoped, granted)."""
-        if bucket.account_id != self.account_id:
-            return False
-        return self.bucket_ids is None or bucket.id in self.bucket_ids
+
+def may_use(caller: Principal, bucket: Bucket) -> bool:
+    """Whether ``caller`` reaches ``bucket``: its account's, and granted if the caller is an
+    access key limited to some buckets (a grant follows the bucket's id, not its name)."""
+    if bucket.account_id != caller.account.id:
+        return False
+    return caller.reaches is None or bucket.id in caller.reaches
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 
+from nexq.core.identity import Principal
 from nexq.storage.checksums import combine_b64, crc_combine_full
 from nexq.storage.conditions import Conditions, check_copy_source
 from nexq.storage.errors import (
@@ -25,7 +26,6 @@ from nexq.storage.model import (
     MAX_PART_NUMBER,
     MAX_PUT_BYTES,
     MIN_PART_BYTES,
-    AccessKey,
     ObjectMeta,
     Part,
     Segment,
@@ -54,7 +54,7 @@ class Multipart:
 
     def create(
         self,
-        caller: AccessKey,
+        caller: Principal,
         bucket_name: str,
         key: str,
         headers: dict[str, str],
@@ -88,7 +88,7 @@ class Multipart:
         self._store.add_upload(upload)
         return upload
 
-    def upload(self, caller: AccessKey, bucket_name: str, key: str, upload_id: str) -> Upload:
+    def upload(self, caller: Principal, bucket_name: str, key: str, upload_id: str) -> Upload:
         """The upload ``upload_id`` of ``key`` if the caller may use its bucket."""
         bucket = self._objects.bucket(caller, bucket_name)
         upload = self._store.get_upload(upload_id)
@@ -98,7 +98,7 @@ class Multipart:
 
     def upload_part(
         self,
-        caller: AccessKey,
+        caller: Principal,
         bucket_name: str,
         key: str,
         upload_id: str,
@@ -137,7 +137,7 @@ class Multipart:
 
     def upload_part_copy(
         self,
-        caller: AccessKey,
+        caller: Principal,
         target: tuple[str, str, str, int],
         source: tuple[str, str],
         byte_range: tuple[int, int] | None,
@@ -169,7 +169,7 @@ class Multipart:
 
     def complete(
         self,
-        caller: AccessKey,
+        caller: Principal,
         bucket_name: str,
         key: str,
         upload_id: str,
@@ -230,11 +230,11 @@ class Multipart:
             (p.number for p in chosen),
             if_match=conditions.if_match,
             if_none_match=conditions.if_none_match,
-            quota=self._objects.quotas.limit(caller.account_id, "storage_bytes"),
+            quota=self._objects.quotas.limit(caller.account.id, "storage_bytes"),
         )
         return meta
 
-    def abort(self, caller: AccessKey, bucket_name: str, key: str, upload_id: str) -> None:
+    def abort(self, caller: Principal, bucket_name: str, key: str, upload_id: str) -> None:
         """End an upload and drop its parts."""
         upload = self.upload(caller, bucket_name, key, upload_id)
         if not self._store.abort_upload(upload.id):
@@ -242,7 +242,7 @@ class Multipart:
 
     def list_parts(
         self,
-        caller: AccessKey,
+        caller: Principal,
         bucket_name: str,
         key: str,
         upload_id: str,
@@ -256,7 +256,7 @@ class Multipart:
 
     def list_uploads(
         self,
-        caller: AccessKey,
+        caller: Principal,
         bucket_name: str,
         prefix: str,
         after: tuple[str, str | None] | None,

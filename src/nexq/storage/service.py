@@ -1,4 +1,5 @@
-"""Use cases of buckets and objects. Every call names its caller: the access key that signed."""
+"""Use cases of buckets and objects. Every call names its caller: a Principal (an S3 access
+key's, limited to the buckets it was granted, or the account's own through the API or console)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from nexq.core.errors import QuotaExceeded
+from nexq.core.identity import Principal
 from nexq.core.ids import new_id
 from nexq.core.quotas import NoQuotas, Quotas
 from nexq.storage.blobs.port import BlobStore, BlobWriter
@@ -24,7 +26,6 @@ from nexq.storage.incoming import IncomingBody
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.model import (
     MAX_PUT_BYTES,
-    AccessKey,
     Bucket,
     ListedObject,
     Listing,
@@ -32,6 +33,7 @@ from nexq.storage.model import (
     Part,
     Segment,
     Upload,
+    may_use,
     prefix_end,
     validate_bucket_name,
     validate_key,
@@ -80,40 +82,40 @@ class ObjectStorage:
         self.quotas: Quotas = quotas or NoQuotas()
 
     # buckets ----------------------------------------------------------------------------
-    def bucket(self, caller: AccessKey, name: str) -> Bucket:
+    def bucket(self, caller: Principal, name: str) -> Bucket:
         """The bucket ``name`` if ``caller`` may use it (NoSuchBucket / AccessDenied if not)."""
         bucket = self.directory.bucket(name)
         if bucket is None:
             raise NoSuchBucket()
-        if not caller.may_use(bucket):
+        if not may_use(caller, bucket):
             raise AccessDenied()
         return bucket
 
-    def create_bucket(self, caller: AccessKey, name: str) -> Bucket:
+    def create_bucket(self, caller: Principal, name: str) -> Bucket:
         """Create ``name`` for the caller's account (keys scoped to buckets may not)."""
-        if caller.bucket_ids is not None:
+        if caller.reaches is not None:
             raise AccessDenied("This access key is limited to specific buckets.")
         validate_bucket_name(name)
         bucket = Bucket(
-            id=new_id(), name=name, account_id=caller.account_id, created_at=time.time()
+            id=new_id(), name=name, account_id=caller.account.id, created_at=time.time()
         )
-        self._store.add_bucket(bucket, self.quotas.limit(caller.account_id, "buckets"))
+        self._store.add_bucket(bucket, self.quotas.limit(caller.account.id, "buckets"))
         return bucket
 
-    def delete_bucket(self, caller: AccessKey, name: str) -> None:
+    def delete_bucket(self, caller: Principal, name: str) -> None:
         """Delete an empty bucket; grants to it die with it."""
         self._store.remove_bucket(self.bucket(caller, name).id)
 
-    def list_buckets(self, caller: AccessKey) -> list[Bucket]:
+    def list_buckets(self, caller: Principal) -> list[Bucket]:
         """The buckets ``caller`` may see, by name."""
-        return [b for b in self._store.list_buckets(caller.account_id) if caller.may_use(b)]
+        return [b for b in self._store.list_buckets(caller.account.id) if may_use(caller, b)]
 
-    def bucket_stat(self, caller: AccessKey, name: str) -> BucketStats:
+    def bucket_stat(self, caller: Principal, name: str) -> BucketStats:
         """One bucket with its object count and stored bytes (kept with every write)."""
         bucket = self.bucket(caller, name)
         return BucketStats(bucket, *self._store.bucket_usage(bucket.id))
 
-    def bucket_stats(self, caller: AccessKey) -> list[BucketStats]:
+    def bucket_stats(self, caller: Principal) -> list[BucketStats]:
         """The caller's buckets with object counts and stored bytes."""
         return [BucketStats(b, *self._store.bucket_usage(b.id)) for b in self.list_buckets(caller)]
 
@@ -123,7 +125,7 @@ class ObjectStorage:
         return IncomingBody(self._blobs.writer(), algorithms, limit, self._hash_pool)
 
     def put_object(
-        self, caller: AccessKey, bucket_name: str, key: str, body: IncomingBody, new: NewContent
+        self, caller: Principal, bucket_name: str, key: str, body: IncomingBody, new: NewContent
     ) -> ObjectMeta:
         """Store ``body`` as ``key``; nothing is visible unless everything checks out."""
         try:
@@ -151,7 +153,7 @@ class ObjectStorage:
         return meta
 
     def check_room(
-        self, caller: AccessKey, bucket_name: str, size: int, key: str | None = None
+        self, caller: Principal, bucket_name: str, size: int, key: str | None = None
     ) -> None:
         """Refuse, before any byte is stored, a write of ``size`` bytes that cannot fit the
         account's storage quota (the commit checks again, exactly, for concurrent writes);
@@ -187,7 +189,7 @@ class ObjectStorage:
 
     def copy_object(
         self,
-        caller: AccessKey,
+        caller: Principal,
         source: tuple[str, str],
         target: tuple[str, str],
         source_conditions: Conditions,
@@ -271,7 +273,7 @@ class ObjectStorage:
 
     # reads ------------------------------------------------------------------------------
     def head_object(
-        self, caller: AccessKey, bucket_name: str, key: str, conditions: Conditions
+        self, caller: Principal, bucket_name: str, key: str, conditions: Conditions
     ) -> ObjectMeta:
         """The object's metadata, after checking the conditional headers."""
         bucket = self.bucket(caller, bucket_name)
@@ -283,7 +285,7 @@ class ObjectStorage:
 
     def open_object(
         self,
-        caller: AccessKey,
+        caller: Principal,
         bucket_name: str,
         key: str,
         conditions: Conditions,
@@ -303,13 +305,13 @@ class ObjectStorage:
                     raise
                 attempt += 1
 
-    def delete_object(self, caller: AccessKey, bucket_name: str, key: str) -> bool:
+    def delete_object(self, caller: Principal, bucket_name: str, key: str) -> bool:
         """Delete ``key``; whether it existed (S3 answers the same either way)."""
         bucket = self.bucket(caller, bucket_name)
         return self._store.delete_object(bucket.id, key)
 
     def delete_objects(
-        self, caller: AccessKey, bucket_name: str, keys: list[str]
+        self, caller: Principal, bucket_name: str, keys: list[str]
     ) -> list[tuple[str, Exception | None]]:
         """Delete several keys; each gets its own outcome."""
         bucket = self.bucket(caller, bucket_name)
@@ -326,7 +328,7 @@ class ObjectStorage:
 
     def list_objects(
         self,
-        caller: AccessKey,
+        caller: Principal,
         bucket_name: str,
         prefix: str,
         delimiter: str,

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 import pytest
 
 from nexq.core.crypto import SecretBox, new_key
-from nexq.core.identity import Account
+from nexq.core.identity import Account, Principal
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.memory import MemoryBlobStore
 from nexq.storage.conditions import Conditions
-from nexq.storage.directory import Directory
+from nexq.storage.directory import S3_SCOPES, Directory
 from nexq.storage.metadata.memory import MemoryMetadata
-from nexq.storage.model import AccessKey, Bucket, ObjectMeta
+from nexq.storage.model import Bucket, ObjectMeta
 from nexq.storage.multipart import Multipart
 from nexq.storage.service import NewContent, ObjectStorage
 from tests.unit.quotas import TierLimits
@@ -37,21 +37,21 @@ class Storage:
     multipart: Multipart
     access_keys: AccessKeys
 
-    def caller(self, account_id: str = "acc-a", buckets: set[str] | None = None) -> AccessKey:
-        """An active key of ``account_id``: All Buckets, or the buckets named (by id)."""
+    def caller(self, account_id: str = "acc-a", buckets: set[str] | None = None) -> Principal:
+        """An access key's caller of ``account_id``: All Buckets, or the buckets (by id)."""
         grants = None if buckets is None else frozenset(buckets)
-        return AccessKey(f"NQAK{next(_ids):016d}", account_id, "k", "active", 0.0, grants)
+        return Principal(self.accounts[account_id], S3_SCOPES, reaches=grants)
 
     def next_request(self) -> None:
         """What every request does first: drop cached keys and buckets if they changed."""
         self.objects.directory.refresh()
 
-    def bucket(self, caller: AccessKey, name: str) -> Bucket:
+    def bucket(self, caller: Principal, name: str) -> Bucket:
         return self.objects.create_bucket(caller, name)
 
     def put(
         self,
-        caller: AccessKey,
+        caller: Principal,
         bucket: str,
         key: str,
         data: bytes,
@@ -61,7 +61,7 @@ class Storage:
         body.write(data)
         return self.objects.put_object(caller, bucket, key, body, content or NewContent({}, {}))
 
-    def read(self, caller: AccessKey, bucket: str, key: str) -> bytes:
+    def read(self, caller: Principal, bucket: str, key: str) -> bytes:
         return b"".join(self.objects.open_object(caller, bucket, key, Conditions()).chunks())
 
     def stray_blobs(self) -> set[str]:

@@ -45,7 +45,7 @@ def test_names_outside_s3_rules_are_refused(storage: Storage, name: str) -> None
 def test_names_within_s3_rules_are_created(storage: Storage, name: str) -> None:
     caller = storage.caller()
     made = storage.bucket(caller, name)
-    assert made.account_id == caller.account_id
+    assert made.account_id == caller.account.id
     assert storage.store.get_bucket(name) == made
     assert [b.name for b in storage.objects.list_buckets(caller)] == [name]
 

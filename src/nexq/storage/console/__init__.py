@@ -1,6 +1,6 @@
 """Console pages of Object Storage: buckets, the object browser, access keys and usage.
 
-Every page acts for the whole account (``account_caller``) through the same services as the
+Every page acts for the signed-in account (its Principal) through the same services as the
 REST API. Uploads and downloads stream: the browser sends large files as multipart uploads,
 part by part, and each part's body flows from the socket into ``Multipart.upload_part``.
 """

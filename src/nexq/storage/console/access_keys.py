@@ -9,7 +9,6 @@ from fastapi.responses import Response
 from nexq.core.errors import DomainError
 from nexq.core.identity import Principal
 from nexq.storage.access_keys import AccessKeys
-from nexq.storage.api import account_caller
 from nexq.storage.console.links import Connect
 from nexq.storage.service import ObjectStorage
 from nexq.web.console.web import Flash, Pages
@@ -39,7 +38,7 @@ def router(
             "storage/access_key_new.html",
             caller,
             400 if error else 200,
-            buckets=[b.name for b in storage.list_buckets(account_caller(caller))],
+            buckets=[b.name for b in storage.list_buckets(caller)],
             label=label,
             access=access,
             chosen=chosen or [],

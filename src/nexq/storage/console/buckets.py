@@ -7,7 +7,6 @@ from fastapi.responses import Response
 
 from nexq.core.errors import DomainError
 from nexq.core.identity import Principal
-from nexq.storage.api import account_caller
 from nexq.storage.console.links import Connect, bucket_url, stats_of
 from nexq.storage.errors import BucketNotEmpty
 from nexq.storage.service import ObjectStorage
@@ -29,7 +28,7 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect) -> APIRouter:
             "storage/buckets.html",
             caller,
             status,
-            buckets=storage.bucket_stats(account_caller(caller)),
+            buckets=storage.bucket_stats(caller),
             name=name,
             error=error,
             connect=connect,
@@ -48,7 +47,7 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect) -> APIRouter:
     def create_bucket(request: Request, caller: SignedIn, name: Text = "") -> Response:
         name = name.strip()
         try:
-            storage.create_bucket(account_caller(caller), name)
+            storage.create_bucket(caller, name)
         except DomainError as exc:
             return buckets_page(request, caller, name, exc.message, 400)
         done = Flash("success", f"Bucket {name} created. Upload files or connect an S3 tool.")
@@ -70,7 +69,7 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect) -> APIRouter:
                 back="/storage/buckets",
             )
         try:
-            storage.delete_bucket(account_caller(caller), name)
+            storage.delete_bucket(caller, name)
         except BucketNotEmpty:
             refused = Flash(
                 "error",

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from nexq.core.identity import Principal
-from nexq.storage.api import account_caller
 from nexq.storage.errors import NoSuchBucket
 from nexq.storage.service import BucketStats, ObjectStorage
 
@@ -36,7 +35,7 @@ def breadcrumbs(name: str, prefix: str) -> list[tuple[str, str]]:
 
 def stats_of(storage: ObjectStorage, caller: Principal, name: str) -> BucketStats:
     """One bucket of the caller's account with its object count and size."""
-    for stats in storage.bucket_stats(account_caller(caller)):
+    for stats in storage.bucket_stats(caller):
         if stats.bucket.name == name:
             return stats
     raise NoSuchBucket(f"No bucket named {name!r} in this account.")

@@ -9,7 +9,6 @@ from fastapi.responses import Response, StreamingResponse
 
 from nexq.core.identity import Principal
 from nexq.storage.access_keys import AccessKeys
-from nexq.storage.api import account_caller
 from nexq.storage.conditions import Conditions
 from nexq.storage.console.links import Connect, breadcrumbs, bucket_url, stats_of
 from nexq.storage.s3.presign import presign_url
@@ -58,9 +57,7 @@ def router(
         page: int = 1,
     ) -> Response:
         stats = stats_of(storage, caller, name)
-        listing = storage.list_objects(
-            account_caller(caller), name, prefix, "/", after or None, PAGE_SIZE
-        )
+        listing = storage.list_objects(caller, name, prefix, "/", after or None, PAGE_SIZE)
         next_url = ""
         if listing.is_truncated and listing.next_marker:
             next_url = bucket_url(
@@ -107,7 +104,7 @@ def router(
                 fields=[("key", k) for k in key] + [("prefix", prefix)],
                 back=back,
             )
-        outcomes = storage.delete_objects(account_caller(caller), name, key)
+        outcomes = storage.delete_objects(caller, name, key)
         failed = [k for k, error in outcomes if error is not None]
         if failed:
             flash = Flash("error", f"{len(failed)} of {len(key)} objects could not be deleted.")
@@ -123,7 +120,7 @@ def router(
         share: str = "",
         expires: int = 3600,
     ) -> Response:
-        meta = storage.head_object(account_caller(caller), name, key, Conditions())
+        meta = storage.head_object(caller, name, key, Conditions())
         folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
         return pages.render(
             request,
@@ -160,14 +157,14 @@ def router(
         """A presigned GET URL, signed with the account's internal key."""
         if expires not in {seconds for seconds, _ in SHARE_EXPIRIES}:
             expires = 3600
-        storage.head_object(account_caller(caller), name, key, Conditions())
+        storage.head_object(caller, name, key, Conditions())
         credentials = access_keys.signing_credentials(caller.account.id)
         url = presign_url(connect.endpoint, connect.region, credentials, "GET", name, key, expires)
         return details_page(request, caller, name, key, url, expires)
 
     @web.get("/download")
     def download(name: str, key: str, caller: SignedIn) -> Response:
-        opened = storage.open_object(account_caller(caller), name, key, Conditions())
+        opened = storage.open_object(caller, name, key, Conditions())
         meta = opened.meta
         headers = {
             "content-length": str(meta.size),

@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
-from nexq.storage.api import account_caller
 from nexq.storage.console.links import bucket_url
 from nexq.storage.errors import InvalidArgument
 from nexq.storage.incoming import IncomingBody
@@ -95,7 +94,7 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
         content = NewContent(
             {"content-type": content_type(request.headers.get("content-type"))}, {}
         )
-        as_account = account_caller(caller)
+        as_account = caller
         object_key(key)
 
         def open_body() -> IncomingBody:
@@ -109,16 +108,14 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
     @web.post("/uploads")
     def create_upload(name: str, upload: NewUpload, caller: SignedIn) -> JSONResponse:
         headers = {"content-type": content_type(upload.content_type)}
-        started = multipart.create(
-            account_caller(caller), name, object_key(upload.key), headers, {}, None, None
-        )
+        started = multipart.create(caller, name, object_key(upload.key), headers, {}, None, None)
         return JSONResponse({"upload_id": started.id, "key": started.key})
 
     @web.put("/uploads/{upload_id}/parts/{number}")
     async def upload_part(
         request: Request, name: str, upload_id: str, number: int, key: str, caller: SignedIn
     ) -> JSONResponse:
-        as_account = account_caller(caller)
+        as_account = caller
 
         def open_body() -> IncomingBody:
             multipart.upload(as_account, name, key, upload_id)
@@ -136,14 +133,12 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
         name: str, upload_id: str, done: Completion, caller: SignedIn
     ) -> JSONResponse:
         parts = [CompletedPart(p.number, p.etag, {}) for p in done.parts]
-        meta = multipart.complete(
-            account_caller(caller), name, done.key, upload_id, parts, NewContent({}, {})
-        )
+        meta = multipart.complete(caller, name, done.key, upload_id, parts, NewContent({}, {}))
         return JSONResponse({"key": meta.key, "size": meta.size, "etag": meta.etag})
 
     @web.post("/uploads/{upload_id}/abort")
     def abort_upload(name: str, upload_id: str, gone: Abandon, caller: SignedIn) -> JSONResponse:
-        multipart.abort(account_caller(caller), name, gone.key, upload_id)
+        multipart.abort(caller, name, gone.key, upload_id)
         return JSONResponse({})
 
     @web.post("/upload")
@@ -155,7 +150,7 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
         prefix: Annotated[str, Form()] = "",
     ) -> Response:
         """Without script: the files arrive as a form, spooled to disk by the parser."""
-        as_account = account_caller(caller)
+        as_account = caller
         chosen = [
             (upload, prefix + file_name(upload.filename)) for upload in files if upload.filename
         ]

@@ -10,8 +10,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from nexq.core.identity import Principal
 from nexq.storage.directory import Credential
-from nexq.storage.model import AccessKey
 from nexq.storage.s3.operations import Access, Operation
 
 T = TypeVar("T")
@@ -56,10 +56,11 @@ class S3Request:
     data_in: int = 0  # bytes of request body stored, for metering
 
     @property
-    def caller(self) -> AccessKey:
-        """The access key that signed the request (after :meth:`run` authenticated it)."""
+    def caller(self) -> Principal:
+        """Who signed the request: the access key's account, limited to the buckets granted
+        to the key (after :meth:`run` authenticated it)."""
         assert self.credential is not None, "handlers call run() before using the caller"
-        return self.credential.key
+        return self.credential.principal
 
     def now(self, fn: Callable[[], T]) -> T:
         """Run bounded work on the event loop; the first call also authenticates the caller.

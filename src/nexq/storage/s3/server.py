@@ -112,7 +112,7 @@ class S3App:
         caller = req.caller
         billing = BILLING[req.operation]
         if req.bucket is None:
-            meter.record(caller.account_id, "", "", billing)
+            meter.record(caller.account.id, "", "", billing)
             return
         directory = self._services.objects.directory
         if req.operation is Operation.CREATE_BUCKET and status < 300:
@@ -121,12 +121,12 @@ class S3App:
             bucket = directory.bucket(req.bucket)
         if bucket is None:
             return  # no such bucket: nobody to bill
-        if bucket.account_id != caller.account_id:
+        if bucket.account_id != caller.account.id:
             # Another account's requests are shown to the owner but never billed to them.
             meter.record(bucket.account_id, bucket.id, bucket.name, BillingClass.OTHER)
             return
         data_out = sent if req.operation is Operation.GET_OBJECT and status < 300 else 0
-        meter.record(caller.account_id, bucket.id, bucket.name, billing, req.data_in, data_out)
+        meter.record(caller.account.id, bucket.id, bucket.name, billing, req.data_in, data_out)
 
     def _parse(self, scope: Scope, receive: Any, method: str, raw_path: str) -> S3Request:
         headers: dict[str, str] = {}

@@ -58,7 +58,7 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
         location = parse_location(body)
         if location not in (None, "", s.region, "us-east-1", "auto"):
             raise invalid_location(s.region, location)
-        check_bucket_acl(req.headers, req.caller.account_id)
+        check_bucket_acl(req.headers, req.caller.account.id)
         s.objects.create_bucket(req.caller, name)
 
     await req.run(create)
@@ -133,7 +133,7 @@ async def _put_acl(req: S3Request, check: Callable[[], object]) -> Response:
 
     def run() -> None:
         check()
-        check_acl_change(req.headers, body, req.caller.account_id)
+        check_acl_change(req.headers, body, req.caller.account.id)
 
     await req.run(run)
     return empty(200)

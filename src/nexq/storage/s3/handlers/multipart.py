@@ -36,7 +36,7 @@ async def create_multipart_upload(req: S3Request, s: Services) -> Response:
     checksum_type = req.headers.get("x-amz-checksum-type")
 
     def create() -> Upload:
-        check_object_acl(req.headers, req.caller.account_id)
+        check_object_acl(req.headers, req.caller.account.id)
         return s.multipart.create(
             req.caller,
             req.bucket or "",

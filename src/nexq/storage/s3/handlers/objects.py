@@ -56,7 +56,7 @@ async def put_object(req: S3Request, s: Services) -> Response:
 
     def start() -> IncomingBody:
         s.objects.check_room(req.caller, bucket, declared_size(req), key)
-        check_object_acl(req.headers, req.caller.account_id)
+        check_object_acl(req.headers, req.caller.account.id)
         return s.objects.receive(algorithms, MAX_PUT_BYTES)
 
     meta = await receive_and_store(req, start, store)
@@ -250,7 +250,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
     new = write_content(req)
 
     def copy() -> ObjectMeta:
-        check_object_acl(req.headers, req.caller.account_id)
+        check_object_acl(req.headers, req.caller.account.id)
         return s.objects.copy_object(
             req.caller,
             source,

@@ -162,7 +162,7 @@ def _start(
 ) -> tuple[post_policy.Policy, IncomingBody]:
     policy = post_policy.decode(fields.get("policy") or fields.get("Policy") or "")
     post_policy.check(policy, fields, bucket)
-    check_form_acl(fields, req.caller.account_id)
+    check_form_acl(fields, req.caller.account.id)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
     return policy, s.objects.receive((), limit)
 
