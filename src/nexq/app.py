@@ -14,17 +14,15 @@ from typing import TYPE_CHECKING
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.descriptor import descriptor as accounts_descriptor
 from nexq.accounts.limits import AccountLimits, Limits
-from nexq.accounts.model import SCOPES as ACCOUNT_SCOPES
-from nexq.accounts.schema import SCHEMA as ACCOUNTS_SCHEMA
+from nexq.accounts.package import PACKAGE as ACCOUNT_PACKAGE
 from nexq.accounts.service import Accounts
 from nexq.accounts.sqlite import SqliteAccounts
 from nexq.accounts.tiers import TierCatalog, check_tiers, default_tiers_text, load_tiers
 from nexq.billing.budgets import Budgets, Mailer
-from nexq.billing.descriptor import SCOPES as BILLING_SCOPES
 from nexq.billing.descriptor import descriptor as billing_descriptor
 from nexq.billing.inbox import Inbox
+from nexq.billing.package import PACKAGE as BILLING_PACKAGE
 from nexq.billing.payment_methods import PaymentMethods
-from nexq.billing.schema import SCHEMA as BILLING_SCHEMA
 from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
 from nexq.core.crypto import SecretBox
@@ -41,25 +39,22 @@ from nexq.platform import limits as platform_limits
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.filesystem import FileBlobStore
-from nexq.storage.descriptor import SCOPES as STORAGE_SCOPES
 from nexq.storage.descriptor import collect_garbage
 from nexq.storage.descriptor import descriptor as storage_descriptor
 from nexq.storage.directory import Directory
 from nexq.storage.metadata.sqlite import SqliteMetadata
 from nexq.storage.metering import Meter
 from nexq.storage.multipart import Multipart
+from nexq.storage.package import PACKAGE as STORAGE_PACKAGE
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.server import S3App
-from nexq.storage.schema import SCHEMA as STORAGE_SCHEMA
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
-from nexq.support import admin as support_admin
 from nexq.support.attachments import AttachmentFiles
-from nexq.support.descriptor import SCOPES as SUPPORT_SCOPES
 from nexq.support.descriptor import descriptor as support_descriptor
+from nexq.support.package import PACKAGE as SUPPORT_PACKAGE
 from nexq.support.plans import load_plans
-from nexq.support.schema import SCHEMA as SUPPORT_SCHEMA
 from nexq.support.service import Support
 from nexq.support.sqlite import SqliteSupport
 
@@ -67,13 +62,15 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = logging.getLogger("nexq")
-# Every owner's tables, in the order they are created (storage's and billing's rows name
-# accounts).
-SCHEMAS = (CORE_SCHEMA, ACCOUNTS_SCHEMA, STORAGE_SCHEMA, BILLING_SCHEMA, SUPPORT_SCHEMA)
+# The services of the installation, as each package declares itself before anything is built;
+# accounts first (the others' rows name accounts).
+PACKAGES = (ACCOUNT_PACKAGE, STORAGE_PACKAGE, BILLING_PACKAGE, SUPPORT_PACKAGE)
+# Every owner's tables, in the order they are created: the kernel's, then each package's.
+SCHEMAS = (CORE_SCHEMA, *(package.schema for package in PACKAGES))
 # The services' groups of `nexq admin` commands (each is given a way to open the installation).
-ADMIN_COMMANDS = {"support": support_admin.commands}
+ADMIN_COMMANDS = {p.name: p.admin for p in PACKAGES if p.admin is not None}
 # Every scope an API key can hold, as each service declares it.
-SCOPE_CATALOG = ScopeCatalog((*ACCOUNT_SCOPES, *STORAGE_SCOPES, *BILLING_SCOPES, *SUPPORT_SCOPES))
+SCOPE_CATALOG = ScopeCatalog(tuple(scope for package in PACKAGES for scope in package.scopes))
 WORKER_THREADS = 32
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from nexq.core.db import Schema
+from nexq.core.identity import Scope
 from nexq.core.metering import Meter, Metered, MeterProvider
 from nexq.core.quotas import Limit
 
@@ -37,6 +39,19 @@ class Job:
     every: float
     run: Callable[[], object]
     lane: str = "house-keeping"
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """What the platform needs of a service before anything is built: the tables it owns, the
+    scopes it checks, its ``nexq admin`` group. Each service package exports one
+    (``<service>/package.py``); ``app.PACKAGES`` lists them."""
+
+    name: str
+    schema: Schema
+    scopes: tuple[Scope, ...] = ()
+    # Given a way to open the installation, the Typer group of ``nexq admin <name>``.
+    admin: Callable[[Any], Any] | None = None
 
 
 def _no_routers(_: object) -> Sequence[APIRouter]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.api.conftest import PASSWORD, api, assert_problem, fresh_email
 from tests.compat.test_billing import Mailbox, mailbox  # noqa: F401 - a fixture
-from tests.live import LiveServer
+from tests.live import LiveServer, nexq, nexq_json
 
 OPERATOR = "operator@nexq.local"
 TICKET = {
@@ -241,3 +241,39 @@ def test_open_tickets_are_limited_by_the_tier(server: LiveServer) -> None:
         assert limits["support_open_tickets"]["limit"] == 1
         client.post(f"/v1/support/tickets/{first['id']}/close")
         assert client.post("/v1/support/tickets", json=TICKET).status_code == 201
+
+
+def test_the_operators_command_line(server: LiveServer) -> None:
+    with customer(server) as client:
+        ticket = client.post("/v1/support/tickets", json={**TICKET, "severity": "Critical"}).json()
+        account_id = client.get("/v1/account").json()["id"]
+        queued = nexq_json("admin", "support", "queue", data_dir=server.data_dir)
+        assert any(t["id"] == ticket["id"] and t["due_at"] for t in queued)
+        answered = nexq_json(
+            "admin", "support", "reply", ticket["id"], "--body", "On it.", data_dir=server.data_dir
+        )
+        assert answered["status"] == "Waiting on customer" and answered["first_response_at"]
+        messages = client.get(f"/v1/support/tickets/{ticket['id']}").json()["messages"]
+        assert messages[-1] == {**messages[-1], "author": "support", "body": "On it."}
+        done = nexq_json(
+            "admin", "support", "status", ticket["id"], "Resolved", data_dir=server.data_dir
+        )
+        assert done["status"] == "Resolved"
+        plan = nexq_json(
+            "admin", "support", "plan", account_id, "enterprise", data_dir=server.data_dir
+        )
+        assert plan["first_response"]["Critical"] == 15 * 60
+        refused = nexq(
+            "admin", "support", "plan", account_id, "gold", data_dir=server.data_dir, check=False
+        )
+        assert refused.returncode == 1 and "gold" in refused.stderr
+        not_an_operator = nexq(
+            "admin",
+            "support",
+            "queue",
+            "--as",
+            client.get("/v1/account").json()["email"],
+            data_dir=server.data_dir,
+            check=False,
+        )
+        assert not_an_operator.returncode == 1 and "not an operator" in not_an_operator.stderr

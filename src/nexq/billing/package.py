@@ -1,0 +1,7 @@
+"""Billing, as the platform sees it before anything is built."""
+
+from nexq.billing.descriptor import SCOPES
+from nexq.billing.schema import SCHEMA
+from nexq.platform import Package
+
+PACKAGE = Package("billing", SCHEMA, SCOPES)
