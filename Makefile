@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-TOOLS := rclone s3cmd restic chromium
+TOOLS := rclone s3cmd restic chromium nginx
 
-.PHONY: run check test unit lint types imports tools bench compat-doc clean
+.PHONY: run check test test-postgresql unit lint types imports tools bench compat-doc clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/nexq serve
 
 ## check: the whole gate that CI runs
-check: lint types imports test
+check: lint types imports test test-postgresql
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
@@ -37,20 +37,28 @@ imports: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
+## test-postgresql: the REST, command-line and S3-client suites again, each live server keeping
+##   its metadata in a PostgreSQL database of its own (Debian's postgresql, started by the tests)
+test-postgresql: $(STAMP) tools
+	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q tests/api tests/cli tests/compat
+
 ## unit: the unit and contract tests: use cases on in-memory stores, the stores' contracts
 ##   (memory and SQLite), the kernel; no live server, no browser, no S3 tools. About 15 s on
 ##   this 2-core machine (22 s in one process: the billing figures' month of data overlaps
 ##   the rest). Selected by path: tests/conftest.py refuses a server in these folders.
-unit: $(STAMP)
+unit: $(STAMP) tools
 	$(BIN)/python -m pytest tests/unit tests/contract -n 2 -q
 
-## tools: rclone, s3cmd, restic and chromium (for the console tests) from Debian (needs root or sudo)
-tools:
+## tools: rclone, s3cmd, restic, chromium (for the console tests), PostgreSQL and Ceph (with
+##   `import rados` in the venv) from Debian (needs root or sudo)
+tools: $(STAMP)
 	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	scripts/install-ceph $(VENV)
 
 ## bench: Nexq side by side with moto and nginx (takes several minutes)
 bench: $(STAMP)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.ceph import CephCluster
 from tests.live import BURST, Key, LiveServer
+from tests.postgres import PostgresServer
 
 _names = itertools.count()
 
@@ -28,9 +31,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server per test process (each test asks it for a database of its own)."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ceph() -> Iterator[CephCluster]:
+    """One single-node Ceph cluster per test process (each test asks it for a namespace)."""
+    cluster = CephCluster()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("nexq") / "data")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A live server per module; with NEXQ_TEST_DATABASE=postgresql (make test-postgresql),
+    its metadata is in a PostgreSQL database of its own."""
+    database = None
+    if os.environ.get("NEXQ_TEST_DATABASE") == "postgresql":
+        database = request.getfixturevalue("postgres").new_database()
+    live = LiveServer(tmp_path_factory.mktemp("nexq") / "data", database_url=database)
     live.data_dir.mkdir()
     live.start()
     yield live

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import psycopg
 from botocore.config import Config
+
+from nexq.core import postgres
 
 REGION = "us-east-1"
 # A request rate no client of the tests can reach (one server answers ~2,000 requests/s on
@@ -29,14 +35,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What the command line run against a live server's data dir must also be told, as an
+# operator's environment would tell it, when that server's metadata is in PostgreSQL or its
+# bytes in Ceph (by data dir): the database, the blobs, the master key nodes share.
+ENGINES: dict[Path, dict[str, str]] = {}
+CLUSTER_SETTINGS = ("NEXQ_DATABASE_URL", "NEXQ_BLOBS_URL", "NEXQ_MASTER_KEY")
+
+
 def nexq(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the ``nexq`` command line against ``data_dir``."""
+    """Run the ``nexq`` command line against ``data_dir`` (and its server's database)."""
+    env = {**os.environ, **ENGINES.get(data_dir, {})}
     return subprocess.run(
         [sys.executable, "-m", "nexq.cli.nexq", *args, "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         check=check,
         timeout=60,
+        env=env,
     )
 
 
@@ -64,6 +79,9 @@ class LiveServer:
     process: subprocess.Popen[bytes] | None = None
     scheme: str = "http"
     env: dict[str, str] = field(default_factory=dict)  # extra NEXQ_* settings
+    # Metadata in this PostgreSQL database (migrated with `nexq admin migrate` before the
+    # first start) instead of SQLite in the data dir.
+    database_url: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -75,6 +93,13 @@ class LiveServer:
         raises the limits it needs account by account (``raise_limits``), never by changing
         the installation's default tier."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        engines = {k: v for k, v in self.env.items() if k in CLUSTER_SETTINGS}
+        if self.database_url is not None:
+            engines["NEXQ_DATABASE_URL"] = self.database_url
+        if engines and self.data_dir not in ENGINES:
+            ENGINES[self.data_dir] = engines
+            if self.database_url is not None:
+                nexq("admin", "migrate", data_dir=self.data_dir)
         log = open(self.data_dir.parent / f"server-{self.s3_port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
@@ -92,7 +117,11 @@ class LiveServer:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
+            env={
+                **os.environ,
+                **self.env,
+                **({"NEXQ_DATABASE_URL": self.database_url} if self.database_url else {}),
+            },
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -121,6 +150,30 @@ class LiveServer:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.process = None
+
+    def sql(self, statement: str, *parameters: Any) -> list[Any]:
+        """Run one statement (``?`` placeholders) on the server's metadata database, SQLite
+        or PostgreSQL: for tests that set a state no API can (a ticket closed weeks ago)."""
+        if self.database_url is None:
+            with contextlib.closing(sqlite3.connect(self.data_dir / "meta.db")) as conn, conn:
+                return conn.execute(statement, parameters).fetchall()
+        with psycopg.connect(self.database_url, autocommit=True) as pg:
+            cursor = pg.execute(postgres.statement(statement), parameters)
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def stored_bytes(self) -> bytes:
+        """Every byte the metadata database keeps on disk (its files, and its log)."""
+        if self.database_url is None:
+            return b"".join(p.read_bytes() for p in self.data_dir.glob("meta.db*"))
+        with psycopg.connect(self.database_url, autocommit=True) as pg:
+            pg.execute("CHECKPOINT")  # what is committed reaches the table files too
+            row = pg.execute(
+                "SELECT oid FROM pg_database WHERE datname = current_database()"
+            ).fetchone()
+            assert row is not None
+        cluster = Path(parse_qs(urlsplit(self.database_url).query)["host"][0]) / "data"
+        files = [*(cluster / "base" / str(row[0])).rglob("*"), *(cluster / "pg_wal").glob("*")]
+        return b"".join(f.read_bytes() for f in files if f.is_file())
 
     def account(self, email: str, password: str = "correct horse battery") -> str:
         nexq_json(

@@ -25,20 +25,24 @@ from nexq.billing.package import PACKAGE as BILLING_PACKAGE
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
+from nexq.core import postgres, sql
 from nexq.core.crypto import SecretBox
 from nexq.core.db import Database
-from nexq.core.durability import FileSystemSync
+from nexq.core.durability import FileSystemSync, NoSync
 from nexq.core.egress import Egress, parse_networks
 from nexq.core.errors import Forbidden
 from nexq.core.identity import Principal, ScopeCatalog
 from nexq.core.keyring import SealedStore, open_box
+from nexq.core.postgres import PostgresDatabase
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import SCHEMA as CORE_SCHEMA
-from nexq.platform import Job, Service, metered
+from nexq.platform import Job, Package, Service, metered
 from nexq.platform import limits as platform_limits
 from nexq.settings import Settings
 from nexq.storage.access_keys import AccessKeys
+from nexq.storage.blobs import rados
 from nexq.storage.blobs.filesystem import FileBlobStore
+from nexq.storage.blobs.port import BlobStore
 from nexq.storage.descriptor import collect_garbage
 from nexq.storage.descriptor import descriptor as storage_descriptor
 from nexq.storage.directory import Directory
@@ -63,12 +67,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nexq")
 # The services of the installation, as each package declares itself before anything is built;
-# accounts first (the others' rows name accounts).
-PACKAGES = (ACCOUNT_PACKAGE, STORAGE_PACKAGE, BILLING_PACKAGE, SUPPORT_PACKAGE)
+# accounts first (the others' rows name accounts). Typed Package[Nexq]: mypy checks that Nexq
+# has what each package's admin commands need of the installation.
+PACKAGES: tuple[Package[Nexq], ...] = (
+    ACCOUNT_PACKAGE,
+    STORAGE_PACKAGE,
+    BILLING_PACKAGE,
+    SUPPORT_PACKAGE,
+)
 # Every owner's tables, in the order they are created: the kernel's, then each package's.
 SCHEMAS = (CORE_SCHEMA, *(package.schema for package in PACKAGES))
-# The services' groups of `nexq admin` commands (each is given a way to open the installation).
-ADMIN_COMMANDS = {p.name: p.admin for p in PACKAGES if p.admin is not None}
+# What each service adds to `nexq admin`, given a way to open the installation: its groups
+# (`nexq admin account …`) and single commands (`nexq admin fsck`), by name.
+ADMIN_COMMANDS = tuple(p.admin for p in PACKAGES if p.admin is not None)
 # Every scope an API key can hold, as each service declares it.
 SCOPE_CATALOG = ScopeCatalog(tuple(scope for package in PACKAGES for scope in package.scopes))
 WORKER_THREADS = 32
@@ -79,9 +90,9 @@ class Nexq:
     """Every service of one process, wired."""
 
     settings: Settings
-    db: Database
+    db: sql.Database
     store: SqliteMetadata
-    blobs: FileBlobStore
+    blobs: BlobStore
     directory: Directory
     account_store: SqliteAccounts
     accounts: Accounts
@@ -104,7 +115,7 @@ class Nexq:
         account = self.accounts.get(email)
         if account.role != "operator":
             raise Forbidden(f"{email} is not an operator account.")
-        return Principal(account, frozenset(SCOPE_CATALOG.of_role(account.role)))
+        return self.accounts.principal(account)
 
     def close(self) -> None:
         """Flush usage counts and pending writes, then close the database."""
@@ -112,6 +123,38 @@ class Nexq:
             self.meter.flush()
         finally:
             self.db.close()
+
+
+def open_database(settings: Settings) -> sql.Database:
+    """The metadata database the settings name: PostgreSQL at ``database_url`` (migrated by
+    ``nexq admin migrate``; a node refuses a schema it does not know), else SQLite in the
+    data dir (migrated here). Blob files are made durable by one syncfs of the data dir per
+    group commit, before the rows that name them; blobs in RADOS are durable when written."""
+    durability = NoSync() if settings.blobs_url else FileSystemSync()
+    if settings.database_url:
+        return PostgresDatabase(
+            settings.database_url, SCHEMAS, sync_root=settings.data_dir, durability=durability
+        )
+    return Database(
+        settings.data_dir / "meta.db", settings.data_dir, SCHEMAS, durability=durability
+    )
+
+
+def open_blobs(settings: Settings, service: str) -> BlobStore:
+    """Where ``service`` keeps its blobs: a namespace of its own in the RADOS pool of
+    ``blobs_url`` (Object Storage's is the URL's own), else files in the data dir
+    (Object Storage's at its top, another service's in a folder named after it)."""
+    own = "" if service == "storage" else service
+    if settings.blobs_url:
+        return rados.from_url(settings.blobs_url, own)
+    return FileBlobStore(settings.data_dir / own if own else settings.data_dir)
+
+
+def _has_data(settings: Settings) -> bool:
+    """Whether the installation holds data already (then no new master key is made)."""
+    if settings.database_url:
+        return postgres.holds_data(settings.database_url)
+    return (settings.data_dir / "meta.db").exists()
 
 
 def build(settings: Settings) -> Nexq:
@@ -122,14 +165,11 @@ def build(settings: Settings) -> Nexq:
         settings.master_key,
         settings.master_key_previous,
         settings.master_key_file,
-        has_data=(settings.data_dir / "meta.db").exists(),
+        has_data=_has_data(settings),
     )
-    # Blob files are made durable by one syncfs of the data dir per group commit.
-    db = Database(
-        settings.data_dir / "meta.db", settings.data_dir, SCHEMAS, durability=FileSystemSync()
-    )
+    db = open_database(settings)
     store = SqliteMetadata(db)
-    blobs = FileBlobStore(settings.data_dir)
+    blobs = open_blobs(settings, "storage")
     directory = Directory(store, box)
     # Hashing only, never waiting: sized to the cores that can hash in parallel.
     hash_pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="nexq-hash")
@@ -151,7 +191,7 @@ def build(settings: Settings) -> Nexq:
         SqliteSupport(db),
         load_plans(settings.tiers_path),
         # The attachments' own blob root: storage's start-up sweep never sees them.
-        AttachmentFiles(FileBlobStore(settings.data_dir / "support")),
+        AttachmentFiles(open_blobs(settings, "support")),
         Inbox(billing_store, account_store, mailer),
         topics=lambda: titles,
         operators=lambda: operator_ids(account_store),
@@ -245,13 +285,16 @@ def services(nexq: Nexq) -> list[Service]:
     ]
 
 
-def start_jobs(jobs: Sequence[Job], stop: threading.Event) -> list[threading.Thread]:
-    """One thread per lane of background jobs, each job run every ``every`` seconds."""
+def start_jobs(
+    jobs: Sequence[Job], stop: threading.Event, db: sql.Database
+) -> list[threading.Thread]:
+    """One thread per lane of background jobs, each job run every ``every`` seconds (a job
+    ``once`` only while this process holds its lease in ``db``)."""
     lanes: dict[str, list[Job]] = {}
     for job in jobs:
         lanes.setdefault(job.lane, []).append(job)
     threads = [
-        threading.Thread(target=_run_lane, args=(lane, stop), name=f"nexq-{name}", daemon=True)
+        threading.Thread(target=_run_lane, args=(lane, stop, db), name=f"nexq-{name}", daemon=True)
         for name, lane in lanes.items()
     ]
     for thread in threads:
@@ -259,17 +302,23 @@ def start_jobs(jobs: Sequence[Job], stop: threading.Event) -> list[threading.Thr
     return threads
 
 
-def _run_lane(jobs: list[Job], stop: threading.Event) -> None:
+def _run_lane(jobs: list[Job], stop: threading.Event, db: sql.Database) -> None:
     due = {job.name: time.monotonic() + job.every for job in jobs}
-    while not stop.wait(max(0.0, min(due.values()) - time.monotonic())):
-        for job in jobs:
-            if time.monotonic() < due[job.name]:
-                continue
-            due[job.name] = time.monotonic() + job.every
-            try:
-                job.run()
-            except Exception:
-                log.exception("%s failed; retrying later", job.name)
+    leases = {job.name: db.lease(job.name) for job in jobs if job.once}
+    try:
+        while not stop.wait(max(0.0, min(due.values()) - time.monotonic())):
+            for job in jobs:
+                if time.monotonic() < due[job.name]:
+                    continue
+                due[job.name] = time.monotonic() + job.every
+                try:
+                    if job.name not in leases or leases[job.name].held():
+                        job.run()
+                except Exception:
+                    log.exception("%s failed; retrying later", job.name)
+    finally:
+        for lease in leases.values():
+            lease.release()
 
 
 def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:

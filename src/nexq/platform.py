@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from nexq.core.db import Schema
 from nexq.core.identity import Scope
@@ -21,6 +21,7 @@ from nexq.core.quotas import Limit
 if TYPE_CHECKING:  # the operator's commands build services without loading the web stack
     from fastapi import APIRouter
 
+    from nexq.adminkit import Commands, Opener
     from nexq.web.console.app import ErrorAdapter
     from nexq.web.console.layout import HeaderLink, NavSection
     from nexq.web.console.web import Pages
@@ -29,7 +30,11 @@ if TYPE_CHECKING:  # the operator's commands build services without loading the 
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """Background work a service needs done every ``every`` seconds in each worker.
+    """Background work a service needs done every ``every`` seconds.
+
+    A job ``once`` runs in one process of the whole installation (every node): the one that
+    holds the job's lease (``Database.lease``), taken over by another process when its holder
+    dies. Other jobs run in each worker process (a flush of what the process counted).
 
     Jobs that share a ``lane`` run one after the other on one thread; a job that may wait on
     the network gets a lane of its own, so that it never holds up the others.
@@ -39,19 +44,27 @@ class Job:
     every: float
     run: Callable[[], object]
     lane: str = "house-keeping"
+    once: bool = False
+
+
+# What a package's ``nexq admin`` commands need of the installation (a Protocol of its
+# ``admin.py``). A Package[X] serves any installation that is an X: app.PACKAGES holds
+# Package[Nexq]s, which has mypy check that Nexq gives each package's commands what they need.
+InstallationT = TypeVar("InstallationT", contravariant=True)
 
 
 @dataclass(frozen=True, slots=True)
-class Package:
+class Package(Generic[InstallationT]):
     """What the platform needs of a service before anything is built: the tables it owns, the
-    scopes it checks, its ``nexq admin`` group. Each service package exports one
+    scopes it checks, its ``nexq admin`` commands. Each service package exports one
     (``<service>/package.py``); ``app.PACKAGES`` lists them."""
 
     name: str
     schema: Schema
     scopes: tuple[Scope, ...] = ()
-    # Given a way to open the installation, the Typer group of ``nexq admin <name>``.
-    admin: Callable[[Any], Any] | None = None
+    # Given a way to open the installation, what the package adds to ``nexq admin``, by name:
+    # Typer groups (``nexq admin account …``) and single commands (``nexq admin fsck``).
+    admin: Callable[[Opener[InstallationT]], Commands] | None = None
 
 
 def _no_routers(_: object) -> Sequence[APIRouter]:

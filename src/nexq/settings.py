@@ -39,11 +39,20 @@ class Settings:
 
     # server ------------------------------------------------------------------------------
     data_dir: Path = setting(Path("./nexq-data"), "NEXQ_DATA_DIR", Path, "server")
+    # The metadata database: a postgresql:// URL for several nodes (docs/scale-out.md); by
+    # default, SQLite in the data dir. It may hold a password: never logged.
+    database_url: str | None = setting(None, "NEXQ_DATABASE_URL", _text, "server")
+    # Where object bytes go: a rados://POOL?conf=…&id=… URL (a Ceph cluster, several nodes);
+    # by default, files in the data dir.
+    blobs_url: str | None = setting(None, "NEXQ_BLOBS_URL", _text, "server")
     host: str = setting("127.0.0.1", "NEXQ_HOST", str, "server")
     api_port: int = setting(8080, "NEXQ_API_PORT", int, "server")
     tls_cert: Path | None = setting(None, "NEXQ_TLS_CERT", _path, "server")
     tls_key: Path | None = setting(None, "NEXQ_TLS_KEY", _path, "server")
     workers: int = setting(0, "NEXQ_WORKERS", int, "server")  # 0: one worker per core
+    # How many nodes share the requests behind the load balancer: each node enforces this
+    # share of every request-rate limit (core/ratelimit.py; docs/scale-out.md).
+    nodes: int = setting(1, "NEXQ_NODES", int, "server")
     # How users reach the control plane (console and API) when a proxy is in front of it:
     # an https:// URL makes console cookies Secure even though the proxy speaks plain HTTP.
     public_url: str | None = setting(None, "NEXQ_PUBLIC_URL", _text, "server")
@@ -117,8 +126,17 @@ class Settings:
             public.startswith(("http://", "https://")) and urlsplit(public).hostname
         ):
             raise ValueError("NEXQ_PUBLIC_URL: a URL such as https://cloud.example.com")
+        database = settings.database_url
+        if database is not None and urlsplit(database).scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                "NEXQ_DATABASE_URL: a PostgreSQL URL such as postgresql://nexq@db.example.com/nexq"
+            )
+        if settings.blobs_url is not None and urlsplit(settings.blobs_url).scheme != "rados":
+            raise ValueError("NEXQ_BLOBS_URL: a URL such as rados://nexq?conf=/etc/ceph/ceph.conf")
         if not 0 < settings.body_idle_seconds < float("inf"):
             raise ValueError("NEXQ_BODY_IDLE_SECONDS must be a positive number of seconds")
+        if settings.nodes < 1:
+            raise ValueError("NEXQ_NODES: the number of nodes, at least 1")
         if settings.workers <= 0:
             settings = replace(settings, workers=os.cpu_count() or 1)
         return settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -133,11 +132,11 @@ def test_close_and_reopen_within_fourteen_days(server: LiveServer) -> None:
         assert_problem(client.post(f"{path}/replies", json={"body": "x"}), 409, "conflict")
         assert client.post(f"{path}/reopen").json()["status"] == "Waiting on support"
         client.post(f"{path}/close")
-        with sqlite3.connect(server.data_dir / "meta.db") as db:
-            db.execute(
-                "UPDATE support_tickets SET closed_at = ? WHERE id = ?",
-                (time.time() - 15 * 86400, ticket["id"]),
-            )
+        server.sql(
+            "UPDATE support_tickets SET closed_at = ? WHERE id = ?",
+            time.time() - 15 * 86400,
+            ticket["id"],
+        )
         late = client.post(f"{path}/reopen")
         assert "14 days" in str(assert_problem(late, 409, "conflict")["detail"])
 
@@ -152,11 +151,11 @@ def test_the_queue_orders_by_severity_then_age_and_marks_breaches(
         ).json()
         old_low = client.post("/v1/support/tickets", json={**TICKET, "severity": "Low"}).json()
     # The last Low ticket was opened three days ago: its 48 h target is missed.
-    with sqlite3.connect(server.data_dir / "meta.db") as db:
-        db.execute(
-            "UPDATE support_tickets SET created_at = ? WHERE id = ?",
-            (time.time() - 3 * 86400, old_low["id"]),
-        )
+    server.sql(
+        "UPDATE support_tickets SET created_at = ? WHERE id = ?",
+        time.time() - 3 * 86400,
+        old_low["id"],
+    )
     queue: list[dict[str, Any]] = operator.get("/v1/support/queue").json()
     mine = [q for q in queue if q["id"] in {low["id"], critical["id"], old_low["id"]}]
     assert [q["id"] for q in mine] == [critical["id"], old_low["id"], low["id"]]

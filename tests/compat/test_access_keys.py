@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +30,7 @@ def test_key_shape(server: LiveServer) -> None:
 
 def test_secret_is_not_stored_in_clear(server: LiveServer) -> None:
     key = server.key(server.account("clear@example.com"))
-    raw = b""
-    for path in server.data_dir.glob("meta.db*"):
-        raw += path.read_bytes()
+    raw = server.stored_bytes()
     assert key.secret_access_key.encode() not in raw
     assert key.access_key_id.encode() in raw
 
@@ -207,9 +204,6 @@ def test_cli_errors_are_clear(server: LiveServer) -> None:
 
 
 def test_database_has_no_clear_secrets_after_use(server: LiveServer, s3: Any) -> None:
-    conn = sqlite3.connect(server.data_dir / "meta.db")
-    try:
-        sealed = conn.execute("SELECT secret_sealed FROM access_keys").fetchall()
-    finally:
-        conn.close()
+    sealed = server.sql("SELECT secret_sealed FROM access_keys")
+    assert sealed
     assert all(len(row[0]) > 40 for row in sealed)

@@ -35,6 +35,27 @@ def test_a_rate_below_one_still_lets_a_request_through_and_says_how_long_to_wait
     assert rates.take("slow", 1) == 0
 
 
+def test_three_nodes_each_enforce_a_third_and_the_sum_is_the_rate() -> None:
+    clock = Clock()
+    nodes = [RateLimiter(slots=64, clock=clock, share=3) for _ in range(3)]
+    allowed = 0
+    # Ten seconds of a client far above the limit, its requests spread evenly (round robin).
+    for step in range(10 * 300):
+        clock.now = 1000.0 + step / 300
+        allowed += nodes[step % 3].take("a", 30) == 0
+    # 30/s for 10 s, plus each node's first bucket of 10: within 10 % of the whole rate.
+    assert 300 <= allowed <= 330
+
+
+def test_a_node_share_below_one_request_still_lets_one_through() -> None:
+    clock = Clock()
+    node = RateLimiter(slots=64, clock=clock, share=3)
+    assert node.take("slow", 1) == 0  # a third of 1/s, yet one request goes through
+    assert node.take("slow", 1) == 3  # and the next waits for this node's part to refill
+    clock.now += 3.0
+    assert node.take("slow", 1) == 0
+
+
 def test_unlimited_and_zero() -> None:
     rates = RateLimiter(slots=64, clock=Clock())
     assert all(rates.take("u", None) == 0 for _ in range(1000))

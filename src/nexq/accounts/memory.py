@@ -6,24 +6,21 @@ counted and added in one step.
 
 from __future__ import annotations
 
-import string
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from nexq.accounts.errors import EmailTaken
-from nexq.accounts.model import ApiKey, LoginState, Session, api_key_quota_message
+from nexq.accounts.model import (
+    ApiKey,
+    LoginState,
+    Session,
+    api_key_quota_message,
+    folded_email,
+)
 from nexq.core.errors import QuotaExceeded
 from nexq.core.generation import AuthGeneration
 from nexq.core.identity import Account
-
-# Emails are unique and found regardless of the case of ASCII letters only (the contract:
-# SQLite's NOCASE), so É and é stay two emails.
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-
-def _folded(email: str) -> str:
-    return email.translate(_ASCII_LOWER)
 
 
 def _position(after: tuple[float, str] | None) -> tuple[float, bytes]:
@@ -61,10 +58,10 @@ class MemoryAccounts:
     # accounts ---------------------------------------------------------------------------
     def add_account(self, account: Account, password_hash: str) -> None:
         with self._lock:
-            if _folded(account.email) in self._emails or account.id in self._accounts:
+            if folded_email(account.email) in self._emails or account.id in self._accounts:
                 raise EmailTaken(f"An account with the email {account.email} already exists.")
             self._accounts[account.id] = _Account(account, password_hash)
-            self._emails[_folded(account.email)] = account.id
+            self._emails[folded_email(account.email)] = account.id
 
     def get_account(self, account_id: str) -> Account | None:
         with self._lock:
@@ -73,7 +70,7 @@ class MemoryAccounts:
 
     def find_account(self, email: str) -> Account | None:
         with self._lock:
-            found = self._emails.get(_folded(email))
+            found = self._emails.get(folded_email(email))
             return self._accounts[found].account if found is not None else None
 
     def list_accounts(self, after: tuple[float, str] | None, limit: int) -> list[Account]:

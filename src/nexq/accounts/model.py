@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 
 from nexq.core.errors import Invalid
 from nexq.core.identity import Scope, ScopeCatalog
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def folded_email(email: str) -> str:
+    """How emails compare: regardless of the case of ASCII letters only, as SQLite's NOCASE
+    and ``lower()`` in both engines fold them (É and é stay two emails)."""
+    return email.translate(_ASCII_LOWER)
+
 
 # Tokens carry a recognisable prefix so that secret scanners can find leaked ones.
 API_KEY_PREFIX = "nxq_"

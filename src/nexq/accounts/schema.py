@@ -79,5 +79,12 @@ SCHEMA = Schema(
             """,
             legacy=7,
         ),
+        # Emails are unique and found regardless of ASCII case through lower(email), which
+        # folds the same way in SQLite and PostgreSQL (SQLite's NOCASE has no PostgreSQL twin)
+        Migration(
+            """
+            CREATE UNIQUE INDEX accounts_by_folded_email ON accounts(lower(email))
+            """,
+        ),
     ],
 )

@@ -133,6 +133,10 @@ class Accounts:
         """The account with ``email``, if any."""
         return self._store.find_account(email.strip())
 
+    def principal(self, account: Account) -> Principal:
+        """``account`` acting with every scope of its role (as the operator's commands do)."""
+        return Principal(account, frozenset(self._scopes.of_role(account.role)))
+
     def get_by_id(self, account_id: str) -> Account:
         """The account with ``account_id``."""
         account = self._store.get_account(account_id)

@@ -1,23 +1,29 @@
-"""The SQLite account store, sharing the metadata database with Object Storage."""
+"""The SQL account store (SQLite or PostgreSQL), sharing the metadata database with the
+other services."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from nexq.accounts.errors import EmailTaken
-from nexq.accounts.model import ApiKey, LoginState, Session, api_key_quota_message
-from nexq.core.db import Database
+from nexq.accounts.model import (
+    ApiKey,
+    LoginState,
+    Session,
+    api_key_quota_message,
+    folded_email,
+)
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
+from nexq.core.sql import Connection, Database, IntegrityError
 
 _ACCOUNT_COLUMNS = "id, email, role, status, created_at"
 _KEY_COLUMNS = "id, account_id, name, description, scopes, status, created_at, last_used_at"
 
 
-def _bump_auth(conn: sqlite3.Connection) -> None:
+def _bump_auth(conn: Connection) -> None:
     # Every process re-reads cached S3 credentials when this counter moves.
     conn.execute("UPDATE generations SET value = value + 1 WHERE name = 'auth'")
 
@@ -40,7 +46,7 @@ def _after(after: tuple[float, str] | None) -> tuple[float, str]:
 
 
 class SqliteAccounts:
-    """:class:`AccountStore` on the SQLite :class:`Database`."""
+    """:class:`AccountStore` on a SQL :class:`Database` (SQLite or PostgreSQL)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -54,7 +60,7 @@ class SqliteAccounts:
 
     # accounts ---------------------------------------------------------------------------
     def add_account(self, account: Account, password_hash: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             try:
                 conn.execute(
                     f"INSERT INTO accounts({_ACCOUNT_COLUMNS}, password_hash) "  # noqa: S608 - fixed column names
@@ -68,7 +74,7 @@ class SqliteAccounts:
                         password_hash,
                     ),
                 )
-            except sqlite3.IntegrityError:
+            except IntegrityError:
                 raise EmailTaken(
                     f"An account with the email {account.email} already exists."
                 ) from None
@@ -80,7 +86,12 @@ class SqliteAccounts:
         return Account(*row) if row else None
 
     def find_account(self, email: str) -> Account | None:
-        row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE email = ?", email)  # noqa: S608 - fixed column names
+        # lower(email) folds ASCII letters only in both engines (as the unique index does);
+        # the email asked for is folded here, so the database's own locale plays no part.
+        row = self._one(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = ?",  # noqa: S608 - fixed column names
+            folded_email(email),
+        )
         return Account(*row) if row else None
 
     def list_accounts(self, after: tuple[float, str] | None, limit: int) -> list[Account]:
@@ -96,7 +107,7 @@ class SqliteAccounts:
         return [Account(*row) for row in rows]
 
     def set_account_status(self, account_id: str, status: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (status, account_id))
             _bump_auth(conn)
 
@@ -114,7 +125,7 @@ class SqliteAccounts:
     ) -> float:
         # One write of the group committer: its transaction holds SQLite's write lock, so
         # concurrent attempts (any thread, any process) are charged one after the other.
-        def write(conn: sqlite3.Connection) -> float:
+        def write(conn: Connection) -> float:
             states = {}
             for source in sources:
                 row = conn.execute(
@@ -141,7 +152,7 @@ class SqliteAccounts:
         return self._db.write(write)
 
     def login_succeeded(self, account_id: str, source: str, any_source: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "DELETE FROM login_throttle WHERE account_id = ? AND source = ?",
                 (account_id, source),
@@ -192,7 +203,7 @@ class SqliteAccounts:
 
     # sessions ---------------------------------------------------------------------------
     def add_session(self, token_hash: str, session: Session) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             # Expired sessions are dropped here rather than by a timer: logins are rare.
             conn.execute("DELETE FROM sessions WHERE expires_at < ?", (session.created_at,))
             conn.execute(
@@ -215,12 +226,14 @@ class SqliteAccounts:
 
     def remove_sessions(self, account_id: str, keep: str | None) -> None:
         self._changed(
-            "DELETE FROM sessions WHERE account_id = ? AND token_hash IS NOT ?", account_id, keep
+            "DELETE FROM sessions WHERE account_id = ? AND token_hash IS DISTINCT FROM ?",
+            account_id,
+            keep,
         )
 
     # API keys ---------------------------------------------------------------------------
     def add_api_key(self, key: ApiKey, token_hash: str, max_keys: int | None = None) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             if max_keys is not None:
                 (count,) = conn.execute(
                     "SELECT count(*) FROM api_keys WHERE account_id = ?", (key.account_id,)

@@ -70,5 +70,13 @@ def descriptor(billing: Billing, methods: PaymentMethods, budgets: Budgets) -> S
         header_links=(notifications_link(budgets),),
         # Budget alerts wait on SMTP servers and webhooks: a lane of their own, so they
         # never hold up metering and garbage collection.
-        jobs=(Job("billing house-keeping", HOUSE_KEEPING_SECONDS, house_keeping, lane="billing"),),
+        jobs=(
+            Job(
+                "billing house-keeping",
+                HOUSE_KEEPING_SECONDS,
+                house_keeping,
+                lane="billing",
+                once=True,
+            ),
+        ),
     )

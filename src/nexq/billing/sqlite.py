@@ -1,16 +1,15 @@
-"""The SQLite billing store, in the metadata database."""
+"""The SQL billing store (SQLite or PostgreSQL), in the metadata database."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from nexq.billing.model import Budget, Invoice, LineItem, Notification, PaymentMethod
-from nexq.core.db import Database
 from nexq.core.metering import UsageRecord
+from nexq.core.sql import Connection, Database
 
 _INVOICE = "id, number, account_id, month, status, currency, total, lines, created_at, paid_at"
 _METHOD = "id, account_id, brand, last4, exp_month, exp_year, holder, is_default, created_at"
@@ -50,7 +49,7 @@ def _method(row: tuple[Any, ...]) -> PaymentMethod:
 
 
 class SqliteBilling:
-    """:class:`BillingStore` on the SQLite :class:`Database`."""
+    """:class:`BillingStore` on a SQL :class:`Database` (SQLite or PostgreSQL)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -68,10 +67,10 @@ class SqliteBilling:
         if not rows:
             return
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.executemany(
-                "INSERT OR IGNORE INTO usage_samples(service, meter, resource, hour, account_id, "
-                "quantity) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO usage_samples(service, meter, resource, hour, account_id, "
+                "quantity) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,
             )
 
@@ -100,7 +99,8 @@ class SqliteBilling:
     # invoices -----------------------------------------------------------------------------
     def add_invoice(self, invoice: Invoice) -> bool:
         return self._changed(
-            f"INSERT OR IGNORE INTO invoices({_INVOICE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
+            f"INSERT INTO invoices({_INVOICE}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - fixed column names
+            "ON CONFLICT DO NOTHING",
             invoice.id,
             invoice.number,
             invoice.account_id,
@@ -138,12 +138,14 @@ class SqliteBilling:
 
     def close_month(self, month: str, when: float) -> None:
         self._changed(
-            "INSERT OR IGNORE INTO closed_months(month, closed_at) VALUES (?, ?)", month, when
+            "INSERT INTO closed_months(month, closed_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            month,
+            when,
         )
 
     # payment methods ----------------------------------------------------------------------
     def add_payment_method(self, method: PaymentMethod) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             first = not conn.execute(
                 "SELECT 1 FROM payment_methods WHERE account_id = ?", (method.account_id,)
             ).fetchone()
@@ -188,7 +190,7 @@ class SqliteBilling:
         )
 
     def set_default_payment_method(self, account_id: str, method_id: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             if not conn.execute(
                 "SELECT 1 FROM payment_methods WHERE id = ? AND account_id = ?",
                 (method_id, account_id),
@@ -213,8 +215,10 @@ class SqliteBilling:
 
     def set_budget(self, budget: Budget) -> None:
         self._changed(
-            "INSERT OR REPLACE INTO budgets(account_id, amount, thresholds, email, webhook_url) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO budgets(account_id, amount, thresholds, email, webhook_url) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
+            "amount = excluded.amount, thresholds = excluded.thresholds, "
+            "email = excluded.email, webhook_url = excluded.webhook_url",
             budget.account_id,
             str(budget.amount),
             json.dumps(budget.thresholds),
@@ -231,7 +235,8 @@ class SqliteBilling:
 
     def record_alert(self, account_id: str, month: str, threshold: int) -> bool:
         return self._changed(
-            "INSERT OR IGNORE INTO budget_alerts(account_id, month, threshold) VALUES (?, ?, ?)",
+            "INSERT INTO budget_alerts(account_id, month, threshold) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             account_id,
             month,
             threshold,

@@ -6,12 +6,11 @@ and counts.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from nexq.adminkit import DataDir, emit, fail
 from nexq.app import build, sealed_stores
 from nexq.core.keyring import RotationRefused, rotate, status
 from nexq.settings import Settings
@@ -20,9 +19,6 @@ master_key_cli = typer.Typer(
     help="The master key that seals S3 secrets (works while the server runs).",
     no_args_is_help=True,
 )
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [env NEXQ_DATA_DIR].")
-]
 
 
 @master_key_cli.command("status")
@@ -31,7 +27,7 @@ def master_key_status(data_dir: DataDir = None) -> None:
     key sealed ("none": sealed before key ids; re-wrapped by the next rotation)."""
     nexq = build(Settings.from_env(data_dir=data_dir))
     try:
-        typer.echo(json.dumps(status(nexq.box, sealed_stores(nexq)), indent=2))
+        emit(status(nexq.box, sealed_stores(nexq)))
     finally:
         nexq.close()
 
@@ -59,15 +55,12 @@ def master_key_rotate(
             nexq.box, sealed_stores(nexq), grace_seconds, lambda line: typer.echo(line, err=True)
         )
     except RotationRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc))
     finally:
         nexq.close()
-    typer.echo(json.dumps(report, indent=2))
+    emit(report)
     if report["unopenable"]:
-        typer.echo(
-            f"error: {report['unopenable']} secrets open with no key Nexq holds: their "
-            "access keys must be re-created",
-            err=True,
+        fail(
+            f"{report['unopenable']} secrets open with no key Nexq holds: their "
+            "access keys must be re-created"
         )
-        raise typer.Exit(1)

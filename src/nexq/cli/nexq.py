@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import signal
@@ -13,15 +12,15 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
+import psycopg
 import typer
 
+from nexq.adminkit import DataDir, fail, mount
 from nexq.app import (
     ADMIN_COMMANDS,
-    SCOPE_CATALOG,
     Nexq,
     api_app,
     build,
@@ -30,32 +29,17 @@ from nexq.app import (
     services,
     start_jobs,
 )
-from nexq.billing.model import Invoice
-from nexq.billing.service import parse_month
 from nexq.cli.master_key import master_key_cli
+from nexq.cli.migrate import migrate
 from nexq.core.errors import DomainError
-from nexq.core.identity import Principal
+from nexq.core.keyring import KeyringError
+from nexq.core.postgres import SchemaMismatch
 from nexq.core.ratelimit import RateLimiter
 from nexq.settings import Settings
-from nexq.storage.access_keys import AccessKeyView
-from nexq.storage.fsck import check
 
 cli = typer.Typer(help="Nexq: a self-hosted cloud platform.", no_args_is_help=True)
 admin = typer.Typer(help="Operator commands (work while the server runs).", no_args_is_help=True)
-account_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
-key_cli = typer.Typer(help="S3 access keys.", no_args_is_help=True)
-api_key_cli = typer.Typer(help="Platform API keys.", no_args_is_help=True)
 cli.add_typer(admin, name="admin")
-admin.add_typer(account_cli, name="account")
-admin.add_typer(key_cli, name="access-key")
-admin.add_typer(api_key_cli, name="api-key")
-billing_cli = typer.Typer(help="Invoices and payments.", no_args_is_help=True)
-admin.add_typer(billing_cli, name="billing")
-admin.add_typer(master_key_cli, name="master-key")
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [env NEXQ_DATA_DIR].")
-]
 
 
 @contextlib.contextmanager
@@ -65,278 +49,17 @@ def _installation(data_dir: Path | None) -> Iterator[Nexq]:
     try:
         yield nexq
     except DomainError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     finally:
         nexq.close()
 
 
-for _name, _commands in ADMIN_COMMANDS.items():
-    admin.add_typer(_commands(_installation), name=_name)
-
-
-def _print(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2))
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
-
-def _key_json(view: AccessKeyView) -> dict[str, Any]:
-    key = view.key
-    return {
-        "access_key_id": key.id,
-        "label": key.label,
-        "buckets": "all" if view.bucket_names is None else view.bucket_names,
-        "status": "Active" if key.active else "Revoked",
-        "created": datetime.fromtimestamp(key.created_at, UTC).isoformat(timespec="seconds"),
-    }
-
-
-@account_cli.command("create")
-def account_create(
-    email: Annotated[str, typer.Option(help="The account's email.")],
-    password: Annotated[str, typer.Option(help="The account's password (10+ characters).")],
-    data_dir: DataDir = None,
-    operator: Annotated[bool, typer.Option(help="Make it an operator account.")] = False,
-) -> None:
-    """Create an account; prints {"id", "email"}."""
-    with _installation(data_dir) as nexq:
-        account = nexq.accounts.create(email, password, "operator" if operator else "customer")
-    _print({"id": account.id, "email": account.email})
-
-
-@account_cli.command("list")
-def account_list(data_dir: DataDir = None) -> None:
-    """Every account, oldest first: [{"id", "email", "role", "status", "created"}]."""
-    with _installation(data_dir) as nexq:
-        listed, after = [], None
-        while batch := nexq.accounts.list(after, 1000):
-            listed.extend(batch)
-            after = (batch[-1].created_at, batch[-1].id)
-    _print(
-        [
-            {
-                "id": a.id,
-                "email": a.email,
-                "role": a.role,
-                "status": a.status,
-                "created": datetime.fromtimestamp(a.created_at, UTC).isoformat(timespec="seconds"),
-            }
-            for a in listed
-        ]
-    )
-
-
-@account_cli.command("limits")
-def account_limits(
-    account: Annotated[str, typer.Option(help="The account's email.")],
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            help="NAME=VALUE override (repeatable): a number, 'unlimited' or 'default'.",
-        ),
-    ] = None,
-    tier: Annotated[
-        str | None, typer.Option(help="Move the account to this tier (no usage check).")
-    ] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Print the account's effective limits as JSON (null = unlimited); change them first."""
-    changes: dict[str, str] = {}
-    for item in set_ or []:
-        name, sep, value = item.partition("=")
-        if not sep:
-            _fail(f"--set {item!r}: use NAME=VALUE, e.g. buckets=50.")
-        changes[name.strip()] = value
-    with _installation(data_dir) as nexq:
-        owner = nexq.accounts.get(account)
-        if tier is not None:
-            nexq.account_store.set_account_tier(owner.id, nexq.limits.catalog.get(tier).id)
-        nexq.limits.override(owner, changes)
-        limits = nexq.limits.effective(owner)
-    _print(limits)
-
-
-@api_key_cli.command("create")
-def api_key_create(
-    account: Annotated[str, typer.Option(help="The owning account's email.")],
-    name: Annotated[str, typer.Option(help='What the key is for, e.g. "CI".')],
-    scope: Annotated[
-        list[str] | None,
-        typer.Option(help="A scope such as storage:read (repeatable); default: every scope."),
-    ] = None,
-    description: Annotated[str, typer.Option(help="A longer note.")] = "",
-    data_dir: DataDir = None,
-) -> None:
-    """Create an API key; prints {"id", "token", "scopes"}, the token once and never again."""
-    with _installation(data_dir) as nexq:
-        owner = nexq.accounts.get(account)
-        principal = Principal(owner, frozenset(SCOPE_CATALOG.of_role(owner.role)))
-        key, token = nexq.api_keys.create(principal, name, description, scope or None)
-    _print({"id": key.id, "token": token, "scopes": sorted(key.scopes)})
-
-
-def _invoice_json(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "id": invoice.id,
-        "number": invoice.number,
-        "account_id": invoice.account_id,
-        "month": invoice.month,
-        "status": invoice.status,
-        "currency": invoice.currency,
-        "total": str(invoice.total),
-    }
-
-
-@billing_cli.command("close-month")
-def billing_close_month(
-    month: Annotated[
-        str | None, typer.Option(help="YYYY-MM (a past month); default: last month.")
-    ] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Invoice every account that used something in the month (runs itself when a month
-    begins; running it again makes no second invoice). Prints the new invoices."""
-    with _installation(data_dir) as nexq:
-        if month is None:
-            last = nexq.billing.today().replace(day=1) - timedelta(days=1)
-            month = f"{last:%Y-%m}"
-        made = nexq.billing.close_month(parse_month(month))
-    _print([_invoice_json(i) for i in made])
-
-
-@billing_cli.command("invoices")
-def billing_invoices(
-    account: Annotated[str, typer.Option(help="The account's email.")],
-    data_dir: DataDir = None,
-) -> None:
-    """The account's invoices, newest first."""
-    with _installation(data_dir) as nexq:
-        found = nexq.billing.invoices(nexq.accounts.get(account))
-    _print([_invoice_json(i) for i in found])
-
-
-@billing_cli.command("set-status")
-def billing_set_status(
-    invoice: Annotated[str, typer.Argument(help="Invoice id or number.")],
-    status: Annotated[str, typer.Argument(help="paid, void or open.")],
-    data_dir: DataDir = None,
-) -> None:
-    """Record a payment (paid), cancel an invoice (void) or reopen it."""
-    with _installation(data_dir) as nexq:
-        changed = nexq.billing.set_status(nexq.billing.invoice(None, invoice), status)
-    _print(_invoice_json(changed))
-
-
-@account_cli.command("suspend")
-def account_suspend(email: str, data_dir: DataDir = None) -> None:
-    """Suspend an account: its keys get 403 at once, nothing is deleted."""
-    _set_suspended(email, True, data_dir)
-
-
-@account_cli.command("resume")
-def account_resume(email: str, data_dir: DataDir = None) -> None:
-    """Resume a suspended account."""
-    _set_suspended(email, False, data_dir)
-
-
-def _set_suspended(email: str, suspended: bool, data_dir: Path | None) -> None:
-    with _installation(data_dir) as nexq:
-        account = nexq.accounts.set_suspended(nexq.accounts.get(email), suspended)
-    _print({"id": account.id, "email": account.email, "status": account.status})
-
-
-@key_cli.command("create")
-def key_create(
-    account: Annotated[str, typer.Option(help="The owning account's email.")],
-    label: Annotated[str, typer.Option(help='A descriptive name, e.g. "Production API".')],
-    bucket: Annotated[
-        list[str] | None, typer.Option(help="Limit the key to this bucket (repeatable).")
-    ] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Create an access key; the secret is printed once and can never be shown again."""
-    with _installation(data_dir) as nexq:
-        owner = nexq.accounts.get(account)
-        view, secret = nexq.access_keys.create(owner.id, label, bucket or None)
-    out = _key_json(view)
-    _print(
-        {
-            "access_key_id": out["access_key_id"],
-            "secret_access_key": secret,
-            "label": out["label"],
-            "buckets": out["buckets"],
-        }
-    )
-
-
-@key_cli.command("list")
-def key_list(
-    account: Annotated[str, typer.Option(help="The owning account's email.")],
-    data_dir: DataDir = None,
-) -> None:
-    """List the account's access keys (never their secrets)."""
-    with _installation(data_dir) as nexq:
-        views = nexq.access_keys.list(nexq.accounts.get(account).id)
-    _print([_key_json(v) for v in views])
-
-
-@key_cli.command("revoke")
-def key_revoke(
-    key_id: Annotated[str, typer.Argument(metavar="ID")],
-    account: Annotated[str, typer.Option(help="The owning account's email.")],
-    data_dir: DataDir = None,
-) -> None:
-    """Revoke a key: every request signed with it gets 403 at once."""
-    with _installation(data_dir) as nexq:
-        nexq.access_keys.revoke(nexq.accounts.get(account).id, key_id)
-    _print({"access_key_id": key_id, "status": "Revoked"})
-
-
-@key_cli.command("delete")
-def key_delete(
-    key_id: Annotated[str, typer.Argument(metavar="ID")],
-    account: Annotated[str, typer.Option(help="The owning account's email.")],
-    data_dir: DataDir = None,
-) -> None:
-    """Delete a key permanently."""
-    with _installation(data_dir) as nexq:
-        nexq.access_keys.delete(nexq.accounts.get(account).id, key_id)
-    _print({"access_key_id": key_id, "deleted": True})
-
-
-@admin.command("fsck")
-def fsck(
-    data_dir: DataDir = None,
-    repair: Annotated[
-        bool,
-        typer.Option(
-            help="Remove orphan blob files older than five minutes; recount wrong counters."
-        ),
-    ] = False,
-) -> None:
-    """Check that every object's blobs exist with the right size, and that bucket and
-    account counters (objects, stored bytes) match the objects; exit 1 if not."""
-    with _installation(data_dir) as nexq:
-        report = check(nexq.store, nexq.blobs, repair=repair)
-    _print(
-        {
-            "clean": report.clean,
-            "blobs_referenced": report.objects_blobs,
-            "missing": report.missing,
-            "wrong_size": report.wrong_size,
-            "orphans": report.orphans,
-            "temporaries": report.temporaries,
-            "removed": report.removed,
-            "counters": report.counters,
-            "recounted": report.recounted,
-        }
-    )
-    if not report.clean and not (repair and not report.missing and not report.wrong_size):
-        raise typer.Exit(1)
+# Each service's groups and commands (`nexq admin account …`, `nexq admin fsck`), then the
+# kernel's.
+for _commands in ADMIN_COMMANDS:
+    mount(admin, _commands(_installation))
+admin.add_typer(master_key_cli, name="master-key")
+admin.command("migrate")(migrate)
 
 
 @cli.command()
@@ -375,6 +98,29 @@ def serve(
             "believed [env NEXQ_TRUSTED_PROXIES]."
         ),
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Metadata in PostgreSQL: postgresql://… (default: SQLite in the data dir) "
+            "[env NEXQ_DATABASE_URL].",
+        ),
+    ] = None,
+    blobs: Annotated[
+        str | None,
+        typer.Option(
+            "--blobs",
+            help="Object bytes in Ceph: rados://POOL?conf=…&id=… (default: files in the data "
+            "dir) [env NEXQ_BLOBS_URL].",
+        ),
+    ] = None,
+    nodes: Annotated[
+        int | None,
+        typer.Option(
+            help="Nodes behind the load balancer; each enforces its share of request rates "
+            "[env NEXQ_NODES]."
+        ),
+    ] = None,
 ) -> None:
     """Start the S3 endpoint and the control plane on embedded defaults."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -391,6 +137,9 @@ def serve(
         s3_url=s3_url,
         public_url=public_url,
         trusted_proxies=trusted_proxies,
+        database_url=database,
+        blobs_url=blobs,
+        nodes=nodes,
     )
     if self_signed and settings.tls_cert is None:
         from nexq.cli.tls import self_signed as make_certificate
@@ -400,7 +149,10 @@ def serve(
     try:
         nexq = build(settings)
     except DomainError as exc:  # e.g. a mistake in the operator's tiers.toml
-        _fail(exc.message)
+        fail(exc.message)
+    except (SchemaMismatch, KeyringError, OSError, psycopg.Error) as exc:
+        # A database of another version, a missing key, an engine that cannot be reached.
+        fail(str(exc))
     removed = recover(nexq)
     if removed:
         logging.getLogger("nexq").info("start-up recovery removed %d leftover files", removed)
@@ -413,7 +165,7 @@ def serve(
     typer.echo(f"Region: {settings.region}   data: {settings.data_dir.resolve()}")
     sys.stdout.flush()
     # Made before forking, so that every worker draws from the same buckets.
-    rates = RateLimiter()
+    rates = RateLimiter(share=settings.nodes)
     if settings.workers <= 1:
         _run_worker(settings, sockets, rates)
         return
@@ -500,6 +252,11 @@ def _first_start(nexq: Nexq) -> None:
     _write_secret(path, password + "\n")
     try:
         nexq.accounts.create(OPERATOR, password, "operator")
+    except DomainError:
+        path.unlink(missing_ok=True)
+        if nexq.accounts.find(OPERATOR) is None:
+            raise
+        return  # another node, starting at the same time on the same database, made it
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -531,7 +288,7 @@ def _run_worker(settings: Settings, sockets: list[socket.socket], rates: RateLim
 
     nexq = build(settings)
     stop = threading.Event()
-    start_jobs([job for service in services(nexq) for job in service.jobs], stop)
+    start_jobs([job for service in services(nexq) for job in service.jobs], stop, nexq.db)
     s3 = s3_app(nexq, rates)
     try:
         serve_forever(

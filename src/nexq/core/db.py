@@ -1,4 +1,5 @@
-"""The metadata database: SQLite in WAL mode, versioned migrations, and a group committer.
+"""The metadata database: the group committer, versioned migrations, and the embedded
+engine (SQLite in WAL mode). ``core.postgres`` is the engine for several nodes.
 
 Writes go through one :class:`Committer` thread per process. It gathers every write that is
 waiting, makes the blob files they reference durable with one ``syncfs``, runs them in one
@@ -9,20 +10,21 @@ paying two each, and an acknowledged write is on disk before its caller hears of
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
+import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 from nexq.core.durability import Durability, FileSystemSync
 from nexq.core.errors import full_disk_as_domain
-
-T = TypeVar("T")
-Write = Callable[[sqlite3.Connection], T]
+from nexq.core.sql import T, Write
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -126,6 +128,47 @@ class _Job:
         self.future: Future[Any] = Future()
 
 
+class Writer(Protocol):
+    """How the committer holds its engine's one write connection."""
+
+    def open(self) -> Any:
+        """A new write connection (statements run in autocommit unless BEGIN is sent)."""
+        ...
+
+    def begin(self, conn: Any) -> None:
+        """Start the batch's transaction, taking the engine's write lock: writers of every
+        process (and every node) run one batch at a time, so a write that reads, checks and
+        changes (a quota, a counter, a number) sees every write committed before it."""
+        ...
+
+    def in_transaction(self, conn: Any) -> bool:
+        """Whether ``conn`` is still inside the batch's transaction."""
+        ...
+
+    def usable(self, conn: Any) -> bool:
+        """False once the connection is lost; the committer opens another."""
+        ...
+
+
+class SqliteWriter:
+    """The write connection of a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def open(self) -> sqlite3.Connection:
+        return connect(self._path)
+
+    def begin(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def in_transaction(self, conn: sqlite3.Connection) -> bool:
+        return conn.in_transaction
+
+    def usable(self, conn: sqlite3.Connection) -> bool:
+        return True
+
+
 class Committer:
     """Runs writes in batches: one syncfs and one commit for everything that was waiting.
 
@@ -137,13 +180,14 @@ class Committer:
 
     def __init__(
         self,
-        path: Path,
+        writer: Writer | Path,
         sync_root: Path,
         max_batch: int = 256,
         *,
         durability: Durability | None = None,
     ) -> None:
-        self._conn = connect(path)
+        self._writer: Writer = SqliteWriter(writer) if isinstance(writer, Path) else writer
+        self._conn: Any = self._writer.open()
         self._sync_root = sync_root
         self._durability = durability or FileSystemSync()
         self._max_batch = max_batch
@@ -171,7 +215,8 @@ class Committer:
         self._flusher.join()
         self._to_commit.put(None)
         self._thread.join()
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def _batches(self, source: queue.SimpleQueue[_Job | None]) -> Iterator[list[_Job]]:
         """Everything waiting in ``source``, a batch at a time, until None arrives."""
@@ -212,13 +257,15 @@ class Committer:
 
     def _commit(self, batch: list[_Job]) -> None:
         try:
+            if self._conn is None:
+                self._conn = self._writer.open()
             results = self._run(batch)
             self._conn.execute("COMMIT")
         except BaseException as exc:
             # The transaction is lost as a whole: no write of the batch happened, each is told.
-            if self._conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
+            # (A connection lost during COMMIT leaves the outcome unknown to us as to SQLite's
+            # own callers; the writes are refused, and a retry finds what did commit.)
+            self._recover()
             for job in batch:
                 job.future.set_exception(full_disk_as_domain(exc))
             return
@@ -228,8 +275,21 @@ class Committer:
             else:
                 job.future.set_exception(full_disk_as_domain(value))
 
+    def _recover(self) -> None:
+        """After a failed batch: roll back what is open, or drop a lost connection."""
+        conn = self._conn
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            if self._writer.usable(conn) and self._writer.in_transaction(conn):
+                conn.execute("ROLLBACK")
+        if not self._writer.usable(conn):
+            with contextlib.suppress(Exception):
+                conn.close()
+            self._conn = None  # the next batch opens another
+
     def _run(self, batch: list[_Job]) -> list[tuple[_Job, bool, Any]]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._writer.begin(self._conn)
         results: list[tuple[_Job, bool, Any]] = []
         for job in batch:
             # Each write gets a savepoint so one refused write does not undo its neighbours.
@@ -237,7 +297,7 @@ class Committer:
             try:
                 value = job.write(self._conn)
             except BaseException as exc:
-                if not self._conn.in_transaction:
+                if not self._writer.in_transaction(self._conn):
                     # SQLite rolled the whole transaction back by itself (it may on a full
                     # disk or an I/O error): the neighbours' writes are gone too.
                     raise
@@ -250,8 +310,38 @@ class Committer:
         return results
 
 
+class FileLease:
+    """A lease among the processes of one host: a record lock on one byte of the database's
+    lease file, which the kernel drops when its holder dies.
+
+    Every lease of a process locks through the same descriptor: closing any descriptor of a
+    file drops all of the process's record locks on it, so none is opened per lease."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        self._fd = fd
+        self._offset = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest())
+        self._held = False
+
+    def held(self) -> bool:
+        if not self._held:
+            try:
+                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self._offset)
+            except OSError:
+                return False
+            self._held = True
+        return True
+
+    def release(self) -> None:
+        if self._held:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self._offset)
+            self._held = False
+
+
 class Database:
-    """The metadata database of one process: per-thread readers and one group committer."""
+    """The embedded metadata database of one process (one SQLite file): per-thread readers
+    and one group committer. It is a :class:`nexq.core.sql.Database`."""
+
+    engine = "sqlite"
 
     def __init__(
         self,
@@ -269,6 +359,10 @@ class Database:
             bootstrap.close()
         self._readers = Readers(path)
         self._committer = Committer(path, sync_root, durability=durability)
+        # Beside the database as SQLite's own -wal and -shm files, made as it opens.
+        self._leases = os.open(
+            path.with_name(path.name + "-leases"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+        )
 
     def reader(self) -> sqlite3.Connection:
         """A read-only connection for the calling thread."""
@@ -282,6 +376,12 @@ class Database:
         """Queue ``write`` without waiting (house-keeping whose loss a restart repairs)."""
         self._committer.submit(write)
 
+    def lease(self, name: str) -> FileLease:
+        """A lease among the processes of this host: the only processes of an installation
+        on SQLite."""
+        return FileLease(self._leases, name)
+
     def close(self) -> None:
         """Flush queued writes and close."""
         self._committer.close()
+        os.close(self._leases)

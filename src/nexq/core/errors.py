@@ -49,6 +49,17 @@ class StorageFull(DomainError):
         )
 
 
+class Unavailable(DomainError):
+    """The metadata database cannot be reached (a node that cannot check a request does not
+    answer it); nothing was done, or a write's outcome is unknown. Retry shortly."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service cannot reach its database right now; retry in a moment (a write "
+            "that got this answer may or may not have been made)."
+        )
+
+
 class RateLimited(DomainError):
     """Too many requests in a short time; retry after a pause."""
 

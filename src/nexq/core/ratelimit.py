@@ -8,6 +8,12 @@ a limit was below the worker count, and gave a single connection only 1/N of its
 
 A POSIX record lock on an unlinked file guards the table across processes: the kernel drops
 it when its holder dies, so a worker killed mid-update cannot wedge the others.
+
+Several nodes behind a load balancer each enforce their share of a rate (``share`` = the
+number of nodes, ``NEXQ_NODES``): a balancer that spreads requests evenly (round robin, as
+nginx and HAProxy do per request) then holds the installation to the whole rate, with no
+round trip to a shared counter on the request path. Each node still lets at least one
+request through (its bucket holds one request at least), so a low limit never refuses all.
 """
 
 from __future__ import annotations
@@ -37,8 +43,14 @@ class RateLimiter:
     (at least one request), shared by the processes forked after it was made."""
 
     def __init__(
-        self, slots: int = DEFAULT_SLOTS, clock: Callable[[], float] = time.monotonic
+        self,
+        slots: int = DEFAULT_SLOTS,
+        clock: Callable[[], float] = time.monotonic,
+        share: int = 1,
     ) -> None:
+        if share < 1:
+            raise ValueError("the share is the number of nodes, at least 1")
+        self._share = share
         self._slots = slots
         self._clock = clock  # CLOCK_MONOTONIC is one clock for every process of the host
         self._memory = mmap.mmap(-1, slots * _SLOT.size)  # MAP_SHARED: forked children share it
@@ -46,12 +58,13 @@ class RateLimiter:
         # Record locks belong to a process, not a thread: threads of one process queue here.
         self._threads = threading.Lock()
 
-    def take(self, key: str, rate: int | None) -> int:
+    def take(self, key: str, rate: float | None) -> int:
         """0 if a request may go ahead now, else the seconds to wait (rate None = unlimited)."""
         if rate is None:
             return 0
         if rate <= 0:
             return 1  # a limit of 0 refuses everything
+        rate /= self._share  # this node's part of the installation's rate
         wanted = _key_hash(key)
         home = wanted % self._slots
         capacity = max(1.0, float(rate))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nexq.core.db import Database
 from nexq.core.errors import DomainError
 from nexq.core.identity import Scope
+from nexq.core.sql import Database
 from nexq.platform import Job, Service
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.port import BlobStore
@@ -102,7 +102,12 @@ def descriptor(
         console_adapters=(foreign_buckets_not_found,),
         jobs=(
             Job("flush usage counts", FLUSH_SECONDS, meter.flush),
-            Job("collect garbage", FLUSH_SECONDS, lambda: collect_garbage(store, blobs, db)),
+            Job(
+                "collect garbage",
+                FLUSH_SECONDS,
+                lambda: collect_garbage(store, blobs, db),
+                once=True,
+            ),
         ),
         meters=METERS,
         meter_provider=StorageMeters(readings),

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import typer
 
+from nexq.adminkit import Commands, DataDir, Opener, emit
 from nexq.core.identity import Principal
 from nexq.support.model import Ticket
 from nexq.support.service import Support
@@ -29,10 +28,6 @@ class Installation(Protocol):
         ...
 
 
-Opener = Callable[[Path | None], AbstractContextManager[Installation]]
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [env NEXQ_DATA_DIR].")
-]
 As = Annotated[str, typer.Option("--as", help="The operator account acting.")]
 Ticket_ = Annotated[str, typer.Argument(metavar="TICKET_ID")]
 
@@ -59,7 +54,7 @@ def _ticket(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def commands(open_installation: Opener) -> typer.Typer:
+def commands(open_installation: Opener[Installation]) -> Commands:
     """The ``support`` group of ``nexq admin``; each prints JSON."""
     cli = typer.Typer(help="Support: the queue, answers, statuses, plans.", no_args_is_help=True)
 
@@ -67,9 +62,6 @@ def commands(open_installation: Opener) -> typer.Typer:
     def acting(data_dir: Path | None, email: str) -> Iterator[tuple[Support, Principal]]:
         with open_installation(data_dir) as nexq:
             yield nexq.support, nexq.operator(email)
-
-    def emit(value: Any) -> None:
-        typer.echo(json.dumps(value, indent=2))
 
     @cli.command("queue")
     def queue(data_dir: DataDir = None, actor: As = OPERATOR) -> None:
@@ -130,4 +122,4 @@ def commands(open_installation: Opener) -> typer.Typer:
             found = nexq.support.assign_plan(account_id, plan_id)
         emit({"account_id": account_id, "plan": found.id, "first_response": found.first_response})
 
-    return cli
+    return {"support": cli}

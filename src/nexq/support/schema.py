@@ -50,5 +50,12 @@ SCHEMA = Schema(
             ) WITHOUT ROWID
             """,
         ),
+        # attachments keep the order they were sent in without SQLite's rowid (PostgreSQL
+        # has none); those sent before keep 0 and come in id order
+        Migration(
+            """
+            ALTER TABLE support_attachments ADD COLUMN position INTEGER NOT NULL DEFAULT 0
+            """,
+        ),
     ],
 )

@@ -1,13 +1,12 @@
-"""The SQLite support store, in the metadata database."""
+"""The SQL support store (SQLite or PostgreSQL), in the metadata database."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import astuple, replace
 from typing import Any
 
-from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
+from nexq.core.sql import Connection, Database
 from nexq.support.model import OPEN_STATUSES, Attachment, Message, Ticket
 
 _TICKET = (
@@ -22,13 +21,13 @@ def _ticket(row: tuple[Any, ...]) -> Ticket:
 
 
 class SqliteSupport:
-    """:class:`SupportStore` on the SQLite :class:`Database`."""
+    """:class:`SupportStore` on a SQL :class:`Database` (SQLite or PostgreSQL)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def add_ticket(self, ticket: Ticket, first: Message, max_open: int | None) -> Ticket:
-        def write(conn: sqlite3.Connection) -> Ticket:
+        def write(conn: Connection) -> Ticket:
             if max_open is not None:
                 (count,) = conn.execute(
                     "SELECT count(*) FROM support_tickets WHERE account_id = ? "
@@ -88,7 +87,7 @@ class SqliteSupport:
         return [_ticket(r) for r in rows]
 
     def add_message(self, message: Message, ticket: Ticket) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             _insert_message(conn, message)
             _update(conn, ticket)
 
@@ -102,13 +101,13 @@ class SqliteSupport:
         files: dict[str, list[Attachment]] = {}
         for row in conn.execute(
             "SELECT id, ticket_id, message_id, filename, content_type, size, blob "
-            "FROM support_attachments WHERE ticket_id = ? ORDER BY rowid",
+            "FROM support_attachments WHERE ticket_id = ? ORDER BY message_id, position, id",
             (ticket_id,),
         ):
             files.setdefault(row[2], []).append(Attachment(*row))
         rows = conn.execute(
             "SELECT id, ticket_id, author_id, author_role, body, created_at "
-            "FROM support_messages WHERE ticket_id = ? ORDER BY created_at, rowid",
+            "FROM support_messages WHERE ticket_id = ? ORDER BY created_at, id",
             (ticket_id,),
         ).fetchall()
         return [
@@ -135,7 +134,7 @@ class SqliteSupport:
         return str(row[0]) if row else None
 
     def set_plan(self, account_id: str, plan: str | None) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute("DELETE FROM support_plans WHERE account_id = ?", (account_id,))
             if plan is not None:
                 conn.execute(
@@ -145,7 +144,7 @@ class SqliteSupport:
         self._db.write(write)
 
 
-def _insert_message(conn: sqlite3.Connection, message: Message) -> None:
+def _insert_message(conn: Connection, message: Message) -> None:
     conn.execute(
         "INSERT INTO support_messages(id, ticket_id, author_id, author_role, body, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -160,15 +159,15 @@ def _insert_message(conn: sqlite3.Connection, message: Message) -> None:
     )
     conn.executemany(
         "INSERT INTO support_attachments(id, ticket_id, message_id, filename, content_type, "
-        "size, blob) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "size, blob, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (a.id, a.ticket_id, a.message_id, a.filename, a.content_type, a.size, a.blob)
-            for a in message.attachments
+            (a.id, a.ticket_id, a.message_id, a.filename, a.content_type, a.size, a.blob, n)
+            for n, a in enumerate(message.attachments)
         ],
     )
 
 
-def _update(conn: sqlite3.Connection, ticket: Ticket) -> None:
+def _update(conn: Connection, ticket: Ticket) -> None:
     conn.execute(
         "UPDATE support_tickets SET status = ?, updated_at = ?, first_response_at = ?, "
         "closed_at = ?, assignee = ?, severity = ? WHERE id = ?",

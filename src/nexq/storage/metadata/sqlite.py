@@ -1,16 +1,15 @@
-"""The SQLite metadata store."""
+"""The SQL metadata store (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from nexq.core.db import Database
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
+from nexq.core.sql import Connection, Database
 from nexq.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -91,15 +90,17 @@ def _part(row: tuple[Any, ...]) -> Part:
     )
 
 
-def _bump_auth(conn: sqlite3.Connection) -> None:
+def _bump_auth(conn: Connection) -> None:
     conn.execute("UPDATE generations SET value = value + 1 WHERE name = 'auth'")
 
 
-def _discard(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
-    conn.executemany("INSERT OR IGNORE INTO garbage(path) VALUES (?)", ((p,) for p in paths))
+def _discard(conn: Connection, paths: Iterable[str]) -> None:
+    conn.executemany(
+        "INSERT INTO garbage(path) VALUES (?) ON CONFLICT DO NOTHING", ((p,) for p in paths)
+    )
 
 
-def _check_grants(conn: sqlite3.Connection, key: AccessKey) -> None:
+def _check_grants(conn: Connection, key: AccessKey) -> None:
     """NoSuchBucket unless every bucket granted to ``key`` exists in its account (one may have
     been deleted since the caller looked it up)."""
     granted = sorted(key.bucket_ids or ())
@@ -114,7 +115,7 @@ def _check_grants(conn: sqlite3.Connection, key: AccessKey) -> None:
 
 
 def _check_conditions(
-    conn: sqlite3.Connection, bucket_id: str, key: str, if_match: str | None, if_none_match: bool
+    conn: Connection, bucket_id: str, key: str, if_match: str | None, if_none_match: bool
 ) -> tuple[list[str], int | None]:
     """Check conditional-write headers against the current object; its blob paths and size."""
     row = conn.execute(
@@ -133,7 +134,7 @@ def _check_conditions(
 
 
 def _count_object(
-    conn: sqlite3.Connection, meta: ObjectMeta, old_size: int | None, quota: int | None
+    conn: Connection, meta: ObjectMeta, old_size: int | None, quota: int | None
 ) -> None:
     """Keep the bucket's counters with the write, refusing it if it breaks the quota."""
     _add_to_counters(
@@ -155,7 +156,7 @@ _ADD_TO_ACCOUNT_WITHIN = (
 
 
 def _add_to_counters(
-    conn: sqlite3.Connection, bucket_id: str, objects: int, grown: int, quota: int | None = None
+    conn: Connection, bucket_id: str, objects: int, grown: int, quota: int | None = None
 ) -> None:
     """Add to the bucket's counters and to its account's stored bytes; growth that would take
     the account over ``quota`` raises QuotaExceeded before anything is changed."""
@@ -179,9 +180,7 @@ def _add_to_counters(
         raise NoSuchBucket()
 
 
-def _unchanged_account(
-    conn: sqlite3.Connection, bucket_id: str, grown: int, quota: int | None
-) -> None:
+def _unchanged_account(conn: Connection, bucket_id: str, grown: int, quota: int | None) -> None:
     """The account's row did not change: ``quota`` refuses the growth, or the account has no
     row yet (its first bytes since the row was introduced), which starts from its buckets."""
     row = conn.execute(
@@ -207,7 +206,7 @@ def _unchanged_account(
 
 
 class SqliteMetadata:
-    """:class:`MetadataStore` on the SQLite :class:`Database`."""
+    """:class:`MetadataStore` on a SQL :class:`Database` (SQLite or PostgreSQL)."""
 
     def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
@@ -229,7 +228,7 @@ class SqliteMetadata:
 
     # buckets ----------------------------------------------------------------------------
     def add_bucket(self, bucket: Bucket, max_buckets: int | None = None) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             row = conn.execute(
                 "SELECT account_id FROM buckets WHERE name = ?", (bucket.name,)
             ).fetchone()
@@ -272,7 +271,7 @@ class SqliteMetadata:
         return [Bucket(*r) for r in rows]
 
     def remove_bucket(self, bucket_id: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             if conn.execute(
                 "SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1", (bucket_id,)
             ).fetchone():
@@ -364,7 +363,7 @@ class SqliteMetadata:
         if_none_match: bool = False,
         quota: int | None = None,
     ) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             old, old_size = _check_conditions(
                 conn, meta.bucket_id, meta.key, if_match, if_none_match
             )
@@ -376,7 +375,7 @@ class SqliteMetadata:
         self._db.write(write, sync_blobs=True)
 
     def delete_object(self, bucket_id: str, key: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             row = conn.execute(
                 "DELETE FROM objects WHERE bucket_id = ? AND key = ? RETURNING segments, size",
                 (bucket_id, key),
@@ -391,7 +390,7 @@ class SqliteMetadata:
 
     # multipart --------------------------------------------------------------------------
     def add_upload(self, upload: Upload) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 f"INSERT INTO uploads({_UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
                 (
@@ -439,14 +438,17 @@ class SqliteMetadata:
         return [_upload(r) for r in self._db.reader().execute(sql, args).fetchall()]
 
     def put_part(self, part: Part) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             if conn.execute("SELECT 1 FROM uploads WHERE id = ?", (part.upload_id,)).fetchone():
                 old = conn.execute(
                     "SELECT path FROM parts WHERE upload_id = ? AND number = ?",
                     (part.upload_id, part.number),
                 ).fetchone()
                 conn.execute(
-                    f"INSERT OR REPLACE INTO parts({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
+                    f"INSERT INTO parts({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - fixed column names
+                    "ON CONFLICT (upload_id, number) DO UPDATE SET size = excluded.size, "
+                    "etag = excluded.etag, last_modified = excluded.last_modified, "
+                    "path = excluded.path, checksums = excluded.checksums",
                     (
                         part.upload_id,
                         part.number,
@@ -488,7 +490,7 @@ class SqliteMetadata:
     ) -> None:
         used = set(used_parts)
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (upload.id,)).fetchone():
                 raise NoSuchUpload()
             old, old_size = _check_conditions(
@@ -509,7 +511,7 @@ class SqliteMetadata:
         self._db.write(write)
 
     def abort_upload(self, upload_id: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             paths = [
                 r[0]
                 for r in conn.execute("SELECT path FROM parts WHERE upload_id = ?", (upload_id,))
@@ -529,7 +531,7 @@ class SqliteMetadata:
         internal: bool = False,
         max_keys: int | None = None,
     ) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             if max_keys is not None and not internal:
                 (count,) = conn.execute(
                     "SELECT count(*) FROM access_keys WHERE account_id = ? AND internal = 0",
@@ -560,13 +562,13 @@ class SqliteMetadata:
 
         self._db.write(write)
 
-    def _grants(self, conn: sqlite3.Connection, key_id: str) -> frozenset[str]:
+    def _grants(self, conn: Connection, key_id: str) -> frozenset[str]:
         rows = conn.execute(
             "SELECT bucket_id FROM access_key_buckets WHERE access_key_id = ?", (key_id,)
         )
         return frozenset(r[0] for r in rows)
 
-    def _key(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> AccessKey:
+    def _key(self, conn: Connection, row: tuple[Any, ...]) -> AccessKey:
         return AccessKey(
             id=row[0],
             account_id=row[1],
@@ -607,7 +609,7 @@ class SqliteMetadata:
         return self._key(conn, row), bytes(row[6])
 
     def remove_internal_access_keys(self, account_id: str) -> int:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             gone = conn.execute(
                 "DELETE FROM access_keys WHERE account_id = ? AND internal = 1", (account_id,)
             ).rowcount
@@ -617,7 +619,7 @@ class SqliteMetadata:
         return self._db.write(write)
 
     def set_access_key_status(self, account_id: str, key_id: str, status: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             changed = conn.execute(
                 "UPDATE access_keys SET status = ? "
                 "WHERE id = ? AND account_id = ? AND internal = 0",
@@ -629,7 +631,7 @@ class SqliteMetadata:
         return self._db.write(write)
 
     def remove_access_key(self, account_id: str, key_id: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             gone = conn.execute(
                 "DELETE FROM access_keys WHERE id = ? AND account_id = ? AND internal = 0",
                 (key_id, account_id),
@@ -647,7 +649,7 @@ class SqliteMetadata:
         return [(r[0], bytes(r[1])) for r in rows]
 
     def replace_sealed_secrets(self, changes: Sequence[tuple[str, bytes, bytes]]) -> int:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             # Compared with the old value: a key deleted or re-made meanwhile is left alone.
             return sum(
                 conn.execute(
@@ -699,15 +701,17 @@ class SqliteMetadata:
         if not batch:
             return
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             # Additive, so that several processes (later several nodes) can share the table.
             conn.executemany(
                 "INSERT INTO usage_hourly(account_id, hour, bucket_id, bucket_name, data_in, "
                 "data_out, class_a, class_b, other) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(account_id, hour, bucket_id) DO UPDATE SET "
-                "data_in = data_in + excluded.data_in, data_out = data_out + excluded.data_out, "
-                "class_a = class_a + excluded.class_a, class_b = class_b + excluded.class_b, "
-                "other = other + excluded.other",
+                "data_in = usage_hourly.data_in + excluded.data_in, "
+                "data_out = usage_hourly.data_out + excluded.data_out, "
+                "class_a = usage_hourly.class_a + excluded.class_a, "
+                "class_b = usage_hourly.class_b + excluded.class_b, "
+                "other = usage_hourly.other + excluded.other",
                 batch,
             )
 
@@ -763,7 +767,7 @@ class SqliteMetadata:
     def forget_garbage(self, paths: Iterable[str]) -> None:
         items = [(p,) for p in paths]
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.executemany("DELETE FROM garbage WHERE path = ?", items)
 
         self._db.write_later(write)
@@ -784,7 +788,7 @@ class SqliteMetadata:
         return _counter_drift(self._db.reader())
 
     def recount(self) -> list[str]:
-        def write(conn: sqlite3.Connection) -> list[str]:
+        def write(conn: Connection) -> list[str]:
             drift = _counter_drift(conn)
             if drift:
                 conn.execute(
@@ -824,7 +828,7 @@ WHERE coalesce(s.stored_bytes, 0) != coalesce(t.bytes, 0)
 """
 
 
-def _counter_drift(conn: sqlite3.Connection) -> list[str]:
+def _counter_drift(conn: Connection) -> list[str]:
     out = []
     for kind, name, count, stored, actual_count, actual_bytes in conn.execute(_DRIFT):
         if kind == "bucket":
@@ -837,10 +841,14 @@ def _counter_drift(conn: sqlite3.Connection) -> list[str]:
     return out
 
 
-def _insert_object(conn: sqlite3.Connection, meta: ObjectMeta) -> None:
+def _insert_object(conn: Connection, meta: ObjectMeta) -> None:
     conn.execute(
-        f"INSERT OR REPLACE INTO objects({_OBJECT_COLUMNS}) "  # noqa: S608 - fixed column names
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO objects({_OBJECT_COLUMNS}) "  # noqa: S608 - fixed column names
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket_id, key) DO UPDATE SET "
+        "size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified, "
+        "headers = excluded.headers, metadata = excluded.metadata, "
+        "checksums = excluded.checksums, checksum_type = excluded.checksum_type, "
+        "segments = excluded.segments, parts_count = excluded.parts_count",
         (
             meta.bucket_id,
             meta.key,

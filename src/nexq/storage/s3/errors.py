@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from nexq.core.errors import DomainError, QuotaExceeded, RateLimited, StorageFull
+from nexq.core.errors import DomainError, QuotaExceeded, RateLimited, StorageFull, Unavailable
 from nexq.storage import errors as domain
 
 
@@ -52,6 +52,8 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     domain.InvalidArgument: ("InvalidArgument", 400),
     QuotaExceeded: ("QuotaExceeded", 403),
     RateLimited: ("SlowDown", 503),
+    # The SDKs retry a 503 (with back-off), which is what a database fail-over needs.
+    Unavailable: ("ServiceUnavailable", 503),
     # As MinIO's XMinioStorageFull: a 507 is not retried by the SDKs' standard retry modes,
     # which is right while the disk stays full, and it names the cause.
     StorageFull: ("XNexqStorageFull", 507),

@@ -22,7 +22,14 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from nexq.core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited
+from nexq.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
 from nexq.core.identity import (
     AccountSuspended,
     Authenticator,
@@ -98,6 +105,8 @@ def status_of(exc: DomainError) -> int:
         return 429
     if isinstance(exc, Unauthenticated):
         return 401
+    if isinstance(exc, Unavailable):
+        return 503
     for cls, status in ((NotFound, 404), (Conflict, 409), (Forbidden, 403)):
         if isinstance(exc, cls):
             return status

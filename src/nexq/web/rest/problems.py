@@ -20,6 +20,7 @@ from nexq.core.errors import (
     QuotaExceeded,
     RateLimited,
     StorageFull,
+    Unavailable,
 )
 from nexq.core.identity import (
     AccountSuspended,
@@ -46,6 +47,7 @@ _TABLE: list[tuple[type[DomainError], int, str, str]] = [
     (Conflict, 409, "conflict", "Conflict"),
     (Invalid, 400, "invalid", "Invalid request"),
     (StorageFull, 507, "storage-full", "Storage full"),
+    (Unavailable, 503, "unavailable", "Service unavailable"),
     (DomainError, 400, "invalid", "Invalid request"),
 ]
 _BY_STATUS = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not-found"}

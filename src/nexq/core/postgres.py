@@ -1,0 +1,369 @@
+"""The metadata database on PostgreSQL: the engine for several Nexq nodes.
+
+The stores' SQL is written once (``core.sql``); this module makes PostgreSQL read it as
+SQLite does:
+
+- ``?`` placeholders become ``%s`` (a literal ``%`` is doubled), once per statement text;
+- in migrations, column types take their PostgreSQL names (``INTEGER`` → ``BIGINT``,
+  ``REAL`` → ``DOUBLE PRECISION``, ``BLOB`` → ``BYTEA``), ``WITHOUT ROWID`` goes, and text
+  compares byte by byte (``COLLATE "C"``, SQLite's ``BINARY``: S3 lists keys in UTF-8 byte
+  order). SQLite's ``NOCASE`` has no PostgreSQL twin; a column that needs it also has an
+  index on ``lower(column)``, which both engines fold the same way (ASCII letters only:
+  SQLite's ``lower`` and PostgreSQL's under ``COLLATE "C"``), and the queries use it;
+- Python booleans are stored as 0/1 and an exact ``sum()`` comes back as an ``int``, as
+  SQLite gives them.
+
+Writes keep the group committer: one transaction per batch, under a transaction-scoped
+advisory lock, so the batches of every node run one at a time, as SQLite's writers do. A
+check that reads and then writes in one write (a quota, a ticket number) therefore sees
+every write committed before it, on any node.
+
+Reads borrow a connection from a small pool for one statement and return it at once; each
+statement sees what was committed when it started, as a SQLite reader does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import adapt, postgres
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from nexq.core.db import Committer, Schema
+from nexq.core.durability import Durability, NoSync
+from nexq.core.errors import Unavailable
+from nexq.core.sql import Cursor, T, Write
+
+# The one advisory lock every node's committer takes inside its batch's transaction.
+WRITE_LOCK = 0x6E657871  # "nexq"
+# How long a read waits for a pooled connection before the request is answered 503.
+READ_WAIT = 5.0
+# Taken by migrate, so that two nodes starting at once do not both run a migration.
+MIGRATE_LOCK = WRITE_LOCK + 1
+
+
+class SchemaMismatch(Exception):
+    """The database's schema is not the one this version of Nexq was made for."""
+
+
+@functools.lru_cache(maxsize=4096)
+def statement(sql: str) -> str:
+    """``sql`` with SQLite's ``?`` placeholders as psycopg's ``%s`` (outside quotes)."""
+    out: list[str] = []
+    quote = ""
+    for char in sql:
+        if quote:
+            if char == quote:
+                quote = ""
+            out.append("%%" if char == "%" else char)
+        elif char in "'\"":
+            quote = char
+            out.append(char)
+        elif char == "?":
+            out.append("%s")
+        elif char == "%":
+            out.append("%%")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+_DDL_RULES = (
+    (re.compile(r"\)\s*WITHOUT ROWID", re.IGNORECASE), ")"),
+    (re.compile(r"\s+COLLATE NOCASE\b", re.IGNORECASE), ""),
+    (re.compile(r"\bTEXT\b(?! COLLATE)"), 'TEXT COLLATE "C"'),
+    (re.compile(r"\bINTEGER\b"), "BIGINT"),
+    (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b"), "BYTEA"),
+)
+
+
+def ddl(sql: str) -> str:
+    """A migration statement written for SQLite, as PostgreSQL must read it (module doc)."""
+    for pattern, replacement in _DDL_RULES:
+        sql = pattern.sub(replacement, sql)
+    return sql
+
+
+class _BoolAsInteger(adapt.Dumper):
+    """SQLite has no boolean: the stores' flags are 0/1 integers."""
+
+    oid = postgres.types["int8"].oid
+
+    def dump(self, obj: bool) -> bytes:
+        return b"1" if obj else b"0"
+
+
+class _ExactNumber(adapt.Loader):
+    """``sum()`` of integers is ``numeric`` in PostgreSQL, an integer in SQLite."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data).decode()
+        return float(text) if "." in text or "e" in text.lower() else int(text)
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.adapters.register_dumper(bool, _BoolAsInteger)
+    conn.adapters.register_loader("numeric", _ExactNumber)
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+    _configure(conn)
+    return conn
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """A lost or refused connection (or a pool that found none in time) as
+    :class:`Unavailable`, which every protocol answers with a retryable 503."""
+    try:
+        yield
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise Unavailable() from exc
+
+
+class _Connection:
+    """A psycopg connection that reads the stores' SQL (``?`` placeholders)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        with _reachable():
+            return self.raw.execute(statement(sql), parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        cursor = self.raw.cursor()
+        with _reachable():
+            cursor.executemany(statement(sql), parameters)
+        return cursor
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class _Rows:
+    """A statement's rows, read in full before the connection went back to the pool."""
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self._next = 0
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchall(self) -> list[Any]:
+        rest = self._rows[self._next :]
+        self._next = len(self._rows)
+        return rest
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class _PooledReader:
+    """Runs each statement on a pooled connection and hands back its rows."""
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self._pool = pool
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        with _reachable(), self._pool.connection(timeout=READ_WAIT) as conn:
+            cursor = conn.execute(statement(sql), parameters)
+            rows = cursor.fetchall() if cursor.description is not None else []
+            return _Rows(rows, cursor.rowcount)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        raise TypeError("readers do not write")
+
+
+class _PostgresWriter:
+    """The committer's write connection (see :class:`nexq.core.db.Writer`)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def open(self) -> _Connection:
+        return _Connection(_connect(self._url))
+
+    def begin(self, conn: _Connection) -> None:
+        conn.execute("BEGIN")
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+
+    def in_transaction(self, conn: _Connection) -> bool:
+        status = conn.raw.info.transaction_status
+        return status in (
+            psycopg.pq.TransactionStatus.INTRANS,
+            psycopg.pq.TransactionStatus.INERROR,
+        )
+
+    def usable(self, conn: _Connection) -> bool:
+        return not conn.raw.closed and not conn.raw.broken
+
+
+def migrate(url: str, schemas: Sequence[Schema]) -> dict[str, int]:
+    """Apply each owner's migrations not applied yet (``nexq admin migrate``); the version of
+    each owner afterwards. Runs in one transaction: a failed step leaves nothing behind."""
+    with _connect(url) as conn, conn.transaction():
+        conn.execute(statement("SELECT pg_advisory_xact_lock(?)"), (MIGRATE_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_versions "
+            '(owner TEXT COLLATE "C" PRIMARY KEY, version BIGINT NOT NULL)'
+        )
+        versions = dict(conn.execute("SELECT owner, version FROM schema_versions").fetchall())
+        for schema in schemas:
+            done = versions.get(schema.owner, 0)
+            for migration in schema.migrations[done:]:
+                for sql in migration.sql.split(";\n"):
+                    if sql.strip():
+                        conn.execute(statement(ddl(sql)))
+            versions[schema.owner] = len(schema.migrations)
+            conn.execute(
+                "INSERT INTO schema_versions(owner, version) VALUES (%s, %s) "
+                "ON CONFLICT (owner) DO UPDATE SET version = excluded.version",
+                (schema.owner, versions[schema.owner]),
+            )
+    return {schema.owner: versions[schema.owner] for schema in schemas}
+
+
+def versions(url: str) -> dict[str, int]:
+    """Each owner's schema version in the database (empty if it was never migrated)."""
+    with _connect(url) as conn:
+        exists = conn.execute("SELECT to_regclass('schema_versions') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return {}
+        return dict(conn.execute("SELECT owner, version FROM schema_versions").fetchall())
+
+
+def holds_data(url: str) -> bool:
+    """Whether anything was ever made in the database: keys, accounts and buckets move the
+    kernel's auth generation (a database that was only migrated holds nothing sealed)."""
+    if "core" not in versions(url):
+        return False
+    with _connect(url) as conn:
+        row = conn.execute("SELECT value FROM generations WHERE name = 'auth'").fetchone()
+    return bool(row and row[0])
+
+
+def check_schema(url: str, schemas: Sequence[Schema]) -> None:
+    """Refuse a database whose schema this version does not know exactly: behind (run
+    ``nexq admin migrate``) or ahead (a newer Nexq migrated it)."""
+    found = versions(url)
+    for schema in schemas:
+        have, want = found.get(schema.owner, 0), len(schema.migrations)
+        if have < want:
+            raise SchemaMismatch(
+                f"the database's {schema.owner} tables are at version {have}, this Nexq "
+                f"needs {want}: run `nexq admin migrate --database …` first"
+            )
+        if have > want:
+            raise SchemaMismatch(
+                f"the database's {schema.owner} tables are at version {have}, newer than "
+                f"this Nexq knows ({want}): upgrade this node"
+            )
+
+
+class AdvisoryLease:
+    """A lease across every node: a session advisory lock held on a connection of its own,
+    which PostgreSQL releases when that connection ends (a node that dies gives its leases up
+    as its socket closes; one that loses the database stops holding them)."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self._url = url
+        self._key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def held(self) -> bool:
+        if self._conn is not None:
+            try:
+                # A round trip proves the session, and with it the lock, is still there.
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:
+                self.release()
+        try:
+            conn = _connect(self._url)
+        except psycopg.Error:
+            return False
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+        if row and row[0]:
+            self._conn = conn
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()  # the session's end releases the lock
+            self._conn = None
+
+
+class PostgresDatabase:
+    """The metadata database of one process on PostgreSQL (a :class:`nexq.core.sql.Database`).
+
+    ``durability`` flushes blob files before their batch commits, as with SQLite, when the
+    blobs are files on this host; blobs kept by a cluster (RADOS) are durable when written,
+    and the default is no flush.
+    """
+
+    engine = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        schemas: Sequence[Schema],
+        *,
+        sync_root: Path | None = None,
+        durability: Durability | None = None,
+        migrate_schema: bool = False,
+        readers: int = 8,
+    ) -> None:
+        self.url = url
+        if migrate_schema:
+            migrate(url, schemas)
+        check_schema(url, schemas)
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=readers,
+            kwargs={"autocommit": True, "prepare_threshold": None},
+            configure=_configure,
+            open=True,
+            name="nexq-readers",
+        )
+        self._reader = _PooledReader(self._pool)
+        self._committer = Committer(
+            # Without a blob root on this host there is nothing to flush: NoSync ignores it.
+            _PostgresWriter(url),
+            sync_root or Path("/"),
+            durability=durability or NoSync(),
+        )
+
+    def reader(self) -> _PooledReader:
+        return self._reader
+
+    def write(self, write: Write[T], *, sync_blobs: bool = False) -> T:
+        return self._committer.run(write, sync_blobs=sync_blobs)
+
+    def write_later(self, write: Write[Any]) -> None:
+        self._committer.submit(write)
+
+    def lease(self, name: str) -> AdvisoryLease:
+        return AdvisoryLease(self.url, name)
+
+    def close(self) -> None:
+        self._committer.close()
+        self._pool.close()

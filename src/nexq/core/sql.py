@@ -1,0 +1,88 @@
+"""What a store sees of its database, whichever engine holds it (SQLite or PostgreSQL).
+
+Stores write their SQL once, in the subset both engines read the same way: ``?``
+placeholders, ``ON CONFLICT … DO …`` upserts, ``RETURNING``, no ``rowid``. Each engine's
+:class:`Database` adapts the rest (the PostgreSQL one rewrites placeholders and column types).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+import psycopg
+
+T = TypeVar("T")
+
+# A unique or foreign-key constraint refused the statement, in either engine.
+IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+class Cursor(Protocol):
+    """The rows of one statement."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """One connection: statements with ``?`` placeholders."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
+
+
+Write = Callable[[Connection], T]
+
+
+class Lease(Protocol):
+    """A right held by one process of the installation (every node) at a time, e.g. to run a
+    job that must run once. Held until released, or until the holder dies (then another
+    process takes it at its next ``held()``)."""
+
+    def held(self) -> bool:
+        """Whether this process holds it now; takes it if nobody does."""
+        ...
+
+    def release(self) -> None:
+        """Give it up (if held)."""
+        ...
+
+
+class Database(Protocol):
+    """The metadata database of one process: reads on any thread, writes group-committed."""
+
+    @property
+    def engine(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        ...
+
+    def reader(self) -> Connection:
+        """A connection for reads on the calling thread (each statement sees what is
+        committed when it starts)."""
+        ...
+
+    def write(self, write: Write[T], *, sync_blobs: bool = False) -> T:
+        """Run ``write`` in the next group commit and wait until it is durable;
+        ``sync_blobs`` when it references blob files written just now."""
+        ...
+
+    def write_later(self, write: Write[Any]) -> None:
+        """Queue ``write`` without waiting (house-keeping whose loss a restart repairs)."""
+        ...
+
+    def lease(self, name: str) -> Lease:
+        """The lease ``name``: held by one process of the whole installation at a time."""
+        ...
+
+    def close(self) -> None:
+        """Flush queued writes and close."""
+        ...

@@ -1,0 +1,130 @@
+"""``nexq admin access-key …`` and ``nexq admin fsck``: Object Storage from the server's
+command line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Protocol
+
+import typer
+
+from nexq.adminkit import AccountsByEmail, Commands, DataDir, Opener, emit
+from nexq.storage.access_keys import AccessKeys, AccessKeyView
+from nexq.storage.blobs.port import BlobStore
+from nexq.storage.fsck import check
+from nexq.storage.metadata.port import MetadataStore
+
+
+class Installation(Protocol):
+    """What the commands need of a built installation."""
+
+    access_keys: AccessKeys
+
+    @property
+    def accounts(self) -> AccountsByEmail: ...
+    @property
+    def store(self) -> MetadataStore: ...
+    @property
+    def blobs(self) -> BlobStore: ...
+
+
+def _key_json(view: AccessKeyView) -> dict[str, Any]:
+    key = view.key
+    return {
+        "access_key_id": key.id,
+        "label": key.label,
+        "buckets": "all" if view.bucket_names is None else view.bucket_names,
+        "status": "Active" if key.active else "Revoked",
+        "created": datetime.fromtimestamp(key.created_at, UTC).isoformat(timespec="seconds"),
+    }
+
+
+def commands(open_installation: Opener[Installation]) -> Commands:
+    """The ``access-key`` group and the ``fsck`` command of ``nexq admin``; each prints JSON."""
+    key_cli = typer.Typer(help="S3 access keys.", no_args_is_help=True)
+
+    @key_cli.command("create")
+    def key_create(
+        account: Annotated[str, typer.Option(help="The owning account's email.")],
+        label: Annotated[str, typer.Option(help='A descriptive name, e.g. "Production API".')],
+        bucket: Annotated[
+            list[str] | None, typer.Option(help="Limit the key to this bucket (repeatable).")
+        ] = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Create an access key; the secret is printed once and can never be shown again."""
+        with open_installation(data_dir) as nexq:
+            owner = nexq.accounts.get(account)
+            view, secret = nexq.access_keys.create(owner.id, label, bucket or None)
+        out = _key_json(view)
+        emit(
+            {
+                "access_key_id": out["access_key_id"],
+                "secret_access_key": secret,
+                "label": out["label"],
+                "buckets": out["buckets"],
+            }
+        )
+
+    @key_cli.command("list")
+    def key_list(
+        account: Annotated[str, typer.Option(help="The owning account's email.")],
+        data_dir: DataDir = None,
+    ) -> None:
+        """List the account's access keys (never their secrets)."""
+        with open_installation(data_dir) as nexq:
+            views = nexq.access_keys.list(nexq.accounts.get(account).id)
+        emit([_key_json(v) for v in views])
+
+    @key_cli.command("revoke")
+    def key_revoke(
+        key_id: Annotated[str, typer.Argument(metavar="ID")],
+        account: Annotated[str, typer.Option(help="The owning account's email.")],
+        data_dir: DataDir = None,
+    ) -> None:
+        """Revoke a key: every request signed with it gets 403 at once."""
+        with open_installation(data_dir) as nexq:
+            nexq.access_keys.revoke(nexq.accounts.get(account).id, key_id)
+        emit({"access_key_id": key_id, "status": "Revoked"})
+
+    @key_cli.command("delete")
+    def key_delete(
+        key_id: Annotated[str, typer.Argument(metavar="ID")],
+        account: Annotated[str, typer.Option(help="The owning account's email.")],
+        data_dir: DataDir = None,
+    ) -> None:
+        """Delete a key permanently."""
+        with open_installation(data_dir) as nexq:
+            nexq.access_keys.delete(nexq.accounts.get(account).id, key_id)
+        emit({"access_key_id": key_id, "deleted": True})
+
+    def fsck(
+        data_dir: DataDir = None,
+        repair: Annotated[
+            bool,
+            typer.Option(
+                help="Remove orphan blob files older than five minutes; recount wrong counters."
+            ),
+        ] = False,
+    ) -> None:
+        """Check that every object's blobs exist with the right size, and that bucket and
+        account counters (objects, stored bytes) match the objects; exit 1 if not."""
+        with open_installation(data_dir) as nexq:
+            report = check(nexq.store, nexq.blobs, repair=repair)
+        emit(
+            {
+                "clean": report.clean,
+                "blobs_referenced": report.objects_blobs,
+                "missing": report.missing,
+                "wrong_size": report.wrong_size,
+                "orphans": report.orphans,
+                "temporaries": report.temporaries,
+                "removed": report.removed,
+                "counters": report.counters,
+                "recounted": report.recounted,
+            }
+        )
+        if not report.clean and not (repair and not report.missing and not report.wrong_size):
+            raise typer.Exit(1)
+
+    return {"access-key": key_cli, "fsck": fsck}

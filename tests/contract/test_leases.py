@@ -1,0 +1,90 @@
+"""Leases (``Database.lease``): one holder in the whole installation, taken over at once when
+the holder dies. Each engine is held by another process, then that process is killed -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nexq.app import SCHEMAS
+from nexq.core.db import Database
+from nexq.core.postgres import PostgresDatabase
+from nexq.core.sql import Database as AnyDatabase
+from tests.postgres import PostgresServer
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from nexq.app import SCHEMAS
+    from nexq.core.db import Database
+    from nexq.core.postgres import PostgresDatabase
+
+    where = sys.argv[1]
+    if where.startswith("postgresql://"):
+        db = PostgresDatabase(where, SCHEMAS)
+    else:
+        db = Database(Path(where), Path(where).parent, SCHEMAS)
+    lease = db.lease("collect garbage")
+    print("held" if lease.held() else "refused", flush=True)
+    sys.stdin.read()  # hold it until killed
+    """
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        Database(tmp_path / "meta.db", tmp_path, SCHEMAS).close()
+        yield str(tmp_path / "meta.db")
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.new_database()
+        PostgresDatabase(url, SCHEMAS, migrate_schema=True).close()
+        yield url
+
+
+def _open(where: str) -> AnyDatabase:
+    if where.startswith("postgresql://"):
+        return PostgresDatabase(where, SCHEMAS)
+    return Database(Path(where), Path(where).parent, SCHEMAS)
+
+
+def _holder(where: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, where],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_one_holder_and_taken_over_when_it_dies(where: str) -> None:
+    holder = _holder(where)
+    db = _open(where)
+    try:
+        lease = db.lease("collect garbage")
+        assert not lease.held()
+        assert db.lease("flush usage counts").held()  # another name is another lease
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        assert lease.held()
+        assert lease.held()  # kept, not taken again
+        lease.release()
+        second = _holder(where)  # released: another process takes it
+        second.kill()
+        second.wait()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        db.close()
