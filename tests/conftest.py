@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.ceph import CephCluster
+from tests.cluster.nodes import BalancedServer
 from tests.live import BURST, Key, LiveServer
 from tests.postgres import PostgresServer
 
@@ -51,16 +52,28 @@ def ceph() -> Iterator[CephCluster]:
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """A live server per module; with NEXQ_TEST_DATABASE=postgresql (make test-postgresql),
-    its metadata is in a PostgreSQL database of its own."""
-    database = None
-    if os.environ.get("NEXQ_TEST_DATABASE") == "postgresql":
-        database = request.getfixturevalue("postgres").new_database()
-    live = LiveServer(tmp_path_factory.mktemp("nexq") / "data", database_url=database)
+    """A live server per module. With NEXQ_TEST_DATABASE=postgresql its metadata is in a
+    PostgreSQL database of its own; with NEXQ_TEST_CLUSTER=1 it is three nodes on
+    PostgreSQL and Ceph behind nginx (make test-cluster)."""
+    data_dir = tmp_path_factory.mktemp("nexq") / "data"
+    live: LiveServer
+    if os.environ.get("NEXQ_TEST_CLUSTER") == "1":
+        cluster: CephCluster = request.getfixturevalue("ceph")
+        live = BalancedServer(
+            data_dir,
+            database_url=request.getfixturevalue("postgres").new_database(),
+            blobs_url=cluster.url(cluster.new_namespace()),
+        )
+    elif os.environ.get("NEXQ_TEST_DATABASE") == "postgresql":
+        live = LiveServer(data_dir, database_url=request.getfixturevalue("postgres").new_database())
+    else:
+        live = LiveServer(data_dir)
     live.data_dir.mkdir()
     live.start()
     yield live
     live.stop()
+    if isinstance(live, BalancedServer):
+        live.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,8 @@ database restarts under writes; a revocation on one node is refused by the other
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
-import os
 import random
 import statistics
 import threading
@@ -27,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.ceph import CephCluster
-from tests.cluster.balancer import Balancer
+from tests.cluster.nodes import BalancedServer
 from tests.live import BURST, REGION, Key, LiveServer, nexq, nexq_json
 from tests.postgres import PostgresServer
 
@@ -37,17 +35,24 @@ _names = itertools.count()
 
 @dataclass
 class Cluster:
-    nodes: list[LiveServer]
-    balancer: Balancer
+    server: BalancedServer
     database: PostgresServer
-    database_url: str
+
+    @property
+    def nodes(self) -> list[LiveServer]:
+        return self.server.nodes
+
+    @property
+    def database_url(self) -> str:
+        assert self.server.database_url
+        return self.server.database_url
 
     def client(self, key: Key, endpoint: str | None = None) -> Any:
         """An S3 client through the balancer (or straight to one node's ``endpoint``), with
         the SDK's standard retries: what an application in front of a cluster uses."""
         return boto3.client(
             "s3",
-            endpoint_url=endpoint or self.balancer.endpoint,
+            endpoint_url=endpoint or self.server.endpoint,
             aws_access_key_id=key.access_key_id,
             aws_secret_access_key=key.secret_access_key,
             region_name=REGION,
@@ -60,40 +65,27 @@ class Cluster:
         )
 
     def owner(self) -> Key:
-        email = self.nodes[0].account(f"owner{next(_names)}@example.com")
-        self.nodes[0].raise_limits(
+        email = self.server.account(f"owner{next(_names)}@example.com")
+        self.server.raise_limits(
             email, s3_read_rps=BURST, s3_write_rps=BURST, api_rps=BURST, buckets=100
         )
-        return self.nodes[0].key(email)
+        return self.server.key(email)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, ceph: CephCluster) -> Iterator[Cluster]:
     # A PostgreSQL server of its own: this module restarts it.
     database = PostgresServer()
-    url = database.new_database()
-    root = tmp_path_factory.mktemp("cluster")
-    env = {
-        "NEXQ_BLOBS_URL": ceph.url(ceph.new_namespace()),
-        # Every node opens the secrets the others sealed: one master key for all.
-        "NEXQ_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "NEXQ_NODES": "3",
-    }
-    nodes = [
-        LiveServer(root / f"node{i}", database_url=url, env=env, extra=("--workers", "1"))
-        for i in range(3)
-    ]
-    balancer: Balancer | None = None
+    server = BalancedServer(
+        tmp_path_factory.mktemp("cluster") / "node0",
+        database_url=database.new_database(),
+        blobs_url=ceph.url(ceph.new_namespace()),
+    )
     try:
-        for node in nodes:
-            node.start()
-        balancer = Balancer([(node.s3_port, node.api_port) for node in nodes])
-        yield Cluster(nodes, balancer, database, url)
+        server.start()
+        yield Cluster(server, database)
     finally:
-        if balancer is not None:
-            balancer.stop()
-        for node in nodes:
-            node.stop()
+        server.close()
         database.stop()
 
 
