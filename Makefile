@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 TOOLS := rclone s3cmd restic chromium nginx
 
-.PHONY: run check test test-postgresql unit lint types imports tools bench compat-doc clean
+.PHONY: run check test test-postgresql test-cluster unit lint types imports tools bench compat-doc clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/nexq serve
 
 ## check: the whole gate that CI runs
-check: lint types imports test test-postgresql
+check: lint types imports test test-postgresql test-cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
@@ -37,15 +37,20 @@ imports: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-## test-postgresql: the REST, command-line and S3-client suites again, each live server keeping
-##   its metadata in a PostgreSQL database of its own (Debian's postgresql, started by the tests)
+## test-postgresql: the REST and command-line suites again, each live server keeping its
+##   metadata in a PostgreSQL database of its own (Debian's postgresql, started by the tests)
 test-postgresql: $(STAMP) tools
-	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q tests/api tests/cli tests/compat
+	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q tests/api tests/cli
+
+## test-cluster: the S3-client suite (boto3, aws-cli, rclone, s3cmd, restic) again, against three
+##   nodes on PostgreSQL and a single-node Ceph behind nginx (docs/scale-out.md)
+test-cluster: $(STAMP) tools
+	NEXQ_TEST_CLUSTER=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q tests/compat
 
 ## unit: the unit and contract tests: use cases on in-memory stores, the stores' contracts
-##   (memory and SQLite), the kernel; no live server, no browser, no S3 tools. About 15 s on
-##   this 2-core machine (22 s in one process: the billing figures' month of data overlaps
-##   the rest). Selected by path: tests/conftest.py refuses a server in these folders.
+##   (memory, SQLite, PostgreSQL; blobs on files and RADOS), the kernel; no live server, no browser,
+##   no S3 tools (PostgreSQL and a single-node Ceph are started). About 40 s on this 2-core
+##   machine. Selected by path: tests/conftest.py refuses a server in these folders.
 unit: $(STAMP) tools
 	$(BIN)/python -m pytest tests/unit tests/contract -n 2 -q
 

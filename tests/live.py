@@ -144,6 +144,10 @@ class LiveServer:
                 self.process.wait()
         self.process = None
 
+    def pids(self) -> list[int]:
+        """The server's main process (its workers are its children)."""
+        return [self.process.pid] if self.process is not None else []
+
     def kill(self) -> None:
         """kill -9: no chance to flush or clean up."""
         assert self.process is not None

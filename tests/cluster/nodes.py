@@ -54,6 +54,9 @@ class BalancedServer(LiveServer):
             self.s3_port = self.balancer.s3_port
             self.api_port = self.balancer.api_port
 
+    def pids(self) -> list[int]:
+        return [pid for node in self.nodes for pid in node.pids()]
+
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
