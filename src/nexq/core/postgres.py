@@ -115,7 +115,10 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 
 def _connect(url: str) -> psycopg.Connection[Any]:
-    conn = psycopg.connect(url, autocommit=True, prepare_threshold=None)
+    # psycopg prepares a statement once a connection ran it five times, so the hot path's few
+    # queries are planned once per connection (a pooler in front must allow prepared
+    # statements: PgBouncer 1.21+ in transaction mode does).
+    conn = psycopg.connect(url, autocommit=True)
     _configure(conn)
     return conn
 
@@ -339,7 +342,7 @@ class PostgresDatabase:
             url,
             min_size=1,
             max_size=readers,
-            kwargs={"autocommit": True, "prepare_threshold": None},
+            kwargs={"autocommit": True},
             configure=_configure,
             open=True,
             name="nexq-readers",
