@@ -39,7 +39,12 @@ def free_port() -> int:
 # operator's environment would tell it, when that server's metadata is in PostgreSQL or its
 # bytes in Ceph (by data dir): the database, the blobs, the master key nodes share.
 ENGINES: dict[Path, dict[str, str]] = {}
-CLUSTER_SETTINGS = ("NEXQ_DATABASE_URL", "NEXQ_BLOBS_URL", "NEXQ_MASTER_KEY")
+CLUSTER_SETTINGS = (
+    "NEXQ_DATABASE_URL",
+    "NEXQ_BLOBS_URL",
+    "NEXQ_MASTER_KEY",
+    "NEXQ_MASTER_KEY_FILE",
+)
 
 
 def nexq(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nexq.core.db import Committer, Database, Migration, Schema, migrate
+from nexq.core.db import Committer, Database, Migration, Schema, SchemaMismatch, migrate
 from nexq.core.durability import FileSystemSync
 
 TABLE = Migration("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
@@ -26,6 +26,14 @@ def test_migrations_apply_once_per_owner(tmp_path: Path) -> None:
     assert migrate(conn, [more[0], other]) == {"test": 2, "other": 1}
     rows = conn.execute("SELECT owner, version FROM schema_versions ORDER BY owner").fetchall()
     assert rows == [("other", 1), ("test", 2)]
+
+
+def test_a_newer_schema_is_refused_never_lowered(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "n.db", isolation_level=None)
+    migrate(conn, [Schema("test", [TABLE, Migration("CREATE TABLE u (x)")])])
+    with pytest.raises(SchemaMismatch, match="newer than this Nexq knows"):
+        migrate(conn, SCHEMA)  # an older Nexq: one migration of the two
+    assert conn.execute("SELECT version FROM schema_versions").fetchall() == [(2,)]
 
 
 def test_a_failed_migration_applies_nothing(tmp_path: Path) -> None:

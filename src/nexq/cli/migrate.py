@@ -10,6 +10,7 @@ import typer
 from nexq.adminkit import DataDir, emit, fail
 from nexq.app import SCHEMAS, open_database
 from nexq.core import postgres
+from nexq.core.db import SchemaMismatch
 from nexq.settings import Settings
 
 
@@ -33,13 +34,18 @@ def migrate(
     if settings.database_url:
         try:
             versions = postgres.migrate(settings.database_url, SCHEMAS)
+        except SchemaMismatch as exc:
+            fail(str(exc))
         except psycopg.Error as exc:
             # The message names what failed; the URL (and any password in it) is not echoed.
             fail(f"the database refused the migration: {exc}")
         engine = "postgresql"
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        open_database(settings).close()  # SQLite migrates as it opens
+        try:
+            open_database(settings).close()  # SQLite migrates as it opens
+        except SchemaMismatch as exc:
+            fail(str(exc))
         engine = "sqlite"
         versions = {schema.owner: len(schema.migrations) for schema in SCHEMAS}
     emit({"engine": engine, "versions": versions})

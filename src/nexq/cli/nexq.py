@@ -31,13 +31,17 @@ from nexq.app import (
 )
 from nexq.cli.master_key import master_key_cli
 from nexq.cli.migrate import migrate
+from nexq.cli.move import InUse, move, moved
+from nexq.core.db import SchemaMismatch
 from nexq.core.errors import DomainError
 from nexq.core.keyring import KeyringError
-from nexq.core.postgres import SchemaMismatch
 from nexq.core.ratelimit import RateLimiter
 from nexq.settings import Settings
 
-cli = typer.Typer(help="Nexq: a self-hosted cloud platform.", no_args_is_help=True)
+# Markdown, not Rich markup: help texts say "[env NEXQ_…]", which Rich would eat as a tag.
+cli = typer.Typer(
+    help="Nexq: a self-hosted cloud platform.", no_args_is_help=True, rich_markup_mode="markdown"
+)
 admin = typer.Typer(help="Operator commands (work while the server runs).", no_args_is_help=True)
 cli.add_typer(admin, name="admin")
 
@@ -45,7 +49,10 @@ cli.add_typer(admin, name="admin")
 @contextlib.contextmanager
 def _installation(data_dir: Path | None) -> Iterator[Nexq]:
     """The installation's services; a domain error ends the command with its message."""
-    nexq = build(Settings.from_env(data_dir=data_dir))
+    try:
+        nexq = build(Settings.from_env(data_dir=data_dir))
+    except (SchemaMismatch, KeyringError) as exc:  # a database of another version, no key
+        fail(str(exc))
     try:
         yield nexq
     except DomainError as exc:
@@ -60,6 +67,7 @@ for _commands in ADMIN_COMMANDS:
     mount(admin, _commands(_installation))
 admin.add_typer(master_key_cli, name="master-key")
 admin.command("migrate")(migrate)
+admin.command("move")(move)
 
 
 @cli.command()
@@ -146,6 +154,15 @@ def serve(
 
         cert, key = make_certificate(settings.data_dir / "tls", settings.host)
         settings = replace(settings, tls_cert=cert, tls_key=key)
+    # An embedded installation (SQLite) is served by one server at a time, and never while
+    # `nexq admin move` copies it: this process holds the data dir's lease until it ends.
+    in_use: InUse | None = None
+    if not settings.database_url:
+        if reason := moved(settings.data_dir):
+            fail(reason)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        in_use = InUse(settings.data_dir)
+        _hold(in_use, settings)
     try:
         nexq = build(settings)
     except DomainError as exc:  # e.g. a mistake in the operator's tiers.toml
@@ -158,6 +175,10 @@ def serve(
         logging.getLogger("nexq").info("start-up recovery removed %d leftover files", removed)
     _first_start(nexq)
     nexq.close()
+    if in_use is not None:
+        # Closing the database closed a descriptor of the leases file, which dropped every
+        # record lock this process held on it: taken again (unless a move took it meanwhile).
+        _hold(in_use, settings)
     sockets = [_listen(settings.host, settings.s3_port), _listen(settings.host, settings.api_port)]
     scheme = "https" if settings.tls_cert else "http"
     typer.echo(f"Nexq S3 endpoint:  {scheme}://{settings.host}:{sockets[0].getsockname()[1]}")
@@ -205,6 +226,14 @@ def serve(
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
     for child in children:
         os.waitpid(child, 0)
+
+
+def _hold(in_use: InUse, settings: Settings) -> None:
+    if not in_use.take():
+        fail(
+            f"{settings.data_dir} is in use by another nexq serve, or by nexq admin move: "
+            "stop it first"
+        )
 
 
 def _die_with_parent(parent: int) -> None:

@@ -37,6 +37,18 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class SchemaMismatch(Exception):
+    """The database's schema is not the one this version of Nexq was made for."""
+
+
+def newer(owner: str, found: int, known: int) -> SchemaMismatch:
+    """A database whose ``owner`` tables a newer Nexq migrated: never migrated "back"."""
+    return SchemaMismatch(
+        f"the database's {owner} tables are at version {found}, newer than this Nexq knows "
+        f"({known}): upgrade this Nexq"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     """One step of a table owner's schema history."""
@@ -75,6 +87,8 @@ def migrate(conn: sqlite3.Connection, schemas: Sequence[Schema]) -> dict[str, in
             versions = {schema.owner: _adopted(schema, legacy) for schema in schemas}
         for schema in schemas:
             done = versions.get(schema.owner, 0)
+            if done > len(schema.migrations):
+                raise newer(schema.owner, done, len(schema.migrations))
             for migration in schema.migrations[done:]:
                 for statement in migration.sql.split(";\n"):
                     if statement.strip():

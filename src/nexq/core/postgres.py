@@ -36,7 +36,7 @@ import psycopg
 from psycopg import adapt, postgres
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from nexq.core.db import Committer, Schema
+from nexq.core.db import Committer, Schema, SchemaMismatch, newer
 from nexq.core.durability import Durability, NoSync
 from nexq.core.errors import Unavailable
 from nexq.core.sql import Cursor, T, Write
@@ -47,10 +47,6 @@ WRITE_LOCK = 0x6E657871  # "nexq"
 READ_WAIT = 5.0
 # Taken by migrate, so that two nodes starting at once do not both run a migration.
 MIGRATE_LOCK = WRITE_LOCK + 1
-
-
-class SchemaMismatch(Exception):
-    """The database's schema is not the one this version of Nexq was made for."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -228,6 +224,8 @@ def migrate(url: str, schemas: Sequence[Schema]) -> dict[str, int]:
         versions = dict(conn.execute("SELECT owner, version FROM schema_versions").fetchall())
         for schema in schemas:
             done = versions.get(schema.owner, 0)
+            if done > len(schema.migrations):
+                raise newer(schema.owner, done, len(schema.migrations))
             for migration in schema.migrations[done:]:
                 for sql in migration.sql.split(";\n"):
                     if sql.strip():
@@ -272,10 +270,7 @@ def check_schema(url: str, schemas: Sequence[Schema]) -> None:
                 f"needs {want}: run `nexq admin migrate --database …` first"
             )
         if have > want:
-            raise SchemaMismatch(
-                f"the database's {schema.owner} tables are at version {have}, newer than "
-                f"this Nexq knows ({want}): upgrade this node"
-            )
+            raise newer(schema.owner, have, want)
 
 
 class AdvisoryLease:
@@ -370,3 +365,10 @@ class PostgresDatabase:
     def close(self) -> None:
         self._committer.close()
         self._pool.close()
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """A connection of its own that reads and writes values as the stores' connections do
+    (booleans as 0/1, exact sums), in autocommit until a transaction is opened; statements
+    go through :func:`statement`. For tools that copy rows in (``nexq admin move``)."""
+    return _connect(url)

@@ -6,7 +6,9 @@ enough that one operation moves data at the cluster's pace, small enough that a 
 several in flight with little memory, far below ``osd_max_object_size``, 128 MiB). Stripe 0
 lives in the blob's *head*, the object named by the id, after a 32-byte header (state,
 stripe size, blob size, time); stripe ``n`` > 0 in the object ``<id>.<n>``. A blob of up to
-one stripe is therefore one object: written by one operation, read by one.
+one stripe is therefore one object: written by one operation, read by one. A blob copied
+from a file store by :meth:`~RadosBlobStore.adopt` keeps that store's path (``ab/abcd…``)
+as its head's name instead of a new id.
 
 Writing. A blob of up to one stripe stays in the writer's memory, and its commit writes it
 whole, header and bytes, in one operation made with exclusive creation: nothing of it is in
@@ -86,8 +88,14 @@ WRITE_WINDOW = 4  # stripes in flight per writer
 READ_WINDOW = 4  # requests in flight per reader
 PREFETCH = 64 * 1024  # blob bytes read with the header by open()
 LIST_WINDOW = 256  # header reads in flight while taking an inventory
-_ID = re.compile(r"[0-9a-f]{32}")
-_STRIPE_NAME = re.compile(r"([0-9a-f]{32})\.([1-9][0-9]*)")
+# A blob's path is its head's name, and ``<path>.<n>`` its stripe n > 0. A blob written here
+# is named by a random id (32 hex digits); one adopted from a file store (:meth:`adopt`, for
+# ``nexq admin move``) keeps that store's path, ``<the id's first two digits>/<id>``, so that
+# the metadata naming it needs no change. Object names may hold a "/": the mapping from path
+# to names is the identity, and either form parses back.
+_PATH = r"(?:(?P<fan>[0-9a-f]{2})/(?=(?P=fan)))?[0-9a-f]{32}"
+_ID = re.compile(_PATH)
+_STRIPE_NAME = re.compile(rf"(?P<blob>{_PATH})\.(?P<index>[1-9][0-9]*)")
 _COPY_CHUNK = 8 * 1024 * 1024
 
 log = logging.getLogger("nexq.storage.blobs")
@@ -357,11 +365,14 @@ class RadosBlobWriter:
     with the first full stripe, stripes go out as they fill, several in flight, and
     :meth:`commit` waits for every acknowledgement before it turns ``w`` into ``c``."""
 
-    def __init__(self, store: RadosBlobStore) -> None:
+    def __init__(self, store: RadosBlobStore, path: str | None = None) -> None:
         self._store = store
         self._pool = store._connection().pool
         self._stripe = store.stripe
-        self.id = uuid.uuid4().hex
+        self.id = path or uuid.uuid4().hex
+        # A new id's head is created exclusively; an adopted path's replaces what an
+        # interrupted adoption of the same blob left there (:meth:`RadosBlobStore.adopt`).
+        self._exclusive = path is None
         self._buffer = bytearray()
         self._index = 0  # the stripe being filled
         self._pending: deque[_Pending] = deque()
@@ -394,7 +405,9 @@ class RadosBlobWriter:
             # on one object in order, so neither waits for the other. Stripes > 0 may land
             # before the head: stripes without a head are garbage to recover().
             header = _Header(WRITING, self._stripe, 0, time.time()).pack()
-            self._created = self._pool.operate(self.id, create=True, write_full=header, wait=False)
+            self._created = self._pool.operate(
+                self.id, create=self._exclusive, write_full=header, wait=False
+            )
             pending = self._pool.aio_write(self.id, data, HEADER.size)
         else:
             pending = self._pool.aio_write_full(_stripe_name(self.id, self._index), data)
@@ -426,7 +439,9 @@ class RadosBlobWriter:
                 header = _Header(COMMITTED, self._stripe, self._size, time.time()).pack()
                 if self._index == 0:
                     # One stripe at most: made, filled and committed in one operation.
-                    self._pool.operate(self.id, create=True, write_full=header + self._buffer)
+                    self._pool.operate(
+                        self.id, create=self._exclusive, write_full=header + self._buffer
+                    )
                 else:
                     if self._buffer:
                         self._flush()
@@ -736,6 +751,16 @@ class RadosBlobStore:
     def writer(self) -> RadosBlobWriter:
         return RadosBlobWriter(self)
 
+    def adopt(self, path: str) -> RadosBlobWriter:
+        """A writer of the blob ``path``, a path another store (files) gave it: ``nexq admin
+        move`` copies an embedded installation's blobs under their own paths, so that the
+        metadata naming them moves unchanged. What an interrupted adoption of it left in the
+        pool is replaced; so this is only for blobs that no metadata of this store names
+        yet, and that nothing else writes."""
+        if not _ID.fullmatch(path):
+            raise ValueError(f"not a blob path: {path}")
+        return RadosBlobWriter(self, path)
+
     def open(self, path: str) -> RadosOpenBlob:
         if not _ID.fullmatch(path):
             raise FileNotFoundError(errno.ENOENT, f"no blob {path}")
@@ -830,7 +855,7 @@ class RadosBlobStore:
             if _ID.fullmatch(name):
                 heads.append(name)
             elif found := _STRIPE_NAME.fullmatch(name):
-                stripes.setdefault(found[1], []).append(int(found[2]))
+                stripes.setdefault(found["blob"], []).append(int(found["index"]))
         headers: dict[str, _Header | None] = {}
         for start in range(0, len(heads), LIST_WINDOW):
             names = heads[start : start + LIST_WINDOW]
