@@ -506,11 +506,15 @@ class NexqServer(Server):
             self.label += " (NOT durable)"
             self.name += "-not-durable"  # the key of its figures in the JSON report
 
+    def env(self) -> dict[str, str]:
+        """The environment of ``nexq admin`` and ``nexq serve`` (a subclass adds settings)."""
+        return nexq_env()
+
     def _admin(self, *args: str) -> dict[str, object]:
         cmd = [*nexq_cmd(), "admin", *args]
         out = subprocess.run(
             cmd,
-            env=nexq_env(),
+            env=self.env(),
             capture_output=True,
             timeout=120,
             check=False,
@@ -554,7 +558,7 @@ class NexqServer(Server):
         ]  # fmt: skip
         if self.workers:
             cmd += ["--workers", str(self.workers)]
-        proc = self._spawn(cmd, nexq_env())
+        proc = self._spawn(cmd, self.env())
         wait_http("127.0.0.1", self.port, proc, 90)
         return proc
 
