@@ -288,6 +288,25 @@ class _Connection:
         self.pid = os.getpid()
         self.settings = settings
         self.rados: Any = importlib.import_module("rados")
+        # Connected from a thread of its own: a client made on a forked worker's main thread
+        # got the same messenger address as its parent's, so two workers' connections to the
+        # OSD kept replacing each other (retried operations, 4x the OSD's CPU; bench notes).
+        failed: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                self._connect()
+            except BaseException as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=connect, name="nexq-rados-connect")
+        thread.start()
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    def _connect(self) -> None:
+        settings = self.settings
         timeout = math.ceil(settings.timeout)  # whole seconds: librados refuses "60.0"
         try:
             # conffile None: librados' own search ($CEPH_CONF, /etc/ceph/ceph.conf …).
