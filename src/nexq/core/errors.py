@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sqlite3
+from collections.abc import Iterator
 
 
 class DomainError(Exception):
@@ -83,3 +85,16 @@ def full_disk_as_domain(exc: BaseException) -> BaseException:
     domain = StorageFull()
     domain.__cause__ = exc
     return domain
+
+
+@contextlib.contextmanager
+def full_disk_named() -> Iterator[None]:
+    """Raise a full disk met inside the block as :class:`StorageFull` (other errors as they
+    are): what every blob store wraps its writes in."""
+    try:
+        yield
+    except OSError as exc:
+        named = full_disk_as_domain(exc)
+        if named is not exc:
+            raise named from exc
+        raise

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nexq.core.errors import full_disk_as_domain
+from nexq.core.errors import full_disk_named
 from nexq.storage.blobs.port import BlobWriter, OpenBlob
 from nexq.storage.blobs.space import FreeSpace
 
@@ -24,7 +24,7 @@ class FileBlobWriter:
         self._name = uuid.uuid4().hex
         self._tmp_path = tmp / self._name
         space.take(0)
-        with _full_disk_named():
+        with full_disk_named():
             self._fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._size = 0
 
@@ -39,7 +39,7 @@ class FileBlobWriter:
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         self._space.take(len(view))
-        with _full_disk_named():
+        with full_disk_named():
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
@@ -58,7 +58,7 @@ class FileBlobWriter:
         os.close(self._fd)
         self._fd = -1
         relative = f"{self._name[:2]}/{self._name}"
-        with _full_disk_named():
+        with full_disk_named():
             os.rename(self._tmp_path, self._root / relative)
         return relative
 
@@ -68,17 +68,6 @@ class FileBlobWriter:
             self._fd = -1
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp_path)
-
-
-@contextlib.contextmanager
-def _full_disk_named() -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:
-        named = full_disk_as_domain(exc)
-        if named is not exc:
-            raise named from exc
-        raise
 
 
 class OpenFile:
@@ -139,7 +128,7 @@ class FileBlobStore:
         while length > 0:
             writer.make_room(min(length, _COPY_CHUNK))
             # The kernel moves the bytes (and may share extents); Python never sees them.
-            with _full_disk_named():
+            with full_disk_named():
                 copied = os.copy_file_range(src, writer.fd, min(length, _COPY_CHUNK), offset)
             if copied == 0:
                 raise OSError(f"blob {source.file.name} is shorter than its metadata says")

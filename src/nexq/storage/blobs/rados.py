@@ -75,7 +75,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from nexq.core.errors import full_disk_as_domain
+from nexq.core.errors import full_disk_named
 from nexq.storage.blobs.port import BlobWriter, OpenBlob
 
 STRIPE = 4 * 1024 * 1024
@@ -433,7 +433,7 @@ class RadosBlobWriter:
         self._index += 1
         self._pending.append(pending)
         while len(self._pending) > WRITE_WINDOW:
-            with _full_disk_named():
+            with full_disk_named():
                 self._pending.popleft().wait()
 
     @property
@@ -443,7 +443,7 @@ class RadosBlobWriter:
     def created(self) -> None:
         """Wait until the head exists, if it was sent (raises what prevented it)."""
         if self._created is not None:
-            with _full_disk_named():
+            with full_disk_named():
                 self._created.wait()
 
     def commit(self) -> str:
@@ -454,7 +454,7 @@ class RadosBlobWriter:
                 raise FileNotFoundError(
                     errno.ENOENT, f"temporary blob {self.id} is gone (removed by a recovery)"
                 )
-            with _full_disk_named():
+            with full_disk_named():
                 header = _Header(COMMITTED, self._stripe, self._size, time.time()).pack()
                 if self._index == 0:
                     # One stripe at most: made, filled and committed in one operation.
@@ -502,17 +502,6 @@ def _remove_all(pool: _Pool, names: list[str]) -> None:
         for one in pending:
             with contextlib.suppress(FileNotFoundError):
                 one.wait()
-
-
-@contextlib.contextmanager
-def _full_disk_named() -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:
-        named = full_disk_as_domain(exc)
-        if named is not exc:
-            raise named from exc
-        raise
 
 
 # --- reading ------------------------------------------------------------------------------
