@@ -235,7 +235,7 @@ def router(
     @api.delete("/buckets/{name}/objects/{key:path}", status_code=204, summary="Delete an object")
     def delete_object(name: BucketName, key: str, caller: Write) -> Response:
         stats_of(caller, name)
-        if not objects.delete_object(caller, name, key):
+        if not objects.delete_object(caller, name, key).removed:
             raise NoSuchKey(f"No object {key!r} in the bucket {name!r}.")
         return Response(status_code=204)
 

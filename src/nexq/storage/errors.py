@@ -31,15 +31,6 @@ class BucketNotEmpty(Conflict):
     """The bucket you tried to delete is not empty."""
 
 
-def unfinished_uploads(count: int) -> BucketNotEmpty:
-    """The refusal to delete a bucket that holds no object but ``count`` uploads."""
-    # S3 compat: still BucketNotEmpty, but say why when no object is listed.
-    return BucketNotEmpty(
-        f"The bucket has no objects but {count} unfinished multipart "
-        "upload(s); abort them (e.g. aws s3api abort-multipart-upload) first."
-    )
-
-
 class InvalidBucketName(Invalid):
     """The specified bucket is not valid."""
 
@@ -102,3 +93,27 @@ class InvalidArgument(Invalid):
 
 class AccountSuspended(Forbidden):
     """The account is suspended."""
+
+
+class NoSuchVersion(NotFound):
+    """The specified version does not exist."""
+
+
+class DeleteMarkerFound(DomainError):
+    """What a read finds where a delete marker stands: the key's latest version when no
+    version was asked for (S3 answers NoSuchKey), or the version asked for (405). Both
+    answers name the marker."""
+
+    def __init__(self, version_id: str | None, last_modified: float, asked: bool) -> None:
+        super().__init__(
+            "The specified method is not allowed against this resource."
+            if asked
+            else "The specified key does not exist."
+        )
+        self.version_id = version_id
+        self.last_modified = last_modified
+        self.asked = asked
+
+
+class IllegalVersioningConfiguration(Invalid):
+    """The versioning configuration specified in the request is invalid."""

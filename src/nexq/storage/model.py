@@ -105,6 +105,9 @@ class Bucket:
     name: str
     account_id: str
     created_at: float
+    # None until versioning is first configured, then "Enabled" or "Suspended" (never None
+    # again: S3 has no way back to an unversioned bucket).
+    versioning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,11 @@ class ObjectMeta:
     checksum_type: str | None
     segments: tuple[Segment, ...]
     parts_count: int = 0
+    # None is S3's "null" version: every object of a never-versioned bucket, and what a
+    # write makes while versioning is suspended.
+    version_id: str | None = None
+    # A delete marker has no bytes, headers nor segments; it only hides older versions.
+    delete_marker: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from nexq.storage.model import (
     validate_user_metadata,
 )
 from nexq.storage.service import NewContent, ObjectStorage
+from nexq.storage.versions import new_version_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,7 @@ class Multipart:
         self,
         caller: Principal,
         target: tuple[str, str, str, int],
-        source: tuple[str, str],
+        source: tuple[str, str, str | None],
         byte_range: tuple[int, int] | None,
         source_conditions: Conditions,
     ) -> Part:
@@ -162,7 +163,9 @@ class Multipart:
                 raise EntityTooLarge("A part is at most 5 GiB.")
             return start, length
 
-        src = self._objects.open_object(caller, source[0], source[1], Conditions(), copied_range)
+        src = self._objects.open_object(
+            caller, source[0], source[1], Conditions(), copied_range, version=source[2]
+        )
         part = replace(self._objects.copy_part(src, upload), number=number)
         self._put_part(part)
         return part
@@ -223,8 +226,9 @@ class Multipart:
             checksum_type=upload.checksum_type,
             segments=tuple(Segment(p.path, p.size) for p in chosen),
             parts_count=len(chosen),
+            version_id=new_version_id(),
         )
-        self._store.complete_upload(
+        version_id = self._store.complete_upload(
             upload,
             meta,
             (p.number for p in chosen),
@@ -232,7 +236,7 @@ class Multipart:
             if_none_match=conditions.if_none_match,
             quota=self._objects.quotas.limit(caller.account.id, "storage_bytes"),
         )
-        return meta
+        return replace(meta, version_id=version_id)
 
     def abort(self, caller: Principal, bucket_name: str, key: str, upload_id: str) -> None:
         """End an upload and drop its parts."""

@@ -126,5 +126,31 @@ SCHEMA = Schema(
             """,
             legacy=6,
         ),
+        # versioning: a bucket's state; the current version's id stays on its objects row
+        # (NULL is S3's null version), every other version and each delete marker is a row
+        # of object_versions, newest per key with the highest seq (nexq.storage.versions)
+        Migration(
+            """
+            ALTER TABLE buckets ADD COLUMN versioning TEXT;
+            ALTER TABLE objects ADD COLUMN version_id TEXT;
+            CREATE TABLE object_versions (
+                bucket_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                version_id TEXT,
+                delete_marker INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                etag TEXT NOT NULL,
+                last_modified REAL NOT NULL,
+                headers TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                checksums TEXT NOT NULL,
+                checksum_type TEXT,
+                segments TEXT NOT NULL,
+                parts_count INTEGER NOT NULL,
+                PRIMARY KEY (bucket_id, key, seq)
+            ) WITHOUT ROWID
+            """
+        ),
     ],
 )

@@ -7,20 +7,24 @@ import hashlib
 import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Principal
 from nexq.core.ids import new_id
 from nexq.core.quotas import NoQuotas, Quotas
+from nexq.storage import versioning
 from nexq.storage.blobs.port import BlobStore, BlobWriter
 from nexq.storage.conditions import Conditions, check_copy_source, check_read
 from nexq.storage.directory import Directory
 from nexq.storage.errors import (
     AccessDenied,
+    DeleteMarkerFound,
     EntityTooLarge,
+    IllegalVersioningConfiguration,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchVersion,
 )
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.metadata.port import MetadataStore
@@ -41,6 +45,13 @@ from nexq.storage.model import (
 )
 from nexq.storage.quotas import storage_quota_message
 from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
+from nexq.storage.versions import (
+    STATES,
+    Removal,
+    VersionListing,
+    new_version_id,
+    parse_version_id,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +159,9 @@ class ObjectStorage:
             checksums=checksums,
             checksum_type="FULL_OBJECT" if checksums else None,
             segments=(Segment(path, body.size),),
+            version_id=new_version_id(),
         )
-        self._commit_object(meta, [path], new, bucket.account_id)
-        return meta
+        return self._commit_object(meta, [path], new, bucket.account_id)
 
     def check_room(
         self, caller: Principal, bucket_name: str, size: int, key: str | None = None
@@ -175,9 +186,10 @@ class ObjectStorage:
 
     def _commit_object(
         self, meta: ObjectMeta, paths: list[str], new: NewContent, owner: str
-    ) -> None:
+    ) -> ObjectMeta:
+        """Store ``meta``; it comes back with the version id the bucket's versioning gave."""
         try:
-            self._store.put_object(
+            version_id = self._store.put_object(
                 meta,
                 if_match=new.if_match,
                 if_none_match=new.if_none_match,
@@ -186,17 +198,20 @@ class ObjectStorage:
         except BaseException:
             self._blobs.delete(paths)
             raise
+        return replace(meta, version_id=version_id)
 
     def copy_object(
         self,
         caller: Principal,
-        source: tuple[str, str],
+        source: tuple[str, str, str | None],
         target: tuple[str, str],
         source_conditions: Conditions,
         replace_with: NewContent | None,
         target_conditions: NewContent,
-    ) -> ObjectMeta:
-        """Copy an object; ``replace_with`` is the REPLACE directive's new headers, if any."""
+    ) -> tuple[ObjectMeta, ObjectMeta]:
+        """Copy an object (``source`` is bucket, key, and S3's versionId or None for the
+        latest); ``replace_with`` is the REPLACE directive's new headers, if any. Returns
+        the new object and the source version it was copied from."""
         bucket = self.bucket(caller, target[0])
         validate_key(target[1])
         if replace_with is not None:
@@ -208,7 +223,9 @@ class ObjectStorage:
                 raise EntityTooLarge("Objects over 5 GiB must be copied with UploadPartCopy.")
             return 0, meta.size
 
-        opened = self.open_object(caller, source[0], source[1], Conditions(), whole)
+        opened = self.open_object(
+            caller, source[0], source[1], Conditions(), whole, version=source[2]
+        )
         src = opened.meta
         writer = self._blobs.writer()
         try:
@@ -230,9 +247,9 @@ class ObjectStorage:
             checksums=src.checksums if src.parts_count == 0 else {},
             checksum_type=src.checksum_type if src.parts_count == 0 else None,
             segments=(Segment(path, src.size),),
+            version_id=new_version_id(),
         )
-        self._commit_object(meta, [path], target_conditions, bucket.account_id)
-        return meta
+        return self._commit_object(meta, [path], target_conditions, bucket.account_id), src
 
     def copy_part(self, src: OpenObject, upload: Upload) -> Part:
         """Write the opened range of ``src`` as a new part file of ``upload``."""
@@ -273,13 +290,34 @@ class ObjectStorage:
 
     # reads ------------------------------------------------------------------------------
     def head_object(
-        self, caller: Principal, bucket_name: str, key: str, conditions: Conditions
+        self,
+        caller: Principal,
+        bucket_name: str,
+        key: str,
+        conditions: Conditions,
+        version: str | None = None,
     ) -> ObjectMeta:
-        """The object's metadata, after checking the conditional headers."""
+        """The object's metadata (its latest version, or S3's ``versionId`` ``version``),
+        after checking the conditional headers. A delete marker found raises
+        DeleteMarkerFound."""
         bucket = self.bucket(caller, bucket_name)
-        meta = self._store.get_object(bucket.id, key)
-        if meta is None:
-            raise NoSuchKey()
+        if version is not None:
+            meta = self._store.get_version(bucket.id, key, parse_version_id(version))
+            if meta is None:
+                raise NoSuchVersion()
+            if meta.delete_marker:
+                raise DeleteMarkerFound(meta.version_id, meta.last_modified, asked=True)
+        else:
+            meta = self._store.get_object(bucket.id, key)
+            if meta is None:
+                marker = (
+                    self._store.latest_marker(bucket.id, key)
+                    if bucket.versioning is not None
+                    else None
+                )
+                if marker is not None:
+                    raise DeleteMarkerFound(marker.version_id, marker.last_modified, asked=False)
+                raise NoSuchKey()
         check_read(meta, conditions)
         return meta
 
@@ -290,13 +328,14 @@ class ObjectStorage:
         key: str,
         conditions: Conditions,
         span: Span = lambda meta: (0, meta.size),
+        version: str | None = None,
     ) -> OpenObject:
         """The object, with the files of the bytes ``span`` picks (start, length) held open,
         so that it reads whole even if it is overwritten or deleted meanwhile. ``span`` may
         refuse the version it is shown by raising."""
         attempt = 1
         while True:
-            meta = self.head_object(caller, bucket_name, key, conditions)
+            meta = self.head_object(caller, bucket_name, key, conditions, version)
             start, length = span(meta)
             try:
                 return open_version(self._blobs, meta, start, length)
@@ -305,26 +344,61 @@ class ObjectStorage:
                     raise
                 attempt += 1
 
-    def delete_object(self, caller: Principal, bucket_name: str, key: str) -> bool:
-        """Delete ``key``; whether it existed (S3 answers the same either way)."""
+    def delete_object(
+        self, caller: Principal, bucket_name: str, key: str, version: str | None = None
+    ) -> Removal:
+        """Delete ``key`` (a delete marker in a versioned bucket), or its version S3 names
+        ``version`` for good; what was done (S3 answers the same if nothing was there)."""
         bucket = self.bucket(caller, bucket_name)
-        return self._store.delete_object(bucket.id, key)
+        if version is None:
+            return self._store.delete_object(bucket.id, key)
+        return self._store.delete_version(bucket.id, key, parse_version_id(version))
 
     def delete_objects(
-        self, caller: Principal, bucket_name: str, keys: list[str]
-    ) -> list[tuple[str, Exception | None]]:
-        """Delete several keys; each gets its own outcome."""
+        self, caller: Principal, bucket_name: str, keys: list[tuple[str, str | None]]
+    ) -> list[tuple[str, Removal | Exception]]:
+        """Delete several (key, version or None); each gets its own outcome."""
         bucket = self.bucket(caller, bucket_name)
-        outcomes: list[tuple[str, Exception | None]] = []
-        for key in keys:
+        outcomes: list[tuple[str, Removal | Exception]] = []
+        for key, version in keys:
             try:
                 validate_key(key)
-                self._store.delete_object(bucket.id, key)
+                if version is None:
+                    outcomes.append((key, self._store.delete_object(bucket.id, key)))
+                else:
+                    vid = parse_version_id(version)
+                    outcomes.append((key, self._store.delete_version(bucket.id, key, vid)))
             except Exception as exc:
                 outcomes.append((key, exc))
-            else:
-                outcomes.append((key, None))
         return outcomes
+
+    # versioning -------------------------------------------------------------------------
+    def set_versioning(self, caller: Principal, bucket_name: str, state: str) -> None:
+        """Turn versioning on ("Enabled") or suspend it ("Suspended"); never back off."""
+        if state not in STATES:
+            raise IllegalVersioningConfiguration(
+                "The Versioning element must be specified as Enabled or Suspended."
+            )
+        self._store.set_versioning(self.bucket(caller, bucket_name).id, state)
+
+    def versioning(self, caller: Principal, bucket_name: str) -> str | None:
+        """The bucket's versioning state: None if it was never configured."""
+        return self.bucket(caller, bucket_name).versioning
+
+    def list_versions(
+        self,
+        caller: Principal,
+        bucket_name: str,
+        prefix: str,
+        delimiter: str,
+        markers: tuple[str | None, str | None],
+        max_keys: int,
+    ) -> VersionListing:
+        """One page of ListObjectVersions after (key marker, version id marker)."""
+        bucket = self.bucket(caller, bucket_name)
+        return versioning.list_versions(
+            self._store, bucket, prefix, delimiter, markers[0], markers[1], max_keys
+        )
 
     def list_objects(
         self,

@@ -225,12 +225,16 @@ def test_a_part_copied_from_a_range_of_an_object(storage: Storage, owner: Access
     storage.put(owner, "uploads", "source", b"0123456789")
     upload = start(storage, owner)
     copied = storage.multipart.upload_part_copy(
-        owner, ("uploads", "big", upload.id, 1), ("uploads", "source"), (2, 5), Conditions()
+        owner, ("uploads", "big", upload.id, 1), ("uploads", "source", None), (2, 5), Conditions()
     )
     assert copied.size == 4 and copied.etag == hashlib.md5(b"2345").hexdigest()
     with pytest.raises(InvalidArgument):
         storage.multipart.upload_part_copy(
-            owner, ("uploads", "big", upload.id, 2), ("uploads", "source"), (5, 10), Conditions()
+            owner,
+            ("uploads", "big", upload.id, 2),
+            ("uploads", "source", None),
+            (5, 10),
+            Conditions(),
         )
     complete(storage, owner, upload, completed(copied))
     assert storage.read(owner, "uploads", "big") == b"2345"

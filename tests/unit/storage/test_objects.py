@@ -156,25 +156,26 @@ def test_copy_keeps_or_replaces_the_metadata(storage: Storage, owner: AccessKey)
     storage.put(
         owner, "objects", "src", b"payload", NewContent({"content-type": "a/b"}, {"m": "1"})
     )
-    kept = storage.objects.copy_object(
-        owner, ("objects", "src"), ("objects", "kept"), Conditions(), None, NewContent({}, {})
+    kept, _ = storage.objects.copy_object(
+        owner, ("objects", "src", None), ("objects", "kept"), Conditions(), None, NewContent({}, {})
     )
-    replaced = storage.objects.copy_object(
+    replaced, source = storage.objects.copy_object(
         owner,
-        ("objects", "src"),
+        ("objects", "src", None),
         ("objects", "replaced"),
         Conditions(),
         NewContent({"content-type": "c/d"}, {}),
         NewContent({}, {}),
     )
     assert kept.headers == {"content-type": "a/b"} and kept.metadata == {"m": "1"}
+    assert source.key == "src" and source.version_id is None
     assert replaced.headers == {"content-type": "c/d"} and replaced.metadata == {}
     assert storage.read(owner, "objects", "replaced") == b"payload"
     assert kept.etag == replaced.etag == hashlib.md5(b"payload").hexdigest()
     with pytest.raises(PreconditionFailed):  # a copy answers 412, never 304
         storage.objects.copy_object(
             owner,
-            ("objects", "src"),
+            ("objects", "src", None),
             ("objects", "x"),
             Conditions(if_none_match=kept.etag),
             None,
@@ -189,27 +190,28 @@ def test_a_copy_needs_access_to_the_source(storage: Storage, owner: AccessKey) -
     with pytest.raises(AccessDenied):
         storage.objects.copy_object(
             stranger,
-            ("objects", "src"),
+            ("objects", "src", None),
             ("strangers", "stolen"),
             Conditions(),
             None,
             NewContent({}, {}),
         )
-    assert storage.objects.delete_object(stranger, "strangers", "stolen") is False
+    assert not storage.objects.delete_object(stranger, "strangers", "stolen").removed
     assert storage.stray_blobs() == set()
 
 
 def test_delete_reports_whether_the_key_existed(storage: Storage, owner: AccessKey) -> None:
     storage.put(owner, "objects", "k", b"x")
-    assert storage.objects.delete_object(owner, "objects", "k") is True
-    assert storage.objects.delete_object(owner, "objects", "k") is False
+    assert storage.objects.delete_object(owner, "objects", "k").removed
+    assert not storage.objects.delete_object(owner, "objects", "k").removed
     storage.put(owner, "objects", "a", b"x")
-    outcomes = storage.objects.delete_objects(owner, "objects", ["a", "", "missing"])
-    assert [(key, type(error).__name__ if error else None) for key, error in outcomes] == [
-        ("a", None),
-        ("", "InvalidArgument"),
-        ("missing", None),
-    ]
+    outcomes = storage.objects.delete_objects(
+        owner, "objects", [("a", None), ("", None), ("missing", None)]
+    )
+    assert [
+        (key, type(done).__name__ if isinstance(done, Exception) else done.removed)
+        for key, done in outcomes
+    ] == [("a", True), ("", "InvalidArgument"), ("missing", False)]
 
 
 def test_listing_rolls_up_prefixes_and_pages(storage: Storage, owner: AccessKey) -> None:

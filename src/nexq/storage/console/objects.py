@@ -104,8 +104,8 @@ def router(
                 fields=[("key", k) for k in key] + [("prefix", prefix)],
                 back=back,
             )
-        outcomes = storage.delete_objects(caller, name, key)
-        failed = [k for k, error in outcomes if error is not None]
+        outcomes = storage.delete_objects(caller, name, [(k, None) for k in key])
+        failed = [k for k, done in outcomes if isinstance(done, Exception)]
         if failed:
             flash = Flash("error", f"{len(failed)} of {len(key)} objects could not be deleted.")
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -25,8 +26,9 @@ from nexq.storage.errors import (
     NoSuchKey,
     NoSuchUpload,
     PreconditionFailed,
-    unfinished_uploads,
 )
+from nexq.storage.metadata.memory_versions import VersionShelf
+from nexq.storage.metadata.sql_versions import CURRENT_RANK
 from nexq.storage.model import (
     AccessKey,
     Bucket,
@@ -42,6 +44,13 @@ from nexq.storage.quotas import (
     access_key_quota_message,
     bucket_quota_message,
     storage_quota_message,
+)
+from nexq.storage.versions import (
+    ENABLED,
+    SUSPENDED,
+    ListedVersion,
+    Removal,
+    new_version_id,
 )
 
 T = TypeVar("T")
@@ -83,6 +92,7 @@ class _Bucket:
     order: list[bytes] = field(default_factory=list)  # the keys of ``objects``, sorted
     object_count: int = 0
     stored_bytes: int = 0
+    shelf: VersionShelf = field(default_factory=VersionShelf)  # noncurrent versions, markers
 
 
 @dataclass
@@ -144,6 +154,14 @@ class MemoryMetadata:
             self._names[bucket.name] = bucket.id
             self._generation.bump()
 
+    def set_versioning(self, bucket_id: str, state: str) -> None:
+        with self._lock:
+            held = self._buckets.get(bucket_id)
+            if held is None:
+                raise NoSuchBucket()
+            held.bucket = replace(held.bucket, versioning=state)
+            self._generation.bump()
+
     def _buckets_of(self, account_id: str) -> list[_Bucket]:
         return [b for b in self._buckets.values() if b.bucket.account_id == account_id]
 
@@ -159,11 +177,13 @@ class MemoryMetadata:
     def remove_bucket(self, bucket_id: str) -> None:
         with self._lock:
             held = self._buckets.get(bucket_id)
-            if held is not None and held.objects:
+            if held is not None and (held.objects or held.shelf):
                 raise BucketNotEmpty()
-            uploads = sum(1 for u in self._uploads.values() if u.upload.bucket_id == bucket_id)
-            if uploads:
-                raise unfinished_uploads(uploads)
+            # As S3: unfinished uploads go with the bucket, their parts become garbage.
+            for upload_id in [
+                u for u, h in self._uploads.items() if h.upload.bucket_id == bucket_id
+            ]:
+                self._garbage.update(p.path for p in self._uploads.pop(upload_id).parts.values())
             if held is not None:
                 del self._buckets[bucket_id]
                 del self._names[held.bucket.name]
@@ -225,61 +245,208 @@ class MemoryMetadata:
         if_match: str | None = None,
         if_none_match: bool = False,
         quota: int | None = None,
-    ) -> None:
+    ) -> str | None:
         with self._lock:
-            old, old_size = self._check_conditions(meta, if_match, if_none_match)
-            self._write_object(meta, old_size, quota)
-            self._garbage.update(old)
+            old = self._check_conditions(meta, if_match, if_none_match)
+            return self._write_current(meta, old, quota)
 
     def _check_conditions(
         self, meta: ObjectMeta, if_match: str | None, if_none_match: bool
-    ) -> tuple[list[str], int | None]:
-        """Check conditional-write headers against the current object; its paths and size."""
+    ) -> ObjectMeta | None:
+        """Check conditional-write headers against the current object (a delete marker is no
+        object); the current object, if any."""
         held = self._buckets.get(meta.bucket_id)
         current = held.objects.get(meta.key.encode()) if held is not None else None
         if current is None:
             if if_match is not None:
                 raise NoSuchKey()
-            return [], None
+            return None
         if if_none_match:
             raise PreconditionFailed()
         if if_match is not None and if_match.strip('"') not in ("*", current.etag):
             raise PreconditionFailed()
-        return [s.path for s in current.segments], current.size
+        return current
 
-    def _write_object(self, meta: ObjectMeta, old_size: int | None, quota: int | None) -> None:
-        """Store ``meta`` and keep its bucket's and account's counters, refusing growth that
-        takes the account over ``quota`` before anything is changed."""
-        held = self._buckets.get(meta.bucket_id)
+    def _held(self, bucket_id: str) -> _Bucket:
+        held = self._buckets.get(bucket_id)
         if held is None:
             raise NoSuchBucket()  # deleted meanwhile: an object there could never be reached
-        grown = meta.size - (old_size or 0)
+        return held
+
+    def _count(self, held: _Bucket, objects: int, grown: int, quota: int | None) -> None:
+        """Keep the bucket's and account's counters, refusing growth that takes the account
+        over ``quota`` (call before changing anything)."""
         owner = held.bucket.account_id
         stored = self._stored.get(owner, 0)
         if grown > 0 and quota is not None and stored + grown > quota:
             raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
         self._stored[owner] = stored + grown
-        held.object_count += 1 if old_size is None else 0
+        held.object_count += objects
         held.stored_bytes += grown
-        key = meta.key.encode()
-        if key not in held.objects:
-            bisect.insort(held.order, key)
-        held.objects[key] = _object(meta)
 
-    def delete_object(self, bucket_id: str, key: str) -> bool:
+    def _retire(self, held: _Bucket, key: bytes) -> ObjectMeta:
+        """Take the current object out of ``objects`` (its caller keeps or frees it)."""
+        meta = held.objects.pop(key)
+        del held.order[bisect.bisect_left(held.order, key)]
+        return meta
+
+    def _write_current(
+        self, meta: ObjectMeta, old: ObjectMeta | None, quota: int | None
+    ) -> str | None:
+        """As the SQL store's ``write_current`` (nexq.storage.metadata.sql_versions)."""
+        held = self._held(meta.bucket_id)
+        state = held.bucket.versioning
+        key = meta.key.encode()
+        version_id = (meta.version_id or new_version_id()) if state == ENABLED else None
+        freed = [old] if old is not None and old.version_id is None and state != ENABLED else []
+        dropped = held.shelf.find(key, None) if state == SUSPENDED else None
+        if dropped is not None:
+            freed.append(dropped.meta)
+        self._count(
+            held, 0 if old is not None else 1, meta.size - sum(m.size for m in freed), quota
+        )
+        if old is not None:
+            self._retire(held, key)
+            if not freed or freed[0] is not old:
+                held.shelf.push(old)
+        if dropped is not None:
+            held.shelf.remove(key, None)
+        bisect.insort(held.order, key)
+        held.objects[key] = _object(replace(meta, version_id=version_id, delete_marker=False))
+        self._garbage.update(s.path for m in freed for s in m.segments)
+        return version_id
+
+    def delete_object(self, bucket_id: str, key: str) -> Removal:
         with self._lock:
             held = self._buckets.get(bucket_id)
+            if held is None:
+                raise NoSuchBucket()
             encoded = key.encode()
-            meta = held.objects.pop(encoded, None) if held is not None else None
-            if held is None or meta is None:
-                return False
-            del held.order[bisect.bisect_left(held.order, encoded)]
-            held.object_count -= 1
-            held.stored_bytes -= meta.size
-            owner = held.bucket.account_id
-            self._stored[owner] = self._stored.get(owner, 0) - meta.size
-            self._garbage.update(s.path for s in meta.segments)
-            return True
+            current = held.objects.get(encoded)
+            state = held.bucket.versioning
+            if state is None:
+                if current is None:
+                    return Removal()
+                self._retire(held, encoded)
+                self._count(held, -1, -current.size, None)
+                self._garbage.update(s.path for s in current.segments)
+                return Removal(removed=True)
+            freed: list[ObjectMeta] = []
+            if current is not None:
+                self._retire(held, encoded)
+                if current.version_id is None and state == SUSPENDED:
+                    freed.append(current)
+                else:
+                    held.shelf.push(current)
+            if state == SUSPENDED:
+                dropped = held.shelf.remove(encoded, None)
+                freed += [dropped] if dropped is not None else []
+            marker = new_version_id() if state == ENABLED else None
+            held.shelf.push(_marker(bucket_id, key, marker))
+            self._count(held, -1 if current is not None else 0, -sum(m.size for m in freed), None)
+            self._garbage.update(s.path for m in freed for s in m.segments)
+            return Removal(version_id=marker, delete_marker=True, marker_added=True)
+
+    def delete_version(self, bucket_id: str, key: str, version_id: str | None) -> Removal:
+        with self._lock:
+            held = self._held(bucket_id)
+            encoded = key.encode()
+            current = held.objects.get(encoded)
+            objects = 0
+            if current is not None and current.version_id == version_id:
+                gone: ObjectMeta | None = self._retire(held, encoded)
+                objects = -1
+            else:
+                gone = held.shelf.remove(encoded, version_id)
+            if gone is None:
+                return Removal(version_id=version_id)
+            if encoded not in held.objects:
+                newest = held.shelf.newest(encoded)
+                if newest is not None and not newest.meta.delete_marker:
+                    promoted = held.shelf.remove(encoded, newest.meta.version_id)
+                    assert promoted is not None
+                    bisect.insort(held.order, encoded)
+                    held.objects[encoded] = promoted
+                    objects += 1
+            self._count(held, objects, -gone.size, None)
+            self._garbage.update(s.path for s in gone.segments)
+            return Removal(version_id=version_id, delete_marker=gone.delete_marker, removed=True)
+
+    def get_version(self, bucket_id: str, key: str, version_id: str | None) -> ObjectMeta | None:
+        with self._lock:
+            held = self._buckets.get(bucket_id)
+            if held is None:
+                return None
+            current = held.objects.get(key.encode())
+            if current is not None and current.version_id == version_id:
+                return _object(current)
+            found = held.shelf.find(key.encode(), version_id)
+            return _object(found.meta) if found is not None else None
+
+    def latest_marker(self, bucket_id: str, key: str) -> ObjectMeta | None:
+        with self._lock:
+            held = self._buckets.get(bucket_id)
+            if held is None or key.encode() in held.objects:
+                return None
+            newest = held.shelf.newest(key.encode())
+            if newest is None or not newest.meta.delete_marker:
+                return None
+            return _object(newest.meta)
+
+    def version_rank(self, bucket_id: str, key: str, version_id: str | None) -> int | None:
+        with self._lock:
+            held = self._buckets.get(bucket_id)
+            if held is None:
+                return None
+            current = held.objects.get(key.encode())
+            if current is not None and current.version_id == version_id:
+                return CURRENT_RANK
+            found = held.shelf.find(key.encode(), version_id)
+            return found.seq if found is not None else None
+
+    def list_versions(
+        self, bucket_id: str, prefix: str, start: str, below: int | None, limit: int
+    ) -> list[tuple[ListedVersion, int]]:
+        if start < prefix:
+            start, below = prefix, None
+        end = prefix_end(prefix)
+        high = end.encode() if end is not None else None
+        first = start.encode()
+        out: list[tuple[ListedVersion, int]] = []
+        with self._lock:
+            held = self._buckets.get(bucket_id)
+            if held is None:
+                return []
+            keys = held.order[bisect.bisect_left(held.order, first) :][: max(limit, 0) + 1]
+            keys += held.shelf.order[bisect.bisect_left(held.shelf.order, first) :][
+                : max(limit, 0) + 1
+            ]
+            for key in sorted(set(keys)):
+                if high is not None and key >= high:
+                    break
+                entries = [(held.objects[key], CURRENT_RANK)] if key in held.objects else []
+                entries += [(n.meta, n.seq) for n in reversed(held.shelf.of(key))]
+                for index, (meta, rank) in enumerate(entries):
+                    if key == first and below is not None and rank >= below:
+                        continue
+                    latest = index == 0
+                    out.append(
+                        (
+                            ListedVersion(
+                                meta.key,
+                                meta.version_id,
+                                latest,
+                                meta.delete_marker,
+                                meta.size,
+                                meta.etag,
+                                meta.last_modified,
+                            ),
+                            rank,
+                        )
+                    )
+                    if len(out) >= limit:
+                        return out
+        return out
 
     # multipart --------------------------------------------------------------------------
     def add_upload(self, upload: Upload) -> None:
@@ -347,17 +514,18 @@ class MemoryMetadata:
         if_match: str | None = None,
         if_none_match: bool = False,
         quota: int | None = None,
-    ) -> None:
+    ) -> str | None:
         used = set(used_parts)
         with self._lock:
             held = self._uploads.get(upload.id)
             if held is None:
                 raise NoSuchUpload()
-            old, old_size = self._check_conditions(meta, if_match, if_none_match)
+            old = self._check_conditions(meta, if_match, if_none_match)
             unused = [p.path for n, p in held.parts.items() if n not in used]
-            self._write_object(meta, old_size, quota)
+            version_id = self._write_current(meta, old, quota)
             del self._uploads[upload.id]
-            self._garbage.update(old + unused)
+            self._garbage.update(unused)
+            return version_id
 
     def abort_upload(self, upload_id: str) -> bool:
         with self._lock:
@@ -519,7 +687,7 @@ class MemoryMetadata:
         with self._lock:
             sizes = {p.path: p.size for u in self._uploads.values() for p in u.parts.values()}
             for held in self._buckets.values():
-                for meta in held.objects.values():
+                for meta in [*held.objects.values(), *held.shelf.metas()]:
                     sizes.update((s.path, s.size) for s in meta.segments)
             return sizes
 
@@ -532,7 +700,7 @@ class MemoryMetadata:
         lines = []
         held_by: dict[str, int] = {}
         for held in self._buckets.values():
-            count, stored = len(held.objects), sum(m.size for m in held.objects.values())
+            count, stored = len(held.objects), _bytes(held)
             owner = held.bucket.account_id
             held_by[owner] = held_by.get(owner, 0) + stored
             if (held.object_count, held.stored_bytes) != (count, stored):
@@ -554,9 +722,31 @@ class MemoryMetadata:
             if drift:
                 for held in self._buckets.values():
                     held.object_count = len(held.objects)
-                    held.stored_bytes = sum(m.size for m in held.objects.values())
+                    held.stored_bytes = _bytes(held)
                 self._stored = {account_id: 0 for account_id in self._stored}
                 for held in self._buckets.values():
                     owner = held.bucket.account_id
                     self._stored[owner] = self._stored.get(owner, 0) + held.stored_bytes
             return drift
+
+
+def _bytes(held: _Bucket) -> int:
+    """What the bucket's objects and noncurrent versions hold."""
+    return sum(m.size for m in held.objects.values()) + sum(m.size for m in held.shelf.metas())
+
+
+def _marker(bucket_id: str, key: str, version_id: str | None) -> ObjectMeta:
+    return ObjectMeta(
+        bucket_id=bucket_id,
+        key=key,
+        size=0,
+        etag="",
+        last_modified=time.time(),
+        headers={},
+        metadata={},
+        checksums={},
+        checksum_type=None,
+        segments=(),
+        version_id=version_id,
+        delete_marker=True,
+    )

@@ -16,6 +16,7 @@ from nexq.storage.model import (
     Upload,
     UsageRow,
 )
+from nexq.storage.versions import ListedVersion, Removal
 
 
 class MetadataStore(Protocol):
@@ -39,10 +40,14 @@ class MetadataStore(Protocol):
         QuotaExceeded when the account already has ``max_buckets``."""
 
     def get_bucket(self, name: str) -> Bucket | None: ...
+    def set_versioning(self, bucket_id: str, state: str) -> None:
+        """Set the bucket's versioning to "Enabled" or "Suspended" (NoSuchBucket)."""
+
     def list_buckets(self, account_id: str) -> list[Bucket]: ...
     def remove_bucket(self, bucket_id: str) -> None:
-        """Delete; raises BucketNotEmpty when objects or uploads remain. Grants to it go with
-        it (a key granted only that bucket then reaches none, even a new one of that name)."""
+        """Delete; raises BucketNotEmpty when objects, versions or delete markers remain;
+        unfinished uploads go with it (their parts become garbage), as do grants to it (a key
+        granted only that bucket then reaches none, even a new one of that name)."""
 
     def bucket_usage(self, bucket_id: str) -> tuple[int, int]:
         """(object count, stored bytes), kept with every write."""
@@ -56,8 +61,10 @@ class MetadataStore(Protocol):
         ``max_age`` seconds ago (for checks that read again before they refuse). A store
         whose reads cost nothing may always read now."""
 
-    # objects
-    def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None: ...
+    # objects (nexq.storage.versions says how versions are kept)
+    def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None:
+        """The key's current version, unless that is a delete marker."""
+
     def list_objects(
         self, bucket_id: str, prefix: str, start: str, inclusive: bool, limit: int
     ) -> list[ListedObject]:
@@ -70,12 +77,40 @@ class MetadataStore(Protocol):
         if_match: str | None = None,
         if_none_match: bool = False,
         quota: int | None = None,
-    ) -> None:
-        """Insert or replace, atomically checking the conditions and that the account's
-        stored bytes stay within ``quota`` (QuotaExceeded); old blobs become garbage."""
+    ) -> str | None:
+        """Make ``meta`` the key's current version, atomically checking the conditions and
+        that the account's stored bytes stay within ``quota`` (QuotaExceeded). As the
+        bucket's versioning says (read in the same transaction): the null version is
+        replaced and its blobs become garbage, or the old current version is kept as a
+        noncurrent one. Returns the new version's id: ``meta.version_id`` when versioning is
+        enabled, None (the null version) otherwise."""
 
-    def delete_object(self, bucket_id: str, key: str) -> bool:
-        """Delete if present; returns whether something was deleted."""
+    def delete_object(self, bucket_id: str, key: str) -> Removal:
+        """DeleteObject without a version id: remove the null object of a never-versioned
+        bucket, or add a delete marker (versioning enabled: a new version id; suspended: the
+        null version is removed for good and the marker is null)."""
+
+    def delete_version(self, bucket_id: str, key: str, version_id: str | None) -> Removal:
+        """Remove one version (None: the null one) for good, object or delete marker; the
+        next newest version becomes current."""
+
+    def get_version(self, bucket_id: str, key: str, version_id: str | None) -> ObjectMeta | None:
+        """Version ``version_id`` of ``key`` (None: the null one), delete markers included."""
+
+    def latest_marker(self, bucket_id: str, key: str) -> ObjectMeta | None:
+        """The delete marker that is the key's latest version, if one is."""
+
+    def version_rank(self, bucket_id: str, key: str, version_id: str | None) -> int | None:
+        """Where a version stands in its key's order (a listing resumes below it); None if
+        there is no such version."""
+
+    def list_versions(
+        self, bucket_id: str, prefix: str, start: str, below: int | None, limit: int
+    ) -> list[tuple[ListedVersion, int]]:
+        """Up to ``limit`` versions under ``prefix``, ordered by key then newest first, from
+        the versions of ``start`` ranked below ``below`` (None: all of them) on; each with its
+        rank. ``is_latest`` is exact (the first entry of a key is its latest version, unless
+        the page began inside that key's versions)."""
 
     # multipart
     def add_upload(self, upload: Upload) -> None: ...
@@ -99,8 +134,9 @@ class MetadataStore(Protocol):
         if_match: str | None = None,
         if_none_match: bool = False,
         quota: int | None = None,
-    ) -> None:
-        """Make ``meta`` the object and end the upload; unused parts become garbage."""
+    ) -> str | None:
+        """Make ``meta`` the object (as :meth:`put_object`) and end the upload; unused parts
+        become garbage. Returns the new version's id."""
 
     def abort_upload(self, upload_id: str) -> bool: ...
 

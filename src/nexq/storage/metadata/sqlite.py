@@ -15,11 +15,9 @@ from nexq.storage.errors import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     NoSuchBucket,
-    NoSuchKey,
     NoSuchUpload,
-    PreconditionFailed,
-    unfinished_uploads,
 )
+from nexq.storage.metadata import sql_versions as versions
 from nexq.storage.model import (
     AccessKey,
     Bucket,
@@ -27,7 +25,6 @@ from nexq.storage.model import (
     ListedObject,
     ObjectMeta,
     Part,
-    Segment,
     Upload,
     UsageRow,
     prefix_end,
@@ -37,32 +34,14 @@ from nexq.storage.quotas import (
     bucket_quota_message,
     storage_quota_message,
 )
+from nexq.storage.versions import ListedVersion, Removal
 
-_OBJECT_COLUMNS = (
-    "bucket_id, key, size, etag, last_modified, headers, metadata, checksums, "
-    "checksum_type, segments, parts_count"
-)
 _UPLOAD_COLUMNS = (
     "id, bucket_id, key, initiated, headers, metadata, checksum_algorithm, checksum_type"
 )
+_BUCKET_COLUMNS = "id, name, account_id, created_at, versioning"
 _PART_COLUMNS = "upload_id, number, size, etag, last_modified, path, checksums"
 _KEY_COLUMNS = "id, account_id, label, status, created_at, all_buckets"
-
-
-def _object(row: tuple[Any, ...]) -> ObjectMeta:
-    return ObjectMeta(
-        bucket_id=row[0],
-        key=row[1],
-        size=row[2],
-        etag=row[3],
-        last_modified=row[4],
-        headers=json.loads(row[5]),
-        metadata=json.loads(row[6]),
-        checksums=json.loads(row[7]),
-        checksum_type=row[8],
-        segments=tuple(Segment(p, s) for p, s in json.loads(row[9])),
-        parts_count=row[10],
-    )
 
 
 def _upload(row: tuple[Any, ...]) -> Upload:
@@ -112,34 +91,6 @@ def _check_grants(conn: Connection, key: AccessKey) -> None:
         ).fetchone()
         if found != len(granted):
             raise NoSuchBucket("A bucket granted to the key does not exist in its account.")
-
-
-def _check_conditions(
-    conn: Connection, bucket_id: str, key: str, if_match: str | None, if_none_match: bool
-) -> tuple[list[str], int | None]:
-    """Check conditional-write headers against the current object; its blob paths and size."""
-    row = conn.execute(
-        "SELECT etag, segments, size FROM objects WHERE bucket_id = ? AND key = ?",
-        (bucket_id, key),
-    ).fetchone()
-    if row is None:
-        if if_match is not None:
-            raise NoSuchKey()
-        return [], None
-    if if_none_match:
-        raise PreconditionFailed()
-    if if_match is not None and if_match.strip('"') not in ("*", row[0]):
-        raise PreconditionFailed()
-    return [p for p, _ in json.loads(row[1])], int(row[2])
-
-
-def _count_object(
-    conn: Connection, meta: ObjectMeta, old_size: int | None, quota: int | None
-) -> None:
-    """Keep the bucket's counters with the write, refusing it if it breaks the quota."""
-    _add_to_counters(
-        conn, meta.bucket_id, 1 if old_size is None else 0, meta.size - (old_size or 0), quota
-    )
 
 
 # The account's row (the sum of its buckets' stored bytes), found through the bucket; with a
@@ -253,17 +204,26 @@ class SqliteMetadata:
     def get_bucket(self, name: str) -> Bucket | None:
         row = (
             self._db.reader()
-            .execute("SELECT id, name, account_id, created_at FROM buckets WHERE name = ?", (name,))
+            .execute(f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE name = ?", (name,))  # noqa: S608 - fixed column names
             .fetchone()
         )
         return Bucket(*row) if row else None
+
+    def set_versioning(self, bucket_id: str, state: str) -> None:
+        def write(conn: Connection) -> None:
+            if not conn.execute(
+                "UPDATE buckets SET versioning = ? WHERE id = ?", (state, bucket_id)
+            ).rowcount:
+                raise NoSuchBucket()
+            _bump_auth(conn)  # every node's cached bucket shows the new state at once
+
+        self._db.write(write)
 
     def list_buckets(self, account_id: str) -> list[Bucket]:
         rows = (
             self._db.reader()
             .execute(
-                "SELECT id, name, account_id, created_at FROM buckets "
-                "WHERE account_id = ? ORDER BY name",
+                f"SELECT {_BUCKET_COLUMNS} FROM buckets WHERE account_id = ? ORDER BY name",  # noqa: S608 - fixed column names
                 (account_id,),
             )
             .fetchall()
@@ -272,15 +232,29 @@ class SqliteMetadata:
 
     def remove_bucket(self, bucket_id: str) -> None:
         def write(conn: Connection) -> None:
-            if conn.execute(
-                "SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1", (bucket_id,)
-            ).fetchone():
+            if (
+                conn.execute(
+                    "SELECT 1 FROM objects WHERE bucket_id = ? LIMIT 1", (bucket_id,)
+                ).fetchone()
+                or conn.execute(
+                    "SELECT 1 FROM object_versions WHERE bucket_id = ? LIMIT 1", (bucket_id,)
+                ).fetchone()
+            ):
                 raise BucketNotEmpty()
-            (uploads,) = conn.execute(
-                "SELECT count(*) FROM uploads WHERE bucket_id = ?", (bucket_id,)
-            ).fetchone()
-            if uploads:
-                raise unfinished_uploads(uploads)
+            # As S3: unfinished multipart uploads go with the bucket (their parts' blobs
+            # become garbage), they do not keep it.
+            _discard(
+                conn,
+                [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT p.path FROM parts p JOIN uploads u ON u.id = p.upload_id "
+                        "WHERE u.bucket_id = ?",
+                        (bucket_id,),
+                    )
+                ],
+            )
+            conn.execute("DELETE FROM uploads WHERE bucket_id = ?", (bucket_id,))
             conn.execute("DELETE FROM buckets WHERE id = ?", (bucket_id,))
             _bump_auth(conn)
 
@@ -329,12 +303,12 @@ class SqliteMetadata:
         row = (
             self._db.reader()
             .execute(
-                f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND key = ?",  # noqa: S608 - fixed column names
+                f"SELECT {versions.OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND key = ?",  # noqa: S608 - fixed column names
                 (bucket_id, key),
             )
             .fetchone()
         )
-        return _object(row) if row else None
+        return versions.meta_from_row(row) if row else None
 
     def list_objects(
         self, bucket_id: str, prefix: str, start: str, inclusive: bool, limit: int
@@ -362,31 +336,40 @@ class SqliteMetadata:
         if_match: str | None = None,
         if_none_match: bool = False,
         quota: int | None = None,
-    ) -> None:
-        def write(conn: Connection) -> None:
-            old, old_size = _check_conditions(
-                conn, meta.bucket_id, meta.key, if_match, if_none_match
-            )
-            _count_object(conn, meta, old_size, quota)
-            _insert_object(conn, meta)
-            if old:
-                _discard(conn, old)
+    ) -> str | None:
+        def write(conn: Connection) -> str | None:
+            old = versions.check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
+            return versions.write_current(conn, meta, old, quota, _add_to_counters, _discard)
 
-        self._db.write(write, sync_blobs=True)
+        return self._db.write(write, sync_blobs=True)
 
-    def delete_object(self, bucket_id: str, key: str) -> bool:
-        def write(conn: Connection) -> bool:
-            row = conn.execute(
-                "DELETE FROM objects WHERE bucket_id = ? AND key = ? RETURNING segments, size",
-                (bucket_id, key),
-            ).fetchone()
-            if row is None:
-                return False
-            _add_to_counters(conn, bucket_id, -1, -int(row[1]))
-            _discard(conn, (p for p, _ in json.loads(row[0])))
-            return True
+    def delete_object(self, bucket_id: str, key: str) -> Removal:
+        def write(conn: Connection) -> Removal:
+            return versions.delete_current(conn, bucket_id, key, _add_to_counters, _discard)
 
         return self._db.write(write)
+
+    def delete_version(self, bucket_id: str, key: str, version_id: str | None) -> Removal:
+        def write(conn: Connection) -> Removal:
+            return versions.delete_version(
+                conn, bucket_id, key, version_id, _add_to_counters, _discard
+            )
+
+        return self._db.write(write)
+
+    def get_version(self, bucket_id: str, key: str, version_id: str | None) -> ObjectMeta | None:
+        return versions.get_version(self._db.reader(), bucket_id, key, version_id)
+
+    def latest_marker(self, bucket_id: str, key: str) -> ObjectMeta | None:
+        return versions.latest_marker(self._db.reader(), bucket_id, key)
+
+    def version_rank(self, bucket_id: str, key: str, version_id: str | None) -> int | None:
+        return versions.version_rank(self._db.reader(), bucket_id, key, version_id)
+
+    def list_versions(
+        self, bucket_id: str, prefix: str, start: str, below: int | None, limit: int
+    ) -> list[tuple[ListedVersion, int]]:
+        return versions.list_versions(self._db.reader(), bucket_id, prefix, start, below, limit)
 
     # multipart --------------------------------------------------------------------------
     def add_upload(self, upload: Upload) -> None:
@@ -487,15 +470,13 @@ class SqliteMetadata:
         if_match: str | None = None,
         if_none_match: bool = False,
         quota: int | None = None,
-    ) -> None:
+    ) -> str | None:
         used = set(used_parts)
 
-        def write(conn: Connection) -> None:
+        def write(conn: Connection) -> str | None:
             if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (upload.id,)).fetchone():
                 raise NoSuchUpload()
-            old, old_size = _check_conditions(
-                conn, meta.bucket_id, meta.key, if_match, if_none_match
-            )
+            old = versions.check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
             unused = [
                 path
                 for number, path in conn.execute(
@@ -503,12 +484,12 @@ class SqliteMetadata:
                 )
                 if number not in used
             ]
-            _count_object(conn, meta, old_size, quota)
-            _insert_object(conn, meta)
+            version_id = versions.write_current(conn, meta, old, quota, _add_to_counters, _discard)
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload.id,))
-            _discard(conn, old + unused)
+            _discard(conn, unused)
+            return version_id
 
-        self._db.write(write)
+        return self._db.write(write)
 
     def abort_upload(self, upload_id: str) -> bool:
         def write(conn: Connection) -> bool:
@@ -780,8 +761,9 @@ class SqliteMetadata:
     def blob_sizes(self) -> dict[str, int]:
         conn = self._db.reader()
         sizes = dict(conn.execute("SELECT path, size FROM parts").fetchall())
-        for (segments,) in conn.execute("SELECT segments FROM objects"):
-            sizes.update((p, s) for p, s in json.loads(segments))
+        for table in ("objects", "object_versions"):
+            for (segments,) in conn.execute(f"SELECT segments FROM {table}"):  # noqa: S608 - fixed table names
+                sizes.update((p, s) for p, s in json.loads(segments))
         return sizes
 
     def counter_drift(self) -> list[str]:
@@ -795,7 +777,8 @@ class SqliteMetadata:
                     "UPDATE buckets SET "
                     "object_count = (SELECT count(*) FROM objects WHERE bucket_id = buckets.id), "
                     "stored_bytes = (SELECT coalesce(sum(size), 0) FROM objects "
-                    "WHERE bucket_id = buckets.id)"
+                    "WHERE bucket_id = buckets.id) + (SELECT coalesce(sum(size), 0) "
+                    "FROM object_versions WHERE bucket_id = buckets.id)"
                 )
                 conn.execute(
                     "INSERT INTO account_storage(account_id, stored_bytes) "
@@ -810,8 +793,11 @@ class SqliteMetadata:
 
 # Counters that differ from what the objects add up to; one statement, so one snapshot.
 _DRIFT = """
-WITH actual AS (
-    SELECT bucket_id, count(*) AS n, sum(size) AS bytes FROM objects GROUP BY bucket_id
+WITH stored AS (
+    SELECT bucket_id, 1 AS n, size FROM objects
+    UNION ALL SELECT bucket_id, 0 AS n, size FROM object_versions
+), actual AS (
+    SELECT bucket_id, sum(n) AS n, sum(size) AS bytes FROM stored GROUP BY bucket_id
 ), by_account AS (
     SELECT b.account_id, coalesce(sum(a.bytes), 0) AS bytes
     FROM buckets b LEFT JOIN actual a ON a.bucket_id = b.id GROUP BY b.account_id
@@ -839,27 +825,3 @@ def _counter_drift(conn: Connection) -> list[str]:
         else:
             out.append(f"account {name}: counted {stored} bytes; holds {actual_bytes} bytes")
     return out
-
-
-def _insert_object(conn: Connection, meta: ObjectMeta) -> None:
-    conn.execute(
-        f"INSERT INTO objects({_OBJECT_COLUMNS}) "  # noqa: S608 - fixed column names
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket_id, key) DO UPDATE SET "
-        "size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified, "
-        "headers = excluded.headers, metadata = excluded.metadata, "
-        "checksums = excluded.checksums, checksum_type = excluded.checksum_type, "
-        "segments = excluded.segments, parts_count = excluded.parts_count",
-        (
-            meta.bucket_id,
-            meta.key,
-            meta.size,
-            meta.etag,
-            meta.last_modified,
-            json.dumps(meta.headers),
-            json.dumps(meta.metadata),
-            json.dumps(meta.checksums),
-            meta.checksum_type,
-            json.dumps([[s.path, s.size] for s in meta.segments]),
-            meta.parts_count,
-        ),
-    )

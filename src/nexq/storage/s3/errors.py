@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 from xml.sax.saxutils import escape
 
 from nexq.core.errors import DomainError, QuotaExceeded, RateLimited, StorageFull, Unavailable
@@ -32,6 +33,8 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     domain.NoSuchBucket: ("NoSuchBucket", 404),
     domain.NoSuchKey: ("NoSuchKey", 404),
     domain.NoSuchUpload: ("NoSuchUpload", 404),
+    domain.NoSuchVersion: ("NoSuchVersion", 404),
+    domain.IllegalVersioningConfiguration: ("IllegalVersioningConfigurationException", 400),
     domain.BucketAlreadyExists: ("BucketAlreadyExists", 409),
     domain.BucketAlreadyOwnedByYou: ("BucketAlreadyOwnedByYou", 409),
     domain.BucketNotEmpty: ("BucketNotEmpty", 409),
@@ -62,6 +65,8 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
 
 def from_domain(exc: DomainError) -> S3Error:
     """The S3 error for a domain error; unmapped ones become InternalError."""
+    if isinstance(exc, domain.DeleteMarkerFound):
+        return _delete_marker(exc)
     for cls in type(exc).__mro__:
         if cls in _TABLE:
             code, status = _TABLE[cls]
@@ -70,6 +75,25 @@ def from_domain(exc: DomainError) -> S3Error:
             )
             return S3Error(code, exc.message, status, headers=headers)
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
+
+
+def _delete_marker(exc: domain.DeleteMarkerFound) -> S3Error:
+    """S3 names the delete marker a read met: NoSuchKey for the latest, 405 when asked for."""
+    headers = {
+        "x-amz-delete-marker": "true",
+        "x-amz-version-id": "null" if exc.version_id is None else exc.version_id,
+    }
+    if not exc.asked:
+        return S3Error("NoSuchKey", exc.message, 404, headers=headers)
+    headers["last-modified"] = email.utils.formatdate(int(exc.last_modified), usegmt=True)
+    headers["allow"] = "DELETE"
+    return S3Error(
+        "MethodNotAllowed",
+        exc.message,
+        405,
+        extra={"Method": "GET", "ResourceType": "DeleteMarker"},
+        headers=headers,
+    )
 
 
 def internal_error() -> S3Error:

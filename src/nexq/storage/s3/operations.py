@@ -30,6 +30,8 @@ class Operation(enum.Enum):
     HEAD_BUCKET = "HeadBucket"
     GET_BUCKET_LOCATION = "GetBucketLocation"
     GET_BUCKET_VERSIONING = "GetBucketVersioning"
+    PUT_BUCKET_VERSIONING = "PutBucketVersioning"
+    LIST_OBJECT_VERSIONS = "ListObjectVersions"
     GET_BUCKET_ACL = "GetBucketAcl"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
@@ -62,6 +64,8 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("HEAD", "bucket", None, False): (Operation.HEAD_BUCKET, Access.READ),
     ("GET", "bucket", "location", False): (Operation.GET_BUCKET_LOCATION, Access.READ),
     ("GET", "bucket", "versioning", False): (Operation.GET_BUCKET_VERSIONING, Access.READ),
+    ("PUT", "bucket", "versioning", False): (Operation.PUT_BUCKET_VERSIONING, Access.WRITE),
+    ("GET", "bucket", "versions", False): (Operation.LIST_OBJECT_VERSIONS, Access.LIST),
     ("GET", "bucket", "acl", False): (Operation.GET_BUCKET_ACL, Access.READ),
     ("GET", "bucket", None, False): (Operation.LIST_OBJECTS, Access.LIST),
     ("GET", "bucket", "list-type", False): (Operation.LIST_OBJECTS_V2, Access.LIST),
@@ -95,6 +99,8 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.HEAD_BUCKET: BillingClass.B,
     Operation.GET_BUCKET_LOCATION: BillingClass.B,
     Operation.GET_BUCKET_VERSIONING: BillingClass.B,
+    Operation.PUT_BUCKET_VERSIONING: BillingClass.A,
+    Operation.LIST_OBJECT_VERSIONS: BillingClass.A,
     Operation.GET_BUCKET_ACL: BillingClass.B,
     Operation.LIST_OBJECTS: BillingClass.A,
     Operation.LIST_OBJECTS_V2: BillingClass.A,
@@ -118,7 +124,16 @@ BILLING: dict[Operation, BillingClass] = {
 }
 
 # Query words that select a sub-resource, most specific first.
-_SUBRESOURCES = ("uploadId", "uploads", "list-type", "location", "versioning", "acl", "delete")
+_SUBRESOURCES = (
+    "uploadId",
+    "uploads",
+    "list-type",
+    "location",
+    "versioning",
+    "versions",
+    "acl",
+    "delete",
+)
 # Sub-resources S3 has and Nexq does not implement yet: answered with NotImplemented.
 UNSUPPORTED = (
     "tagging",
@@ -133,7 +148,6 @@ UNSUPPORTED = (
     "object-lock",
     "retention",
     "legal-hold",
-    "versions",
     "accelerate",
     "requestPayment",
     "ownershipControls",

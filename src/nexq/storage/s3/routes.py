@@ -1,6 +1,6 @@
 """Each operation's handler: the S3 surface as a table of contents."""
 
-from nexq.storage.s3.handlers import bucket, listing, multipart, objects, post
+from nexq.storage.s3.handlers import bucket, listing, multipart, objects, post, versions
 from nexq.storage.s3.handlers.common import Handler
 from nexq.storage.s3.operations import Operation
 
@@ -10,7 +10,9 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.DELETE_BUCKET: bucket.delete_bucket,
     Operation.HEAD_BUCKET: bucket.head_bucket,
     Operation.GET_BUCKET_LOCATION: bucket.get_bucket_location,
-    Operation.GET_BUCKET_VERSIONING: bucket.get_bucket_versioning,
+    Operation.GET_BUCKET_VERSIONING: versions.get_bucket_versioning,
+    Operation.PUT_BUCKET_VERSIONING: versions.put_bucket_versioning,
+    Operation.LIST_OBJECT_VERSIONS: versions.list_object_versions,
     Operation.GET_BUCKET_ACL: bucket.get_bucket_acl,
     Operation.GET_OBJECT_ACL: bucket.get_object_acl,
     Operation.PUT_BUCKET_ACL: bucket.put_bucket_acl,

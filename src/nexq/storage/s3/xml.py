@@ -73,8 +73,8 @@ def _text(element: Element, name: str) -> str | None:
     return None
 
 
-def parse_delete(body: bytes) -> tuple[list[str], bool]:
-    """DeleteObjects' request: the keys and whether the answer is quiet."""
+def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
+    """DeleteObjects' request: the (key, version id or None) and whether the answer is quiet."""
     root = _parse(body)
     if _local(root.tag) != "Delete":
         raise malformed_xml()
@@ -83,7 +83,7 @@ def parse_delete(body: bytes) -> tuple[list[str], bool]:
         key = _text(obj, "Key")
         if key is None:
             raise malformed_xml()
-        keys.append(key)
+        keys.append((key, _text(obj, "VersionId")))
     if not keys or len(keys) > 1000:
         raise malformed_xml()
     quiet = (_text(root, "Quiet") or "false").strip().lower() == "true"
@@ -146,3 +146,11 @@ def invalid_location(region: str, asked: str) -> S3Error:
         f"this request was sent to ({region}).",
         400,
     )
+
+
+def parse_versioning(body: bytes) -> tuple[str | None, str | None]:
+    """PutBucketVersioning's request: (Status, MfaDelete), each None when absent."""
+    root = _parse(body)
+    if _local(root.tag) != "VersioningConfiguration":
+        raise malformed_xml()
+    return _text(root, "Status"), _text(root, "MfaDelete")

@@ -82,12 +82,6 @@ async def get_bucket_location(req: S3Request, s: Services) -> Response:
     return Response.xml(document("LocationConstraint", region))
 
 
-async def get_bucket_versioning(req: S3Request, s: Services) -> Response:
-    await req.run(lambda: s.objects.bucket(req.caller, req.bucket or ""))
-    # Versioning has never been enabled on a Nexq bucket: S3 answers an empty configuration.
-    return Response.xml(document("VersioningConfiguration", ""))
-
-
 def _acl(req: S3Request) -> Response:
     owner = _owner(req)
     grant = (

@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from nexq.storage.conditions import Conditions
 from nexq.storage.directory import Credential
@@ -145,6 +145,7 @@ def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
         headers[f"x-amz-meta-{name}"] = value
     if meta.parts_count:
         headers["x-amz-mp-parts-count"] = str(meta.parts_count)
+    headers.update(version_header(meta.version_id))
     if with_checksums:
         for alg, value in meta.checksums.items():
             headers[f"x-amz-checksum-{alg.lower()}"] = value
@@ -153,14 +154,20 @@ def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
     return headers
 
 
+def version_header(version_id: str | None) -> dict[str, str]:
+    """x-amz-version-id for a version that has an id (the null version is answered without)."""
+    return {"x-amz-version-id": version_id} if version_id is not None else {}
+
+
 def checksum_response_headers(checksums: dict[str, str]) -> dict[str, str]:
     return {f"x-amz-checksum-{alg.lower()}": value for alg, value in checksums.items()}
 
 
-def copy_source(req: S3Request) -> tuple[str, str]:
-    """x-amz-copy-source as (bucket, key); versionId is not supported."""
+def copy_source(req: S3Request) -> tuple[str, str, str | None]:
+    """x-amz-copy-source as (bucket, key, versionId or None for the latest version)."""
     raw = req.headers.get("x-amz-copy-source", "")
-    value = unquote(raw.partition("?")[0]).lstrip("/")
+    path, _, query = raw.partition("?")
+    value = unquote(path).lstrip("/")
     bucket, _, key = value.partition("/")
     if not bucket or not key:
         raise invalid_argument(
@@ -168,7 +175,8 @@ def copy_source(req: S3Request) -> tuple[str, str]:
             "x-amz-copy-source",
             raw,
         )
-    return bucket, key
+    version = parse_qs(query, keep_blank_values=True).get("versionId") if query else None
+    return bucket, key, version[0] if version else None
 
 
 def part_number(req: S3Request) -> int:

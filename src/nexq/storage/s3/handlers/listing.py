@@ -14,7 +14,7 @@ from nexq.storage.s3.xml import document, escape, iso_time, key_text
 MAX_KEYS = 1000
 
 
-def _url_encoded(req: S3Request) -> bool:
+def url_encoded(req: S3Request) -> bool:
     encoding = req.query.get("encoding-type")
     if encoding is not None and encoding != "url":
         raise invalid_argument(
@@ -58,7 +58,7 @@ def _list(req: S3Request, s: Services, after: str | None, max_keys: int) -> List
 
 
 async def list_objects(req: S3Request, s: Services) -> Response:
-    url = _url_encoded(req)
+    url = url_encoded(req)
     max_keys = int_param(req, "max-keys", MAX_KEYS, MAX_KEYS)
     marker = req.query.get("marker", "")
     listing = await req.run(lambda: _list(req, s, marker or None, max_keys))
@@ -93,7 +93,7 @@ def _from_token(token: str) -> str:
 
 
 async def list_objects_v2(req: S3Request, s: Services) -> Response:
-    url = _url_encoded(req)
+    url = url_encoded(req)
     max_keys = int_param(req, "max-keys", MAX_KEYS, MAX_KEYS)
     token = req.query.get("continuation-token")
     start_after = req.query.get("start-after", "")

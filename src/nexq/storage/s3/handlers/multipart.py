@@ -22,6 +22,7 @@ from nexq.storage.s3.handlers.common import (
     requested_checksums,
     trailer_checksums,
     user_metadata,
+    version_header,
     write_content,
 )
 from nexq.storage.s3.handlers.objects import declared_size
@@ -137,7 +138,7 @@ async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
     )
     if meta.checksum_type and meta.checksums:
         sums += f"<ChecksumType>{meta.checksum_type}</ChecksumType>"
-    return Response.xml(
+    response = Response.xml(
         document(
             "CompleteMultipartUploadResult",
             f"<Location>/{req.bucket}/{escape(req.key or '')}</Location>"
@@ -145,6 +146,8 @@ async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
             f"<ETag>{quoted(meta.etag)}</ETag>{sums}",
         )
     )
+    response.headers.update(version_header(meta.version_id))
+    return response
 
 
 async def abort_multipart_upload(req: S3Request, s: Services) -> Response:

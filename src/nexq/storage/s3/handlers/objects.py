@@ -25,10 +25,12 @@ from nexq.storage.s3.handlers.common import (
     read_conditions,
     requested_checksums,
     trailer_checksums,
+    version_header,
     write_content,
 )
 from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, parse_delete
+from nexq.storage.versions import Removal, shown
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _OVERRIDES = {
@@ -60,7 +62,11 @@ async def put_object(req: S3Request, s: Services) -> Response:
         return s.objects.receive(algorithms, MAX_PUT_BYTES)
 
     meta = await receive_and_store(req, start, store)
-    headers = {"etag": quoted(meta.etag), **checksum_response_headers(meta.checksums)}
+    headers = {
+        "etag": quoted(meta.etag),
+        **checksum_response_headers(meta.checksums),
+        **version_header(meta.version_id),
+    }
     if meta.checksum_type:
         headers["x-amz-checksum-type"] = meta.checksum_type
     return empty(200, headers)
@@ -124,6 +130,7 @@ def _part_range(req: S3Request, meta: ObjectMeta) -> tuple[int, int]:
 async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response:
     bucket, key = req.bucket or "", req.key or ""
     conditions = read_conditions(req)
+    version = req.query.get("versionId")
     with_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
 
     def span(meta: ObjectMeta) -> tuple[int, int] | None:
@@ -152,12 +159,16 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     if with_body:
         # The files are opened with the lookup, so the download is of this version whole,
         # even if the key is overwritten or deleted while it goes on.
-        opened = req.now(lambda: s.objects.open_object(req.caller, bucket, key, conditions, pick))
+        opened = req.now(
+            lambda: s.objects.open_object(req.caller, bucket, key, conditions, pick, version)
+        )
         meta = opened.meta
     else:
-        meta = req.now(lambda: s.objects.head_object(req.caller, bucket, key, conditions))
+        meta = req.now(lambda: s.objects.head_object(req.caller, bucket, key, conditions, version))
         pick(meta)
     headers = object_headers(meta, with_checksums and picked[0] is None)
+    if version is not None:  # the version asked for is named, the null one too
+        headers["x-amz-version-id"] = shown(meta.version_id)
     for param, header in _OVERRIDES.items():
         if param in req.query:
             headers[header] = req.query[param]
@@ -199,8 +210,16 @@ async def head_object(req: S3Request, s: Services) -> Response:
 
 
 async def delete_object(req: S3Request, s: Services) -> Response:
-    await req.run(lambda: s.objects.delete_object(req.caller, req.bucket or "", req.key or ""))
-    return empty(204)
+    version = req.query.get("versionId")
+    removal = await req.run(
+        lambda: s.objects.delete_object(req.caller, req.bucket or "", req.key or "", version)
+    )
+    headers = {}
+    if removal.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    if version is not None or removal.marker_added:
+        headers["x-amz-version-id"] = shown(removal.version_id)
+    return empty(204, headers)
 
 
 async def delete_objects(req: S3Request, s: Services) -> Response:
@@ -210,36 +229,53 @@ async def delete_objects(req: S3Request, s: Services) -> Response:
             "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
         )
 
-    def delete() -> tuple[list[tuple[str, Exception | None]], bool]:
+    def delete() -> tuple[list[tuple[str, Removal | Exception]], list[str | None], bool]:
         keys, quiet = parse_delete(body)
-        return s.objects.delete_objects(req.caller, req.bucket or "", keys), quiet
+        done = s.objects.delete_objects(req.caller, req.bucket or "", keys)
+        return done, [version for _, version in keys], quiet
 
-    outcomes, quiet = await req.run(delete)
+    outcomes, asked, quiet = await req.run(delete)
     parts = []
-    for key, error in outcomes:
-        if error is None:
+    for (key, done), version in zip(outcomes, asked, strict=True):
+        named = f"<VersionId>{escape(version)}</VersionId>" if version is not None else ""
+        if isinstance(done, Removal):
             if not quiet:
-                parts.append(f"<Deleted><Key>{escape(key)}</Key></Deleted>")
+                parts.append(
+                    f"<Deleted><Key>{escape(key)}</Key>{named}{_marker_xml(done)}</Deleted>"
+                )
         else:
             mapped = (
-                from_domain(error)
-                if isinstance(error, DomainError)
+                from_domain(done)
+                if isinstance(done, DomainError)
                 else S3Error("InternalError", "We encountered an internal error.", 500)
             )
             parts.append(
-                f"<Error><Key>{escape(key)}</Key><Code>{mapped.code}</Code>"
+                f"<Error><Key>{escape(key)}</Key>{named}<Code>{mapped.code}</Code>"
                 f"<Message>{escape(mapped.message)}</Message></Error>"
             )
     return Response.xml(document("DeleteResult", "".join(parts)))
 
 
+def _marker_xml(removal: Removal) -> str:
+    """What DeleteObjects says of a delete marker it added or removed."""
+    if not removal.delete_marker:
+        return ""
+    if removal.marker_added:
+        return (
+            "<DeleteMarker>true</DeleteMarker>"
+            f"<DeleteMarkerVersionId>{shown(removal.version_id)}</DeleteMarkerVersionId>"
+        )
+    return "<DeleteMarker>true</DeleteMarker>"
+
+
 async def copy_object(req: S3Request, s: Services) -> Response:
     source = copy_source(req)
     target = (req.bucket or "", req.key or "")
+    same = source[:2] == target and source[2] is None
     directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
-    if source == target and directive == "COPY":
+    if same and directive == "COPY":
         raise S3Error(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself "
@@ -249,7 +285,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
         )
     new = write_content(req)
 
-    def copy() -> ObjectMeta:
+    def copy() -> tuple[ObjectMeta, ObjectMeta]:
         check_object_acl(req.headers, req.caller.account.id)
         return s.objects.copy_object(
             req.caller,
@@ -260,11 +296,16 @@ async def copy_object(req: S3Request, s: Services) -> Response:
             new,
         )
 
-    meta = await req.run(copy)
-    return Response.xml(
+    meta, src = await req.run(copy)
+    headers = version_header(meta.version_id)
+    if src.version_id is not None or source[2] is not None:
+        headers["x-amz-copy-source-version-id"] = shown(src.version_id)
+    response = Response.xml(
         document(
             "CopyObjectResult",
             f"<LastModified>{iso_time(meta.last_modified)}</LastModified>"
             f"<ETag>{quoted(meta.etag)}</ETag>",
         )
     )
+    response.headers.update(headers)
+    return response

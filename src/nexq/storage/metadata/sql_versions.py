@@ -1,0 +1,375 @@
+"""Versioned writes, deletes and reads of the SQL metadata store, inside its transactions.
+
+The layout (``nexq.storage.versions``): the current version, unless it is a delete marker,
+is the key's ``objects`` row; every other version is an ``object_versions`` row, newest with
+the highest ``seq``. The bucket's state is read in the same transaction as the write, so a
+write never races a PutBucketVersioning.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from nexq.core.sql import Connection
+from nexq.storage.errors import NoSuchBucket, NoSuchKey, PreconditionFailed
+from nexq.storage.model import ObjectMeta, Segment, prefix_end
+from nexq.storage.versions import ENABLED, SUSPENDED, ListedVersion, Removal, new_version_id
+
+# Where the objects row stands in a key's order of versions: above every seq.
+CURRENT_RANK = 1 << 62
+
+OBJECT_COLUMNS = (
+    "bucket_id, key, size, etag, last_modified, headers, metadata, checksums, "
+    "checksum_type, segments, parts_count, version_id"
+)
+_VERSION_VALUES = (
+    "size, etag, last_modified, headers, metadata, checksums, checksum_type, segments, parts_count"
+)
+
+# Adds to the counters of (bucket id, objects, grown bytes, quota); raises QuotaExceeded.
+Count = Callable[[Connection, str, int, int, "int | None"], None]
+Discard = Callable[[Connection, Iterable[str]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Current:
+    version_id: str | None
+    paths: list[str]
+    size: int
+
+
+def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMeta:
+    """An ObjectMeta from the columns of OBJECT_COLUMNS, in that order."""
+    return ObjectMeta(
+        bucket_id=row[0],
+        key=row[1],
+        size=row[2],
+        etag=row[3],
+        last_modified=row[4],
+        headers=json.loads(row[5]),
+        metadata=json.loads(row[6]),
+        checksums=json.loads(row[7]),
+        checksum_type=row[8],
+        segments=tuple(Segment(p, s) for p, s in json.loads(row[9])),
+        parts_count=row[10],
+        version_id=row[11],
+        delete_marker=delete_marker,
+    )
+
+
+def insert_object(conn: Connection, meta: ObjectMeta) -> None:
+    conn.execute(
+        f"INSERT INTO objects({OBJECT_COLUMNS}) "  # noqa: S608 - fixed column names
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket_id, key) DO UPDATE SET "
+        "size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified, "
+        "headers = excluded.headers, metadata = excluded.metadata, "
+        "checksums = excluded.checksums, checksum_type = excluded.checksum_type, "
+        "segments = excluded.segments, parts_count = excluded.parts_count, "
+        "version_id = excluded.version_id",
+        (
+            meta.bucket_id,
+            meta.key,
+            meta.size,
+            meta.etag,
+            meta.last_modified,
+            json.dumps(meta.headers),
+            json.dumps(meta.metadata),
+            json.dumps(meta.checksums),
+            meta.checksum_type,
+            json.dumps([[s.path, s.size] for s in meta.segments]),
+            meta.parts_count,
+            meta.version_id,
+        ),
+    )
+
+
+def versioning(conn: Connection, bucket_id: str) -> str | None:
+    row = conn.execute("SELECT versioning FROM buckets WHERE id = ?", (bucket_id,)).fetchone()
+    if row is None:
+        raise NoSuchBucket()
+    return row[0] if row[0] is None else str(row[0])
+
+
+def _current(conn: Connection, bucket_id: str, key: str) -> _Current | None:
+    row = conn.execute(
+        "SELECT version_id, segments, size FROM objects WHERE bucket_id = ? AND key = ?",
+        (bucket_id, key),
+    ).fetchone()
+    if row is None:
+        return None
+    return _Current(row[0], [p for p, _ in json.loads(row[1])], int(row[2]))
+
+
+def check_conditions(
+    conn: Connection, bucket_id: str, key: str, if_match: str | None, if_none_match: bool
+) -> _Current | None:
+    """Check conditional-write headers against the current object (a delete marker is no
+    object); the current object, if any."""
+    row = conn.execute(
+        "SELECT etag FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key)
+    ).fetchone()
+    if row is None:
+        if if_match is not None:
+            raise NoSuchKey()
+        return None
+    if if_none_match:
+        raise PreconditionFailed()
+    if if_match is not None and if_match.strip('"') not in ("*", row[0]):
+        raise PreconditionFailed()
+    return _current(conn, bucket_id, key)
+
+
+def _next_seq(conn: Connection, bucket_id: str, key: str) -> int:
+    (seq,) = conn.execute(
+        "SELECT coalesce(max(seq), 0) + 1 FROM object_versions WHERE bucket_id = ? AND key = ?",
+        (bucket_id, key),
+    ).fetchone()
+    return int(seq)
+
+
+def _retire_current(conn: Connection, bucket_id: str, key: str) -> None:
+    """The current object becomes the newest noncurrent version (its bytes stay stored)."""
+    seq = _next_seq(conn, bucket_id, key)
+    conn.execute(
+        "INSERT INTO object_versions(bucket_id, key, seq, version_id, delete_marker, "  # noqa: S608 - fixed column names
+        f"{_VERSION_VALUES}) SELECT bucket_id, key, ?, version_id, 0, {_VERSION_VALUES} "
+        "FROM objects WHERE bucket_id = ? AND key = ?",
+        (seq, bucket_id, key),
+    )
+    conn.execute("DELETE FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key))
+
+
+def _drop_null_noncurrent(conn: Connection, bucket_id: str, key: str) -> tuple[list[str], int]:
+    """Remove the key's noncurrent null version (or null delete marker), if any: the paths
+    it held and its size."""
+    row = conn.execute(
+        "DELETE FROM object_versions WHERE bucket_id = ? AND key = ? AND version_id IS NULL "
+        "RETURNING segments, size",
+        (bucket_id, key),
+    ).fetchone()
+    if row is None:
+        return [], 0
+    return [p for p, _ in json.loads(row[0])], int(row[1])
+
+
+def _add_marker(conn: Connection, bucket_id: str, key: str, version_id: str | None) -> None:
+    conn.execute(
+        "INSERT INTO object_versions(bucket_id, key, seq, version_id, delete_marker, "  # noqa: S608 - fixed column names
+        f"{_VERSION_VALUES}) VALUES (?, ?, ?, ?, 1, 0, '', ?, '{{}}', '{{}}', '{{}}', NULL, "
+        "'[]', 0)",
+        (bucket_id, key, _next_seq(conn, bucket_id, key), version_id, time.time()),
+    )
+
+
+def write_current(
+    conn: Connection,
+    meta: ObjectMeta,
+    old: _Current | None,
+    quota: int | None,
+    count: Count,
+    discard: Discard,
+) -> str | None:
+    """Make ``meta`` the key's current version, as the bucket's versioning says: replacing
+    the null version, or keeping the old current one as a noncurrent version. Returns the
+    new version's id (None for null)."""
+    state = versioning(conn, meta.bucket_id)
+    version_id = (meta.version_id or new_version_id()) if state == ENABLED else None
+    freed_paths: list[str] = []
+    freed = 0
+    if old is not None and old.version_id is None and state != ENABLED:
+        freed_paths, freed = old.paths, old.size  # the null version is overwritten in place
+    elif old is not None:
+        _retire_current(conn, meta.bucket_id, meta.key)
+    if state == SUSPENDED:
+        paths, size = _drop_null_noncurrent(conn, meta.bucket_id, meta.key)
+        freed_paths, freed = freed_paths + paths, freed + size
+    count(conn, meta.bucket_id, 0 if old is not None else 1, meta.size - freed, quota)
+    insert_object(conn, replace(meta, version_id=version_id, delete_marker=False))
+    if freed_paths:
+        discard(conn, freed_paths)
+    return version_id
+
+
+def delete_current(
+    conn: Connection, bucket_id: str, key: str, count: Count, discard: Discard
+) -> Removal:
+    """DeleteObject without a version id: removes the null object of a never-versioned
+    bucket, or stacks a delete marker on the key (S3 adds one even if the key never was)."""
+    state = versioning(conn, bucket_id)
+    current = _current(conn, bucket_id, key)
+    if state is None:
+        if current is None:
+            return Removal()
+        conn.execute("DELETE FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key))
+        count(conn, bucket_id, -1, -current.size, None)
+        discard(conn, current.paths)
+        return Removal(removed=True)
+    freed_paths: list[str] = []
+    freed = 0
+    if current is not None and current.version_id is None and state == SUSPENDED:
+        conn.execute("DELETE FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key))
+        freed_paths, freed = current.paths, current.size
+    elif current is not None:
+        _retire_current(conn, bucket_id, key)
+    marker = new_version_id() if state == ENABLED else None
+    if state == SUSPENDED:
+        paths, size = _drop_null_noncurrent(conn, bucket_id, key)
+        freed_paths, freed = freed_paths + paths, freed + size
+    _add_marker(conn, bucket_id, key, marker)
+    count(conn, bucket_id, -1 if current is not None else 0, -freed, None)
+    if freed_paths:
+        discard(conn, freed_paths)
+    return Removal(version_id=marker, delete_marker=True, marker_added=True)
+
+
+def delete_version(
+    conn: Connection,
+    bucket_id: str,
+    key: str,
+    version_id: str | None,
+    count: Count,
+    discard: Discard,
+) -> Removal:
+    """Remove one version for good (an object or a delete marker); the next newest becomes
+    current. Removal.removed is False if there was no such version."""
+    versioning(conn, bucket_id)  # NoSuchBucket
+    row = conn.execute(
+        "DELETE FROM objects WHERE bucket_id = ? AND key = ? AND version_id IS NOT DISTINCT "
+        "FROM ? RETURNING segments, size",
+        (bucket_id, key, version_id),
+    ).fetchone()
+    marker = False
+    objects = 0
+    if row is None:
+        row = conn.execute(
+            "DELETE FROM object_versions WHERE bucket_id = ? AND key = ? AND version_id "
+            "IS NOT DISTINCT FROM ? RETURNING segments, size, delete_marker",
+            (bucket_id, key, version_id),
+        ).fetchone()
+        if row is None:
+            return Removal(version_id=version_id)
+        marker = bool(row[2])
+    else:
+        objects = -1
+    objects += _promote(conn, bucket_id, key)
+    count(conn, bucket_id, objects, -int(row[1]), None)
+    discard(conn, [p for p, _ in json.loads(row[0])])
+    return Removal(version_id=version_id, delete_marker=marker, removed=True)
+
+
+def _promote(conn: Connection, bucket_id: str, key: str) -> int:
+    """If the key has no objects row and its newest version is an object, make that the
+    objects row (the current version); how many objects that adds (0 or 1)."""
+    if _current(conn, bucket_id, key) is not None:
+        return 0
+    row = conn.execute(
+        "SELECT seq, delete_marker FROM object_versions WHERE bucket_id = ? AND key = ? "
+        "ORDER BY seq DESC LIMIT 1",
+        (bucket_id, key),
+    ).fetchone()
+    if row is None or row[1]:
+        return 0
+    conn.execute(
+        f"INSERT INTO objects({OBJECT_COLUMNS}) SELECT bucket_id, key, {_VERSION_VALUES}, "  # noqa: S608 - fixed column names
+        "version_id FROM object_versions WHERE bucket_id = ? AND key = ? AND seq = ?",
+        (bucket_id, key, row[0]),
+    )
+    conn.execute(
+        "DELETE FROM object_versions WHERE bucket_id = ? AND key = ? AND seq = ?",
+        (bucket_id, key, row[0]),
+    )
+    return 1
+
+
+_NONCURRENT_COLUMNS = (
+    f"bucket_id, key, {_VERSION_VALUES}, version_id, delete_marker"  # same order as objects
+)
+
+
+def get_version(
+    conn: Connection, bucket_id: str, key: str, version_id: str | None
+) -> ObjectMeta | None:
+    """The version ``version_id`` of ``key`` (None: the null version), marker or object."""
+    row = conn.execute(
+        f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND key = ? "  # noqa: S608 - fixed column names
+        "AND version_id IS NOT DISTINCT FROM ?",
+        (bucket_id, key, version_id),
+    ).fetchone()
+    if row is not None:
+        return meta_from_row(row)
+    row = conn.execute(
+        f"SELECT {_NONCURRENT_COLUMNS} FROM object_versions WHERE bucket_id = ? AND key = ? "  # noqa: S608 - fixed column names
+        "AND version_id IS NOT DISTINCT FROM ?",
+        (bucket_id, key, version_id),
+    ).fetchone()
+    return meta_from_row(row[:12], bool(row[12])) if row is not None else None
+
+
+def latest_marker(conn: Connection, bucket_id: str, key: str) -> ObjectMeta | None:
+    """The delete marker that is the key's latest version, if one is (no objects row)."""
+    row = conn.execute(
+        f"SELECT {_NONCURRENT_COLUMNS} FROM object_versions WHERE bucket_id = ? AND key = ? "  # noqa: S608 - fixed column names
+        "ORDER BY seq DESC LIMIT 1",
+        (bucket_id, key),
+    ).fetchone()
+    if row is None or not row[12] or _current(conn, bucket_id, key) is not None:
+        return None
+    return meta_from_row(row[:12], True)
+
+
+def version_rank(conn: Connection, bucket_id: str, key: str, version_id: str | None) -> int | None:
+    """Where version ``version_id`` of ``key`` stands in the key's order (for a listing's
+    version-id-marker); None if there is no such version."""
+    if conn.execute(
+        "SELECT 1 FROM objects WHERE bucket_id = ? AND key = ? "
+        "AND version_id IS NOT DISTINCT FROM ?",
+        (bucket_id, key, version_id),
+    ).fetchone():
+        return CURRENT_RANK
+    row = conn.execute(
+        "SELECT seq FROM object_versions WHERE bucket_id = ? AND key = ? "
+        "AND version_id IS NOT DISTINCT FROM ?",
+        (bucket_id, key, version_id),
+    ).fetchone()
+    return int(row[0]) if row is not None else None
+
+
+def list_versions(
+    conn: Connection, bucket_id: str, prefix: str, start: str, below: int | None, limit: int
+) -> list[tuple[ListedVersion, int]]:
+    """Up to ``limit`` versions under ``prefix`` in S3's order (key, then newest first), from
+    ``start``'s versions ranked below ``below`` (None: all of them) on; each with its rank."""
+    if start < prefix:
+        start, below = prefix, None
+    end = prefix_end(prefix)
+    upper = " AND key < ?" if end is not None else ""
+    bound = [end] if end is not None else []
+    current_op = ">=" if below is None or below > CURRENT_RANK else ">"
+    sql = (
+        "SELECT key, version_id, delete_marker, size, etag, last_modified, rank FROM ("  # noqa: S608 - fixed operators
+        "SELECT * FROM (SELECT key, version_id, 0 AS delete_marker, size, etag, "
+        f"last_modified, {CURRENT_RANK} AS rank FROM objects WHERE bucket_id = ? "
+        f"AND key {current_op} ?{upper} ORDER BY key LIMIT ?) AS c "
+        "UNION ALL "
+        "SELECT * FROM (SELECT key, version_id, delete_marker, size, etag, last_modified, "
+        "seq AS rank FROM object_versions WHERE bucket_id = ? AND key >= ? "
+        f"AND (key > ? OR seq < ?){upper} ORDER BY key, seq DESC LIMIT ?) AS n"
+        ") AS v ORDER BY key, rank DESC LIMIT ?"
+    )
+    args: list[Any] = [bucket_id, start, *bound, limit]
+    args += [bucket_id, start, start, CURRENT_RANK if below is None else below, *bound, limit]
+    args.append(limit)
+    out: list[tuple[ListedVersion, int]] = []
+    previous: str | None = None
+    for key, version_id, marker, size, etag, modified, rank in conn.execute(sql, args):
+        # A key's first entry is its latest, unless the page began within its versions.
+        latest = key != previous and (rank == CURRENT_RANK or key != start or below is None)
+        previous = key
+        out.append(
+            (ListedVersion(key, version_id, latest, bool(marker), size, etag, modified), rank)
+        )
+    return out
