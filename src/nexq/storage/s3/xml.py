@@ -48,7 +48,7 @@ def document(root: str, inner: str) -> str:
     return f'{HEAD}<{root} xmlns="{NS}">{inner}</{root}>'
 
 
-def _parse(body: bytes) -> Element:
+def parse_document(body: bytes) -> Element:
     if len(body) > MAX_XML_BYTES:
         raise malformed_xml()
     try:
@@ -58,25 +58,25 @@ def _parse(body: bytes) -> Element:
     return root
 
 
-def _local(tag: str) -> str:
+def local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
 def _children(element: Element, name: str) -> list[Element]:
-    return [c for c in element if _local(c.tag) == name]
+    return [c for c in element if local_name(c.tag) == name]
 
 
 def _text(element: Element, name: str) -> str | None:
     for child in element:
-        if _local(child.tag) == name:
+        if local_name(child.tag) == name:
             return child.text or ""
     return None
 
 
 def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
     """DeleteObjects' request: the (key, version id or None) and whether the answer is quiet."""
-    root = _parse(body)
-    if _local(root.tag) != "Delete":
+    root = parse_document(body)
+    if local_name(root.tag) != "Delete":
         raise malformed_xml()
     keys = []
     for obj in _children(root, "Object"):
@@ -92,8 +92,8 @@ def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
 
 def parse_complete(body: bytes) -> list[CompletedPart]:
     """CompleteMultipartUpload's request: the parts in the order the client gave them."""
-    root = _parse(body)
-    if _local(root.tag) != "CompleteMultipartUpload":
+    root = parse_document(body)
+    if local_name(root.tag) != "CompleteMultipartUpload":
         raise malformed_xml()
     parts = []
     for part in _children(root, "Part"):
@@ -102,7 +102,7 @@ def parse_complete(body: bytes) -> list[CompletedPart]:
             raise malformed_xml()
         checksums = {}
         for child in part:
-            name = _local(child.tag)
+            name = local_name(child.tag)
             if name.startswith("Checksum") and name != "ChecksumType" and child.text:
                 checksums[name.removeprefix("Checksum").upper()] = child.text.strip()
         parts.append(CompletedPart(int(number), etag, checksums))
@@ -113,7 +113,7 @@ def parse_location(body: bytes) -> str | None:
     """CreateBucket's optional LocationConstraint."""
     if not body.strip():
         return None
-    root = _parse(body)
+    root = parse_document(body)
     return _text(root, "LocationConstraint")
 
 
@@ -121,8 +121,8 @@ def private_policy(body: bytes) -> bool:
     """Whether an AccessControlPolicy grants nothing beyond the owner's FULL_CONTROL."""
     if not body.strip():
         return True
-    root = _parse(body)
-    if _local(root.tag) != "AccessControlPolicy":
+    root = parse_document(body)
+    if local_name(root.tag) != "AccessControlPolicy":
         raise malformed_xml()
     permissions = [
         (_text(grant, "Permission") or "", grant)
@@ -150,7 +150,7 @@ def invalid_location(region: str, asked: str) -> S3Error:
 
 def parse_versioning(body: bytes) -> tuple[str | None, str | None]:
     """PutBucketVersioning's request: (Status, MfaDelete), each None when absent."""
-    root = _parse(body)
-    if _local(root.tag) != "VersioningConfiguration":
+    root = parse_document(body)
+    if local_name(root.tag) != "VersioningConfiguration":
         raise malformed_xml()
     return _text(root, "Status"), _text(root, "MfaDelete")
