@@ -236,3 +236,25 @@ def test_completing_an_upload_makes_a_version(store: MetadataStore, accounts: Ac
 
 def _upload(b: Bucket) -> Upload:
     return Upload("u1", b.id, "k", 1.0, {}, {}, None, None)
+
+
+def test_bucket_settings_are_kept_replaced_and_go_with_the_bucket(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    b = bucket(store, account(accounts))
+    assert store.bucket_setting(b.id, "cors") is None
+    before = store.auth_generation()
+    store.set_bucket_setting(b.id, "cors", "<CORSConfiguration/>")
+    store.set_bucket_setting(b.id, "policy", '{"Statement": []}')
+    assert store.auth_generation() != before  # every node's cached bucket sees it at once
+    assert store.bucket_setting(b.id, "cors") == "<CORSConfiguration/>"
+    store.set_bucket_setting(b.id, "cors", "<CORSConfiguration>2</CORSConfiguration>")
+    assert store.bucket_setting(b.id, "cors") == "<CORSConfiguration>2</CORSConfiguration>"
+    store.set_bucket_setting(b.id, "cors", None)
+    assert store.bucket_setting(b.id, "cors") is None
+    assert store.bucket_setting(b.id, "policy") == '{"Statement": []}'
+    store.remove_bucket(b.id)
+    with pytest.raises(errors.NoSuchBucket):
+        store.set_bucket_setting(b.id, "cors", "<x/>")
+    store.add_bucket(b)  # a new bucket of the same id starts without the old documents
+    assert store.bucket_setting(b.id, "policy") is None

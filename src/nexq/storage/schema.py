@@ -152,5 +152,17 @@ SCHEMA = Schema(
             ) WITHOUT ROWID
             """
         ),
+        # a bucket's configuration documents (policy, CORS, lifecycle, tags...), each kept as
+        # the canonical text its codec renders, by sub-resource name
+        Migration(
+            """
+            CREATE TABLE bucket_settings (
+                bucket_id TEXT NOT NULL REFERENCES buckets(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                document TEXT NOT NULL,
+                PRIMARY KEY (bucket_id, name)
+            ) WITHOUT ROWID
+            """
+        ),
     ],
 )

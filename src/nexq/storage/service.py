@@ -43,6 +43,7 @@ from nexq.storage.model import (
     validate_key,
     validate_user_metadata,
 )
+from nexq.storage.policy import MalformedPolicy, Policy, parse_policy
 from nexq.storage.quotas import storage_quota_message
 from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
 from nexq.storage.versions import (
@@ -371,6 +372,27 @@ class ObjectStorage:
             except Exception as exc:
                 outcomes.append((key, exc))
         return outcomes
+
+    # configuration documents ------------------------------------------------------------
+    def bucket_document(self, caller: Principal, bucket_name: str, name: str) -> str | None:
+        """The bucket's configuration document ``name`` (policy, cors, lifecycle...)."""
+        return self._store.bucket_setting(self.bucket(caller, bucket_name).id, name)
+
+    def set_bucket_document(
+        self, caller: Principal, bucket_name: str, name: str, document: str | None
+    ) -> None:
+        """Store, already validated, or remove (None) a configuration document."""
+        self._store.set_bucket_setting(self.bucket(caller, bucket_name).id, name, document)
+
+    def set_bucket_policy(self, caller: Principal, bucket_name: str, text: str) -> Policy:
+        """Check and store a bucket policy; every account it names must exist."""
+        bucket = self.bucket(caller, bucket_name)
+        policy = parse_policy(text, bucket.name)
+        for account_id in sorted(policy.accounts):
+            if self._store.get_account(account_id) is None:
+                raise MalformedPolicy("Invalid principal in policy")
+        self._store.set_bucket_setting(bucket.id, "policy", policy.text)
+        return policy
 
     # versioning -------------------------------------------------------------------------
     def set_versioning(self, caller: Principal, bucket_name: str, state: str) -> None:

@@ -93,6 +93,7 @@ class _Bucket:
     object_count: int = 0
     stored_bytes: int = 0
     shelf: VersionShelf = field(default_factory=VersionShelf)  # noncurrent versions, markers
+    settings: dict[str, str] = field(default_factory=dict)  # configuration documents by name
 
 
 @dataclass
@@ -152,6 +153,20 @@ class MemoryMetadata:
                 raise ValueError(f"bucket id {bucket.id} is taken")  # a primary key, in SQL
             self._buckets[bucket.id] = _Bucket(bucket)
             self._names[bucket.name] = bucket.id
+            self._generation.bump()
+
+    def bucket_setting(self, bucket_id: str, name: str) -> str | None:
+        with self._lock:
+            held = self._buckets.get(bucket_id)
+            return held.settings.get(name) if held is not None else None
+
+    def set_bucket_setting(self, bucket_id: str, name: str, document: str | None) -> None:
+        with self._lock:
+            held = self._held(bucket_id)
+            if document is None:
+                held.settings.pop(name, None)
+            else:
+                held.settings[name] = document
             self._generation.bump()
 
     def set_versioning(self, bucket_id: str, state: str) -> None:

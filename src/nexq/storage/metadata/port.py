@@ -40,6 +40,13 @@ class MetadataStore(Protocol):
         QuotaExceeded when the account already has ``max_buckets``."""
 
     def get_bucket(self, name: str) -> Bucket | None: ...
+    def bucket_setting(self, bucket_id: str, name: str) -> str | None:
+        """The bucket's configuration document ``name`` (e.g. "cors"), if it has one."""
+
+    def set_bucket_setting(self, bucket_id: str, name: str, document: str | None) -> None:
+        """Store (None: remove) a configuration document of the bucket; NoSuchBucket. Every
+        node's cached view of the bucket sees the change at once (the auth generation)."""
+
     def set_versioning(self, bucket_id: str, state: str) -> None:
         """Set the bucket's versioning to "Enabled" or "Suspended" (NoSuchBucket)."""
 

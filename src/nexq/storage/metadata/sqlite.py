@@ -209,6 +209,36 @@ class SqliteMetadata:
         )
         return Bucket(*row) if row else None
 
+    def bucket_setting(self, bucket_id: str, name: str) -> str | None:
+        row = (
+            self._db.reader()
+            .execute(
+                "SELECT document FROM bucket_settings WHERE bucket_id = ? AND name = ?",
+                (bucket_id, name),
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row else None
+
+    def set_bucket_setting(self, bucket_id: str, name: str, document: str | None) -> None:
+        def write(conn: Connection) -> None:
+            if not conn.execute("SELECT 1 FROM buckets WHERE id = ?", (bucket_id,)).fetchone():
+                raise NoSuchBucket()
+            if document is None:
+                conn.execute(
+                    "DELETE FROM bucket_settings WHERE bucket_id = ? AND name = ?",
+                    (bucket_id, name),
+                )
+            else:
+                conn.execute(
+                    "INSERT INTO bucket_settings(bucket_id, name, document) VALUES (?, ?, ?) "
+                    "ON CONFLICT (bucket_id, name) DO UPDATE SET document = excluded.document",
+                    (bucket_id, name, document),
+                )
+            _bump_auth(conn)
+
+        self._db.write(write)
+
     def set_versioning(self, bucket_id: str, state: str) -> None:
         def write(conn: Connection) -> None:
             if not conn.execute(

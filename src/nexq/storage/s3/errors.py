@@ -7,6 +7,7 @@ from xml.sax.saxutils import escape
 
 from nexq.core.errors import DomainError, QuotaExceeded, RateLimited, StorageFull, Unavailable
 from nexq.storage import errors as domain
+from nexq.storage.policy import MalformedPolicy
 
 
 class S3Error(Exception):
@@ -34,6 +35,7 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     domain.NoSuchKey: ("NoSuchKey", 404),
     domain.NoSuchUpload: ("NoSuchUpload", 404),
     domain.NoSuchVersion: ("NoSuchVersion", 404),
+    MalformedPolicy: ("MalformedPolicy", 400),
     domain.IllegalVersioningConfiguration: ("IllegalVersioningConfigurationException", 400),
     domain.BucketAlreadyExists: ("BucketAlreadyExists", 409),
     domain.BucketAlreadyOwnedByYou: ("BucketAlreadyOwnedByYou", 409),

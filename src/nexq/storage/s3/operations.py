@@ -32,6 +32,19 @@ class Operation(enum.Enum):
     GET_BUCKET_VERSIONING = "GetBucketVersioning"
     PUT_BUCKET_VERSIONING = "PutBucketVersioning"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
+    PUT_BUCKET_POLICY = "PutBucketPolicy"
+    GET_BUCKET_POLICY = "GetBucketPolicy"
+    DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
+    GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
+    PUT_BUCKET_CORS = "PutBucketCors"
+    GET_BUCKET_CORS = "GetBucketCors"
+    DELETE_BUCKET_CORS = "DeleteBucketCors"
+    PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
+    GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
+    DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
+    PUT_BUCKET_TAGGING = "PutBucketTagging"
+    GET_BUCKET_TAGGING = "GetBucketTagging"
+    DELETE_BUCKET_TAGGING = "DeleteBucketTagging"
     GET_BUCKET_ACL = "GetBucketAcl"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
@@ -66,6 +79,19 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("GET", "bucket", "versioning", False): (Operation.GET_BUCKET_VERSIONING, Access.READ),
     ("PUT", "bucket", "versioning", False): (Operation.PUT_BUCKET_VERSIONING, Access.WRITE),
     ("GET", "bucket", "versions", False): (Operation.LIST_OBJECT_VERSIONS, Access.LIST),
+    ("PUT", "bucket", "policy", False): (Operation.PUT_BUCKET_POLICY, Access.WRITE),
+    ("GET", "bucket", "policy", False): (Operation.GET_BUCKET_POLICY, Access.READ),
+    ("DELETE", "bucket", "policy", False): (Operation.DELETE_BUCKET_POLICY, Access.WRITE),
+    ("GET", "bucket", "policyStatus", False): (Operation.GET_BUCKET_POLICY_STATUS, Access.READ),
+    ("PUT", "bucket", "cors", False): (Operation.PUT_BUCKET_CORS, Access.WRITE),
+    ("GET", "bucket", "cors", False): (Operation.GET_BUCKET_CORS, Access.READ),
+    ("DELETE", "bucket", "cors", False): (Operation.DELETE_BUCKET_CORS, Access.WRITE),
+    ("PUT", "bucket", "lifecycle", False): (Operation.PUT_BUCKET_LIFECYCLE, Access.WRITE),
+    ("GET", "bucket", "lifecycle", False): (Operation.GET_BUCKET_LIFECYCLE, Access.READ),
+    ("DELETE", "bucket", "lifecycle", False): (Operation.DELETE_BUCKET_LIFECYCLE, Access.WRITE),
+    ("PUT", "bucket", "tagging", False): (Operation.PUT_BUCKET_TAGGING, Access.WRITE),
+    ("GET", "bucket", "tagging", False): (Operation.GET_BUCKET_TAGGING, Access.READ),
+    ("DELETE", "bucket", "tagging", False): (Operation.DELETE_BUCKET_TAGGING, Access.WRITE),
     ("GET", "bucket", "acl", False): (Operation.GET_BUCKET_ACL, Access.READ),
     ("GET", "bucket", None, False): (Operation.LIST_OBJECTS, Access.LIST),
     ("GET", "bucket", "list-type", False): (Operation.LIST_OBJECTS_V2, Access.LIST),
@@ -101,6 +127,19 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.GET_BUCKET_VERSIONING: BillingClass.B,
     Operation.PUT_BUCKET_VERSIONING: BillingClass.A,
     Operation.LIST_OBJECT_VERSIONS: BillingClass.A,
+    Operation.PUT_BUCKET_POLICY: BillingClass.A,
+    Operation.GET_BUCKET_POLICY: BillingClass.B,
+    Operation.DELETE_BUCKET_POLICY: BillingClass.OTHER,
+    Operation.GET_BUCKET_POLICY_STATUS: BillingClass.B,
+    Operation.PUT_BUCKET_CORS: BillingClass.A,
+    Operation.GET_BUCKET_CORS: BillingClass.B,
+    Operation.DELETE_BUCKET_CORS: BillingClass.OTHER,
+    Operation.PUT_BUCKET_LIFECYCLE: BillingClass.A,
+    Operation.GET_BUCKET_LIFECYCLE: BillingClass.B,
+    Operation.DELETE_BUCKET_LIFECYCLE: BillingClass.OTHER,
+    Operation.PUT_BUCKET_TAGGING: BillingClass.A,
+    Operation.GET_BUCKET_TAGGING: BillingClass.B,
+    Operation.DELETE_BUCKET_TAGGING: BillingClass.OTHER,
     Operation.GET_BUCKET_ACL: BillingClass.B,
     Operation.LIST_OBJECTS: BillingClass.A,
     Operation.LIST_OBJECTS_V2: BillingClass.A,
@@ -131,15 +170,16 @@ _SUBRESOURCES = (
     "location",
     "versioning",
     "versions",
+    "policyStatus",
+    "policy",
+    "cors",
+    "lifecycle",
+    "tagging",
     "acl",
     "delete",
 )
 # Sub-resources S3 has and Nexq does not implement yet: answered with NotImplemented.
 UNSUPPORTED = (
-    "tagging",
-    "policy",
-    "cors",
-    "lifecycle",
     "website",
     "logging",
     "notification",

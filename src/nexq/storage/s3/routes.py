@@ -1,6 +1,6 @@
 """Each operation's handler: the S3 surface as a table of contents."""
 
-from nexq.storage.s3.handlers import bucket, listing, multipart, objects, post, versions
+from nexq.storage.s3.handlers import bucket, listing, multipart, objects, post, settings, versions
 from nexq.storage.s3.handlers.common import Handler
 from nexq.storage.s3.operations import Operation
 
@@ -13,6 +13,19 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.GET_BUCKET_VERSIONING: versions.get_bucket_versioning,
     Operation.PUT_BUCKET_VERSIONING: versions.put_bucket_versioning,
     Operation.LIST_OBJECT_VERSIONS: versions.list_object_versions,
+    Operation.PUT_BUCKET_POLICY: settings.put_bucket_policy,
+    Operation.GET_BUCKET_POLICY: settings.get_bucket_policy,
+    Operation.DELETE_BUCKET_POLICY: settings.delete_bucket_policy,
+    Operation.GET_BUCKET_POLICY_STATUS: settings.get_bucket_policy_status,
+    Operation.PUT_BUCKET_CORS: settings.put_bucket_cors,
+    Operation.GET_BUCKET_CORS: settings.get_bucket_cors,
+    Operation.DELETE_BUCKET_CORS: settings.delete_bucket_cors,
+    Operation.PUT_BUCKET_LIFECYCLE: settings.put_bucket_lifecycle,
+    Operation.GET_BUCKET_LIFECYCLE: settings.get_bucket_lifecycle,
+    Operation.DELETE_BUCKET_LIFECYCLE: settings.delete_bucket_lifecycle,
+    Operation.PUT_BUCKET_TAGGING: settings.put_bucket_tagging,
+    Operation.GET_BUCKET_TAGGING: settings.get_bucket_tagging,
+    Operation.DELETE_BUCKET_TAGGING: settings.delete_bucket_tagging,
     Operation.GET_BUCKET_ACL: bucket.get_bucket_acl,
     Operation.GET_OBJECT_ACL: bucket.get_object_acl,
     Operation.PUT_BUCKET_ACL: bucket.put_bucket_acl,

@@ -1,0 +1,137 @@
+"""A bucket's configuration documents: policy, CORS, lifecycle and tags (Put/Get/Delete each).
+
+Each document is checked by its codec and kept as the canonical form the next Get returns:
+the policy's own text, CORS as rendered XML, lifecycle rules and tags as JSON that the
+background jobs and the console read without S3's XML.
+"""
+
+from __future__ import annotations
+
+from nexq.storage.lifecycle_json import rules_from_json, rules_to_json
+from nexq.storage.policy import is_public, parse_policy
+from nexq.storage.s3.body import read_small
+from nexq.storage.s3.cors import parse_cors, render_cors
+from nexq.storage.s3.errors import S3Error
+from nexq.storage.s3.handlers.common import Services, empty
+from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.lifecycle_xml import parse_lifecycle, render_lifecycle
+from nexq.storage.s3.tagging_xml import parse_bucket_tagging, render_tagging, tag_error
+from nexq.storage.s3.xml import document
+from nexq.storage.tagging import InvalidTag, TagSet, TooManyTags
+
+MAX_DOCUMENT_BYTES = 1024 * 1024
+
+# name → (S3's error when the bucket has none, its message)
+_MISSING = {
+    "policy": ("NoSuchBucketPolicy", "The bucket policy does not exist"),
+    "cors": ("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
+    "lifecycle": ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
+    "tagging": ("NoSuchTagSet", "The TagSet does not exist"),
+}
+
+
+async def _body(req: S3Request) -> bytes:
+    body = await read_small(req, MAX_DOCUMENT_BYTES)
+    if body is None:
+        raise S3Error(
+            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+        )
+    return body
+
+
+async def _stored(req: S3Request, s: Services, name: str) -> str:
+    found = await req.run(lambda: s.objects.bucket_document(req.caller, req.bucket or "", name))
+    if found is None:
+        code, message = _MISSING[name]
+        raise S3Error(code, message, 404, {"BucketName": req.bucket or ""})
+    return found
+
+
+async def _delete(req: S3Request, s: Services, name: str) -> Response:
+    await req.run(lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", name, None))
+    return empty(204)
+
+
+# policy ---------------------------------------------------------------------------------
+async def put_bucket_policy(req: S3Request, s: Services) -> Response:
+    body = await _body(req)
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        raise S3Error("MalformedPolicy", "Policies must be valid UTF-8", 400) from None
+    await req.run(lambda: s.objects.set_bucket_policy(req.caller, req.bucket or "", text))
+    return empty(204)
+
+
+async def get_bucket_policy(req: S3Request, s: Services) -> Response:
+    text = await _stored(req, s, "policy")
+    return Response(200, {"content-type": "application/json"}, text.encode())
+
+
+async def delete_bucket_policy(req: S3Request, s: Services) -> Response:
+    return await _delete(req, s, "policy")
+
+
+async def get_bucket_policy_status(req: S3Request, s: Services) -> Response:
+    text = await _stored(req, s, "policy")
+    public = is_public(parse_policy(text, req.bucket or ""))
+    return Response.xml(
+        document("PolicyStatus", f"<IsPublic>{'true' if public else 'false'}</IsPublic>")
+    )
+
+
+# CORS -----------------------------------------------------------------------------------
+async def put_bucket_cors(req: S3Request, s: Services) -> Response:
+    text = render_cors(parse_cors(await _body(req)))
+    await req.run(lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", "cors", text))
+    return empty(200)
+
+
+async def get_bucket_cors(req: S3Request, s: Services) -> Response:
+    return Response.xml(await _stored(req, s, "cors"))
+
+
+async def delete_bucket_cors(req: S3Request, s: Services) -> Response:
+    return await _delete(req, s, "cors")
+
+
+# lifecycle ------------------------------------------------------------------------------
+async def put_bucket_lifecycle(req: S3Request, s: Services) -> Response:
+    rules = parse_lifecycle(await _body(req))
+    text = rules_to_json(rules)
+    await req.run(
+        lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", "lifecycle", text)
+    )
+    return empty(200)
+
+
+async def get_bucket_lifecycle(req: S3Request, s: Services) -> Response:
+    rules = rules_from_json(await _stored(req, s, "lifecycle"))
+    return Response.xml(render_lifecycle(rules))
+
+
+async def delete_bucket_lifecycle(req: S3Request, s: Services) -> Response:
+    return await _delete(req, s, "lifecycle")
+
+
+# bucket tags ----------------------------------------------------------------------------
+async def put_bucket_tagging(req: S3Request, s: Services) -> Response:
+    body = await _body(req)
+    try:
+        tags = parse_bucket_tagging(body)
+    except (InvalidTag, TooManyTags) as exc:
+        raise tag_error(exc) from None
+    text = tags.to_json()
+    await req.run(
+        lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", "tagging", text)
+    )
+    return empty(204)
+
+
+async def get_bucket_tagging(req: S3Request, s: Services) -> Response:
+    tags = TagSet.from_json(await _stored(req, s, "tagging"))
+    return Response.xml(render_tagging(tags))
+
+
+async def delete_bucket_tagging(req: S3Request, s: Services) -> Response:
+    return await _delete(req, s, "tagging")
