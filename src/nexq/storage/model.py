@@ -138,6 +138,8 @@ class ObjectMeta:
     version_id: str | None = None
     # A delete marker has no bytes, headers nor segments; it only hides older versions.
     delete_marker: bool = False
+    # The object's tags as (key, value) pairs, in the order they were given.
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

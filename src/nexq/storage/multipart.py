@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -36,6 +37,10 @@ from nexq.storage.model import (
 from nexq.storage.service import NewContent, ObjectStorage
 from nexq.storage.versions import new_version_id
 
+# The tags given when an upload starts ride with its headers (never answered: the completed
+# object keeps them as tags).
+TAGS_HEADER = "x-nexq-tags"
+
 
 @dataclass(frozen=True, slots=True)
 class CompletedPart:
@@ -62,8 +67,9 @@ class Multipart:
         metadata: dict[str, str],
         checksum_algorithm: str | None,
         checksum_type: str | None,
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> Upload:
-        """Start an upload."""
+        """Start an upload (``tags`` go to the object it completes)."""
         bucket = self._objects.bucket(caller, bucket_name)
         validate_key(key)
         validate_user_metadata(metadata)
@@ -81,7 +87,9 @@ class Multipart:
             bucket_id=bucket.id,
             key=key,
             initiated=initiated,
-            headers=headers,
+            headers={**headers, TAGS_HEADER: json.dumps([list(t) for t in tags])}
+            if tags
+            else headers,
             metadata=metadata,
             checksum_algorithm=checksum_algorithm,
             checksum_type=checksum_type,
@@ -220,13 +228,14 @@ class Multipart:
             size=size,
             etag=f"{digest}-{len(chosen)}",
             last_modified=time.time(),
-            headers=upload.headers,
+            headers={k: v for k, v in upload.headers.items() if k != TAGS_HEADER},
             metadata=upload.metadata,
             checksums=_object_checksums(upload, chosen),
             checksum_type=upload.checksum_type,
             segments=tuple(Segment(p.path, p.size) for p in chosen),
             parts_count=len(chosen),
             version_id=new_version_id(),
+            tags=tuple((k, v) for k, v in json.loads(upload.headers.get(TAGS_HEADER, "[]"))),
         )
         version_id = self._store.complete_upload(
             upload,

@@ -164,5 +164,12 @@ SCHEMA = Schema(
             ) WITHOUT ROWID
             """
         ),
+        # object tags (a JSON list of [key, value]) on every version
+        Migration(
+            """
+            ALTER TABLE objects ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+            ALTER TABLE object_versions ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'
+            """
+        ),
     ],
 )

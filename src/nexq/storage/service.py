@@ -4,6 +4,7 @@ key's, limited to the buckets it was granted, or the account's own through the A
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
@@ -74,6 +75,8 @@ class NewContent:
     checksums: dict[str, str] | None = None
     if_match: str | None = None
     if_none_match: bool = False
+    # x-amz-tagging, checked (None: not given)
+    tags: tuple[tuple[str, str], ...] | None = None
 
 
 class ObjectStorage:
@@ -161,6 +164,7 @@ class ObjectStorage:
             checksum_type="FULL_OBJECT" if checksums else None,
             segments=(Segment(path, body.size),),
             version_id=new_version_id(),
+            tags=new.tags or (),
         )
         return self._commit_object(meta, [path], new, bucket.account_id)
 
@@ -209,10 +213,12 @@ class ObjectStorage:
         source_conditions: Conditions,
         replace_with: NewContent | None,
         target_conditions: NewContent,
+        tags: tuple[tuple[str, str], ...] | None = None,
     ) -> tuple[ObjectMeta, ObjectMeta]:
         """Copy an object (``source`` is bucket, key, and S3's versionId or None for the
-        latest); ``replace_with`` is the REPLACE directive's new headers, if any. Returns
-        the new object and the source version it was copied from."""
+        latest); ``replace_with`` is the REPLACE directive's new headers, if any, and
+        ``tags`` the tagging directive's new tags (None: the source's). Returns the new
+        object and the source version it was copied from."""
         bucket = self.bucket(caller, target[0])
         validate_key(target[1])
         if replace_with is not None:
@@ -249,6 +255,7 @@ class ObjectStorage:
             checksum_type=src.checksum_type if src.parts_count == 0 else None,
             segments=(Segment(path, src.size),),
             version_id=new_version_id(),
+            tags=src.tags if tags is None else tags,
         )
         return self._commit_object(meta, [path], target_conditions, bucket.account_id), src
 
@@ -372,6 +379,27 @@ class ObjectStorage:
             except Exception as exc:
                 outcomes.append((key, exc))
         return outcomes
+
+    # tags ---------------------------------------------------------------------------------
+    def tag_object(
+        self,
+        caller: Principal,
+        bucket_name: str,
+        key: str,
+        version: str | None,
+        tags: tuple[tuple[str, str], ...],
+    ) -> ObjectMeta:
+        """Replace the tags of the latest version (or S3's ``versionId`` ``version``); tags
+        make no new version. NoSuchKey / NoSuchVersion when there is nothing to tag."""
+        bucket = self.bucket(caller, bucket_name)
+        text = json.dumps([list(t) for t in tags])
+        vid = parse_version_id(version) if version is not None else None
+        tagged = self._store.tag_version(bucket.id, key, vid, text, latest=version is None)
+        if tagged is None:
+            # A delete marker has no tags: S3 answers as a read of it would.
+            self.head_object(caller, bucket_name, key, Conditions(), version)
+            raise NoSuchVersion() if version is not None else NoSuchKey()
+        return tagged
 
     # configuration documents ------------------------------------------------------------
     def bucket_document(self, caller: Principal, bucket_name: str, name: str) -> str | None:

@@ -9,6 +9,7 @@ bucket's grants go with it, an upload's parts with it) is done here by hand, sai
 from __future__ import annotations
 
 import bisect
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -386,6 +387,27 @@ class MemoryMetadata:
             self._count(held, objects, -gone.size, None)
             self._garbage.update(s.path for s in gone.segments)
             return Removal(version_id=version_id, delete_marker=gone.delete_marker, removed=True)
+
+    def tag_version(
+        self, bucket_id: str, key: str, version_id: str | None, tags: str, *, latest: bool
+    ) -> ObjectMeta | None:
+        pairs = tuple((k, v) for k, v in json.loads(tags))
+        with self._lock:
+            held = self._buckets.get(bucket_id)
+            if held is None:
+                return None
+            encoded = key.encode()
+            current = held.objects.get(encoded)
+            if current is not None and (latest or current.version_id == version_id):
+                held.objects[encoded] = replace(current, tags=pairs)
+                return _object(held.objects[encoded])
+            if latest:
+                return None
+            found = held.shelf.find(encoded, version_id)
+            if found is None or found.meta.delete_marker:
+                return None
+            found.meta = replace(found.meta, tags=pairs)
+            return _object(found.meta)
 
     def get_version(self, bucket_id: str, key: str, version_id: str | None) -> ObjectMeta | None:
         with self._lock:

@@ -101,6 +101,13 @@ class MetadataStore(Protocol):
         """Remove one version (None: the null one) for good, object or delete marker; the
         next newest version becomes current."""
 
+    def tag_version(
+        self, bucket_id: str, key: str, version_id: str | None, tags: str, *, latest: bool
+    ) -> ObjectMeta | None:
+        """Set the tags (JSON list of [key, value]) of the current object (``latest``) or of
+        version ``version_id``, in place; the version tagged, None if there is none (a delete
+        marker has no tags)."""
+
     def get_version(self, bucket_id: str, key: str, version_id: str | None) -> ObjectMeta | None:
         """Version ``version_id`` of ``key`` (None: the null one), delete markers included."""
 

@@ -22,13 +22,11 @@ from nexq.storage.versions import ENABLED, SUSPENDED, ListedVersion, Removal, ne
 # Where the objects row stands in a key's order of versions: above every seq.
 CURRENT_RANK = 1 << 62
 
-OBJECT_COLUMNS = (
-    "bucket_id, key, size, etag, last_modified, headers, metadata, checksums, "
-    "checksum_type, segments, parts_count, version_id"
-)
 _VERSION_VALUES = (
-    "size, etag, last_modified, headers, metadata, checksums, checksum_type, segments, parts_count"
+    "size, etag, last_modified, headers, metadata, checksums, checksum_type, segments, "
+    "parts_count, tags"
 )
+OBJECT_COLUMNS = f"bucket_id, key, {_VERSION_VALUES}, version_id"
 
 # Adds to the counters of (bucket id, objects, grown bytes, quota); raises QuotaExceeded.
 Count = Callable[[Connection, str, int, int, "int | None"], None]
@@ -56,7 +54,8 @@ def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMe
         checksum_type=row[8],
         segments=tuple(Segment(p, s) for p, s in json.loads(row[9])),
         parts_count=row[10],
-        version_id=row[11],
+        tags=tuple((k, v) for k, v in json.loads(row[11])),
+        version_id=row[12],
         delete_marker=delete_marker,
     )
 
@@ -64,12 +63,12 @@ def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMe
 def insert_object(conn: Connection, meta: ObjectMeta) -> None:
     conn.execute(
         f"INSERT INTO objects({OBJECT_COLUMNS}) "  # noqa: S608 - fixed column names
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket_id, key) DO UPDATE SET "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket_id, key) DO UPDATE SET "
         "size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified, "
         "headers = excluded.headers, metadata = excluded.metadata, "
         "checksums = excluded.checksums, checksum_type = excluded.checksum_type, "
         "segments = excluded.segments, parts_count = excluded.parts_count, "
-        "version_id = excluded.version_id",
+        "tags = excluded.tags, version_id = excluded.version_id",
         (
             meta.bucket_id,
             meta.key,
@@ -82,6 +81,7 @@ def insert_object(conn: Connection, meta: ObjectMeta) -> None:
             meta.checksum_type,
             json.dumps([[s.path, s.size] for s in meta.segments]),
             meta.parts_count,
+            json.dumps([list(t) for t in meta.tags]),
             meta.version_id,
         ),
     )
@@ -160,7 +160,7 @@ def _add_marker(conn: Connection, bucket_id: str, key: str, version_id: str | No
     conn.execute(
         "INSERT INTO object_versions(bucket_id, key, seq, version_id, delete_marker, "  # noqa: S608 - fixed column names
         f"{_VERSION_VALUES}) VALUES (?, ?, ?, ?, 1, 0, '', ?, '{{}}', '{{}}', '{{}}', NULL, "
-        "'[]', 0)",
+        "'[]', 0, '[]')",
         (bucket_id, key, _next_seq(conn, bucket_id, key), version_id, time.time()),
     )
 
@@ -306,7 +306,7 @@ def get_version(
         "AND version_id IS NOT DISTINCT FROM ?",
         (bucket_id, key, version_id),
     ).fetchone()
-    return meta_from_row(row[:12], bool(row[12])) if row is not None else None
+    return meta_from_row(row[:13], bool(row[13])) if row is not None else None
 
 
 def latest_marker(conn: Connection, bucket_id: str, key: str) -> ObjectMeta | None:
@@ -316,9 +316,9 @@ def latest_marker(conn: Connection, bucket_id: str, key: str) -> ObjectMeta | No
         "ORDER BY seq DESC LIMIT 1",
         (bucket_id, key),
     ).fetchone()
-    if row is None or not row[12] or _current(conn, bucket_id, key) is not None:
+    if row is None or not row[13] or _current(conn, bucket_id, key) is not None:
         return None
-    return meta_from_row(row[:12], True)
+    return meta_from_row(row[:13], True)
 
 
 def version_rank(conn: Connection, bucket_id: str, key: str, version_id: str | None) -> int | None:
@@ -373,3 +373,31 @@ def list_versions(
             (ListedVersion(key, version_id, latest, bool(marker), size, etag, modified), rank)
         )
     return out
+
+
+def tag_version(
+    conn: Connection, bucket_id: str, key: str, version_id: str | None, tags: str, latest: bool
+) -> ObjectMeta | None:
+    """Set the tags of the current object (``latest``) or of one version, in place (tags
+    make no new version); the version tagged, or None if there is none."""
+    if latest:
+        found = conn.execute(
+            "UPDATE objects SET tags = ? WHERE bucket_id = ? AND key = ? "  # noqa: S608 - fixed column names
+            f"RETURNING {OBJECT_COLUMNS}",
+            (tags, bucket_id, key),
+        ).fetchone()
+        return meta_from_row(found) if found is not None else None
+    found = conn.execute(
+        "UPDATE objects SET tags = ? WHERE bucket_id = ? AND key = ? "  # noqa: S608 - fixed column names
+        f"AND version_id IS NOT DISTINCT FROM ? RETURNING {OBJECT_COLUMNS}",
+        (tags, bucket_id, key, version_id),
+    ).fetchone()
+    if found is not None:
+        return meta_from_row(found)
+    found = conn.execute(
+        "UPDATE object_versions SET tags = ? WHERE bucket_id = ? AND key = ? "  # noqa: S608 - fixed column names
+        "AND version_id IS NOT DISTINCT FROM ? AND delete_marker = 0 "
+        f"RETURNING {_NONCURRENT_COLUMNS}",
+        (tags, bucket_id, key, version_id),
+    ).fetchone()
+    return meta_from_row(found[:13], False) if found is not None else None

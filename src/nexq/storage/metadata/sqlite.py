@@ -387,6 +387,14 @@ class SqliteMetadata:
 
         return self._db.write(write)
 
+    def tag_version(
+        self, bucket_id: str, key: str, version_id: str | None, tags: str, *, latest: bool
+    ) -> ObjectMeta | None:
+        def write(conn: Connection) -> ObjectMeta | None:
+            return versions.tag_version(conn, bucket_id, key, version_id, tags, latest)
+
+        return self._db.write(write)
+
     def get_version(self, bucket_id: str, key: str, version_id: str | None) -> ObjectMeta | None:
         return versions.get_version(self._db.reader(), bucket_id, key, version_id)
 

@@ -32,6 +32,9 @@ class Operation(enum.Enum):
     GET_BUCKET_VERSIONING = "GetBucketVersioning"
     PUT_BUCKET_VERSIONING = "PutBucketVersioning"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
+    PUT_OBJECT_TAGGING = "PutObjectTagging"
+    GET_OBJECT_TAGGING = "GetObjectTagging"
+    DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
     PUT_BUCKET_POLICY = "PutBucketPolicy"
     GET_BUCKET_POLICY = "GetBucketPolicy"
     DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
@@ -79,6 +82,9 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("GET", "bucket", "versioning", False): (Operation.GET_BUCKET_VERSIONING, Access.READ),
     ("PUT", "bucket", "versioning", False): (Operation.PUT_BUCKET_VERSIONING, Access.WRITE),
     ("GET", "bucket", "versions", False): (Operation.LIST_OBJECT_VERSIONS, Access.LIST),
+    ("PUT", "object", "tagging", False): (Operation.PUT_OBJECT_TAGGING, Access.WRITE),
+    ("GET", "object", "tagging", False): (Operation.GET_OBJECT_TAGGING, Access.READ),
+    ("DELETE", "object", "tagging", False): (Operation.DELETE_OBJECT_TAGGING, Access.WRITE),
     ("PUT", "bucket", "policy", False): (Operation.PUT_BUCKET_POLICY, Access.WRITE),
     ("GET", "bucket", "policy", False): (Operation.GET_BUCKET_POLICY, Access.READ),
     ("DELETE", "bucket", "policy", False): (Operation.DELETE_BUCKET_POLICY, Access.WRITE),
@@ -127,6 +133,9 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.GET_BUCKET_VERSIONING: BillingClass.B,
     Operation.PUT_BUCKET_VERSIONING: BillingClass.A,
     Operation.LIST_OBJECT_VERSIONS: BillingClass.A,
+    Operation.PUT_OBJECT_TAGGING: BillingClass.A,
+    Operation.GET_OBJECT_TAGGING: BillingClass.B,
+    Operation.DELETE_OBJECT_TAGGING: BillingClass.OTHER,
     Operation.PUT_BUCKET_POLICY: BillingClass.A,
     Operation.GET_BUCKET_POLICY: BillingClass.B,
     Operation.DELETE_BUCKET_POLICY: BillingClass.OTHER,

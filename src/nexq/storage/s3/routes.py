@@ -1,6 +1,15 @@
 """Each operation's handler: the S3 surface as a table of contents."""
 
-from nexq.storage.s3.handlers import bucket, listing, multipart, objects, post, settings, versions
+from nexq.storage.s3.handlers import (
+    bucket,
+    listing,
+    multipart,
+    objects,
+    post,
+    settings,
+    tagging,
+    versions,
+)
 from nexq.storage.s3.handlers.common import Handler
 from nexq.storage.s3.operations import Operation
 
@@ -13,6 +22,9 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.GET_BUCKET_VERSIONING: versions.get_bucket_versioning,
     Operation.PUT_BUCKET_VERSIONING: versions.put_bucket_versioning,
     Operation.LIST_OBJECT_VERSIONS: versions.list_object_versions,
+    Operation.PUT_OBJECT_TAGGING: tagging.put_object_tagging,
+    Operation.GET_OBJECT_TAGGING: tagging.get_object_tagging,
+    Operation.DELETE_OBJECT_TAGGING: tagging.delete_object_tagging,
     Operation.PUT_BUCKET_POLICY: settings.put_bucket_policy,
     Operation.GET_BUCKET_POLICY: settings.get_bucket_policy,
     Operation.DELETE_BUCKET_POLICY: settings.delete_bucket_policy,

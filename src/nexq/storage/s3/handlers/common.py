@@ -14,6 +14,7 @@ from nexq.storage.model import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectMeta
 from nexq.storage.multipart import Multipart
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.http import Response, S3Request, http_date, parse_http_date
+from nexq.storage.s3.tagging_xml import parse_tagging_header
 from nexq.storage.service import NewContent, ObjectStorage
 
 
@@ -132,7 +133,14 @@ def write_content(req: S3Request, checksums: dict[str, str] | None = None) -> Ne
         checksums=checksums,
         if_match=req.headers.get("if-match"),
         if_none_match=if_none_match is not None,
+        tags=request_tags(req),
     )
+
+
+def request_tags(req: S3Request) -> tuple[tuple[str, str], ...] | None:
+    """The x-amz-tagging header's tags, checked (None when the header is absent)."""
+    value = req.headers.get("x-amz-tagging")
+    return None if value is None else tuple(parse_tagging_header(value))
 
 
 def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
@@ -146,6 +154,8 @@ def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
     if meta.parts_count:
         headers["x-amz-mp-parts-count"] = str(meta.parts_count)
     headers.update(version_header(meta.version_id))
+    if meta.tags:
+        headers["x-amz-tagging-count"] = str(len(meta.tags))
     if with_checksums:
         for alg, value in meta.checksums.items():
             headers[f"x-amz-checksum-{alg.lower()}"] = value

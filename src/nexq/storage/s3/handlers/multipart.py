@@ -19,6 +19,7 @@ from nexq.storage.s3.handlers.common import (
     part_number,
     quoted,
     read_conditions,
+    request_tags,
     requested_checksums,
     trailer_checksums,
     user_metadata,
@@ -46,6 +47,7 @@ async def create_multipart_upload(req: S3Request, s: Services) -> Response:
             user_metadata(req),
             algorithm,
             checksum_type.upper() if checksum_type else None,
+            request_tags(req) or (),
         )
 
     upload = await req.run(create)

@@ -284,6 +284,9 @@ async def copy_object(req: S3Request, s: Services) -> Response:
             400,
         )
     new = write_content(req)
+    tagging = req.headers.get("x-amz-tagging-directive", "COPY").upper()
+    if tagging not in ("COPY", "REPLACE"):
+        raise invalid_argument("Unknown tagging directive.", "x-amz-tagging-directive", tagging)
 
     def copy() -> tuple[ObjectMeta, ObjectMeta]:
         check_object_acl(req.headers, req.caller.account.id)
@@ -294,6 +297,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
             read_conditions(req, "x-amz-copy-source-"),
             new if directive == "REPLACE" else None,
             new,
+            tags=(new.tags or ()) if tagging == "REPLACE" else None,
         )
 
     meta, src = await req.run(copy)

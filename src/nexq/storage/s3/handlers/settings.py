@@ -15,9 +15,9 @@ from nexq.storage.s3.errors import S3Error
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.lifecycle_xml import parse_lifecycle, render_lifecycle
-from nexq.storage.s3.tagging_xml import parse_bucket_tagging, render_tagging, tag_error
+from nexq.storage.s3.tagging_xml import parse_bucket_tagging, render_tagging
 from nexq.storage.s3.xml import document
-from nexq.storage.tagging import InvalidTag, TagSet, TooManyTags
+from nexq.storage.tagging import TagSet
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
 
@@ -116,12 +116,7 @@ async def delete_bucket_lifecycle(req: S3Request, s: Services) -> Response:
 
 # bucket tags ----------------------------------------------------------------------------
 async def put_bucket_tagging(req: S3Request, s: Services) -> Response:
-    body = await _body(req)
-    try:
-        tags = parse_bucket_tagging(body)
-    except (InvalidTag, TooManyTags) as exc:
-        raise tag_error(exc) from None
-    text = tags.to_json()
+    text = parse_bucket_tagging(await _body(req)).to_json()
     await req.run(
         lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", "tagging", text)
     )
