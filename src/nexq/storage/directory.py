@@ -40,6 +40,7 @@ class Directory:
         self._generation = -1
         self._credentials: dict[str, Credential | None] = {}
         self._buckets: dict[str, Bucket | None] = {}
+        self._settings: dict[tuple[str, str], str | None] = {}
 
     def refresh(self) -> None:
         """Drop the caches if keys, accounts or buckets changed anywhere since the last call."""
@@ -48,6 +49,7 @@ class Directory:
             with self._lock:
                 self._credentials = {}
                 self._buckets = {}
+                self._settings = {}
                 self._generation = generation
 
     def credential(self, key_id: str) -> Credential | None:
@@ -85,3 +87,16 @@ class Directory:
             self._buckets = {}
         self._buckets[name] = bucket
         return bucket
+
+    def setting(self, bucket: Bucket, name: str) -> str | None:
+        """The bucket's configuration document ``name`` (policy, cors, lifecycle...), cached
+        like the bucket: a change moves the auth generation, which drops the cache."""
+        try:
+            return self._settings[(bucket.id, name)]
+        except KeyError:
+            pass
+        found = self._store.bucket_setting(bucket.id, name)
+        if len(self._settings) > 100_000:
+            self._settings = {}
+        self._settings[(bucket.id, name)] = found
+        return found
