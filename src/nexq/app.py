@@ -276,6 +276,7 @@ def services(nexq: Nexq) -> list[Service]:
             settings.s3_endpoint,
             settings.region,
             nexq.store,
+            lifecycle_interval=settings.lifecycle_interval,
         ),
         accounts_descriptor(
             nexq.accounts, nexq.api_keys, nexq.limits, nexq.account_limits, SCOPE_CATALOG

@@ -74,6 +74,8 @@ class Settings:
     s3_domain: str | None = setting(None, "NEXQ_S3_DOMAIN", _text, "storage")
     # How clients reach S3, when not host:s3_port (a proxy, a name).
     s3_url: str | None = setting(None, "NEXQ_S3_URL", _text, "storage")
+    # How often the lifecycle rules of every bucket are applied (docs/lifecycle.md).
+    lifecycle_interval: float = setting(86_400.0, "NEXQ_LIFECYCLE_INTERVAL", float, "storage")
     # Account -----------------------------------------------------------------------------
     tiers_file: Path | None = setting(None, "NEXQ_TIERS_FILE", _path, "account")  # data dir's
     # Billing -----------------------------------------------------------------------------
@@ -135,6 +137,8 @@ class Settings:
             raise ValueError("NEXQ_BLOBS_URL: a URL such as rados://nexq?conf=/etc/ceph/ceph.conf")
         if not 0 < settings.body_idle_seconds < float("inf"):
             raise ValueError("NEXQ_BODY_IDLE_SECONDS must be a positive number of seconds")
+        if not 0 < settings.lifecycle_interval < float("inf"):
+            raise ValueError("NEXQ_LIFECYCLE_INTERVAL must be a positive number of seconds")
         if settings.nodes < 1:
             raise ValueError("NEXQ_NODES: the number of nodes, at least 1")
         if settings.workers <= 0:

@@ -258,3 +258,17 @@ def test_bucket_settings_are_kept_replaced_and_go_with_the_bucket(
         store.set_bucket_setting(b.id, "cors", "<x/>")
     store.add_bucket(b)  # a new bucket of the same id starts without the old documents
     assert store.bucket_setting(b.id, "policy") is None
+
+
+def test_listed_versions_carry_their_tags(store: MetadataStore, accounts: AccountStore) -> None:
+    b = versioned(store, accounts)
+    v1 = put(store, b, "k", "p1")
+    put(store, b, "k", "p2")
+    store.tag_version(b.id, "k", v1, '[["class", "tmp"], ["team", "a"]]', latest=False)
+    store.tag_version(b.id, "k", None, '[["class", "gold"]]', latest=True)
+    store.delete_object(b.id, "k")
+    assert [v.tags for v, _ in store.list_versions(b.id, "", "", None, 10)] == [
+        (),  # the delete marker
+        (("class", "gold"),),
+        (("class", "tmp"), ("team", "a")),
+    ]

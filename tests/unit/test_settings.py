@@ -28,12 +28,14 @@ def test_the_environment_overrides_defaults_and_flags_override_it(
     monkeypatch.setenv("NEXQ_DATA_DIR", "/srv/nexq")
     monkeypatch.setenv("NEXQ_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")
     monkeypatch.setenv("NEXQ_BODY_IDLE_SECONDS", "7.5")
+    monkeypatch.setenv("NEXQ_LIFECYCLE_INTERVAL", "3600")
     monkeypatch.setenv("NEXQ_SMTP_HOST", "")  # empty means unset
     settings = Settings.from_env(api_port=8181)
     assert settings.s3_port == 9100 and settings.api_port == 8181
     assert settings.data_dir == Path("/srv/nexq")
     assert settings.trusted_proxies == ("10.0.0.0/8", "192.0.2.1")
     assert settings.body_idle_seconds == 7.5
+    assert settings.lifecycle_interval == 3600
     assert settings.smtp_host is None and settings.region == "nexq-1"
     assert settings.workers >= 1  # 0 means one per core
 
@@ -46,6 +48,7 @@ def test_the_environment_overrides_defaults_and_flags_override_it(
         ("NEXQ_WEBHOOK_ALLOW", "not-a-net", "not-a-net"),
         ("NEXQ_PUBLIC_URL", "cloud.example.com", "NEXQ_PUBLIC_URL"),
         ("NEXQ_BODY_IDLE_SECONDS", "0", "NEXQ_BODY_IDLE_SECONDS"),
+        ("NEXQ_LIFECYCLE_INTERVAL", "-1", "NEXQ_LIFECYCLE_INTERVAL"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(

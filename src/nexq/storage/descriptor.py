@@ -16,6 +16,7 @@ from nexq.platform import Job, Service
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.port import BlobStore
 from nexq.storage.errors import AccessDenied, NoSuchBucket
+from nexq.storage.lifecycle_run import DailyLifecycle, Lifecycle
 from nexq.storage.limits import limits
 from nexq.storage.metadata.port import MetadataStore, MeterReadings
 from nexq.storage.metering import FLUSH_SECONDS, Meter
@@ -35,6 +36,9 @@ SCOPES = (
     Scope("storage:read", "List buckets, objects, access keys and usage; make share links."),
     Scope("storage:write", "Create and delete buckets and objects; manage access keys."),
 )
+# How often the lifecycle job looks whether a run is due (the first run comes one tick after
+# the process takes the job).
+LIFECYCLE_TICK_SECONDS = 300.0
 NAVIGATION = NavSection(
     "Object Storage",
     (
@@ -79,8 +83,10 @@ def descriptor(
     s3_endpoint: str,
     region: str,
     readings: MeterReadings,
+    lifecycle_interval: float = 86_400.0,
 ) -> Service:
     """Object Storage's descriptor (its S3 endpoint is served apart, by ``app.s3_app``)."""
+    lifecycle = DailyLifecycle(Lifecycle(store), lifecycle_interval)
 
     def rest(auth: Authorizer) -> list[APIRouter]:
         from nexq.storage import api
@@ -106,6 +112,14 @@ def descriptor(
                 "collect garbage",
                 FLUSH_SECONDS,
                 lambda: collect_garbage(store, blobs, db),
+                once=True,
+            ),
+            # A run may take long: a lane of its own, so that it never holds up the others.
+            Job(
+                "apply lifecycle rules",
+                min(lifecycle_interval, LIFECYCLE_TICK_SECONDS),
+                lifecycle.tick,
+                lane="lifecycle",
                 once=True,
             ),
         ),

@@ -59,6 +59,8 @@ class ListedVersion:
     size: int
     etag: str
     last_modified: float
+    # What lifecycle rules filter on besides key and size (ListObjectVersions shows none).
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

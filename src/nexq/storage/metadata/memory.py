@@ -28,6 +28,8 @@ from nexq.storage.errors import (
     NoSuchUpload,
     PreconditionFailed,
 )
+from nexq.storage.lifecycle import NOTHING_DUE, Action, Candidate, Due
+from nexq.storage.metadata import memory_lifecycle
 from nexq.storage.metadata.memory_versions import VersionShelf
 from nexq.storage.metadata.sql_versions import CURRENT_RANK
 from nexq.storage.model import (
@@ -125,7 +127,8 @@ class MemoryMetadata:
     ) -> None:
         self._accounts = accounts
         self._generation = generation if generation is not None else AuthGeneration()
-        self._lock = threading.Lock()
+        # Re-entrant: a lifecycle action decides and deletes under one hold of it.
+        self._lock = threading.RLock()
         self._buckets: dict[str, _Bucket] = {}  # by id
         self._names: dict[str, str] = {}  # bucket name -> id
         self._stored: dict[str, int] = {}  # each account's stored bytes
@@ -169,6 +172,15 @@ class MemoryMetadata:
             else:
                 held.settings[name] = document
             self._generation.bump()
+
+    def buckets_with_setting(self, name: str, after: str, limit: int) -> list[str]:
+        with self._lock:
+            found = [
+                bucket_id
+                for bucket_id, held in self._buckets.items()
+                if name in held.settings and bucket_id.encode() > after.encode()
+            ]
+        return _take(sorted(found, key=str.encode), limit)
 
     def set_versioning(self, bucket_id: str, state: str) -> None:
         with self._lock:
@@ -388,6 +400,36 @@ class MemoryMetadata:
             self._garbage.update(s.path for s in gone.segments)
             return Removal(version_id=version_id, delete_marker=gone.delete_marker, removed=True)
 
+    def apply_lifecycle(
+        self,
+        bucket_id: str,
+        key: str,
+        version_id: str | None,
+        decide: Callable[[Candidate], Due],
+    ) -> tuple[Due, Removal]:
+        with self._lock:  # held through the delete, as the SQL store's one transaction
+            held = self._buckets.get(bucket_id)
+            encoded = key.encode()
+            found = (
+                memory_lifecycle.candidate(
+                    held.objects.get(encoded), held.shelf.of(encoded), version_id
+                )
+                if held is not None
+                else None
+            )
+            if found is None:
+                return NOTHING_DUE, Removal()
+            due = decide(found)
+            if (
+                due.action is Action.EXPIRE_CURRENT
+                and found.is_latest
+                and not found.is_delete_marker
+            ):
+                return due, self.delete_object(bucket_id, key)
+            if due.action in (Action.DELETE_NONCURRENT, Action.REMOVE_DELETE_MARKER):
+                return due, self.delete_version(bucket_id, key, version_id)
+            return NOTHING_DUE, Removal()
+
     def tag_version(
         self, bucket_id: str, key: str, version_id: str | None, tags: str, *, latest: bool
     ) -> ObjectMeta | None:
@@ -477,6 +519,7 @@ class MemoryMetadata:
                                 meta.size,
                                 meta.etag,
                                 meta.last_modified,
+                                meta.tags,
                             ),
                             rank,
                         )

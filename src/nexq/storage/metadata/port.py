@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from nexq.core.identity import Account
+from nexq.storage.lifecycle import Candidate, Due
 from nexq.storage.model import (
     AccessKey,
     Bucket,
@@ -46,6 +47,10 @@ class MetadataStore(Protocol):
     def set_bucket_setting(self, bucket_id: str, name: str, document: str | None) -> None:
         """Store (None: remove) a configuration document of the bucket; NoSuchBucket. Every
         node's cached view of the bucket sees the change at once (the auth generation)."""
+
+    def buckets_with_setting(self, name: str, after: str, limit: int) -> list[str]:
+        """The ids of up to ``limit`` buckets that have the configuration document ``name``,
+        in order, after ``after``: what a background job walks."""
 
     def set_versioning(self, bucket_id: str, state: str) -> None:
         """Set the bucket's versioning to "Enabled" or "Suspended" (NoSuchBucket)."""
@@ -125,6 +130,20 @@ class MetadataStore(Protocol):
         the versions of ``start`` ranked below ``below`` (None: all of them) on; each with its
         rank. ``is_latest`` is exact (the first entry of a key is its latest version, unless
         the page began inside that key's versions)."""
+
+    def apply_lifecycle(
+        self,
+        bucket_id: str,
+        key: str,
+        version_id: str | None,
+        decide: Callable[[Candidate], Due],
+    ) -> tuple[Due, Removal]:
+        """In one transaction: describe version ``version_id`` of ``key`` (None: the null
+        one) as it stands now, ask ``decide`` what lifecycle action is due on it, and do it
+        as DeleteObject does (counters, quota and garbage alike): EXPIRE_CURRENT deletes the
+        current object (a delete marker where versioning is on), DELETE_NONCURRENT and
+        REMOVE_DELETE_MARKER remove the version for good. The decision and what was done;
+        (NONE, Removal()) when the version is gone or nothing is due."""
 
     # multipart
     def add_upload(self, upload: Upload) -> None: ...

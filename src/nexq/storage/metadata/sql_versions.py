@@ -350,13 +350,13 @@ def list_versions(
     bound = [end] if end is not None else []
     current_op = ">=" if below is None or below > CURRENT_RANK else ">"
     sql = (
-        "SELECT key, version_id, delete_marker, size, etag, last_modified, rank FROM ("  # noqa: S608 - fixed operators
+        "SELECT key, version_id, delete_marker, size, etag, last_modified, rank, tags FROM ("  # noqa: S608 - fixed operators
         "SELECT * FROM (SELECT key, version_id, 0 AS delete_marker, size, etag, "
-        f"last_modified, {CURRENT_RANK} AS rank FROM objects WHERE bucket_id = ? "
+        f"last_modified, {CURRENT_RANK} AS rank, tags FROM objects WHERE bucket_id = ? "
         f"AND key {current_op} ?{upper} ORDER BY key LIMIT ?) AS c "
         "UNION ALL "
         "SELECT * FROM (SELECT key, version_id, delete_marker, size, etag, last_modified, "
-        "seq AS rank FROM object_versions WHERE bucket_id = ? AND key >= ? "
+        "seq AS rank, tags FROM object_versions WHERE bucket_id = ? AND key >= ? "
         f"AND (key > ? OR seq < ?){upper} ORDER BY key, seq DESC LIMIT ?) AS n"
         ") AS v ORDER BY key, rank DESC LIMIT ?"
     )
@@ -365,13 +365,13 @@ def list_versions(
     args.append(limit)
     out: list[tuple[ListedVersion, int]] = []
     previous: str | None = None
-    for key, version_id, marker, size, etag, modified, rank in conn.execute(sql, args):
+    for key, version_id, marker, size, etag, modified, rank, tags in conn.execute(sql, args):
         # A key's first entry is its latest, unless the page began within its versions.
         latest = key != previous and (rank == CURRENT_RANK or key != start or below is None)
         previous = key
-        out.append(
-            (ListedVersion(key, version_id, latest, bool(marker), size, etag, modified), rank)
-        )
+        pairs = tuple((k, v) for k, v in json.loads(tags))
+        listed = ListedVersion(key, version_id, latest, bool(marker), size, etag, modified, pairs)
+        out.append((listed, rank))
     return out
 
 

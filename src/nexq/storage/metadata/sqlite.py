@@ -17,6 +17,8 @@ from nexq.storage.errors import (
     NoSuchBucket,
     NoSuchUpload,
 )
+from nexq.storage.lifecycle import Candidate, Due
+from nexq.storage.metadata import sql_lifecycle
 from nexq.storage.metadata import sql_versions as versions
 from nexq.storage.model import (
     AccessKey,
@@ -239,6 +241,14 @@ class SqliteMetadata:
 
         self._db.write(write)
 
+    def buckets_with_setting(self, name: str, after: str, limit: int) -> list[str]:
+        rows = self._db.reader().execute(
+            "SELECT bucket_id FROM bucket_settings WHERE name = ? AND bucket_id > ? "
+            "ORDER BY bucket_id LIMIT ?",
+            (name, after, limit),
+        )
+        return [str(r[0]) for r in rows]
+
     def set_versioning(self, bucket_id: str, state: str) -> None:
         def write(conn: Connection) -> None:
             if not conn.execute(
@@ -383,6 +393,20 @@ class SqliteMetadata:
         def write(conn: Connection) -> Removal:
             return versions.delete_version(
                 conn, bucket_id, key, version_id, _add_to_counters, _discard
+            )
+
+        return self._db.write(write)
+
+    def apply_lifecycle(
+        self,
+        bucket_id: str,
+        key: str,
+        version_id: str | None,
+        decide: Callable[[Candidate], Due],
+    ) -> tuple[Due, Removal]:
+        def write(conn: Connection) -> tuple[Due, Removal]:
+            return sql_lifecycle.apply(
+                conn, bucket_id, key, version_id, decide, _add_to_counters, _discard
             )
 
         return self._db.write(write)

@@ -26,6 +26,7 @@ from nexq.storage.s3.handlers.common import (
     version_header,
     write_content,
 )
+from nexq.storage.s3.handlers.lifecycle_headers import expiration_headers, upload_abort_headers
 from nexq.storage.s3.handlers.objects import declared_size
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_complete
@@ -51,7 +52,7 @@ async def create_multipart_upload(req: S3Request, s: Services) -> Response:
         )
 
     upload = await req.run(create)
-    headers = {}
+    headers = req.now(lambda: upload_abort_headers(s, req.bucket or "", upload))
     if upload.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = upload.checksum_algorithm
         headers["x-amz-checksum-type"] = upload.checksum_type or "COMPOSITE"
@@ -149,6 +150,7 @@ async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
         )
     )
     response.headers.update(version_header(meta.version_id))
+    response.headers.update(req.now(lambda: expiration_headers(s, req.bucket or "", meta)))
     return response
 
 
@@ -201,7 +203,9 @@ async def list_parts(req: S3Request, s: Services) -> Response:
     )
     if upload.checksum_algorithm:
         inner += f"<ChecksumAlgorithm>{upload.checksum_algorithm}</ChecksumAlgorithm>"
-    return Response.xml(document("ListPartsResult", inner + items))
+    response = Response.xml(document("ListPartsResult", inner + items))
+    response.headers.update(req.now(lambda: upload_abort_headers(s, req.bucket or "", upload)))
+    return response
 
 
 async def list_multipart_uploads(req: S3Request, s: Services) -> Response:

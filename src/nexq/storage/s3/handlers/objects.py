@@ -28,6 +28,7 @@ from nexq.storage.s3.handlers.common import (
     version_header,
     write_content,
 )
+from nexq.storage.s3.handlers.lifecycle_headers import expiration_headers
 from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, parse_delete
 from nexq.storage.versions import Removal, shown
@@ -66,6 +67,7 @@ async def put_object(req: S3Request, s: Services) -> Response:
         "etag": quoted(meta.etag),
         **checksum_response_headers(meta.checksums),
         **version_header(meta.version_id),
+        **req.now(lambda: expiration_headers(s, bucket, meta)),
     }
     if meta.checksum_type:
         headers["x-amz-checksum-type"] = meta.checksum_type
@@ -167,6 +169,7 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
         meta = req.now(lambda: s.objects.head_object(req.caller, bucket, key, conditions, version))
         pick(meta)
     headers = object_headers(meta, with_checksums and picked[0] is None)
+    headers.update(req.now(lambda: expiration_headers(s, bucket, meta, version is None)))
     if version is not None:  # the version asked for is named, the null one too
         headers["x-amz-version-id"] = shown(meta.version_id)
     for param, header in _OVERRIDES.items():
@@ -302,6 +305,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
 
     meta, src = await req.run(copy)
     headers = version_header(meta.version_id)
+    headers.update(req.now(lambda: expiration_headers(s, target[0], meta)))
     if src.version_id is not None or source[2] is not None:
         headers["x-amz-copy-source-version-id"] = shown(src.version_id)
     response = Response.xml(
