@@ -39,6 +39,17 @@ class Principal:
     # The only resources these credentials reach (an S3 access key limited to some buckets:
     # their ids); None reaches every resource of the account.
     reaches: frozenset[str] | None = None
+    # Resources of other accounts that let this caller in for the request at hand (a
+    # bucket policy's Allow: their ids).
+    granted: frozenset[str] = frozenset()
+
+    @property
+    def anonymous(self) -> bool:
+        """An unsigned request: nobody's account."""
+        return not self.account.id
+
+
+ANONYMOUS = Account(id="", email="", role="anonymous", status="active", created_at=0.0)
 
 
 @dataclass(frozen=True, slots=True)

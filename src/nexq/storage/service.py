@@ -44,7 +44,9 @@ from nexq.storage.model import (
     validate_key,
     validate_user_metadata,
 )
-from nexq.storage.policy import MalformedPolicy, Policy, parse_policy
+from nexq.storage.policy import MalformedPolicy, Policy, is_public, parse_policy
+from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
+from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.quotas import storage_quota_message
 from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
 from nexq.storage.versions import (
@@ -419,6 +421,11 @@ class ObjectStorage:
         for account_id in sorted(policy.accounts):
             if self._store.get_account(account_id) is None:
                 raise MalformedPolicy("Invalid principal in policy")
+        block = PublicAccessBlock.parse(self._store.bucket_setting(bucket.id, PUBLIC_ACCESS))
+        if block.block_public_policy and is_public(policy):
+            raise AccessDenied(
+                "Access Denied: the bucket's Block Public Access settings refuse a public policy"
+            )
         self._store.set_bucket_setting(bucket.id, "policy", policy.text)
         return policy
 

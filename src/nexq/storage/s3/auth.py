@@ -9,7 +9,9 @@ import calendar
 import time
 from dataclasses import dataclass
 
-from nexq.storage.directory import Credential, Directory
+from nexq.core.identity import ANONYMOUS, Principal
+from nexq.storage.directory import S3_SCOPES, Credential, Directory
+from nexq.storage.model import AccessKey
 from nexq.storage.s3 import sigv2, sigv4
 from nexq.storage.s3.errors import S3Error, access_denied
 from nexq.storage.s3.http import S3Request, parse_http_date
@@ -86,7 +88,8 @@ class Authenticator:
             return self._sigv4_query(req)
         if "AWSAccessKeyId" in req.query and "Signature" in req.query:
             return self._sigv2_query(req)
-        raise access_denied("Anonymous access is not allowed; sign your request.")
+        req.payload = PayloadCheck(None)
+        return ANONYMOUS_CALLER  # reaches nothing that a bucket policy does not open
 
     # SigV4 ------------------------------------------------------------------------------
     def credential(self, key_id: str) -> Credential:
@@ -317,6 +320,14 @@ class Authenticator:
             if sigv2.verify(expected, signature):
                 return
         raise _error_signature()
+
+
+ANONYMOUS_CALLER = Credential(
+    key=AccessKey("", "", "anonymous", "active", 0.0, frozenset()),
+    secret="",
+    account=ANONYMOUS,
+    principal=Principal(ANONYMOUS, S3_SCOPES, reaches=frozenset()),
+)
 
 
 def _check_skew(signed_at: float) -> None:

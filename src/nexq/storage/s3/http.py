@@ -52,6 +52,8 @@ class S3Request:
     executor: Executor
     authenticate: Callable[[S3Request], Credential]
     credential: Credential | None = None
+    client: str | None = None  # the peer's address (aws:SourceIp)
+    secure: bool = False  # came over TLS (aws:SecureTransport)
     payload: Any = None
     data_in: int = 0  # bytes of request body stored, for metering
 

@@ -32,6 +32,9 @@ class Operation(enum.Enum):
     GET_BUCKET_VERSIONING = "GetBucketVersioning"
     PUT_BUCKET_VERSIONING = "PutBucketVersioning"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
+    PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
+    GET_PUBLIC_ACCESS_BLOCK = "GetPublicAccessBlock"
+    DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
     PUT_OBJECT_TAGGING = "PutObjectTagging"
     GET_OBJECT_TAGGING = "GetObjectTagging"
     DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
@@ -68,6 +71,7 @@ class Operation(enum.Enum):
     COMPLETE_MULTIPART_UPLOAD = "CompleteMultipartUpload"
     ABORT_MULTIPART_UPLOAD = "AbortMultipartUpload"
     LIST_PARTS = "ListParts"
+    OPTIONS_OBJECT = "OptionsObject"  # a browser's CORS preflight (AWS: "OPTIONS object")
 
 
 # (method, addressed to: "service" | "bucket" | "object", sub-resource or None,
@@ -82,6 +86,15 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("GET", "bucket", "versioning", False): (Operation.GET_BUCKET_VERSIONING, Access.READ),
     ("PUT", "bucket", "versioning", False): (Operation.PUT_BUCKET_VERSIONING, Access.WRITE),
     ("GET", "bucket", "versions", False): (Operation.LIST_OBJECT_VERSIONS, Access.LIST),
+    ("PUT", "bucket", "publicAccessBlock", False): (
+        Operation.PUT_PUBLIC_ACCESS_BLOCK,
+        Access.WRITE,
+    ),
+    ("GET", "bucket", "publicAccessBlock", False): (Operation.GET_PUBLIC_ACCESS_BLOCK, Access.READ),
+    ("DELETE", "bucket", "publicAccessBlock", False): (
+        Operation.DELETE_PUBLIC_ACCESS_BLOCK,
+        Access.WRITE,
+    ),
     ("PUT", "object", "tagging", False): (Operation.PUT_OBJECT_TAGGING, Access.WRITE),
     ("GET", "object", "tagging", False): (Operation.GET_OBJECT_TAGGING, Access.READ),
     ("DELETE", "object", "tagging", False): (Operation.DELETE_OBJECT_TAGGING, Access.WRITE),
@@ -118,6 +131,9 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("POST", "object", "uploadId", False): (Operation.COMPLETE_MULTIPART_UPLOAD, Access.WRITE),
     ("DELETE", "object", "uploadId", False): (Operation.ABORT_MULTIPART_UPLOAD, Access.WRITE),
     ("GET", "object", "uploadId", False): (Operation.LIST_PARTS, Access.LIST),
+    # Unsigned: answered from the bucket's CORS rules whatever the query (see route()).
+    ("OPTIONS", "bucket", None, False): (Operation.OPTIONS_OBJECT, Access.READ),
+    ("OPTIONS", "object", None, False): (Operation.OPTIONS_OBJECT, Access.READ),
     ("HEAD", "object", "partNumber", False): (Operation.HEAD_OBJECT, Access.READ),
     ("GET", "object", "partNumber", False): (Operation.GET_OBJECT, Access.READ),
 }
@@ -133,6 +149,9 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.GET_BUCKET_VERSIONING: BillingClass.B,
     Operation.PUT_BUCKET_VERSIONING: BillingClass.A,
     Operation.LIST_OBJECT_VERSIONS: BillingClass.A,
+    Operation.PUT_PUBLIC_ACCESS_BLOCK: BillingClass.A,
+    Operation.GET_PUBLIC_ACCESS_BLOCK: BillingClass.B,
+    Operation.DELETE_PUBLIC_ACCESS_BLOCK: BillingClass.OTHER,
     Operation.PUT_OBJECT_TAGGING: BillingClass.A,
     Operation.GET_OBJECT_TAGGING: BillingClass.B,
     Operation.DELETE_OBJECT_TAGGING: BillingClass.OTHER,
@@ -169,6 +188,8 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.COMPLETE_MULTIPART_UPLOAD: BillingClass.A,
     Operation.ABORT_MULTIPART_UPLOAD: BillingClass.OTHER,
     Operation.LIST_PARTS: BillingClass.A,
+    # S3 compat: AWS bills a preflight with "GET and all other requests".
+    Operation.OPTIONS_OBJECT: BillingClass.B,
 }
 
 # Query words that select a sub-resource, most specific first.
@@ -179,6 +200,7 @@ _SUBRESOURCES = (
     "location",
     "versioning",
     "versions",
+    "publicAccessBlock",
     "policyStatus",
     "policy",
     "cors",
@@ -200,7 +222,6 @@ UNSUPPORTED = (
     "accelerate",
     "requestPayment",
     "ownershipControls",
-    "publicAccessBlock",
     "analytics",
     "inventory",
     "metrics",
@@ -217,6 +238,10 @@ def route(
 ) -> tuple[Operation, Access]:
     """The operation a request asks for, or an S3 error naming what is not supported."""
     target = "service" if bucket is None else "bucket" if not key else "object"
+    if method == "OPTIONS":
+        # S3 compat: a preflight carries the URL of the request it asks about, query and
+        # all (?uploads, ?partNumber&uploadId...); only the bucket's CORS rules answer it.
+        return Operation.OPTIONS_OBJECT, Access.READ
     sub = next((word for word in _SUBRESOURCES if word in query), None)
     if sub is None and "partNumber" in query and method in ("GET", "HEAD"):
         sub = "partNumber"

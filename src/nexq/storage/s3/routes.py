@@ -1,5 +1,6 @@
 """Each operation's handler: the S3 surface as a table of contents."""
 
+from nexq.storage.s3 import cors_answers
 from nexq.storage.s3.handlers import (
     bucket,
     listing,
@@ -22,6 +23,9 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.GET_BUCKET_VERSIONING: versions.get_bucket_versioning,
     Operation.PUT_BUCKET_VERSIONING: versions.put_bucket_versioning,
     Operation.LIST_OBJECT_VERSIONS: versions.list_object_versions,
+    Operation.PUT_PUBLIC_ACCESS_BLOCK: settings.put_public_access_block,
+    Operation.GET_PUBLIC_ACCESS_BLOCK: settings.get_public_access_block,
+    Operation.DELETE_PUBLIC_ACCESS_BLOCK: settings.delete_public_access_block,
     Operation.PUT_OBJECT_TAGGING: tagging.put_object_tagging,
     Operation.GET_OBJECT_TAGGING: tagging.get_object_tagging,
     Operation.DELETE_OBJECT_TAGGING: tagging.delete_object_tagging,
@@ -58,4 +62,5 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.ABORT_MULTIPART_UPLOAD: multipart.abort_multipart_upload,
     Operation.LIST_PARTS: multipart.list_parts,
     Operation.LIST_MULTIPART_UPLOADS: multipart.list_multipart_uploads,
+    Operation.OPTIONS_OBJECT: cors_answers.preflight,
 }

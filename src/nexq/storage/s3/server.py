@@ -15,10 +15,11 @@ from nexq.core.errors import DomainError, RateLimited
 from nexq.core.ratelimit import RateLimiter
 from nexq.storage.directory import Credential
 from nexq.storage.metering import BillingClass, Meter
-from nexq.storage.s3 import sigv4
+from nexq.storage.s3 import cors_answers, sigv4
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.errors import (
     S3Error,
+    access_denied,
     from_domain,
     internal_error,
     render,
@@ -27,6 +28,7 @@ from nexq.storage.s3.errors import (
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.operations import BILLING, Access, Operation, route
+from nexq.storage.s3.policies import BucketPolicies
 from nexq.storage.s3.routes import HANDLERS
 
 _READS = (Access.READ, Access.LIST)
@@ -50,6 +52,7 @@ class S3App:
         self._meter = meter
         self._rates = rates
         self._auth = authenticator
+        self._policies = BucketPolicies(services.objects.directory)
         self._executor = executor
         self._domain_suffix = f".{domain}" if domain else None
         self._host_id = os.urandom(24).hex()
@@ -81,9 +84,15 @@ class S3App:
         except Exception:
             log.exception("internal error in request %s %s %s", request_id, method, resource)
             response = self._error(internal_error(), resource, request_id, method)
+        if req is not None and "origin" in req.headers:  # a browser's: the bucket's CORS
+            cors_answers.add_actual_headers(req, response, self._services.objects.directory)
         sent = await self._send(send, receive, response, request_id, method)
-        if self._meter is not None and req is not None and req.credential is not None:
-            self._count(self._meter, req, response.status, sent)
+        if self._meter is not None and req is not None:
+            if req.credential is not None:
+                self._count(self._meter, req, response.status, sent)
+            elif req.operation is Operation.OPTIONS_OBJECT:
+                directory = self._services.objects.directory
+                cors_answers.count_preflight(self._meter, directory, req, response.status)
 
     def request_timeout(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """The answer to a request whose body stopped arriving: 400 RequestTimeout.
@@ -121,12 +130,16 @@ class S3App:
             bucket = directory.bucket(req.bucket)
         if bucket is None:
             return  # no such bucket: nobody to bill
-        if bucket.account_id != caller.account.id:
-            # Another account's requests are shown to the owner but never billed to them.
+        opened = bucket.id in caller.granted and status < 300
+        if bucket.account_id != caller.account.id and not opened:
+            # Requests refused to another account (or anyone) are shown to the owner but
+            # never billed to them.
             meter.record(bucket.account_id, bucket.id, bucket.name, BillingClass.OTHER)
             return
+        # As S3 (without Requester Pays): what the bucket's policy lets others do is billed
+        # to the bucket's owner.
         data_out = sent if req.operation is Operation.GET_OBJECT and status < 300 else 0
-        meter.record(caller.account.id, bucket.id, bucket.name, billing, req.data_in, data_out)
+        meter.record(bucket.account_id, bucket.id, bucket.name, billing, req.data_in, data_out)
 
     def _parse(self, scope: Scope, receive: Any, method: str, raw_path: str) -> S3Request:
         headers: dict[str, str] = {}
@@ -156,6 +169,7 @@ class S3App:
             bucket = bucket_part or None
             key = key_part or None
         operation, access = route(method, bucket, key, query, "x-amz-copy-source" in headers)
+        client = scope.get("client")
         return S3Request(
             method=method,
             raw_path=raw_path,
@@ -170,13 +184,25 @@ class S3App:
             receive=receive,
             executor=self._executor,
             authenticate=self._authenticate,
+            client=client[0] if client else None,
+            secure=scope.get("scheme") == "https",
         )
 
     def _authenticate(self, req: S3Request) -> Credential:
-        """Who signed the request; then the account's read or write rate must allow it."""
+        """Who signed the request, and what the bucket's policy lets them do; then the
+        account's read or write rate must allow it (an anonymous caller's, the owner's)."""
         credential = self._auth.authenticate(req)
+        anonymous = credential.principal.anonymous
+        if anonymous and (req.bucket is None or req.operation is Operation.CREATE_BUCKET):
+            raise access_denied("Anonymous access is not allowed; sign your request.")
+        credential = self._policies.authorize(req, credential, req.client, req.secure)
         if self._rates is not None:
             account_id = credential.key.account_id
+            if anonymous:
+                bucket = self._services.objects.directory.bucket(req.bucket or "")
+                if bucket is None:
+                    return credential  # NoSuchBucket follows; nobody's rate to take from
+                account_id = bucket.account_id
             name = "s3_read_rps" if req.access in _READS else "s3_write_rps"
             limit = self._services.objects.quotas.limit(account_id, name)
             wait = self._rates.take(f"{account_id}/{name}", limit)

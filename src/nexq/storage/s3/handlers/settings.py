@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from nexq.storage.lifecycle_json import rules_from_json, rules_to_json
 from nexq.storage.policy import is_public, parse_policy
+from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
+from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.cors import parse_cors, render_cors
+from nexq.storage.s3.document import Fields, root_of
 from nexq.storage.s3.errors import S3Error
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
@@ -27,7 +30,12 @@ _MISSING = {
     "cors": ("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
     "lifecycle": ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
     "tagging": ("NoSuchTagSet", "The TagSet does not exist"),
+    PUBLIC_ACCESS: (
+        "NoSuchPublicAccessBlockConfiguration",
+        "The public access block configuration was not found",
+    ),
 }
+_SWITCHES = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
 async def _body(req: S3Request) -> bytes:
@@ -130,3 +138,35 @@ async def get_bucket_tagging(req: S3Request, s: Services) -> Response:
 
 async def delete_bucket_tagging(req: S3Request, s: Services) -> Response:
     return await _delete(req, s, "tagging")
+
+
+# Block Public Access --------------------------------------------------------------------
+async def put_public_access_block(req: S3Request, s: Services) -> Response:
+    root = root_of(await _body(req), "PublicAccessBlockConfiguration")
+    fields = Fields(root, frozenset(_SWITCHES))
+    block = PublicAccessBlock(*(fields.boolean(name) or False for name in _SWITCHES))
+    await req.run(
+        lambda: s.objects.set_bucket_document(
+            req.caller, req.bucket or "", PUBLIC_ACCESS, block.to_json()
+        )
+    )
+    return empty(200)
+
+
+async def get_public_access_block(req: S3Request, s: Services) -> Response:
+    block = PublicAccessBlock.parse(await _stored(req, s, PUBLIC_ACCESS))
+    flags = (
+        block.block_public_acls,
+        block.ignore_public_acls,
+        block.block_public_policy,
+        block.restrict_public_buckets,
+    )
+    inner = "".join(
+        f"<{name}>{'true' if on else 'false'}</{name}>"
+        for name, on in zip(_SWITCHES, flags, strict=True)
+    )
+    return Response.xml(document("PublicAccessBlockConfiguration", inner))
+
+
+async def delete_public_access_block(req: S3Request, s: Services) -> Response:
+    return await _delete(req, s, PUBLIC_ACCESS)

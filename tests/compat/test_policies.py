@@ -1,0 +1,189 @@
+"""Bucket policies on live requests: anonymous readers, other accounts, deny over allow,
+conditions and Block Public Access (boto3 and unsigned HTTP)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.compat.test_buckets import code, status
+from tests.live import BURST, Key, LiveServer
+
+_names = itertools.count()
+
+
+def policy(bucket: str, *statements: dict[str, Any]) -> str:
+    for statement in statements:
+        statement.setdefault("Resource", f"arn:aws:s3:::{bucket}/*")
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def account_id(s3: Any) -> str:
+    return str(s3.list_buckets()["Owner"]["ID"])
+
+
+@pytest.fixture(scope="module")
+def other(server: LiveServer) -> tuple[Key, Any]:
+    """A second account, with an All Buckets key and its client."""
+    email = server.account(f"other{next(_names)}@example.com")
+    server.raise_limits(email, s3_read_rps=BURST, s3_write_rps=BURST)
+    key = server.key(email)
+    return key, server.client(key)
+
+
+def unsigned(server: LiveServer, bucket: str, key: str = "", method: str = "GET") -> httpx.Response:
+    return httpx.request(method, f"{server.endpoint}/{bucket}/{key}", timeout=10)
+
+
+def test_anonymous_readers_get_only_what_a_policy_opens(
+    s3: Any, bucket: str, server: LiveServer
+) -> None:
+    s3.put_object(Bucket=bucket, Key="public/page.html", Body=b"<h1>hi</h1>")
+    s3.put_object(Bucket=bucket, Key="private/secret", Body=b"s")
+    assert unsigned(server, bucket, "public/page.html").status_code == 403  # no policy yet
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/public/*",
+            },
+        ),
+    )
+    page = unsigned(server, bucket, "public/page.html")
+    assert page.status_code == 200 and page.content == b"<h1>hi</h1>"
+    refused = unsigned(server, bucket, "private/secret")
+    assert refused.status_code == 403 and b"<Code>AccessDenied</Code>" in refused.content
+    assert unsigned(server, bucket).status_code == 403  # listing was not opened
+    assert unsigned(server, bucket, "public/page.html", "DELETE").status_code == 403
+    assert s3.get_object(Bucket=bucket, Key="public/page.html")["Body"].read()  # still there
+    missing = unsigned(server, "no-such-bucket-here", "x")
+    assert missing.status_code == 404 and b"NoSuchBucket" in missing.content
+    assert httpx.get(f"{server.endpoint}/", timeout=10).status_code == 403  # ListBuckets
+
+
+def test_another_account_reads_what_it_is_granted(
+    s3: Any, bucket: str, server: LiveServer, other: tuple[Key, Any]
+) -> None:
+    other_key, other_s3 = other
+    s3.put_object(Bucket=bucket, Key="shared.txt", Body=b"for you")
+    with pytest.raises(ClientError) as before:
+        other_s3.get_object(Bucket=bucket, Key="shared.txt")
+    assert code(before) == "AccessDenied"
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": account_id(other_s3)},
+                "Action": ["s3:GetObject"],
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id(other_s3)}:root"},
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+        ),
+    )
+    assert other_s3.get_object(Bucket=bucket, Key="shared.txt")["Body"].read() == b"for you"
+    listed = other_s3.list_objects_v2(Bucket=bucket)
+    assert [o["Key"] for o in listed["Contents"]] == ["shared.txt"]
+    with pytest.raises(ClientError) as write:
+        other_s3.put_object(Bucket=bucket, Key="intruder", Body=b"x")
+    assert code(write) == "AccessDenied"
+    # A key of the other account limited to its own buckets stays limited.
+    other_s3.create_bucket(Bucket=f"{bucket}-own")
+    limited = server.client(server.key(other_key.account, buckets=[f"{bucket}-own"]))
+    with pytest.raises(ClientError) as narrow:
+        limited.get_object(Bucket=bucket, Key="shared.txt")
+    assert code(narrow) == "AccessDenied"
+
+
+def test_an_explicit_deny_binds_the_owner_but_never_locks_the_policy(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="keep", Body=b"x")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject"},
+        ),
+    )
+    with pytest.raises(ClientError) as denied:
+        s3.delete_object(Bucket=bucket, Key="keep")
+    assert code(denied) == "AccessDenied" and status(denied) == 403
+    assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"x"
+    s3.delete_bucket_policy(Bucket=bucket)  # the owner can always remove it
+    s3.delete_object(Bucket=bucket, Key="keep")
+
+
+def test_conditions_decide_on_the_request(s3: Any, bucket: str, server: LiveServer) -> None:
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"x")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            },
+        ),
+    )
+    assert unsigned(server, bucket, "doc").status_code == 403  # we come from 127.0.0.1
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Condition": {
+                    "IpAddress": {"aws:SourceIp": "127.0.0.0/8"},
+                    "StringLike": {"aws:UserAgent": "curl/*"},
+                },
+            },
+        ),
+    )
+    url = f"{server.endpoint}/{bucket}/doc"
+    assert httpx.get(url, headers={"user-agent": "curl/8.0"}, timeout=10).status_code == 200
+    assert httpx.get(url, headers={"user-agent": "wget"}, timeout=10).status_code == 403
+
+
+def test_block_public_access(s3: Any, bucket: str, server: LiveServer) -> None:
+    with pytest.raises(ClientError) as none:
+        s3.get_public_access_block(Bucket=bucket)
+    assert code(none) == "NoSuchPublicAccessBlockConfiguration"
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"x")
+    public = policy(bucket, {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert unsigned(server, bucket, "doc").status_code == 200
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": False,
+            "IgnorePublicAcls": False,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    got = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert got["RestrictPublicBuckets"] is True and got["BlockPublicAcls"] is False
+    assert unsigned(server, bucket, "doc").status_code == 403  # restricted to the owner
+    with pytest.raises(ClientError) as blocked:
+        s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert code(blocked) == "AccessDenied"
+    s3.delete_public_access_block(Bucket=bucket)
+    assert unsigned(server, bucket, "doc").status_code == 200
