@@ -170,6 +170,7 @@ class S3App:
             receive=receive,
             executor=self._executor,
             authenticate=self._authenticate,
+            scheme=scope.get("scheme", "http"),
         )
 
     def _authenticate(self, req: S3Request) -> Credential:
