@@ -81,10 +81,8 @@ def owner(server: LiveServer) -> Key:
     """A Free account with an All Buckets key, shared by the tests of a module. Raised limits:
     - buckets: the ``bucket`` fixture gives every test a bucket of its own (never deleted, so
       a module holds dozens; Free has 10);
-    - s3_read_rps, s3_write_rps: the module's tests act as this one account back to back, up
-      to hundreds of requests a second on a fast machine, so Free's 200 reads/50 writes per
-      second would refuse some of them depending on the machine's speed, not on what they
-      test (tests/compat/test_quotas.py tests the rates themselves)."""
+    - s3_read_rps, s3_write_rps: lifted, so that no test depends on the rates a tier ships
+      (tests/compat/test_quotas.py tests the rates themselves, lowered on purpose)."""
     email = server.account(f"owner{next(_names)}@example.com")
     server.raise_limits(email, buckets=100, s3_read_rps=BURST, s3_write_rps=BURST)
     return server.key(email)

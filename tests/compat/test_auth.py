@@ -121,7 +121,7 @@ def test_presigned_expiry_and_tampering(
 
 
 def presign_by_hand(
-    server: LiveServer, s3: Any, path: str, amz_date: str | None, expires: int
+    server: LiveServer, s3: Any, path: str, amz_date: str | None, expires: int | str
 ) -> str:
     """A SigV4 query-signed GET computed independently of the server's code."""
     creds = s3._request_signer._credentials
@@ -140,6 +140,59 @@ def presign_by_hand(
     canonical = f"GET\n{path}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD"
     signature = sign_request(creds.secret_key, amz_date, canonical)
     return f"{server.endpoint}{path}?{query}&X-Amz-Signature={signature}"
+
+
+@pytest.mark.parametrize(
+    ("expires", "message"),
+    [
+        (
+            604801,
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+            "X-Amz-Expires must be less than 604800 seconds",
+        ),
+        (-1, "X-Amz-Expires must be non-negative"),
+        ("soon", "X-Amz-Expires should be a number"),
+        ("1e3", "X-Amz-Expires should be a number"),
+    ],
+)
+def test_presigned_expires_out_of_range(
+    server: LiveServer, s3: Any, bucket: str, expires: int | str, message: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    response = httpx.get(presign_by_hand(server, s3, f"/{bucket}/k", None, expires))
+    assert response.status_code == 400
+    assert "<Code>AuthorizationQueryParametersError</Code>" in response.text
+    assert f"<Message>{message}</Message>" in response.text
+
+
+def test_presigned_for_a_week_is_accepted(server: LiveServer, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    assert fetch(presign_by_hand(server, s3, f"/{bucket}/k", None, 604800)) == (200, b"v")
+
+
+def test_presigned_expiry_answer_names_the_times(server: LiveServer, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    signed = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=90)
+    url = presign_by_hand(server, s3, f"/{bucket}/k", signed.strftime("%Y%m%dT%H%M%SZ"), 60)
+    response = httpx.get(url)
+    assert response.status_code == 403
+    text = response.text
+    assert "<Code>AccessDenied</Code><Message>Request has expired</Message>" in text
+    assert "<X-Amz-Expires>60</X-Amz-Expires>" in text
+    expired_at = (signed + dt.timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"<Expires>{expired_at}</Expires>" in text
+    assert "<ServerTime>" in text
+
+
+def test_presigned_for_zero_seconds_has_expired(server: LiveServer, s3: Any, bucket: str) -> None:
+    # S3 compat: 0 is a valid X-Amz-Expires (non-negative); such a URL is already expired.
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    signed = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2)).strftime("%Y%m%dT%H%M%SZ")
+    response = httpx.get(presign_by_hand(server, s3, f"/{bucket}/k", signed, 0))
+    assert response.status_code == 403
+    assert "<Message>Request has expired</Message><X-Amz-Expires>0</X-Amz-Expires>" in (
+        response.text
+    )
 
 
 def test_sigv2_header_and_query(server: LiveServer, owner: Key, s3: Any, bucket: str) -> None:

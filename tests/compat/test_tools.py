@@ -124,6 +124,26 @@ def test_rclone_tree_copy_ls_check_back_delete(
     assert all_keys(s3, bucket) == []
 
 
+def test_rclone_copy_of_many_small_files_into_a_free_account(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """rclone at its default concurrency (4 transfers, 8 checkers) into a new Free account on
+    the shipped request rates: no SlowDown (rclone_env allows no retry), every file arrives.
+    Throttling itself is tested with lowered limits in tests/compat/test_quotas.py."""
+    email = server.account(f"rclone-free-{tmp_path.name}@example.com".lower())
+    key = server.key(email)
+    s3 = server.client(key)
+    bucket = f"free-{tmp_path.name}".lower().replace("_", "-")[:63]
+    s3.create_bucket(Bucket=bucket)
+    src = tmp_path / "many"
+    files = {f"f{n:03d}.txt": f"small file {n}\n".encode() for n in range(200)}
+    for name, data in files.items():
+        write_file(src / name, data)
+    copied = Rclone(server, key, tmp_path)("copy", str(src), f"nq:{bucket}/many")
+    assert "SlowDown" not in copied.stderr, copied.stderr
+    assert all_keys(s3, bucket) == sorted(f"many/{name}" for name in files)
+
+
 def test_rclone_30mib_multipart_md5sum(
     rclone: Rclone, s3: Any, bucket: str, tmp_path: Path
 ) -> None:

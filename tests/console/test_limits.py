@@ -41,7 +41,7 @@ def test_limits_usage_override_upgrade_and_refused_downgrade(
     expect(cells(page, "storage_bytes").nth(1)).to_have_text("9.3 GiB")  # 10 GB, for people
     expect(cells(page, "access_keys")).to_have_text(["1", "10", "10.0%"])
     expect(cells(page, "api_keys")).to_have_text(["0", "10", "0.0%"])
-    for rate, value in (("s3_read_rps", "200"), ("s3_write_rps", "50"), ("api_rps", "20")):
+    for rate, value in (("s3_read_rps", "5,500"), ("s3_write_rps", "3,500"), ("api_rps", "20")):
         expect(cells(page, rate).nth(0)).to_have_text("—")
         expect(cells(page, rate).nth(1)).to_have_text(f"{value} per second")
     expect(page.get_by_text("Set by the operator", exact=True)).to_have_count(0)

@@ -27,7 +27,8 @@ _n = itertools.count()
 @pytest.fixture(scope="module")
 def user(server: LiveServer) -> str:
     """The module's customer, on the Free tier. Raised: s3_write_rps, for the 107 PUTs that
-    test_folders_breadcrumbs_and_pages sends from 4 threads (Free allows 50 writes/s)."""
+    test_folders_breadcrumbs_and_pages sends from 4 threads, so that it does not depend on the
+    tier's rate."""
     email = make_account(server)
     server.raise_limits(email, s3_write_rps=BURST)  # before the account's first request
     return email

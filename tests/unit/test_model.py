@@ -57,6 +57,11 @@ def test_key_and_metadata_limits() -> None:
     validate_user_metadata({"a": "b" * 2000})
     with pytest.raises(errors.MetadataTooLarge):
         validate_user_metadata({"a": "b" * 2048})
+    # Any value: S3 answers one with controls or non-ASCII as RFC 2047 encoded-words. A name
+    # is a header's name, which no control can be part of.
+    validate_user_metadata({"note": "a\r\nb\x00\u00e9"})
+    with pytest.raises(errors.InvalidArgument):
+        validate_user_metadata({"no\nte": "a"})
 
 
 @pytest.mark.parametrize("prefix", ["a", "a/", "\u00e9", "x\U0010ffff", "\ud7ff"[:0] + "q\ud7ff"])

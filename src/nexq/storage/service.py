@@ -123,9 +123,28 @@ class ObjectStorage:
         """Delete an empty bucket; grants to it die with it."""
         self._store.remove_bucket(self.bucket(caller, name).id)
 
-    def list_buckets(self, caller: Principal) -> list[Bucket]:
-        """The buckets ``caller`` may see, by name."""
-        return [b for b in self._store.list_buckets(caller.account.id) if may_use(caller, b)]
+    def list_buckets(
+        self,
+        caller: Principal,
+        prefix: str = "",
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[Bucket]:
+        """The buckets ``caller`` may see, by name: those starting with ``prefix``, after
+        ``after``, at most ``limit`` of them (an account holds few enough to filter here).
+        Sorted here, by code point, so that ``after`` resumes the very order whatever a
+        database's collation does with "-" and "."."""
+        found = sorted(
+            (
+                b
+                for b in self._store.list_buckets(caller.account.id)
+                if may_use(caller, b)
+                and b.name.startswith(prefix)
+                and (after is None or b.name > after)
+            ),
+            key=lambda b: b.name,
+        )
+        return found if limit is None else found[:limit]
 
     def bucket_stat(self, caller: Principal, name: str) -> BucketStats:
         """One bucket with its object count and stored bytes (kept with every write)."""

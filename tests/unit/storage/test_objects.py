@@ -48,7 +48,8 @@ def test_an_object_reads_back_with_its_etag_and_headers(storage: Storage, owner:
         ("nul\x00", NewContent({}, {}), InvalidArgument),
         ("k" * 1025, NewContent({}, {}), KeyTooLong),
         ("k", NewContent({}, {"big": "x" * 2048}), MetadataTooLarge),
-        ("k", NewContent({}, {"line": "a\nb"}), InvalidArgument),
+        # A name no header can carry (a value can: S3 answers it RFC 2047-encoded).
+        ("k", NewContent({}, {"li\nne": "b"}), InvalidArgument),
         ("k", NewContent({}, {}, content_md5=md5_b64(b"other")), BadDigest),
     ],
 )

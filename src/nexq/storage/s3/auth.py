@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from nexq.core.identity import ANONYMOUS, Principal
 from nexq.storage.directory import S3_SCOPES, Credential, Directory
 from nexq.storage.model import AccessKey
-from nexq.storage.s3 import sigv2, sigv4
+from nexq.storage.s3 import post_signature, sigv2, sigv4
 from nexq.storage.s3.errors import S3Error, access_denied
 from nexq.storage.s3.http import S3Request, parse_http_date
 
@@ -140,7 +140,7 @@ class Authenticator:
 
         def values(name: str) -> list[str]:
             value = headers.get(name)
-            return [] if value is None else [value]
+            return [] if value is None else [signed_form(value)]
 
         forms = sigv4.canonical_request_variants(
             req.method,
@@ -227,8 +227,19 @@ class Authenticator:
                 "The difference between the request time and the server's time is too large.",
                 403,
             )
-        if now > signed_at + (cred.expires or 0):
-            raise access_denied("Request has expired")
+        expires_at = signed_at + (cred.expires or 0)
+        if now > expires_at:
+            # S3 compat: AWS names the expiry, the moment it passed and its own clock.
+            raise S3Error(
+                "AccessDenied",
+                "Request has expired",
+                403,
+                {
+                    "X-Amz-Expires": str(cred.expires),
+                    "Expires": _iso_second(expires_at),
+                    "ServerTime": _iso_second(now),
+                },
+            )
         payload = req.query.get("X-Amz-Content-Sha256") or req.headers.get(
             "x-amz-content-sha256", UNSIGNED
         )
@@ -241,31 +252,40 @@ class Authenticator:
         """The credential that signed a browser form's policy (SigV4 or SigV2 form fields)."""
         self._directory.refresh()
         lower = {k.lower(): v for k, v in fields.items()}
-        policy = lower.get("policy")
-        if policy is None:
-            raise access_denied("Anonymous form uploads are not allowed; sign the policy.")
-        if "x-amz-signature" in lower:
-            if lower.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
-                raise S3Error("InvalidArgument", "Only AWS4-HMAC-SHA256 is supported.", 400)
-            parts = lower.get("x-amz-credential", "").split("/")
+        version = post_signature.signature_version(lower)
+        policy = lower["policy"]
+        if version == "v4":
+            if lower["x-amz-algorithm"] != sigv4.ALGORITHM:
+                raise S3Error(
+                    "InvalidArgument",
+                    'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"',
+                    400,
+                    {"ArgumentName": "X-Amz-Algorithm", "ArgumentValue": lower["x-amz-algorithm"]},
+                )
+            credential = lower["x-amz-credential"]
+            parts = credential.split("/")
             if len(parts) != 5 or parts[4] != "aws4_request":
-                raise S3Error("InvalidArgument", "Invalid x-amz-credential form field.", 400)
+                raise S3Error(
+                    "InvalidArgument",
+                    "Invalid x-amz-credential form field.",
+                    400,
+                    {"ArgumentName": "X-Amz-Credential", "ArgumentValue": credential},
+                )
             key_id, date, region, service, _ = parts
-            cred = sigv4.SigV4Credential(
-                key_id, date, region, service, (), lower["x-amz-signature"]
-            )
-            self._check_scope(cred)
+            if region not in self._regions:
+                raise post_signature.wrong_region(credential, region, self.region)
+            self._check_scope(sigv4.SigV4Credential(key_id, date, region, service, (), ""))
             found = self.credential(key_id)
             key = self._keys.key(found.secret, date, region, service)
-            if not sigv4.verify(sigv4.signature(key, policy), cred.signature):
-                raise _error_signature()
+            if not sigv4.verify(sigv4.signature(key, policy), lower["x-amz-signature"]):
+                raise post_signature.signature_mismatch(key_id, policy, lower["x-amz-signature"])
             return found
-        if "signature" in lower and "awsaccesskeyid" in lower:
-            found = self.credential(lower["awsaccesskeyid"])
-            if not sigv2.verify(sigv2.sign(found.secret, policy), lower["signature"]):
-                raise _error_signature()
-            return found
-        raise access_denied("The form carries no signature.")
+        found = self.credential(lower["awsaccesskeyid"])
+        if not sigv2.verify(sigv2.sign(found.secret, policy), lower["signature"]):
+            raise post_signature.signature_mismatch(
+                lower["awsaccesskeyid"], policy, lower["signature"]
+            )
+        return found
 
     # SigV2 ------------------------------------------------------------------------------
     def _sigv2(self, req: S3Request, value: str, date: str | None) -> Credential:
@@ -294,7 +314,7 @@ class Authenticator:
 
     def _check_v2(self, req: S3Request, found: Credential, signature: str, date: str) -> None:
         # Presigned V2 URLs carry the x-amz-* headers in the query string.
-        pairs = [(k, v) for k, v in req.headers.items() if k.startswith("x-amz-")]
+        pairs = [(k, signed_form(v)) for k, v in req.headers.items() if k.startswith("x-amz-")]
         pairs += [(k, v or "") for k, v in req.query_list if k.lower().startswith("x-amz-")]
         amz = sigv2.canonical_amz_headers(pairs)
         path = req.raw_path
@@ -330,6 +350,10 @@ ANONYMOUS_CALLER = Credential(
 )
 
 
+def _iso_second(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def _check_skew(signed_at: float) -> None:
     if abs(time.time() - signed_at) > MAX_SKEW_SECONDS:
         raise S3Error(
@@ -337,3 +361,12 @@ def _check_skew(signed_at: float) -> None:
             "The difference between the request time and the current time is too large.",
             403,
         )
+
+
+def signed_form(value: str) -> str:
+    """A header value as its signer hashed it: the very bytes it sent. Headers arrive here as
+    ISO-8859-1 characters, one per byte; read as UTF-8 (undecodable bytes kept as surrogate
+    escapes), the canonical request's UTF-8 gives those bytes back unchanged."""
+    if value.isascii():
+        return value
+    return value.encode("latin-1").decode("utf-8", "surrogateescape")

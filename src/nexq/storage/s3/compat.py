@@ -15,14 +15,15 @@ PARTIAL: dict[Operation, str] = {
     Operation.PUT_OBJECT_ACL: "accepts only the private ACL (owner FULL_CONTROL); see ACLs",
     Operation.DELETE_OBJECTS: "a bucket policy is checked once for the request's bucket, not key "
     "by key (see Bucket policies)",
-    Operation.LIST_BUCKETS: "no pagination parameters (every bucket in one page)",
 }
 
 NOTES: dict[Operation, str] = {
     Operation.PUT_OBJECT: "SigV4/SigV2, aws-chunked (signed, unsigned + trailer), checksums, "
     "Content-MD5, If-None-Match: * and If-Match; ACL headers: see ACLs",
     Operation.POST_OBJECT: "browser form upload, SigV4 and SigV2 policies; `acl` field: see ACLs",
-    Operation.CREATE_BUCKET: "ACL headers: see ACLs",
+    Operation.CREATE_BUCKET: "re-creating a bucket one owns: 200 if the region is us-east-1, "
+    "else 409 BucketAlreadyOwnedByYou; ACL headers: see ACLs",
+    Operation.LIST_BUCKETS: "max-buckets, continuation-token, prefix, bucket-region",
     Operation.GET_OBJECT: "versionId; one range per request (as S3)",
     Operation.COPY_OBJECT: "source versionId; sources up to 5 GiB (as S3); ACL headers: see ACLs",
     Operation.LIST_OBJECT_VERSIONS: "prefix, delimiter, key-marker / version-id-marker, "
@@ -142,6 +143,16 @@ def render() -> str:
         "- The console needs no rule: its uploads and downloads go through the console's own",
         "  origin, never from the browser to this endpoint, and its share links are plain",
         "  links. The endpoint grants the console's origin nothing a bucket's rules do not.",
+        "",
+        "## User metadata",
+        "",
+        "As S3: an `x-amz-meta-*` value made of US-ASCII comes back as it was sent. Any other",
+        "value comes back as RFC 2047 encoded-words (`=?UTF-8?Q?...?=` when most of it is ASCII,",
+        "`=?UTF-8?B?...?=` otherwise), and encoded-words sent are decoded before the value is",
+        "stored. Header bytes are read as ISO-8859-1, as S3 reads them: raw UTF-8 (what boto3",
+        "sends once its own ASCII check is off) is signed over the bytes sent and comes back as",
+        "its ISO-8859-1 reading, encoded. To get non-ASCII back as written, send it as",
+        "encoded-words, or in a PostObject form (UTF-8).",
         "",
         "## Not yet",
         "",

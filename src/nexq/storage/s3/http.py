@@ -56,6 +56,7 @@ class S3Request:
     secure: bool = False  # came over TLS (aws:SecureTransport)
     payload: Any = None
     data_in: int = 0  # bytes of request body stored, for metering
+    scheme: str = "http"  # how the client reached the listener (URLs answered, e.g. PostObject)
 
     @property
     def caller(self) -> Principal:

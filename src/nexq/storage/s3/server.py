@@ -186,6 +186,7 @@ class S3App:
             authenticate=self._authenticate,
             client=client[0] if client else None,
             secure=scope.get("scheme") == "https",
+            scheme=scope.get("scheme", "http"),
         )
 
     def _authenticate(self, req: S3Request) -> Credential:

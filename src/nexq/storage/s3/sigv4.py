@@ -33,6 +33,7 @@ MAX_PRESIGNED_EXPIRES = 604800  # a week, S3's limit for presigned URLs
 _UNRESERVED = "-_.~"
 _DATE = re.compile(r"\d{8}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _HEADER_SPACE = re.compile(r"[ \t\r\n\x0b\x0c]+")
 
 HeaderSource = Mapping[str, Sequence[str]] | Callable[[str], Sequence[str]]
@@ -175,13 +176,18 @@ def parse_presigned_query(query: QueryPairs) -> SigV4Credential:
             code, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
         )
     raw_expires = found["X-Amz-Expires"]
-    if not raw_expires.isdigit() or not raw_expires.isascii():
+    if not _INTEGER.fullmatch(raw_expires):
         raise SigV4Error(code, "X-Amz-Expires should be a number")
     expires = int(raw_expires)
-    if expires < 1:
+    # S3 compat: AWS's words. Zero is a valid value; such a URL has expired when it is used.
+    if expires < 0:
         raise SigV4Error(code, "X-Amz-Expires must be non-negative")
     if expires > MAX_PRESIGNED_EXPIRES:
-        raise SigV4Error(code, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
+        raise SigV4Error(
+            code,
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+            f"X-Amz-Expires must be less than {MAX_PRESIGNED_EXPIRES} seconds",
+        )
     access_key_id, date, region, service = _parse_credential(found["X-Amz-Credential"], code)
     if date != amz_date[:8]:
         raise SigV4Error(code, "Invalid credential date. Date is not the same as X-Amz-Date.")

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nexq.storage.conditions import Conditions
+from nexq.storage.errors import BucketAlreadyOwnedByYou
+from nexq.storage.model import Bucket
 from nexq.storage.s3.acl import check_acl_change, check_bucket_acl
 from nexq.storage.s3.body import incomplete_body, read_small
+from nexq.storage.s3.bucket_pages import bucket_page, continuation_token
 from nexq.storage.s3.errors import S3Error
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
@@ -29,17 +32,28 @@ def _owner(req: S3Request) -> str:
 
 
 async def list_buckets(req: S3Request, s: Services) -> Response:
-    buckets = await req.run(lambda: s.objects.list_buckets(req.caller))
+    page = bucket_page(req, s.region)
+    # One more than the page holds tells whether another page follows.
+    limit = None if page.limit is None else page.limit + 1
+
+    def listed() -> list[Bucket]:
+        if not page.region_matches:
+            return []
+        return s.objects.list_buckets(req.caller, page.prefix, page.after, limit)
+
+    buckets = await req.run(listed)
+    shown = buckets if page.limit is None else buckets[: page.limit]
     items = "".join(
         f"<Bucket><Name>{b.name}</Name><CreationDate>{iso_time(b.created_at)}</CreationDate>"
         f"<BucketRegion>{s.region}</BucketRegion></Bucket>"
-        for b in buckets
+        for b in shown
     )
-    return Response.xml(
-        document(
-            "ListAllMyBucketsResult", f"<Owner>{_owner(req)}</Owner><Buckets>{items}</Buckets>"
-        )
-    )
+    inner = f"<Owner>{_owner(req)}</Owner><Buckets>{items}</Buckets>"
+    if len(shown) < len(buckets):
+        inner += f"<ContinuationToken>{continuation_token(shown[-1].name)}</ContinuationToken>"
+    if page.prefix:
+        inner += f"<Prefix>{escape(page.prefix)}</Prefix>"
+    return Response.xml(document("ListAllMyBucketsResult", inner))
 
 
 async def create_bucket(req: S3Request, s: Services) -> Response:
@@ -59,7 +73,13 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
         if location not in (None, "", s.region, "us-east-1", "auto"):
             raise invalid_location(s.region, location)
         check_bucket_acl(req.headers, req.caller.account.id)
-        s.objects.create_bucket(req.caller, name)
+        try:
+            s.objects.create_bucket(req.caller, name)
+        except BucketAlreadyOwnedByYou:
+            # S3 compat: us-east-1 answers its owner's re-creation of a bucket with 200 and
+            # changes nothing (AWS's legacy behaviour there); every other region with 409.
+            if s.region != "us-east-1":
+                raise
 
     await req.run(create)
     return empty(200, {"location": f"/{name}"})

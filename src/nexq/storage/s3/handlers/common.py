@@ -12,6 +12,7 @@ from nexq.storage.conditions import Conditions
 from nexq.storage.directory import Credential
 from nexq.storage.model import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectMeta
 from nexq.storage.multipart import Multipart
+from nexq.storage.s3 import encoded_words
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.http import Response, S3Request, http_date, parse_http_date
 from nexq.storage.s3.tagging_xml import parse_tagging_header
@@ -43,8 +44,13 @@ def content_headers(req: S3Request) -> dict[str, str]:
 
 
 def user_metadata(req: S3Request) -> dict[str, str]:
-    """The ``x-amz-meta-*`` headers of a write, names lowercased."""
-    return {k[11:]: v for k, v in req.headers.items() if k.startswith("x-amz-meta-")}
+    """The ``x-amz-meta-*`` headers of a write, names lowercased, values as S3 stores them
+    (RFC 2047 encoded-words decoded: ``s3/encoded_words.py``)."""
+    return {
+        k[11:]: encoded_words.decode(v)
+        for k, v in req.headers.items()
+        if k.startswith("x-amz-meta-")
+    }
 
 
 def requested_checksums(req: S3Request) -> tuple[set[str], dict[str, str]]:
@@ -150,7 +156,7 @@ def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
     headers["last-modified"] = http_date(meta.last_modified)
     headers["accept-ranges"] = "bytes"
     for name, value in meta.metadata.items():
-        headers[f"x-amz-meta-{name}"] = value
+        headers[f"x-amz-meta-{name}"] = encoded_words.encode(value)
     if meta.parts_count:
         headers["x-amz-mp-parts-count"] = str(meta.parts_count)
     headers.update(version_header(meta.version_id))

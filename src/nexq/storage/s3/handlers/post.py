@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 
+from nexq.storage.errors import EntityTooLarge
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import CONTENT_HEADERS, MAX_PUT_BYTES, ObjectMeta, has_control_characters
-from nexq.storage.s3 import post_policy
+from nexq.storage.s3 import encoded_words, post_policy, post_signature
 from nexq.storage.s3.acl import check_form_acl
 from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.handlers.common import Services, quoted
 from nexq.storage.s3.http import Response, S3Request
-from nexq.storage.s3.xml import document, escape
+from nexq.storage.s3.xml import HEAD, escape
 from nexq.storage.service import NewContent
 
-MAX_FIELDS_BYTES = 64 * 1024
+# AWS: the fields before the file may take 20 KB.
+MAX_FIELDS_BYTES = 20 * 1024
 
 
 @dataclass
@@ -68,18 +70,24 @@ class _Form:
             self._name = params.get("name", "")
             if self._name.lower() == "file":
                 self.in_file = True
-                self.file_name = params.get("filename", "")
+                self.file_name = _base_name(params.get("filename"))
         self._header, self._value = b"", b""
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self.in_file and not self.file_done:
-            piece = bytes(data[start:end])
-            self.pending.append(piece)
-            self.pending_size += len(piece)
-            return
+        if self.in_file:
+            if not self.file_done:
+                piece = bytes(data[start:end])
+                self.pending.append(piece)
+                self.pending_size += len(piece)
+            return  # AWS: the fields after the file are ignored
         self._size += end - start
         if self._size > MAX_FIELDS_BYTES:
-            raise invalid_argument("The form fields are too large.", "form", "")
+            raise S3Error(
+                "MaxPostPreDataLengthExceeded",
+                "Your POST request fields preceeding the upload file was too large.",  # sic
+                400,
+                {"MaxPostPreDataLengthBytes": str(MAX_FIELDS_BYTES)},
+            )
         self._data += data[start:end]
 
     def _part_end(self) -> None:
@@ -92,6 +100,11 @@ class _Form:
         data = b"".join(self.pending)
         self.pending, self.pending_size = [], 0
         return data
+
+
+def _base_name(file_name: str | None) -> str | None:
+    # AWS: of a path the browser sends, only what follows the last slash or backslash.
+    return None if file_name is None else file_name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _disposition(value: str) -> dict[str, str]:
@@ -107,12 +120,13 @@ async def post_object(req: S3Request, s: Services) -> Response:
     if not content_type.lower().startswith("multipart/form-data"):
         raise S3Error(
             "PreconditionFailed",
-            "Bucket POST must be of the enclosure-type multipart/form-data",
+            "At least one of the pre-conditions you specified did not hold",
             412,
+            {"Condition": "Bucket POST must be of the enclosure-type multipart/form-data"},
         )
     boundary = _disposition("x;" + content_type.partition(";")[2]).get("boundary")
     if not boundary:
-        raise invalid_argument("The multipart boundary is missing.", "Content-Type", content_type)
+        raise _malformed()
     form = _Form()
     parser = form.parser(boundary.encode("latin-1"))
     bucket = req.bucket or ""
@@ -127,16 +141,14 @@ async def post_object(req: S3Request, s: Services) -> Response:
             try:
                 parser.write(message.get("body", b""))
             except MultipartParseError:
-                raise S3Error(
-                    "MalformedPOSTRequest",
-                    "The body of your POST request is not well-formed multipart/form-data.",
-                    400,
-                ) from None
+                raise _malformed() from None
             more = message.get("more_body", False)
             if form.in_file and body is None:
-                policy, body = await _authorize(req, s, dict(form.fields), bucket)
-            if body is not None and (form.pending_size >= BUFFER_BYTES or not more):
-                await req.run(partial(body.write, form.take()))
+                form.fields = _expanded(form.fields, form.file_name)
+                policy, body = await _authorize(req, s, form.fields, bucket)
+            ready = form.pending_size >= BUFFER_BYTES or not more
+            if body is not None and policy is not None and ready:
+                await req.run(partial(_write, body, policy, form.take()))
         if body is None or policy is None or not form.file_done:
             raise invalid_argument(
                 "POST requires exactly one file upload per request.", "file", "0"
@@ -146,13 +158,42 @@ async def post_object(req: S3Request, s: Services) -> Response:
         if body is not None:
             await req.run(body.abort)
         raise
-    return _answer(form.fields, bucket, meta)
+    return _answer(req, form.fields, bucket, meta)
+
+
+def _write(body: IncomingBody, policy: post_policy.Policy, data: bytes) -> None:
+    try:
+        body.write(data)
+    except EntityTooLarge:
+        # Past the policy's content-length-range: S3's answer for the form, not PutObject's.
+        error = post_policy.length_error(policy, body.size + len(data))
+        if error is None:
+            raise
+        raise error from None
+
+
+def _malformed() -> S3Error:
+    return S3Error(
+        "MalformedPOSTRequest",
+        "The body of your POST request is not well-formed multipart/form-data.",
+        400,
+    )
+
+
+def _expanded(fields: dict[str, str], file_name: str | None) -> dict[str, str]:
+    """The fields with ${filename} replaced (AWS: in every field, before the policy is checked;
+    kept as it is when the file part names no file)."""
+    if file_name is None:
+        return dict(fields)
+    return {name: value.replace("${filename}", file_name) for name, value in fields.items()}
 
 
 async def _authorize(
     req: S3Request, s: Services, fields: dict[str, str], bucket: str
 ) -> tuple[post_policy.Policy, IncomingBody]:
     """Check the signed policy once the fields are known, before any file byte is stored."""
+    if not any(name.lower() == "key" and value for name, value in fields.items()):
+        raise post_signature.missing_field("key")
     req.authenticate = lambda _req: s.authenticate_post(fields)
     return await req.run(partial(_start, req, s, fields, bucket))
 
@@ -160,7 +201,7 @@ async def _authorize(
 def _start(
     req: S3Request, s: Services, fields: dict[str, str], bucket: str
 ) -> tuple[post_policy.Policy, IncomingBody]:
-    policy = post_policy.decode(fields.get("policy") or fields.get("Policy") or "")
+    policy = post_policy.decode(next(v for k, v in fields.items() if k.lower() == "policy"))
     post_policy.check(policy, fields, bucket)
     check_form_acl(fields, req.caller.account.id)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
@@ -179,41 +220,51 @@ def _finish(
     if error is not None:
         raise error
     lower = {k.lower(): v for k, v in form.fields.items()}
-    key_template = lower.get("key")
-    if not key_template:
-        raise invalid_argument("Bucket POST must contain a field named 'key'.", "key", "")
-    key = key_template.replace("${filename}", form.file_name or "")
+    key = lower["key"]
     headers = {name: lower[name] for name in CONTENT_HEADERS if name in lower}
     for name, value in headers.items():
         if has_control_characters(value):
             raise invalid_argument(f"The {name} field contains control characters.", name, "")
     headers.setdefault("content-type", "binary/octet-stream")
-    metadata = {k[11:]: v for k, v in lower.items() if k.startswith("x-amz-meta-")}
-    lower["key"] = key
-    form.fields = {**form.fields, "key": key}
+    metadata = {
+        k[11:]: encoded_words.decode(v) for k, v in lower.items() if k.startswith("x-amz-meta-")
+    }
     meta = s.objects.put_object(req.caller, bucket, key, body, NewContent(headers, metadata))
     req.data_in = meta.size
     return meta
 
 
-def _answer(fields: dict[str, str], bucket: str, meta: ObjectMeta) -> Response:
+def _answer(req: S3Request, fields: dict[str, str], bucket: str, meta: ObjectMeta) -> Response:
     lower = {k.lower(): v for k, v in fields.items()}
     etag = quoted(meta.etag)
     redirect = lower.get("success_action_redirect") or lower.get("redirect")
-    if redirect:
+    if redirect and _is_absolute_url(redirect):
+        # S3 compat: bucket, key and etag appended, form-encoded, to the URL's own query.
         query = urlencode({"bucket": bucket, "key": meta.key, "etag": etag})
         joiner = "&" if "?" in redirect else "?"
         return Response(303, {"location": f"{redirect}{joiner}{query}", "etag": etag})
+    location = _object_url(req, bucket, meta.key)
+    headers = {"etag": etag, "location": location}
     status = lower.get("success_action_status", "204")
     if status == "201":
-        response = Response.xml(
-            document(
-                "PostResponse",
-                f"<Location>/{bucket}/{escape(meta.key)}</Location><Bucket>{bucket}</Bucket>"
-                f"<Key>{escape(meta.key)}</Key><ETag>{etag}</ETag>",
-            ),
-            201,
+        # S3 compat: the PostResponse document has no namespace.
+        body = (
+            f"{HEAD}<PostResponse><Location>{escape(location)}</Location><Bucket>{bucket}</Bucket>"
+            f"<Key>{escape(meta.key)}</Key><ETag>{etag}</ETag></PostResponse>"
         )
-        response.headers["etag"] = etag
-        return response
-    return Response(200 if status == "200" else 204, {"etag": etag})
+        return Response(201, {**headers, "content-type": "application/xml"}, body.encode())
+    return Response(200 if status == "200" else 204, headers)
+
+
+def _is_absolute_url(value: str) -> bool:
+    # AWS: a redirect it cannot interpret is as if the field were not there.
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _object_url(req: S3Request, bucket: str, key: str) -> str:
+    """The object's URL as S3 gives it: the key percent-encoded, "/" too."""
+    host = req.headers.get("host", "")
+    virtual_hosted = req.raw_path.strip("/") == ""
+    path = quote(key, safe="") if virtual_hosted else f"{bucket}/{quote(key, safe='')}"
+    return f"{req.scheme}://{host}/{path}"
