@@ -313,18 +313,22 @@ class ObjectStorage:
     def delete_objects(
         self, caller: Principal, bucket_name: str, keys: list[str]
     ) -> list[tuple[str, Exception | None]]:
-        """Delete several keys; each gets its own outcome."""
+        """Delete several keys, in one write to the store; each gets its own outcome."""
         bucket = self.bucket(caller, bucket_name)
-        outcomes: list[tuple[str, Exception | None]] = []
-        for key in keys:
+        refused: dict[int, Exception] = {}
+        for index, key in enumerate(keys):
             try:
                 validate_key(key)
-                self._store.delete_object(bucket.id, key)
             except Exception as exc:
-                outcomes.append((key, exc))
-            else:
-                outcomes.append((key, None))
-        return outcomes
+                refused[index] = exc
+        valid = [key for index, key in enumerate(keys) if index not in refused]
+        failed: Exception | None = None
+        try:
+            if valid:
+                self._store.delete_objects(bucket.id, valid)
+        except Exception as exc:  # the whole write failed: every key it named says so
+            failed = exc
+        return [(key, refused.get(index, failed)) for index, key in enumerate(keys)]
 
     def list_objects(
         self,
@@ -337,6 +341,8 @@ class ObjectStorage:
     ) -> Listing:
         """One page of keys and common prefixes, in UTF-8 byte order, after ``after``."""
         bucket = self.bucket(caller, bucket_name)
+        if max_keys == 0:
+            return Listing([], [], False, None)  # S3 compat: empty, and not truncated
         start: str | None = after or ""
         inclusive = after is None
         if after is not None and delimiter:

@@ -267,19 +267,26 @@ class MemoryMetadata:
         held.objects[key] = _object(meta)
 
     def delete_object(self, bucket_id: str, key: str) -> bool:
+        return self.delete_objects(bucket_id, [key])[0]
+
+    def delete_objects(self, bucket_id: str, keys: Sequence[str]) -> list[bool]:
         with self._lock:
-            held = self._buckets.get(bucket_id)
-            encoded = key.encode()
-            meta = held.objects.pop(encoded, None) if held is not None else None
-            if held is None or meta is None:
-                return False
-            del held.order[bisect.bisect_left(held.order, encoded)]
-            held.object_count -= 1
-            held.stored_bytes -= meta.size
-            owner = held.bucket.account_id
-            self._stored[owner] = self._stored.get(owner, 0) - meta.size
-            self._garbage.update(s.path for s in meta.segments)
-            return True
+            return [self._delete(bucket_id, key) for key in keys]
+
+    def _delete(self, bucket_id: str, key: str) -> bool:
+        """Delete ``key`` if present (the lock is held)."""
+        held = self._buckets.get(bucket_id)
+        encoded = key.encode()
+        meta = held.objects.pop(encoded, None) if held is not None else None
+        if held is None or meta is None:
+            return False
+        del held.order[bisect.bisect_left(held.order, encoded)]
+        held.object_count -= 1
+        held.stored_bytes -= meta.size
+        owner = held.bucket.account_id
+        self._stored[owner] = self._stored.get(owner, 0) - meta.size
+        self._garbage.update(s.path for s in meta.segments)
+        return True
 
     # multipart --------------------------------------------------------------------------
     def add_upload(self, upload: Upload) -> None:

@@ -77,6 +77,10 @@ class MetadataStore(Protocol):
     def delete_object(self, bucket_id: str, key: str) -> bool:
         """Delete if present; returns whether something was deleted."""
 
+    def delete_objects(self, bucket_id: str, keys: Sequence[str]) -> list[bool]:
+        """Delete each of ``keys`` that is present, all in one transaction (one durable
+        commit, however many keys: DeleteObjects names up to 1,000); whether each was."""
+
     # multipart
     def add_upload(self, upload: Upload) -> None: ...
     def get_upload(self, upload_id: str) -> Upload | None: ...

@@ -17,6 +17,8 @@ PARTIAL: dict[Operation, str] = {
     Operation.GET_OBJECT: "no versionId; one range per request (as S3)",
     Operation.COPY_OBJECT: "no versionId; sources up to 5 GiB (as S3); ACL headers: see ACLs",
     Operation.LIST_BUCKETS: "no pagination parameters (every bucket in one page)",
+    Operation.GET_OBJECT_ATTRIBUTES: "no versionId; ObjectParts numbers the parts 1 to N in "
+    "object order (as GetObject's partNumber does)",
 }
 
 NOTES: dict[Operation, str] = {

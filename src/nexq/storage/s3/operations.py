@@ -40,6 +40,7 @@ class Operation(enum.Enum):
     COPY_OBJECT = "CopyObject"
     GET_OBJECT = "GetObject"
     HEAD_OBJECT = "HeadObject"
+    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
     DELETE_OBJECT = "DeleteObject"
     GET_OBJECT_ACL = "GetObjectAcl"
     PUT_BUCKET_ACL = "PutBucketAcl"
@@ -72,6 +73,7 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("PUT", "object", None, True): (Operation.COPY_OBJECT, Access.WRITE),
     ("GET", "object", None, False): (Operation.GET_OBJECT, Access.READ),
     ("HEAD", "object", None, False): (Operation.HEAD_OBJECT, Access.READ),
+    ("GET", "object", "attributes", False): (Operation.GET_OBJECT_ATTRIBUTES, Access.READ),
     ("DELETE", "object", None, False): (Operation.DELETE_OBJECT, Access.WRITE),
     ("GET", "object", "acl", False): (Operation.GET_OBJECT_ACL, Access.READ),
     ("PUT", "bucket", "acl", False): (Operation.PUT_BUCKET_ACL, Access.WRITE),
@@ -105,6 +107,7 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.COPY_OBJECT: BillingClass.A,
     Operation.GET_OBJECT: BillingClass.B,
     Operation.HEAD_OBJECT: BillingClass.B,
+    Operation.GET_OBJECT_ATTRIBUTES: BillingClass.B,
     Operation.DELETE_OBJECT: BillingClass.OTHER,
     Operation.GET_OBJECT_ACL: BillingClass.B,
     Operation.PUT_BUCKET_ACL: BillingClass.A,
@@ -118,7 +121,16 @@ BILLING: dict[Operation, BillingClass] = {
 }
 
 # Query words that select a sub-resource, most specific first.
-_SUBRESOURCES = ("uploadId", "uploads", "list-type", "location", "versioning", "acl", "delete")
+_SUBRESOURCES = (
+    "uploadId",
+    "uploads",
+    "list-type",
+    "location",
+    "versioning",
+    "acl",
+    "delete",
+    "attributes",
+)
 # Sub-resources S3 has and Nexq does not implement yet: answered with NotImplemented.
 UNSUPPORTED = (
     "tagging",
@@ -145,7 +157,6 @@ UNSUPPORTED = (
     "restore",
     "select",
     "torrent",
-    "attributes",
 )
 
 

@@ -1,6 +1,6 @@
 """Each operation's handler: the S3 surface as a table of contents."""
 
-from nexq.storage.s3.handlers import bucket, listing, multipart, objects, post
+from nexq.storage.s3.handlers import attributes, bucket, listing, multipart, objects, post
 from nexq.storage.s3.handlers.common import Handler
 from nexq.storage.s3.operations import Operation
 
@@ -21,6 +21,7 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.COPY_OBJECT: objects.copy_object,
     Operation.GET_OBJECT: objects.get_object,
     Operation.HEAD_OBJECT: objects.head_object,
+    Operation.GET_OBJECT_ATTRIBUTES: attributes.get_object_attributes,
     Operation.DELETE_OBJECT: objects.delete_object,
     Operation.DELETE_OBJECTS: objects.delete_objects,
     Operation.POST_OBJECT: post.post_object,
