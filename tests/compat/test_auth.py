@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from tests.compat.test_buckets import code, status
 from tests.live import REGION, Key, LiveServer
-from tests.signing import authorization, canonical_put, sign_request, signing_key
+from tests.signing import sign_request, signed_chunks
 
 
 def fetch(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, bytes]:
@@ -234,51 +232,10 @@ def _signed_chunked_put(
     server: LiveServer, owner: Key, path: str, chunks: list[bytes], corrupt: int | None = None
 ) -> httpx.Response:
     """PUT with STREAMING-AWS4-HMAC-SHA256-PAYLOAD, signed by hand as AWS documents it."""
-    now = dt.datetime.now(dt.UTC)
-    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    scope = f"{day}/{REGION}/s3/aws4_request"
     host = urlsplit(server.endpoint).netloc
-    decoded = sum(len(c) for c in chunks)
-    headers = {
-        "host": host,
-        "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-        "x-amz-date": amz_date,
-        "x-amz-decoded-content-length": str(decoded),
-        "content-encoding": "aws-chunked",
-    }
-    canonical, signed = canonical_put(path, headers, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
-    key = signing_key(owner.secret_access_key, day)
-
-    def sign(text: str) -> str:
-        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
-
-    seed = sign(
-        "\n".join(
-            ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-        )
+    headers, body = signed_chunks(
+        owner.access_key_id, owner.secret_access_key, path, {"host": host}, chunks, corrupt
     )
-    previous = seed
-    body = b""
-    empty = hashlib.sha256(b"").hexdigest()
-    for index, chunk in enumerate([*chunks, b""]):
-        signature = sign(
-            "\n".join(
-                [
-                    "AWS4-HMAC-SHA256-PAYLOAD",
-                    amz_date,
-                    scope,
-                    previous,
-                    empty,
-                    hashlib.sha256(chunk).hexdigest(),
-                ]
-            )
-        )
-        previous = signature
-        sent = chunk
-        if corrupt == index and chunk:
-            sent = bytes([chunk[0] ^ 1]) + chunk[1:]
-        body += f"{len(chunk):x};chunk-signature={signature}\r\n".encode() + sent + b"\r\n"
-    headers["authorization"] = authorization(owner.access_key_id, amz_date, signed, seed)
     headers["content-length"] = str(len(body))
     return httpx.put(f"{server.endpoint}{path}", content=body, headers=headers)
 

@@ -153,3 +153,26 @@ def test_many_keys_paginate_exactly(s3: Any, bucket: str) -> None:
         for o in page.get("Contents", [])
     ]
     assert listed == keys
+
+
+def test_max_zero_is_an_empty_page_that_is_not_truncated(s3: Any, filled: str) -> None:
+    # S3 compat: max-keys=0 (max-uploads=0, max-parts=0) answers an empty, complete page
+    # with MaxKeys 0: no entry, IsTruncated false, nothing to continue from.
+    for delimiter in ({}, {"Delimiter": "/"}):
+        v2 = s3.list_objects_v2(Bucket=filled, MaxKeys=0, **delimiter)
+        assert (v2["MaxKeys"], v2["KeyCount"], v2["IsTruncated"]) == (0, 0, False)
+        assert not {"Contents", "CommonPrefixes", "NextContinuationToken"} & set(v2)
+        v1 = s3.list_objects(Bucket=filled, MaxKeys=0, **delimiter)
+        assert (v1["MaxKeys"], v1["IsTruncated"]) == (0, False)
+        assert not {"Contents", "CommonPrefixes", "NextMarker"} & set(v1)
+    upload = s3.create_multipart_upload(Bucket=filled, Key="pending")["UploadId"]
+    s3.upload_part(Bucket=filled, Key="pending", UploadId=upload, PartNumber=1, Body=b"x")
+    uploads = s3.list_multipart_uploads(Bucket=filled, MaxUploads=0)
+    assert (uploads["MaxUploads"], uploads["IsTruncated"], uploads.get("Uploads")) == (
+        0,
+        False,
+        None,
+    )
+    parts = s3.list_parts(Bucket=filled, Key="pending", UploadId=upload, MaxParts=0)
+    assert (parts["MaxParts"], parts["IsTruncated"], parts.get("Parts")) == (0, False, None)
+    assert len(s3.list_parts(Bucket=filled, Key="pending", UploadId=upload)["Parts"]) == 1

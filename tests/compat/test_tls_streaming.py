@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 import os
 import zlib
@@ -17,7 +16,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from tests.live import Key, LiveServer
-from tests.signing import authorization, canonical_put, sign_request
+from tests.signing import unsigned_trailer
 
 MiB = 1024 * 1024
 
@@ -68,26 +67,10 @@ def test_boto3_over_https_streams_with_trailing_checksums(
 def _unsigned_trailer_put(
     server: LiveServer, key: Key, path: str, data: bytes, crc: str
 ) -> httpx.Response:
-    now = dt.datetime.now(dt.UTC)
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     host = urlsplit(server.endpoint).netloc
-    body = (
-        f"{len(data):x}\r\n".encode()
-        + data
-        + b"\r\n0\r\n"
-        + f"x-amz-checksum-crc32:{crc}\r\n\r\n".encode()
+    headers, body = unsigned_trailer(
+        key.access_key_id, key.secret_access_key, path, {"host": host}, data, crc
     )
-    headers = {
-        "content-encoding": "aws-chunked",
-        "host": host,
-        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-        "x-amz-date": amz_date,
-        "x-amz-decoded-content-length": str(len(data)),
-        "x-amz-trailer": "x-amz-checksum-crc32",
-    }
-    canonical, signed = canonical_put(path, headers, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
-    signature = sign_request(key.secret_access_key, amz_date, canonical)
-    headers["authorization"] = authorization(key.access_key_id, amz_date, signed, signature)
     return httpx.put(f"{server.endpoint}{path}", content=body, headers=headers, verify=False)
 
 

@@ -12,6 +12,7 @@ from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
 from nexq.storage import errors
 from nexq.storage.metadata.port import MetadataStore
+from nexq.storage.versions import Deletion
 from nexq.storage.model import (
     AccessKey,
     Bucket,
@@ -539,3 +540,43 @@ def test_counters_that_agree_need_no_recount(store: MetadataStore, accounts: Acc
     assert store.counter_drift() == []
     assert store.recount() == []
     assert store.bucket_usage(b.id) == (1, 5) and store.stored_bytes(b.account_id) == 5
+
+
+def test_many_keys_are_deleted_at_once(store: MetadataStore, accounts: AccountStore) -> None:
+    a = account(accounts)
+    b = bucket(store, a)
+    for key, size in (("x", 10), ("y ü\n%", 20), ("z", 30)):
+        store.put_object(sized(b, key, size))
+    deleted = store.delete_objects(
+        b.id, [Deletion("x"), Deletion("missing"), Deletion("y ü\n%"), Deletion("x")]
+    )
+    assert [d.removed for d in deleted] == [True, False, True, False]  # once, if named twice
+    assert [o.key for o in store.list_objects(b.id, "", "", True, 10)] == ["z"]
+    assert store.bucket_usage(b.id) == (1, 30)
+    assert store.stored_bytes(a.id) == 30
+    assert sorted(store.garbage(10)) == ["x", "y ü\n%"]
+    assert store.counter_drift() == []
+    assert store.delete_objects(b.id, []) == []
+    assert [d.removed for d in store.delete_objects(b.id, [Deletion("x")])] == [False]
+
+
+def test_a_segment_keeps_its_part_checksum(store: MetadataStore, accounts: AccountStore) -> None:
+    b = bucket(store, account(accounts))
+    meta = ObjectMeta(
+        b.id,
+        "k",
+        3,
+        "e-2",
+        time.time(),
+        {},
+        {},
+        {"SHA256": "c29tZQ==-2"},
+        "COMPOSITE",
+        (Segment("p1", 1, "AAAA"), Segment("p2", 2)),
+        parts_count=2,
+    )
+    store.put_object(meta)
+    assert store.get_object(b.id, "k") == meta
+    assert store.blob_sizes() == {"p1": 1, "p2": 2}
+    assert store.delete_object(b.id, "k").removed
+    assert sorted(store.garbage(10)) == ["p1", "p2"]

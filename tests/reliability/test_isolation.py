@@ -68,6 +68,7 @@ PutObject               ok     ok     AD     AD     AD     IAK    AD     AD     
 CopyObject              ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetObject               ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 HeadObject              ok     ok     403    403    403    403    403    403    403    403
+GetObjectAttributes     ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 DeleteObject            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetObjectAcl            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 PutObjectAcl            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
@@ -204,6 +205,7 @@ def operation(world: World, op: str, caller: str) -> Request:
         "ListMultipartUploads": ("GET", "", "uploads"),
         "GetObject": ("GET", "/obj", ""),
         "HeadObject": ("HEAD", "/obj", ""),
+        "GetObjectAttributes": ("GET", "/obj", "attributes"),
         "GetObjectAcl": ("GET", "/obj", "acl"),
         "PutObjectAcl": ("PUT", "/obj", "acl"),
         "DeleteObject": ("DELETE", f"/del-{c}", ""),
@@ -228,6 +230,8 @@ def operation(world: World, op: str, caller: str) -> Request:
         method, suffix, query = simple[op]
         body = b"put body" if op == "PutObject" else b""
         headers = {"x-amz-acl": "private"} if op.startswith("Put") and "Acl" in op else {}
+        if op == "GetObjectAttributes":
+            headers = {"x-amz-object-attributes": "ETag,ObjectSize"}
         return Request(method, f"/{b}{suffix}", query, headers, body)
     if op in DOCUMENTS:
         query, body = DOCUMENTS[op]

@@ -164,7 +164,7 @@ def _referenced(conn: sqlite3.Connection) -> dict[str, int]:
     """Every blob file the metadata references, with the bytes it must hold (as fsck reads)."""
     sizes: dict[str, int] = dict(conn.execute("SELECT path, size FROM parts").fetchall())
     for (segments,) in conn.execute("SELECT segments FROM objects"):
-        sizes.update((p, s) for p, s in json.loads(segments))
+        sizes.update((p, s) for p, s, *_ in json.loads(segments))
     return sizes
 
 

@@ -253,7 +253,7 @@ def test_download_outlives_an_overwrite(live: tuple[LiveServer, Key]) -> None:
     )
     with sqlite3.connect(server.data_dir / "meta.db") as db:
         (segments,) = db.execute("SELECT segments FROM objects WHERE key = 'mp-read'").fetchone()
-    files = [server.data_dir / "blobs" / path for path, _ in json.loads(segments)]
+    files = [server.data_dir / "blobs" / path for path, *_ in json.loads(segments)]
     path = f"/{BUCKET}/mp-read"
     request = build(
         "GET", path, signed_headers(key, "GET", path.encode(), b"", host(server)).items()

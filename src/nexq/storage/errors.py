@@ -67,8 +67,14 @@ class ChecksumMismatch(Invalid):
     """The checksum you specified did not match what we received."""
 
     def __init__(self, algorithm: str) -> None:
-        super().__init__(f"Value for x-amz-checksum-{algorithm.lower()} header is invalid.")
+        super().__init__(
+            f"The {algorithm.upper()} you specified did not match the calculated checksum."
+        )
         self.algorithm = algorithm
+
+
+class InvalidRequest(Invalid):
+    """The request cannot be carried out as it stands (S3's InvalidRequest)."""
 
 
 class PreconditionFailed(DomainError):

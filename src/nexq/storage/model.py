@@ -113,10 +113,12 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A run of an object's bytes held in one blob file."""
+    """A run of an object's bytes held in one blob file. A part of a multipart object with a
+    COMPOSITE checksum keeps its part's checksum (GetObjectAttributes lists them)."""
 
     path: str
     size: int
+    checksum: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,13 @@ from nexq.core.identity import Principal
 from nexq.storage.checksums import combine_b64, crc_combine_full
 from nexq.storage.conditions import Conditions, check_copy_source
 from nexq.storage.errors import (
+    BadDigest,
     EntityTooLarge,
     EntityTooSmall,
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
+    InvalidRequest,
     NoSuchUpload,
 )
 from nexq.storage.incoming import IncomingBody
@@ -205,9 +207,7 @@ class Multipart:
                     f"The part may not have been uploaded, or the specified entity tag may not "
                     f"match the part's entity tag (part {wanted.number})."
                 )
-            for alg, value in wanted.checksums.items():
-                if part.checksums.get(alg.upper()) not in (None, value):
-                    raise InvalidPart(f"The checksum of part {wanted.number} does not match.")
+            _check_part_checksums(upload, wanted, part)
             chosen.append(part)
         for part in chosen[:-1]:
             if part.size < MIN_PART_BYTES:
@@ -232,7 +232,7 @@ class Multipart:
             metadata=upload.metadata,
             checksums=_object_checksums(upload, chosen),
             checksum_type=upload.checksum_type,
-            segments=tuple(Segment(p.path, p.size) for p in chosen),
+            segments=_segments(upload, chosen),
             parts_count=len(chosen),
             version_id=new_version_id(),
             tags=tuple((k, v) for k, v in json.loads(upload.headers.get(TAGS_HEADER, "[]"))),
@@ -264,6 +264,8 @@ class Multipart:
     ) -> tuple[Upload, list[Part], bool]:
         """One page of an upload's parts and whether more follow."""
         upload = self.upload(caller, bucket_name, key, upload_id)
+        if max_parts == 0:
+            return upload, [], False  # S3 compat: an empty page that is not truncated
         parts = self._store.list_parts(upload.id, after, max_parts + 1)
         return upload, parts[:max_parts], len(parts) > max_parts
 
@@ -278,6 +280,8 @@ class Multipart:
         """One page of a bucket's uploads in progress, by key then upload id (initiation
         order), after ``after`` = (key, upload id or None for every upload of that key)."""
         bucket = self._objects.bucket(caller, bucket_name)
+        if max_uploads == 0:
+            return [], False  # S3 compat: an empty page that is not truncated
         uploads = self._store.list_uploads(bucket.id, prefix, after, max_uploads + 1)
         return uploads[:max_uploads], len(uploads) > max_uploads
 
@@ -301,6 +305,44 @@ def _check_part_number(number: int) -> None:
         raise InvalidArgument(
             f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
         )
+
+
+def _check_part_checksums(upload: Upload, wanted: CompletedPart, part: Part) -> None:
+    """The checksums a CompleteMultipartUpload names for a part must be the part's; for a
+    COMPOSITE upload the upload's own algorithm must be named, as the object's checksum is
+    made of the parts' (S3 compat: AWS's errors and words for each case). A part stored
+    without that checksum (UploadPartCopy computes none) cannot be named, so is not asked."""
+    named = {alg.upper(): value for alg, value in wanted.checksums.items()}
+    algorithm = upload.checksum_algorithm
+    if (
+        algorithm is not None
+        and upload.checksum_type == "COMPOSITE"
+        and algorithm in part.checksums
+        and algorithm not in named
+    ):
+        if named:  # another algorithm's checksum: not the one the part was stored with
+            other = next(iter(named)).lower()
+            raise BadDigest(
+                f"The {other} you specified for part {wanted.number} did not match what we "
+                "received."
+            )
+        raise InvalidRequest(
+            f"The upload was created using a {algorithm.lower()} checksum. The complete "
+            "request must include the checksum for each part. It was missing for part "
+            f"{wanted.number} in the request."
+        )
+    for alg, value in named.items():
+        if part.checksums.get(alg) not in (None, value):
+            raise InvalidPart(f"The checksum of part {wanted.number} does not match.")
+
+
+def _segments(upload: Upload, parts: list[Part]) -> tuple[Segment, ...]:
+    """The object's segments: its parts' files, with their checksums when the object's is
+    COMPOSITE (made of them, so the parts' own are part of what it is)."""
+    algorithm = upload.checksum_algorithm
+    if algorithm is None or upload.checksum_type != "COMPOSITE":
+        return tuple(Segment(p.path, p.size) for p in parts)
+    return tuple(Segment(p.path, p.size, p.checksums.get(algorithm)) for p in parts)
 
 
 def _object_checksums(upload: Upload, parts: list[Part]) -> dict[str, str]:

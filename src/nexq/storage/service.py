@@ -51,6 +51,7 @@ from nexq.storage.quotas import storage_quota_message
 from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
 from nexq.storage.versions import (
     STATES,
+    Deletion,
     Removal,
     VersionListing,
     new_version_id,
@@ -386,20 +387,30 @@ class ObjectStorage:
     def delete_objects(
         self, caller: Principal, bucket_name: str, keys: list[tuple[str, str | None]]
     ) -> list[tuple[str, Removal | Exception]]:
-        """Delete several (key, version or None); each gets its own outcome."""
+        """Delete several (key, S3's versionId or None), in one write to the store; each gets
+        its own outcome."""
         bucket = self.bucket(caller, bucket_name)
-        outcomes: list[tuple[str, Removal | Exception]] = []
-        for key, version in keys:
+        refused: dict[int, Exception] = {}
+        deletions: list[Deletion] = []
+        for index, (key, version) in enumerate(keys):
             try:
                 validate_key(key)
                 if version is None:
-                    outcomes.append((key, self._store.delete_object(bucket.id, key)))
+                    deletions.append(Deletion(key))
                 else:
-                    vid = parse_version_id(version)
-                    outcomes.append((key, self._store.delete_version(bucket.id, key, vid)))
+                    deletions.append(Deletion(key, parse_version_id(version), by_version=True))
             except Exception as exc:
-                outcomes.append((key, exc))
-        return outcomes
+                refused[index] = exc
+        done: list[Removal | Exception] = []
+        try:
+            done = list(self._store.delete_objects(bucket.id, deletions)) if deletions else []
+        except Exception as exc:  # the whole write failed: every key it named says so
+            done = [exc] * len(deletions)
+        answers = iter(done)
+        return [
+            (key, refused[index] if index in refused else next(answers))
+            for index, (key, _) in enumerate(keys)
+        ]
 
     # tags ---------------------------------------------------------------------------------
     def tag_object(
@@ -487,6 +498,8 @@ class ObjectStorage:
     ) -> Listing:
         """One page of keys and common prefixes, in UTF-8 byte order, after ``after``."""
         bucket = self.bucket(caller, bucket_name)
+        if max_keys == 0:
+            return Listing([], [], False, None)  # S3 compat: empty, and not truncated
         start: str | None = after or ""
         inclusive = after is None
         if after is not None and delimiter:

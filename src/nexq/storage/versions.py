@@ -75,6 +75,16 @@ class VersionListing:
 
 
 @dataclass(frozen=True, slots=True)
+class Deletion:
+    """One key of a DeleteObjects: its current version (a delete marker where versioned),
+    or, ``by_version``, the version ``version_id`` (None: the null version) for good."""
+
+    key: str
+    version_id: str | None = None
+    by_version: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Removal:
     """What a DELETE did: removed a version for good, or added a delete marker (whose
     version id it then names), or nothing (the key or version did not exist)."""

@@ -12,10 +12,12 @@ from nexq.storage.checksums import new_hasher
 from nexq.storage.conditions import Conditions
 from nexq.storage.errors import (
     AccessDenied,
+    BadDigest,
     EntityTooSmall,
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
+    InvalidRequest,
     NoSuchUpload,
     PreconditionFailed,
 )
@@ -238,3 +240,70 @@ def test_a_part_copied_from_a_range_of_an_object(storage: Storage, owner: Access
         )
     complete(storage, owner, upload, completed(copied))
     assert storage.read(owner, "uploads", "big") == b"2345"
+
+
+def test_a_composite_upload_needs_every_part_checksum_at_completion(
+    storage: Storage, owner: AccessKey
+) -> None:
+    upload = storage.multipart.create(owner, "uploads", "k", {}, {}, "crc32", None)
+    body = storage.objects.receive(["CRC32"])
+    body.write(b"data")
+    one = storage.multipart.upload_part(owner, "uploads", "k", upload.id, 1, body, None, {})
+    with pytest.raises(InvalidRequest) as missing:
+        complete(storage, owner, upload, [CompletedPart(1, one.etag, {})])
+    assert missing.value.message == (
+        "The upload was created using a crc32 checksum. The complete request must include the "
+        "checksum for each part. It was missing for part 1 in the request."
+    )
+    with pytest.raises(BadDigest) as other:
+        complete(storage, owner, upload, [CompletedPart(1, one.etag, {"SHA256": "AAAA"})])
+    assert (
+        other.value.message == "The sha256 you specified for part 1 did not match what we received."
+    )
+    complete(
+        storage, owner, upload, [CompletedPart(1, one.etag, {"CRC32": one.checksums["CRC32"]})]
+    )
+    meta = storage.objects.head_object(owner, "uploads", "k", Conditions())
+    # The part's own checksum stays with its segment: GetObjectAttributes lists it.
+    assert [s.checksum for s in meta.segments] == [one.checksums["CRC32"]]
+
+
+def test_a_full_object_upload_completes_without_part_checksums(
+    storage: Storage, owner: AccessKey
+) -> None:
+    upload = storage.multipart.create(owner, "uploads", "k", {}, {}, "CRC32", "FULL_OBJECT")
+    body = storage.objects.receive(["CRC32"])
+    body.write(b"data")
+    one = storage.multipart.upload_part(owner, "uploads", "k", upload.id, 1, body, None, {})
+    complete(storage, owner, upload, [CompletedPart(1, one.etag, {})])
+    meta = storage.objects.head_object(owner, "uploads", "k", Conditions())
+    assert meta.checksum_type == "FULL_OBJECT" and meta.checksums["CRC32"] == one.checksums["CRC32"]
+    assert [s.checksum for s in meta.segments] == [None]
+
+
+def test_zero_parts_or_uploads_per_page_is_an_empty_complete_page(
+    storage: Storage, owner: AccessKey
+) -> None:
+    upload = start(storage, owner)
+    part(storage, owner, upload, 1, b"x")
+    assert storage.multipart.list_parts(owner, "uploads", upload.key, upload.id, 0, 0) == (
+        upload,
+        [],
+        False,
+    )
+    assert storage.multipart.list_uploads(owner, "uploads", "", None, 0) == ([], False)
+    with pytest.raises(NoSuchUpload):  # an empty page still names a real upload
+        storage.multipart.list_parts(owner, "uploads", upload.key, "no-such-upload", 0, 0)
+
+
+def test_a_copied_part_without_checksum_is_not_asked_for_one(
+    storage: Storage, owner: AccessKey
+) -> None:
+    storage.put(owner, "uploads", "source", b"copied bytes")
+    upload = storage.multipart.create(owner, "uploads", "k", {}, {}, "SHA256", None)
+    copied = storage.multipart.upload_part_copy(
+        owner, ("uploads", "k", upload.id, 1), ("uploads", "source", None), None, Conditions()
+    )
+    assert "SHA256" not in copied.checksums  # nothing a completion could name
+    complete(storage, owner, upload, [CompletedPart(1, copied.etag, {})])
+    assert storage.read(owner, "uploads", "k") == b"copied bytes"

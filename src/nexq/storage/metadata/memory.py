@@ -51,6 +51,7 @@ from nexq.storage.quotas import (
 from nexq.storage.versions import (
     ENABLED,
     SUSPENDED,
+    Deletion,
     ListedVersion,
     Removal,
     new_version_id,
@@ -374,6 +375,15 @@ class MemoryMetadata:
             self._count(held, -1 if current is not None else 0, -sum(m.size for m in freed), None)
             self._garbage.update(s.path for m in freed for s in m.segments)
             return Removal(version_id=marker, delete_marker=True, marker_added=True)
+
+    def delete_objects(self, bucket_id: str, deletions: Sequence[Deletion]) -> list[Removal]:
+        with self._lock:  # re-entrant: one atomic step, as the SQL store's one transaction
+            return [
+                self.delete_version(bucket_id, d.key, d.version_id)
+                if d.by_version
+                else self.delete_object(bucket_id, d.key)
+                for d in deletions
+            ]
 
     def delete_version(self, bucket_id: str, key: str, version_id: str | None) -> Removal:
         with self._lock:

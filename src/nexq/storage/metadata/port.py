@@ -17,7 +17,7 @@ from nexq.storage.model import (
     Upload,
     UsageRow,
 )
-from nexq.storage.versions import ListedVersion, Removal
+from nexq.storage.versions import Deletion, ListedVersion, Removal
 
 
 class MetadataStore(Protocol):
@@ -144,6 +144,11 @@ class MetadataStore(Protocol):
         current object (a delete marker where versioning is on), DELETE_NONCURRENT and
         REMOVE_DELETE_MARKER remove the version for good. The decision and what was done;
         (NONE, Removal()) when the version is gone or nothing is due."""
+
+    def delete_objects(self, bucket_id: str, deletions: Sequence[Deletion]) -> list[Removal]:
+        """Each deletion as :meth:`delete_object` (the key's current version) or
+        :meth:`delete_version` does it, all in one transaction (one durable commit, however
+        many: DeleteObjects names up to 1,000); what each did."""
 
     # multipart
     def add_upload(self, upload: Upload) -> None: ...

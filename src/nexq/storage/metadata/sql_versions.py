@@ -52,12 +52,24 @@ def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMe
         metadata=json.loads(row[6]),
         checksums=json.loads(row[7]),
         checksum_type=row[8],
-        segments=tuple(Segment(p, s) for p, s in json.loads(row[9])),
+        segments=tuple(Segment(*segment) for segment in json.loads(row[9])),
         parts_count=row[10],
         tags=tuple((k, v) for k, v in json.loads(row[11])),
         version_id=row[12],
         delete_marker=delete_marker,
     )
+
+
+def paths(segments: str) -> list[str]:
+    """The blob paths of a stored segments column."""
+    return [segment[0] for segment in json.loads(segments)]
+
+
+def _segment(segment: Segment) -> list[str | int]:
+    """A segment as stored: [path, size], and the part's checksum when it has one."""
+    if segment.checksum is None:
+        return [segment.path, segment.size]
+    return [segment.path, segment.size, segment.checksum]
 
 
 def insert_object(conn: Connection, meta: ObjectMeta) -> None:
@@ -79,7 +91,7 @@ def insert_object(conn: Connection, meta: ObjectMeta) -> None:
             json.dumps(meta.metadata),
             json.dumps(meta.checksums),
             meta.checksum_type,
-            json.dumps([[s.path, s.size] for s in meta.segments]),
+            json.dumps([_segment(s) for s in meta.segments]),
             meta.parts_count,
             json.dumps([list(t) for t in meta.tags]),
             meta.version_id,
@@ -101,7 +113,7 @@ def _current(conn: Connection, bucket_id: str, key: str) -> _Current | None:
     ).fetchone()
     if row is None:
         return None
-    return _Current(row[0], [p for p, _ in json.loads(row[1])], int(row[2]))
+    return _Current(row[0], paths(row[1]), int(row[2]))
 
 
 def check_conditions(
@@ -153,7 +165,7 @@ def _drop_null_noncurrent(conn: Connection, bucket_id: str, key: str) -> tuple[l
     ).fetchone()
     if row is None:
         return [], 0
-    return [p for p, _ in json.loads(row[0])], int(row[1])
+    return paths(row[0]), int(row[1])
 
 
 def _add_marker(conn: Connection, bucket_id: str, key: str, version_id: str | None) -> None:
@@ -257,7 +269,7 @@ def delete_version(
         objects = -1
     objects += _promote(conn, bucket_id, key)
     count(conn, bucket_id, objects, -int(row[1]), None)
-    discard(conn, [p for p, _ in json.loads(row[0])])
+    discard(conn, paths(row[0]))
     return Removal(version_id=version_id, delete_marker=marker, removed=True)
 
 

@@ -36,7 +36,7 @@ from nexq.storage.quotas import (
     bucket_quota_message,
     storage_quota_message,
 )
-from nexq.storage.versions import ListedVersion, Removal
+from nexq.storage.versions import Deletion, ListedVersion, Removal
 
 _UPLOAD_COLUMNS = (
     "id, bucket_id, key, initiated, headers, metadata, checksum_algorithm, checksum_type"
@@ -384,8 +384,20 @@ class SqliteMetadata:
         return self._db.write(write, sync_blobs=True)
 
     def delete_object(self, bucket_id: str, key: str) -> Removal:
-        def write(conn: Connection) -> Removal:
-            return versions.delete_current(conn, bucket_id, key, _add_to_counters, _discard)
+        return self.delete_objects(bucket_id, [Deletion(key)])[0]
+
+    def delete_objects(self, bucket_id: str, deletions: Sequence[Deletion]) -> list[Removal]:
+        def write(conn: Connection) -> list[Removal]:
+            # One transaction: a commit per key made a 1,000-key DeleteObjects wait for 1,000
+            # durable commits (1,000 WAL fsyncs on SQLite).
+            return [
+                versions.delete_version(
+                    conn, bucket_id, d.key, d.version_id, _add_to_counters, _discard
+                )
+                if d.by_version
+                else versions.delete_current(conn, bucket_id, d.key, _add_to_counters, _discard)
+                for d in deletions
+            ]
 
         return self._db.write(write)
 
@@ -825,7 +837,7 @@ class SqliteMetadata:
         sizes = dict(conn.execute("SELECT path, size FROM parts").fetchall())
         for table in ("objects", "object_versions"):
             for (segments,) in conn.execute(f"SELECT segments FROM {table}"):  # noqa: S608 - fixed table names
-                sizes.update((p, s) for p, s in json.loads(segments))
+                sizes.update((p, s) for p, s, *_ in json.loads(segments))
         return sizes
 
     def counter_drift(self) -> list[str]:

@@ -22,7 +22,7 @@ from nexq.storage.s3.auth import (
     PayloadCheck,
 )
 from nexq.storage.s3.errors import S3Error
-from nexq.storage.s3.http import S3Request
+from nexq.storage.s3.http import S3Request, expects_continue
 from nexq.storage.s3.streaming import (
     ChunkData,
     ChunkedDecoder,
@@ -228,29 +228,46 @@ async def receive_and_store(
 
     A small body is read first and then authenticated, written, verified and committed in one
     worker hop; a large one is authenticated (by ``open_body``'s hop) before its first byte is
-    stored, then streamed.
+    stored, then streamed. A client waiting for ``100 Continue`` must hear a refusal instead:
+    ``open_body``'s checks (the caller, the bucket, the quota) run before its body is asked
+    for, whatever its size; a small one is then written and committed in a second hop.
     """
-    small = await read_small(req, SMALL_BODY)
+    expecting = expects_continue(req.headers)
+    small = None if expecting else await read_small(req, SMALL_BODY)
     if small is not None:
-
-        def whole() -> T:
-            body = open_body()
-            try:
-                sink = feed_whole(req, body, small)
-            except BaseException:
-                body.abort()
-                raise
-            stored = store(body, sink.trailers)
-            req.data_in = body.size
-            return stored
-
-        return await req.run(whole)
+        return await req.run(partial(_store_whole, req, open_body, store, small))
     body = await req.run(open_body)
+    if expecting:
+        try:
+            small = await read_small(req, SMALL_BODY)
+        except BaseException:
+            await req.run(body.abort)
+            raise
+        if small is not None:
+            return await req.run(partial(_store_whole, req, lambda: body, store, small))
     try:
         sink = await receive_into(req, body)
     except BaseException:
         await req.run(body.abort)
         raise
     stored = await req.run(partial(store, body, sink.trailers))
+    req.data_in = body.size
+    return stored
+
+
+def _store_whole(
+    req: S3Request,
+    open_body: Callable[[], IncomingBody],
+    store: Callable[[IncomingBody, dict[str, str]], T],
+    data: bytes,
+) -> T:
+    """Decode, verify, write and commit a body already in memory (worker-thread side)."""
+    body = open_body()
+    try:
+        sink = feed_whole(req, body, data)
+    except BaseException:
+        body.abort()
+        raise
+    stored = store(body, sink.trailers)
     req.data_in = body.size
     return stored

@@ -15,6 +15,8 @@ PARTIAL: dict[Operation, str] = {
     Operation.PUT_OBJECT_ACL: "accepts only the private ACL (owner FULL_CONTROL); see ACLs",
     Operation.DELETE_OBJECTS: "a bucket policy is checked once for the request's bucket, not key "
     "by key (see Bucket policies)",
+    Operation.GET_OBJECT_ATTRIBUTES: "no versionId; ObjectParts numbers the parts 1 to N in "
+    "object order (as GetObject's partNumber does)",
 }
 
 NOTES: dict[Operation, str] = {

@@ -55,6 +55,7 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     domain.AccessDenied: ("AccessDenied", 403),
     domain.AccountSuspended: ("AccessDenied", 403),
     domain.InvalidArgument: ("InvalidArgument", 400),
+    domain.InvalidRequest: ("InvalidRequest", 400),
     QuotaExceeded: ("QuotaExceeded", 403),
     RateLimited: ("SlowDown", 503),
     # The SDKs retry a 503 (with back-off), which is what a database fail-over needs.

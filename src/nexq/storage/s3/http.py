@@ -92,6 +92,11 @@ class S3Request:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
 
+def expects_continue(headers: dict[str, str]) -> bool:
+    """Whether the client waits for ``100 Continue`` before it sends the body."""
+    return headers.get("expect", "").strip().lower() == "100-continue"
+
+
 @functools.lru_cache(maxsize=4096)
 def _http_date(second: int) -> str:
     return email.utils.formatdate(second, usegmt=True)

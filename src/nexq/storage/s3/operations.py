@@ -61,6 +61,7 @@ class Operation(enum.Enum):
     COPY_OBJECT = "CopyObject"
     GET_OBJECT = "GetObject"
     HEAD_OBJECT = "HeadObject"
+    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
     DELETE_OBJECT = "DeleteObject"
     GET_OBJECT_ACL = "GetObjectAcl"
     PUT_BUCKET_ACL = "PutBucketAcl"
@@ -121,6 +122,7 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("PUT", "object", None, True): (Operation.COPY_OBJECT, Access.WRITE),
     ("GET", "object", None, False): (Operation.GET_OBJECT, Access.READ),
     ("HEAD", "object", None, False): (Operation.HEAD_OBJECT, Access.READ),
+    ("GET", "object", "attributes", False): (Operation.GET_OBJECT_ATTRIBUTES, Access.READ),
     ("DELETE", "object", None, False): (Operation.DELETE_OBJECT, Access.WRITE),
     ("GET", "object", "acl", False): (Operation.GET_OBJECT_ACL, Access.READ),
     ("PUT", "bucket", "acl", False): (Operation.PUT_BUCKET_ACL, Access.WRITE),
@@ -178,6 +180,7 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.COPY_OBJECT: BillingClass.A,
     Operation.GET_OBJECT: BillingClass.B,
     Operation.HEAD_OBJECT: BillingClass.B,
+    Operation.GET_OBJECT_ATTRIBUTES: BillingClass.B,
     Operation.DELETE_OBJECT: BillingClass.OTHER,
     Operation.GET_OBJECT_ACL: BillingClass.B,
     Operation.PUT_BUCKET_ACL: BillingClass.A,
@@ -208,6 +211,7 @@ _SUBRESOURCES = (
     "tagging",
     "acl",
     "delete",
+    "attributes",
 )
 # Sub-resources S3 has and Nexq does not implement yet: answered with NotImplemented.
 UNSUPPORTED = (
@@ -229,7 +233,6 @@ UNSUPPORTED = (
     "restore",
     "select",
     "torrent",
-    "attributes",
 )
 
 

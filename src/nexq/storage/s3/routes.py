@@ -2,6 +2,7 @@
 
 from nexq.storage.s3 import cors_answers
 from nexq.storage.s3.handlers import (
+    attributes,
     bucket,
     listing,
     multipart,
@@ -52,6 +53,7 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.COPY_OBJECT: objects.copy_object,
     Operation.GET_OBJECT: objects.get_object,
     Operation.HEAD_OBJECT: objects.head_object,
+    Operation.GET_OBJECT_ATTRIBUTES: attributes.get_object_attributes,
     Operation.DELETE_OBJECT: objects.delete_object,
     Operation.DELETE_OBJECTS: objects.delete_objects,
     Operation.POST_OBJECT: post.post_object,

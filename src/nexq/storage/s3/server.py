@@ -16,6 +16,7 @@ from nexq.core.ratelimit import RateLimiter
 from nexq.storage.directory import Credential
 from nexq.storage.metering import BillingClass, Meter
 from nexq.storage.s3 import cors_answers, sigv4
+from nexq.storage.s3.admission import admit, watch_body
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.errors import (
     S3Error,
@@ -73,9 +74,11 @@ class S3App:
         raw_path = raw_path.partition("?")[0]
         resource = raw_path
         req: S3Request | None = None
+        watched = watch_body(scope, receive)
         try:
-            req = self._parse(scope, receive, method, raw_path)
+            req = self._parse(scope, watched or receive, method, raw_path)
             resource = unquote(raw_path)
+            admit(req, self._services)
             response = await HANDLERS[req.operation](req, self._services)
         except S3Error as exc:
             response = self._error(exc, resource, request_id, method)
@@ -86,6 +89,10 @@ class S3App:
             response = self._error(internal_error(), resource, request_id, method)
         if req is not None and "origin" in req.headers:  # a browser's: the bucket's CORS
             cors_answers.add_actual_headers(req, response, self._services.objects.directory)
+        if watched is not None and not watched.asked:
+            # The client still holds the body it announced: this connection cannot carry
+            # another request, as its next bytes may be that body or the next request.
+            response.headers["connection"] = "close"
         sent = await self._send(send, receive, response, request_id, method)
         if self._meter is not None and req is not None:
             if req.credential is not None:

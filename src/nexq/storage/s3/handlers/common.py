@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote
 
 from nexq.storage.conditions import Conditions
 from nexq.storage.directory import Credential
-from nexq.storage.model import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, ObjectMeta
+from nexq.storage.model import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, MAX_PART_NUMBER, ObjectMeta
 from nexq.storage.multipart import Multipart
 from nexq.storage.s3 import encoded_words
 from nexq.storage.s3.errors import S3Error, invalid_argument
@@ -40,7 +40,22 @@ def content_headers(req: S3Request) -> dict[str, str]:
     """The standard content headers of a write, as stored."""
     headers = {name: req.headers[name] for name in CONTENT_HEADERS if name in req.headers}
     headers.setdefault("content-type", "binary/octet-stream")
+    if "content-encoding" in headers:
+        encoding = stored_encoding(headers["content-encoding"])
+        if encoding:
+            headers["content-encoding"] = encoding
+        else:
+            del headers["content-encoding"]
     return headers
+
+
+def stored_encoding(value: str) -> str:
+    """Content-Encoding as stored: without ``aws-chunked``, which only frames this request's
+    body (S3 compat: ``aws-chunked,gzip`` is stored as ``gzip``, ``aws-chunked`` as none)."""
+    tokens = [t.strip() for t in value.split(",")]
+    if not any(t.lower() == "aws-chunked" for t in tokens):
+        return value
+    return ",".join(t for t in tokens if t and t.lower() != "aws-chunked")
 
 
 def user_metadata(req: S3Request) -> dict[str, str]:
@@ -100,6 +115,15 @@ def requested_checksums(req: S3Request) -> tuple[set[str], dict[str, str]]:
 CHECKSUM_BYTES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
 
 
+def content_md5(req: S3Request) -> str | None:
+    """The Content-MD5 header, refused before any byte of the body is read if it cannot be
+    an MD5 at all (InvalidDigest; one that is an MD5 but not the body's is BadDigest)."""
+    value = req.headers.get("content-md5")
+    if value is not None and not _is_digest(value, 16):
+        raise S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
+    return value
+
+
 def _is_digest(value: str, length: int) -> bool:
     try:
         return len(base64.b64decode(value.strip(), validate=True)) == length
@@ -135,7 +159,7 @@ def write_content(req: S3Request, checksums: dict[str, str] | None = None) -> Ne
     return NewContent(
         headers=content_headers(req),
         metadata=user_metadata(req),
-        content_md5=req.headers.get("content-md5"),
+        content_md5=content_md5(req),
         checksums=checksums,
         if_match=req.headers.get("if-match"),
         if_none_match=if_none_match is not None,
@@ -197,7 +221,11 @@ def copy_source(req: S3Request) -> tuple[str, str, str | None]:
 
 def part_number(req: S3Request) -> int:
     value = req.query.get("partNumber", "")
-    if not value.isdigit():
+    # S3 compat: 0, 10001 and "x" are all InvalidArgument (a number past the object's parts
+    # is InvalidPartNumber, later); ASCII digits only, and short enough for int().
+    if not (value.isascii() and value.isdigit() and len(value.lstrip("0")) <= 5) or not (
+        1 <= int(value) <= MAX_PART_NUMBER
+    ):
         raise invalid_argument(
             "Part number must be an integer between 1 and 10000, inclusive",
             "partNumber",

@@ -13,6 +13,7 @@ from nexq.storage.s3.handlers.common import (
     Services,
     checksum_response_headers,
     content_headers,
+    content_md5,
     copy_source,
     empty,
     int_param,
@@ -72,7 +73,7 @@ async def upload_part(req: S3Request, s: Services) -> Response:
     upload_id = req.query.get("uploadId", "")
     algorithms, header_sums = requested_checksums(req)
     bucket, key = req.bucket or "", req.key or ""
-    md5 = req.headers.get("content-md5")
+    md5 = content_md5(req)
 
     def start() -> IncomingBody:
         s.multipart.upload(req.caller, bucket, key, upload_id)

@@ -17,6 +17,7 @@ from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
 from nexq.storage.s3.handlers.common import (
     Services,
     checksum_response_headers,
+    content_md5,
     copy_source,
     empty,
     object_headers,
@@ -46,6 +47,7 @@ _OVERRIDES = {
 
 async def put_object(req: S3Request, s: Services) -> Response:
     algorithms, header_sums = requested_checksums(req)
+    content_md5(req)
     bucket, key = req.bucket or "", req.key or ""
     if "content-length" not in req.headers and "x-amz-decoded-content-length" not in req.headers:
         raise S3Error(
@@ -119,13 +121,20 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _part_range(req: S3Request, meta: ObjectMeta) -> tuple[int, int]:
+def _part_range(req: S3Request, meta: ObjectMeta) -> tuple[int, int] | None:
     number = part_number(req)
     count = len(meta.segments) if meta.parts_count else 1
-    if not 1 <= number <= count:
-        raise InvalidRange("The requested partnumber is not satisfiable")
+    if number > count:
+        raise S3Error(
+            "InvalidPartNumber",
+            "The requested partnumber is not satisfiable",
+            416,
+            {"PartNumberRequested": str(number), "ActualPartCount": str(count)},
+        )
     offset = sum(seg.size for seg in meta.segments[: number - 1]) if meta.parts_count else 0
     size = meta.segments[number - 1].size if meta.parts_count else meta.size
+    if meta.size == 0:
+        return None  # the one part of an empty object is all of it: 200, no Content-Range
     return offset, offset + size - 1
 
 
@@ -145,6 +154,14 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
             error.headers["content-range"] = f"bytes */{meta.size}"
             raise error from None
 
+    if "partNumber" in req.query:
+        part_number(req)  # InvalidArgument for 0 or "x", before the object is looked up
+        if "range" in req.headers:
+            raise S3Error(
+                "InvalidRequest",
+                "Cannot specify both Range header and partNumber query parameter",
+                400,
+            )
     for param in _OVERRIDES:
         if has_control_characters(req.query.get(param, "")):
             raise invalid_argument(
