@@ -66,6 +66,22 @@ class Recipe:
     files: bool = False  # a multipart/form-data upload with one small file
 
 
+# A bucket's settings documents, for the routes that put them (and the GETs that read them).
+CORS = {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}
+LIFECYCLE = {"Rules": [{"Filter": {}, "Status": "Enabled", "Expiration": {"Days": 1}}]}
+DOCUMENTS = ("policy", "cors", "lifecycle")
+
+
+def bucket_policy(bucket: str) -> dict[str, Any]:
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/nothing/*",
+    }
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
 def bucket_body(ids: dict[str, str]) -> dict[str, Any]:
     # Account A's own bucket name for another account (a conflict), else a free name.
     return {"name": ids["name"] if ids.get("caller") == "other" else f"{ids['name']}-new"}
@@ -100,6 +116,37 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         body=lambda ids: {"key": "o"}, other="404"
     ),
     ("POST", "/v1/storage/share-links/revoke"): Recipe(),
+    ("GET", "/v1/storage/buckets/{name}/versions"): Recipe(other="404"),
+    ("POST", "/v1/storage/buckets/{name}/objects/{key}/restore"): Recipe(
+        body=lambda ids: {"version_id": "null"}, other="404"
+    ),
+    ("GET", "/v1/storage/buckets/{name}/versioning"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/versioning"): Recipe(
+        body=lambda ids: {"status": "Enabled"}, other="404"
+    ),
+    ("GET", "/v1/storage/buckets/{name}/policy"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/policy"): Recipe(
+        body=lambda ids: bucket_policy(ids["name"]), other="404"
+    ),
+    ("DELETE", "/v1/storage/buckets/{name}/policy"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/cors"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/cors"): Recipe(body=lambda ids: CORS, other="404"),
+    ("DELETE", "/v1/storage/buckets/{name}/cors"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/lifecycle"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/lifecycle"): Recipe(
+        body=lambda ids: LIFECYCLE, other="404"
+    ),
+    ("DELETE", "/v1/storage/buckets/{name}/lifecycle"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/tags"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/tags"): Recipe(
+        body=lambda ids: {"tags": {"k": "v"}}, other="404"
+    ),
+    ("DELETE", "/v1/storage/buckets/{name}/tags"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/public-access-block"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/public-access-block"): Recipe(
+        body=lambda ids: {"block_public_policy": True}, other="404"
+    ),
+    ("DELETE", "/v1/storage/buckets/{name}/public-access-block"): Recipe(other="404"),
     ("GET", "/v1/storage/access-keys"): Recipe(other="hidden"),
     ("POST", "/v1/storage/access-keys"): Recipe(body=lambda ids: {"label": "made"}),
     ("POST", "/v1/storage/access-keys/{key_id}/revoke"): Recipe(other="404"),
@@ -241,6 +288,12 @@ class World:
         elif method == "POST" and path == "/v1/storage/buckets":
             ids["name"] = f"authz-{n}"  # taken: another account asking for it gets 409
             api.post("/v1/storage/buckets", json={"name": ids["name"]}).raise_for_status()
+        setting = path.rpartition("/")[2]
+        if method == "GET" and "{name}" in path and setting in DOCUMENTS:
+            # Reading a document the bucket does not have is a 404: give it one.
+            made = {"policy": bucket_policy(ids["name"]), "cors": CORS, "lifecycle": LIFECYCLE}
+            url = f"/v1/storage/buckets/{ids['name']}/{setting}"
+            api.put(url, json=made[setting]).raise_for_status()
         if "{key}" in path:
             url = api.post(
                 f"/v1/storage/buckets/{ids['name']}/presign", json={"key": "o", "method": "PUT"}

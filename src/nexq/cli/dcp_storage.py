@@ -1,4 +1,5 @@
-"""``dcp storage``: buckets, objects, S3 access keys and usage."""
+"""``dcp storage``: buckets (their settings: dcp_bucket_settings.py), objects (their versions:
+dcp_object_versions.py), S3 access keys and usage."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nexq.cli import dcp_aws
+from nexq.cli import dcp_aws, dcp_bucket_settings, dcp_object_versions
 from nexq.cli.dcp_config import State, state
 from nexq.cli.dcp_output import emit_fields, emit_json, emit_table, note, size, warn
 from nexq.client import AccessKey, Bucket
@@ -19,6 +20,14 @@ keys_app = typer.Typer(help="S3 access keys.", no_args_is_help=True)
 storage_app.add_typer(buckets_app, name="buckets")
 storage_app.add_typer(objects_app, name="objects")
 storage_app.add_typer(keys_app, name="keys")
+buckets_app.command("versioning")(dcp_bucket_settings.versioning)
+buckets_app.command("policy")(dcp_bucket_settings.policy)
+buckets_app.command("cors")(dcp_bucket_settings.cors)
+buckets_app.command("lifecycle")(dcp_bucket_settings.lifecycle)
+buckets_app.command("tags")(dcp_bucket_settings.tags)
+buckets_app.command("public-access-block")(dcp_bucket_settings.public_access_block)
+objects_app.command("versions")(dcp_object_versions.versions)
+objects_app.command("restore")(dcp_object_versions.restore)
 
 BucketName = Annotated[str, typer.Argument(metavar="BUCKET")]
 ObjectKey = Annotated[str, typer.Argument(metavar="KEY")]
@@ -112,13 +121,27 @@ def objects_list(
     emit_table(["KEY", "SIZE", "LAST MODIFIED", "ETAG"], rows)
 
 
-@objects_app.command("rm")
-def objects_rm(ctx: typer.Context, bucket: BucketName, key: ObjectKey) -> None:
-    """Delete an object."""
+@objects_app.command("delete")
+@objects_app.command("rm", hidden=True)  # its first name; scripts may still use it
+def objects_delete(
+    ctx: typer.Context,
+    bucket: BucketName,
+    key: ObjectKey,
+    version_id: Annotated[
+        str | None,
+        typer.Option(
+            "--version-id", help='Remove this version for good ("null": the null version).'
+        ),
+    ] = None,
+) -> None:
+    """Delete an object (a delete marker, in a versioned bucket), or one version for good."""
     st = state(ctx)
     with st.client() as api:
-        api.delete_object(bucket, key)
-    st.say(f"Deleted {bucket}/{key}")
+        api.delete_object(bucket, key, version_id)
+    if version_id is None:
+        st.say(f"Deleted {bucket}/{key}")
+    else:
+        st.say(f"Deleted version {version_id} of {bucket}/{key}")
 
 
 @objects_app.command("presign")

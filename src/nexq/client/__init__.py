@@ -18,6 +18,7 @@ from nexq.client.api import (
     Unreachable,
     Usage,
 )
+from nexq.client.bucket_settings import ObjectVersion, PublicAccessBlock, Versioning
 
 __all__ = [
     "AccessKey",
@@ -32,8 +33,11 @@ __all__ = [
     "NexqClient",
     "Object",
     "ObjectListing",
+    "ObjectVersion",
     "Presigned",
+    "PublicAccessBlock",
     "StorageInfo",
     "Unreachable",
     "Usage",
+    "Versioning",
 ]

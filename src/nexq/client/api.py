@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Literal, TypedDict, cast
-from urllib.parse import quote
 
 import httpx
+
+from nexq.client.bucket_settings import BucketSettingsClient
+from nexq.client.paths import segment as _seg
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -132,7 +134,7 @@ class Unreachable(ClientError):
     """The API could not be reached at all (refused, DNS, TLS, timeout …)."""
 
 
-class NexqClient:
+class NexqClient(BucketSettingsClient):
     """A synchronous client of one Nexq API endpoint, authenticated by one bearer token."""
 
     def __init__(
@@ -182,10 +184,17 @@ class NexqClient:
         *,
         body: Any = None,
         params: dict[str, Any] | None = None,
+        text: str | None = None,
     ) -> Any:
+        """``body`` is sent as JSON; ``text`` (JSON already written) is sent as it is."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        raw: dict[str, Any] = (
+            {"content": text.encode(), "headers": {"Content-Type": "application/json"}}
+            if text is not None
+            else {"json": body}
+        )
         try:
-            response = self._http.request(method, f"/v1{path}", json=body, params=query or None)
+            response = self._http.request(method, f"/v1{path}", params=query or None, **raw)
         except httpx.TransportError as exc:
             # The exception text names the host, never the headers, so it cannot leak a token.
             raise Unreachable(f"cannot reach {self.api_url}: {exc or type(exc).__name__}") from None
@@ -311,8 +320,13 @@ class NexqClient:
                     listing["prefixes"].append(common)
         return listing
 
-    def delete_object(self, bucket: str, key: str) -> None:
-        self._request("DELETE", f"/storage/buckets/{_seg(bucket)}/objects/{_seg(key)}")
+    def delete_object(self, bucket: str, key: str, version_id: str | None = None) -> None:
+        """Delete an object, or with ``version_id`` that one version for good."""
+        self._request(
+            "DELETE",
+            f"/storage/buckets/{_seg(bucket)}/objects/{_seg(key)}",
+            params={"version_id": version_id},
+        )
 
     def presign(
         self,
@@ -440,10 +454,3 @@ class NexqClient:
 
     def resume_account(self, account_id: str) -> Account:
         return cast(Account, self._request("POST", f"/admin/accounts/{_seg(account_id)}/resume"))
-
-
-def _seg(value: str) -> str:
-    """One path segment: an object key's ``/``, ``?`` or ``..`` must not change the route."""
-    segment = quote(value, safe="")
-    # "." and ".." are dot segments that URL normalisation would resolve away.
-    return segment.replace(".", "%2E") if segment in {".", ".."} else segment

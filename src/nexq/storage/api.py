@@ -1,4 +1,5 @@
-"""REST routes of Object Storage: buckets, objects, presigned URLs, access keys, usage."""
+"""REST routes of Object Storage: buckets, objects, presigned URLs, access keys, usage; a
+bucket's settings and object versions are in api_settings.py and api_versions.py."""
 
 import re
 import time
@@ -10,8 +11,17 @@ from pydantic import BaseModel, Field
 
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
+from nexq.storage import api_settings, api_versions
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
-from nexq.storage.errors import AccessDenied, NoSuchBucket, NoSuchKey
+from nexq.storage.api_versions import VERSION_ID_CHARS
+from nexq.storage.conditions import Conditions
+from nexq.storage.errors import (
+    AccessDenied,
+    DeleteMarkerFound,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchVersion,
+)
 from nexq.storage.model import MAX_KEY_BYTES, Counters, validate_key
 from nexq.storage.s3.presign import MAX_EXPIRES, presign_url
 from nexq.storage.service import BucketStats, ObjectStorage
@@ -177,6 +187,7 @@ def router(
     UsageReader = Annotated[Principal, Depends(auth.require("storage:read", "billing:read"))]
 
     def stats_of(caller: Principal, name: str) -> BucketStats:
+        objects.directory.refresh()  # as in api_settings.owned_bucket
         try:
             return objects.bucket_stat(caller, name)
         except (NoSuchBucket, AccessDenied):
@@ -233,9 +244,34 @@ def router(
         )
 
     @api.delete("/buckets/{name}/objects/{key:path}", status_code=204, summary="Delete an object")
-    def delete_object(name: BucketName, key: str, caller: Write) -> Response:
-        stats_of(caller, name)
-        if not objects.delete_object(caller, name, key).removed:
+    def delete_object(
+        name: BucketName,
+        key: str,
+        caller: Write,
+        version_id: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=VERSION_ID_CHARS,
+                description='Remove this version for good ("null": the null version).',
+            ),
+        ] = None,
+    ) -> Response:
+        """Without ``version_id``, in a versioned bucket, a delete marker becomes the current
+        version and every version stays; with it, that one version goes for good."""
+        bucket = stats_of(caller, name).bucket
+        if version_id is not None:
+            if not objects.delete_object(caller, name, key, version_id).removed:
+                raise NoSuchVersion(f"No version {version_id!r} of {key!r} in the bucket {name!r}.")
+            return Response(status_code=204)
+        if bucket.versioning is not None:
+            # S3 stacks a delete marker even on a key that is not there; the API answers 404.
+            try:
+                objects.head_object(caller, name, key, Conditions())
+            except (NoSuchKey, DeleteMarkerFound):
+                raise NoSuchKey(f"No object {key!r} in the bucket {name!r}.") from None
+        removal = objects.delete_object(caller, name, key)
+        if not (removal.removed or removal.marker_added):
             raise NoSuchKey(f"No object {key!r} in the bucket {name!r}.")
         return Response(status_code=204)
 
@@ -305,4 +341,6 @@ def router(
             totals=CountersOut.of(report.totals),
         )
 
+    api_settings.add_routes(api, objects, auth)
+    api_versions.add_routes(api, objects, auth)
     return api
