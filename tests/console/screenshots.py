@@ -2,7 +2,8 @@
 
 Starts a live server on a scratch data directory (the shipped tiers: the account is Free),
 fills it with a little realistic data through S3 (boto3) and the console itself, adds a month
-of usage history so that Billing shows money, and saves PNGs under docs/screenshots/.
+of usage history so that Billing shows money, and saves PNGs under docs/screenshots/. Names
+given as arguments (e.g. ``bucket-settings object-versions``) save only those pictures.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.live import BURST, LiveServer
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
+ONLY = frozenset(sys.argv[1:])
 
 
 def fill(server: LiveServer, email: str) -> None:
@@ -42,6 +44,36 @@ def fill(server: LiveServer, email: str) -> None:
     for name, size in files.items():
         s3.put_object(Bucket="website-assets", Key=name, Body=b"x" * size)
     s3.put_object(Bucket="backups-2026", Key="db/2026-11-27.sql.gz", Body=b"0" * 7_340_032)
+    # A versioned bucket with some history, its settings filled in as a team would.
+    s3.put_bucket_versioning(Bucket="ml-datasets", VersioningConfiguration={"Status": "Enabled"})
+    for size in (2_621_440, 2_883_584, 3_145_728):
+        s3.put_object(Bucket="ml-datasets", Key="labels.csv", Body=b"2" * size)
+    s3.put_object(Bucket="ml-datasets", Key="scratch/tmp.npy", Body=b"3" * 40_960)
+    s3.delete_object(Bucket="ml-datasets", Key="scratch/tmp.npy")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="ml-datasets",
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "old-versions",
+                    "Status": "Enabled",
+                    "Filter": {},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                },
+                {
+                    "ID": "scratch",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "scratch/"},
+                    "Expiration": {"Days": 3},
+                },
+            ]
+        },
+    )
+    s3.put_bucket_tagging(
+        Bucket="ml-datasets",
+        Tagging={"TagSet": [{"Key": "team", "Value": "research"}, {"Key": "env", "Value": "prod"}]},
+    )
     s3.put_object(Bucket="ml-datasets", Key="train.parquet", Body=b"1" * 3_145_728)
     for _ in range(25):
         s3.get_object(Bucket="website-assets", Key="index.html")["Body"].read()
@@ -88,6 +120,8 @@ def history(server: LiveServer, email: str) -> None:
 
 
 def shoot(page: Page, name: str) -> None:
+    if ONLY and name not in ONLY:
+        return
     page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
     print("saved", OUT / f"{name}.png")
 
@@ -125,6 +159,10 @@ def main() -> None:
                 shoot(page, "buckets")
                 page.goto("/storage/buckets/website-assets")
                 shoot(page, "object-browser")
+                page.goto("/storage/buckets/ml-datasets/versions")
+                shoot(page, "object-versions")
+                page.goto("/storage/buckets/ml-datasets/settings")
+                shoot(page, "bucket-settings")
                 page.goto("/storage/access-keys/new")
                 page.get_by_label("Label").fill("Production API")
                 page.get_by_label("Specific Buckets").check()

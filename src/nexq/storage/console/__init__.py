@@ -1,4 +1,5 @@
-"""Console pages of Object Storage: buckets, the object browser, access keys and usage.
+"""Console pages of Object Storage: buckets (with their settings), the object browser (with
+object versions), access keys and usage.
 
 Every page acts for the signed-in account (its Principal) through the same services as the
 REST API. Uploads and downloads stream: the browser sends large files as multipart uploads,
@@ -9,7 +10,7 @@ from fastapi import APIRouter
 
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.console import access_keys as key_pages
-from nexq.storage.console import buckets, objects, uploads
+from nexq.storage.console import buckets, objects, settings, uploads, versions
 from nexq.storage.console import usage as usage_pages
 from nexq.storage.console.links import Connect
 from nexq.storage.multipart import Multipart
@@ -38,6 +39,8 @@ def router(
     web.include_router(buckets.router(storage, pages, connect))
     web.include_router(objects.router(storage, access_keys, pages, connect, part_bytes))
     web.include_router(uploads.router(storage, multipart, pages))
+    web.include_router(settings.router(storage, pages))
+    web.include_router(versions.router(storage, pages, connect, part_bytes))
     web.include_router(key_pages.router(storage, access_keys, pages, connect))
     web.include_router(usage_pages.router(usage, pages))
     return web

@@ -78,6 +78,7 @@ def router(
             part_bytes=part_bytes,
             bucket_url=bucket_url,
             connect=connect,
+            showing_versions=False,
         )
 
     @web.post("/delete-objects")
@@ -163,8 +164,9 @@ def router(
         return details_page(request, caller, name, key, url, expires)
 
     @web.get("/download")
-    def download(name: str, key: str, caller: SignedIn) -> Response:
-        opened = storage.open_object(caller, name, key, Conditions())
+    def download(name: str, key: str, caller: SignedIn, version: str = "") -> Response:
+        """The object's bytes: its current version, or the version S3 names ``version``."""
+        opened = storage.open_object(caller, name, key, Conditions(), version=version or None)
         meta = opened.meta
         headers = {
             "content-length": str(meta.size),

@@ -1,0 +1,282 @@
+"""A bucket's Settings page: versioning, bucket policy, CORS, lifecycle rules, Block Public
+Access and tags, each a form of its own that posts and comes back to its section.
+
+A refused draft comes back on the page as it was typed, with the reason next to it (S3's
+message where S3 has one) and nothing stored; a destructive change asks first (in a dialog
+with script, on a page of its own without).
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from nexq.core.errors import Invalid
+from nexq.core.identity import Principal
+from nexq.storage.console.bucket_documents import (
+    CORS_EXAMPLE,
+    LifecycleDraft,
+    cors_document,
+    cors_json,
+    cors_rules,
+    lifecycle_rows,
+    lifecycle_rules,
+    with_rule,
+    with_tag,
+    without_rule,
+    without_tag,
+)
+from nexq.storage.console.links import bucket_url
+from nexq.storage.errors import AccessDenied
+from nexq.storage.policy import MalformedPolicy
+from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
+from nexq.storage.public_access import PublicAccessBlock
+from nexq.storage.service import ObjectStorage
+from nexq.storage.tagging import TagSet
+from nexq.storage.versions import ENABLED, SUSPENDED
+from nexq.web.console.web import Flash, Pages
+
+Text = Annotated[str, Form()]
+
+
+def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
+    """GET /storage/buckets/{name}/settings and the forms it posts."""
+    web = APIRouter(prefix="/storage/buckets/{name}/settings")
+    SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
+
+    def page(
+        request: Request,
+        caller: Principal,
+        name: str,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        drafts: dict[str, str] | None = None,
+        rule: LifecycleDraft | None = None,
+    ) -> Response:
+        # The page shows the bucket's versioning state, which its cached entry may predate
+        # (this process serves pages only; S3 requests are what refresh it otherwise).
+        storage.directory.refresh()
+        stats = storage.bucket_stat(caller, name)
+        policy = storage.bucket_document(caller, name, "policy")
+        cors = cors_rules(storage.bucket_document(caller, name, "cors"))
+        drafts = drafts or {}
+        return pages.render(
+            request,
+            "storage/bucket_settings.html",
+            caller,
+            status,
+            name=name,
+            stats=stats,
+            crumbs=[(name, bucket_url(name)), ("Settings", bucket_url(name, "/settings"))],
+            bucket_url=bucket_url,
+            errors=errors or {},
+            versioning=stats.bucket.versioning,
+            has_policy=policy is not None,
+            policy_text=drafts.get("policy", policy or ""),
+            cors=cors,
+            cors_text=drafts.get("cors", cors_json(cors)),
+            cors_example=CORS_EXAMPLE,
+            rules=lifecycle_rows(
+                lifecycle_rules(storage.bucket_document(caller, name, "lifecycle"))
+            ),
+            rule=rule or LifecycleDraft(),
+            block=PublicAccessBlock.parse(storage.bucket_document(caller, name, PUBLIC_ACCESS)),
+            tags=TagSet.from_json(storage.bucket_document(caller, name, "tagging")),
+            tag_key=drafts.get("tag_key", ""),
+            tag_value=drafts.get("tag_value", ""),
+        )
+
+    def done(request: Request, name: str, section: str, text: str) -> Response:
+        return pages.redirect(
+            request, bucket_url(name, "/settings") + f"#{section}", Flash("success", text)
+        )
+
+    def ask(
+        request: Request,
+        caller: Principal,
+        name: str,
+        path: str,
+        fields: list[tuple[str, str]],
+        title: str,
+        message: str,
+        button: str,
+        style: str = "danger",
+    ) -> Response:
+        return pages.confirm(
+            request,
+            caller,
+            title=title,
+            message=message,
+            action=bucket_url(name, "/settings" + path),
+            button=button,
+            fields=fields,
+            back=bucket_url(name, "/settings"),
+            style=style,
+        )
+
+    @web.get("")
+    def settings(request: Request, name: str, caller: SignedIn) -> Response:
+        return page(request, caller, name)
+
+    # versioning -----------------------------------------------------------------------
+    @web.post("/versioning")
+    def versioning(
+        request: Request, name: str, caller: SignedIn, state: Text = "", confirm: Text = ""
+    ) -> Response:
+        if state == SUSPENDED and confirm != "yes":
+            return ask(
+                request,
+                caller,
+                name,
+                "/versioning",
+                [("state", SUSPENDED)],
+                f"Suspend versioning of {name}?",
+                "New writes then replace an object's null version instead of adding versions. "
+                "The versions kept so far stay until you delete them.",
+                "Suspend versioning",
+                "warning",
+            )
+        storage.set_versioning(caller, name, state)
+        said = "enabled" if state == ENABLED else "suspended"
+        return done(request, name, "versioning", f"Versioning is {said} on {name}.")
+
+    # bucket policy --------------------------------------------------------------------
+    @web.post("/policy")
+    def save_policy(request: Request, name: str, caller: SignedIn, policy: Text = "") -> Response:
+        storage.bucket(caller, name)
+        try:
+            storage.set_bucket_policy(caller, name, policy.strip())
+        except (MalformedPolicy, AccessDenied) as exc:
+            return page(request, caller, name, 400, {"policy": exc.message}, {"policy": policy})
+        return done(request, name, "policy", "Bucket policy saved.")
+
+    @web.post("/policy/delete")
+    def delete_policy(
+        request: Request, name: str, caller: SignedIn, confirm: Text = ""
+    ) -> Response:
+        if confirm != "yes":
+            return ask(
+                request,
+                caller,
+                name,
+                "/policy/delete",
+                [],
+                f"Delete the bucket policy of {name}?",
+                "Every access the policy granted or denied ends at once.",
+                "Delete policy",
+            )
+        storage.set_bucket_document(caller, name, "policy", None)
+        return done(request, name, "policy", "Bucket policy deleted.")
+
+    # CORS -----------------------------------------------------------------------------
+    @web.post("/cors")
+    def save_cors(request: Request, name: str, caller: SignedIn, cors: Text = "") -> Response:
+        storage.bucket(caller, name)
+        try:
+            document = cors_document(cors)
+        except Invalid as exc:
+            return page(request, caller, name, 400, {"cors": exc.message}, {"cors": cors})
+        storage.set_bucket_document(caller, name, "cors", document)
+        return done(request, name, "cors", "CORS rules saved.")
+
+    @web.post("/cors/delete")
+    def delete_cors(request: Request, name: str, caller: SignedIn, confirm: Text = "") -> Response:
+        if confirm != "yes":
+            return ask(
+                request,
+                caller,
+                name,
+                "/cors/delete",
+                [],
+                f"Delete the CORS rules of {name}?",
+                "Browsers on other sites can no longer read from or write to this bucket.",
+                "Delete CORS rules",
+            )
+        storage.set_bucket_document(caller, name, "cors", None)
+        return done(request, name, "cors", "CORS rules deleted.")
+
+    # lifecycle ------------------------------------------------------------------------
+    @web.post("/lifecycle")
+    def add_rule(
+        request: Request,
+        name: str,
+        caller: SignedIn,
+        rule_id: Text = "",
+        prefix: Text = "",
+        expire_days: Text = "",
+        noncurrent_days: Text = "",
+        abort_days: Text = "",
+    ) -> Response:
+        draft = LifecycleDraft(rule_id, prefix, expire_days, noncurrent_days, abort_days)
+        rules = lifecycle_rules(storage.bucket_document(caller, name, "lifecycle"))
+        try:
+            document = with_rule(rules, draft)
+        except Invalid as exc:
+            return page(request, caller, name, 400, {"lifecycle": exc.message}, rule=draft)
+        storage.set_bucket_document(caller, name, "lifecycle", document)
+        return done(request, name, "lifecycle", "Lifecycle rule added.")
+
+    @web.post("/lifecycle/remove")
+    def remove_rule(
+        request: Request, name: str, caller: SignedIn, rule_id: Text = "", confirm: Text = ""
+    ) -> Response:
+        if confirm != "yes":
+            return ask(
+                request,
+                caller,
+                name,
+                "/lifecycle/remove",
+                [("rule_id", rule_id)],
+                f"Remove the lifecycle rule {rule_id}?",
+                "Objects it would have expired or deleted are kept from now on.",
+                "Remove rule",
+            )
+        rules = lifecycle_rules(storage.bucket_document(caller, name, "lifecycle"))
+        try:
+            document = without_rule(rules, rule_id)
+        except Invalid as exc:
+            return page(request, caller, name, 400, {"lifecycle": exc.message})
+        storage.set_bucket_document(caller, name, "lifecycle", document)
+        return done(request, name, "lifecycle", f"Lifecycle rule {rule_id} removed.")
+
+    # Block Public Access --------------------------------------------------------------
+    @web.post("/public-access")
+    def save_public_access(
+        request: Request,
+        name: str,
+        caller: SignedIn,
+        block_public_acls: Text = "",
+        ignore_public_acls: Text = "",
+        block_public_policy: Text = "",
+        restrict_public_buckets: Text = "",
+    ) -> Response:
+        # An unchecked box is not sent at all: absent is off.
+        block = PublicAccessBlock(
+            block_public_acls=bool(block_public_acls),
+            ignore_public_acls=bool(ignore_public_acls),
+            block_public_policy=bool(block_public_policy),
+            restrict_public_buckets=bool(restrict_public_buckets),
+        )
+        storage.set_bucket_document(caller, name, PUBLIC_ACCESS, block.to_json())
+        return done(request, name, "public-access", "Block Public Access settings saved.")
+
+    # tags -----------------------------------------------------------------------------
+    @web.post("/tags")
+    def add_tag(
+        request: Request, name: str, caller: SignedIn, key: Text = "", value: Text = ""
+    ) -> Response:
+        try:
+            document = with_tag(storage.bucket_document(caller, name, "tagging"), key, value)
+        except Invalid as exc:
+            drafts = {"tag_key": key, "tag_value": value}
+            return page(request, caller, name, 400, {"tags": exc.message}, drafts)
+        storage.set_bucket_document(caller, name, "tagging", document)
+        return done(request, name, "tags", f"Tag {key} saved.")
+
+    @web.post("/tags/remove")
+    def remove_tag(request: Request, name: str, caller: SignedIn, key: Text = "") -> Response:
+        document = without_tag(storage.bucket_document(caller, name, "tagging"), key)
+        storage.set_bucket_document(caller, name, "tagging", document)
+        return done(request, name, "tags", f"Tag {key} removed.")
+
+    return web
