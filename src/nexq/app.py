@@ -27,6 +27,7 @@ from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
 from nexq.core import postgres, sql
 from nexq.core.crypto import SecretBox
+from nexq.core.data_keys import DataKeys, SqlDataKeys
 from nexq.core.db import Database
 from nexq.core.durability import FileSystemSync, NoSync
 from nexq.core.egress import Egress, parse_networks
@@ -43,6 +44,7 @@ from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs import rados
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.blobs.port import BlobStore
+from nexq.storage.blobs.sealed import SealedBlobs
 from nexq.storage.descriptor import collect_garbage
 from nexq.storage.descriptor import descriptor as storage_descriptor
 from nexq.storage.directory import Directory
@@ -109,6 +111,7 @@ class Nexq:
     budgets: Budgets
     box: SecretBox  # the master keys; `nexq admin master-key` rotates them
     support: Support
+    data_keys: DataKeys  # wrap the keys of sealed blobs; sealed with the master key
 
     def operator(self, email: str) -> Principal:
         """The operator account ``email`` acting with every scope of its role (``nexq admin``)."""
@@ -169,7 +172,9 @@ def build(settings: Settings) -> Nexq:
     )
     db = open_database(settings)
     store = SqliteMetadata(db)
-    blobs = open_blobs(settings, "storage")
+    # Every blob is sealed at rest (storage.blobs.sealed), under keys the master key wraps.
+    data_keys = DataKeys(box, SqlDataKeys(db))
+    blobs = SealedBlobs(open_blobs(settings, "storage"), data_keys)
     directory = Directory(store, box)
     # Hashing only, never waiting: sized to the cores that can hash in parallel.
     hash_pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="nexq-hash")
@@ -191,7 +196,7 @@ def build(settings: Settings) -> Nexq:
         SqliteSupport(db),
         load_plans(settings.tiers_path),
         # The attachments' own blob root: storage's start-up sweep never sees them.
-        AttachmentFiles(open_blobs(settings, "support")),
+        AttachmentFiles(SealedBlobs(open_blobs(settings, "support"), data_keys)),
         Inbox(billing_store, account_store, mailer),
         topics=lambda: titles,
         operators=lambda: operator_ids(account_store),
@@ -224,6 +229,7 @@ def build(settings: Settings) -> Nexq:
         ),
         box=box,
         support=support,
+        data_keys=data_keys,
     )
     found.extend(services(nexq))
     titles.extend(service.title for service in found)
@@ -243,7 +249,7 @@ def operator_ids(store: SqliteAccounts) -> list[str]:
 
 def sealed_stores(nexq: Nexq) -> list[SealedStore]:
     """Every table of secrets sealed with the master key: a rotation re-wraps them all."""
-    return [nexq.access_keys]
+    return [nexq.access_keys, nexq.data_keys]
 
 
 def _tier_catalog(settings: Settings) -> TierCatalog:

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from nexq.core.crypto import SecretBox, new_key
+from nexq.core.data_keys import DataKeys, MemoryDataKeys
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.blobs.memory import MemoryBlobStore
 from nexq.storage.blobs.port import BlobStore
 from nexq.storage.blobs.rados import RadosBlobStore, Timing, from_url
+from nexq.storage.blobs.sealed import SealedBlobs
 from tests.ceph import CephCluster
 
 # A small stripe for the RADOS store, so that the striping tests below cross stripes with a
@@ -26,18 +29,30 @@ def rados(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     return cluster.blob_store(stripe=STRIPE)
 
 
-IMPLEMENTATIONS: dict[str, Callable[[pytest.FixtureRequest, Path], BlobStore]] = {
+def sealed(
+    raw: Callable[[pytest.FixtureRequest, Path], BlobStore],
+) -> Callable[[pytest.FixtureRequest, Path], BlobStore]:
+    """The same store through the sealing layer every installation uses (storage.blobs.sealed)."""
+
+    def made(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+        return SealedBlobs(raw(request, tmp_path), DataKeys(SecretBox(new_key()), MemoryDataKeys()))
+
+    return made
+
+
+RAW: dict[str, Callable[[pytest.FixtureRequest, Path], BlobStore]] = {
     "filesystem": lambda _, tmp_path: FileBlobStore(tmp_path),
     "memory": lambda _, __: MemoryBlobStore(),
     "rados": rados,
 }
+IMPLEMENTATIONS = {**RAW, **{f"sealed-{name}": sealed(made) for name, made in RAW.items()}}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
     made = IMPLEMENTATIONS[request.param](request, tmp_path)
     yield made
-    close = getattr(made, "close", None)
+    close = getattr(getattr(made, "raw", made), "close", None)
     if close is not None:
         close()
 
@@ -56,6 +71,13 @@ def test_write_read_ranges(store: BlobStore) -> None:
     assert b"".join(store.read(path, 0, len(data), 1000)) == data
     assert b"".join(store.read(path, 300, 5000, 64)) == data[300:5300]
     assert all(len(c) <= 64 for c in store.read(path, 0, 1000, 64))
+
+
+def test_an_open_blob_knows_its_size(store: BlobStore) -> None:
+    path = write(store, bytes(range(256)) * 300)
+    opened = store.open(path)
+    assert opened.size == 76_800
+    opened.close()
 
 
 def test_paths_are_unique(store: BlobStore) -> None:

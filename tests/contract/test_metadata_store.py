@@ -12,7 +12,6 @@ from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
 from nexq.storage import errors
 from nexq.storage.metadata.port import MetadataStore
-from nexq.storage.versions import Deletion
 from nexq.storage.model import (
     AccessKey,
     Bucket,
@@ -23,6 +22,7 @@ from nexq.storage.model import (
     Upload,
     UsageRow,
 )
+from nexq.storage.versions import Deletion
 
 
 @pytest.fixture

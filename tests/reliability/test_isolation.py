@@ -94,12 +94,21 @@ DeleteBucketLifecycle   ok     ok     AD     AD     AD     IAK    AD     AD     
 PutBucketTagging        ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetBucketTagging        ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 DeleteBucketTagging     ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutBucketEncryption     ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetBucketEncryption     ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+DeleteBucketEncryption  ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 PutPublicAccessBlock    ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetPublicAccessBlock    ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 DeletePublicAccessBlock ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 PutObjectTagging        ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetObjectTagging        ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 DeleteObjectTagging     ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutObjectLockConfiguration ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetObjectLockConfiguration ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutObjectRetention      ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetObjectRetention      ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutObjectLegalHold      ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetObjectLegalHold      ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 OptionsObject           ok     ok     403    ok     ok     ok     403    ok     ok     ok
 """
 # fmt: on
@@ -221,9 +230,14 @@ def operation(world: World, op: str, caller: str) -> Request:
         "DeleteBucketLifecycle": ("DELETE", "", "lifecycle"),
         "GetBucketTagging": ("GET", "", "tagging"),
         "DeleteBucketTagging": ("DELETE", "", "tagging"),
+        "GetBucketEncryption": ("GET", "", "encryption"),
+        "DeleteBucketEncryption": ("DELETE", "", "encryption"),
         "GetPublicAccessBlock": ("GET", "", "publicAccessBlock"),
         "DeletePublicAccessBlock": ("DELETE", "", "publicAccessBlock"),
         "GetObjectTagging": ("GET", "/obj", "tagging"),
+        "GetObjectLockConfiguration": ("GET", "", "object-lock"),
+        "GetObjectRetention": ("GET", "/obj", "retention"),
+        "GetObjectLegalHold": ("GET", "/obj", "legal-hold"),
         "DeleteObjectTagging": ("DELETE", "/obj", "tagging"),
     }
     if op in simple:
@@ -235,8 +249,8 @@ def operation(world: World, op: str, caller: str) -> Request:
         return Request(method, f"/{b}{suffix}", query, headers, body)
     if op in DOCUMENTS:
         query, body = DOCUMENTS[op]
-        path = f"/{b}/obj" if op == "PutObjectTagging" else f"/{b}"
-        return Request("PUT", path, query, body=body.replace("BUCKET", b).encode())
+        path = f"/{b}/obj" if op in _ON_OBJECT else f"/{b}"
+        return Request("PUT", path, query, body=_filled(body, b))
     if op == "OptionsObject":
         headers = {"origin": "https://iso.example", "access-control-request-method": "GET"}
         return Request("OPTIONS", f"/{b}/obj", "", headers)
@@ -294,6 +308,12 @@ DOCUMENTS = {
         "tagging",
         "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>",
     ),
+    "PutBucketEncryption": (
+        "encryption",
+        "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
+        "<SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
+        "<BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>",
+    ),
     "PutPublicAccessBlock": (
         "publicAccessBlock",
         "<PublicAccessBlockConfiguration><BlockPublicAcls>false</BlockPublicAcls>"
@@ -303,27 +323,43 @@ DOCUMENTS = {
         "tagging",
         "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>",
     ),
+    "PutObjectLockConfiguration": (
+        "object-lock",
+        "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+        "</ObjectLockConfiguration>",
+    ),
+    "PutObjectRetention": (
+        "retention",
+        "<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>UNTIL</RetainUntilDate></Retention>",
+    ),
+    "PutObjectLegalHold": ("legal-hold", "<LegalHold><Status>OFF</Status></LegalHold>"),
 }
+_ON_OBJECT = {"PutObjectTagging", "PutObjectRetention", "PutObjectLegalHold"}
 # Sent last: they remove what the Get cells read.
 _REMOVALS = {
     "DeleteBucketPolicy",
     "DeleteBucketCors",
     "DeleteBucketLifecycle",
     "DeleteBucketTagging",
+    "DeleteBucketEncryption",
     "DeletePublicAccessBlock",
 }
 
 
+def _filled(body: str, bucket: str) -> bytes:
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return body.replace("BUCKET", bucket).replace("UNTIL", until).encode()
+
+
 def configure(world: World, bucket: str) -> None:
-    """Every bucket document, so that each Get cell has one to read."""
-    for op, (query, body) in DOCUMENTS.items():
-        if op not in ("PutObjectTagging", "PutBucketVersioning"):
-            answer = send(
-                world,
-                Request("PUT", f"/{bucket}", query, body=body.replace("BUCKET", bucket).encode()),
-                "owner",
-            )
-            assert 200 <= answer.status < 300, (op, answer.status, answer.body)
+    """Every document (of the bucket, and of its object ``obj``), so that each Get cell has
+    one to read; versioning first, as Object Lock needs it."""
+    first = ["PutBucketVersioning", "PutObjectLockConfiguration"]
+    for op in first + [op for op in DOCUMENTS if op not in first]:
+        query, body = DOCUMENTS[op]
+        path = f"/{bucket}/obj" if op in _ON_OBJECT else f"/{bucket}"
+        answer = send(world, Request("PUT", path, query, body=_filled(body, bucket)), "owner")
+        assert 200 <= answer.status < 300, (op, answer.status, answer.body)
 
 
 def send(world: World, request: Request, caller: str) -> RawResponse:

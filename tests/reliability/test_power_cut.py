@@ -270,7 +270,7 @@ def _copy(live: Services, w: Writer, key: str) -> None:
         key,
         state,
         lambda: live.objects.copy_object(
-            CALLER, (BUCKET, source), (BUCKET, key), Conditions(), None, NO_HEADERS
+            CALLER, (BUCKET, source, None), (BUCKET, key), Conditions(), None, NO_HEADERS
         ),
     )
     w.kinds["copy"] += 1

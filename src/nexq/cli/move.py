@@ -40,6 +40,7 @@ from nexq.core.keyring import KEYRING_NAME
 from nexq.settings import Settings
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.blobs.rados import RadosBlobStore
+from nexq.storage.blobs.sealed import plain_sizes
 from nexq.storage.metadata.sqlite import SqliteMetadata
 
 # The lease an embedded installation's server holds while it runs, in the leases file that
@@ -362,7 +363,9 @@ def _copy_blobs(
     files = open_blobs(source, service)
     assert isinstance(files, FileBlobStore)
     found, _ = files.inventory()  # temporaries are a stopped server's leftovers: not copied
-    wrong = sorted(p for p, size in references.items() if found.get(p, (-1, 0))[0] != size)
+    # The metadata names plaintext sizes; a sealed blob is copied as it is, longer.
+    plain = plain_sizes(files, found)
+    wrong = sorted(p for p, size in references.items() if plain.get(p, (-1, 0))[0] != size)
     if wrong:
         raise MoveRefused(
             f"{len(wrong)} {service} blobs that the metadata names are missing from the data "

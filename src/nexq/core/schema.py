@@ -20,5 +20,15 @@ SCHEMA = Schema(
             """,
             legacy=1,
         ),
+        # the key-encryption keys of sealed blobs, sealed with the master key (core.data_keys)
+        Migration(
+            """
+            CREATE TABLE data_keys (
+                id TEXT PRIMARY KEY,
+                sealed BLOB NOT NULL,
+                created_at REAL NOT NULL
+            ) WITHOUT ROWID
+            """
+        ),
     ],
 )

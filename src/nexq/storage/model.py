@@ -143,6 +143,11 @@ class ObjectMeta:
     delete_marker: bool = False
     # The object's tags as (key, value) pairs, in the order they were given.
     tags: tuple[tuple[str, str], ...] = ()
+    # Object Lock (nexq.storage.object_lock): a retention mode ("GOVERNANCE" or
+    # "COMPLIANCE") and the time it holds until, and a legal hold.
+    lock_mode: str | None = None
+    lock_until: float | None = None
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)

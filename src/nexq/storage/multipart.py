@@ -6,19 +6,19 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from nexq.core.identity import Principal
 from nexq.storage.checksums import combine_b64, crc_combine_full
 from nexq.storage.conditions import Conditions, check_copy_source
+from nexq.storage.encryption import CustomerKey, check_part, stamped
 from nexq.storage.errors import (
-    BadDigest,
     EntityTooLarge,
     EntityTooSmall,
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
-    InvalidRequest,
     NoSuchUpload,
 )
 from nexq.storage.incoming import IncomingBody
@@ -36,12 +36,25 @@ from nexq.storage.model import (
     validate_key,
     validate_user_metadata,
 )
+from nexq.storage.object_lock import (
+    LockRequest,
+    NoObjectLockConfiguration,
+    apply_lock,
+    check_retention,
+)
+from nexq.storage.part_checksums import (
+    check_named_checksums,
+    check_part_algorithms,
+    part_algorithms,
+)
 from nexq.storage.service import NewContent, ObjectStorage
 from nexq.storage.versions import new_version_id
 
 # The tags given when an upload starts ride with its headers (never answered: the completed
 # object keeps them as tags).
 TAGS_HEADER = "x-nexq-tags"
+LOCK_HEADER = "x-nexq-lock"  # the Object Lock asked for when the upload started
+_INTERNAL = (TAGS_HEADER, LOCK_HEADER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +83,11 @@ class Multipart:
         checksum_algorithm: str | None,
         checksum_type: str | None,
         tags: tuple[tuple[str, str], ...] = (),
+        lock: LockRequest | None = None,
+        customer: CustomerKey | None = None,
     ) -> Upload:
-        """Start an upload (``tags`` go to the object it completes)."""
+        """Start an upload (``tags`` go to the object it completes; ``customer``, an SSE-C
+        key, must come with every part)."""
         bucket = self._objects.bucket(caller, bucket_name)
         validate_key(key)
         validate_user_metadata(metadata)
@@ -83,6 +99,13 @@ class Multipart:
                 checksum_type = "FULL_OBJECT" if checksum_algorithm == "CRC64NVME" else "COMPOSITE"
             if checksum_type == "FULL_OBJECT" and checksum_algorithm.startswith("SHA"):
                 raise InvalidArgument(f"{checksum_algorithm} supports only COMPOSITE checksums.")
+        if lock is not None and not lock.empty:
+            # Refused now if the bucket cannot lock; the retention is checked again at the end.
+            check_retention(lock.mode, lock.until, time.time())
+            if self._objects.lock_configuration(bucket) is None:
+                raise NoObjectLockConfiguration("Bucket is missing Object Lock Configuration")
+            headers = {**headers, LOCK_HEADER: json.dumps([lock.mode, lock.until, lock.legal_hold])}
+        headers = stamped(headers, customer)
         initiated = time.time()
         upload = Upload(
             id=upload_id(initiated),
@@ -107,6 +130,14 @@ class Multipart:
             raise NoSuchUpload()
         return upload
 
+    def receive_part(
+        self, upload: Upload, algorithms: Iterable[str], customer: CustomerKey | None
+    ) -> IncomingBody:
+        """A sink for a part of ``upload``, sealed as the upload asked (S3's SSE-C rules:
+        the upload's key, and only it)."""
+        check_part(upload.headers, customer)
+        return self._objects.receive(algorithms, MAX_PUT_BYTES, customer)
+
     def upload_part(
         self,
         caller: Principal,
@@ -122,6 +153,7 @@ class Multipart:
         try:
             upload = self.upload(caller, bucket_name, key, upload_id)
             _check_part_number(number)
+            check_part_algorithms(upload, body.hashers)
             computed = body.verify(content_md5, checksums)
         except BaseException:
             body.abort()
@@ -131,7 +163,7 @@ class Multipart:
             upload_id=upload.id,
             number=number,
             size=body.size,
-            etag=body.md5_hex(),
+            etag=body.etag(),
             last_modified=time.time(),
             path=path,
             checksums=computed,
@@ -153,11 +185,15 @@ class Multipart:
         source: tuple[str, str, str | None],
         byte_range: tuple[int, int] | None,
         source_conditions: Conditions,
+        source_key: CustomerKey | None = None,
+        customer: CustomerKey | None = None,
     ) -> Part:
-        """Make a part from (a range of) another object."""
+        """Make a part from (a range of) another object (read with ``source_key``, its
+        SSE-C key if it has one; ``customer`` is the upload's)."""
         bucket_name, key, upload_id, number = target
         upload = self.upload(caller, bucket_name, key, upload_id)
         _check_part_number(number)
+        check_part(upload.headers, customer)
 
         def copied_range(src: ObjectMeta) -> tuple[int, int]:
             check_copy_source(src, source_conditions)
@@ -174,9 +210,9 @@ class Multipart:
             return start, length
 
         src = self._objects.open_object(
-            caller, source[0], source[1], Conditions(), copied_range, version=source[2]
+            caller, source[0], source[1], Conditions(), copied_range, source[2], source_key
         )
-        part = replace(self._objects.copy_part(src, upload), number=number)
+        part = replace(self._objects.copy_part(src, upload, source_key, customer), number=number)
         self._put_part(part)
         return part
 
@@ -189,8 +225,12 @@ class Multipart:
         parts: list[CompletedPart],
         conditions: NewContent,
     ) -> ObjectMeta:
-        """Assemble the named parts into the object, in order, with S3's checks."""
-        upload = self.upload(caller, bucket_name, key, upload_id)
+        """Assemble the named parts into the object, in order, with S3's checks; a retry of
+        a completion that succeeded is answered as it was (nexq.storage.completions)."""
+        try:
+            upload = self.upload(caller, bucket_name, key, upload_id)
+        except NoSuchUpload:
+            return self._completed(caller, bucket_name, key, upload_id, parts)
         if not parts:
             raise InvalidArgument("You must specify at least one part.")
         stored = {p.number: p for p in self._store.list_parts(upload.id, 0, MAX_PART_NUMBER)}
@@ -207,7 +247,7 @@ class Multipart:
                     f"The part may not have been uploaded, or the specified entity tag may not "
                     f"match the part's entity tag (part {wanted.number})."
                 )
-            _check_part_checksums(upload, wanted, part)
+            check_named_checksums(upload, wanted.number, wanted.checksums, part)
             chosen.append(part)
         for part in chosen[:-1]:
             if part.size < MIN_PART_BYTES:
@@ -228,7 +268,7 @@ class Multipart:
             size=size,
             etag=f"{digest}-{len(chosen)}",
             last_modified=time.time(),
-            headers={k: v for k, v in upload.headers.items() if k != TAGS_HEADER},
+            headers={k: v for k, v in upload.headers.items() if k not in _INTERNAL},
             metadata=upload.metadata,
             checksums=_object_checksums(upload, chosen),
             checksum_type=upload.checksum_type,
@@ -237,15 +277,47 @@ class Multipart:
             version_id=new_version_id(),
             tags=tuple((k, v) for k, v in json.loads(upload.headers.get(TAGS_HEADER, "[]"))),
         )
-        version_id = self._store.complete_upload(
-            upload,
+        asked = upload.headers.get(LOCK_HEADER)
+        meta = apply_lock(
             meta,
-            (p.number for p in chosen),
-            if_match=conditions.if_match,
-            if_none_match=conditions.if_none_match,
-            quota=self._objects.quotas.limit(caller.account.id, "storage_bytes"),
+            self._objects.lock_configuration(self._objects.bucket(caller, bucket_name)),
+            LockRequest(*json.loads(asked)) if asked else None,
+            time.time(),
         )
+        try:
+            version_id = self._store.complete_upload(
+                upload,
+                meta,
+                (p.number for p in chosen),
+                if_match=conditions.if_match,
+                if_none_match=conditions.if_none_match,
+                quota=self._objects.quotas.limit(caller.account.id, "storage_bytes"),
+            )
+        except NoSuchUpload:  # a concurrent request (the same, sent twice) completed it
+            return self._completed(caller, bucket_name, key, upload_id, parts)
         return replace(meta, version_id=version_id)
+
+    def _completed(
+        self,
+        caller: Principal,
+        bucket_name: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+    ) -> ObjectMeta:
+        """The object a completion of ``upload_id`` naming ``parts`` made, if this is a
+        retry of it; NoSuchUpload otherwise."""
+        bucket = self._objects.bucket(caller, bucket_name)
+        done = self._store.completed_upload(upload_id)
+        named = [(p.number, p.etag) for p in parts]
+        if done is None or not done.answers(bucket.id, key, named, time.time()):
+            raise NoSuchUpload()
+        return done.meta()
+
+    def part_checksums(self, upload: Upload, declared: Iterable[str]) -> set[str]:
+        """The checksums to compute for a part of ``upload`` whose request names
+        ``declared``; refuses a part that must carry the upload's and does not."""
+        return part_algorithms(upload, declared)
 
     def abort(self, caller: Principal, bucket_name: str, key: str, upload_id: str) -> None:
         """End an upload and drop its parts."""
@@ -305,35 +377,6 @@ def _check_part_number(number: int) -> None:
         raise InvalidArgument(
             f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
         )
-
-
-def _check_part_checksums(upload: Upload, wanted: CompletedPart, part: Part) -> None:
-    """The checksums a CompleteMultipartUpload names for a part must be the part's; for a
-    COMPOSITE upload the upload's own algorithm must be named, as the object's checksum is
-    made of the parts' (S3 compat: AWS's errors and words for each case). A part stored
-    without that checksum (UploadPartCopy computes none) cannot be named, so is not asked."""
-    named = {alg.upper(): value for alg, value in wanted.checksums.items()}
-    algorithm = upload.checksum_algorithm
-    if (
-        algorithm is not None
-        and upload.checksum_type == "COMPOSITE"
-        and algorithm in part.checksums
-        and algorithm not in named
-    ):
-        if named:  # another algorithm's checksum: not the one the part was stored with
-            other = next(iter(named)).lower()
-            raise BadDigest(
-                f"The {other} you specified for part {wanted.number} did not match what we "
-                "received."
-            )
-        raise InvalidRequest(
-            f"The upload was created using a {algorithm.lower()} checksum. The complete "
-            "request must include the checksum for each part. It was missing for part "
-            f"{wanted.number} in the request."
-        )
-    for alg, value in named.items():
-        if part.checksums.get(alg) not in (None, value):
-            raise InvalidPart(f"The checksum of part {wanted.number} does not match.")
 
 
 def _segments(upload: Upload, parts: list[Part]) -> tuple[Segment, ...]:

@@ -171,5 +171,34 @@ SCHEMA = Schema(
             ALTER TABLE object_versions ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'
             """
         ),
+        # Object Lock: each version's retention (mode, until when) and legal hold
+        Migration(
+            """
+            ALTER TABLE objects ADD COLUMN lock_mode TEXT;
+            ALTER TABLE objects ADD COLUMN lock_until REAL;
+            ALTER TABLE objects ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE object_versions ADD COLUMN lock_mode TEXT;
+            ALTER TABLE object_versions ADD COLUMN lock_until REAL;
+            ALTER TABLE object_versions ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0
+            """
+        ),
+        # completed multipart uploads, kept a day so that a retried completion is answered as
+        # the first one was (nexq.storage.completions); purged oldest first through the index
+        Migration(
+            """
+            CREATE TABLE completed_uploads (
+                upload_id TEXT PRIMARY KEY,
+                bucket_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                etag TEXT NOT NULL,
+                version_id TEXT,
+                size INTEGER NOT NULL,
+                completed_at REAL NOT NULL,
+                checksums TEXT NOT NULL,
+                checksum_type TEXT
+            ) WITHOUT ROWID;
+            CREATE INDEX completed_uploads_by_time ON completed_uploads(completed_at)
+            """
+        ),
     ],
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
@@ -14,10 +14,13 @@ from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Principal
 from nexq.core.ids import new_id
 from nexq.core.quotas import NoQuotas, Quotas
-from nexq.storage import versioning
+from nexq.storage import encryption, versioning
 from nexq.storage.blobs.port import BlobStore, BlobWriter
+from nexq.storage.blobs.sealed import SealedBlobs
+from nexq.storage.checksums import Hasher, new_hasher
 from nexq.storage.conditions import Conditions, check_copy_source, check_read
 from nexq.storage.directory import Directory
+from nexq.storage.encryption import CustomerKey, Presented, stamped
 from nexq.storage.errors import (
     AccessDenied,
     DeleteMarkerFound,
@@ -44,12 +47,21 @@ from nexq.storage.model import (
     validate_key,
     validate_user_metadata,
 )
+from nexq.storage.object_lock import SETTING as LOCK_SETTING
+from nexq.storage.object_lock import (
+    DeleteConditions,
+    InvalidBucketState,
+    LockConfiguration,
+    LockRequest,
+    apply_lock,
+)
 from nexq.storage.policy import MalformedPolicy, Policy, is_public, parse_policy
 from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
 from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.quotas import storage_quota_message
 from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
 from nexq.storage.versions import (
+    ENABLED,
     STATES,
     Deletion,
     Removal,
@@ -80,6 +92,8 @@ class NewContent:
     if_none_match: bool = False
     # x-amz-tagging, checked (None: not given)
     tags: tuple[tuple[str, str], ...] | None = None
+    # x-amz-object-lock-*: retention and legal hold asked for (nexq.storage.object_lock)
+    lock: LockRequest | None = None
 
 
 class ObjectStorage:
@@ -94,10 +108,17 @@ class ObjectStorage:
         quotas: Quotas | None = None,
     ) -> None:
         self._store = store
-        self._blobs = blobs
+        # Every blob goes through the sealing layer; a store handed bare (tests, tools)
+        # writes plain blobs, and seals only SSE-C objects, with their customers' keys.
+        self._blobs = blobs if isinstance(blobs, SealedBlobs) else SealedBlobs(blobs, None)
         self.directory = directory
         self._hash_pool = hash_pool
         self.quotas: Quotas = quotas or NoQuotas()
+
+    @property
+    def seals_at_rest(self) -> bool:
+        """Whether objects are sealed at rest with the installation's keys (SSE-S3)."""
+        return self._blobs.seals_at_rest
 
     # buckets ----------------------------------------------------------------------------
     def bucket(self, caller: Principal, name: str) -> Bucket:
@@ -109,8 +130,9 @@ class ObjectStorage:
             raise AccessDenied()
         return bucket
 
-    def create_bucket(self, caller: Principal, name: str) -> Bucket:
-        """Create ``name`` for the caller's account (keys scoped to buckets may not)."""
+    def create_bucket(self, caller: Principal, name: str, object_lock: bool = False) -> Bucket:
+        """Create ``name`` for the caller's account (keys scoped to buckets may not); with
+        ``object_lock``, versioned and lockable from the start, for good."""
         if caller.reaches is not None:
             raise AccessDenied("This access key is limited to specific buckets.")
         validate_bucket_name(name)
@@ -118,7 +140,18 @@ class ObjectStorage:
             id=new_id(), name=name, account_id=caller.account.id, created_at=time.time()
         )
         self._store.add_bucket(bucket, self.quotas.limit(caller.account.id, "buckets"))
+        if object_lock:
+            self._store.set_versioning(bucket.id, ENABLED)
+            self._store.set_bucket_setting(bucket.id, LOCK_SETTING, LockConfiguration().to_json())
+            return replace(bucket, versioning=ENABLED)
         return bucket
+
+    def lock_configuration(self, bucket: Bucket) -> LockConfiguration | None:
+        """The bucket's Object Lock, None if it has none."""
+        return LockConfiguration.parse(self.directory.setting(bucket, LOCK_SETTING))
+
+    def _locked(self, bucket: Bucket, meta: ObjectMeta, asked: LockRequest | None) -> ObjectMeta:
+        return apply_lock(meta, self.lock_configuration(bucket), asked, time.time())
 
     def delete_bucket(self, caller: Principal, name: str) -> None:
         """Delete an empty bucket; grants to it die with it."""
@@ -157,9 +190,16 @@ class ObjectStorage:
         return [BucketStats(b, *self._store.bucket_usage(b.id)) for b in self.list_buckets(caller)]
 
     # writes -----------------------------------------------------------------------------
-    def receive(self, algorithms: Iterable[str] = (), limit: int = MAX_PUT_BYTES) -> IncomingBody:
-        """A sink for the bytes of a new object or part."""
-        return IncomingBody(self._blobs.writer(), algorithms, limit, self._hash_pool)
+    def receive(
+        self,
+        algorithms: Iterable[str] = (),
+        limit: int = MAX_PUT_BYTES,
+        customer: CustomerKey | None = None,
+    ) -> IncomingBody:
+        """A sink for the bytes of a new object or part (sealed with ``customer``'s key, for
+        SSE-C)."""
+        writer = self._blobs.writer(customer.key if customer else None)
+        return IncomingBody(writer, algorithms, limit, self._hash_pool, customer)
 
     def put_object(
         self, caller: Principal, bucket_name: str, key: str, body: IncomingBody, new: NewContent
@@ -178,9 +218,9 @@ class ObjectStorage:
             bucket_id=bucket.id,
             key=key,
             size=body.size,
-            etag=body.md5_hex(),
+            etag=body.etag(),
             last_modified=time.time(),
-            headers=new.headers,
+            headers=stamped(new.headers, body.customer),
             metadata=new.metadata,
             checksums=checksums,
             checksum_type="FULL_OBJECT" if checksums else None,
@@ -188,6 +228,11 @@ class ObjectStorage:
             version_id=new_version_id(),
             tags=new.tags or (),
         )
+        try:
+            meta = self._locked(bucket, meta, new.lock)
+        except BaseException:
+            self._blobs.delete([path])
+            raise
         return self._commit_object(meta, [path], new, bucket.account_id)
 
     def check_room(
@@ -236,11 +281,14 @@ class ObjectStorage:
         replace_with: NewContent | None,
         target_conditions: NewContent,
         tags: tuple[tuple[str, str], ...] | None = None,
+        source_key: CustomerKey | None = None,
+        target_key: CustomerKey | None = None,
     ) -> tuple[ObjectMeta, ObjectMeta]:
         """Copy an object (``source`` is bucket, key, and S3's versionId or None for the
         latest); ``replace_with`` is the REPLACE directive's new headers, if any, and
-        ``tags`` the tagging directive's new tags (None: the source's). Returns the new
-        object and the source version it was copied from."""
+        ``tags`` the tagging directive's new tags (None: the source's); the SSE-C keys of
+        the source and of the copy, if any. Returns the new object and the source version
+        it was copied from."""
         bucket = self.bucket(caller, target[0])
         validate_key(target[1])
         if replace_with is not None:
@@ -253,12 +301,12 @@ class ObjectStorage:
             return 0, meta.size
 
         opened = self.open_object(
-            caller, source[0], source[1], Conditions(), whole, version=source[2]
+            caller, source[0], source[1], Conditions(), whole, source[2], source_key
         )
         src = opened.meta
-        writer = self._blobs.writer()
+        writer = self._blobs.writer(target_key.key if target_key else None)
         try:
-            etag = self._copy_range(opened, writer)
+            etag = self._copy_range(opened, writer, None, source_key, target_key)
         except BaseException:
             writer.abort()
             raise
@@ -271,7 +319,7 @@ class ObjectStorage:
             size=src.size,
             etag=etag,
             last_modified=time.time(),
-            headers=replace_with.headers if replace_with else src.headers,
+            headers=stamped(replace_with.headers if replace_with else src.headers, target_key),
             metadata=replace_with.metadata if replace_with else src.metadata,
             checksums=src.checksums if src.parts_count == 0 else {},
             checksum_type=src.checksum_type if src.parts_count == 0 else None,
@@ -279,13 +327,28 @@ class ObjectStorage:
             version_id=new_version_id(),
             tags=src.tags if tags is None else tags,
         )
+        try:
+            meta = self._locked(bucket, meta, target_conditions.lock)
+        except BaseException:
+            self._blobs.delete([path])
+            raise
         return self._commit_object(meta, [path], target_conditions, bucket.account_id), src
 
-    def copy_part(self, src: OpenObject, upload: Upload) -> Part:
-        """Write the opened range of ``src`` as a new part file of ``upload``."""
-        writer = self._blobs.writer()
+    def copy_part(
+        self,
+        src: OpenObject,
+        upload: Upload,
+        source_key: CustomerKey | None = None,
+        customer: CustomerKey | None = None,
+    ) -> Part:
+        """Write the opened range of ``src`` (read with ``source_key``) as a new part file
+        of ``upload`` (sealed with ``customer``, its SSE-C key), with the upload's checksum
+        if it has one (a completion checks it, as an uploaded part's)."""
+        writer = self._blobs.writer(customer.key if customer else None)
+        algorithm = upload.checksum_algorithm
+        hasher = new_hasher(algorithm) if algorithm is not None else None
         try:
-            etag = self._copy_range(src, writer)
+            etag = self._copy_range(src, writer, hasher, source_key, customer)
         except BaseException:
             writer.abort()
             raise
@@ -298,25 +361,38 @@ class ObjectStorage:
             etag=etag,
             last_modified=time.time(),
             path=writer.commit(),
+            checksums={algorithm: hasher.digest_b64()} if algorithm and hasher else {},
         )
 
     def delete_blobs(self, paths: list[str]) -> None:
         """Remove blob files that no metadata references."""
         self._blobs.delete(paths)
 
-    def _copy_range(self, src: OpenObject, writer: BlobWriter) -> str:
-        """Append the opened range of ``src`` to ``writer``; returns the MD5 hex of the range."""
+    def _copy_range(
+        self,
+        src: OpenObject,
+        writer: BlobWriter,
+        hasher: Hasher | None = None,
+        source_key: CustomerKey | None = None,
+        target_key: CustomerKey | None = None,
+    ) -> str:
+        """Append the opened range of ``src`` (read with ``source_key``) to ``writer``
+        (sealed with ``target_key``; feeding ``hasher`` too); returns the range's ETag."""
         meta = src.meta
-        if src.start == 0 and src.length == meta.size and meta.parts_count == 0:
-            # Same bytes, same MD5: let the kernel copy and skip hashing.
+        whole = src.start == 0 and src.length == meta.size and meta.parts_count == 0
+        if whole and hasher is None and source_key == target_key:
+            # Same bytes, same key, same ETag: let the kernel copy (the sealed blob as it
+            # is) and skip hashing.
             for run in src.runs:
                 self._blobs.copy_into(writer, run.blob, 0, run.size)
             return meta.etag
         md5 = hashlib.md5()  # noqa: S324 - S3's ETag is an MD5 by definition
         for data in src.chunks():
             md5.update(data)
+            if hasher is not None:
+                hasher.update(data)
             writer.write(data)
-        return md5.hexdigest()
+        return encryption.etag(md5.hexdigest(), target_key)
 
     # reads ------------------------------------------------------------------------------
     def head_object(
@@ -326,9 +402,11 @@ class ObjectStorage:
         key: str,
         conditions: Conditions,
         version: str | None = None,
+        presented: Presented | None = None,
     ) -> ObjectMeta:
         """The object's metadata (its latest version, or S3's ``versionId`` ``version``),
-        after checking the conditional headers. A delete marker found raises
+        after checking the SSE-C key ``presented`` (if the read is S3's GET or HEAD, which
+        need it) and the conditional headers. A delete marker found raises
         DeleteMarkerFound."""
         bucket = self.bucket(caller, bucket_name)
         if version is not None:
@@ -348,6 +426,8 @@ class ObjectStorage:
                 if marker is not None:
                     raise DeleteMarkerFound(marker.version_id, marker.last_modified, asked=False)
                 raise NoSuchKey()
+        if presented is not None:
+            encryption.check_read(meta.headers, presented.key)
         check_read(meta, conditions)
         return meta
 
@@ -359,46 +439,69 @@ class ObjectStorage:
         conditions: Conditions,
         span: Span = lambda meta: (0, meta.size),
         version: str | None = None,
+        customer: CustomerKey | None = None,
     ) -> OpenObject:
         """The object, with the files of the bytes ``span`` picks (start, length) held open,
         so that it reads whole even if it is overwritten or deleted meanwhile. ``span`` may
-        refuse the version it is shown by raising."""
+        refuse the version it is shown by raising. An SSE-C object opens only with its
+        key, ``customer``."""
+        blobs: BlobStore = self._blobs if customer is None else self._blobs.keyed(customer.key)
         attempt = 1
         while True:
-            meta = self.head_object(caller, bucket_name, key, conditions, version)
+            meta = self.head_object(
+                caller, bucket_name, key, conditions, version, Presented(customer)
+            )
             start, length = span(meta)
             try:
-                return open_version(self._blobs, meta, start, length)
+                return open_version(blobs, meta, start, length)
             except FileNotFoundError:
                 if attempt == OPEN_ATTEMPTS:
                     raise
                 attempt += 1
 
     def delete_object(
-        self, caller: Principal, bucket_name: str, key: str, version: str | None = None
+        self,
+        caller: Principal,
+        bucket_name: str,
+        key: str,
+        version: str | None = None,
+        bypass_governance: bool = False,
+        conditions: DeleteConditions | None = None,
     ) -> Removal:
         """Delete ``key`` (a delete marker in a versioned bucket), or its version S3 names
-        ``version`` for good; what was done (S3 answers the same if nothing was there)."""
-        bucket = self.bucket(caller, bucket_name)
-        if version is None:
-            return self._store.delete_object(bucket.id, key)
-        return self._store.delete_version(bucket.id, key, parse_version_id(version))
+        ``version`` for good; what was done (S3 answers the same if nothing was there).
+        Object Lock and ``conditions`` may refuse."""
+        ((_, done),) = self.delete_objects(
+            caller, bucket_name, [(key, version, conditions)], bypass_governance
+        )
+        if isinstance(done, Exception):
+            raise done
+        return done
 
     def delete_objects(
-        self, caller: Principal, bucket_name: str, keys: list[tuple[str, str | None]]
+        self,
+        caller: Principal,
+        bucket_name: str,
+        keys: Sequence[tuple[str, str | None] | tuple[str, str | None, DeleteConditions | None]],
+        bypass_governance: bool = False,
     ) -> list[tuple[str, Removal | Exception]]:
-        """Delete several (key, S3's versionId or None), in one write to the store; each gets
-        its own outcome."""
+        """Delete several (key, S3's versionId or None[, conditions]), in one write to the
+        store; each gets its own outcome. Only the owner's keys may bypass GOVERNANCE
+        retention (a bucket policy opens no bypass to others)."""
         bucket = self.bucket(caller, bucket_name)
+        bypass = bypass_governance and bucket.account_id == caller.account.id
         refused: dict[int, Exception] = {}
         deletions: list[Deletion] = []
-        for index, (key, version) in enumerate(keys):
+        for index, item in enumerate(keys):
+            key, version = item[0], item[1]
+            conditions = item[2] if len(item) > 2 else None
             try:
                 validate_key(key)
                 if version is None:
-                    deletions.append(Deletion(key))
+                    deletions.append(Deletion(key, conditions=conditions))
                 else:
-                    deletions.append(Deletion(key, parse_version_id(version), by_version=True))
+                    vid = parse_version_id(version)
+                    deletions.append(Deletion(key, vid, True, bypass, conditions))
             except Exception as exc:
                 refused[index] = exc
         done: list[Removal | Exception] = []
@@ -408,9 +511,27 @@ class ObjectStorage:
             done = [exc] * len(deletions)
         answers = iter(done)
         return [
-            (key, refused[index] if index in refused else next(answers))
-            for index, (key, _) in enumerate(keys)
+            (item[0], refused[index] if index in refused else next(answers))
+            for index, item in enumerate(keys)
         ]
+
+    def amend_version(
+        self,
+        caller: Principal,
+        bucket_name: str,
+        key: str,
+        version: str | None,
+        amend: Callable[[ObjectMeta], ObjectMeta],
+    ) -> ObjectMeta:
+        """Change a version's Object Lock fields in place (``amend`` may refuse); NoSuchKey,
+        NoSuchVersion, or as a read of it when it is a delete marker."""
+        bucket = self.bucket(caller, bucket_name)
+        vid = parse_version_id(version) if version is not None else None
+        amended = self._store.amend_version(bucket.id, key, vid, amend, latest=version is None)
+        if amended is None:
+            self.head_object(caller, bucket_name, key, Conditions(), version)
+            raise NoSuchVersion() if version is not None else NoSuchKey()
+        return amended
 
     # tags ---------------------------------------------------------------------------------
     def tag_object(
@@ -466,7 +587,13 @@ class ObjectStorage:
             raise IllegalVersioningConfiguration(
                 "The Versioning element must be specified as Enabled or Suspended."
             )
-        self._store.set_versioning(self.bucket(caller, bucket_name).id, state)
+        bucket = self.bucket(caller, bucket_name)
+        if state != ENABLED and self.lock_configuration(bucket) is not None:
+            raise InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning "
+                "state cannot be changed."
+            )
+        self._store.set_versioning(bucket.id, state)
 
     def versioning(self, caller: Principal, bucket_name: str) -> str | None:
         """The bucket's versioning state: None if it was never configured."""

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from nexq.storage.errors import InvalidArgument
+from nexq.storage.object_lock import DeleteConditions
 
 ENABLED = "Enabled"
 SUSPENDED = "Suspended"
@@ -82,6 +83,9 @@ class Deletion:
     key: str
     version_id: str | None = None
     by_version: bool = False
+    # x-amz-bypass-governance-retention, from a caller who may (object_lock)
+    bypass_governance: bool = False
+    conditions: DeleteConditions | None = None
 
 
 @dataclass(frozen=True, slots=True)

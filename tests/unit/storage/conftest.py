@@ -10,9 +10,11 @@ from dataclasses import dataclass
 import pytest
 
 from nexq.core.crypto import SecretBox, new_key
+from nexq.core.data_keys import DataKeys, MemoryDataKeys
 from nexq.core.identity import Account, Principal
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.memory import MemoryBlobStore
+from nexq.storage.blobs.sealed import SealedBlobs
 from nexq.storage.conditions import Conditions
 from nexq.storage.directory import S3_SCOPES, Directory
 from nexq.storage.metadata.memory import MemoryMetadata
@@ -84,7 +86,8 @@ def storage() -> Storage:
     blobs = MemoryBlobStore()
     limits = TierLimits()
     box = SecretBox(new_key())
-    objects = ObjectStorage(store, blobs, Directory(store, box), None, limits)
+    sealed = SealedBlobs(blobs, DataKeys(box, MemoryDataKeys()))  # as app.py seals them
+    objects = ObjectStorage(store, sealed, Directory(store, box), None, limits)
     return Storage(
         accounts,
         store,

@@ -77,8 +77,8 @@ def test_completion_stitches_the_named_parts_in_order(storage: Storage, owner: A
     assert meta.parts_count == 2 and meta.headers == {"content-type": "x/y"}
     assert storage.store.get_upload(upload.id) is None
     assert storage.store.garbage(10) == [unused.path]  # unnamed parts are left to the janitor
-    with pytest.raises(NoSuchUpload):
-        complete(storage, owner, upload, completed(one, three))
+    with pytest.raises(NoSuchUpload):  # completed: only a retry of that completion is answered
+        complete(storage, owner, upload, completed(one))
 
 
 def test_part_numbers_are_1_to_10000(storage: Storage, owner: AccessKey) -> None:
@@ -296,14 +296,23 @@ def test_zero_parts_or_uploads_per_page_is_an_empty_complete_page(
         storage.multipart.list_parts(owner, "uploads", upload.key, "no-such-upload", 0, 0)
 
 
-def test_a_copied_part_without_checksum_is_not_asked_for_one(
-    storage: Storage, owner: AccessKey
-) -> None:
+def test_a_copied_part_gets_its_uploads_checksum(storage: Storage, owner: AccessKey) -> None:
     storage.put(owner, "uploads", "source", b"copied bytes")
     upload = storage.multipart.create(owner, "uploads", "k", {}, {}, "SHA256", None)
     copied = storage.multipart.upload_part_copy(
         owner, ("uploads", "k", upload.id, 1), ("uploads", "source", None), None, Conditions()
     )
-    assert "SHA256" not in copied.checksums  # nothing a completion could name
-    complete(storage, owner, upload, [CompletedPart(1, copied.etag, {})])
+    sha = new_hasher("SHA256")  # the whole object: not the kernel's copy, which hashes nothing
+    sha.update(b"copied bytes")
+    assert copied.checksums == {"SHA256": sha.digest_b64()}
+    with pytest.raises(InvalidRequest):  # so a completion must name it, as an uploaded part's
+        complete(storage, owner, upload, [CompletedPart(1, copied.etag, {})])
+    complete(storage, owner, upload, [CompletedPart(1, copied.etag, copied.checksums)])
     assert storage.read(owner, "uploads", "k") == b"copied bytes"
+    meta = storage.objects.head_object(owner, "uploads", "k", Conditions())
+    assert meta.checksums["SHA256"].endswith("-1")
+    plain = start(storage, owner, "plain")
+    whole = storage.multipart.upload_part_copy(
+        owner, ("uploads", "plain", plain.id, 1), ("uploads", "source", None), (0, 5), Conditions()
+    )
+    assert whole.checksums == {}  # an upload without a checksum asks for none

@@ -79,6 +79,10 @@ class OpenFile:
         # sent, the descriptor is closed when the object goes, not leaked.
         self.file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
 
+    @property
+    def size(self) -> int:
+        return os.fstat(self.file.fileno()).st_size
+
     def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
         fd = self.file.fileno()
         while length > 0:

@@ -53,6 +53,7 @@ class OpenBytes:
     def __init__(self, path: str, data: bytes) -> None:
         self._path = path
         self._data: bytes | None = data
+        self.size = len(data)
 
     def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
         if self._data is None:

@@ -25,6 +25,10 @@ class OpenBlob(Protocol):
     def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
         """Yield ``length`` bytes from ``offset`` in pieces of at most ``chunk`` bytes."""
 
+    @property
+    def size(self) -> int:
+        """How many bytes the blob holds."""
+
     def close(self) -> None: ...
 
 

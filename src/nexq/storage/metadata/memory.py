@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from nexq.core.errors import QuotaExceeded
+from nexq.core.errors import DomainError, QuotaExceeded
 from nexq.core.generation import AuthGeneration
 from nexq.core.identity import Account
+from nexq.storage.completions import CompletedUpload, completion
 from nexq.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -30,6 +31,7 @@ from nexq.storage.errors import (
 )
 from nexq.storage.lifecycle import NOTHING_DUE, Action, Candidate, Due
 from nexq.storage.metadata import memory_lifecycle
+from nexq.storage.metadata.memory_completions import CompletionLog
 from nexq.storage.metadata.memory_versions import VersionShelf
 from nexq.storage.metadata.sql_versions import CURRENT_RANK
 from nexq.storage.model import (
@@ -43,6 +45,7 @@ from nexq.storage.model import (
     UsageRow,
     prefix_end,
 )
+from nexq.storage.object_lock import DeleteConditions, ObjectLocked, check_removal
 from nexq.storage.quotas import (
     access_key_quota_message,
     bucket_quota_message,
@@ -137,6 +140,7 @@ class MemoryMetadata:
         self._keys: dict[str, _Key] = {}
         self._garbage: set[str] = set()
         self._usage: dict[tuple[str, int, str], tuple[str, Counters]] = {}
+        self._completed = CompletionLog()
 
     # accounts ---------------------------------------------------------------------------
     def get_account(self, account_id: str) -> Account | None:
@@ -345,13 +349,17 @@ class MemoryMetadata:
         self._garbage.update(s.path for m in freed for s in m.segments)
         return version_id
 
-    def delete_object(self, bucket_id: str, key: str) -> Removal:
+    def delete_object(
+        self, bucket_id: str, key: str, conditions: DeleteConditions | None = None
+    ) -> Removal:
         with self._lock:
             held = self._buckets.get(bucket_id)
             if held is None:
                 raise NoSuchBucket()
             encoded = key.encode()
             current = held.objects.get(encoded)
+            if conditions is not None:
+                conditions.check(current)
             state = held.bucket.versioning
             if state is None:
                 if current is None:
@@ -376,20 +384,48 @@ class MemoryMetadata:
             self._garbage.update(s.path for m in freed for s in m.segments)
             return Removal(version_id=marker, delete_marker=True, marker_added=True)
 
-    def delete_objects(self, bucket_id: str, deletions: Sequence[Deletion]) -> list[Removal]:
-        with self._lock:  # re-entrant: one atomic step, as the SQL store's one transaction
-            return [
-                self.delete_version(bucket_id, d.key, d.version_id)
-                if d.by_version
-                else self.delete_object(bucket_id, d.key)
-                for d in deletions
-            ]
+    def delete_objects(
+        self, bucket_id: str, deletions: Sequence[Deletion]
+    ) -> list[Removal | DomainError]:
+        def one(d: Deletion) -> Removal | DomainError:
+            try:  # a refusal is raised before its deletion changes anything
+                if d.by_version:
+                    return self.delete_version(
+                        bucket_id, d.key, d.version_id, d.bypass_governance, d.conditions
+                    )
+                return self.delete_object(bucket_id, d.key, d.conditions)
+            except NoSuchBucket:
+                raise
+            except DomainError as exc:
+                return exc
 
-    def delete_version(self, bucket_id: str, key: str, version_id: str | None) -> Removal:
+        with self._lock:  # re-entrant: one atomic step, as the SQL store's one transaction
+            return [one(d) for d in deletions]
+
+    def delete_version(
+        self,
+        bucket_id: str,
+        key: str,
+        version_id: str | None,
+        bypass_governance: bool = False,
+        conditions: DeleteConditions | None = None,
+    ) -> Removal:
         with self._lock:
             held = self._held(bucket_id)
             encoded = key.encode()
             current = held.objects.get(encoded)
+            older = held.shelf.find(encoded, version_id)
+            named = (
+                current
+                if current is not None and current.version_id == version_id
+                else older.meta
+                if older is not None
+                else None
+            )
+            if conditions is not None:
+                conditions.check(named)
+            if named is not None and not named.delete_marker:
+                check_removal(named, bypass_governance, time.time())
             objects = 0
             if current is not None and current.version_id == version_id:
                 gone: ObjectMeta | None = self._retire(held, encoded)
@@ -437,8 +473,35 @@ class MemoryMetadata:
             ):
                 return due, self.delete_object(bucket_id, key)
             if due.action in (Action.DELETE_NONCURRENT, Action.REMOVE_DELETE_MARKER):
-                return due, self.delete_version(bucket_id, key, version_id)
+                try:
+                    return due, self.delete_version(bucket_id, key, version_id)
+                except ObjectLocked:  # rules never remove a locked version
+                    return NOTHING_DUE, Removal()
             return NOTHING_DUE, Removal()
+
+    def amend_version(
+        self,
+        bucket_id: str,
+        key: str,
+        version_id: str | None,
+        amend: Callable[[ObjectMeta], ObjectMeta],
+        *,
+        latest: bool,
+    ) -> ObjectMeta | None:
+        with self._lock:
+            held = self._buckets.get(bucket_id)
+            if held is None:
+                return None
+            encoded = key.encode()
+            current = held.objects.get(encoded)
+            if current is not None and (latest or current.version_id == version_id):
+                held.objects[encoded] = _object(amend(_object(current)))
+                return _object(held.objects[encoded])
+            found = None if latest else held.shelf.find(encoded, version_id)
+            if found is None or found.meta.delete_marker:
+                return None
+            found.meta = _object(amend(_object(found.meta)))
+            return _object(found.meta)
 
     def tag_version(
         self, bucket_id: str, key: str, version_id: str | None, tags: str, *, latest: bool
@@ -615,7 +678,12 @@ class MemoryMetadata:
             version_id = self._write_current(meta, old, quota)
             del self._uploads[upload.id]
             self._garbage.update(unused)
+            self._completed.record(completion(upload.id, meta, version_id))
             return version_id
+
+    def completed_upload(self, upload_id: str) -> CompletedUpload | None:
+        with self._lock:
+            return self._completed.find(upload_id)
 
     def abort_upload(self, upload_id: str) -> bool:
         with self._lock:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+from nexq.core.errors import DomainError
 from nexq.core.identity import Account
+from nexq.storage.completions import CompletedUpload
 from nexq.storage.lifecycle import Candidate, Due
 from nexq.storage.model import (
     AccessKey,
@@ -106,6 +108,20 @@ class MetadataStore(Protocol):
         """Remove one version (None: the null one) for good, object or delete marker; the
         next newest version becomes current."""
 
+    def amend_version(
+        self,
+        bucket_id: str,
+        key: str,
+        version_id: str | None,
+        amend: Callable[[ObjectMeta], ObjectMeta],
+        *,
+        latest: bool,
+    ) -> ObjectMeta | None:
+        """Replace the Object Lock fields (retention, legal hold) of the current object
+        (``latest``) or of version ``version_id`` by what ``amend`` makes of the version as
+        it stands, in one atomic step (``amend`` may refuse by raising); the amended
+        version, None if there is none (delete markers have no lock)."""
+
     def tag_version(
         self, bucket_id: str, key: str, version_id: str | None, tags: str, *, latest: bool
     ) -> ObjectMeta | None:
@@ -145,10 +161,13 @@ class MetadataStore(Protocol):
         REMOVE_DELETE_MARKER remove the version for good. The decision and what was done;
         (NONE, Removal()) when the version is gone or nothing is due."""
 
-    def delete_objects(self, bucket_id: str, deletions: Sequence[Deletion]) -> list[Removal]:
+    def delete_objects(
+        self, bucket_id: str, deletions: Sequence[Deletion]
+    ) -> list[Removal | DomainError]:
         """Each deletion as :meth:`delete_object` (the key's current version) or
         :meth:`delete_version` does it, all in one transaction (one durable commit, however
-        many: DeleteObjects names up to 1,000); what each did."""
+        many: DeleteObjects names up to 1,000); what each did, or why it was refused (its
+        conditions, Object Lock: nexq.storage.object_lock), the others going on."""
 
     # multipart
     def add_upload(self, upload: Upload) -> None: ...
@@ -174,7 +193,13 @@ class MetadataStore(Protocol):
         quota: int | None = None,
     ) -> str | None:
         """Make ``meta`` the object (as :meth:`put_object`) and end the upload; unused parts
-        become garbage. Returns the new version's id."""
+        become garbage. Returns the new version's id. The same transaction records the
+        completion (nexq.storage.completions: made at ``meta.last_modified``) and purges a
+        few records that were past the retry window by then, oldest first."""
+
+    def completed_upload(self, upload_id: str) -> CompletedUpload | None:
+        """The record of ``upload_id``'s completion, if it is still kept (it may be older
+        than the retry window: the caller judges)."""
 
     def abort_upload(self, upload_id: str) -> bool: ...
 

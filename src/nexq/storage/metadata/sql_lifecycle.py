@@ -13,6 +13,7 @@ from collections.abc import Callable
 from nexq.core.sql import Connection
 from nexq.storage.lifecycle import NOTHING_DUE, Action, Candidate, Due
 from nexq.storage.metadata import sql_versions as versions
+from nexq.storage.object_lock import ObjectLocked
 from nexq.storage.versions import Removal
 
 Decide = Callable[[Candidate], Due]
@@ -101,5 +102,8 @@ def apply(
     if due.action is Action.EXPIRE_CURRENT and found.is_latest and not found.is_delete_marker:
         return due, versions.delete_current(conn, bucket_id, key, count, discard)
     if due.action in (Action.DELETE_NONCURRENT, Action.REMOVE_DELETE_MARKER):
-        return due, versions.delete_version(conn, bucket_id, key, version_id, count, discard)
+        try:
+            return due, versions.delete_version(conn, bucket_id, key, version_id, count, discard)
+        except ObjectLocked:  # as AWS: rules never remove a locked version (nothing changed)
+            return NOTHING_DUE, Removal()
     return NOTHING_DUE, Removal()

@@ -17,6 +17,7 @@ from typing import Any
 from nexq.core.sql import Connection
 from nexq.storage.errors import NoSuchBucket, NoSuchKey, PreconditionFailed
 from nexq.storage.model import ObjectMeta, Segment, prefix_end
+from nexq.storage.object_lock import DeleteConditions, check_removal
 from nexq.storage.versions import ENABLED, SUSPENDED, ListedVersion, Removal, new_version_id
 
 # Where the objects row stands in a key's order of versions: above every seq.
@@ -24,9 +25,10 @@ CURRENT_RANK = 1 << 62
 
 _VERSION_VALUES = (
     "size, etag, last_modified, headers, metadata, checksums, checksum_type, segments, "
-    "parts_count, tags"
+    "parts_count, tags, lock_mode, lock_until, legal_hold"
 )
 OBJECT_COLUMNS = f"bucket_id, key, {_VERSION_VALUES}, version_id"
+WIDTH = len(OBJECT_COLUMNS.split(","))
 
 # Adds to the counters of (bucket id, objects, grown bytes, quota); raises QuotaExceeded.
 Count = Callable[[Connection, str, int, int, "int | None"], None]
@@ -55,7 +57,10 @@ def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMe
         segments=tuple(Segment(*segment) for segment in json.loads(row[9])),
         parts_count=row[10],
         tags=tuple((k, v) for k, v in json.loads(row[11])),
-        version_id=row[12],
+        lock_mode=row[12],
+        lock_until=row[13],
+        legal_hold=bool(row[14]),
+        version_id=row[15],
         delete_marker=delete_marker,
     )
 
@@ -75,12 +80,14 @@ def _segment(segment: Segment) -> list[str | int]:
 def insert_object(conn: Connection, meta: ObjectMeta) -> None:
     conn.execute(
         f"INSERT INTO objects({OBJECT_COLUMNS}) "  # noqa: S608 - fixed column names
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket_id, key) DO UPDATE SET "
+        f"VALUES ({', '.join('?' * WIDTH)}) ON CONFLICT (bucket_id, key) DO UPDATE SET "
         "size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified, "
         "headers = excluded.headers, metadata = excluded.metadata, "
         "checksums = excluded.checksums, checksum_type = excluded.checksum_type, "
         "segments = excluded.segments, parts_count = excluded.parts_count, "
-        "tags = excluded.tags, version_id = excluded.version_id",
+        "tags = excluded.tags, lock_mode = excluded.lock_mode, "
+        "lock_until = excluded.lock_until, legal_hold = excluded.legal_hold, "
+        "version_id = excluded.version_id",
         (
             meta.bucket_id,
             meta.key,
@@ -94,6 +101,9 @@ def insert_object(conn: Connection, meta: ObjectMeta) -> None:
             json.dumps([_segment(s) for s in meta.segments]),
             meta.parts_count,
             json.dumps([list(t) for t in meta.tags]),
+            meta.lock_mode,
+            meta.lock_until,
+            meta.legal_hold,
             meta.version_id,
         ),
     )
@@ -172,7 +182,7 @@ def _add_marker(conn: Connection, bucket_id: str, key: str, version_id: str | No
     conn.execute(
         "INSERT INTO object_versions(bucket_id, key, seq, version_id, delete_marker, "  # noqa: S608 - fixed column names
         f"{_VERSION_VALUES}) VALUES (?, ?, ?, ?, 1, 0, '', ?, '{{}}', '{{}}', '{{}}', NULL, "
-        "'[]', 0, '[]')",
+        "'[]', 0, '[]', NULL, NULL, 0)",
         (bucket_id, key, _next_seq(conn, bucket_id, key), version_id, time.time()),
     )
 
@@ -207,11 +217,23 @@ def write_current(
 
 
 def delete_current(
-    conn: Connection, bucket_id: str, key: str, count: Count, discard: Discard
+    conn: Connection,
+    bucket_id: str,
+    key: str,
+    count: Count,
+    discard: Discard,
+    conditions: DeleteConditions | None = None,
 ) -> Removal:
     """DeleteObject without a version id: removes the null object of a never-versioned
-    bucket, or stacks a delete marker on the key (S3 adds one even if the key never was)."""
+    bucket, or stacks a delete marker on the key (S3 adds one even if the key never was).
+    ``conditions`` are checked against the current object first."""
     state = versioning(conn, bucket_id)
+    if conditions is not None:
+        row = conn.execute(
+            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ? AND key = ?",  # noqa: S608 - fixed column names
+            (bucket_id, key),
+        ).fetchone()
+        conditions.check(meta_from_row(row) if row is not None else None)
     current = _current(conn, bucket_id, key)
     if state is None:
         if current is None:
@@ -245,10 +267,18 @@ def delete_version(
     version_id: str | None,
     count: Count,
     discard: Discard,
+    bypass_governance: bool = False,
+    conditions: DeleteConditions | None = None,
 ) -> Removal:
     """Remove one version for good (an object or a delete marker); the next newest becomes
-    current. Removal.removed is False if there was no such version."""
+    current. Removal.removed is False if there was no such version. Object Lock refuses
+    a protected version (ObjectLocked); ``conditions`` are checked against the version."""
     versioning(conn, bucket_id)  # NoSuchBucket
+    found = get_version(conn, bucket_id, key, version_id)
+    if conditions is not None:
+        conditions.check(found)
+    if found is not None and not found.delete_marker:
+        check_removal(found, bypass_governance, time.time())
     row = conn.execute(
         "DELETE FROM objects WHERE bucket_id = ? AND key = ? AND version_id IS NOT DISTINCT "
         "FROM ? RETURNING segments, size",
@@ -318,7 +348,7 @@ def get_version(
         "AND version_id IS NOT DISTINCT FROM ?",
         (bucket_id, key, version_id),
     ).fetchone()
-    return meta_from_row(row[:13], bool(row[13])) if row is not None else None
+    return meta_from_row(row[:WIDTH], bool(row[WIDTH])) if row is not None else None
 
 
 def latest_marker(conn: Connection, bucket_id: str, key: str) -> ObjectMeta | None:
@@ -328,9 +358,9 @@ def latest_marker(conn: Connection, bucket_id: str, key: str) -> ObjectMeta | No
         "ORDER BY seq DESC LIMIT 1",
         (bucket_id, key),
     ).fetchone()
-    if row is None or not row[13] or _current(conn, bucket_id, key) is not None:
+    if row is None or not row[WIDTH] or _current(conn, bucket_id, key) is not None:
         return None
-    return meta_from_row(row[:13], True)
+    return meta_from_row(row[:WIDTH], True)
 
 
 def version_rank(conn: Connection, bucket_id: str, key: str, version_id: str | None) -> int | None:
@@ -412,4 +442,40 @@ def tag_version(
         f"RETURNING {_NONCURRENT_COLUMNS}",
         (tags, bucket_id, key, version_id),
     ).fetchone()
-    return meta_from_row(found[:13], False) if found is not None else None
+    return meta_from_row(found[:WIDTH], False) if found is not None else None
+
+
+def amend_version(
+    conn: Connection,
+    bucket_id: str,
+    key: str,
+    version_id: str | None,
+    amend: Callable[[ObjectMeta], ObjectMeta],
+    latest: bool,
+) -> ObjectMeta | None:
+    """Apply ``amend`` to the lock fields of the current object (``latest``) or of one
+    version (not a delete marker), in place; the amended version, None if there is none.
+    ``amend`` may refuse by raising, before anything changed."""
+    where = "bucket_id = ? AND key = ?"
+    args: tuple[Any, ...] = (bucket_id, key)
+    if not latest:
+        where += " AND version_id IS NOT DISTINCT FROM ?"
+        args += (version_id,)
+    row = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM objects WHERE {where}", args).fetchone()  # noqa: S608 - fixed column names
+    table = "objects"
+    if row is None and not latest:
+        found = conn.execute(
+            f"SELECT {_NONCURRENT_COLUMNS} FROM object_versions WHERE {where} "  # noqa: S608 - fixed column names
+            "AND delete_marker = 0",
+            args,
+        ).fetchone()
+        row, table = (found[:WIDTH] if found is not None else None), "object_versions"
+    if row is None:
+        return None
+    amended = amend(meta_from_row(row))
+    conn.execute(
+        f"UPDATE {table} SET lock_mode = ?, lock_until = ?, legal_hold = ? "  # noqa: S608 - fixed table names
+        "WHERE bucket_id = ? AND key = ? AND version_id IS NOT DISTINCT FROM ?",
+        (amended.lock_mode, amended.lock_until, amended.legal_hold, bucket_id, key, row[WIDTH - 1]),
+    )
+    return amended

@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from nexq.core.errors import QuotaExceeded
+from nexq.core.errors import DomainError, QuotaExceeded
 from nexq.core.identity import Account
 from nexq.core.sql import Connection, Database
+from nexq.storage.completions import CompletedUpload, completion
 from nexq.storage.errors import (
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -18,7 +19,7 @@ from nexq.storage.errors import (
     NoSuchUpload,
 )
 from nexq.storage.lifecycle import Candidate, Due
-from nexq.storage.metadata import sql_lifecycle
+from nexq.storage.metadata import sql_completions, sql_lifecycle
 from nexq.storage.metadata import sql_versions as versions
 from nexq.storage.model import (
     AccessKey,
@@ -384,20 +385,43 @@ class SqliteMetadata:
         return self._db.write(write, sync_blobs=True)
 
     def delete_object(self, bucket_id: str, key: str) -> Removal:
-        return self.delete_objects(bucket_id, [Deletion(key)])[0]
+        done = self.delete_objects(bucket_id, [Deletion(key)])[0]
+        if isinstance(done, DomainError):
+            raise done
+        return done
 
-    def delete_objects(self, bucket_id: str, deletions: Sequence[Deletion]) -> list[Removal]:
-        def write(conn: Connection) -> list[Removal]:
+    def delete_objects(
+        self, bucket_id: str, deletions: Sequence[Deletion]
+    ) -> list[Removal | DomainError]:
+        def one(conn: Connection, d: Deletion) -> Removal | DomainError:
+            # Each refusal (a lock, a precondition) is raised before its deletion changes
+            # anything, so the others go on in the same transaction.
+            try:
+                return (
+                    versions.delete_version(
+                        conn,
+                        bucket_id,
+                        d.key,
+                        d.version_id,
+                        _add_to_counters,
+                        _discard,
+                        d.bypass_governance,
+                        d.conditions,
+                    )
+                    if d.by_version
+                    else versions.delete_current(
+                        conn, bucket_id, d.key, _add_to_counters, _discard, d.conditions
+                    )
+                )
+            except (NoSuchBucket, QuotaExceeded):
+                raise
+            except DomainError as exc:
+                return exc
+
+        def write(conn: Connection) -> list[Removal | DomainError]:
             # One transaction: a commit per key made a 1,000-key DeleteObjects wait for 1,000
             # durable commits (1,000 WAL fsyncs on SQLite).
-            return [
-                versions.delete_version(
-                    conn, bucket_id, d.key, d.version_id, _add_to_counters, _discard
-                )
-                if d.by_version
-                else versions.delete_current(conn, bucket_id, d.key, _add_to_counters, _discard)
-                for d in deletions
-            ]
+            return [one(conn, d) for d in deletions]
 
         return self._db.write(write)
 
@@ -420,6 +444,20 @@ class SqliteMetadata:
             return sql_lifecycle.apply(
                 conn, bucket_id, key, version_id, decide, _add_to_counters, _discard
             )
+
+        return self._db.write(write)
+
+    def amend_version(
+        self,
+        bucket_id: str,
+        key: str,
+        version_id: str | None,
+        amend: Callable[[ObjectMeta], ObjectMeta],
+        *,
+        latest: bool,
+    ) -> ObjectMeta | None:
+        def write(conn: Connection) -> ObjectMeta | None:
+            return versions.amend_version(conn, bucket_id, key, version_id, amend, latest)
 
         return self._db.write(write)
 
@@ -561,9 +599,13 @@ class SqliteMetadata:
             version_id = versions.write_current(conn, meta, old, quota, _add_to_counters, _discard)
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload.id,))
             _discard(conn, unused)
+            sql_completions.record(conn, completion(upload.id, meta, version_id))
             return version_id
 
         return self._db.write(write)
+
+    def completed_upload(self, upload_id: str) -> CompletedUpload | None:
+        return sql_completions.find(self._db.reader(), upload_id)
 
     def abort_upload(self, upload_id: str) -> bool:
         def write(conn: Connection) -> bool:

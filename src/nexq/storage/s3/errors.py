@@ -7,6 +7,7 @@ from xml.sax.saxutils import escape
 
 from nexq.core.errors import DomainError, QuotaExceeded, RateLimited, StorageFull, Unavailable
 from nexq.storage import errors as domain
+from nexq.storage import object_lock
 from nexq.storage.policy import MalformedPolicy
 
 
@@ -36,6 +37,11 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     domain.NoSuchUpload: ("NoSuchUpload", 404),
     domain.NoSuchVersion: ("NoSuchVersion", 404),
     MalformedPolicy: ("MalformedPolicy", 400),
+    object_lock.ObjectLocked: ("AccessDenied", 403),
+    object_lock.InvalidBucketState: ("InvalidBucketState", 409),
+    object_lock.NoObjectLockConfiguration: ("InvalidRequest", 400),
+    object_lock.ObjectLockConfigurationNotFound: ("ObjectLockConfigurationNotFoundError", 404),
+    object_lock.NoSuchObjectLockConfiguration: ("NoSuchObjectLockConfiguration", 404),
     domain.IllegalVersioningConfiguration: ("IllegalVersioningConfigurationException", 400),
     domain.BucketAlreadyExists: ("BucketAlreadyExists", 409),
     domain.BucketAlreadyOwnedByYou: ("BucketAlreadyOwnedByYou", 409),

@@ -32,6 +32,12 @@ class Operation(enum.Enum):
     GET_BUCKET_VERSIONING = "GetBucketVersioning"
     PUT_BUCKET_VERSIONING = "PutBucketVersioning"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
+    PUT_OBJECT_LOCK_CONFIGURATION = "PutObjectLockConfiguration"
+    GET_OBJECT_LOCK_CONFIGURATION = "GetObjectLockConfiguration"
+    PUT_OBJECT_RETENTION = "PutObjectRetention"
+    GET_OBJECT_RETENTION = "GetObjectRetention"
+    PUT_OBJECT_LEGAL_HOLD = "PutObjectLegalHold"
+    GET_OBJECT_LEGAL_HOLD = "GetObjectLegalHold"
     PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
     GET_PUBLIC_ACCESS_BLOCK = "GetPublicAccessBlock"
     DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
@@ -51,6 +57,9 @@ class Operation(enum.Enum):
     PUT_BUCKET_TAGGING = "PutBucketTagging"
     GET_BUCKET_TAGGING = "GetBucketTagging"
     DELETE_BUCKET_TAGGING = "DeleteBucketTagging"
+    PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
+    GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
+    DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
     GET_BUCKET_ACL = "GetBucketAcl"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
@@ -87,6 +96,15 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("GET", "bucket", "versioning", False): (Operation.GET_BUCKET_VERSIONING, Access.READ),
     ("PUT", "bucket", "versioning", False): (Operation.PUT_BUCKET_VERSIONING, Access.WRITE),
     ("GET", "bucket", "versions", False): (Operation.LIST_OBJECT_VERSIONS, Access.LIST),
+    ("PUT", "bucket", "object-lock", False): (
+        Operation.PUT_OBJECT_LOCK_CONFIGURATION,
+        Access.WRITE,
+    ),
+    ("GET", "bucket", "object-lock", False): (Operation.GET_OBJECT_LOCK_CONFIGURATION, Access.READ),
+    ("PUT", "object", "retention", False): (Operation.PUT_OBJECT_RETENTION, Access.WRITE),
+    ("GET", "object", "retention", False): (Operation.GET_OBJECT_RETENTION, Access.READ),
+    ("PUT", "object", "legal-hold", False): (Operation.PUT_OBJECT_LEGAL_HOLD, Access.WRITE),
+    ("GET", "object", "legal-hold", False): (Operation.GET_OBJECT_LEGAL_HOLD, Access.READ),
     ("PUT", "bucket", "publicAccessBlock", False): (
         Operation.PUT_PUBLIC_ACCESS_BLOCK,
         Access.WRITE,
@@ -112,6 +130,9 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("PUT", "bucket", "tagging", False): (Operation.PUT_BUCKET_TAGGING, Access.WRITE),
     ("GET", "bucket", "tagging", False): (Operation.GET_BUCKET_TAGGING, Access.READ),
     ("DELETE", "bucket", "tagging", False): (Operation.DELETE_BUCKET_TAGGING, Access.WRITE),
+    ("PUT", "bucket", "encryption", False): (Operation.PUT_BUCKET_ENCRYPTION, Access.WRITE),
+    ("GET", "bucket", "encryption", False): (Operation.GET_BUCKET_ENCRYPTION, Access.READ),
+    ("DELETE", "bucket", "encryption", False): (Operation.DELETE_BUCKET_ENCRYPTION, Access.WRITE),
     ("GET", "bucket", "acl", False): (Operation.GET_BUCKET_ACL, Access.READ),
     ("GET", "bucket", None, False): (Operation.LIST_OBJECTS, Access.LIST),
     ("GET", "bucket", "list-type", False): (Operation.LIST_OBJECTS_V2, Access.LIST),
@@ -151,6 +172,12 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.GET_BUCKET_VERSIONING: BillingClass.B,
     Operation.PUT_BUCKET_VERSIONING: BillingClass.A,
     Operation.LIST_OBJECT_VERSIONS: BillingClass.A,
+    Operation.PUT_OBJECT_LOCK_CONFIGURATION: BillingClass.A,
+    Operation.GET_OBJECT_LOCK_CONFIGURATION: BillingClass.B,
+    Operation.PUT_OBJECT_RETENTION: BillingClass.A,
+    Operation.GET_OBJECT_RETENTION: BillingClass.B,
+    Operation.PUT_OBJECT_LEGAL_HOLD: BillingClass.A,
+    Operation.GET_OBJECT_LEGAL_HOLD: BillingClass.B,
     Operation.PUT_PUBLIC_ACCESS_BLOCK: BillingClass.A,
     Operation.GET_PUBLIC_ACCESS_BLOCK: BillingClass.B,
     Operation.DELETE_PUBLIC_ACCESS_BLOCK: BillingClass.OTHER,
@@ -170,6 +197,9 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.PUT_BUCKET_TAGGING: BillingClass.A,
     Operation.GET_BUCKET_TAGGING: BillingClass.B,
     Operation.DELETE_BUCKET_TAGGING: BillingClass.OTHER,
+    Operation.PUT_BUCKET_ENCRYPTION: BillingClass.A,
+    Operation.GET_BUCKET_ENCRYPTION: BillingClass.B,
+    Operation.DELETE_BUCKET_ENCRYPTION: BillingClass.OTHER,
     Operation.GET_BUCKET_ACL: BillingClass.B,
     Operation.LIST_OBJECTS: BillingClass.A,
     Operation.LIST_OBJECTS_V2: BillingClass.A,
@@ -203,12 +233,16 @@ _SUBRESOURCES = (
     "location",
     "versioning",
     "versions",
+    "object-lock",
+    "retention",
+    "legal-hold",
     "publicAccessBlock",
     "policyStatus",
     "policy",
     "cors",
     "lifecycle",
     "tagging",
+    "encryption",
     "acl",
     "delete",
     "attributes",
@@ -219,10 +253,6 @@ UNSUPPORTED = (
     "logging",
     "notification",
     "replication",
-    "encryption",
-    "object-lock",
-    "retention",
-    "legal-hold",
     "accelerate",
     "requestPayment",
     "ownershipControls",

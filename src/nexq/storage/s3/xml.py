@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import time
 from urllib.parse import quote
@@ -11,6 +12,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from nexq.storage.multipart import CompletedPart
+from nexq.storage.object_lock import DeleteConditions
 from nexq.storage.s3.errors import S3Error, malformed_xml
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -73,8 +75,11 @@ def _text(element: Element, name: str) -> str | None:
     return None
 
 
-def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
-    """DeleteObjects' request: the (key, version id or None) and whether the answer is quiet."""
+def parse_delete(
+    body: bytes,
+) -> tuple[list[tuple[str, str | None, DeleteConditions | None]], bool]:
+    """DeleteObjects' request: each (key, version id or None, its conditional-delete
+    preconditions: ETag, LastModifiedTime, Size) and whether the answer is quiet."""
     root = parse_document(body)
     if local_name(root.tag) != "Delete":
         raise malformed_xml()
@@ -83,11 +88,26 @@ def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
         key = _text(obj, "Key")
         if key is None:
             raise malformed_xml()
-        keys.append((key, _text(obj, "VersionId")))
+        keys.append((key, _text(obj, "VersionId"), _delete_conditions(obj)))
     if not keys or len(keys) > 1000:
         raise malformed_xml()
     quiet = (_text(root, "Quiet") or "false").strip().lower() == "true"
     return keys, quiet
+
+
+def _delete_conditions(obj: Element) -> DeleteConditions | None:
+    etag, modified, size = _text(obj, "ETag"), _text(obj, "LastModifiedTime"), _text(obj, "Size")
+    if etag is None and modified is None and size is None:
+        return None
+    try:
+        when = (
+            dt.datetime.fromisoformat(modified.strip().replace("Z", "+00:00")).timestamp()
+            if modified is not None
+            else None
+        )
+        return DeleteConditions(etag, when, int(size) if size is not None else None)
+    except ValueError:
+        raise malformed_xml() from None
 
 
 def parse_complete(body: bytes) -> list[CompletedPart]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from nexq.storage.conditions import Conditions
+from nexq.storage.encryption import CustomerKey, Presented
+from nexq.storage.errors import DeleteMarkerFound
 from nexq.storage.model import ObjectMeta
+from nexq.storage.s3 import sse
 from nexq.storage.s3.errors import S3Error, invalid_argument
-from nexq.storage.s3.handlers.common import Services
+from nexq.storage.s3.handlers.common import Services, version_header
 from nexq.storage.s3.http import Response, S3Request, http_date
 from nexq.storage.s3.xml import document, escape
+from nexq.storage.versions import shown
 
 ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
 MAX_PARTS = 1000
@@ -19,7 +23,9 @@ async def get_object_attributes(req: S3Request, s: Services) -> Response:
     max_parts = min(_header_int(req, "x-amz-max-parts", "max-parts", MAX_PARTS), MAX_PARTS)
     marker = _header_int(req, "x-amz-part-number-marker", "part-number-marker", 0)
     bucket, key = req.bucket or "", req.key or ""
-    meta = req.now(lambda: s.objects.head_object(req.caller, bucket, key, Conditions()))
+    version = req.query.get("versionId")
+    customer = sse.customer_key(req)  # S3 compat: an SSE-C object's metadata wants its key
+    meta = req.now(lambda: _head(req, s, bucket, key, version, customer))
     inner = ""
     if "ETag" in wanted:
         # S3 compat: the one answer where the ETag comes without its quotes.
@@ -34,7 +40,32 @@ async def get_object_attributes(req: S3Request, s: Services) -> Response:
         inner += f"<ObjectSize>{meta.size}</ObjectSize>"
     response = Response.xml(document("GetObjectAttributesResponse", inner))
     response.headers["last-modified"] = http_date(meta.last_modified)
+    if version is not None:  # the version asked for is named, the null one too
+        response.headers["x-amz-version-id"] = shown(meta.version_id)
+    else:
+        response.headers.update(version_header(meta.version_id))
     return response
+
+
+def _head(
+    req: S3Request,
+    s: Services,
+    bucket: str,
+    key: str,
+    version: str | None,
+    customer: CustomerKey | None,
+) -> ObjectMeta:
+    """The object's latest version, or version ``version``."""
+    try:
+        return s.objects.head_object(
+            req.caller, bucket, key, Conditions(), version, Presented(customer)
+        )
+    except DeleteMarkerFound as found:
+        if not found.asked:
+            raise
+        # S3 compat: a versionId that names a delete marker is 404 NoSuchKey here (GET and
+        # HEAD answer 405), still naming the marker as for a key whose latest is one.
+        raise DeleteMarkerFound(found.version_id, found.last_modified, asked=False) from None
 
 
 def _attributes(req: S3Request) -> set[str]:

@@ -74,7 +74,7 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
             raise invalid_location(s.region, location)
         check_bucket_acl(req.headers, req.caller.account.id)
         try:
-            s.objects.create_bucket(req.caller, name)
+            s.objects.create_bucket(req.caller, name, object_lock=_lock_enabled(req))
         except BucketAlreadyOwnedByYou:
             # S3 compat: us-east-1 answers its owner's re-creation of a bucket with 200 and
             # changes nothing (AWS's legacy behaviour there); every other region with 409.
@@ -162,3 +162,16 @@ async def put_object_acl(req: S3Request, s: Services) -> Response:
         req,
         lambda: s.objects.head_object(req.caller, req.bucket or "", req.key or "", Conditions()),
     )
+
+
+def _lock_enabled(req: S3Request) -> bool:
+    """x-amz-bucket-object-lock-enabled: a bucket made lockable (and versioned) for good."""
+    value = req.headers.get("x-amz-bucket-object-lock-enabled", "false").strip().lower()
+    if value not in ("true", "false"):
+        raise S3Error(
+            "InvalidArgument",
+            "x-amz-bucket-object-lock-enabled must be true or false",
+            400,
+            {"ArgumentName": "x-amz-bucket-object-lock-enabled", "ArgumentValue": value},
+        )
+    return value == "true"

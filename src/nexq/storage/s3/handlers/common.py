@@ -15,6 +15,7 @@ from nexq.storage.multipart import Multipart
 from nexq.storage.s3 import encoded_words
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.http import Response, S3Request, http_date, parse_http_date
+from nexq.storage.s3.lock_headers import lock_headers, lock_request
 from nexq.storage.s3.tagging_xml import parse_tagging_header
 from nexq.storage.service import NewContent, ObjectStorage
 
@@ -164,6 +165,7 @@ def write_content(req: S3Request, checksums: dict[str, str] | None = None) -> Ne
         if_match=req.headers.get("if-match"),
         if_none_match=if_none_match is not None,
         tags=request_tags(req),
+        lock=lock_request(req),
     )
 
 
@@ -174,8 +176,8 @@ def request_tags(req: S3Request) -> tuple[tuple[str, str], ...] | None:
 
 
 def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
-    """The headers GET and HEAD answer with."""
-    headers = dict(meta.headers)
+    """The headers GET and HEAD answer with (those stored as "x-nexq-…" are Nexq's own)."""
+    headers = {k: v for k, v in meta.headers.items() if not k.startswith("x-nexq-")}
     headers["etag"] = quoted(meta.etag)
     headers["last-modified"] = http_date(meta.last_modified)
     headers["accept-ranges"] = "bytes"
@@ -186,6 +188,7 @@ def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
     headers.update(version_header(meta.version_id))
     if meta.tags:
         headers["x-amz-tagging-count"] = str(len(meta.tags))
+    headers.update(lock_headers(meta))
     if with_checksums:
         for alg, value in meta.checksums.items():
             headers[f"x-amz-checksum-{alg.lower()}"] = value

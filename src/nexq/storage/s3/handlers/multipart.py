@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from nexq.storage.incoming import IncomingBody
-from nexq.storage.model import MAX_PUT_BYTES, Part, Upload
+from nexq.storage.model import Part, Upload
+from nexq.storage.s3 import sse
 from nexq.storage.s3.acl import check_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, invalid_argument
@@ -30,6 +31,7 @@ from nexq.storage.s3.handlers.common import (
 from nexq.storage.s3.handlers.lifecycle_headers import expiration_headers, upload_abort_headers
 from nexq.storage.s3.handlers.objects import declared_size
 from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.lock_headers import lock_request
 from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_complete
 
 _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -38,6 +40,7 @@ _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 async def create_multipart_upload(req: S3Request, s: Services) -> Response:
     algorithm = req.headers.get("x-amz-checksum-algorithm")
     checksum_type = req.headers.get("x-amz-checksum-type")
+    customer = sse.write_key(req)
 
     def create() -> Upload:
         check_object_acl(req.headers, req.caller.account.id)
@@ -50,10 +53,13 @@ async def create_multipart_upload(req: S3Request, s: Services) -> Response:
             algorithm,
             checksum_type.upper() if checksum_type else None,
             request_tags(req) or (),
+            lock_request(req),
+            customer,
         )
 
     upload = await req.run(create)
     headers = req.now(lambda: upload_abort_headers(s, req.bucket or "", upload))
+    headers.update(sse.response_headers(upload.headers, customer, s.objects.seals_at_rest))
     if upload.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = upload.checksum_algorithm
         headers["x-amz-checksum-type"] = upload.checksum_type or "COMPOSITE"
@@ -74,19 +80,29 @@ async def upload_part(req: S3Request, s: Services) -> Response:
     algorithms, header_sums = requested_checksums(req)
     bucket, key = req.bucket or "", req.key or ""
     md5 = content_md5(req)
+    customer = sse.customer_key(req)
 
     def start() -> IncomingBody:
-        s.multipart.upload(req.caller, bucket, key, upload_id)
+        upload = s.multipart.upload(req.caller, bucket, key, upload_id)
+        # A part without the checksum its upload needs is refused before its body is read.
+        wanted = s.multipart.part_checksums(upload, algorithms)
         # A part that cannot fit is refused now; the completion checks the whole object.
         s.objects.check_room(req.caller, bucket, declared_size(req))
-        return s.objects.receive(algorithms, MAX_PUT_BYTES)
+        return s.multipart.receive_part(upload, wanted, customer)
 
     def store(body: IncomingBody, trailers: dict[str, str]) -> Part:
         sums = {**header_sums, **trailer_checksums(trailers)}
         return s.multipart.upload_part(req.caller, bucket, key, upload_id, number, body, md5, sums)
 
     part = await receive_and_store(req, start, store)
-    return empty(200, {"etag": quoted(part.etag), **checksum_response_headers(part.checksums)})
+    return empty(
+        200,
+        {
+            "etag": quoted(part.etag),
+            **checksum_response_headers(part.checksums),
+            **sse.part_headers(customer, s.objects.seals_at_rest),
+        },
+    )
 
 
 async def upload_part_copy(req: S3Request, s: Services) -> Response:
@@ -105,18 +121,29 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
             )
         byte_range = (int(match.group(1)), int(match.group(2)))
     target = (req.bucket or "", req.key or "", req.query.get("uploadId", ""), number)
+    source_key = sse.customer_key(req, sse.COPY_SOURCE)
+    customer = sse.customer_key(req)
     part = await req.run(
         lambda: s.multipart.upload_part_copy(
-            req.caller, target, source, byte_range, read_conditions(req, "x-amz-copy-source-")
+            req.caller,
+            target,
+            source,
+            byte_range,
+            read_conditions(req, "x-amz-copy-source-"),
+            source_key,
+            customer,
         )
     )
-    return Response.xml(
+    response = Response.xml(
         document(
             "CopyPartResult",
             f"<LastModified>{iso_time(part.last_modified)}</LastModified>"
-            f"<ETag>{quoted(part.etag)}</ETag>",
+            f"<ETag>{quoted(part.etag)}</ETag>"
+            + "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in part.checksums.items()),
         )
     )
+    response.headers.update(sse.part_headers(customer, s.objects.seals_at_rest))
+    return response
 
 
 async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
@@ -152,6 +179,7 @@ async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
     )
     response.headers.update(version_header(meta.version_id))
     response.headers.update(req.now(lambda: expiration_headers(s, req.bucket or "", meta)))
+    response.headers.update(sse.response_headers(meta.headers, None, s.objects.seals_at_rest))
     return response
 
 

@@ -7,10 +7,12 @@ import re
 from collections.abc import AsyncIterator
 
 from nexq.core.errors import DomainError
+from nexq.storage.encryption import Presented
 from nexq.storage.errors import InvalidRange
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.reader import OpenObject
+from nexq.storage.s3 import sse
 from nexq.storage.s3.acl import check_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
@@ -31,6 +33,7 @@ from nexq.storage.s3.handlers.common import (
 )
 from nexq.storage.s3.handlers.lifecycle_headers import expiration_headers
 from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
+from nexq.storage.s3.lock_headers import bypass_governance, delete_conditions
 from nexq.storage.s3.xml import document, escape, iso_time, parse_delete
 from nexq.storage.versions import Removal, shown
 
@@ -54,6 +57,7 @@ async def put_object(req: S3Request, s: Services) -> Response:
             "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
         )
     _check_declared_size(req)
+    customer = sse.write_key(req)
 
     def store(body: IncomingBody, trailers: dict[str, str]) -> ObjectMeta:
         sums = {**header_sums, **trailer_checksums(trailers)}
@@ -62,11 +66,12 @@ async def put_object(req: S3Request, s: Services) -> Response:
     def start() -> IncomingBody:
         s.objects.check_room(req.caller, bucket, declared_size(req), key)
         check_object_acl(req.headers, req.caller.account.id)
-        return s.objects.receive(algorithms, MAX_PUT_BYTES)
+        return s.objects.receive(algorithms, MAX_PUT_BYTES, customer)
 
     meta = await receive_and_store(req, start, store)
     headers = {
         "etag": quoted(meta.etag),
+        **sse.response_headers(meta.headers, customer, s.objects.seals_at_rest),
         **checksum_response_headers(meta.checksums),
         **version_header(meta.version_id),
         **req.now(lambda: expiration_headers(s, bucket, meta)),
@@ -143,6 +148,7 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     conditions = read_conditions(req)
     version = req.query.get("versionId")
     with_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    customer = sse.customer_key(req)
 
     def span(meta: ObjectMeta) -> tuple[int, int] | None:
         try:
@@ -179,13 +185,20 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
         # The files are opened with the lookup, so the download is of this version whole,
         # even if the key is overwritten or deleted while it goes on.
         opened = req.now(
-            lambda: s.objects.open_object(req.caller, bucket, key, conditions, pick, version)
+            lambda: s.objects.open_object(
+                req.caller, bucket, key, conditions, pick, version, customer
+            )
         )
         meta = opened.meta
     else:
-        meta = req.now(lambda: s.objects.head_object(req.caller, bucket, key, conditions, version))
+        meta = req.now(
+            lambda: s.objects.head_object(
+                req.caller, bucket, key, conditions, version, Presented(customer)
+            )
+        )
         pick(meta)
     headers = object_headers(meta, with_checksums and picked[0] is None)
+    headers.update(sse.response_headers(meta.headers, customer, s.objects.seals_at_rest))
     headers.update(req.now(lambda: expiration_headers(s, bucket, meta, version is None)))
     if version is not None:  # the version asked for is named, the null one too
         headers["x-amz-version-id"] = shown(meta.version_id)
@@ -231,8 +244,16 @@ async def head_object(req: S3Request, s: Services) -> Response:
 
 async def delete_object(req: S3Request, s: Services) -> Response:
     version = req.query.get("versionId")
+    conditions = delete_conditions(req)
     removal = await req.run(
-        lambda: s.objects.delete_object(req.caller, req.bucket or "", req.key or "", version)
+        lambda: s.objects.delete_object(
+            req.caller,
+            req.bucket or "",
+            req.key or "",
+            version,
+            bypass_governance(req),
+            conditions,
+        )
     )
     headers = {}
     if removal.delete_marker:
@@ -251,8 +272,8 @@ async def delete_objects(req: S3Request, s: Services) -> Response:
 
     def delete() -> tuple[list[tuple[str, Removal | Exception]], list[str | None], bool]:
         keys, quiet = parse_delete(body)
-        done = s.objects.delete_objects(req.caller, req.bucket or "", keys)
-        return done, [version for _, version in keys], quiet
+        done = s.objects.delete_objects(req.caller, req.bucket or "", keys, bypass_governance(req))
+        return done, [version for _, version, _ in keys], quiet
 
     outcomes, asked, quiet = await req.run(delete)
     parts = []
@@ -295,7 +316,9 @@ async def copy_object(req: S3Request, s: Services) -> Response:
     directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
-    if same and directive == "COPY":
+    source_key = sse.customer_key(req, sse.COPY_SOURCE)
+    target_key = sse.write_key(req)
+    if same and directive == "COPY" and not sse.changes_encryption(req):
         raise S3Error(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself "
@@ -318,10 +341,13 @@ async def copy_object(req: S3Request, s: Services) -> Response:
             new if directive == "REPLACE" else None,
             new,
             tags=(new.tags or ()) if tagging == "REPLACE" else None,
+            source_key=source_key,
+            target_key=target_key,
         )
 
     meta, src = await req.run(copy)
     headers = version_header(meta.version_id)
+    headers.update(sse.response_headers(meta.headers, target_key, s.objects.seals_at_rest))
     headers.update(req.now(lambda: expiration_headers(s, target[0], meta)))
     if src.version_id is not None or source[2] is not None:
         headers["x-amz-copy-source-version-id"] = shown(src.version_id)

@@ -12,7 +12,7 @@ from python_multipart.exceptions import MultipartParseError
 from nexq.storage.errors import EntityTooLarge
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import CONTENT_HEADERS, MAX_PUT_BYTES, ObjectMeta, has_control_characters
-from nexq.storage.s3 import encoded_words, post_policy, post_signature
+from nexq.storage.s3 import encoded_words, post_policy, post_signature, sse
 from nexq.storage.s3.acl import check_form_acl
 from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
@@ -158,7 +158,9 @@ async def post_object(req: S3Request, s: Services) -> Response:
         if body is not None:
             await req.run(body.abort)
         raise
-    return _answer(req, form.fields, bucket, meta)
+    answer = _answer(req, form.fields, bucket, meta)
+    answer.headers.update(sse.response_headers(meta.headers, None, s.objects.seals_at_rest))
+    return answer
 
 
 def _write(body: IncomingBody, policy: post_policy.Policy, data: bytes) -> None:
@@ -204,6 +206,7 @@ def _start(
     policy = post_policy.decode(next(v for k, v in fields.items() if k.lower() == "policy"))
     post_policy.check(policy, fields, bucket)
     check_form_acl(fields, req.caller.account.id)
+    sse.check_form(fields)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
     return policy, s.objects.receive((), limit)
 

@@ -1,0 +1,350 @@
+"""The format of a blob sealed at rest (``storage.blobs.sealed`` is the store that writes them).
+
+A sealed blob (format version 1) is a header, then its bytes in chunks of 64 KiB, each
+sealed with AES-256-GCM under the blob's own random data key::
+
+    magic     8  b"\\x89NXQSEAL"
+    version   1  1
+    mode      1  1: the data key is wrapped by an installation key (core.data_keys, named
+                 by the key id); 2: by the customer's key (SSE-C, key id zero)
+    chunk     1  log2 of the chunk size: 16
+    reserved  1
+    key id    8
+    prefix    8  random: the first 8 bytes of every chunk's nonce
+    wrapped  60  a nonce (12), then the data key sealed with AES-GCM (32 + tag 16), the 28
+                 bytes above as associated data: no header field can be changed
+    chunk i      AES-GCM(data key, nonce = prefix + i (4 bytes, big-endian), associated data
+                 = i and a final flag): the chunk's bytes + a 16-byte tag
+
+Every chunk holds 64 KiB but the last, which holds 1 to 64 KiB (0 in an empty blob) and is
+flagged final. So chunks cannot be moved (the index is in the nonce), dropped at the end
+(the last one read must carry the flag), cut, or taken from another blob (another data
+key): a read of such a blob fails (:class:`SealBroken`) instead of answering other bytes.
+A ranged read opens only the chunks it needs. The plaintext size follows from the stored
+one (:func:`plain_size`): segments, inventories and fsck keep seeing plaintext sizes.
+
+Blobs written before sealing existed carry no magic and read as they are (so a blob
+written then that happened to begin with the magic would not: a risk taken for blobs
+whose header was damaged, which must fail, not read as plain).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from nexq.core.data_keys import DataKeys, UnknownDataKey
+from nexq.storage.blobs.port import BlobWriter, OpenBlob
+
+MAGIC = b"\x89NXQSEAL"
+VERSION = 1
+CHUNK_SHIFT = 16
+CHUNK = 1 << CHUNK_SHIFT
+TAG = 16
+MASTER = 1  # the data key is wrapped by one of the installation's keys
+CUSTOMER = 2  # by the customer's own key (SSE-C)
+_FIXED = struct.Struct(">8sBBBx8s8s")
+_NONCE = 12
+HEADER = _FIXED.size + _NONCE + 32 + TAG
+_AAD = struct.Struct(">IB")
+_NO_KEY_ID = bytes(8)
+# Chunks opened per read of the underlying store: about a megabyte, what a GET asks for.
+GROUP = 16
+
+
+class SealBroken(OSError):
+    """A sealed blob failed authentication: changed, cut, mixed with another, or sealed with
+    a key not given."""
+
+
+def sealed_size(plain: int) -> int:
+    """The stored size of a sealed blob of ``plain`` bytes."""
+    return HEADER + plain + max(1, -(-plain // CHUNK)) * TAG
+
+
+def plain_size(stored: int) -> int:
+    """The plaintext size of a sealed blob of ``stored`` bytes (ValueError if none has it)."""
+    body = stored - HEADER
+    if body < TAG:
+        raise ValueError(f"no sealed blob is {stored} bytes long")
+    full, rest = divmod(body, CHUNK + TAG)
+    if rest == 0:
+        return full * CHUNK
+    if rest < TAG or (rest == TAG and full > 0):
+        raise ValueError(f"no sealed blob is {stored} bytes long")
+    return full * CHUNK + rest - TAG
+
+
+def _nonce(prefix: bytes, index: int) -> bytes:
+    return prefix + index.to_bytes(4, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class _Sealing:
+    """How one blob is sealed: its header, data key, and whose key wraps that."""
+
+    header: bytes
+    cipher: AESGCM
+    prefix: bytes
+    mode: int
+    customer: bytes | None
+
+
+def new_sealing(keys: DataKeys | None, customer: bytes | None) -> _Sealing | None:
+    if customer is None and keys is None:
+        return None  # an unsealed store (the benchmark's baseline): plain blobs
+    if customer is not None:
+        mode, key_id, wrapper = CUSTOMER, _NO_KEY_ID, AESGCM(customer)
+    else:
+        assert keys is not None
+        mode = MASTER
+        key_id, wrapper = keys.current()
+    data_key, prefix, nonce = os.urandom(32), os.urandom(8), os.urandom(_NONCE)
+    fixed = _FIXED.pack(MAGIC, VERSION, mode, CHUNK_SHIFT, key_id, prefix)
+    header = fixed + nonce + wrapper.encrypt(nonce, data_key, fixed)
+    return _Sealing(header, AESGCM(data_key), prefix, mode, customer)
+
+
+class SealedWriter:
+    """Seals a blob's bytes chunk by chunk as they come; the last chunk at commit."""
+
+    def __init__(self, raw: BlobWriter, sealing: _Sealing | None) -> None:
+        self.raw = raw
+        self._sealing = sealing
+        self._pending = bytearray()  # at most a chunk: the last one is sealed as final
+        self._index = 0
+        self._size = 0
+        self._header_written = False
+        self._adopted = False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def write(self, data: bytes | memoryview) -> None:
+        sealing = self._sealing
+        if sealing is None:
+            self.raw.write(data)
+            self._size += len(data)
+            return
+        if self._adopted:
+            raise ValueError("a blob copied whole takes no more bytes")
+        view = memoryview(data)
+        self._size += len(view)
+        pieces: list[bytes | bytearray | memoryview] = []
+        if self._pending:
+            need = CHUNK - len(self._pending)
+            self._pending += view[:need]
+            view = view[need:]
+            if not view:
+                return  # a full pending chunk may still be the last one
+            pieces.append(bytes(self._pending))
+            self._pending.clear()
+        count = max(len(view) - 1, 0) // CHUNK
+        pieces += [view[i * CHUNK : (i + 1) * CHUNK] for i in range(count)]
+        self._pending += view[count * CHUNK :]
+        if pieces:
+            self._emit(sealing, pieces, final=False)
+
+    def _emit(
+        self, sealing: _Sealing, pieces: list[bytes | bytearray | memoryview], final: bool
+    ) -> None:
+        """Seal ``pieces`` (one chunk each) and write them, after the header the first time."""
+        head = b"" if self._header_written else sealing.header
+        out = bytearray(len(head) + sum(len(p) for p in pieces) + TAG * len(pieces))
+        out[: len(head)] = head
+        at = len(head)
+        target = memoryview(out)
+        for number, piece in enumerate(pieces, 1):
+            last = final and number == len(pieces)
+            end = at + len(piece) + TAG
+            sealing.cipher.encrypt_into(
+                _nonce(sealing.prefix, self._index),
+                piece,
+                _AAD.pack(self._index, last),
+                target[at:end],
+            )
+            self._index += 1
+            at = end
+        self.raw.write(target)
+        self._header_written = True
+
+    def adopt(self, plain: int) -> None:
+        """The raw writer received a whole sealed blob of ``plain`` bytes, as it is."""
+        self._adopted = True
+        self._header_written = True
+        self._size = plain
+
+    @property
+    def untouched(self) -> bool:
+        return self._size == 0 and not self._header_written
+
+    def same_sealing(self, source: OpenBlob) -> bool:
+        """Whether ``source`` copied as it is reads as this writer would have sealed it."""
+        if isinstance(source, PlainBlob):
+            return self._sealing is None
+        if not isinstance(source, SealedBlob) or self._sealing is None:
+            return False
+        return source.mode == self._sealing.mode and source.customer == self._sealing.customer
+
+    def commit(self) -> str:
+        sealing = self._sealing
+        if sealing is not None and not self._adopted:
+            self._emit(sealing, [bytes(self._pending)], final=True)
+            self._pending.clear()
+        return self.raw.commit()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self.raw.abort()
+
+
+class PlainBlob:
+    """A blob stored as it is (written before sealing, or by an unsealed store)."""
+
+    mode = 0
+    customer: bytes | None = None
+
+    def __init__(self, raw: OpenBlob) -> None:
+        self.raw = raw
+        self.stored_size = raw.size
+
+    @property
+    def size(self) -> int:
+        return self.stored_size
+
+    def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+        return self.raw.read(offset, length, chunk)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class SealedBlob:
+    """A sealed blob opened for reading: a range decrypts only the chunks it covers."""
+
+    def __init__(
+        self,
+        raw: OpenBlob,
+        stored: int,
+        head: bytes,
+        opened: tuple[AESGCM, bytes, int],
+        customer: bytes | None,
+    ) -> None:
+        self.raw = raw
+        self.stored_size = stored
+        self._head = head  # the blob's first stored bytes, read with the header
+        self._cipher, self._prefix, self.mode = opened
+        self.customer = customer
+        self._size = plain_size(stored)
+        self._chunks = max(1, -(-self._size // CHUNK))
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+        if length <= 0:
+            return
+        end = offset + length
+        if offset < 0 or end > self._size:
+            raise OSError(f"a sealed blob holds {self._size} bytes, not {end}")
+        group = max(1, min(chunk, GROUP * CHUNK) // CHUNK)
+        index, last = offset // CHUNK, (end - 1) // CHUNK
+        while index <= last:
+            upto = min(last, index + group - 1)
+            plain = memoryview(self._open_chunks(index, upto))
+            base = index * CHUNK
+            low, high = max(offset - base, 0), min(end - base, len(plain))
+            for at in range(low, high, chunk):
+                yield bytes(plain[at : min(at + chunk, high)])
+            index = upto + 1
+
+    def _open_chunks(self, first: int, last: int) -> bytearray:
+        """The plaintext of chunks ``first`` to ``last``, authenticated."""
+        plain_len = min(self._size, (last + 1) * CHUNK) - first * CHUNK
+        start = HEADER + first * (CHUNK + TAG)
+        stored = self._stored(start, plain_len + (last - first + 1) * TAG)
+        source, out = memoryview(stored), bytearray(plain_len)
+        target = memoryview(out)
+        at = done = 0
+        for index in range(first, last + 1):
+            size = min(CHUNK, self._size - index * CHUNK)
+            try:
+                self._cipher.decrypt_into(
+                    _nonce(self._prefix, index),
+                    source[at : at + size + TAG],
+                    _AAD.pack(index, index == self._chunks - 1),
+                    target[done : done + size],
+                )
+            except InvalidTag:
+                raise SealBroken(f"chunk {index} of a sealed blob failed authentication") from None
+            at += size + TAG
+            done += size
+        return out
+
+    def _stored(self, start: int, length: int) -> bytes:
+        if start + length <= len(self._head):
+            return self._head[start : start + length]
+        return b"".join(self.raw.read(start, length, length))
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def open_blob(
+    raw: OpenBlob, path: str, keys: DataKeys | None, customer: bytes | None
+) -> PlainBlob | SealedBlob:
+    """``raw`` as the blob it holds: plain, or sealed (opened with ``keys``, or with the
+    customer's key for SSE-C). ``raw`` is closed if it cannot be opened."""
+    try:
+        stored = raw.size
+        if stored < HEADER + TAG:
+            head = b""
+        else:
+            # A blob of one chunk is read whole now (one read); a larger one's header only,
+            # as an object is opened before its answer starts (for a GET, on the event loop).
+            first = stored if stored <= HEADER + CHUNK + TAG else HEADER
+            head = b"".join(raw.read(0, first, first))
+        if not head.startswith(MAGIC):
+            if customer is not None:
+                raise SealBroken(f"blob {path} should be sealed with a customer's key")
+            return PlainBlob(raw)
+        try:
+            return SealedBlob(raw, stored, head, _unwrap(head, keys, customer), customer)
+        except ValueError:
+            raise SealBroken(f"blob {path} is cut short") from None
+    except BaseException:
+        raw.close()
+        raise
+
+
+def _unwrap(
+    head: bytes, keys: DataKeys | None, customer: bytes | None
+) -> tuple[AESGCM, bytes, int]:
+    """The blob's data key (as a cipher), nonce prefix and mode."""
+    _, version, mode, shift, key_id, prefix = _FIXED.unpack_from(head)
+    if version != VERSION or shift != CHUNK_SHIFT or mode not in (MASTER, CUSTOMER):
+        raise SealBroken(f"unknown sealed blob format {version}/{mode}/{shift}")
+    if (mode == CUSTOMER) != (customer is not None):
+        raise SealBroken("a blob sealed otherwise than its object says")
+    if customer is not None:
+        wrapper = AESGCM(customer)
+    elif keys is None:
+        raise SealBroken("a sealed blob, and this store has no keys")
+    else:
+        try:
+            wrapper = keys.cipher(key_id)
+        except UnknownDataKey as exc:
+            raise SealBroken(str(exc)) from None
+    fixed, nonce = head[: _FIXED.size], head[_FIXED.size : _FIXED.size + _NONCE]
+    try:
+        data_key = wrapper.decrypt(nonce, head[_FIXED.size + _NONCE : HEADER], fixed)
+    except InvalidTag:
+        raise SealBroken("a sealed blob's key does not open") from None
+    return AESGCM(data_key), prefix, mode

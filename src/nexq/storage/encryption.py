@@ -1,0 +1,173 @@
+"""Server-side encryption of objects: what an object records of it, S3's rules for
+customer-provided keys (SSE-C), and a bucket's default encryption.
+
+Every object's bytes are sealed at rest (``storage.blobs.sealed``): with a data key wrapped
+by the installation's keys (SSE-S3, S3's ``AES256``: what every object gets, so nothing
+is recorded for it), or by the key the customer sends with each request (SSE-C). An SSE-C
+object records it in its stored headers: S3's algorithm header (answered by GET and HEAD
+as stored) and a salted HMAC of the customer's key, which checks the key of the next
+request without keeping it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from nexq.storage.errors import AccessDenied, InvalidArgument, InvalidRequest
+
+ALGORITHM = "AES256"
+SSE = "x-amz-server-side-encryption"  # answered for SSE-S3 (never stored: every object has it)
+CUSTOMER_ALGORITHM = "x-amz-server-side-encryption-customer-algorithm"  # stored: SSE-C
+CUSTOMER_KEY_MD5 = "x-amz-server-side-encryption-customer-key-md5"  # answered, never stored
+# The salted HMAC of an SSE-C object's key. "x-nexq-" headers are stored, never answered.
+KEY_CHECK = "x-nexq-sse-c-key"
+_ENCRYPTION = (SSE, CUSTOMER_ALGORITHM, KEY_CHECK)
+_SALT_BYTES = 16
+SETTING = "encryption"  # the bucket setting holding the default encryption
+
+
+class CustomerKeyRequired(InvalidRequest):
+    """An SSE-C object read without its key."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The object was stored using a form of Server Side Encryption. The correct "
+            "parameters must be provided to retrieve the object."
+        )
+
+
+class EncryptionNotApplicable(InvalidRequest):
+    """A customer's key given for an object (or upload) stored without one."""
+
+    def __init__(self) -> None:
+        super().__init__("The encryption parameters are not applicable to this object.")
+
+
+class WrongCustomerKey(AccessDenied):
+    """A customer's key that is not the one the object was stored with."""
+
+    def __init__(self) -> None:
+        super().__init__("Access Denied")  # S3 compat: AWS says no more than that
+
+
+class PartKeyRequired(InvalidRequest):
+    """A part of an SSE-C multipart upload sent without the upload's key."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The multipart upload initiate requested encryption. Subsequent part requests "
+            "must include the appropriate encryption parameters."
+        )
+
+
+class PartKeyMismatch(InvalidArgument):
+    """A part of an SSE-C multipart upload sent with another key than the upload's."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The provided encryption parameters did not match the ones used originally."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerKey:
+    """An SSE-C key as a request presents it: held for the request, never stored or shown."""
+
+    key: bytes = field(repr=False)
+    md5: str  # base64 MD5 of the key, as the request named it (checked) and S3 answers it
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What a read presented of SSE-C: checked against the object (``key`` None: none)."""
+
+    key: CustomerKey | None = None
+
+
+def stamped(headers: Mapping[str, str], customer: CustomerKey | None) -> dict[str, str]:
+    """``headers`` with the encryption a new object (or upload) gets, replacing the one it
+    was copied from: SSE-C with ``customer``, else the default, SSE-S3."""
+    kept = {name: value for name, value in headers.items() if name not in _ENCRYPTION}
+    if customer is not None:
+        kept[CUSTOMER_ALGORITHM] = ALGORITHM
+        kept[KEY_CHECK] = _key_check(customer.key)
+    return kept
+
+
+def customer_keyed(headers: Mapping[str, str]) -> bool:
+    """Whether an object (or upload) is encrypted with a customer's key."""
+    return KEY_CHECK in headers
+
+
+def check_read(headers: Mapping[str, str], customer: CustomerKey | None) -> None:
+    """S3's SSE-C rules for a read of an object's bytes or metadata (GET, HEAD, a copy's
+    source): an SSE-C object wants its key, and only its key; another wants none."""
+    stored = headers.get(KEY_CHECK)
+    if stored is None:
+        if customer is not None:
+            raise EncryptionNotApplicable()
+        return
+    if customer is None:
+        raise CustomerKeyRequired()
+    if not _matches(stored, customer.key):
+        raise WrongCustomerKey()
+
+
+def check_part(headers: Mapping[str, str], customer: CustomerKey | None) -> None:
+    """S3's SSE-C rules for a part of the upload whose headers are ``headers``."""
+    stored = headers.get(KEY_CHECK)
+    if stored is None:
+        if customer is not None:
+            raise EncryptionNotApplicable()
+        return
+    if customer is None:
+        raise PartKeyRequired()
+    if not _matches(stored, customer.key):
+        raise PartKeyMismatch()
+
+
+def etag(md5_hex: str, customer: CustomerKey | None) -> str:
+    """The ETag of bytes whose MD5 is ``md5_hex``. S3 compat: an SSE-C object's ETag is not
+    the MD5 of its data (which would tell who reads a listing what the object holds); here
+    an HMAC of that MD5 under the customer's key, so the same bytes and key give the same."""
+    if customer is None:
+        return md5_hex
+    mac = hmac.new(customer.key, b"nexq sse-c etag\0" + bytes.fromhex(md5_hex), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def _key_check(key: bytes) -> str:
+    salt = os.urandom(_SALT_BYTES)
+    mac = hmac.new(salt, key, hashlib.sha256).digest()
+    return f"{base64.b64encode(salt).decode()}:{base64.b64encode(mac).decode()}"
+
+
+def _matches(stored: str, key: bytes) -> bool:
+    salt, _, mac = stored.partition(":")
+    expected = hmac.new(base64.b64decode(salt), key, hashlib.sha256).digest()
+    return hmac.compare_digest(expected, base64.b64decode(mac))
+
+
+@dataclass(frozen=True, slots=True)
+class BucketEncryption:
+    """A bucket's default encryption (PutBucketEncryption). S3 compat: a bucket that was
+    never configured answers SSE-S3, which every object gets anyway."""
+
+    algorithm: str = ALGORITHM
+    bucket_key_enabled: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps({"algorithm": self.algorithm, "bucket_key": self.bucket_key_enabled})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> BucketEncryption:
+        if text is None:
+            return cls()
+        found = json.loads(text)
+        return cls(str(found["algorithm"]), bool(found["bucket_key"]))

@@ -1,0 +1,42 @@
+"""A bucket's default encryption: PutBucketEncryption, GetBucketEncryption,
+DeleteBucketEncryption.
+
+S3 compat: since January 2023 every bucket encrypts new objects with SSE-S3 whatever its
+configuration says, and GetBucketEncryption of a bucket never configured (or whose
+configuration was deleted) answers that default. Nexq seals every object at rest the same
+way; the configuration is kept as the bucket setting ``encryption`` (JSON).
+"""
+
+from __future__ import annotations
+
+from nexq.storage.encryption import SETTING, BucketEncryption
+from nexq.storage.s3.body import read_small
+from nexq.storage.s3.encryption_xml import MAX_DOCUMENT_BYTES, parse_encryption, render_encryption
+from nexq.storage.s3.errors import S3Error
+from nexq.storage.s3.handlers.common import Services, empty
+from nexq.storage.s3.http import Response, S3Request
+
+
+async def put_bucket_encryption(req: S3Request, s: Services) -> Response:
+    body = await read_small(req, MAX_DOCUMENT_BYTES)
+    if body is None:
+        raise S3Error(
+            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+        )
+    text = parse_encryption(body).to_json()
+    await req.run(
+        lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", SETTING, text)
+    )
+    return empty(200)
+
+
+async def get_bucket_encryption(req: S3Request, s: Services) -> Response:
+    text = await req.run(lambda: s.objects.bucket_document(req.caller, req.bucket or "", SETTING))
+    return Response.xml(render_encryption(BucketEncryption.from_json(text)))
+
+
+async def delete_bucket_encryption(req: S3Request, s: Services) -> Response:
+    await req.run(
+        lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", SETTING, None)
+    )
+    return empty(204)
