@@ -195,7 +195,13 @@ class SealedWriter:
     def commit(self) -> str:
         sealing = self._sealing
         if sealing is not None and not self._adopted:
-            self._emit(sealing, [bytes(self._pending)], final=True)
+            try:
+                self._emit(sealing, [bytes(self._pending)], final=True)
+            except BaseException:
+                # The last chunk's write failed (a full disk): nothing is published, and no
+                # temporary stays behind (the raw writer's own commit cleans up as well).
+                self.abort()
+                raise
             self._pending.clear()
         return self.raw.commit()
 

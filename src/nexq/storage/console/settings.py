@@ -123,6 +123,7 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
     def versioning(
         request: Request, name: str, caller: SignedIn, state: Text = "", confirm: Text = ""
     ) -> Response:
+        storage.bucket(caller, name)  # another's bucket is absent, whatever the form says
         if state == SUSPENDED and confirm != "yes":
             return ask(
                 request,

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from nexq.core.identity import Principal
 from nexq.storage.conditions import Conditions
 from nexq.storage.console.links import Connect, breadcrumbs, bucket_url
+from nexq.storage.errors import InvalidArgument
 from nexq.storage.service import NewContent, ObjectStorage
 from nexq.storage.versions import ListedVersion, shown
 from nexq.web.console.web import Flash, Pages
@@ -81,11 +82,14 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect, part_bytes: i
         request: Request,
         name: str,
         caller: SignedIn,
-        key: Text,
-        version: Text,
+        key: Text = "",
+        version: Text = "",
         prefix: Text = "",
         confirm: Text = "",
     ) -> Response:
+        storage.bucket(caller, name)  # another's bucket is absent, whatever the form says
+        if not key or not version:
+            raise InvalidArgument("Name the key and the version.")
         back = bucket_url(name, "/versions", prefix=prefix)
         if confirm != "yes":
             return pages.confirm(
@@ -115,11 +119,14 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect, part_bytes: i
         request: Request,
         name: str,
         caller: SignedIn,
-        key: Text,
-        version: Text,
+        key: Text = "",
+        version: Text = "",
         prefix: Text = "",
         confirm: Text = "",
     ) -> Response:
+        storage.bucket(caller, name)  # another's bucket is absent, whatever the form says
+        if not key or not version:
+            raise InvalidArgument("Name the key and the version.")
         back = bucket_url(name, "/versions", prefix=prefix)
         if confirm != "yes":
             return pages.confirm(
