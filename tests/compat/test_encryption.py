@@ -163,12 +163,23 @@ def test_bucket_encryption_configuration(s3: Any, bucket: str) -> None:
     assert s3.put_object(Bucket=bucket, Key="k", Body=b"x")["ServerSideEncryption"] == "AES256"
 
 
-def test_bytes_on_disk_are_not_the_plaintext(server: LiveServer, s3: Any, bucket: str) -> None:
-    needle = b"NEEDLE-in-a-haystack;"
-    s3.put_object(Bucket=bucket, Key="secret", Body=needle * 5000)
-    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "secret"})
-    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == needle * 5000
-    blobs = [p for p in (server.data_dir / "blobs").rglob("*") if p.is_file()]
+def test_bytes_on_disk_are_not_the_plaintext(tmp_path: Path) -> None:
+    # A server of its own on files, in every mode: the bytes it stores are read from disk.
+    live = LiveServer(tmp_path / "data")
+    live.data_dir.mkdir()
+    live.start()
+    try:
+        s3 = live.client(live.key(live.account("on-disk@example.com")))
+        s3.create_bucket(Bucket="on-disk")
+        needle = b"NEEDLE-in-a-haystack;"
+        s3.put_object(Bucket="on-disk", Key="secret", Body=needle * 5000)
+        s3.copy_object(
+            Bucket="on-disk", Key="copy", CopySource={"Bucket": "on-disk", "Key": "secret"}
+        )
+        assert s3.get_object(Bucket="on-disk", Key="copy")["Body"].read() == needle * 5000
+    finally:
+        live.stop()
+    blobs = [p for p in (live.data_dir / "blobs").rglob("*") if p.is_file()]
     assert blobs
     assert not [p for p in blobs if needle in p.read_bytes()]
 

@@ -34,6 +34,18 @@ from tests.signing import (
 UNSIGNED = "UNSIGNED-PAYLOAD"
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One node addressed directly, in every test mode: how a body is framed and what an
+    ``Expect: 100-continue`` gets are the node's answers. A balancer in front (make
+    test-cluster's nginx) buffers bodies and answers Expect itself."""
+    live = LiveServer(tmp_path_factory.mktemp("framing") / "data")
+    live.data_dir.mkdir()
+    live.start()
+    yield live
+    live.stop()
+
+
 def _host(server: LiveServer) -> str:
     return urlsplit(server.endpoint).netloc
 
