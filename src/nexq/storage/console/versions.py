@@ -33,6 +33,37 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect, part_bytes: i
     web = APIRouter(prefix="/storage/buckets/{name}")
     SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
 
+    def ask_first(
+        request: Request,
+        caller: Principal,
+        target: tuple[str, str, str, str, str],
+        path: str,
+        title: str,
+        message: str,
+        button: tuple[str, str | None],
+    ) -> Response | None:
+        """What a version action answers before acting: 404 for another's bucket, whatever the
+        form says; a refusal without key and version; the confirmation page until confirmed.
+        None when the action may go ahead."""
+        name, key, version, prefix, confirm = target
+        storage.bucket(caller, name)
+        if not key or not version:
+            raise InvalidArgument("Name the key and the version.")
+        if confirm == "yes":
+            return None
+        style = {"style": button[1]} if button[1] else {}
+        return pages.confirm(
+            request,
+            caller,
+            title=title,
+            message=message,
+            action=bucket_url(name, path),
+            button=button[0],
+            fields=[("key", key), ("version", version), ("prefix", prefix)],
+            back=bucket_url(name, "/versions", prefix=prefix),
+            **style,
+        )
+
     @web.get("/versions")
     def versions(
         request: Request,
@@ -87,23 +118,19 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect, part_bytes: i
         prefix: Text = "",
         confirm: Text = "",
     ) -> Response:
-        storage.bucket(caller, name)  # another's bucket is absent, whatever the form says
-        if not key or not version:
-            raise InvalidArgument("Name the key and the version.")
         back = bucket_url(name, "/versions", prefix=prefix)
-        if confirm != "yes":
-            return pages.confirm(
-                request,
-                caller,
-                title=f"Restore version {version} of {key}?",
-                message="A copy of this version becomes the current version of the object. "
-                "In a bucket with versioning enabled the version it replaces is kept.",
-                action=bucket_url(name, "/versions/restore"),
-                button="Restore",
-                fields=[("key", key), ("version", version), ("prefix", prefix)],
-                back=back,
-                style="primary",
-            )
+        asked = ask_first(
+            request,
+            caller,
+            (name, key, version, prefix, confirm),
+            "/versions/restore",
+            f"Restore version {version} of {key}?",
+            "A copy of this version becomes the current version of the object. "
+            "In a bucket with versioning enabled the version it replaces is kept.",
+            ("Restore", "primary"),
+        )
+        if asked is not None:
+            return asked
         made, _ = storage.copy_object(
             caller, (name, key, version), (name, key), Conditions(), None, NewContent({}, {})
         )
@@ -124,22 +151,19 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect, part_bytes: i
         prefix: Text = "",
         confirm: Text = "",
     ) -> Response:
-        storage.bucket(caller, name)  # another's bucket is absent, whatever the form says
-        if not key or not version:
-            raise InvalidArgument("Name the key and the version.")
         back = bucket_url(name, "/versions", prefix=prefix)
-        if confirm != "yes":
-            return pages.confirm(
-                request,
-                caller,
-                title=f"Delete version {version} of {key} permanently?",
-                message="The version is deleted for good and cannot be recovered. (Deleting a "
-                "delete marker brings back the version before it.)",
-                action=bucket_url(name, "/versions/delete"),
-                button="Delete version",
-                fields=[("key", key), ("version", version), ("prefix", prefix)],
-                back=back,
-            )
+        asked = ask_first(
+            request,
+            caller,
+            (name, key, version, prefix, confirm),
+            "/versions/delete",
+            f"Delete version {version} of {key} permanently?",
+            "The version is deleted for good and cannot be recovered. (Deleting a "
+            "delete marker brings back the version before it.)",
+            ("Delete version", None),
+        )
+        if asked is not None:
+            return asked
         removal = storage.delete_object(caller, name, key, version)
         if removal.delete_marker:
             flash = Flash("success", f"Removed the delete marker {version} of {key}.")
