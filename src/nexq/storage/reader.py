@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from nexq.storage.blobs.port import BlobStore, OpenBlob
+from nexq.storage.blobs.port import BlobStore, Bytes, OpenBlob
 from nexq.storage.model import ObjectMeta
 
 READ_CHUNK = 1024 * 1024
@@ -42,7 +42,7 @@ class OpenObject:
         self.length = length
         self.runs = runs
 
-    def chunks(self, chunk: int = READ_CHUNK) -> Generator[bytes, None, None]:
+    def chunks(self, chunk: int = READ_CHUNK) -> Generator[Bytes, None, None]:
         """The bytes in pieces of at most ``chunk``; the files are closed at the end."""
         try:
             start, left = self.start, self.length

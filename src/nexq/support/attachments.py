@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from nexq.core.errors import Invalid
-from nexq.storage.blobs.port import BlobStore
+from nexq.storage.blobs.port import BlobStore, Bytes
 from nexq.support.model import MAX_ATTACHMENT_BYTES
 
 CHUNK = 256 * 1024
@@ -63,7 +63,7 @@ class AttachmentFiles:
             writer.abort()
             raise
 
-    def read(self, blob: str, size: int) -> Iterator[bytes]:
+    def read(self, blob: str, size: int) -> Iterator[Bytes]:
         return self._blobs.read(blob, 0, size, CHUNK)
 
     def delete(self, blobs: list[str]) -> None:

@@ -218,7 +218,7 @@ class Support:
 
     def attachment(
         self, caller: Principal, ticket_id: str, attachment_id: str
-    ) -> tuple[Attachment, Iterator[bytes]]:
+    ) -> tuple[Attachment, Iterator[bytes | memoryview]]:
         """An attachment of a ticket the caller may read, and its bytes."""
         for message in self.conversation(caller, ticket_id).messages:
             for found in message.attachments:

@@ -39,7 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from nexq.core.data_keys import DataKeys, UnknownDataKey
-from nexq.storage.blobs.port import BlobWriter, OpenBlob
+from nexq.storage.blobs.port import BlobWriter, Bytes, OpenBlob
 
 MAGIC = b"\x89NXQSEAL"
 VERSION = 1
@@ -224,7 +224,7 @@ class PlainBlob:
     def size(self) -> int:
         return self.stored_size
 
-    def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+    def read(self, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
         return self.raw.read(offset, length, chunk)
 
     def close(self) -> None:
@@ -254,7 +254,7 @@ class SealedBlob:
     def size(self) -> int:
         return self._size
 
-    def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+    def read(self, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
         if length <= 0:
             return
         end = offset + length
@@ -264,11 +264,15 @@ class SealedBlob:
         index, last = offset // CHUNK, (end - 1) // CHUNK
         while index <= last:
             upto = min(last, index + group - 1)
-            plain = memoryview(self._open_chunks(index, upto))
+            opened = self._open_chunks(index, upto)
             base = index * CHUNK
-            low, high = max(offset - base, 0), min(end - base, len(plain))
-            for at in range(low, high, chunk):
-                yield bytes(plain[at : min(at + chunk, high)])
+            low, high = max(offset - base, 0), min(end - base, len(opened))
+            if low == 0 and high == len(opened) <= chunk:
+                yield memoryview(opened)  # a fresh buffer, never written again: no copy
+            else:
+                plain = memoryview(opened)
+                for at in range(low, high, chunk):
+                    yield bytes(plain[at : min(at + chunk, high)])
             index = upto + 1
 
     def _open_chunks(self, first: int, last: int) -> bytearray:

@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 
 from nexq.core.data_keys import DataKeys
-from nexq.storage.blobs.port import BlobStore, BlobWriter, OpenBlob
+from nexq.storage.blobs.port import BlobStore, BlobWriter, Bytes, OpenBlob
 from nexq.storage.blobs.seal import (
     HEADER,
     MAGIC,
@@ -58,7 +58,7 @@ class SealedBlobs:
     def open(self, path: str, customer: bytes | None = None) -> PlainBlob | SealedBlob:
         return open_blob(self.raw.open(path), path, self._keys, customer)
 
-    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
         blob = self.open(path)
         try:
             yield from blob.read(offset, length, chunk)
@@ -109,7 +109,7 @@ class KeyedBlobs:
     def open(self, path: str) -> PlainBlob | SealedBlob:
         return self._blobs.open(path, self._customer)
 
-    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
         blob = self.open(path)
         try:
             yield from blob.read(offset, length, chunk)

@@ -26,7 +26,7 @@ class Response:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
-    stream: AsyncIterator[bytes] | None = None
+    stream: AsyncIterator[bytes | memoryview] | None = None
     file: tuple[str, int, int] | None = None  # path, offset, length
 
     @staticmethod

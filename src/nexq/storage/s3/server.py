@@ -253,7 +253,7 @@ class S3App:
         return len(response.body)
 
 
-async def _send_stream(send: Any, receive: Any, stream: AsyncIterator[bytes]) -> int:
+async def _send_stream(send: Any, receive: Any, stream: AsyncIterator[bytes | memoryview]) -> int:
     """Send a streamed body, and stop reading the blob as soon as the client goes away.
 
     The server silently drops what is sent after a disconnect, so without watching for it a

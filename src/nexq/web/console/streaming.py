@@ -41,7 +41,9 @@ async def receive_body(request: Request, write: Callable[[bytes], None]) -> None
             writing.exception()  # retrieved; the error already raising is the one reported
 
 
-async def send_chunks(chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
+async def send_chunks(
+    chunks: Generator[bytes | memoryview, None, None],
+) -> AsyncIterator[bytes | memoryview]:
     """Each chunk read in a worker thread; the file is closed at once if the client leaves."""
     try:
         while True:

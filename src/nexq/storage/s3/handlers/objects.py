@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 
 from nexq.core.errors import DomainError
+from nexq.storage.blobs.port import Bytes
 from nexq.storage.encryption import Presented
 from nexq.storage.errors import InvalidRange
 from nexq.storage.incoming import IncomingBody
@@ -220,18 +221,32 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     return Response(status, headers, stream=_stream(req, opened))
 
 
-async def _stream(req: S3Request, opened: OpenObject) -> AsyncIterator[bytes]:
+async def _stream(req: S3Request, opened: OpenObject) -> AsyncIterator[Bytes]:
+    """The object's bytes, each piece read (and opened, if sealed) in the executor while the
+    one before is being sent: reading and sending overlap instead of taking turns."""
     loop = asyncio.get_running_loop()
     chunks = opened.chunks()
-    try:
-        while True:
-            data = await loop.run_in_executor(req.executor, next, chunks, None)
-            if data is None:
-                return
-            yield data
-    finally:
+
+    def finish(done: asyncio.Future[Bytes | None]) -> None:
+        if not done.cancelled():
+            done.exception()  # a read that failed after the client left: nobody to tell
         chunks.close()
         opened.close()  # at once, also when the client left early
+
+    ahead = loop.run_in_executor(req.executor, next, chunks, None)
+    try:
+        while True:
+            data = await ahead
+            if data is None:
+                return
+            ahead = loop.run_in_executor(req.executor, next, chunks, None)
+            yield data
+    finally:
+        if ahead.done():
+            finish(ahead)
+        else:
+            # The generator is still running in the executor: close it when it returns.
+            ahead.add_done_callback(finish)
 
 
 async def get_object(req: S3Request, s: Services) -> Response:
