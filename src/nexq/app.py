@@ -32,6 +32,7 @@ from nexq.core.db import Database
 from nexq.core.durability import FileSystemSync, NoSync
 from nexq.core.egress import Egress, parse_networks
 from nexq.core.errors import Forbidden
+from nexq.core.generation import GenerationWatch
 from nexq.core.identity import Principal, ScopeCatalog
 from nexq.core.keyring import SealedStore, open_box
 from nexq.core.postgres import PostgresDatabase
@@ -175,14 +176,19 @@ def build(settings: Settings) -> Nexq:
     # Every blob is sealed at rest (storage.blobs.sealed), under keys the master key wraps.
     data_keys = DataKeys(box, SqlDataKeys(db))
     blobs = SealedBlobs(open_blobs(settings, "storage"), data_keys)
-    directory = Directory(store, box)
+    # The auth generation as this process last read it: the directory's and the limits'
+    # caches are checked against it, and every request reads it once.
+    watch = GenerationWatch(store.auth_generation)
+    directory = Directory(store, box, watch)
     # Hashing only, never waiting: sized to the cores that can hash in parallel.
     hash_pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="nexq-hash")
     account_store = SqliteAccounts(db)
     # Every service's descriptor, made once all are built (below): billing prices the meters
     # they declare and the limits page shows their limits, so both ask for it when used.
     found: list[Service] = []
-    limits = Limits(account_store, _tier_catalog(settings), lambda: platform_limits(found))
+    limits = Limits(
+        account_store, _tier_catalog(settings), lambda: platform_limits(found), watch=watch
+    )
     objects = ObjectStorage(store, blobs, directory, hash_pool, limits)
     billing_store = SqliteBilling(db)
     billing = Billing(billing_store, account_store, limits, lambda: metered(found))
@@ -356,7 +362,8 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     from nexq.web.rest.security import Authorizer
 
     found = services(nexq)
-    auth = Authorizer(BearerTokens(nexq.accounts, nexq.api_keys), nexq.limits, rates)
+    watch = nexq.directory.watch
+    auth = Authorizer(BearerTokens(nexq.accounts, nexq.api_keys, watch), nexq.limits, rates)
     app = rest_app([router for s in found for router in s.rest(auth)], auth)
     navigation = tuple(s.navigation for s in found if s.navigation is not None)
     layout = Layout(
@@ -366,7 +373,7 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
         upcoming=("Containers", "Compute", "Databases"),
     )
     pages = Pages(
-        SessionTokens(nexq.accounts),
+        SessionTokens(nexq.accounts, watch),
         environment(tuple(s.templates for s in found if s.templates)),
         layout,
         always_secure=(nexq.settings.public_url or "").startswith("https://"),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from nexq.accounts.port import AccountStore
 from nexq.accounts.tiers import Tier, TierCatalog
 from nexq.core.errors import Conflict, Invalid
+from nexq.core.generation import GenerationWatch
 from nexq.core.identity import Account
 from nexq.core.metering import Metered
 from nexq.core.quotas import COUNT, PER_SECOND, Limit
@@ -58,13 +59,17 @@ class Limits:
         catalog: TierCatalog,
         declared: Callable[[], Declared] = _none_declared,
         clock: Callable[[], float] = time.monotonic,
+        watch: GenerationWatch | None = None,
     ) -> None:
         self._store = store
         self.catalog = catalog
+        # A tier change or override moves the auth generation: a cached entry read under an
+        # older one is stale at once, on every process (each request reads the generation).
+        self._watch = watch
         # Asked for on each use: the services declaring limits are built after this.
         self._declared = declared
         self._clock = clock
-        self._cache: dict[str, tuple[float, dict[str, int | None]]] = {}
+        self._cache: dict[str, tuple[float, int, dict[str, int | None]]] = {}
         self._lock = threading.Lock()
 
     def tier(self, account: Account) -> Tier:
@@ -97,18 +102,20 @@ class Limits:
         return limits
 
     def limit(self, account_id: str, name: str) -> int | None:
-        """One limit (None = unlimited), from a cache at most CACHE_SECONDS old."""
+        """One limit (None = unlimited), from a cache at most CACHE_SECONDS old and read
+        under the auth generation this process last saw."""
         now = self._clock()
+        generation = self._watch.value if self._watch is not None else 0
         cached = self._cache.get(account_id)
-        if cached is None or now - cached[0] > CACHE_SECONDS:
+        if cached is None or now - cached[0] > CACHE_SECONDS or cached[1] != generation:
             account = self._store.get_account(account_id)
             limits = self.effective(account) if account is not None else {}
             with self._lock:
                 if len(self._cache) > 100_000:
                     self._cache.clear()
-                self._cache[account_id] = (now, limits)
-            cached = (now, limits)
-        return cached[1].get(name)
+                self._cache[account_id] = (now, generation, limits)
+            return limits.get(name)
+        return cached[2].get(name)
 
     def override(self, account: Account, changes: dict[str, str]) -> None:
         """Operator overrides: NAME=<integer>, NAME=unlimited, or NAME=default (tier value)."""

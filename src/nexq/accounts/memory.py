@@ -136,6 +136,7 @@ class MemoryAccounts:
             held = self._accounts.get(account_id)
             if held is not None:
                 held.tier = tier
+            self._generation.bump()
 
     def limit_overrides(self, account_id: str) -> dict[str, int | None]:
         with self._lock:
@@ -147,12 +148,14 @@ class MemoryAccounts:
             held = self._accounts.get(account_id)
             if held is not None:
                 held.limits[name] = value
+            self._generation.bump()
 
     def clear_limit_override(self, account_id: str, name: str) -> None:
         with self._lock:
             held = self._accounts.get(account_id)
             if held is not None:
                 held.limits.pop(name, None)
+            self._generation.bump()
 
     # sessions ---------------------------------------------------------------------------
     def add_session(self, token_hash: str, session: Session) -> None:

@@ -58,6 +58,15 @@ class SqliteAccounts:
     def _changed(self, sql: str, *args: object) -> bool:
         return self._db.write(lambda conn: conn.execute(sql, args).rowcount > 0)
 
+    def _limits_changed(self, sql: str, *args: object) -> None:
+        # Every process caches limits per auth generation: moving it makes the change hold
+        # on the very next request, on any worker or node.
+        def write(conn: Connection) -> None:
+            conn.execute(sql, args)
+            _bump_auth(conn)
+
+        self._db.write(write)
+
     # accounts ---------------------------------------------------------------------------
     def add_account(self, account: Account, password_hash: str) -> None:
         def write(conn: Connection) -> None:
@@ -177,7 +186,7 @@ class SqliteAccounts:
         return str(row[0]) if row and row[0] is not None else None
 
     def set_account_tier(self, account_id: str, tier: str) -> None:
-        self._changed("UPDATE accounts SET tier = ? WHERE id = ?", tier, account_id)
+        self._limits_changed("UPDATE accounts SET tier = ? WHERE id = ?", tier, account_id)
 
     def limit_overrides(self, account_id: str) -> dict[str, int | None]:
         rows = (
@@ -188,7 +197,7 @@ class SqliteAccounts:
         return {str(name): value for name, value in rows}
 
     def set_limit_override(self, account_id: str, name: str, value: int | None) -> None:
-        self._changed(
+        self._limits_changed(
             "INSERT INTO account_limits(account_id, name, value) VALUES (?, ?, ?) "
             "ON CONFLICT(account_id, name) DO UPDATE SET value = excluded.value",
             account_id,
@@ -197,7 +206,7 @@ class SqliteAccounts:
         )
 
     def clear_limit_override(self, account_id: str, name: str) -> None:
-        self._changed(
+        self._limits_changed(
             "DELETE FROM account_limits WHERE account_id = ? AND name = ?", account_id, name
         )
 

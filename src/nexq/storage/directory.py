@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from nexq.core.crypto import SecretBox
+from nexq.core.generation import GenerationWatch
 from nexq.core.identity import Account, Principal
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.model import AccessKey, Bucket
@@ -33,9 +34,13 @@ S3_SCOPES = frozenset({"storage:read", "storage:write"})
 class Directory:
     """Cached lookups of credentials and buckets, coherent with the database."""
 
-    def __init__(self, store: MetadataStore, box: SecretBox) -> None:
+    def __init__(
+        self, store: MetadataStore, box: SecretBox, watch: GenerationWatch | None = None
+    ) -> None:
         self._store = store
         self._box = box
+        # Shared with the other caches of the process (limits), which trust what it last read.
+        self.watch = watch if watch is not None else GenerationWatch(store.auth_generation)
         self._lock = threading.Lock()
         self._generation = -1
         self._credentials: dict[str, Credential | None] = {}
@@ -44,7 +49,7 @@ class Directory:
 
     def refresh(self) -> None:
         """Drop the caches if keys, accounts or buckets changed anywhere since the last call."""
-        generation = self._store.auth_generation()
+        generation = self.watch.read()
         if generation != self._generation:
             with self._lock:
                 self._credentials = {}

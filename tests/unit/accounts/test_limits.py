@@ -17,6 +17,7 @@ from nexq.accounts.tiers import check_tiers, load_tiers, parse_tiers
 from nexq.app import SCHEMAS
 from nexq.core.db import Database
 from nexq.core.errors import Conflict, Invalid
+from nexq.core.generation import GenerationWatch
 from nexq.core.identity import Account
 from nexq.core.quotas import COUNT, PER_SECOND, Limit
 from tests.unit.billing.test_figures import METERED_OLD, OLD_TIERS
@@ -147,3 +148,44 @@ def test_limits_are_checked_against_the_declaring_service() -> None:
         parse_tiers(tomllib.loads(TIERS.replace("queues = 2", 'queues = "2"')), "test tiers")
     with pytest.raises(Invalid, match="limit queues: declared by queue and by other"):
         check_tiers(catalog, [*declared, ("other", QUEUE_LIMITS[0])], [])
+
+
+def _generation(store: SqliteAccounts) -> int:
+    # What storage's directory reads on each S3 request, and the token checks on each API one.
+    row = store._db.reader().execute("SELECT value FROM generations WHERE name = 'auth'")
+    return int(row.fetchone()[0])
+
+
+def test_a_tier_change_or_override_holds_on_the_next_request_of_every_process(
+    accounts: SqliteAccounts,
+) -> None:
+    """Two workers each cache the account's limits. One changes the tier, then an override:
+    the other, which read its limits just before, sees each change on its next request
+    (the 2 s cache used to keep the old tier's value meanwhile: a flaky console test)."""
+    catalog = parse_tiers(tomllib.loads(TIERS), "test tiers")
+    declared = [("queue", limit) for limit in QUEUE_LIMITS]
+    workers = []
+    for _ in range(2):
+        watch = GenerationWatch(lambda: _generation(accounts))
+        workers.append((watch, Limits(accounts, catalog, lambda: declared, watch=watch)))
+    (_, limits_a), (watch_b, limits_b) = workers
+    for watch, limits in workers:
+        watch.read()
+        assert limits.limit("acc", "queues") == 2  # cached now, on both
+
+    AccountLimits(limits_a, accounts).change_tier(_acc(accounts), "large")
+    watch_b.read()  # the next request of the other worker
+    assert limits_b.limit("acc", "queues") == 50
+
+    limits_a.override(_acc(accounts), {"queues": "7"})
+    watch_b.read()
+    assert limits_b.limit("acc", "queues") == 7
+    # Without a new read (no request since), the cached value stands: no read per check.
+    accounts.set_limit_override("acc", "queues", 9)
+    assert limits_b.limit("acc", "queues") == 7
+
+
+def _acc(store: SqliteAccounts) -> Account:
+    found = store.get_account("acc")
+    assert found is not None
+    return found
