@@ -49,6 +49,8 @@ from nexq.storage.blobs.sealed import SealedBlobs
 from nexq.storage.descriptor import collect_garbage
 from nexq.storage.descriptor import descriptor as storage_descriptor
 from nexq.storage.directory import Directory
+from nexq.storage.kms import KmsKeys
+from nexq.storage.kms_store import SqlKmsKeys
 from nexq.storage.metadata.sqlite import SqliteMetadata
 from nexq.storage.metering import Meter
 from nexq.storage.multipart import Multipart
@@ -189,7 +191,9 @@ def build(settings: Settings) -> Nexq:
     limits = Limits(
         account_store, _tier_catalog(settings), lambda: platform_limits(found), watch=watch
     )
-    objects = ObjectStorage(store, blobs, directory, hash_pool, limits)
+    # SSE-KMS: the accounts' keys, their material sealed with the master key.
+    kms = KmsKeys(SqlKmsKeys(db), box, settings.region)
+    objects = ObjectStorage(store, blobs, directory, hash_pool, limits, kms)
     billing_store = SqliteBilling(db)
     billing = Billing(billing_store, account_store, limits, lambda: metered(found))
     mailer = (
@@ -255,7 +259,7 @@ def operator_ids(store: SqliteAccounts) -> list[str]:
 
 def sealed_stores(nexq: Nexq) -> list[SealedStore]:
     """Every table of secrets sealed with the master key: a rotation re-wraps them all."""
-    return [nexq.access_keys, nexq.data_keys]
+    return [nexq.access_keys, nexq.data_keys, nexq.objects.kms]
 
 
 def _tier_catalog(settings: Settings) -> TierCatalog:

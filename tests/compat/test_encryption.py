@@ -112,13 +112,15 @@ def test_every_object_is_sse_s3(server: LiveServer, s3: Any, bucket: str) -> Non
     assert answer.status_code == 204 and answer.headers["x-amz-server-side-encryption"] == "AES256"
 
 
-def test_sse_kms_is_not_built_yet(server: LiveServer, owner: Key, s3: Any, bucket: str) -> None:
+def test_dsse_kms_is_not_built(server: LiveServer, owner: Key, s3: Any, bucket: str) -> None:
     refused = error(
-        lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms")
+        lambda: s3.put_object(
+            Bucket=bucket, Key="k", Body=b"x", ServerSideEncryption="aws:kms:dsse"
+        )
     )
     assert refused["Error"]["Code"] == "NotImplemented"
     assert refused["ResponseMetadata"]["HTTPStatusCode"] == 501
-    assert "SSE-KMS" in refused["Error"]["Message"]
+    assert "DSSE-KMS" in refused["Error"]["Message"]
     client = server.client(owner)  # a client of its own: the hook stays on it
     with_headers(
         client, "PutObject", lambda h: h.__setitem__("x-amz-server-side-encryption", "AES128")
@@ -152,7 +154,7 @@ def test_bucket_encryption_configuration(s3: Any, bucket: str) -> None:
         },
     )
     assert rule()["BucketKeyEnabled"] is True
-    kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}
+    kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]}
     refused = error(
         lambda: s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=kms)
     )

@@ -154,3 +154,22 @@ def test_rotation_resumes_after_an_interruption(live: LiveServer, tmp_path: Path
     assert parse_keyring(key_file.read_text()).previous == ()
     live.key(key.account, "bump")  # drops the workers' caches: the secret is read again
     assert s3.list_buckets()["Buckets"][0]["Name"] == "interrupted"
+
+
+def test_rotation_keeps_sse_kms_objects_readable(live: LiveServer) -> None:
+    s3 = live.client(live.key(live.account("kms-rotate@example.com")))
+    s3.create_bucket(Bucket="kms-rotate")
+    kms = {"ServerSideEncryption": "aws:kms"}
+    s3.put_object(Bucket="kms-rotate", Key="before", Body=b"sealed by kms", **kms)
+    before = nexq_json("admin", "master-key", "status", data_dir=live.data_dir)
+    old_id = before["current"]
+    assert before["sealed"]["KMS keys"] == {old_id: 1}
+    nexq("admin", "master-key", "rotate", "--grace-seconds", "1", data_dir=live.data_dir)
+    after = nexq_json("admin", "master-key", "status", data_dir=live.data_dir)
+    assert after["current"] != old_id and after["sealed"]["KMS keys"] == {after["current"]: 1}
+    # Every worker reads the re-wrapped key (the old master key is gone from the keyring).
+    for _ in range(4):
+        got = s3.get_object(Bucket="kms-rotate", Key="before")
+        assert got["Body"].read() == b"sealed by kms"
+    s3.put_object(Bucket="kms-rotate", Key="after", Body=b"after", **kms)
+    assert s3.get_object(Bucket="kms-rotate", Key="after")["Body"].read() == b"after"

@@ -147,6 +147,16 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         body=lambda ids: {"block_public_policy": True}, other="404"
     ),
     ("DELETE", "/v1/storage/buckets/{name}/public-access-block"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/encryption"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/encryption"): Recipe(
+        body=lambda ids: {"algorithm": "aws:kms"}, other="404"
+    ),
+    ("DELETE", "/v1/storage/buckets/{name}/encryption"): Recipe(other="404"),
+    ("GET", "/v1/storage/kms-keys"): Recipe(other="hidden"),
+    ("POST", "/v1/storage/kms-keys"): Recipe(body=lambda ids: {"description": "made"}),
+    ("GET", "/v1/storage/kms-keys/{key_id}"): Recipe(other="404"),
+    ("POST", "/v1/storage/kms-keys/{key_id}/disable"): Recipe(other="404"),
+    ("POST", "/v1/storage/kms-keys/{key_id}/enable"): Recipe(other="404"),
     ("GET", "/v1/storage/access-keys"): Recipe(other="hidden"),
     ("POST", "/v1/storage/access-keys"): Recipe(body=lambda ids: {"label": "made"}),
     ("POST", "/v1/storage/access-keys/{key_id}/revoke"): Recipe(other="404"),
@@ -306,6 +316,8 @@ class World:
         if path.startswith("/v1/storage/access-keys/{key_id}"):
             made = api.post("/v1/storage/access-keys", json={"label": f"t{n}"})
             ids["key_id"] = made.json()["access_key_id"]
+        if path.startswith("/v1/storage/kms-keys/{key_id}"):
+            ids["key_id"] = api.post("/v1/storage/kms-keys", json={}).json()["id"]
         if "{method_id}" in path:
             ids["method_id"] = api.post("/v1/billing/payment-methods", json=CARD).json()["id"]
         if "{invoice_id}" in path:
@@ -342,6 +354,9 @@ class World:
             api.post("/v1/storage/access-keys", json={"label": f"marker-{n}"}).raise_for_status()
         elif path == "/v1/billing/payment-methods":
             api.post("/v1/billing/payment-methods", json={**CARD, "holder": f"marker-{n}"})
+        elif path == "/v1/storage/kms-keys":
+            made = api.post("/v1/storage/kms-keys", json={"alias": f"alias/marker-{n}"})
+            made.raise_for_status()
         elif path == "/v1/billing/invoices":
             return self.invoice
         elif path == "/v1/support/tickets":

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nexq.cli import dcp_aws, dcp_bucket_settings, dcp_object_versions
+from nexq.cli import dcp_aws, dcp_bucket_settings, dcp_kms, dcp_object_versions
 from nexq.cli.dcp_config import State, state
 from nexq.cli.dcp_output import emit_fields, emit_json, emit_table, note, size, warn
 from nexq.client import AccessKey, Bucket
@@ -20,12 +20,14 @@ keys_app = typer.Typer(help="S3 access keys.", no_args_is_help=True)
 storage_app.add_typer(buckets_app, name="buckets")
 storage_app.add_typer(objects_app, name="objects")
 storage_app.add_typer(keys_app, name="keys")
+storage_app.add_typer(dcp_kms.kms_app, name="kms-keys")
 buckets_app.command("versioning")(dcp_bucket_settings.versioning)
 buckets_app.command("policy")(dcp_bucket_settings.policy)
 buckets_app.command("cors")(dcp_bucket_settings.cors)
 buckets_app.command("lifecycle")(dcp_bucket_settings.lifecycle)
 buckets_app.command("tags")(dcp_bucket_settings.tags)
 buckets_app.command("public-access-block")(dcp_bucket_settings.public_access_block)
+buckets_app.command("encryption")(dcp_kms.encryption)
 objects_app.command("versions")(dcp_object_versions.versions)
 objects_app.command("restore")(dcp_object_versions.restore)
 

@@ -19,6 +19,7 @@ from nexq.client.api import (
     Usage,
 )
 from nexq.client.bucket_settings import ObjectVersion, PublicAccessBlock, Versioning
+from nexq.client.kms_keys import BucketEncryption, KmsKey
 
 __all__ = [
     "AccessKey",
@@ -28,7 +29,9 @@ __all__ = [
     "ApiKey",
     "ApiKeyWithToken",
     "Bucket",
+    "BucketEncryption",
     "ClientError",
+    "KmsKey",
     "Login",
     "NexqClient",
     "Object",

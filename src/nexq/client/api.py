@@ -12,6 +12,7 @@ from typing import Any, Literal, TypedDict, cast
 import httpx
 
 from nexq.client.bucket_settings import BucketSettingsClient
+from nexq.client.kms_keys import KmsKeysClient
 from nexq.client.paths import segment as _seg
 
 DEFAULT_TIMEOUT = 30.0
@@ -134,7 +135,7 @@ class Unreachable(ClientError):
     """The API could not be reached at all (refused, DNS, TLS, timeout …)."""
 
 
-class NexqClient(BucketSettingsClient):
+class NexqClient(BucketSettingsClient, KmsKeysClient):
     """A synchronous client of one Nexq API endpoint, authenticated by one bearer token."""
 
     def __init__(

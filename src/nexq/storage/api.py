@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
-from nexq.storage import api_settings, api_versions
+from nexq.storage import api_kms, api_settings, api_versions
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
 from nexq.storage.api_versions import VERSION_ID_CHARS
 from nexq.storage.conditions import Conditions
@@ -343,4 +343,5 @@ def router(
 
     api_settings.add_routes(api, objects, auth)
     api_versions.add_routes(api, objects, auth)
+    api_kms.add_routes(api, objects, auth)
     return api

@@ -9,7 +9,7 @@ from concurrent.futures import Executor
 
 from nexq.storage.blobs.port import BlobWriter
 from nexq.storage.checksums import Hasher, new_hasher
-from nexq.storage.encryption import CustomerKey, etag
+from nexq.storage.encryption import ObjectKey, etag
 from nexq.storage.errors import BadDigest, ChecksumMismatch, EntityTooLarge
 
 # Below this, hashing in another thread costs more than it saves.
@@ -30,10 +30,10 @@ class IncomingBody:
         algorithms: Iterable[str],
         limit: int,
         hash_pool: Executor | None = None,
-        customer: CustomerKey | None = None,
+        customer: ObjectKey | None = None,
     ) -> None:
         self.writer = writer
-        self.customer = customer  # the SSE-C key ``writer`` seals with, if any
+        self.customer = customer  # the SSE-C or KMS key ``writer`` seals with, if any
         self._md5 = hashlib.md5()  # noqa: S324 - S3's ETag is an MD5 by definition
         self.hashers: dict[str, Hasher] = {a.upper(): new_hasher(a) for a in algorithms}
         self._limit = limit
@@ -76,7 +76,7 @@ class IncomingBody:
         return self._md5.hexdigest()
 
     def etag(self) -> str:
-        """The ETag of the bytes: their MD5, or for SSE-C what stands for it."""
+        """The ETag of the bytes: their MD5, or for SSE-C and SSE-KMS what stands for it."""
         return etag(self.md5_hex(), self.customer)
 
     def verify(self, content_md5: str | None, checksums: dict[str, str]) -> dict[str, str]:

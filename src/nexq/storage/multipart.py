@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from nexq.core.identity import Principal
 from nexq.storage.checksums import combine_b64, crc_combine_full
 from nexq.storage.conditions import Conditions, check_copy_source
-from nexq.storage.encryption import CustomerKey, check_part, stamped
+from nexq.storage.encryption import CustomerKey, ObjectKey, check_part, stamped
 from nexq.storage.errors import (
     EntityTooLarge,
     EntityTooSmall,
@@ -84,10 +84,10 @@ class Multipart:
         checksum_type: str | None,
         tags: tuple[tuple[str, str], ...] = (),
         lock: LockRequest | None = None,
-        customer: CustomerKey | None = None,
+        customer: ObjectKey | None = None,
     ) -> Upload:
         """Start an upload (``tags`` go to the object it completes; ``customer``, an SSE-C
-        key, must come with every part)."""
+        key, must come with every part; a KMS key seals every part without being named)."""
         bucket = self._objects.bucket(caller, bucket_name)
         validate_key(key)
         validate_user_metadata(metadata)
@@ -134,9 +134,12 @@ class Multipart:
         self, upload: Upload, algorithms: Iterable[str], customer: CustomerKey | None
     ) -> IncomingBody:
         """A sink for a part of ``upload``, sealed as the upload asked (S3's SSE-C rules:
-        the upload's key, and only it)."""
+        the upload's key, and only it; or the upload's KMS key, while it is enabled)."""
         check_part(upload.headers, customer)
-        return self._objects.receive(algorithms, MAX_PUT_BYTES, customer)
+        return self._objects.receive(algorithms, MAX_PUT_BYTES, self._part_key(upload, customer))
+
+    def _part_key(self, upload: Upload, customer: CustomerKey | None) -> ObjectKey | None:
+        return customer if customer is not None else self._objects.kms_key_of(upload.headers)
 
     def upload_part(
         self,
@@ -194,6 +197,7 @@ class Multipart:
         upload = self.upload(caller, bucket_name, key, upload_id)
         _check_part_number(number)
         check_part(upload.headers, customer)
+        sealing = self._part_key(upload, customer)
 
         def copied_range(src: ObjectMeta) -> tuple[int, int]:
             check_copy_source(src, source_conditions)
@@ -212,7 +216,7 @@ class Multipart:
         src = self._objects.open_object(
             caller, source[0], source[1], Conditions(), copied_range, source[2], source_key
         )
-        part = replace(self._objects.copy_part(src, upload, source_key, customer), number=number)
+        part = replace(self._objects.copy_part(src, upload, sealing), number=number)
         self._put_part(part)
         return part
 

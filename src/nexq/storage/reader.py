@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from nexq.storage.blobs.port import BlobStore, Bytes, OpenBlob
+from nexq.storage.encryption import ObjectKey
 from nexq.storage.model import ObjectMeta
 
 READ_CHUNK = 1024 * 1024
@@ -36,11 +37,19 @@ class OpenRun:
 class OpenObject:
     """The bytes ``[start, start + length)`` of one object version, ready to be read."""
 
-    def __init__(self, meta: ObjectMeta, start: int, length: int, runs: list[OpenRun]) -> None:
+    def __init__(
+        self,
+        meta: ObjectMeta,
+        start: int,
+        length: int,
+        runs: list[OpenRun],
+        sealing: ObjectKey | None = None,
+    ) -> None:
         self.meta = meta
         self.start = start
         self.length = length
         self.runs = runs
+        self.sealing = sealing  # the SSE-C or KMS key it was opened with (None: SSE-S3)
 
     def chunks(self, chunk: int = READ_CHUNK) -> Generator[Bytes, None, None]:
         """The bytes in pieces of at most ``chunk``; the files are closed at the end."""
@@ -62,7 +71,13 @@ class OpenObject:
             run.blob.close()
 
 
-def open_version(blobs: BlobStore, meta: ObjectMeta, start: int, length: int) -> OpenObject:
+def open_version(
+    blobs: BlobStore,
+    meta: ObjectMeta,
+    start: int,
+    length: int,
+    sealing: ObjectKey | None = None,
+) -> OpenObject:
     """Open the segments of ``meta`` that hold ``[start, start + length)``.
 
     FileNotFoundError if one of them is gone (the version was collected); nothing stays open.
@@ -81,4 +96,4 @@ def open_version(blobs: BlobStore, meta: ObjectMeta, start: int, length: int) ->
         for run in runs:
             run.blob.close()
         raise
-    return OpenObject(meta, start, length, runs)
+    return OpenObject(meta, start, length, runs, sealing)

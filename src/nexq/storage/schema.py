@@ -200,5 +200,22 @@ SCHEMA = Schema(
             CREATE INDEX completed_uploads_by_time ON completed_uploads(completed_at)
             """
         ),
+        # the KMS keys of accounts (SSE-KMS; nexq.storage.kms): the material sealed with the
+        # master key, re-wrapped by a rotation; an alias names at most one key per account
+        Migration(
+            """
+            CREATE TABLE kms_keys (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                alias TEXT,
+                description TEXT NOT NULL,
+                state TEXT NOT NULL,
+                managed INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                sealed BLOB NOT NULL
+            ) WITHOUT ROWID;
+            CREATE UNIQUE INDEX kms_keys_by_alias ON kms_keys(account_id, alias)
+            """
+        ),
     ],
 )

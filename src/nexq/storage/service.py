@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
+from nexq.core.crypto import SecretBox, new_key
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Principal
 from nexq.core.ids import new_id
@@ -20,7 +21,17 @@ from nexq.storage.blobs.sealed import SealedBlobs
 from nexq.storage.checksums import Hasher, new_hasher
 from nexq.storage.conditions import Conditions, check_copy_source, check_read
 from nexq.storage.directory import Directory
-from nexq.storage.encryption import CustomerKey, Presented, stamped
+from nexq.storage.encryption import (
+    KMS,
+    BucketEncryption,
+    CustomerKey,
+    ObjectKey,
+    Presented,
+    Requested,
+    kms_arn,
+    same_key,
+    stamped,
+)
 from nexq.storage.errors import (
     AccessDenied,
     DeleteMarkerFound,
@@ -31,6 +42,8 @@ from nexq.storage.errors import (
     NoSuchVersion,
 )
 from nexq.storage.incoming import IncomingBody
+from nexq.storage.kms import KmsKeys
+from nexq.storage.kms_store import MemoryKmsKeys
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.model import (
     MAX_PUT_BYTES,
@@ -106,6 +119,7 @@ class ObjectStorage:
         directory: Directory,
         hash_pool: Executor | None = None,
         quotas: Quotas | None = None,
+        kms: KmsKeys | None = None,
     ) -> None:
         self._store = store
         # Every blob goes through the sealing layer; a store handed bare (tests, tools)
@@ -114,6 +128,8 @@ class ObjectStorage:
         self.directory = directory
         self._hash_pool = hash_pool
         self.quotas: Quotas = quotas or NoQuotas()
+        # The accounts' KMS keys (SSE-KMS); a store built without them keeps its own in memory.
+        self.kms = kms or KmsKeys(MemoryKmsKeys(), SecretBox(new_key()), "us-east-1")
 
     @property
     def seals_at_rest(self) -> bool:
@@ -190,14 +206,58 @@ class ObjectStorage:
         return [BucketStats(b, *self._store.bucket_usage(b.id)) for b in self.list_buckets(caller)]
 
     # writes -----------------------------------------------------------------------------
+    def write_key(
+        self, caller: Principal, bucket_name: str, requested: Requested
+    ) -> ObjectKey | None:
+        """What a new object (or upload) of the bucket is sealed with: what the write asked
+        for (SSE-C, SSE-KMS, SSE-S3), else the bucket's default encryption. KMS keys are the
+        bucket owner's: KMS.NotFoundException, KMS.DisabledException or AccessDenied."""
+        if requested.customer is not None:
+            return requested.customer
+        if requested.algorithm not in (None, KMS):
+            return None  # SSE-S3, asked for by name
+        bucket = self.bucket(caller, bucket_name)
+        default: BucketEncryption | None = None
+        if requested.algorithm is None or requested.bucket_key is None:
+            # Cached with the bucket (a change moves the auth generation): no read per PUT.
+            default = BucketEncryption.from_json(self.directory.setting(bucket, encryption.SETTING))
+        if requested.algorithm == KMS:
+            bucket_key = requested.bucket_key
+            if bucket_key is None:  # S3 compat: the bucket's setting, if it uses SSE-KMS
+                bucket_key = bool(
+                    default and default.algorithm == KMS and default.bucket_key_enabled
+                )
+            return self.kms.for_write(bucket.account_id, requested.kms_key_id, bucket_key)
+        if default is not None and default.algorithm == KMS:
+            return self.kms.for_write(
+                bucket.account_id, default.kms_key_id, default.bucket_key_enabled
+            )
+        return None
+
+    def set_bucket_encryption(
+        self, caller: Principal, bucket_name: str, config: BucketEncryption | None
+    ) -> None:
+        """Set (None: remove) the bucket's default encryption; a KMS key must be one of the
+        bucket owner's (its state is checked by each write)."""
+        bucket = self.bucket(caller, bucket_name)
+        if config is not None and config.algorithm == KMS:
+            self.kms.find(bucket.account_id, config.kms_key_id)
+        text = None if config is None else config.to_json()
+        self._store.set_bucket_setting(bucket.id, encryption.SETTING, text)
+
+    def bucket_encryption(self, caller: Principal, bucket_name: str) -> BucketEncryption:
+        """The bucket's default encryption (SSE-S3 when it was never set)."""
+        bucket = self.bucket(caller, bucket_name)
+        return BucketEncryption.from_json(self._store.bucket_setting(bucket.id, encryption.SETTING))
+
     def receive(
         self,
         algorithms: Iterable[str] = (),
         limit: int = MAX_PUT_BYTES,
-        customer: CustomerKey | None = None,
+        customer: ObjectKey | None = None,
     ) -> IncomingBody:
-        """A sink for the bytes of a new object or part (sealed with ``customer``'s key, for
-        SSE-C)."""
+        """A sink for the bytes of a new object or part (sealed with ``customer``: an SSE-C
+        key or an SSE-KMS key's material)."""
         writer = self._blobs.writer(customer.key if customer else None)
         return IncomingBody(writer, algorithms, limit, self._hash_pool, customer)
 
@@ -282,7 +342,7 @@ class ObjectStorage:
         target_conditions: NewContent,
         tags: tuple[tuple[str, str], ...] | None = None,
         source_key: CustomerKey | None = None,
-        target_key: CustomerKey | None = None,
+        target_key: ObjectKey | None = None,
     ) -> tuple[ObjectMeta, ObjectMeta]:
         """Copy an object (``source`` is bucket, key, and S3's versionId or None for the
         latest); ``replace_with`` is the REPLACE directive's new headers, if any, and
@@ -306,7 +366,7 @@ class ObjectStorage:
         src = opened.meta
         writer = self._blobs.writer(target_key.key if target_key else None)
         try:
-            etag = self._copy_range(opened, writer, None, source_key, target_key)
+            etag = self._copy_range(opened, writer, None, target_key)
         except BaseException:
             writer.abort()
             raise
@@ -334,21 +394,15 @@ class ObjectStorage:
             raise
         return self._commit_object(meta, [path], target_conditions, bucket.account_id), src
 
-    def copy_part(
-        self,
-        src: OpenObject,
-        upload: Upload,
-        source_key: CustomerKey | None = None,
-        customer: CustomerKey | None = None,
-    ) -> Part:
-        """Write the opened range of ``src`` (read with ``source_key``) as a new part file
-        of ``upload`` (sealed with ``customer``, its SSE-C key), with the upload's checksum
-        if it has one (a completion checks it, as an uploaded part's)."""
+    def copy_part(self, src: OpenObject, upload: Upload, customer: ObjectKey | None = None) -> Part:
+        """Write the opened range of ``src`` as a new part file of ``upload`` (sealed with
+        ``customer``, its SSE-C key or KMS key), with the upload's checksum if it has one (a
+        completion checks it, as an uploaded part's)."""
         writer = self._blobs.writer(customer.key if customer else None)
         algorithm = upload.checksum_algorithm
         hasher = new_hasher(algorithm) if algorithm is not None else None
         try:
-            etag = self._copy_range(src, writer, hasher, source_key, customer)
+            etag = self._copy_range(src, writer, hasher, customer)
         except BaseException:
             writer.abort()
             raise
@@ -373,14 +427,13 @@ class ObjectStorage:
         src: OpenObject,
         writer: BlobWriter,
         hasher: Hasher | None = None,
-        source_key: CustomerKey | None = None,
-        target_key: CustomerKey | None = None,
+        target_key: ObjectKey | None = None,
     ) -> str:
-        """Append the opened range of ``src`` (read with ``source_key``) to ``writer``
-        (sealed with ``target_key``; feeding ``hasher`` too); returns the range's ETag."""
+        """Append the opened range of ``src`` to ``writer`` (sealed with ``target_key``;
+        feeding ``hasher`` too); returns the range's ETag."""
         meta = src.meta
         whole = src.start == 0 and src.length == meta.size and meta.parts_count == 0
-        if whole and hasher is None and source_key == target_key:
+        if whole and hasher is None and same_key(src.sealing, target_key):
             # Same bytes, same key, same ETag: let the kernel copy (the sealed blob as it
             # is) and skip hashing.
             for run in src.runs:
@@ -444,20 +497,27 @@ class ObjectStorage:
         """The object, with the files of the bytes ``span`` picks (start, length) held open,
         so that it reads whole even if it is overwritten or deleted meanwhile. ``span`` may
         refuse the version it is shown by raising. An SSE-C object opens only with its
-        key, ``customer``."""
-        blobs: BlobStore = self._blobs if customer is None else self._blobs.keyed(customer.key)
+        key, ``customer``; an SSE-KMS object only while its KMS key is enabled."""
         attempt = 1
         while True:
             meta = self.head_object(
                 caller, bucket_name, key, conditions, version, Presented(customer)
             )
+            sealing = customer if customer is not None else self.kms_key_of(meta.headers)
+            blobs: BlobStore = self._blobs if sealing is None else self._blobs.keyed(sealing.key)
             start, length = span(meta)
             try:
-                return open_version(blobs, meta, start, length)
+                return open_version(blobs, meta, start, length, sealing)
             except FileNotFoundError:
                 if attempt == OPEN_ATTEMPTS:
                     raise
                 attempt += 1
+
+    def kms_key_of(self, headers: dict[str, str]) -> ObjectKey | None:
+        """The KMS key an object (or upload) with ``headers`` is sealed under, if any
+        (KMS.DisabledException while it is disabled)."""
+        arn = kms_arn(headers)
+        return None if arn is None else self.kms.for_read(arn)
 
     def delete_object(
         self,

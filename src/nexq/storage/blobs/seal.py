@@ -6,7 +6,8 @@ sealed with AES-256-GCM under the blob's own random data key::
     magic     8  b"\\x89NXQSEAL"
     version   1  1
     mode      1  1: the data key is wrapped by an installation key (core.data_keys, named
-                 by the key id); 2: by the customer's key (SSE-C, key id zero)
+                 by the key id); 2: by a key the caller holds (key id zero): the customer's
+                 (SSE-C), or a KMS key's material (SSE-KMS: the object's metadata names it)
     chunk     1  log2 of the chunk size: 16
     reserved  1
     key id    8

@@ -2,11 +2,11 @@
 sealed blob: ``storage.blobs.seal``).
 
 :class:`SealedBlobs` seals what it writes with a data key of each blob's own, wrapped by the
-installation's keys (``core.data_keys``), or for SSE-C by the customer's key
-(:meth:`SealedBlobs.keyed`); it reads sealed and plain blobs alike. Sizes it reports are
-plaintext sizes, so segments, inventories and fsck see what the metadata says. A whole blob
-copied to a writer that seals the same way is copied as it is (its key travels in its
-header): ``copy_into`` still lets the kernel move the bytes.
+installation's keys (``core.data_keys``), or for SSE-C and SSE-KMS by the customer's key
+or the KMS key's material (:meth:`SealedBlobs.keyed`); it reads sealed and plain blobs
+alike. Sizes it reports are plaintext sizes, so segments, inventories and fsck see what the
+metadata says. A whole blob copied to a writer that seals the same way is copied as it is
+(its key travels in its header): ``copy_into`` still lets the kernel move the bytes.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.console import access_keys as key_pages
-from nexq.storage.console import buckets, objects, settings, uploads, versions
+from nexq.storage.console import buckets, encryption, objects, settings, uploads, versions
 from nexq.storage.console import usage as usage_pages
 from nexq.storage.console.links import Connect
 from nexq.storage.multipart import Multipart
@@ -40,6 +40,7 @@ def router(
     web.include_router(objects.router(storage, access_keys, pages, connect, part_bytes))
     web.include_router(uploads.router(storage, multipart, pages))
     web.include_router(settings.router(storage, pages))
+    web.include_router(encryption.router(storage, pages))
     web.include_router(versions.router(storage, pages, connect, part_bytes))
     web.include_router(key_pages.router(storage, access_keys, pages, connect))
     web.include_router(usage_pages.router(usage, pages))

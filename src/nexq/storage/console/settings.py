@@ -26,6 +26,7 @@ from nexq.storage.console.bucket_documents import (
     without_rule,
     without_tag,
 )
+from nexq.storage.console.encryption import encryption_view
 from nexq.storage.console.links import bucket_url
 from nexq.storage.errors import AccessDenied
 from nexq.storage.policy import MalformedPolicy
@@ -84,6 +85,7 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
             tags=TagSet.from_json(storage.bucket_document(caller, name, "tagging")),
             tag_key=drafts.get("tag_key", ""),
             tag_value=drafts.get("tag_value", ""),
+            **encryption_view(storage, caller, name),
         )
 
     def done(request: Request, name: str, section: str, text: str) -> Response:

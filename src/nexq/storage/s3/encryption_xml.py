@@ -3,11 +3,11 @@ of PutBucketEncryption and GetBucketEncryption."""
 
 from __future__ import annotations
 
-from nexq.storage.encryption import ALGORITHM, BucketEncryption
+from nexq.storage.encryption import ALGORITHM, KMS, BucketEncryption
 from nexq.storage.s3.document import Fields, root_of
-from nexq.storage.s3.errors import S3Error, invalid_argument, malformed_xml
-from nexq.storage.s3.sse import KMS
-from nexq.storage.s3.xml import document
+from nexq.storage.s3.errors import invalid_argument, malformed_xml
+from nexq.storage.s3.sse import DSSE, dsse_not_implemented
+from nexq.storage.s3.xml import document, escape
 
 MAX_DOCUMENT_BYTES = 64 * 1024
 _RULE = frozenset(
@@ -17,7 +17,8 @@ _DEFAULT = frozenset({"SSEAlgorithm", "KMSMasterKeyID"})
 
 
 def parse_encryption(body: bytes) -> BucketEncryption:
-    """PutBucketEncryption's body: one rule, AES256 (SSE-KMS is refused as not built yet)."""
+    """PutBucketEncryption's body: one rule, AES256 or aws:kms (with a KMSMasterKeyID, or
+    none for the account's aws/s3 key; the key is looked up by the service)."""
     root = root_of(body, "ServerSideEncryptionConfiguration", MAX_DOCUMENT_BYTES)
     rules = Fields(root, frozenset({"Rule"})).many("Rule")
     if len(rules) != 1:
@@ -28,21 +29,19 @@ def parse_encryption(body: bytes) -> BucketEncryption:
         raise malformed_xml()
     fields = Fields(default, _DEFAULT)
     algorithm = fields.required_text("SSEAlgorithm").strip()
-    if algorithm in KMS:
-        raise S3Error(
-            "NotImplemented",
-            "Default encryption with KMS keys (SSE-KMS, aws:kms) is not available on this "
-            "server yet: use AES256 (SSE-S3).",
-            501,
-        )
-    if algorithm != ALGORITHM:
+    if algorithm == DSSE:
+        raise dsse_not_implemented("SSEAlgorithm")
+    if algorithm not in (ALGORITHM, KMS):
         raise malformed_xml()
+    key_id = None
     if fields.has("KMSMasterKeyID"):
-        raise invalid_argument(
-            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms",
-            "ApplyServerSideEncryptionByDefault",
-        )
-    return BucketEncryption(algorithm, bool(rule.boolean("BucketKeyEnabled")))
+        if algorithm != KMS:
+            raise invalid_argument(
+                "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms",
+                "ApplyServerSideEncryptionByDefault",
+            )
+        key_id = fields.required_text("KMSMasterKeyID").strip() or None
+    return BucketEncryption(algorithm, bool(rule.boolean("BucketKeyEnabled")), key_id)
 
 
 def render_encryption(config: BucketEncryption) -> str:
@@ -51,7 +50,12 @@ def render_encryption(config: BucketEncryption) -> str:
         "ServerSideEncryptionConfiguration",
         "<Rule><ApplyServerSideEncryptionByDefault>"
         f"<SSEAlgorithm>{config.algorithm}</SSEAlgorithm>"
-        "</ApplyServerSideEncryptionByDefault>"
+        + (
+            f"<KMSMasterKeyID>{escape(config.kms_key_id)}</KMSMasterKeyID>"
+            if config.kms_key_id is not None
+            else ""
+        )
+        + "</ApplyServerSideEncryptionByDefault>"
         f"<BucketKeyEnabled>{'true' if config.bucket_key_enabled else 'false'}</BucketKeyEnabled>"
         "</Rule>",
     )

@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape
 
 from nexq.core.errors import DomainError, QuotaExceeded, RateLimited, StorageFull, Unavailable
 from nexq.storage import errors as domain
-from nexq.storage import object_lock
+from nexq.storage import kms, object_lock
 from nexq.storage.policy import MalformedPolicy
 
 
@@ -37,6 +37,9 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     domain.NoSuchUpload: ("NoSuchUpload", 404),
     domain.NoSuchVersion: ("NoSuchVersion", 404),
     MalformedPolicy: ("MalformedPolicy", 400),
+    # S3 compat: what S3 answers when KMS refuses (another account's key: AccessDenied).
+    kms.KmsKeyNotFound: ("KMS.NotFoundException", 400),
+    kms.KmsKeyDisabled: ("KMS.DisabledException", 400),
     object_lock.ObjectLocked: ("AccessDenied", 403),
     object_lock.InvalidBucketState: ("InvalidBucketState", 409),
     object_lock.NoObjectLockConfiguration: ("InvalidRequest", 400),

@@ -1,7 +1,8 @@
-"""Server-side encryption headers: SSE-C keys and x-amz-server-side-encryption, in and out.
+"""Server-side encryption headers: SSE-C keys, x-amz-server-side-encryption and SSE-KMS's
+key id, bucket key and context, in and out.
 
-S3 compat: the checks, their order, codes and words are AWS's. SSE-KMS (``aws:kms``) is
-not built yet and is refused as such (NotImplemented), not taken for SSE-S3.
+S3 compat: the checks, their order, codes and words are AWS's. DSSE-KMS (``aws:kms:dsse``)
+is not built and is refused as such (NotImplemented), not taken for another.
 """
 
 from __future__ import annotations
@@ -9,33 +10,66 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 from collections.abc import Mapping
 
 from nexq.storage.encryption import (
     ALGORITHM,
+    BUCKET_KEY,
     CUSTOMER_ALGORITHM,
     CUSTOMER_KEY_MD5,
+    KMS,
+    KMS_KEY_ID,
     SSE,
     CustomerKey,
+    Requested,
+    kms_arn,
 )
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.http import S3Request
 
 COPY_SOURCE = "x-amz-copy-source-server-side-encryption"
-KMS_KEY_ID = "x-amz-server-side-encryption-aws-kms-key-id"
-KMS = ("aws:kms", "aws:kms:dsse")
+CONTEXT = "x-amz-server-side-encryption-context"
+DSSE = "aws:kms:dsse"
 _PROVIDE = "Requests specifying Server Side Encryption with Customer provided keys must provide "
+_KMS_ONLY = (
+    "Server Side Encryption with AWS KMS managed key requires HTTP header "
+    "x-amz-server-side-encryption : aws:kms"
+)
 
 
-def kms_not_implemented(header: str) -> S3Error:
+def dsse_not_implemented(header: str) -> S3Error:
     return S3Error(
         "NotImplemented",
-        "Server-side encryption with KMS keys (SSE-KMS, aws:kms) is not available on this "
-        "server yet: use AES256 (SSE-S3, what every object gets by default) or a "
+        "Dual-layer server-side encryption with KMS keys (DSSE-KMS, aws:kms:dsse) is not "
+        "available on this server: use aws:kms (SSE-KMS), AES256 (SSE-S3) or a "
         "customer-provided key (SSE-C).",
         501,
         {"Header": header},
     )
+
+
+def signed_v4(req: S3Request) -> bool:
+    """Whether the request is signed with SigV4 (header or presigned URL)."""
+    if req.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+        return True
+    return req.query.get("X-Amz-Algorithm") == "AWS4-HMAC-SHA256"
+
+
+def sigv4_required() -> S3Error:
+    # S3 compat: SigV2 and anonymous requests are refused for SSE-KMS objects, reads too.
+    return invalid_argument(
+        "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS "
+        "Signature Version 4.",
+        "Authorization",
+        "null",
+    )
+
+
+def check_kms_read(req: S3Request, stored: Mapping[str, str]) -> None:
+    """A read of an SSE-KMS object's bytes must be signed with SigV4."""
+    if kms_arn(stored) is not None and not signed_v4(req):
+        raise sigv4_required()
 
 
 def customer_key(req: S3Request, prefix: str = SSE) -> CustomerKey | None:
@@ -90,9 +124,10 @@ def customer_key(req: S3Request, prefix: str = SSE) -> CustomerKey | None:
     return CustomerKey(key, md5.strip())
 
 
-def write_key(req: S3Request) -> CustomerKey | None:
+def write_key(req: S3Request) -> Requested:
     """What a write (PutObject, CopyObject's target, CreateMultipartUpload) asks for: its
-    SSE-C key, or None for SSE-S3 (x-amz-server-side-encryption absent or AES256)."""
+    SSE-C key, SSE-KMS (a key, or None for the account's aws/s3), SSE-S3, or nothing (the
+    bucket's default encryption applies)."""
     customer = customer_key(req)
     asked = req.headers.get(SSE)
     if asked is not None and customer is not None:
@@ -102,19 +137,61 @@ def write_key(req: S3Request) -> CustomerKey | None:
             SSE,
             asked,
         )
-    if asked is not None and asked in KMS:
-        raise kms_not_implemented(SSE)
-    if asked is not None and asked != ALGORITHM:
+    found = _requested(req.headers, customer)
+    if found.algorithm == KMS and not signed_v4(req):
+        raise sigv4_required()
+    return found
+
+
+def _requested(given: Mapping[str, str], customer: CustomerKey | None) -> Requested:
+    """The encryption headers (or lowercased form fields) ``given`` ask for."""
+    asked = given.get(SSE)
+    if asked == DSSE:
+        raise dsse_not_implemented(SSE)
+    if asked is not None and asked not in (ALGORITHM, KMS):
         raise invalid_argument("The encryption method specified is not supported", SSE, asked)
-    kms_key = req.headers.get(KMS_KEY_ID)
-    if kms_key is not None:
+    for name in (KMS_KEY_ID, CONTEXT):
+        if name in given and asked != KMS:
+            raise invalid_argument(_KMS_ONLY, name, given[name])
+    if CONTEXT in given:
+        _check_context(given[CONTEXT])
+    bucket_key = given.get(BUCKET_KEY)
+    if bucket_key is not None and bucket_key.strip().lower() not in ("true", "false"):
         raise invalid_argument(
-            "Server Side Encryption with AWS KMS managed key requires HTTP header "
-            "x-amz-server-side-encryption : aws:kms",
-            KMS_KEY_ID,
-            kms_key,
+            "The value of x-amz-server-side-encryption-bucket-key-enabled must be true or false",
+            BUCKET_KEY,
+            bucket_key,
         )
-    return customer
+    key_id = given.get(KMS_KEY_ID)
+    if key_id is not None and not key_id.strip():
+        raise invalid_argument("KMS key ID cannot be empty", KMS_KEY_ID, key_id)
+    return Requested(
+        asked,
+        customer,
+        key_id.strip() if key_id is not None else None,
+        None if bucket_key is None or asked != KMS else bucket_key.strip().lower() == "true",
+    )
+
+
+def _check_context(text: str) -> None:
+    """S3's rule for an encryption context: base64 of a JSON object of strings."""
+    try:
+        found = json.loads(base64.b64decode(text.strip(), validate=True))
+    except (binascii.Error, ValueError):
+        found = None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise invalid_argument(
+            "The header 'x-amz-server-side-encryption-context' shall be Base64-encoded UTF-8 "
+            "string holding JSON which represents a string-string map",
+            CONTEXT,
+            text,
+        )
+
+
+def context_header(req: S3Request) -> dict[str, str]:
+    """The encryption context a write gave, answered as given (checked by write_key)."""
+    found = req.headers.get(CONTEXT)
+    return {} if found is None else {CONTEXT: found.strip()}
 
 
 def changes_encryption(req: S3Request) -> bool:
@@ -127,8 +204,15 @@ def response_headers(
     stored: Mapping[str, str], customer: CustomerKey | None, at_rest: bool
 ) -> dict[str, str]:
     """The encryption headers S3 answers about an object (or upload) with ``stored``
-    headers: SSE-C's algorithm and the MD5 of the key the request gave, else SSE-S3's
-    algorithm when objects are sealed at rest (``at_rest``; always, but in a benchmark)."""
+    headers: SSE-C's algorithm and the MD5 of the key the request gave, SSE-KMS's algorithm,
+    key ARN and bucket key flag, else SSE-S3's algorithm when objects are sealed at rest
+    (``at_rest``; always, but in a benchmark)."""
+    arn = kms_arn(stored)
+    if arn is not None:
+        answer = {SSE: KMS, KMS_KEY_ID: arn}
+        if stored.get(BUCKET_KEY) == "true":
+            answer[BUCKET_KEY] = "true"
+        return answer
     if CUSTOMER_ALGORITHM in stored:
         answer = {CUSTOMER_ALGORITHM: ALGORITHM}
         if customer is not None:
@@ -137,16 +221,20 @@ def response_headers(
     return {SSE: ALGORITHM} if at_rest else {}
 
 
-def part_headers(customer: CustomerKey | None, at_rest: bool) -> dict[str, str]:
+def part_headers(
+    upload: Mapping[str, str], customer: CustomerKey | None, at_rest: bool
+) -> dict[str, str]:
     """The encryption headers of UploadPart and UploadPartCopy: the part is sealed as its
-    upload asked (the key was checked against the upload's)."""
+    upload (whose headers are ``upload``) asked (an SSE-C key was checked against it)."""
+    if kms_arn(upload) is not None:
+        return response_headers(upload, None, at_rest)
     if customer is not None:
         return {CUSTOMER_ALGORITHM: ALGORITHM, CUSTOMER_KEY_MD5: customer.md5}
     return {SSE: ALGORITHM} if at_rest else {}
 
 
-def check_form(fields: Mapping[str, str]) -> None:
-    """PostObject's encryption fields: SSE-S3 only (as for a PUT without SSE-C)."""
+def check_form(fields: Mapping[str, str]) -> Requested:
+    """PostObject's encryption fields: SSE-S3 or SSE-KMS (SSE-C is not taken from a form)."""
     lower = {name.lower(): value for name, value in fields.items()}
     if any(name.startswith(f"{SSE}-customer-") for name in lower):
         raise S3Error(
@@ -155,8 +243,7 @@ def check_form(fields: Mapping[str, str]) -> None:
             "upload with PutObject over HTTPS instead.",
             501,
         )
-    asked = lower.get(SSE)
-    if asked is not None and asked in KMS:
-        raise kms_not_implemented(SSE)
-    if asked is not None and asked != ALGORITHM:
-        raise invalid_argument("The encryption method specified is not supported", SSE, asked)
+    found = _requested(lower, None)
+    if found.algorithm == KMS and lower.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
+        raise sigv4_required()
+    return found

@@ -40,7 +40,7 @@ _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 async def create_multipart_upload(req: S3Request, s: Services) -> Response:
     algorithm = req.headers.get("x-amz-checksum-algorithm")
     checksum_type = req.headers.get("x-amz-checksum-type")
-    customer = sse.write_key(req)
+    requested = sse.write_key(req)
 
     def create() -> Upload:
         check_object_acl(req.headers, req.caller.account.id)
@@ -54,12 +54,15 @@ async def create_multipart_upload(req: S3Request, s: Services) -> Response:
             checksum_type.upper() if checksum_type else None,
             request_tags(req) or (),
             lock_request(req),
-            customer,
+            s.objects.write_key(req.caller, req.bucket or "", requested),
         )
 
     upload = await req.run(create)
     headers = req.now(lambda: upload_abort_headers(s, req.bucket or "", upload))
-    headers.update(sse.response_headers(upload.headers, customer, s.objects.seals_at_rest))
+    headers.update(
+        sse.response_headers(upload.headers, requested.customer, s.objects.seals_at_rest)
+    )
+    headers.update(sse.context_header(req))
     if upload.checksum_algorithm:
         headers["x-amz-checksum-algorithm"] = upload.checksum_algorithm
         headers["x-amz-checksum-type"] = upload.checksum_type or "COMPOSITE"
@@ -81,9 +84,11 @@ async def upload_part(req: S3Request, s: Services) -> Response:
     bucket, key = req.bucket or "", req.key or ""
     md5 = content_md5(req)
     customer = sse.customer_key(req)
+    sealed_as: dict[str, str] = {}  # the upload's headers, for the answer
 
     def start() -> IncomingBody:
         upload = s.multipart.upload(req.caller, bucket, key, upload_id)
+        sealed_as.update(upload.headers)
         # A part without the checksum its upload needs is refused before its body is read.
         wanted = s.multipart.part_checksums(upload, algorithms)
         # A part that cannot fit is refused now; the completion checks the whole object.
@@ -100,7 +105,7 @@ async def upload_part(req: S3Request, s: Services) -> Response:
         {
             "etag": quoted(part.etag),
             **checksum_response_headers(part.checksums),
-            **sse.part_headers(customer, s.objects.seals_at_rest),
+            **sse.part_headers(sealed_as, customer, s.objects.seals_at_rest),
         },
     )
 
@@ -123,8 +128,9 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
     target = (req.bucket or "", req.key or "", req.query.get("uploadId", ""), number)
     source_key = sse.customer_key(req, sse.COPY_SOURCE)
     customer = sse.customer_key(req)
-    part = await req.run(
-        lambda: s.multipart.upload_part_copy(
+
+    def copy() -> tuple[Part, dict[str, str]]:
+        part = s.multipart.upload_part_copy(
             req.caller,
             target,
             source,
@@ -133,7 +139,9 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
             source_key,
             customer,
         )
-    )
+        return part, s.multipart.upload(req.caller, *target[:3]).headers
+
+    part, sealed_as = await req.run(copy)
     response = Response.xml(
         document(
             "CopyPartResult",
@@ -142,7 +150,7 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
             + "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in part.checksums.items()),
         )
     )
-    response.headers.update(sse.part_headers(customer, s.objects.seals_at_rest))
+    response.headers.update(sse.part_headers(sealed_as, customer, s.objects.seals_at_rest))
     return response
 
 

@@ -58,7 +58,8 @@ async def put_object(req: S3Request, s: Services) -> Response:
             "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
         )
     _check_declared_size(req)
-    customer = sse.write_key(req)
+    requested = sse.write_key(req)
+    customer = requested.customer
 
     def store(body: IncomingBody, trailers: dict[str, str]) -> ObjectMeta:
         sums = {**header_sums, **trailer_checksums(trailers)}
@@ -67,12 +68,14 @@ async def put_object(req: S3Request, s: Services) -> Response:
     def start() -> IncomingBody:
         s.objects.check_room(req.caller, bucket, declared_size(req), key)
         check_object_acl(req.headers, req.caller.account.id)
-        return s.objects.receive(algorithms, MAX_PUT_BYTES, customer)
+        sealing = s.objects.write_key(req.caller, bucket, requested)
+        return s.objects.receive(algorithms, MAX_PUT_BYTES, sealing)
 
     meta = await receive_and_store(req, start, store)
     headers = {
         "etag": quoted(meta.etag),
         **sse.response_headers(meta.headers, customer, s.objects.seals_at_rest),
+        **sse.context_header(req),
         **checksum_response_headers(meta.checksums),
         **version_header(meta.version_id),
         **req.now(lambda: expiration_headers(s, bucket, meta)),
@@ -191,6 +194,11 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
             )
         )
         meta = opened.meta
+        try:
+            sse.check_kms_read(req, meta.headers)
+        except S3Error:
+            opened.close()
+            raise
     else:
         meta = req.now(
             lambda: s.objects.head_object(
@@ -332,7 +340,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
     if directive not in ("COPY", "REPLACE"):
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
     source_key = sse.customer_key(req, sse.COPY_SOURCE)
-    target_key = sse.write_key(req)
+    requested = sse.write_key(req)
     if same and directive == "COPY" and not sse.changes_encryption(req):
         raise S3Error(
             "InvalidRequest",
@@ -348,6 +356,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
 
     def copy() -> tuple[ObjectMeta, ObjectMeta]:
         check_object_acl(req.headers, req.caller.account.id)
+        target_key = s.objects.write_key(req.caller, target[0], requested)
         return s.objects.copy_object(
             req.caller,
             source,
@@ -362,7 +371,8 @@ async def copy_object(req: S3Request, s: Services) -> Response:
 
     meta, src = await req.run(copy)
     headers = version_header(meta.version_id)
-    headers.update(sse.response_headers(meta.headers, target_key, s.objects.seals_at_rest))
+    headers.update(sse.response_headers(meta.headers, requested.customer, s.objects.seals_at_rest))
+    headers.update(sse.context_header(req))
     headers.update(req.now(lambda: expiration_headers(s, target[0], meta)))
     if src.version_id is not None or source[2] is not None:
         headers["x-amz-copy-source-version-id"] = shown(src.version_id)

@@ -206,9 +206,10 @@ def _start(
     policy = post_policy.decode(next(v for k, v in fields.items() if k.lower() == "policy"))
     post_policy.check(policy, fields, bucket)
     check_form_acl(fields, req.caller.account.id)
-    sse.check_form(fields)
+    requested = sse.check_form(fields)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
-    return policy, s.objects.receive((), limit)
+    sealing = s.objects.write_key(req.caller, bucket, requested)
+    return policy, s.objects.receive((), limit, sealing)
 
 
 def _finish(
