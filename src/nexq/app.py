@@ -41,6 +41,7 @@ from nexq.core.schema import SCHEMA as CORE_SCHEMA
 from nexq.platform import Job, Package, Service, metered
 from nexq.platform import limits as platform_limits
 from nexq.settings import Settings
+from nexq.storage.access_control import AccessControl
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs import rados
 from nexq.storage.blobs.filesystem import FileBlobStore
@@ -343,7 +344,11 @@ def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-s3")
     authenticator = Authenticator(nexq.directory, nexq.settings.region)
     services = Services(
-        nexq.objects, nexq.multipart, nexq.settings.region, authenticator.authenticate_post
+        nexq.objects,
+        nexq.multipart,
+        AccessControl(nexq.store, nexq.objects),
+        nexq.settings.region,
+        authenticator.authenticate_post,
     )
     return S3App(
         services,

@@ -38,7 +38,8 @@ def postgresql(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Stores, 
 def memory(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Stores, Callable[[], None]]:
     generation = AuthGeneration()
     accounts = MemoryAccounts(generation)
-    return (MemoryMetadata(accounts.get_account, generation), accounts), lambda: None
+    store = MemoryMetadata(accounts.get_account, generation, accounts.find_account)
+    return (store, accounts), lambda: None
 
 
 IMPLEMENTATIONS = {"sqlite": sqlite, "postgresql": postgresql, "memory": memory}

@@ -108,6 +108,15 @@ def test_status_changes_move_the_auth_generation(stores: Stores) -> None:
     assert resumed is not None and resumed.active
 
 
+def test_storage_finds_an_account_by_email_as_accounts_do(stores: Stores) -> None:
+    """An ACL grant by email: ASCII letters match whatever their case, nothing else does."""
+    metadata, store = stores
+    made = account(store, "Mixed")
+    assert metadata.find_account("mixed@EXAMPLE.com") == made
+    assert metadata.find_account("acc-Mixed@example.com") is None
+    assert metadata.find_account("nobody@example.com") is None
+
+
 def test_password_hash_is_replaced(store: AccountStore) -> None:
     made = account(store)
     store.set_password_hash(made.id, "new-hash")

@@ -110,3 +110,24 @@ def test_conditional_deletes(store: MetadataStore, accounts: AccountStore) -> No
     )
     assert not isinstance(done, Exception) and done.delete_marker
     assert store.get_object(b.id, "k") is None
+
+
+def test_amending_a_version_replaces_its_stored_headers(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    """An object ACL rides in a version's headers: PutObjectAcl amends them in place, one
+    version at a time, the current one or an older one."""
+    b = versioned(store, accounts, ENABLED)
+    v1 = put(store, b, "k", "p1")
+    v2 = put(store, b, "k", "p2")
+
+    def acl(text: str) -> Callable[[ObjectMeta], ObjectMeta]:
+        return lambda meta: dataclasses.replace(meta, headers={**meta.headers, "x-nexq-acl": text})
+
+    store.amend_version(b.id, "k", v1, acl("old"), latest=False)
+    store.amend_version(b.id, "k", None, acl("new"), latest=True)
+    older, current = store.get_version(b.id, "k", v1), store.get_version(b.id, "k", v2)
+    assert older is not None and older.headers["x-nexq-acl"] == "old"
+    assert current is not None and current.headers["x-nexq-acl"] == "new"
+    latest = store.get_object(b.id, "k")
+    assert latest is not None and latest.headers["x-nexq-acl"] == "new"

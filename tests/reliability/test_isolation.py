@@ -59,6 +59,9 @@ HeadBucket              ok     ok     403    403    403    403    403    403    
 GetBucketLocation       ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetBucketVersioning     ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetBucketAcl            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutBucketOwnershipControls ok  ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetBucketOwnershipControls ok  ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+DeleteBucketOwnershipControls ok ok   AD     AD     AD     IAK    AD     AD     AD     SIG
 PutBucketAcl            ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 ListObjects             ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 ListObjectsV2           ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
@@ -233,6 +236,8 @@ def operation(world: World, op: str, caller: str) -> Request:
         "GetBucketEncryption": ("GET", "", "encryption"),
         "DeleteBucketEncryption": ("DELETE", "", "encryption"),
         "GetPublicAccessBlock": ("GET", "", "publicAccessBlock"),
+        "GetBucketOwnershipControls": ("GET", "", "ownershipControls"),
+        "DeleteBucketOwnershipControls": ("DELETE", "", "ownershipControls"),
         "DeletePublicAccessBlock": ("DELETE", "", "publicAccessBlock"),
         "GetObjectTagging": ("GET", "/obj", "tagging"),
         "GetObjectLockConfiguration": ("GET", "", "object-lock"),
@@ -319,6 +324,11 @@ DOCUMENTS = {
         "<PublicAccessBlockConfiguration><BlockPublicAcls>false</BlockPublicAcls>"
         "</PublicAccessBlockConfiguration>",
     ),
+    "PutBucketOwnershipControls": (
+        "ownershipControls",
+        "<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership>"
+        "</Rule></OwnershipControls>",
+    ),
     "PutObjectTagging": (
         "tagging",
         "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>",
@@ -343,6 +353,7 @@ _REMOVALS = {
     "DeleteBucketTagging",
     "DeleteBucketEncryption",
     "DeletePublicAccessBlock",
+    "DeleteBucketOwnershipControls",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
@@ -15,7 +15,7 @@ from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Principal
 from nexq.core.ids import new_id
 from nexq.core.quotas import NoQuotas, Quotas
-from nexq.storage import encryption, versioning
+from nexq.storage import acl, encryption, versioning
 from nexq.storage.blobs.port import BlobStore, BlobWriter
 from nexq.storage.blobs.sealed import SealedBlobs
 from nexq.storage.checksums import Hasher, new_hasher
@@ -343,12 +343,14 @@ class ObjectStorage:
         tags: tuple[tuple[str, str], ...] | None = None,
         source_key: CustomerKey | None = None,
         target_key: ObjectKey | None = None,
+        access: Mapping[str, str] | None = None,
     ) -> tuple[ObjectMeta, ObjectMeta]:
         """Copy an object (``source`` is bucket, key, and S3's versionId or None for the
         latest); ``replace_with`` is the REPLACE directive's new headers, if any, and
         ``tags`` the tagging directive's new tags (None: the source's); the SSE-C keys of
-        the source and of the copy, if any. Returns the new object and the source version
-        it was copied from."""
+        the source and of the copy, if any; ``access``, the copy's owner and ACL headers
+        (the source's are never copied). Returns the new object and the source version it
+        was copied from."""
         bucket = self.bucket(caller, target[0])
         validate_key(target[1])
         if replace_with is not None:
@@ -379,7 +381,13 @@ class ObjectStorage:
             size=src.size,
             etag=etag,
             last_modified=time.time(),
-            headers=stamped(replace_with.headers if replace_with else src.headers, target_key),
+            headers={
+                **stamped(
+                    _without_access(replace_with.headers if replace_with else src.headers),
+                    target_key,
+                ),
+                **(access or {}),
+            },
             metadata=replace_with.metadata if replace_with else src.metadata,
             checksums=src.checksums if src.parts_count == 0 else {},
             checksum_type=src.checksum_type if src.parts_count == 0 else None,
@@ -717,6 +725,10 @@ class ObjectStorage:
                     last = rolled
                     start, inclusive = prefix_end(rolled), True
                     break
+
+
+def _without_access(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name not in acl.STORED_HEADERS}
 
 
 def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:

@@ -82,7 +82,8 @@ def storage() -> Storage:
     accounts = {
         a: Account(a, f"{a}@example.com", "customer", "active", 0.0) for a in ("acc-a", "acc-b")
     }
-    store = MemoryMetadata(accounts.get)
+    emails = {a.email: a for a in accounts.values()}
+    store = MemoryMetadata(accounts.get, by_email=lambda email: emails.get(email.lower()))
     blobs = MemoryBlobStore()
     limits = TierLimits()
     box = SecretBox(new_key())

@@ -128,8 +128,10 @@ class MemoryMetadata:
         self,
         accounts: AccountLookup = _no_accounts,
         generation: AuthGeneration | None = None,
+        by_email: AccountLookup = _no_accounts,
     ) -> None:
         self._accounts = accounts
+        self._by_email = by_email
         self._generation = generation if generation is not None else AuthGeneration()
         # Re-entrant: a lifecycle action decides and deletes under one hold of it.
         self._lock = threading.RLock()
@@ -145,6 +147,9 @@ class MemoryMetadata:
     # accounts ---------------------------------------------------------------------------
     def get_account(self, account_id: str) -> Account | None:
         return self._accounts(account_id)
+
+    def find_account(self, email: str) -> Account | None:
+        return self._by_email(email)
 
     # buckets ----------------------------------------------------------------------------
     def add_bucket(self, bucket: Bucket, max_buckets: int | None = None) -> None:

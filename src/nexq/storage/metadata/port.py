@@ -37,6 +37,10 @@ class MetadataStore(Protocol):
     def get_account(self, account_id: str) -> Account | None:
         """The owner of keys and buckets (accounts are managed by the accounts service)."""
 
+    def find_account(self, email: str) -> Account | None:
+        """The account whose email is ``email``, ASCII letters compared regardless of case
+        (an ACL grant may name a grantee by email)."""
+
     # buckets
     def add_bucket(self, bucket: Bucket, max_buckets: int | None = None) -> None:
         """Insert; raises BucketAlreadyExists / BucketAlreadyOwnedByYou on a taken name and
@@ -117,10 +121,11 @@ class MetadataStore(Protocol):
         *,
         latest: bool,
     ) -> ObjectMeta | None:
-        """Replace the Object Lock fields (retention, legal hold) of the current object
-        (``latest``) or of version ``version_id`` by what ``amend`` makes of the version as
-        it stands, in one atomic step (``amend`` may refuse by raising); the amended
-        version, None if there is none (delete markers have no lock)."""
+        """Replace the Object Lock fields (retention, legal hold) and the stored headers (an
+        object ACL rides there) of the current object (``latest``) or of version
+        ``version_id`` by what ``amend`` makes of the version as it stands, in one atomic
+        step (``amend`` may refuse by raising); the amended version, None if there is none
+        (delete markers have neither)."""
 
     def tag_version(
         self, bucket_id: str, key: str, version_id: str | None, tags: str, *, latest: bool

@@ -453,7 +453,7 @@ def amend_version(
     amend: Callable[[ObjectMeta], ObjectMeta],
     latest: bool,
 ) -> ObjectMeta | None:
-    """Apply ``amend`` to the lock fields of the current object (``latest``) or of one
+    """Apply ``amend`` to the lock fields and headers of the current object (``latest``) or of one
     version (not a delete marker), in place; the amended version, None if there is none.
     ``amend`` may refuse by raising, before anything changed."""
     where = "bucket_id = ? AND key = ?"
@@ -474,8 +474,16 @@ def amend_version(
         return None
     amended = amend(meta_from_row(row))
     conn.execute(
-        f"UPDATE {table} SET lock_mode = ?, lock_until = ?, legal_hold = ? "  # noqa: S608 - fixed table names
+        f"UPDATE {table} SET lock_mode = ?, lock_until = ?, legal_hold = ?, headers = ? "  # noqa: S608 - fixed table names
         "WHERE bucket_id = ? AND key = ? AND version_id IS NOT DISTINCT FROM ?",
-        (amended.lock_mode, amended.lock_until, amended.legal_hold, bucket_id, key, row[WIDTH - 1]),
+        (
+            amended.lock_mode,
+            amended.lock_until,
+            amended.legal_hold,
+            json.dumps(amended.headers),
+            bucket_id,
+            key,
+            row[WIDTH - 1],
+        ),
     )
     return amended

@@ -39,6 +39,8 @@ from nexq.storage.quotas import (
 )
 from nexq.storage.versions import Deletion, ListedVersion, Removal
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
 _UPLOAD_COLUMNS = (
     "id, bucket_id, key, initiated, headers, metadata, checksum_algorithm, checksum_type"
 )
@@ -175,6 +177,18 @@ class SqliteMetadata:
             .execute(
                 "SELECT id, email, role, status, created_at FROM accounts WHERE id = ?",
                 (account_id,),
+            )
+            .fetchone()
+        )
+        return Account(*row) if row else None
+
+    def find_account(self, email: str) -> Account | None:
+        # lower() folds ASCII letters only in both engines, as the accounts' unique index.
+        row = (
+            self._db.reader()
+            .execute(
+                "SELECT id, email, role, status, created_at FROM accounts WHERE lower(email) = ?",
+                (email.translate(_ASCII_LOWER),),
             )
             .fetchone()
         )

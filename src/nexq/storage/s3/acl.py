@@ -1,9 +1,10 @@
-"""ACLs as S3 asks for them: Nexq's buckets and objects are private to their account, always.
+"""ACLs on writes: which rule a request's ACL headers meet, by its bucket's Object Ownership.
 
-S3 compat: this is S3's Object Ownership "bucket owner enforced" (ACLs disabled), the
-setting of every new AWS bucket since April 2023. Reading an ACL answers the owner's
-FULL_CONTROL; a request that asks for any other ACL is refused with S3's error, never
-stored without it:
+A bucket with ACLs (ObjectWriter, BucketOwnerPreferred) stores what a write asks for
+(``nexq.storage.access_control``). A bucket without (BucketOwnerEnforced: S3's default
+since April 2023, and every bucket that never set another) keeps its buckets and objects
+private to its account, as below. Reading an ACL answers the owner's FULL_CONTROL; a
+request that asks for any other ACL is refused with S3's error, never stored without it:
 
 - PutObject, CopyObject, CreateMultipartUpload, PostObject (the ``acl`` form field),
   PutBucketAcl and PutObjectAcl: 400 ``AccessControlListNotSupported``;
@@ -18,17 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nexq.storage.s3.errors import S3Error
+from nexq.core.identity import Principal
+from nexq.storage.access_control import AccessControl
+from nexq.storage.acl import Grant, Ownership
+from nexq.storage.s3.acl_headers import acl_request
+from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.xml import private_policy
 
 OWNER_ONLY_CANNED = ("private", "bucket-owner-full-control")
-GRANT_HEADERS = (
-    "x-amz-grant-read",
-    "x-amz-grant-write",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write-acp",
-    "x-amz-grant-full-control",
-)
 
 
 def owner_only(canned: str | None, grants: Mapping[str, str], owner_id: str) -> bool:
@@ -91,3 +89,44 @@ def check_acl_change(headers: Mapping[str, str], body: bytes, owner_id: str) -> 
         private_policy(body)
     ):
         raise acl_not_supported()
+
+
+def new_object_acl(
+    caller: Principal,
+    headers: Mapping[str, str],
+    access: AccessControl,
+    bucket_name: str,
+    canned_name: str = "x-amz-acl",
+) -> dict[str, str]:
+    """The stored headers a new object gets from its request's ACL (``canned_name`` is
+    ``acl`` in a PostObject form): none in a bucket without ACLs, after today's checks."""
+    bucket, ownership = access.ownership_of(caller, bucket_name)
+    if ownership is Ownership.BUCKET_OWNER_ENFORCED:
+        if canned_name == "acl":
+            check_form_acl(headers, caller.account.id)
+        else:
+            check_object_acl(headers, caller.account.id)
+        return {}
+    lower = {name.lower(): value for name, value in headers.items()}
+    return access.new_object_headers(caller, bucket, ownership, acl_request(lower, canned_name))
+
+
+OWNERSHIP_HEADER = "x-amz-object-ownership"
+
+
+def new_bucket_acl(
+    caller: Principal, headers: Mapping[str, str], access: AccessControl
+) -> tuple[Ownership | None, tuple[Grant, ...] | None]:
+    """CreateBucket's ``x-amz-object-ownership`` (None: not given, BucketOwnerEnforced) and
+    the grants its ACL headers ask for (None: private), checked before the bucket exists."""
+    asked = headers.get(OWNERSHIP_HEADER)
+    try:
+        ownership = None if asked is None else Ownership(asked.strip())
+    except ValueError:
+        raise invalid_argument(
+            f"Invalid x-amz-object-ownership header: {asked}", OWNERSHIP_HEADER, asked
+        ) from None
+    if ownership in (None, Ownership.BUCKET_OWNER_ENFORCED):
+        check_bucket_acl(headers, caller.account.id)
+        return ownership, None
+    return ownership, access.new_bucket_grants(caller, acl_request(headers))

@@ -6,8 +6,8 @@ import email.utils
 from xml.sax.saxutils import escape
 
 from nexq.core.errors import DomainError, QuotaExceeded, RateLimited, StorageFull, Unavailable
+from nexq.storage import acl, kms, object_lock
 from nexq.storage import errors as domain
-from nexq.storage import kms, object_lock
 from nexq.storage.policy import MalformedPolicy
 
 
@@ -40,6 +40,9 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     # S3 compat: what S3 answers when KMS refuses (another account's key: AccessDenied).
     kms.KmsKeyNotFound: ("KMS.NotFoundException", 400),
     kms.KmsKeyDisabled: ("KMS.DisabledException", 400),
+    acl.AclWithEnforcedOwnership: ("InvalidBucketAclWithObjectOwnership", 400),
+    acl.OwnershipControlsNotFound: ("OwnershipControlsNotFoundError", 404),
+    acl.UnresolvableEmail: ("UnresolvableGrantByEmailAddress", 400),
     object_lock.ObjectLocked: ("AccessDenied", 403),
     object_lock.InvalidBucketState: ("InvalidBucketState", 409),
     object_lock.NoObjectLockConfiguration: ("InvalidRequest", 400),
@@ -79,6 +82,8 @@ def from_domain(exc: DomainError) -> S3Error:
     """The S3 error for a domain error; unmapped ones become InternalError."""
     if isinstance(exc, domain.DeleteMarkerFound):
         return _delete_marker(exc)
+    if isinstance(exc, acl.InvalidGrant):
+        return invalid_argument(exc.message, exc.name, exc.value)
     for cls in type(exc).__mro__:
         if cls in _TABLE:
             code, status = _TABLE[cls]

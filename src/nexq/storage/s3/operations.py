@@ -61,6 +61,9 @@ class Operation(enum.Enum):
     GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
     DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
     GET_BUCKET_ACL = "GetBucketAcl"
+    PUT_BUCKET_OWNERSHIP_CONTROLS = "PutBucketOwnershipControls"
+    GET_BUCKET_OWNERSHIP_CONTROLS = "GetBucketOwnershipControls"
+    DELETE_BUCKET_OWNERSHIP_CONTROLS = "DeleteBucketOwnershipControls"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_MULTIPART_UPLOADS = "ListMultipartUploads"
@@ -134,6 +137,18 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("GET", "bucket", "encryption", False): (Operation.GET_BUCKET_ENCRYPTION, Access.READ),
     ("DELETE", "bucket", "encryption", False): (Operation.DELETE_BUCKET_ENCRYPTION, Access.WRITE),
     ("GET", "bucket", "acl", False): (Operation.GET_BUCKET_ACL, Access.READ),
+    ("PUT", "bucket", "ownershipControls", False): (
+        Operation.PUT_BUCKET_OWNERSHIP_CONTROLS,
+        Access.WRITE,
+    ),
+    ("GET", "bucket", "ownershipControls", False): (
+        Operation.GET_BUCKET_OWNERSHIP_CONTROLS,
+        Access.READ,
+    ),
+    ("DELETE", "bucket", "ownershipControls", False): (
+        Operation.DELETE_BUCKET_OWNERSHIP_CONTROLS,
+        Access.WRITE,
+    ),
     ("GET", "bucket", None, False): (Operation.LIST_OBJECTS, Access.LIST),
     ("GET", "bucket", "list-type", False): (Operation.LIST_OBJECTS_V2, Access.LIST),
     ("GET", "bucket", "uploads", False): (Operation.LIST_MULTIPART_UPLOADS, Access.LIST),
@@ -201,6 +216,9 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.GET_BUCKET_ENCRYPTION: BillingClass.B,
     Operation.DELETE_BUCKET_ENCRYPTION: BillingClass.OTHER,
     Operation.GET_BUCKET_ACL: BillingClass.B,
+    Operation.PUT_BUCKET_OWNERSHIP_CONTROLS: BillingClass.A,
+    Operation.GET_BUCKET_OWNERSHIP_CONTROLS: BillingClass.B,
+    Operation.DELETE_BUCKET_OWNERSHIP_CONTROLS: BillingClass.OTHER,
     Operation.LIST_OBJECTS: BillingClass.A,
     Operation.LIST_OBJECTS_V2: BillingClass.A,
     Operation.LIST_MULTIPART_UPLOADS: BillingClass.A,
@@ -243,6 +261,7 @@ _SUBRESOURCES = (
     "lifecycle",
     "tagging",
     "encryption",
+    "ownershipControls",
     "acl",
     "delete",
     "attributes",
@@ -255,7 +274,6 @@ UNSUPPORTED = (
     "replication",
     "accelerate",
     "requestPayment",
-    "ownershipControls",
     "analytics",
     "inventory",
     "metrics",

@@ -74,6 +74,10 @@ ACTIONS: dict[Operation, tuple[str, bool, str | None]] = {
     _O.PUT_BUCKET_VERSIONING: ("s3:PutBucketVersioning", False, None),
     _O.GET_BUCKET_ACL: ("s3:GetBucketAcl", False, None),
     _O.PUT_BUCKET_ACL: ("s3:PutBucketAcl", False, None),
+    _O.PUT_BUCKET_OWNERSHIP_CONTROLS: ("s3:PutBucketOwnershipControls", False, None),
+    _O.GET_BUCKET_OWNERSHIP_CONTROLS: ("s3:GetBucketOwnershipControls", False, None),
+    # S3 compat: AWS authorizes DeleteBucketOwnershipControls as s3:PutBucketOwnershipControls.
+    _O.DELETE_BUCKET_OWNERSHIP_CONTROLS: ("s3:PutBucketOwnershipControls", False, None),
     _O.GET_BUCKET_POLICY: ("s3:GetBucketPolicy", False, None),
     _O.PUT_BUCKET_POLICY: ("s3:PutBucketPolicy", False, None),
     _O.DELETE_BUCKET_POLICY: ("s3:DeleteBucketPolicy", False, None),

@@ -2,6 +2,7 @@
 
 from nexq.storage.s3 import cors_answers
 from nexq.storage.s3.handlers import (
+    acl,
     attributes,
     bucket,
     encryption,
@@ -54,10 +55,13 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.PUT_BUCKET_ENCRYPTION: encryption.put_bucket_encryption,
     Operation.GET_BUCKET_ENCRYPTION: encryption.get_bucket_encryption,
     Operation.DELETE_BUCKET_ENCRYPTION: encryption.delete_bucket_encryption,
-    Operation.GET_BUCKET_ACL: bucket.get_bucket_acl,
-    Operation.GET_OBJECT_ACL: bucket.get_object_acl,
-    Operation.PUT_BUCKET_ACL: bucket.put_bucket_acl,
-    Operation.PUT_OBJECT_ACL: bucket.put_object_acl,
+    Operation.GET_BUCKET_ACL: acl.get_bucket_acl,
+    Operation.GET_OBJECT_ACL: acl.get_object_acl,
+    Operation.PUT_BUCKET_ACL: acl.put_bucket_acl,
+    Operation.PUT_OBJECT_ACL: acl.put_object_acl,
+    Operation.PUT_BUCKET_OWNERSHIP_CONTROLS: acl.put_bucket_ownership_controls,
+    Operation.GET_BUCKET_OWNERSHIP_CONTROLS: acl.get_bucket_ownership_controls,
+    Operation.DELETE_BUCKET_OWNERSHIP_CONTROLS: acl.delete_bucket_ownership_controls,
     Operation.LIST_OBJECTS: listing.list_objects,
     Operation.LIST_OBJECTS_V2: listing.list_objects_v2,
     Operation.PUT_OBJECT: objects.put_object,

@@ -16,6 +16,7 @@ from nexq.core.ratelimit import RateLimiter
 from nexq.storage.directory import Credential
 from nexq.storage.metering import BillingClass, Meter
 from nexq.storage.s3 import cors_answers, sigv4
+from nexq.storage.s3.acl_grants import AclGrants
 from nexq.storage.s3.admission import admit, watch_body
 from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.errors import (
@@ -54,6 +55,7 @@ class S3App:
         self._rates = rates
         self._auth = authenticator
         self._policies = BucketPolicies(services.objects.directory)
+        self._acls = AclGrants(services.acl)
         self._executor = executor
         self._domain_suffix = f".{domain}" if domain else None
         self._host_id = os.urandom(24).hex()
@@ -197,13 +199,14 @@ class S3App:
         )
 
     def _authenticate(self, req: S3Request) -> Credential:
-        """Who signed the request, and what the bucket's policy lets them do; then the
+        """Who signed the request, and what the bucket's policy and ACLs let them do; then the
         account's read or write rate must allow it (an anonymous caller's, the owner's)."""
         credential = self._auth.authenticate(req)
         anonymous = credential.principal.anonymous
         if anonymous and (req.bucket is None or req.operation is Operation.CREATE_BUCKET):
             raise access_denied("Anonymous access is not allowed; sign your request.")
         credential = self._policies.authorize(req, credential, req.client, req.secure)
+        credential = self._acls.authorize(req, credential)  # after the policy: its Deny wins
         if self._rates is not None:
             account_id = credential.key.account_id
             if anonymous:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from nexq.storage.conditions import Conditions
 from nexq.storage.errors import BucketAlreadyOwnedByYou
 from nexq.storage.model import Bucket
-from nexq.storage.s3.acl import check_acl_change, check_bucket_acl
-from nexq.storage.s3.body import incomplete_body, read_small
+from nexq.storage.s3.acl import new_bucket_acl
+from nexq.storage.s3.body import incomplete_body
 from nexq.storage.s3.bucket_pages import bucket_page, continuation_token
 from nexq.storage.s3.errors import S3Error
 from nexq.storage.s3.handlers.common import Services, empty
@@ -20,8 +17,6 @@ from nexq.storage.s3.xml import (
     iso_time,
     parse_location,
 )
-
-MAX_ACL_BYTES = 64 * 1024
 
 
 def _owner(req: S3Request) -> str:
@@ -72,14 +67,16 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
         location = parse_location(body)
         if location not in (None, "", s.region, "us-east-1", "auto"):
             raise invalid_location(s.region, location)
-        check_bucket_acl(req.headers, req.caller.account.id)
+        ownership, grants = new_bucket_acl(req.caller, req.headers, s.acl)
         try:
-            s.objects.create_bucket(req.caller, name, object_lock=_lock_enabled(req))
+            made = s.objects.create_bucket(req.caller, name, object_lock=_lock_enabled(req))
         except BucketAlreadyOwnedByYou:
             # S3 compat: us-east-1 answers its owner's re-creation of a bucket with 200 and
             # changes nothing (AWS's legacy behaviour there); every other region with 409.
             if s.region != "us-east-1":
                 raise
+            return
+        s.acl.settle_new_bucket(made, ownership, grants)
 
     await req.run(create)
     return empty(200, {"location": f"/{name}"})
@@ -100,68 +97,6 @@ async def get_bucket_location(req: S3Request, s: Services) -> Response:
     # S3 compat: us-east-1 is reported as an empty LocationConstraint.
     region = "" if s.region == "us-east-1" else s.region
     return Response.xml(document("LocationConstraint", region))
-
-
-def _acl(req: S3Request) -> Response:
-    owner = _owner(req)
-    grant = (
-        '<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        f'xsi:type="CanonicalUser">{owner}</Grantee><Permission>FULL_CONTROL</Permission></Grant>'
-    )
-    return Response.xml(
-        document(
-            "AccessControlPolicy",
-            f"<Owner>{owner}</Owner><AccessControlList>{grant}</AccessControlList>",
-        )
-    )
-
-
-async def get_bucket_acl(req: S3Request, s: Services) -> Response:
-    await req.run(lambda: s.objects.bucket(req.caller, req.bucket or ""))
-    return _acl(req)
-
-
-async def get_object_acl(req: S3Request, s: Services) -> Response:
-    await req.run(
-        lambda: s.objects.head_object(req.caller, req.bucket or "", req.key or "", Conditions())
-    )
-    return _acl(req)
-
-
-async def _put_acl(req: S3Request, check: Callable[[], object]) -> Response:
-    """Accept the one ACL Nexq has (private: the owner's FULL_CONTROL); refuse the others
-    (``s3/acl.py``)."""
-    body = await read_small(req, MAX_ACL_BYTES)
-    if body is None:
-        if "content-length" not in req.headers and "transfer-encoding" in req.headers:
-            raise S3Error(
-                "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-            )
-        if int(req.headers.get("content-length", "0") or "0") > MAX_ACL_BYTES:
-            raise S3Error(
-                "MalformedACLError",
-                f"The ACL document is larger than {MAX_ACL_BYTES} bytes.",
-                400,
-            )
-        body = b""
-
-    def run() -> None:
-        check()
-        check_acl_change(req.headers, body, req.caller.account.id)
-
-    await req.run(run)
-    return empty(200)
-
-
-async def put_bucket_acl(req: S3Request, s: Services) -> Response:
-    return await _put_acl(req, lambda: s.objects.bucket(req.caller, req.bucket or ""))
-
-
-async def put_object_acl(req: S3Request, s: Services) -> Response:
-    return await _put_acl(
-        req,
-        lambda: s.objects.head_object(req.caller, req.bucket or "", req.key or "", Conditions()),
-    )
 
 
 def _lock_enabled(req: S3Request) -> bool:

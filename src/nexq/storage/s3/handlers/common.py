@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
+from nexq.storage.access_control import AccessControl
 from nexq.storage.conditions import Conditions
 from nexq.storage.directory import Credential
 from nexq.storage.model import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, MAX_PART_NUMBER, ObjectMeta
@@ -26,6 +27,7 @@ class Services:
 
     objects: ObjectStorage
     multipart: Multipart
+    acl: AccessControl
     region: str
     authenticate_post: Callable[[dict[str, str]], Credential]
 

@@ -7,7 +7,7 @@ import re
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import Part, Upload
 from nexq.storage.s3 import sse
-from nexq.storage.s3.acl import check_object_acl
+from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.handlers.common import (
@@ -43,12 +43,13 @@ async def create_multipart_upload(req: S3Request, s: Services) -> Response:
     requested = sse.write_key(req)
 
     def create() -> Upload:
-        check_object_acl(req.headers, req.caller.account.id)
+        # The ACL rides with the upload's headers: the completed object gets it.
+        access = new_object_acl(req.caller, req.headers, s.acl, req.bucket or "")
         return s.multipart.create(
             req.caller,
             req.bucket or "",
             req.key or "",
-            content_headers(req),
+            {**content_headers(req), **access},
             user_metadata(req),
             algorithm,
             checksum_type.upper() if checksum_type else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from nexq.core.errors import DomainError
 from nexq.storage.blobs.port import Bytes
@@ -14,7 +15,7 @@ from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.reader import OpenObject
 from nexq.storage.s3 import sse
-from nexq.storage.s3.acl import check_object_acl
+from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
 from nexq.storage.s3.handlers.common import (
@@ -61,13 +62,17 @@ async def put_object(req: S3Request, s: Services) -> Response:
     requested = sse.write_key(req)
     customer = requested.customer
 
+    access: dict[str, str] = {}  # the stored headers of the object's owner and ACL
+
     def store(body: IncomingBody, trailers: dict[str, str]) -> ObjectMeta:
         sums = {**header_sums, **trailer_checksums(trailers)}
-        return s.objects.put_object(req.caller, bucket, key, body, write_content(req, sums))
+        new = write_content(req, sums)
+        new = replace(new, headers={**new.headers, **access})
+        return s.objects.put_object(req.caller, bucket, key, body, new)
 
     def start() -> IncomingBody:
         s.objects.check_room(req.caller, bucket, declared_size(req), key)
-        check_object_acl(req.headers, req.caller.account.id)
+        access.update(new_object_acl(req.caller, req.headers, s.acl, bucket))
         sealing = s.objects.write_key(req.caller, bucket, requested)
         return s.objects.receive(algorithms, MAX_PUT_BYTES, sealing)
 
@@ -355,7 +360,8 @@ async def copy_object(req: S3Request, s: Services) -> Response:
         raise invalid_argument("Unknown tagging directive.", "x-amz-tagging-directive", tagging)
 
     def copy() -> tuple[ObjectMeta, ObjectMeta]:
-        check_object_acl(req.headers, req.caller.account.id)
+        # S3 compat: a copy never takes its source's ACL: the request's, or private.
+        access = new_object_acl(req.caller, req.headers, s.acl, target[0])
         target_key = s.objects.write_key(req.caller, target[0], requested)
         return s.objects.copy_object(
             req.caller,
@@ -367,6 +373,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
             tags=(new.tags or ()) if tagging == "REPLACE" else None,
             source_key=source_key,
             target_key=target_key,
+            access=access,
         )
 
     meta, src = await req.run(copy)

@@ -13,7 +13,7 @@ from nexq.storage.errors import EntityTooLarge
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import CONTENT_HEADERS, MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.s3 import encoded_words, post_policy, post_signature, sse
-from nexq.storage.s3.acl import check_form_acl
+from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.handlers.common import Services, quoted
@@ -205,7 +205,7 @@ def _start(
 ) -> tuple[post_policy.Policy, IncomingBody]:
     policy = post_policy.decode(next(v for k, v in fields.items() if k.lower() == "policy"))
     post_policy.check(policy, fields, bucket)
-    check_form_acl(fields, req.caller.account.id)
+    new_object_acl(req.caller, fields, s.acl, bucket, "acl")  # refused before any file byte
     requested = sse.check_form(fields)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
     sealing = s.objects.write_key(req.caller, bucket, requested)
@@ -233,6 +233,7 @@ def _finish(
     metadata = {
         k[11:]: encoded_words.decode(v) for k, v in lower.items() if k.startswith("x-amz-meta-")
     }
+    headers.update(new_object_acl(req.caller, form.fields, s.acl, bucket, "acl"))
     meta = s.objects.put_object(req.caller, bucket, key, body, NewContent(headers, metadata))
     req.data_in = meta.size
     return meta
