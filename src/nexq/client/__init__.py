@@ -18,7 +18,7 @@ from nexq.client.api import (
     Unreachable,
     Usage,
 )
-from nexq.client.bucket_settings import ObjectVersion, PublicAccessBlock, Versioning
+from nexq.client.bucket_settings import ObjectLock, ObjectVersion, PublicAccessBlock, Versioning
 
 __all__ = [
     "AccessKey",
@@ -33,6 +33,7 @@ __all__ = [
     "NexqClient",
     "Object",
     "ObjectListing",
+    "ObjectLock",
     "ObjectVersion",
     "Presigned",
     "PublicAccessBlock",
