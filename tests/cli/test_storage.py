@@ -13,7 +13,7 @@ import httpx
 from tests.cli.conftest import Dcp
 from tests.live import BURST, LiveServer
 
-BUCKET_FIELDS = {"name", "created_at", "object_count", "stored_bytes"}
+BUCKET_FIELDS = {"name", "created_at", "object_count", "stored_bytes", "object_lock"}
 OBJECT_FIELDS = {"key", "size", "etag", "last_modified"}
 
 

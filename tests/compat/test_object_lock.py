@@ -122,6 +122,39 @@ def test_default_retention_applies_to_new_versions(s3: Any, locked: str) -> None
     assert timedelta(days=2.9) < left < timedelta(days=3.1)
 
 
+@pytest.mark.parametrize(
+    ("retention", "expected"),
+    [
+        ({"Mode": "GOVERNANCE", "Days": 1, "Years": 1}, "MalformedXML"),
+        ({"Days": 1}, "MalformedXML"),
+        ({"Mode": "GOVERNANCE"}, "MalformedXML"),
+        ({"Mode": "COMPLIANCE", "Days": 0}, "InvalidArgument"),
+        ({"Mode": "COMPLIANCE", "Years": 101}, "InvalidArgument"),
+    ],
+)
+def test_a_default_retention_s3_refuses_changes_nothing(
+    s3: Any, locked: str, retention: dict[str, Any], expected: str
+) -> None:
+    rule = {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 3}}
+    s3.put_object_lock_configuration(
+        Bucket=locked, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule}
+    )
+    with pytest.raises(ClientError) as refused:
+        s3.put_object_lock_configuration(
+            Bucket=locked,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": retention},
+            },
+        )
+    assert code(refused) == expected and status(refused) == 400
+    if expected == "InvalidArgument":
+        error = refused.value.response["Error"]
+        assert error["ArgumentName"] in ("Days", "Years"), error
+    config = s3.get_object_lock_configuration(Bucket=locked)["ObjectLockConfiguration"]
+    assert config["Rule"] == rule
+
+
 def test_without_object_lock_lock_requests_are_refused(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as put:
         s3.put_object(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.compat.tools import (
     md5,
     random_bytes,
     rclone_env,
+    read_tree,
     require,
     restic_env,
     run,
@@ -185,6 +187,53 @@ def test_rclone_mkdir_rmdir_bucket(rclone: Rclone, s3: Any) -> None:
         s3.head_bucket(Bucket=name)
 
 
+def version_suffix(when: datetime) -> str:
+    """The name rclone gives an old version of ``report.txt`` with ``--s3-versions``: its
+    Last-Modified (UTC, to the millisecond) before the extension."""
+    stamp = when.astimezone(UTC)
+    return f"-v{stamp:%Y-%m-%d-%H%M%S}-{stamp.microsecond // 1000:03d}"
+
+
+def test_rclone_s3_versions_lists_old_versions_and_version_at_reads_one(
+    rclone: Rclone, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    """rclone 1.60 (Debian's) has both flags: ``--s3-versions`` lists every old version under
+    a name with its date, ``--s3-version-at`` shows the bucket as it was at a time."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old, new = b"first draft\n", b"second draft, longer\n"
+    rclone("copyto", str(write_file(tmp_path / "old.txt", old)), f"nq:{bucket}/notes/report.txt")
+    rclone("copyto", str(write_file(tmp_path / "new.txt", new)), f"nq:{bucket}/notes/report.txt")
+    listed = s3.list_object_versions(Bucket=bucket)["Versions"]
+    current, previous = sorted(listed, key=lambda v: v["LastModified"], reverse=True)
+    assert (current["IsLatest"], previous["IsLatest"]) == (True, False)
+    assert current["LastModified"] > previous["LastModified"]  # --s3-version-at can tell them
+    old_name = f"report{version_suffix(previous['LastModified'])}.txt"
+
+    plain = rclone("ls", f"nq:{bucket}/notes").stdout.split()
+    assert plain == [str(len(new)), "report.txt"]
+    with_versions = rclone("ls", "--s3-versions", f"nq:{bucket}/notes").stdout.splitlines()
+    sizes = {line.split(None, 1)[1]: int(line.split(None, 1)[0]) for line in with_versions}
+    assert sizes == {"report.txt": len(new), old_name: len(old)}
+
+    # The old version by its listed name, and the key as it was when that version was current.
+    # rclone 1.60 finds no single file by a version name (copyto copies nothing), so the old
+    # version is copied out of its folder by name.
+    named = tmp_path / "named"
+    rclone("copy", "--s3-versions", "--include", old_name, f"nq:{bucket}/notes", str(named))
+    assert read_tree(named) == {old_name: old}
+    at = previous["LastModified"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+    then = tmp_path / "then"
+    rclone("copy", "--s3-version-at", at, f"nq:{bucket}/notes", str(then))
+    assert read_tree(then) == {"report.txt": old}
+
+    # Copied back, the old bytes are the current version again; every version stays.
+    rclone("copyto", str(then / "report.txt"), f"nq:{bucket}/notes/report.txt")
+    assert s3.get_object(Bucket=bucket, Key="notes/report.txt")["Body"].read() == old
+    assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 3
+    old_body = s3.get_object(Bucket=bucket, Key="notes/report.txt", VersionId=previous["VersionId"])
+    assert old_body["Body"].read() == old
+
+
 # --- s3cmd ------------------------------------------------------------------------------
 
 
@@ -345,3 +394,78 @@ def test_restic_backup_restore_check(
     target2 = tmp_path / "restored2"
     restic("restore", "latest", "--target", str(target2))
     assert_same_tree(files, target2 / src.relative_to(src.anchor))
+
+
+def test_restic_in_a_locked_bucket_cannot_destroy_its_backups(
+    server: LiveServer, owner: Key, s3: Any, tmp_path: Path
+) -> None:
+    """An immutable restic repository: a bucket with Object Lock and a default GOVERNANCE
+    retention. restic needs nothing special (its deletes are plain DeleteObjects, which only
+    stack delete markers), a key holder cannot delete a retained version, and what `forget
+    --prune` removes stays as versions, from which the forgotten snapshot comes back."""
+    bucket = "restic-locked"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    rule = {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}
+    s3.put_object_lock_configuration(
+        Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule}
+    )
+    exe = require("restic")
+    env = restic_env(tmp_path, server, owner, bucket)
+
+    def restic(*args: str, timeout: float = 300) -> Any:
+        return run([exe, *args], env, timeout=timeout)
+
+    restic("init")
+    src = tmp_path / "data"
+    first = make_tree(src, seed=60, big=3 * MiB)
+    restic("backup", str(src))
+    (src / "big.bin").unlink()
+    write_file(src / "dir1" / "later.txt", b"written after the first backup\n")
+    restic("backup", str(src))
+    older, newer = sorted(
+        json.loads(restic("snapshots", "--json").stdout), key=lambda snap: snap["time"]
+    )
+
+    def versions() -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+        """(key, version id) -> ETag of every version; key -> id of a latest delete marker."""
+        kept: dict[tuple[str, str], str] = {}
+        hidden: dict[str, str] = {}
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            for version in page.get("Versions", []):
+                kept[(version["Key"], version["VersionId"])] = version["ETag"]
+            for marker in page.get("DeleteMarkers", []):
+                if marker["IsLatest"]:
+                    hidden[marker["Key"]] = marker["VersionId"]
+        return kept, hidden
+
+    before, _ = versions()
+    snapshot_key = f"snapshots/{older['id']}"
+    for key, version_id in before:
+        head = s3.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+        assert head["ObjectLockMode"] == "GOVERNANCE", key  # restic's writes got the default
+    snapshot_version = next(v for k, v in before if k == snapshot_key)
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key=snapshot_key, VersionId=snapshot_version)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+    restic("forget", older["id"], "--prune")
+    assert [snap["id"] for snap in json.loads(restic("snapshots", "--json").stdout)] == [
+        newer["id"]
+    ]
+    restic("check")
+    after, hidden = versions()
+    # Nothing restic removed is gone: every version is there with its bytes' ETag.
+    assert {key: etag for key, etag in after.items() if key in before} == before
+    assert snapshot_key in hidden
+    assert any(key.startswith("data/") for key in hidden), hidden  # the pack with big.bin
+
+    # Removing the delete markers (they hold no data, so no retention) brings the forgotten
+    # snapshot back; restic's lock files stay deleted.
+    for key, marker in hidden.items():
+        if not key.startswith("locks/"):
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=marker)
+    listed = {snap["id"] for snap in json.loads(restic("snapshots", "--json").stdout)}
+    assert listed == {older["id"], newer["id"]}
+    target = tmp_path / "restored"
+    restic("restore", older["id"], "--target", str(target))
+    assert_same_tree(first, target / src.relative_to(src.anchor))

@@ -157,6 +157,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/storage/kms-keys/{key_id}"): Recipe(other="404"),
     ("POST", "/v1/storage/kms-keys/{key_id}/disable"): Recipe(other="404"),
     ("POST", "/v1/storage/kms-keys/{key_id}/enable"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/object-lock"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/object-lock"): Recipe(
+        body=lambda ids: {"mode": "GOVERNANCE", "days": 1}, other="404"
+    ),
     ("GET", "/v1/storage/access-keys"): Recipe(other="hidden"),
     ("POST", "/v1/storage/access-keys"): Recipe(body=lambda ids: {"label": "made"}),
     ("POST", "/v1/storage/access-keys/{key_id}/revoke"): Recipe(other="404"),
@@ -294,7 +298,10 @@ class World:
         ids: dict[str, str] = {}
         if "{name}" in path:
             ids["name"] = f"authz-{n}"
-            api.post("/v1/storage/buckets", json={"name": ids["name"]}).raise_for_status()
+            # A default retention is set only on a bucket made with Object Lock.
+            locked = path.endswith("/object-lock")
+            made = {"name": ids["name"], "object_lock": locked}
+            api.post("/v1/storage/buckets", json=made).raise_for_status()
         elif method == "POST" and path == "/v1/storage/buckets":
             ids["name"] = f"authz-{n}"  # taken: another account asking for it gets 409
             api.post("/v1/storage/buckets", json={"name": ids["name"]}).raise_for_status()

@@ -8,7 +8,13 @@ from typing import Annotated
 
 import typer
 
-from nexq.cli import dcp_aws, dcp_bucket_settings, dcp_kms, dcp_object_versions
+from nexq.cli import (
+    dcp_aws,
+    dcp_bucket_settings,
+    dcp_kms,
+    dcp_object_lock,
+    dcp_object_versions,
+)
 from nexq.cli.dcp_config import State, state
 from nexq.cli.dcp_output import emit_fields, emit_json, emit_table, note, size, warn
 from nexq.client import AccessKey, Bucket
@@ -28,6 +34,7 @@ buckets_app.command("lifecycle")(dcp_bucket_settings.lifecycle)
 buckets_app.command("tags")(dcp_bucket_settings.tags)
 buckets_app.command("public-access-block")(dcp_bucket_settings.public_access_block)
 buckets_app.command("encryption")(dcp_kms.encryption)
+buckets_app.command("object-lock")(dcp_object_lock.object_lock)
 objects_app.command("versions")(dcp_object_versions.versions)
 objects_app.command("restore")(dcp_object_versions.restore)
 
@@ -60,16 +67,27 @@ def buckets_list(ctx: typer.Context) -> None:
 
 
 @buckets_app.command("create")
-def buckets_create(ctx: typer.Context, name: BucketName) -> None:
+def buckets_create(
+    ctx: typer.Context,
+    name: BucketName,
+    object_lock: Annotated[
+        bool,
+        typer.Option(
+            "--object-lock",
+            help="Object Lock, for good: versioning is turned on and cannot be turned off, "
+            "and versions can be retained.",
+        ),
+    ] = False,
+) -> None:
     """Create a bucket."""
     st = state(ctx)
     with st.client() as api:
-        _show_bucket(st, api.create_bucket(name))
+        _show_bucket(st, api.create_bucket(name, object_lock))
 
 
 @buckets_app.command("show")
 def buckets_show(ctx: typer.Context, name: BucketName) -> None:
-    """Show a bucket: object count and stored bytes."""
+    """Show a bucket: object count, stored bytes and Object Lock."""
     st = state(ctx)
     with st.client() as api:
         _show_bucket(st, api.get_bucket(name))
@@ -93,6 +111,7 @@ def _show_bucket(st: State, bucket: Bucket) -> None:
             "name": bucket["name"],
             "objects": bucket["object_count"],
             "stored": f"{size(bucket['stored_bytes'])} ({bucket['stored_bytes']} bytes)",
+            "object_lock": dcp_object_lock.describe(bucket["object_lock"]),
             "created_at": bucket["created_at"],
         }
     )

@@ -18,7 +18,7 @@ from nexq.client.api import (
     Unreachable,
     Usage,
 )
-from nexq.client.bucket_settings import ObjectVersion, PublicAccessBlock, Versioning
+from nexq.client.bucket_settings import ObjectLock, ObjectVersion, PublicAccessBlock, Versioning
 from nexq.client.kms_keys import BucketEncryption, KmsKey
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "NexqClient",
     "Object",
     "ObjectListing",
+    "ObjectLock",
     "ObjectVersion",
     "Presigned",
     "PublicAccessBlock",

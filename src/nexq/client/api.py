@@ -11,7 +11,7 @@ from typing import Any, Literal, TypedDict, cast
 
 import httpx
 
-from nexq.client.bucket_settings import BucketSettingsClient
+from nexq.client.bucket_settings import BucketSettingsClient, ObjectLock
 from nexq.client.kms_keys import KmsKeysClient
 from nexq.client.paths import segment as _seg
 
@@ -56,6 +56,7 @@ class Bucket(TypedDict):
     created_at: str
     object_count: int
     stored_bytes: int
+    object_lock: ObjectLock
 
 
 class Object(TypedDict):
@@ -298,8 +299,12 @@ class NexqClient(BucketSettingsClient, KmsKeysClient):
     def list_buckets(self) -> list[Bucket]:
         return self._list("/storage/buckets")
 
-    def create_bucket(self, name: str) -> Bucket:
-        return cast(Bucket, self._request("POST", "/storage/buckets", body={"name": name}))
+    def create_bucket(self, name: str, object_lock: bool = False) -> Bucket:
+        """``object_lock``: versioned and lockable for good (it cannot be turned off)."""
+        body: dict[str, Any] = {"name": name}
+        if object_lock:
+            body["object_lock"] = True
+        return cast(Bucket, self._request("POST", "/storage/buckets", body=body))
 
     def get_bucket(self, name: str) -> Bucket:
         return cast(Bucket, self._request("GET", f"/storage/buckets/{_seg(name)}"))

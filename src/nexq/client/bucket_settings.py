@@ -23,6 +23,13 @@ class ObjectVersion(TypedDict):
     last_modified: str
 
 
+class ObjectLock(TypedDict):
+    enabled: bool
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] | None
+    days: int | None
+    years: int | None
+
+
 class PublicAccessBlock(TypedDict):
     block_public_acls: bool
     ignore_public_acls: bool
@@ -70,6 +77,19 @@ class BucketSettingsClient:
         """Make ``version_id`` current again (a copy); the new version."""
         path = self._setting(bucket, f"objects/{segment(key)}/restore")
         return cast(ObjectVersion, self._request("POST", path, body={"version_id": version_id}))
+
+    # -- Object Lock ---------------------------------------------------------------------
+
+    def object_lock(self, bucket: str) -> ObjectLock:
+        return cast(ObjectLock, self._request("GET", self._setting(bucket, "object-lock")))
+
+    def set_object_lock(
+        self, bucket: str, mode: str | None, days: int | None = None, years: int | None = None
+    ) -> ObjectLock:
+        """The default retention of a bucket made with Object Lock (``mode=None``: none)."""
+        body = {"mode": mode, "days": days, "years": years}
+        path = self._setting(bucket, "object-lock")
+        return cast(ObjectLock, self._request("PUT", path, body=body))
 
     # -- documents -----------------------------------------------------------------------
 

@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
-from nexq.storage import api_kms, api_settings, api_versions
+from nexq.storage import api_kms, api_object_lock, api_settings, api_versions
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
+from nexq.storage.api_object_lock import ObjectLock
 from nexq.storage.api_versions import VERSION_ID_CHARS
 from nexq.storage.conditions import Conditions
 from nexq.storage.errors import (
@@ -49,6 +50,11 @@ class StorageInfo(BaseModel):
 
 class BucketIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=255)]
+    object_lock: StrictBool = Field(
+        default=False,
+        description="Object Lock, for good: versioning is turned on and cannot be suspended, "
+        "and versions can be retained (default retention: PUT …/object-lock).",
+    )
 
 
 class BucketOut(BaseModel):
@@ -56,14 +62,16 @@ class BucketOut(BaseModel):
     created_at: str
     object_count: int
     stored_bytes: int
+    object_lock: ObjectLock
 
     @staticmethod
-    def of(stats: BucketStats) -> "BucketOut":
+    def of(stats: BucketStats, objects: ObjectStorage) -> "BucketOut":
         return BucketOut(
             name=stats.bucket.name,
             created_at=iso(stats.bucket.created_at),
             object_count=stats.objects,
             stored_bytes=stats.bytes,
+            object_lock=ObjectLock.of(objects.lock_configuration(stats.bucket)),
         )
 
 
@@ -201,19 +209,20 @@ def router(
     @api.get("/buckets", summary="List buckets")
     def list_buckets(caller: Read, limit: Limit = 100, cursor: Cursor = None) -> Page[BucketOut]:
         """Every bucket of the account with its object count and stored bytes, by name."""
+        objects.directory.refresh()  # each bucket's Object Lock is read from the cache
         stats = objects.bucket_stats(caller)
         items, next_cursor = page_after(stats, decode_text(cursor), limit, lambda s: s.bucket.name)
-        return Page(items=[BucketOut.of(s) for s in items], next_cursor=next_cursor)
+        return Page(items=[BucketOut.of(s, objects) for s in items], next_cursor=next_cursor)
 
     @api.post("/buckets", status_code=201, summary="Create a bucket")
     def create_bucket(body: BucketIn, caller: Write) -> BucketOut:
         """Names follow S3's rules: 3-63 lowercase letters, digits, dots and hyphens."""
-        objects.create_bucket(caller, body.name)
-        return BucketOut.of(stats_of(caller, body.name))
+        objects.create_bucket(caller, body.name, object_lock=body.object_lock)
+        return BucketOut.of(stats_of(caller, body.name), objects)
 
     @api.get("/buckets/{name}", summary="Show a bucket")
     def get_bucket(name: BucketName, caller: Read) -> BucketOut:
-        return BucketOut.of(stats_of(caller, name))
+        return BucketOut.of(stats_of(caller, name), objects)
 
     @api.delete("/buckets/{name}", status_code=204, summary="Delete an empty bucket")
     def delete_bucket(name: BucketName, caller: Write) -> Response:
@@ -344,4 +353,5 @@ def router(
     api_settings.add_routes(api, objects, auth)
     api_versions.add_routes(api, objects, auth)
     api_kms.add_routes(api, objects, auth)
+    api_object_lock.add_routes(api, objects, auth)
     return api

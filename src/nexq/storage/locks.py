@@ -39,6 +39,25 @@ class ObjectLocks:
             )
         self._objects.set_bucket_document(caller, bucket_name, SETTING, config.to_json())
 
+    def lock(self, caller: Principal, bucket_name: str) -> LockConfiguration | None:
+        """The bucket's Object Lock; None when the bucket has none (no error: REST, the
+        console and dcp show that as a state, as they show versioning never enabled)."""
+        return self._objects.lock_configuration(self._objects.bucket(caller, bucket_name))
+
+    def set_default_retention(
+        self, caller: Principal, bucket_name: str, config: LockConfiguration
+    ) -> LockConfiguration:
+        """Change the default retention of a bucket made with Object Lock. REST, the console
+        and dcp turn Object Lock on only when a bucket is created, so a bucket without it is
+        refused here rather than locked for good by a settings change."""
+        if self.lock(caller, bucket_name) is None:
+            raise InvalidBucketState(
+                f"The bucket {bucket_name!r} has no object lock: it can only be turned on "
+                "when a bucket is created."
+            )
+        self.configure(caller, bucket_name, config)
+        return config
+
     def configuration(self, caller: Principal, bucket_name: str) -> LockConfiguration:
         config = self._objects.lock_configuration(self._objects.bucket(caller, bucket_name))
         if config is None:

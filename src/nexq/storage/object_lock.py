@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from nexq.core.errors import Conflict, Forbidden, NotFound
+from nexq.core.errors import Conflict, Forbidden, Invalid, NotFound
 from nexq.storage.errors import InvalidArgument, NoSuchKey, PreconditionFailed
 from nexq.storage.model import ObjectMeta
 
@@ -21,6 +21,10 @@ COMPLIANCE = "COMPLIANCE"
 MODES = (GOVERNANCE, COMPLIANCE)
 SETTING = "objectLock"
 DAY = 86_400.0
+# The longest default retention (MinIO bounds it so too): without a bound, a huge period
+# gives new versions dates that no S3 timestamp (nor Python's datetime) can write.
+MAX_DAYS = 36_500
+MAX_YEARS = 100
 
 
 class ObjectLocked(Forbidden):
@@ -41,6 +45,11 @@ class NoSuchObjectLockConfiguration(NotFound):
 
 class NoObjectLockConfiguration(InvalidArgument):
     """Bucket is missing Object Lock Configuration."""
+
+
+class MalformedDefaultRetention(Invalid):
+    """A default retention needs a mode (GOVERNANCE or COMPLIANCE) and one period: days or
+    years, not both."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,25 @@ class LockConfiguration:
             return None
         fields = json.loads(text)
         return cls(fields.get("mode"), fields.get("days"), fields.get("years"))
+
+
+def default_retention(mode: str | None, days: int | None, years: int | None) -> LockConfiguration:
+    """A lock-enabled bucket's configuration whose new versions are retained in ``mode`` for
+    ``days`` or ``years`` (S3's DefaultRetention); all three absent: no default retention."""
+    if mode is None and days is None and years is None:
+        return LockConfiguration()
+    if mode not in MODES or (days is None) == (years is None):
+        raise MalformedDefaultRetention(
+            "A default retention needs a mode (GOVERNANCE or COMPLIANCE) and one period: "
+            "days or years, not both."
+        )
+    period, most = (days, MAX_DAYS) if days is not None else (years, MAX_YEARS)
+    if period is None or period <= 0:
+        raise InvalidArgument("Default retention period must be a positive integer value")
+    if period > most:
+        unit = "days" if days is not None else "years"
+        raise InvalidArgument(f"Default retention period too large: at most {most} {unit}")
+    return LockConfiguration(mode, days, years)
 
 
 def check_retention(mode: str | None, until: float | None, now: float) -> None:

@@ -21,7 +21,12 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect) -> APIRouter:
     SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
 
     def buckets_page(
-        request: Request, caller: Principal, name: str = "", error: str = "", status: int = 200
+        request: Request,
+        caller: Principal,
+        name: str = "",
+        error: str = "",
+        status: int = 200,
+        object_lock: bool = False,
     ) -> Response:
         return pages.render(
             request,
@@ -31,6 +36,7 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect) -> APIRouter:
             buckets=storage.bucket_stats(caller),
             name=name,
             error=error,
+            object_lock=object_lock,
             connect=connect,
             bucket_url=bucket_url,
         )
@@ -44,13 +50,19 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect) -> APIRouter:
         return buckets_page(request, caller)
 
     @web.post("/buckets")
-    def create_bucket(request: Request, caller: SignedIn, name: Text = "") -> Response:
+    def create_bucket(
+        request: Request, caller: SignedIn, name: Text = "", object_lock: Text = ""
+    ) -> Response:
         name = name.strip()
+        locked = bool(object_lock)  # an unchecked box is not sent at all
         try:
-            storage.create_bucket(caller, name)
+            storage.create_bucket(caller, name, object_lock=locked)
         except DomainError as exc:
-            return buckets_page(request, caller, name, exc.message, 400)
-        done = Flash("success", f"Bucket {name} created. Upload files or connect an S3 tool.")
+            return buckets_page(request, caller, name, exc.message, 400, locked)
+        with_lock = " with object lock" if locked else ""
+        done = Flash(
+            "success", f"Bucket {name} created{with_lock}. Upload files or connect an S3 tool."
+        )
         return pages.redirect(request, bucket_url(name), done)
 
     @web.post("/buckets/{name}/delete")

@@ -56,6 +56,9 @@ def router(
         after: str = "",
         page: int = 1,
     ) -> Response:
+        # The header shows the bucket's Object Lock, which the cache may hold from before a
+        # change made through another process (as on the Settings tab).
+        storage.directory.refresh()
         stats = stats_of(storage, caller, name)
         listing = storage.list_objects(caller, name, prefix, "/", after or None, PAGE_SIZE)
         next_url = ""
@@ -79,6 +82,7 @@ def router(
             bucket_url=bucket_url,
             connect=connect,
             showing_versions=False,
+            lock=storage.lock_configuration(stats.bucket),
         )
 
     @web.post("/delete-objects")

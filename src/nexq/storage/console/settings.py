@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from nexq.core.errors import Invalid
+from nexq.core.errors import Conflict, Invalid
 from nexq.core.identity import Principal
 from nexq.storage.console.bucket_documents import (
     CORS_EXAMPLE,
@@ -28,7 +28,9 @@ from nexq.storage.console.bucket_documents import (
 )
 from nexq.storage.console.encryption import encryption_view
 from nexq.storage.console.links import bucket_url
+from nexq.storage.console.object_lock import UNITS, RetentionDraft
 from nexq.storage.errors import AccessDenied
+from nexq.storage.locks import ObjectLocks
 from nexq.storage.policy import MalformedPolicy
 from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
 from nexq.storage.public_access import PublicAccessBlock
@@ -44,6 +46,7 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
     """GET /storage/buckets/{name}/settings and the forms it posts."""
     web = APIRouter(prefix="/storage/buckets/{name}/settings")
     SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
+    locks = ObjectLocks(storage)
 
     def page(
         request: Request,
@@ -53,6 +56,7 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
         errors: dict[str, str] | None = None,
         drafts: dict[str, str] | None = None,
         rule: LifecycleDraft | None = None,
+        retention: RetentionDraft | None = None,
     ) -> Response:
         # The page shows the bucket's versioning state, which its cached entry may predate
         # (this process serves pages only; S3 requests are what refresh it otherwise).
@@ -60,6 +64,7 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
         stats = storage.bucket_stat(caller, name)
         policy = storage.bucket_document(caller, name, "policy")
         cors = cors_rules(storage.bucket_document(caller, name, "cors"))
+        lock = storage.lock_configuration(stats.bucket)
         drafts = drafts or {}
         return pages.render(
             request,
@@ -72,6 +77,9 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
             bucket_url=bucket_url,
             errors=errors or {},
             versioning=stats.bucket.versioning,
+            lock=lock,
+            retention=retention or RetentionDraft.of(lock),
+            retention_units=UNITS,
             has_policy=policy is not None,
             policy_text=drafts.get("policy", policy or ""),
             cors=cors,
@@ -142,6 +150,25 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
         storage.set_versioning(caller, name, state)
         said = "enabled" if state == ENABLED else "suspended"
         return done(request, name, "versioning", f"Versioning is {said} on {name}.")
+
+    # Object Lock: the default retention ---------------------------------------------
+    @web.post("/object-lock")
+    def save_default_retention(
+        request: Request,
+        name: str,
+        caller: SignedIn,
+        mode: Text = "",
+        period: Text = "",
+        unit: Text = "days",
+    ) -> Response:
+        storage.bucket(caller, name)
+        draft = RetentionDraft(mode, period, unit)
+        try:
+            config = locks.set_default_retention(caller, name, draft.configuration())
+        except (Invalid, Conflict) as exc:  # a wrong retention, or a bucket without the lock
+            return page(request, caller, name, 400, {"object-lock": exc.message}, retention=draft)
+        said = "removed" if config.mode is None else "saved"
+        return done(request, name, "object-lock", f"Default retention {said}.")
 
     # bucket policy --------------------------------------------------------------------
     @web.post("/policy")

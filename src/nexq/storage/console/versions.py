@@ -74,6 +74,9 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect, part_bytes: i
         version_marker: str = "",
         page: int = 1,
     ) -> Response:
+        # The header shows the bucket's Object Lock, which the cache may hold from before a
+        # change made through another process (as on the Settings tab).
+        storage.directory.refresh()
         stats = storage.bucket_stat(caller, name)
         listing = storage.list_versions(
             caller, name, prefix, "/", (key_marker or None, version_marker or None), PAGE_SIZE
@@ -106,6 +109,7 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect, part_bytes: i
             connect=connect,
             shown=shown,
             showing_versions=True,
+            lock=storage.lock_configuration(stats.bucket),
         )
 
     @web.post("/versions/restore")

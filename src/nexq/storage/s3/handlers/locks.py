@@ -3,9 +3,10 @@ and the x-amz-object-lock-* headers of writes and reads."""
 
 from __future__ import annotations
 
+from nexq.storage.errors import InvalidArgument
 from nexq.storage.locks import ObjectLocks
 from nexq.storage.model import ObjectMeta
-from nexq.storage.object_lock import MODES, LockConfiguration
+from nexq.storage.object_lock import LockConfiguration, MalformedDefaultRetention, default_retention
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.document import Fields, root_of
 from nexq.storage.s3.errors import S3Error, invalid_argument, malformed_xml
@@ -47,17 +48,15 @@ async def put_object_lock_configuration(req: S3Request, s: Services) -> Response
             raise malformed_xml()
         parts = Fields(retention, frozenset({"Mode", "Days", "Years"}))
         mode, days, years = parts.text("Mode"), parts.integer("Days"), parts.integer("Years")
-        if mode not in MODES:
+        if mode is None:  # an empty DefaultRetention is not "no default"
             raise malformed_xml()
-        if (days is None) == (years is None):
-            raise malformed_xml()
-        if (days is not None and days <= 0) or (years is not None and years <= 0):
-            raise invalid_argument(
-                "Default retention period must be a positive integer value",
-                "Days" if days is not None else "Years",
-                str(days if days is not None else years),
-            )
-        config = LockConfiguration(mode, days, years)
+        try:
+            config = default_retention(mode, days, years)
+        except MalformedDefaultRetention:
+            raise malformed_xml() from None
+        except InvalidArgument as exc:
+            name, value = ("Days", days) if days is not None else ("Years", years)
+            raise invalid_argument(exc.message, name, str(value)) from None
     await req.run(lambda: ObjectLocks(s.objects).configure(req.caller, req.bucket or "", config))
     return empty(200)
 
