@@ -348,7 +348,6 @@ def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
         nexq.multipart,
         AccessControl(nexq.store, nexq.objects),
         nexq.settings.region,
-        authenticator.authenticate_post,
     )
     return S3App(
         services,

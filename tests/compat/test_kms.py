@@ -293,6 +293,25 @@ def test_sigv2_and_anonymous_requests_are_refused(
         400,
     )
     assert v2.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"plain"
+    # A copy reads its source: a SigV2 copy of an SSE-KMS object into a plain one is refused
+    # as its GET is, whole object or part, and copies nothing.
+    source = {"Bucket": bucket, "Key": "sealed"}
+    assert error(lambda: v2.copy_object(Bucket=bucket, Key="copied", CopySource=source))[:2] == (
+        "InvalidArgument",
+        400,
+    )
+    upload = v2.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+    assert error(
+        lambda: v2.upload_part_copy(
+            Bucket=bucket, Key="parts", UploadId=upload, PartNumber=1, CopySource=source
+        )
+    )[:2] == ("InvalidArgument", 400)
+    v2.abort_multipart_upload(Bucket=bucket, Key="parts", UploadId=upload)
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == [
+        "plain",
+        "sealed",
+    ]
+    v2.copy_object(Bucket=bucket, Key="plain-copy", CopySource={"Bucket": bucket, "Key": "plain"})
     # Presigned URLs: boto3 signs them with SigV2 unless told otherwise.
     v2_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "sealed"})
     assert "Signature=" in v2_url and httpx.get(v2_url).status_code == 400

@@ -72,6 +72,8 @@ class Authenticator:
     def authenticate(self, req: S3Request) -> Credential:
         """The credential that signed ``req``; raises the S3 error AWS would answer."""
         self._directory.refresh()
+        if req.form is not None:
+            return self._post_form(req.form)
         authorization = req.headers.get("authorization")
         if authorization is not None:
             if authorization.startswith("AWS4-HMAC-SHA256"):
@@ -248,11 +250,13 @@ class Authenticator:
         return found
 
     # PostObject -------------------------------------------------------------------------
-    def authenticate_post(self, fields: dict[str, str]) -> Credential:
-        """The credential that signed a browser form's policy (SigV4 or SigV2 form fields)."""
-        self._directory.refresh()
+    def _post_form(self, fields: dict[str, str]) -> Credential:
+        """The credential that signed a browser form's policy (SigV4 or SigV2 form fields),
+        or the anonymous caller for a form that carries no signature."""
         lower = {k.lower(): v for k, v in fields.items()}
         version = post_signature.signature_version(lower)
+        if version == "anonymous":
+            return ANONYMOUS_CALLER
         policy = lower["policy"]
         if version == "v4":
             if lower["x-amz-algorithm"] != sigv4.ALGORITHM:

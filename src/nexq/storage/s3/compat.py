@@ -9,8 +9,6 @@ from nexq.storage.s3.operations import ROUTES, UNSUPPORTED, Operation
 
 # Operations that work but leave out part of what AWS offers: what is missing.
 PARTIAL: dict[Operation, str] = {
-    Operation.DELETE_OBJECTS: "a bucket policy is checked once for the request's bucket, not key "
-    "by key (see Bucket policies)",
     Operation.GET_OBJECT_ATTRIBUTES: "ObjectParts numbers the parts 1 to N in object order (as "
     "GetObject's partNumber does)",
 }
@@ -26,7 +24,8 @@ NOTES: dict[Operation, str] = {
     "that never set one (it behaves as BucketOwnerEnforced)",
     Operation.PUT_OBJECT: "SigV4/SigV2, aws-chunked (signed, unsigned + trailer), checksums, "
     "Content-MD5, If-None-Match: * and If-Match; ACL headers: see ACLs",
-    Operation.POST_OBJECT: "browser form upload, SigV4 and SigV2 policies; `acl` field: see ACLs",
+    Operation.POST_OBJECT: "browser form upload, SigV4 and SigV2 policies, anonymous forms where "
+    "a bucket policy or ACL lets anyone write; `acl` field: see ACLs",
     Operation.CREATE_BUCKET: "re-creating a bucket one owns: 200 if the region is us-east-1, "
     "else 409 BucketAlreadyOwnedByYou; x-amz-object-ownership and ACL headers: see ACLs",
     Operation.LIST_BUCKETS: "max-buckets, continuation-token, prefix, bucket-region",
@@ -228,7 +227,13 @@ def render() -> str:
         '  anyone (`"*"`, unsigned requests included); what they do is billed to the bucket\'s',
         "  owner, as on AWS without Requester Pays;",
         "- an access key limited to some buckets stays limited, whatever a policy allows;",
-        "- with no statement that applies, only the owner's keys get in.",
+        "- with no statement that applies, only the owner's keys get in;",
+        "- DeleteObjects is decided key by key (`s3:DeleteObject`, or",
+        "  `s3:DeleteObjectVersion` for a key with a VersionId, on the key's ARN): a key the",
+        "  policy denies, or that another account's caller is not allowed, is an",
+        "  `AccessDenied` entry of the DeleteResult, and the other keys go ahead;",
+        "- PostObject is authorized as a PutObject of the form's key: an unsigned form is",
+        "  anonymous, and stores where a policy or ACL lets anyone write (public upload forms).",
         "",
         "Condition keys a request provides: `aws:SourceIp` (the peer's address: behind a load",
         "balancer, the balancer's), `aws:SecureTransport`, `aws:CurrentTime`, `aws:EpochTime`,",

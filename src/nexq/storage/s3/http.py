@@ -8,11 +8,14 @@ import functools
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nexq.core.identity import Principal
 from nexq.storage.directory import Credential
 from nexq.storage.s3.operations import Access, Operation
+
+if TYPE_CHECKING:
+    from nexq.storage.s3.policies import KeyPolicy
 
 T = TypeVar("T")
 INLINE_READ_BYTES = 64 * 1024
@@ -57,6 +60,10 @@ class S3Request:
     payload: Any = None
     data_in: int = 0  # bytes of request body stored, for metering
     scheme: str = "http"  # how the client reached the listener (URLs answered, e.g. PostObject)
+    # PostObject: the form's fields, which carry its signature (the request itself is unsigned)
+    form: dict[str, str] | None = None
+    # DeleteObjects: the bucket policy each key must meet (None: the bucket has none)
+    key_policy: KeyPolicy | None = None
 
     @property
     def caller(self) -> Principal:

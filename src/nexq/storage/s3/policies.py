@@ -47,7 +47,7 @@ ACTIONS: dict[Operation, tuple[str, bool, str | None]] = {
     _O.HEAD_OBJECT: ("s3:GetObject", True, "s3:GetObjectVersion"),
     _O.PUT_OBJECT: ("s3:PutObject", True, None),
     _O.COPY_OBJECT: ("s3:PutObject", True, None),
-    _O.POST_OBJECT: ("s3:PutObject", False, None),
+    _O.POST_OBJECT: ("s3:PutObject", True, None),  # the form's key (req.key)
     _O.CREATE_MULTIPART_UPLOAD: ("s3:PutObject", True, None),
     _O.UPLOAD_PART: ("s3:PutObject", True, None),
     _O.UPLOAD_PART_COPY: ("s3:PutObject", True, None),
@@ -55,8 +55,7 @@ ACTIONS: dict[Operation, tuple[str, bool, str | None]] = {
     _O.ABORT_MULTIPART_UPLOAD: ("s3:AbortMultipartUpload", True, None),
     _O.LIST_PARTS: ("s3:ListMultipartUploadParts", True, None),
     _O.DELETE_OBJECT: ("s3:DeleteObject", True, "s3:DeleteObjectVersion"),
-    # S3 checks DeleteObjects key by key; here once, for every key of the bucket.
-    _O.DELETE_OBJECTS: ("s3:DeleteObject", False, None),
+    # DeleteObjects: S3 checks each key (KeyPolicy), not the request.
     _O.GET_OBJECT_ATTRIBUTES: ("s3:GetObjectAttributes", True, "s3:GetObjectVersionAttributes"),
     _O.GET_OBJECT_ACL: ("s3:GetObjectAcl", True, "s3:GetObjectVersionAcl"),
     _O.PUT_OBJECT_ACL: ("s3:PutObjectAcl", True, "s3:PutObjectVersionAcl"),
@@ -153,6 +152,27 @@ def _arn(req: S3Request, bucket: Bucket, on_object: bool) -> str:
     )
 
 
+@dataclasses.dataclass(slots=True)
+class KeyPolicy:
+    """A DeleteObjects request's bucket policy, decided key by key as S3 decides it: an
+    explicit Deny refuses that key (the owner's too); a caller whom nothing but this policy
+    lets into the bucket (``require_allow``) deletes only the keys it allows."""
+
+    policy: Policy
+    bucket: Bucket
+    principal: str | None
+    keys: Mapping[str, str | Sequence[str]]
+    require_allow: bool = False
+
+    def refuses(self, key: str, version: str | None) -> bool:
+        action = "s3:DeleteObjectVersion" if version is not None else "s3:DeleteObject"
+        context = RequestContext(
+            self.principal, action, object_arn(self.bucket.name, key), self.keys
+        )
+        decision = evaluate(self.policy, context)
+        return decision is Decision.DENY or (self.require_allow and decision is not Decision.ALLOW)
+
+
 class BucketPolicies:
     """Applies the policy of the bucket a request names (and of its copy source)."""
 
@@ -166,8 +186,12 @@ class BucketPolicies:
         to the buckets whose policy allows this request; AccessDenied on an explicit Deny."""
         if req.bucket is None:
             return credential
-        granted = set()
         bucket = self._directory.bucket(req.bucket)
+        if req.operation is _O.DELETE_OBJECTS:
+            if bucket is not None:
+                req.key_policy = self._key_policy(req, credential, bucket, client, secure)
+            return credential  # decided key by key (open_per_key, then the handler)
+        granted = set()
         if bucket is not None and self._allows(
             req, credential, bucket, req.operation, client, secure
         ):
@@ -185,6 +209,39 @@ class BucketPolicies:
             credential.principal, granted=credential.principal.granted | granted
         )
         return dataclasses.replace(credential, principal=principal)
+
+    def _key_policy(
+        self,
+        req: S3Request,
+        credential: Credential,
+        bucket: Bucket,
+        client: str | None,
+        secure: bool,
+    ) -> KeyPolicy | None:
+        text = self._directory.setting(bucket, "policy")
+        policy = _policy(text, bucket.name) if text is not None else None
+        if policy is None:
+            return None
+        keys = _condition_keys(req, credential, client, secure)
+        return KeyPolicy(policy, bucket, credential.account.id or None, keys)
+
+    def open_per_key(self, req: S3Request, credential: Credential) -> Credential:
+        """After ACLs had their say: a DeleteObjects caller whom nothing opened the bucket to
+        gets it opened for this request, each key then needing the policy's Allow."""
+        found = req.key_policy
+        if found is None:
+            return credential
+        bucket, principal = found.bucket, credential.principal
+        if bucket.account_id == credential.account.id or bucket.id in principal.granted:
+            return credential
+        if principal.reaches is not None and credential.account.id:
+            return credential  # a key limited to some buckets stays limited
+        block = PublicAccessBlock.parse(self._directory.setting(bucket, PUBLIC_ACCESS_BLOCK))
+        if block.restrict_public_buckets and is_public(found.policy):
+            return credential
+        found.require_allow = True
+        opened = dataclasses.replace(principal, granted=principal.granted | {bucket.id})
+        return dataclasses.replace(credential, principal=opened)
 
     def _allows(
         self,

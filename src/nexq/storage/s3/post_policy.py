@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -53,6 +54,10 @@ class Policy:
     min_length: int
     max_length: int | None
     impossible: str | None = None  # a content-length-range no size meets, as S3 quotes it
+
+
+# An anonymous form's: it carries no policy, and only the bucket's policy or ACL admits it.
+UNCONDITIONAL = Policy(math.inf, [], 0, None)
 
 
 def invalid_policy(detail: str) -> S3Error:

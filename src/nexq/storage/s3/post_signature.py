@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from nexq.storage.s3.errors import S3Error, access_denied
+from nexq.storage.s3.errors import S3Error
 
 _V4 = (
     ("x-amz-algorithm", "X-Amz-Algorithm"),
@@ -34,8 +34,9 @@ def missing_field(name: str) -> S3Error:
     )
 
 
-def signature_version(lower: dict[str, str]) -> Literal["v4", "v2"]:
-    """The signature the form carries, every field of it present; raises S3's error."""
+def signature_version(lower: dict[str, str]) -> Literal["v4", "v2", "anonymous"]:
+    """The signature the form carries, every field of it present; raises S3's error.
+    A form without any is anonymous: what the bucket's policy or ACL lets anyone do."""
     for version, names in (("v4", _V4), ("v2", _V2)):
         if any(name in lower for name, _shown in names):
             for name, shown in (*names, _POLICY):
@@ -49,8 +50,7 @@ def signature_version(lower: dict[str, str]) -> Literal["v4", "v2"]:
                     {"ArgumentName": "X-Amz-Date", "ArgumentValue": lower["x-amz-date"]},
                 )
             return "v4" if version == "v4" else "v2"
-    # No signature: anonymous, which only a publicly writable bucket takes; Nexq has none.
-    raise access_denied("Access Denied")
+    return "anonymous"
 
 
 def wrong_region(credential: str, region: str, expected: str) -> S3Error:

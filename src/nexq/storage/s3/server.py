@@ -207,6 +207,7 @@ class S3App:
             raise access_denied("Anonymous access is not allowed; sign your request.")
         credential = self._policies.authorize(req, credential, req.client, req.secure)
         credential = self._acls.authorize(req, credential)  # after the policy: its Deny wins
+        credential = self._policies.open_per_key(req, credential)
         if self._rates is not None:
             account_id = credential.key.account_id
             if anonymous:

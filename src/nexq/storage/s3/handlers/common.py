@@ -10,10 +10,9 @@ from urllib.parse import parse_qs, unquote
 
 from nexq.storage.access_control import AccessControl
 from nexq.storage.conditions import Conditions
-from nexq.storage.directory import Credential
 from nexq.storage.model import CHECKSUM_ALGORITHMS, CONTENT_HEADERS, MAX_PART_NUMBER, ObjectMeta
 from nexq.storage.multipart import Multipart
-from nexq.storage.s3 import encoded_words
+from nexq.storage.s3 import encoded_words, sse
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.http import Response, S3Request, http_date, parse_http_date
 from nexq.storage.s3.lock_headers import lock_headers, lock_request
@@ -29,7 +28,6 @@ class Services:
     multipart: Multipart
     acl: AccessControl
     region: str
-    authenticate_post: Callable[[dict[str, str]], Credential]
 
 
 Handler = Callable[[S3Request, Services], Awaitable[Response]]
@@ -258,3 +256,14 @@ def int_param(req: S3Request, name: str, default: int, maximum: int) -> int:
 
 def empty(status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(status, headers or {})
+
+
+def check_copy_source_signature(
+    req: S3Request, s: Services, source: tuple[str, str, str | None]
+) -> None:
+    """A copy reads its source's bytes, so an SSE-KMS source wants SigV4 as a GET of it
+    does. Only a request not signed with SigV4 (rare) pays the lookup of the source."""
+    if sse.signed_v4(req):
+        return
+    meta = s.objects.head_object(req.caller, source[0], source[1], Conditions(), source[2])
+    sse.check_kms_read(req, meta.headers)

@@ -12,6 +12,7 @@ from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.handlers.common import (
     Services,
+    check_copy_source_signature,
     checksum_response_headers,
     content_headers,
     content_md5,
@@ -131,6 +132,7 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
     customer = sse.customer_key(req)
 
     def copy() -> tuple[Part, dict[str, str]]:
+        check_copy_source_signature(req, s, source)
         part = s.multipart.upload_part_copy(
             req.caller,
             target,

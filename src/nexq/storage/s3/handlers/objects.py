@@ -10,7 +10,7 @@ from dataclasses import replace
 from nexq.core.errors import DomainError
 from nexq.storage.blobs.port import Bytes
 from nexq.storage.encryption import Presented
-from nexq.storage.errors import InvalidRange
+from nexq.storage.errors import AccessDenied, InvalidRange
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.reader import OpenObject
@@ -20,6 +20,7 @@ from nexq.storage.s3.body import read_small, receive_and_store
 from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
 from nexq.storage.s3.handlers.common import (
     Services,
+    check_copy_source_signature,
     checksum_response_headers,
     content_md5,
     copy_source,
@@ -300,8 +301,17 @@ async def delete_objects(req: S3Request, s: Services) -> Response:
 
     def delete() -> tuple[list[tuple[str, Removal | Exception]], list[str | None], bool]:
         keys, quiet = parse_delete(body)
-        done = s.objects.delete_objects(req.caller, req.bucket or "", keys, bypass_governance(req))
-        return done, [version for _, version, _ in keys], quiet
+        policy = req.key_policy
+        refused = {i for i, item in enumerate(keys) if policy and policy.refuses(item[0], item[1])}
+        allowed = [item for i, item in enumerate(keys) if i not in refused]
+        done = iter(
+            s.objects.delete_objects(req.caller, req.bucket or "", allowed, bypass_governance(req))
+        )
+        outcomes = [
+            (item[0], AccessDenied("Access Denied")) if i in refused else next(done)
+            for i, item in enumerate(keys)
+        ]
+        return outcomes, [version for _, version, _ in keys], quiet
 
     outcomes, asked, quiet = await req.run(delete)
     parts = []
@@ -360,6 +370,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
         raise invalid_argument("Unknown tagging directive.", "x-amz-tagging-directive", tagging)
 
     def copy() -> tuple[ObjectMeta, ObjectMeta]:
+        check_copy_source_signature(req, s, source)
         # S3 compat: a copy never takes its source's ACL: the request's, or private.
         access = new_object_acl(req.caller, req.headers, s.acl, target[0])
         target_key = s.objects.write_key(req.caller, target[0], requested)

@@ -194,17 +194,24 @@ async def _authorize(
     req: S3Request, s: Services, fields: dict[str, str], bucket: str
 ) -> tuple[post_policy.Policy, IncomingBody]:
     """Check the signed policy once the fields are known, before any file byte is stored."""
-    if not any(name.lower() == "key" and value for name, value in fields.items()):
+    key = next((value for name, value in fields.items() if name.lower() == "key"), "")
+    if not key:
         raise post_signature.missing_field("key")
-    req.authenticate = lambda _req: s.authenticate_post(fields)
+    # The request is unsigned: its form signs it (or is anonymous). The object it names is
+    # what a bucket policy or ACL is asked about, as for a PutObject.
+    req.form, req.key = fields, key
     return await req.run(partial(_start, req, s, fields, bucket))
 
 
 def _start(
     req: S3Request, s: Services, fields: dict[str, str], bucket: str
 ) -> tuple[post_policy.Policy, IncomingBody]:
-    policy = post_policy.decode(next(v for k, v in fields.items() if k.lower() == "policy"))
-    post_policy.check(policy, fields, bucket)
+    encoded = next((v for k, v in fields.items() if k.lower() == "policy"), None)
+    if encoded is None:  # an anonymous form: nothing signed, nothing to hold it to
+        policy = post_policy.UNCONDITIONAL
+    else:
+        policy = post_policy.decode(encoded)
+        post_policy.check(policy, fields, bucket)
     new_object_acl(req.caller, fields, s.acl, bucket, "acl")  # refused before any file byte
     requested = sse.check_form(fields)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
