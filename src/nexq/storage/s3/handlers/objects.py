@@ -304,6 +304,10 @@ async def delete_objects(req: S3Request, s: Services) -> Response:
         policy = req.key_policy
         refused = {i for i, item in enumerate(keys) if policy and policy.refuses(item[0], item[1])}
         allowed = [item for i, item in enumerate(keys) if i not in refused]
+        if not allowed and policy is not None and policy.require_allow:
+            # Let in for this request only by the policy, which allows none of these keys:
+            # refused whole, as a caller the bucket does not admit at all.
+            raise AccessDenied("Access Denied")
         done = iter(
             s.objects.delete_objects(req.caller, req.bucket or "", allowed, bypass_governance(req))
         )
