@@ -3,10 +3,9 @@ settings and versions"); ``NexqClient`` has them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Literal, TypedDict, cast
 
-from nexq.client.paths import segment
+from nexq.client.paths import Plumbing, segment
 
 
 class Versioning(TypedDict):
@@ -37,22 +36,8 @@ class PublicAccessBlock(TypedDict):
     restrict_public_buckets: bool
 
 
-class BucketSettingsClient:
+class BucketSettingsClient(Plumbing):
     """What ``NexqClient`` adds for bucket settings; it speaks through the client's plumbing."""
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: dict[str, Any] | None = None,
-        text: str | None = None,
-    ) -> Any:
-        raise NotImplementedError  # NexqClient's
-
-    def _pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
-        raise NotImplementedError  # NexqClient's
 
     def _setting(self, bucket: str, name: str) -> str:
         return f"/storage/buckets/{segment(bucket)}/{name}"

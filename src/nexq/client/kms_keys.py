@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict, cast
+from typing import Literal, TypedDict, cast
 
-from nexq.client.paths import segment
+from nexq.client.paths import Plumbing, segment
 
 
 class KmsKey(TypedDict):
@@ -24,22 +24,8 @@ class BucketEncryption(TypedDict):
     bucket_key_enabled: bool
 
 
-class KmsKeysClient:
+class KmsKeysClient(Plumbing):
     """What ``NexqClient`` adds for SSE-KMS; it speaks through the client's plumbing."""
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: dict[str, Any] | None = None,
-        text: str | None = None,
-    ) -> Any:
-        raise NotImplementedError  # NexqClient's
-
-    def _list(self, path: str, params: dict[str, Any] | None = None) -> list[Any]:
-        raise NotImplementedError  # NexqClient's
 
     # -- keys ------------------------------------------------------------------------------
 

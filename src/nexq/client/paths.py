@@ -1,7 +1,9 @@
-"""How the client writes a name into a URL path."""
+"""How the client writes a name into a URL path, and the plumbing its parts share."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 
@@ -10,3 +12,25 @@ def segment(value: str) -> str:
     encoded = quote(value, safe="")
     # "." and ".." are dot segments that URL normalisation would resolve away.
     return encoded.replace(".", "%2E") if encoded in {".", ".."} else encoded
+
+
+class Plumbing:
+    """What the client's parts (bucket settings, KMS keys) call to speak HTTP:
+    ``NexqClient`` implements it once for all of them."""
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        text: str | None = None,
+    ) -> Any:
+        raise NotImplementedError  # NexqClient's
+
+    def _pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        raise NotImplementedError  # NexqClient's
+
+    def _list(self, path: str, params: dict[str, Any] | None = None) -> list[Any]:
+        raise NotImplementedError  # NexqClient's

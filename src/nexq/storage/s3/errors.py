@@ -133,6 +133,12 @@ def access_denied(message: str = "Access Denied") -> S3Error:
     return S3Error("AccessDenied", message, 403)
 
 
+def missing_content_length() -> S3Error:
+    """S3's answer to a body it must know the length of (a document, a part list) that
+    came without one."""
+    return S3Error("MissingContentLength", "You must provide the Content-Length HTTP header.", 411)
+
+
 def invalid_argument(message: str, name: str | None = None, value: str | None = None) -> S3Error:
     extra = {}
     if name is not None:

@@ -8,7 +8,7 @@ from nexq.storage.s3.acl import check_acl_change
 from nexq.storage.s3.acl_headers import acl_request, asks_for_acl
 from nexq.storage.s3.acl_xml import parse_ownership, parse_policy, render_ownership, render_policy
 from nexq.storage.s3.body import read_small
-from nexq.storage.s3.errors import S3Error
+from nexq.storage.s3.errors import S3Error, missing_content_length
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
 
@@ -20,9 +20,7 @@ async def _acl_body(req: S3Request) -> bytes:
     if body is not None:
         return body
     if "content-length" not in req.headers and "transfer-encoding" in req.headers:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
     if int(req.headers.get("content-length", "0") or "0") > MAX_ACL_BYTES:
         raise S3Error(
             "MalformedACLError", f"The ACL document is larger than {MAX_ACL_BYTES} bytes.", 400
@@ -98,9 +96,7 @@ async def put_object_acl(req: S3Request, s: Services) -> Response:
 async def put_bucket_ownership_controls(req: S3Request, s: Services) -> Response:
     body = await read_small(req, MAX_ACL_BYTES)
     if body is None:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
     ownership = parse_ownership(body)
     await req.run(lambda: s.acl.set_ownership_controls(req.caller, req.bucket or "", ownership))
     return empty(200)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.encryption_xml import MAX_DOCUMENT_BYTES, parse_encryption, render_encryption
-from nexq.storage.s3.errors import S3Error
+from nexq.storage.s3.errors import missing_content_length
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
 
@@ -21,9 +21,7 @@ from nexq.storage.s3.http import Response, S3Request
 async def put_bucket_encryption(req: S3Request, s: Services) -> Response:
     body = await read_small(req, MAX_DOCUMENT_BYTES)
     if body is None:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
     config = parse_encryption(body)
     await req.run(lambda: s.objects.set_bucket_encryption(req.caller, req.bucket or "", config))
     return empty(200)

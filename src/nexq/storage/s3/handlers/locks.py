@@ -9,7 +9,7 @@ from nexq.storage.model import ObjectMeta
 from nexq.storage.object_lock import LockConfiguration, MalformedDefaultRetention, default_retention
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.document import Fields, root_of
-from nexq.storage.s3.errors import S3Error, invalid_argument, malformed_xml
+from nexq.storage.s3.errors import invalid_argument, malformed_xml, missing_content_length
 from nexq.storage.s3.handlers.common import Services, empty, version_header
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.lock_headers import bypass_governance, parse_date
@@ -22,9 +22,7 @@ MAX_LOCK_BYTES = 64 * 1024
 async def _body(req: S3Request) -> bytes:
     body = await read_small(req, MAX_LOCK_BYTES)
     if body is None:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
     return body
 
 

@@ -9,7 +9,7 @@ from nexq.storage.model import Part, Upload
 from nexq.storage.s3 import sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
-from nexq.storage.s3.errors import S3Error, invalid_argument
+from nexq.storage.s3.errors import invalid_argument, missing_content_length
 from nexq.storage.s3.handlers.common import (
     Services,
     check_copy_source_signature,
@@ -160,9 +160,7 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
 async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
     body = await read_small(req, 4 * 1024 * 1024)
     if body is None:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
     conditions = write_content(req)
     meta = await req.run(
         lambda: s.multipart.complete(

@@ -17,7 +17,7 @@ from nexq.storage.reader import OpenObject
 from nexq.storage.s3 import sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
-from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument
+from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument, missing_content_length
 from nexq.storage.s3.handlers.common import (
     Services,
     check_copy_source_signature,
@@ -56,9 +56,7 @@ async def put_object(req: S3Request, s: Services) -> Response:
     content_md5(req)
     bucket, key = req.bucket or "", req.key or ""
     if "content-length" not in req.headers and "x-amz-decoded-content-length" not in req.headers:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
     _check_declared_size(req)
     requested = sse.write_key(req)
     customer = requested.customer
@@ -295,9 +293,7 @@ async def delete_object(req: S3Request, s: Services) -> Response:
 async def delete_objects(req: S3Request, s: Services) -> Response:
     body = await read_small(req, 2 * 1024 * 1024)
     if body is None:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
 
     def delete() -> tuple[list[tuple[str, Removal | Exception]], list[str | None], bool]:
         keys, quiet = parse_delete(body)

@@ -14,7 +14,7 @@ from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.cors import parse_cors, render_cors
 from nexq.storage.s3.document import Fields, root_of
-from nexq.storage.s3.errors import S3Error
+from nexq.storage.s3.errors import S3Error, missing_content_length
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.lifecycle_xml import parse_lifecycle, render_lifecycle
@@ -41,9 +41,7 @@ _SWITCHES = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Restri
 async def _body(req: S3Request) -> bytes:
     body = await read_small(req, MAX_DOCUMENT_BYTES)
     if body is None:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
     return body
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nexq.storage.conditions import Conditions
 from nexq.storage.s3.body import read_small
-from nexq.storage.s3.errors import S3Error
+from nexq.storage.s3.errors import missing_content_length
 from nexq.storage.s3.handlers.common import Services, empty, version_header
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.tagging_xml import parse_object_tagging, render_tagging
@@ -31,9 +31,7 @@ async def _tag(req: S3Request, s: Services, tags: tuple[tuple[str, str], ...]) -
 async def put_object_tagging(req: S3Request, s: Services) -> Response:
     body = await read_small(req, MAX_TAGGING_BYTES)
     if body is None:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
     tags = tuple(parse_object_tagging(body))
     return empty(200, await _tag(req, s, tags))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nexq.storage.s3.body import read_small
-from nexq.storage.s3.errors import S3Error, invalid_argument
+from nexq.storage.s3.errors import invalid_argument, missing_content_length
 from nexq.storage.s3.handlers.common import Services, empty, int_param, quoted
 from nexq.storage.s3.handlers.listing import MAX_KEYS, url_encoded
 from nexq.storage.s3.http import Response, S3Request
@@ -14,9 +14,7 @@ from nexq.storage.versions import VersionListing, shown
 async def put_bucket_versioning(req: S3Request, s: Services) -> Response:
     body = await read_small(req, 64 * 1024)
     if body is None:
-        raise S3Error(
-            "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
-        )
+        raise missing_content_length()
 
     def configure() -> None:
         status, mfa_delete = parse_versioning(body)
