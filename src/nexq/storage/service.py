@@ -3,10 +3,8 @@ key's, limited to the buckets it was granted, or the account's own through the A
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
@@ -15,28 +13,24 @@ from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Principal
 from nexq.core.ids import new_id
 from nexq.core.quotas import NoQuotas, Quotas
-from nexq.storage import acl, encryption, versioning
-from nexq.storage.blobs.port import BlobStore, BlobWriter
+from nexq.storage import encryption
+from nexq.storage.amendments import VersionAmendments
+from nexq.storage.blobs.port import BlobStore
 from nexq.storage.blobs.sealed import SealedBlobs
-from nexq.storage.checksums import Hasher, new_hasher
-from nexq.storage.conditions import Conditions, check_copy_source, check_read
+from nexq.storage.bucket_settings import BucketSettings
+from nexq.storage.conditions import Conditions, check_read
+from nexq.storage.copies import ObjectCopies
 from nexq.storage.directory import Directory
 from nexq.storage.encryption import (
-    KMS,
-    BucketEncryption,
     CustomerKey,
     ObjectKey,
     Presented,
-    Requested,
     kms_arn,
-    same_key,
     stamped,
 )
 from nexq.storage.errors import (
     AccessDenied,
     DeleteMarkerFound,
-    EntityTooLarge,
-    IllegalVersioningConfiguration,
     NoSuchBucket,
     NoSuchKey,
     NoSuchVersion,
@@ -44,18 +38,14 @@ from nexq.storage.errors import (
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.kms import KmsKeys
 from nexq.storage.kms_store import MemoryKmsKeys
+from nexq.storage.listings import Listings
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.model import (
     MAX_PUT_BYTES,
     Bucket,
-    ListedObject,
-    Listing,
     ObjectMeta,
-    Part,
     Segment,
-    Upload,
     may_use,
-    prefix_end,
     validate_bucket_name,
     validate_key,
     validate_user_metadata,
@@ -63,22 +53,16 @@ from nexq.storage.model import (
 from nexq.storage.object_lock import SETTING as LOCK_SETTING
 from nexq.storage.object_lock import (
     DeleteConditions,
-    InvalidBucketState,
     LockConfiguration,
     LockRequest,
     apply_lock,
 )
-from nexq.storage.policy import MalformedPolicy, Policy, is_public, parse_policy
-from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
-from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.quotas import storage_quota_message
 from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
 from nexq.storage.versions import (
     ENABLED,
-    STATES,
     Deletion,
     Removal,
-    VersionListing,
     new_version_id,
     parse_version_id,
 )
@@ -109,7 +93,9 @@ class NewContent:
     lock: LockRequest | None = None
 
 
-class ObjectStorage:
+# The core is here; a bucket's settings, listings, copies and changes to a version in place
+# are use cases of their own modules, mixed in (service_base.py says why mixins).
+class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
     """Buckets and objects, as seen by one access key at a time."""
 
     def __init__(
@@ -206,50 +192,6 @@ class ObjectStorage:
         return [BucketStats(b, *self._store.bucket_usage(b.id)) for b in self.list_buckets(caller)]
 
     # writes -----------------------------------------------------------------------------
-    def write_key(
-        self, caller: Principal, bucket_name: str, requested: Requested
-    ) -> ObjectKey | None:
-        """What a new object (or upload) of the bucket is sealed with: what the write asked
-        for (SSE-C, SSE-KMS, SSE-S3), else the bucket's default encryption. KMS keys are the
-        bucket owner's: KMS.NotFoundException, KMS.DisabledException or AccessDenied."""
-        if requested.customer is not None:
-            return requested.customer
-        if requested.algorithm not in (None, KMS):
-            return None  # SSE-S3, asked for by name
-        bucket = self.bucket(caller, bucket_name)
-        default: BucketEncryption | None = None
-        if requested.algorithm is None or requested.bucket_key is None:
-            # Cached with the bucket (a change moves the auth generation): no read per PUT.
-            default = BucketEncryption.from_json(self.directory.setting(bucket, encryption.SETTING))
-        if requested.algorithm == KMS:
-            bucket_key = requested.bucket_key
-            if bucket_key is None:  # S3 compat: the bucket's setting, if it uses SSE-KMS
-                bucket_key = bool(
-                    default and default.algorithm == KMS and default.bucket_key_enabled
-                )
-            return self.kms.for_write(bucket.account_id, requested.kms_key_id, bucket_key)
-        if default is not None and default.algorithm == KMS:
-            return self.kms.for_write(
-                bucket.account_id, default.kms_key_id, default.bucket_key_enabled
-            )
-        return None
-
-    def set_bucket_encryption(
-        self, caller: Principal, bucket_name: str, config: BucketEncryption | None
-    ) -> None:
-        """Set (None: remove) the bucket's default encryption; a KMS key must be one of the
-        bucket owner's (its state is checked by each write)."""
-        bucket = self.bucket(caller, bucket_name)
-        if config is not None and config.algorithm == KMS:
-            self.kms.find(bucket.account_id, config.kms_key_id)
-        text = None if config is None else config.to_json()
-        self._store.set_bucket_setting(bucket.id, encryption.SETTING, text)
-
-    def bucket_encryption(self, caller: Principal, bucket_name: str) -> BucketEncryption:
-        """The bucket's default encryption (SSE-S3 when it was never set)."""
-        bucket = self.bucket(caller, bucket_name)
-        return BucketEncryption.from_json(self._store.bucket_setting(bucket.id, encryption.SETTING))
-
     def receive(
         self,
         algorithms: Iterable[str] = (),
@@ -332,128 +274,9 @@ class ObjectStorage:
             raise
         return replace(meta, version_id=version_id)
 
-    def copy_object(
-        self,
-        caller: Principal,
-        source: tuple[str, str, str | None],
-        target: tuple[str, str],
-        source_conditions: Conditions,
-        replace_with: NewContent | None,
-        target_conditions: NewContent,
-        tags: tuple[tuple[str, str], ...] | None = None,
-        source_key: CustomerKey | None = None,
-        target_key: ObjectKey | None = None,
-        access: Mapping[str, str] | None = None,
-    ) -> tuple[ObjectMeta, ObjectMeta]:
-        """Copy an object (``source`` is bucket, key, and S3's versionId or None for the
-        latest); ``replace_with`` is the REPLACE directive's new headers, if any, and
-        ``tags`` the tagging directive's new tags (None: the source's); the SSE-C keys of
-        the source and of the copy, if any; ``access``, the copy's owner and ACL headers
-        (the source's are never copied). Returns the new object and the source version it
-        was copied from."""
-        bucket = self.bucket(caller, target[0])
-        validate_key(target[1])
-        if replace_with is not None:
-            validate_user_metadata(replace_with.metadata)
-
-        def whole(meta: ObjectMeta) -> tuple[int, int]:
-            check_copy_source(meta, source_conditions)
-            if meta.size > MAX_PUT_BYTES:
-                raise EntityTooLarge("Objects over 5 GiB must be copied with UploadPartCopy.")
-            return 0, meta.size
-
-        opened = self.open_object(
-            caller, source[0], source[1], Conditions(), whole, source[2], source_key
-        )
-        src = opened.meta
-        writer = self._blobs.writer(target_key.key if target_key else None)
-        try:
-            etag = self._copy_range(opened, writer, None, target_key)
-        except BaseException:
-            writer.abort()
-            raise
-        finally:
-            opened.close()
-        path = writer.commit()
-        meta = ObjectMeta(
-            bucket_id=bucket.id,
-            key=target[1],
-            size=src.size,
-            etag=etag,
-            last_modified=time.time(),
-            headers={
-                **stamped(
-                    _without_access(replace_with.headers if replace_with else src.headers),
-                    target_key,
-                ),
-                **(access or {}),
-            },
-            metadata=replace_with.metadata if replace_with else src.metadata,
-            checksums=src.checksums if src.parts_count == 0 else {},
-            checksum_type=src.checksum_type if src.parts_count == 0 else None,
-            segments=(Segment(path, src.size),),
-            version_id=new_version_id(),
-            tags=src.tags if tags is None else tags,
-        )
-        try:
-            meta = self._locked(bucket, meta, target_conditions.lock)
-        except BaseException:
-            self._blobs.delete([path])
-            raise
-        return self._commit_object(meta, [path], target_conditions, bucket.account_id), src
-
-    def copy_part(self, src: OpenObject, upload: Upload, customer: ObjectKey | None = None) -> Part:
-        """Write the opened range of ``src`` as a new part file of ``upload`` (sealed with
-        ``customer``, its SSE-C key or KMS key), with the upload's checksum if it has one (a
-        completion checks it, as an uploaded part's)."""
-        writer = self._blobs.writer(customer.key if customer else None)
-        algorithm = upload.checksum_algorithm
-        hasher = new_hasher(algorithm) if algorithm is not None else None
-        try:
-            etag = self._copy_range(src, writer, hasher, customer)
-        except BaseException:
-            writer.abort()
-            raise
-        finally:
-            src.close()
-        return Part(
-            upload_id=upload.id,
-            number=0,
-            size=src.length,
-            etag=etag,
-            last_modified=time.time(),
-            path=writer.commit(),
-            checksums={algorithm: hasher.digest_b64()} if algorithm and hasher else {},
-        )
-
     def delete_blobs(self, paths: list[str]) -> None:
         """Remove blob files that no metadata references."""
         self._blobs.delete(paths)
-
-    def _copy_range(
-        self,
-        src: OpenObject,
-        writer: BlobWriter,
-        hasher: Hasher | None = None,
-        target_key: ObjectKey | None = None,
-    ) -> str:
-        """Append the opened range of ``src`` to ``writer`` (sealed with ``target_key``;
-        feeding ``hasher`` too); returns the range's ETag."""
-        meta = src.meta
-        whole = src.start == 0 and src.length == meta.size and meta.parts_count == 0
-        if whole and hasher is None and same_key(src.sealing, target_key):
-            # Same bytes, same key, same ETag: let the kernel copy (the sealed blob as it
-            # is) and skip hashing.
-            for run in src.runs:
-                self._blobs.copy_into(writer, run.blob, 0, run.size)
-            return meta.etag
-        md5 = hashlib.md5()  # noqa: S324 - S3's ETag is an MD5 by definition
-        for data in src.chunks():
-            md5.update(data)
-            if hasher is not None:
-                hasher.update(data)
-            writer.write(data)
-        return encryption.etag(md5.hexdigest(), target_key)
 
     # reads ------------------------------------------------------------------------------
     def head_object(
@@ -582,160 +405,3 @@ class ObjectStorage:
             (item[0], refused[index] if index in refused else next(answers))
             for index, item in enumerate(keys)
         ]
-
-    def amend_version(
-        self,
-        caller: Principal,
-        bucket_name: str,
-        key: str,
-        version: str | None,
-        amend: Callable[[ObjectMeta], ObjectMeta],
-    ) -> ObjectMeta:
-        """Change a version's Object Lock fields in place (``amend`` may refuse); NoSuchKey,
-        NoSuchVersion, or as a read of it when it is a delete marker."""
-        bucket = self.bucket(caller, bucket_name)
-        vid = parse_version_id(version) if version is not None else None
-        amended = self._store.amend_version(bucket.id, key, vid, amend, latest=version is None)
-        if amended is None:
-            self.head_object(caller, bucket_name, key, Conditions(), version)
-            raise NoSuchVersion() if version is not None else NoSuchKey()
-        return amended
-
-    # tags ---------------------------------------------------------------------------------
-    def tag_object(
-        self,
-        caller: Principal,
-        bucket_name: str,
-        key: str,
-        version: str | None,
-        tags: tuple[tuple[str, str], ...],
-    ) -> ObjectMeta:
-        """Replace the tags of the latest version (or S3's ``versionId`` ``version``); tags
-        make no new version. NoSuchKey / NoSuchVersion when there is nothing to tag."""
-        bucket = self.bucket(caller, bucket_name)
-        text = json.dumps([list(t) for t in tags])
-        vid = parse_version_id(version) if version is not None else None
-        tagged = self._store.tag_version(bucket.id, key, vid, text, latest=version is None)
-        if tagged is None:
-            # A delete marker has no tags: S3 answers as a read of it would.
-            self.head_object(caller, bucket_name, key, Conditions(), version)
-            raise NoSuchVersion() if version is not None else NoSuchKey()
-        return tagged
-
-    # configuration documents ------------------------------------------------------------
-    def bucket_document(self, caller: Principal, bucket_name: str, name: str) -> str | None:
-        """The bucket's configuration document ``name`` (policy, cors, lifecycle...)."""
-        return self._store.bucket_setting(self.bucket(caller, bucket_name).id, name)
-
-    def set_bucket_document(
-        self, caller: Principal, bucket_name: str, name: str, document: str | None
-    ) -> None:
-        """Store, already validated, or remove (None) a configuration document."""
-        self._store.set_bucket_setting(self.bucket(caller, bucket_name).id, name, document)
-
-    def set_bucket_policy(self, caller: Principal, bucket_name: str, text: str) -> Policy:
-        """Check and store a bucket policy; every account it names must exist."""
-        bucket = self.bucket(caller, bucket_name)
-        policy = parse_policy(text, bucket.name)
-        for account_id in sorted(policy.accounts):
-            if self._store.get_account(account_id) is None:
-                raise MalformedPolicy("Invalid principal in policy")
-        block = PublicAccessBlock.parse(self._store.bucket_setting(bucket.id, PUBLIC_ACCESS))
-        if block.block_public_policy and is_public(policy):
-            raise AccessDenied(
-                "Access Denied: the bucket's Block Public Access settings refuse a public policy"
-            )
-        self._store.set_bucket_setting(bucket.id, "policy", policy.text)
-        return policy
-
-    # versioning -------------------------------------------------------------------------
-    def set_versioning(self, caller: Principal, bucket_name: str, state: str) -> None:
-        """Turn versioning on ("Enabled") or suspend it ("Suspended"); never back off."""
-        if state not in STATES:
-            raise IllegalVersioningConfiguration(
-                "The Versioning element must be specified as Enabled or Suspended."
-            )
-        bucket = self.bucket(caller, bucket_name)
-        if state != ENABLED and self.lock_configuration(bucket) is not None:
-            raise InvalidBucketState(
-                "An Object Lock configuration is present on this bucket, so the versioning "
-                "state cannot be changed."
-            )
-        self._store.set_versioning(bucket.id, state)
-
-    def versioning(self, caller: Principal, bucket_name: str) -> str | None:
-        """The bucket's versioning state: None if it was never configured."""
-        return self.bucket(caller, bucket_name).versioning
-
-    def list_versions(
-        self,
-        caller: Principal,
-        bucket_name: str,
-        prefix: str,
-        delimiter: str,
-        markers: tuple[str | None, str | None],
-        max_keys: int,
-    ) -> VersionListing:
-        """One page of ListObjectVersions after (key marker, version id marker)."""
-        bucket = self.bucket(caller, bucket_name)
-        return versioning.list_versions(
-            self._store, bucket, prefix, delimiter, markers[0], markers[1], max_keys
-        )
-
-    def list_objects(
-        self,
-        caller: Principal,
-        bucket_name: str,
-        prefix: str,
-        delimiter: str,
-        after: str | None,
-        max_keys: int,
-    ) -> Listing:
-        """One page of keys and common prefixes, in UTF-8 byte order, after ``after``."""
-        bucket = self.bucket(caller, bucket_name)
-        if max_keys == 0:
-            return Listing([], [], False, None)  # S3 compat: empty, and not truncated
-        start: str | None = after or ""
-        inclusive = after is None
-        if after is not None and delimiter:
-            rolled = _common_prefix(after, prefix, delimiter)
-            if rolled is not None:
-                # Everything under a prefix that was already reported is skipped.
-                start, inclusive = prefix_end(rolled), True
-        objects: list[ListedObject] = []
-        prefixes: list[str] = []
-        last: str | None = None
-        while True:
-            if start is None:  # a rolled-up prefix that no key can sort after
-                return Listing(objects, prefixes, False, last)
-            want = max_keys - len(objects) - len(prefixes) + 1
-            batch = self._store.list_objects(bucket.id, prefix, start, inclusive, min(want, 1000))
-            if not batch:
-                return Listing(objects, prefixes, False, last)
-            for meta in batch:
-                rolled = _common_prefix(meta.key, prefix, delimiter) if delimiter else None
-                if len(objects) + len(prefixes) >= max_keys:
-                    return Listing(objects, prefixes, True, last)
-                if rolled is None:
-                    objects.append(meta)
-                    last = meta.key
-                    start, inclusive = meta.key, False
-                else:
-                    prefixes.append(rolled)
-                    last = rolled
-                    start, inclusive = prefix_end(rolled), True
-                    break
-
-
-def _without_access(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name: value for name, value in headers.items() if name not in acl.STORED_HEADERS}
-
-
-def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
-    """The common prefix ``key`` rolls up into, or None if it is listed as itself."""
-    if not key.startswith(prefix):
-        return None
-    index = key.find(delimiter, len(prefix))
-    if index < 0:
-        return None
-    return key[: index + len(delimiter)]
