@@ -187,3 +187,30 @@ def test_block_public_access(s3: Any, bucket: str, server: LiveServer) -> None:
     assert code(blocked) == "AccessDenied"
     s3.delete_public_access_block(Bucket=bucket)
     assert unsigned(server, bucket, "doc").status_code == 200
+
+
+def test_a_listing_by_another_account_shows_the_bucket_owner_s_id_not_its_email(
+    s3: Any, bucket: str, other: tuple[Key, Any]
+) -> None:
+    _, theirs = other
+    s3.put_object(Bucket=bucket, Key="shared/a", Body=b"a")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": account_id(theirs)},
+                "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+        ),
+    )
+    mine = s3.list_objects_v2(Bucket=bucket, FetchOwner=True)["Contents"][0]["Owner"]
+    assert mine["ID"] == account_id(s3) and "@" in mine["DisplayName"]
+    for listed in (
+        theirs.list_objects_v2(Bucket=bucket, FetchOwner=True)["Contents"][0]["Owner"],
+        theirs.list_objects(Bucket=bucket)["Contents"][0]["Owner"],
+        theirs.list_object_versions(Bucket=bucket)["Versions"][0]["Owner"],
+    ):
+        assert listed == {"ID": account_id(s3)}  # the owner's id, never its email

@@ -124,6 +124,8 @@ def render() -> str:
         "IgnorePublicAcls makes public grants count for nothing. What grantees do is billed",
         "to the bucket's owner. Unlike AWS, the bucket's owner keeps every right over the",
         "objects in its buckets, whoever wrote them (its requests read no object ACL).",
+        "Listings show the bucket's owner as the objects' Owner: with its DisplayName (the",
+        "account's email) to the owner alone, its ID only to a grantee or anonymous caller.",
         "",
         "## Versioning",
         "",

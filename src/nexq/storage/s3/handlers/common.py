@@ -17,6 +17,7 @@ from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.http import Response, S3Request, http_date, parse_http_date
 from nexq.storage.s3.lock_headers import lock_headers, lock_request
 from nexq.storage.s3.tagging_xml import parse_tagging_header
+from nexq.storage.s3.xml import escape
 from nexq.storage.service import NewContent, ObjectStorage
 
 
@@ -267,3 +268,18 @@ def check_copy_source_signature(
         return
     meta = s.objects.head_object(req.caller, source[0], source[1], Conditions(), source[2])
     sse.check_kms_read(req, meta.headers)
+
+
+def listed_owner(req: S3Request, s: Services) -> str:
+    """The ``<Owner>`` of the objects a listing shows: the bucket's owner. Its email
+    (DisplayName) only to the owner itself: another account a policy or ACL lets list the
+    bucket, or an anonymous caller, sees the owner's id alone (as AWS has stopped answering
+    DisplayName)."""
+    bucket = s.objects.directory.bucket(req.bucket or "")
+    account = req.credential.account if req.credential else None
+    if bucket is None or account is None:
+        return ""
+    if bucket.account_id == account.id:
+        shown = escape(account.email)
+        return f"<Owner><ID>{account.id}</ID><DisplayName>{shown}</DisplayName></Owner>"
+    return f"<Owner><ID>{bucket.account_id}</ID></Owner>"

@@ -7,7 +7,7 @@ import binascii
 
 from nexq.storage.model import ListedObject, Listing
 from nexq.storage.s3.errors import invalid_argument
-from nexq.storage.s3.handlers.common import Services, int_param, quoted
+from nexq.storage.s3.handlers.common import Services, int_param, listed_owner, quoted
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, key_text
 
@@ -23,13 +23,10 @@ def url_encoded(req: S3Request) -> bool:
     return encoding == "url"
 
 
-def _contents(req: S3Request, objects: list[ListedObject], url: bool, owner: bool) -> str:
-    account = req.credential.account if req.credential else None
-    owner_xml = (
-        f"<Owner><ID>{account.id}</ID><DisplayName>{escape(account.email)}</DisplayName></Owner>"
-        if owner and account
-        else ""
-    )
+def _contents(
+    req: S3Request, s: Services, objects: list[ListedObject], url: bool, owner: bool
+) -> str:
+    owner_xml = listed_owner(req, s) if owner else ""
     return "".join(
         f"<Contents><Key>{key_text(o.key, url)}</Key>"
         f"<LastModified>{iso_time(o.last_modified)}</LastModified>"
@@ -75,7 +72,7 @@ async def list_objects(req: S3Request, s: Services) -> Response:
         inner += f"<NextMarker>{key_text(listing.next_marker, url)}</NextMarker>"
     if url:
         inner += "<EncodingType>url</EncodingType>"
-    inner += _contents(req, listing.objects, url, True) + _prefixes(listing, url)
+    inner += _contents(req, s, listing.objects, url, True) + _prefixes(listing, url)
     return Response.xml(document("ListBucketResult", inner))
 
 
@@ -117,5 +114,5 @@ async def list_objects_v2(req: S3Request, s: Services) -> Response:
         inner += f"<StartAfter>{key_text(start_after, url)}</StartAfter>"
     if url:
         inner += "<EncodingType>url</EncodingType>"
-    inner += _contents(req, listing.objects, url, fetch_owner) + _prefixes(listing, url)
+    inner += _contents(req, s, listing.objects, url, fetch_owner) + _prefixes(listing, url)
     return Response.xml(document("ListBucketResult", inner))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.errors import invalid_argument, missing_content_length
-from nexq.storage.s3.handlers.common import Services, empty, int_param, quoted
+from nexq.storage.s3.handlers.common import Services, empty, int_param, listed_owner, quoted
 from nexq.storage.s3.handlers.listing import MAX_KEYS, url_encoded
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_versioning
@@ -39,13 +39,8 @@ async def get_bucket_versioning(req: S3Request, s: Services) -> Response:
     return Response.xml(document("VersioningConfiguration", inner))
 
 
-def _entries(req: S3Request, listing: VersionListing, url: bool) -> str:
-    account = req.credential.account if req.credential else None
-    owner = (
-        f"<Owner><ID>{account.id}</ID><DisplayName>{escape(account.email)}</DisplayName></Owner>"
-        if account
-        else ""
-    )
+def _entries(req: S3Request, s: Services, listing: VersionListing, url: bool) -> str:
+    owner = listed_owner(req, s)
     out = []
     for v in listing.versions:
         common = (
@@ -99,5 +94,5 @@ async def list_object_versions(req: S3Request, s: Services) -> Response:
             inner += f"<NextVersionIdMarker>{listing.next_version_id_marker}</NextVersionIdMarker>"
     if url:
         inner += "<EncodingType>url</EncodingType>"
-    inner += _entries(req, listing, url)
+    inner += _entries(req, s, listing, url)
     return Response.xml(document("ListVersionsResult", inner))
