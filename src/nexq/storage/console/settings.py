@@ -124,6 +124,23 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
             style=style,
         )
 
+    def delete_document(
+        request: Request,
+        caller: Principal,
+        name: str,
+        confirm: str,
+        document: str,
+        title: str,
+        message: str,
+        labels: tuple[str, str],
+    ) -> Response:
+        """Remove a bucket document (its section is named like it) once confirmed;
+        ``labels``: the confirm button's, then what the page says after."""
+        if confirm != "yes":
+            return ask(request, caller, name, f"/{document}/delete", [], title, message, labels[0])
+        storage.set_bucket_document(caller, name, document, None)
+        return done(request, name, document, labels[1])
+
     @web.get("")
     def settings(request: Request, name: str, caller: SignedIn) -> Response:
         return page(request, caller, name)
@@ -184,19 +201,16 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
     def delete_policy(
         request: Request, name: str, caller: SignedIn, confirm: Text = ""
     ) -> Response:
-        if confirm != "yes":
-            return ask(
-                request,
-                caller,
-                name,
-                "/policy/delete",
-                [],
-                f"Delete the bucket policy of {name}?",
-                "Every access the policy granted or denied ends at once.",
-                "Delete policy",
-            )
-        storage.set_bucket_document(caller, name, "policy", None)
-        return done(request, name, "policy", "Bucket policy deleted.")
+        return delete_document(
+            request,
+            caller,
+            name,
+            confirm,
+            "policy",
+            f"Delete the bucket policy of {name}?",
+            "Every access the policy granted or denied ends at once.",
+            ("Delete policy", "Bucket policy deleted."),
+        )
 
     # CORS -----------------------------------------------------------------------------
     @web.post("/cors")
@@ -211,19 +225,16 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
 
     @web.post("/cors/delete")
     def delete_cors(request: Request, name: str, caller: SignedIn, confirm: Text = "") -> Response:
-        if confirm != "yes":
-            return ask(
-                request,
-                caller,
-                name,
-                "/cors/delete",
-                [],
-                f"Delete the CORS rules of {name}?",
-                "Browsers on other sites can no longer read from or write to this bucket.",
-                "Delete CORS rules",
-            )
-        storage.set_bucket_document(caller, name, "cors", None)
-        return done(request, name, "cors", "CORS rules deleted.")
+        return delete_document(
+            request,
+            caller,
+            name,
+            confirm,
+            "cors",
+            f"Delete the CORS rules of {name}?",
+            "Browsers on other sites can no longer read from or write to this bucket.",
+            ("Delete CORS rules", "CORS rules deleted."),
+        )
 
     # lifecycle ------------------------------------------------------------------------
     @web.post("/lifecycle")
