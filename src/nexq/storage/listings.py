@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nexq.core.identity import Principal
 from nexq.storage import versioning
-from nexq.storage.model import ListedObject, Listing, prefix_end
+from nexq.storage.model import ListedObject, Listing, common_prefix, prefix_end
 from nexq.storage.service_base import ObjectStorageBase
 from nexq.storage.versions import VersionListing
 
@@ -28,7 +28,7 @@ class Listings(ObjectStorageBase):
         start: str | None = after or ""
         inclusive = after is None
         if after is not None and delimiter:
-            rolled = _common_prefix(after, prefix, delimiter)
+            rolled = common_prefix(after, prefix, delimiter)
             if rolled is not None:
                 # Everything under a prefix that was already reported is skipped.
                 start, inclusive = prefix_end(rolled), True
@@ -43,7 +43,7 @@ class Listings(ObjectStorageBase):
             if not batch:
                 return Listing(objects, prefixes, False, last)
             for meta in batch:
-                rolled = _common_prefix(meta.key, prefix, delimiter) if delimiter else None
+                rolled = common_prefix(meta.key, prefix, delimiter) if delimiter else None
                 if len(objects) + len(prefixes) >= max_keys:
                     return Listing(objects, prefixes, True, last)
                 if rolled is None:
@@ -70,13 +70,3 @@ class Listings(ObjectStorageBase):
         return versioning.list_versions(
             self._store, bucket, prefix, delimiter, markers[0], markers[1], max_keys
         )
-
-
-def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
-    """The common prefix ``key`` rolls up into, or None if it is listed as itself."""
-    if not key.startswith(prefix):
-        return None
-    index = key.find(delimiter, len(prefix))
-    if index < 0:
-        return None
-    return key[: index + len(delimiter)]

@@ -224,6 +224,15 @@ class Listing:
     next_marker: str | None
 
 
+def common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    """The common prefix ``key`` rolls up into in a listing by ``prefix`` and
+    ``delimiter``, or None if it is listed as itself (always, with no delimiter)."""
+    if not delimiter or not key.startswith(prefix):
+        return None
+    index = key.find(delimiter, len(prefix))
+    return None if index < 0 else key[: index + len(delimiter)]
+
+
 def prefix_end(prefix: str) -> str | None:
     """The smallest string greater than every string that starts with ``prefix``, or None if
     there is none (``prefix`` is empty or all U+10FFFF): then nothing follows the prefix."""

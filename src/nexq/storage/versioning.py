@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from nexq.storage.errors import InvalidArgument
 from nexq.storage.metadata.port import MetadataStore
-from nexq.storage.model import Bucket, prefix_end
+from nexq.storage.model import Bucket, common_prefix, prefix_end
 from nexq.storage.versions import ListedVersion, VersionListing, parse_version_id, shown
-
-
-def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
-    if not delimiter or not key.startswith(prefix):
-        return None
-    index = key.find(delimiter, len(prefix))
-    return None if index < 0 else key[: index + len(delimiter)]
 
 
 def list_versions(
@@ -37,7 +30,7 @@ def list_versions(
         if version_id_marker is not None:
             rank = store.version_rank(bucket.id, key_marker, parse_version_id(version_id_marker))
             below = rank if rank is not None else -1
-        rolled = _common_prefix(key_marker, prefix, delimiter)
+        rolled = common_prefix(key_marker, prefix, delimiter)
         if rolled is not None:  # that prefix was reported whole: skip what it holds
             following = prefix_end(rolled)
             if following is None:
@@ -55,7 +48,7 @@ def list_versions(
             if len(versions) + len(prefixes) >= max_keys:
                 assert last is not None
                 return VersionListing(versions, prefixes, True, last[0], last[1])
-            rolled = _common_prefix(version.key, prefix, delimiter)
+            rolled = common_prefix(version.key, prefix, delimiter)
             if rolled is None:
                 versions.append(version)
                 last = (version.key, shown(version.version_id))
