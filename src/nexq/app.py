@@ -29,7 +29,6 @@ from nexq.core import postgres, sql
 from nexq.core.crypto import SecretBox
 from nexq.core.data_keys import DataKeys, SqlDataKeys
 from nexq.core.db import Database
-from nexq.core.durability import FileSystemSync, NoSync
 from nexq.core.egress import Egress, parse_networks
 from nexq.core.errors import Forbidden
 from nexq.core.generation import GenerationWatch
@@ -135,16 +134,11 @@ class Nexq:
 def open_database(settings: Settings) -> sql.Database:
     """The metadata database the settings name: PostgreSQL at ``database_url`` (migrated by
     ``nexq admin migrate``; a node refuses a schema it does not know), else SQLite in the
-    data dir (migrated here). Blob files are made durable by one syncfs of the data dir per
-    group commit, before the rows that name them; blobs in RADOS are durable when written."""
-    durability = NoSync() if settings.blobs_url else FileSystemSync()
+    data dir (migrated here). The blob files a row names are durable before it is written:
+    their writers flush them (files) or the cluster holds them (RADOS)."""
     if settings.database_url:
-        return PostgresDatabase(
-            settings.database_url, SCHEMAS, sync_root=settings.data_dir, durability=durability
-        )
-    return Database(
-        settings.data_dir / "meta.db", settings.data_dir, SCHEMAS, durability=durability
-    )
+        return PostgresDatabase(settings.database_url, SCHEMAS)
+    return Database(settings.data_dir / "meta.db", SCHEMAS)
 
 
 def open_blobs(settings: Settings, service: str) -> BlobStore:

@@ -25,7 +25,7 @@ Stores = tuple[MetadataStore, AccountStore]
 
 
 def sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Stores, Callable[[], None]]:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     return (SqliteMetadata(db), SqliteAccounts(db)), db.close
 
 

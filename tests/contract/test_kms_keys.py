@@ -28,7 +28,7 @@ from tests.postgres import PostgresServer
 
 
 def sqlite(_: pytest.FixtureRequest, tmp_path: Path) -> tuple[KmsKeyStore, Callable[[], None]]:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     return SqlKmsKeys(db), db.close
 
 

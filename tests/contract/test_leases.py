@@ -31,7 +31,7 @@ HOLDER = textwrap.dedent(
     if where.startswith("postgresql://"):
         db = PostgresDatabase(where, SCHEMAS)
     else:
-        db = Database(Path(where), Path(where).parent, SCHEMAS)
+        db = Database(Path(where), SCHEMAS)
     lease = db.lease("collect garbage")
     print("held" if lease.held() else "refused", flush=True)
     sys.stdin.read()  # hold it until killed
@@ -42,7 +42,7 @@ HOLDER = textwrap.dedent(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        Database(tmp_path / "meta.db", tmp_path, SCHEMAS).close()
+        Database(tmp_path / "meta.db", SCHEMAS).close()
         yield str(tmp_path / "meta.db")
     else:
         server: PostgresServer = request.getfixturevalue("postgres")
@@ -54,7 +54,7 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def _open(where: str) -> AnyDatabase:
     if where.startswith("postgresql://"):
         return PostgresDatabase(where, SCHEMAS)
-    return Database(Path(where), Path(where).parent, SCHEMAS)
+    return Database(Path(where), SCHEMAS)
 
 
 def _holder(where: str) -> subprocess.Popen[str]:

@@ -21,7 +21,7 @@ from nexq.storage.model import Bucket, Counters, UsageRow
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteMetadata]:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     accounts = SqliteAccounts(db)
     for account_id in ("a", "b"):
         accounts.add_account(

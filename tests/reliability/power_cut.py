@@ -1,13 +1,15 @@
 """A volatile page cache for a Nexq data dir: what a power cut keeps of the blob files.
 
 :class:`PageCache` is a :class:`nexq.core.durability.Durability`. It does not flush anything
-itself: it records, at each ``sync_tree`` call, the tree of blob files and temporaries as
-it is when the call starts (each name, the inode it names and that inode's size), and
-publishes that record as *durable* when the call returns. Between two calls, nothing that
-was written is durable: a file created or renamed since is lost, a file grown since is cut
-back, a file unlinked since comes back. That is the worst a power cut may do to a file
-system whose only promise is ``syncfs`` (and the page cache may keep less than that only if
-the disk lies, which no test on this machine can model).
+itself: it records what each call covers when the call starts, and publishes it as
+*durable* when the call returns. ``sync_file`` covers the bytes of one inode (its size
+then); ``sync_dir`` covers the names in one directory (each name and the inode it names
+then). Nothing else that was written is durable: a name created or renamed into a
+directory since that directory's last call is lost (a rename out of it too), a name
+removed since comes back, and a file holds only the bytes its last ``sync_file`` covered
+(none if it had none). That is the worst a power cut may do to a POSIX file system whose
+only promises are ``fdatasync`` and ``fsync`` of a directory (the page cache may keep less
+than that only if the disk lies, which no test on this machine can model).
 
 Blob files are written once, from the start, and never rewritten, so the first ``size``
 bytes of an inode are the bytes it held when its size was recorded: a hard link to every
@@ -56,23 +58,47 @@ class PageCache:
         self._lock = threading.Lock()
         self.calls = 0
         # What exists when the model starts (the fan-out directories) counts as durable.
-        self._durable: Tree = self._scan()
+        start = self._scan()
+        self._names: dict[str, dict[str, int]] = {}  # directory → its durable names → inode
+        self._sizes: dict[int, int] = {}  # inode → its durable bytes
+        for relative, state in start.items():
+            directory, name = relative.rsplit("/", 1)
+            self._names.setdefault(directory, {})[name] = state.inode
+            self._sizes[state.inode] = state.size
 
-    def sync_tree(self, path: Path) -> None:
-        if path.resolve() != self.root.resolve():
-            # syncfs covers the whole file system, but the model knows only this tree.
-            raise AssertionError(f"sync_tree({path}) outside the modelled data dir {self.root}")
-        seen = self._scan()  # what was written before the call is what the call covers
+    def sync_file(self, fd: int) -> None:
+        info = os.fstat(fd)
+        if not self._pin_fd(fd, info.st_ino):
+            return  # unlinked already: no name will ever need its bytes (a late flush)
         if self._inner is not None:
-            self._inner.sync_tree(path)
+            self._inner.sync_file(fd)
         with self._lock:
-            self._durable = seen
+            self._sizes[info.st_ino] = max(self._sizes.get(info.st_ino, 0), info.st_size)
+            self.calls += 1
+
+    def sync_dir(self, path: Path) -> None:
+        try:
+            directory = path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            raise AssertionError(f"sync_dir({path}) outside the modelled data dir") from None
+        seen: Tree = {}
+        self._scan_dir(path, directory, seen, recurse=False)
+        if self._inner is not None:
+            self._inner.sync_dir(path)
+        with self._lock:
+            self._names[directory] = {
+                relative.rsplit("/", 1)[1]: state.inode for relative, state in seen.items()
+            }
             self.calls += 1
 
     def durable(self) -> Tree:
-        """The tree as the last finished durable call left it (never changed afterwards)."""
+        """What a power cut would leave now, as the finished durable calls say."""
         with self._lock:
-            return self._durable
+            return {
+                f"{directory}/{name}": FileState(inode, self._sizes.get(inode, 0))
+                for directory, names in self._names.items()
+                for name, inode in names.items()
+            }
 
     def restore(self, dest: Path, torn: random.Random | None = None) -> None:
         """Write into ``dest`` the blob files and temporaries a power cut would leave now."""
@@ -121,7 +147,7 @@ class PageCache:
             self._scan_dir(self.root / top, top, tree)
         return tree
 
-    def _scan_dir(self, directory: Path, relative: str, tree: Tree) -> None:
+    def _scan_dir(self, directory: Path, relative: str, tree: Tree, recurse: bool = True) -> None:
         try:
             entries = list(os.scandir(directory))
         except FileNotFoundError:
@@ -129,7 +155,8 @@ class PageCache:
         for entry in entries:
             name = f"{relative}/{entry.name}"
             if entry.is_dir(follow_symlinks=False):
-                self._scan_dir(Path(entry.path), name, tree)
+                if recurse:
+                    self._scan_dir(Path(entry.path), name, tree)
                 continue
             state = self._pin(entry)
             if state is not None:
@@ -149,3 +176,18 @@ class PageCache:
         if info.st_ino != entry.inode():
             raise AssertionError(f"shadow link {pinned} names another inode")
         return FileState(info.st_ino, info.st_size)
+
+    def _pin_fd(self, fd: int, inode: int) -> bool:
+        """Hard-link the open file's inode into the shadow directory (it may have no name
+        of its own by the time its bytes are read back). Its writer is not renaming it
+        while it asks for the flush, so the name the kernel gives for ``fd`` is current."""
+        pinned = self._shadow / str(inode)
+        try:
+            os.link(os.readlink(f"/proc/self/fd/{fd}"), pinned)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            return False  # its inode number may be reused: it must not be recorded
+        if os.stat(pinned).st_ino != inode:
+            raise AssertionError(f"shadow link {pinned} names another inode")
+        return True

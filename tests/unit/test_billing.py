@@ -61,7 +61,7 @@ def test_a_month_with_no_usage_costs_nothing() -> None:
 
 @pytest.fixture
 def installation(tmp_path: Path) -> Iterator[tuple[Database, Account]]:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     account = Account("acc", "a@example.com", "customer", "active", time.time())
     SqliteAccounts(db).add_account(account, "hash")
     yield db, account

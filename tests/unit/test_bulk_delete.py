@@ -32,9 +32,9 @@ class CountedDatabase(Database):
 
     writes = 0
 
-    def write(self, write: Write[T], *, sync_blobs: bool = False) -> T:
+    def write(self, write: Write[T]) -> T:
         self.writes += 1
-        return super().write(write, sync_blobs=sync_blobs)
+        return super().write(write)
 
 
 def _account(conn: Connection) -> Any:
@@ -45,7 +45,7 @@ def _account(conn: Connection) -> Any:
 
 
 def test_deleting_a_thousand_keys_is_one_durable_commit(tmp_path: Path) -> None:
-    db = CountedDatabase(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = CountedDatabase(tmp_path / "meta.db", SCHEMAS)
     try:
         db.write(_account)
         store = SqliteMetadata(db)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import sqlite3
 import threading
 from pathlib import Path
@@ -10,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from nexq.core.db import Committer, Database, Migration, Schema, SchemaMismatch, migrate
-from nexq.core.durability import FileSystemSync
 
 TABLE = Migration("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)")
 SCHEMA = [Schema("test", [TABLE])]
@@ -45,7 +43,7 @@ def test_a_failed_migration_applies_nothing(tmp_path: Path) -> None:
 
 
 def test_refused_write_keeps_neighbours(tmp_path: Path) -> None:
-    db = Database(tmp_path / "d.db", tmp_path, SCHEMA)
+    db = Database(tmp_path / "d.db", SCHEMA)
     try:
         gate = threading.Event()
         # Hold the commit stage so the next writes land in one batch.
@@ -57,9 +55,7 @@ def test_refused_write_keeps_neighbours(tmp_path: Path) -> None:
             raise ValueError("refused")
 
         bad = db._committer.submit(refuse)
-        flushed = db._committer.submit(
-            lambda conn: conn.execute("INSERT INTO t VALUES ('c', 3)"), sync_blobs=True
-        )
+        flushed = db._committer.submit(lambda conn: conn.execute("INSERT INTO t VALUES ('c', 3)"))
         gate.set()
         blocker.result(5)
         good.result(5)
@@ -73,13 +69,12 @@ def test_refused_write_keeps_neighbours(tmp_path: Path) -> None:
 
 
 def test_concurrent_writers_all_committed(tmp_path: Path) -> None:
-    committer_db = Database(tmp_path / "c.db", tmp_path, SCHEMA)
+    committer_db = Database(tmp_path / "c.db", SCHEMA)
     try:
 
         def put(i: int) -> None:
             committer_db.write(
-                lambda conn: conn.execute("INSERT INTO t VALUES (?, ?)", (f"k{i}", i)),
-                sync_blobs=i % 2 == 0,
+                lambda conn: conn.execute("INSERT INTO t VALUES (?, ?)", (f"k{i}", i))
             )
 
         threads = [threading.Thread(target=put, args=(i,)) for i in range(64)]
@@ -95,7 +90,7 @@ def test_concurrent_writers_all_committed(tmp_path: Path) -> None:
 
 
 def test_close_flushes_queued_writes(tmp_path: Path) -> None:
-    committer = Committer(tmp_path / "q.db", tmp_path)
+    committer = Committer(tmp_path / "q.db")
     conn = sqlite3.connect(tmp_path / "q.db", isolation_level=None)
     migrate(conn, SCHEMA)
     futures = [
@@ -105,45 +100,3 @@ def test_close_flushes_queued_writes(tmp_path: Path) -> None:
     committer.close()
     assert all(f.done() for f in futures)
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (10,)
-
-
-class _Recorded:
-    """A durability port that records its calls in the same log as the writes."""
-
-    def __init__(self, log: list[str], error: OSError | None = None) -> None:
-        self._log = log
-        self._error = error
-
-    def sync_tree(self, path: Path) -> None:
-        self._log.append(f"sync {path.name}")
-        if self._error is not None:
-            raise self._error
-
-
-def test_the_flush_goes_through_the_port_before_the_commit(tmp_path: Path) -> None:
-    log: list[str] = []
-    db = Database(tmp_path / "d.db", tmp_path, SCHEMA, durability=_Recorded(log))
-    try:
-        db.write(lambda conn: log.append("plain write"))
-        db.write(lambda conn: log.append("write with new blobs"), sync_blobs=True)
-    finally:
-        db.close()
-    assert log == ["plain write", f"sync {tmp_path.name}", "write with new blobs"]
-
-
-def test_a_failed_flush_refuses_its_writes_unrun(tmp_path: Path) -> None:
-    log: list[str] = []
-    eio = OSError(errno.EIO, "I/O error")
-    db = Database(tmp_path / "d.db", tmp_path, SCHEMA, durability=_Recorded(log, eio))
-    try:
-        with pytest.raises(OSError) as refused:
-            db.write(lambda conn: log.append("ran"), sync_blobs=True)
-        assert refused.value is eio and log == [f"sync {tmp_path.name}"]
-    finally:
-        db.close()
-
-
-def test_file_system_sync_flushes_or_says_why(tmp_path: Path) -> None:
-    FileSystemSync().sync_tree(tmp_path)
-    with pytest.raises(FileNotFoundError):
-        FileSystemSync().sync_tree(tmp_path / "missing")

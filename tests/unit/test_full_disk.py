@@ -26,7 +26,7 @@ def test_enospc_and_edquot_are_storage_full_other_errors_are_not() -> None:
 
 
 def test_a_full_database_is_storage_full_for_the_writer(tmp_path: Path) -> None:
-    db = Database(tmp_path / "d.db", tmp_path, BLOBS)
+    db = Database(tmp_path / "d.db", BLOBS)
     try:
         db.write(lambda conn: conn.execute("INSERT INTO t VALUES (zeroblob(100))"))
 
@@ -63,7 +63,7 @@ def test_free_space_refuses_what_would_eat_the_reserve(tmp_path: Path) -> None:
 
 
 def test_a_batch_lost_to_a_full_disk_tells_every_writer(tmp_path: Path) -> None:
-    db = Database(tmp_path / "d.db", tmp_path, BLOBS)
+    db = Database(tmp_path / "d.db", BLOBS)
     try:
         gate, started = threading.Event(), threading.Event()
 

@@ -23,7 +23,7 @@ from nexq.core.identity import Account
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteAccounts]:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     accounts = SqliteAccounts(db)
     accounts.add_account(Account("a1", "a@example.com", "customer", "active", 0.0), "hash")
     yield accounts

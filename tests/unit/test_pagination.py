@@ -116,7 +116,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root: Path = tmp_path_factory.mktemp("pagination")
-    db = Database(root / "meta.db", root, SCHEMAS)
+    db = Database(root / "meta.db", SCHEMAS)
     store = SqliteMetadata(db)
     accounts = SqliteAccounts(db)
     owner = Account("owner", "owner@example.com", "customer", "active", 0.0)

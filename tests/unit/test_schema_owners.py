@@ -36,7 +36,7 @@ def test_owners_build_the_same_database_as_the_single_list(tmp_path: Path) -> No
         for s in SCHEMAS
         if any(m.legacy is not None for m in s.migrations)
     ]
-    Database(tmp_path / "owners.db", tmp_path, then).close()
+    Database(tmp_path / "owners.db", then).close()
     assert _schema(tmp_path / "owners.db") == _schema(legacy)
 
 
@@ -77,7 +77,7 @@ def test_a_data_dir_made_by_the_single_list_migrates_in_place(tmp_path: Path) ->
     for statement in rows.values():
         conn.execute(statement)
     conn.close()
-    db = Database(path, tmp_path, SCHEMAS)
+    db = Database(path, SCHEMAS)
     try:
         reader = db.reader()
         for table in rows:

@@ -53,7 +53,7 @@ def test_the_migration_starts_each_account_from_its_buckets(tmp_path: Path) -> N
             (bucket, bucket, account, stored),
         )
     conn.close()
-    db = Database(path, tmp_path, SCHEMAS)
+    db = Database(path, SCHEMAS)
     try:
         store = SqliteMetadata(db)
         assert (store.stored_bytes("a"), store.stored_bytes("b")) == (123, 7)
@@ -64,7 +64,7 @@ def test_the_migration_starts_each_account_from_its_buckets(tmp_path: Path) -> N
 
 
 def test_fsck_finds_wrong_counters_and_recounts_them(tmp_path: Path) -> None:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     try:
         store = SqliteMetadata(db)
 
@@ -101,7 +101,7 @@ def test_fsck_finds_wrong_counters_and_recounts_them(tmp_path: Path) -> None:
 
 def test_the_remembered_figure_is_only_used_when_asked_for(tmp_path: Path) -> None:
     now = [1000.0]
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     try:
         store = SqliteMetadata(db, clock=lambda: now[0])
 

@@ -2,9 +2,10 @@
 engine (SQLite in WAL mode). ``core.postgres`` is the engine for several nodes.
 
 Writes go through one :class:`Committer` thread per process. It gathers every write that is
-waiting, makes the blob files they reference durable with one ``syncfs``, runs them in one
-transaction and commits once. Concurrent writers therefore share two flushes instead of
-paying two each, and an acknowledged write is on disk before its caller hears of it.
+waiting, runs them in one transaction and commits once. Concurrent writers therefore share
+one flush of the database instead of paying one each, and an acknowledged write is on disk
+before its caller hears of it. The blob files a write names were made durable by their
+writers before it was queued (``core.durability``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from nexq.core.durability import Durability, FileSystemSync
 from nexq.core.errors import full_disk_as_domain
 from nexq.core.sql import T, Write
 
@@ -134,11 +134,10 @@ class Readers:
 
 
 class _Job:
-    __slots__ = ("future", "sync", "write")
+    __slots__ = ("future", "write")
 
-    def __init__(self, write: Write[Any], sync: bool) -> None:
+    def __init__(self, write: Write[Any]) -> None:
         self.write = write
-        self.sync = sync
         self.future: Future[Any] = Future()
 
 
@@ -184,56 +183,38 @@ class SqliteWriter:
 
 
 class Committer:
-    """Runs writes in batches: one syncfs and one commit for everything that was waiting.
+    """Runs writes in batches, in a thread of its own: one commit for everything that was
+    waiting."""
 
-    Two stages run in their own threads, so they overlap: while one batch's blob files are
-    flushed, the previous batch is committed. A write that references new blob files passes
-    through the flush stage first; one that does not goes straight to the commit stage.
-    The flush is ``durability.sync_tree(sync_root)``: ``syncfs`` unless told otherwise.
-    """
-
-    def __init__(
-        self,
-        writer: Writer | Path,
-        sync_root: Path,
-        max_batch: int = 256,
-        *,
-        durability: Durability | None = None,
-    ) -> None:
+    def __init__(self, writer: Writer | Path, max_batch: int = 256) -> None:
         self._writer: Writer = SqliteWriter(writer) if isinstance(writer, Path) else writer
         self._conn: Any = self._writer.open()
-        self._sync_root = sync_root
-        self._durability = durability or FileSystemSync()
         self._max_batch = max_batch
-        self._to_flush: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._to_commit: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._flusher = threading.Thread(target=self._flush_stage, name="nexq-flush", daemon=True)
         self._thread = threading.Thread(target=self._commit_stage, name="nexq-commit", daemon=True)
-        self._flusher.start()
         self._thread.start()
 
-    def submit(self, write: Write[T], *, sync_blobs: bool = False) -> Future[T]:
-        """Queue ``write``; ``sync_blobs`` when it references blob files written just now."""
-        job = _Job(write, sync_blobs)
-        (self._to_flush if sync_blobs else self._to_commit).put(job)
+    def submit(self, write: Write[T]) -> Future[T]:
+        """Queue ``write``."""
+        job = _Job(write)
+        self._to_commit.put(job)
         return job.future
 
-    def run(self, write: Write[T], *, sync_blobs: bool = False) -> T:
+    def run(self, write: Write[T]) -> T:
         """Queue ``write`` and wait until it is committed; re-raises what it raised."""
-        result: T = self.submit(write, sync_blobs=sync_blobs).result()
+        result: T = self.submit(write).result()
         return result
 
     def close(self) -> None:
-        """Finish what is queued and stop both stages."""
-        self._to_flush.put(None)
-        self._flusher.join()
+        """Finish what is queued and stop."""
         self._to_commit.put(None)
         self._thread.join()
         if self._conn is not None:
             self._conn.close()
 
-    def _batches(self, source: queue.SimpleQueue[_Job | None]) -> Iterator[list[_Job]]:
-        """Everything waiting in ``source``, a batch at a time, until None arrives."""
+    def _batches(self) -> Iterator[list[_Job]]:
+        """Everything waiting, a batch at a time, until None arrives."""
+        source = self._to_commit
         while True:
             first = source.get()
             if first is None:
@@ -253,20 +234,8 @@ class Committer:
             if stop:
                 return
 
-    def _flush_stage(self) -> None:
-        for batch in self._batches(self._to_flush):
-            try:
-                # The blob files must be durable before the rows that make them visible.
-                self._durability.sync_tree(self._sync_root)
-            except BaseException as exc:
-                for job in batch:
-                    job.future.set_exception(full_disk_as_domain(exc))
-                continue
-            for job in batch:
-                self._to_commit.put(job)
-
     def _commit_stage(self) -> None:
-        for batch in self._batches(self._to_commit):
+        for batch in self._batches():
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
@@ -360,10 +329,7 @@ class Database:
     def __init__(
         self,
         path: Path,
-        sync_root: Path,
         schemas: Sequence[Schema],
-        *,
-        durability: Durability | None = None,
     ) -> None:
         self.path = path
         bootstrap = connect(path)
@@ -372,7 +338,7 @@ class Database:
         finally:
             bootstrap.close()
         self._readers = Readers(path)
-        self._committer = Committer(path, sync_root, durability=durability)
+        self._committer = Committer(path)
         # Beside the database as SQLite's own -wal and -shm files, made as it opens.
         self._leases = os.open(
             path.with_name(path.name + "-leases"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
@@ -382,9 +348,9 @@ class Database:
         """A read-only connection for the calling thread."""
         return self._readers.get()
 
-    def write(self, write: Write[T], *, sync_blobs: bool = False) -> T:
+    def write(self, write: Write[T]) -> T:
         """Run ``write`` in the next group commit and wait for it to be durable."""
-        return self._committer.run(write, sync_blobs=sync_blobs)
+        return self._committer.run(write)
 
     def write_later(self, write: Write[Any]) -> None:
         """Queue ``write`` without waiting (house-keeping whose loss a restart repairs)."""

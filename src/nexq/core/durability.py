@@ -1,57 +1,48 @@
 """The durable calls Nexq makes for its blob files, behind one small port.
 
 Every flush that makes blob files durable goes through :class:`Durability`, so a test can
-record the calls and model what a power cut keeps: a file written after the last durable
-call covering it is gone (tests/reliability/test_power_cut.py). SQLite makes its own files
+record the calls and model what a power cut keeps: a file's bytes written after the last
+``sync_file`` of it are gone, and a name made (or removed) after the last ``sync_dir`` of
+its directory is undone (tests/reliability/test_power_cut.py). SQLite makes its own files
 durable (WAL, ``synchronous=FULL``) and is not behind this port.
 
-There is one call, ``sync_tree``, because Nexq makes one kind of durable call: ``syncfs`` of
-the data dir's file system, once per group commit, which covers the data and the directory
-entries (renames) of every file written before it. A design with per-file ``fdatasync``
-would add ``sync_file`` and ``sync_dir`` here (a file's name is durable only once its
-directory is synced), and the test model would have to track names and data apart.
+Each blob writer flushes its own file and the directory entry that names it, before the
+row that names it is committed. The calls are per file, not one ``syncfs`` per group
+commit: ``syncfs`` also flushes every dirty page of the whole file system, other programs'
+included, and one gigabyte left unflushed by a neighbour stalled every small write behind
+it for most of a second (docs/performance.md). Concurrent writers' flushes still share the
+file system's journal commits, so a burst of small writes pays about one each.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 from pathlib import Path
 from typing import Protocol
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
 
 class Durability(Protocol):
-    """Makes what was written under a directory durable."""
+    """Makes a file's bytes, and a directory's entries, durable."""
 
-    def sync_tree(self, path: Path) -> None:
-        """Return once every file, its data and its directory entry, written under ``path``
-        before the call is durable (survives a power cut); OSError if it may not be."""
+    def sync_file(self, fd: int) -> None:
+        """Return once the bytes written to the open file ``fd`` (and its size) are
+        durable: they survive a power cut. OSError if they may not be."""
 
-
-class FileSystemSync:
-    """:class:`Durability` by ``syncfs(2)``: one flush of the whole file system holding the
-    path, shared by every write of a group commit (so give Nexq its own file system)."""
-
-    def sync_tree(self, path: Path) -> None:
-        sync_filesystem(path)
+    def sync_dir(self, path: Path) -> None:
+        """Return once the entries of the directory ``path`` (files created, renamed into
+        or removed from it) are durable; OSError if they may not be."""
 
 
-def sync_filesystem(path: Path) -> None:
-    """Flush every dirty page and directory entry of the file system holding ``path``."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if _libc.syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-    finally:
-        os.close(fd)
+class FileSync:
+    """:class:`Durability` by ``fdatasync(2)`` of the file and ``fsync(2)`` of its
+    directory, each covering only what Nexq wrote."""
 
+    def sync_file(self, fd: int) -> None:
+        os.fdatasync(fd)
 
-class NoSync:
-    """:class:`Durability` for blobs that are durable once written (a cluster that
-    acknowledges a write only when its replicas hold it): nothing left to flush."""
-
-    def sync_tree(self, path: Path) -> None:
-        return None
+    def sync_dir(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -29,7 +29,6 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -37,7 +36,6 @@ from psycopg import adapt, postgres
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from nexq.core.db import Committer, Schema, SchemaMismatch, newer
-from nexq.core.durability import Durability, NoSync
 from nexq.core.errors import Unavailable
 from nexq.core.sql import Cursor, T, Write
 
@@ -310,12 +308,7 @@ class AdvisoryLease:
 
 
 class PostgresDatabase:
-    """The metadata database of one process on PostgreSQL (a :class:`nexq.core.sql.Database`).
-
-    ``durability`` flushes blob files before their batch commits, as with SQLite, when the
-    blobs are files on this host; blobs kept by a cluster (RADOS) are durable when written,
-    and the default is no flush.
-    """
+    """The metadata database of one process on PostgreSQL (a :class:`nexq.core.sql.Database`)."""
 
     engine = "postgresql"
 
@@ -324,8 +317,6 @@ class PostgresDatabase:
         url: str,
         schemas: Sequence[Schema],
         *,
-        sync_root: Path | None = None,
-        durability: Durability | None = None,
         migrate_schema: bool = False,
         readers: int = 8,
     ) -> None:
@@ -343,18 +334,13 @@ class PostgresDatabase:
             name="nexq-readers",
         )
         self._reader = _PooledReader(self._pool)
-        self._committer = Committer(
-            # Without a blob root on this host there is nothing to flush: NoSync ignores it.
-            _PostgresWriter(url),
-            sync_root or Path("/"),
-            durability=durability or NoSync(),
-        )
+        self._committer = Committer(_PostgresWriter(url))
 
     def reader(self) -> _PooledReader:
         return self._reader
 
-    def write(self, write: Write[T], *, sync_blobs: bool = False) -> T:
-        return self._committer.run(write, sync_blobs=sync_blobs)
+    def write(self, write: Write[T]) -> T:
+        return self._committer.run(write)
 
     def write_later(self, write: Write[Any]) -> None:
         self._committer.submit(write)

@@ -70,9 +70,9 @@ class Database(Protocol):
         committed when it starts)."""
         ...
 
-    def write(self, write: Write[T], *, sync_blobs: bool = False) -> T:
-        """Run ``write`` in the next group commit and wait until it is durable;
-        ``sync_blobs`` when it references blob files written just now."""
+    def write(self, write: Write[T]) -> T:
+        """Run ``write`` in the next group commit and wait until it is durable (the blob
+        files it names were made durable by their writers)."""
         ...
 
     def write_later(self, write: Write[Any]) -> None:

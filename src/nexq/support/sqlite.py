@@ -50,8 +50,7 @@ class SqliteSupport:
             _insert_message(conn, first)
             return numbered
 
-        sync = bool(first.attachments)  # attachment files must be durable before their rows
-        return self._db.write(write, sync_blobs=sync)
+        return self._db.write(write)
 
     def get_ticket(self, ticket_id: str) -> Ticket | None:
         row = (
@@ -91,7 +90,7 @@ class SqliteSupport:
             _insert_message(conn, message)
             _update(conn, ticket)
 
-        self._db.write(write, sync_blobs=bool(message.attachments))
+        self._db.write(write)
 
     def update_ticket(self, ticket: Ticket) -> None:
         self._db.write(lambda conn: _update(conn, ticket))

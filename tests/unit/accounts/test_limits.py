@@ -43,7 +43,7 @@ limits.queue = { queues = 50, queue_rps = -1 }
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[SqliteAccounts]:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     store = SqliteAccounts(db)
     store.add_account(Account("acc", "a@example.com", "customer", "active", time.time()), "h")
     yield store

@@ -372,7 +372,7 @@ def today(
         tiers.write_text(OLD_TIERS + METERED_OLD)
     else:
         tiers.write_text(default_tiers_text() + METERED_NEW)
-    db = Database(folder / "meta.db", folder, SCHEMAS)
+    db = Database(folder / "meta.db", SCHEMAS)
     accounts = SqliteAccounts(db)
     storage = Metered("storage", "Object Storage", METERS, StorageMeters(SqliteMetadata(db)))
     catalog = load_tiers(tiers)

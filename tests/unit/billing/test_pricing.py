@@ -99,7 +99,7 @@ def test_a_made_up_service_is_priced_from_its_own_meters() -> None:
 
 @pytest.fixture
 def installation(tmp_path: Path) -> Iterator[tuple[Database, SqliteAccounts]]:
-    db = Database(tmp_path / "meta.db", tmp_path, SCHEMAS)
+    db = Database(tmp_path / "meta.db", SCHEMAS)
     accounts = SqliteAccounts(db)
     for account_id in ("sender", "keeper", "idle"):
         accounts.add_account(

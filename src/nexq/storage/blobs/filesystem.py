@@ -1,4 +1,5 @@
-"""Blobs as files under the data directory: written to tmp/, fsynced by the group commit."""
+"""Blobs as files under the data directory: written to tmp/, renamed into the blob tree and
+made durable by their writer before any row names them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from nexq.core.durability import Durability, FileSync
 from nexq.core.errors import full_disk_named
 from nexq.storage.blobs.port import BlobWriter, OpenBlob
 from nexq.storage.blobs.space import FreeSpace
@@ -18,9 +20,10 @@ _COPY_CHUNK = 8 * 1024 * 1024
 class FileBlobWriter:
     """Writes one blob to a temporary file, then renames it into the blob tree."""
 
-    def __init__(self, root: Path, tmp: Path, space: FreeSpace) -> None:
+    def __init__(self, root: Path, tmp: Path, space: FreeSpace, durability: Durability) -> None:
         self._root = root
         self._space = space
+        self._durability = durability
         self._name = uuid.uuid4().hex
         self._tmp_path = tmp / self._name
         space.take(0)
@@ -53,13 +56,24 @@ class FileBlobWriter:
         self._size += count
 
     def commit(self) -> str:
-        # The data and the rename are made durable together with the metadata that points at
-        # them: the committer calls syncfs before committing (see core.db.Committer).
-        os.close(self._fd)
-        self._fd = -1
         relative = f"{self._name[:2]}/{self._name}"
-        with full_disk_named():
-            os.rename(self._tmp_path, self._root / relative)
+        target = self._root / relative
+        try:
+            with full_disk_named():
+                os.rename(self._tmp_path, target)
+                # Renamed first, then flushed: on a journalling file system the file's flush
+                # commits the rename in the same journal transaction, and the directory's
+                # flush finds nothing left to do. Until the row naming it commits, a file
+                # here that a power cut cut short is an orphan for garbage collection.
+                self._durability.sync_file(self._fd)
+                self._durability.sync_dir(target.parent)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+            raise
+        finally:
+            os.close(self._fd)
+            self._fd = -1
         return relative
 
     def abort(self) -> None:
@@ -100,8 +114,9 @@ class OpenFile:
 class FileBlobStore:
     """:class:`BlobStore` on a local (or shared, mounted) file system."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, durability: Durability | None = None) -> None:
         self.root = root / "blobs"
+        self._durability = durability or FileSync()
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.space = FreeSpace(root)
@@ -111,7 +126,7 @@ class FileBlobStore:
             (self.root / f"{fan:02x}").mkdir(parents=True, exist_ok=True)
 
     def writer(self) -> FileBlobWriter:
-        return FileBlobWriter(self.root, self.tmp, self.space)
+        return FileBlobWriter(self.root, self.tmp, self.space, self._durability)
 
     def open(self, path: str) -> OpenFile:
         return OpenFile(self.root / path)

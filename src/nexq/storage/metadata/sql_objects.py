@@ -64,7 +64,7 @@ class SqlObjects(SqlBase):
             old = versions.check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
             return versions.write_current(conn, meta, old, quota, add_to_counters, discard)
 
-        return self._db.write(write, sync_blobs=True)
+        return self._db.write(write)
 
     def delete_object(self, bucket_id: str, key: str) -> Removal:
         done = self.delete_objects(bucket_id, [Deletion(key)])[0]

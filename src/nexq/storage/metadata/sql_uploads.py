@@ -125,7 +125,7 @@ class SqlUploads(SqlBase):
             else:
                 raise NoSuchUpload()
 
-        self._db.write(write, sync_blobs=True)
+        self._db.write(write)
 
     def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
         rows = (

@@ -1,0 +1,92 @@
+"""A blob file is durable, bytes and name, when its writer's commit returns; nothing else is
+flushed (the power-cut model in tests/reliability checks the same end to end)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from nexq.core.durability import FileSync
+from nexq.core.errors import StorageFull
+from nexq.storage.blobs.filesystem import FileBlobStore
+
+
+class Recorded:
+    """A durability port that records what each call covers, and may fail."""
+
+    def __init__(self, error: OSError | None = None) -> None:
+        self.calls: list[str] = []
+        self._error = error
+
+    def sync_file(self, fd: int) -> None:
+        info = os.fstat(fd)
+        self.calls.append(f"file {info.st_size} bytes, {info.st_nlink} name")
+        if self._error is not None:
+            raise self._error
+
+    def sync_dir(self, path: Path) -> None:
+        self.calls.append(f"dir {path.name}: {sorted(os.listdir(path))}")
+
+
+def test_commit_flushes_the_file_then_the_directory_that_names_it(tmp_path: Path) -> None:
+    port = Recorded()
+    store = FileBlobStore(tmp_path, port)
+    writer = store.writer()
+    writer.write(b"x" * 5000)
+    assert port.calls == []  # nothing is flushed while the body arrives
+    relative = writer.commit()
+    fan, name = relative.split("/")
+    assert port.calls == ["file 5000 bytes, 1 name", f"dir {fan}: {[name]}"]
+    assert (store.root / relative).read_bytes() == b"x" * 5000
+    assert os.listdir(store.tmp) == []
+
+
+def test_an_aborted_blob_is_never_flushed(tmp_path: Path) -> None:
+    port = Recorded()
+    store = FileBlobStore(tmp_path, port)
+    writer = store.writer()
+    writer.write(b"partial")
+    writer.abort()
+    assert port.calls == [] and os.listdir(store.tmp) == []
+
+
+def test_a_failed_flush_fails_the_commit_and_leaves_no_blob(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path, Recorded(OSError(errno.ENOSPC, "No space left on device")))
+    writer = store.writer()
+    writer.write(b"y" * 100)
+    with pytest.raises(StorageFull):
+        writer.commit()
+    writer.abort()  # what every caller does after a failure: harmless here
+    assert [p for p in store.root.rglob("*") if p.is_file()] == []
+    assert os.listdir(store.tmp) == []
+    failing = FileBlobStore(tmp_path, Recorded(OSError(errno.EIO, "I/O error")))
+    writer = failing.writer()
+    with pytest.raises(OSError) as refused:
+        writer.commit()
+    assert refused.value.errno == errno.EIO
+
+
+def test_file_sync_flushes_or_says_why(tmp_path: Path) -> None:
+    sync = FileSync()
+    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, b"data")
+        sync.sync_file(fd)
+    finally:
+        os.close(fd)
+    before = len(os.listdir("/proc/self/fd"))
+    sync.sync_dir(tmp_path)
+    assert len(os.listdir("/proc/self/fd")) == before  # no descriptor is kept
+    with pytest.raises(FileNotFoundError):
+        sync.sync_dir(tmp_path / "missing")
+    read_end, write_end = os.pipe()
+    try:
+        with pytest.raises(OSError) as refused:
+            sync.sync_file(write_end)  # a pipe cannot be made durable: the kernel says so
+        assert refused.value.errno == errno.EINVAL
+    finally:
+        os.close(read_end)
+        os.close(write_end)
