@@ -52,7 +52,8 @@ import psycopg
 
 import run as _run
 import servers as _servers
-from run import Row, cell, fmt, log, ratio, rows_for, wait_quiet
+from report import Row, cell, fmt, ratio, rows_for
+from run import log, wait_quiet
 from servers import (
     REPO,
     Endpoint,

@@ -4,7 +4,8 @@ Every server is started by the harness itself on 127.0.0.1 with a free port and
 a fresh temporary data directory, in its own session (process group) so that it
 and the children it forks (uvicorn workers, nginx workers) can be stopped
 together by the group id of the process we started, and measured together by
-walking ``/proc`` for its descendants.
+walking ``/proc`` for its descendants. Nexq is started here; the peers it is
+measured against (moto, nginx, s3rver) are in peers.py.
 """
 
 from __future__ import annotations
@@ -342,90 +343,6 @@ class Server:
         self.proc = None
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class MotoServer(Server):
-    name = "moto"
-    label = "moto"
-
-    def start(self) -> Endpoint:
-        self.port = free_port()
-        env = dict(os.environ, TMPDIR=str(self.dir))  # moto spools large values to temp files
-        proc = self._spawn(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)], env
-        )
-        wait_http("127.0.0.1", self.port, proc, 60)
-        self.endpoint = Endpoint("127.0.0.1", self.port, "AKIDBENCHMOTO", "secret", proc.pid)
-        return self.endpoint
-
-
-NGINX_CONF = """\
-worker_processes {workers};
-daemon off;
-master_process on;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-{user}
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    client_max_body_size 0;
-    client_body_temp_path {d}/tmp_body;
-    proxy_temp_path {d}/tmp_proxy;
-    fastcgi_temp_path {d}/tmp_fastcgi;
-    uwsgi_temp_path {d}/tmp_uwsgi;
-    scgi_temp_path {d}/tmp_scgi;
-    default_type application/octet-stream;
-    server {{
-        listen 127.0.0.1:{port};
-        root {d}/data;
-        location / {{
-            dav_methods PUT DELETE;
-            create_full_put_path on;
-            dav_access user:rw group:r all:r;
-        }}
-    }}
-}}
-"""
-
-
-class NginxServer(Server):
-    """nginx as a plain-HTTP ceiling: static GET/HEAD, WebDAV PUT, no S3 semantics."""
-
-    name = "nginx"
-    label = "nginx"
-    s3 = False
-
-    def __init__(self, tmp_root: str | None = None, keep: bool = False, workers: int = 1) -> None:
-        super().__init__(tmp_root, keep)
-        self.workers = workers
-
-    def start(self) -> Endpoint:
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        self.port = free_port()
-        (self.dir / "data").mkdir()
-        user = "user root root;" if os.geteuid() == 0 else ""
-        conf = self.dir / "nginx.conf"
-        conf.write_text(
-            NGINX_CONF.format(workers=self.workers, d=self.dir, user=user, port=self.port)
-        )
-        proc = self._spawn(
-            [nginx, "-e", str(self.dir / "error.log"), "-p", str(self.dir), "-c", str(conf)]
-        )
-        wait_http("127.0.0.1", self.port, proc, 30)
-        self.endpoint = Endpoint("127.0.0.1", self.port, "AKIDBENCHNGINX", "secret", proc.pid)
-        return self.endpoint
-
-    def create_bucket(self, bucket: str) -> None:
-        (self.dir / "data" / bucket).mkdir(parents=True, exist_ok=True)
-
-    def log_tail(self) -> str:
-        return _tail(self.log) + _tail(self.dir / "error.log")
 
 
 def nexq_cmd() -> list[str]:

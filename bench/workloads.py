@@ -55,6 +55,7 @@ class Params:
     mp_conc: int = 4
     unsigned: bool = False
     io_timeout: float = 300.0
+    dirty_mib: int = 1024  # put4k_dirty: another program's unsynced writes before the PUTs
 
 
 class Client:
@@ -92,7 +93,7 @@ def describe(resp: Response) -> str:
     return " ".join(" ".join(parts).split())[:300]
 
 
-def _pct(sorted_vals: list[float], q: float) -> float:
+def percentile(sorted_vals: list[float], q: float) -> float:
     if not sorted_vals:
         return float("nan")
     return sorted_vals[min(len(sorted_vals) - 1, int(q * len(sorted_vals)))]
@@ -179,12 +180,17 @@ async def _ops(
     check: Callable[[Response], str | None],
     warm_n: int = 0,
     warm_make: Callable[[int], Req] | None = None,
+    before_timed: Callable[[], dict[str, float]] | None = None,
 ) -> Result:
-    """Warm up (untimed, unchecked beyond errors), then the timed run of ``n`` requests."""
+    """Warm up (untimed, unchecked beyond errors), then the timed run of ``n`` requests.
+
+    ``before_timed`` runs (blocking, untimed) between the two; its figures join ``extra``.
+    """
     if warm_n:
         warm = await _drive(client, warm_n, conc, 30.0, warm_make or make, check)
         if warm.errors and not warm.ok:
             return Result(error=f"warm-up failed: {warm.errors[0]}")
+    setup = before_timed() if before_timed is not None else {}
     with CpuMeter(client.ep.pid) as cpu:
         run = await _drive(client, n, conc, cap_s, make, check)
     run.lat.sort()
@@ -194,11 +200,14 @@ async def _ops(
         extra={
             "ok": run.ok,
             "requests": done,
-            "p50_ms": _pct(run.lat, 0.50) * 1e3,
-            "p99_ms": _pct(run.lat, 0.99) * 1e3,
+            "p50_ms": percentile(run.lat, 0.50) * 1e3,
+            "p99_ms": percentile(run.lat, 0.99) * 1e3,
+            "p999_ms": percentile(run.lat, 0.999) * 1e3,
+            "max_ms": run.lat[-1] * 1e3 if run.lat else float("nan"),
             "connects": run.connects,
             **cpu.figures(max(done, 1)),
             "seconds": run.elapsed,
+            **setup,
         },
     )
     if run.errors:
@@ -225,16 +234,23 @@ def _cached(key: str, make: Callable[[], T]) -> T:
     return _CACHE[key]  # type: ignore[no-any-return]
 
 
-def small_key(i: int) -> str:
-    return f"/{BUCKET}/small/{i:06d}"
+def small_key(i: int, prefix: str = "small") -> str:
+    return f"/{BUCKET}/{prefix}/{i:06d}"
 
 
-def small_put(client: Client, p: Params) -> Result:
+def small_put(
+    client: Client,
+    p: Params,
+    prefix: str = "small",
+    before_timed: Callable[[], dict[str, float]] | None = None,
+) -> Result:
+    """``small_n`` PUTs of the 4 KiB body to distinct keys under ``prefix``/, after an
+    untimed warm-up and then ``before_timed`` (see :func:`_ops`)."""
     body = small_body()
     ph = UNSIGNED_PAYLOAD if p.unsigned else hashlib.sha256(body).hexdigest()
 
     def make(i: int) -> Req:
-        target, headers = client.prep("PUT", small_key(i), payload_hash=ph)
+        target, headers = client.prep("PUT", small_key(i, prefix), payload_hash=ph)
         return "PUT", target, headers, body
 
     def check(r: Response) -> str | None:
@@ -244,9 +260,10 @@ def small_put(client: Client, p: Params) -> Result:
         target, headers = client.prep("PUT", f"/{BUCKET}/warm/{i:06d}", payload_hash=ph)
         return "PUT", target, headers, body
 
-    return run_async(
-        _ops(client, p.small_n, p.small_conc, p.small_cap_s, make, check, p.warmup, warm)
+    timed = _ops(
+        client, p.small_n, p.small_conc, p.small_cap_s, make, check, p.warmup, warm, before_timed
     )
+    return run_async(timed)
 
 
 def small_get(client: Client, p: Params, n_keys: int) -> Result:
@@ -364,8 +381,8 @@ async def _list_walk(client: Client, p: Params) -> Result:
         extra={
             "pages": pages,
             "full_walks": walks,
-            "p50_ms": _pct(lat, 0.5) * 1e3,
-            "p99_ms": _pct(lat, 0.99) * 1e3,
+            "p50_ms": percentile(lat, 0.5) * 1e3,
+            "p99_ms": percentile(lat, 0.99) * 1e3,
             **cpu.figures(max(pages, 1)),
         },
     )
