@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +103,62 @@ def test_close_flushes_queued_writes(tmp_path: Path) -> None:
     committer.close()
     assert all(f.done() for f in futures)
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (10,)
+
+
+def _blocked_on_record_lock(pid: int) -> bool:
+    """Whether ``pid`` waits in the kernel for a record lock (a ``->`` line of /proc/locks)."""
+    with open("/proc/locks") as locks:
+        return any(line.split()[1] == "->" and line.split()[5] == str(pid) for line in locks)
+
+
+def test_processes_take_turns_through_a_record_lock_not_sqlites_polling(tmp_path: Path) -> None:
+    """A second process's batch waits in the kernel for the first one's to end (and is let in
+    when it does), never in SQLite's busy handler, whose sleeps stalled PUTs for seconds."""
+    path = tmp_path / "turns.db"
+    db = Database(path, SCHEMA)
+    # The other process opens (and migrates) the database first, then writes when told.
+    other = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from nexq.core.db import Database;"
+            "from tests.unit.test_db import SCHEMA;"
+            "db = Database(Path(sys.argv[1]), SCHEMA); print('ready', flush=True);"
+            "sys.stdin.readline();"
+            "db.write(lambda c: c.execute(\"INSERT INTO t VALUES ('second', 2)\")); db.close()",
+            str(path),
+        ],
+        cwd=Path(__file__).parents[2],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert other.stdin is not None and other.stdout is not None
+    assert other.stdout.readline() == "ready\n"
+    gate, started = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES ('first', 1)")
+        started.set()
+        gate.wait(10)
+
+    holding = db._committer.submit(hold)
+    assert started.wait(5)
+    other.stdin.write("go\n")
+    other.stdin.flush()
+    try:
+        deadline = time.monotonic() + 20
+        while not _blocked_on_record_lock(other.pid):
+            assert other.poll() is None, "the other process ended without waiting in the kernel"
+            assert time.monotonic() < deadline, "the other process never waited for its turn"
+            time.sleep(0.01)
+        gate.set()
+        holding.result(5)
+        assert other.wait(20) == 0
+        rows = db.reader().execute("SELECT k FROM t ORDER BY rowid").fetchall()
+        assert rows == [("first",), ("second",)]
+    finally:
+        gate.set()
+        if other.poll() is None:
+            other.kill()
+        db.close()

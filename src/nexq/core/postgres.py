@@ -197,7 +197,11 @@ class _PostgresWriter:
 
     def begin(self, conn: _Connection) -> None:
         conn.execute("BEGIN")
+        # PostgreSQL queues the waiters of a lock: the next writer is let in at once.
         conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+
+    def end(self) -> None:
+        return None  # the advisory lock ends with the transaction
 
     def in_transaction(self, conn: _Connection) -> bool:
         status = conn.raw.info.transaction_status
@@ -208,6 +212,9 @@ class _PostgresWriter:
 
     def usable(self, conn: _Connection) -> bool:
         return not conn.raw.closed and not conn.raw.broken
+
+    def close(self) -> None:
+        return None
 
 
 def migrate(url: str, schemas: Sequence[Schema]) -> dict[str, int]:
