@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import subprocess
 import sys
@@ -105,15 +107,17 @@ def test_close_flushes_queued_writes(tmp_path: Path) -> None:
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (10,)
 
 
-def _blocked_on_record_lock(pid: int) -> bool:
-    """Whether ``pid`` waits in the kernel for a record lock (a ``->`` line of /proc/locks)."""
+def _blocked_on_lock(pid: int) -> bool:
+    """Whether ``pid`` waits in the kernel for a file lock (a ``->`` line of /proc/locks)."""
     with open("/proc/locks") as locks:
         return any(line.split()[1] == "->" and line.split()[5] == str(pid) for line in locks)
 
 
-def test_processes_take_turns_through_a_record_lock_not_sqlites_polling(tmp_path: Path) -> None:
+def test_processes_take_turns_through_a_file_lock_not_sqlites_polling(tmp_path: Path) -> None:
     """A second process's batch waits in the kernel for the first one's to end (and is let in
-    when it does), never in SQLite's busy handler, whose sleeps stalled PUTs for seconds."""
+    when it does), never in SQLite's busy handler, whose sleeps stalled PUTs for seconds. The
+    wait is no record lock: the first process waiting meanwhile for a record lock the second
+    holds (the rate limiter's) is no deadlock, and must not be refused as one (EDEADLK)."""
     path = tmp_path / "turns.db"
     db = Database(path, SCHEMA)
     # The other process opens (and migrates) the database first, then writes when told.
@@ -121,12 +125,15 @@ def test_processes_take_turns_through_a_record_lock_not_sqlites_polling(tmp_path
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from nexq.core.db import Database;"
+            "import fcntl, os, sys; from pathlib import Path; from nexq.core.db import Database;"
             "from tests.unit.test_db import SCHEMA;"
-            "db = Database(Path(sys.argv[1]), SCHEMA); print('ready', flush=True);"
-            "sys.stdin.readline();"
-            "db.write(lambda c: c.execute(\"INSERT INTO t VALUES ('second', 2)\")); db.close()",
+            "db = Database(Path(sys.argv[1]), SCHEMA);"
+            "held = os.open(sys.argv[2], os.O_RDWR | os.O_CREAT); fcntl.lockf(held, fcntl.LOCK_EX);"
+            "print('ready', flush=True); sys.stdin.readline();"
+            "db.write(lambda c: c.execute(\"INSERT INTO t VALUES ('second', 2)\"));"
+            "fcntl.lockf(held, fcntl.LOCK_UN); db.close()",
             str(path),
+            str(tmp_path / "rates.lock"),
         ],
         cwd=Path(__file__).parents[2],
         stdin=subprocess.PIPE,
@@ -148,13 +155,29 @@ def test_processes_take_turns_through_a_record_lock_not_sqlites_polling(tmp_path
     other.stdin.flush()
     try:
         deadline = time.monotonic() + 20
-        while not _blocked_on_record_lock(other.pid):
+        while not _blocked_on_lock(other.pid):
             assert other.poll() is None, "the other process ended without waiting in the kernel"
             assert time.monotonic() < deadline, "the other process never waited for its turn"
             time.sleep(0.01)
+        rates = os.open(tmp_path / "rates.lock", os.O_RDWR)
+        waited: list[BaseException | None] = []
+
+        def take_rates() -> None:
+            try:
+                fcntl.lockf(rates, fcntl.LOCK_EX)
+                waited.append(None)
+            except OSError as exc:
+                waited.append(exc)
+
+        taker = threading.Thread(target=take_rates)
+        taker.start()
+        taker.join(0.5)  # an EDEADLK answer is immediate; a sound wait is still waiting
         gate.set()
         holding.result(5)
         assert other.wait(20) == 0
+        taker.join(10)
+        os.close(rates)
+        assert waited == [None]
         rows = db.reader().execute("SELECT k FROM t ORDER BY rowid").fetchall()
         assert rows == [("first",), ("second",)]
     finally:

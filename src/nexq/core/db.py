@@ -175,13 +175,16 @@ class Writer(Protocol):
 class SqliteWriter:
     """The write connection of a SQLite file.
 
-    The processes of an installation take turns through a record lock on a file beside the
+    The processes of an installation take turns through an ``flock`` on a file beside the
     database, held from before ``BEGIN IMMEDIATE`` until after the commit. SQLite's own
     write lock has no queue: a process that finds it taken sleeps and polls (1, 2, 5 … 100
     ms apart), so with two workers the loser slept through the winner's next batches and a
-    PUT waited up to 2.2 s; the kernel wakes a process waiting for a record lock as soon
-    as it is released. Every Nexq process writes through this class, so SQLite's lock is
-    then taken without a wait (``busy_timeout`` still covers other programs).
+    PUT waited up to 2.2 s; the kernel wakes a process waiting for an ``flock`` as soon as
+    it is released. Every Nexq process writes through this class, so SQLite's lock is then
+    taken without a wait (``busy_timeout`` still covers other programs). Not a record
+    (``fcntl``) lock: the kernel's deadlock detection treats a process's threads as one
+    owner, so a request thread waiting for the rate limiter's record lock while this
+    thread held the turn was refused with EDEADLK.
     """
 
     def __init__(self, path: Path) -> None:
@@ -195,14 +198,14 @@ class SqliteWriter:
         return connect(self._path)
 
     def begin(self, conn: sqlite3.Connection) -> None:
-        fcntl.lockf(self._turns, fcntl.LOCK_EX, 1, 0)
+        fcntl.flock(self._turns, fcntl.LOCK_EX)
         self._held = True
         conn.execute("BEGIN IMMEDIATE")
 
     def end(self) -> None:
         if self._held:
             self._held = False
-            fcntl.lockf(self._turns, fcntl.LOCK_UN, 1, 0)
+            fcntl.flock(self._turns, fcntl.LOCK_UN)
 
     def close(self) -> None:
         os.close(self._turns)
