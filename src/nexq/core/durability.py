@@ -9,9 +9,9 @@ durable (WAL, ``synchronous=FULL``) and is not behind this port.
 Each blob writer flushes its own file and the directory entry that names it, before the
 row that names it is committed. The calls are per file, not one ``syncfs`` per group
 commit: ``syncfs`` also flushes every dirty page of the whole file system, other programs'
-included, and one gigabyte left unflushed by a neighbour stalled every small write behind
-it for most of a second (docs/performance.md). Concurrent writers' flushes still share the
-file system's journal commits, so a burst of small writes pays about one each.
+included, and a gigabyte or two left unflushed by a neighbour stalled small writes behind
+it for up to 0.9 s (docs/performance.md). Concurrent writers' flushes still share the file
+system's journal commits.
 """
 
 from __future__ import annotations
