@@ -188,7 +188,7 @@ def serve(
     # Made before forking, so that every worker draws from the same buckets.
     rates = RateLimiter(share=settings.nodes)
     if settings.workers <= 1:
-        _run_worker(settings, sockets, rates)
+        _run_worker(settings, sockets, rates, control_plane=True)
         return
     children: list[int] = []
     stopping = threading.Event()
@@ -206,7 +206,7 @@ def serve(
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     sys.stdout.flush()
     sys.stderr.flush()
-    for _ in range(settings.workers):
+    for index in range(settings.workers):
         if stopping.is_set():
             break
         # Blocked across fork: a stop signal must neither reach a child that still runs the
@@ -220,7 +220,7 @@ def serve(
             # A worker dies with its parent, as abruptly: a killed server leaves no orphans
             # holding the ports (acknowledged writes are durable either way).
             _die_with_parent(parent)
-            _run_worker(settings, sockets, rates)
+            _run_worker(settings, sockets, rates, control_plane=index == 0)
             os._exit(0)
         children.append(pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
@@ -311,7 +311,16 @@ def _write_secret(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def _run_worker(settings: Settings, sockets: list[socket.socket], rates: RateLimiter) -> None:
+def _run_worker(
+    settings: Settings, sockets: list[socket.socket], rates: RateLimiter, *, control_plane: bool
+) -> None:
+    """Serve S3, and the control plane (REST API and console) when ``control_plane``.
+
+    Only the first worker serves the control plane: S3 traffic is what grows with cores,
+    and the control plane's framework, routes and templates cost each process that builds
+    them about 35 MiB (a worker serving S3 alone rests at about 66 MiB, one serving both at
+    about 100 MiB).
+    """
     # Imported here: the admin commands never pay for the HTTP server.
     from nexq.cli.listeners import Listener, serve_forever
 
@@ -319,12 +328,14 @@ def _run_worker(settings: Settings, sockets: list[socket.socket], rates: RateLim
     stop = threading.Event()
     start_jobs([job for service in services(nexq) for job in service.jobs], stop, nexq.db)
     s3 = s3_app(nexq, rates)
+    listeners = [Listener(s3, sockets[0], s3.request_timeout)]
+    if control_plane:
+        listeners.append(Listener(api_app(nexq, rates), sockets[1]))
+    else:
+        sockets[1].close()
     try:
         serve_forever(
-            [
-                Listener(s3, sockets[0], s3.request_timeout),
-                Listener(api_app(nexq, rates), sockets[1]),
-            ],
+            listeners,
             settings.tls_cert,
             settings.tls_key,
             settings.body_idle_seconds,
