@@ -72,7 +72,7 @@ tools: $(STAMP)
 	fi
 	scripts/install-ceph $(VENV)
 
-## bench: Nexq side by side with moto and nginx (takes several minutes)
+## bench: Nexq side by side with s3rver, moto and nginx, three rounds (about half an hour)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
