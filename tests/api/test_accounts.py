@@ -50,6 +50,12 @@ def test_signup_states_the_password_rules(server: LiveServer) -> None:
         missing = anonymous.post("/v1/signup", json={"email": fresh_email()})
         body = assert_problem(missing, 422, "validation")
         assert body["errors"] == [{"field": "password", "message": "Field required"}]
+        garbled = anonymous.post(
+            "/v1/signup", content=b'{"email": ', headers={"content-type": "application/json"}
+        )
+        body = assert_problem(garbled, 422, "validation")
+        assert body["errors"] == [{"field": "body", "message": "the body is not valid JSON"}]
+        assert body["detail"] == "body: the body is not valid JSON"
 
 
 def test_wrong_password_and_unknown_email_look_the_same(server: LiveServer, user: str) -> None:

@@ -87,6 +87,14 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or (str(loc[0]) if loc else "request")
 
 
+def _error(error: Any) -> dict[str, str]:
+    """One validation error as the API names it. A body that is not JSON at all is one error
+    about the body, not pydantic's "0: JSON decode error" (the 0 being a character offset)."""
+    if error.get("type") == "json_invalid":
+        return {"field": "body", "message": "the body is not valid JSON"}
+    return {"field": _field(tuple(error["loc"])), "message": error["msg"]}
+
+
 def install(app: FastAPI) -> None:
     """Make every error of ``app`` a problem+json answer."""
 
@@ -96,7 +104,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        errors = [_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "validation", "Invalid input", detail, errors=errors)
 
