@@ -28,6 +28,20 @@ def test_an_unreachable_api_exits_7(dcp: Dcp) -> None:
     dcp.fails(7, "login", "--api-url", closed, "--email", "a@b.c", "--password-stdin", stdin="x\n")
 
 
+def test_the_s3_endpoint_is_named_as_not_the_api(server: LiveServer, dcp: Dcp) -> None:
+    s3_url = f"http://127.0.0.1:{server.s3_port}"
+    dcp("config", "set", "api-key", "nxq_" + "0" * 40)
+    message = dcp.fails(7, "--api-url", s3_url, "storage", "buckets", "list")
+    assert message == (
+        f"dcp: error: {s3_url} is not a Nexq API: it answered as an S3 endpoint. Use the "
+        "control plane's URL (port 8080 by default), not the S3 one"
+    )
+    login = dcp.fails(
+        7, "login", "--api-url", s3_url, "--email", "a@b.c", "--password-stdin", stdin="x\n"
+    )
+    assert "is not a Nexq API" in login
+
+
 def test_wrong_usage_exits_2(dcp: Dcp) -> None:
     for args in [
         ("--output", "xml", "config", "show"),

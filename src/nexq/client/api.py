@@ -202,6 +202,11 @@ class NexqClient(BucketSettingsClient, KmsKeysClient):
             raise Unreachable(f"cannot reach {self.api_url}: {exc or type(exc).__name__}") from None
         except httpx.InvalidURL as exc:
             raise ClientError(f"invalid API URL {self.api_url!r}: {exc}") from None
+        if "x-amz-request-id" in response.headers:
+            raise Unreachable(
+                f"{self.api_url} is not a Nexq API: it answered as an S3 endpoint. Use the "
+                "control plane's URL (port 8080 by default), not the S3 one"
+            )
         if not response.is_success:
             raise ApiError.from_response(response)
         if response.status_code == 204 or not response.content:
