@@ -44,7 +44,35 @@ def test_login_prompts_for_what_is_missing(server: LiveServer, email: str, dcp: 
     proc = dcp("login", "--api-url", api_url(server), stdin=f"{email}\n{PASSWORD}\n")
     assert email in proc.stdout
     assert PASSWORD not in proc.stdout + proc.stderr
+    assert "Warning" not in proc.stderr  # no GetPassWarning: a pipe is read as a pipe
     assert dcp.json("account", "show")["email"] == email
+
+
+def test_logging_in_again_renews_the_same_key_and_logout_deletes_it(
+    server: LiveServer, email: str, dcp: Dcp
+) -> None:
+    url = api_url(server)
+    login = ("login", "--api-url", url, "--email", email, "--password-stdin")
+    first = dcp("--output", "json", *login, stdin=PASSWORD + "\n")
+    first_token = json.loads(dcp.config.read_text())["api_key"]
+    # More logins than the Free tier's 10 keys: each renews the key this config holds.
+    for _ in range(11):
+        again = dcp("--output", "json", *login, stdin=PASSWORD + "\n")
+    assert json.loads(again.stdout)["id"] == json.loads(first.stdout)["id"]
+    keys = dcp.json("api-keys", "list")
+    assert [k["id"] for k in keys] == [json.loads(first.stdout)["id"]]
+    # The old token stopped working when the key was renewed.
+    dcp.fails(3, "--api-key", first_token, "account", "show")
+
+    proc = dcp("logout")
+    assert "Logged out" in proc.stdout
+    stored = json.loads(dcp.config.read_text())
+    assert "api_key" not in stored and stored["api_url"] == url
+    # The key is gone on the server, not only from the file.
+    operator_view = admin_api_key(server, email)["token"]
+    remaining = dcp.json("--api-key", operator_view, "api-keys", "list")
+    assert [k["name"] for k in remaining] == ["first key"]
+    assert dcp.fails(2, "logout") == "dcp: error: not logged in: no API key in the config"
 
 
 def test_login_with_a_wrong_password_stores_nothing(

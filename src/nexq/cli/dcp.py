@@ -24,7 +24,7 @@ from nexq.cli.dcp_output import (
 )
 from nexq.cli.dcp_storage import storage_app
 from nexq.cli.dcp_support import support_app
-from nexq.client import ApiKey, ClientError, NexqClient
+from nexq.client import ApiError, ApiKey, ApiKeyWithToken, ClientError, NexqClient
 
 app = typer.Typer(
     help="dcp: manage your Nexq account and storage through the REST API.",
@@ -129,26 +129,25 @@ def login(
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
 ) -> None:
-    """Log in, create an API key "dcp on <hostname>" with every scope, and store it."""
+    """Log in and store an API key "dcp on <hostname>" with every scope: the one this
+    config already holds for the same API gets a new token, else a key is created."""
     st = state(ctx)
     url = (api_url or st.api_url()).rstrip("/")
-    if password_stdin:
-        if email is None:
-            # The password arrives on stdin, so stdin cannot also answer an email prompt.
-            raise CliError("--password-stdin needs --email", EXIT_USAGE)
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise CliError("no password on standard input", EXIT_USAGE)
-    else:
-        if email is None:
-            email = typer.prompt("Email")
-        password = typer.prompt("Password", hide_input=True)
+    if password_stdin and email is None:
+        # The password arrives on stdin, so stdin cannot also answer an email prompt.
+        raise CliError("--password-stdin needs --email", EXIT_USAGE)
     with NexqClient(url) as anonymous:
+        anonymous.health()  # a wrong URL is said before anyone types a password
+        email, password = _credentials(email, password_stdin)
         session = anonymous.login(email, password)
+    stored = dcp_config.load()
+    reusable = stored.get("api_key_id") if stored.get("api_url") == url else None
     with NexqClient(url, session["token"]) as api:
         try:
-            key = api.create_api_key(f"dcp on {socket.gethostname()}")
-            path = dcp_config.update(api_key=key["token"], api_url=url)
+            key = _renewed_key(api, reusable) or api.create_api_key(
+                f"dcp on {socket.gethostname()}"
+            )
+            path = dcp_config.update(api_key=key["token"], api_url=url, api_key_id=key["id"])
         finally:
             # The key outlives the session; the session has no reason to live on for 12 h.
             try:
@@ -162,6 +161,56 @@ def login(
         f"Logged in to {url} as {session['account']['email']}; "
         f'API key "{key["name"]}" ({key["id"]}) stored in {path}'
     )
+
+
+def _credentials(email: str | None, password_stdin: bool) -> tuple[str, str]:
+    """The email and password, from the options, standard input or a prompt."""
+    if email is None:
+        email = typer.prompt("Email")
+    if password_stdin or not sys.stdin.isatty():
+        # Piped: read the line as --password-stdin does (getpass would warn that the
+        # password may be echoed, which it is not: there is no terminal to echo on).
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("no password on standard input", EXIT_USAGE)
+        return email, password
+    return email, typer.prompt("Password", hide_input=True)
+
+
+def _renewed_key(api: NexqClient, key_id: str | None) -> ApiKeyWithToken | None:
+    """A new token for the key this config stored, if it is still active: logging in again
+    must not leave one more key each time (an account has a limit on them)."""
+    if key_id is None:
+        return None
+    try:
+        if api.get_api_key(key_id)["status"] != "Active":
+            return None
+        return api.regenerate_api_key(key_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None  # deleted meanwhile
+        raise
+
+
+@app.command()
+def logout(ctx: typer.Context) -> None:
+    """Delete the API key `dcp login` stored, and forget it."""
+    st = state(ctx)
+    stored = dcp_config.load()
+    key_id = stored.get("api_key_id")
+    if "api_key" not in stored:
+        raise CliError("not logged in: no API key in the config", EXIT_USAGE)
+    if key_id is not None:
+        try:
+            with NexqClient(stored.get("api_url") or st.api_url(), stored["api_key"]) as api:
+                api.delete_api_key(key_id)
+        except ApiError as exc:
+            if exc.status not in (401, 403, 404):  # already revoked or deleted: forget it
+                raise
+    path = dcp_config.forget("api_key", "api_key_id")
+    if key_id is None:
+        warn("the stored key was not made by dcp login: it is forgotten, not deleted")
+    st.say(f"Logged out; the API key is removed from {path}")
 
 
 # -- account and API keys --------------------------------------------------------------

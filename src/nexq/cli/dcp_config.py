@@ -54,6 +54,14 @@ def update(**values: str) -> Path:
     return path
 
 
+def forget(*names: str) -> Path:
+    """Remove some settings, keeping the others."""
+    path = config_path()
+    data = {k: v for k, v in load().items() if k not in names}
+    write_private(path, json.dumps(data, indent=2) + "\n")
+    return path
+
+
 def write_private(path: Path, text: str) -> None:
     """Replace ``path`` atomically with a 0600 file: a crash leaves the old or the new one."""
     try:

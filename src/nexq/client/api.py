@@ -244,6 +244,10 @@ class NexqClient(BucketSettingsClient, KmsKeysClient):
 
     # -- accounts and sessions --------------------------------------------------------
 
+    def health(self) -> dict[str, str]:
+        """The server's status and version: answers only if this is a Nexq API."""
+        return cast(dict[str, str], self._request("GET", "/health"))
+
     def signup(self, email: str, password: str) -> Account:
         return cast(
             Account, self._request("POST", "/signup", body={"email": email, "password": password})
