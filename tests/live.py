@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -29,10 +30,33 @@ REGION = "us-east-1"
 BURST = 100_000
 
 
+# The ports of the servers tests start: below the kernel's ephemeral range (32768 and up),
+# where it picks the local ports of outgoing connections. A port taken from that range was
+# sometimes given to a connection to PostgreSQL or Ceph between its choice here and the
+# server's bind ("Address already in use", 5 errors in one cluster run). Each xdist worker
+# draws from a slice of its own, and never hands out a port twice.
+PORTS = range(20000, 32000)
+_issued: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    span = len(PORTS) // count
+    mine = range(PORTS.start + index * span, PORTS.start + (index + 1) * span)
+    for _ in range(1000):
+        port = random.choice(mine)
+        if port in _issued:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use: another program's, or a server of an earlier test
+        _issued.add(port)
+        return port
+    raise RuntimeError(f"no free port in {mine}")
 
 
 # What the command line run against a live server's data dir must also be told, as an
