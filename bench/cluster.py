@@ -52,7 +52,7 @@ import psycopg
 
 import run as _run
 import servers as _servers
-from report import Row, cell, fmt, ratio, rows_for
+from report import Row, figures_table, fmt, rows_for
 from run import log, wait_quiet
 from servers import (
     REPO,
@@ -989,17 +989,8 @@ def render(
     cols = list(results)
     pairs = [(a, b) for a, b in RATIOS if a in cols and b in cols]
     out = [header, ""]
-    head = ["Workload", "Unit", *(labels[c] for c in cols)]
-    head += [f"{SHORT[a]} ÷ {SHORT[b]}" for a, b in pairs]
-    out.append("| " + " | ".join(head) + " |")
-    out.append("|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|")
-    for row in table_rows(p):
-        if all(row.key not in results[c] for c in cols):
-            continue
-        unit = row.unit + ("" if row.higher_is_better else " (lower is better)")
-        cells = [row.label, unit] + [cell(results[c].get(row.key)) for c in cols]
-        cells += [ratio(results[a].get(row.key), results[b].get(row.key)) for a, b in pairs]
-        out.append("| " + " | ".join(cells) + " |")
+    titles = [f"{SHORT[a]} ÷ {SHORT[b]}" for a, b in pairs]
+    out += figures_table(results, table_rows(p), [labels[c] for c in cols], pairs, titles)
     out += [
         "",
         "Ratios are column ÷ column: >1x means the first is faster (throughput rows) or uses "

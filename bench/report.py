@@ -214,6 +214,29 @@ def _details(
     return details if len(details) > n_head else []
 
 
+def figures_table(
+    results: dict[str, dict[str, Result]],
+    rows: list[Row],
+    headings: list[str],
+    pairs: list[tuple[str, str]],
+    pair_titles: list[str],
+) -> list[str]:
+    """The markdown lines of the main table: one line per row some server has a figure for,
+    a column per server (``headings``, in ``results``' order), then one per ratio pair."""
+    cols = list(results)
+    head = ["Workload", "Unit", *headings, *pair_titles]
+    out = ["| " + " | ".join(head) + " |"]
+    out.append("|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|")
+    for row in rows:
+        if all(row.key not in results[c] for c in cols):
+            continue
+        unit = row.unit + ("" if row.higher_is_better else " (lower is better)")
+        cells = [row.label, unit] + [cell(results[c].get(row.key)) for c in cols]
+        cells += [ratio(results[a].get(row.key), results[b].get(row.key)) for a, b in pairs]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
 def render(
     results: dict[str, dict[str, Result]],
     labels: dict[str, str],
@@ -229,17 +252,8 @@ def render(
     # With several worker counts, each against the default: how Nexq scales with workers.
     pairs += [(n, base) for n in cols if base and n.startswith("nexq") and n != base]
     out = [header, ""]
-    head = ["Workload", "Unit"] + [labels[c] for c in cols]
-    head += [f"{labels[a]} / {labels[b]}" for a, b in pairs]
-    out.append("| " + " | ".join(head) + " |")
-    out.append("|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|")
-    for row in rows_for(p):
-        if all(row.key not in results[c] for c in cols):
-            continue
-        unit = row.unit + ("" if row.higher_is_better else " (lower is better)")
-        cells = [row.label, unit] + [cell(results[c].get(row.key)) for c in cols]
-        cells += [ratio(results[a].get(row.key), results[b].get(row.key)) for a, b in pairs]
-        out.append("| " + " | ".join(cells) + " |")
+    titles = [f"{labels[a]} / {labels[b]}" for a, b in pairs]
+    out += figures_table(results, rows_for(p), [labels[c] for c in cols], pairs, titles)
     out.append("")
     med = f"Each figure is the median of {rounds} rounds (a fresh server each). " * (rounds > 1)
     out.append(
