@@ -547,6 +547,7 @@ class NexqCluster(NexqServer):
             cmd = [
                 *_servers.nexq_cmd(), "serve", "--data-dir", str(node_dir),
                 "--host", "127.0.0.1", "--s3-port", str(port), "--api-port", str(free_port()),
+                "--registry-port", str(free_port()),
                 "--workers", str(self.workers or 1), "--database", self.database_url,
                 "--blobs", self.blobs_url, "--nodes", str(self.nodes),
             ]  # fmt: skip

@@ -66,7 +66,8 @@ class UnsealedNexq(NexqServer):
         cmd = [
             sys.executable, str(Path(__file__).resolve()), "serve-unsealed", "serve",
             "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
-            "--s3-port", str(self.port), "--api-port", str(free_port()), "--workers", "1",
+            "--s3-port", str(self.port), "--api-port", str(free_port()),
+            "--registry-port", str(free_port()), "--workers", "1",
         ]  # fmt: skip
         proc = self._spawn(cmd, nexq_env())
         wait_http("127.0.0.1", self.port, proc, 90)

@@ -11,6 +11,7 @@ measured against (moto, nginx, s3rver) are in peers.py.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -354,6 +355,19 @@ def nexq_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{pp}" if pp else str(SRC))
 
 
+@functools.cache
+def _has_registry() -> bool:
+    out = subprocess.run(
+        [*nexq_cmd(), "serve", "--help"],
+        env=nexq_env(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return b"--registry-port" in out.stdout
+
+
 def nexq_probe() -> tuple[bool, bool, str]:
     """(available, supports --workers, reason). Cheap: runs ``serve --help`` once."""
     if not (SRC / "nexq" / "cli").is_dir() or not any((SRC / "nexq" / "cli").glob("*.py")):
@@ -473,6 +487,8 @@ class NexqServer(Server):
             *nexq_cmd(), "serve", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
             "--s3-port", str(self.port), "--api-port", str(free_port()),
         ]  # fmt: skip
+        if _has_registry():  # trees before the registry have no such listener
+            cmd += ["--registry-port", str(free_port())]
         if self.workers:
             cmd += ["--workers", str(self.workers)]
         proc = self._spawn(cmd, self.env())

@@ -114,6 +114,8 @@ class Server:
                 str(self.s3_port),
                 "--api-port",
                 str(self.api_port),
+                "--registry-port",
+                str(free_port()),
                 *(["--workers", str(self.workers)] if self.workers else []),
             ],
             stdout=log,

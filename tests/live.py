@@ -104,6 +104,7 @@ class LiveServer:
     data_dir: Path
     s3_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
+    registry_port: int = field(default_factory=free_port)
     extra: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     scheme: str = "http"
@@ -142,6 +143,8 @@ class LiveServer:
                 str(self.s3_port),
                 "--api-port",
                 str(self.api_port),
+                "--registry-port",
+                str(self.registry_port),
                 *self.extra,
             ],
             stdout=log,

@@ -39,6 +39,12 @@ from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import SCHEMA as CORE_SCHEMA
 from nexq.platform import Job, Package, Service, metered
 from nexq.platform import limits as platform_limits
+from nexq.registry.access import RegistryAuth
+from nexq.registry.content import Content
+from nexq.registry.descriptor import descriptor as registry_descriptor
+from nexq.registry.package import PACKAGE as REGISTRY_PACKAGE
+from nexq.registry.registries import Registries
+from nexq.registry.sqlite import SqlRegistry
 from nexq.settings import Settings
 from nexq.storage.access_control import AccessControl
 from nexq.storage.access_keys import AccessKeys
@@ -70,6 +76,8 @@ from nexq.support.sqlite import SqliteSupport
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from nexq.registry.oci.app import RegistryApp
+
 log = logging.getLogger("nexq")
 # The services of the installation, as each package declares itself before anything is built;
 # accounts first (the others' rows name accounts). Typed Package[Nexq]: mypy checks that Nexq
@@ -79,6 +87,7 @@ PACKAGES: tuple[Package[Nexq], ...] = (
     STORAGE_PACKAGE,
     BILLING_PACKAGE,
     SUPPORT_PACKAGE,
+    REGISTRY_PACKAGE,
 )
 # Every owner's tables, in the order they are created: the kernel's, then each package's.
 SCHEMAS = (CORE_SCHEMA, *(package.schema for package in PACKAGES))
@@ -115,6 +124,9 @@ class Nexq:
     box: SecretBox  # the master keys; `nexq admin master-key` rotates them
     support: Support
     data_keys: DataKeys  # wrap the keys of sealed blobs; sealed with the master key
+    registries: Registries
+    registry_content: Content
+    registry_auth: RegistryAuth
 
     def operator(self, email: str) -> Principal:
         """The operator account ``email`` acting with every scope of its role (``nexq admin``)."""
@@ -207,6 +219,13 @@ def build(settings: Settings) -> Nexq:
         operators=lambda: operator_ids(account_store),
         quotas=limits,
     )
+    registry_store = SqlRegistry(db)
+    # Layers are sealed at rest like objects, in a blob root of their own (storage's start-up
+    # sweep never sees them; the registry's own recovery does).
+    registry_content = Content(
+        registry_store, SealedBlobs(open_blobs(settings, "registry"), data_keys), limits
+    )
+    api_keys = ApiKeys(account_store, limits, SCOPE_CATALOG)
     nexq = Nexq(
         settings=settings,
         db=db,
@@ -215,7 +234,7 @@ def build(settings: Settings) -> Nexq:
         directory=directory,
         account_store=account_store,
         accounts=Accounts(account_store, SCOPE_CATALOG),
-        api_keys=ApiKeys(account_store, limits, SCOPE_CATALOG),
+        api_keys=api_keys,
         limits=limits,
         account_limits=AccountLimits(limits, account_store, lambda: metered(found)),
         access_keys=AccessKeys(store, box, limits),
@@ -235,12 +254,22 @@ def build(settings: Settings) -> Nexq:
         box=box,
         support=support,
         data_keys=data_keys,
+        registries=Registries(registry_store, registry_content, limits),
+        registry_content=registry_content,
+        registry_auth=RegistryAuth(
+            registry_store, box, api_keys, lambda account_id: _active(account_store, account_id)
+        ),
     )
     found.extend(services(nexq))
     titles.extend(service.title for service in found)
     for note in check_tiers(limits.catalog, platform_limits(found), metered(found)):
         log.warning("%s", note)
     return nexq
+
+
+def _active(store: SqliteAccounts, account_id: str) -> bool:
+    account = store.get_account(account_id)
+    return account is not None and account.active
 
 
 def operator_ids(store: SqliteAccounts) -> list[str]:
@@ -268,7 +297,8 @@ def _tier_catalog(settings: Settings) -> TierCatalog:
 def recover(nexq: Nexq) -> int:
     """Start-up repair after a crash: drop temporaries, orphans and collected garbage."""
     collect_garbage(nexq.store, nexq.blobs, nexq.db)
-    return nexq.blobs.recover(nexq.store.referenced_paths())
+    removed = nexq.blobs.recover(nexq.store.referenced_paths())
+    return removed + nexq.registry_content.recover()
 
 
 def services(nexq: Nexq) -> list[Service]:
@@ -294,6 +324,7 @@ def services(nexq: Nexq) -> list[Service]:
         ),
         billing_descriptor(nexq.billing, nexq.payment_methods, nexq.budgets),
         support_descriptor(nexq.support),
+        registry_descriptor(nexq.registries, nexq.registry_content, settings.registry_endpoint),
     ]
 
 
@@ -353,6 +384,16 @@ def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
     )
 
 
+def registry_app(nexq: Nexq) -> RegistryApp:
+    """The registry data plane (OCI distribution)."""
+    from nexq.registry.oci.app import RegistryApp
+
+    executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-registry")
+    return RegistryApp(
+        nexq.registry_content, nexq.registry_auth, executor, nexq.settings.registry_domain
+    )
+
+
 def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     """The control plane: the REST API under /v1 and the web console everywhere else."""
     # Imported here: operator commands build the services but never serve HTTP.
@@ -372,7 +413,7 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
         home=navigation[0].links[0].href,
         navigation=navigation,
         header_links=tuple(link for s in found for link in s.header_links),
-        upcoming=("Containers", "Compute", "Databases"),
+        upcoming=("Compute", "Databases"),
     )
     pages = Pages(
         SessionTokens(nexq.accounts, watch),

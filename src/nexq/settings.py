@@ -76,6 +76,11 @@ class Settings:
     s3_url: str | None = setting(None, "NEXQ_S3_URL", _text, "storage")
     # How often the lifecycle rules of every bucket are applied (docs/lifecycle.md).
     lifecycle_interval: float = setting(86_400.0, "NEXQ_LIFECYCLE_INTERVAL", float, "storage")
+    # Container Registry -----------------------------------------------------------------
+    registry_port: int = setting(5000, "NEXQ_REGISTRY_PORT", int, "registry")
+    # The host name (and port, if not 443) clients push to, when not host:registry_port
+    # (a proxy, a name): images are named <registry_domain>/<registry>/<repository>:<tag>.
+    registry_domain: str | None = setting(None, "NEXQ_REGISTRY_DOMAIN", _text, "registry")
     # Account -----------------------------------------------------------------------------
     tiers_file: Path | None = setting(None, "NEXQ_TIERS_FILE", _path, "account")  # data dir's
     # Billing -----------------------------------------------------------------------------
@@ -102,6 +107,16 @@ class Settings:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"{scheme}://{host}:{self.s3_port}"
+
+    @property
+    def registry_endpoint(self) -> str:
+        """The registry's host as image names start with it (``host:port``, no scheme)."""
+        if self.registry_domain:
+            return self.registry_domain
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)  # noqa: S104
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{self.registry_port}"
 
     @staticmethod
     def from_env(**overrides: object) -> Settings:

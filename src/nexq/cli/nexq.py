@@ -25,6 +25,7 @@ from nexq.app import (
     api_app,
     build,
     recover,
+    registry_app,
     s3_app,
     services,
     start_jobs,
@@ -76,6 +77,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address [env NEXQ_HOST].")] = None,
     s3_port: Annotated[int | None, typer.Option(help="S3 port [env NEXQ_S3_PORT].")] = None,
     api_port: Annotated[int | None, typer.Option(help="API port [env NEXQ_API_PORT].")] = None,
+    registry_port: Annotated[
+        int | None, typer.Option(help="Container registry port [env NEXQ_REGISTRY_PORT].")
+    ] = None,
+    registry_domain: Annotated[
+        str | None,
+        typer.Option(
+            help="The registry's host name in image names, if not host:port "
+            "[env NEXQ_REGISTRY_DOMAIN]."
+        ),
+    ] = None,
     region: Annotated[str | None, typer.Option(help="Region name [env NEXQ_REGION].")] = None,
     s3_domain: Annotated[
         str | None, typer.Option(help="Domain for virtual-hosted buckets [env NEXQ_S3_DOMAIN].")
@@ -137,6 +148,8 @@ def serve(
         host=host,
         s3_port=s3_port,
         api_port=api_port,
+        registry_port=registry_port,
+        registry_domain=registry_domain,
         region=region,
         s3_domain=s3_domain,
         tls_cert=tls_cert,
@@ -179,10 +192,15 @@ def serve(
         # Closing the database closed a descriptor of the leases file, which dropped every
         # record lock this process held on it: taken again (unless a move took it meanwhile).
         _hold(in_use, settings)
-    sockets = [_listen(settings.host, settings.s3_port), _listen(settings.host, settings.api_port)]
+    sockets = [
+        _listen(settings.host, settings.s3_port),
+        _listen(settings.host, settings.api_port),
+        _listen(settings.host, settings.registry_port),
+    ]
     scheme = "https" if settings.tls_cert else "http"
     typer.echo(f"Nexq S3 endpoint:  {scheme}://{settings.host}:{sockets[0].getsockname()[1]}")
     typer.echo(f"Nexq control plane: {scheme}://{settings.host}:{sockets[1].getsockname()[1]}")
+    typer.echo(f"Nexq registry:      {scheme}://{settings.host}:{sockets[2].getsockname()[1]}")
     typer.echo(f"Region: {settings.region}   data: {settings.data_dir.resolve()}")
     sys.stdout.flush()
     # Made before forking, so that every worker draws from the same buckets.
@@ -314,7 +332,8 @@ def _write_secret(path: Path, text: str) -> None:
 def _run_worker(
     settings: Settings, sockets: list[socket.socket], rates: RateLimiter, *, control_plane: bool
 ) -> None:
-    """Serve S3, and the control plane (REST API and console) when ``control_plane``.
+    """Serve S3 and the container registry, and the control plane (REST API and console)
+    when ``control_plane``.
 
     Only the first worker serves the control plane: S3 traffic is what grows with cores,
     and the control plane's framework, routes and templates cost each process that builds
@@ -323,12 +342,16 @@ def _run_worker(
     """
     # Imported here: the admin commands never pay for the HTTP server.
     from nexq.cli.listeners import Listener, serve_forever
+    from nexq.registry.oci.errors import registry_timeout
 
     nexq = build(settings)
     stop = threading.Event()
     start_jobs([job for service in services(nexq) for job in service.jobs], stop, nexq.db)
     s3 = s3_app(nexq, rates)
-    listeners = [Listener(s3, sockets[0], s3.request_timeout)]
+    listeners = [
+        Listener(s3, sockets[0], s3.request_timeout),
+        Listener(registry_app(nexq), sockets[2], registry_timeout),
+    ]
     if control_plane:
         listeners.append(Listener(api_app(nexq, rates), sockets[1]))
     else:

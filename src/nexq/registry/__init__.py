@@ -1,0 +1,1 @@
+"""Container Registry: private OCI registries on Nexq's storage."""

@@ -1,0 +1,1 @@
+"""The OCI distribution protocol (what docker, podman, skopeo and containerd speak)."""
