@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-TOOLS := rclone s3cmd restic chromium nginx
+# A command each, or command:package where Debian's package is named otherwise.
+TOOLS := rclone s3cmd restic chromium nginx skopeo podman buildah docker-registry \
+	busybox:busybox-static htpasswd:apache2-utils dockerd:docker.io
 
 .PHONY: run check test test-postgresql test-cluster unit lint types imports tools bench compat-doc clean
 
@@ -37,10 +39,13 @@ imports: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-## test-postgresql: the REST and command-line suites again, each live server keeping its
-##   metadata in a PostgreSQL database of its own (Debian's postgresql, started by the tests)
+## test-postgresql: the REST and command-line suites, and the registry's protocol suites that
+##   store things, again, each live server keeping its metadata in a PostgreSQL database of its
+##   own (Debian's postgresql, started by the tests)
+REGISTRY_STATE_SUITES := $(addprefix tests/registry/test_protocol_,$(addsuffix .py,	push manifests management discovery))
 test-postgresql: $(STAMP) tools
-	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q tests/api tests/cli
+	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q tests/api tests/cli \
+		$(REGISTRY_STATE_SUITES)
 
 ## test-cluster: the S3-client suites whose outcome depends on where state lives (objects and
 ##   their bytes, versions, locks, keys and their revocation, counters and quotas, KMS keys, a
@@ -48,9 +53,12 @@ test-postgresql: $(STAMP) tools
 ##   PostgreSQL and a single-node Ceph behind nginx (docs/scale-out.md). Suites of request and
 ##   XML semantics alone (ACL, CORS, POST forms, tagging...) run once, in `test`: a node answers
 ##   them from the same code whatever its stores, and running them thrice cost the gate 4 min.
+##   The registry's push and manifest suites too: uploads resumed on whichever node, layers
+##   in RADOS.
 CLUSTER_SUITES := $(addprefix tests/compat/test_,$(addsuffix .py,\
 	objects buckets listing part_reads multipart multipart_retries bulk_delete versioning \
-	object_lock kms access_keys auth quotas metering crash awscli tools))
+	object_lock kms access_keys auth quotas metering crash awscli tools)) \
+	tests/registry/test_protocol_push.py tests/registry/test_protocol_manifests.py
 test-cluster: $(STAMP) tools
 	NEXQ_TEST_CLUSTER=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q $(CLUSTER_SUITES)
 
@@ -61,10 +69,11 @@ test-cluster: $(STAMP) tools
 unit: $(STAMP) tools
 	$(BIN)/python -m pytest tests/unit tests/contract -n 2 -q
 
-## tools: rclone, s3cmd, restic, chromium (for the console tests), PostgreSQL and Ceph (with
-##   `import rados` in the venv) from Debian (needs root or sudo)
+## tools: rclone, s3cmd, restic, chromium (for the console tests), the OCI clients and registry
+##   (skopeo, podman, buildah, docker.io, docker-registry, busybox-static, apache2-utils),
+##   PostgreSQL and Ceph (with `import rados` in the venv) from Debian (needs root or sudo)
 tools: $(STAMP)
-	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -42,6 +42,7 @@ from nexq.platform import limits as platform_limits
 from nexq.registry.access import RegistryAuth
 from nexq.registry.content import Content
 from nexq.registry.descriptor import descriptor as registry_descriptor
+from nexq.registry.metering import RegistryMeter
 from nexq.registry.package import PACKAGE as REGISTRY_PACKAGE
 from nexq.registry.registries import Registries
 from nexq.registry.sqlite import SqlRegistry
@@ -127,6 +128,7 @@ class Nexq:
     registries: Registries
     registry_content: Content
     registry_auth: RegistryAuth
+    registry_meter: RegistryMeter
 
     def operator(self, email: str) -> Principal:
         """The operator account ``email`` acting with every scope of its role (``nexq admin``)."""
@@ -139,6 +141,7 @@ class Nexq:
         """Flush usage counts and pending writes, then close the database."""
         try:
             self.meter.flush()
+            self.registry_meter.flush()
         finally:
             self.db.close()
 
@@ -259,6 +262,7 @@ def build(settings: Settings) -> Nexq:
         registry_auth=RegistryAuth(
             registry_store, box, api_keys, lambda account_id: _active(account_store, account_id)
         ),
+        registry_meter=RegistryMeter(db, registry_store),
     )
     found.extend(services(nexq))
     titles.extend(service.title for service in found)
@@ -324,7 +328,12 @@ def services(nexq: Nexq) -> list[Service]:
         ),
         billing_descriptor(nexq.billing, nexq.payment_methods, nexq.budgets),
         support_descriptor(nexq.support),
-        registry_descriptor(nexq.registries, nexq.registry_content, settings.registry_endpoint),
+        registry_descriptor(
+            nexq.registries,
+            nexq.registry_content,
+            nexq.registry_meter,
+            settings.registry_endpoint,
+        ),
     ]
 
 
@@ -390,7 +399,11 @@ def registry_app(nexq: Nexq) -> RegistryApp:
 
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-registry")
     return RegistryApp(
-        nexq.registry_content, nexq.registry_auth, executor, nexq.settings.registry_domain
+        nexq.registry_content,
+        nexq.registry_auth,
+        executor,
+        nexq.settings.registry_domain,
+        nexq.registry_meter,
     )
 
 

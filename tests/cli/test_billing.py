@@ -26,6 +26,10 @@ def test_estimate_and_invoices(user: Dcp, tmp_path: Path) -> None:
         "Egress",
         "Class A operations",
         "Class B operations",
+        "Registry storage",
+        "Registry egress",
+        "Image pulls",
+        "Image pushes",
     ]
     assert "TOTAL" in user("billing", "estimate", "--month", "2026-01").stdout
     user.fails(6, "billing", "estimate", "--month", "January")

@@ -1,5 +1,6 @@
 """nginx in front of several Nexq nodes, as docs/scale-out.md lays it out: one upstream per
-listener (S3, control plane), requests spread round robin, bodies streamed both ways."""
+listener (S3, control plane, container registry), requests spread round robin, bodies
+streamed both ways."""
 
 from __future__ import annotations
 
@@ -46,27 +47,36 @@ http {{
 {api}
         keepalive 32;
     }}
+    upstream registry {{
+{registry}
+        keepalive 32;
+    }}
     server {{ listen 127.0.0.1:{s3_port}; location / {{ proxy_pass http://s3; }} }}
     server {{ listen 127.0.0.1:{api_port}; location / {{ proxy_pass http://api; }} }}
+    server {{ listen 127.0.0.1:{registry_port}; location / {{ proxy_pass http://registry; }} }}
 }}
 """
 
 
 class Balancer:
-    """nginx on two free loopback ports, forwarding to the nodes' S3 and API ports."""
+    """nginx on three free loopback ports, forwarding to the nodes' S3, API and registry
+    ports."""
 
-    def __init__(self, nodes: list[tuple[int, int]]) -> None:
+    def __init__(self, nodes: list[tuple[int, int, int]]) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="nexq-nginx-"))
         self.s3_port = free_port()
         self.api_port = free_port()
+        self.registry_port = free_port()
         upstream = "        server 127.0.0.1:{} max_fails=1 fail_timeout=5s;"
         (self.root / "nginx.conf").write_text(
             CONFIG.format(
                 root=self.root,
-                s3="\n".join(upstream.format(s3) for s3, _ in nodes),
-                api="\n".join(upstream.format(api) for _, api in nodes),
+                s3="\n".join(upstream.format(s3) for s3, _, _ in nodes),
+                api="\n".join(upstream.format(api) for _, api, _ in nodes),
+                registry="\n".join(upstream.format(oci) for _, _, oci in nodes),
                 s3_port=self.s3_port,
                 api_port=self.api_port,
+                registry_port=self.registry_port,
             )
         )
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"

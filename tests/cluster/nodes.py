@@ -50,9 +50,12 @@ class BalancedServer(LiveServer):
             if node.process is None:
                 node.start()
         if self.balancer is None:
-            self.balancer = Balancer([(node.s3_port, node.api_port) for node in self.nodes])
+            self.balancer = Balancer(
+                [(node.s3_port, node.api_port, node.registry_port) for node in self.nodes]
+            )
             self.s3_port = self.balancer.s3_port
             self.api_port = self.balancer.api_port
+            self.registry_port = self.balancer.registry_port
 
     def pids(self) -> list[int]:
         return [pid for node in self.nodes for pid in node.pids()]

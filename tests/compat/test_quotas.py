@@ -71,6 +71,10 @@ def test_new_accounts_get_the_free_tier(server: LiveServer) -> None:
         "s3_write_rps": 3500,
         "api_rps": 20,
         "support_open_tickets": 3,
+        "registries": 2,
+        "registry_repositories": 50,
+        "registry_storage_bytes": 5_000_000_000,
+        "registry_credentials": 10,
     }
     page = api.get("/v1/account/limits").json()
     assert page["tier"] == {"id": "free", "name": "Free"}

@@ -93,7 +93,7 @@ def test_overview_shows_the_estimate_lines_costs_and_chart(
     by_service = page.locator("#by-service").get_by_role("row").filter(has_text="Object Storage")
     expect(by_service).to_contain_text(f"{costs['by_service']['Object Storage']} USD")
     for resource, amount in costs["by_resource"].items():
-        row = page.locator("#by-resource").get_by_role("row").filter(has_text=resource)
+        row = line_row(page, page.locator("#by-resource"), resource)
         expect(row).to_contain_text(f"{amount} USD")
 
     chart = page.get_by_role("img", name="Charges per day (USD)")

@@ -31,6 +31,7 @@ import pytest
 
 from nexq.app import SCOPE_CATALOG
 from tests.live import LiveServer, nexq
+from tests.oci_push import push_image
 from tests.reliability.conftest import unthrottled
 
 CUSTOMER_SCOPES = SCOPE_CATALOG.of_role("customer")
@@ -87,6 +88,13 @@ def bucket_body(ids: dict[str, str]) -> dict[str, Any]:
     return {"name": ids["name"] if ids.get("caller") == "other" else f"{ids['name']}-new"}
 
 
+def registry_body(ids: dict[str, str]) -> dict[str, Any]:
+    # Registry names are unique per installation, as bucket names are.
+    return {"name": ids["name"] if ids.get("caller") == "other" else f"{ids['name']}-new"}
+
+
+REGISTRY = "/v1/registries/{name}"
+IMAGE = REGISTRY + "/repositories/{repository}"
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/v1/logout"): Recipe(session=True),
     ("GET", "/v1/account"): Recipe(),
@@ -205,6 +213,22 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("PUT", "/v1/support/accounts/{account_id}/plan"): Recipe(
         body=lambda ids: {"plan": "premium"}, operator=True
     ),
+    ("GET", "/v1/registries"): Recipe(other="hidden"),
+    ("POST", "/v1/registries"): Recipe(body=registry_body),
+    ("GET", REGISTRY): Recipe(other="404"),
+    ("DELETE", REGISTRY): Recipe(other="404"),
+    ("GET", REGISTRY + "/repositories"): Recipe(other="404"),
+    ("GET", IMAGE + "/tags"): Recipe(other="404"),
+    ("DELETE", IMAGE): Recipe(other="404"),
+    ("DELETE", IMAGE + "/tags/{tag}"): Recipe(other="404"),
+    ("DELETE", IMAGE + "/manifests/{digest}"): Recipe(other="404"),
+    ("GET", REGISTRY + "/credentials"): Recipe(other="404"),
+    ("POST", REGISTRY + "/credentials"): Recipe(
+        body=lambda ids: {"label": "ci", "access": "read"}, other="404"
+    ),
+    ("POST", REGISTRY + "/credentials/{credential_id}/rotate"): Recipe(other="404"),
+    ("POST", REGISTRY + "/credentials/{credential_id}/revoke"): Recipe(other="404"),
+    ("DELETE", REGISTRY + "/credentials/{credential_id}"): Recipe(other="404"),
 }
 
 
@@ -251,8 +275,8 @@ def cells_of(method: str, path: str, security: list[dict[str, list[str]]]) -> li
     other = {"404": "404", "hidden": "hidden", "own": "ok"}[recipe.other]
     if recipe.session:
         other = "400"  # another account's API key is still not a session
-    if (method, path) == ("POST", "/v1/storage/buckets"):
-        other = "409"  # bucket names are global: asking for this account's name is a conflict
+    if (method, path) in (("POST", "/v1/storage/buckets"), ("POST", "/v1/registries")):
+        other = "409"  # names are global: asking for this account's name is a conflict
     cells.append(Cell(method, path, "other", expect=other))
     cells.append(Cell(method, path, "suspended", expect="403:account-suspended"))
     if path.startswith("/v1/api-keys/{key_id}") and method != "GET":
@@ -296,6 +320,8 @@ class World:
         api = self.admin["a"]
         n = next(self.counter)
         ids: dict[str, str] = {}
+        if path.startswith("/v1/registries"):
+            return self.registry_resources(method, path, n)
         if "{name}" in path:
             ids["name"] = f"authz-{n}"
             # A default retention is set only on a bucket made with Object Lock.
@@ -348,6 +374,29 @@ class World:
             ids["account_id"] = made.json()["id"]
         return ids
 
+    def registry_resources(self, method: str, path: str, n: int) -> dict[str, str]:
+        """A registry of account A (for POST /v1/registries: a name A took), with an image
+        pushed and a second credential when the path names them."""
+        api = self.admin["a"]
+        ids = {"name": f"authz-{n}"}
+        made = api.post("/v1/registries", json={"name": ids["name"]})
+        assert made.status_code == 201, made.text
+        if "{repository}" in path:
+            credential = made.json()["credential"]
+            ids["repository"], ids["tag"] = "app", "v1"
+            ids["digest"] = push_image(
+                self.live,
+                credential["username"],
+                credential["token"],
+                f"{ids['name']}/app",
+                "v1",
+                [b"a layer"],
+            )
+        if "{credential_id}" in path:
+            added = api.post(f"/v1/registries/{ids['name']}/credentials", json={"label": "x"})
+            ids["credential_id"] = added.json()["id"]
+        return ids
+
     def marker(self, path: str) -> str:
         """Something of account A that a list at ``path`` would show to A: another account
         must not see it."""
@@ -366,6 +415,8 @@ class World:
             made.raise_for_status()
         elif path == "/v1/billing/invoices":
             return self.invoice
+        elif path == "/v1/registries":
+            api.post("/v1/registries", json={"name": f"marker-{n}"}).raise_for_status()
         elif path == "/v1/support/tickets":
             subject = f"marker-{n}"
             api.post("/v1/support/tickets", json={**TICKET, "subject": subject})
@@ -379,7 +430,13 @@ def limits(live: LiveServer, email: str) -> None:
     are the counts the matrix makes fresh resources of (Free has 10 of each, 3 open tickets)."""
     unthrottled(live, email)
     live.raise_limits(
-        email, buckets=1000, access_keys=1000, api_keys=1000, support_open_tickets=1000
+        email,
+        buckets=1000,
+        access_keys=1000,
+        api_keys=1000,
+        support_open_tickets=1000,
+        registries=1000,
+        registry_credentials=1000,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Annotated
 import psycopg
 import typer
 
-from nexq.adminkit import DataDir, fail, mount
+from nexq.adminkit import DataDir, emit, fail, mount
 from nexq.app import (
     ADMIN_COMMANDS,
     Nexq,
@@ -38,6 +38,7 @@ from nexq.core.errors import DomainError
 from nexq.core.keyring import KeyringError
 from nexq.core.ratelimit import RateLimiter
 from nexq.settings import Settings
+from nexq.storage.fsck import check as check_storage
 
 # Markdown, not Rich markup: help texts say "[env NEXQ_…]", which Rich would eat as a tag.
 cli = typer.Typer(
@@ -67,6 +68,44 @@ def _installation(data_dir: Path | None) -> Iterator[Nexq]:
 for _commands in ADMIN_COMMANDS:
     mount(admin, _commands(_installation))
 admin.add_typer(master_key_cli, name="master-key")
+
+
+@admin.command("fsck")
+def fsck(
+    data_dir: DataDir = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            help="Remove orphan blob files older than five minutes; recount wrong counters."
+        ),
+    ] = False,
+) -> None:
+    """Check that every object's blobs exist with the right size, that bucket and account
+    counters (objects, stored bytes) match the objects, and that every registry layer and
+    manifest is stored whole ("registry"); exit 1 if not."""
+    with _installation(data_dir) as nexq:
+        report = check_storage(nexq.store, nexq.blobs, repair=repair)
+        registry = nexq.registry_content.check(repair=repair)
+    emit(
+        {
+            "clean": report.clean and registry.clean,
+            "blobs_referenced": report.objects_blobs,
+            "missing": report.missing,
+            "wrong_size": report.wrong_size,
+            "orphans": report.orphans,
+            "temporaries": report.temporaries,
+            "removed": report.removed,
+            "counters": report.counters,
+            "recounted": report.recounted,
+            "registry": registry.as_json(),
+        }
+    )
+    # Repair removes orphans and recounts; missing or damaged data needs the operator.
+    repaired = repair and not (report.missing or report.wrong_size) and registry.clean
+    if not (report.clean and registry.clean) and not repaired:
+        raise typer.Exit(1)
+
+
 admin.command("migrate")(migrate)
 admin.command("move")(move)
 

@@ -22,6 +22,9 @@ from nexq.registry.model import WRITE
 from nexq.registry.sqlite import SqlRegistry
 
 TOKEN_SECONDS = 300  # what clients are told; each request checks the credential anyway
+# What a caller without credentials is told (there are no public registries). Not the
+# error code's default text, "authentication required", which clients drop as redundant.
+ANONYMOUS = "authentication required: log in with a credential of this registry"
 READ_SCOPE = "registry:read"
 WRITE_SCOPE = "registry:write"
 _CONTEXT = "registry-token"
@@ -107,14 +110,19 @@ class RegistryAuth:
             username=username,
         )
 
-    def issue(self, caller: Caller) -> str:
-        """A bearer token standing for ``caller`` until it expires."""
-        claims: dict[str, object] = {"exp": time.time() + TOKEN_SECONDS, "sub": caller.username}
-        if caller.credential_id is not None:
+    def issue(self, caller: Caller | None) -> str:
+        """A bearer token standing for ``caller`` until it expires (None: an anonymous
+        caller, whose token reaches nothing)."""
+        claims: dict[str, object] = {"exp": time.time() + TOKEN_SECONDS}
+        if caller is None:
+            claims["anonymous"] = True
+        elif caller.credential_id is not None:
+            claims["sub"] = caller.username
             credential = self._store.credential(caller.credential_id)
             claims["cred"] = caller.credential_id
             claims["hash"] = credential.token_hash if credential else ""
         else:
+            claims["sub"] = caller.username
             claims["key"] = caller.api_key
         sealed = self._box.seal(json.dumps(claims), _CONTEXT)
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
@@ -128,6 +136,8 @@ class RegistryAuth:
             raise Unauthenticated("The bearer token is not valid.") from None
         if not isinstance(claims, dict) or float(claims.get("exp", 0)) < time.time():
             raise Unauthenticated("The bearer token has expired; log in again.")
+        if claims.get("anonymous"):
+            raise Unauthenticated(ANONYMOUS)
         if "cred" in claims:
             return self._credential_caller(str(claims["cred"]), str(claims.get("hash", "")))
         return self._api_key_caller(str(claims.get("key", "")), str(claims.get("sub", "")))

@@ -1,5 +1,6 @@
 """REST routes of the Container Registry: /v1/registries, their credentials and content."""
 
+import time
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -31,7 +32,7 @@ class CredentialOut(BaseModel):
     label: str
     username: str
     access: Access
-    status: Literal["active", "revoked"]
+    status: Literal["active", "revoked", "expired"]
     created_at: str
     expires_at: str | None
     last_used_at: str | None
@@ -43,7 +44,7 @@ class CredentialOut(BaseModel):
             label=found.label,
             username=found.username,
             access=found.access,  # type: ignore[arg-type]  # checked by the service
-            status=found.status,  # type: ignore[arg-type]
+            status=found.status(time.time()),  # type: ignore[arg-type]
             created_at=iso(found.created_at),
             expires_at=iso_or_none(found.expires_at),
             last_used_at=iso_or_none(found.last_used_at),
@@ -174,6 +175,16 @@ def router(registries: Registries, auth: Authorizer, endpoint: str) -> APIRouter
     def delete_manifest(name: str, repository: str, digest: str, caller: Write) -> Response:
         """With every tag naming it."""
         registries.delete_manifest(caller, name, repository, digest)
+        return Response(status_code=204)
+
+    # Declared after the tag and manifest deletes: a repository path may hold slashes, so
+    # this route would also match theirs.
+    @api.delete(
+        "/{name}/repositories/{repository:path}", status_code=204, summary="Delete a repository"
+    )
+    def delete_repository(name: str, repository: str, caller: Write) -> Response:
+        """With every image and tag in it."""
+        registries.delete_repository(caller, name, repository)
         return Response(status_code=204)
 
     @api.get("/{name}/credentials", summary="Its credentials")

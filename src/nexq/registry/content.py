@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from nexq.core.errors import QuotaExceeded
 from nexq.core.ids import new_id
 from nexq.core.quotas import NoQuotas, Quotas
 from nexq.registry.access import Caller
@@ -27,10 +28,13 @@ from nexq.registry.errors import (
     SizeInvalid,
     UploadUnknown,
 )
+from nexq.registry.fsck import RegistryReport, check
 from nexq.registry.manifests import parse
 from nexq.registry.model import (
     MAX_MANIFEST_BYTES,
+    TAG,
     Blob,
+    Bounds,
     Chunk,
     Manifest,
     Registry,
@@ -62,6 +66,14 @@ class Place:
 
 def _hasher(digest: str) -> hashlib._Hash:
     return hashlib.sha512() if digest.startswith("sha512:") else hashlib.sha256()
+
+
+def _tag(reference: str, name: str) -> str:
+    """The tag a pull or a delete names. Spec (end-3, end-9): a reference is a digest or a
+    tag, and a manifest not found is 404, so one that no tag can spell is not there."""
+    if not TAG.match(reference):
+        raise ManifestUnknown(f"manifest {reference} is not in {name}.")
+    return reference
 
 
 class Content:
@@ -103,11 +115,15 @@ class Content:
     # blobs -------------------------------------------------------------------------------
 
     def stat_blob(self, caller: Caller, name: str, digest: str) -> Blob:
+        return self.locate_blob(caller, name, digest)[1]
+
+    def locate_blob(self, caller: Caller, name: str, digest: str) -> tuple[Registry, Blob]:
+        """The blob ``digest`` of the repository ``name``, with its registry (metering)."""
         place = self.place(caller, name)
         blob = self._store.linked_blob(place.registry.id, place.repository, check_digest(digest))
         if blob is None:
             raise BlobUnknown(f"blob {digest} is not in {name}.")
-        return blob
+        return place.registry, blob
 
     def read_blob(self, blob: Blob, offset: int, length: int) -> Iterator[Bytes]:
         return self._blobs.read(blob.path, offset, length, CHUNK)
@@ -185,13 +201,20 @@ class Content:
             raise
 
     def finish(
-        self, caller: Caller, name: str, upload_id: str, digest: str, data: Iterable[bytes]
+        self,
+        caller: Caller,
+        name: str,
+        upload_id: str,
+        digest: str,
+        data: Iterable[bytes],
+        start: int | None = None,
     ) -> Blob:
-        """Close the upload with its last chunk (maybe empty) as the blob ``digest``;
-        DigestInvalid (the upload discarded) when the bytes are not that."""
+        """Close the upload with its last chunk (maybe empty, starting at ``start`` or where
+        the upload ends) as the blob ``digest``; DigestInvalid (the upload discarded) when
+        the bytes are not that."""
         upload = self.upload(caller, name, upload_id)
         check_digest(digest)
-        upload = self._append(upload, data, upload.size)
+        upload = self._append(upload, data, upload.size if start is None else start)
         place = self.place(caller, name, push=True)
         chunks = self._store.chunks(upload.id)
         if len(chunks) == 1 and digest.startswith("sha256:"):
@@ -206,13 +229,13 @@ class Content:
         blob = Blob(caller.account_id, digest, upload.size, path, time.time())
         # Linked and the session ended in one transaction: a crash never leaves a blob that
         # an abandoned session's clean-up would delete.
-        kept, chunk_paths = self._store.finish_upload(
-            blob,
-            place.registry.id,
-            place.repository,
-            self._quotas.limit(place.registry.account_id, REPOSITORIES_LIMIT),
-            upload.id,
-        )
+        try:
+            kept, chunk_paths = self._store.finish_upload(
+                blob, place.registry.id, place.repository, self._bounds(place), upload.id
+            )
+        except QuotaExceeded:  # nothing of it is kept: the client hears why
+            self._blobs.delete([*self._store.end_upload(upload.id), *([made] if made else [])])
+            raise
         self._blobs.delete([p for p in [*chunk_paths, path] if p != kept.path])
         return kept
 
@@ -239,13 +262,14 @@ class Content:
     def _keep(self, blob: Blob, place: Place) -> Blob:
         """Store ``blob`` in the account (or find the copy it holds) and link it to the
         repository."""
-        kept = self._store.link(
-            blob,
-            place.registry.id,
-            place.repository,
-            self._quotas.limit(place.registry.account_id, REPOSITORIES_LIMIT),
+        return self._store.link(blob, place.registry.id, place.repository, self._bounds(place))
+
+    def _bounds(self, place: Place) -> Bounds:
+        account = place.registry.account_id
+        return Bounds(
+            self._quotas.limit(account, REPOSITORIES_LIMIT),
+            self._quotas.limit(account, STORED_BYTES_LIMIT),
         )
-        return kept
 
     # manifests ---------------------------------------------------------------------------
 
@@ -281,7 +305,11 @@ class Content:
             writer.abort()
             raise
         now = time.time()
-        kept = self._keep(Blob(caller.account_id, digest, len(body), path, now), place)
+        try:
+            kept = self._keep(Blob(caller.account_id, digest, len(body), path, now), place)
+        except BaseException:
+            self._blobs.delete([path])
+            raise
         if kept.path != path:
             self._blobs.delete([path])
         manifest = Manifest(
@@ -300,7 +328,7 @@ class Content:
             caller.account_id,
             parsed.blobs + parsed.manifests,
             tag,
-            self._quotas.limit(place.registry.account_id, REPOSITORIES_LIMIT),
+            self._bounds(place),
         )
         return manifest
 
@@ -319,7 +347,7 @@ class Content:
     def _resolve(self, place: Place, reference: str, name: str) -> str:
         if is_digest(reference):
             return check_digest(reference)
-        digest = self._store.tag(place.registry.id, place.repository, check_tag(reference))
+        digest = self._store.tag(place.registry.id, place.repository, _tag(reference, name))
         if digest is None:
             if not self._store.repository_exists(place.registry.id, place.repository):
                 raise NameUnknown(f"repository {name!r} is not known to this registry.")
@@ -334,7 +362,9 @@ class Content:
                 place.registry.id, place.repository, check_digest(reference)
             )
         else:
-            gone = self._store.delete_tag(place.registry.id, place.repository, check_tag(reference))
+            gone = self._store.delete_tag(
+                place.registry.id, place.repository, _tag(reference, name)
+            )
         if not gone:
             raise ManifestUnknown(f"manifest {reference} is not in {name}.")
 
@@ -363,12 +393,14 @@ class Content:
         registries = [self.registry(caller, registry)] if registry else self.reachable(caller)
         limit = 10_000 if n is None else n
         names: list[str] = []
-        for reg in sorted(registries, key=lambda r: r.name):
-            after = ""
-            if last and last.startswith(f"{reg.name}/"):
-                after = last.removeprefix(f"{reg.name}/")
-            elif last and last > reg.name:
-                continue
+        # Ordered by "<registry>/" so that the whole names are in lexical order ("a-b/x"
+        # before "a/x"), the order ``last`` resumes in.
+        for reg in sorted(registries, key=lambda r: f"{r.name}/"):
+            prefix, after = f"{reg.name}/", ""
+            if last and last.startswith(prefix):
+                after = last.removeprefix(prefix)
+            elif last and last > prefix:
+                continue  # every name of this registry sorts before ``last``
             names += [
                 f"{reg.name}/{r.name}" for r in self._store.repositories(reg.id, after, limit)
             ]
@@ -392,9 +424,17 @@ class Content:
         self._blobs.delete(paths)
         return len(paths)
 
+    def stored_bytes_of(self, account_id: str) -> int:
+        """What the account's registries hold (its registry_storage_bytes limit's use)."""
+        return self._store.account_bytes(account_id)
+
     def discard(self, paths: list[str]) -> None:
         """Delete blobs that the tables no longer name."""
         self._blobs.delete(paths)
+
+    def check(self, *, repair: bool = False) -> RegistryReport:
+        """fsck of the registry's tables against its blobs (``nexq admin fsck``)."""
+        return check(self._store, self._blobs, repair=repair)
 
     def recover(self) -> int:
         """Start-up repair after a crash: remove temporaries and blobs the tables do not

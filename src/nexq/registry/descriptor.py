@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nexq.core.quotas import COUNT, Limit
+from nexq.core.quotas import BYTES, COUNT, Limit
 from nexq.platform import Job, Service
-from nexq.registry.content import REPOSITORIES_LIMIT, Content
+from nexq.registry.content import REPOSITORIES_LIMIT, STORED_BYTES_LIMIT, Content
+from nexq.registry.metering import FLUSH_SECONDS, METERS, RegistryMeter
 from nexq.registry.registries import CREDENTIALS_LIMIT, REGISTRIES_LIMIT, Registries
 from nexq.web.console.layout import NavLink, NavSection
 
@@ -23,7 +24,9 @@ UPLOAD_IDLE_SECONDS = 24 * 3600.0
 GARBAGE_GRACE_SECONDS = 3600.0
 
 
-def descriptor(registries: Registries, content: Content, endpoint: str) -> Service:
+def descriptor(
+    registries: Registries, content: Content, meter: RegistryMeter, endpoint: str
+) -> Service:
     """The Container Registry's descriptor; ``endpoint`` is the host clients push to."""
 
     def rest(auth: Authorizer) -> list[APIRouter]:
@@ -32,7 +35,9 @@ def descriptor(registries: Registries, content: Content, endpoint: str) -> Servi
         return [api.router(registries, auth, endpoint)]
 
     def console(pages: Pages) -> list[APIRouter]:
-        return []
+        from nexq.registry import console
+
+        return [console.router(registries, pages, endpoint)]
 
     return Service(
         name="registry",
@@ -41,7 +46,11 @@ def descriptor(registries: Registries, content: Content, endpoint: str) -> Servi
         console=console,
         templates="nexq.registry",
         navigation=NAVIGATION,
+        meters=METERS,
+        meter_provider=meter,
         jobs=(
+            # Each process adds what it counted to the hourly rows.
+            Job("registry-meter", FLUSH_SECONDS, meter.flush),
             Job(
                 "registry-janitor",
                 600.0,
@@ -65,6 +74,13 @@ def descriptor(registries: Registries, content: Content, endpoint: str) -> Servi
                 "Repositories per registry",
                 COUNT,
                 "Repositories in one container registry",
+            ),
+            Limit(
+                STORED_BYTES_LIMIT,
+                "Registry storage",
+                BYTES,
+                "Distinct layers and manifests in all the account's registries",
+                content.stored_bytes_of,
             ),
             Limit(
                 CREDENTIALS_LIMIT,

@@ -100,9 +100,11 @@ class Credential:
     def usable(self, now: float) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
-    @property
-    def status(self) -> str:
-        return "revoked" if self.revoked_at is not None else "active"
+    def status(self, now: float) -> str:
+        """active, revoked, or expired (past its expiry date)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.usable(now) else "expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +177,11 @@ class Chunk:
     size: int
     path: str
     sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The account's limits a push is checked against, in the transaction that stores it."""
+
+    repositories: int | None = None  # per registry
+    stored_bytes: int | None = None  # the account's distinct layers and manifests

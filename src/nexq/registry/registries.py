@@ -189,6 +189,13 @@ class Registries:
             raise NameUnknown(f"No repository {repository!r} in registry {name}.")
         return self._store.tags(registry.id, repository, "", 10_000)
 
+    def delete_repository(self, principal: Principal, name: str, repository: str) -> None:
+        """Delete a repository with every image and tag in it (it no longer counts toward
+        the registry_repositories limit); layers no other repository holds are collected."""
+        registry = self.get(principal, name)
+        if not self._store.delete_repository(registry.id, repository):
+            raise NameUnknown(f"No repository {repository!r} in registry {name}.")
+
     def delete_tag(self, principal: Principal, name: str, repository: str, tag: str) -> None:
         registry = self.get(principal, name)
         if not self._store.delete_tag(registry.id, repository, check_tag(tag)):

@@ -7,7 +7,8 @@ SCHEMA = Schema(
     "registry",
     [
         # registries and their credentials; repositories, what each holds (links to the
-        # account's content-addressed blobs), manifests, what they name, tags; upload sessions
+        # account's content-addressed blobs), manifests, what they name, tags; upload
+        # sessions; what was pulled and pushed, per hour
         Migration(
             """
             CREATE TABLE registry_registries (
@@ -103,6 +104,14 @@ SCHEMA = Schema(
                 path TEXT NOT NULL,
                 sha256 TEXT NOT NULL,
                 PRIMARY KEY (upload_id, start)
+            );
+            CREATE TABLE registry_usage (
+                account_id TEXT NOT NULL,
+                registry_id TEXT NOT NULL,
+                meter TEXT NOT NULL,
+                hour INTEGER NOT NULL,
+                quantity INTEGER NOT NULL,
+                PRIMARY KEY (account_id, hour, registry_id, meter)
             )
             """,
         ),

@@ -1,4 +1,4 @@
-"""``nexq admin access-key …``, ``nexq admin fsck`` and ``nexq admin lifecycle run``: Object
+"""``nexq admin access-key …`` and ``nexq admin lifecycle run``: Object
 Storage from the server's command line."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import typer
 from nexq.adminkit import AccountsByEmail, Commands, DataDir, Opener, emit, fail
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
 from nexq.storage.blobs.port import BlobStore
-from nexq.storage.fsck import check
 from nexq.storage.lifecycle_run import Lifecycle, LifecycleReport
 from nexq.storage.metadata.port import MetadataStore
 
@@ -41,7 +40,7 @@ def _key_json(view: AccessKeyView) -> dict[str, Any]:
 
 
 def commands(open_installation: Opener[Installation]) -> Commands:
-    """The ``access-key`` group and the ``fsck`` command of ``nexq admin``; each prints JSON."""
+    """The ``access-key`` and ``lifecycle`` groups of ``nexq admin``; each prints JSON."""
     key_cli = typer.Typer(help="S3 access keys.", no_args_is_help=True)
 
     @key_cli.command("create")
@@ -99,35 +98,6 @@ def commands(open_installation: Opener[Installation]) -> Commands:
             nexq.access_keys.delete(nexq.accounts.get(account).id, key_id)
         emit({"access_key_id": key_id, "deleted": True})
 
-    def fsck(
-        data_dir: DataDir = None,
-        repair: Annotated[
-            bool,
-            typer.Option(
-                help="Remove orphan blob files older than five minutes; recount wrong counters."
-            ),
-        ] = False,
-    ) -> None:
-        """Check that every object's blobs exist with the right size, and that bucket and
-        account counters (objects, stored bytes) match the objects; exit 1 if not."""
-        with open_installation(data_dir) as nexq:
-            report = check(nexq.store, nexq.blobs, repair=repair)
-        emit(
-            {
-                "clean": report.clean,
-                "blobs_referenced": report.objects_blobs,
-                "missing": report.missing,
-                "wrong_size": report.wrong_size,
-                "orphans": report.orphans,
-                "temporaries": report.temporaries,
-                "removed": report.removed,
-                "counters": report.counters,
-                "recounted": report.recounted,
-            }
-        )
-        if not report.clean and not (repair and not report.missing and not report.wrong_size):
-            raise typer.Exit(1)
-
     lifecycle_cli = typer.Typer(help="Bucket lifecycle rules.", no_args_is_help=True)
 
     @lifecycle_cli.command("run")
@@ -151,7 +121,7 @@ def commands(open_installation: Opener[Installation]) -> Commands:
             report = Lifecycle(nexq.store).run(moment)
         emit(_report_json(report))
 
-    return {"access-key": key_cli, "fsck": fsck, "lifecycle": lifecycle_cli}
+    return {"access-key": key_cli, "lifecycle": lifecycle_cli}
 
 
 def _moment(text: str) -> float:

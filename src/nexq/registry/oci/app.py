@@ -26,10 +26,11 @@ from starlette.responses import Response, StreamingResponse
 
 from nexq.core.errors import DomainError
 from nexq.core.identity import Unauthenticated
-from nexq.registry.access import TOKEN_SECONDS, Caller, RegistryAuth
+from nexq.registry.access import ANONYMOUS, TOKEN_SECONDS, Caller, RegistryAuth
 from nexq.registry.content import Content
 from nexq.registry.errors import DigestInvalid, RangeInvalid, SizeInvalid
 from nexq.registry.manifests import OCI_INDEX
+from nexq.registry.metering import EGRESS, PULLS, PUSHES, RegistryMeter
 from nexq.registry.model import MAX_MANIFEST_BYTES, Blob, Manifest
 from nexq.registry.oci.body import BodyPipe
 from nexq.registry.oci.errors import OciError, from_domain
@@ -77,11 +78,13 @@ class RegistryApp:
         auth: RegistryAuth,
         executor: Executor,
         service: str | None = None,
+        meter: RegistryMeter | None = None,
     ) -> None:
         self._content = content
         self._auth = auth
         self._executor = executor
         self._service = service  # the token service name; the Host header's when None
+        self._meter = meter
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -156,6 +159,18 @@ class RegistryApp:
                 return
             yield piece
 
+    async def _counted(self, pieces: Any, account_id: str, registry_id: str) -> Any:
+        """The pieces, with the bytes actually sent counted as egress (a client that stops
+        reading is billed for what it got)."""
+        sent = 0
+        try:
+            async for piece in pieces:
+                yield piece
+                sent += len(piece)
+        finally:
+            if self._meter is not None:
+                self._meter.count(account_id, registry_id, EGRESS, sent)
+
     # authentication ----------------------------------------------------------------------
 
     async def _caller(self, request: Request) -> Caller:
@@ -166,7 +181,7 @@ class RegistryApp:
         if scheme.lower() == "basic" and value:
             username, password = _basic(value)
             return await self._run(self._auth.login, username, password)
-        raise OciError("UNAUTHORIZED", "authentication required", 401)
+        raise OciError("UNAUTHORIZED", ANONYMOUS, 401)
 
     async def _token(self, request: Request) -> Response:
         """The token endpoint: Basic credentials (GET, as docker asks) or an OAuth2 password
@@ -178,9 +193,14 @@ class RegistryApp:
                     "UNSUPPORTED", "grant_type: only 'password' is supported (no refresh)", 400
                 )
             username, password = str(form.get("username", "")), str(form.get("password", ""))
-            caller = await self._run(self._auth.login, username, password)
-        else:
+            caller: Caller | None = await self._run(self._auth.login, username, password)
+        elif request.headers.get("authorization"):
             caller = await self._caller(request)
+        else:
+            # The token spec: a caller without credentials is anonymous and gets a token
+            # granting nothing; the registry refuses what it then asks for (401), and clients
+            # tell their user to log in instead of "invalid username/password".
+            caller = None
         token = await self._run(self._auth.issue, caller)
         issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         body = {
@@ -212,7 +232,7 @@ class RegistryApp:
     # blobs -------------------------------------------------------------------------------
 
     async def get_blob(self, request: Request, caller: Caller, p: dict[str, str]) -> Response:
-        blob = await self._run(self._content.stat_blob, caller, p["name"], p["digest"])
+        registry, blob = await self._run(self._content.locate_blob, caller, p["name"], p["digest"])
         headers = {
             "Docker-Content-Digest": blob.digest,
             "ETag": f'"{blob.digest}"',
@@ -220,8 +240,9 @@ class RegistryApp:
             "Cache-Control": "max-age=31536000",
         }
         start, length, status = 0, blob.size, 200
-        asked = request.headers.get("range")
-        if asked:
+        asked = request.headers.get("range", "")
+        # RFC 9110 (14.2): a Range in a unit the server does not know MUST be ignored.
+        if asked.strip().lower().startswith("bytes="):
             start, length = _byte_range(asked, blob.size)
             status = 206
             headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{blob.size}"
@@ -229,9 +250,8 @@ class RegistryApp:
         if request.method == "HEAD":
             return Response(None, status, headers, media_type="application/octet-stream")
         pieces = self._content.read_blob(blob, start, length)
-        return StreamingResponse(
-            self._threaded(pieces), status, headers, media_type="application/octet-stream"
-        )
+        sent = self._counted(self._threaded(pieces), registry.account_id, registry.id)
+        return StreamingResponse(sent, status, headers, media_type="application/octet-stream")
 
     async def delete_blob(self, request: Request, caller: Caller, p: dict[str, str]) -> Response:
         await self._run(self._content.delete_blob, caller, p["name"], p["digest"])
@@ -261,13 +281,32 @@ class RegistryApp:
         upload = await self._run(self._content.upload, caller, p["name"], p["id"])
         return _upload_answer(204, p["name"], upload.id, upload.size)
 
+    async def _out_of_order(
+        self, caller: Caller, p: dict[str, str], start: int | None
+    ) -> Response | None:
+        """The 416 a chunk that does not start where the upload ends gets, before its bytes
+        are read (spec: chunks MUST be uploaded in order, else 416); None when in order."""
+        if start is None:
+            return None
+        upload = await self._run(self._content.upload, caller, p["name"], p["id"])
+        if start != upload.size:
+            return _range_refused(p["name"], p["id"], start, upload.size)
+        return None
+
     async def patch_upload(self, request: Request, caller: Caller, p: dict[str, str]) -> Response:
         name, upload_id = p["name"], p["id"]
         start, length = _content_range(request)
-        if start is not None:  # refused before its bytes are read, when it can be
-            upload = await self._run(self._content.upload, caller, name, upload_id)
-            if start != upload.size:
-                return _range_refused(name, upload_id, start, upload.size)
+        if refused := await self._out_of_order(caller, p, start):
+            return refused
+        declared = request.headers.get("content-length")
+        if length is not None and declared and declared.isdigit() and int(declared) != length:
+            # Refused before a byte is kept, as the reference registry does: the session
+            # stays where it was.
+            raise OciError(
+                "SIZE_INVALID",
+                f"Content-Length {declared} is not the {length} bytes of the Content-Range",
+                400,
+            )
         try:
             upload = await self._stream_in(
                 request, partial(self._content.append, caller, name, upload_id, start=start)
@@ -285,9 +324,20 @@ class RegistryApp:
         digest = request.query_params.get("digest")
         if not digest:
             raise DigestInvalid("digest: the PUT that completes an upload names its digest.")
-        blob = await self._stream_in(
-            request, partial(self._content.finish, caller, name, upload_id, digest)
-        )
+        # The closing PUT may carry the last chunk, with its Content-Range: in order too
+        # (a range beside an empty body describes no chunk, and is let be).
+        start, _ = _content_range(request)
+        if request.headers.get("content-length") == "0":
+            start = None
+        if refused := await self._out_of_order(caller, p, start):
+            return refused
+        try:
+            blob = await self._stream_in(
+                request,
+                partial(self._content.finish, caller, name, upload_id, digest, start=start),
+            )
+        except RangeInvalid as exc:
+            return _range_refused(name, upload_id, start or 0, exc.size)
         return _created_blob(name, blob)
 
     async def cancel_upload(self, request: Request, caller: Caller, p: dict[str, str]) -> Response:
@@ -306,6 +356,9 @@ class RegistryApp:
         if request.method == "HEAD":
             return Response(None, 200, headers, media_type=manifest.media_type)
         body = await self._run(self._content.manifest_bytes, blob)
+        if self._meter is not None:
+            self._meter.count(blob.account_id, manifest.registry_id, PULLS, 1)
+            self._meter.count(blob.account_id, manifest.registry_id, EGRESS, len(body))
         return Response(body, 200, headers, media_type=manifest.media_type)
 
     async def put_manifest(self, request: Request, caller: Caller, p: dict[str, str]) -> Response:
@@ -330,6 +383,8 @@ class RegistryApp:
             request.headers.get("content-type"),
             bytes(body),
         )
+        if self._meter is not None:
+            self._meter.count(caller.account_id, manifest.registry_id, PUSHES, 1)
         headers = {
             "Location": f"/v2/{name}/manifests/{manifest.digest}",
             "Docker-Content-Digest": manifest.digest,
@@ -350,11 +405,13 @@ class RegistryApp:
     async def list_tags(self, request: Request, caller: Caller, p: dict[str, str]) -> Response:
         name = p["name"]
         n, last = _page(request)
-        tags = await self._run(self._content.tags, caller, name, None if n is None else n + 1, last)
+        found = await self._run(
+            self._content.tags, caller, name, None if n is None else n + 1, last
+        )
+        tags, after = _page_of(found, n)
         headers = {}
-        if n is not None and len(tags) > n:
-            tags = tags[:n]
-            query = urlencode({"n": n, "last": tags[-1]})
+        if after is not None:
+            query = urlencode({"n": n, "last": after})
             headers["Link"] = f'</v2/{name}/tags/list?{query}>; rel="next"'
         body = json.dumps({"name": name, "tags": tags})
         return Response(body, 200, headers, media_type="application/json")
@@ -362,14 +419,14 @@ class RegistryApp:
     async def catalog(self, request: Request, caller: Caller, p: dict[str, str]) -> Response:
         registry = p.get("registry")
         n, last = _page(request)
-        names = await self._run(
+        found = await self._run(
             self._content.catalog, caller, registry, None if n is None else n + 1, last
         )
+        names, after = _page_of(found, n)
         headers = {}
-        if n is not None and len(names) > n:
-            names = names[:n]
+        if after is not None:
             prefix = f"/v2/{registry}" if registry else "/v2"
-            query = urlencode({"n": n, "last": names[-1]})
+            query = urlencode({"n": n, "last": after})
             headers["Link"] = f'<{prefix}/_catalog?{query}>; rel="next"'
         body = json.dumps({"repositories": names})
         return Response(body, 200, headers, media_type="application/json")
@@ -491,6 +548,14 @@ def _byte_range(header: str, size: int) -> tuple[int, int]:
         416,
         **{"Content-Range": f"bytes */{size}"},
     )
+
+
+def _page_of(found: list[str], n: int | None) -> tuple[list[str], str | None]:
+    """The entries to answer of ``found`` (fetched with one more than ``n``), and the last
+    of them when more follow. Spec (end-8b): ``n=0`` is an empty list, with no Link."""
+    if n is None or len(found) <= n:
+        return found, None
+    return found[:n], (found[n - 1] if n else None)
 
 
 def _page(request: Request) -> tuple[int | None, str | None]:

@@ -21,7 +21,9 @@ from nexq.registry import errors
 # Most specific first: the first class an error is an instance of gives its code.
 _TABLE: tuple[tuple[type[DomainError], str, int], ...] = (
     (errors.NameInvalid, "NAME_INVALID", 400),
-    (errors.TagInvalid, "TAG_INVALID", 400),
+    # The spec's codes are a closed list without TAG_INVALID: a PUT to a reference that
+    # is neither a tag nor a digest is an invalid manifest push.
+    (errors.TagInvalid, "MANIFEST_INVALID", 400),
     (errors.DigestInvalid, "DIGEST_INVALID", 400),
     (errors.SizeInvalid, "SIZE_INVALID", 400),
     (errors.ManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN", 400),
@@ -85,4 +87,9 @@ def registry_timeout(scope: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]
     error = OciError(
         "BLOB_UPLOAD_INVALID", "the request body stopped arriving; the connection is closed", 408
     )
-    return 408, [(b"content-type", b"application/json")], error.body()
+    # Written by the listener, past the app that puts the version header on every answer.
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"docker-distribution-api-version", b"registry/2.0"),
+    ]
+    return 408, headers, error.body()
