@@ -19,6 +19,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, s3_client, session_cookie
 from tests.live import BURST, LiveServer
+from tests.oci_push import push_image
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
@@ -119,6 +120,45 @@ def history(server: LiveServer, email: str) -> None:
         )
 
 
+def registry_pages(page: Page, server: LiveServer) -> None:
+    """Two registries, images pushed over the OCI protocol, and credentials for a cluster
+    and a CI; a picture of each registry page."""
+    page.goto("/registries")
+    page.get_by_label("Registry name").fill("team-images")
+    page.get_by_role("button", name="Create registry").click()
+    username = page.get_by_role("textbox", name="Username").input_value()
+    token = page.get_by_role("textbox", name="Token").input_value()
+    shoot(page, "registry-created")
+    images = {
+        "frontend/web": {"v1.4.1": 48_300_000, "v1.4.2": 48_900_000, "latest": 48_900_001},
+        "api/server": {"v3.0.0": 112_000_000, "latest": 112_000_001},
+        "jobs/worker": {"2026-11-27": 86_000_000},
+    }
+    for repository, tags in images.items():
+        for tag, size in tags.items():
+            push_image(server, username, token, f"team-images/{repository}", tag, [b"l" * size])
+    page.goto("/registries")
+    page.get_by_label("Registry name").fill("ml-models")
+    page.get_by_role("button", name="Create registry").click()
+    page.goto("/registries/team-images/credentials")
+    for label, access, expires in (
+        ("Production cluster", "Read-only", ""),
+        ("GitHub Actions", "Read-write", "2027-06-30"),
+    ):
+        page.get_by_label("Label").fill(label)
+        page.get_by_label(access).check()
+        page.get_by_label("Expires").fill(expires)
+        page.get_by_role("button", name="Add credential").click()
+        page.goto("/registries/team-images/credentials")
+    shoot(page, "registry-credentials")
+    page.goto("/registries")
+    shoot(page, "registries")
+    page.goto("/registries/team-images")
+    shoot(page, "registry-repositories")
+    page.goto("/registries/team-images/repositories/frontend/web")
+    shoot(page, "registry-tags")
+
+
 def shoot(page: Page, name: str) -> None:
     if ONLY and name not in ONLY:
         return
@@ -173,6 +213,7 @@ def main() -> None:
                 shoot(page, "access-keys")
                 page.goto("/storage/usage")
                 shoot(page, "usage")
+                registry_pages(page, server)
                 page.goto("/account/api-keys/new")
                 page.get_by_label("Name").fill("CI deploys")
                 page.get_by_role("button", name="Create API Key").click()

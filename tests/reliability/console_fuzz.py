@@ -132,7 +132,9 @@ PLAUSIBLE: dict[str, list[str]] = {
     "tier": ["free", "enterprise", "pro", "no-such-tier"],
     "key": ["k", "dir/sub/key.txt", "new-key", "a/", "", "a\x00b"],
     "prefix": ["", "dir/", "dir/sub/", "../"],
-    "expires": ["900", "3600", "604800", "604801", "0"],
+    "expires": ["900", "3600", "604800", "604801", "0", "2099-01-31", "2001-01-01", "2099-02-30"],
+    "access": ["read", "write", "admin"],
+    "confirm_name": ["fuzz", "wrong-name", ""],
     "number": ["4242 4242 4242 4242", "4242424242424242", "4242424242424241", "5555555555554444"],
     "exp_month": ["1", "12", "13", "0"],
     "exp_year": ["2030", "2099", "1999", "10000"],
@@ -185,6 +187,10 @@ STATE_TABLES = {
     "support_messages": "id, ticket_id, body",
     "support_attachments": "id, message_id, filename",
     "support_plans": "account_id, plan",
+    "registry_registries": "id, account_id, name",
+    "registry_credentials": "id, registry_id, label, token_hash, access, expires_at, revoked_at",
+    "registry_manifests": "registry_id, repository, digest",
+    "registry_tags": "registry_id, repository, name, digest",
 }
 
 
@@ -355,6 +361,9 @@ class Targets:
     invoices: list[str] = field(default_factory=list)
     tickets: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
+    registries: list[str] = field(default_factory=list)
+    credentials: list[str] = field(default_factory=list)  # of the account's registries
+    images: list[tuple[str, str, str]] = field(default_factory=list)  # repository, tag, digest
 
     @classmethod
     def read(cls, db: Path, account_id: str) -> Targets:
@@ -390,13 +399,30 @@ class Targets:
                     "SELECT a.id FROM support_attachments a JOIN support_tickets t "
                     "ON t.id = a.ticket_id WHERE t.account_id = ? LIMIT 20"
                 ),
+                registries=column(
+                    "SELECT name FROM registry_registries WHERE account_id = ? ORDER BY name"
+                ),
+                credentials=column(
+                    "SELECT c.id FROM registry_credentials c JOIN registry_registries r "
+                    "ON r.id = c.registry_id WHERE r.account_id = ? LIMIT 20"
+                ),
+                images=[
+                    (str(r[0]), str(r[1]), str(r[2]))
+                    for r in conn.execute(
+                        "SELECT t.repository, t.name, t.digest FROM registry_tags t JOIN "
+                        "registry_registries r ON r.id = t.registry_id WHERE r.account_id = ? "
+                        "ORDER BY r.name LIMIT 20",
+                        (account_id,),
+                    )
+                ],
             )
 
     def path_values(self, route: Route, param: str) -> list[str]:
         """The valid values of ``param`` in ``route``; KeyError names a parameter to teach."""
         storage = route.path.startswith("/storage/")
+        registry = route.path.startswith("/registries/")
         table: dict[str, Callable[[], list[str]]] = {
-            "name": lambda: self.buckets,
+            "name": lambda: self.registries if registry else self.buckets,
             "upload_id": lambda: [u[2] for u in self.uploads],
             "number": lambda: ["1", "2"],
             "key_id": lambda: self.access_keys if storage else self.api_keys,
@@ -404,6 +430,10 @@ class Targets:
             "ref": lambda: self.invoices,
             "ticket_id": lambda: self.tickets,
             "attachment_id": lambda: self.attachments,
+            "credential_id": lambda: self.credentials,
+            "repository": lambda: [i[0] for i in self.images],
+            "tag": lambda: [i[1] for i in self.images],
+            "digest": lambda: [i[2] for i in self.images],
         }
         if param not in table:
             raise KeyError(

@@ -40,6 +40,7 @@ from tests.console.conftest import (
     owner_s3,
 )
 from tests.live import Key, LiveServer, nexq
+from tests.oci_push import push_image
 from tests.reliability.console_fuzz import (
     ANONYMOUS_FORMS,
     EVIL_ORIGIN,
@@ -76,6 +77,7 @@ PAGES = [
     "/billing/payment-methods",
     "/billing/payment-methods/new",
     "/billing/budget",
+    "/registries",
 ]
 # What a payload would leave in the page had it been parsed as markup rather than text.
 INJECTED = """() => {
@@ -559,6 +561,21 @@ class _Account:
     key: str
 
 
+def _registry_with_an_image(client: httpx.Client, server: LiveServer, name: str) -> bool:
+    """Create the registry ``name`` through the console (the client sends its CSRF token)
+    and push an image to it with the credential shown once; False if it was refused."""
+    made = client.post("/registries", data={"name": name})
+    shown = {
+        field: re.search(rf'id="registry-{field}"[^>]*value="([^"]*)"', made.text)
+        for field in ("username", "token")
+    }
+    if made.status_code != 200 or not shown["username"] or not shown["token"]:
+        return False
+    username, token = (html.unescape(m.group(1)) for m in shown.values() if m)
+    push_image(server, username, token, f"{name}/app/web", "v1", [name.encode()])
+    return True
+
+
 def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
     """An account with one of everything a console URL can name."""
     email = make_account(server, kind)
@@ -593,6 +610,8 @@ def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
             "/support/tickets", data=ticket, files={"files": ("log.txt", b"a log")}
         )
         assert opened.status_code == 303, opened.text[:300]
+        client.headers["x-csrf-token"] = token
+        assert _registry_with_an_image(client, server, f"{kind}-reg-{bucket.rsplit('-', 1)[1]}")
     account = _Account(email, _account_id(server, email), bucket, "secret.txt")
     return account, Targets.read(_db(server), account.id)
 
@@ -665,6 +684,8 @@ def _plausible_form(route: Route, targets: Targets, tag: str) -> dict[str, Any]:
         "exp_year": YEAR,
         "holder": "csrf",
         "expires": "3600",
+        "access": "write",
+        "confirm_name": targets.registries[0] if targets.registries else "x",
     }
     data: dict[str, Any] = {}
     for f in route.fields:
@@ -749,7 +770,7 @@ def test_cross_site_requests_without_the_token_are_refused_everywhere(
             client.cookies.set("nexq_session", session)
             # The control: the same route with the token is not refused as CSRF (so the 403s
             # above were about the token). Destructive ones only ask for confirmation here.
-            control = {k: v for k, v in data.items() if k != "confirm"}
+            control = {k: v for k, v in data.items() if k not in ("confirm", "confirm_name")}
             headers = {"x-csrf-token": token, "accept": "text/html"}
             if route.path == "/logout":
                 continue  # its control is test_logout_ends_the_session_on_the_server
@@ -940,6 +961,8 @@ class _Fuzzer:
         with self.client() as client:
             if "fuzz" not in targets.buckets:
                 client.post("/storage/buckets", data={"name": "fuzz"})
+            if "fuzz" not in targets.registries:
+                _registry_with_an_image(client, self.server, "fuzz")
             if len(targets.keys) < 3:
                 for key in ("k", "dir/sub/key.txt", "a"):
                     client.put(f"/storage/buckets/fuzz/object?key={key}", content=b"fuzz")

@@ -22,12 +22,13 @@ from nexq.cli.dcp_output import (
     mask,
     warn,
 )
+from nexq.cli.dcp_registry import registry_app
 from nexq.cli.dcp_storage import storage_app
 from nexq.cli.dcp_support import support_app
 from nexq.client import ApiError, ApiKey, ApiKeyWithToken, ClientError, NexqClient
 
 app = typer.Typer(
-    help="dcp: manage your Nexq account and storage through the REST API.",
+    help="dcp: manage your Nexq account, storage and registries through the REST API.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -43,6 +44,7 @@ app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(storage_app, name="storage")
 app.add_typer(dcp_billing.billing_app, name="billing")
 app.add_typer(support_app, name="support")
+app.add_typer(registry_app, name="registry")
 account_app.command("limits")(dcp_billing.limits)
 account_app.command("tier")(dcp_billing.tier)
 

@@ -20,6 +20,14 @@ from nexq.client.api import (
 )
 from nexq.client.bucket_settings import ObjectLock, ObjectVersion, PublicAccessBlock, Versioning
 from nexq.client.kms_keys import BucketEncryption, KmsKey
+from nexq.client.registry import (
+    CreatedRegistry,
+    ImageTag,
+    IssuedCredential,
+    Registry,
+    RegistryCredential,
+    Repository,
+)
 
 __all__ = [
     "AccessKey",
@@ -31,6 +39,9 @@ __all__ = [
     "Bucket",
     "BucketEncryption",
     "ClientError",
+    "CreatedRegistry",
+    "ImageTag",
+    "IssuedCredential",
     "KmsKey",
     "Login",
     "NexqClient",
@@ -40,6 +51,9 @@ __all__ = [
     "ObjectVersion",
     "Presigned",
     "PublicAccessBlock",
+    "Registry",
+    "RegistryCredential",
+    "Repository",
     "StorageInfo",
     "Unreachable",
     "Usage",

@@ -14,6 +14,7 @@ import httpx
 from nexq.client.bucket_settings import BucketSettingsClient, ObjectLock
 from nexq.client.kms_keys import KmsKeysClient
 from nexq.client.paths import segment as _seg
+from nexq.client.registry import RegistryClient
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -136,7 +137,7 @@ class Unreachable(ClientError):
     """The API could not be reached at all (refused, DNS, TLS, timeout …)."""
 
 
-class NexqClient(BucketSettingsClient, KmsKeysClient):
+class NexqClient(BucketSettingsClient, KmsKeysClient, RegistryClient):
     """A synchronous client of one Nexq API endpoint, authenticated by one bearer token."""
 
     def __init__(
