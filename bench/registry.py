@@ -38,7 +38,6 @@ from tests.registry.images import (  # noqa: E402
     OCI_CONFIG,
     OCI_MANIFEST,
     Layout,
-    build_layered_image,
     canonical,
 )
 
@@ -76,9 +75,34 @@ def big_image(directory: Path, size: int) -> Path:
     return layout.tag(layout.blob(canonical(manifest), OCI_MANIFEST), "latest")
 
 
+def family(pids: list[int]) -> list[int]:
+    """The processes and all their descendants (Nexq's workers are its children)."""
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def layered_image(directory: Path, layers: int, salt: str) -> Path:
+    """An image of ``layers`` small layers, each a file of its own, unlike any other
+    round's."""
+    layout = Layout(directory)
+    files = [
+        {f"layers/{i:04}.txt": (f"layer {i} of round {salt}\n".encode(), 0o644)}
+        for i in range(layers)
+    ]
+    return layout.tag(layout.image(files, []), "latest")
+
+
 def rss_of(pids: list[int]) -> int:
     total = 0
-    for pid in pids:
+    for pid in family(pids):
         try:
             fields = Path(f"/proc/{pid}/statm").read_text().split()
         except OSError:
@@ -134,7 +158,7 @@ def timed(action: Callable[[], object]) -> float:
 
 def nexq_target(live: LiveServer) -> Target:
     email = live.account("bench@example.com")
-    live.raise_limits(email, registry_storage_bytes=-1, registry_repositories=-1)
+    live.raise_limits(email, registry_storage_bytes="unlimited", registry_repositories="unlimited")
     key = live.api_key(email, scopes=("registry:write",))
     made = httpx.post(
         f"{live.api_url}/v1/registries",
@@ -156,7 +180,8 @@ def nexq_target(live: LiveServer) -> Target:
 def measure(
     skopeo: Skopeo, target: Target, n: int, big: Path, layered: Path, work: Path
 ) -> dict[str, float]:
-    """One round's figures for one server."""
+    """One round's figures for one server. Each round has images of its own: skopeo
+    remembers where it pushed a blob and mounts it from there instead of sending it again."""
     size = sum(f.stat().st_size for f in (big / "blobs" / "sha256").iterdir())
     remote = f"{target.host}/{target.prefix}/big{n}:latest"
     sampler = Sampler(target.pids)
@@ -176,8 +201,6 @@ def measure(
 
 
 def run(rounds: int, work: Path, size: int) -> dict[str, dict[str, list[float]]]:
-    big = big_image(work / "big", size)
-    layered = build_layered_image(work / "layered", 200)
     skopeo = Skopeo(work / "skopeo")
     results: dict[str, dict[str, list[float]]] = {}
     live = LiveServer(work / "nexq")
@@ -198,6 +221,8 @@ def run(rounds: int, work: Path, size: int) -> dict[str, dict[str, list[float]]]
             for target in targets:
                 skopeo.login(target.host, target.user, target.password)
             for n in range(rounds):
+                big = big_image(work / f"big{n}", size)
+                layered = layered_image(work / f"layered{n}", 200, salt=str(n))
                 # Alternate who goes first: this machine's first touch of fresh memory is
                 # slow (bench/results.md), which favours whoever runs second.
                 for target in targets if n % 2 == 0 else targets[::-1]:
