@@ -71,6 +71,23 @@ CLUSTER_SETTINGS = (
 )
 
 
+def _alive(pid: int) -> bool:
+    """Running: neither gone nor a zombie (which holds no socket any more)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def nexq(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the ``nexq`` command line against ``data_dir`` (and its server's database)."""
     env = {**os.environ, **ENGINES.get(data_dir, {})}
@@ -181,11 +198,19 @@ class LiveServer:
         return [self.process.pid] if self.process is not None else []
 
     def kill(self) -> None:
-        """kill -9: no chance to flush or clean up."""
+        """kill -9: no chance to flush or clean up. Returns once the workers are gone too
+        (they die with the main process, a moment later): until then they still hold the
+        ports, and a server started at once could be answered by them."""
         assert self.process is not None
+        workers = _children(self.process.pid)
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.process = None
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in workers):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"workers {workers} outlived their killed server")
+            time.sleep(0.02)
 
     def sql(self, statement: str, *parameters: Any) -> list[Any]:
         """Run one statement (``?`` placeholders) on the server's metadata database, SQLite

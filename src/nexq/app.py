@@ -260,7 +260,11 @@ def build(settings: Settings) -> Nexq:
         registries=Registries(registry_store, registry_content, limits),
         registry_content=registry_content,
         registry_auth=RegistryAuth(
-            registry_store, box, api_keys, lambda account_id: _active(account_store, account_id)
+            registry_store,
+            box,
+            api_keys,
+            lambda account_id: _active(account_store, account_id),
+            watch,
         ),
         registry_meter=RegistryMeter(db, registry_store),
     )
@@ -393,8 +397,8 @@ def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
     )
 
 
-def registry_app(nexq: Nexq) -> RegistryApp:
-    """The registry data plane (OCI distribution)."""
+def registry_app(nexq: Nexq, rates: RateLimiter) -> RegistryApp:
+    """The registry data plane (OCI distribution); ``rates`` is shared by every worker."""
     from nexq.registry.oci.app import RegistryApp
 
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-registry")
@@ -404,6 +408,8 @@ def registry_app(nexq: Nexq) -> RegistryApp:
         executor,
         nexq.settings.registry_domain,
         nexq.registry_meter,
+        rates,
+        nexq.limits,
     )
 
 

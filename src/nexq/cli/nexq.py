@@ -389,7 +389,7 @@ def _run_worker(
     s3 = s3_app(nexq, rates)
     listeners = [
         Listener(s3, sockets[0], s3.request_timeout),
-        Listener(registry_app(nexq), sockets[2], registry_timeout),
+        Listener(registry_app(nexq, rates), sockets[2], registry_timeout),
     ]
     if control_plane:
         listeners.append(Listener(api_app(nexq, rates), sockets[1]))

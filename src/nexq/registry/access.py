@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nexq.core.crypto import SecretBox, hash_token
+from nexq.core.generation import GenerationWatch
 from nexq.core.identity import Authenticator, Unauthenticated, grants
 from nexq.registry.model import WRITE
 from nexq.registry.sqlite import SqlRegistry
@@ -53,8 +54,12 @@ class RegistryAuth:
         box: SecretBox,
         api_keys: Authenticator,
         account_active: Callable[[str], bool],
+        watch: GenerationWatch | None = None,
     ) -> None:
         self._store = store
+        # Read once per request, as every protocol does: a limit or tier changed a moment
+        # ago holds for this request already (the limits' cache is checked against it).
+        self._watch = watch
         self._box = box
         self._api_keys = api_keys
         self._account_active = account_active
@@ -63,12 +68,17 @@ class RegistryAuth:
     def login(self, username: str, password: str) -> Caller:
         """The caller behind Basic credentials: a registry credential (its username and
         token), or any username with an account API key holding a registry scope."""
+        self._seen()
         credential = self._store.credential_named(username)
         if credential is not None:
             if not hmac.compare_digest(credential.token_hash, hash_token(password)):
                 raise Unauthenticated("The username or token is not valid.")
             return self._credential_caller(credential.id, credential.token_hash)
         return self._api_key_caller(password, username)
+
+    def _seen(self) -> None:
+        if self._watch is not None:
+            self._watch.read()
 
     def _credential_caller(self, credential_id: str, token_hash: str) -> Caller:
         credential = self._store.credential(credential_id)
@@ -129,6 +139,7 @@ class RegistryAuth:
 
     def bearer(self, token: str) -> Caller:
         """The caller a bearer token stands for, checked afresh; Unauthenticated otherwise."""
+        self._seen()
         try:
             sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             claims = json.loads(self._box.open(sealed, _CONTEXT))

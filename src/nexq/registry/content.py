@@ -50,6 +50,9 @@ from nexq.storage.blobs.port import BlobStore, Bytes
 CHUNK = 1024 * 1024  # read size when streaming a blob out
 REPOSITORIES_LIMIT = "registry_repositories"
 STORED_BYTES_LIMIT = "registry_storage_bytes"
+# Requests per second of an account on the registry: an abuse guard far above what clients
+# at their defaults send (a 200-layer pull asks for each layer in parallel).
+RATE_LIMIT = "registry_rps"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nexq.core.quotas import BYTES, COUNT, Limit
+from nexq.core.quotas import BYTES, COUNT, PER_SECOND, Limit
 from nexq.platform import Job, Service
-from nexq.registry.content import REPOSITORIES_LIMIT, STORED_BYTES_LIMIT, Content
+from nexq.registry.content import RATE_LIMIT, REPOSITORIES_LIMIT, STORED_BYTES_LIMIT, Content
 from nexq.registry.metering import FLUSH_SECONDS, METERS, RegistryMeter
 from nexq.registry.registries import CREDENTIALS_LIMIT, REGISTRIES_LIMIT, Registries
 from nexq.web.console.layout import NavLink, NavSection
@@ -62,6 +62,12 @@ def descriptor(
             ),
         ),
         limits=(
+            Limit(
+                RATE_LIMIT,
+                "Registry requests",
+                PER_SECOND,
+                "Requests per second to the account's registries (an abuse guard)",
+            ),
             Limit(
                 REGISTRIES_LIMIT,
                 "Registries",

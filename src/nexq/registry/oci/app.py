@@ -24,10 +24,12 @@ from urllib.parse import quote, urlencode
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
-from nexq.core.errors import DomainError
+from nexq.core.errors import DomainError, RateLimited
 from nexq.core.identity import Unauthenticated
+from nexq.core.quotas import NoQuotas, Quotas
+from nexq.core.ratelimit import RateLimiter
 from nexq.registry.access import ANONYMOUS, TOKEN_SECONDS, Caller, RegistryAuth
-from nexq.registry.content import Content
+from nexq.registry.content import RATE_LIMIT, Content
 from nexq.registry.errors import DigestInvalid, RangeInvalid, SizeInvalid
 from nexq.registry.manifests import OCI_INDEX
 from nexq.registry.metering import EGRESS, PULLS, PUSHES, RegistryMeter
@@ -79,12 +81,16 @@ class RegistryApp:
         executor: Executor,
         service: str | None = None,
         meter: RegistryMeter | None = None,
+        rates: RateLimiter | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._content = content
         self._auth = auth
         self._executor = executor
         self._service = service  # the token service name; the Host header's when None
         self._meter = meter
+        self._rates = rates
+        self._quotas = quotas or NoQuotas()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -224,6 +230,10 @@ class RegistryApp:
         if found is None:
             raise OciError("NOT_FOUND", f"{path} is not an endpoint of this registry", 404)
         caller = await self._caller(request)
+        if self._rates is not None:
+            limit = self._quotas.limit(caller.account_id, RATE_LIMIT)
+            if wait := self._rates.take(f"{caller.account_id}/{RATE_LIMIT}", limit):
+                raise RateLimited(RATE_LIMIT, wait)
         handler = _HANDLERS.get((found.kind, "GET" if method == "HEAD" else method))
         if handler is None:
             raise OciError("UNSUPPORTED", f"{method} is not allowed on {path}", 405)
