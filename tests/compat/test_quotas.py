@@ -74,6 +74,7 @@ def test_new_accounts_get_the_free_tier(server: LiveServer) -> None:
         "registries": 2,
         "registry_repositories": 50,
         "registry_storage_bytes": 5_000_000_000,
+        "registry_rps": 2000,
         "registry_credentials": 10,
     }
     page = api.get("/v1/account/limits").json()
