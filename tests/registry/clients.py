@@ -1,4 +1,5 @@
-"""Real OCI clients (skopeo, podman, docker) against a registry, and the servers they meet.
+"""Real OCI clients (skopeo, podman, docker; buildah in buildah.py) against a registry, and
+the servers they meet.
 
 Each client keeps its configuration, credentials and image store under a test's temp dir, so
 nothing of the machine's ``~/.docker``, ``/etc/containers`` or ``/var/lib`` leaks in or is
@@ -209,7 +210,9 @@ def dockerd_problem(root: Path) -> str | None:
 # Clients ------------------------------------------------------------------------------------
 
 
-class _Client:
+class Client:
+    """A client's binary run with flags and an environment of its own (buildah.py's too)."""
+
     login_flags: tuple[str, ...] = ()
 
     def __init__(self, home: Path, binary: str, flags: list[str], env: dict[str, str]) -> None:
@@ -240,7 +243,7 @@ class _Client:
         self("logout", host)
 
 
-def _containers_env(home: Path) -> dict[str, str]:
+def containers_env(home: Path) -> dict[str, str]:
     """The environment of a containers/image tool (skopeo, podman) whose credentials and
     registries.conf are its own; refs are always fully qualified (no search registries)."""
     home.mkdir(parents=True, exist_ok=True)
@@ -252,13 +255,13 @@ def _containers_env(home: Path) -> dict[str, str]:
     return env
 
 
-class Skopeo(_Client):
+class Skopeo(Client):
     """skopeo with its own auth file, trust policy and registries.conf."""
 
     login_flags = ("--tls-verify=false",)
 
     def __init__(self, home: Path) -> None:
-        env = _containers_env(home)
+        env = containers_env(home)
         (home / "policy.json").write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
         flags = ["--policy", str(home / "policy.json"), "--tmpdir", str(home)]
         super().__init__(home, require("skopeo"), flags, env)
@@ -294,14 +297,14 @@ class Skopeo(_Client):
 ULIMITS = ("--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096")
 
 
-class Podman(_Client):
+class Podman(Client):
     """podman as root on the vfs driver, its store, run state, auth file and configuration its
     own; cgroupfs, host network. ``close()`` (or ``with``) removes it all."""
 
     login_flags = ("--tls-verify=false",)
 
     def __init__(self, home: Path) -> None:
-        env = _containers_env(home)
+        env = containers_env(home)
         self.run_dir = _short_dir("nq-podman-")
         store, state = home / "storage", self.run_dir / "storage"
         (home / "containers.conf").write_text("")  # not the machine's /etc/containers ones
@@ -346,7 +349,7 @@ class Podman(_Client):
         return self("run", "--rm", "--pull=never", "--network=host", *ULIMITS, image).stdout
 
 
-class Docker(_Client):
+class Docker(Client):
     """The docker CLI with its own DOCKER_CONFIG (credentials), talking to ``daemon``.
     dockerd treats 127.0.0.0/8 as an insecure registry: plain HTTP needs no flag."""
 

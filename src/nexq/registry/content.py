@@ -137,8 +137,8 @@ class Content:
             raise BlobUnknown(f"blob {digest} is not in {name}.")
 
     def mount(self, caller: Caller, name: str, digest: str, source: str | None) -> Blob | None:
-        """Make a blob the caller can already pull (from ``source``, or anywhere in this
-        registry) part of ``name`` without its bytes; None when it cannot be mounted."""
+        """Make a blob of ``source`` (a repository the caller can pull from) part of ``name``
+        without its bytes; None when it cannot be mounted (the client then uploads it)."""
         place = self.place(caller, name, push=True)
         check_digest(digest)
         blob = None
