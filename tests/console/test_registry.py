@@ -127,6 +127,14 @@ def test_repositories_tags_and_deletes(tab_of_new_account: Tab, server: LiveServ
     confirm_dialog(page, "Delete image")
     expect(page.get_by_role("status")).to_contain_text(f"Image {v1} deleted")
     expect(page.get_by_text("No tags")).to_be_visible()
+    # The emptied repository stays listed until it is deleted itself.
+    page.get_by_role("button", name="Delete the repository frontend/web").click()
+    confirm_dialog(page, "Delete repository")
+    expect(page.get_by_role("status")).to_have_text(
+        "Repository frontend/web deleted, with its images."
+    )
+    expect(page.get_by_role("row").filter(has_text="frontend/web")).to_have_count(0)
+    expect(page.get_by_role("row").filter(has_text="api")).to_have_count(1)
 
 
 def test_credentials_add_rotate_revoke_delete(tab_of_new_account: Tab, server: LiveServer) -> None:
