@@ -16,6 +16,7 @@ import yaml
 from tests.cli.conftest import Dcp
 from tests.live import LiveServer
 from tests.oci_push import push_image, token_response
+from tests.registry.clients import DockerDaemon
 
 _count = iter(range(1_000_000))
 
@@ -111,19 +112,6 @@ def test_credentials(server: LiveServer, user: Dcp) -> None:
     user("registry", "delete", name, "--yes")
 
 
-def _fake_docker(folder: Path) -> Path:
-    """A stand-in for docker that records what it was given: the token must arrive on its
-    standard input, never among its arguments."""
-    folder.mkdir()
-    script = folder / "docker"
-    script.write_text(
-        '#!/bin/sh\nprintf "%s\\n" "$@" > "$DOCKER_RECORD.args"\ncat > "$DOCKER_RECORD.stdin"\n'
-        'exit "${DOCKER_EXIT:-0}"\n'
-    )
-    script.chmod(0o755)
-    return folder
-
-
 def test_login_hands_docker_the_token_on_stdin(
     server: LiveServer, user: Dcp, tmp_path: Path
 ) -> None:
@@ -136,21 +124,23 @@ def test_login_hands_docker_the_token_on_stdin(
     assert printed == f"docker login {host} --username '{username}' --password-stdin"
     assert token not in printed
 
-    record = tmp_path / "docker-call"
-    # The stand-in comes first on the PATH; the rest is for its own `cat`.
-    path = f"{_fake_docker(tmp_path / 'bin')}:/usr/bin:/bin"
-    env = {"PATH": path, "DOCKER_RECORD": str(record)}
-    user("registry", "login", name, "--token-stdin", stdin=token + "\n", env=env)
-    args = Path(f"{record}.args").read_text().split()
-    assert args == ["login", host, "--username", username, "--password-stdin"]
-    handed = Path(f"{record}.stdin").read_text().strip()
-    assert handed == token
-    assert token_response(server, username, handed).status_code == 200
+    # The real docker, on a dockerd of the test's own: it logs in (token auth) and keeps the
+    # credential in its own config; the token never was among its arguments.
+    with DockerDaemon(tmp_path / "dockerd") as daemon:
+        config = tmp_path / "docker-config"
+        env = {"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": str(config)}
+        said = user("registry", "login", name, "--token-stdin", stdin=token + "\n", env=env)
+        assert "Login Succeeded" in said.stdout + said.stderr
+        auths = json.loads((config / "config.json").read_text())["auths"]
+        assert base64.b64decode(auths[host]["auth"]).decode() == f"{username}:{token}"
 
-    failed = user.fails(
-        1, "registry", "login", name, stdin=token + "\n", env={**env, "DOCKER_EXIT": "1"}
-    )
-    assert "docker login" in failed
+        # docker says why in its own words; dcp's one line follows.
+        wrong = user(
+            "registry", "login", name, "--token-stdin", stdin="nxr_wrong\n", env=env, code=1
+        )
+        *docker_said, ours = wrong.stderr.strip().splitlines()
+        assert "The username or token is not valid" in "\n".join(docker_said)
+        assert ours == f"dcp: error: docker login {host} failed (exit 1)"
     missing = user.fails(1, "registry", "login", name, stdin=token, env={"PATH": str(tmp_path)})
     assert "--print" in missing
     user.fails(2, "registry", "login", name, "--token-stdin", stdin="", env=env)
