@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+
 from tests.cli.conftest import Dcp, api_url, assert_one_line_error
 from tests.live import LiveServer, free_port
 
@@ -63,3 +66,25 @@ def test_the_error_detail_comes_from_the_problem_body(server: LiveServer, user: 
     # Whatever the wording, it is the server's detail about the name, not a status line.
     assert "name" in message.lower()
     assert "HTTP 4" not in message
+
+
+def test_global_options_work_anywhere_on_the_line(user: Dcp) -> None:
+    """As aws-cli and doctl: `dcp storage buckets list --output json` means the same as
+    `dcp --output json storage buckets list`; a value that reads like one is left alone."""
+    user("storage", "buckets", "create", "anywhere")
+    before = json.loads(user("--output", "json", "storage", "buckets", "list").stdout)
+    after = json.loads(user("storage", "buckets", "list", "--output", "json").stdout)
+    short = json.loads(user("storage", "buckets", "list", "-o", "json").stdout)
+    assert before == after == short
+    assert "anywhere" in [b["name"] for b in after]
+    made = json.loads(
+        user("support", "tickets", "create", "--subject", "--output", "--service",
+             "Object Storage", "--severity", "Low", "--description", "x", "-o", "json").stdout
+    )  # fmt: skip
+    assert made["subject"] == "--output"
+    assert "No such option: --bogus" in user.fails(2, "storage", "buckets", "list", "--bogus")
+
+
+def test_version(dcp: Dcp) -> None:
+    printed = dcp("--version").stdout.strip()
+    assert printed == f"dcp {importlib.metadata.version('nexq')}"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import socket
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from nexq.cli import dcp_billing, dcp_config
+from nexq.cli.dcp_args import GLOBAL_OPTIONS, hoist_global_options
 from nexq.cli.dcp_config import Output, State, state
 from nexq.cli.dcp_output import (
     EXIT_ERROR,
@@ -51,6 +54,12 @@ account_app.command("tier")(dcp_billing.tier)
 Id = Annotated[str, typer.Argument(metavar="ID")]
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"dcp {importlib.metadata.version('nexq')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -63,6 +72,12 @@ def root(
     api_key: Annotated[
         str | None, typer.Option(help="API key (env DCP_API_KEY, config api-key).")
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print dcp's version."
+        ),
+    ] = False,
 ) -> None:
     """dcp: manage your Nexq account and storage through the REST API."""
     ctx.obj = State(output, api_url, api_key)
@@ -318,7 +333,17 @@ def main() -> None:
     """Entry point of the ``dcp`` command: every failure is one line on stderr and an exit code."""
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=sys.argv[1:], prog_name="dcp", standalone_mode=False)
+        try:
+            code = command.main(args=sys.argv[1:], prog_name="dcp", standalone_mode=False)
+        except typer.TyperException as exc:
+            # A global option after the command (`dcp storage buckets list -o json`), which
+            # Click refuses while parsing, before any command ran: parsed again, moved first.
+            # (Typer vendors its own Click: its NoSuchOption is recognised by name.)
+            option = str(getattr(exc, "option_name", "") or "")
+            if type(exc).__name__ != "NoSuchOption" or option.split("=")[0] not in GLOBAL_OPTIONS:
+                raise
+            args = hoist_global_options(sys.argv[1:], _value_options(command, sys.argv[1:]))
+            code = command.main(args=args, prog_name="dcp", standalone_mode=False)
     except CliError as exc:
         error(exc.message)
         sys.exit(exc.exit_code)
@@ -335,6 +360,24 @@ def main() -> None:
         error(f"{type(exc).__name__}: {exc}")
         sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _value_options(command: Any, argv: list[str]) -> Callable[[str], bool]:
+    """Whether an option of the command ``argv`` names takes a value (its flags do not)."""
+    for word in argv:
+        subcommands = getattr(command, "commands", None)
+        if subcommands is None:
+            break
+        if word in subcommands:
+            command = subcommands[word]
+    valued = {
+        name
+        for param in getattr(command, "params", ())
+        if getattr(param, "param_type_name", "") == "option"
+        and not getattr(param, "is_flag", False)
+        for name in param.opts
+    }
+    return valued.__contains__
 
 
 def _usage_failure(exc: typer.TyperException) -> None:
