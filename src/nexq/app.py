@@ -37,7 +37,7 @@ from nexq.core.keyring import SealedStore, open_box
 from nexq.core.postgres import PostgresDatabase
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import SCHEMA as CORE_SCHEMA
-from nexq.platform import Job, Package, Service, metered
+from nexq.platform import Job, Package, Service, guides, metered
 from nexq.platform import limits as platform_limits
 from nexq.registry.access import RegistryAuth
 from nexq.registry.content import Content
@@ -418,8 +418,10 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     # Imported here: operator commands build the services but never serve HTTP.
     from nexq.accounts.tokens import BearerTokens, SessionTokens
     from nexq.web.console.app import console_app, mount_console
-    from nexq.web.console.layout import Layout
+    from nexq.web.console.layout import HelpLink, Layout
     from nexq.web.console.web import Pages, environment
+    from nexq.web.guide import routes as guide_routes
+    from nexq.web.guide.library import Guide
     from nexq.web.rest.app import rest_app
     from nexq.web.rest.security import Authorizer
 
@@ -428,21 +430,33 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     auth = Authorizer(BearerTokens(nexq.accounts, nexq.api_keys, watch), nexq.limits, rates)
     app = rest_app([router for s in found for router in s.rest(auth)], auth)
     navigation = tuple(s.navigation for s in found if s.navigation is not None)
+    guide = Guide(guides(found))
     layout = Layout(
         home=navigation[0].links[0].href,
         navigation=navigation,
         header_links=tuple(link for s in found for link in s.header_links),
         upcoming=("Compute", "Databases"),
+        guide=guide.root,
+        # A service's console pages link to the first page of its guide.
+        help=tuple(
+            HelpLink(link.href, guide.url_of(s.name), f"{s.title} guide")
+            for s in found
+            if s.guide is not None and s.navigation is not None
+            for link in s.navigation.links
+        ),
     )
     pages = Pages(
         SessionTokens(nexq.accounts, watch),
-        environment(tuple(s.templates for s in found if s.templates)),
+        environment(("nexq.web.guide", *(s.templates for s in found if s.templates))),
         layout,
         always_secure=(nexq.settings.public_url or "").startswith("https://"),
     )
     console = console_app(
         pages,
-        [router for s in found for router in s.console(pages)],
+        [
+            guide_routes.router(guide, pages),
+            *(router for s in found for router in s.console(pages)),
+        ],
         [adapt for s in found for adapt in s.console_adapters],
     )
     mount_console(app, console)

@@ -2,9 +2,9 @@
 
 A service package builds its use cases and returns a :class:`Service` that says how the
 platform reaches them: REST routers, console pages and their place in the layout,
-background jobs, what it meters and the limits it enforces. The composition root
-(``app.py``) loops over the descriptors; the kits (``web/``) and the kernel (``core/``) never
-name a service.
+background jobs, what it meters, the limits it enforces and its pages of the user guide.
+The composition root (``app.py``) loops over the descriptors; the kits (``web/``) and the
+kernel (``core/``) never name a service.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the operator's commands build services without loading the 
     from nexq.web.console.app import ErrorAdapter
     from nexq.web.console.layout import HeaderLink, NavSection
     from nexq.web.console.web import Pages
+    from nexq.web.guide.section import GuideSection
     from nexq.web.rest.security import Authorizer
 
 
@@ -90,6 +91,9 @@ class Service:
     meter_provider: MeterProvider | None = None
     # What the Limits & Quotas page shows and tiers.toml sets per tier.
     limits: Sequence[Limit] = ()
+    # Its pages of the user guide (/docs/<name>/…), shipped in its package; a service
+    # without pages has no section in the guide.
+    guide: GuideSection | None = None
 
 
 def metered(services: Sequence[Service]) -> list[Metered]:
@@ -99,6 +103,11 @@ def metered(services: Sequence[Service]) -> list[Metered]:
         for s in services
         if s.meters and s.meter_provider is not None
     ]
+
+
+def guides(services: Sequence[Service]) -> list[tuple[str, GuideSection]]:
+    """Every service's section of the user guide, with the name of the service."""
+    return [(s.name, s.guide) for s in services if s.guide is not None]
 
 
 def limits(services: Sequence[Service]) -> list[tuple[str, Limit]]:

@@ -1,5 +1,6 @@
-"""The Container Registry's user guide (docs/guide/registry/*.md) run as a reader runs it:
-every ```sh block, as written, in page order, in one reader's shell against a live Nexq.
+"""The Container Registry's user guide (src/nexq/registry/guide/*.md, which Nexq serves at
+/docs/registry/…) run as a reader runs it: every ```sh block, as written, in page order, in
+one reader's shell against a live Nexq.
 
 The reader's shell has the variables the guide asks for (NEXQ_REGISTRY, …), docker talking
 to the module's own dockerd, podman and skopeo with a configuration, store and login file of
@@ -22,20 +23,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from nexq.registry.descriptor import GUIDE as DECLARED
 from tests.compat.tools import base_env, require
 from tests.live import BURST, LiveServer
 from tests.registry.clients import DockerDaemon, release
 from tests.registry.images import build_busybox_image
 
-GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guide" / "registry"
-PAGES = (
-    "overview.md",
-    "create-registry.md",
-    "push-images.md",
-    "pull-images.md",
-    "manage-repositories.md",
-    "manage-credentials.md",
-)
+GUIDE = Path(__file__).resolve().parents[2] / "src" / "nexq" / "registry" / "guide"
+# The pages in reading order, as the registry's descriptor declares them to the guide.
+PAGES = tuple(f"{page.slug}.md" for page in DECLARED.pages)
 REGISTRY = "team-images"
 # What the reader sets once (overview.md), and so what the test sets for the reader.
 VARIABLES = (

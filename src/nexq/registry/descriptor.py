@@ -10,6 +10,7 @@ from nexq.registry.content import RATE_LIMIT, REPOSITORIES_LIMIT, STORED_BYTES_L
 from nexq.registry.metering import FLUSH_SECONDS, METERS, RegistryMeter
 from nexq.registry.registries import CREDENTIALS_LIMIT, REGISTRIES_LIMIT, Registries
 from nexq.web.console.layout import NavLink, NavSection
+from nexq.web.guide.section import GuidePage, GuideSection
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -18,6 +19,19 @@ if TYPE_CHECKING:
     from nexq.web.rest.security import Authorizer
 
 NAVIGATION = NavSection("Containers", (NavLink("Container Registry", "/registries"),))
+# The registry's user guide: src/nexq/registry/guide/<slug>.md, in reading order.
+GUIDE = GuideSection(
+    "Container Registry",
+    "nexq.registry",
+    (
+        GuidePage("overview", "Overview"),
+        GuidePage("create-registry", "Create a registry"),
+        GuidePage("push-images", "Push images"),
+        GuidePage("pull-images", "Pull images"),
+        GuidePage("manage-repositories", "Manage repositories"),
+        GuidePage("manage-credentials", "Manage credentials"),
+    ),
+)
 # An upload untouched this long was abandoned by its client; a blob no manifest names is
 # kept this long after its last push, for a manifest still on its way.
 UPLOAD_IDLE_SECONDS = 24 * 3600.0
@@ -46,6 +60,7 @@ def descriptor(
         console=console,
         templates="nexq.registry",
         navigation=NAVIGATION,
+        guide=GUIDE,
         meters=METERS,
         meter_provider=meter,
         jobs=(

@@ -42,6 +42,15 @@ class HeaderLink:
 
 
 @dataclass(frozen=True, slots=True)
+class HelpLink:
+    """The guide's page about a part of the console, linked from every page under ``prefix``."""
+
+    prefix: str  # "/registries": that page and the pages below it
+    href: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """What the services put in the frame of every page."""
 
@@ -49,3 +58,14 @@ class Layout:
     navigation: tuple[NavSection, ...]
     header_links: tuple[HeaderLink, ...] = ()
     upcoming: tuple[str, ...] = ()  # services announced in the sidebar, not yet built
+    guide: str = ""  # the user guide's contents, linked from the top bar of every page
+    help: tuple[HelpLink, ...] = ()
+
+    def help_for(self, path: str) -> HelpLink | None:
+        """The guide's page about the console page at ``path``, the most specific one."""
+        matching = [
+            link
+            for link in self.help
+            if path == link.prefix or path.startswith(link.prefix.rstrip("/") + "/")
+        ]
+        return max(matching, key=lambda link: len(link.prefix), default=None)

@@ -268,13 +268,15 @@ class Pages:
         status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
-        """A page; the layout shows navigation and the account when ``caller`` is signed in."""
+        """A page; the layout shows navigation and the account when ``caller`` is signed in
+        (a page that shows to anyone, such as the guide's, renders with no caller)."""
         flash = self._take_flash(request)
         html = self._env.get_template(template).render(
             principal=caller,
             csrf_token=self.csrf_token(request),
             flash=flash,
             path=request.url.path,
+            page_help=self.layout.help_for(request.url.path),
             **self._frame(caller),
             **context,
         )
@@ -304,6 +306,7 @@ class Pages:
             "navigation": layout.navigation,
             "header_links": counts,
             "upcoming": layout.upcoming,
+            "guide_url": layout.guide,
         }
 
     def error(
@@ -353,6 +356,7 @@ class Pages:
             csrf_token="",
             flash=None,
             path="",
+            page_help=None,
             **self._frame(None),
             title="Something went wrong",
             message=f"Something went wrong on our side; quote request id {request_id}.",

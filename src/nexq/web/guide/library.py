@@ -1,0 +1,158 @@
+"""The guide as served: the platform's own Getting Started, then each service's section, read
+from the packages that ship them and rendered once, when the control plane starts.
+
+A link between pages names a page's file relative to the section it is in:
+``create-registry.md`` within a section, ``../registry/overview.md`` from another one, with
+an optional ``#anchor``. It becomes ``/docs/<section>/<page>``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from markupsafe import Markup
+
+from nexq.web.guide import search
+from nexq.web.guide.markdown import Heading, Passage, Rendered, render
+from nexq.web.guide.section import GuidePage, GuideSection
+
+GUIDE_ROOT = "/docs"
+# What any Nexq has, whatever its services: the kit's own section, listed first.
+GETTING_STARTED = (
+    "getting-started",
+    GuideSection(
+        "Getting started",
+        "nexq.web.guide",
+        (GuidePage("introduction", "Introduction to Nexq"),),
+        folder="pages",
+    ),
+)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_RESERVED = frozenset({"search"})  # /docs/search is the search page
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    section: str  # the section's name, as in its URL
+    section_title: str
+    slug: str
+    title: str
+    rendered: Rendered
+
+    @property
+    def url(self) -> str:
+        return f"{GUIDE_ROOT}/{self.section}/{self.slug}"
+
+    @property
+    def html(self) -> Markup:
+        # The renderer escapes every raw HTML of the source: its output is markup we made.
+        return Markup(self.rendered.html)  # noqa: S704
+
+    @property
+    def summary(self) -> str:
+        return self.rendered.summary
+
+    @property
+    def passages(self) -> tuple[Passage, ...]:
+        return self.rendered.passages
+
+    @property
+    def outline(self) -> tuple[Heading, ...]:
+        """The page's second-level headings: its table of contents."""
+        return tuple(h for h in self.rendered.headings if h.level == 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    name: str
+    title: str
+    pages: tuple[Page, ...]
+
+    @property
+    def url(self) -> str:
+        return self.pages[0].url
+
+
+class Guide:
+    """Every page of the guide, in reading order, and search over them."""
+
+    root = GUIDE_ROOT
+
+    def __init__(self, sections: Sequence[tuple[str, GuideSection]]) -> None:
+        """``sections``: each service's section with the name its URLs use (the service's)."""
+        declared = [GETTING_STARTED, *sections]
+        names = [name for name, _ in declared]
+        for name in names:
+            if not _NAME.match(name) or name in _RESERVED or names.count(name) > 1:
+                raise ValueError(f"guide section {name!r}: a unique lowercase name is needed")
+        self._known = {(name, page.slug) for name, section in declared for page in section.pages}
+        self.sections = tuple(self._load(name, section) for name, section in declared)
+        self._pages = {(p.section, p.slug): p for p in self.pages()}
+
+    def _load(self, name: str, section: GuideSection) -> Section:
+        folder = resources.files(section.package).joinpath(section.folder)
+        pages = []
+        for page in section.pages:
+            source = folder.joinpath(f"{page.slug}.md").read_text(encoding="utf-8")
+            rendered = render(source, lambda href: self.resolve(name, href))
+            pages.append(Page(name, section.title, page.slug, page.title, rendered))
+        return Section(name, section.title, tuple(pages))
+
+    def pages(self) -> Iterator[Page]:
+        for section in self.sections:
+            yield from section.pages
+
+    def section(self, name: str) -> Section | None:
+        return next((s for s in self.sections if s.name == name), None)
+
+    def url_of(self, name: str) -> str:
+        """Where section ``name`` starts: its first page, the overview."""
+        found = self.section(name)
+        if found is None:
+            raise KeyError(f"the guide has no section {name!r}")
+        return found.url
+
+    def page(self, section: str, slug: str) -> Page | None:
+        return self._pages.get((section, slug))
+
+    def neighbours(self, page: Page) -> tuple[Page | None, Page | None]:
+        """The pages before and after ``page`` in reading order."""
+        order = list(self.pages())
+        at = [(p.section, p.slug) for p in order].index((page.section, page.slug))
+        return (order[at - 1] if at else None), (order[at + 1] if at + 1 < len(order) else None)
+
+    def search(self, query: str) -> list[search.Hit]:
+        return search.search(self.pages(), query)
+
+    def resolve(self, section: str, href: str) -> str | None:
+        """The URL of a relative link written in a page of ``section``; None if it names no
+        page of the guide."""
+        path, _, fragment = href.partition("#")
+        target = posixpath.normpath(posixpath.join(section, path))
+        name, _, file = target.partition("/")
+        slug = file.removesuffix(".md")
+        if not file.endswith(".md") or (name, slug) not in self._known:
+            return None
+        return f"{GUIDE_ROOT}/{name}/{slug}" + (f"#{fragment}" if fragment else "")
+
+    def broken_links(self) -> list[str]:
+        """Links that name no page, or an anchor its page does not have (for the tests: a
+        page is served whatever its links)."""
+        broken = []
+        for page in self.pages():
+            for href in page.rendered.links:
+                url = self.resolve(page.section, href)
+                if url is None:
+                    broken.append(f"{page.url}: {href}")
+                    continue
+                path, _, fragment = url.partition("#")
+                name, _, slug = path.removeprefix(f"{GUIDE_ROOT}/").partition("/")
+                target = self.page(name, slug)
+                anchors = {h.anchor for h in target.rendered.headings} if target else set()
+                if fragment and fragment not in anchors:
+                    broken.append(f"{page.url}: {href}")
+        return broken

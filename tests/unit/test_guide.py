@@ -1,0 +1,161 @@
+"""The user guide's kit without a server: Markdown rendering, the guide's pages and links,
+search."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from nexq.registry.descriptor import GUIDE as REGISTRY_GUIDE
+from nexq.web.guide.library import GUIDE_ROOT, Guide
+from nexq.web.guide.markdown import anchor_of, render
+from nexq.web.guide.search import search, words_of
+from nexq.web.guide.section import GuidePage, GuideSection
+
+
+def known(href: str) -> str | None:
+    """A resolver that knows one page, ``other.md``."""
+    path, _, fragment = href.partition("#")
+    return f"/docs/s/other{'#' + fragment if fragment else ''}" if path == "other.md" else None
+
+
+@pytest.fixture(scope="module")
+def guide() -> Guide:
+    return Guide([("registry", REGISTRY_GUIDE)])
+
+
+def test_relative_links_are_resolved_and_others_left_alone() -> None:
+    page = render(
+        "See [the other](other.md#set-up), [a lost one](lost.md), [AWS](https://aws.amazon.com/s3/),"
+        " [the API](/v1/docs), [above](#top) and [a script](javascript:alert(1)).",
+        known,
+    )
+    assert '<a href="/docs/s/other#set-up">the other</a>' in page.html
+    assert '<a href="lost.md">a lost one</a>' in page.html  # left as written, and reported
+    assert '<a href="https://aws.amazon.com/s3/">AWS</a>' in page.html
+    assert '<a href="/v1/docs">the API</a>' in page.html
+    assert '<a href="#top">above</a>' in page.html
+    assert 'href="javascript' not in page.html  # markdown-it's own rule, kept
+    assert page.links == ("other.md#set-up", "lost.md")
+
+
+def test_comments_are_dropped_and_raw_html_is_shown_as_text() -> None:
+    page = render(
+        "# Title\n\n<!-- not run: needs a cluster -->\n```sh\nkubectl get pods\n```\n\n"
+        '<script>alert("x")</script>\n\nInline <img src=x onerror=alert(1)> and <!-- hidden --> '
+        "<b>bold</b>.\n",
+        known,
+    )
+    assert "not run" not in page.html and "hidden" not in page.html
+    assert "<script" not in page.html and "<img" not in page.html and "<b>" not in page.html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page.html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.html
+    assert '<pre><code class="language-sh">kubectl get pods\n</code></pre>' in page.html
+    assert "not run" not in " ".join(p.text for p in page.passages)
+
+
+def test_headings_get_githubs_ids_and_tables_the_consoles_classes() -> None:
+    page = render(
+        "# Push images\n\n## 1. Log in\n\n## Artifacts: SBOMs, signatures\n\n## Notes\n\n"
+        "## Notes\n\n| tier | registries |\n|:--|--:|\n| Free | 2 |\n",
+        known,
+    )
+    assert [h.anchor for h in page.headings] == [
+        "push-images",
+        "1-log-in",
+        "artifacts-sboms-signatures",
+        "notes",
+        "notes-1",
+    ]
+    assert '<h2 id="1-log-in">1. Log in</h2>' in page.html
+    assert '<div class="table-wrap"><table class="table">' in page.html
+    assert '<td class="align-right">2</td>' in page.html
+    assert "style=" not in page.html  # the console's CSP forbids inline style
+    assert page.title == "Push images"
+    assert anchor_of("HTTPS and plain HTTP") == "https-and-plain-http"
+
+
+def test_passages_hold_the_text_under_each_heading() -> None:
+    page = render("# T\n\nIntro `code`.\n\n## Part\n\nBody text.\n\n```sh\nls -l\n```\n", known)
+    assert [(p.heading.text if p.heading else None, p.text) for p in page.passages] == [
+        ("T", "Intro code."),
+        ("Part", "Body text. ls -l"),
+    ]
+    assert page.summary == "Intro code."
+
+
+def test_the_guide_has_getting_started_and_the_registrys_pages(guide: Guide) -> None:
+    assert [(s.name, [p.slug for p in s.pages]) for s in guide.sections] == [
+        ("getting-started", ["introduction"]),
+        ("registry", [p.slug for p in REGISTRY_GUIDE.pages]),
+    ]
+    overview = guide.page("registry", "overview")
+    assert overview is not None and overview.url == f"{GUIDE_ROOT}/registry/overview"
+    assert overview.rendered.title == "Container Registry"
+    assert guide.page("registry", "nope") is None and guide.page("storage", "overview") is None
+    assert guide.url_of("registry") == "/docs/registry/overview"
+    first, last = guide.neighbours(overview)
+    assert first is not None and first.slug == "introduction"
+    assert last is not None and last.slug == "create-registry"
+
+
+def test_every_link_of_the_shipped_pages_reaches_a_page_and_its_anchor(guide: Guide) -> None:
+    assert guide.broken_links() == []
+    html = str(guide.page("registry", "push-images").html)  # type: ignore[union-attr]
+    assert 'href="/docs/registry/overview#https-and-plain-http"' in html
+    assert 'href="/docs/registry/manage-credentials"' in html
+    assert ".md" not in "".join(re.findall(r'href="([^"]*)"', html))
+
+
+def test_a_link_across_sections_and_what_names_no_page(guide: Guide) -> None:
+    assert guide.resolve("getting-started", "../registry/overview.md#limits-and-billing") == (
+        "/docs/registry/overview#limits-and-billing"
+    )
+    assert guide.resolve("registry", "push-images.md") == "/docs/registry/push-images"
+    assert guide.resolve("registry", "../storage/overview.md") is None
+    assert guide.resolve("registry", "push-images.txt") is None
+    assert guide.resolve("registry", "../../docs/registry.md") is None
+
+
+@pytest.mark.parametrize("name", ["getting-started", "search", "Registry", ""])
+def test_a_section_needs_a_unique_lowercase_name(name: str) -> None:
+    with pytest.raises(ValueError, match="unique lowercase name"):
+        Guide([(name, REGISTRY_GUIDE)])
+
+
+def test_a_declared_page_must_exist() -> None:
+    missing = GuideSection("Registry", "nexq.registry", (GuidePage("no-such-page", "None"),))
+    with pytest.raises(FileNotFoundError):
+        Guide([("registry", missing)])
+
+
+def test_search_needs_every_word_in_any_case(guide: Guide) -> None:
+    hits = guide.search("Rotating a REVOKED credential")
+    top = hits[0]
+    assert top.url == "/docs/registry/manage-credentials#rotate-a-token"
+    assert (top.title, top.heading, top.section) == (
+        "Manage credentials",
+        "Rotate a token",
+        "Container Registry",
+    )
+    marked = [text.lower() for text, matched in top.excerpt if matched]
+    assert "rotating" in marked and "revoked" in marked
+    assert guide.search("kubeseal zzqxv") == []  # one word is nowhere
+    assert guide.search("   ") == [] and guide.search("?!") == []
+
+
+def test_search_ranks_the_words_side_by_side_first(guide: Guide) -> None:
+    hits = search(guide.pages(), "pull secret")
+    assert hits[0].url == "/docs/registry/pull-images#pull-in-kubernetes"
+    assert {h.title for h in hits} >= {"Manage credentials", "Pull images"}
+
+
+def test_query_words() -> None:
+    assert words_of('"Docker login," registry:write DOCKER') == [
+        "docker",
+        "login",
+        "registry:write",
+    ]
+    assert len(words_of("a " * 500)) == 1
+    assert len(words_of(" ".join(f"w{n}" for n in range(20)))) == 8
