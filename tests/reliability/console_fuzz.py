@@ -421,8 +421,12 @@ class Targets:
         """The valid values of ``param`` in ``route``; KeyError names a parameter to teach."""
         storage = route.path.startswith("/storage/")
         registry = route.path.startswith("/registries/")
+        guide = route.path.startswith("/docs/")
         table: dict[str, Callable[[], list[str]]] = {
-            "name": lambda: self.registries if registry else self.buckets,
+            "name": lambda: (
+                ["registry"] if guide else self.registries if registry else self.buckets
+            ),
+            "slug": lambda: ["overview", "push-images"],
             "upload_id": lambda: [u[2] for u in self.uploads],
             "number": lambda: ["1", "2"],
             "key_id": lambda: self.access_keys if storage else self.api_keys,
