@@ -376,9 +376,7 @@ class Content:
         if not self._store.repository_exists(place.registry.id, place.repository):
             raise NameUnknown(f"repository {name!r} is not known to this registry.")
         limit = 10_000 if n is None else n
-        return [
-            t.name for t in self._store.tags(place.registry.id, place.repository, last or "", limit)
-        ]
+        return self._store.tag_names(place.registry.id, place.repository, last or "", limit)
 
     def referrers(
         self, caller: Caller, name: str, digest: str, artifact_type: str | None
@@ -405,7 +403,8 @@ class Content:
             elif last and last > prefix:
                 continue  # every name of this registry sorts before ``last``
             names += [
-                f"{reg.name}/{r.name}" for r in self._store.repositories(reg.id, after, limit)
+                f"{reg.name}/{repository}"
+                for repository in self._store.repository_names(reg.id, after, limit)
             ]
             if len(names) >= limit:
                 break

@@ -27,6 +27,9 @@ from nexq.registry.sql_rows import (
     set_tag,
 )
 
+# A repository's tags after a given one (the spec's order: see ContentRows.tag_names).
+_TAGS_AFTER = "t.registry_id = ? AND t.repository = ? AND (lower(t.name), t.name) > (lower(?), ?)"
+
 
 class ContentRows:
     """Repositories, tags, manifests, blobs and upload sessions."""
@@ -34,32 +37,38 @@ class ContentRows:
     _db: Database
 
     def repositories(self, registry_id: str, after: str, limit: int) -> list[Repository]:
-        reader = self._db.reader()
-        rows = reader.execute(
-            "SELECT registry_id, name, created_at, last_push FROM registry_repositories "
-            "WHERE registry_id = ? AND name > ? ORDER BY name LIMIT ?",
-            (registry_id, after, limit),
-        ).fetchall()
-        found = []
-        for row in rows:
-            (tags,) = reader.execute(
-                "SELECT count(*) FROM registry_tags WHERE registry_id = ? AND repository = ?",
-                (registry_id, row[1]),
-            ).fetchone()
-            size = self._size(reader, row[0], row[1])
-            found.append(Repository(row[0], row[1], row[2], row[3], int(tags), size))
-        return found
+        """A page of the registry's repositories with their tag counts and sizes (one
+        statement, however many repositories)."""
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT p.registry_id, p.name, p.created_at, p.last_push, "
+                "(SELECT count(*) FROM registry_tags t WHERE t.registry_id = p.registry_id "
+                "AND t.repository = p.name), "
+                "(SELECT coalesce(sum(b.size), 0) FROM registry_links l "
+                "JOIN registry_registries r ON r.id = l.registry_id "
+                "JOIN registry_blobs b ON b.account_id = r.account_id AND b.digest = l.digest "
+                "WHERE l.registry_id = p.registry_id AND l.repository = p.name) "
+                "FROM registry_repositories p WHERE p.registry_id = ? AND p.name > ? "
+                "ORDER BY p.name LIMIT ?",
+                (registry_id, after, limit),
+            )
+            .fetchall()
+        )
+        return [Repository(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows]
 
-    @staticmethod
-    def _size(reader: Connection, registry_id: str, repository: str) -> int:
-        (size,) = reader.execute(
-            "SELECT coalesce(sum(b.size), 0) FROM registry_links l "
-            "JOIN registry_registries r ON r.id = l.registry_id "
-            "JOIN registry_blobs b ON b.account_id = r.account_id AND b.digest = l.digest "
-            "WHERE l.registry_id = ? AND l.repository = ?",
-            (registry_id, repository),
-        ).fetchone()
-        return int(size)
+    def repository_names(self, registry_id: str, after: str, limit: int) -> list[str]:
+        """A page of the registry's repository names (the catalog needs nothing more)."""
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT name FROM registry_repositories WHERE registry_id = ? AND name > ? "
+                "ORDER BY name LIMIT ?",
+                (registry_id, after, limit),
+            )
+            .fetchall()
+        )
+        return [r[0] for r in rows]
 
     def repository_exists(self, registry_id: str, name: str) -> bool:
         row = (
@@ -83,40 +92,39 @@ class ContentRows:
         return int(count)
 
     def tags(self, registry_id: str, repository: str, after: str, limit: int) -> list[Tag]:
-        """The tags after ``after``, in the spec's lexical order: "case-insensitive
+        """The tags after ``after`` with their images' sizes (the manifest and every blob it
+        names), in one statement, in the order of :meth:`tag_names`."""
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT t.registry_id, t.repository, t.name, t.digest, t.updated_at, "  # noqa: S608 - fixed text
+                "coalesce(m.size, 0) + (SELECT coalesce(sum(b.size), 0) "
+                "FROM registry_manifest_refs f JOIN registry_registries r ON r.id = f.registry_id "
+                "JOIN registry_blobs b ON b.account_id = r.account_id AND b.digest = f.digest "
+                "WHERE f.registry_id = t.registry_id AND f.repository = t.repository "
+                "AND f.manifest = t.digest) "
+                "FROM registry_tags t LEFT JOIN registry_manifests m ON m.registry_id = "
+                "t.registry_id AND m.repository = t.repository AND m.digest = t.digest "
+                f"WHERE {_TAGS_AFTER} ORDER BY lower(t.name), t.name LIMIT ?",
+                (registry_id, repository, after, after, limit),
+            )
+            .fetchall()
+        )
+        return [Tag(r[0], r[1], r[2], r[3], r[4], size=int(r[5])) for r in rows]
+
+    def tag_names(self, registry_id: str, repository: str, after: str, limit: int) -> list[str]:
+        """The tag names after ``after``, in the spec's lexical order: "case-insensitive
         alphanumeric" (ties, "A" and "a", by their bytes), the order ``after`` resumes in."""
         rows = (
             self._db.reader()
             .execute(
-                "SELECT t.registry_id, t.repository, t.name, t.digest, t.updated_at, m.size "
-                "FROM registry_tags t LEFT JOIN registry_manifests m ON m.registry_id = "
-                "t.registry_id AND m.repository = t.repository AND m.digest = t.digest "
-                "WHERE t.registry_id = ? AND t.repository = ? "
-                "AND (lower(t.name), t.name) > (lower(?), ?) "
+                f"SELECT t.name FROM registry_tags t WHERE {_TAGS_AFTER} "  # noqa: S608 - fixed text
                 "ORDER BY lower(t.name), t.name LIMIT ?",
                 (registry_id, repository, after, after, limit),
             )
             .fetchall()
         )
-        return [
-            Tag(r[0], r[1], r[2], r[3], r[4], size=self._tagged_size(r[0], r[1], r[3], r[5] or 0))
-            for r in rows
-        ]
-
-    def _tagged_size(self, registry_id: str, repository: str, digest: str, own: int) -> int:
-        """The manifest's bytes and those of every blob it names (an image's size)."""
-        (size,) = (
-            self._db.reader()
-            .execute(
-                "SELECT coalesce(sum(b.size), 0) FROM registry_manifest_refs f "
-                "JOIN registry_registries r ON r.id = f.registry_id "
-                "JOIN registry_blobs b ON b.account_id = r.account_id AND b.digest = f.digest "
-                "WHERE f.registry_id = ? AND f.repository = ? AND f.manifest = ?",
-                (registry_id, repository, digest),
-            )
-            .fetchone()
-        )
-        return own + int(size)
+        return [r[0] for r in rows]
 
     def tag(self, registry_id: str, repository: str, name: str) -> str | None:
         row = (
