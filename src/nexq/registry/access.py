@@ -86,7 +86,9 @@ class RegistryAuth:
         if credential is None or not hmac.compare_digest(credential.token_hash, token_hash):
             raise Unauthenticated("The credential was rotated or deleted; log in again.")
         if not credential.usable(now):
-            raise Unauthenticated(f"The credential {credential.username} is {_why(credential)}.")
+            raise Unauthenticated(
+                f"The credential {credential.username} is {credential.status(now)}."
+            )
         registry = self._store.registry_by_id(credential.registry_id)
         if registry is None or not self._account_active(registry.account_id):
             raise Unauthenticated("The registry's account is suspended or gone.")
@@ -152,7 +154,3 @@ class RegistryAuth:
         if "cred" in claims:
             return self._credential_caller(str(claims["cred"]), str(claims.get("hash", "")))
         return self._api_key_caller(str(claims.get("key", "")), str(claims.get("sub", "")))
-
-
-def _why(credential: object) -> str:
-    return "revoked" if getattr(credential, "revoked_at", None) is not None else "expired"
