@@ -48,6 +48,10 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")),
     ("catalog", re.compile(r"^/v2/(?:(?P<registry>[^/]+)/)?_catalog$")),
 )
+# An oversized manifest is read to its end (up to this much) before the 413: a refusal sent
+# while the client, or a proxy in front of Nexq, is still sending is often lost to it as a
+# closed connection instead.
+_DRAIN_BYTES = 16 * 1024 * 1024
 _CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -373,18 +377,18 @@ class RegistryApp:
 
     async def put_manifest(self, request: Request, caller: Caller, p: dict[str, str]) -> Response:
         name = p["name"]
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_MANIFEST_BYTES:
+        body = bytearray()
+        received = 0
+        async for data in request.stream():
+            received += len(data)
+            if received <= MAX_MANIFEST_BYTES:
+                body += data
+            elif received > _DRAIN_BYTES:
+                break  # not worth reading on: the answer goes out, the connection closes
+        if received > MAX_MANIFEST_BYTES:
             raise OciError(
                 "SIZE_INVALID", f"manifest: larger than {MAX_MANIFEST_BYTES // 2**20} MiB", 413
             )
-        body = bytearray()
-        async for data in request.stream():
-            body += data
-            if len(body) > MAX_MANIFEST_BYTES:
-                raise OciError(
-                    "SIZE_INVALID", f"manifest: larger than {MAX_MANIFEST_BYTES // 2**20} MiB", 413
-                )
         manifest = await self._run(
             self._content.put_manifest,
             caller,
