@@ -72,6 +72,7 @@ def server(
     live.start()
     yield live
     live.stop()
+    live.remove_databases()
     if isinstance(live, BalancedServer):
         live.close()
 

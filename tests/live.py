@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,7 @@ import psycopg
 from botocore.config import Config
 
 from nexq.core import postgres
+from nexq.databases.engine import Engine
 
 REGION = "us-east-1"
 # A request rate no client of the tests can reach (one server answers ~2,000 requests/s on
@@ -69,6 +73,26 @@ CLUSTER_SETTINGS = (
     "NEXQ_MASTER_KEY",
     "NEXQ_MASTER_KEY_FILE",
 )
+
+
+# Managed databases are PostgreSQL servers that outlive Nexq (on purpose): every folder of
+# them a test made is stopped and removed when the test process ends, whatever happened.
+DATABASE_ROOTS: list[Path] = []
+DATABASE_PORTS = 6
+
+
+def remove_database_root(root: Path) -> None:
+    engine = Engine(root)
+    for database_id in engine.database_ids():
+        engine.remove(database_id)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@atexit.register
+def _remove_databases() -> None:
+    for root in DATABASE_ROOTS:
+        with contextlib.suppress(Exception):
+            remove_database_root(root)
 
 
 def _alive(pid: int) -> bool:
@@ -129,10 +153,30 @@ class LiveServer:
     # Metadata in this PostgreSQL database (migrated with `nexq admin migrate` before the
     # first start) instead of SQLite in the data dir.
     database_url: str | None = None
+    databases_dir: Path | None = None  # the managed PostgreSQL clusters' folder
+    database_ports: list[int] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.s3_port}"
+
+    def databases_settings(self) -> dict[str, str]:
+        """Where this server's databases go: a folder the postgres OS user can reach (the
+        tests' temporary folders are private to root) and ports of their own."""
+        if self.databases_dir is None:
+            self.databases_dir = Path(tempfile.mkdtemp(prefix="nexq-databases-", dir="/var/tmp"))
+            self.databases_dir.chmod(0o711)
+            DATABASE_ROOTS.append(self.databases_dir)
+            self.database_ports = [free_port() for _ in range(DATABASE_PORTS)]
+        return {
+            "NEXQ_DATABASES_DIR": str(self.databases_dir),
+            "NEXQ_DATABASES_PORTS": ",".join(map(str, self.database_ports)),
+        }
+
+    def remove_databases(self) -> None:
+        """Stop and remove every database cluster the server made (they outlive it)."""
+        if self.databases_dir is not None:
+            remove_database_root(self.databases_dir)
 
     def start(self) -> None:
         """Start ``nexq serve`` on the tiers Nexq ships, written to the data dir on first start
@@ -140,11 +184,13 @@ class LiveServer:
         raises the limits it needs account by account (``raise_limits``), never by changing
         the installation's default tier."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # `nexq admin` on this data dir reaches the same databases as the server.
+        ENGINES.setdefault(self.data_dir, {}).update(self.databases_settings())
         engines = {k: v for k, v in self.env.items() if k in CLUSTER_SETTINGS}
         if self.database_url is not None:
             engines["NEXQ_DATABASE_URL"] = self.database_url
-        if engines and self.data_dir not in ENGINES:
-            ENGINES[self.data_dir] = engines
+        if engines and "NEXQ_DATABASE_URL" not in ENGINES[self.data_dir]:
+            ENGINES[self.data_dir].update(engines)
             if self.database_url is not None:
                 nexq("admin", "migrate", data_dir=self.data_dir)
         log = open(self.data_dir.parent / f"server-{self.s3_port}.log", "ab")  # noqa: SIM115
@@ -168,6 +214,7 @@ class LiveServer:
             stderr=subprocess.STDOUT,
             env={
                 **os.environ,
+                **self.databases_settings(),
                 **self.env,
                 **({"NEXQ_DATABASE_URL": self.database_url} if self.database_url else {}),
             },

@@ -37,6 +37,14 @@ from nexq.core.keyring import SealedStore, open_box
 from nexq.core.postgres import PostgresDatabase
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import SCHEMA as CORE_SCHEMA
+from nexq.databases.descriptor import descriptor as databases_descriptor
+from nexq.databases.engine import Engine
+from nexq.databases.metering import DatabaseMeter
+from nexq.databases.package import PACKAGE as DATABASES_PACKAGE
+from nexq.databases.plans import load_plans as load_database_plans
+from nexq.databases.provisioner import Capacity, Provisioner
+from nexq.databases.service import Databases
+from nexq.databases.store import SqlDatabases
 from nexq.platform import Job, Package, Service, guides, metered
 from nexq.platform import limits as platform_limits
 from nexq.registry.access import RegistryAuth
@@ -89,6 +97,7 @@ PACKAGES: tuple[Package[Nexq], ...] = (
     BILLING_PACKAGE,
     SUPPORT_PACKAGE,
     REGISTRY_PACKAGE,
+    DATABASES_PACKAGE,
 )
 # Every owner's tables, in the order they are created: the kernel's, then each package's.
 SCHEMAS = (CORE_SCHEMA, *(package.schema for package in PACKAGES))
@@ -129,6 +138,10 @@ class Nexq:
     registry_content: Content
     registry_auth: RegistryAuth
     registry_meter: RegistryMeter
+    databases: Databases
+    database_store: SqlDatabases
+    database_provisioner: Provisioner
+    database_meter: DatabaseMeter
 
     def operator(self, email: str) -> Principal:
         """The operator account ``email`` acting with every scope of its role (``nexq admin``)."""
@@ -229,6 +242,12 @@ def build(settings: Settings) -> Nexq:
         registry_store, SealedBlobs(open_blobs(settings, "registry"), data_keys), limits
     )
     api_keys = ApiKeys(account_store, limits, SCOPE_CATALOG)
+    database_store = SqlDatabases(db)
+    database_plans = load_database_plans(settings.tiers_path)
+    engine = Engine(settings.databases_root, settings.postgres_bindir, settings.databases_volumes)
+    databases = Databases(
+        database_store, database_plans, engine, box, settings.databases_endpoint, limits
+    )
     nexq = Nexq(
         settings=settings,
         db=db,
@@ -267,6 +286,25 @@ def build(settings: Settings) -> Nexq:
             watch,
         ),
         registry_meter=RegistryMeter(db, registry_store),
+        databases=databases,
+        database_store=database_store,
+        database_provisioner=Provisioner(
+            database_store,
+            databases,
+            database_plans,
+            engine,
+            Capacity.of_host(
+                settings.databases_root,
+                settings.databases_vcpus,
+                settings.databases_memory_mib,
+                settings.databases_storage_gib,
+                settings.databases_ports,
+            ),
+            settings.databases_listen_on,
+            # Every name the servers' certificates carry: clients verify the one they use.
+            list(dict.fromkeys([settings.databases_endpoint, "localhost", "127.0.0.1"])),
+        ),
+        database_meter=DatabaseMeter(database_store, database_plans),
     )
     found.extend(services(nexq))
     titles.extend(service.title for service in found)
@@ -291,7 +329,7 @@ def operator_ids(store: SqliteAccounts) -> list[str]:
 
 def sealed_stores(nexq: Nexq) -> list[SealedStore]:
     """Every table of secrets sealed with the master key: a rotation re-wraps them all."""
-    return [nexq.access_keys, nexq.data_keys, nexq.objects.kms]
+    return [nexq.access_keys, nexq.data_keys, nexq.objects.kms, nexq.database_store]
 
 
 def _tier_catalog(settings: Settings) -> TierCatalog:
@@ -337,6 +375,12 @@ def services(nexq: Nexq) -> list[Service]:
             nexq.registry_content,
             nexq.registry_meter,
             settings.registry_endpoint,
+        ),
+        databases_descriptor(
+            nexq.databases,
+            nexq.database_provisioner,
+            nexq.databases.catalog,
+            nexq.database_meter,
         ),
     ]
 

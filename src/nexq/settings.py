@@ -81,6 +81,27 @@ class Settings:
     # The host name (and port, if not 443) clients push to, when not host:registry_port
     # (a proxy, a name): images are named <registry_domain>/<registry>/<repository>:<tag>.
     registry_domain: str | None = setting(None, "NEXQ_REGISTRY_DOMAIN", _text, "registry")
+    # Databases ---------------------------------------------------------------------------
+    # Where each database's volumes and files go (default: databases/ in the data dir); the
+    # postgres OS user must be able to reach it when Nexq runs as root.
+    databases_dir: Path | None = setting(None, "NEXQ_DATABASES_DIR", _path, "databases")
+    # The host name clients connect to (connection strings, the servers' certificates);
+    # default: localhost when Nexq listens on loopback, else the listen address.
+    databases_host: str | None = setting(None, "NEXQ_DATABASES_HOST", _text, "databases")
+    # The address the PostgreSQL servers listen on; default: Nexq's own (--host).
+    databases_listen: str | None = setting(None, "NEXQ_DATABASES_LISTEN", _text, "databases")
+    # The ports the servers get, one each (keep them below 32768, the ephemeral range).
+    databases_ports: str = setting("15432-16431", "NEXQ_DATABASES_PORTS", str, "databases")
+    # What databases may take of this host; 0: four vCPUs per core, half the memory, the
+    # free disk less a tenth. A database that does not fit waits, Pending.
+    databases_vcpus: int = setting(0, "NEXQ_DATABASES_VCPUS", int, "databases")
+    databases_memory_mib: int = setting(0, "NEXQ_DATABASES_MEMORY_MIB", int, "databases")
+    databases_storage_gib: float = setting(0.0, "NEXQ_DATABASES_STORAGE_GIB", float, "databases")
+    # loop: each database's storage is an ext4 volume of its plan's size (needs root);
+    # directory: plain folders, no size enforced (development without root).
+    databases_volumes: str = setting("loop", "NEXQ_DATABASES_VOLUMES", str, "databases")
+    # PostgreSQL's programs; default: the newest /usr/lib/postgresql/N/bin.
+    postgres_bindir: Path | None = setting(None, "NEXQ_POSTGRES_BINDIR", _path, "databases")
     # Account -----------------------------------------------------------------------------
     tiers_file: Path | None = setting(None, "NEXQ_TIERS_FILE", _path, "account")  # data dir's
     # Billing -----------------------------------------------------------------------------
@@ -117,6 +138,24 @@ class Settings:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"{host}:{self.registry_port}"
+
+    @property
+    def databases_root(self) -> Path:
+        return self.databases_dir or self.data_dir / "databases"
+
+    @property
+    def databases_listen_on(self) -> str:
+        listen = self.databases_listen or self.host
+        return {"0.0.0.0": "*", "::": "*"}.get(listen, listen)  # noqa: S104
+
+    @property
+    def databases_endpoint(self) -> str:
+        """The host clients connect to their databases at."""
+        if self.databases_host:
+            return self.databases_host
+        if self.host in ("127.0.0.1", "::1", "localhost"):
+            return "localhost"
+        return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104
 
     @staticmethod
     def from_env(**overrides: object) -> Settings:

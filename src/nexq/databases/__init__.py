@@ -1,0 +1,1 @@
+"""Databases: managed PostgreSQL clusters, each run and supervised by Nexq."""

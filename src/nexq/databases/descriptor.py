@@ -1,0 +1,90 @@
+"""Databases as the platform sees it: its routes, pages, jobs, meters and limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nexq.core.quotas import BYTES, COUNT, Limit
+from nexq.databases.metering import DatabaseMeter, meters
+from nexq.databases.plans import PlanCatalog
+from nexq.databases.provisioner import Provisioner
+from nexq.databases.service import (
+    DATABASES_LIMIT,
+    MEMORY_LIMIT,
+    REPLICAS_LIMIT,
+    STORAGE_LIMIT,
+    VCPUS_LIMIT,
+    Databases,
+)
+from nexq.platform import Job, Service
+from nexq.web.console.layout import NavLink, NavSection
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from nexq.web.rest.security import Authorizer
+
+NAVIGATION = NavSection("Databases", (NavLink("Databases", "/databases"),))
+# How often the provisioner brings every database to its state: a new database is Running
+# a second or two after this.
+RECONCILE_SECONDS = 1.0
+
+
+def descriptor(
+    databases: Databases, provisioner: Provisioner, plans: PlanCatalog, meter: DatabaseMeter
+) -> Service:
+    def rest(auth: Authorizer) -> list[APIRouter]:
+        from nexq.databases import api
+
+        return [api.router(databases, auth)]
+
+    return Service(
+        name="databases",
+        title="Databases",
+        rest=rest,
+        navigation=NAVIGATION,
+        meters=meters(plans),
+        meter_provider=meter,
+        jobs=(
+            # One process of the installation makes, starts and removes clusters; a lane of
+            # its own, as making one takes seconds.
+            Job(
+                "databases-provisioner",
+                RECONCILE_SECONDS,
+                provisioner.reconcile,
+                lane="databases",
+                once=True,
+            ),
+        ),
+        limits=(
+            Limit(
+                DATABASES_LIMIT,
+                "Databases",
+                COUNT,
+                "Databases of the account",
+                databases.databases_of,
+            ),
+            Limit(
+                VCPUS_LIMIT,
+                "Database vCPUs",
+                COUNT,
+                "vCPUs of all the account's database nodes",
+                databases.usage_of(VCPUS_LIMIT),
+            ),
+            Limit(
+                MEMORY_LIMIT,
+                "Database memory",
+                BYTES,
+                "Memory of all the account's database nodes",
+                databases.usage_of(MEMORY_LIMIT),
+            ),
+            Limit(
+                STORAGE_LIMIT,
+                "Database storage",
+                BYTES,
+                "Storage provisioned for all the account's database nodes",
+                databases.usage_of(STORAGE_LIMIT),
+            ),
+            Limit(REPLICAS_LIMIT, "Replicas per database", COUNT, "Replicas of one database"),
+        ),
+    )

@@ -1,0 +1,550 @@
+"""The PostgreSQL engine: one cluster per database, made, started and stopped on this host.
+
+Each database gets a folder ``<databases dir>/<id>/`` holding:
+
+- ``data.img`` and ``wal.img``: two ext4 images, loop-mounted on ``data/`` and ``wal/``.
+  The data volume has the plan's size, so a database that fills it gets PostgreSQL's own
+  "could not extend file ... No space left on device" on the statement that wrote too much,
+  and the host's disk is untouched. WAL lives on its own volume, sized from max_wal_size:
+  were it on the data volume, a full disk would stop the WAL, and PostgreSQL panics there.
+- ``tls/``: the server's certificate and key; ``run/``: its Unix socket (only Nexq, as the
+  ``postgres`` role through peer authentication, connects there); ``log/``: its server log.
+- ``ready``: written last, once the cluster was made and its owner created. A folder without
+  it was left by a crash mid-provisioning and is made again from nothing.
+
+The servers run as the ``postgres`` OS user when Nexq runs as root (PostgreSQL refuses root),
+else as Nexq's own user; each in a session of its own, so they outlive ``nexq serve``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from nexq.databases.model import OWNER_ROLE, Plan
+from nexq.databases.tls import ServerCertificate
+
+log = logging.getLogger("nexq.databases")
+SUPERUSER = "postgres"  # Nexq's own role in every cluster, reached on the Unix socket only
+START_SECONDS = 60
+VOLUMES = ("loop", "directory")
+
+
+class EngineError(Exception):
+    """PostgreSQL could not be made or started; the message says why, for the owner."""
+
+
+def find_bindir() -> Path:
+    """PostgreSQL's programs: the newest Debian ``postgresql-N``."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parent.parent.name),
+    )
+    if not found:
+        raise EngineError("PostgreSQL is not installed on this host (apt-get install postgresql).")
+    return Path(found[-1]).parent
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where one database's files are."""
+
+    root: Path
+
+    @property
+    def data_image(self) -> Path:
+        return self.root / "data.img"
+
+    @property
+    def wal_image(self) -> Path:
+        return self.root / "wal.img"
+
+    @property
+    def data_mount(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def wal_mount(self) -> Path:
+        return self.root / "wal"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_mount / "pgdata"
+
+    @property
+    def waldir(self) -> Path:
+        return self.wal_mount / "pg_wal"
+
+    @property
+    def sockets(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def tls(self) -> Path:
+        return self.root / "tls"
+
+    @property
+    def ready(self) -> Path:
+        return self.root / "ready"
+
+
+def settings_for(plan: Plan, port: int, listen: str, layout: Layout) -> dict[str, str]:
+    """The server's configuration for ``plan``: memory split as PostgreSQL's docs advise
+    (shared_buffers a quarter of memory, the cache estimate three quarters)."""
+    memory = plan.memory_mib
+    connections = max(20, min(500, memory // 8))
+    max_wal = max(32, min(1024, plan.storage_mib // 8))
+    return {
+        "listen_addresses": listen,
+        "port": str(port),
+        "unix_socket_directories": str(layout.sockets),
+        "max_connections": str(connections),
+        "shared_buffers": f"{max(16, memory // 4)}MB",
+        "effective_cache_size": f"{max(32, memory * 3 // 4)}MB",
+        "work_mem": f"{max(1024, memory * 1024 // (connections * 4))}kB",
+        "maintenance_work_mem": f"{max(16, memory // 16)}MB",
+        "max_worker_processes": str(max(8, plan.vcpus * 2)),
+        "max_parallel_workers": str(plan.vcpus),
+        "max_parallel_workers_per_gather": str(max(0, plan.vcpus // 2)),
+        "min_wal_size": "32MB",
+        "max_wal_size": f"{max_wal}MB",
+        # A query's temporary files stay well inside the volume.
+        "temp_file_limit": f"{plan.storage_mib * 1024 // 4}kB",
+        "password_encryption": "scram-sha-256",
+        "ssl": "on",
+        "ssl_cert_file": str(layout.tls / "server.crt"),
+        "ssl_key_file": str(layout.tls / "server.key"),
+        "ssl_min_protocol_version": "TLSv1.2",
+        "logging_collector": "on",
+        "log_directory": str(layout.logs),
+        "log_filename": "postgresql-%a.log",
+        "log_truncate_on_rotation": "on",
+        "log_rotation_age": "1d",
+        "log_rotation_size": "0",
+        "log_connections": "off",
+        "log_line_prefix": "%m [%p] %q%u@%d ",
+        "huge_pages": "off",
+    }
+
+
+def wal_volume_mib(plan: Plan) -> int:
+    """Room for the WAL of ``plan``: three times max_wal_size (a checkpoint's worth being
+    written while the last one's segments await recycling), at least 128 MiB."""
+    return max(128, 3 * max(32, min(1024, plan.storage_mib // 8)))
+
+
+HBA = """\
+# Written by Nexq. Nexq itself connects on the Unix socket as postgres; every client over
+# TCP with TLS and a SCRAM password, never as postgres.
+local   all   {superuser}   peer map=nexq
+hostssl all   {superuser}   0.0.0.0/0   reject
+hostssl all   {superuser}   ::/0        reject
+hostssl all   all           0.0.0.0/0   scram-sha-256
+hostssl all   all           ::/0        scram-sha-256
+"""
+
+
+class Engine:
+    """Runs PostgreSQL clusters under ``root`` with the programs of ``bindir``."""
+
+    def __init__(self, root: Path, bindir: Path | None = None, volumes: str = "loop") -> None:
+        if volumes not in VOLUMES:
+            raise ValueError(f"volumes: {volumes!r} is not one of {', '.join(VOLUMES)}")
+        self.root = root
+        self._bindir = bindir
+        self.volumes = volumes
+        self._as_root = os.geteuid() == 0
+
+    @property
+    def bindir(self) -> Path:
+        """Found when first needed: a host without PostgreSQL runs every other service."""
+        if self._bindir is None:
+            self._bindir = find_bindir()
+        return self._bindir
+
+    @property
+    def _user(self) -> pwd.struct_passwd:
+        """The OS user the servers run as."""
+        if not self._as_root:
+            return pwd.getpwuid(os.geteuid())
+        try:
+            return pwd.getpwnam("postgres")
+        except KeyError:
+            raise EngineError(
+                "The host has no postgres OS user (apt-get install postgresql makes it)."
+            ) from None
+
+    def layout(self, database_id: str) -> Layout:
+        return Layout(self.root / database_id)
+
+    # making -------------------------------------------------------------------------------
+
+    def check_host(self) -> None:
+        """Why no database can run on this host, if none can (raised as EngineError)."""
+        if self.volumes == "loop" and not self._as_root:
+            raise EngineError(
+                "Databases' storage volumes are loop-mounted, which needs Nexq to run as root; "
+                "run it as root, or set NEXQ_DATABASES_VOLUMES=directory (no size enforced)."
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self._as_root:
+            for folder in (self.root, *self.root.parents):
+                if not os.stat(folder).st_mode & 0o001:
+                    raise EngineError(
+                        f"The postgres OS user cannot reach {self.root}: {folder} is not "
+                        "searchable by others (chmod o+x), or set NEXQ_DATABASES_DIR elsewhere."
+                    )
+
+    def make(
+        self,
+        database_id: str,
+        plan: Plan,
+        port: int,
+        listen: str,
+        certificate: ServerCertificate,
+        owner_verifier: str,
+        database: str,
+    ) -> None:
+        """Make the cluster from nothing (whatever a crash left is removed first), start it
+        and create the owner's role and database; ``ready`` is written last."""
+        self.check_host()
+        layout = self.layout(database_id)
+        self.remove(database_id)
+        layout.root.mkdir(mode=0o711)
+        for folder in (layout.sockets, layout.logs, layout.tls):
+            folder.mkdir(mode=0o700)
+            self._own(folder)
+        self._make_volume(layout.data_image, layout.data_mount, plan.storage_mib)
+        self._make_volume(layout.wal_image, layout.wal_mount, wal_volume_mib(plan))
+        self.write_certificate(layout, certificate)
+        self._run(
+            [
+                str(self.bindir / "initdb"),
+                "--pgdata",
+                str(layout.pgdata),
+                "--waldir",
+                str(layout.waldir),
+                "--username",
+                SUPERUSER,
+                "--auth-local",
+                "peer",
+                "--auth-host",
+                "reject",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+                "--data-checksums",
+            ],
+            "initdb",
+        )
+        self.configure(database_id, plan, port, listen)
+        self.start(database_id)
+        with self.connect(database_id, port) as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    sql.Identifier(OWNER_ROLE), sql.Literal(owner_verifier)
+                )
+            )
+            # Every right a database owner needs, none that reaches the host (superuser,
+            # pg_execute_server_program, pg_read/write_server_files are never given).
+            conn.execute(
+                sql.SQL(
+                    "GRANT pg_read_all_data, pg_write_all_data, pg_monitor, pg_signal_backend TO {}"
+                ).format(sql.Identifier(OWNER_ROLE))
+            )
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(database), sql.Identifier(OWNER_ROLE)
+                )
+            )
+        self._write_owned(layout.ready, f"{time.time()}\n", 0o644)
+
+    def is_made(self, database_id: str) -> bool:
+        return self.layout(database_id).ready.exists()
+
+    def configure(self, database_id: str, plan: Plan, port: int, listen: str) -> None:
+        """(Re)write the server's settings, its client rules and who may be postgres."""
+        layout = self.layout(database_id)
+        values = settings_for(plan, port, listen, layout)
+        lines = ["# Written by Nexq from the database's plan; edits are overwritten."]
+        lines += [f"{name} = '{value}'" for name, value in values.items()]
+        self._write_owned(layout.pgdata / "nexq.conf", "\n".join(lines) + "\n", 0o600)
+        main = layout.pgdata / "postgresql.conf"
+        text = main.read_text()
+        if "include = 'nexq.conf'" not in text:
+            self._write_owned(main, text + "\ninclude = 'nexq.conf'\n", 0o600)
+        self._write_owned(layout.pgdata / "pg_hba.conf", HBA.format(superuser=SUPERUSER), 0o600)
+        nexq_user = pwd.getpwuid(os.geteuid()).pw_name
+        ident = "".join(
+            f"nexq {user} {SUPERUSER}\n" for user in dict.fromkeys(("root", nexq_user, SUPERUSER))
+        )
+        self._write_owned(layout.pgdata / "pg_ident.conf", ident, 0o600)
+
+    def write_certificate(self, layout: Layout, certificate: ServerCertificate) -> None:
+        self._write_owned(layout.tls / "server.crt", certificate.certificate_pem, 0o644)
+        self._write_owned(layout.tls / "server.key", certificate.key_pem, 0o600)
+
+    def certificate_pem(self, database_id: str) -> str | None:
+        path = self.layout(database_id).tls / "server.crt"
+        return path.read_text() if path.exists() else None
+
+    # running ------------------------------------------------------------------------------
+
+    def mount(self, database_id: str) -> None:
+        """Mount the volumes again (after a reboot, they are not)."""
+        layout = self.layout(database_id)
+        if self.volumes != "loop":
+            return
+        for image, mountpoint in (
+            (layout.data_image, layout.data_mount),
+            (layout.wal_image, layout.wal_mount),
+        ):
+            if not os.path.ismount(mountpoint):
+                _command(["mount", "-o", "loop,nodev,nosuid,noexec", str(image), str(mountpoint)])
+
+    def pid(self, database_id: str) -> int | None:
+        """The postmaster's process id, if it runs."""
+        path = self.layout(database_id).pgdata / "postmaster.pid"
+        try:
+            pid = int(path.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def running(self, database_id: str) -> bool:
+        return self.pid(database_id) is not None
+
+    def start(self, database_id: str) -> None:
+        layout = self.layout(database_id)
+        self.mount(database_id)
+        if self.running(database_id):
+            return
+        startup = layout.logs / "startup.log"
+        try:
+            self._run(
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "start",
+                    "--pgdata",
+                    str(layout.pgdata),
+                    "--wait",
+                    "--timeout",
+                    str(START_SECONDS),
+                    "--log",
+                    str(startup),
+                    "--silent",
+                ],
+                "start",
+            )
+        except EngineError:
+            raise EngineError(f"PostgreSQL did not start: {self.last_log(database_id)}") from None
+
+    def stop(self, database_id: str, mode: str = "fast") -> None:
+        layout = self.layout(database_id)
+        if not self.running(database_id):
+            return
+        self._run(
+            [
+                str(self.bindir / "pg_ctl"),
+                "stop",
+                "--pgdata",
+                str(layout.pgdata),
+                "--mode",
+                mode,
+                "--wait",
+                "--timeout",
+                str(START_SECONDS),
+                "--silent",
+            ],
+            "stop",
+        )
+
+    def kill(self, database_id: str) -> None:
+        """Stop the server at once (SIGQUIT: no shutdown checkpoint; recovery on start)."""
+        pid = self.pid(database_id)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGQUIT)
+            _wait_gone(pid)
+
+    def remove(self, database_id: str) -> None:
+        """Stop the server, unmount its volumes and delete every file of the database."""
+        layout = self.layout(database_id)
+        if not layout.root.exists():
+            return
+        if layout.pgdata.exists():
+            pid = self.pid(database_id)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGQUIT)
+                _wait_gone(pid)
+        for mountpoint in (layout.data_mount, layout.wal_mount):
+            if os.path.ismount(mountpoint):
+                _command(["umount", str(mountpoint)])
+        shutil.rmtree(layout.root)
+
+    def unmount(self, database_id: str) -> None:
+        layout = self.layout(database_id)
+        for mountpoint in (layout.data_mount, layout.wal_mount):
+            if os.path.ismount(mountpoint):
+                _command(["umount", str(mountpoint)])
+
+    def database_ids(self) -> list[str]:
+        """Every database folder on the host, made or not."""
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    @contextlib.contextmanager
+    def connect(
+        self, database_id: str, port: int, dbname: str = "postgres"
+    ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+        """Nexq's own session in the cluster (the Unix socket, as postgres)."""
+        conn = psycopg.connect(
+            host=str(self.layout(database_id).sockets),
+            port=port,
+            user=SUPERUSER,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=10,
+        )
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def set_owner_password(self, database_id: str, port: int, verifier: str) -> None:
+        with self.connect(database_id, port) as conn:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(OWNER_ROLE), sql.Literal(verifier)
+                )
+            )
+
+    def used_bytes(self, database_id: str) -> int:
+        """Bytes in use on the data volume."""
+        layout = self.layout(database_id)
+        try:
+            stat = os.statvfs(layout.data_mount)
+        except OSError:
+            return 0
+        if self.volumes == "loop":
+            return (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+        return sum(f.stat().st_size for f in layout.pgdata.rglob("*") if f.is_file())
+
+    def last_log(self, database_id: str, lines: int = 5) -> str:
+        """The last lines the server logged (why it did not start)."""
+        logs = sorted(self.layout(database_id).logs.glob("*.log"), key=lambda p: p.stat().st_mtime)
+        for path in reversed(logs):
+            text = [line for line in path.read_text(errors="replace").splitlines() if line]
+            if text:
+                return " ".join(text[-lines:])[-600:]
+        return "no log"
+
+    # helpers ------------------------------------------------------------------------------
+
+    def _make_volume(self, image: Path, mountpoint: Path, size_mib: int) -> None:
+        mountpoint.mkdir(mode=0o700)
+        if self.volumes == "directory":
+            self._own(mountpoint)
+            return
+        with open(image, "wb") as file:
+            file.truncate(size_mib * 1024 * 1024)
+        os.chmod(image, 0o600)
+        owner = f"{self._user.pw_uid}:{self._user.pw_gid}"
+        _command(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", f"root_owner={owner}", str(image)])
+        _command(["mount", "-o", "loop,nodev,nosuid,noexec", str(image), str(mountpoint)])
+        lost = mountpoint / "lost+found"
+        if lost.exists():
+            lost.rmdir()
+        os.chmod(mountpoint, 0o700)
+
+    def _own(self, path: Path) -> None:
+        if self._as_root:
+            os.chown(path, self._user.pw_uid, self._user.pw_gid)
+
+    def _write_owned(self, path: Path, text: str, mode: int) -> None:
+        temporary = path.with_name(path.name + ".new")
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        self._own(temporary)
+        os.replace(temporary, path)
+
+    def _run(self, args: Sequence[str], what: str) -> None:
+        """Run a PostgreSQL program as the servers' OS user, in a session of its own."""
+        done = subprocess.run(
+            args,
+            user=self._user.pw_uid if self._as_root else None,
+            group=self._user.pw_gid if self._as_root else None,
+            extra_groups=[] if self._as_root else None,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": self._user.pw_dir},
+            capture_output=True,
+            text=True,
+            start_new_session=True,
+            timeout=START_SECONDS + 30,
+            check=False,
+        )
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise EngineError(f"{what} failed: {' '.join(detail) or done.returncode}")
+
+
+def _command(args: Sequence[str]) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise EngineError(f"{args[0]} failed: {done.stderr.strip()[-300:]}")
+
+
+def _wait_gone(pid: int, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def port_free(listen: str, port: int) -> bool:
+    """Whether nothing listens on ``port`` (a database's port is taken when it is placed)."""
+    host = "127.0.0.1" if listen in ("*", "0.0.0.0", "") else listen.split(",")[0].strip()  # noqa: S104
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True

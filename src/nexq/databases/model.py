@@ -1,0 +1,95 @@
+"""The Databases service's types, states and naming rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nexq.core.errors import Invalid
+
+# A database's name: unique among the account's databases; also the name of the database
+# inside the cluster and part of the host's paths, hence letters, digits and hyphens only.
+NAME = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
+ENGINE = "PostgreSQL 15"
+# The customer's role in the cluster: every right of a database owner, none of the OS.
+OWNER_ROLE = "dbadmin"
+MAX_REPLICAS = 2
+
+
+class Status:
+    """A database's states, as the console shows them."""
+
+    PROVISIONING = "Provisioning"
+    PENDING = "Pending"  # waiting for room on the host
+    RUNNING = "Running"
+    DELETING = "Deleting"
+    ERROR = "Error"
+    DELETED = "Deleted"  # kept for metering; never listed
+
+    LIVE = (PROVISIONING, PENDING, RUNNING, DELETING, ERROR)
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise Invalid(
+            f"name {name!r}: 3 to 63 lowercase letters, digits and hyphens, starting with a "
+            "letter and ending with a letter or digit."
+        )
+    return name
+
+
+def database_name(name: str) -> str:
+    """The name of the database inside the cluster (an identifier psql needs no quotes for)."""
+    return name.replace("-", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A size a database is created with, from the operator's tiers.toml."""
+
+    id: str
+    name: str
+    vcpus: int
+    memory_mib: int
+    storage_mib: int
+
+    @property
+    def storage_bytes(self) -> int:
+        return self.storage_mib * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """A managed PostgreSQL cluster of one account."""
+
+    id: str
+    account_id: str
+    name: str
+    plan: str
+    replicas: int  # 0 without HA
+    backups: bool
+    status: str
+    reason: str  # why it is Pending or in Error; "" otherwise
+    port: int | None  # given when it is placed on the host
+    password_verifier: str  # SCRAM-SHA-256 verifier of the owner's password, never the password
+    created_at: float
+    running_since: float | None  # first time it was Running (metering starts there)
+    deleted_at: float | None
+
+    @property
+    def nodes(self) -> int:
+        return 1 + self.replicas
+
+    @property
+    def database(self) -> str:
+        return database_name(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One PostgreSQL server of a database: the primary, or a replica."""
+
+    id: str
+    role: str  # primary | replica
+    status: str  # running | stopped | starting
+    lag_bytes: int | None  # a replica's replay lag behind the primary

@@ -1,0 +1,230 @@
+"""The provisioner: brings every database on this host to the state its row asks for.
+
+One process of the installation runs it every second (a job ``once``): it places new
+databases on the host (a port, room in the host's capacity, else Pending), makes them,
+starts again any that stopped (a crash, a reboot), removes deleted ones, and removes the
+folders no database owns (a crash mid-delete). Each step can be repeated: after a crash of
+Nexq at any point, the next pass finishes the work or starts it over, so no cluster is ever
+left half-made and unowned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from nexq.databases import tls
+from nexq.databases.engine import Engine, EngineError, port_free
+from nexq.databases.model import Database, Plan, Status
+from nexq.databases.plans import PlanCatalog
+from nexq.databases.service import Databases
+from nexq.databases.store import SqlDatabases
+
+log = logging.getLogger("nexq.databases")
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """What the operator lets databases take of this host (docs/databases.md)."""
+
+    vcpus: int
+    memory_mib: int
+    storage_mib: int
+    ports: tuple[int, ...]
+
+    @staticmethod
+    def of_host(
+        root: Path,
+        vcpus: int,
+        memory_mib: int,
+        storage_gib: float,
+        ports: str,
+    ) -> Capacity:
+        """The configured capacity; 0 means: four vCPUs per core, half the memory, and the
+        disk that is free under ``root`` now, less a tenth."""
+        if not vcpus:
+            vcpus = 4 * (os.cpu_count() or 1)
+        if not memory_mib:
+            memory_mib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // MIB // 2
+        if storage_gib:
+            storage_mib = int(storage_gib * 1024)
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            storage_mib = int(shutil.disk_usage(root).free * 0.9) // MIB
+        return Capacity(vcpus, memory_mib, storage_mib, parse_ports(ports))
+
+
+class Provisioner:
+    """Reconciles the databases' rows with the clusters on this host."""
+
+    def __init__(
+        self,
+        store: SqlDatabases,
+        databases: Databases,
+        plans: PlanCatalog,
+        engine: Engine,
+        capacity: Capacity,
+        listen: str,
+        hosts: list[str],
+    ) -> None:
+        self._store = store
+        self._databases = databases
+        self._plans = plans
+        self._engine = engine
+        self._capacity = capacity
+        self._listen = listen
+        self._hosts = hosts
+        self._lock = threading.Lock()
+
+    def reconcile(self) -> None:
+        """One pass over every database (the provisioner's job)."""
+        with self._lock:
+            live = self._store.live()
+            for database in live:
+                try:
+                    self._reconcile(database, live)
+                except Exception as exc:
+                    log.exception("database %s: reconcile failed", database.id)
+                    self._store.set_status(database.id, Status.ERROR, _reason(exc))
+            owned = {d.id for d in live}
+            for folder in self._engine.database_ids():
+                if folder not in owned:
+                    log.info("removing %s: no database owns it", folder)
+                    self._engine.remove(folder)
+
+    def _reconcile(self, database: Database, live: list[Database]) -> None:
+        status = database.status
+        if status == Status.DELETING:
+            self._engine.remove(database.id)
+            self._store.set_status(database.id, Status.DELETED)
+        elif status in (Status.PROVISIONING, Status.PENDING) and database.port is None:
+            self._place(database, live)
+        elif status == Status.PROVISIONING:
+            self._make(database)
+        elif status == Status.RUNNING and not self._engine.running(database.id):
+            log.warning("database %s stopped; starting it again", database.id)
+            try:
+                self._start(database)
+            except EngineError as exc:
+                self._store.set_status(
+                    database.id,
+                    Status.ERROR,
+                    f"PostgreSQL stopped and did not start again: {exc}",
+                )
+
+    def _place(self, database: Database, live: list[Database]) -> None:
+        plan = self._plans.get(database.plan)
+        try:
+            self._engine.check_host()
+        except EngineError as exc:
+            self._store.set_status(database.id, Status.ERROR, str(exc))
+            return
+        placed = [d for d in live if d.port is not None and d.id != database.id]
+        short = self._short_of(plan, database.nodes, placed)
+        port = self._free_port({d.port for d in placed if d.port is not None})
+        if short or port is None:
+            reason = short or "every port the operator gave databases is taken"
+            if database.status != Status.PENDING or database.reason != reason:
+                self._store.set_status(
+                    database.id, Status.PENDING, f"Waiting for room on the host: {reason}."
+                )
+            return
+        self._store.update(database.id, port=port, status=Status.PROVISIONING, reason="")
+        found = self._store.get(database.id)
+        if found is not None:
+            self._make(found)
+
+    def _short_of(self, plan: Plan, nodes: int, placed: list[Database]) -> str:
+        """What the host lacks for ``plan`` beside the databases placed on it, if anything."""
+        used_vcpus = used_memory = used_storage = 0
+        for other in placed:
+            other_plan = self._plans.plans.get(other.plan)
+            if other_plan is None:
+                continue
+            used_vcpus += other_plan.vcpus * other.nodes
+            used_memory += other_plan.memory_mib * other.nodes
+            used_storage += other_plan.storage_mib * other.nodes
+        capacity = self._capacity
+        if used_vcpus + plan.vcpus * nodes > capacity.vcpus:
+            return f"{capacity.vcpus - used_vcpus} of the host's vCPUs are free"
+        if used_memory + plan.memory_mib * nodes > capacity.memory_mib:
+            return f"{capacity.memory_mib - used_memory} MiB of the host's memory are free"
+        if used_storage + plan.storage_mib * nodes > capacity.storage_mib:
+            return f"{capacity.storage_mib - used_storage} MiB of the host's storage are free"
+        return ""
+
+    def _free_port(self, taken: set[int]) -> int | None:
+        for port in self._capacity.ports:
+            if port not in taken and port_free(self._listen, port):
+                return port
+        return None
+
+    def _make(self, database: Database) -> None:
+        assert database.port is not None
+        if self._engine.is_made(database.id):  # made before a crash, not marked Running
+            self._start(database)
+        else:
+            self._engine.make(
+                database.id,
+                self._plans.get(database.plan),
+                database.port,
+                self._listen,
+                self._certificate(database),
+                database.password_verifier,
+                database.database,
+            )
+        self._store.set_status(database.id, Status.RUNNING)
+
+    def _start(self, database: Database) -> None:
+        assert database.port is not None
+        layout = self._engine.layout(database.id)
+        self._engine.mount(database.id)
+        current = self._engine.certificate_pem(database.id)
+        if current is None or tls.needs_renewal(current, self._hosts):
+            self._engine.write_certificate(layout, self._certificate(database))
+        self._engine.configure(
+            database.id, self._plans.get(database.plan), database.port, self._listen
+        )
+        self._engine.start(database.id)
+
+    def _certificate(self, database: Database) -> tls.ServerCertificate:
+        return tls.issue_server(self._databases.authority(), self._hosts, database.name)
+
+    # operators ----------------------------------------------------------------------------
+
+    def stop_all(self) -> int:
+        """Stop every running cluster cleanly and unmount its volumes (the host goes down);
+        the next start of Nexq starts them again. How many were stopped."""
+        stopped = 0
+        with self._lock:
+            for folder in self._engine.database_ids():
+                if self._engine.running(folder):
+                    self._engine.stop(folder)
+                    stopped += 1
+                self._engine.unmount(folder)
+        return stopped
+
+
+def parse_ports(text: str) -> tuple[int, ...]:
+    """The ports of ``15432-16431`` or ``20001,20005-20007``."""
+    ports: list[int] = []
+    try:
+        for part in text.replace(" ", "").split(","):
+            first, _, last = part.partition("-")
+            ports += range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise ValueError(
+            f"databases ports: {text!r} is not like 15432-16431 or 20001,20005"
+        ) from None
+    if not ports or not all(0 < p < 65536 for p in ports):
+        raise ValueError(f"databases ports: {text!r} names no port from 1 to 65535")
+    return tuple(dict.fromkeys(ports))
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc)[:500] or type(exc).__name__

@@ -1,0 +1,262 @@
+"""Use cases of the Databases service: create, list, show, delete databases; reset the
+owner's password; the connection details and the nodes of one.
+
+Creating writes the row (Provisioning) and returns at once with the owner's password, shown
+this once: the provisioner (provisioner.py) gives it room on the host and makes the cluster
+within seconds. Nexq keeps the password's SCRAM verifier, never the password.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from nexq.core.crypto import SecretBox
+from nexq.core.errors import Invalid, QuotaExceeded
+from nexq.core.identity import Principal
+from nexq.core.ids import random_string
+from nexq.core.quotas import NoQuotas, Quotas
+from nexq.databases import scram, tls
+from nexq.databases.engine import Engine, EngineError
+from nexq.databases.errors import NoSuchDatabase, NotRunning
+from nexq.databases.model import (
+    MAX_REPLICAS,
+    OWNER_ROLE,
+    Database,
+    Node,
+    Plan,
+    Status,
+    check_name,
+)
+from nexq.databases.plans import PlanCatalog
+from nexq.databases.store import SEALED_CONTEXT, SqlDatabases
+
+DATABASES_LIMIT = "databases"
+VCPUS_LIMIT = "database_vcpus"
+MEMORY_LIMIT = "database_memory_bytes"
+STORAGE_LIMIT = "database_storage_bytes"
+REPLICAS_LIMIT = "database_replicas"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A new database with its owner's password, which is shown this once."""
+
+    database: Database
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """How a database is reached: host, port, database, user, and the ready-made lines."""
+
+    host: str
+    port: int | None
+    database: str
+    user: str
+
+    @property
+    def uri(self) -> str:
+        """The connection URI, without the password (the user adds it or is asked)."""
+        port = "" if self.port is None else f":{self.port}"
+        return (
+            f"postgresql://{quote(self.user)}@{self.host}{port}/{quote(self.database)}"
+            "?sslmode=verify-full&sslrootcert=nexq-databases-ca.pem"
+        )
+
+    @property
+    def psql(self) -> str:
+        return f'psql "{self.uri}"'
+
+
+def new_password() -> str:
+    return random_string(32)
+
+
+class Databases:
+    """The account's databases."""
+
+    def __init__(
+        self,
+        store: SqlDatabases,
+        plans: PlanCatalog,
+        engine: Engine,
+        box: SecretBox,
+        host: str,
+        quotas: Quotas | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._plans = plans
+        self._engine = engine
+        self._box = box
+        self.host = host
+        self._quotas: Quotas = quotas or NoQuotas()
+        self._clock = clock
+
+    @property
+    def catalog(self) -> PlanCatalog:
+        return self._plans
+
+    @property
+    def plans(self) -> list[Plan]:
+        return list(self._plans.plans.values())
+
+    def plan(self, plan_id: str) -> Plan:
+        return self._plans.get(plan_id)
+
+    # use cases ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        principal: Principal,
+        name: str,
+        plan: str,
+        replicas: int = 0,
+        backups: bool = True,
+    ) -> Created:
+        account_id = principal.account.id
+        check_name(name)
+        chosen = self._plans.get(plan)
+        if not 0 <= replicas <= MAX_REPLICAS:
+            raise Invalid(f"replicas: 0 (no HA) to {MAX_REPLICAS}.")
+        if replicas:
+            raise Invalid(
+                "replicas: high availability is not offered by this installation yet; "
+                "create the database with replicas 0."
+            )
+        self._check_limits(account_id, chosen, replicas)
+        password = new_password()
+        database = Database(
+            id="db-" + random_string(12).lower(),
+            account_id=account_id,
+            name=name,
+            plan=chosen.id,
+            replicas=replicas,
+            backups=backups,
+            status=Status.PROVISIONING,
+            reason="",
+            port=None,
+            password_verifier=scram.verifier(password),
+            created_at=self._clock(),
+            running_since=None,
+            deleted_at=None,
+        )
+        self._store.add(database, self._quotas.limit(account_id, DATABASES_LIMIT))
+        return Created(database, password)
+
+    def all(self, principal: Principal) -> list[Database]:
+        return self._store.of_account(principal.account.id)
+
+    def get(self, principal: Principal, name: str) -> Database:
+        found = self._store.named(principal.account.id, name)
+        if found is None:
+            raise NoSuchDatabase(f"The account has no database named {name!r}.")
+        return found
+
+    def delete(self, principal: Principal, name: str) -> Database:
+        """Mark the database Deleting; the provisioner stops it and removes its files."""
+        found = self.get(principal, name)
+        self._store.set_status(found.id, Status.DELETING)
+        return self.get(principal, name)
+
+    def reset_password(self, principal: Principal, name: str) -> str:
+        """A new password for the owner; the old one stops working at once."""
+        found = self.get(principal, name)
+        if found.status != Status.RUNNING or found.port is None:
+            raise NotRunning(
+                f"The database {name!r} is {found.status}; its password can be reset once it "
+                "is Running."
+            )
+        password = new_password()
+        verifier = scram.verifier(password)
+        try:
+            self._engine.set_owner_password(found.id, found.port, verifier)
+        except (EngineError, OSError) as exc:
+            raise NotRunning(f"The database {name!r} did not answer: {exc}") from None
+        self._store.update(found.id, password_verifier=verifier)
+        return password
+
+    def endpoint(self, database: Database) -> Endpoint:
+        return Endpoint(self.host, database.port, database.database, OWNER_ROLE)
+
+    def nodes(self, principal: Principal, name: str) -> list[Node]:
+        found = self.get(principal, name)
+        if found.status in (Status.PROVISIONING, Status.PENDING):
+            status = "starting"
+        else:
+            status = "running" if self._engine.running(found.id) else "stopped"
+        return [Node(f"{found.name}-1", "primary", status, None)]
+
+    def used_bytes(self, database: Database) -> int | None:
+        if database.status != Status.RUNNING:
+            return None
+        return self._engine.used_bytes(database.id)
+
+    def authority_pem(self) -> str:
+        """The CA certificate clients verify the servers with."""
+        return self.authority().certificate_pem
+
+    def authority(self) -> tls.Authority:
+        """The installation's CA, made the first time it is needed."""
+        found = self._store.authority()
+        if found is None:
+            made = tls.new_authority(random_string(8).lower())
+            context = SEALED_CONTEXT + "ca"
+            found = self._store.add_authority(
+                made.certificate_pem, self._box.seal(made.key_pem, context)
+            )
+        certificate, sealed = found
+        return tls.Authority(certificate, self._box.open(sealed, SEALED_CONTEXT + "ca"))
+
+    # limits -------------------------------------------------------------------------------
+
+    def _check_limits(self, account_id: str, plan: Plan, replicas: int) -> None:
+        limit = self._quotas.limit(account_id, REPLICAS_LIMIT)
+        if limit is not None and replicas > limit:
+            raise QuotaExceeded(
+                REPLICAS_LIMIT,
+                f"replicas: the account's tier allows {limit} replicas per database.",
+            )
+        held = self._store.of_account(account_id)
+        nodes = 1 + replicas
+        wanted = {
+            VCPUS_LIMIT: (plan.vcpus * nodes, "vCPUs", 1),
+            MEMORY_LIMIT: (plan.memory_mib * MIB * nodes, "MiB of memory", MIB),
+            STORAGE_LIMIT: (plan.storage_bytes * nodes, "MiB of storage", MIB),
+        }
+        for name, (adding, what, unit) in wanted.items():
+            limit = self._quotas.limit(account_id, name)
+            if limit is None:
+                continue
+            used = sum(self._resource(d, name) for d in held)
+            if used + adding > limit:
+                raise QuotaExceeded(
+                    name,
+                    f"plan: {plan.id} needs {adding // unit} {what}; the account's databases "
+                    f"hold {used // unit} of its limit of {limit // unit}. Choose a smaller plan, "
+                    "delete a database or ask for a higher tier.",
+                )
+
+    def _resource(self, database: Database, limit: str) -> int:
+        plan = self._plans.plans.get(database.plan)
+        if plan is None:
+            return 0
+        per_node = {
+            VCPUS_LIMIT: plan.vcpus,
+            MEMORY_LIMIT: plan.memory_mib * MIB,
+            STORAGE_LIMIT: plan.storage_bytes,
+        }[limit]
+        return per_node * database.nodes
+
+    def databases_of(self, account_id: str) -> int:
+        return len(self._store.of_account(account_id))
+
+    def usage_of(self, limit: str) -> Callable[[str], int]:
+        """How much of ``limit`` an account's databases hold (the Limits page's usage)."""
+        return lambda account_id: sum(
+            self._resource(d, limit) for d in self._store.of_account(account_id)
+        )

@@ -1,0 +1,225 @@
+"""The Databases service's rows, in the metadata database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import astuple, fields
+from typing import Any
+
+from nexq.core.errors import QuotaExceeded
+from nexq.core.sql import Connection, Database
+from nexq.databases.errors import DatabaseExists
+from nexq.databases.model import Database as Instance
+from nexq.databases.model import Status
+
+COLUMNS = ", ".join(f.name for f in fields(Instance))
+_MARKS = ", ".join("?" for _ in fields(Instance))
+_LIVE = ", ".join(f"'{s}'" for s in Status.LIVE)
+CA = "ca"
+# What the CA's key is sealed for (bound as associated data: a row cannot pass for another).
+SEALED_CONTEXT = "databases/"
+
+
+def _instance(row: Any) -> Instance:
+    values = list(row)
+    values[5] = bool(values[5])
+    return Instance(*values)
+
+
+class SqlDatabases:
+    """Databases and the certificate authority."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, instance: Instance, max_count: int | None) -> None:
+        """Insert ``instance`` unless the account has a live database of its name or
+        ``max_count`` databases already (checked in the same transaction)."""
+
+        def write(conn: Connection) -> None:
+            names = [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT name FROM databases_instances WHERE account_id = ? "  # noqa: S608 - fixed states
+                    f"AND status IN ({_LIVE})",
+                    (instance.account_id,),
+                ).fetchall()
+            ]
+            if instance.name in names:
+                raise DatabaseExists(f"name: the account has a database named {instance.name!r}.")
+            if max_count is not None and len(names) >= max_count:
+                raise QuotaExceeded(
+                    "databases",
+                    f"The account has {len(names)} databases, its databases limit; delete one "
+                    "or ask for a higher tier.",
+                )
+            conn.execute(
+                f"INSERT INTO databases_instances({COLUMNS}) VALUES ({_MARKS})",  # noqa: S608 - fixed columns
+                astuple(instance),
+            )
+
+        self._db.write(write)
+
+    def get(self, database_id: str) -> Instance | None:
+        row = (
+            self._db.reader()
+            .execute(f"SELECT {COLUMNS} FROM databases_instances WHERE id = ?", (database_id,))  # noqa: S608 - fixed columns
+            .fetchone()
+        )
+        return _instance(row) if row else None
+
+    def named(self, account_id: str, name: str) -> Instance | None:
+        row = (
+            self._db.reader()
+            .execute(
+                f"SELECT {COLUMNS} FROM databases_instances WHERE account_id = ? AND name = ? "  # noqa: S608 - fixed columns
+                f"AND status IN ({_LIVE})",
+                (account_id, name),
+            )
+            .fetchone()
+        )
+        return _instance(row) if row else None
+
+    def of_account(self, account_id: str) -> list[Instance]:
+        rows = (
+            self._db.reader()
+            .execute(
+                f"SELECT {COLUMNS} FROM databases_instances WHERE account_id = ? "  # noqa: S608 - fixed columns
+                f"AND status IN ({_LIVE}) ORDER BY name",
+                (account_id,),
+            )
+            .fetchall()
+        )
+        return [_instance(r) for r in rows]
+
+    def live(self) -> list[Instance]:
+        """Every database not deleted, oldest first (the order they get room on the host)."""
+        rows = (
+            self._db.reader()
+            .execute(
+                f"SELECT {COLUMNS} FROM databases_instances WHERE status IN ({_LIVE}) "  # noqa: S608 - fixed columns
+                "ORDER BY created_at, id"
+            )
+            .fetchall()
+        )
+        return [_instance(r) for r in rows]
+
+    def metered_between(
+        self, start: float, end: float, account_id: str | None = None
+    ) -> list[Instance]:
+        """Databases that ran at some time in [start, end)."""
+        query = (
+            f"SELECT {COLUMNS} FROM databases_instances WHERE running_since IS NOT NULL "  # noqa: S608 - fixed columns
+            "AND running_since < ? AND (deleted_at IS NULL OR deleted_at > ?)"
+        )
+        parameters: list[Any] = [end, start]
+        if account_id is not None:
+            query += " AND account_id = ?"
+            parameters.append(account_id)
+        rows = self._db.reader().execute(query, parameters).fetchall()
+        return [_instance(r) for r in rows]
+
+    def update(self, database_id: str, **changes: Any) -> None:
+        allowed = {f.name for f in fields(Instance)}
+        if not changes or not set(changes) <= allowed:
+            raise ValueError(f"unknown columns: {set(changes) - allowed}")
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        self._db.write(
+            lambda conn: conn.execute(
+                f"UPDATE databases_instances SET {assignments} WHERE id = ?",  # noqa: S608 - column names checked above
+                (*changes.values(), database_id),
+            )
+        )
+
+    def set_status(self, database_id: str, status: str, reason: str = "") -> None:
+        """Move to ``status``; the first move to Running starts the metering clock, the move
+        to Deleted stops it."""
+        now = time.time()
+
+        def write(conn: Connection) -> None:
+            conn.execute(
+                "UPDATE databases_instances SET status = ?, reason = ?, "
+                "running_since = CASE WHEN ? = ? AND running_since IS NULL THEN ? "
+                "ELSE running_since END, "
+                "deleted_at = CASE WHEN ? = ? THEN ? ELSE deleted_at END WHERE id = ?",
+                (
+                    status,
+                    reason,
+                    status,
+                    Status.RUNNING,
+                    now,
+                    status,
+                    Status.DELETED,
+                    now,
+                    database_id,
+                ),
+            )
+
+        self._db.write(write)
+
+    def ports_in_use(self) -> set[int]:
+        rows = (
+            self._db.reader()
+            .execute(
+                f"SELECT port FROM databases_instances WHERE port IS NOT NULL "  # noqa: S608 - fixed states
+                f"AND status IN ({_LIVE})"
+            )
+            .fetchall()
+        )
+        return {int(r[0]) for r in rows}
+
+    # the certificate authority ------------------------------------------------------------
+
+    def authority(self) -> tuple[str, bytes] | None:
+        row = (
+            self._db.reader()
+            .execute("SELECT certificate, sealed_key FROM databases_authority WHERE id = ?", (CA,))
+            .fetchone()
+        )
+        return (str(row[0]), bytes(row[1])) if row else None
+
+    def add_authority(self, certificate: str, sealed_key: bytes) -> tuple[str, bytes]:
+        """Store the CA unless one was stored first (by another process); the one kept."""
+
+        def write(conn: Connection) -> tuple[str, bytes]:
+            row = conn.execute(
+                "SELECT certificate, sealed_key FROM databases_authority WHERE id = ?", (CA,)
+            ).fetchone()
+            if row:
+                return str(row[0]), bytes(row[1])
+            conn.execute(
+                "INSERT INTO databases_authority(id, certificate, sealed_key, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (CA, certificate, sealed_key, time.time()),
+            )
+            return certificate, sealed_key
+
+        return self._db.write(write)
+
+    # SealedStore: a master-key rotation re-wraps the CA's key ------------------------------
+
+    sealed_label = "database CA keys"
+
+    def sealed_page(self, after: str, limit: int) -> Sequence[tuple[str, bytes]]:
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT id, sealed_key FROM databases_authority WHERE id > ? ORDER BY id LIMIT ?",
+                (after.removeprefix(SEALED_CONTEXT), limit),
+            )
+            .fetchall()
+        )
+        return [(SEALED_CONTEXT + str(r[0]), bytes(r[1])) for r in rows]
+
+    def replace_sealed(self, changes: Sequence[tuple[str, bytes, bytes]]) -> int:
+        def write(conn: Connection) -> int:
+            done = 0
+            for context, old, new in changes:
+                done += conn.execute(
+                    "UPDATE databases_authority SET sealed_key = ? WHERE id = ? AND sealed_key = ?",
+                    (new, context.removeprefix(SEALED_CONTEXT), old),
+                ).rowcount
+            return done
+
+        return self._db.write(write)
