@@ -479,7 +479,7 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
         home=navigation[0].links[0].href,
         navigation=navigation,
         header_links=tuple(link for s in found for link in s.header_links),
-        upcoming=("Compute", "Databases"),
+        upcoming=("Compute",),
         guide=guide.root,
         # A service's console pages link to the first page of its guide.
         help=tuple(

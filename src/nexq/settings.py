@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -195,6 +196,10 @@ class Settings:
             raise ValueError("NEXQ_LIFECYCLE_INTERVAL must be a positive number of seconds")
         if settings.nodes < 1:
             raise ValueError("NEXQ_NODES: the number of nodes, at least 1")
+        if settings.databases_volumes not in ("loop", "directory"):
+            raise ValueError("NEXQ_DATABASES_VOLUMES: loop (sizes enforced) or directory")
+        if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", settings.databases_ports):
+            raise ValueError("NEXQ_DATABASES_PORTS: ports such as 15432-16431 or 20001,20005")
         if settings.workers <= 0:
             settings = replace(settings, workers=os.cpu_count() or 1)
         return settings

@@ -30,6 +30,11 @@ def test_estimate_and_invoices(user: Dcp, tmp_path: Path) -> None:
         "Registry egress",
         "Image pulls",
         "Image pushes",
+        "Database instances (Micro)",
+        "Database instances (Small)",
+        "Database instances (Medium)",
+        "Database instances (Large)",
+        "Database storage",
     ]
     assert "TOTAL" in user("billing", "estimate", "--month", "2026-01").stdout
     user.fails(6, "billing", "estimate", "--month", "January")

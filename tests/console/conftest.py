@@ -138,6 +138,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.start()
     yield live
     live.stop()
+    live.remove_databases()
 
 
 @pytest.fixture(scope="package")

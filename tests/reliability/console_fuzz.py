@@ -135,6 +135,8 @@ PLAUSIBLE: dict[str, list[str]] = {
     "expires": ["900", "3600", "604800", "604801", "0", "2099-01-31", "2001-01-01", "2099-02-30"],
     "access": ["read", "write", "admin"],
     "confirm_name": ["fuzz", "wrong-name", ""],
+    "plan": ["micro", "small", "large", "no-such-plan"],
+    "backups": ["on", "off", ""],
     "number": ["4242 4242 4242 4242", "4242424242424242", "4242424242424241", "5555555555554444"],
     "exp_month": ["1", "12", "13", "0"],
     "exp_year": ["2030", "2099", "1999", "10000"],
@@ -191,6 +193,10 @@ STATE_TABLES = {
     "registry_credentials": "id, registry_id, label, token_hash, access, expires_at, revoked_at",
     "registry_manifests": "registry_id, repository, digest",
     "registry_tags": "registry_id, repository, name, digest",
+    # The provisioner moves a database's status, port and reason by itself: what a request
+    # changes is whether it exists, is being deleted, and its owner's password.
+    "databases_instances": "id, account_id, name, plan, replicas, backups, password_verifier, "
+    "status LIKE 'Delet%'",
 }
 
 
@@ -364,6 +370,7 @@ class Targets:
     registries: list[str] = field(default_factory=list)
     credentials: list[str] = field(default_factory=list)  # of the account's registries
     images: list[tuple[str, str, str]] = field(default_factory=list)  # repository, tag, digest
+    databases: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, db: Path, account_id: str) -> Targets:
@@ -415,17 +422,24 @@ class Targets:
                         (account_id,),
                     )
                 ],
+                databases=column(
+                    "SELECT name FROM databases_instances WHERE account_id = ? "
+                    "AND status <> 'Deleted' ORDER BY name"
+                ),
             )
 
     def path_values(self, route: Route, param: str) -> list[str]:
         """The valid values of ``param`` in ``route``; KeyError names a parameter to teach."""
         storage = route.path.startswith("/storage/")
-        registry = route.path.startswith("/registries/")
-        guide = route.path.startswith("/docs/")
+        # What {name} names, by section: a guide's section, a registry, a database, a bucket.
+        named = {
+            "/docs/": ["registry"],
+            "/registries/": self.registries,
+            "/databases/": self.databases,
+        }
+        names = next((v for p, v in named.items() if route.path.startswith(p)), self.buckets)
         table: dict[str, Callable[[], list[str]]] = {
-            "name": lambda: (
-                ["registry"] if guide else self.registries if registry else self.buckets
-            ),
+            "name": lambda: names,
             "slug": lambda: ["overview", "push-images"],
             "upload_id": lambda: [u[2] for u in self.uploads],
             "number": lambda: ["1", "2"],

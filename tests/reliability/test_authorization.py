@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from nexq.app import SCOPE_CATALOG
+from tests.databases.live_databases import wait_status
 from tests.live import LiveServer, nexq
 from tests.oci_push import push_image
 from tests.reliability.conftest import unthrottled
@@ -93,7 +94,16 @@ def registry_body(ids: dict[str, str]) -> dict[str, Any]:
     return {"name": ids["name"] if ids.get("caller") == "other" else f"{ids['name']}-new"}
 
 
+def database_body(ids: dict[str, str]) -> dict[str, Any]:
+    # Database names are per account: another account may take this one too.
+    return {"name": ids["name"], "plan": "micro"}
+
+
 REGISTRY = "/v1/registries/{name}"
+DATABASE = "/v1/databases/{name}"
+# Account A's database that the reading routes and the password reset act on: made Running
+# before the matrix (a reset needs a running server; fresh ones could wait for a port).
+SHARED_DATABASE = "authz-shared"
 IMAGE = REGISTRY + "/repositories/{repository}"
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/v1/logout"): Recipe(session=True),
@@ -229,6 +239,14 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", REGISTRY + "/credentials/{credential_id}/rotate"): Recipe(other="404"),
     ("POST", REGISTRY + "/credentials/{credential_id}/revoke"): Recipe(other="404"),
     ("DELETE", REGISTRY + "/credentials/{credential_id}"): Recipe(other="404"),
+    ("GET", "/v1/databases"): Recipe(other="hidden"),
+    ("POST", "/v1/databases"): Recipe(body=database_body),
+    ("GET", "/v1/databases/plans"): Recipe(),
+    ("GET", "/v1/databases/ca"): Recipe(),
+    ("GET", DATABASE): Recipe(other="404"),
+    ("DELETE", DATABASE): Recipe(other="404"),
+    ("POST", DATABASE + "/reset-password"): Recipe(other="404"),
+    ("GET", DATABASE + "/nodes"): Recipe(other="404"),
 }
 
 
@@ -322,6 +340,8 @@ class World:
         ids: dict[str, str] = {}
         if path.startswith("/v1/registries"):
             return self.registry_resources(method, path, n)
+        if path.startswith("/v1/databases"):
+            return self.database_resources(method, path, n)
         if "{name}" in path:
             ids["name"] = f"authz-{n}"
             # A default retention is set only on a bucket made with Object Lock.
@@ -397,6 +417,18 @@ class World:
             ids["credential_id"] = added.json()["id"]
         return ids
 
+    def database_resources(self, method: str, path: str, n: int) -> dict[str, str]:
+        """A fresh name for POST /v1/databases; a fresh database of account A to DELETE;
+        the shared Running one for the other routes that name a database."""
+        if "{name}" not in path:
+            return {"name": f"authz-db-{n}"} if method == "POST" else {}
+        if method != "DELETE":
+            return {"name": SHARED_DATABASE}
+        name = f"authz-db-{n}"
+        made = self.admin["a"].post("/v1/databases", json={"name": name, "plan": "micro"})
+        assert made.status_code == 201, made.text
+        return {"name": name}
+
     def marker(self, path: str) -> str:
         """Something of account A that a list at ``path`` would show to A: another account
         must not see it."""
@@ -417,6 +449,8 @@ class World:
             return self.invoice
         elif path == "/v1/registries":
             api.post("/v1/registries", json={"name": f"marker-{n}"}).raise_for_status()
+        elif path == "/v1/databases":
+            return SHARED_DATABASE
         elif path == "/v1/support/tickets":
             subject = f"marker-{n}"
             api.post("/v1/support/tickets", json={**TICKET, "subject": subject})
@@ -437,6 +471,10 @@ def limits(live: LiveServer, email: str) -> None:
         support_open_tickets=1000,
         registries=1000,
         registry_credentials=1000,
+        databases=1000,
+        database_vcpus="unlimited",
+        database_memory_bytes="unlimited",
+        database_storage_bytes="unlimited",
     )
 
 
@@ -464,11 +502,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             timeout=30,
         )
         world.invoice = invoice_of(live, world.admin["a"])
+        made = world.admin["a"].post(
+            "/v1/databases", json={"name": SHARED_DATABASE, "plan": "micro"}
+        )
+        assert made.status_code == 201, made.text
+        wait_status(world.admin["a"], SHARED_DATABASE, "Running")
         yield world
         for client in world.admin.values():
             client.close()
     finally:
         live.stop()
+        live.remove_databases()
 
 
 def invoice_of(live: LiveServer, api: httpx.Client) -> str:

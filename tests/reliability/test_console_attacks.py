@@ -78,6 +78,8 @@ PAGES = [
     "/billing/payment-methods/new",
     "/billing/budget",
     "/registries",
+    "/databases",
+    "/databases/new",
 ]
 # What a payload would leave in the page had it been parsed as markup rather than text.
 INJECTED = """() => {
@@ -107,6 +109,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.start()
     yield live
     live.stop()
+    live.remove_databases()
 
 
 @pytest.fixture(scope="module")
@@ -430,6 +433,8 @@ def test_markup_in_billing_forms_is_text(
     xss_tab.inert(XSS[0])
     xss_tab.open(f"/storage/buckets/{quote(XSS[1], safe='')}/object?key={quote(XSS[2])}")
     xss_tab.inert()
+    xss_tab.open(f"/databases/{quote(XSS[0], safe='')}")
+    xss_tab.inert(XSS[0])
     for path in PAGES:  # every page of an account full of payloads
         xss_tab.open(path)
         xss_tab.inert(marked_user)
@@ -576,6 +581,13 @@ def _registry_with_an_image(client: httpx.Client, server: LiveServer, name: str)
     return True
 
 
+def _database(client: httpx.Client, name: str) -> bool:
+    """Create the database ``name`` (the Free tier's one micro) through the console, whose
+    answer shows its password; False if it was refused."""
+    made = client.post("/databases", data={"name": name, "plan": "micro", "backups": "on"})
+    return made.status_code == 200 and 'id="database-password"' in made.text
+
+
 def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
     """An account with one of everything a console URL can name."""
     email = make_account(server, kind)
@@ -612,6 +624,7 @@ def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
         assert opened.status_code == 303, opened.text[:300]
         client.headers["x-csrf-token"] = token
         assert _registry_with_an_image(client, server, f"{kind}-reg-{bucket.rsplit('-', 1)[1]}")
+        assert _database(client, f"{kind}-db")
     account = _Account(email, _account_id(server, email), bucket, "secret.txt")
     return account, Targets.read(_db(server), account.id)
 
@@ -658,6 +671,7 @@ def test_a_session_never_reaches_another_accounts_data(
         for page in PAGES:
             text = client.get(page).text
             assert theirs.bucket not in text and "bob-api" not in text and "bob-s3" not in text
+            assert "bob-db" not in text
     assert tried >= 15
     assert changed_tables(before, snapshot(_db(server))) == []
     assert wrong == [], "404 expected, as if absent:\n" + "\n".join(wrong)
@@ -686,13 +700,19 @@ def _plausible_form(route: Route, targets: Targets, tag: str) -> dict[str, Any]:
         "holder": "csrf",
         "expires": "3600",
         "access": "write",
-        "confirm_name": targets.registries[0] if targets.registries else "x",
+        "confirm_name": _named(route, targets),
     }
     data: dict[str, Any] = {}
     for f in route.fields:
         if f.kind in ("text", "texts", "int"):
             data[f.name] = values.get(f.name, "x")
     return data
+
+
+def _named(route: Route, targets: Targets) -> str:
+    """The name a delete form must be given to act: its registry's or database's."""
+    names = targets.databases if route.path.startswith("/databases/") else targets.registries
+    return names[0] if names else "x"
 
 
 CROSS_SITE = {"origin": EVIL_ORIGIN, "referer": EVIL_ORIGIN + "/", "sec-fetch-site": "cross-site"}
@@ -947,6 +967,8 @@ class _Fuzzer:
                     paths.append(f"/storage/buckets/fuzz/object?key={quote(key, safe='')}")
             for card in targets.cards[:2]:
                 paths.append(f"/billing/payment-methods/{card}/edit")
+            for database in targets.databases[:2]:
+                paths.append(f"/databases/{quote(database)}")
             for path in paths:
                 started = time.monotonic()
                 answer = client.get(path)
@@ -964,6 +986,8 @@ class _Fuzzer:
                 client.post("/storage/buckets", data={"name": "fuzz"})
             if "fuzz" not in targets.registries:
                 _registry_with_an_image(client, self.server, "fuzz")
+            if "fuzz" not in targets.databases:
+                _database(client, "fuzz")
             if len(targets.keys) < 3:
                 for key in ("k", "dir/sub/key.txt", "a"):
                     client.put(f"/storage/buckets/fuzz/object?key={key}", content=b"fuzz")

@@ -22,6 +22,7 @@ def test_every_setting_has_a_variable_a_group_and_a_line_in_the_readme() -> None
             "secrets",
             "storage",
             "registry",
+            "databases",
             "account",
             "billing",
         }
@@ -56,6 +57,8 @@ def test_the_environment_overrides_defaults_and_flags_override_it(
         ("NEXQ_PUBLIC_URL", "cloud.example.com", "NEXQ_PUBLIC_URL"),
         ("NEXQ_BODY_IDLE_SECONDS", "0", "NEXQ_BODY_IDLE_SECONDS"),
         ("NEXQ_LIFECYCLE_INTERVAL", "-1", "NEXQ_LIFECYCLE_INTERVAL"),
+        ("NEXQ_DATABASES_VOLUMES", "zfs", "NEXQ_DATABASES_VOLUMES"),
+        ("NEXQ_DATABASES_PORTS", "15432..16000", "NEXQ_DATABASES_PORTS"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(

@@ -13,6 +13,7 @@ import typer
 from nexq.cli import dcp_billing, dcp_config
 from nexq.cli.dcp_args import GLOBAL_OPTIONS, hoist_global_options
 from nexq.cli.dcp_config import Output, State, state
+from nexq.cli.dcp_databases import databases_app
 from nexq.cli.dcp_output import (
     EXIT_ERROR,
     EXIT_USAGE,
@@ -31,7 +32,7 @@ from nexq.cli.dcp_support import support_app
 from nexq.client import ApiError, ApiKey, ApiKeyWithToken, ClientError, NexqClient
 
 app = typer.Typer(
-    help="dcp: manage your Nexq account, storage and registries through the REST API.",
+    help="dcp: manage your Nexq account, storage, registries and databases through the REST API.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -48,6 +49,7 @@ app.add_typer(storage_app, name="storage")
 app.add_typer(dcp_billing.billing_app, name="billing")
 app.add_typer(support_app, name="support")
 app.add_typer(registry_app, name="registry")
+app.add_typer(databases_app, name="databases")
 account_app.command("limits")(dcp_billing.limits)
 account_app.command("tier")(dcp_billing.tier)
 

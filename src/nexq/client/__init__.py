@@ -19,6 +19,14 @@ from nexq.client.api import (
     Usage,
 )
 from nexq.client.bucket_settings import ObjectLock, ObjectVersion, PublicAccessBlock, Versioning
+from nexq.client.databases import (
+    CreatedDatabase,
+    Database,
+    DatabaseConnection,
+    DatabaseNode,
+    DatabasePassword,
+    DatabasePlan,
+)
 from nexq.client.kms_keys import BucketEncryption, KmsKey
 from nexq.client.registry import (
     CreatedRegistry,
@@ -39,7 +47,13 @@ __all__ = [
     "Bucket",
     "BucketEncryption",
     "ClientError",
+    "CreatedDatabase",
     "CreatedRegistry",
+    "Database",
+    "DatabaseConnection",
+    "DatabaseNode",
+    "DatabasePassword",
+    "DatabasePlan",
     "ImageTag",
     "IssuedCredential",
     "KmsKey",

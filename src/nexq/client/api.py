@@ -12,6 +12,7 @@ from typing import Any, Literal, TypedDict, cast
 import httpx
 
 from nexq.client.bucket_settings import BucketSettingsClient, ObjectLock
+from nexq.client.databases import DatabasesClient
 from nexq.client.kms_keys import KmsKeysClient
 from nexq.client.paths import segment as _seg
 from nexq.client.registry import RegistryClient
@@ -137,7 +138,7 @@ class Unreachable(ClientError):
     """The API could not be reached at all (refused, DNS, TLS, timeout …)."""
 
 
-class NexqClient(BucketSettingsClient, KmsKeysClient, RegistryClient):
+class NexqClient(BucketSettingsClient, KmsKeysClient, RegistryClient, DatabasesClient):
     """A synchronous client of one Nexq API endpoint, authenticated by one bearer token."""
 
     def __init__(
@@ -196,8 +197,24 @@ class NexqClient(BucketSettingsClient, KmsKeysClient, RegistryClient):
             if text is not None
             else {"json": body}
         )
+        response = self._send(method, path, params=query or None, **raw)
+        if response.status_code == 204 or not response.content:
+            return None
         try:
-            response = self._http.request(method, f"/v1{path}", params=query or None, **raw)
+            return response.json()
+        except ValueError:
+            raise ClientError(
+                f"the API answered {response.status_code} with a body that is not JSON"
+            ) from None
+
+    def _download(self, path: str) -> bytes:
+        """A document that is not JSON (a PDF, a PEM file), as its bytes."""
+        return self._send("GET", path).content
+
+    def _send(self, method: str, path: str, **request: Any) -> httpx.Response:
+        """A successful answer to ``method /v1{path}``; any other is raised as a ClientError."""
+        try:
+            response = self._http.request(method, f"/v1{path}", **request)
         except httpx.TransportError as exc:
             # The exception text names the host, never the headers, so it cannot leak a token.
             raise Unreachable(f"cannot reach {self.api_url}: {exc or type(exc).__name__}") from None
@@ -210,14 +227,7 @@ class NexqClient(BucketSettingsClient, KmsKeysClient, RegistryClient):
             )
         if not response.is_success:
             raise ApiError.from_response(response)
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise ClientError(
-                f"the API answered {response.status_code} with a body that is not JSON"
-            ) from None
+        return response
 
     def _pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         cursor: str | None = None
@@ -404,13 +414,7 @@ class NexqClient(BucketSettingsClient, KmsKeysClient, RegistryClient):
         return cast(list[dict[str, Any]], self._request("GET", "/billing/invoices"))
 
     def invoice_pdf(self, invoice_id: str) -> bytes:
-        try:
-            response = self._http.get(f"/v1/billing/invoices/{_seg(invoice_id)}/pdf")
-        except httpx.TransportError as exc:
-            raise Unreachable(f"cannot reach {self.api_url}: {exc or type(exc).__name__}") from None
-        if not response.is_success:
-            raise ApiError.from_response(response)
-        return response.content
+        return self._download(f"/billing/invoices/{_seg(invoice_id)}/pdf")
 
     # -- support ----------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ class Plumbing:
     ) -> Any:
         raise NotImplementedError  # NexqClient's
 
+    def _download(self, path: str) -> bytes:
+        raise NotImplementedError  # NexqClient's
+
     def _pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         raise NotImplementedError  # NexqClient's
 

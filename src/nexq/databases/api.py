@@ -128,7 +128,12 @@ def router(databases: Databases, auth: Authorizer) -> APIRouter:
     def plans(caller: Read) -> list[PlanOut]:
         return [PlanOut.of(p) for p in databases.plans]
 
-    @api.get("/ca", summary="The CA certificate that signs every database's certificate")
+    @api.get(
+        "/ca",
+        summary="The CA certificate that signs every database's certificate",
+        response_class=Response,
+        responses={200: {"content": {"application/x-pem-file": {}}, "description": "PEM"}},
+    )
     def ca(caller: Read) -> Response:
         """PEM; clients verify the server with it (sslmode=verify-full)."""
         return Response(

@@ -22,6 +22,7 @@ from nexq.web.console.layout import NavLink, NavSection
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from nexq.web.console.web import Pages
     from nexq.web.rest.security import Authorizer
 
 NAVIGATION = NavSection("Databases", (NavLink("Databases", "/databases"),))
@@ -38,10 +39,17 @@ def descriptor(
 
         return [api.router(databases, auth)]
 
+    def console(pages: Pages) -> list[APIRouter]:
+        from nexq.databases import console
+
+        return [console.router(databases, pages)]
+
     return Service(
         name="databases",
         title="Databases",
         rest=rest,
+        console=console,
+        templates="nexq.databases",
         navigation=NAVIGATION,
         meters=meters(plans),
         meter_provider=meter,

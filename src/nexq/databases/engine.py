@@ -9,6 +9,10 @@ Each database gets a folder ``<databases dir>/<id>/`` holding:
   were it on the data volume, a full disk would stop the WAL, and PostgreSQL panics there.
 - ``tls/``: the server's certificate and key; ``run/``: its Unix socket (only Nexq, as the
   ``postgres`` role through peer authentication, connects there); ``log/``: its server log.
+- ``data/reserve``: space set aside on the data volume (5 %, at least 4 MiB). A volume that
+  is full refuses even DELETE and VACUUM (they write visibility maps), so when the volume
+  fills, the provisioner releases the reserve and makes transactions read-only by default
+  until usage falls again (see Provisioner._guard_storage).
 - ``ready``: written last, once the cluster was made and its owner created. A folder without
   it was left by a crash mid-provisioning and is made again from nothing.
 
@@ -112,7 +116,7 @@ def settings_for(plan: Plan, port: int, listen: str, layout: Layout) -> dict[str
     (shared_buffers a quarter of memory, the cache estimate three quarters)."""
     memory = plan.memory_mib
     connections = max(20, min(500, memory // 8))
-    max_wal = max(32, min(1024, plan.storage_mib // 8))
+    max_wal = max_wal_mib(plan)
     return {
         "listen_addresses": listen,
         "port": str(port),
@@ -146,10 +150,27 @@ def settings_for(plan: Plan, port: int, listen: str, layout: Layout) -> dict[str
     }
 
 
+def reserve_bytes(plan: Plan) -> int:
+    """The space set aside on the data volume for cleaning up a full one."""
+    return max(4, plan.storage_mib // 20) * 1024 * 1024
+
+
+def data_volume_mib(plan: Plan) -> int:
+    """The data volume's size: the plan's storage usable, beside the reserve and what ext4
+    keeps for itself (its journal and inode tables, about 6 %)."""
+    return plan.storage_mib + reserve_bytes(plan) // (1024 * 1024) + max(8, plan.storage_mib // 16)
+
+
+def max_wal_mib(plan: Plan) -> int:
+    return max(64, min(1024, plan.storage_mib // 8))
+
+
 def wal_volume_mib(plan: Plan) -> int:
-    """Room for the WAL of ``plan``: three times max_wal_size (a checkpoint's worth being
-    written while the last one's segments await recycling), at least 128 MiB."""
-    return max(128, 3 * max(32, min(1024, plan.storage_mib // 8)))
+    """Room for the WAL of ``plan``: under a heavy write load, the WAL grows past
+    max_wal_size while a checkpoint is under way (PostgreSQL's docs), and a full WAL volume
+    stops the server, so the volume has eight times max_wal_size, at least 512 MiB (sparse:
+    the host only gives what is written)."""
+    return max(512, 8 * max_wal_mib(plan))
 
 
 HBA = """\
@@ -233,8 +254,9 @@ class Engine:
         for folder in (layout.sockets, layout.logs, layout.tls):
             folder.mkdir(mode=0o700)
             self._own(folder)
-        self._make_volume(layout.data_image, layout.data_mount, plan.storage_mib)
+        self._make_volume(layout.data_image, layout.data_mount, data_volume_mib(plan))
         self._make_volume(layout.wal_image, layout.wal_mount, wal_volume_mib(plan))
+        self.set_reserve(database_id, plan)
         self.write_certificate(layout, certificate)
         self._run(
             [
@@ -447,6 +469,52 @@ class Engine:
                 )
             )
 
+    # the storage guard -------------------------------------------------------------------
+
+    def reserve_path(self, database_id: str) -> Path:
+        return self.layout(database_id).data_mount / "reserve"
+
+    def set_reserve(self, database_id: str, plan: Plan) -> bool:
+        """Set the reserve aside again (allocated, not sparse); False if there is no room."""
+        path = self.reserve_path(database_id)
+        if self.volumes != "loop" or path.exists():
+            return True
+        size = reserve_bytes(plan)
+        if self.free_bytes(database_id) < size + 1024 * 1024:
+            return False
+        descriptor = os.open(path.with_name("reserve.new"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.posix_fallocate(descriptor, 0, size)
+            os.fsync(descriptor)
+        except OSError:
+            os.close(descriptor)
+            path.with_name("reserve.new").unlink()
+            return False
+        os.close(descriptor)
+        os.replace(path.with_name("reserve.new"), path)
+        return True
+
+    def release_reserve(self, database_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.reserve_path(database_id).unlink()
+
+    def has_reserve(self, database_id: str) -> bool:
+        return self.volumes != "loop" or self.reserve_path(database_id).exists()
+
+    def free_bytes(self, database_id: str) -> int:
+        stat = os.statvfs(self.layout(database_id).data_mount)
+        return stat.f_bavail * stat.f_frsize
+
+    def set_read_only(self, database_id: str, port: int, read_only: bool) -> None:
+        """Make transactions read-only by default (a session may still ask for READ WRITE:
+        that is how a full database is cleaned up), or writable again."""
+        with self.connect(database_id, port) as conn:
+            if read_only:
+                conn.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+            else:
+                conn.execute("ALTER SYSTEM RESET default_transaction_read_only")
+            conn.execute("SELECT pg_reload_conf()")
+
     def used_bytes(self, database_id: str) -> int:
         """Bytes in use on the data volume."""
         layout = self.layout(database_id)
@@ -455,7 +523,9 @@ class Engine:
         except OSError:
             return 0
         if self.volumes == "loop":
-            return (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+            reserve = self.reserve_path(database_id)
+            held = reserve.stat().st_size if reserve.exists() else 0
+            return (stat.f_blocks - stat.f_bfree) * stat.f_frsize - held
         return sum(f.stat().st_size for f in layout.pgdata.rglob("*") if f.is_file())
 
     def last_log(self, database_id: str, lines: int = 5) -> str:

@@ -14,6 +14,9 @@ ENGINE = "PostgreSQL 15"
 # The customer's role in the cluster: every right of a database owner, none of the OS.
 OWNER_ROLE = "dbadmin"
 MAX_REPLICAS = 2
+# Names that would clash: routes (/v1/databases/plans, the console's /databases/new) and the
+# databases every PostgreSQL cluster has.
+RESERVED = frozenset({"plans", "new", "postgres", "template0", "template1"})
 
 
 class Status:
@@ -35,7 +38,15 @@ def check_name(name: str) -> str:
             f"name {name!r}: 3 to 63 lowercase letters, digits and hyphens, starting with a "
             "letter and ending with a letter or digit."
         )
+    if name in RESERVED or database_name(name) in RESERVED:
+        raise Invalid(f"name {name!r} is reserved; choose another.")
     return name
+
+
+def count_refusal(count: int) -> str:
+    """Why a database over the account's databases limit is refused."""
+    held = "1 database" if count == 1 else f"{count} databases"
+    return f"The account has {held}, its databases limit; delete one or ask for a higher tier."
 
 
 def database_name(name: str) -> str:

@@ -26,6 +26,15 @@ from nexq.databases.store import SqlDatabases
 
 log = logging.getLogger("nexq.databases")
 MIB = 1024 * 1024
+# Less free space than this on the data volume is full: a statement that extends a table
+# by a few pages fails.
+FULL_BYTES = MIB
+STORAGE_FULL = (
+    "Storage full: writes fail with 'No space left on device'. Transactions are read-only "
+    "by default until usage falls below 90 % of the plan's storage; to clean up, run "
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE, then DELETE or DROP what you "
+    "no longer need and VACUUM."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +115,9 @@ class Provisioner:
             self._place(database, live)
         elif status == Status.PROVISIONING:
             self._make(database)
-        elif status == Status.RUNNING and not self._engine.running(database.id):
+        elif status == Status.RUNNING and self._engine.running(database.id):
+            self._guard_storage(database)
+        elif status == Status.RUNNING:
             log.warning("database %s stopped; starting it again", database.id)
             try:
                 self._start(database)
@@ -116,6 +127,26 @@ class Provisioner:
                     Status.ERROR,
                     f"PostgreSQL stopped and did not start again: {exc}",
                 )
+
+    def _guard_storage(self, database: Database) -> None:
+        """A full data volume: release the reserve so that the owner can clean up, and make
+        transactions read-only by default; once usage is back under 90 %, the reverse."""
+        assert database.port is not None
+        plan = self._plans.get(database.plan)
+        engine = self._engine
+        if engine.has_reserve(database.id):
+            if engine.free_bytes(database.id) >= FULL_BYTES:
+                return
+            engine.release_reserve(database.id)
+            engine.set_read_only(database.id, database.port, True)
+            self._store.update(database.id, reason=STORAGE_FULL)
+            log.warning("database %s: storage full; read-only by default", database.id)
+            return
+        below = engine.used_bytes(database.id) < plan.storage_bytes * 0.9
+        if below and engine.set_reserve(database.id, plan):
+            engine.set_read_only(database.id, database.port, False)
+            self._store.update(database.id, reason="")
+            log.info("database %s: storage below 90 %%; writable again", database.id)
 
     def _place(self, database: Database, live: list[Database]) -> None:
         plan = self._plans.get(database.plan)

@@ -20,7 +20,7 @@ from nexq.core.ids import random_string
 from nexq.core.quotas import NoQuotas, Quotas
 from nexq.databases import scram, tls
 from nexq.databases.engine import Engine, EngineError
-from nexq.databases.errors import NoSuchDatabase, NotRunning
+from nexq.databases.errors import DatabaseExists, NoSuchDatabase, NotRunning
 from nexq.databases.model import (
     MAX_REPLICAS,
     OWNER_ROLE,
@@ -29,6 +29,7 @@ from nexq.databases.model import (
     Plan,
     Status,
     check_name,
+    count_refusal,
 )
 from nexq.databases.plans import PlanCatalog
 from nexq.databases.store import SEALED_CONTEXT, SqlDatabases
@@ -128,6 +129,8 @@ class Databases:
                 "replicas: high availability is not offered by this installation yet; "
                 "create the database with replicas 0."
             )
+        if self._store.named(account_id, name) is not None:
+            raise DatabaseExists(f"name: the account has a database named {name!r}.")
         self._check_limits(account_id, chosen, replicas)
         password = new_password()
         database = Database(
@@ -222,6 +225,9 @@ class Databases:
                 f"replicas: the account's tier allows {limit} replicas per database.",
             )
         held = self._store.of_account(account_id)
+        limit = self._quotas.limit(account_id, DATABASES_LIMIT)
+        if limit is not None and len(held) >= limit:  # checked again as the row is written
+            raise QuotaExceeded(DATABASES_LIMIT, count_refusal(len(held)))
         nodes = 1 + replicas
         wanted = {
             VCPUS_LIMIT: (plan.vcpus * nodes, "vCPUs", 1),

@@ -11,7 +11,7 @@ from nexq.core.errors import QuotaExceeded
 from nexq.core.sql import Connection, Database
 from nexq.databases.errors import DatabaseExists
 from nexq.databases.model import Database as Instance
-from nexq.databases.model import Status
+from nexq.databases.model import Status, count_refusal
 
 COLUMNS = ", ".join(f.name for f in fields(Instance))
 _MARKS = ", ".join("?" for _ in fields(Instance))
@@ -49,11 +49,7 @@ class SqlDatabases:
             if instance.name in names:
                 raise DatabaseExists(f"name: the account has a database named {instance.name!r}.")
             if max_count is not None and len(names) >= max_count:
-                raise QuotaExceeded(
-                    "databases",
-                    f"The account has {len(names)} databases, its databases limit; delete one "
-                    "or ask for a higher tier.",
-                )
+                raise QuotaExceeded("databases", count_refusal(len(names)))
             conn.execute(
                 f"INSERT INTO databases_instances({COLUMNS}) VALUES ({_MARKS})",  # noqa: S608 - fixed columns
                 astuple(instance),

@@ -1,0 +1,360 @@
+"""``dcp databases``: managed PostgreSQL databases, their plans, nodes and CA certificate,
+and ``connect``, which runs psql verifying the server against that CA.
+
+A password is printed once, by the command that made it (create, reset-password); dcp never
+stores it: psql reads it from ``PGPASSWORD`` or asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+import typer
+
+from nexq.cli import dcp_config
+from nexq.cli.dcp_config import State, state
+from nexq.cli.dcp_output import (
+    EXIT_CONFLICT,
+    EXIT_USAGE,
+    CliError,
+    emit_fields,
+    emit_json,
+    emit_table,
+    note,
+    size,
+    warn,
+)
+from nexq.client import Database, DatabasePlan, NexqClient
+
+databases_app = typer.Typer(help="Managed PostgreSQL databases.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(metavar="NAME", help="The database's name.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
+# A new database is Running within seconds; Pending (no room on the host) can last, and
+# then the deadline says so rather than leaving a script waiting for ever.
+WAIT_SECONDS = 120.0
+POLL_SECONDS = 0.5
+PASSWORD_ONCE = "the password is shown only now: store it safely, it cannot be shown again"  # noqa: S105 - a warning, not a password
+
+
+@databases_app.command("list")
+def databases_list(ctx: typer.Context) -> None:
+    """Your databases."""
+    st = state(ctx)
+    with st.client() as api:
+        found = api.list_databases()
+    if st.json:
+        emit_json(found)
+        return
+    emit_table(
+        ["NAME", "STATUS", "ENGINE", "PLAN", "HA", "CREATED"],
+        [
+            (
+                d["name"],
+                d["status"],
+                d["engine"],
+                d["plan"]["id"],
+                _high_availability(d),
+                d["created_at"],
+            )
+            for d in found
+        ],
+    )
+
+
+@databases_app.command("plans")
+def plans(ctx: typer.Context) -> None:
+    """The plans a database can be created with (--plan takes the ID)."""
+    st = state(ctx)
+    with st.client() as api:
+        found = api.database_plans()
+    if st.json:
+        emit_json(found)
+        return
+    emit_table(
+        ["ID", "NAME", "VCPUS", "MEMORY", "STORAGE"],
+        [
+            (p["id"], p["name"], p["vcpus"], _mib(p["memory_mib"]), _mib(p["storage_mib"]))
+            for p in found
+        ],
+    )
+
+
+@databases_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Name,
+    plan: Annotated[str, typer.Option(help="A plan's ID: see `dcp databases plans`.")],
+    replicas: Annotated[
+        int, typer.Option(min=0, help="Replicas for high availability (0: none).")
+    ] = 0,
+    backups: Annotated[
+        bool, typer.Option("--backups/--no-backups", help="Automated backups.")
+    ] = True,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help=f"Wait until it is Running (at most {WAIT_SECONDS:.0f} s) and say how to connect.",
+        ),
+    ] = False,
+) -> None:
+    """Create a database; its owner's password is printed once."""
+    st = state(ctx)
+    with st.client() as api:
+        made = api.create_database(name, plan, replicas, backups)
+        password = made["password"]
+        if not st.json:
+            # Printed before any waiting: whatever happens next, the password is not lost.
+            emit_fields(
+                {
+                    "name": made["name"],
+                    "status": made["status"],
+                    "plan": _plan(made["plan"]),
+                    "password": password,
+                }
+            )
+        warn(PASSWORD_ONCE)
+        if not wait:
+            if st.json:
+                emit_json(made)
+            return
+        if not st.json:
+            note(f"Waiting for {name} to be Running …")
+        final, stopped = _wait_running(api, made)
+    if st.json:
+        emit_json({**final, "password": password})
+    if stopped:
+        raise CliError(stopped)
+    if not st.json:
+        emit_fields(_connection_fields(final))
+
+
+@databases_app.command("show")
+def show(ctx: typer.Context, name: Name) -> None:
+    """A database: its state, plan and how to connect to it."""
+    st = state(ctx)
+    with st.client() as api:
+        found = api.get_database(name)
+    if st.json:
+        emit_json(found)
+        return
+    fields: dict[str, Any] = {"name": found["name"], "status": found["status"]}
+    if found["reason"]:
+        fields["reason"] = found["reason"]
+    used = found["used_bytes"]
+    fields |= {
+        "engine": found["engine"],
+        "plan": _plan(found["plan"]),
+        "high availability": _high_availability(found),
+        "backups": "yes" if found["backups"] else "no",
+        "used": None if used is None else size(used),
+        "created_at": found["created_at"],
+    }
+    emit_fields(fields | _connection_fields(found))
+
+
+@databases_app.command("nodes")
+def nodes(ctx: typer.Context, name: Name) -> None:
+    """A database's nodes: its primary and replicas."""
+    st = state(ctx)
+    with st.client() as api:
+        found = api.database_nodes(name)
+    if st.json:
+        emit_json(found)
+        return
+    emit_table(
+        ["ID", "ROLE", "STATUS", "LAG"],
+        [
+            (
+                n["id"],
+                n["role"],
+                n["status"],
+                None if n["lag_bytes"] is None else size(n["lag_bytes"]),
+            )
+            for n in found
+        ],
+    )
+
+
+@databases_app.command("ca")
+def ca(
+    ctx: typer.Context,
+    output_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-file", "-f", dir_okay=False, help="Write it here (default: standard output)."
+        ),
+    ] = None,
+) -> None:
+    """The CA certificate (PEM) that signs every database's certificate: clients verify the
+    server with it (sslmode=verify-full, sslrootcert=FILE)."""
+    st = state(ctx)
+    with st.client() as api:
+        pem = api.database_ca()
+    if output_file is None:
+        typer.echo(pem, nl=not pem.endswith("\n"))
+        return
+    try:
+        output_file.write_text(pem, encoding="ascii")
+    except OSError as exc:
+        raise CliError(f"cannot write {output_file}: {exc.strerror or exc}") from None
+    st.say(f"CA certificate written to {output_file}")
+
+
+@databases_app.command("reset-password")
+def reset_password(ctx: typer.Context, name: Name, yes: Yes = False) -> None:
+    """A new password for the owner, printed once; the old one stops working at once."""
+    st = state(ctx)
+    with st.client() as api:
+        api.get_database(name)  # a wrong name is said before anyone is asked anything
+        if not yes and not typer.confirm(
+            f"The current password of {name} stops working at once. Reset it?", err=True
+        ):
+            raise CliError("the password is unchanged", EXIT_USAGE)
+        issued = api.reset_database_password(name)
+    if st.json:
+        emit_json(issued)
+    else:
+        emit_fields(dict(issued))
+    warn(PASSWORD_ONCE)
+
+
+@databases_app.command("connect")
+def connect(
+    ctx: typer.Context,
+    name: Name,
+    psql_args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[-- PSQL_ARGS...]", help="Given to psql after `--`, e.g. -- -c 'select 1'."
+        ),
+    ] = None,
+) -> None:
+    """Run psql on the database, verifying the server with the CA certificate. The password
+    comes from PGPASSWORD, or psql asks for it."""
+    st = state(ctx)
+    with st.client() as api:
+        found = api.get_database(name)
+        connection = found["connection"]
+        if found["status"] != "Running" or connection["port"] is None:
+            starting = found["status"] in ("Provisioning", "Pending")
+            later = "; psql can connect once it is Running" if starting else ""
+            raise CliError(f"cannot connect: {_state(found)}{later}", EXIT_CONFLICT)
+        psql = shutil.which("psql")
+        if psql is None:
+            raise CliError(
+                "psql is not installed here (the PostgreSQL client, e.g. the postgresql-client "
+                f"package); connect with another client to {connection['uri']}"
+            )
+        authority = _ca_path(st)
+        dcp_config.write_private(authority, api.database_ca())
+    host = connection["host"]
+    uri = (
+        f"postgresql://{quote(connection['user'], safe='')}@"
+        f"{f'[{host}]' if ':' in host else host}:{connection['port']}/"
+        f"{quote(connection['database'], safe='')}"
+        f"?sslmode=verify-full&sslrootcert={quote(str(authority), safe='/')}"
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # psql takes the terminal (and Ctrl-C) as its own: dcp has nothing left to do.
+    os.execv(psql, [psql, uri, *(psql_args or [])])  # noqa: S606 - psql found on PATH, no shell
+
+
+@databases_app.command("delete")
+def delete(ctx: typer.Context, name: Name, yes: Yes = False) -> None:
+    """Delete a database with all its data."""
+    st = state(ctx)
+    with st.client() as api:
+        api.get_database(name)  # a wrong name is said before anyone is asked anything
+        if not yes:
+            typed = typer.prompt(
+                f"Every table and row of {name} is deleted. Type its name to confirm",
+                default="",
+                show_default=False,
+                err=True,
+            )
+            if typed.strip() != name:
+                raise CliError(f"not deleted: {typed.strip()!r} is not {name!r}", EXIT_USAGE)
+        deleting = api.delete_database(name)
+    if st.json:
+        emit_json(deleting)
+        return
+    typer.echo(f"Deleting database {name}: it is gone within seconds")
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _wait_running(api: NexqClient, made: Database) -> tuple[Database, str | None]:
+    """The database once Running, or as last seen with why the wait stopped."""
+    name, found = made["name"], made
+    deadline = time.monotonic() + WAIT_SECONDS
+    try:
+        while found["status"] not in ("Running", "Error", "Deleting"):
+            if time.monotonic() >= deadline:
+                return found, f"{_state(found)} after {WAIT_SECONDS:.0f} s: {_follow(name)}"
+            time.sleep(POLL_SECONDS)
+            found = api.get_database(name)
+    except KeyboardInterrupt:
+        return found, f"stopped waiting: {_state(found)}: {_follow(name)}"
+    return found, None if found["status"] == "Running" else _state(found)
+
+
+def _state(found: Database) -> str:
+    """What a database that is not Running is doing, with the reason the API gives."""
+    name, status, reason = found["name"], found["status"], found["reason"]
+    if status == "Error":
+        return f"{name} is in Error: {reason or 'no reason given'}"
+    if status == "Deleting":
+        return f"{name} is being deleted"
+    return f"{name} is {status}" + (f" ({reason})" if reason else "")
+
+
+def _follow(name: str) -> str:
+    return f"`dcp databases show {name}` tells when it is Running"
+
+
+def _connection_fields(found: Database) -> dict[str, Any]:
+    connection = found["connection"]
+    return {
+        "host": connection["host"],
+        "port": connection["port"],
+        "database": connection["database"],
+        "user": connection["user"],
+        "uri": connection["uri"],
+        "psql": connection["psql"],
+    }
+
+
+def _ca_path(st: State) -> Path:
+    """Where ``connect`` keeps the CA certificate: next to the config, one file per API, so
+    that two installations' certificates never replace each other."""
+    api = re.sub(r"[^A-Za-z0-9.-]", "_", urlsplit(st.api_url()).netloc or "api")
+    return dcp_config.config_path().parent / "databases-ca" / f"{api}.pem"
+
+
+def _high_availability(found: Database) -> str:
+    replicas = found["replicas"]
+    if not found["high_availability"]:
+        return "no"
+    return f"yes ({replicas} replica{'s' if replicas != 1 else ''})"
+
+
+def _plan(plan: DatabasePlan) -> str:
+    return (
+        f"{plan['id']} ({plan['vcpus']} vCPU, {_mib(plan['memory_mib'])} memory, "
+        f"{_mib(plan['storage_mib'])} storage)"
+    )
+
+
+def _mib(mib: int) -> str:
+    return size(mib * 1024 * 1024)
