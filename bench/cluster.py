@@ -552,7 +552,9 @@ class NexqCluster(NexqServer):
                 "--blobs", self.blobs_url, "--nodes", str(self.nodes),
             ]  # fmt: skip
             log_file = self.dir / f"node{i}.log"
-            lines.append(f"{shlex.join(cmd)} >{shlex.quote(str(log_file))} 2>&1 &")
+            # Each node's databases' backup listener on a port of its own.
+            backup = f"NEXQ_DATABASES_BACKUP_PORT={free_port()}"
+            lines.append(f"{backup} {shlex.join(cmd)} >{shlex.quote(str(log_file))} 2>&1 &")
         self.port = self.node_ports[0]
         if self.balancer:
             self.port = free_port()

@@ -491,7 +491,9 @@ class NexqServer(Server):
             cmd += ["--registry-port", str(free_port())]
         if self.workers:
             cmd += ["--workers", str(self.workers)]
-        proc = self._spawn(cmd, self.env())
+        # The databases' backup listener: a port of its own, as several servers may run.
+        env = {**self.env(), "NEXQ_DATABASES_BACKUP_PORT": str(free_port())}
+        proc = self._spawn(cmd, env)
         wait_http("127.0.0.1", self.port, proc, 90)
         return proc
 

@@ -155,6 +155,7 @@ class LiveServer:
     database_url: str | None = None
     databases_dir: Path | None = None  # the managed PostgreSQL clusters' folder
     database_ports: list[int] = field(default_factory=list)
+    backup_port: int = 0  # the databases' backup listener (S3 over TLS on loopback)
 
     @property
     def endpoint(self) -> str:
@@ -168,9 +169,11 @@ class LiveServer:
             self.databases_dir.chmod(0o711)
             DATABASE_ROOTS.append(self.databases_dir)
             self.database_ports = [free_port() for _ in range(DATABASE_PORTS)]
+            self.backup_port = free_port()
         return {
             "NEXQ_DATABASES_DIR": str(self.databases_dir),
             "NEXQ_DATABASES_PORTS": ",".join(map(str, self.database_ports)),
+            "NEXQ_DATABASES_BACKUP_PORT": str(self.backup_port),
         }
 
     def remove_databases(self) -> None:

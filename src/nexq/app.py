@@ -30,13 +30,15 @@ from nexq.core.crypto import SecretBox
 from nexq.core.data_keys import DataKeys, SqlDataKeys
 from nexq.core.db import Database
 from nexq.core.egress import Egress, parse_networks
-from nexq.core.errors import Forbidden
+from nexq.core.errors import Forbidden, NotFound
 from nexq.core.generation import GenerationWatch
 from nexq.core.identity import Principal, ScopeCatalog
+from nexq.core.ids import random_string
 from nexq.core.keyring import SealedStore, open_box
 from nexq.core.postgres import PostgresDatabase
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import SCHEMA as CORE_SCHEMA
+from nexq.databases.backups import Backups, Repository
 from nexq.databases.descriptor import descriptor as databases_descriptor
 from nexq.databases.engine import Engine
 from nexq.databases.metering import DatabaseMeter
@@ -245,8 +247,10 @@ def build(settings: Settings) -> Nexq:
     database_store = SqlDatabases(db)
     database_plans = load_database_plans(settings.tiers_path)
     engine = Engine(settings.databases_root, settings.postgres_bindir, settings.databases_volumes)
+    repository = BackupRepository(settings)
+    backups = Backups(engine, repository)
     databases = Databases(
-        database_store, database_plans, engine, box, settings.databases_endpoint, limits
+        database_store, database_plans, engine, box, settings.databases_endpoint, backups, limits
     )
     nexq = Nexq(
         settings=settings,
@@ -303,14 +307,63 @@ def build(settings: Settings) -> Nexq:
             settings.databases_listen_on,
             # Every name the servers' certificates carry: clients verify the one they use.
             list(dict.fromkeys([settings.databases_endpoint, "localhost", "127.0.0.1"])),
+            backups,
+            settings.databases_backup_every,
         ),
         database_meter=DatabaseMeter(database_store, database_plans),
     )
+    repository.wire(nexq)
     found.extend(services(nexq))
     titles.extend(service.title for service in found)
     for note in check_tiers(limits.catalog, platform_limits(found), metered(found)):
         log.warning("%s", note)
     return nexq
+
+
+# The system account whose bucket holds every database's backups.
+BACKUP_ACCOUNT = "database-backups@nexq.local"
+
+
+class BackupRepository:
+    """Where pgBackRest puts the databases' backups: a bucket of a system account in Nexq's
+    own Object Storage, reached over TLS on the backup listener (``serve`` opens it on
+    loopback with a certificate of the databases' CA). Made the first time it is needed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._nexq: Nexq | None = None
+        self._found: Repository | None = None
+
+    def wire(self, nexq: Nexq) -> None:
+        self._nexq = nexq
+
+    def __call__(self) -> Repository:
+        if self._found is None:
+            assert self._nexq is not None
+            bucket, key_id, secret = self._nexq.databases.backup_key(self._make)
+            self._found = Repository(
+                "localhost",
+                self._settings.databases_backup_port,
+                bucket,
+                self._settings.region,
+                key_id,
+                secret,
+                self._nexq.databases.authority_pem(),
+                self._settings.databases_backup_days,
+            )
+        return self._found
+
+    def _make(self) -> tuple[str, str, str]:
+        nexq = self._nexq
+        assert nexq is not None
+        try:
+            account = nexq.accounts.get(BACKUP_ACCOUNT)
+        except NotFound:
+            account = nexq.accounts.create(BACKUP_ACCOUNT, random_string(40), "operator")
+        bucket = f"nexq-database-backups-{random_string(10).lower()}"
+        nexq.objects.create_bucket(nexq.accounts.principal(account), bucket)
+        view, secret = nexq.access_keys.create(account.id, "database backups", [bucket])
+        return bucket, view.key.id, secret
 
 
 def _active(store: SqliteAccounts, account_id: str) -> bool:

@@ -101,6 +101,14 @@ class Settings:
     # loop: each database's storage is an ext4 volume of its plan's size (needs root);
     # directory: plain folders, no size enforced (development without root).
     databases_volumes: str = setting("loop", "NEXQ_DATABASES_VOLUMES", str, "databases")
+    # Backups go to Nexq's own Object Storage, through a listener of its own on loopback
+    # with TLS (pgBackRest speaks HTTPS only), in a bucket of a system account.
+    databases_backup_port: int = setting(9443, "NEXQ_DATABASES_BACKUP_PORT", int, "databases")
+    # How often a full backup is taken (WAL is archived continuously), and how long kept.
+    databases_backup_every: float = setting(
+        86_400.0, "NEXQ_DATABASES_BACKUP_EVERY", float, "databases"
+    )
+    databases_backup_days: int = setting(7, "NEXQ_DATABASES_BACKUP_DAYS", int, "databases")
     # PostgreSQL's programs; default: the newest /usr/lib/postgresql/N/bin.
     postgres_bindir: Path | None = setting(None, "NEXQ_POSTGRES_BINDIR", _path, "databases")
     # Account -----------------------------------------------------------------------------

@@ -43,6 +43,9 @@ class Listener(NamedTuple):
     app: Any
     sock: socket.socket
     timeout_answer: TimeoutAnswer = problem_timeout
+    # Its own certificate and key, served whatever the others serve (the databases' backup
+    # listener is always HTTPS).
+    tls: tuple[Path, Path] | None = None
 
 
 class _Protocol(HttpToolsProtocol):
@@ -272,7 +275,14 @@ def serve_forever(
             (_Protocol,),
             {"body_idle": body_idle, "timeout_answer": staticmethod(listener.timeout_answer)},
         )
-        servers.append(_Server(uvicorn.Config(listener.app, http=protocol, **options)))
+        own = options
+        if listener.tls is not None:
+            own = {
+                **options,
+                "ssl_certfile": str(listener.tls[0]),
+                "ssl_keyfile": str(listener.tls[1]),
+            }
+        servers.append(_Server(uvicorn.Config(listener.app, http=protocol, **own)))
 
     def stop_all() -> None:
         for server in servers:

@@ -226,6 +226,7 @@ def serve(
     if removed:
         logging.getLogger("nexq").info("start-up recovery removed %d leftover files", removed)
     _first_start(nexq)
+    backup_tls = _backup_certificate(nexq)
     nexq.close()
     if in_use is not None:
         # Closing the database closed a descriptor of the leases file, which dropped every
@@ -235,6 +236,8 @@ def serve(
         _listen(settings.host, settings.s3_port),
         _listen(settings.host, settings.api_port),
         _listen(settings.host, settings.registry_port),
+        # Databases' backups: Nexq's S3 on loopback, over TLS (pgBackRest speaks HTTPS only).
+        _listen("127.0.0.1", settings.databases_backup_port),
     ]
     scheme = "https" if settings.tls_cert else "http"
     typer.echo(f"Nexq S3 endpoint:  {scheme}://{settings.host}:{sockets[0].getsockname()[1]}")
@@ -245,7 +248,7 @@ def serve(
     # Made before forking, so that every worker draws from the same buckets.
     rates = RateLimiter(share=settings.nodes)
     if settings.workers <= 1:
-        _run_worker(settings, sockets, rates, control_plane=True)
+        _run_worker(settings, sockets, rates, backup_tls, control_plane=True)
         return
     children: list[int] = []
     stopping = threading.Event()
@@ -277,7 +280,7 @@ def serve(
             # A worker dies with its parent, as abruptly: a killed server leaves no orphans
             # holding the ports (acknowledged writes are durable either way).
             _die_with_parent(parent)
-            _run_worker(settings, sockets, rates, control_plane=index == 0)
+            _run_worker(settings, sockets, rates, backup_tls, control_plane=index == 0)
             os._exit(0)
         children.append(pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
@@ -299,6 +302,21 @@ def _die_with_parent(parent: int) -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def _backup_certificate(nexq: Nexq) -> tuple[Path, Path]:
+    """The backup listener's certificate, from the databases' CA (whose certificate each
+    database's pgBackRest is given), for localhost; made at each start."""
+    from nexq.databases.tls import issue_server
+
+    folder = nexq.settings.databases_root / "backup-endpoint"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    made = issue_server(nexq.databases.authority(), ["localhost", "127.0.0.1"], "localhost")
+    cert, key = folder / "endpoint.crt", folder / "endpoint.key"
+    cert.write_text(made.certificate_pem)
+    with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(made.key_pem)
+    return cert, key
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -369,7 +387,12 @@ def _write_secret(path: Path, text: str) -> None:
 
 
 def _run_worker(
-    settings: Settings, sockets: list[socket.socket], rates: RateLimiter, *, control_plane: bool
+    settings: Settings,
+    sockets: list[socket.socket],
+    rates: RateLimiter,
+    backup_tls: tuple[Path, Path],
+    *,
+    control_plane: bool,
 ) -> None:
     """Serve S3 and the container registry, and the control plane (REST API and console)
     when ``control_plane``.
@@ -390,6 +413,7 @@ def _run_worker(
     listeners = [
         Listener(s3, sockets[0], s3.request_timeout),
         Listener(registry_app(nexq, rates), sockets[2], registry_timeout),
+        Listener(s3, sockets[3], s3.request_timeout, tls=backup_tls),
     ]
     if control_plane:
         listeners.append(Listener(api_app(nexq, rates), sockets[1]))

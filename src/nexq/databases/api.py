@@ -1,17 +1,26 @@
 """REST routes of Databases: /v1/databases."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
+from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
-from nexq.databases.model import ENGINE, Database, Node, Plan
+from nexq.databases.model import ENGINE, Backup, BackupHistory, Database, Node, Plan
 from nexq.databases.service import Databases
-from nexq.web.rest.formats import iso
+from nexq.web.rest.formats import iso, iso_or_none
 from nexq.web.rest.security import Authorizer
 
 CA_FILE = "nexq-databases-ca.pem"
+
+
+class RestoreIn(BaseModel):
+    source: str = Field(description="The database whose backups to restore (yours).")
+    target_time: datetime | None = Field(
+        None, description="Any second of its recovery window (ISO 8601); default: the latest."
+    )
 
 
 class DatabaseIn(BaseModel):
@@ -19,6 +28,52 @@ class DatabaseIn(BaseModel):
     plan: Annotated[str, Field(examples=["micro"], description="GET /v1/databases/plans")]
     replicas: int = Field(0, ge=0, le=2, description="Replicas for high availability (0: none).")
     backups: bool = Field(True, description="Automated backups.")
+    restore: RestoreIn | None = Field(
+        None, description="Made from another database's backups, as it was at a time."
+    )
+
+
+class BackupOut(BaseModel):
+    label: str
+    type: str = Field(description="FULL, or WAL: what was archived continuously since.")
+    taken_at: str
+    size: int
+    duration_seconds: float
+
+    @staticmethod
+    def of(backup: Backup) -> "BackupOut":
+        return BackupOut(
+            label=backup.label,
+            type=backup.type,
+            taken_at=iso(backup.taken_at),
+            size=backup.size,
+            duration_seconds=round(backup.duration, 1),
+        )
+
+
+class RecoveryWindowOut(BaseModel):
+    oldest: str | None = Field(description="The oldest time it can be restored to.")
+    latest: str | None = Field(description="The latest (everything committed before it).")
+
+
+class BackupsOut(BaseModel):
+    backups: list[BackupOut]
+    recovery_window: RecoveryWindowOut
+    size: int = Field(description="Bytes its backups take.")
+
+    @staticmethod
+    def of(history: BackupHistory) -> "BackupsOut":
+        return BackupsOut(
+            backups=[BackupOut.of(b) for b in history.backups],
+            recovery_window=RecoveryWindowOut(
+                oldest=iso_or_none(history.oldest), latest=iso_or_none(history.latest)
+            ),
+            size=history.size,
+        )
+
+
+class BackupRequestedOut(BaseModel):
+    requested_at: str
 
 
 class PlanOut(BaseModel):
@@ -119,7 +174,19 @@ def router(databases: Databases, auth: Authorizer) -> APIRouter:
     @api.post("", status_code=201, summary="Create a database")
     def create(body: DatabaseIn, caller: Write) -> CreatedOut:
         """Provisioning at first, Running within seconds; the password is shown this once."""
-        made = databases.create(caller, body.name, body.plan, body.replicas, body.backups)
+        restore = body.restore
+        when = restore.target_time if restore else None
+        if when is not None and when.tzinfo is None:
+            raise Invalid("restore.target_time: give a time zone (e.g. 2027-01-31T12:00:00Z).")
+        made = databases.create(
+            caller,
+            body.name,
+            body.plan,
+            body.replicas,
+            body.backups,
+            restore.source if restore else None,
+            when.timestamp() if when else None,
+        )
         return CreatedOut(
             **DatabaseOut.of(made.database, databases).model_dump(), password=made.password
         )
@@ -155,6 +222,15 @@ def router(databases: Databases, auth: Authorizer) -> APIRouter:
     def reset_password(name: str, caller: Write) -> PasswordOut:
         """A new password, shown this once; the old one stops working at once."""
         return PasswordOut(password=databases.reset_password(caller, name))
+
+    @api.get("/{name}/backups", summary="Its backups and recovery window")
+    def backups(name: str, caller: Read) -> BackupsOut:
+        return BackupsOut.of(databases.backups(caller, name))
+
+    @api.post("/{name}/backups", status_code=202, summary="Back up now")
+    def back_up(name: str, caller: Write) -> BackupRequestedOut:
+        """A full backup, taken within seconds; it appears in GET …/backups once done."""
+        return BackupRequestedOut(requested_at=iso(databases.request_backup(caller, name)))
 
     @api.get("/{name}/nodes", summary="Its nodes: the primary and the replicas")
     def nodes(name: str, caller: Read) -> list[NodeOut]:

@@ -29,6 +29,8 @@ NAVIGATION = NavSection("Databases", (NavLink("Databases", "/databases"),))
 # How often the provisioner brings every database to its state: a new database is Running
 # a second or two after this.
 RECONCILE_SECONDS = 1.0
+# How often the backups job looks for a backup due or asked for ("Back up now").
+BACKUP_CHECK_SECONDS = 2.0
 
 
 def descriptor(
@@ -61,6 +63,14 @@ def descriptor(
                 RECONCILE_SECONDS,
                 provisioner.reconcile,
                 lane="databases",
+                once=True,
+            ),
+            # Backups take seconds to minutes: a lane of their own, beside provisioning.
+            Job(
+                "databases-backups",
+                BACKUP_CHECK_SECONDS,
+                provisioner.take_backups,
+                lane="database-backups",
                 once=True,
             ),
         ),

@@ -33,9 +33,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -47,6 +48,14 @@ log = logging.getLogger("nexq.databases")
 SUPERUSER = "postgres"  # Nexq's own role in every cluster, reached on the Unix socket only
 START_SECONDS = 60
 VOLUMES = ("loop", "directory")
+
+
+@dataclass(frozen=True, slots=True)
+class Restore:
+    """How a restored database's data folder is filled, and the database in it to adopt."""
+
+    fill: Callable[[], None]
+    database: str  # the source's database, renamed to the new one's
 
 
 class EngineError(Exception):
@@ -244,20 +253,59 @@ class Engine:
         certificate: ServerCertificate,
         owner_verifier: str,
         database: str,
+        archive: dict[str, str] | None = None,
+        before_start: Callable[[], object] | None = None,
+        restore: Restore | None = None,
     ) -> None:
         """Make the cluster from nothing (whatever a crash left is removed first), start it
-        and create the owner's role and database; ``ready`` is written last."""
+        and create the owner's role and database; ``ready`` is written last. ``restore``
+        fills the data folder from a backup instead of initdb: the server then recovers,
+        promotes itself, and the source's database and owner are adopted (renamed, given
+        the new password)."""
         self.check_host()
         layout = self.layout(database_id)
         self.remove(database_id)
         layout.root.mkdir(mode=0o711)
         for folder in (layout.sockets, layout.logs, layout.tls):
             folder.mkdir(mode=0o700)
-            self._own(folder)
+            self.own(folder)
         self._make_volume(layout.data_image, layout.data_mount, data_volume_mib(plan))
         self._make_volume(layout.wal_image, layout.wal_mount, wal_volume_mib(plan))
         self.set_reserve(database_id, plan)
         self.write_certificate(layout, certificate)
+        if restore is None:
+            self._initdb(layout)
+        else:
+            restore.fill()
+        self.configure(database_id, plan, port, listen, archive)
+        if before_start is not None:
+            before_start()
+        self.start(database_id)
+        if restore is not None:
+            self._adopt(database_id, port, restore.database, database, owner_verifier)
+            self.write_owned(layout.ready, f"{time.time()}\n", 0o644)
+            return
+        with self.connect(database_id, port) as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    sql.Identifier(OWNER_ROLE), sql.Literal(owner_verifier)
+                )
+            )
+            # Every right a database owner needs, none that reaches the host (superuser,
+            # pg_execute_server_program, pg_read/write_server_files are never given).
+            conn.execute(
+                sql.SQL(
+                    "GRANT pg_read_all_data, pg_write_all_data, pg_monitor, pg_signal_backend TO {}"
+                ).format(sql.Identifier(OWNER_ROLE))
+            )
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(database), sql.Identifier(OWNER_ROLE)
+                )
+            )
+        self.write_owned(layout.ready, f"{time.time()}\n", 0o644)
+
+    def _initdb(self, layout: Layout) -> None:
         self._run(
             [
                 str(self.bindir / "initdb"),
@@ -279,52 +327,80 @@ class Engine:
             ],
             "initdb",
         )
-        self.configure(database_id, plan, port, listen)
-        self.start(database_id)
+
+    def _adopt(
+        self, database_id: str, port: int, source: str, database: str, owner_verifier: str
+    ) -> None:
+        """A restored cluster: wait until it has promoted itself, then name its database as
+        the new one is named and give the owner the new password."""
+        deadline = time.monotonic() + START_SECONDS * 5
+        while True:
+            try:
+                with self.connect(database_id, port) as conn:
+                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                    if row is not None and not row[0]:
+                        break
+            except psycopg.OperationalError:
+                pass  # still replaying the WAL
+            if time.monotonic() > deadline:
+                raise EngineError(
+                    f"the restored server did not finish recovery: {self.last_log(database_id)}"
+                )
+            time.sleep(0.2)
         with self.connect(database_id, port) as conn:
+            names = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
+            if source in names and source != database:
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(source), sql.Identifier(database)
+                    )
+                )
+            elif database not in names:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(database), sql.Identifier(OWNER_ROLE)
+                    )
+                )
             conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
                     sql.Identifier(OWNER_ROLE), sql.Literal(owner_verifier)
                 )
             )
-            # Every right a database owner needs, none that reaches the host (superuser,
-            # pg_execute_server_program, pg_read/write_server_files are never given).
-            conn.execute(
-                sql.SQL(
-                    "GRANT pg_read_all_data, pg_write_all_data, pg_monitor, pg_signal_backend TO {}"
-                ).format(sql.Identifier(OWNER_ROLE))
-            )
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(database), sql.Identifier(OWNER_ROLE)
-                )
-            )
-        self._write_owned(layout.ready, f"{time.time()}\n", 0o644)
 
     def is_made(self, database_id: str) -> bool:
         return self.layout(database_id).ready.exists()
 
-    def configure(self, database_id: str, plan: Plan, port: int, listen: str) -> None:
+    def configure(
+        self,
+        database_id: str,
+        plan: Plan,
+        port: int,
+        listen: str,
+        archive: dict[str, str] | None = None,
+    ) -> None:
         """(Re)write the server's settings, its client rules and who may be postgres."""
         layout = self.layout(database_id)
-        values = settings_for(plan, port, listen, layout)
+        values = {
+            **settings_for(plan, port, listen, layout),
+            **(archive or {"archive_mode": "off"}),
+        }
         lines = ["# Written by Nexq from the database's plan; edits are overwritten."]
         lines += [f"{name} = '{value}'" for name, value in values.items()]
-        self._write_owned(layout.pgdata / "nexq.conf", "\n".join(lines) + "\n", 0o600)
+        self.write_owned(layout.pgdata / "nexq.conf", "\n".join(lines) + "\n", 0o600)
         main = layout.pgdata / "postgresql.conf"
         text = main.read_text()
         if "include = 'nexq.conf'" not in text:
-            self._write_owned(main, text + "\ninclude = 'nexq.conf'\n", 0o600)
-        self._write_owned(layout.pgdata / "pg_hba.conf", HBA.format(superuser=SUPERUSER), 0o600)
+            self.write_owned(main, text + "\ninclude = 'nexq.conf'\n", 0o600)
+        self.write_owned(layout.pgdata / "pg_hba.conf", HBA.format(superuser=SUPERUSER), 0o600)
         nexq_user = pwd.getpwuid(os.geteuid()).pw_name
         ident = "".join(
             f"nexq {user} {SUPERUSER}\n" for user in dict.fromkeys(("root", nexq_user, SUPERUSER))
         )
-        self._write_owned(layout.pgdata / "pg_ident.conf", ident, 0o600)
+        self.write_owned(layout.pgdata / "pg_ident.conf", ident, 0o600)
 
     def write_certificate(self, layout: Layout, certificate: ServerCertificate) -> None:
-        self._write_owned(layout.tls / "server.crt", certificate.certificate_pem, 0o644)
-        self._write_owned(layout.tls / "server.key", certificate.key_pem, 0o600)
+        self.write_owned(layout.tls / "server.crt", certificate.certificate_pem, 0o644)
+        self.write_owned(layout.tls / "server.key", certificate.key_pem, 0o600)
 
     def certificate_pem(self, database_id: str) -> str | None:
         path = self.layout(database_id).tls / "server.crt"
@@ -542,7 +618,7 @@ class Engine:
     def _make_volume(self, image: Path, mountpoint: Path, size_mib: int) -> None:
         mountpoint.mkdir(mode=0o700)
         if self.volumes == "directory":
-            self._own(mountpoint)
+            self.own(mountpoint)
             return
         with open(image, "wb") as file:
             file.truncate(size_mib * 1024 * 1024)
@@ -555,34 +631,40 @@ class Engine:
             lost.rmdir()
         os.chmod(mountpoint, 0o700)
 
-    def _own(self, path: Path) -> None:
+    def own(self, path: Path) -> None:
         if self._as_root:
             os.chown(path, self._user.pw_uid, self._user.pw_gid)
 
-    def _write_owned(self, path: Path, text: str, mode: int) -> None:
+    def write_owned(self, path: Path, text: str, mode: int) -> None:
         temporary = path.with_name(path.name + ".new")
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, mode)
-        self._own(temporary)
+        self.own(temporary)
         os.replace(temporary, path)
 
+    def as_postgres(self) -> dict[str, Any]:
+        """How a program is run as the servers' OS user, in a session of its own."""
+        return {
+            "user": self._user.pw_uid if self._as_root else None,
+            "group": self._user.pw_gid if self._as_root else None,
+            "extra_groups": [] if self._as_root else None,
+            "cwd": "/",
+            "env": {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": self._user.pw_dir},
+            "start_new_session": True,
+        }
+
     def _run(self, args: Sequence[str], what: str) -> None:
-        """Run a PostgreSQL program as the servers' OS user, in a session of its own."""
+        """Run a PostgreSQL program as the servers' OS user."""
         done = subprocess.run(
             args,
-            user=self._user.pw_uid if self._as_root else None,
-            group=self._user.pw_gid if self._as_root else None,
-            extra_groups=[] if self._as_root else None,
-            cwd="/",
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": self._user.pw_dir},
             capture_output=True,
             text=True,
-            start_new_session=True,
             timeout=START_SECONDS + 30,
             check=False,
+            **self.as_postgres(),
         )
         if done.returncode != 0:
             detail = (done.stderr or done.stdout).strip().splitlines()[-3:]

@@ -13,3 +13,7 @@ class DatabaseExists(Conflict):
 
 class NotRunning(Conflict):
     """The database is not running."""
+
+
+class BackupsUnreadable(Conflict):
+    """The backup repository did not answer; nothing was changed."""

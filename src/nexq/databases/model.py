@@ -86,6 +86,9 @@ class Database:
     created_at: float
     running_since: float | None  # first time it was Running (metering starts there)
     deleted_at: float | None
+    restore_source: str | None = None  # the database (id) it is restored from
+    restore_target: float | None = None  # the time restored to; None: the latest
+    backup_requested_at: float | None = None  # "Back up now", until the backup is taken
 
     @property
     def nodes(self) -> int:
@@ -104,3 +107,24 @@ class Node:
     role: str  # primary | replica
     status: str  # running | stopped | starting
     lag_bytes: int | None  # a replica's replay lag behind the primary
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    """One backup in a database's history: a FULL copy, or the WAL archived since."""
+
+    label: str
+    type: str  # FULL | WAL
+    taken_at: float
+    size: int  # bytes in the repository
+    duration: float  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class BackupHistory:
+    """A database's backups and the window it can be restored to any second of."""
+
+    backups: list[Backup]
+    oldest: float | None  # the oldest recovery point
+    latest: float | None  # the latest: everything committed before it is archived
+    size: int  # bytes the database's backups take in the repository

@@ -14,11 +14,13 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from nexq.databases import tls
-from nexq.databases.engine import Engine, EngineError, port_free
+from nexq.databases.backups import Backups, backup_due
+from nexq.databases.engine import Engine, EngineError, Restore, port_free
 from nexq.databases.model import Database, Plan, Status
 from nexq.databases.plans import PlanCatalog
 from nexq.databases.service import Databases
@@ -80,7 +82,11 @@ class Provisioner:
         capacity: Capacity,
         listen: str,
         hosts: list[str],
+        backups: Backups,
+        backup_every: float = 86400.0,
     ) -> None:
+        self._backups = backups
+        self._backup_every = backup_every
         self._store = store
         self._databases = databases
         self._plans = plans
@@ -109,8 +115,7 @@ class Provisioner:
     def _reconcile(self, database: Database, live: list[Database]) -> None:
         status = database.status
         if status == Status.DELETING:
-            self._engine.remove(database.id)
-            self._store.set_status(database.id, Status.DELETED)
+            self._delete(database)
         elif status in (Status.PROVISIONING, Status.PENDING) and database.port is None:
             self._place(database, live)
         elif status == Status.PROVISIONING:
@@ -127,6 +132,17 @@ class Provisioner:
                     Status.ERROR,
                     f"PostgreSQL stopped and did not start again: {exc}",
                 )
+
+    def _delete(self, database: Database) -> None:
+        """Stop the server, delete its backups, then its files."""
+        if database.backups and self._backups.is_set_up(database.id):
+            try:
+                self._engine.stop(database.id)
+                self._backups.remove(database.id)
+            except EngineError:
+                log.exception("database %s: its backups were not deleted", database.id)
+        self._engine.remove(database.id)
+        self._store.set_status(database.id, Status.DELETED)
 
     def _guard_storage(self, database: Database) -> None:
         """A full data volume: release the reserve so that the owner can clean up, and make
@@ -200,16 +216,42 @@ class Provisioner:
         if self._engine.is_made(database.id):  # made before a crash, not marked Running
             self._start(database)
         else:
+            port = database.port
             self._engine.make(
                 database.id,
                 self._plans.get(database.plan),
-                database.port,
+                port,
                 self._listen,
                 self._certificate(database),
                 database.password_verifier,
                 database.database,
+                archive=self._backups.archive_settings(database.id, database.backups),
+                before_start=self._backup_config(database),
+                restore=self._restore(database),
             )
         self._store.set_status(database.id, Status.RUNNING)
+
+    def _backup_config(self, database: Database) -> Callable[[], object] | None:
+        if not database.backups or database.port is None:
+            return None
+        port = database.port
+        return lambda: self._backups.configure(database.id, port)
+
+    def _restore(self, database: Database) -> Restore | None:
+        """How a database restored from another's backups is filled."""
+        if database.restore_source is None:
+            return None
+        source = self._store.get(database.restore_source)
+        if source is None:
+            raise EngineError("the database to restore from is gone")
+        if source.port is not None and self._engine.running(source.id):
+            # What the source committed until now is archived, so the latest point is now.
+            self._backups.switch_wal(source.id, source.port)
+        port, target = database.port, database.restore_target
+        assert port is not None
+        return Restore(
+            lambda: self._backups.restore(source.id, database.id, port, target), source.database
+        )
 
     def _start(self, database: Database) -> None:
         assert database.port is not None
@@ -219,9 +261,41 @@ class Provisioner:
         if current is None or tls.needs_renewal(current, self._hosts):
             self._engine.write_certificate(layout, self._certificate(database))
         self._engine.configure(
-            database.id, self._plans.get(database.plan), database.port, self._listen
+            database.id,
+            self._plans.get(database.plan),
+            database.port,
+            self._listen,
+            self._backups.archive_settings(database.id, database.backups),
         )
+        configure = self._backup_config(database)
+        if configure is not None:
+            configure()
         self._engine.start(database.id)
+
+    # backups ------------------------------------------------------------------------------
+
+    def take_backups(self) -> None:
+        """Each Running database with backups: its first full backup once made, then one a
+        day (``backup_every``) and whenever its owner asks (the backups job)."""
+        for database in self._store.live():
+            if not (database.status == Status.RUNNING and database.backups and database.port):
+                continue
+            if not self._engine.running(database.id):
+                continue
+            try:
+                if not self._backups.is_set_up(database.id):
+                    self._backups.set_up(database.id)
+                elif database.backup_requested_at is not None or backup_due(
+                    self._backups.last_full(database.id), self._backup_every
+                ):
+                    self._backups.back_up(database.id)
+                else:
+                    continue
+            except (EngineError, OSError) as exc:
+                log.warning("database %s: backup failed: %s", database.id, exc)
+                continue
+            if database.backup_requested_at is not None:
+                self._store.update(database.id, backup_requested_at=None)
 
     def _certificate(self, database: Database) -> tls.ServerCertificate:
         return tls.issue_server(self._databases.authority(), self._hosts, database.name)

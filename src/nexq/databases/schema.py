@@ -6,8 +6,10 @@ from nexq.core.db import Migration, Schema
 SCHEMA = Schema(
     "databases",
     [
-        # every database, deleted ones kept (status Deleted) for what they were metered; the
-        # installation's certificate authority, its key sealed with the master key
+        # every database, deleted ones kept (status Deleted) for what they were metered (a
+        # restored one names its source and target time; a backup asked for is a time); the
+        # service's secrets sealed with the master key: the certificate authority's key and
+        # the backup repository's access key
         Migration(
             """
             CREATE TABLE databases_instances (
@@ -23,14 +25,17 @@ SCHEMA = Schema(
                 password_verifier TEXT NOT NULL,
                 created_at REAL NOT NULL,
                 running_since REAL,
-                deleted_at REAL
+                deleted_at REAL,
+                restore_source TEXT,
+                restore_target REAL,
+                backup_requested_at REAL
             );
             CREATE INDEX databases_instances_by_account
                 ON databases_instances(account_id, name);
-            CREATE TABLE databases_authority (
+            CREATE TABLE databases_secrets (
                 id TEXT PRIMARY KEY,
-                certificate TEXT NOT NULL,
-                sealed_key BLOB NOT NULL,
+                public TEXT NOT NULL,
+                sealed BLOB NOT NULL,
                 created_at REAL NOT NULL
             );
             """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from nexq.core.crypto import SecretBox
@@ -19,11 +20,13 @@ from nexq.core.identity import Principal
 from nexq.core.ids import random_string
 from nexq.core.quotas import NoQuotas, Quotas
 from nexq.databases import scram, tls
+from nexq.databases.backups import Backups
 from nexq.databases.engine import Engine, EngineError
-from nexq.databases.errors import DatabaseExists, NoSuchDatabase, NotRunning
+from nexq.databases.errors import BackupsUnreadable, DatabaseExists, NoSuchDatabase, NotRunning
 from nexq.databases.model import (
     MAX_REPLICAS,
     OWNER_ROLE,
+    BackupHistory,
     Database,
     Node,
     Plan,
@@ -40,6 +43,8 @@ MEMORY_LIMIT = "database_memory_bytes"
 STORAGE_LIMIT = "database_storage_bytes"
 REPLICAS_LIMIT = "database_replicas"
 MIB = 1024 * 1024
+CA = "ca"  # the certificate authority's row among the service's secrets
+BACKUP_KEY = "backup-key"  # the backup repository's bucket and access key
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,10 @@ class Endpoint:
         return f'psql "{self.uri}"'
 
 
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def new_password() -> str:
     return random_string(32)
 
@@ -87,9 +96,11 @@ class Databases:
         engine: Engine,
         box: SecretBox,
         host: str,
+        backups: Backups,
         quotas: Quotas | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._backups = backups
         self._store = store
         self._plans = plans
         self._engine = engine
@@ -118,9 +129,18 @@ class Databases:
         plan: str,
         replicas: int = 0,
         backups: bool = True,
+        restore_from: str | None = None,
+        restore_to: float | None = None,
     ) -> Created:
+        """A new database; with ``restore_from``, made from that database's backups as it
+        was at ``restore_to`` (any second of its recovery window; default: the latest)."""
         account_id = principal.account.id
         check_name(name)
+        source = None
+        if restore_from is not None:
+            source = self._restorable(principal, restore_from, restore_to)
+        elif restore_to is not None:
+            raise Invalid("restore_to: give the database to restore from too.")
         chosen = self._plans.get(plan)
         if not 0 <= replicas <= MAX_REPLICAS:
             raise Invalid(f"replicas: 0 (no HA) to {MAX_REPLICAS}.")
@@ -147,9 +167,48 @@ class Databases:
             created_at=self._clock(),
             running_since=None,
             deleted_at=None,
+            restore_source=source.id if source else None,
+            restore_target=restore_to,
         )
         self._store.add(database, self._quotas.limit(account_id, DATABASES_LIMIT))
         return Created(database, password)
+
+    def _restorable(self, principal: Principal, name: str, target: float | None) -> Database:
+        source = self.get(principal, name)
+        if not source.backups:
+            raise Invalid(f"restore_from: {name!r} has no backups (automated backups are off).")
+        history = self.backups(principal, name)
+        if history.oldest is None or history.latest is None:
+            raise Invalid(f"restore_from: {name!r} has no backup yet; its first is on its way.")
+        if target is not None and not history.oldest <= target <= self._clock():
+            raise Invalid(
+                f"restore_to: {_iso(target)} is outside {name!r}'s recovery window, "
+                f"{_iso(history.oldest)} to now."
+            )
+        return source
+
+    def backups(self, principal: Principal, name: str) -> BackupHistory:
+        """The database's backups and recovery window."""
+        found = self.get(principal, name)
+        if not found.backups:
+            return BackupHistory([], None, None, 0)
+        try:
+            return self._backups.history(found.id, found.port)
+        except EngineError as exc:
+            raise BackupsUnreadable(f"The backups of {name!r} cannot be read now: {exc}") from None
+
+    def request_backup(self, principal: Principal, name: str) -> float:
+        """Back up now: the backups job takes a full backup within seconds."""
+        found = self.get(principal, name)
+        if not found.backups:
+            raise Invalid(f"{name!r} has automated backups off.")
+        if found.status != Status.RUNNING:
+            raise NotRunning(
+                f"The database {name!r} is {found.status}; it can be backed up once Running."
+            )
+        now = self._clock()
+        self._store.update(found.id, backup_requested_at=now)
+        return now
 
     def all(self, principal: Principal) -> list[Database]:
         return self._store.of_account(principal.account.id)
@@ -205,15 +264,29 @@ class Databases:
 
     def authority(self) -> tls.Authority:
         """The installation's CA, made the first time it is needed."""
-        found = self._store.authority()
+        found = self._store.secret(CA)
         if found is None:
             made = tls.new_authority(random_string(8).lower())
-            context = SEALED_CONTEXT + "ca"
-            found = self._store.add_authority(
-                made.certificate_pem, self._box.seal(made.key_pem, context)
+            found = self._store.add_secret(
+                CA, made.certificate_pem, self._box.seal(made.key_pem, SEALED_CONTEXT + CA)
             )
         certificate, sealed = found
-        return tls.Authority(certificate, self._box.open(sealed, SEALED_CONTEXT + "ca"))
+        return tls.Authority(certificate, self._box.open(sealed, SEALED_CONTEXT + CA))
+
+    def backup_key(self, make: Callable[[], tuple[str, str, str]]) -> tuple[str, str, str]:
+        """(bucket, key id, secret) of the backup repository: made once by ``make``, then
+        kept with the secret sealed."""
+        found = self._store.secret(BACKUP_KEY)
+        if found is None:
+            bucket, key_id, secret = make()
+            found = self._store.add_secret(
+                BACKUP_KEY,
+                f"{bucket} {key_id}",
+                self._box.seal(secret, SEALED_CONTEXT + BACKUP_KEY),
+            )
+        public, sealed = found
+        bucket, key_id = public.split(" ")
+        return bucket, key_id, self._box.open(sealed, SEALED_CONTEXT + BACKUP_KEY)
 
     # limits -------------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from nexq.databases.model import Status, count_refusal
 COLUMNS = ", ".join(f.name for f in fields(Instance))
 _MARKS = ", ".join("?" for _ in fields(Instance))
 _LIVE = ", ".join(f"'{s}'" for s in Status.LIVE)
-CA = "ca"
 # What the CA's key is sealed for (bound as associated data: a row cannot pass for another).
 SEALED_CONTEXT = "databases/"
 
@@ -165,43 +164,43 @@ class SqlDatabases:
         )
         return {int(r[0]) for r in rows}
 
-    # the certificate authority ------------------------------------------------------------
+    # secrets: the certificate authority, the backup repository's key ---------------------
 
-    def authority(self) -> tuple[str, bytes] | None:
+    def secret(self, secret_id: str) -> tuple[str, bytes] | None:
+        """(public part, sealed part) of a secret."""
         row = (
             self._db.reader()
-            .execute("SELECT certificate, sealed_key FROM databases_authority WHERE id = ?", (CA,))
+            .execute("SELECT public, sealed FROM databases_secrets WHERE id = ?", (secret_id,))
             .fetchone()
         )
         return (str(row[0]), bytes(row[1])) if row else None
 
-    def add_authority(self, certificate: str, sealed_key: bytes) -> tuple[str, bytes]:
-        """Store the CA unless one was stored first (by another process); the one kept."""
+    def add_secret(self, secret_id: str, public: str, sealed: bytes) -> tuple[str, bytes]:
+        """Store a secret unless one was stored first (by another process); the one kept."""
 
         def write(conn: Connection) -> tuple[str, bytes]:
             row = conn.execute(
-                "SELECT certificate, sealed_key FROM databases_authority WHERE id = ?", (CA,)
+                "SELECT public, sealed FROM databases_secrets WHERE id = ?", (secret_id,)
             ).fetchone()
             if row:
                 return str(row[0]), bytes(row[1])
             conn.execute(
-                "INSERT INTO databases_authority(id, certificate, sealed_key, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (CA, certificate, sealed_key, time.time()),
+                "INSERT INTO databases_secrets(id, public, sealed, created_at) VALUES (?, ?, ?, ?)",
+                (secret_id, public, sealed, time.time()),
             )
-            return certificate, sealed_key
+            return public, sealed
 
         return self._db.write(write)
 
     # SealedStore: a master-key rotation re-wraps the CA's key ------------------------------
 
-    sealed_label = "database CA keys"
+    sealed_label = "database secrets"
 
     def sealed_page(self, after: str, limit: int) -> Sequence[tuple[str, bytes]]:
         rows = (
             self._db.reader()
             .execute(
-                "SELECT id, sealed_key FROM databases_authority WHERE id > ? ORDER BY id LIMIT ?",
+                "SELECT id, sealed FROM databases_secrets WHERE id > ? ORDER BY id LIMIT ?",
                 (after.removeprefix(SEALED_CONTEXT), limit),
             )
             .fetchall()
