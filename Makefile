@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # A command each, or command:package where Debian's package is named otherwise.
 TOOLS := rclone s3cmd restic chromium nginx skopeo podman buildah docker-registry \
-	busybox:busybox-static htpasswd:apache2-utils dockerd:docker.io
+	busybox:busybox-static htpasswd:apache2-utils dockerd:docker.io pgbackrest mkfs.ext4:e2fsprogs
 
 .PHONY: run check test test-postgresql test-cluster unit lint types imports tools bench compat-doc clean
 
@@ -71,6 +71,7 @@ unit: $(STAMP) tools
 
 ## tools: rclone, s3cmd, restic, chromium (for the console tests), the OCI clients and registry
 ##   (skopeo, podman, buildah, docker.io, docker-registry, busybox-static, apache2-utils),
+##   pgBackRest (the databases' backups),
 ##   PostgreSQL and Ceph (with `import rados` in the venv) from Debian (needs root or sudo)
 tools: $(STAMP)
 	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \

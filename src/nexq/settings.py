@@ -109,6 +109,9 @@ class Settings:
         86_400.0, "NEXQ_DATABASES_BACKUP_EVERY", float, "databases"
     )
     databases_backup_days: int = setting(7, "NEXQ_DATABASES_BACKUP_DAYS", int, "databases")
+    # When `nexq serve` stops: keep the databases running (their clients never notice), or
+    # stop them cleanly (they start again with Nexq).
+    databases_on_stop: str = setting("keep", "NEXQ_DATABASES_ON_STOP", str, "databases")
     # PostgreSQL's programs; default: the newest /usr/lib/postgresql/N/bin.
     postgres_bindir: Path | None = setting(None, "NEXQ_POSTGRES_BINDIR", _path, "databases")
     # Account -----------------------------------------------------------------------------
@@ -204,6 +207,8 @@ class Settings:
             raise ValueError("NEXQ_LIFECYCLE_INTERVAL must be a positive number of seconds")
         if settings.nodes < 1:
             raise ValueError("NEXQ_NODES: the number of nodes, at least 1")
+        if settings.databases_on_stop not in ("keep", "stop"):
+            raise ValueError("NEXQ_DATABASES_ON_STOP: keep (the default) or stop")
         if settings.databases_volumes not in ("loop", "directory"):
             raise ValueError("NEXQ_DATABASES_VOLUMES: loop (sizes enforced) or directory")
         if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", settings.databases_ports):

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from nexq.accounts.tiers import default_tiers_text
-from nexq.databases.engine import data_volume_mib, wal_volume_mib
+from nexq.databases.engine import alive, data_volume_mib, wal_volume_mib
 from nexq.databases.model import Plan
 from tests.databases.live_databases import (
     account_api,
@@ -149,7 +149,7 @@ def test_databases_outlive_a_killed_nexq_and_a_half_made_one_is_finished(
     assert api.post("/v1/databases", json={"name": late, "plan": "tiny"}).status_code == 201
     # Nexq dies once the provisioner has begun making it (its folder exists): a crash
     # mid-make is what is tested.
-    wait_for(lambda: len(list(host.databases_dir.iterdir())) > 1, 20, "making begun")  # type: ignore[union-attr]
+    wait_for(lambda: len(list(host.databases_dir.glob("db-*"))) > 1, 20, "making begun")  # type: ignore[union-attr]
     host.kill()
     assert host.databases_dir is not None
     stray = host.databases_dir / "db-nobodysfolder"
@@ -163,7 +163,7 @@ def test_databases_outlive_a_killed_nexq_and_a_half_made_one_is_finished(
     late_id = database_id(host, late)
     wait_for(lambda: not stray.exists(), 20, "the unowned folder removed")
     owned = {database_id(host, n) for n in (database["name"], late)}
-    assert {p.name for p in host.databases_dir.iterdir()} == owned
+    assert {p.name for p in host.databases_dir.glob("db-*")} == owned
     assert made["connection"]["port"] not in (None, database["connection"]["port"])
     assert postmaster_pid(host, late_id) > 0
     delete(api, database["name"])
@@ -206,3 +206,38 @@ def test_a_database_path_the_postgres_user_cannot_reach_is_an_error_naming_it(
     finally:
         server.stop()
     assert os.listdir(private) in ([], ["dbs"])
+
+
+def test_an_operator_can_have_databases_stop_and_start_with_nexq(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    server = LiveServer(tmp_path / "data", env={"NEXQ_DATABASES_ON_STOP": "stop"})
+    server.start()
+    try:
+        api = account_api(server)
+        ca = ca_file(api, tmp_path_factory.mktemp("ca"))
+        database, password = create(api, backups=False)
+        with connect(database, password, ca) as session:
+            session.execute("CREATE TABLE kept AS SELECT 1 AS n")
+        db_id = database_id(server, database["name"])
+        pid = postmaster_pid(server, db_id)
+        server.stop()
+        assert not alive(pid)  # stopped cleanly, with Nexq
+        assert server.databases_dir is not None
+        assert str(server.databases_dir / db_id) not in Path("/proc/mounts").read_text()
+        server.start()
+        again = wait_for(
+            lambda: _session_answer(database, password, ca), 30, "started again with Nexq"
+        )
+        assert again == (1,)
+    finally:
+        server.stop()
+        server.remove_databases()
+
+
+def _session_answer(database: dict[str, object], password: str, ca: Path) -> object:
+    try:
+        with connect(database, password, ca) as session:
+            return session.execute("SELECT n FROM kept").fetchone()
+    except psycopg.OperationalError:
+        return None  # not started again yet

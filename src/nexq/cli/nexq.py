@@ -249,6 +249,7 @@ def serve(
     rates = RateLimiter(share=settings.nodes)
     if settings.workers <= 1:
         _run_worker(settings, sockets, rates, backup_tls, control_plane=True)
+        _stop_databases(settings)
         return
     children: list[int] = []
     stopping = threading.Event()
@@ -286,6 +287,20 @@ def serve(
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
     for child in children:
         os.waitpid(child, 0)
+    _stop_databases(settings)
+
+
+def _stop_databases(settings: Settings) -> None:
+    """Stop the databases of this host with Nexq, if the operator says so (by default they
+    keep running: their clients never notice Nexq restart)."""
+    if settings.databases_on_stop != "stop":
+        return
+    nexq = build(settings)
+    try:
+        stopped = nexq.database_provisioner.stop_all()
+    finally:
+        nexq.close()
+    logging.getLogger("nexq").info("stopped %d databases with Nexq", stopped)
 
 
 def _hold(in_use: InUse, settings: Settings) -> None:

@@ -47,6 +47,7 @@ from nexq.databases.tls import ServerCertificate
 log = logging.getLogger("nexq.databases")
 SUPERUSER = "postgres"  # Nexq's own role in every cluster, reached on the Unix socket only
 START_SECONDS = 60
+ID_PREFIX = "db-"  # every database's id, and so its folder, starts so
 VOLUMES = ("loop", "directory")
 
 
@@ -427,13 +428,17 @@ class Engine:
             pid = int(path.read_text().split("\n", 1)[0])
         except (OSError, ValueError):
             return None
+        return pid if alive(pid) else None
+
+    def exiting(self, database_id: str) -> bool:
+        """Whether the last server exited but is not reaped yet (a zombie): PostgreSQL will
+        not start while the process its lock file names still exists."""
+        path = self.layout(database_id).pgdata / "postmaster.pid"
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        return pid
+            pid = int(path.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return False
+        return not alive(pid) and os.path.exists(f"/proc/{pid}")
 
     def running(self, database_id: str) -> bool:
         return self.pid(database_id) is not None
@@ -502,22 +507,30 @@ class Engine:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGQUIT)
                 _wait_gone(pid)
-        for mountpoint in (layout.data_mount, layout.wal_mount):
-            if os.path.ismount(mountpoint):
-                _command(["umount", str(mountpoint)])
+        self.unmount(database_id)
         shutil.rmtree(layout.root)
 
     def unmount(self, database_id: str) -> None:
+        """Unmount the volumes; the server's last processes may hold them a moment after
+        it exited."""
         layout = self.layout(database_id)
         for mountpoint in (layout.data_mount, layout.wal_mount):
-            if os.path.ismount(mountpoint):
-                _command(["umount", str(mountpoint)])
+            deadline = time.monotonic() + 30
+            while os.path.ismount(mountpoint):
+                try:
+                    _command(["umount", str(mountpoint)])
+                except EngineError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
 
     def database_ids(self) -> list[str]:
         """Every database folder on the host, made or not."""
         if not self.root.exists():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and p.name.startswith(ID_PREFIX)
+        )
 
     @contextlib.contextmanager
     def connect(
@@ -677,13 +690,21 @@ def _command(args: Sequence[str]) -> None:
         raise EngineError(f"{args[0]} failed: {done.stderr.strip()[-300:]}")
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs. A server that exited stays a zombie until whoever
+    adopted it (the init process: pg_ctl leaves it behind) reaps it, which can take a
+    while in a container: a zombie is not running."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def _wait_gone(pid: int, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

@@ -122,6 +122,8 @@ class Provisioner:
             self._make(database)
         elif status == Status.RUNNING and self._engine.running(database.id):
             self._guard_storage(database)
+        elif status == Status.RUNNING and self._engine.exiting(database.id):
+            pass  # started again once its old process is gone
         elif status == Status.RUNNING:
             log.warning("database %s stopped; starting it again", database.id)
             try:

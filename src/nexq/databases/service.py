@@ -21,7 +21,7 @@ from nexq.core.ids import random_string
 from nexq.core.quotas import NoQuotas, Quotas
 from nexq.databases import scram, tls
 from nexq.databases.backups import Backups
-from nexq.databases.engine import Engine, EngineError
+from nexq.databases.engine import ID_PREFIX, Engine, EngineError
 from nexq.databases.errors import BackupsUnreadable, DatabaseExists, NoSuchDatabase, NotRunning
 from nexq.databases.model import (
     MAX_REPLICAS,
@@ -154,7 +154,7 @@ class Databases:
         self._check_limits(account_id, chosen, replicas)
         password = new_password()
         database = Database(
-            id="db-" + random_string(12).lower(),
+            id=ID_PREFIX + random_string(12).lower(),
             account_id=account_id,
             name=name,
             plan=chosen.id,
