@@ -35,6 +35,7 @@ def test_estimate_and_invoices(user: Dcp, tmp_path: Path) -> None:
         "Database instances (Medium)",
         "Database instances (Large)",
         "Database storage",
+        "Database backups",
     ]
     assert "TOTAL" in user("billing", "estimate", "--month", "2026-01").stdout
     user.fails(6, "billing", "estimate", "--month", "January")

@@ -16,6 +16,7 @@ from tests.databases.live_databases import (
     ca_file,
     connect,
     create,
+    database_id,
     delete,
     fresh,
     wait_for,
@@ -130,3 +131,16 @@ def test_restoring_is_refused_outside_the_window_or_without_backups(
     assert too_old.status_code == 400 and "recovery window" in too_old.json()["detail"]
     delete(api, source["name"])
     delete(api, plain["name"])
+
+
+def test_backups_are_kept_as_long_as_the_accounts_tier_says(server: LiveServer) -> None:
+    api = account_api(server)
+    email = api.get("/v1/account").json()["email"]
+    server.raise_limits(email, database_backup_days=3)
+    database, _ = create(api)
+    db_id = database_id(server, database["name"])
+    assert server.databases_dir is not None
+    config = server.databases_dir / db_id / "pgbackrest" / "pgbackrest.conf"
+    assert "repo1-retention-full=3\n" in config.read_text()
+    assert "repo1-retention-full-type=time\n" in config.read_text()
+    delete(api, database["name"])

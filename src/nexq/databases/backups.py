@@ -68,12 +68,20 @@ class Backups:
             "archive_timeout": str(ARCHIVE_TIMEOUT),
         }
 
-    def configure(self, database_id: str, port: int, stanza: str | None = None) -> Path:
+    def configure(
+        self,
+        database_id: str,
+        port: int,
+        stanza: str | None = None,
+        retention_days: int | None = None,
+    ) -> Path:
         """Write the database's pgBackRest configuration (the repository may have moved:
         written at every start); ``stanza`` names another database's backups, restored
-        into this one's folder. Returns its path."""
+        into this one's folder; ``retention_days`` is the account's tier's (default: the
+        installation's). Returns its path."""
         layout = self._engine.layout(database_id)
         repository = self._repository()
+        days = retention_days or repository.retention_days
         for folder in (layout.root / "pgbackrest", layout.root / "pgbackrest" / "lock"):
             folder.mkdir(mode=0o700, exist_ok=True)
             self._engine.own(folder)
@@ -92,7 +100,7 @@ repo1-s3-key-secret={repository.secret}
 repo1-s3-uri-style=path
 repo1-storage-ca-file={ca}
 repo1-retention-full-type=time
-repo1-retention-full={repository.retention_days}
+repo1-retention-full={days}
 log-path={layout.logs}
 lock-path={layout.root / "pgbackrest" / "lock"}
 log-level-console=warn
@@ -217,11 +225,12 @@ pg1-user=postgres
             f"--config={config}",
             f"--stanza={source_id}",
             f"--link-map=pg_wal={layout.waldir}",
-            "--target-action=promote",
         ]
         if target is not None:
-            args += ["--type=time", f"--target={_when(target)}"]
+            args += ["--type=time", f"--target={_when(target)}", "--target-action=promote"]
         else:
+            # To the end of the archived WAL, where PostgreSQL promotes itself: pgBackRest
+            # refuses a --target-action without a target.
             args += ["--type=default"]
         self._pgbackrest([*args, "restore"], "restore")
 

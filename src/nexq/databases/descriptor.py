@@ -9,6 +9,7 @@ from nexq.databases.metering import DatabaseMeter, meters
 from nexq.databases.plans import PlanCatalog
 from nexq.databases.provisioner import Provisioner
 from nexq.databases.service import (
+    BACKUP_DAYS_LIMIT,
     DATABASES_LIMIT,
     MEMORY_LIMIT,
     REPLICAS_LIMIT,
@@ -18,6 +19,7 @@ from nexq.databases.service import (
 )
 from nexq.platform import Job, Service
 from nexq.web.console.layout import NavLink, NavSection
+from nexq.web.guide.section import GuidePage, GuideSection
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -26,6 +28,17 @@ if TYPE_CHECKING:
     from nexq.web.rest.security import Authorizer
 
 NAVIGATION = NavSection("Databases", (NavLink("Databases", "/databases"),))
+# The user guide of Databases: src/nexq/databases/guide/<slug>.md, in reading order.
+GUIDE = GuideSection(
+    "Databases",
+    "nexq.databases",
+    (
+        GuidePage("overview", "Databases overview"),
+        GuidePage("create-database", "Create a database"),
+        GuidePage("connect", "Connect to a database"),
+        GuidePage("manage-database", "Manage a database"),
+    ),
+)
 # How often the provisioner brings every database to its state: a new database is Running
 # a second or two after this.
 RECONCILE_SECONDS = 1.0
@@ -36,6 +49,8 @@ BACKUP_CHECK_SECONDS = 2.0
 def descriptor(
     databases: Databases, provisioner: Provisioner, plans: PlanCatalog, meter: DatabaseMeter
 ) -> Service:
+    """Databases' descriptor."""
+
     def rest(auth: Authorizer) -> list[APIRouter]:
         from nexq.databases import api
 
@@ -53,6 +68,7 @@ def descriptor(
         console=console,
         templates="nexq.databases",
         navigation=NAVIGATION,
+        guide=GUIDE,
         meters=meters(plans),
         meter_provider=meter,
         jobs=(
@@ -104,5 +120,11 @@ def descriptor(
                 databases.usage_of(STORAGE_LIMIT),
             ),
             Limit(REPLICAS_LIMIT, "Replicas per database", COUNT, "Replicas of one database"),
+            Limit(
+                BACKUP_DAYS_LIMIT,
+                "Backup retention (days)",
+                COUNT,
+                "Days a database can be restored back to (point-in-time recovery window)",
+            ),
         ),
     )

@@ -1,6 +1,6 @@
 """The Databases service as a provider of meters: instance-hours per plan (the primary and
-each replica, from the first time the database ran until it was deleted) and provisioned
-storage GB-month (sampled every hour).
+each replica, from the first time the database ran until it was deleted), provisioned
+storage GB-month and backup storage GB-month (both sampled every hour).
 
 Instance-hours are read from the databases' rows, not counted as they happen: the time a
 database ran is in its row (running_since, deleted_at), so nothing is lost when no Nexq
@@ -9,14 +9,18 @@ process runs for a while and nothing needs flushing.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 
 from nexq.core.metering import Meter, MeterKind, UsageRecord
+from nexq.databases.backups import Backups
+from nexq.databases.engine import EngineError
 from nexq.databases.model import Database, Status
 from nexq.databases.plans import PlanCatalog
 from nexq.databases.store import SqlDatabases
 
+log = logging.getLogger("nexq.databases")
 SERVICE = "databases"
 GB = 10**9
 HOUR = 3600
@@ -28,6 +32,16 @@ STORAGE = Meter(
     MeterKind.GAUGE,
     GB,
     "bytes of storage provisioned for each node, each hour",
+)
+
+
+BACKUPS = Meter(
+    "database_backup_gb_month",
+    "Database backups",
+    "GB-month",
+    MeterKind.GAUGE,
+    GB,
+    "bytes of a database's backups (full backups and archived WAL) in the repository, each hour",
 )
 
 
@@ -43,15 +57,20 @@ def hours_meter(plan_id: str, plan_name: str) -> Meter:
 
 
 def meters(plans: PlanCatalog) -> tuple[Meter, ...]:
-    return (*(hours_meter(p.id, p.name) for p in plans.plans.values()), STORAGE)
+    return (*(hours_meter(p.id, p.name) for p in plans.plans.values()), STORAGE, BACKUPS)
 
 
 class DatabaseMeter:
     """Reads what the databases used from their rows."""
 
     def __init__(
-        self, store: SqlDatabases, plans: PlanCatalog, clock: Callable[[], float] = time.time
+        self,
+        store: SqlDatabases,
+        plans: PlanCatalog,
+        backups: Backups,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._backups = backups
         self._store = store
         self._plans = plans
         self._clock = clock
@@ -97,3 +116,19 @@ class DatabaseMeter:
                 hour,
                 plan.storage_bytes * database.nodes,
             )
+            if database.backups:
+                yield UsageRecord(
+                    database.account_id,
+                    SERVICE,
+                    database.id,
+                    BACKUPS.name,
+                    hour,
+                    self._backup_bytes(database),
+                )
+
+    def _backup_bytes(self, database: Database) -> int:
+        try:
+            return self._backups.history(database.id, database.port).size
+        except EngineError:  # the repository did not answer: this hour's sample is lost
+            log.warning("database %s: its backups' size could not be read", database.id)
+            return 0

@@ -237,7 +237,8 @@ class Provisioner:
         if not database.backups or database.port is None:
             return None
         port = database.port
-        return lambda: self._backups.configure(database.id, port)
+        days = self._databases.backup_days(database.account_id)
+        return lambda: self._backups.configure(database.id, port, retention_days=days)
 
     def _restore(self, database: Database) -> Restore | None:
         """How a database restored from another's backups is filled."""

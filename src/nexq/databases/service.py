@@ -42,6 +42,7 @@ VCPUS_LIMIT = "database_vcpus"
 MEMORY_LIMIT = "database_memory_bytes"
 STORAGE_LIMIT = "database_storage_bytes"
 REPLICAS_LIMIT = "database_replicas"
+BACKUP_DAYS_LIMIT = "database_backup_days"  # how long the tier keeps backups
 MIB = 1024 * 1024
 CA = "ca"  # the certificate authority's row among the service's secrets
 BACKUP_KEY = "backup-key"  # the backup repository's bucket and access key
@@ -272,6 +273,11 @@ class Databases:
             )
         certificate, sealed = found
         return tls.Authority(certificate, self._box.open(sealed, SEALED_CONTEXT + CA))
+
+    def backup_days(self, account_id: str) -> int | None:
+        """How many days the account's tier keeps backups (None: the installation's)."""
+        days = self._quotas.limit(account_id, BACKUP_DAYS_LIMIT)
+        return max(1, days) if days is not None else None
 
     def backup_key(self, make: Callable[[], tuple[str, str, str]]) -> tuple[str, str, str]:
         """(bucket, key id, secret) of the backup repository: made once by ``make``, then
