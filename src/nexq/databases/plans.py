@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nexq.core.errors import Invalid
+from nexq.core.tiers_file import section_of
 from nexq.databases.model import Plan
 
 DEFAULTS = """
@@ -56,12 +57,7 @@ class PlanCatalog:
 
 def load_plans(path: Path | None) -> PlanCatalog:
     """The plans of the operator's tier file, or the shipped ones."""
-    section: Any = None
-    if path is not None and path.exists():
-        try:
-            section = tomllib.loads(path.read_text()).get("databases")
-        except tomllib.TOMLDecodeError as exc:
-            raise Invalid(f"{path}: {exc}") from None
+    section = section_of(path, "databases")
     if not section or not section.get("plans"):
         return parse_plans(tomllib.loads(DEFAULTS)["databases"], "the default database plans")
     return parse_plans(section, f"{path} [databases]")

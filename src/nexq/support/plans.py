@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nexq.core.errors import Invalid
+from nexq.core.tiers_file import section_of
 from nexq.support.model import SEVERITIES, Plan
 
 DEFAULTS = """
@@ -61,12 +62,7 @@ class PlanCatalog:
 
 def load_plans(path: Path | None) -> PlanCatalog:
     """The ``[support]`` section of the operator's tier file, or the shipped plans."""
-    section: Any = None
-    if path is not None and path.exists():
-        try:
-            section = tomllib.loads(path.read_text()).get("support")
-        except tomllib.TOMLDecodeError as exc:
-            raise Invalid(f"{path}: {exc}") from None
+    section = section_of(path, "support")
     where = f"{path} [support]" if section is not None else "the default support plans"
     return parse_plans(section or tomllib.loads(DEFAULTS)["support"], where)
 
