@@ -27,7 +27,7 @@ def _instance(row: Any) -> Instance:
 
 
 class SqlDatabases:
-    """Databases and the certificate authority."""
+    """Databases and the service's secrets."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -212,7 +212,7 @@ class SqlDatabases:
             done = 0
             for context, old, new in changes:
                 done += conn.execute(
-                    "UPDATE databases_authority SET sealed_key = ? WHERE id = ? AND sealed_key = ?",
+                    "UPDATE databases_secrets SET sealed = ? WHERE id = ? AND sealed = ?",
                     (new, context.removeprefix(SEALED_CONTEXT), old),
                 ).rowcount
             return done
