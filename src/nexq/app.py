@@ -310,7 +310,7 @@ def build(settings: Settings) -> Nexq:
             backups,
             settings.databases_backup_every,
         ),
-        database_meter=DatabaseMeter(database_store, database_plans, backups),
+        database_meter=DatabaseMeter(database_store, backups),
     )
     repository.wire(nexq)
     found.extend(services(nexq))

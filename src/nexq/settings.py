@@ -112,7 +112,7 @@ class Settings:
     # When `nexq serve` stops: keep the databases running (their clients never notice), or
     # stop them cleanly (they start again with Nexq).
     databases_on_stop: str = setting("keep", "NEXQ_DATABASES_ON_STOP", str, "databases")
-    # PostgreSQL's programs; default: the newest /usr/lib/postgresql/N/bin.
+    # PostgreSQL 15's programs; default: /usr/lib/postgresql/15/bin (Debian's postgresql-15).
     postgres_bindir: Path | None = setting(None, "NEXQ_POSTGRES_BINDIR", _path, "databases")
     # Account -----------------------------------------------------------------------------
     tiers_file: Path | None = setting(None, "NEXQ_TIERS_FILE", _path, "account")  # data dir's

@@ -20,7 +20,6 @@ from nexq.databases.errors import DatabaseExists
 from nexq.databases.metering import DatabaseMeter
 from nexq.databases.model import Database as Instance
 from nexq.databases.model import Status
-from nexq.databases.plans import load_plans
 from nexq.databases.store import SqlDatabases
 from tests.postgres import PostgresServer
 
@@ -55,6 +54,9 @@ def instance(name: str, account: str = "acc-a", **fields: object) -> Instance:
         created_at=T0,
         running_since=None,
         deleted_at=None,
+        vcpus=1,
+        memory_mib=512,
+        storage_mib=1024,
     )
     return replace(base, **fields)  # type: ignore[arg-type]
 
@@ -122,7 +124,7 @@ def test_instance_hours_are_split_by_hour_times_the_nodes_until_deletion(
         ),
         None,
     )
-    meter = DatabaseMeter(store, load_plans(None), backups=None, clock=lambda: T0 + 3 * HOUR)  # type: ignore[arg-type]
+    meter = DatabaseMeter(store, backups=None, clock=lambda: T0 + 3 * HOUR)  # type: ignore[arg-type]
     records = sorted(
         (r.resource, r.hour - int(T0 // HOUR), r.quantity)
         for r in meter.counted("acc-a", int(T0 // HOUR), int(T0 // HOUR) + 5)

@@ -245,3 +245,26 @@ def test_deleting_removes_the_cluster_and_its_volumes(
     wait_for(lambda: not folder.exists(), 30, "folder removed")
     assert not alive(pid)
     assert str(folder) not in Path("/proc/mounts").read_text()
+
+
+def test_a_database_deleted_while_it_is_made_is_gone_for_good(
+    server: LiveServer, api: httpx.Client
+) -> None:
+    name = fresh()
+    assert api.post("/v1/databases", json={"name": name, "plan": "micro"}).status_code == 201
+    deleted = api.delete(f"/v1/databases/{name}")
+    assert deleted.status_code == 202, deleted.text
+    # Whatever step making it had reached, it ends Deleted, never Running again.
+    wait_for(lambda: api.get(f"/v1/databases/{name}").status_code == 404, 60, "deleted")
+    rows = server.sql("SELECT status FROM databases_instances WHERE name = ?", name)
+    assert rows == [("Deleted",)]
+    assert server.databases_dir is not None
+    wait_for(lambda: not list(server.databases_dir.glob("db-*")) or _none_live(server), 30, "")
+
+
+def _none_live(server: LiveServer) -> bool:
+    assert server.databases_dir is not None
+    live = {
+        r[0] for r in server.sql("SELECT id FROM databases_instances WHERE status <> 'Deleted'")
+    }
+    return {p.name for p in server.databases_dir.glob("db-*")} <= live

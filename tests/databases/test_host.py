@@ -241,3 +241,38 @@ def _session_answer(database: dict[str, object], password: str, ca: Path) -> obj
             return session.execute("SELECT n FROM kept").fetchone()
     except psycopg.OperationalError:
         return None  # not started again yet
+
+
+def test_a_new_host_name_is_certified_without_restarting_the_database(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    server = LiveServer(tmp_path / "data", env={"NEXQ_DATABASES_HOST": "db-a.nexq.test"})
+    server.start()
+    try:
+        api = account_api(server)
+        ca = ca_file(api, tmp_path_factory.mktemp("ca"))
+        database, password = create(api, backups=False)
+        assert database["connection"]["host"] == "db-a.nexq.test"
+        with connect(database, password, ca, hostaddr="127.0.0.1") as session:
+            assert session.execute("SELECT 1").fetchone() == (1,)
+        pid = postmaster_pid(server, database_id(server, database["name"]))
+        server.stop()
+        server.env["NEXQ_DATABASES_HOST"] = "db-b.nexq.test"
+        server.start()
+        moved = status_of(api, database["name"])
+        assert moved["connection"]["host"] == "db-b.nexq.test"
+        # The running server gets a certificate naming the new host, and reads it again.
+        wait_for(lambda: _verified(moved, password, ca), 30, "a certificate for db-b.nexq.test")
+        assert postmaster_pid(server, database_id(server, database["name"])) == pid
+    finally:
+        server.stop()
+        server.remove_databases()
+
+
+def _verified(database: dict[str, object], password: str, ca: Path) -> bool:
+    try:
+        with connect(database, password, ca, hostaddr="127.0.0.1") as session:
+            return session.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.OperationalError as exc:
+        assert "certificate" in str(exc) or "does not match" in str(exc), exc
+        return False

@@ -125,7 +125,7 @@ class DatabaseOut(BaseModel):
             status=found.status,
             reason=found.reason,
             engine=ENGINE,
-            plan=PlanOut.of(databases.plan(found.plan)),
+            plan=PlanOut.of(databases.plan_of(found)),
             high_availability=found.replicas > 0,
             replicas=found.replicas,
             backups=found.backups,

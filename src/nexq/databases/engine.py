@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import logging
 import os
 import pwd
@@ -47,6 +46,7 @@ from nexq.databases.tls import ServerCertificate
 log = logging.getLogger("nexq.databases")
 SUPERUSER = "postgres"  # Nexq's own role in every cluster, reached on the Unix socket only
 START_SECONDS = 60
+MAJOR = 15  # the engine's version, as the console shows it (model.ENGINE)
 ID_PREFIX = "db-"  # every database's id, and so its folder, starts so
 VOLUMES = ("loop", "directory")
 
@@ -64,14 +64,14 @@ class EngineError(Exception):
 
 
 def find_bindir() -> Path:
-    """PostgreSQL's programs: the newest Debian ``postgresql-N``."""
-    found = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parent.parent.name),
-    )
-    if not found:
-        raise EngineError("PostgreSQL is not installed on this host (apt-get install postgresql).")
-    return Path(found[-1]).parent
+    """PostgreSQL 15's programs, as Debian's postgresql-15 installs them."""
+    found = Path(f"/usr/lib/postgresql/{MAJOR}/bin")
+    if not (found / "initdb").exists():
+        raise EngineError(
+            f"PostgreSQL {MAJOR} is not installed on this host "
+            f"(apt-get install postgresql-{MAJOR})."
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +204,7 @@ class Engine:
         self._bindir = bindir
         self.volumes = volumes
         self._as_root = os.geteuid() == 0
+        self._version_checked = False
 
     @property
     def bindir(self) -> Path:
@@ -224,6 +225,23 @@ class Engine:
                 "The host has no postgres OS user (apt-get install postgresql makes it)."
             ) from None
 
+    def _check_version(self) -> None:
+        if self._version_checked:
+            return
+        done = subprocess.run(
+            [str(self.bindir / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        words = done.stdout.split()
+        if done.returncode != 0 or not words or not words[-1].startswith(f"{MAJOR}."):
+            raise EngineError(
+                f"{self.bindir} holds {done.stdout.strip() or 'no PostgreSQL'}; databases are "
+                f"PostgreSQL {MAJOR} (NEXQ_POSTGRES_BINDIR)."
+            )
+        self._version_checked = True
+
     def layout(self, database_id: str) -> Layout:
         return Layout(self.root / database_id)
 
@@ -231,6 +249,7 @@ class Engine:
 
     def check_host(self) -> None:
         """Why no database can run on this host, if none can (raised as EngineError)."""
+        self._check_version()
         if self.volumes == "loop" and not self._as_root:
             raise EngineError(
                 "Databases' storage volumes are loop-mounted, which needs Nexq to run as root; "
@@ -593,6 +612,11 @@ class Engine:
     def free_bytes(self, database_id: str) -> int:
         stat = os.statvfs(self.layout(database_id).data_mount)
         return stat.f_bavail * stat.f_frsize
+
+    def reload(self, database_id: str, port: int) -> None:
+        """Have the server read its configuration and certificate files again."""
+        with self.connect(database_id, port) as conn:
+            conn.execute("SELECT pg_reload_conf()")
 
     def set_read_only(self, database_id: str, port: int, read_only: bool) -> None:
         """Make transactions read-only by default (a session may still ask for READ WRITE:

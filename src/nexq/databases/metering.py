@@ -23,6 +23,7 @@ from nexq.databases.store import SqlDatabases
 log = logging.getLogger("nexq.databases")
 SERVICE = "databases"
 GB = 10**9
+MIB = 1024 * 1024
 HOUR = 3600
 
 STORAGE = Meter(
@@ -66,13 +67,11 @@ class DatabaseMeter:
     def __init__(
         self,
         store: SqlDatabases,
-        plans: PlanCatalog,
         backups: Backups,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._backups = backups
         self._store = store
-        self._plans = plans
         self._clock = clock
 
     def counted(self, account_id: str, from_hour: int, to_hour: int) -> Iterator[UsageRecord]:
@@ -105,8 +104,7 @@ class DatabaseMeter:
 
     def gauges(self, hour: int) -> Iterator[UsageRecord]:
         for database in self._store.live():
-            plan = self._plans.plans.get(database.plan)
-            if plan is None or database.status in (Status.PENDING, Status.DELETING):
+            if database.status in (Status.PENDING, Status.DELETING):
                 continue
             yield UsageRecord(
                 database.account_id,
@@ -114,7 +112,7 @@ class DatabaseMeter:
                 database.id,
                 STORAGE.name,
                 hour,
-                plan.storage_bytes * database.nodes,
+                database.storage_mib * MIB * database.nodes,
             )
             if database.backups:
                 yield UsageRecord(

@@ -10,7 +10,7 @@ from nexq.core.errors import Invalid
 # A database's name: unique among the account's databases; also the name of the database
 # inside the cluster and part of the host's paths, hence letters, digits and hyphens only.
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
-ENGINE = "PostgreSQL 15"
+ENGINE = "PostgreSQL 15"  # the only engine (engine.MAJOR): Debian's postgresql-15
 # The customer's role in the cluster: every right of a database owner, none of the OS.
 OWNER_ROLE = "dbadmin"
 MAX_REPLICAS = 2
@@ -89,10 +89,18 @@ class Database:
     restore_source: str | None = None  # the database (id) it is restored from
     restore_target: float | None = None  # the time restored to; None: the latest
     backup_requested_at: float | None = None  # "Back up now", until the backup is taken
+    # Its plan's sizes when it was made: editing or retiring a plan changes no database.
+    vcpus: int = 0
+    memory_mib: int = 0
+    storage_mib: int = 0
 
     @property
     def nodes(self) -> int:
         return 1 + self.replicas
+
+    def sizes(self, name: str) -> Plan:
+        """Its plan as it was made (``name``: the plan's name now, or its id)."""
+        return Plan(self.plan, name, self.vcpus, self.memory_mib, self.storage_mib)
 
     @property
     def database(self) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from nexq.core.errors import Invalid
 from nexq.core.tiers_file import section_of
-from nexq.databases.model import Plan
+from nexq.databases.model import Database, Plan
 
 DEFAULTS = """
 [databases]
@@ -82,3 +82,9 @@ def parse_plans(section: dict[str, Any], where: str) -> PlanCatalog:
         plans.append(Plan(plan_id, str(table.get("name", plan_id.title())), vcpus, memory, storage))
     plans.sort(key=lambda p: (p.vcpus, p.memory_mib, p.storage_mib))
     return PlanCatalog({p.id: p for p in plans})
+
+
+def plan_of(catalog: PlanCatalog, database: Database) -> Plan:
+    """A database's plan as it was made (its sizes), named as the plan is named today."""
+    found = catalog.plans.get(database.plan)
+    return database.sizes(found.name if found else database.plan)

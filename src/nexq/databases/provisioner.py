@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from nexq.databases import tls
 from nexq.databases.backups import Backups, backup_due
 from nexq.databases.engine import Engine, EngineError, Restore, port_free
 from nexq.databases.model import Database, Plan, Status
-from nexq.databases.plans import PlanCatalog
+from nexq.databases.plans import PlanCatalog, plan_of
 from nexq.databases.service import Databases
 from nexq.databases.store import SqlDatabases
 
@@ -31,6 +32,9 @@ MIB = 1024 * 1024
 # Less free space than this on the data volume is full: a statement that extends a table
 # by a few pages fails.
 FULL_BYTES = MIB
+CERTIFICATE_CHECK_SECONDS = 600.0
+# A failure may move a database to Error from any state but these (its owner deleted it).
+UNDELETED = (Status.PROVISIONING, Status.PENDING, Status.RUNNING, Status.ERROR)
 STORAGE_FULL = (
     "Storage full: writes fail with 'No space left on device'. Transactions are read-only "
     "by default until usage falls below 90 % of the plan's storage; to clean up, run "
@@ -95,6 +99,7 @@ class Provisioner:
         self._listen = listen
         self._hosts = hosts
         self._lock = threading.Lock()
+        self._certificates_checked: dict[str, float] = {}  # database id: next check (monotonic)
 
     def reconcile(self) -> None:
         """One pass over every database (the provisioner's job)."""
@@ -105,7 +110,7 @@ class Provisioner:
                     self._reconcile(database, live)
                 except Exception as exc:
                     log.exception("database %s: reconcile failed", database.id)
-                    self._store.set_status(database.id, Status.ERROR, _reason(exc))
+                    self._store.set_status(database.id, Status.ERROR, _reason(exc), UNDELETED)
             owned = {d.id for d in live}
             for folder in self._engine.database_ids():
                 if folder not in owned:
@@ -122,6 +127,7 @@ class Provisioner:
             self._make(database)
         elif status == Status.RUNNING and self._engine.running(database.id):
             self._guard_storage(database)
+            self._renew_certificate(database)
         elif status == Status.RUNNING and self._engine.exiting(database.id):
             pass  # started again once its old process is gone
         elif status == Status.RUNNING:
@@ -133,6 +139,7 @@ class Provisioner:
                     database.id,
                     Status.ERROR,
                     f"PostgreSQL stopped and did not start again: {exc}",
+                    (Status.RUNNING,),
                 )
 
     def _delete(self, database: Database) -> None:
@@ -144,13 +151,30 @@ class Provisioner:
             except EngineError:
                 log.exception("database %s: its backups were not deleted", database.id)
         self._engine.remove(database.id)
-        self._store.set_status(database.id, Status.DELETED)
+        self._store.set_status(database.id, Status.DELETED, expect=(Status.DELETING,))
+
+    def _renew_certificate(self, database: Database) -> None:
+        """A certificate that expires soon (or no longer names the host clients use) is
+        replaced while the server runs: PostgreSQL reads it again on a reload."""
+        now = time.monotonic()
+        if now < self._certificates_checked.get(database.id, 0.0):
+            return
+        self._certificates_checked[database.id] = now + CERTIFICATE_CHECK_SECONDS
+        current = self._engine.certificate_pem(database.id)
+        if current is None or not tls.needs_renewal(current, self._hosts):
+            return
+        assert database.port is not None
+        self._engine.write_certificate(
+            self._engine.layout(database.id), self._certificate(database)
+        )
+        self._engine.reload(database.id, database.port)
+        log.info("database %s: its server certificate was renewed", database.id)
 
     def _guard_storage(self, database: Database) -> None:
         """A full data volume: release the reserve so that the owner can clean up, and make
         transactions read-only by default; once usage is back under 90 %, the reverse."""
         assert database.port is not None
-        plan = self._plans.get(database.plan)
+        plan = plan_of(self._plans, database)
         engine = self._engine
         if engine.has_reserve(database.id):
             if engine.free_bytes(database.id) >= FULL_BYTES:
@@ -167,11 +191,11 @@ class Provisioner:
             log.info("database %s: storage below 90 %%; writable again", database.id)
 
     def _place(self, database: Database, live: list[Database]) -> None:
-        plan = self._plans.get(database.plan)
+        plan = plan_of(self._plans, database)
         try:
             self._engine.check_host()
         except EngineError as exc:
-            self._store.set_status(database.id, Status.ERROR, str(exc))
+            self._store.set_status(database.id, Status.ERROR, str(exc), UNDELETED)
             return
         placed = [d for d in live if d.port is not None and d.id != database.id]
         short = self._short_of(plan, database.nodes, placed)
@@ -180,24 +204,24 @@ class Provisioner:
             reason = short or "every port the operator gave databases is taken"
             if database.status != Status.PENDING or database.reason != reason:
                 self._store.set_status(
-                    database.id, Status.PENDING, f"Waiting for room on the host: {reason}."
+                    database.id,
+                    Status.PENDING,
+                    f"Waiting for room on the host: {reason}.",
+                    (Status.PROVISIONING, Status.PENDING),
                 )
             return
-        self._store.update(database.id, port=port, status=Status.PROVISIONING, reason="")
-        found = self._store.get(database.id)
-        if found is not None:
-            self._make(found)
+        if self._store.place(database.id, port):
+            found = self._store.get(database.id)
+            if found is not None:
+                self._make(found)
 
     def _short_of(self, plan: Plan, nodes: int, placed: list[Database]) -> str:
         """What the host lacks for ``plan`` beside the databases placed on it, if anything."""
         used_vcpus = used_memory = used_storage = 0
         for other in placed:
-            other_plan = self._plans.plans.get(other.plan)
-            if other_plan is None:
-                continue
-            used_vcpus += other_plan.vcpus * other.nodes
-            used_memory += other_plan.memory_mib * other.nodes
-            used_storage += other_plan.storage_mib * other.nodes
+            used_vcpus += other.vcpus * other.nodes
+            used_memory += other.memory_mib * other.nodes
+            used_storage += other.storage_mib * other.nodes
         capacity = self._capacity
         if used_vcpus + plan.vcpus * nodes > capacity.vcpus:
             return f"{capacity.vcpus - used_vcpus} of the host's vCPUs are free"
@@ -221,7 +245,7 @@ class Provisioner:
             port = database.port
             self._engine.make(
                 database.id,
-                self._plans.get(database.plan),
+                plan_of(self._plans, database),
                 port,
                 self._listen,
                 self._certificate(database),
@@ -231,7 +255,8 @@ class Provisioner:
                 before_start=self._backup_config(database),
                 restore=self._restore(database),
             )
-        self._store.set_status(database.id, Status.RUNNING)
+        # Deleted while it was being made: it stays Deleting, and the next pass removes it.
+        self._store.set_status(database.id, Status.RUNNING, expect=(Status.PROVISIONING,))
 
     def _backup_config(self, database: Database) -> Callable[[], object] | None:
         if not database.backups or database.port is None:
@@ -265,7 +290,7 @@ class Provisioner:
             self._engine.write_certificate(layout, self._certificate(database))
         self._engine.configure(
             database.id,
-            self._plans.get(database.plan),
+            plan_of(self._plans, database),
             database.port,
             self._listen,
             self._backups.archive_settings(database.id, database.backups),

@@ -6,7 +6,8 @@ from nexq.core.db import Migration, Schema
 SCHEMA = Schema(
     "databases",
     [
-        # every database, deleted ones kept (status Deleted) for what they were metered (a
+        # every database with the sizes of its plan when it was made (the operator may edit
+        # or retire a plan later), deleted ones kept (status Deleted) for metering (a
         # restored one names its source and target time; a backup asked for is a time); the
         # service's secrets sealed with the master key: the certificate authority's key and
         # the backup repository's access key
@@ -28,7 +29,10 @@ SCHEMA = Schema(
                 deleted_at REAL,
                 restore_source TEXT,
                 restore_target REAL,
-                backup_requested_at REAL
+                backup_requested_at REAL,
+                vcpus INTEGER NOT NULL,
+                memory_mib INTEGER NOT NULL,
+                storage_mib INTEGER NOT NULL
             );
             CREATE INDEX databases_instances_by_account
                 ON databases_instances(account_id, name);

@@ -34,7 +34,7 @@ from nexq.databases.model import (
     check_name,
     count_refusal,
 )
-from nexq.databases.plans import PlanCatalog
+from nexq.databases.plans import PlanCatalog, plan_of
 from nexq.databases.store import SEALED_CONTEXT, SqlDatabases
 
 DATABASES_LIMIT = "databases"
@@ -121,6 +121,10 @@ class Databases:
     def plan(self, plan_id: str) -> Plan:
         return self._plans.get(plan_id)
 
+    def plan_of(self, database: Database) -> Plan:
+        """The database's plan as it was made, under the plan's name today."""
+        return plan_of(self._plans, database)
+
     # use cases ----------------------------------------------------------------------------
 
     def create(
@@ -170,6 +174,9 @@ class Databases:
             deleted_at=None,
             restore_source=source.id if source else None,
             restore_target=restore_to,
+            vcpus=chosen.vcpus,
+            memory_mib=chosen.memory_mib,
+            storage_mib=chosen.storage_mib,
         )
         self._store.add(database, self._quotas.limit(account_id, DATABASES_LIMIT))
         return Created(database, password)
@@ -327,13 +334,10 @@ class Databases:
                 )
 
     def _resource(self, database: Database, limit: str) -> int:
-        plan = self._plans.plans.get(database.plan)
-        if plan is None:
-            return 0
         per_node = {
-            VCPUS_LIMIT: plan.vcpus,
-            MEMORY_LIMIT: plan.memory_mib * MIB,
-            STORAGE_LIMIT: plan.storage_bytes,
+            VCPUS_LIMIT: database.vcpus,
+            MEMORY_LIMIT: database.memory_mib * MIB,
+            STORAGE_LIMIT: database.storage_mib * MIB,
         }[limit]
         return per_node * database.nodes
 

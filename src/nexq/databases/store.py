@@ -127,17 +127,21 @@ class SqlDatabases:
             )
         )
 
-    def set_status(self, database_id: str, status: str, reason: str = "") -> None:
-        """Move to ``status``; the first move to Running starts the metering clock, the move
-        to Deleted stops it."""
+    def set_status(
+        self, database_id: str, status: str, reason: str = "", expect: tuple[str, ...] = ()
+    ) -> bool:
+        """Move to ``status`` (only from a state of ``expect``, when given: a database its
+        owner deleted meanwhile stays Deleting); whether it moved. The first move to Running
+        starts the metering clock, the move to Deleted stops it."""
         now = time.time()
+        only = f" AND status IN ({', '.join('?' for _ in expect)})" if expect else ""
 
-        def write(conn: Connection) -> None:
-            conn.execute(
-                "UPDATE databases_instances SET status = ?, reason = ?, "
+        def write(conn: Connection) -> bool:
+            moved = conn.execute(
+                "UPDATE databases_instances SET status = ?, reason = ?, "  # noqa: S608 - marks only
                 "running_since = CASE WHEN ? = ? AND running_since IS NULL THEN ? "
                 "ELSE running_since END, "
-                "deleted_at = CASE WHEN ? = ? THEN ? ELSE deleted_at END WHERE id = ?",
+                f"deleted_at = CASE WHEN ? = ? THEN ? ELSE deleted_at END WHERE id = ?{only}",
                 (
                     status,
                     reason,
@@ -148,10 +152,26 @@ class SqlDatabases:
                     Status.DELETED,
                     now,
                     database_id,
+                    *expect,
                 ),
+            ).rowcount
+            return bool(moved)
+
+        return self._db.write(write)
+
+    def place(self, database_id: str, port: int) -> bool:
+        """Give a database waiting for room its port (unless it was deleted meanwhile)."""
+
+        def write(conn: Connection) -> bool:
+            return bool(
+                conn.execute(
+                    "UPDATE databases_instances SET port = ?, status = ?, reason = '' "
+                    "WHERE id = ? AND status IN (?, ?)",
+                    (port, Status.PROVISIONING, database_id, Status.PROVISIONING, Status.PENDING),
+                ).rowcount
             )
 
-        self._db.write(write)
+        return self._db.write(write)
 
     def ports_in_use(self) -> set[int]:
         rows = (
