@@ -1,5 +1,6 @@
 """``dcp databases``: managed PostgreSQL databases, their plans, nodes and CA certificate,
-and ``connect``, which runs psql verifying the server against that CA.
+``connect``, which runs psql verifying the server against that CA, and ``restore``, which
+makes a new database from another's backups (``backups``: dcp_database_backups).
 
 A password is printed once, by the command that made it (create, reset-password); dcp never
 stores it: psql reads it from ``PGPASSWORD`` or asks for it.
@@ -12,6 +13,7 @@ import re
 import shutil
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -20,6 +22,7 @@ import typer
 
 from nexq.cli import dcp_config
 from nexq.cli.dcp_config import State, state
+from nexq.cli.dcp_database_backups import backups_app
 from nexq.cli.dcp_output import (
     EXIT_CONFLICT,
     EXIT_USAGE,
@@ -31,9 +34,10 @@ from nexq.cli.dcp_output import (
     size,
     warn,
 )
-from nexq.client import Database, DatabasePlan, NexqClient
+from nexq.client import CreatedDatabase, Database, DatabasePlan, NexqClient
 
 databases_app = typer.Typer(help="Managed PostgreSQL databases.", no_args_is_help=True)
+databases_app.add_typer(backups_app, name="backups")
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The database's name.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
@@ -41,6 +45,7 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
 # then the deadline says so rather than leaving a script waiting for ever.
 WAIT_SECONDS = 120.0
 POLL_SECONDS = 0.5
+TIME_EXAMPLE = "2027-01-31T12:00:00Z"
 PASSWORD_ONCE = "the password is shown only now: store it safely, it cannot be shown again"  # noqa: S105 - a warning, not a password
 
 
@@ -109,32 +114,47 @@ def create(
     """Create a database; its owner's password is printed once."""
     st = state(ctx)
     with st.client() as api:
-        made = api.create_database(name, plan, replicas, backups)
-        password = made["password"]
-        if not st.json:
-            # Printed before any waiting: whatever happens next, the password is not lost.
-            emit_fields(
-                {
-                    "name": made["name"],
-                    "status": made["status"],
-                    "plan": _plan(made["plan"]),
-                    "password": password,
-                }
-            )
-        warn(PASSWORD_ONCE)
-        if not wait:
-            if st.json:
-                emit_json(made)
-            return
-        if not st.json:
-            note(f"Waiting for {name} to be Running …")
-        final, stopped = _wait_running(api, made)
-    if st.json:
-        emit_json({**final, "password": password})
-    if stopped:
-        raise CliError(stopped)
-    if not st.json:
-        emit_fields(_connection_fields(final))
+        _announce(st, api, api.create_database(name, plan, replicas, backups), wait, {})
+
+
+@databases_app.command("restore")
+def restore(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(metavar="SOURCE", help="The database whose backups to restore.")
+    ],
+    new_name: Annotated[str, typer.Argument(metavar="NEW_NAME", help="The new database's name.")],
+    plan: Annotated[str, typer.Option(help="A plan's ID: see `dcp databases plans`.")],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="ISO_TIME",
+            help=f"A time of SOURCE's recovery window, with its zone ({TIME_EXAMPLE}); "
+            "default: the latest. `dcp databases backups list SOURCE` shows the window.",
+        ),
+    ] = None,
+    backups: Annotated[
+        bool, typer.Option("--backups/--no-backups", help="Automated backups of the new one.")
+    ] = True,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help=f"Wait until it is Running (at most {WAIT_SECONDS:.0f} s) and say how to connect.",
+        ),
+    ] = False,
+) -> None:
+    """Create NEW_NAME from SOURCE's backups, as SOURCE was at --to; SOURCE is untouched.
+    The new database's password is printed once."""
+    target = _target_time(to)  # a wrong time is said before anything is asked of the API
+    st = state(ctx)
+    with st.client() as api:
+        made = api.create_database(
+            new_name, plan, backups=backups, restore_source=source, restore_target=target
+        )
+        origin = {"restored from": f"{source} as it was at {target or 'the latest point'}"}
+        _announce(st, api, made, wait, origin)
 
 
 @databases_app.command("show")
@@ -292,6 +312,59 @@ def delete(ctx: typer.Context, name: Name, yes: Yes = False) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _announce(
+    st: State, api: NexqClient, made: CreatedDatabase, wait: bool, origin: dict[str, str]
+) -> None:
+    """A new database's password, then (with ``wait``) how to connect once it is Running."""
+    name, password = made["name"], made["password"]
+    if not st.json:
+        # Printed before any waiting: whatever happens next, the password is not lost.
+        emit_fields(
+            {
+                "name": name,
+                "status": made["status"],
+                "plan": _plan(made["plan"]),
+                **origin,
+                "password": password,
+            }
+        )
+    warn(PASSWORD_ONCE)
+    if not wait:
+        if st.json:
+            emit_json(made)
+        return
+    if not st.json:
+        note(f"Waiting for {name} to be Running …")
+    final, stopped = _wait_running(api, made)
+    if st.json:
+        emit_json({**final, "password": password})
+    if stopped:
+        raise CliError(stopped)
+    if not st.json:
+        emit_fields(_connection_fields(final))
+
+
+def _target_time(given: str | None) -> str | None:
+    """``--to`` as the API takes it (UTC); a time without its zone is refused rather than
+    guessed, as restoring to the wrong hour would go unnoticed."""
+    if given is None:
+        return None
+    try:
+        when = datetime.fromisoformat(given)
+    except ValueError:
+        raise CliError(
+            f"--to {given!r} is not a time: give ISO 8601 with a zone, e.g. {TIME_EXAMPLE}",
+            EXIT_USAGE,
+        ) from None
+    if when.tzinfo is None:
+        raise CliError(
+            f"--to {given!r} has no time zone: give one, e.g. {TIME_EXAMPLE} (UTC) "
+            "or 2027-01-31T13:00:00+01:00",
+            EXIT_USAGE,
+        )
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _wait_running(api: NexqClient, made: Database) -> tuple[Database, str | None]:

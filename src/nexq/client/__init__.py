@@ -20,8 +20,11 @@ from nexq.client.api import (
 )
 from nexq.client.bucket_settings import ObjectLock, ObjectVersion, PublicAccessBlock, Versioning
 from nexq.client.databases import (
+    BackupRequested,
     CreatedDatabase,
     Database,
+    DatabaseBackup,
+    DatabaseBackups,
     DatabaseConnection,
     DatabaseNode,
     DatabasePassword,
@@ -44,12 +47,15 @@ __all__ = [
     "ApiError",
     "ApiKey",
     "ApiKeyWithToken",
+    "BackupRequested",
     "Bucket",
     "BucketEncryption",
     "ClientError",
     "CreatedDatabase",
     "CreatedRegistry",
     "Database",
+    "DatabaseBackup",
+    "DatabaseBackups",
     "DatabaseConnection",
     "DatabaseNode",
     "DatabasePassword",

@@ -61,6 +61,29 @@ class DatabaseNode(TypedDict):
     lag_bytes: int | None
 
 
+class DatabaseBackup(TypedDict):
+    label: str  # pgBackRest's label of a FULL backup; "continuous" for the WAL row
+    type: Literal["FULL", "WAL"]  # WAL: archived continuously, up to taken_at
+    taken_at: str
+    size: int
+    duration_seconds: float
+
+
+class RecoveryWindow(TypedDict):
+    oldest: str | None  # None while backups are off or the first is not taken yet
+    latest: str | None
+
+
+class DatabaseBackups(TypedDict):
+    backups: list[DatabaseBackup]
+    recovery_window: RecoveryWindow
+    size: int  # bytes the backups take
+
+
+class BackupRequested(TypedDict):
+    requested_at: str
+
+
 class DatabasesClient(Plumbing):
     """What ``NexqClient`` adds for Databases."""
 
@@ -68,10 +91,25 @@ class DatabasesClient(Plumbing):
         return cast(list[Database], self._request("GET", "/databases"))
 
     def create_database(
-        self, name: str, plan: str, replicas: int = 0, backups: bool = True
+        self,
+        name: str,
+        plan: str,
+        replicas: int = 0,
+        backups: bool = True,
+        restore_source: str | None = None,
+        restore_target: str | None = None,
     ) -> CreatedDatabase:
-        """Provisioning at first; ``get_database`` tells when it is Running."""
-        body = {"name": name, "plan": plan, "replicas": replicas, "backups": backups}
+        """Provisioning at first; ``get_database`` tells when it is Running. With
+        ``restore_source``: made from that database's backups as it was at
+        ``restore_target`` (ISO 8601 with a zone; None: the latest point)."""
+        body: dict[str, object] = {
+            "name": name,
+            "plan": plan,
+            "replicas": replicas,
+            "backups": backups,
+        }
+        if restore_source is not None:
+            body["restore"] = {"source": restore_source, "target_time": restore_target}
         return cast(CreatedDatabase, self._request("POST", "/databases", body=body))
 
     def get_database(self, name: str) -> Database:
@@ -85,6 +123,16 @@ class DatabasesClient(Plumbing):
         """A new owner's password; the old one stops working at once."""
         path = f"/databases/{segment(name)}/reset-password"
         return cast(DatabasePassword, self._request("POST", path))
+
+    def database_backups(self, name: str) -> DatabaseBackups:
+        """Its backups and recovery window (empty while backups are off or none is taken)."""
+        path = f"/databases/{segment(name)}/backups"
+        return cast(DatabaseBackups, self._request("GET", path))
+
+    def back_up_database(self, name: str) -> BackupRequested:
+        """Back up now: a FULL backup appears in ``database_backups`` within seconds."""
+        path = f"/databases/{segment(name)}/backups"
+        return cast(BackupRequested, self._request("POST", path))
 
     def database_nodes(self, name: str) -> list[DatabaseNode]:
         path = f"/databases/{segment(name)}/nodes"

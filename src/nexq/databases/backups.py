@@ -199,6 +199,11 @@ pg1-user=postgres
         """Close the current WAL segment and wait until it is archived, so that what was
         committed until now can be restored; the time it was archived."""
         with self._engine.connect(database_id, port) as conn:
+            # A record first, as pgBackRest's `check` does: on an idle server the switch would
+            # otherwise do nothing and name a segment archived before, which the archiver may
+            # have followed with a backup history file (…03.00000028.backup) that sorts below
+            # it; no later segment comes to end the wait.
+            conn.execute("SELECT pg_create_restore_point('nexq: restore')")
             row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
             assert row is not None
             segment = str(row[0])
