@@ -81,6 +81,8 @@ def test_point_in_time_restore_into_a_new_database(api: httpx.Client, ca: Path) 
     new_password = made.json()["password"]
     assert new_password != password
     restored = wait_status(api, restored_name, "Running", seconds=120)
+    assert restored["restored_from"]["source"] == name
+    assert restored["restored_from"]["target_time"] is not None
     with connect(restored, new_password, ca) as session:
         rows = session.execute("SELECT id, item FROM orders ORDER BY id").fetchall()
         assert rows == [(1, "before"), (2, "before")]

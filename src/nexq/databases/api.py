@@ -104,6 +104,11 @@ class ConnectionOut(BaseModel):
     psql: str
 
 
+class RestoredOut(BaseModel):
+    source: str | None = Field(description="The database restored from (null once deleted).")
+    target_time: str | None = Field(description="The time restored to; null: the latest.")
+
+
 class DatabaseOut(BaseModel):
     name: str
     status: str = Field(description="Provisioning, Pending, Running, Deleting or Error.")
@@ -116,6 +121,9 @@ class DatabaseOut(BaseModel):
     created_at: str
     used_bytes: int | None = Field(description="Bytes in use of the plan's storage.")
     connection: ConnectionOut
+    restored_from: RestoredOut | None = Field(
+        None, description="Set for a database made from another's backups."
+    )
 
     @staticmethod
     def of(found: Database, databases: Databases) -> "DatabaseOut":
@@ -139,6 +147,12 @@ class DatabaseOut(BaseModel):
                 uri=endpoint.uri,
                 psql=endpoint.psql,
             ),
+            restored_from=RestoredOut(
+                source=databases.source_of(found),
+                target_time=iso_or_none(found.restore_target),
+            )
+            if found.restore_source
+            else None,
         )
 
 

@@ -250,6 +250,13 @@ class Databases:
         self._store.update(found.id, password_verifier=verifier)
         return password
 
+    def source_of(self, database: Database) -> str | None:
+        """The name of the database it was restored from, if it was."""
+        if database.restore_source is None:
+            return None
+        source = self._store.get(database.restore_source)
+        return source.name if source else None
+
     def endpoint(self, database: Database) -> Endpoint:
         return Endpoint(self.host, database.port, database.database, OWNER_ROLE)
 
