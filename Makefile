@@ -41,11 +41,14 @@ test: $(STAMP) tools
 
 ## test-postgresql: the REST and command-line suites, and the registry's protocol suites that
 ##   store things, again, each live server keeping its metadata in a PostgreSQL database of its
-##   own (Debian's postgresql, started by the tests)
+##   own (Debian's postgresql, started by the tests). For Databases, its API suite, not its
+##   dcp suites: what they add is PostgreSQL clusters and pgBackRest, the same whatever holds
+##   the metadata (tests/contract runs the databases' rows on both engines).
 REGISTRY_STATE_SUITES := $(addprefix tests/registry/test_protocol_,$(addsuffix .py,	push manifests management discovery))
 test-postgresql: $(STAMP) tools
 	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q tests/api tests/cli \
-		$(REGISTRY_STATE_SUITES)
+		$(REGISTRY_STATE_SUITES) tests/databases/test_databases.py \
+		$(addprefix --ignore=tests/cli/test_,$(addsuffix .py,databases database_backups))
 
 ## test-cluster: the S3-client suites whose outcome depends on where state lives (objects and
 ##   their bytes, versions, locks, keys and their revocation, counters and quotas, KMS keys, a
