@@ -2,10 +2,12 @@
 follow it to Running on its self-refreshing page, connect with psycopg over verified TLS
 using what the page shows and the CA it offers, reset the password, see refusals on the form,
 delete after typing the name; the same without JavaScript, and out of another account's
-reach."""
+reach. Backups without JavaScript: the history and recovery window on the Backups tab,
+Back up now, and Restore from Backup into a new database that holds what the source had."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from pathlib import Path
@@ -14,8 +16,10 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
+from nexq.core.errors import Invalid
+from nexq.databases.console import ago, parse_utc, took
 from tests.console.conftest import TIMEOUT, Tab, csrf_of, make_account
 from tests.console.test_storage import confirm_dialog
 from tests.live import LiveServer
@@ -73,10 +77,10 @@ def connect(details: dict[str, Any], password: str, ca: Path) -> psycopg.Connect
     )
 
 
-def wait_running(page: Page) -> None:
+def wait_running(page: Page, within_ms: int = RUNNING_WITHIN_MS) -> None:
     """The page reloads itself while the database is on its way: no reload from here."""
     status = page.locator("#database-status .badge")
-    expect(status).to_have_text("Running", timeout=RUNNING_WITHIN_MS)
+    expect(status).to_have_text("Running", timeout=within_ms)
 
 
 @pytest.fixture
@@ -245,7 +249,9 @@ def test_without_javascript_and_across_accounts(
         for path, form in (
             (f"/databases/{name}/delete", {"confirm_name": name}),
             (f"/databases/{name}/reset-password", {"confirm": "yes"}),
+            (f"/databases/{name}/backups", {}),
             ("/databases", {"name": "forged", "plan": "micro"}),
+            ("/databases", {"name": "forged", "plan": "micro", "mode": "restore", "source": name}),
         ):
             assert forger.post(path, data=form).status_code == 403, path
         csrf = csrf_of(forger.get(f"/databases/{name}").text)
@@ -253,12 +259,28 @@ def test_without_javascript_and_across_accounts(
         assert kept.status_code == 200  # the page asking for the name, nothing deleted
 
     tab.sign_in(make_account(server, "stranger"))
-    for path in (f"/databases/{name}", f"/databases/{name}/delete"):
+    for path in (f"/databases/{name}", f"/databases/{name}/delete", f"/databases/{name}/backups"):
         other = tab.open(path)
         expect(other.get_by_role("heading", name="Not found")).to_be_visible()
+    # Another account's database is no source to restore from, nor named on the form.
+    other = tab.open(f"/databases/new?mode=restore&source={name}")
+    expect(other.get_by_role("heading", name="No database to restore from yet")).to_be_visible()
+    assert name not in other.content()
     other = tab.open("/databases")
     expect(other.get_by_role("heading", name="No databases yet")).to_be_visible()
-    for action in ("delete", "reset-password"):
+    stolen = other.request.post(
+        "/databases",
+        form={
+            "mode": "restore",
+            "source": name,
+            "name": "stolen",
+            "plan": "micro",
+            "csrf_token": csrf_of(other.content()),
+        },
+    )
+    assert stolen.status == 400
+    assert f"The account has no database named '{name}'." in html.unescape(stolen.text())
+    for action in ("delete", "reset-password", "backups"):
         answer = other.request.post(
             f"/databases/{name}/{action}",
             form={"confirm": "yes", "confirm_name": name, "csrf_token": csrf_of(other.content())},
@@ -270,3 +292,181 @@ def test_without_javascript_and_across_accounts(
     page.get_by_role("button", name="Delete database").click()
     expect(page.get_by_role("status")).to_contain_text(f"Database {name} is being deleted")
     expect(page.get_by_role("row").filter(has_text=name)).to_have_count(0, timeout=30_000)
+
+
+# ------------------------------------------------------------------------ backups, restore
+
+# The first full backup is taken within ~10 s of Running, one asked for within ~10 s; a
+# restored database is Running in ~10-20 s. A loaded CI machine takes longer.
+BACKUP_WITHIN_MS = 60_000
+RESTORED_WITHIN_MS = 120_000
+UTC_SECOND = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
+
+
+def ca_of(page: Page, folder: Path) -> Path:
+    """The CA certificate the console offers, saved as a client keeps it."""
+    answer = page.request.get("/databases/nexq-databases-ca.pem")
+    assert answer.ok, answer.status
+    path = folder / "nexq-databases-ca.pem"
+    path.write_bytes(answer.body())
+    return path
+
+
+def history_rows(page: Page, kind: str) -> Locator:
+    """The rows of the backup history whose Type is ``kind`` (FULL or WAL)."""
+    rows = page.locator("#backup-history tbody tr")
+    return rows.filter(has=page.get_by_role("cell", name=kind, exact=True))
+
+
+def delete_database(page: Page, name: str) -> None:
+    page.goto(f"/databases/{name}/delete")
+    page.get_by_label(f"Type {name} to confirm").fill(name)
+    page.get_by_role("button", name="Delete database").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Database {name} is being deleted")
+
+
+def test_back_up_now_and_restore_from_backup_without_javascript(
+    plain_tab: Tab, server: LiveServer, tmp_path: Path
+) -> None:
+    plain_tab.sign_in(database_account(server))
+    page = plain_tab.page
+    name = fresh_name()
+    password = create_database(page, name)
+    page.get_by_role("link", name="Done, I saved the password").click()
+
+    # While the first backup is on its way: a database without backups has none to show and
+    # none to restore from.
+    plain = f"{name}-plain"
+    page.goto("/databases/new")
+    page.get_by_label("Name").fill(plain)
+    page.get_by_label("Automated backups").uncheck()
+    page.get_by_role("button", name="Create Database").click()
+    expect(page.get_by_role("heading", name="Database created")).to_be_visible()
+    page.goto(f"/databases/{plain}")
+    page.get_by_role("navigation", name="Database").get_by_role("link", name="Backups").click()
+    expect(page).to_have_url(re.compile(rf"/databases/{plain}/backups$"))
+    expect(page.get_by_role("heading", name="Automated backups are off")).to_be_visible()
+    expect(page.get_by_role("button", name="Back up now")).to_have_count(0)
+    page.goto(f"/databases/new?mode=restore&source={plain}")
+    expect(page.get_by_label("Source database")).to_have_value(plain)
+    expect(page.locator("#restore-source-help")).to_contain_text(
+        f"{plain} cannot be restored from: its automated backups are off."
+    )
+    page.get_by_label("Name").fill(f"{name}-copy")
+    page.get_by_role("button", name="Restore Database").click()
+    expect(page.locator("#restore-source-error")).to_have_text(
+        f"'{plain}' has no backups (automated backups are off)."
+    )
+    expect(page.get_by_label("Name")).to_have_value(f"{name}-copy")
+    expect(page.get_by_label("Source database")).to_have_value(plain)
+    delete_database(page, plain)
+
+    page.goto(f"/databases/{name}")
+    wait_running(page)
+    details = shown(page)
+    ca = ca_of(page, tmp_path)
+    with connect(details, password, ca) as session:
+        session.execute("CREATE TABLE orders (id int, item text)")
+        session.execute("INSERT INTO orders VALUES (1, 'written before the restore')")
+
+    page.get_by_role("navigation", name="Database").get_by_role("link", name="Backups").click()
+    expect(page).to_have_url(re.compile(rf"/databases/{name}/backups$"))
+    # The page reloads itself until the first full backup is there: no reload from here.
+    expect(history_rows(page, "FULL")).to_have_count(1, timeout=BACKUP_WITHIN_MS)
+    first = history_rows(page, "FULL").first
+    expect(first.get_by_role("cell")).to_have_text(
+        [
+            re.compile(r"^\d{8}-\d{6}F$"),
+            "FULL",
+            re.compile(r"^(just now|\d+ (second|minute)s? ago)$"),
+            re.compile(r"^\d+(\.\d)? (B|KiB|MiB|GiB)$"),
+            re.compile(r"^\d+\.\d s$"),
+        ]
+    )
+    taken = first.locator("time").get_attribute("title") or ""
+    assert UTC_SECOND.match(taken), taken
+    # The window opens with the first full backup.
+    expect(page.locator("#recovery-oldest")).to_have_text(taken)
+    expect(page.locator("#recovery-latest")).to_have_text(UTC_SECOND)
+    assert page.locator("#recovery-latest").inner_text() >= taken
+
+    page.get_by_role("button", name="Back up now").click()
+    expect(page).to_have_url(re.compile(rf"/databases/{name}/backups$"))
+    expect(page.locator(".flash")).to_contain_text(f"Backup requested: a full backup of {name}")
+    expect(history_rows(page, "FULL")).to_have_count(2, timeout=BACKUP_WITHIN_MS)
+    expect(history_rows(page, "WAL").get_by_role("cell")).to_have_text(
+        ["continuous", "WAL", re.compile(r" ago$|^just now$"), "—", "Continuous"]
+    )
+
+    page.get_by_role("link", name="Restore to a new database").click()
+    expect(page).to_have_url(re.compile(rf"/databases/new\?mode=restore&source={name}$"))
+    modes = page.get_by_role("navigation", name="Create Database")
+    expect(modes.get_by_role("link", name="Restore from Backup")).to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(page.get_by_label("Source database")).to_have_value(name)
+    expect(page.get_by_role("radio", name="Latest")).to_be_checked()
+    expect(page.locator("#restore-window")).to_contain_text(
+        f"Recovery window of {name}: from {taken} to "
+    )
+
+    # Out of the window: refused on the form, the input kept.
+    page.get_by_label("Name").fill(f"{name}-old")
+    page.get_by_role("radio", name="Point in time").check()
+    page.get_by_label("Date and time (UTC)").fill("2020-01-01T00:00")
+    page.get_by_role("button", name="Restore Database").click()
+    error = page.locator("#restore-target-time-error")
+    expect(error).to_contain_text(f"2020-01-01T00:00:00Z is outside '{name}'")
+    oldest = taken.removesuffix(" UTC").replace(" ", "T")
+    expect(error).to_contain_text(f"recovery window, {oldest}Z to now.")
+    expect(page.get_by_label("Date and time (UTC)")).to_have_value("2020-01-01T00:00")
+    expect(page.get_by_role("radio", name="Point in time")).to_be_checked()
+    expect(page.get_by_label("Name")).to_have_value(f"{name}-old")
+    expect(page.get_by_label("Source database")).to_have_value(name)
+    # Latest resets the point: the time still typed is not looked at (the refusal is now
+    # about the name, which is checked after the restore point).
+    page.get_by_role("radio", name="Latest").check()
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Restore Database").click()
+    expect(page.locator("#database-name-error")).to_contain_text(
+        f"the account has a database named '{name}'"
+    )
+    expect(page.locator("#restore-target-time-error")).to_have_count(0)
+
+    restored = f"{name}-copy"
+    page.get_by_label("Name").fill(restored)
+    page.get_by_role("button", name="Restore Database").click()
+    expect(page.get_by_role("heading", name="Database created")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/databases$"))  # the answer to the POST
+    new_password = page.get_by_role("textbox", name="Password").input_value()
+    assert len(new_password) >= 24 and new_password != password
+    page.get_by_role("link", name="Done, I saved the password").click()
+    expect(page).to_have_url(re.compile(rf"/databases/{restored}$"))
+    assert new_password not in page.content()
+    expect(page.locator("#restored-from")).to_have_text(f"{name}, at its latest point")
+    wait_running(page, RESTORED_WITHIN_MS)
+    with connect(shown(page), new_password, ca) as session:
+        rows = session.execute("SELECT id, item FROM orders").fetchall()
+    assert rows == [(1, "written before the restore")]
+    with connect(details, password, ca) as session:  # the source is untouched
+        assert session.execute("SELECT count(*) FROM orders").fetchone() == (1,)
+    delete_database(page, restored)
+    delete_database(page, name)
+
+
+def test_backup_times_are_written_for_people() -> None:
+    assert [ago(s) for s in (0, 4.9, 5, 61, 3 * 3600, 86400 * 2)] == [
+        "just now",
+        "just now",
+        "5 seconds ago",
+        "1 minute ago",
+        "3 hours ago",
+        "2 days ago",
+    ]
+    assert (took(4.24), took(185)) == ("4.2 s", "3 min 5 s")
+    assert parse_utc("2027-01-31T12:00") == parse_utc(" 2027-01-31T12:00:00.000 ")
+    assert parse_utc("2027-01-31T12:00:01") - parse_utc("2027-01-31T12:00") == 1
+    assert parse_utc("0001-01-01T00:00") < 0
+    for wrong in ("", "2027-01-31", "2027-02-30T12:00", "٢٠٢٧-01-31T12:00", "2027-01-31T12:00Z"):
+        with pytest.raises(Invalid, match="restore_to: give the date and time"):
+            parse_utc(wrong)

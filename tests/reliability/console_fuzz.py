@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_from_bytes
 
+from nexq.app import BACKUP_ACCOUNT
+
 STATE_CHANGING = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 XSS = [
     "<img src=x onerror=alert(1)>",
@@ -137,6 +139,18 @@ PLAUSIBLE: dict[str, list[str]] = {
     "confirm_name": ["fuzz", "wrong-name", ""],
     "plan": ["micro", "small", "large", "no-such-plan"],
     "backups": ["on", "off", ""],
+    "mode": ["restore", "", "new", "RESTORE"],
+    "source": ["fuzz", "no-such-db", ""],
+    "restore_point": ["latest", "time", ""],
+    "target_time": [
+        "2027-01-31T12:00",
+        "2020-01-01T00:00:00",
+        "0001-01-01T00:00",
+        "9999-12-31T23:59:59.999999",
+        "2027-02-30T12:00",
+        "2027-01-31T12:00Z",
+        "2027-01-31",
+    ],
     "number": ["4242 4242 4242 4242", "4242424242424242", "4242424242424241", "5555555555554444"],
     "exp_month": ["1", "12", "13", "0"],
     "exp_year": ["2030", "2099", "1999", "10000"],
@@ -193,10 +207,29 @@ STATE_TABLES = {
     "registry_credentials": "id, registry_id, label, token_hash, access, expires_at, revoked_at",
     "registry_manifests": "registry_id, repository, digest",
     "registry_tags": "registry_id, repository, name, digest",
-    # The provisioner moves a database's status, port and reason by itself: what a request
-    # changes is whether it exists, is being deleted, and its owner's password.
+    # The provisioner moves a database's status, port and reason by itself, and the backups
+    # job clears a Back up now once taken (backup_requested_at): what a request changes is
+    # whether it exists (restored from what, to when), is being deleted, and its owner's
+    # password.
     "databases_instances": "id, account_id, name, plan, replicas, backups, password_verifier, "
-    "status LIKE 'Delet%'",
+    "status LIKE 'Delet%', restore_source, restore_target",
+}
+
+# The databases' backups go to a bucket of a system account (made with the first database)
+# that the databases themselves write to, a WAL segment a minute and every full backup,
+# whatever the console is asked: its rows are no request's doing.
+# (Fixed text, no input: hence the S608 exceptions.)
+_BACKUP_ACCOUNT = f"(SELECT id FROM accounts WHERE email = '{BACKUP_ACCOUNT}')"  # noqa: S608
+_BACKUP_BUCKETS = f"(SELECT id FROM buckets WHERE account_id IN {_BACKUP_ACCOUNT})"  # noqa: S608
+_BACKUP_UPLOADS = f"(SELECT id FROM uploads WHERE bucket_id IN {_BACKUP_BUCKETS})"  # noqa: S608
+STATE_SCOPES = {
+    "accounts": f"id NOT IN {_BACKUP_ACCOUNT}",
+    "buckets": f"account_id NOT IN {_BACKUP_ACCOUNT}",
+    "objects": f"bucket_id NOT IN {_BACKUP_BUCKETS}",
+    "uploads": f"bucket_id NOT IN {_BACKUP_BUCKETS}",
+    "parts": f"upload_id NOT IN {_BACKUP_UPLOADS}",
+    "access_keys": f"account_id NOT IN {_BACKUP_ACCOUNT}",
+    "access_key_buckets": f"bucket_id NOT IN {_BACKUP_BUCKETS}",
 }
 
 
@@ -319,7 +352,8 @@ class State:
         out = {}
         for table, columns in STATE_TABLES.items():
             order = ", ".join(str(i + 1) for i in range(columns.count(",") + 1))
-            sql = f"SELECT {columns} FROM {table} ORDER BY {order}"  # noqa: S608 - fixed names
+            scope = f"WHERE {STATE_SCOPES[table]} " if table in STATE_SCOPES else ""
+            sql = f"SELECT {columns} FROM {table} {scope}ORDER BY {order}"  # noqa: S608 - fixed names
             out[table] = self._conn.execute(sql).fetchall()
         return out
 

@@ -101,8 +101,9 @@ def database_body(ids: dict[str, str]) -> dict[str, Any]:
 
 REGISTRY = "/v1/registries/{name}"
 DATABASE = "/v1/databases/{name}"
-# Account A's database that the reading routes and the password reset act on: made Running
-# before the matrix (a reset needs a running server; fresh ones could wait for a port).
+# Account A's database that the reading routes, the password reset and Back up now act on:
+# made Running before the matrix (a reset and a backup need a running server; fresh ones
+# could wait for a port).
 SHARED_DATABASE = "authz-shared"
 IMAGE = REGISTRY + "/repositories/{repository}"
 RECIPES: dict[tuple[str, str], Recipe] = {
@@ -247,6 +248,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("DELETE", DATABASE): Recipe(other="404"),
     ("POST", DATABASE + "/reset-password"): Recipe(other="404"),
     ("GET", DATABASE + "/nodes"): Recipe(other="404"),
+    ("GET", DATABASE + "/backups"): Recipe(other="404"),
+    ("POST", DATABASE + "/backups"): Recipe(other="404"),
 }
 
 

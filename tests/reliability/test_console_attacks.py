@@ -80,6 +80,7 @@ PAGES = [
     "/registries",
     "/databases",
     "/databases/new",
+    "/databases/new?mode=restore",
 ]
 # What a payload would leave in the page had it been parsed as markup rather than text.
 INJECTED = """() => {
@@ -672,6 +673,16 @@ def test_a_session_never_reaches_another_accounts_data(
             text = client.get(page).text
             assert theirs.bucket not in text and "bob-api" not in text and "bob-s3" not in text
             assert "bob-db" not in text
+        # Nor is their database a source to restore from, named in a link or not.
+        restore = client.get("/databases/new", params={"mode": "restore", "source": "bob-db"})
+        assert restore.status_code == 200 and "bob-db" not in restore.text
+        made = client.post(
+            "/databases",
+            data={"mode": "restore", "source": "bob-db", "name": "stolen", "plan": "micro"},
+            headers={"x-csrf-token": token},
+        )
+        assert made.status_code == 400
+        assert "The account has no database named &#39;bob-db&#39;." in made.text
     assert tried >= 15
     assert changed_tables(before, snapshot(_db(server))) == []
     assert wrong == [], "404 expected, as if absent:\n" + "\n".join(wrong)

@@ -1,0 +1,453 @@
+"""The Databases user guide (src/nexq/databases/guide/*.md, which Nexq serves at
+/docs/databases/…) run as a reader runs it: every ```sh block, as written, in page order, in
+one reader's shell against a live Nexq; then what its troubleshooting tables quote, provoked
+for real.
+
+The reader's shell has the variables the guide's overview asks for (DCP_API_URL and
+DCP_API_KEY, an account with raised database limits), dcp, psql, curl and jq on its PATH,
+and a Python with psycopg. When a block prints the owner's password (create,
+reset-password), the reader keeps it in PGPASSWORD as the guide says: so does the test. A
+block marked ``<!-- not run: reason -->`` needs what no test has (the reader's own values,
+PyPI); every other one runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nexq.core.errors import Invalid
+from nexq.databases import tls
+from nexq.databases.descriptor import GUIDE as DECLARED
+from nexq.databases.model import check_name, count_refusal
+from nexq.databases.provisioner import STORAGE_FULL
+from nexq.web.guide.library import Guide
+from tests.compat.tools import base_env, require
+from tests.live import BURST, LiveServer
+
+GUIDE = Path(__file__).resolve().parents[2] / "src" / "nexq" / "databases" / "guide"
+# The pages in reading order, as the descriptor declares them to the guide.
+PAGES = tuple(f"{page.slug}.md" for page in DECLARED.pages)
+DATABASE = "orders"
+# What the reader sets once (overview.md), and so what the test sets for the reader.
+VARIABLES = ("DCP_API_URL", "DCP_API_KEY")
+NOT_RUN = re.compile(r"^<!--\s*not run:\s*(?P<reason>\S.*?)\s*-->$")
+FENCE = re.compile(r"^```(?P<language>\S*)\s*$")
+# A block that makes the guide's database: it runs when there is none to make it again.
+CREATES = re.compile(rf"databases create {DATABASE}\b|-X POST \"\$DCP_API_URL/v1/databases\"(?!/)")
+# The owner's password as dcp prints it, or as the API's JSON holds it.
+PASSWORD = re.compile(r'^password:\s+(?P<plain>\S+)$|"password":\s*"(?P<json>[^"]+)"', re.M)
+SETS = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Z_][A-Z0-9_]*)=|read -rs (?P<read>[A-Z_]+)", re.M)
+USES = re.compile(r"\$\{?(?P<name>[A-Z_][A-Z0-9_]*)")
+# What bash itself keeps in the environment it hands on: not the reader's variables.
+SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
+# What the guide shows a block prints: (a piece of the block, a line of its output). Each
+# piece names at least one block; each line is in the guide and in each such block's output.
+SHOWN = (
+    ("dcp databases create orders --plan micro --wait", "status:   Provisioning"),
+    ("dcp databases create orders --plan micro --wait", "user:     dbadmin"),
+    ("dcp databases connect orders -- -c 'select current_user'", " dbadmin"),
+    ("dcp databases plans", "micro   Micro   1      512.0 MiB  1.0 GiB"),
+    ("dcp databases plans", "large   Large   4      8.0 GiB    100.0 GiB"),
+    ("dcp databases list", "orders  Running  PostgreSQL 15  micro  no"),
+    ('echo "$status"', "Running"),
+    ("select current_database(), current_user", " orders           | dbadmin"),
+    ("pg_stat_ssl", " t   | TLSv1.3"),
+    ("python3 app.py", "Ada"),
+    ("dcp databases nodes orders", "orders-1  primary  running  -"),
+    ("dcp databases delete orders --yes", "Deleting database orders: it is gone within seconds"),
+)
+SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Block:
+    page: str
+    line: int
+    code: str
+    not_run: str | None
+
+    def __str__(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+def blocks(page: str) -> list[Block]:
+    """The ```sh blocks of a page, each with the reason it is not run, if it says one."""
+    found: list[Block] = []
+    lines = (GUIDE / page).read_text().splitlines()
+    index = 0
+    while index < len(lines):
+        opened = FENCE.match(lines[index])
+        if opened is None:
+            index += 1
+            continue
+        end = next((n for n in range(index + 1, len(lines)) if lines[n].strip() == "```"), None)
+        assert end is not None, f"{page}:{index + 1}: a code block is never closed"
+        if opened["language"] == "sh":
+            before = next((lines[n] for n in range(index - 1, -1, -1) if lines[n].strip()), "")
+            marked = NOT_RUN.match(before.strip())
+            code = "\n".join(lines[index + 1 : end])
+            found.append(Block(page, index + 1, code, marked["reason"] if marked else None))
+        index = end + 1
+    return found
+
+
+def every_block() -> list[Block]:
+    return [block for page in PAGES for block in blocks(page)]
+
+
+def text_of(pages: tuple[str, ...] = PAGES) -> str:
+    return "\n".join((GUIDE / page).read_text() for page in pages)
+
+
+def lines_of(output: str) -> str:
+    """Output as the guide shows it: psql pads its columns with spaces the pages drop."""
+    return "\n".join(line.rstrip() for line in output.splitlines())
+
+
+def test_the_guide_has_its_pages_and_says_why_a_block_is_not_run() -> None:
+    assert sorted(p.name for p in GUIDE.glob("*.md")) == sorted(PAGES)
+    for page in PAGES:
+        text = (GUIDE / page).read_text()
+        assert blocks(page), f"{page} has no ```sh block"
+        # commands in any other fence would escape this test
+        for language in ("bash", "shell", "console", "zsh"):
+            assert f"```{language}\n" not in text, f"{page}: a ```{language} block"
+        marks = [line for line in text.splitlines() if line.strip().startswith("<!-- not run")]
+        assert len(marks) == sum(b.not_run is not None for b in blocks(page)), (
+            f"{page}: a 'not run' comment that is not right before a ```sh block, or has no reason"
+        )
+
+
+def test_the_guide_asks_for_the_variables_the_test_sets() -> None:
+    """The variables a reader sets once are the test's, and a block uses no other but
+    those a block of the guide sets: no command depends on something left unsaid."""
+    settings = [b for b in every_block() if b.not_run and "export DCP_API_URL=" in b.code]
+    assert len(settings) == 1 and settings[0].page == PAGES[0], settings
+    named = {m["name"] or m["read"] for m in SETS.finditer(settings[0].code)}
+    assert named == set(VARIABLES)
+    assigned = {m["name"] or m["read"] for b in every_block() for m in SETS.finditer(b.code)}
+    assert "PGPASSWORD" in assigned  # the password shown once, kept as the guide says
+    for block in every_block():
+        unknown = {m["name"] for m in USES.finditer(block.code)} - assigned
+        assert not unknown, f"{block}: {sorted(unknown)} is set nowhere in the guide"
+
+
+def test_every_link_reaches_a_page_and_its_anchor() -> None:
+    guide = Guide([("databases", DECLARED)])
+    assert guide.broken_links() == []
+    section = guide.section("databases")
+    assert section is not None
+    assert [p.title for p in section.pages] == [p.title for p in DECLARED.pages]
+    assert section.pages[0].rendered.title == "Databases"
+
+
+def test_the_guide_quotes_what_nexq_says() -> None:
+    """The reasons and refusals the pages quote are the service's own words."""
+    text = " ".join(text_of().split())
+    assert STORAGE_FULL in text
+    assert count_refusal(1) in text
+    for reserved in ("postgres", "template0", "template1", "new", "plans"):
+        with pytest.raises(Invalid) as refused:
+            check_name(reserved)
+        assert refused.value.message == f"name {reserved!r} is reserved; choose another."
+        assert f"`{reserved}`" in text
+    assert "name 'postgres' is reserved; choose another." in text
+    with pytest.raises(Invalid) as refused:
+        check_name("Orders_1")
+    assert refused.value.message in text
+
+
+class Reader:
+    """The reader's shell (its environment and working directory) and their account."""
+
+    def __init__(self, server: LiveServer, root: Path) -> None:
+        self.server, self.root = server, root
+        self.email = server.account(f"guide-reader-{id(self)}@example.com")
+        server.raise_limits(
+            self.email,
+            api_rps=BURST,  # dcp and curl, block after block
+            databases=5,
+            database_vcpus=10,
+            database_memory_bytes="unlimited",
+            database_storage_bytes="unlimited",
+        )
+        self.api_key = server.api_key(self.email, "the reader's key")
+        self.work = root / "work"
+        self.work.mkdir(parents=True)
+        self.saved = root / "env"
+        self.env = base_env(root)
+        # dcp and a Python with psycopg, as `pip install 'psycopg[binary]'` gives the reader
+        self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env['PATH']}"
+        self.env.update(
+            DCP_API_URL=server.api_url,
+            DCP_API_KEY=self.api_key,
+            DCP_CONFIG=str(root / "dcp" / "config.json"),
+        )
+
+    def sh(self, script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run ``script`` in the reader's shell; the variables it exports stay set, and a
+        password it prints is kept in PGPASSWORD, as the reader keeps it."""
+        proc = subprocess.run(
+            [require("bash"), "-c", f"set -euo pipefail\n{script}\nenv -0 > {self.saved}"],
+            env=self.env,
+            cwd=cwd or self.work,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=SECONDS,
+            check=False,
+        )
+        if proc.returncode == 0:
+            for entry in self.saved.read_text().split("\0"):
+                name, _, value = entry.partition("=")
+                if name and name not in SHELL_OWN:
+                    self.env[name] = value
+            shown = PASSWORD.search(proc.stdout)
+            if shown:
+                self.env["PGPASSWORD"] = shown["plain"] or shown["json"]
+        return proc
+
+    def api(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        return httpx.Client(base_url=f"{self.server.api_url}/v1", headers=headers, timeout=30)
+
+    def status(self, name: str = DATABASE) -> str | None:
+        with self.api() as api:
+            found = api.get(f"/databases/{name}")
+        if found.status_code == 404:
+            return None
+        assert found.status_code == 200, found.text
+        return str(found.json()["status"])
+
+    def wait_for(self, status: str | None, name: str = DATABASE) -> None:
+        """Poll until the database is in ``status`` (None: gone)."""
+        deadline = time.monotonic() + SECONDS
+        while (now := self.status(name)) != status:
+            assert now != "Error", f"{name} is in Error"
+            assert time.monotonic() < deadline, f"{name} is {now}, not {status}"
+            time.sleep(0.2)
+
+    def without_database(self, name: str = DATABASE) -> None:
+        """No database ``name``: deleted (once Running, so that no provisioning is under
+        way) and gone."""
+        status = self.status(name)
+        if status is None:
+            return
+        if status in ("Provisioning", "Pending"):
+            self.wait_for("Running", name)
+        with self.api() as api:
+            api.delete(f"/databases/{name}")
+        self.wait_for(None, name)
+
+    def close(self) -> None:
+        with self.api() as api:
+            left = [d["name"] for d in api.get("/databases").json()]
+        for name in left:
+            self.without_database(name)
+
+
+@pytest.fixture(scope="module")
+def reader(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reader]:
+    for tool in ("psql", "curl", "jq"):
+        require(tool)
+    reader = Reader(server, tmp_path_factory.mktemp("reader"))
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+def test_every_sh_block_of_the_guide_runs_as_written(reader: Reader) -> None:
+    ran: list[Block] = []
+    outputs: dict[Block, str] = {}
+    for block in every_block():
+        if block.not_run:
+            continue
+        if CREATES.search(block.code):
+            reader.without_database()
+        proc = reader.sh(block.code)
+        if proc.returncode != 0:
+            pytest.fail(
+                f"{block} exited with {proc.returncode}:\n{block.code}\n"
+                f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}",
+                pytrace=False,
+            )
+        outputs[block] = lines_of(proc.stdout + proc.stderr)
+        ran.append(block)
+
+    assert ran == [b for b in every_block() if not b.not_run]
+    shown = text_of()
+    for piece, line in SHOWN:
+        assert line in shown, f"the guide does not show {line!r}"
+        showing = [b for b in ran if piece in b.code]
+        assert showing, f"no block runs {piece!r}"
+        for block in showing:
+            assert line in outputs[block], f"{block} printed no {line!r}:\n{outputs[block]}"
+    # The guide ends by deleting its database: the account has none left.
+    reader.wait_for(None)
+    with reader.api() as api:
+        assert api.get("/databases").json() == []
+
+
+# What the troubleshooting tables quote, and a command that makes a client say it. "…" in
+# a quote stands for what differs from one reader to another; so do the names given.
+TROUBLE = (
+    (
+        "connect.md",
+        'FATAL:  password authentication failed for user "dbadmin"',
+        "PGPASSWORD=not-the-password psql \"$DATABASE_URL\" -c 'select 1'",
+    ),
+    (
+        "connect.md",
+        "fe_sendauth: no password supplied",
+        "env -u PGPASSWORD psql \"$DATABASE_URL\" -c 'select 1'",
+    ),
+    (
+        "connect.md",
+        'FATAL:  no pg_hba.conf entry for host "…", user "dbadmin", database "orders", '
+        "no encryption",
+        "psql \"${DATABASE_URL/sslmode=verify-full/sslmode=disable}\" -c 'select 1'",
+    ),
+    (
+        "connect.md",
+        'root certificate file "nexq-databases-ca.pem" does not exist',
+        "cd .. && psql \"$DATABASE_URL\" -c 'select 1'",
+    ),
+    (
+        "connect.md",
+        'root certificate file "/home/you/.postgresql/root.crt" does not exist',
+        "psql \"${DATABASE_URL/&sslrootcert=nexq-databases-ca.pem/}\" -c 'select 1'",
+    ),
+    (
+        "connect.md",
+        "SSL error: certificate verify failed",
+        "psql \"${DATABASE_URL/nexq-databases-ca.pem/another-ca.pem}\" -c 'select 1'",
+    ),
+    (
+        "connect.md",
+        'server certificate for "db.example.com" (and 2 other names) does not match host '
+        'name "10.0.0.5"',
+        'psql "host=db.example.com hostaddr=127.0.0.1 port=$PORT dbname=orders user=dbadmin '
+        "sslmode=verify-full sslrootcert=nexq-databases-ca.pem\" -c 'select 1'",
+    ),
+    (
+        "connect.md",
+        "permission denied to create role",
+        "psql \"$DATABASE_URL\" -c 'CREATE ROLE app LOGIN'",
+    ),
+    (
+        "connect.md",
+        "must be superuser or have privileges of the pg_read_server_files role to COPY from a file",
+        "psql \"$DATABASE_URL\" -c 'CREATE TEMP TABLE lines (line text)' "
+        "-c \"COPY lines FROM '/etc/hostname'\"",
+    ),
+    (
+        "connect.md",
+        "must be superuser or have privileges of the pg_execute_server_program role to "
+        "COPY to or from an external program",
+        'psql "$DATABASE_URL" -c "COPY (SELECT 1) TO PROGRAM \'id\'"',
+    ),
+    (
+        "connect.md",
+        'permission denied to create extension "postgres_fdw"',
+        "psql \"$DATABASE_URL\" -c 'CREATE EXTENSION postgres_fdw'",
+    ),
+    (
+        "connect.md",
+        "HINT:  Must be superuser to create this extension.",
+        "psql \"$DATABASE_URL\" -c 'CREATE EXTENSION dblink'",
+    ),
+    (
+        "connect.md",
+        'syntax error at or near "user"',
+        'psql "$DATABASE_URL" -c "ALTER DATABASE user SET work_mem = \'8MB\'"',
+    ),
+    (
+        "create-database.md",
+        "name: the account has a database named 'orders'.",
+        "dcp databases create orders --plan micro",
+    ),
+    (
+        "create-database.md",
+        "name 'postgres' is reserved; choose another.",
+        "dcp databases create postgres --plan micro",
+    ),
+    (
+        "create-database.md",
+        "name: String should have at least 3 characters",
+        "dcp databases create ab --plan micro",
+    ),
+    (
+        "create-database.md",
+        "plan: 'huge' is not a database plan; choose from micro, small, medium, large.",
+        "dcp databases create big-one --plan huge",
+    ),
+    (
+        "create-database.md",
+        "replicas: high availability is not offered by this installation yet; create the "
+        "database with replicas 0.",
+        "dcp databases create ha-one --plan micro --replicas 1",
+    ),
+    (
+        "create-database.md",
+        "plan: medium needs 2 vCPUs; the account's databases hold 0 of its limit of 1. "
+        "Choose a smaller plan, delete a database or ask for a higher tier.",
+        'DCP_API_KEY="$FREE_KEY" dcp databases create big-one --plan medium',
+    ),
+    (
+        "create-database.md",
+        "This action needs the scope 'databases:write', which the API key lacks.",
+        'DCP_API_KEY="$READ_KEY" dcp databases create read-one --plan micro',
+    ),
+    (
+        "manage-database.md",
+        "The account has no database named 'order'.",
+        "dcp databases show order",
+    ),
+    (
+        "manage-database.md",
+        "not deleted: 'order' is not 'orders'",
+        "echo order | dcp databases delete orders",
+    ),
+)
+
+
+def said(quote: str) -> re.Pattern[str]:
+    """What a client says for ``quote``: its "…" and the example values the guide gives
+    (a home folder, a host, an address, a number of names) stand for anything."""
+    pattern = re.escape(quote).replace("…", ".+?")
+    for example in ("/home/you", "db\\.example\\.com", "10\\.0\\.0\\.5"):
+        pattern = pattern.replace(example, '[^"]+')
+    return re.compile(pattern.replace("2\\ other\\ names", "\\d+\\ other\\ names?"))
+
+
+def test_the_troubleshooting_quotes_what_clients_say(reader: Reader, server: LiveServer) -> None:
+    """Each refusal a table quotes, made to happen: the message is what psql or dcp says."""
+    free = server.account("guide-free@example.com")  # the Free tier's limits, as shipped
+    reader.env["FREE_KEY"] = server.api_key(free)
+    reader.env["READ_KEY"] = server.api_key(reader.email, "read only", ("databases:read",))
+    reader.without_database()
+    made = reader.sh(
+        "dcp databases create orders --plan micro --wait\n"
+        "dcp databases ca -f nexq-databases-ca.pem\n"
+        "export DATABASE_URL=$(dcp -o json databases show orders | jq -r .connection.uri)\n"
+        "export PORT=$(dcp -o json databases show orders | jq -r .connection.port)"
+    )
+    assert made.returncode == 0, made.stderr
+    (reader.work / "another-ca.pem").write_text(tls.new_authority("another").certificate_pem)
+    for page, quote, command in TROUBLE:
+        assert quote in (GUIDE / page).read_text(), f"{page} does not quote {quote!r}"
+        proc = reader.sh(command)
+        assert proc.returncode != 0, f"{command} succeeded"
+        assert said(quote).search(proc.stderr + proc.stdout), (
+            f"{command} did not say {quote!r}:\n{proc.stderr}{proc.stdout}"
+        )
+    reader.without_database()
