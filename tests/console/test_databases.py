@@ -416,9 +416,9 @@ def test_back_up_now_and_restore_from_backup_without_javascript(
     page.get_by_label("Date and time (UTC)").fill("2020-01-01T00:00")
     page.get_by_role("button", name="Restore Database").click()
     error = page.locator("#restore-target-time-error")
-    expect(error).to_contain_text(f"2020-01-01T00:00:00Z is outside '{name}'")
+    expect(error).to_contain_text("2020-01-01T00:00:00Z is outside the recovery window")
     oldest = taken.removesuffix(" UTC").replace(" ", "T")
-    expect(error).to_contain_text(f"recovery window, {oldest}Z to now.")
+    expect(error).to_contain_text(f"of '{name}', {oldest}Z to now.")
     expect(page.get_by_label("Date and time (UTC)")).to_have_value("2020-01-01T00:00")
     expect(page.get_by_role("radio", name="Point in time")).to_be_checked()
     expect(page.get_by_label("Name")).to_have_value(f"{name}-old")
@@ -468,5 +468,5 @@ def test_backup_times_are_written_for_people() -> None:
     assert parse_utc("2027-01-31T12:00:01") - parse_utc("2027-01-31T12:00") == 1
     assert parse_utc("0001-01-01T00:00") < 0
     for wrong in ("", "2027-01-31", "2027-02-30T12:00", "٢٠٢٧-01-31T12:00", "2027-01-31T12:00Z"):
-        with pytest.raises(Invalid, match="restore_to: give the date and time"):
+        with pytest.raises(Invalid, match=r"restore\.target_time: give the date and time"):
             parse_utc(wrong)

@@ -41,8 +41,8 @@ LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}
 FIELDS = {
     "name": ("name", ""),
     "plan": ("plan", ""),
-    "restore_from:": ("source", "restore_from: "),
-    "restore_to:": ("target_time", "restore_to: "),
+    "restore.source:": ("source", "restore.source: "),
+    "restore.target_time:": ("target_time", "restore.target_time: "),
 }
 
 
@@ -109,7 +109,7 @@ def parse_utc(text: str) -> float:
             when = None
     if when is None:
         raise Invalid(
-            "restore_to: give the date and time to restore to, in UTC "
+            "restore.target_time: give the date and time to restore to, in UTC "
             "(e.g. 2027-01-31T12:00:00), or choose Latest."
         )
     return when.timestamp()
@@ -311,7 +311,7 @@ def router(databases: Databases, pages: Pages) -> APIRouter:
         try:
             if mode == RESTORE:
                 if not source:
-                    raise Invalid("restore_from: choose the database to restore from.")
+                    raise Invalid("restore.source: choose the database to restore from.")
                 # The Latest radio wins over a time typed before: that is how a time is reset.
                 target = parse_utc(target_time) if form["restore_point"] == "time" else None
                 # No replicas: the service refuses high availability for now.
@@ -324,7 +324,7 @@ def router(databases: Databases, pages: Pages) -> APIRouter:
             if mode != RESTORE:
                 raise
             # The source named is none of the account's databases: a mistake in the form.
-            return new_page(request, caller, form, f"restore_from: {exc.message}", 400, mode)
+            return new_page(request, caller, form, f"restore.source: {exc.message}", 400, mode)
         except DomainError as exc:
             return new_page(request, caller, form, exc.message, status_of(exc), mode)
         return overview(request, caller, made.database, made.password, "Database created")

@@ -145,7 +145,7 @@ class Databases:
         if restore_from is not None:
             source = self._restorable(principal, restore_from, restore_to)
         elif restore_to is not None:
-            raise Invalid("restore_to: give the database to restore from too.")
+            raise Invalid("restore.source: give the database to restore from too.")
         chosen = self._plans.get(plan)
         if not 0 <= replicas <= MAX_REPLICAS:
             raise Invalid(f"replicas: 0 (no HA) to {MAX_REPLICAS}.")
@@ -184,13 +184,13 @@ class Databases:
     def _restorable(self, principal: Principal, name: str, target: float | None) -> Database:
         source = self.get(principal, name)
         if not source.backups:
-            raise Invalid(f"restore_from: {name!r} has no backups (automated backups are off).")
+            raise Invalid(f"restore.source: {name!r} has no backups (automated backups are off).")
         history = self.backups(principal, name)
         if history.oldest is None or history.latest is None:
-            raise Invalid(f"restore_from: {name!r} has no backup yet; its first is on its way.")
+            raise Invalid(f"restore.source: {name!r} has no backup yet; its first is on its way.")
         if target is not None and not history.oldest <= target <= self._clock():
             raise Invalid(
-                f"restore_to: {_iso(target)} is outside {name!r}'s recovery window, "
+                f"restore.target_time: {_iso(target)} is outside the recovery window of {name!r}, "
                 f"{_iso(history.oldest)} to now."
             )
         return source
