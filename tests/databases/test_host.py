@@ -32,7 +32,7 @@ from tests.databases.live_databases import (
     wait_for,
     wait_status,
 )
-from tests.live import LiveServer
+from tests.live import LiveServer, nexq, nexq_json
 
 # A plan small enough to fill in a test: 96 MiB of data volume.
 TINY = """
@@ -276,3 +276,19 @@ def _verified(database: dict[str, object], password: str, ca: Path) -> bool:
     except psycopg.OperationalError as exc:
         assert "certificate" in str(exc) or "does not match" in str(exc), exc
         return False
+
+
+def test_the_operator_lists_every_account_s_databases_and_retries_one_in_error(
+    host: LiveServer, api: httpx.Client
+) -> None:
+    database, _ = create(api, plan="tiny", backups=False)
+    db_id = database_id(host, database["name"])
+    listed = nexq_json("admin", "databases", "list", data_dir=host.data_dir)
+    mine = [d for d in listed if d["id"] == db_id]
+    assert mine and mine[0]["status"] == "Running" and mine[0]["port"] is not None
+    # A database in Error (as after a failed start) is tried again by the operator.
+    host.sql("UPDATE databases_instances SET status = 'Error', reason = 'x' WHERE id = ?", db_id)
+    retried = nexq_json("admin", "databases", "retry", db_id, data_dir=host.data_dir)
+    assert retried == {"id": db_id, "status": "Running"}
+    unknown = nexq("admin", "databases", "retry", "db-none", data_dir=host.data_dir, check=False)
+    assert unknown.returncode != 0 and "db-none" in unknown.stderr
