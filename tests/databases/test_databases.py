@@ -268,3 +268,39 @@ def _none_live(server: LiveServer) -> bool:
         r[0] for r in server.sql("SELECT id FROM databases_instances WHERE status <> 'Deleted'")
     }
     return {p.name for p in server.databases_dir.glob("db-*")} <= live
+
+
+def test_the_owner_makes_roles_through_the_nexq_functions_and_only_its_own(
+    api: httpx.Client, ca: Path
+) -> None:
+    database, password = create(api, backups=False)
+    with connect(database, password, ca) as session:
+        session.execute("SELECT nexq.create_role('reporting', 'a-long-report-password')")
+        session.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO reporting")
+        with pytest.raises(psycopg.errors.DuplicateObject, match="exists already"):
+            session.execute("SELECT nexq.create_role('reporting', 'x')")
+        for name in ("postgres", "pg_monitor2", "dbadmin", "Bad-Name"):
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match="role name"):
+                session.execute("SELECT nexq.create_role(%s, 'x')", (name,))
+        for call in (
+            "SELECT nexq.set_role_password('postgres', 'x')",
+            "SELECT nexq.drop_role('postgres')",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not made with"):
+                session.execute(call)
+        # The functions' own helpers are not the owner's to call.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("SELECT nexq.made_by_owner('reporting')")
+    as_reporting = {**database, "connection": {**database["connection"], "user": "reporting"}}
+    with connect(as_reporting, "a-long-report-password", ca) as session:
+        assert session.execute("SELECT current_user").fetchone() == ("reporting",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            session.execute("CREATE ROLE sneaky")
+    with connect(database, password, ca) as session:
+        session.execute("SELECT nexq.set_role_password('reporting', 'another-password-here')")
+        session.execute("REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM reporting")
+        session.execute("SELECT nexq.drop_role('reporting')")
+        assert session.execute(
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'reporting'"
+        ).fetchone() == (0,)
+    delete(api, database["name"])

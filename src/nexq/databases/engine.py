@@ -40,6 +40,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from nexq.databases import roles
 from nexq.databases.model import OWNER_ROLE, Plan
 from nexq.databases.tls import ServerCertificate
 
@@ -323,6 +324,8 @@ class Engine:
                     sql.Identifier(database), sql.Identifier(OWNER_ROLE)
                 )
             )
+        with self.connect(database_id, port, database) as conn:
+            conn.execute(roles.functions(OWNER_ROLE))
         self.write_owned(layout.ready, f"{time.time()}\n", 0o644)
 
     def _initdb(self, layout: Layout) -> None:
