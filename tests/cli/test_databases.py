@@ -20,7 +20,14 @@ from tests.live import BURST, LiveServer
 
 _count = iter(range(1_000_000))
 DATABASE_FIELDS = {"name", "status", "reason", "engine", "plan", "high_availability"}
-DATABASE_FIELDS |= {"replicas", "backups", "created_at", "used_bytes", "connection"}
+DATABASE_FIELDS |= {
+    "replicas",
+    "backups",
+    "created_at",
+    "used_bytes",
+    "connection",
+    "restored_from",
+}
 CONNECTION_FIELDS = {"host", "port", "database", "user", "sslmode", "uri", "psql"}
 WHO_AND_HOW = "select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()"
 

@@ -27,6 +27,7 @@ from nexq.cli.dcp_output import (
     EXIT_CONFLICT,
     EXIT_USAGE,
     CliError,
+    confirm_by_typing,
     emit_fields,
     emit_json,
     emit_table,
@@ -92,6 +93,15 @@ def plans(ctx: typer.Context) -> None:
     )
 
 
+Wait = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help=f"Wait until it is Running (at most {WAIT_SECONDS:.0f} s) and say how to connect.",
+    ),
+]
+
+
 @databases_app.command("create")
 def create(
     ctx: typer.Context,
@@ -103,13 +113,7 @@ def create(
     backups: Annotated[
         bool, typer.Option("--backups/--no-backups", help="Automated backups.")
     ] = True,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait",
-            help=f"Wait until it is Running (at most {WAIT_SECONDS:.0f} s) and say how to connect.",
-        ),
-    ] = False,
+    wait: Wait = False,
 ) -> None:
     """Create a database; its owner's password is printed once."""
     st = state(ctx)
@@ -137,13 +141,7 @@ def restore(
     backups: Annotated[
         bool, typer.Option("--backups/--no-backups", help="Automated backups of the new one.")
     ] = True,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait",
-            help=f"Wait until it is Running (at most {WAIT_SECONDS:.0f} s) and say how to connect.",
-        ),
-    ] = False,
+    wait: Wait = False,
 ) -> None:
     """Create NEW_NAME from SOURCE's backups, as SOURCE was at --to; SOURCE is untouched.
     The new database's password is printed once."""
@@ -296,14 +294,7 @@ def delete(ctx: typer.Context, name: Name, yes: Yes = False) -> None:
     with st.client() as api:
         api.get_database(name)  # a wrong name is said before anyone is asked anything
         if not yes:
-            typed = typer.prompt(
-                f"Every table and row of {name} is deleted. Type its name to confirm",
-                default="",
-                show_default=False,
-                err=True,
-            )
-            if typed.strip() != name:
-                raise CliError(f"not deleted: {typed.strip()!r} is not {name!r}", EXIT_USAGE)
+            confirm_by_typing(name, f"Every table and row of {name} is deleted")
         deleting = api.delete_database(name)
     if st.json:
         emit_json(deleting)

@@ -62,6 +62,16 @@ def note(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def confirm_by_typing(name: str, what_goes: str) -> None:
+    """Ask the user to type ``name`` to confirm a deletion (``what_goes``: "Every image of
+    web is deleted"); anything else stops it with a usage error."""
+    typed = typer.prompt(
+        f"{what_goes}. Type its name to confirm", default="", show_default=False, err=True
+    )
+    if typed.strip() != name:
+        raise CliError(f"not deleted: {typed.strip()!r} is not {name!r}", EXIT_USAGE)
+
+
 def emit_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2))
 

@@ -22,6 +22,7 @@ from nexq.cli.dcp_output import (
     EXIT_ERROR,
     EXIT_USAGE,
     CliError,
+    confirm_by_typing,
     emit_fields,
     emit_json,
     emit_table,
@@ -122,14 +123,7 @@ def registries_delete(
     with st.client() as api:
         api.registry(name)  # a wrong name is said before anyone is asked anything
         if not yes:
-            typed = typer.prompt(
-                f"Every image and credential of {name} is deleted. Type its name to confirm",
-                default="",
-                show_default=False,
-                err=True,
-            )
-            if typed.strip() != name:
-                raise CliError(f"not deleted: {typed.strip()!r} is not {name!r}", EXIT_USAGE)
+            confirm_by_typing(name, f"Every image and credential of {name} is deleted")
         api.delete_registry(name)
     st.say(f"Deleted registry {name}")
 
