@@ -5,10 +5,13 @@ for real.
 
 The reader's shell has the variables the guide's overview asks for (DCP_API_URL and
 DCP_API_KEY, an account with raised database limits), dcp, psql, curl and jq on its PATH,
-and a Python with psycopg. When a block prints the owner's password (create,
+and a Python with psycopg. When a block prints the owner's password (create, restore,
 reset-password), the reader keeps it in PGPASSWORD as the guide says: so does the test. A
 block marked ``<!-- not run: reason -->`` needs what no test has (the reader's own values,
-PyPI); every other one runs."""
+PyPI); every other one runs.
+
+The reader reads the pages in order but deletes the guide's database last: Manage backups,
+after Manage a database, backs up and restores the database that page deletes."""
 
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,7 +31,9 @@ from nexq.databases.descriptor import GUIDE as DECLARED
 from nexq.databases.model import check_name, count_refusal
 from nexq.databases.provisioner import STORAGE_FULL
 from nexq.web.guide.library import Guide
+from tests import guide_runner as runner
 from tests.compat.tools import base_env, require
+from tests.guide_runner import Block, ReaderShell
 from tests.live import BURST, LiveServer
 
 GUIDE = Path(__file__).resolve().parents[2] / "src" / "nexq" / "databases" / "guide"
@@ -38,16 +42,12 @@ PAGES = tuple(f"{page.slug}.md" for page in DECLARED.pages)
 DATABASE = "orders"
 # What the reader sets once (overview.md), and so what the test sets for the reader.
 VARIABLES = ("DCP_API_URL", "DCP_API_KEY")
-NOT_RUN = re.compile(r"^<!--\s*not run:\s*(?P<reason>\S.*?)\s*-->$")
-FENCE = re.compile(r"^```(?P<language>\S*)\s*$")
 # A block that makes the guide's database: it runs when there is none to make it again.
-CREATES = re.compile(rf"databases create {DATABASE}\b|-X POST \"\$DCP_API_URL/v1/databases\"(?!/)")
+CREATES = re.compile(rf'databases create {DATABASE}(?![\w-])|"name": "{DATABASE}"')
+# A block that deletes the guide's database: it runs once every other block has.
+DELETES = re.compile(rf"databases delete {DATABASE}(?![\w-])")
 # The owner's password as dcp prints it, or as the API's JSON holds it.
 PASSWORD = re.compile(r'^password:\s+(?P<plain>\S+)$|"password":\s*"(?P<json>[^"]+)"', re.M)
-SETS = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Z_][A-Z0-9_]*)=|read -rs (?P<read>[A-Z_]+)", re.M)
-USES = re.compile(r"\$\{?(?P<name>[A-Z_][A-Z0-9_]*)")
-# What bash itself keeps in the environment it hands on: not the reader's variables.
-SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
 # What the guide shows a block prints: (a piece of the block, a line of its output). Each
 # piece names at least one block; each line is in the guide and in each such block's output.
 SHOWN = (
@@ -63,44 +63,35 @@ SHOWN = (
     ("python3 app.py", "Ada"),
     ("dcp databases nodes orders", "orders-1  primary  running  -"),
     ("dcp databases delete orders --yes", "Deleting database orders: it is gone within seconds"),
+    ("dcp databases backups list orders", "LABEL             TYPE  TAKEN"),
+    ("dcp databases backups list orders", "continuous        WAL"),
+    ("dcp databases backups create orders --wait", "type:     FULL"),
+    ("dcp databases restore orders orders-restored", "restored from: orders as it was at "),
+    ("dcp databases restore orders orders-restored", "database: orders_restored"),
+    ("dcp databases connect orders-restored", " name\n-------\n Grace\n(1 row)"),
+    (
+        "dcp databases delete orders-restored --yes",
+        "Deleting database orders-restored: it is gone within seconds",
+    ),
 )
+WINDOW = re.compile(r"^Recovery window: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ … \S+Z$", re.M)
 SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class Block:
-    page: str
-    line: int
-    code: str
-    not_run: str | None
-
-    def __str__(self) -> str:
-        return f"{self.page}:{self.line}"
-
-
-def blocks(page: str) -> list[Block]:
-    """The ```sh blocks of a page, each with the reason it is not run, if it says one."""
-    found: list[Block] = []
-    lines = (GUIDE / page).read_text().splitlines()
-    index = 0
-    while index < len(lines):
-        opened = FENCE.match(lines[index])
-        if opened is None:
-            index += 1
-            continue
-        end = next((n for n in range(index + 1, len(lines)) if lines[n].strip() == "```"), None)
-        assert end is not None, f"{page}:{index + 1}: a code block is never closed"
-        if opened["language"] == "sh":
-            before = next((lines[n] for n in range(index - 1, -1, -1) if lines[n].strip()), "")
-            marked = NOT_RUN.match(before.strip())
-            code = "\n".join(lines[index + 1 : end])
-            found.append(Block(page, index + 1, code, marked["reason"] if marked else None))
-        index = end + 1
-    return found
+# The page that backs up and restores the guide's database: it starts once that database
+# has its first full backup, as a reader's database has had for long by then.
+BACKUPS_PAGE = "manage-backups.md"
 
 
 def every_block() -> list[Block]:
-    return [block for page in PAGES for block in blocks(page)]
+    return runner.every_block(GUIDE, PAGES)
+
+
+def reading_order() -> list[Block]:
+    """The blocks that run, in the order the reader runs them: the pages' order, but the
+    guide's database deleted last."""
+    run = [b for b in every_block() if not b.not_run]
+    return [b for b in run if not DELETES.search(b.code)] + [
+        b for b in run if DELETES.search(b.code)
+    ]
 
 
 def text_of(pages: tuple[str, ...] = PAGES) -> str:
@@ -113,17 +104,7 @@ def lines_of(output: str) -> str:
 
 
 def test_the_guide_has_its_pages_and_says_why_a_block_is_not_run() -> None:
-    assert sorted(p.name for p in GUIDE.glob("*.md")) == sorted(PAGES)
-    for page in PAGES:
-        text = (GUIDE / page).read_text()
-        assert blocks(page), f"{page} has no ```sh block"
-        # commands in any other fence would escape this test
-        for language in ("bash", "shell", "console", "zsh"):
-            assert f"```{language}\n" not in text, f"{page}: a ```{language} block"
-        marks = [line for line in text.splitlines() if line.strip().startswith("<!-- not run")]
-        assert len(marks) == sum(b.not_run is not None for b in blocks(page)), (
-            f"{page}: a 'not run' comment that is not right before a ```sh block, or has no reason"
-        )
+    runner.check_pages(GUIDE, PAGES)
 
 
 def test_the_guide_asks_for_the_variables_the_test_sets() -> None:
@@ -131,13 +112,9 @@ def test_the_guide_asks_for_the_variables_the_test_sets() -> None:
     those a block of the guide sets: no command depends on something left unsaid."""
     settings = [b for b in every_block() if b.not_run and "export DCP_API_URL=" in b.code]
     assert len(settings) == 1 and settings[0].page == PAGES[0], settings
-    named = {m["name"] or m["read"] for m in SETS.finditer(settings[0].code)}
-    assert named == set(VARIABLES)
-    assigned = {m["name"] or m["read"] for b in every_block() for m in SETS.finditer(b.code)}
+    assert runner.variables_set(settings[0]) == set(VARIABLES)
+    assigned = runner.check_every_variable_is_set(every_block())
     assert "PGPASSWORD" in assigned  # the password shown once, kept as the guide says
-    for block in every_block():
-        unknown = {m["name"] for m in USES.finditer(block.code)} - assigned
-        assert not unknown, f"{block}: {sorted(unknown)} is set nowhere in the guide"
 
 
 def test_every_link_reaches_a_page_and_its_anchor() -> None:
@@ -165,7 +142,7 @@ def test_the_guide_quotes_what_nexq_says() -> None:
     assert refused.value.message in text
 
 
-class Reader:
+class Reader(ReaderShell):
     """The reader's shell (its environment and working directory) and their account."""
 
     def __init__(self, server: LiveServer, root: Path) -> None:
@@ -180,10 +157,8 @@ class Reader:
             database_storage_bytes="unlimited",
         )
         self.api_key = server.api_key(self.email, "the reader's key")
-        self.work = root / "work"
+        super().__init__(base_env(root), root / "work", root / "env", timeout=SECONDS)
         self.work.mkdir(parents=True)
-        self.saved = root / "env"
-        self.env = base_env(root)
         # dcp and a Python with psycopg, as `pip install 'psycopg[binary]'` gives the reader
         self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env['PATH']}"
         self.env.update(
@@ -195,21 +170,8 @@ class Reader:
     def sh(self, script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``script`` in the reader's shell; the variables it exports stay set, and a
         password it prints is kept in PGPASSWORD, as the reader keeps it."""
-        proc = subprocess.run(
-            [require("bash"), "-c", f"set -euo pipefail\n{script}\nenv -0 > {self.saved}"],
-            env=self.env,
-            cwd=cwd or self.work,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=SECONDS,
-            check=False,
-        )
+        proc = super().sh(script, cwd)
         if proc.returncode == 0:
-            for entry in self.saved.read_text().split("\0"):
-                name, _, value = entry.partition("=")
-                if name and name not in SHELL_OWN:
-                    self.env[name] = value
             shown = PASSWORD.search(proc.stdout)
             if shown:
                 self.env["PGPASSWORD"] = shown["plain"] or shown["json"]
@@ -234,6 +196,18 @@ class Reader:
             assert now != "Error", f"{name} is in Error"
             assert time.monotonic() < deadline, f"{name} is {now}, not {status}"
             time.sleep(0.2)
+
+    def wait_for_backup(self, name: str = DATABASE) -> None:
+        """Poll until the database has its first full backup: its recovery window opens."""
+        deadline = time.monotonic() + SECONDS
+        while True:
+            with self.api() as api:
+                found = api.get(f"/databases/{name}/backups")
+            assert found.status_code == 200, found.text
+            if found.json()["recovery_window"]["oldest"] is not None:
+                return
+            assert time.monotonic() < deadline, f"{name} has no full backup after {SECONDS} s"
+            time.sleep(0.5)
 
     def without_database(self, name: str = DATABASE) -> None:
         """No database ``name``: deleted (once Running, so that no provisioning is under
@@ -268,22 +242,19 @@ def reader(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def test_every_sh_block_of_the_guide_runs_as_written(reader: Reader) -> None:
     ran: list[Block] = []
     outputs: dict[Block, str] = {}
-    for block in every_block():
-        if block.not_run:
-            continue
+    for block in reading_order():
         if CREATES.search(block.code):
             reader.without_database()
+        if block.page == BACKUPS_PAGE and not any(b.page == BACKUPS_PAGE for b in ran):
+            reader.wait_for_backup()
         proc = reader.sh(block.code)
         if proc.returncode != 0:
-            pytest.fail(
-                f"{block} exited with {proc.returncode}:\n{block.code}\n"
-                f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}",
-                pytrace=False,
-            )
+            runner.failed(block, proc)
         outputs[block] = lines_of(proc.stdout + proc.stderr)
         ran.append(block)
 
-    assert ran == [b for b in every_block() if not b.not_run]
+    assert ran == reading_order()
+    assert [b for b in ran if DELETES.search(b.code)] == [ran[-1]]
     shown = text_of()
     for piece, line in SHOWN:
         assert line in shown, f"the guide does not show {line!r}"
@@ -291,8 +262,14 @@ def test_every_sh_block_of_the_guide_runs_as_written(reader: Reader) -> None:
         assert showing, f"no block runs {piece!r}"
         for block in showing:
             assert line in outputs[block], f"{block} printed no {line!r}:\n{outputs[block]}"
-    # The guide ends by deleting its database: the account has none left.
+    # The window the list ends with: two times, as `dcp databases restore --to` takes them.
+    (listed,) = [b for b in ran if b.code == "dcp databases backups list orders"]
+    assert WINDOW.search(outputs[listed]), outputs[listed]
+    assert WINDOW.search(shown)
+    # The guide ends by deleting its database and its restored copies: none is left.
     reader.wait_for(None)
+    for copy in ("orders-restored", "orders-latest"):
+        reader.wait_for(None, copy)
     with reader.api() as api:
         assert api.get("/databases").json() == []
 
@@ -417,6 +394,55 @@ TROUBLE = (
         "not deleted: 'order' is not 'orders'",
         "echo order | dcp databases delete orders",
     ),
+    (
+        BACKUPS_PAGE,
+        "restore.source: 'ledger' has no backups (automated backups are off).",
+        "dcp databases create ledger --plan micro --no-backups > /dev/null\n"
+        "dcp databases restore ledger ledger-copy --plan micro",
+    ),
+    (BACKUPS_PAGE, "'ledger' has automated backups off.", "dcp databases backups create ledger"),
+    (
+        BACKUPS_PAGE,
+        "--to '2027-01-31T12:00:00' has no time zone: give one, e.g. 2027-01-31T12:00:00Z (UTC) "
+        "or 2027-01-31T13:00:00+01:00",
+        "dcp databases restore orders orders-copy --plan micro --to 2027-01-31T12:00:00",
+    ),
+    (
+        BACKUPS_PAGE,
+        "restore.target_time: give a time zone (e.g. 2027-01-31T12:00:00Z).",
+        'curl --fail-with-body -sS -X POST "$DCP_API_URL/v1/databases" '
+        '-H "Authorization: Bearer $DCP_API_KEY" -H "Content-Type: application/json" '
+        """-d '{"name": "orders-copy", "plan": "micro", """
+        """"restore": {"source": "orders", "target_time": "2027-01-31T12:00:00"}}'""",
+    ),
+    (
+        BACKUPS_PAGE,
+        "--to 'yesterday' is not a time: give ISO 8601 with a zone, e.g. 2027-01-31T12:00:00Z",
+        "dcp databases restore orders orders-copy --plan micro --to yesterday",
+    ),
+    (
+        BACKUPS_PAGE,
+        "The account has no database named 'order'.",
+        "dcp databases restore order orders-copy --plan micro",
+    ),
+)
+# Quoted of a database that is being made, before its first full backup: it has none until
+# it runs, and the first is taken seconds after that.
+BEFORE_FIRST_BACKUP = (
+    (
+        BACKUPS_PAGE,
+        "restore.source: 'orders' has no backup yet; its first is on its way.",
+        "dcp databases restore orders orders-copy --plan micro",
+    ),
+)
+# Quoted of a database with a recovery window: once its first full backup is taken.
+WITH_WINDOW = (
+    (
+        BACKUPS_PAGE,
+        "restore.target_time: 2020-01-31T12:00:00Z is outside the recovery window of 'orders', "
+        "… to now.",
+        "dcp databases restore orders orders-copy --plan micro --to 2020-01-31T12:00:00Z",
+    ),
 )
 
 
@@ -429,25 +455,53 @@ def said(quote: str) -> re.Pattern[str]:
     return re.compile(pattern.replace("2\\ other\\ names", "\\d+\\ other\\ names?"))
 
 
+def provoke(reader: Reader, page: str, quote: str, command: str, refused: bool = True) -> None:
+    """``command`` says what ``page`` quotes, and fails (unless not ``refused``)."""
+    assert quote in (GUIDE / page).read_text(), f"{page} does not quote {quote!r}"
+    proc = reader.sh(command)
+    assert (proc.returncode != 0) == refused, f"{command} exited with {proc.returncode}"
+    assert said(quote).search(proc.stderr + proc.stdout), (
+        f"{command} did not say {quote!r}:\n{proc.stderr}{proc.stdout}"
+    )
+
+
 def test_the_troubleshooting_quotes_what_clients_say(reader: Reader, server: LiveServer) -> None:
-    """Each refusal a table quotes, made to happen: the message is what psql or dcp says."""
+    """Each refusal a table quotes, made to happen: the message is what psql, dcp or the API
+    (through curl) says."""
     free = server.account("guide-free@example.com")  # the Free tier's limits, as shipped
     reader.env["FREE_KEY"] = server.api_key(free)
     reader.env["READ_KEY"] = server.api_key(reader.email, "read only", ("databases:read",))
     reader.without_database()
-    made = reader.sh(
-        "dcp databases create orders --plan micro --wait\n"
+    made = reader.sh("dcp databases create orders --plan micro")
+    assert made.returncode == 0, made.stderr
+    for page, quote, command in BEFORE_FIRST_BACKUP:
+        provoke(reader, page, quote, command)
+    provoke(
+        reader,
+        BACKUPS_PAGE,
+        "Recovery window: none yet (the first full backup is on its way)",
+        "dcp databases backups list orders",
+        refused=False,
+    )
+    reader.wait_for("Running")
+    ready = reader.sh(
         "dcp databases ca -f nexq-databases-ca.pem\n"
         "export DATABASE_URL=$(dcp -o json databases show orders | jq -r .connection.uri)\n"
         "export PORT=$(dcp -o json databases show orders | jq -r .connection.port)"
     )
-    assert made.returncode == 0, made.stderr
+    assert ready.returncode == 0, ready.stderr
     (reader.work / "another-ca.pem").write_text(tls.new_authority("another").certificate_pem)
     for page, quote, command in TROUBLE:
-        assert quote in (GUIDE / page).read_text(), f"{page} does not quote {quote!r}"
-        proc = reader.sh(command)
-        assert proc.returncode != 0, f"{command} succeeded"
-        assert said(quote).search(proc.stderr + proc.stdout), (
-            f"{command} did not say {quote!r}:\n{proc.stderr}{proc.stdout}"
-        )
+        provoke(reader, page, quote, command)
+    provoke(
+        reader,
+        BACKUPS_PAGE,
+        "Recovery window: none (automated backups are off)",
+        "dcp databases backups list ledger",
+        refused=False,
+    )
+    reader.wait_for_backup()
+    for page, quote, command in WITH_WINDOW:
+        provoke(reader, page, quote, command)
+    reader.without_database("ledger")
     reader.without_database()

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from nexq.registry.descriptor import GUIDE as DECLARED
+from tests import guide_runner as runner
 from tests.compat.tools import base_env, require
+from tests.guide_runner import Block, ReaderShell
 from tests.live import BURST, LiveServer
 from tests.registry.clients import DockerDaemon, release
 from tests.registry.images import build_busybox_image
@@ -42,64 +42,16 @@ VARIABLES = (
     "DCP_API_URL",
     "DCP_API_KEY",
 )
-NOT_RUN = re.compile(r"^<!--\s*not run:\s*(?P<reason>\S.*?)\s*-->$")
-FENCE = re.compile(r"^```(?P<language>\S*)\s*$")
 # A block that makes the guide's registry runs when there is none to make it again.
 CREATES = re.compile(rf"registry create {REGISTRY}\b|-X POST \"\$DCP_API_URL/v1/registries\"")
-SETS = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Z_][A-Z0-9_]*)=|read -rs (?P<read>[A-Z_]+)", re.M)
-USES = re.compile(r"\$\{?(?P<name>[A-Z_][A-Z0-9_]*)")
-# What bash itself keeps in the environment it hands on: not the reader's variables.
-SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
-
-
-@dataclass(frozen=True)
-class Block:
-    page: str
-    line: int
-    code: str
-    not_run: str | None
-
-    def __str__(self) -> str:
-        return f"{self.page}:{self.line}"
-
-
-def blocks(page: str) -> list[Block]:
-    """The ```sh blocks of a page, each with the reason it is not run, if it says one."""
-    found: list[Block] = []
-    lines = (GUIDE / page).read_text().splitlines()
-    index = 0
-    while index < len(lines):
-        opened = FENCE.match(lines[index])
-        if opened is None:
-            index += 1
-            continue
-        end = next((n for n in range(index + 1, len(lines)) if lines[n].strip() == "```"), None)
-        assert end is not None, f"{page}:{index + 1}: a code block is never closed"
-        if opened["language"] == "sh":
-            before = next((lines[n] for n in range(index - 1, -1, -1) if lines[n].strip()), "")
-            marked = NOT_RUN.match(before.strip())
-            code = "\n".join(lines[index + 1 : end])
-            found.append(Block(page, index + 1, code, marked["reason"] if marked else None))
-        index = end + 1
-    return found
 
 
 def every_block() -> list[Block]:
-    return [block for page in PAGES for block in blocks(page)]
+    return runner.every_block(GUIDE, PAGES)
 
 
 def test_the_guide_has_its_pages_and_says_why_a_block_is_not_run() -> None:
-    assert sorted(p.name for p in GUIDE.glob("*.md")) == sorted(PAGES)
-    for page in PAGES:
-        text = (GUIDE / page).read_text()
-        assert blocks(page), f"{page} has no ```sh block"
-        # commands in any other fence would escape this test
-        for language in ("bash", "shell", "console", "zsh"):
-            assert f"```{language}\n" not in text, f"{page}: a ```{language} block"
-        marks = [line for line in text.splitlines() if line.strip().startswith("<!-- not run")]
-        assert len(marks) == sum(b.not_run is not None for b in blocks(page)), (
-            f"{page}: a 'not run' comment that is not right before a ```sh block, or has no reason"
-        )
+    runner.check_pages(GUIDE, PAGES)
 
 
 def test_the_guide_asks_for_the_variables_the_test_sets() -> None:
@@ -107,15 +59,11 @@ def test_the_guide_asks_for_the_variables_the_test_sets() -> None:
     those a block of the guide sets: no command depends on something left unsaid."""
     settings = [b for b in every_block() if b.not_run and "export NEXQ_REGISTRY=" in b.code]
     assert len(settings) == 1, settings
-    named = {m["name"] or m["read"] for m in SETS.finditer(settings[0].code)}
-    assert named == set(VARIABLES)
-    assigned = {m["name"] or m["read"] for b in every_block() for m in SETS.finditer(b.code)}
-    for block in every_block():
-        unknown = {m["name"] for m in USES.finditer(block.code)} - assigned
-        assert not unknown, f"{block}: {sorted(unknown)} is set nowhere in the guide"
+    assert runner.variables_set(settings[0]) == set(VARIABLES)
+    runner.check_every_variable_is_set(every_block())
 
 
-class Reader:
+class Reader(ReaderShell):
     """The reader's shell (its environment and working directory), their account, and the
     registry ``team-images`` the guide's blocks act on."""
 
@@ -124,11 +72,10 @@ class Reader:
         email = server.account(f"guide-reader-{id(self)}@example.com")
         server.raise_limits(email, api_rps=BURST)  # dcp and curl, block after block
         self.api_key = server.api_key(email, "the reader's key")
-        self.work = root / "work"
-        self.work.mkdir(parents=True)
         self.run_dir = Path(tempfile.mkdtemp(prefix="nq-guide-", dir="/tmp"))  # short: sockets
+        super().__init__(base_env(root), root / "work", self.run_dir / "env", timeout=180)
+        self.work.mkdir(parents=True)
         host = f"127.0.0.1:{server.registry_port}"
-        self.env = base_env(root)
         self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env['PATH']}"  # dcp
         self.env.update(
             NEXQ_REGISTRY=host,
@@ -170,26 +117,6 @@ class Reader:
             CONTAINERS_STORAGE_CONF=str(self.root / "storage.conf"),
             XDG_RUNTIME_DIR=str(run),
         )
-
-    def sh(self, script: str) -> subprocess.CompletedProcess[str]:
-        """Run ``script`` in the reader's shell; the variables it exports stay set."""
-        saved = self.run_dir / "env"
-        proc = subprocess.run(
-            [require("bash"), "-c", f"set -euo pipefail\n{script}\nenv -0 > {saved}"],
-            env=self.env,
-            cwd=self.work,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        if proc.returncode == 0:
-            for entry in saved.read_text().split("\0"):
-                name, _, value = entry.partition("=")
-                if name and name not in SHELL_OWN:
-                    self.env[name] = value
-        return proc
 
     def setup(self, script: str) -> None:
         proc = self.sh(script)
@@ -259,11 +186,7 @@ def test_every_sh_block_of_the_guide_runs_as_written(reader: Reader) -> None:
             reader.with_registry()
         proc = reader.sh(block.code)
         if proc.returncode != 0:
-            pytest.fail(
-                f"{block} exited with {proc.returncode}:\n{block.code}\n"
-                f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}",
-                pytrace=False,
-            )
+            runner.failed(block, proc)
         ran.append(block)
 
     assert ran == [b for b in every_block() if not b.not_run]

@@ -37,6 +37,7 @@ GUIDE = GuideSection(
         GuidePage("create-database", "Create a database"),
         GuidePage("connect", "Connect to a database"),
         GuidePage("manage-database", "Manage a database"),
+        GuidePage("manage-backups", "Manage backups"),
     ),
 )
 # How often the provisioner brings every database to its state: a new database is Running
