@@ -250,7 +250,14 @@ def build(settings: Settings) -> Nexq:
     repository = BackupRepository(settings)
     backups = Backups(engine, repository)
     databases = Databases(
-        database_store, database_plans, engine, box, settings.databases_endpoint, backups, limits
+        database_store,
+        database_plans,
+        engine,
+        box,
+        settings.databases_endpoint,
+        backups,
+        limits,
+        default_backup_days=settings.databases_backup_days,
     )
     nexq = Nexq(
         settings=settings,

@@ -322,6 +322,16 @@ TROUBLE = (
     ),
     (
         "connect.md",
+        "role name …: 1 to 63 lowercase letters, digits and _…",
+        "psql \"$DATABASE_URL\" -c \"SELECT nexq.create_role('Bad', 'x')\"",
+    ),
+    (
+        "connect.md",
+        "role … was not made with nexq.create_role",
+        'psql "$DATABASE_URL" -c "SELECT nexq.drop_role(\'postgres\')"',
+    ),
+    (
+        "connect.md",
         "must be superuser or have privileges of the pg_read_server_files role to COPY from a file",
         "psql \"$DATABASE_URL\" -c 'CREATE TEMP TABLE lines (line text)' "
         "-c \"COPY lines FROM '/etc/hostname'\"",

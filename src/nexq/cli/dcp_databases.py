@@ -176,6 +176,10 @@ def show(ctx: typer.Context, name: Name) -> None:
         "used": None if used is None else size(used),
         "created_at": found["created_at"],
     }
+    restored = found.get("restored_from")
+    if restored:
+        point = restored["target_time"] or "its latest point"
+        fields["restored from"] = f"{restored['source'] or '(deleted)'}, as it was at {point}"
     emit_fields(fields | _connection_fields(found))
 
 

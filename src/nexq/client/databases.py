@@ -5,7 +5,7 @@ The answers are the REST shapes as they are: dcp prints them unchanged with ``-o
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict, cast
+from typing import Literal, NotRequired, TypedDict, cast
 
 from nexq.client.paths import Plumbing, segment
 
@@ -30,6 +30,11 @@ class DatabaseConnection(TypedDict):
     psql: str
 
 
+class Restored(TypedDict):
+    source: str | None  # null once the source is deleted
+    target_time: str | None  # null: its latest point
+
+
 class Database(TypedDict):
     name: str
     status: DatabaseStatus
@@ -42,6 +47,7 @@ class Database(TypedDict):
     created_at: str
     used_bytes: int | None  # None unless Running
     connection: DatabaseConnection
+    restored_from: NotRequired[Restored | None]  # set for a database made from backups
 
 
 class CreatedDatabase(Database):

@@ -375,6 +375,7 @@ def router(databases: Databases, pages: Pages) -> APIRouter:
             running=running,
             waiting=waiting,
             requested=database.backup_requested_at is not None,
+            retention_days=databases.retention_days(database.account_id),
             error=error,
             utc_text=utc_text,
             restore_url=f"{LIST}/new?" + urlencode({"mode": RESTORE, "source": database.name}),

@@ -100,7 +100,9 @@ class Databases:
         backups: Backups,
         quotas: Quotas | None = None,
         clock: Callable[[], float] = time.time,
+        default_backup_days: int = 7,
     ) -> None:
+        self._default_backup_days = default_backup_days
         self._backups = backups
         self._store = store
         self._plans = plans
@@ -292,6 +294,10 @@ class Databases:
         """How many days the account's tier keeps backups (None: the installation's)."""
         days = self._quotas.limit(account_id, BACKUP_DAYS_LIMIT)
         return max(1, days) if days is not None else None
+
+    def retention_days(self, account_id: str) -> int:
+        """How many days the account's backups are kept."""
+        return self.backup_days(account_id) or self._default_backup_days
 
     def backup_key(self, make: Callable[[], tuple[str, str, str]]) -> tuple[str, str, str]:
         """(bucket, key id, secret) of the backup repository: made once by ``make``, then
