@@ -76,6 +76,12 @@ def test_new_accounts_get_the_free_tier(server: LiveServer) -> None:
         "registry_storage_bytes": 5_000_000_000,
         "registry_rps": 2000,
         "registry_credentials": 10,
+        "databases": 1,
+        "database_vcpus": 1,
+        "database_memory_bytes": 512 * 1024**2,
+        "database_storage_bytes": 1024**3,
+        "database_replicas": 0,
+        "database_backup_days": 7,
     }
     page = api.get("/v1/account/limits").json()
     assert page["tier"] == {"id": "free", "name": "Free"}
