@@ -96,12 +96,18 @@ def _remove_databases() -> None:
 
 
 def _alive(pid: int) -> bool:
-    """Running: neither gone nor a zombie (which holds no socket any more)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    """Running: neither gone nor a zombie (which holds no socket any more). Every thread
+    counts: a killed process whose main thread is a zombie still holds its sockets while
+    another of its threads finishes a system call it cannot leave (a sync to disk, a loop
+    device being set up), and a server started meanwhile is answered by them."""
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        if stat.rpartition(")")[2].split()[0] != "Z":
+            return True
+    return False
 
 
 def _children(pid: int) -> list[int]:

@@ -76,13 +76,16 @@ def test_backups_and_point_in_time_restore(
     password = created["password"]
     assert created["status"] == "Running" and created["backups"] is True
 
-    # The first full backup is taken once it runs: the recovery window starts there.
+    # The first full backup is taken once it runs: the recovery window opens the second
+    # after it stopped (pgBackRest keeps stop times to the second).
     first = wait_for(lambda: full_backups(customer, source), 30, "the first full backup")
     assert first[0]["size"] > 0 and first[0]["duration_seconds"] >= 0
     listed = customer.json("databases", "backups", "list", source)
     assert settled(listed) == settled(rest(server, customer, f"/databases/{source}/backups").json())
     window = listed["recovery_window"]
-    assert window["oldest"] == first[0]["taken_at"] and window["latest"] >= window["oldest"]
+    taken = datetime.fromisoformat(first[0]["taken_at"])
+    assert (datetime.fromisoformat(window["oldest"]) - taken).total_seconds() == 1
+    assert window["latest"] >= first[0]["taken_at"]
     table = customer("databases", "backups", "list", source).stdout.splitlines()
     assert table[0].split() == ["LABEL", "TYPE", "TAKEN", "SIZE", "DURATION"]
     assert table[1].split()[:3] == [first[0]["label"], "FULL", first[0]["taken_at"]]

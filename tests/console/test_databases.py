@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from nexq.core.errors import Invalid
-from nexq.databases.console import ago, parse_utc, took
+from nexq.databases.console import ago, parse_utc, took, utc_text
 from tests.console.conftest import TIMEOUT, Tab, csrf_of, make_account
 from tests.console.test_storage import confirm_dialog
 from tests.live import LiveServer
@@ -385,8 +385,9 @@ def test_back_up_now_and_restore_from_backup_without_javascript(
     )
     taken = first.locator("time").get_attribute("title") or ""
     assert UTC_SECOND.match(taken), taken
-    # The window opens with the first full backup.
-    expect(page.locator("#recovery-oldest")).to_have_text(taken)
+    # The window opens the second after the first full backup stopped.
+    opens = parse_utc(taken.removesuffix(" UTC").replace(" ", "T")) + 1
+    expect(page.locator("#recovery-oldest")).to_have_text(utc_text(opens))
     expect(page.locator("#recovery-latest")).to_have_text(UTC_SECOND)
     assert page.locator("#recovery-latest").inner_text() >= taken
 
@@ -407,7 +408,7 @@ def test_back_up_now_and_restore_from_backup_without_javascript(
     expect(page.get_by_label("Source database")).to_have_value(name)
     expect(page.get_by_role("radio", name="Latest")).to_be_checked()
     expect(page.locator("#restore-window")).to_contain_text(
-        f"Recovery window of {name}: from {taken} to "
+        f"Recovery window of {name}: from {utc_text(opens)} to "
     )
 
     # Out of the window: refused on the form, the input kept.
@@ -417,7 +418,7 @@ def test_back_up_now_and_restore_from_backup_without_javascript(
     page.get_by_role("button", name="Restore Database").click()
     error = page.locator("#restore-target-time-error")
     expect(error).to_contain_text("2020-01-01T00:00:00Z is outside the recovery window")
-    oldest = taken.removesuffix(" UTC").replace(" ", "T")
+    oldest = utc_text(opens).removesuffix(" UTC").replace(" ", "T")
     expect(error).to_contain_text(f"of '{name}', {oldest}Z to now.")
     expect(page.get_by_label("Date and time (UTC)")).to_have_value("2020-01-01T00:00")
     expect(page.get_by_role("radio", name="Point in time")).to_be_checked()

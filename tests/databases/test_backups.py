@@ -56,6 +56,11 @@ def test_point_in_time_restore_into_a_new_database(api: httpx.Client, ca: Path) 
     # The first full backup is taken once the database runs: the window starts there.
     first = wait_for(lambda: full_backups(api, name), 60, "the first full backup")
     assert first[0]["size"] > 0 and first[0]["label"].endswith("F")  # type: ignore[union-attr]
+    # The window opens the second after the backup stopped: the writes below come later.
+    oldest = datetime.fromisoformat(backups_of(api, name)["recovery_window"]["oldest"])  # type: ignore[index]
+    taken = datetime.fromisoformat(first[0]["taken_at"])  # type: ignore[arg-type]
+    assert (oldest - taken).total_seconds() == 1
+    wait_for(lambda: time.time() > oldest.timestamp(), 5, "the recovery window open")
     with connect(source, password, ca) as session:
         session.execute("CREATE TABLE orders (id int, item text)")
         session.execute("CREATE TABLE audit (note text)")

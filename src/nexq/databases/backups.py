@@ -171,7 +171,10 @@ pg1-user=postgres
             )
             for b in found.get("backup", [])
         ]
-        oldest = backups[0].taken_at if backups else None
+        # pgBackRest keeps a backup's stop time to the second (cut down) and restores to a
+        # target only from a backup that stopped in an earlier second: the window opens at
+        # the next whole second.
+        oldest = backups[0].taken_at + 1 if backups else None
         archived = self._last_archived(database_id, port)
         latest = (
             max([t for t in (archived, backups[-1].taken_at if backups else None) if t] or [0.0])
