@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # A command each, or command:package where Debian's package is named otherwise.
 TOOLS := rclone s3cmd restic chromium nginx skopeo podman buildah docker-registry \
-	busybox:busybox-static htpasswd:apache2-utils dockerd:docker.io pgbackrest mkfs.ext4:e2fsprogs
+	busybox:busybox-static htpasswd:apache2-utils dockerd:docker.io pgbackrest mkfs.ext4:e2fsprogs \
+	systemd-analyze:systemd
 
 .PHONY: run check test test-postgresql test-cluster unit lint types imports tools bench compat-doc clean
 

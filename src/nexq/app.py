@@ -34,6 +34,7 @@ from nexq.core.errors import Forbidden, NotFound
 from nexq.core.generation import GenerationWatch
 from nexq.core.identity import Principal, ScopeCatalog
 from nexq.core.ids import random_string
+from nexq.core.job_log import JobLog
 from nexq.core.keyring import SealedStore, open_box
 from nexq.core.postgres import PostgresDatabase
 from nexq.core.ratelimit import RateLimiter
@@ -47,7 +48,7 @@ from nexq.databases.plans import load_plans as load_database_plans
 from nexq.databases.provisioner import Capacity, Provisioner
 from nexq.databases.service import Databases
 from nexq.databases.store import SqlDatabases
-from nexq.platform import Job, Package, Service, guides, metered
+from nexq.platform import Job, Package, Service, censuses, guides, metered
 from nexq.platform import limits as platform_limits
 from nexq.registry.access import RegistryAuth
 from nexq.registry.content import Content
@@ -446,15 +447,19 @@ def services(nexq: Nexq) -> list[Service]:
 
 
 def start_jobs(
-    jobs: Sequence[Job], stop: threading.Event, db: sql.Database
+    jobs: Sequence[Job], stop: threading.Event, db: sql.Database, job_log: JobLog
 ) -> list[threading.Thread]:
     """One thread per lane of background jobs, each job run every ``every`` seconds (a job
-    ``once`` only while this process holds its lease in ``db``)."""
+    ``once`` only while this process holds its lease in ``db``); each run is told to
+    ``job_log``."""
     lanes: dict[str, list[Job]] = {}
     for job in jobs:
         lanes.setdefault(job.lane, []).append(job)
+        job_log.register(job.name, job.every, job.once)
     threads = [
-        threading.Thread(target=_run_lane, args=(lane, stop, db), name=f"nexq-{name}", daemon=True)
+        threading.Thread(
+            target=_run_lane, args=(lane, stop, db, job_log), name=f"nexq-{name}", daemon=True
+        )
         for name, lane in lanes.items()
     ]
     for thread in threads:
@@ -462,7 +467,7 @@ def start_jobs(
     return threads
 
 
-def _run_lane(jobs: list[Job], stop: threading.Event, db: sql.Database) -> None:
+def _run_lane(jobs: list[Job], stop: threading.Event, db: sql.Database, job_log: JobLog) -> None:
     due = {job.name: time.monotonic() + job.every for job in jobs}
     leases = {job.name: db.lease(job.name) for job in jobs if job.once}
     try:
@@ -471,11 +476,16 @@ def _run_lane(jobs: list[Job], stop: threading.Event, db: sql.Database) -> None:
                 if time.monotonic() < due[job.name]:
                     continue
                 due[job.name] = time.monotonic() + job.every
+                started, clock = time.time(), time.monotonic()
+                failure: Exception | None = None
                 try:
-                    if job.name not in leases or leases[job.name].held():
-                        job.run()
-                except Exception:
+                    if job.name in leases and not leases[job.name].held():
+                        continue  # another process runs it: nothing to report
+                    job.run()
+                except Exception as exc:
+                    failure = exc
                     log.exception("%s failed; retrying later", job.name)
+                job_log.ran(job.name, started, time.monotonic() - clock, failure)
     finally:
         for lease in leases.values():
             lease.release()
@@ -532,7 +542,12 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     found = services(nexq)
     watch = nexq.directory.watch
     auth = Authorizer(BearerTokens(nexq.accounts, nexq.api_keys, watch), nexq.limits, rates)
-    app = rest_app([router for s in found for router in s.rest(auth)], auth)
+    routers = [router for s in found for router in s.rest(auth)]
+    if nexq.settings.metrics:
+        from nexq.web.rest import metrics
+
+        routers.append(metrics.router(auth, censuses(found)))
+    app = rest_app(routers, auth)
     navigation = tuple(s.navigation for s in found if s.navigation is not None)
     guide = Guide(guides(found))
     layout = Layout(

@@ -17,6 +17,7 @@ from nexq.core.db import Schema
 from nexq.core.identity import Scope
 from nexq.core.metering import Meter, Metered, MeterProvider
 from nexq.core.quotas import Limit
+from nexq.core.telemetry import Census
 
 if TYPE_CHECKING:  # the operator's commands build services without loading the web stack
     from fastapi import APIRouter
@@ -94,6 +95,9 @@ class Service:
     # Its pages of the user guide (/docs/<name>/…), shipped in its package; a service
     # without pages has no section in the guide.
     guide: GuideSection | None = None
+    # What it holds now (accounts, buckets, databases by status), read at each scrape of
+    # the operator's metrics.
+    census: Census | None = None
 
 
 def metered(services: Sequence[Service]) -> list[Metered]:
@@ -108,6 +112,10 @@ def metered(services: Sequence[Service]) -> list[Metered]:
 def guides(services: Sequence[Service]) -> list[tuple[str, GuideSection]]:
     """Every service's section of the user guide, with the name of the service."""
     return [(s.name, s.guide) for s in services if s.guide is not None]
+
+
+def censuses(services: Sequence[Service]) -> list[Census]:
+    return [s.census for s in services if s.census is not None]
 
 
 def limits(services: Sequence[Service]) -> list[tuple[str, Limit]]:

@@ -20,6 +20,23 @@ def _path(value: str) -> Path | None:
     return Path(value) if value else None
 
 
+def _flag(value: str) -> bool:
+    """on/off, as an operator writes it (true/false, yes/no, 1/0 too)."""
+    text = value.strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(f"{value!r} is not on or off")
+
+
+def _level(value: str) -> str:
+    text = value.strip().lower()
+    if text not in ("debug", "info", "warning", "error"):
+        raise ValueError(f"{value!r} is not one of debug, info, warning, error")
+    return text
+
+
 def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
@@ -63,6 +80,13 @@ class Settings:
     # A request body from which no byte arrives for this long is answered (S3: 400
     # RequestTimeout, as S3 does after about 20 s) and its connection closed.
     body_idle_seconds: float = setting(20.0, "NEXQ_BODY_IDLE_SECONDS", float, "server")
+    # Prometheus metrics at /metrics on the control plane, for operators' API keys
+    # (docs/operations.md, "Metrics"); off: nothing counted, /metrics answers 404.
+    metrics: bool = setting(True, "NEXQ_METRICS", _flag, "server")
+    # One JSON line per request: off, stderr, or a file path (appended).
+    access_log: str = setting("off", "NEXQ_ACCESS_LOG", str, "server")
+    # The application log's level: debug, info, warning, error.
+    log_level: str = setting("info", "NEXQ_LOG_LEVEL", _level, "server")
     # secrets -----------------------------------------------------------------------------
     master_key: str | None = setting(None, "NEXQ_MASTER_KEY", _text, "secrets")
     # Accepted while secrets are re-wrapped to master_key (docs/operations.md, "The master key").
@@ -213,6 +237,13 @@ class Settings:
             raise ValueError("NEXQ_DATABASES_VOLUMES: loop (sizes enforced) or directory")
         if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", settings.databases_ports):
             raise ValueError("NEXQ_DATABASES_PORTS: ports such as 15432-16431 or 20001,20005")
+        if settings.access_log not in ("off", "stderr") and not (
+            Path(settings.access_log).is_absolute() and Path(settings.access_log).parent.is_dir()
+        ):
+            raise ValueError(
+                "NEXQ_ACCESS_LOG: off, stderr, or the absolute path of a file in a folder "
+                f"that exists (not {settings.access_log!r})"
+            )
         if settings.workers <= 0:
             settings = replace(settings, workers=os.cpu_count() or 1)
         return settings

@@ -92,6 +92,9 @@ def test_accounts_list_by_creation_then_id(store: AccountStore) -> None:
     assert [a.id for a in store.list_accounts((1.0, "acc-b"), 10)] == ["acc-z", "acc-c"]
     assert [a.id for a in store.list_accounts((1.0, "acc-b"), 1)] == ["acc-z"]
     assert store.list_accounts((2.0, "acc-c"), 10) == []
+    assert store.count_accounts() == {("customer", "active"): 4}
+    store.set_account_status("acc-z", "suspended")
+    assert store.count_accounts() == {("customer", "active"): 3, ("customer", "suspended"): 1}
 
 
 def test_status_changes_move_the_auth_generation(stores: Stores) -> None:

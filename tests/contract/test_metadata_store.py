@@ -272,6 +272,7 @@ def test_account_counter_follows_every_write(store: MetadataStore, accounts: Acc
         assert sum(size for _, size in per_bucket) == stored
         assert store.stored_bytes(a.id) == stored
         assert store.account_usage(a.id) == (2, objects, stored)
+        assert store.installation_usage() == (3, objects + 1, stored + 7)  # with other's z
         assert store.counter_drift() == []
 
     store.put_object(sized(b1, "x", 100))

@@ -38,12 +38,16 @@ def test_the_environment_overrides_defaults_and_flags_override_it(
     monkeypatch.setenv("NEXQ_BODY_IDLE_SECONDS", "7.5")
     monkeypatch.setenv("NEXQ_LIFECYCLE_INTERVAL", "3600")
     monkeypatch.setenv("NEXQ_SMTP_HOST", "")  # empty means unset
+    monkeypatch.setenv("NEXQ_METRICS", "Off")
+    monkeypatch.setenv("NEXQ_LOG_LEVEL", "WARNING")
     settings = Settings.from_env(api_port=8181)
     assert settings.s3_port == 9100 and settings.api_port == 8181
     assert settings.data_dir == Path("/srv/nexq")
     assert settings.trusted_proxies == ("10.0.0.0/8", "192.0.2.1")
     assert settings.body_idle_seconds == 7.5
     assert settings.lifecycle_interval == 3600
+    assert settings.metrics is False and settings.log_level == "warning"
+    assert settings.access_log == "off"
     assert settings.smtp_host is None and settings.region == "nexq-1"
     assert settings.workers >= 1  # 0 means one per core
 
@@ -59,6 +63,10 @@ def test_the_environment_overrides_defaults_and_flags_override_it(
         ("NEXQ_LIFECYCLE_INTERVAL", "-1", "NEXQ_LIFECYCLE_INTERVAL"),
         ("NEXQ_DATABASES_VOLUMES", "zfs", "NEXQ_DATABASES_VOLUMES"),
         ("NEXQ_DATABASES_PORTS", "15432..16000", "NEXQ_DATABASES_PORTS"),
+        ("NEXQ_METRICS", "maybe", "NEXQ_METRICS"),
+        ("NEXQ_LOG_LEVEL", "loud", "NEXQ_LOG_LEVEL"),
+        ("NEXQ_ACCESS_LOG", "access.log", "absolute path"),
+        ("NEXQ_ACCESS_LOG", "/no/such/folder/access.log", "/no/such/folder"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(

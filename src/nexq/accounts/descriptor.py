@@ -8,6 +8,7 @@ from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.service import Accounts
 from nexq.core.identity import ScopeCatalog
+from nexq.core.telemetry import Reading
 from nexq.platform import Service
 from nexq.web.console.layout import NavLink, NavSection
 
@@ -57,4 +58,8 @@ def descriptor(
         templates="nexq.accounts",
         navigation=NAVIGATION,
         limits=account_limits.own(),
+        census=lambda: [
+            Reading("nexq_accounts", "Accounts by role and status.", n, {"role": r, "status": s})
+            for (r, s), n in accounts.count().items()
+        ],
     )

@@ -84,6 +84,14 @@ class MemoryAccounts:
         found.sort(key=lambda a: (a.created_at, a.id.encode()))
         return found[:limit] if limit >= 0 else found
 
+    def count_accounts(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        with self._lock:
+            for held in self._accounts.values():
+                key = (held.account.role, held.account.status)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def set_account_status(self, account_id: str, status: str) -> None:
         with self._lock:
             held = self._accounts.get(account_id)

@@ -26,6 +26,9 @@ class AccountStore(Protocol):
     def list_accounts(self, after: tuple[float, str] | None, limit: int) -> list[Account]:
         """Accounts in (created_at, id) order, after the given position."""
 
+    def count_accounts(self) -> dict[tuple[str, str], int]:
+        """How many accounts there are, by (role, status)."""
+
     def set_account_status(self, account_id: str, status: str) -> None:
         """Change the status; every cached credential of the account is re-read."""
 

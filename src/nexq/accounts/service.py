@@ -110,6 +110,10 @@ class Accounts:
         self._store = store
         self._scopes = scopes  # every service's (app.py); Account's own alone by default
 
+    def count(self) -> dict[tuple[str, str], int]:
+        """How many accounts there are, by (role, status)."""
+        return self._store.count_accounts()
+
     def create(self, email: str, password: str, role: str = "customer") -> Account:
         """A new account; the email is unique regardless of case."""
         email = check_email(email)

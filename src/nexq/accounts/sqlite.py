@@ -115,6 +115,14 @@ class SqliteAccounts:
         )
         return [Account(*row) for row in rows]
 
+    def count_accounts(self) -> dict[tuple[str, str], int]:
+        rows = (
+            self._db.reader()
+            .execute("SELECT role, status, count(*) FROM accounts GROUP BY role, status")
+            .fetchall()
+        )
+        return {(str(role), str(status)): int(count) for role, status, count in rows}
+
     def set_account_status(self, account_id: str, status: str) -> None:
         def write(conn: Connection) -> None:
             conn.execute("UPDATE accounts SET status = ? WHERE id = ?", (status, account_id))

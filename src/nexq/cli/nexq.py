@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import logging
@@ -30,13 +31,20 @@ from nexq.app import (
     services,
     start_jobs,
 )
+from nexq.cli.installation_backup import backup
+from nexq.cli.installation_restore import restore
 from nexq.cli.master_key import master_key_cli
 from nexq.cli.migrate import migrate
 from nexq.cli.move import InUse, move, moved
+from nexq.cli.status import status as admin_status
+from nexq.cli.status import version as nexq_version
+from nexq.core import telemetry
 from nexq.core.db import SchemaMismatch
 from nexq.core.errors import DomainError
+from nexq.core.job_log import JobLog
 from nexq.core.keyring import KeyringError
 from nexq.core.ratelimit import RateLimiter
+from nexq.core.run_dir import RunDir, WorkerFile
 from nexq.settings import Settings
 from nexq.storage.fsck import check as check_storage
 
@@ -108,6 +116,9 @@ def fsck(
 
 admin.command("migrate")(migrate)
 admin.command("move")(move)
+admin.command("backup")(backup)
+admin.command("restore")(restore)
+admin.command("status")(admin_status)
 
 
 @cli.command()
@@ -201,6 +212,7 @@ def serve(
         blobs_url=blobs,
         nodes=nodes,
     )
+    logging.getLogger().setLevel(settings.log_level.upper())
     if self_signed and settings.tls_cert is None:
         from nexq.cli.tls import self_signed as make_certificate
 
@@ -245,8 +257,17 @@ def serve(
     typer.echo(f"Nexq registry:      {scheme}://{settings.host}:{sockets[2].getsockname()[1]}")
     typer.echo(f"Region: {settings.region}   data: {settings.data_dir.resolve()}")
     sys.stdout.flush()
+    # What `nexq admin status` reads of this server, gone when it ends (a killed server's file
+    # names a process that is gone: ignored, and removed at the next start).
+    run_dir = RunDir(settings.data_dir / "run")
+    names = ("s3", "api", "registry", "databases_backup")
+    ports = {name: sock.getsockname()[1] for name, sock in zip(names, sockets, strict=True)}
+    run_dir.publish_server(nexq_version(), {"scheme": scheme, "host": settings.host, **ports})
+    atexit.register(run_dir.forget_server)  # forked workers leave by os._exit: never theirs
     # Made before forking, so that every worker draws from the same buckets.
     rates = RateLimiter(share=settings.nodes)
+    if settings.metrics:  # named before forking: every worker counts into it
+        telemetry.prepare(settings.data_dir / "run" / "metrics")
     if settings.workers <= 1:
         _run_worker(settings, sockets, rates, backup_tls, control_plane=True)
         _stop_databases(settings)
@@ -420,18 +441,32 @@ def _run_worker(
     # Imported here: the admin commands never pay for the HTTP server.
     from nexq.cli.listeners import Listener, serve_forever
     from nexq.registry.oci.errors import registry_timeout
+    from nexq.web.observe import Observed, access_log_to
 
+    if settings.metrics:
+        telemetry.enable()
+    logged = access_log_to(settings.access_log)
     nexq = build(settings)
     stop = threading.Event()
-    start_jobs([job for service in services(nexq) for job in service.jobs], stop, nexq.db)
+    job_log = JobLog()
+    start_jobs([job for service in services(nexq) for job in service.jobs], stop, nexq.db, job_log)
+    # What `nexq admin status` reads of this worker, published on a thread of its own.
+    published = WorkerFile(RunDir(settings.data_dir / "run"), job_log, control_plane=control_plane)
+    published.start(stop)
     s3 = s3_app(nexq, rates)
     listeners = [
-        Listener(s3, sockets[0], s3.request_timeout),
-        Listener(registry_app(nexq, rates), sockets[2], registry_timeout),
-        Listener(s3, sockets[3], s3.request_timeout, tls=backup_tls),
+        Listener(Observed(s3, "s3", logged), sockets[0], s3.request_timeout),
+        Listener(
+            Observed(registry_app(nexq, rates), "registry", logged), sockets[2], registry_timeout
+        ),
+        # The databases' backups: S3 too, counted apart.
+        Listener(
+            Observed(s3, "s3-backups", logged), sockets[3], s3.request_timeout, tls=backup_tls
+        ),
     ]
     if control_plane:
-        listeners.append(Listener(api_app(nexq, rates), sockets[1]))
+        control = Observed(api_app(nexq, rates), "control-plane", logged, paths=False)
+        listeners.append(Listener(control, sockets[1]))
     else:
         sockets[1].close()
     try:
@@ -444,6 +479,7 @@ def _run_worker(
         )
     finally:
         stop.set()
+        published.remove()
         nexq.close()
 
 

@@ -17,12 +17,14 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from nexq.core import telemetry
 from nexq.core.errors import full_disk_as_domain
 from nexq.core.sql import T, Write
 
@@ -275,6 +277,7 @@ class Committer:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
+        started = time.perf_counter()
         try:
             if self._conn is None:
                 self._conn = self._writer.open()
@@ -290,6 +293,7 @@ class Committer:
                 job.future.set_exception(full_disk_as_domain(exc))
             return
         self._writer.end()
+        telemetry.committed(len(batch), time.perf_counter() - started)
         for job, ok, value in results:
             if ok:
                 job.future.set_result(value)

@@ -17,8 +17,11 @@ system's journal commits.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Protocol
+
+from nexq.core import telemetry
 
 
 class Durability(Protocol):
@@ -38,7 +41,9 @@ class FileSync:
     directory, each covering only what Nexq wrote."""
 
     def sync_file(self, fd: int) -> None:
+        started = time.perf_counter()
         os.fdatasync(fd)
+        telemetry.synced(time.perf_counter() - started)
 
     def sync_dir(self, path: Path) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

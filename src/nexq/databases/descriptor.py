@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nexq.core.quotas import BYTES, COUNT, Limit
+from nexq.core.telemetry import Reading
 from nexq.databases.metering import DatabaseMeter, meters
 from nexq.databases.plans import PlanCatalog
 from nexq.databases.provisioner import Provisioner
@@ -70,6 +71,10 @@ def descriptor(
         templates="nexq.databases",
         navigation=NAVIGATION,
         guide=GUIDE,
+        census=lambda: [
+            Reading("nexq_databases", "Databases by status.", count, {"status": status})
+            for status, count in databases.count_by_status().items()
+        ],
         meters=meters(plans),
         meter_provider=meter,
         jobs=(

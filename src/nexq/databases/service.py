@@ -129,6 +129,13 @@ class Databases:
 
     # use cases ----------------------------------------------------------------------------
 
+    def count_by_status(self) -> dict[str, int]:
+        """Every account's databases not deleted, by status (the operator's metrics)."""
+        counts = dict.fromkeys(Status.LIVE, 0)  # every state, so a dashboard shows zeros
+        for instance in self._store.live():
+            counts[instance.status] = counts.get(instance.status, 0) + 1
+        return counts
+
     def create(
         self,
         principal: Principal,

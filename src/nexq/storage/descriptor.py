@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from nexq.core.errors import DomainError
 from nexq.core.identity import Scope
 from nexq.core.sql import Database
+from nexq.core.telemetry import Reading
 from nexq.platform import Job, Service
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.port import BlobStore
@@ -126,4 +127,14 @@ def descriptor(
         meters=METERS,
         meter_provider=StorageMeters(readings),
         limits=limits(store),
+        census=lambda: census(store),
     )
+
+
+def census(store: MetadataStore) -> list[Reading]:
+    buckets, objects, stored = store.installation_usage()
+    return [
+        Reading("nexq_storage_buckets", "Buckets of every account.", buckets),
+        Reading("nexq_storage_objects", "Objects of every account (current versions).", objects),
+        Reading("nexq_storage_stored_bytes", "Bytes stored, every version counted.", stored),
+    ]

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from nexq.core import telemetry
 from nexq.core.errors import DomainError, RateLimited
 from nexq.core.identity import Unauthenticated
 from nexq.core.quotas import NoQuotas, Quotas
@@ -110,6 +111,7 @@ class RegistryApp:
         except OciError as exc:
             response = self._error(exc, request)
         except DomainError as exc:
+            telemetry.refusal_of("registry", exc)
             response = self._error(from_domain(exc), request)
         except (ClientDisconnect, ConnectionError):
             return  # the client left mid-request: nobody to answer, nothing was kept
@@ -226,14 +228,19 @@ class RegistryApp:
     async def _answer(self, request: Request) -> Response:
         path, method = request.url.path, request.method
         if path == "/v2/token":
+            request.scope["nexq.operation"] = f"{method} token"
             return await self._token(request)
         if path in ("/v2", "/v2/"):
+            request.scope["nexq.operation"] = f"{method} base"
             await self._caller(request)
             return Response(b"{}", 200, media_type="application/json")
         found = route(path)
         if found is None:
             raise OciError("NOT_FOUND", f"{path} is not an endpoint of this registry", 404)
         caller = await self._caller(request)
+        # What the listener's telemetry and access log say of the request (web.observe).
+        request.scope["nexq.operation"] = f"{method} {found.kind}"
+        request.scope["nexq.account"] = caller.account_id
         if self._rates is not None:
             limit = self._quotas.limit(caller.account_id, RATE_LIMIT)
             if wait := self._rates.take(f"{caller.account_id}/{RATE_LIMIT}", limit):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from nexq.core.durability import Durability, FileSync
 from nexq.core.errors import full_disk_named
+from nexq.storage.blobs.hold import clear_leftover, remove_blobs
 from nexq.storage.blobs.port import BlobWriter, OpenBlob
 from nexq.storage.blobs.space import FreeSpace
 
@@ -115,6 +116,7 @@ class FileBlobStore:
     """:class:`BlobStore` on a local (or shared, mounted) file system."""
 
     def __init__(self, root: Path, durability: Durability | None = None) -> None:
+        self.base = root  # also where a backup's hold is (storage.blobs.hold)
         self.root = root / "blobs"
         self._durability = durability or FileSync()
         self.tmp = root / "tmp"
@@ -156,9 +158,8 @@ class FileBlobStore:
             writer.add_size(copied)
 
     def delete(self, paths: Iterable[str]) -> None:
-        for path in paths:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.root / path)
+        # Moved aside instead while a backup copies the installation (storage.blobs.hold).
+        remove_blobs(self.base, self.root, paths)
 
     def inventory(self) -> tuple[dict[str, tuple[int, float]], int]:
         blobs: dict[str, tuple[int, float]] = {}
@@ -169,13 +170,17 @@ class FileBlobStore:
         return blobs, sum(1 for _ in os.scandir(self.tmp))
 
     def recover(self, referenced: set[str]) -> int:
-        removed = 0
+        removed = clear_leftover(self.base)
         for entry in os.scandir(self.tmp):
             os.unlink(entry.path)
             removed += 1
-        for fan in os.scandir(self.root):
-            for blob in os.scandir(fan.path):
-                if f"{fan.name}/{blob.name}" not in referenced:
-                    os.unlink(blob.path)
-                    removed += 1
-        return removed
+        orphans = [
+            f"{fan.name}/{blob.name}"
+            for fan in os.scandir(self.root)
+            for blob in os.scandir(fan.path)
+            if f"{fan.name}/{blob.name}" not in referenced
+        ]
+        # A backup started before this server may still need them: its snapshot was taken
+        # before whatever left them unreferenced.
+        remove_blobs(self.base, self.root, orphans)
+        return removed + len(orphans)

@@ -120,6 +120,12 @@ class MemoryBuckets(MemoryBase):
             objects = sum(b.object_count for b in buckets)
             return len(buckets), objects, self._stored.get(account_id, 0)
 
+    def installation_usage(self) -> tuple[int, int, int]:
+        with self._lock:
+            buckets = list(self._buckets.values())
+            objects = sum(b.object_count for b in buckets)
+            return len(buckets), objects, sum(self._stored.values())
+
     def stored_bytes(self, account_id: str, max_age: float = 0.0) -> int:
         # Always read now: memory is as cheap as the figure a database store would keep.
         with self._lock:

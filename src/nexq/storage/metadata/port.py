@@ -73,6 +73,10 @@ class MetadataStore(Protocol):
     def account_usage(self, account_id: str) -> tuple[int, int, int]:
         """(buckets, objects, stored bytes) of the account."""
 
+    def installation_usage(self) -> tuple[int, int, int]:
+        """(buckets, objects, stored bytes) of every account together (the operator's
+        metrics)."""
+
     def stored_bytes(self, account_id: str, max_age: float = 0.0) -> int:
         """The account's stored bytes (the sum of its buckets', kept with every write), read
         now; or, given ``max_age``, as this process last read them if that was at most

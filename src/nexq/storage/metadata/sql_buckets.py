@@ -189,6 +189,17 @@ class SqlBuckets(SqlBase):
         )
         return int(row[0]), int(row[1]), int(row[2])
 
+    def installation_usage(self) -> tuple[int, int, int]:
+        row = (
+            self._db.reader()
+            .execute(
+                "SELECT count(*), coalesce(sum(object_count), 0), "
+                "(SELECT coalesce(sum(stored_bytes), 0) FROM account_storage) FROM buckets"
+            )
+            .fetchone()
+        )
+        return int(row[0]), int(row[1]), int(row[2])
+
     def stored_bytes(self, account_id: str, max_age: float = 0.0) -> int:
         now = self._clock()
         if max_age > 0:

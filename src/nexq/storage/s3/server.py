@@ -11,6 +11,7 @@ from concurrent.futures import Executor
 from typing import Any
 from urllib.parse import unquote
 
+from nexq.core import telemetry
 from nexq.core.errors import DomainError, RateLimited
 from nexq.core.ratelimit import RateLimiter
 from nexq.storage.directory import Credential
@@ -79,16 +80,22 @@ class S3App:
         watched = watch_body(scope, receive)
         try:
             req = self._parse(scope, watched or receive, method, raw_path)
+            # What the listener's telemetry and access log say of the request (web.observe).
+            scope["nexq.operation"] = req.operation.value
+            scope["nexq.request_id"] = request_id
             resource = unquote(raw_path)
             admit(req, self._services)
             response = await HANDLERS[req.operation](req, self._services)
         except S3Error as exc:
             response = self._error(exc, resource, request_id, method)
         except DomainError as exc:
+            telemetry.refusal_of("s3", exc)
             response = self._error(from_domain(exc), resource, request_id, method)
         except Exception:
             log.exception("internal error in request %s %s %s", request_id, method, resource)
             response = self._error(internal_error(), resource, request_id, method)
+        if req is not None and req.credential is not None:  # authenticated, lazily
+            scope["nexq.account"] = req.caller.account.id
         if req is not None and "origin" in req.headers:  # a browser's: the bucket's CORS
             cors_answers.add_actual_headers(req, response, self._services.objects.directory)
         if watched is not None and not watched.asked:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from nexq.core import telemetry
 from nexq.core.errors import (
     Conflict,
     DomainError,
@@ -100,6 +101,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def on_domain(request: Request, exc: DomainError) -> JSONResponse:
+        telemetry.refusal_of("control-plane", exc)
         return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)

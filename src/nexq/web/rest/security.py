@@ -65,6 +65,7 @@ class Authorizer:
 
         def dependency(request: Request, credentials: Bearer) -> Principal:
             caller = self.principal(credentials)
+            request.scope["nexq.account"] = caller.account.id  # for web.observe
             self._check_rate(caller)
             if any_of and not any(grants(caller.scopes, scope) for scope in any_of):
                 raise MissingScope(" or ".join(any_of))
@@ -78,6 +79,7 @@ class Authorizer:
 
         def dependency(request: Request, credentials: Bearer) -> Principal:
             caller = self.principal(credentials)
+            request.scope["nexq.account"] = caller.account.id  # for web.observe
             self._check_rate(caller)
             for scope in all_of:
                 if not grants(caller.scopes, scope):
