@@ -224,6 +224,8 @@ class LiveServer:
             env={
                 **os.environ,
                 **self.databases_settings(),
+                # A test's server stops within seconds whatever its clients left open.
+                "NEXQ_SHUTDOWN_SECONDS": "3",
                 **self.env,
                 **({"NEXQ_DATABASE_URL": self.database_url} if self.database_url else {}),
             },

@@ -80,6 +80,8 @@ class Settings:
     # A request body from which no byte arrives for this long is answered (S3: 400
     # RequestTimeout, as S3 does after about 20 s) and its connection closed.
     body_idle_seconds: float = setting(20.0, "NEXQ_BODY_IDLE_SECONDS", float, "server")
+    # When `nexq serve` is stopped, requests under way get this long to finish.
+    shutdown_seconds: float = setting(30.0, "NEXQ_SHUTDOWN_SECONDS", float, "server")
     # Prometheus metrics at /metrics on the control plane, for operators' API keys
     # (docs/operations.md, "Metrics"); off: nothing counted, /metrics answers 404.
     metrics: bool = setting(True, "NEXQ_METRICS", _flag, "server")
@@ -227,6 +229,8 @@ class Settings:
             raise ValueError("NEXQ_BLOBS_URL: a URL such as rados://nexq?conf=/etc/ceph/ceph.conf")
         if not 0 < settings.body_idle_seconds < float("inf"):
             raise ValueError("NEXQ_BODY_IDLE_SECONDS must be a positive number of seconds")
+        if not 0 <= settings.shutdown_seconds < float("inf"):
+            raise ValueError("NEXQ_SHUTDOWN_SECONDS: a number of seconds, 0 or more")
         if not 0 < settings.lifecycle_interval < float("inf"):
             raise ValueError("NEXQ_LIFECYCLE_INTERVAL must be a positive number of seconds")
         if settings.nodes < 1:

@@ -244,13 +244,17 @@ def serve_forever(
     tls_key: Path | None,
     body_idle: float = 20.0,
     trusted_proxies: tuple[str, ...] = (),
+    shutdown_seconds: float = 30.0,
 ) -> None:
     """Serve each app on its socket until SIGINT or SIGTERM, then stop them all gracefully.
 
     A request body from which no byte arrives for ``body_idle`` seconds is answered with the
     listener's ``timeout_answer`` and its connection closed. X-Forwarded-For and
     X-Forwarded-Proto are believed only from ``trusted_proxies`` (uvicorn's default would
-    believe any local client).
+    believe any local client). On SIGINT or SIGTERM, requests under way get
+    ``shutdown_seconds`` to finish; then their connections are dropped (and so is a
+    connection whose client stopped reading an answer already sent, which would otherwise
+    hold the stop for ever).
     """
     _raise_descriptor_limit()
     tls: dict[str, Any] = {}
@@ -266,6 +270,7 @@ def serve_forever(
         "h11_max_incomplete_event_size": 64 * 1024,
         "proxy_headers": bool(trusted_proxies),
         "forwarded_allow_ips": list(trusted_proxies) or None,
+        "timeout_graceful_shutdown": shutdown_seconds,
         **tls,
     }
     servers = []

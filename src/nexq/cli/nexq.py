@@ -476,6 +476,7 @@ def _run_worker(
             settings.tls_key,
             settings.body_idle_seconds,
             settings.trusted_proxies,
+            settings.shutdown_seconds,
         )
     finally:
         stop.set()
