@@ -26,6 +26,7 @@ from nexq.storage.multipart import Multipart
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
 from nexq.web.console.layout import NavLink, NavSection
+from nexq.web.guide.section import GuidePage, GuideSection
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -46,6 +47,19 @@ NAVIGATION = NavSection(
         NavLink("Buckets", "/storage/buckets"),
         NavLink("Access Keys", "/storage/access-keys"),
         NavLink("Usage", "/storage/usage"),
+    ),
+)
+# The user guide of Object Storage: src/nexq/storage/guide/<slug>.md, in reading order.
+GUIDE = GuideSection(
+    "Object Storage",
+    "nexq.storage",
+    (
+        GuidePage("overview", "Object Storage overview"),
+        GuidePage("buckets", "Buckets"),
+        GuidePage("objects", "Objects"),
+        GuidePage("access-keys", "Access keys"),
+        GuidePage("s3-api", "S3 API"),
+        GuidePage("usage-billing", "Usage and billing"),
     ),
 )
 
@@ -106,6 +120,7 @@ def descriptor(
         console=console,
         templates="nexq.storage",
         navigation=NAVIGATION,
+        guide=GUIDE,
         console_adapters=(foreign_buckets_not_found,),
         jobs=(
             Job("flush usage counts", FLUSH_SECONDS, meter.flush),
