@@ -282,6 +282,10 @@ def test_request_rates(server: LiveServer) -> None:
     assert response["Error"]["Code"] == "SlowDown"
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 503
     assert int(response["ResponseMetadata"]["HTTPHeaders"]["retry-after"]) >= 1
+    # ListBuckets is a read: the same spent budget refuses it (it used to take from writes).
+    with pytest.raises(ClientError, match="SlowDown"):
+        for _ in range(40):
+            s3.list_buckets()
     limited: list[httpx.Response] = []
     while not limited and time.monotonic() < deadline + 15:
         with ThreadPoolExecutor(8) as pool:

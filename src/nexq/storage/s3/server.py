@@ -222,7 +222,9 @@ class S3App:
                 if bucket is None:
                     return credential  # NoSuchBucket follows; nobody's rate to take from
                 account_id = bucket.account_id
-            name = "s3_read_rps" if req.access in _READS else "s3_write_rps"
+            # ListBuckets reads the account (its access is SERVICE, as CreateBucket's is).
+            read = req.access in _READS or req.operation is Operation.LIST_BUCKETS
+            name = "s3_read_rps" if read else "s3_write_rps"
             limit = self._services.objects.quotas.limit(account_id, name)
             wait = self._rates.take(f"{account_id}/{name}", limit)
             if wait:
