@@ -38,7 +38,7 @@ imports: $(STAMP)
 
 ## test: the test suite (installs the command-line S3 tools the compatibility tests drive)
 test: $(STAMP) tools
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=25
 
 ## test-postgresql: the REST and command-line suites, and the registry's protocol suites that
 ##   store things, again, each live server keeping its metadata in a PostgreSQL database of its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import typer
@@ -118,3 +119,26 @@ def size(n: int) -> str:
 def mask(secret: str) -> str:
     """Enough of a key to tell which one it is, never enough to use it."""
     return secret[:8] + "*" * max(len(secret) - 8, 0)
+
+
+# What a person reads of an exact quantity (JSON keeps every digit: GB-months of a few bytes
+# run to 28 of them, some in exponent notation).
+_WHOLE_PLACES = Decimal("0.01")
+_SIGNIFICANT = 3
+
+
+def quantity(text: str) -> str:
+    """``4``, ``1,234.57``, ``0.0417``, ``0.000000013``: two places from 1 up, three
+    significant digits below it; never an exponent."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return text
+    if value == 0:
+        return "0"
+    if abs(value) >= 1:
+        shown = f"{value.quantize(_WHOLE_PLACES, rounding=ROUND_HALF_UP):,f}"
+    else:
+        places = Decimal(1).scaleb(value.adjusted() - _SIGNIFICANT + 1)
+        shown = f"{value.quantize(places, rounding=ROUND_HALF_UP):f}"
+    return shown.rstrip("0").rstrip(".") if "." in shown else shown

@@ -1,0 +1,27 @@
+"""What dcp prints of the API's exact decimals: a person's number, never an exponent."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexq.cli.dcp_output import quantity
+
+
+@pytest.mark.parametrize(
+    ("exact", "shown"),
+    [
+        ("0", "0"),
+        ("4", "4"),
+        ("1.3E-8", "0.000000013"),  # GB-months of a few bytes
+        ("0.000041", "0.000041"),
+        ("0.001000164", "0.001"),
+        ("0.041666666666666666666666667", "0.0417"),
+        ("0.99999", "1"),
+        ("1234.5", "1,234.5"),
+        ("12345678.123456", "12,345,678.12"),
+        ("2.50", "2.5"),
+        ("-0.5", "-0.5"),
+    ],
+)
+def test_quantities_are_rounded_for_people(exact: str, shown: str) -> None:
+    assert quantity(exact) == shown
