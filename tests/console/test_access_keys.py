@@ -86,7 +86,11 @@ def test_scoped_key_from_creation_to_deletion(signed_in: Tab, server: LiveServer
     expect(revoke).to_have_class(re.compile("btn-warning"))
     expect(delete).to_have_class(re.compile("btn-danger"))
 
-    revoke.click()  # no confirmation: the spec's Revoke acts at once
+    revoke.click()  # asked first (issue 19), then at once, as the spec's Revoke acts
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Revoke {label}? Requests signed with it are refused at once.")
+    expect(dialog.get_by_role("button", name="Revoke")).to_have_class(re.compile("btn-warning"))
+    dialog.get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("status")).to_contain_text("revoked")
     expect(row.get_by_role("cell").nth(3)).to_have_text("Revoked")
     expect(row.get_by_role("button", name=f"Revoke {label}")).to_have_count(0)
