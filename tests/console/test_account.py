@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,7 +96,17 @@ def test_usage_table_and_charts(signed_in: Tab, s3: Any) -> None:
     s3.create_bucket(Bucket="usage-bucket")
     s3.put_object(Bucket="usage-bucket", Key="a", Body=b"x" * 2048)
     s3.get_object(Bucket="usage-bucket", Key="a")["Body"].read()
+    s3.list_buckets()  # a request to no bucket: a row of its own, labelled
     page = signed_in.open("/storage/usage")
+    stored = page.locator(".stat").filter(has_text="Stored now")
+    expect(stored).to_contain_text(re.compile(r"Stored now\s*\d+(\.\d)? (B|KiB|MiB)"))
+    expect(stored).to_contain_text(re.compile(r"\d+ objects? in \d+ buckets?"))
+    deadline = time.monotonic() + 15  # the worker flushes its counts every few seconds
+    no_bucket = page.get_by_role("row").filter(has_text="No bucket (ListBuckets)")
+    while no_bucket.count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        page.reload()
+    expect(no_bucket.get_by_role("cell").nth(3)).to_have_text(re.compile(r"^[1-9]\d*$"))
     table = page.get_by_role("table", name="Usage per bucket")
     expect(table.get_by_role("columnheader")).to_have_text(
         ["Bucket", "Data In", "Data Out", "Operations", "Class A", "Class B"]

@@ -89,6 +89,7 @@ SHOWN = (
     ("python3 list_buckets.py", "team-assets\nteam-backups"),
     ("rclone lsf nexq:team-assets/site-mirror", "css/\nindex.html"),
     ("storage usage", "team-metrics  976.6 KiB  976.6 KiB  5           2        2"),
+    ("storage usage", "(no bucket)   0 B        0 B"),  # the reader's ListBuckets
     (
         "storage usage",
         '  "data_in_bytes": 1000000,\n  "data_out_bytes": 1000000,\n  "operations": 5,\n'

@@ -306,7 +306,7 @@ def usage(
     typer.echo(f"Period: {period.get('start')} to {period.get('end')} (end excluded)")
     rows = [
         (
-            b.get("bucket"),
+            b.get("bucket") or "(no bucket)",  # ListBuckets and the like (JSON: "")
             size(int(b.get("data_in_bytes", 0))),
             size(int(b.get("data_out_bytes", 0))),
             b.get("operations"),

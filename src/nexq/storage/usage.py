@@ -43,6 +43,10 @@ class Usage:
     def __init__(self, store: MetadataStore) -> None:
         self._store = store
 
+    def held(self, account_id: str) -> tuple[int, int, int]:
+        """What the account stores now: (buckets, objects, stored bytes, every version)."""
+        return self._store.account_usage(account_id)
+
     def report(self, account_id: str, start: date, end: date) -> UsageReport:
         """The account's usage from ``start`` (inclusive) to ``end`` (exclusive), UTC days."""
         rows = self._store.usage_rows(account_id, _hour(start), _hour(end))

@@ -99,6 +99,7 @@ def router(usage: Usage, pages: Pages) -> APIRouter:
             caller,
             400 if error else 200,
             report=report,
+            held=usage.held(caller.account.id),
             first=first,
             last=last,
             start=start or first.isoformat(),
