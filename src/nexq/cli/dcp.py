@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nexq.cli import dcp_billing, dcp_config
+from nexq.cli import dcp_billing, dcp_completion, dcp_config
 from nexq.cli.dcp_args import GLOBAL_OPTIONS, hoist_global_options
 from nexq.cli.dcp_config import Output, State, state
 from nexq.cli.dcp_databases import databases_app
@@ -50,6 +51,7 @@ app.add_typer(dcp_billing.billing_app, name="billing")
 app.add_typer(support_app, name="support")
 app.add_typer(registry_app, name="registry")
 app.add_typer(databases_app, name="databases")
+app.command("completion")(dcp_completion.completion)
 account_app.command("limits")(dcp_billing.limits)
 account_app.command("tier")(dcp_billing.tier)
 
@@ -334,6 +336,8 @@ def _without(resource: Any, field: str) -> dict[str, Any]:
 def main() -> None:
     """Entry point of the ``dcp`` command: every failure is one line on stderr and an exit code."""
     command = typer.main.get_command(app)
+    if dcp_completion.COMPLETE_VARIABLE in os.environ:  # the shell asks what comes next
+        dcp_completion.enable()
     try:
         try:
             code = command.main(args=sys.argv[1:], prog_name="dcp", standalone_mode=False)
