@@ -5,6 +5,7 @@ The client holds a bearer token; it never logs, prints or puts it in a ``repr`` 
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Literal, TypedDict, cast
@@ -258,6 +259,16 @@ class NexqClient(BucketSettingsClient, KmsKeysClient, RegistryClient, DatabasesC
     def health(self) -> dict[str, str]:
         """The server's status and version: answers only if this is a Nexq API."""
         return cast(dict[str, str], self._request("GET", "/health"))
+
+    def server_clock(self) -> float | None:
+        """The server's time (its Date header, to the second), or None if it sent none."""
+        date = self._send("GET", "/health").headers.get("date")
+        if not date:
+            return None
+        try:
+            return email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return None
 
     def signup(self, email: str, password: str) -> Account:
         return cast(
