@@ -4,9 +4,13 @@ search."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import replace
+from itertools import count
 
 import pytest
 
+from nexq.accounts.descriptor import GUIDE as ACCOUNT_GUIDE
 from nexq.registry.descriptor import GUIDE as REGISTRY_GUIDE
 from nexq.web.guide.library import GUIDE_ROOT, Guide
 from nexq.web.guide.markdown import anchor_of, render
@@ -159,3 +163,58 @@ def test_query_words() -> None:
     ]
     assert len(words_of("a " * 500)) == 1
     assert len(words_of(" ".join(f"w{n}" for n in range(20)))) == 8
+
+
+# -- fragments: Markdown a service makes when a page is served --------------------------------
+
+FRAGMENTS = ("tier-list", "tier-limits", "tier-prices", "limit-meanings")
+
+
+def account_guide(**made: Callable[[], str]) -> Guide:
+    """A guide with the Account section, whose Service Tiers and Limits & Quotas pages take in
+    fragments: ``made`` by name, the others empty."""
+    fragments = {name: made.get(name.replace("-", "_"), lambda: "") for name in FRAGMENTS}
+    return Guide([("account", replace(ACCOUNT_GUIDE, fragments=fragments))])
+
+
+def test_a_fragment_is_made_again_each_time_its_page_is_served() -> None:
+    served = count(1)
+    guide = account_guide(
+        tier_list=lambda: f"| tier | id |\n|---|---|\n| Gold{next(served)} | `gold` |"
+    )  # made once as the guide loads: Gold1
+    first, second = guide.page("account", "service-tiers"), guide.page("account", "service-tiers")
+    assert first is not None and second is not None
+    assert "<td>Gold2</td>" in str(first.html) and "<td>Gold3</td>" in str(second.html)
+    assert "fragment" not in str(first.html)
+    # A page without fragments is the one rendered at load, every time.
+    assert guide.page("account", "api-keys") is guide.page("account", "api-keys")
+
+
+def test_search_and_the_outline_read_the_fragment_as_it_is_now() -> None:
+    name = iter(["Gold", "Platinum", "Platinum"])
+    guide = account_guide(tier_limits=lambda: f"### {next(name)} limits\n\nMore of all.")
+    assert guide.search("platinum")[0].url == "/docs/account/service-tiers#platinum-limits"
+    page = guide.page("account", "service-tiers")
+    assert page is not None and "Platinum limits" in [h.text for h in page.rendered.headings]
+
+
+def test_a_fragment_is_markdown_whose_raw_html_is_text_and_links_resolve() -> None:
+    guide = account_guide(
+        limit_meanings=lambda: (
+            "<script>alert(1)</script>\n\n[Keys](api-keys.md#scopes), [gone](lost.md)."
+        )
+    )
+    html = str(guide.page("account", "limits-quotas").html)  # type: ignore[union-attr]
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert 'href="/docs/account/api-keys#scopes"' in html
+    # Its links are checked with the page's own links.
+    broken = guide.broken_links()
+    assert "/docs/account/limits-quotas: lost.md" in broken
+    assert "/docs/account/limits-quotas: api-keys.md#scopes" not in broken
+
+
+def test_a_page_naming_a_fragment_its_section_lacks_stops_the_load() -> None:
+    with pytest.raises(
+        ValueError, match=r"service-tiers.md: its section has no fragment tier-limits, tier-list"
+    ):
+        Guide([("account", ACCOUNT_GUIDE)])  # declared without its fragments

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from nexq.accounts import tier_tables
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.service import Accounts
@@ -11,6 +13,7 @@ from nexq.core.identity import ScopeCatalog
 from nexq.core.telemetry import Reading
 from nexq.platform import Service
 from nexq.web.console.layout import NavLink, NavSection
+from nexq.web.guide.section import GuidePage, GuideSection
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -24,6 +27,19 @@ NAVIGATION = NavSection(
         NavLink("API Keys", "/account/api-keys"),
         NavLink("Limits & Quotas", "/account/limits"),
         NavLink("Password", "/account/password"),
+    ),
+)
+# The Account user guide: src/nexq/accounts/guide/<slug>.md, in reading order. Service Tiers
+# and Limits & Quotas take in the operator's tiers when served (tier_tables).
+GUIDE = GuideSection(
+    "Account",
+    "nexq.accounts",
+    (
+        GuidePage("overview", "Account overview"),
+        GuidePage("api-keys", "API keys"),
+        GuidePage("service-tiers", "Service tiers"),
+        GuidePage("limits-quotas", "Limits & quotas"),
+        GuidePage("faq", "FAQ"),
     ),
 )
 
@@ -58,6 +74,12 @@ def descriptor(
         templates="nexq.accounts",
         navigation=NAVIGATION,
         limits=account_limits.own(),
+        guide=replace(
+            GUIDE,
+            fragments=tier_tables.fragments(
+                lambda: limits.catalog, limits.declared, account_limits.priced
+            ),
+        ),
         census=lambda: [
             Reading("nexq_accounts", "Accounts by role and status.", n, {"role": r, "status": s})
             for (r, s), n in accounts.count().items()

@@ -10,6 +10,7 @@ from nexq.billing.service import Billing
 from nexq.core.identity import Principal, Scope
 from nexq.platform import Job, Service
 from nexq.web.console.layout import HeaderLink, NavLink, NavSection
+from nexq.web.guide.section import GuidePage, GuideSection
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -31,6 +32,8 @@ NAVIGATION = NavSection(
         NavLink("Budget & alerts", "/billing/budget"),
     ),
 )
+# The Billing user guide: src/nexq/billing/guide/<slug>.md.
+GUIDE = GuideSection("Billing", "nexq.billing", (GuidePage("overview", "Billing overview"),))
 
 
 def notifications_link(budgets: Budgets) -> HeaderLink:
@@ -68,6 +71,7 @@ def descriptor(billing: Billing, methods: PaymentMethods, budgets: Budgets) -> S
         templates="nexq.billing",
         navigation=NAVIGATION,
         header_links=(notifications_link(budgets),),
+        guide=GUIDE,
         # Budget alerts wait on SMTP servers and webhooks: a lane of their own, so they
         # never hold up metering and garbage collection.
         jobs=(

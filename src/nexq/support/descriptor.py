@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nexq.core.identity import Scope
 from nexq.core.quotas import COUNT, Limit
 from nexq.platform import Service
+from nexq.support.plan_table import plan_table
 from nexq.support.service import OPEN_TICKETS_LIMIT, Support
 from nexq.web.console.layout import NavLink, NavSection
+from nexq.web.guide.section import GuidePage, GuideSection
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -27,6 +30,9 @@ NAVIGATION = NavSection(
         NavLink("Queue", "/support/queue", role="operator"),
     ),
 )
+# The Support user guide: src/nexq/support/guide/<slug>.md (the customer's side of tickets);
+# it shows the operator's support plans when served.
+GUIDE = GuideSection("Support", "nexq.support", (GuidePage("overview", "Support overview"),))
 
 
 def descriptor(support: Support) -> Service:
@@ -49,6 +55,7 @@ def descriptor(support: Support) -> Service:
         console=console,
         templates="nexq.support",
         navigation=NAVIGATION,
+        guide=replace(GUIDE, fragments={"plans": lambda: plan_table(support.plans)}),
         limits=(
             Limit(
                 OPEN_TICKETS_LIMIT,

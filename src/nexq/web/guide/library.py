@@ -4,21 +4,27 @@ from the packages that ship them and rendered once, when the control plane start
 A link between pages names a page's file relative to the section it is in:
 ``create-registry.md`` within a section, ``../registry/overview.md`` from another one, with
 an optional ``#anchor``. It becomes ``/docs/<section>/<page>``.
+
+A page may take in Markdown its service makes at request time: a line of its own reading
+``<!-- fragment: NAME -->`` is replaced by what the section's fragment ``NAME`` returns, each
+time the page is served or searched, so that it shows what the service has now (the
+operator's tiers and prices). A marker that names no fragment of its section stops the
+start; the links a fragment makes are checked as it reads when the guide is loaded.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from markupsafe import Markup
 
 from nexq.web.guide import search
 from nexq.web.guide.markdown import Heading, Passage, Rendered, render
-from nexq.web.guide.section import GuidePage, GuideSection
+from nexq.web.guide.section import Fragment, GuidePage, GuideSection
 
 GUIDE_ROOT = "/docs"
 # What any Nexq has, whatever its services: the kit's own section, listed first.
@@ -33,6 +39,7 @@ GETTING_STARTED = (
 )
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _RESERVED = frozenset({"search"})  # /docs/search is the search page
+_FRAGMENT = re.compile(r"^<!--[ \t]*fragment:[ \t]*(?P<name>[a-z0-9-]+)[ \t]*-->[ \t]*$", re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +48,17 @@ class Page:
     section_title: str
     slug: str
     title: str
-    rendered: Rendered
+    rendered: Rendered  # as it read when the guide was loaded
+    # Renders it again with its fragments as they are now; None for a page without any.
+    renew: Callable[[], Rendered] | None = field(default=None, compare=False, repr=False)
 
     @property
     def url(self) -> str:
         return f"{GUIDE_ROOT}/{self.section}/{self.slug}"
+
+    def now(self) -> Page:
+        """The page as it reads at this moment: one with fragments is rendered again."""
+        return self if self.renew is None else replace(self, rendered=self.renew())
 
     @property
     def html(self) -> Markup:
@@ -98,9 +111,29 @@ class Guide:
         pages = []
         for page in section.pages:
             source = folder.joinpath(f"{page.slug}.md").read_text(encoding="utf-8")
-            rendered = render(source, lambda href: self.resolve(name, href))
-            pages.append(Page(name, section.title, page.slug, page.title, rendered))
+            renew = self._renderer(name, f"{name}/{page.slug}.md", source, section.fragments)
+            dynamic = renew if _FRAGMENT.search(source) else None
+            pages.append(Page(name, section.title, page.slug, page.title, renew(), dynamic))
         return Section(name, section.title, tuple(pages))
+
+    def _renderer(
+        self, name: str, where: str, source: str, fragments: Mapping[str, Fragment]
+    ) -> Callable[[], Rendered]:
+        """How to render a page of section ``name``, with the fragments it names as they
+        are when it is called."""
+        used = {found["name"] for found in _FRAGMENT.finditer(source)}
+        unknown = sorted(used - set(fragments))
+        if unknown:
+            raise ValueError(f"{where}: its section has no fragment {', '.join(unknown)}")
+
+        def resolve(href: str) -> str | None:
+            return self.resolve(name, href)
+
+        def now() -> Rendered:
+            text = _FRAGMENT.sub(lambda found: fragments[found["name"]]().strip("\n"), source)
+            return render(text, resolve)
+
+        return now
 
     def pages(self) -> Iterator[Page]:
         for section in self.sections:
@@ -117,7 +150,9 @@ class Guide:
         return found.url
 
     def page(self, section: str, slug: str) -> Page | None:
-        return self._pages.get((section, slug))
+        """The page as it reads now (its fragments made again), None if there is none."""
+        found = self._pages.get((section, slug))
+        return found.now() if found is not None else None
 
     def neighbours(self, page: Page) -> tuple[Page | None, Page | None]:
         """The pages before and after ``page`` in reading order."""
@@ -126,7 +161,8 @@ class Guide:
         return (order[at - 1] if at else None), (order[at + 1] if at + 1 < len(order) else None)
 
     def search(self, query: str) -> list[search.Hit]:
-        return search.search(self.pages(), query)
+        """Pages holding every word of ``query``, as they read now (fragments included)."""
+        return search.search((page.now() for page in self.pages()), query)
 
     def resolve(self, section: str, href: str) -> str | None:
         """The URL of a relative link written in a page of ``section``; None if it names no
