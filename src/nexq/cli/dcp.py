@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -336,6 +337,9 @@ def _without(resource: Any, field: str) -> dict[str, Any]:
 
 def main() -> None:
     """Entry point of the ``dcp`` command: every failure is one line on stderr and an exit code."""
+    # A reader that stops early (`dcp … | head`) ends dcp as it ends any Unix tool, quietly,
+    # instead of a BrokenPipeError after the last line it took.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     command = typer.main.get_command(app)
     if dcp_completion.COMPLETE_VARIABLE in os.environ:  # the shell asks what comes next
         dcp_completion.enable()
