@@ -170,35 +170,125 @@ def test_storage_quota_refuses_writes_and_keeps_what_is_stored(server: LiveServe
     assert fsck.returncode == 0, fsck.stdout
 
 
-def test_multipart_completion_is_checked_against_the_quota(server: LiveServer) -> None:
-    email, key, _ = fresh(server)
-    limits(server, email, f"storage_bytes={12 * 1024 * 1024}")
+MIB = 1024 * 1024
+
+
+def usage_row(api: httpx.Client, bucket: str) -> dict[str, int]:
+    """The bucket's counters this month, as the usage API reports them (None: none yet)."""
+    month = datetime.now(UTC).strftime("%Y-%m")
+    report = api.get("/v1/storage/usage", params={"month": month}, timeout=30).json()
+    found: dict[str, int] = next((b for b in report["buckets"] if b["bucket"] == bucket), {})
+    return found
+
+
+def test_parts_in_progress_count_toward_the_quota(server: LiveServer) -> None:
+    email, key, api = fresh(server)
+    limits(server, email, f"storage_bytes={12 * MIB}")
     s3 = server.client(key)
     bucket = f"mp-quota-{next(_n)}"
     s3.create_bucket(Bucket=bucket)
     upload = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
-    parts = []
-    for number in (1, 2, 3):
-        etag = s3.upload_part(
-            Bucket=bucket,
-            Key="big",
-            UploadId=upload,
-            PartNumber=number,
-            Body=b"p" * (5 * 1024 * 1024),
-        )["ETag"]
-        parts.append({"PartNumber": number, "ETag": etag})
-    with pytest.raises(ClientError) as refused:
-        s3.complete_multipart_upload(
-            Bucket=bucket, Key="big", UploadId=upload, MultipartUpload={"Parts": parts}
+
+    def send(number: int, fill: bytes, upload_id: str = upload) -> str:
+        sent = s3.upload_part(
+            Bucket=bucket, Key="big", UploadId=upload_id, PartNumber=number, Body=fill * (5 * MIB)
         )
-    assert code_of(refused)[:2] == ("QuotaExceeded", 403)
+        return str(sent["ETag"])
+
+    def held(upload_id: str = upload) -> list[tuple[int, str]]:
+        listed = s3.list_parts(Bucket=bucket, Key="big", UploadId=upload_id).get("Parts", [])
+        return [(p["PartNumber"], p["ETag"]) for p in listed]
+
+    one, two = send(1, b"1"), send(2, b"2")
+    # 10 MiB of parts held: a third 5 MiB part cannot fit 12 MiB, and nothing of it is kept.
+    with pytest.raises(ClientError) as refused:
+        send(3, b"3")
+    code, status, message = code_of(refused)
+    assert (code, status) == ("QuotaExceeded", 403)
+    assert f"storage_bytes limit of {12 * MIB} bytes" in message
+    assert held() == [(1, one), (2, two)]
+    # A part sent again replaces the one of its number: it counts once.
+    again = send(2, b"B")
+    assert held() == [(1, one), (2, again)]
+    # Single PUTs count the parts too: 3 MiB no longer fit, 2 MiB do, and then the
+    # account is at its quota, where no upload starts.
+    with pytest.raises(ClientError) as too_big:
+        s3.put_object(Bucket=bucket, Key="small", Body=b"s" * (3 * MIB))
+    assert code_of(too_big)[:2] == ("QuotaExceeded", 403)
+    s3.put_object(Bucket=bucket, Key="small", Body=b"s" * (2 * MIB))
+    with pytest.raises(ClientError) as full:
+        s3.create_multipart_upload(Bucket=bucket, Key="other")
+    assert code_of(full)[:2] == ("QuotaExceeded", 403)
+    lines = {line["name"]: line for line in api.get("/v1/account/limits").json()["limits"]}
+    assert lines["storage_bytes"]["used"] == 12 * MIB  # what the quota counts, parts included
+    # The completion still checks exactly: with the quota lowered, the object does not fit.
+    limits(server, email, f"storage_bytes={11 * MIB}")
+    named = [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": again}]
+    with pytest.raises(ClientError) as late:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="big", UploadId=upload, MultipartUpload={"Parts": named}
+        )
+    assert code_of(late)[:2] == ("QuotaExceeded", 403)
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="big")
-    # The upload is still there: two parts fit.
+    # Aborting frees its parts: room again for a new upload.
+    limits(server, email, f"storage_bytes={12 * MIB}")
+    s3.abort_multipart_upload(Bucket=bucket, Key="big", UploadId=upload)
+    second = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    last = send(1, b"L", second)
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="big", UploadId=upload, MultipartUpload={"Parts": parts[:2]}
+        Bucket=bucket,
+        Key="big",
+        UploadId=second,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": last}]},
     )
-    assert s3.head_object(Bucket=bucket, Key="big")["ContentLength"] == 10 * 1024 * 1024
+    assert s3.head_object(Bucket=bucket, Key="big")["ContentLength"] == 5 * MIB
+    # Data In counts the bodies stored: the three parts of the aborted upload (stored until
+    # then), the PUT and the last part; not the refused part nor the refused PUT.
+    billed_as_a = [  # every request above but the abort (not billed) and the HEADs
+        *("CreateBucket", "CreateMultipartUpload", "UploadPart", "UploadPart"),
+        *("UploadPart (refused)", "ListParts", "UploadPart", "ListParts"),
+        *("PutObject (refused)", "PutObject", "CreateMultipartUpload (refused)"),
+        *("CompleteMultipartUpload (refused)", "CreateMultipartUpload", "UploadPart"),
+        "CompleteMultipartUpload",
+    ]
+    class_a = len(billed_as_a)
+    deadline = time.monotonic() + 15
+    while usage_row(api, bucket).get("class_a", 0) < class_a:  # flushed every second
+        assert time.monotonic() < deadline, usage_row(api, bucket)
+        time.sleep(0.2)
+    counted = usage_row(api, bucket)
+    assert counted["class_a"] == class_a
+    assert counted["data_in_bytes"] == 3 * 5 * MIB + 2 * MIB + 5 * MIB
+    fsck = nexq("admin", "fsck", data_dir=server.data_dir, check=False)
+    assert fsck.returncode == 0, fsck.stdout
+
+
+def test_a_part_copy_over_the_quota_is_refused(server: LiveServer) -> None:
+    email, key, _ = fresh(server)
+    limits(server, email, f"storage_bytes={1_000_000}")
+    s3 = server.client(key)
+    bucket = f"copy-quota-{next(_n)}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="source", Body=b"c" * 400_000)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="copy")["UploadId"]
+    source = {"Bucket": bucket, "Key": "source"}
+    s3.upload_part_copy(Bucket=bucket, Key="copy", UploadId=upload, PartNumber=1, CopySource=source)
+    with pytest.raises(ClientError) as refused:  # 400,000 stored + 400,000 held + 400,000
+        s3.upload_part_copy(
+            Bucket=bucket, Key="copy", UploadId=upload, PartNumber=2, CopySource=source
+        )
+    assert code_of(refused)[:2] == ("QuotaExceeded", 403)
+    listed = s3.list_parts(Bucket=bucket, Key="copy", UploadId=upload)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in listed] == [(1, 400_000)]
+    s3.upload_part_copy(  # a range that fits
+        Bucket=bucket,
+        Key="copy",
+        UploadId=upload,
+        PartNumber=2,
+        CopySource=source,
+        CopySourceRange="bytes=0-199999",
+    )
 
 
 def test_an_oversized_put_is_refused_before_its_body_is_sent(server: LiveServer) -> None:

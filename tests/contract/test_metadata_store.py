@@ -430,6 +430,76 @@ def test_a_refused_completion_leaves_the_upload(
     assert store.stored_bytes(b.account_id) == 40 and store.garbage(10) == ["k"]
 
 
+def test_used_bytes_count_the_parts_of_unfinished_uploads(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    a, other = account(accounts, "a"), account(accounts, "o")
+    one, two, theirs = bucket(store, a, "one"), bucket(store, a, "two"), bucket(store, other, "t")
+    store.put_object(sized(one, "x", 100))
+    for upload_id, b in (("u1", one), ("u2", two), ("u3", theirs)):
+        store.add_upload(Upload(upload_id, b.id, "x", 1.0, {}, {}, None, None))
+    store.put_part(Part("u1", 1, 40, "e", 1.0, "u1-1"))
+    store.put_part(Part("u1", 2, 60, "e", 1.0, "u1-2"))
+    store.put_part(Part("u2", 1, 7, "e", 1.0, "u2-1"))
+    store.put_part(Part("u3", 1, 1000, "e", 1.0, "u3-1"))  # another account's parts
+    assert store.used_bytes(a.id, max_age=60.0) == 207 and store.used_bytes(other.id) == 1000
+    assert store.stored_bytes(a.id) == 100  # parts are not stored bytes
+    store.put_part(Part("u1", 2, 10, "e", 1.0, "u1-2b"))  # a replaced part counts once
+    assert store.used_bytes(a.id) == 157  # read now, whatever was remembered
+    with pytest.raises(QuotaExceeded) as refused:
+        store.put_part(Part("u2", 2, 44, "e", 1.0, "u2-2"), quota=200)  # 201
+    assert refused.value.limit == "storage_bytes"
+    assert [p.number for p in store.list_parts("u2", 0, 10)] == [1]
+    assert store.garbage(10) == ["u1-2"] and store.used_bytes(a.id) == 157
+    store.put_part(Part("u2", 2, 43, "e", 1.0, "u2-2"), quota=200)  # exactly at the quota
+    with pytest.raises(QuotaExceeded):  # a replacement counts what it adds: 1 byte here
+        store.put_part(Part("u1", 1, 41, "e", 1.0, "u1-1b"), quota=200)
+    store.put_part(Part("u1", 1, 40, "e", 1.0, "u1-1c"), quota=200)  # adds nothing: fits
+    store.put_part(Part("u1", 1, 30, "e", 1.0, "u1-1d"), quota=150)  # shrinking always fits
+    assert store.used_bytes(a.id) == 190
+    [first] = store.list_parts("u1", 0, 1)
+    assert (first.size, first.path) == (30, "u1-1d")
+    # A completion turns parts into stored bytes; an abort and a deleted bucket free them.
+    done = ObjectMeta(
+        one.id, "x", 40, "e", 1.0, {}, {}, {}, None, (Segment("u1-1d", 30), Segment("u1-2b", 10))
+    )
+    store.complete_upload(Upload("u1", one.id, "x", 1.0, {}, {}, None, None), done, [1, 2])
+    assert store.stored_bytes(a.id) == 40 and store.used_bytes(a.id) == 40 + 50
+    assert store.abort_upload("u2") and store.used_bytes(a.id) == 40
+    store.add_upload(Upload("u4", two.id, "y", 1.0, {}, {}, None, None))
+    store.put_part(Part("u4", 1, 5, "e", 1.0, "u4-1"), quota=45)
+    store.remove_bucket(two.id)
+    assert store.used_bytes(a.id) == 40 and store.used_bytes(other.id) == 1000
+    assert store.used_bytes("nobody") == 0
+
+
+def test_parts_fill_the_quota_exactly_under_concurrent_writers(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    a = account(accounts)
+    b = bucket(store, a)
+    store.put_object(sized(b, "k", 300))
+    for upload_id in ("u1", "u2"):
+        store.add_upload(Upload(upload_id, b.id, "k", 1.0, {}, {}, None, None))
+    stored: list[int] = []
+
+    def put(i: int) -> None:
+        try:
+            store.put_part(Part(f"u{1 + i % 2}", 1 + i, 100, "e", 1.0, f"p{i}"), quota=1000)
+            stored.append(i)
+        except QuotaExceeded:
+            pass
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(stored) == 7 and store.used_bytes(a.id) == 1000
+    held = store.list_parts("u1", 0, 100) + store.list_parts("u2", 0, 100)
+    assert sorted(p.path for p in held) == sorted(f"p{i}" for i in stored)
+
+
 def test_grants_name_buckets_of_the_key_account(
     store: MetadataStore, accounts: AccountStore
 ) -> None:

@@ -13,14 +13,20 @@ def limits(store: MetadataStore) -> tuple[Limit, ...]:
         return store.account_usage(account_id)[0]
 
     def stored(account_id: str) -> int:
-        return store.account_usage(account_id)[2]
+        return store.used_bytes(account_id)  # what the quota counts, uploads in progress too
 
     def access_keys(account_id: str) -> int:
         return len(store.list_access_keys(account_id))
 
     return (
         Limit("buckets", "Buckets", COUNT, "Buckets of the account", buckets),
-        Limit("storage_bytes", "Storage", BYTES, "Bytes stored by all objects", stored),
+        Limit(
+            "storage_bytes",
+            "Storage",
+            BYTES,
+            "Bytes of all objects and of unfinished uploads' parts",
+            stored,
+        ),
         Limit(
             "access_keys",
             "Access keys",

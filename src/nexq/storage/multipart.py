@@ -29,6 +29,7 @@ from nexq.storage.model import (
     MAX_PART_NUMBER,
     MAX_PUT_BYTES,
     MIN_PART_BYTES,
+    Bucket,
     ObjectMeta,
     Part,
     Segment,
@@ -105,6 +106,8 @@ class Multipart:
             if self._objects.lock_configuration(bucket) is None:
                 raise NoObjectLockConfiguration("Bucket is missing Object Lock Configuration")
             headers = {**headers, LOCK_HEADER: json.dumps([lock.mode, lock.until, lock.legal_hold])}
+        # An account at its quota has no room for any part: refused before it starts.
+        self._objects.check_not_full(bucket.account_id)
         headers = stamped(headers, customer)
         initiated = time.time()
         upload = Upload(
@@ -124,11 +127,36 @@ class Multipart:
 
     def upload(self, caller: Principal, bucket_name: str, key: str, upload_id: str) -> Upload:
         """The upload ``upload_id`` of ``key`` if the caller may use its bucket."""
+        return self._find(caller, bucket_name, key, upload_id)[1]
+
+    def _find(
+        self, caller: Principal, bucket_name: str, key: str, upload_id: str
+    ) -> tuple[Bucket, Upload]:
         bucket = self._objects.bucket(caller, bucket_name)
         upload = self._store.get_upload(upload_id)
         if upload is None or upload.bucket_id != bucket.id or upload.key != key:
             raise NoSuchUpload()
-        return upload
+        return bucket, upload
+
+    def check_part_room(
+        self, caller: Principal, bucket_name: str, upload: Upload, number: int, size: int
+    ) -> None:
+        """Refuse (QuotaExceeded), before its body is read, a part of ``size`` bytes that
+        cannot fit the bucket owner's storage quota; storing it checks again, exactly."""
+        self._check_part_room(self._objects.bucket(caller, bucket_name), upload, number, size)
+
+    def _check_part_room(self, bucket: Bucket, upload: Upload, number: int, size: int) -> None:
+        def replaced() -> int:  # the part of that number already sent, counted already
+            earlier = self._store.list_parts(upload.id, number - 1, 1)
+            return earlier[0].size if earlier and earlier[0].number == number else 0
+
+        # Read now, not from a figure a second old as a PUT may: the parts of the last second
+        # count, and a part is big enough to pay for the read many times over.
+        self._objects.check_quota(bucket.account_id, size, replaced, max_age=0.0)
+
+    def _quota(self, bucket: Bucket) -> int | None:
+        # The bucket's owner's: a caller of another account (a bucket policy) fills it.
+        return self._objects.quotas.limit(bucket.account_id, "storage_bytes")
 
     def receive_part(
         self, upload: Upload, algorithms: Iterable[str], customer: CustomerKey | None
@@ -152,9 +180,11 @@ class Multipart:
         content_md5: str | None,
         checksums: dict[str, str],
     ) -> Part:
-        """Store one part; a part with the same number is replaced."""
+        """Store one part; a part with the same number is replaced. The bucket owner's
+        storage quota counts it from now on, until the upload is completed or aborted:
+        QuotaExceeded, and nothing kept, if it cannot fit."""
         try:
-            upload = self.upload(caller, bucket_name, key, upload_id)
+            bucket, upload = self._find(caller, bucket_name, key, upload_id)
             _check_part_number(number)
             check_part_algorithms(upload, body.hashers)
             computed = body.verify(content_md5, checksums)
@@ -171,12 +201,12 @@ class Multipart:
             path=path,
             checksums=computed,
         )
-        self._put_part(part)
+        self._put_part(part, self._quota(bucket))
         return part
 
-    def _put_part(self, part: Part) -> None:
+    def _put_part(self, part: Part, quota: int | None) -> None:
         try:
-            self._store.put_part(part)
+            self._store.put_part(part, quota)
         except BaseException:
             self._objects.delete_blobs([part.path])
             raise
@@ -192,9 +222,10 @@ class Multipart:
         customer: CustomerKey | None = None,
     ) -> Part:
         """Make a part from (a range of) another object (read with ``source_key``, its
-        SSE-C key if it has one; ``customer`` is the upload's)."""
+        SSE-C key if it has one; ``customer`` is the upload's). A part that cannot fit the
+        storage quota is refused before a byte is copied."""
         bucket_name, key, upload_id, number = target
-        upload = self.upload(caller, bucket_name, key, upload_id)
+        bucket, upload = self._find(caller, bucket_name, key, upload_id)
         _check_part_number(number)
         check_part(upload.headers, customer)
         sealing = self._part_key(upload, customer)
@@ -211,13 +242,14 @@ class Multipart:
             length = end - start + 1 if src.size else 0
             if length > MAX_PUT_BYTES:
                 raise EntityTooLarge("A part is at most 5 GiB.")
+            self._check_part_room(bucket, upload, number, length)
             return start, length
 
         src = self._objects.open_object(
             caller, source[0], source[1], Conditions(), copied_range, source[2], source_key
         )
         part = replace(self._objects.copy_part(src, upload, sealing), number=number)
-        self._put_part(part)
+        self._put_part(part, self._quota(bucket))
         return part
 
     def complete(
@@ -232,7 +264,7 @@ class Multipart:
         """Assemble the named parts into the object, in order, with S3's checks; a retry of
         a completion that succeeded is answered as it was (nexq.storage.completions)."""
         try:
-            upload = self.upload(caller, bucket_name, key, upload_id)
+            bucket, upload = self._find(caller, bucket_name, key, upload_id)
         except NoSuchUpload:
             return self._completed(caller, bucket_name, key, upload_id, parts)
         if not parts:
@@ -284,7 +316,7 @@ class Multipart:
         asked = upload.headers.get(LOCK_HEADER)
         meta = apply_lock(
             meta,
-            self._objects.lock_configuration(self._objects.bucket(caller, bucket_name)),
+            self._objects.lock_configuration(bucket),
             LockRequest(*json.loads(asked)) if asked else None,
             time.time(),
         )
@@ -295,7 +327,7 @@ class Multipart:
                 (p.number for p in chosen),
                 if_match=conditions.if_match,
                 if_none_match=conditions.if_none_match,
-                quota=self._objects.quotas.limit(caller.account.id, "storage_bytes"),
+                quota=self._quota(bucket),
             )
         except NoSuchUpload:  # a concurrent request (the same, sent twice) completed it
             return self._completed(caller, bucket_name, key, upload_id, parts)

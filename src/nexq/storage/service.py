@@ -4,7 +4,7 @@ key's, limited to the buckets it was granted, or the account's own through the A
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
@@ -244,19 +244,44 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
         account's storage quota (the commit checks again, exactly, for concurrent writes);
         ``key`` is the object it would replace, whose bytes are freed."""
         bucket = self.bucket(caller, bucket_name)
-        quota = self.quotas.limit(bucket.account_id, "storage_bytes")
-        if quota is not None and size > 0:
-            # A figure up to a second old says "fits" without a database read per PUT: if it
-            # is too low, the exact check in the commit still refuses. A refusal reads again.
-            stored = self._store.stored_bytes(bucket.account_id, max_age=1.0)
-            if stored + size > quota:
-                stored = self._store.stored_bytes(bucket.account_id)
-            # The replaced object is looked up only when it could make the difference.
-            if stored + size > quota and key is not None:
-                current = self._store.get_object(bucket.id, key)
-                stored -= current.size if current else 0
-            if stored + size > quota:
-                raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
+
+        def replaced() -> int:
+            current = self._store.get_object(bucket.id, key) if key is not None else None
+            return current.size if current else 0
+
+        self.check_quota(bucket.account_id, size, replaced)
+
+    def check_quota(
+        self,
+        account_id: str,
+        size: int,
+        freed: Callable[[], int] = lambda: 0,
+        max_age: float = 1.0,
+    ) -> None:
+        """Refuse (QuotaExceeded) ``size`` more bytes for the account if they cannot fit its
+        storage quota, which counts its stored bytes and its unfinished uploads' parts;
+        ``freed()`` is what the write frees (the object or part it replaces), asked only
+        when it could make the difference. The figure may be up to ``max_age`` seconds old
+        when it says "fits"; a refusal reads it again."""
+        quota = self.quotas.limit(account_id, "storage_bytes")
+        if quota is None or size <= 0:
+            return
+        # A figure up to a second old says "fits" without a database read per PUT: if it is
+        # too low, the exact check in the commit still refuses.
+        used = self._store.used_bytes(account_id, max_age=max_age)
+        if used + size > quota:
+            now = self._store.used_bytes(account_id) if max_age > 0 else used
+            used = now - freed()
+        if used + size > quota:
+            raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
+
+    def check_not_full(self, account_id: str) -> None:
+        """Refuse (QuotaExceeded) a new multipart upload for an account already at or over
+        its storage quota (read now: uploads start seldom, and every part would be
+        refused)."""
+        quota = self.quotas.limit(account_id, "storage_bytes")
+        if quota is not None and self._store.used_bytes(account_id) >= quota:
+            raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
 
     def _commit_object(
         self, meta: ObjectMeta, paths: list[str], new: NewContent, owner: str

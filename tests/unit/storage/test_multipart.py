@@ -169,10 +169,11 @@ def test_completion_is_refused_by_the_quota_and_conditions_exactly(
     storage: Storage, owner: AccessKey
 ) -> None:
     storage.put(owner, "uploads", "big", b"12345")
-    storage.limits.values["storage_bytes"] = MIN_PART_BYTES + 3
     upload = start(storage, owner)
-    one = part(storage, owner, upload, 1, BIG)  # parts are not stored bytes until completed
+    one = part(storage, owner, upload, 1, BIG)
     four = part(storage, owner, upload, 2, b"1234")
+    # Lowered once the parts are in (as a tier change can): the completion checks again.
+    storage.limits.values["storage_bytes"] = MIN_PART_BYTES + 3
     with pytest.raises(QuotaExceeded):  # it replaces 5 bytes: MIN + 4 would be one too many
         complete(storage, owner, upload, completed(one, four))
     with pytest.raises(PreconditionFailed):
@@ -182,6 +183,35 @@ def test_completion_is_refused_by_the_quota_and_conditions_exactly(
     current = storage.objects.head_object(owner, "uploads", "big", Conditions())
     complete(storage, owner, upload, completed(one, three), NewContent({}, {}, current.etag))
     assert storage.store.stored_bytes("acc-a") == MIN_PART_BYTES + 3
+
+
+def test_parts_count_toward_the_quota_until_the_upload_ends(
+    storage: Storage, owner: AccessKey
+) -> None:
+    storage.put(owner, "uploads", "stored", b"12345")
+    storage.limits.values["storage_bytes"] = 2 * MIN_PART_BYTES + 5
+    upload = start(storage, owner)
+    one = part(storage, owner, upload, 1, BIG)
+    part(storage, owner, upload, 2, BIG)  # exactly at the quota now
+    with pytest.raises(QuotaExceeded):  # the pre-check, before the body is read
+        storage.multipart.check_part_room(owner, "uploads", upload, 3, 1)
+    with pytest.raises(QuotaExceeded):  # and storing it, exactly
+        part(storage, owner, upload, 3, b"x")
+    with pytest.raises(QuotaExceeded):  # another upload's parts count too
+        storage.objects.check_room(owner, "uploads", 1, "new")
+    with pytest.raises(QuotaExceeded):  # at the quota, no upload starts
+        start(storage, owner, "other")
+    # A part sent again counts once: the same size fits, one byte more does not.
+    storage.multipart.check_part_room(owner, "uploads", upload, 1, MIN_PART_BYTES)
+    with pytest.raises(QuotaExceeded):
+        storage.multipart.check_part_room(owner, "uploads", upload, 1, MIN_PART_BYTES + 1)
+    again = part(storage, owner, upload, 1, b"b" * MIN_PART_BYTES)
+    assert storage.stray_blobs() == set()  # nothing of the refused part was kept
+    assert storage.store.garbage(10) == [one.path]  # the replaced part's, for the janitor
+    storage.multipart.abort(owner, "uploads", "big", upload.id)  # room again
+    assert again.path in storage.store.garbage(10)
+    other = start(storage, owner, "other")
+    part(storage, owner, other, 1, BIG)
 
 
 def test_abort_ends_the_upload_and_drops_its_parts(storage: Storage, owner: AccessKey) -> None:

@@ -118,8 +118,8 @@ def router(storage: ObjectStorage, multipart: Multipart, pages: Pages) -> APIRou
         as_account = caller
 
         def open_body() -> IncomingBody:
-            multipart.upload(as_account, name, key, upload_id)
-            storage.check_room(as_account, name, declared_size(request))
+            upload = multipart.upload(as_account, name, key, upload_id)
+            multipart.check_part_room(as_account, name, upload, number, declared_size(request))
             return storage.receive((), MAX_PUT_BYTES)
 
         body = await receive(request, open_body)

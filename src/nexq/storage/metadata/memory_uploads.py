@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from nexq.core.errors import QuotaExceeded
 from nexq.storage.completions import CompletedUpload, completion
 from nexq.storage.errors import NoSuchUpload
 from nexq.storage.metadata.memory_base import HeldUpload, take
 from nexq.storage.metadata.memory_objects import MemoryObjects
 from nexq.storage.model import ObjectMeta, Part, Upload, prefix_end
+from nexq.storage.quotas import storage_quota_message
 
 
 # Stored values are copies, as the objects' (memory_objects).
@@ -62,12 +64,32 @@ class MemoryUploads(MemoryObjects):
         found.sort(key=lambda item: item[0])
         return [_upload(u) for _, u in take(found, limit)]
 
-    def put_part(self, part: Part) -> None:
+    def used_bytes(self, account_id: str, max_age: float = 0.0) -> int:
+        with self._lock:  # always read now, as stored_bytes does here
+            return self._used_bytes(account_id)
+
+    def _used_bytes(self, account_id: str) -> int:
+        return self._stored.get(account_id, 0) + sum(
+            p.size
+            for held in self._uploads.values()
+            if self._owner_of(held) == account_id
+            for p in held.parts.values()
+        )
+
+    def _owner_of(self, held: HeldUpload) -> str | None:
+        bucket = self._buckets.get(held.upload.bucket_id)
+        return bucket.bucket.account_id if bucket is not None else None
+
+    def put_part(self, part: Part, quota: int | None = None) -> None:
         with self._lock:
             held = self._uploads.get(part.upload_id)
-            if held is None:
+            owner = self._owner_of(held) if held is not None else None
+            if held is None or owner is None:
                 raise NoSuchUpload()
             old = held.parts.get(part.number)
+            grown = part.size - (old.size if old is not None else 0)
+            if quota is not None and grown > 0 and self._used_bytes(owner) + grown > quota:
+                raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
             held.parts[part.number] = _part(part)
             if old is not None:
                 self._garbage.add(old.path)

@@ -83,6 +83,11 @@ class MetadataStore(Protocol):
         ``max_age`` seconds ago (for checks that read again before they refuse). A store
         whose reads cost nothing may always read now."""
 
+    def used_bytes(self, account_id: str, max_age: float = 0.0) -> int:
+        """What the account's storage quota counts: its stored bytes plus the parts of its
+        unfinished multipart uploads (in every bucket), read now or, given ``max_age``, as
+        :meth:`stored_bytes` may remember them."""
+
     # objects (nexq.storage.versions says how versions are kept)
     def get_object(self, bucket_id: str, key: str) -> ObjectMeta | None:
         """The key's current version, unless that is a delete marker."""
@@ -187,8 +192,11 @@ class MetadataStore(Protocol):
         """Uploads under ``prefix`` ordered by (key, id), strictly after ``after``: a
         (key, id) position, or (key, None) for after every upload of that key."""
 
-    def put_part(self, part: Part) -> None:
-        """Insert or replace a part (NoSuchUpload if the upload ended meanwhile)."""
+    def put_part(self, part: Part, quota: int | None = None) -> None:
+        """Insert or replace a part (NoSuchUpload if the upload ended meanwhile), atomically
+        checking that the upload's account's :meth:`used_bytes` stay within ``quota``
+        (QuotaExceeded, nothing changed); a replaced part's bytes are freed, so a part that
+        does not grow always fits."""
 
     def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]: ...
     def complete_upload(

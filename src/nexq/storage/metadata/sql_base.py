@@ -26,5 +26,27 @@ class SqlBase:
     def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
         self._clock = clock
-        # Each account's stored bytes as this process last read them, and when.
+        # Each account's stored bytes (and used bytes: with its uploads' parts) as this
+        # process last read them, and when.
         self._stored: dict[str, tuple[float, int]] = {}
+        self._used: dict[str, tuple[float, int]] = {}
+
+    def _remembered(
+        self,
+        seen: dict[str, tuple[float, int]],
+        account_id: str,
+        max_age: float,
+        read: Callable[[], int],
+    ) -> int:
+        """``read()``'s figure for the account, or the one ``seen`` keeps if it is at most
+        ``max_age`` seconds old; what is read now is kept."""
+        now = self._clock()
+        if max_age > 0:
+            kept = seen.get(account_id)
+            if kept is not None and now - kept[0] <= max_age:
+                return kept[1]
+        figure = read()
+        if len(seen) > 100_000:  # one entry per account written to: bounded all the same
+            seen.clear()
+        seen[account_id] = (now, figure)
+        return figure

@@ -201,18 +201,14 @@ class SqlBuckets(SqlBase):
         return int(row[0]), int(row[1]), int(row[2])
 
     def stored_bytes(self, account_id: str, max_age: float = 0.0) -> int:
-        now = self._clock()
-        if max_age > 0:
-            seen = self._stored.get(account_id)
-            if seen is not None and now - seen[0] <= max_age:
-                return seen[1]
-        row = (
-            self._db.reader()
-            .execute("SELECT stored_bytes FROM account_storage WHERE account_id = ?", (account_id,))
-            .fetchone()
-        )
-        stored = int(row[0]) if row else 0  # no row: nothing stored since it was introduced
-        if len(self._stored) > 100_000:
-            self._stored = {}
-        self._stored[account_id] = (now, stored)
-        return stored
+        def read() -> int:
+            row = (
+                self._db.reader()
+                .execute(
+                    "SELECT stored_bytes FROM account_storage WHERE account_id = ?", (account_id,)
+                )
+                .fetchone()
+            )
+            return int(row[0]) if row else 0  # no row: nothing stored since it was introduced
+
+        return self._remembered(self._stored, account_id, max_age, read)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from nexq.core.errors import QuotaExceeded
 from nexq.core.sql import Connection
 from nexq.storage.completions import CompletedUpload, completion
 from nexq.storage.errors import NoSuchUpload
@@ -14,11 +15,26 @@ from nexq.storage.metadata import sql_versions as versions
 from nexq.storage.metadata.sql_base import SqlBase, discard
 from nexq.storage.metadata.sql_counters import add_to_counters
 from nexq.storage.model import ObjectMeta, Part, Upload, prefix_end
+from nexq.storage.quotas import storage_quota_message
 
 _UPLOAD_COLUMNS = (
     "id, bucket_id, key, initiated, headers, metadata, checksum_algorithm, checksum_type"
 )
 _PART_COLUMNS = "upload_id, number, size, etag, last_modified, path, checksums"
+# What the storage quota counts: the account's row, and its unfinished uploads' parts found
+# through indexes only (buckets by account, uploads by bucket, parts by upload), so the cost
+# follows the account's parts in progress, not the installation's.
+_USED_BYTES = (
+    "SELECT (SELECT coalesce(max(stored_bytes), 0) FROM account_storage WHERE account_id = ?) "
+    "+ (SELECT coalesce(sum(p.size), 0) FROM buckets AS b "
+    "JOIN uploads AS u ON u.bucket_id = b.id JOIN parts AS p ON p.upload_id = u.id "
+    "WHERE b.account_id = ?)"
+)
+
+
+def _used_bytes(conn: Connection, account_id: str) -> int:
+    (used,) = conn.execute(_USED_BYTES, (account_id, account_id)).fetchone()
+    return int(used)
 
 
 def _upload(row: tuple[Any, ...]) -> Upload:
@@ -98,34 +114,51 @@ class SqlUploads(SqlBase):
         args.append(limit)
         return [_upload(r) for r in self._db.reader().execute(sql, args).fetchall()]
 
-    def put_part(self, part: Part) -> None:
-        def write(conn: Connection) -> None:
-            if conn.execute("SELECT 1 FROM uploads WHERE id = ?", (part.upload_id,)).fetchone():
-                old = conn.execute(
-                    "SELECT path FROM parts WHERE upload_id = ? AND number = ?",
-                    (part.upload_id, part.number),
-                ).fetchone()
-                conn.execute(
-                    f"INSERT INTO parts({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - fixed column names
-                    "ON CONFLICT (upload_id, number) DO UPDATE SET size = excluded.size, "
-                    "etag = excluded.etag, last_modified = excluded.last_modified, "
-                    "path = excluded.path, checksums = excluded.checksums",
-                    (
-                        part.upload_id,
-                        part.number,
-                        part.size,
-                        part.etag,
-                        part.last_modified,
-                        part.path,
-                        json.dumps(part.checksums),
-                    ),
-                )
-                if old:
-                    discard(conn, [old[0]])
-            else:
-                raise NoSuchUpload()
+    def used_bytes(self, account_id: str, max_age: float = 0.0) -> int:
+        return self._remembered(
+            self._used, account_id, max_age, lambda: _used_bytes(self._db.reader(), account_id)
+        )
 
-        self._db.write(write)
+    def put_part(self, part: Part, quota: int | None = None) -> None:
+        def write(conn: Connection) -> str:
+            found = conn.execute(
+                "SELECT b.account_id FROM uploads AS u JOIN buckets AS b ON b.id = u.bucket_id "
+                "WHERE u.id = ?",
+                (part.upload_id,),
+            ).fetchone()
+            if not found:
+                raise NoSuchUpload()
+            owner = str(found[0])
+            old = conn.execute(
+                "SELECT path, size FROM parts WHERE upload_id = ? AND number = ?",
+                (part.upload_id, part.number),
+            ).fetchone()
+            grown = part.size - (old[1] if old else 0)
+            # Exact: writes run one at a time (every node's), so no part slips in between.
+            if quota is not None and grown > 0 and _used_bytes(conn, owner) + grown > quota:
+                raise QuotaExceeded("storage_bytes", storage_quota_message(quota))
+            conn.execute(
+                f"INSERT INTO parts({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 - fixed column names
+                "ON CONFLICT (upload_id, number) DO UPDATE SET size = excluded.size, "
+                "etag = excluded.etag, last_modified = excluded.last_modified, "
+                "path = excluded.path, checksums = excluded.checksums",
+                (
+                    part.upload_id,
+                    part.number,
+                    part.size,
+                    part.etag,
+                    part.last_modified,
+                    part.path,
+                    json.dumps(part.checksums),
+                ),
+            )
+            if old:
+                discard(conn, [old[0]])
+            return owner
+
+        owner = self._db.write(write)
+        # The figure this process may remember for the account's checks lacks this part.
+        self._used.pop(owner, None)
 
     def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
         rows = (

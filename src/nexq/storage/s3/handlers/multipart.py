@@ -93,8 +93,8 @@ async def upload_part(req: S3Request, s: Services) -> Response:
         sealed_as.update(upload.headers)
         # A part without the checksum its upload needs is refused before its body is read.
         wanted = s.multipart.part_checksums(upload, algorithms)
-        # A part that cannot fit is refused now; the completion checks the whole object.
-        s.objects.check_room(req.caller, bucket, declared_size(req))
+        # A part that cannot fit the quota (with the upload parts it holds) is refused now.
+        s.multipart.check_part_room(req.caller, bucket, upload, number, declared_size(req))
         return s.multipart.receive_part(upload, wanted, customer)
 
     def store(body: IncomingBody, trailers: dict[str, str]) -> Part:
