@@ -76,6 +76,11 @@ def test_known_traffic_is_counted_exactly_across_workers(
         s3.put_object(Bucket="counted", Key="big", Body=b"x" * 2000)
     after = scrape(operator)
 
+    # Counted in memory, apart from the data disk (a full one must not stop the server).
+    assert live.process is not None
+    (counts,) = Path("/dev/shm").glob(f"nexq-metrics-{live.process.pid}-*")
+    assert counts.stat().st_mode & 0o777 == 0o700 and any(counts.glob("*.db"))
+
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
@@ -188,5 +193,6 @@ def test_metrics_off_counts_nothing_and_serves_no_page(tmp_path: Path) -> None:
         )
         assert answer.status_code == 404
         assert not (server.data_dir / "run" / "metrics").exists()
+        assert not list(Path("/dev/shm").glob(f"nexq-metrics-{server.process.pid}-*"))  # type: ignore[union-attr]
     finally:
         server.stop()

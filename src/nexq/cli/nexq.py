@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -267,7 +268,9 @@ def serve(
     # Made before forking, so that every worker draws from the same buckets.
     rates = RateLimiter(share=settings.nodes)
     if settings.metrics:  # named before forking: every worker counts into it
-        telemetry.prepare(settings.data_dir / "run" / "metrics")
+        counts = telemetry.folder_for(settings.data_dir)
+        telemetry.prepare(counts)
+        atexit.register(shutil.rmtree, counts, True)  # this process's alone: workers _exit
     if settings.workers <= 1:
         _run_worker(settings, sockets, rates, backup_tls, control_plane=True)
         _stop_databases(settings)

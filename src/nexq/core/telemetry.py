@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,11 +94,42 @@ _metrics: _Metrics | None = None
 _series: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = {}
 
 
+def folder_for(data_dir: Path) -> Path:
+    """A new, empty folder where a server's processes will count: in memory (``/dev/shm``)
+    where the host has it, else under the data dir. The counts die with the server anyway,
+    and the library grows its files by truncating then writing through a memory map, which
+    on a full file system kills the process with SIGBUS: a full data disk must not take the
+    server down with it. In ``/dev/shm`` (everyone's) the folder is made private with an
+    unguessable name, and folders this user's killed servers left are removed."""
+    memory = Path("/dev/shm")  # noqa: S108 - a private folder is made in it (mkdtemp)
+    if not (memory.is_dir() and os.access(memory, os.W_OK)):
+        folder = data_dir / "run" / "metrics"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, mode=0o700)
+        return folder
+    for left in memory.glob("nexq-metrics-*"):
+        pid = left.name.split("-")[2]
+        info = left.lstat()
+        mine = info.st_uid == os.getuid() and not left.is_symlink()
+        if mine and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"nexq-metrics-{os.getpid()}-", dir=memory))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def prepare(folder: Path) -> None:
-    """Make ``folder`` empty and name it to the processes forked after: a server's main
-    process calls it once, before its workers start (each then calls :func:`enable`)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, mode=0o700)
+    """Name ``folder`` (empty, from :func:`folder_for`) to the processes forked after: a
+    server's main process calls it once, before its workers start (each then calls
+    :func:`enable`)."""
     os.environ[FOLDER_VARIABLE] = str(folder)
 
 
