@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import NoReturn
 
 import pytest
 
+from nexq.web.guide.library import Guide
+from nexq.web.guide.section import GuideSection
 from tests.compat.tools import require
 
 NOT_RUN = re.compile(r"^<!--\s*not run:\s*(?P<reason>\S.*?)\s*-->$")
@@ -113,6 +116,13 @@ class ReaderShell:
     def __init__(self, env: dict[str, str], work: Path, saved: Path, timeout: float) -> None:
         self.env, self.work, self.saved, self.timeout = env, work, saved, timeout
 
+    def use_dcp(self, api_url: str, **variables: str) -> None:
+        """dcp (and this interpreter's other programs: aws, a python3 with the test's
+        libraries) first on the reader's PATH, pointed at ``api_url``; ``variables`` too
+        (DCP_API_KEY, DCP_CONFIG …)."""
+        self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env['PATH']}"
+        self.env.update(DCP_API_URL=api_url, **variables)
+
     def sh(self, script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``script`` in the reader's shell (stopping at the first failing command);
         the variables it exports stay set when it succeeds."""
@@ -132,3 +142,14 @@ class ReaderShell:
                 if name and name not in SHELL_OWN:
                     self.env[name] = value
         return proc
+
+
+def check_section(name: str, declared: GuideSection, title: str) -> None:
+    """The section as the guide serves it: every link reaches a page and its anchor, the
+    pages in the declared order, the first one titled ``title``."""
+    guide = Guide([(name, declared)])
+    assert guide.broken_links() == []
+    section = guide.section(name)
+    assert section is not None
+    assert [p.title for p in section.pages] == [p.title for p in declared.pages]
+    assert section.pages[0].rendered.title == title

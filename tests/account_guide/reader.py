@@ -11,7 +11,6 @@ config file, as on the reader's computer."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import httpx
@@ -72,10 +71,8 @@ class Reader(ReaderShell):
         self.server = server
         super().__init__(base_env(root), root / "work", root / "env", timeout=SECONDS)
         self.work.mkdir(parents=True)
-        # dcp: this interpreter's folder, first
-        self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env['PATH']}"
-        self.env.update(
-            DCP_API_URL=server.api_url,
+        self.use_dcp(
+            server.api_url,
             NEXQ_EMAIL=EMAIL,
             NEXQ_PASSWORD=PASSWORD,
             NEW_PASSWORD=NEW_PASSWORD,

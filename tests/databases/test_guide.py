@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,6 @@ from nexq.databases import tls
 from nexq.databases.descriptor import GUIDE as DECLARED
 from nexq.databases.model import check_name, count_refusal
 from nexq.databases.provisioner import STORAGE_FULL
-from nexq.web.guide.library import Guide
 from tests import guide_runner as runner
 from tests.compat.tools import base_env, require
 from tests.guide_runner import Block, ReaderShell
@@ -118,12 +116,7 @@ def test_the_guide_asks_for_the_variables_the_test_sets() -> None:
 
 
 def test_every_link_reaches_a_page_and_its_anchor() -> None:
-    guide = Guide([("databases", DECLARED)])
-    assert guide.broken_links() == []
-    section = guide.section("databases")
-    assert section is not None
-    assert [p.title for p in section.pages] == [p.title for p in DECLARED.pages]
-    assert section.pages[0].rendered.title == "Databases"
+    runner.check_section("databases", DECLARED, "Databases")
 
 
 def test_the_guide_quotes_what_nexq_says() -> None:
@@ -160,11 +153,8 @@ class Reader(ReaderShell):
         super().__init__(base_env(root), root / "work", root / "env", timeout=SECONDS)
         self.work.mkdir(parents=True)
         # dcp and a Python with psycopg, as `pip install 'psycopg[binary]'` gives the reader
-        self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env['PATH']}"
-        self.env.update(
-            DCP_API_URL=server.api_url,
-            DCP_API_KEY=self.api_key,
-            DCP_CONFIG=str(root / "dcp" / "config.json"),
+        self.use_dcp(
+            server.api_url, DCP_API_KEY=self.api_key, DCP_CONFIG=str(root / "dcp" / "config.json")
         )
 
     def sh(self, script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

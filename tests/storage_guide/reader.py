@@ -10,7 +10,6 @@ its own, where aws-cli, rclone and dcp keep their files."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import httpx
@@ -44,11 +43,8 @@ class Reader(ReaderShell):
         super().__init__(base_env(root), root / "work", root / "env", timeout=SECONDS)
         self.work.mkdir(parents=True)
         # dcp, aws and a python3 with boto3: this interpreter's folder, first
-        self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env['PATH']}"
-        self.env.update(
-            DCP_API_URL=server.api_url,
-            DCP_API_KEY=self.api_key,
-            DCP_CONFIG=str(root / "dcp" / "config.json"),
+        self.use_dcp(
+            server.api_url, DCP_API_KEY=self.api_key, DCP_CONFIG=str(root / "dcp" / "config.json")
         )
 
     def keep_key(self, output: str) -> None:
