@@ -40,16 +40,17 @@ imports: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=25
 
-## test-postgresql: the REST and command-line suites, and the registry's protocol suites that
-##   store things, again, each live server keeping its metadata in a PostgreSQL database of its
-##   own (Debian's postgresql, started by the tests). For Databases, its API suite, not its
-##   dcp suites: what they add is PostgreSQL clusters and pgBackRest, the same whatever holds
-##   the metadata (tests/contract runs the databases' rows on both engines).
+## test-postgresql: the REST suites, the registry's protocol suites that store things, and
+##   the command line's end-to-end story, again, each live server keeping its metadata in a
+##   PostgreSQL database of its own (Debian's postgresql, started by the tests). The rest of
+##   the command-line suites run once, in `test`: dcp speaks only REST, and what the stores do
+##   on PostgreSQL is the contract suites' (tests/contract, both engines) and the REST
+##   suites' here. For Databases, its API suite: what its dcp suites add is PostgreSQL
+##   clusters and pgBackRest, the same whatever holds the metadata.
 REGISTRY_STATE_SUITES := $(addprefix tests/registry/test_protocol_,$(addsuffix .py,	push manifests management discovery))
 test-postgresql: $(STAMP) tools
-	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q tests/api tests/cli \
-		$(REGISTRY_STATE_SUITES) tests/databases/test_databases.py \
-		$(addprefix --ignore=tests/cli/test_,$(addsuffix .py,databases database_backups))
+	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=10 \
+		tests/api tests/cli/test_story.py $(REGISTRY_STATE_SUITES) tests/databases/test_databases.py
 
 ## test-cluster: the S3-client suites whose outcome depends on where state lives (objects and
 ##   their bytes, versions, locks, keys and their revocation, counters and quotas, KMS keys, a
@@ -64,7 +65,7 @@ CLUSTER_SUITES := $(addprefix tests/compat/test_,$(addsuffix .py,\
 	object_lock kms access_keys auth quotas metering crash awscli tools)) \
 	tests/registry/test_protocol_push.py tests/registry/test_protocol_manifests.py
 test-cluster: $(STAMP) tools
-	NEXQ_TEST_CLUSTER=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q $(CLUSTER_SUITES)
+	NEXQ_TEST_CLUSTER=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=10 $(CLUSTER_SUITES)
 
 ## unit: the unit and contract tests: use cases on in-memory stores, the stores' contracts
 ##   (memory, SQLite, PostgreSQL; blobs on files and RADOS), the kernel; no live server, no browser,
