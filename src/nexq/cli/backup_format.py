@@ -23,11 +23,11 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from nexq.app import SCHEMAS
+from nexq.cli import parallel
 from nexq.settings import Settings
 
 MANIFEST = "nexq-backup.json"
@@ -189,21 +189,8 @@ def emptied_on_failure(target: Path) -> Iterator[None]:
 
 
 def each(items: Iterable[str], work: Callable[[str], None]) -> None:
-    """``work(item)`` for every item, IN_FLIGHT at a time; the first error stops the rest."""
-    with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="nexq-backup") as pool:
-        pending: set[Future[None]] = set()
-        try:
-            for item in items:
-                if len(pending) >= 2 * IN_FLIGHT:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        future.result()
-                pending.add(pool.submit(work, item))
-            for future in pending:
-                future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
+    """``work(item)`` for every file, IN_FLIGHT at a time; the first error stops the rest."""
+    parallel.each(items, work, IN_FLIGHT, "nexq-backup")
 
 
 def utc(seconds: float) -> str:

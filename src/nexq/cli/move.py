@@ -22,8 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,6 +33,7 @@ import typer
 
 from nexq.adminkit import DataDir, emit, fail
 from nexq.app import SCHEMAS, open_blobs, open_database
+from nexq.cli import parallel
 from nexq.core import postgres
 from nexq.core.db import Database, FileLease
 from nexq.core.keyring import KEYRING_NAME
@@ -379,7 +379,12 @@ def _copy_blobs(
     try:
         progress = _Progress(service, copied.blobs, copied.bytes)
         items = sorted((path, size) for path, (size, _) in found.items())
-        _each(items, lambda path, size: progress.add(_copy_blob(files, store, path, size)))
+        parallel.each(
+            items,
+            lambda item: progress.add(_copy_blob(files, store, *item)),
+            IN_FLIGHT,
+            "nexq-move",
+        )
     finally:
         store.close()
     return copied
@@ -415,24 +420,6 @@ def _copy_blob(files: FileBlobStore, store: RadosBlobStore, path: str, size: int
             "bytes): nothing was moved"
         )
     return size
-
-
-def _each(items: Iterable[tuple[str, int]], work: Callable[[str, int], None]) -> None:
-    """``work(*item)`` for every item, IN_FLIGHT at a time; the first error stops the rest."""
-    with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="nexq-move") as pool:
-        pending: set[Future[None]] = set()
-        try:
-            for item in items:
-                if len(pending) >= 2 * IN_FLIGHT:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        future.result()
-                pending.add(pool.submit(work, *item))
-            for future in pending:
-                future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
 
 
 class _Progress:
