@@ -80,7 +80,7 @@ database_replicas       -     0            -
 database_backup_days    -     7            -"""
 ESTIMATE = """ (Free), in USD
 RESOURCE                     QUANTITY              INCLUDED  UNIT PRICE  AMOUNT
-Storage                      0 GB-month            0         0.015       0.00
+Storage                      0 GB-months           0         0.015       0.00
 Egress                       0 GB                  0         0.01        0.00
 Class A operations           0 million operations  0         4.50        0.00
 Class B operations           0 million operations  0         0.36        0.00
@@ -207,7 +207,7 @@ SHOWN: tuple[tuple[str, str], ...] = (
         "Every PUT to team-assets answers SlowDown since 09:00 UTC.\n\n--- support at ",
     ),
     ('dcp support tickets show "$TICKET_ID"', f"Z\n{ANSWER}"),
-    ("--attach ./upload.log", "Reply sent (1 attachments)."),
+    ("--attach ./upload.log", "Reply sent (1 attachment)."),
     (
         "-F files=@upload.log",
         '{"author":"customer","body":"The same with 4 transfers works.",'

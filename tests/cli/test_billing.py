@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.cli.conftest import Dcp
@@ -37,7 +38,12 @@ def test_estimate_and_invoices(user: Dcp, tmp_path: Path) -> None:
         "Database storage",
         "Database backups",
     ]
-    assert "TOTAL" in user("billing", "estimate", "--month", "2026-01").stdout
+    past = user("billing", "estimate", "--month", "2026-01").stdout
+    assert "TOTAL" in past
+    # Units agree with their quantity; symbols and plurals (GB, million operations) stay.
+    assert re.search(r"^Database instances \(Micro\)\s+0 instance-hours\s", past, re.M), past
+    assert re.search(r"^Storage\s+0 GB-months\s", past, re.M), past
+    assert re.search(r"^Egress\s+0 GB\s", past, re.M), past
     user.fails(6, "billing", "estimate", "--month", "January")
     assert user.json("billing", "invoices", "list") == []
     user.fails(4, "billing", "invoices", "pdf", "NQ-000000-NOPE", "--out", str(tmp_path / "x"))

@@ -37,7 +37,7 @@ def test_a_ticket_from_dcp(server: LiveServer, user: Dcp, tmp_path: Path) -> Non
     said = user(
         "support", "tickets", "reply", ticket["id"], "--body", "A log.", "--attach", str(log)
     )
-    assert "1 attachments" in said.stdout
+    assert "Reply sent (1 attachment)." in said.stdout
     shown = user("support", "tickets", "show", ticket["id"]).stdout
     assert "[attachment] timing.log" in shown and "A log." in shown
     # The operator answers through the API; dcp shows it.
@@ -70,3 +70,18 @@ def test_errors_exit_with_their_code(user: Dcp) -> None:
         "y",
     )
     assert "service" in said
+    said = user.fails(
+        6,
+        "support",
+        "tickets",
+        "create",
+        "--subject",
+        "x",
+        "--service",
+        "Object Storage",
+        "--severity",
+        "Urgent",
+        "--description",
+        "y",
+    )
+    assert said == "dcp: error: severity: 'Urgent' is not one of Critical, High, Medium, Low."

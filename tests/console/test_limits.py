@@ -87,3 +87,22 @@ def test_limits_usage_override_upgrade_and_refused_downgrade(
     expect(alert).to_contain_text("access_keys (using 11, Free allows 10)")
     expect(alert).not_to_contain_text("buckets")  # overridden limits stay, so they fit
     expect(page.locator("#current-tier")).to_have_text("Developer")
+
+
+def test_only_rates_are_checked_per_second(tab: Tab, server: LiveServer) -> None:
+    """A limit with no usage to show is a rate, or a limit of each resource (repositories per
+    registry, a database's replicas and backup days): only the rates read "per second"."""
+    tab.sign_in(make_account(server, "rates"))
+    page = tab.open("/account/limits")
+    for rate, value in (("s3_read_rps", "5,500"), ("api_rps", "20"), ("registry_rps", "2,000")):
+        expect(cells(page, rate)).to_have_text(["—", f"{value} per second", "Checked per second"])
+    for each, value in (
+        ("registry_repositories", "50"),
+        ("database_replicas", "0"),
+        ("database_backup_days", "7"),
+    ):
+        expect(cells(page, each)).to_have_text(["—", value, "Checked for each resource"])
+        expect(cells(page, each).nth(0).locator("span")).to_have_attribute(
+            "title", re.compile("^Each resource is checked on its own")
+        )
+        expect(page.locator(f"#limit-{each}")).not_to_contain_text("per second")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nexq.cli.dcp_output import quantity
+from nexq.cli.dcp_output import counted, quantity
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,23 @@ from nexq.cli.dcp_output import quantity
 )
 def test_quantities_are_rounded_for_people(exact: str, shown: str) -> None:
     assert quantity(exact) == shown
+
+
+@pytest.mark.parametrize(
+    ("amount", "noun", "said"),
+    [
+        (0, "attachment", "0 attachments"),
+        (1, "attachment", "1 attachment"),
+        (2, "attachment", "2 attachments"),
+        ("0", "instance-hour", "0 instance-hours"),
+        ("1", "instance-hour", "1 instance-hour"),
+        ("0.5", "instance-hour", "0.5 instance-hours"),
+        ("1,234.5", "GB-month", "1,234.5 GB-months"),
+        ("1", "GB-month", "1 GB-month"),
+        ("2", "GB", "2 GB"),  # a symbol
+        ("3", "million operations", "3 million operations"),  # plural already
+        ("1", "thousand pulls", "1 thousand pulls"),
+    ],
+)
+def test_counted_nouns_agree_with_their_amount(amount: int | str, noun: str, said: str) -> None:
+    assert counted(amount, noun) == said

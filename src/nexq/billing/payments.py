@@ -22,7 +22,7 @@ class PaymentProvider(Protocol):
 
 class OperatorMarksPaid:
     """No processor: invoices stay open until the operator records the payment
-    (`nexq admin billing mark-paid NUMBER`)."""
+    (`nexq admin billing set-status NUMBER paid`)."""
 
     def charge(self, invoice: Invoice, method: PaymentMethod | None) -> PaymentResult:
         if invoice.total == 0:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from nexq.cli.dcp_config import state
-from nexq.cli.dcp_output import emit_json, emit_table, quantity
+from nexq.cli.dcp_output import counted, emit_json, emit_table, quantity
 
 billing_app = typer.Typer(help="Charges and invoices.", no_args_is_help=True)
 invoices_app = typer.Typer(help="Monthly invoices.", no_args_is_help=True)
@@ -71,7 +71,7 @@ def estimate(
         [
             (
                 line["resource"],
-                f"{quantity(line['quantity'])} {line['unit']}",
+                counted(quantity(line["quantity"]), line["unit"]),
                 quantity(line["included"]),
                 line["unit_price"],
                 line["amount"],

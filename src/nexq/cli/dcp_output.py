@@ -142,3 +142,24 @@ def quantity(text: str) -> str:
         places = Decimal(1).scaleb(value.adjusted() - _SIGNIFICANT + 1)
         shown = f"{value.quantize(places, rounding=ROUND_HALF_UP):f}"
     return shown.rstrip("0").rstrip(".") if "." in shown else shown
+
+
+def counted(amount: int | str, noun: str) -> str:
+    """``1 attachment``, ``2 attachments``, ``0 instance-hours``, ``1.5 GB-months``: the
+    amount as shown (a number, or what :func:`quantity` made of one) and the noun in the
+    singular for exactly one. A unit symbol (``GB``) or a plural already (``million
+    operations``) stays as it is."""
+    return f"{amount} {noun if _is_one(amount) or not _countable(noun) else noun + 's'}"
+
+
+def _is_one(amount: int | str) -> bool:
+    try:
+        return abs(Decimal(str(amount).replace(",", ""))) == 1
+    except InvalidOperation:
+        return False
+
+
+def _countable(noun: str) -> bool:
+    # The word that takes the plural is the last one: "instance-hour", "GB-month".
+    last = noun.replace("-", " ").split()[-1] if noun.strip() else ""
+    return last.isalpha() and last.islower() and not last.endswith("s")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from nexq.cli.dcp_config import state
-from nexq.cli.dcp_output import emit_fields, emit_json, emit_table
+from nexq.cli.dcp_output import counted, emit_fields, emit_json, emit_table
 
 support_app = typer.Typer(help="Support tickets.", no_args_is_help=True)
 tickets_app = typer.Typer(help="Your support tickets.", no_args_is_help=True)
@@ -84,7 +84,7 @@ def tickets_reply(
     if st.json:
         emit_json(message)
         return
-    st.say(f"Reply sent ({len(message['attachments'])} attachments).")
+    st.say(f"Reply sent ({counted(len(message['attachments']), 'attachment')}).")
 
 
 @tickets_app.command("close")

@@ -1,6 +1,6 @@
 """REST routes of Support: /v1/support/tickets for customers, the queue for operators."""
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
@@ -23,14 +23,21 @@ from nexq.web.rest.security import Authorizer
 
 Severity = Literal["Critical", "High", "Medium", "Low"]
 Status = Literal["Open", "Waiting on customer", "Waiting on support", "Resolved", "Closed"]
-# The literals exist for the OpenAPI document; they must say what the model says.
+# The literals type the answers in the OpenAPI document; they must say what the model says.
 assert set(get_args(Severity)) == set(SEVERITIES) and set(get_args(Status)) == set(STATUSES)
+
+
+def _one_of(values: tuple[str, ...]) -> Any:
+    """An enum-like input field: a plain string, which the model checks, so a wrong value is
+    Support's 400 naming the field and the allowed values (as a wrong service is) rather than
+    a 422 of the parser; OpenAPI still lists the values."""
+    return Field(json_schema_extra={"enum": list(values)})
 
 
 class TicketIn(BaseModel):
     subject: Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT)]
     service: Annotated[str, Field(min_length=1, max_length=100)]
-    severity: Severity
+    severity: Annotated[str, _one_of(SEVERITIES)]
     description: Annotated[str, Field(min_length=1, max_length=MAX_BODY)]
 
 
@@ -39,7 +46,7 @@ class ReplyIn(BaseModel):
 
 
 class StatusIn(BaseModel):
-    status: Status
+    status: Annotated[str, _one_of(STATUSES)]
 
 
 class AssignIn(BaseModel):
