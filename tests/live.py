@@ -25,6 +25,7 @@ import psycopg
 from botocore.config import Config
 
 from nexq.core import postgres
+from nexq.databases.cluster import Cluster
 from nexq.databases.engine import Engine
 
 REGION = "us-east-1"
@@ -78,13 +79,13 @@ CLUSTER_SETTINGS = (
 # Managed databases are PostgreSQL servers that outlive Nexq (on purpose): every folder of
 # them a test made is stopped and removed when the test process ends, whatever happened.
 DATABASE_ROOTS: list[Path] = []
-DATABASE_PORTS = 6
+DATABASE_PORTS = 16  # a highly available database of three nodes takes 10
 
 
 def remove_database_root(root: Path) -> None:
     engine = Engine(root)
     for database_id in engine.database_ids():
-        engine.remove(database_id)
+        Cluster(engine).remove(database_id)  # a single server, or the nodes of one
     shutil.rmtree(root, ignore_errors=True)
 
 

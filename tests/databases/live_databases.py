@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ def account_api(server: LiveServer, raise_limits: bool = True) -> httpx.Client:
             email,
             api_rps=BURST,
             databases=6,
+            database_replicas=2,
             database_vcpus=UNLIMITED,
             database_memory_bytes=UNLIMITED,
             database_storage_bytes=UNLIMITED,
@@ -71,14 +73,18 @@ def wait_status(api: httpx.Client, name: str, status: str, seconds: float = 60.0
 
 
 def create(
-    api: httpx.Client, name: str | None = None, plan: str = "micro", **fields: Any
+    api: httpx.Client,
+    name: str | None = None,
+    plan: str = "micro",
+    seconds: float = 60.0,
+    **fields: Any,
 ) -> tuple[dict[str, Any], str]:
     """A new Running database and its owner's password."""
     name = name or fresh()
     answer = api.post("/v1/databases", json={"name": name, "plan": plan, **fields})
     assert answer.status_code == 201, answer.text
     password = answer.json()["password"]
-    return wait_status(api, name, "Running"), password
+    return wait_status(api, name, "Running", seconds), password
 
 
 def ca_file(api: httpx.Client, folder: Path) -> Path:
@@ -134,3 +140,33 @@ def delete_all(api: httpx.Client) -> None:
         if database["status"] != "Deleting":
             api.delete(f"/v1/databases/{database['name']}")
     wait_for(lambda: api.get("/v1/databases").json() == [], 60, "every database deleted")
+
+
+class Writer(threading.Thread):
+    """A client that inserts one row per commit through the database's connection string,
+    reconnecting after an error, and remembers every commit the server acknowledged."""
+
+    def __init__(self, database: dict[str, Any], password: str, ca: Path, first: int = 0) -> None:
+        super().__init__(daemon=True)
+        self.database, self.password, self.ca = database, password, ca
+        self.first = first
+        self.acknowledged: list[int] = []
+        self.failed_at: float | None = None
+        self.resumed_at: float | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        number = self.first
+        while not self.stop.is_set():
+            try:
+                with connect(self.database, self.password, self.ca) as session:
+                    while not self.stop.is_set():
+                        number += 1
+                        session.execute("INSERT INTO ledger VALUES (%s)", (number,))
+                        self.acknowledged.append(number)
+                        if self.failed_at is not None and self.resumed_at is None:
+                            self.resumed_at = time.monotonic()
+            except psycopg.Error:
+                if self.failed_at is None:
+                    self.failed_at = time.monotonic()
+                time.sleep(0.2)

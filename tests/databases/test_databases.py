@@ -176,7 +176,7 @@ def test_bad_input_is_refused_naming_what_is_wrong(api: httpx.Client) -> None:
     for body, words in (
         ({"name": "Bad_Name", "plan": "micro"}, "name"),
         ({"name": fresh(), "plan": "huge"}, "plan"),
-        ({"name": fresh(), "plan": "micro", "replicas": 1}, "replicas"),
+        ({"name": fresh(), "plan": "micro", "replicas": 3}, "replicas"),
     ):
         answer = api.post("/v1/databases", json=body)
         assert answer.status_code in (400, 422), answer.text
@@ -192,6 +192,10 @@ def test_the_tier_limits_are_named_when_refused(server: LiveServer) -> None:
     answer = free.post("/v1/databases", json={"name": fresh(), "plan": "small"})
     assert answer.status_code == 403, answer.text
     assert "database_memory_bytes" in answer.text or "memory" in answer.json()["detail"]
+    # The Free tier has no high availability.
+    replicated = free.post("/v1/databases", json={"name": fresh(), "plan": "micro", "replicas": 1})
+    assert replicated.status_code == 403, replicated.text
+    assert replicated.json()["limit"] == "database_replicas"
     database, _ = create(free)
     second = free.post("/v1/databases", json={"name": fresh(), "plan": "micro"})
     assert second.status_code == 403 and "databases limit" in second.json()["detail"]

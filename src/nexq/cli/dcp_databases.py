@@ -35,7 +35,7 @@ from nexq.cli.dcp_output import (
     size,
     warn,
 )
-from nexq.client import CreatedDatabase, Database, DatabasePlan, NexqClient
+from nexq.client import ApiError, CreatedDatabase, Database, DatabasePlan, NexqClient
 
 databases_app = typer.Typer(help="Managed PostgreSQL databases.", no_args_is_help=True)
 databases_app.add_typer(backups_app, name="backups")
@@ -113,12 +113,21 @@ def create(
     backups: Annotated[
         bool, typer.Option("--backups/--no-backups", help="Automated backups.")
     ] = True,
+    synchronous: Annotated[
+        bool,
+        typer.Option(
+            "--synchronous/--asynchronous",
+            help="With replicas: a commit waits until a replica has it (no acknowledged "
+            "commit is lost in a failover).",
+        ),
+    ] = True,
     wait: Wait = False,
 ) -> None:
     """Create a database; its owner's password is printed once."""
     st = state(ctx)
     with st.client() as api:
-        _announce(st, api, api.create_database(name, plan, replicas, backups), wait, {})
+        made = api.create_database(name, plan, replicas, backups, synchronous=synchronous)
+        _announce(st, api, made, wait, {})
 
 
 @databases_app.command("restore")
@@ -292,7 +301,15 @@ def connect(
 
 
 @databases_app.command("delete")
-def delete(ctx: typer.Context, name: Name, yes: Yes = False) -> None:
+def delete(
+    ctx: typer.Context,
+    name: Name,
+    yes: Yes = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help=f"Wait until it is gone (at most {WAIT_SECONDS:.0f} s)."),
+    ] = False,
+) -> None:
     """Delete a database with all its data."""
     st = state(ctx)
     with st.client() as api:
@@ -300,10 +317,28 @@ def delete(ctx: typer.Context, name: Name, yes: Yes = False) -> None:
         if not yes:
             confirm_by_typing(name, f"Every table and row of {name} is deleted")
         deleting = api.delete_database(name)
-    if st.json:
-        emit_json(deleting)
-        return
-    typer.echo(f"Deleting database {name}: it is gone within seconds")
+        if st.json:
+            emit_json(deleting)
+        else:
+            typer.echo(f"Deleting database {name}: it is gone within seconds")
+        if wait and not _wait_gone(api, name):
+            raise CliError(f"{name} is still being deleted after {WAIT_SECONDS:.0f} s")
+    if wait and not st.json:
+        typer.echo(f"Deleted database {name}")
+
+
+def _wait_gone(api: NexqClient, name: str) -> bool:
+    """Whether the database left the list within WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            api.get_database(name)
+        except ApiError as exc:
+            if exc.status == 404:
+                return True
+            raise
+        time.sleep(POLL_SECONDS)
+    return False
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -414,7 +449,8 @@ def _high_availability(found: Database) -> str:
     replicas = found["replicas"]
     if not found["high_availability"]:
         return "no"
-    return f"yes ({replicas} replica{'s' if replicas != 1 else ''})"
+    mode = "synchronous" if found.get("synchronous", True) else "asynchronous"
+    return f"yes ({replicas} replica{'s' if replicas != 1 else ''}, {mode})"
 
 
 def _plan(plan: DatabasePlan) -> str:

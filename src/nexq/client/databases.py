@@ -43,6 +43,7 @@ class Database(TypedDict):
     plan: DatabasePlan
     high_availability: bool
     replicas: int
+    synchronous: bool
     backups: bool
     created_at: str
     used_bytes: int | None  # None unless Running
@@ -104,6 +105,7 @@ class DatabasesClient(Plumbing):
         backups: bool = True,
         restore_source: str | None = None,
         restore_target: str | None = None,
+        synchronous: bool = True,
     ) -> CreatedDatabase:
         """Provisioning at first; ``get_database`` tells when it is Running. With
         ``restore_source``: made from that database's backups as it was at
@@ -112,6 +114,7 @@ class DatabasesClient(Plumbing):
             "name": name,
             "plan": plan,
             "replicas": replicas,
+            "synchronous": synchronous,
             "backups": backups,
         }
         if restore_source is not None:

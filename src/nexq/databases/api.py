@@ -27,6 +27,12 @@ class DatabaseIn(BaseModel):
     name: Annotated[str, Field(min_length=3, max_length=63, examples=["orders"])]
     plan: Annotated[str, Field(examples=["micro"], description="GET /v1/databases/plans")]
     replicas: int = Field(0, ge=0, le=2, description="Replicas for high availability (0: none).")
+    synchronous: bool = Field(
+        True,
+        description="With replicas: a commit is acknowledged once a replica has it too, so "
+        "a failover loses no acknowledged commit (off: faster commits, a failover may lose "
+        "the last ones).",
+    )
     backups: bool = Field(True, description="Automated backups.")
     restore: RestoreIn | None = Field(
         None, description="Made from another database's backups, as it was at a time."
@@ -117,6 +123,9 @@ class DatabaseOut(BaseModel):
     plan: PlanOut
     high_availability: bool
     replicas: int
+    synchronous: bool = Field(
+        description="With replicas: whether a commit waits until a replica has it."
+    )
     backups: bool
     created_at: str
     used_bytes: int | None = Field(description="Bytes in use of the plan's storage.")
@@ -136,6 +145,7 @@ class DatabaseOut(BaseModel):
             plan=PlanOut.of(databases.plan_of(found)),
             high_availability=found.replicas > 0,
             replicas=found.replicas,
+            synchronous=found.synchronous,
             backups=found.backups,
             created_at=iso(found.created_at),
             used_bytes=databases.used_bytes(found),
@@ -200,6 +210,7 @@ def router(databases: Databases, auth: Authorizer) -> APIRouter:
             body.backups,
             restore.source if restore else None,
             when.timestamp() if when else None,
+            body.synchronous,
         )
         return CreatedOut(
             **DatabaseOut.of(made.database, databases).model_dump(), password=made.password

@@ -55,11 +55,15 @@ class Backups:
 
     # configuration -----------------------------------------------------------------------
 
-    def archive_settings(self, database_id: str, enabled: bool) -> dict[str, str]:
-        """What the server's configuration says of WAL archiving."""
+    def archive_settings(
+        self, database_id: str, enabled: bool, node: int | None = None
+    ) -> dict[str, str]:
+        """What the server's configuration says of WAL archiving (``node``: the number of
+        a highly available database's node)."""
         if not enabled:
             return {"archive_mode": "off"}
-        config = self._config(self._engine.layout(database_id))
+        layout = self._engine.layout(database_id)
+        config = self._config(layout) if node is None else self._node_config(layout, node)
         return {
             "archive_mode": "on",
             "archive_command": (
@@ -74,12 +78,15 @@ class Backups:
         port: int,
         stanza: str | None = None,
         retention_days: int | None = None,
+        servers: list[tuple[Layout, int]] | None = None,
     ) -> Path:
         """Write the database's pgBackRest configuration (the repository may have moved:
         written at every start); ``stanza`` names another database's backups, restored
         into this one's folder; ``retention_days`` is the account's tier's (default: the
-        installation's). Returns its path."""
+        installation's); ``servers``: a highly available database's nodes (pgBackRest backs
+        up from whichever is primary). Returns its path."""
         layout = self._engine.layout(database_id)
+        servers = servers or [(layout, port)]
         repository = self._repository()
         days = retention_days or repository.retention_days
         for folder in (layout.root / "pgbackrest", layout.root / "pgbackrest" / "lock"):
@@ -110,21 +117,27 @@ start-fast=y
 compress-type=lz4
 
 [{stanza or database_id}]
-pg1-path={layout.pgdata}
-pg1-port={port}
-pg1-socket-path={layout.sockets}
-pg1-user=postgres
 """
         path = (
             self._config(layout) if stanza is None else layout.root / "pgbackrest" / "restore.conf"
         )
         # The key's secret: readable by the postgres OS user alone, as pgBackRest needs it.
-        self._engine.write_owned(path, text, 0o600)
+        self._engine.write_owned(path, text + _servers(servers), 0o600)
+        if len(servers) > 1:
+            # archive-push insists that pg1 is the server it runs for: each node archives
+            # with a file of its own.
+            for number, server in enumerate(servers, 1):
+                node = self._node_config(layout, number)
+                self._engine.write_owned(node, text + _servers([server]), 0o600)
         return path
 
     @staticmethod
     def _config(layout: Layout) -> Path:
         return layout.root / "pgbackrest" / "pgbackrest.conf"
+
+    @staticmethod
+    def _node_config(layout: Layout, number: int) -> Path:
+        return layout.root / "pgbackrest" / f"node-{number}.conf"
 
     # backups -----------------------------------------------------------------------------
 
@@ -187,7 +200,8 @@ pg1-user=postgres
 
     def _last_archived(self, database_id: str, port: int | None) -> float | None:
         """When the server last archived a WAL segment: every commit before is restorable."""
-        if port is None or not self._engine.running(database_id):
+        engine = self._engine
+        if port is None or not (engine.running(database_id) or engine.node_ids(database_id)):
             return None
         try:
             with self._engine.connect(database_id, port) as conn:
@@ -268,6 +282,17 @@ pg1-user=postgres
             detail = (done.stderr or done.stdout).strip().splitlines()[-2:]
             raise EngineError(f"pgbackrest {what} failed: {' '.join(detail)[-500:]}")
         return str(done.stdout)
+
+
+def _servers(servers: list[tuple[Layout, int]]) -> str:
+    """A stanza's servers: pgBackRest backs up from the one that is primary."""
+    return "".join(
+        f"pg{number}-path={server.pgdata}\n"
+        f"pg{number}-port={port}\n"
+        f"pg{number}-socket-path={server.sockets}\n"
+        f"pg{number}-user=postgres\n"
+        for number, (server, port) in enumerate(servers, 1)
+    )
 
 
 def backup_due(last: float | None, every: float, now: float | None = None) -> bool:

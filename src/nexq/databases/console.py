@@ -176,6 +176,8 @@ def router(databases: Databases, pages: Pages) -> APIRouter:
             "name": "",
             "plan": plans[0].id if plans else "",
             "backups": "on",
+            "replicas": "0",
+            "synchronous": "on",
             "source": source,
             "restore_point": "latest",
             "target_time": "",
@@ -294,6 +296,8 @@ def router(databases: Databases, pages: Pages) -> APIRouter:
         name: Text = "",
         plan: Text = "",
         backups: Text = "",
+        replicas: Text = "0",
+        synchronous: Text = "",
         mode: Text = "",
         source: Text = "",
         restore_point: Text = "",
@@ -304,6 +308,8 @@ def router(databases: Databases, pages: Pages) -> APIRouter:
             "name": name,
             "plan": plan,
             "backups": backups,
+            "replicas": replicas if replicas in ("0", "1", "2") else "0",
+            "synchronous": synchronous,
             "source": source,
             "restore_point": "time" if restore_point == "time" else "latest",
             "target_time": target_time,
@@ -314,12 +320,19 @@ def router(databases: Databases, pages: Pages) -> APIRouter:
                     raise Invalid("restore.source: choose the database to restore from.")
                 # The Latest radio wins over a time typed before: that is how a time is reset.
                 target = parse_utc(target_time) if form["restore_point"] == "time" else None
-                # No replicas: the service refuses high availability for now.
+                # A restore is made without replicas (the service says so if asked).
                 made = databases.create(
                     caller, name.strip(), plan, 0, backups == "on", source, target
                 )
             else:
-                made = databases.create(caller, name.strip(), plan, 0, backups == "on")
+                made = databases.create(
+                    caller,
+                    name.strip(),
+                    plan,
+                    int(form["replicas"]),
+                    backups == "on",
+                    synchronous=synchronous == "on",
+                )
         except NotFound as exc:
             if mode != RESTORE:
                 raise

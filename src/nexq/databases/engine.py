@@ -49,6 +49,7 @@ SUPERUSER = "postgres"  # Nexq's own role in every cluster, reached on the Unix 
 START_SECONDS = 60
 MAJOR = 15  # the engine's version, as the console shows it (model.ENGINE)
 ID_PREFIX = "db-"  # every database's id, and so its folder, starts so
+NODE_PREFIX = "node-"  # a highly available database's servers, in folders of its own
 VOLUMES = ("loop", "directory")
 
 
@@ -286,14 +287,7 @@ class Engine:
         self.check_host()
         layout = self.layout(database_id)
         self.remove(database_id)
-        layout.root.mkdir(mode=0o711)
-        for folder in (layout.sockets, layout.logs, layout.tls):
-            folder.mkdir(mode=0o700)
-            self.own(folder)
-        self._make_volume(layout.data_image, layout.data_mount, data_volume_mib(plan))
-        self._make_volume(layout.wal_image, layout.wal_mount, wal_volume_mib(plan))
-        self.set_reserve(database_id, plan)
-        self.write_certificate(layout, certificate)
+        self.prepare(database_id, plan, certificate)
         if restore is None:
             self._initdb(layout)
         else:
@@ -306,7 +300,27 @@ class Engine:
             self._adopt(database_id, port, restore.database, database, owner_verifier)
             self.write_owned(layout.ready, f"{time.time()}\n", 0o644)
             return
-        with self.connect(database_id, port) as conn:
+        self.create_owner(database_id, port, owner_verifier, database)
+        self.write_owned(layout.ready, f"{time.time()}\n", 0o644)
+
+    def prepare(self, server_id: str, plan: Plan, certificate: ServerCertificate) -> Layout:
+        """A server's folder, volumes, reserve and certificate, its data folder still empty
+        (``server_id``: a database, or one node of a highly available one)."""
+        layout = self.layout(server_id)
+        layout.root.mkdir(mode=0o711)
+        for folder in (layout.sockets, layout.logs, layout.tls):
+            folder.mkdir(mode=0o700)
+            self.own(folder)
+        self._make_volume(layout.data_image, layout.data_mount, data_volume_mib(plan))
+        self._make_volume(layout.wal_image, layout.wal_mount, wal_volume_mib(plan))
+        self.set_reserve(server_id, plan)
+        self.write_certificate(layout, certificate)
+        return layout
+
+    def create_owner(self, server_id: str, port: int, owner_verifier: str, database: str) -> None:
+        """The owner's role and database in a new cluster, and the functions it manages its
+        roles with."""
+        with self.connect(server_id, port) as conn:
             conn.execute(
                 sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
                     sql.Identifier(OWNER_ROLE), sql.Literal(owner_verifier)
@@ -324,9 +338,8 @@ class Engine:
                     sql.Identifier(database), sql.Identifier(OWNER_ROLE)
                 )
             )
-        with self.connect(database_id, port, database) as conn:
+        with self.connect(server_id, port, database) as conn:
             conn.execute(roles.functions(OWNER_ROLE))
-        self.write_owned(layout.ready, f"{time.time()}\n", 0o644)
 
     def _initdb(self, layout: Layout) -> None:
         self._run(
@@ -411,6 +424,12 @@ class Engine:
         lines += [f"{name} = '{value}'" for name, value in values.items()]
         self.write_owned(layout.pgdata / "nexq.conf", "\n".join(lines) + "\n", 0o600)
         main = layout.pgdata / "postgresql.conf"
+        base = layout.pgdata / "postgresql.base.conf"
+        if base.exists():
+            # Restored from a highly available database: Patroni's postgresql.conf names
+            # the source node's files and synchronous standbys (a commit here would wait for
+            # a replica that never comes); the server's own configuration is its base.
+            os.replace(base, main)
         text = main.read_text()
         if "include = 'nexq.conf'" not in text:
             self.write_owned(main, text + "\ninclude = 'nexq.conf'\n", 0o600)
@@ -558,9 +577,16 @@ class Engine:
     def connect(
         self, database_id: str, port: int, dbname: str = "postgres"
     ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-        """Nexq's own session in the cluster (the Unix socket, as postgres)."""
+        """Nexq's own session in the cluster (the Unix socket, as postgres): in a highly
+        available database, its primary's."""
+        server_id = database_id
+        if not self.layout(database_id).pgdata.exists():
+            found = self.primary(database_id)
+            if found is None:
+                raise EngineError("no node of the database is primary now")
+            server_id, port = found
         conn = psycopg.connect(
-            host=str(self.layout(database_id).sockets),
+            host=str(self.layout(server_id).sockets),
             port=port,
             user=SUPERUSER,
             dbname=dbname,
@@ -571,6 +597,42 @@ class Engine:
             yield conn
         finally:
             conn.close()
+
+    def node_ids(self, database_id: str) -> list[str]:
+        """The servers of a highly available database (none for a single server)."""
+        root = self.layout(database_id).root
+        if not root.exists():
+            return []
+        return sorted(
+            f"{database_id}/{p.name}"
+            for p in root.iterdir()
+            if p.is_dir() and p.name.startswith(NODE_PREFIX)
+        )
+
+    def server_port(self, server_id: str) -> int | None:
+        """The port a running server listens on, as its lock file says."""
+        if self.pid(server_id) is None:
+            return None
+        lines = (self.layout(server_id).pgdata / "postmaster.pid").read_text().split("\n")
+        try:
+            return int(lines[3])
+        except (IndexError, ValueError):
+            return None
+
+    def primary(self, database_id: str) -> tuple[str, int] | None:
+        """The node of a highly available database that takes writes now, and its port."""
+        for server_id in self.node_ids(database_id):
+            port = self.server_port(server_id)
+            if port is None:
+                continue
+            try:
+                with self.connect(server_id, port) as conn:
+                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            except psycopg.Error:
+                continue
+            if row is not None and not row[0]:
+                return server_id, port
+        return None
 
     def set_owner_password(self, database_id: str, port: int, verifier: str) -> None:
         with self.connect(database_id, port) as conn:

@@ -93,6 +93,10 @@ class Database:
     vcpus: int = 0
     memory_mib: int = 0
     storage_mib: int = 0
+    # High availability: the ports of its nodes (see NodePorts), placed with it; whether a
+    # commit waits until a replica has it too (no acknowledged commit is lost in a failover).
+    node_ports: str = ""
+    synchronous: bool = True
 
     @property
     def nodes(self) -> int:
@@ -105,6 +109,33 @@ class Database:
     @property
     def database(self) -> str:
         return database_name(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class NodePorts:
+    """The ports one node of a highly available database listens on (127.0.0.1 only:
+    clients reach the primary through the database's own port)."""
+
+    postgresql: int
+    rest: int  # Patroni's REST API: the endpoint's health check asks it who is primary
+    raft: int  # Patroni's Raft peer
+
+
+def node_ports(database: Database) -> tuple[list[NodePorts], int | None]:
+    """Its nodes' ports, and its Raft witness's (two nodes need a third voter)."""
+    numbers = [int(p) for p in database.node_ports.split(",") if p]
+    if not numbers:
+        return [], None
+    nodes = [NodePorts(*numbers[i : i + 3]) for i in range(0, 3 * database.nodes, 3)]
+    witness = numbers[3 * database.nodes] if len(numbers) > 3 * database.nodes else None
+    return nodes, witness
+
+
+def ports_needed(nodes: int) -> int:
+    """How many ports beside its own a database of ``nodes`` nodes takes."""
+    if nodes == 1:
+        return 0
+    return 3 * nodes + (1 if nodes == 2 else 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from nexq.databases import tls
 from nexq.databases.backups import Backups, backup_due
+from nexq.databases.cluster import Cluster, check_programs
 from nexq.databases.engine import Engine, EngineError, Restore, port_free
-from nexq.databases.model import Database, Plan, Status
+from nexq.databases.model import Database, Plan, Status, node_ports, ports_needed
 from nexq.databases.plans import PlanCatalog, plan_of
 from nexq.databases.service import Databases
 from nexq.databases.store import SqlDatabases
@@ -95,6 +96,7 @@ class Provisioner:
         self._databases = databases
         self._plans = plans
         self._engine = engine
+        self._cluster = Cluster(engine)
         self._capacity = capacity
         self._listen = listen
         self._hosts = hosts
@@ -115,7 +117,7 @@ class Provisioner:
             for folder in self._engine.database_ids():
                 if folder not in owned:
                     log.info("removing %s: no database owns it", folder)
-                    self._engine.remove(folder)
+                    self._cluster.remove(folder)
 
     def _reconcile(self, database: Database, live: list[Database]) -> None:
         status = database.status
@@ -125,8 +127,10 @@ class Provisioner:
             self._place(database, live)
         elif status == Status.PROVISIONING:
             self._make(database)
+        elif status == Status.RUNNING and database.replicas:
+            self._supervise(database)
         elif status == Status.RUNNING and self._engine.running(database.id):
-            self._guard_storage(database)
+            self._guard_storage(database, database.id, database.port)
             self._renew_certificate(database)
         elif status == Status.RUNNING and self._engine.exiting(database.id):
             pass  # started again once its old process is gone
@@ -142,15 +146,28 @@ class Provisioner:
                     (Status.RUNNING,),
                 )
 
+    def _supervise(self, database: Database) -> None:
+        """A highly available database: start again whatever of it stopped (Patroni fails
+        over meanwhile), guard its primary's storage, renew its certificates."""
+        if not self._cluster.running(database):
+            self._cluster.start(database)
+        primary = self._engine.primary(database.id)
+        if primary is not None:
+            self._guard_storage(database, primary[0], primary[1])
+        self._renew_certificate(database)
+
     def _delete(self, database: Database) -> None:
         """Stop the server, delete its backups, then its files."""
         if database.backups and self._backups.is_set_up(database.id):
             try:
-                self._engine.stop(database.id)
+                if database.replicas:
+                    self._cluster.stop(database.id)
+                else:
+                    self._engine.stop(database.id)
                 self._backups.remove(database.id)
             except EngineError:
                 log.exception("database %s: its backups were not deleted", database.id)
-        self._engine.remove(database.id)
+        self._cluster.remove(database.id)
         self._store.set_status(database.id, Status.DELETED, expect=(Status.DELETING,))
 
     def _renew_certificate(self, database: Database) -> None:
@@ -164,29 +181,35 @@ class Provisioner:
         if current is None or not tls.needs_renewal(current, self._hosts):
             return
         assert database.port is not None
-        self._engine.write_certificate(
-            self._engine.layout(database.id), self._certificate(database)
-        )
-        self._engine.reload(database.id, database.port)
+        certificate = self._certificate(database)
+        self._engine.write_certificate(self._engine.layout(database.id), certificate)
+        if database.replicas:
+            for server in self._engine.node_ids(database.id):
+                self._engine.write_certificate(self._engine.layout(server), certificate)
+            self._cluster.reload(database)
+        else:
+            self._engine.reload(database.id, database.port)
         log.info("database %s: its server certificate was renewed", database.id)
 
-    def _guard_storage(self, database: Database) -> None:
+    def _guard_storage(self, database: Database, server: str, port: int | None) -> None:
         """A full data volume: release the reserve so that the owner can clean up, and make
-        transactions read-only by default; once usage is back under 90 %, the reverse."""
-        assert database.port is not None
+        transactions read-only by default; once usage is back under 90 %, the reverse
+        (``server``: the database, or the node of a highly available one that is primary:
+        after a failover, the new primary's volume is guarded as it fills)."""
+        assert port is not None
         plan = plan_of(self._plans, database)
         engine = self._engine
-        if engine.has_reserve(database.id):
-            if engine.free_bytes(database.id) >= FULL_BYTES:
+        if engine.has_reserve(server):
+            if engine.free_bytes(server) >= FULL_BYTES:
                 return
-            engine.release_reserve(database.id)
-            engine.set_read_only(database.id, database.port, True)
+            engine.release_reserve(server)
+            engine.set_read_only(server, port, True)
             self._store.update(database.id, reason=STORAGE_FULL)
             log.warning("database %s: storage full; read-only by default", database.id)
             return
-        below = engine.used_bytes(database.id) < plan.storage_bytes * 0.9
-        if below and engine.set_reserve(database.id, plan):
-            engine.set_read_only(database.id, database.port, False)
+        below = engine.used_bytes(server) < plan.storage_bytes * 0.9
+        if below and engine.set_reserve(server, plan):
+            engine.set_read_only(server, port, False)
             self._store.update(database.id, reason="")
             log.info("database %s: storage below 90 %%; writable again", database.id)
 
@@ -194,13 +217,18 @@ class Provisioner:
         plan = plan_of(self._plans, database)
         try:
             self._engine.check_host()
+            if database.replicas:
+                check_programs()
         except EngineError as exc:
             self._store.set_status(database.id, Status.ERROR, str(exc), UNDELETED)
             return
         placed = [d for d in live if d.port is not None and d.id != database.id]
         short = self._short_of(plan, database.nodes, placed)
-        port = self._free_port({d.port for d in placed if d.port is not None})
-        if short or port is None:
+        taken = {d.port for d in placed if d.port is not None} | {
+            int(p) for d in placed for p in d.node_ports.split(",") if p
+        }
+        ports = self._free_ports(taken, 1 + ports_needed(database.nodes))
+        if short or ports is None:
             reason = short or "every port the operator gave databases is taken"
             if database.status != Status.PENDING or database.reason != reason:
                 self._store.set_status(
@@ -210,7 +238,7 @@ class Provisioner:
                     (Status.PROVISIONING, Status.PENDING),
                 )
             return
-        if self._store.place(database.id, port):
+        if self._store.place(database.id, ports[0], ports[1:]):
             found = self._store.get(database.id)
             if found is not None:
                 self._make(found)
@@ -231,16 +259,32 @@ class Provisioner:
             return f"{capacity.storage_mib - used_storage} MiB of the host's storage are free"
         return ""
 
-    def _free_port(self, taken: set[int]) -> int | None:
+    def _free_ports(self, taken: set[int], count: int) -> list[int] | None:
+        """``count`` ports no database takes and nothing listens on: the first is the
+        database's own (on the listen address), the rest its nodes' (on 127.0.0.1)."""
+        found: list[int] = []
         for port in self._capacity.ports:
-            if port not in taken and port_free(self._listen, port):
-                return port
+            if port in taken:
+                continue
+            if port_free(self._listen if not found else "127.0.0.1", port):
+                found.append(port)
+                if len(found) == count:
+                    return found
         return None
 
     def _make(self, database: Database) -> None:
         assert database.port is not None
         if self._engine.is_made(database.id):  # made before a crash, not marked Running
             self._start(database)
+        elif database.replicas:
+            self._cluster.make(
+                database,
+                plan_of(self._plans, database),
+                self._listen,
+                self._certificate(database),
+                self._node_archive(database),
+                before_start=self._backup_config(database),
+            )
         else:
             port = database.port
             self._engine.make(
@@ -258,12 +302,22 @@ class Provisioner:
         # Deleted while it was being made: it stays Deleting, and the next pass removes it.
         self._store.set_status(database.id, Status.RUNNING, expect=(Status.PROVISIONING,))
 
+    def _node_archive(self, database: Database) -> Callable[[int], dict[str, str]]:
+        """What each node of a highly available database says of WAL archiving."""
+        return lambda node: self._backups.archive_settings(database.id, database.backups, node)
+
     def _backup_config(self, database: Database) -> Callable[[], object] | None:
         if not database.backups or database.port is None:
             return None
         port = database.port
         days = self._databases.backup_days(database.account_id)
-        return lambda: self._backups.configure(database.id, port, retention_days=days)
+        servers = [
+            (self._engine.layout(self._cluster.node_id(database.id, index)), ports.postgresql)
+            for index, ports in enumerate(node_ports(database)[0])
+        ]
+        return lambda: self._backups.configure(
+            database.id, port, retention_days=days, servers=servers or None
+        )
 
     def _restore(self, database: Database) -> Restore | None:
         """How a database restored from another's backups is filled."""
@@ -272,7 +326,7 @@ class Provisioner:
         source = self._store.get(database.restore_source)
         if source is None:
             raise EngineError("the database to restore from is gone")
-        if source.port is not None and self._engine.running(source.id):
+        if source.port is not None and self._serving(source):
             # What the source committed until now is archived, so the latest point is now.
             self._backups.switch_wal(source.id, source.port)
         port, target = database.port, database.restore_target
@@ -283,6 +337,15 @@ class Provisioner:
 
     def _start(self, database: Database) -> None:
         assert database.port is not None
+        if database.replicas:
+            self._cluster.configure(
+                database, plan_of(self._plans, database), self._listen, self._node_archive(database)
+            )
+            configure = self._backup_config(database)
+            if configure is not None:
+                configure()
+            self._cluster.start(database)
+            return
         layout = self._engine.layout(database.id)
         self._engine.mount(database.id)
         current = self._engine.certificate_pem(database.id)
@@ -308,7 +371,7 @@ class Provisioner:
         for database in self._store.live():
             if not (database.status == Status.RUNNING and database.backups and database.port):
                 continue
-            if not self._engine.running(database.id):
+            if not self._serving(database):
                 continue
             try:
                 if not self._backups.is_set_up(database.id):
@@ -325,6 +388,12 @@ class Provisioner:
             if database.backup_requested_at is not None:
                 self._store.update(database.id, backup_requested_at=None)
 
+    def _serving(self, database: Database) -> bool:
+        """Whether the database takes writes now (a highly available one: a node is primary)."""
+        if database.replicas:
+            return self._engine.primary(database.id) is not None
+        return self._engine.running(database.id)
+
     def _certificate(self, database: Database) -> tls.ServerCertificate:
         return tls.issue_server(self._databases.authority(), self._hosts, database.name)
 
@@ -336,6 +405,10 @@ class Provisioner:
         stopped = 0
         with self._lock:
             for folder in self._engine.database_ids():
+                if self._engine.node_ids(folder):
+                    self._cluster.stop(folder)
+                    stopped += 1
+                    continue
                 if self._engine.running(folder):
                     self._engine.stop(folder)
                     stopped += 1

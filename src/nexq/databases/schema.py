@@ -44,5 +44,14 @@ SCHEMA = Schema(
             );
             """
         ),
+        # high availability: the ports of a database's nodes (PostgreSQL, Patroni's REST API
+        # and its Raft peer, per node, then the Raft witness of a two-node database), and
+        # whether a commit waits for a replica (Patroni's synchronous mode)
+        Migration(
+            """
+            ALTER TABLE databases_instances ADD COLUMN node_ports TEXT NOT NULL DEFAULT '';
+            ALTER TABLE databases_instances ADD COLUMN synchronous INTEGER NOT NULL DEFAULT 1;
+            """
+        ),
     ],
 )

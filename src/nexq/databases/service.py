@@ -21,6 +21,7 @@ from nexq.core.ids import random_string
 from nexq.core.quotas import NoQuotas, Quotas
 from nexq.databases import scram, tls
 from nexq.databases.backups import Backups
+from nexq.databases.cluster import Cluster
 from nexq.databases.engine import ID_PREFIX, Engine, EngineError
 from nexq.databases.errors import BackupsUnreadable, DatabaseExists, NoSuchDatabase, NotRunning
 from nexq.databases.model import (
@@ -107,6 +108,7 @@ class Databases:
         self._store = store
         self._plans = plans
         self._engine = engine
+        self._cluster = Cluster(engine)
         self._box = box
         self.host = host
         self._quotas: Quotas = quotas or NoQuotas()
@@ -145,12 +147,18 @@ class Databases:
         backups: bool = True,
         restore_from: str | None = None,
         restore_to: float | None = None,
+        synchronous: bool = True,
     ) -> Created:
         """A new database; with ``restore_from``, made from that database's backups as it
         was at ``restore_to`` (any second of its recovery window; default: the latest)."""
         account_id = principal.account.id
         check_name(name)
         source = None
+        if replicas and restore_from is not None:
+            raise Invalid(
+                "replicas: a database restored from backups is made without replicas; "
+                "restore with replicas 0."
+            )
         if restore_from is not None:
             source = self._restorable(principal, restore_from, restore_to)
         elif restore_to is not None:
@@ -158,11 +166,6 @@ class Databases:
         chosen = self._plans.get(plan)
         if not 0 <= replicas <= MAX_REPLICAS:
             raise Invalid(f"replicas: 0 (no HA) to {MAX_REPLICAS}.")
-        if replicas:
-            raise Invalid(
-                "replicas: high availability is not offered by this installation yet; "
-                "create the database with replicas 0."
-            )
         if self._store.named(account_id, name) is not None:
             raise DatabaseExists(f"name: the account has a database named {name!r}.")
         self._check_limits(account_id, chosen, replicas)
@@ -186,6 +189,7 @@ class Databases:
             vcpus=chosen.vcpus,
             memory_mib=chosen.memory_mib,
             storage_mib=chosen.storage_mib,
+            synchronous=synchronous,
         )
         self._store.add(database, self._quotas.limit(account_id, DATABASES_LIMIT))
         return Created(database, password)
@@ -271,8 +275,15 @@ class Databases:
 
     def nodes(self, principal: Principal, name: str) -> list[Node]:
         found = self.get(principal, name)
+        if found.replicas and found.status == Status.RUNNING:
+            return self._cluster.nodes(found)
         if found.status in (Status.PROVISIONING, Status.PENDING):
             status = "starting"
+            if found.replicas:
+                return [
+                    Node(f"{found.name}-{i + 1}", "primary" if i == 0 else "replica", status, None)
+                    for i in range(found.nodes)
+                ]
         else:
             status = "running" if self._engine.running(found.id) else "stopped"
         return [Node(f"{found.name}-1", "primary", status, None)]
@@ -280,6 +291,10 @@ class Databases:
     def used_bytes(self, database: Database) -> int | None:
         if database.status != Status.RUNNING:
             return None
+        if database.replicas:
+            # Any node's volume: each holds the same data (a replica's lag is bytes).
+            nodes = self._engine.node_ids(database.id)
+            return self._engine.used_bytes(nodes[0]) if nodes else None
         return self._engine.used_bytes(database.id)
 
     def authority_pem(self) -> str:

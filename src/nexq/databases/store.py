@@ -20,9 +20,13 @@ _LIVE = ", ".join(f"'{s}'" for s in Status.LIVE)
 SEALED_CONTEXT = "databases/"
 
 
+_FLAGS = [i for i, f in enumerate(fields(Instance)) if f.type in ("bool", bool)]
+
+
 def _instance(row: Any) -> Instance:
     values = list(row)
-    values[5] = bool(values[5])
+    for index in _FLAGS:
+        values[index] = bool(values[index])
     return Instance(*values)
 
 
@@ -159,15 +163,24 @@ class SqlDatabases:
 
         return self._db.write(write)
 
-    def place(self, database_id: str, port: int) -> bool:
-        """Give a database waiting for room its port (unless it was deleted meanwhile)."""
+    def place(self, database_id: str, port: int, node_ports: Sequence[int] = ()) -> bool:
+        """Give a database waiting for room its port and its nodes' (unless it was deleted
+        meanwhile)."""
+        nodes = ",".join(str(p) for p in node_ports)
 
         def write(conn: Connection) -> bool:
             return bool(
                 conn.execute(
-                    "UPDATE databases_instances SET port = ?, status = ?, reason = '' "
-                    "WHERE id = ? AND status IN (?, ?)",
-                    (port, Status.PROVISIONING, database_id, Status.PROVISIONING, Status.PENDING),
+                    "UPDATE databases_instances SET port = ?, node_ports = ?, status = ?, "
+                    "reason = '' WHERE id = ? AND status IN (?, ?)",
+                    (
+                        port,
+                        nodes,
+                        Status.PROVISIONING,
+                        database_id,
+                        Status.PROVISIONING,
+                        Status.PENDING,
+                    ),
                 ).rowcount
             )
 
@@ -177,12 +190,12 @@ class SqlDatabases:
         rows = (
             self._db.reader()
             .execute(
-                f"SELECT port FROM databases_instances WHERE port IS NOT NULL "  # noqa: S608 - fixed states
+                f"SELECT port, node_ports FROM databases_instances WHERE port IS NOT NULL "  # noqa: S608 - fixed states
                 f"AND status IN ({_LIVE})"
             )
             .fetchall()
         )
-        return {int(r[0]) for r in rows}
+        return {int(r[0]) for r in rows} | {int(p) for r in rows for p in str(r[1]).split(",") if p}
 
     # secrets: the certificate authority, the backup repository's key ---------------------
 

@@ -1,0 +1,150 @@
+"""High availability, checked as a customer sees it and as a host failure makes it: a
+primary and a replica run by Patroni behind one endpoint; when the primary's host dies
+(kill -9 of its Patroni and its PostgreSQL), the replica takes over within 30 s, writes
+resume through the same connection string, no acknowledged commit is lost (synchronous
+commits), and the old primary comes back as a replica."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nexq.databases.engine import alive
+from tests.databases.live_databases import (
+    Writer,
+    account_api,
+    ca_file,
+    connect,
+    create,
+    database_id,
+    delete,
+    fresh,
+    wait_for,
+)
+from tests.live import LiveServer
+
+FAILOVER_SECONDS = 30
+
+
+@pytest.fixture(scope="module")
+def api(server: LiveServer) -> httpx.Client:
+    return account_api(server)
+
+
+@pytest.fixture(scope="module")
+def ca(api: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ca_file(api, tmp_path_factory.mktemp("ca"))
+
+
+def _nodes(api: httpx.Client, name: str) -> list[dict[str, object]]:
+    answer = api.get(f"/v1/databases/{name}/nodes")
+    assert answer.status_code == 200, answer.text
+    nodes: list[dict[str, object]] = answer.json()
+    return nodes
+
+
+def _all_running(
+    api: httpx.Client, name: str, not_primary: str | None = None
+) -> list[dict[str, object]] | None:
+    """The nodes once every one runs (and ``not_primary`` is not the primary)."""
+    nodes = _nodes(api, name)
+    if any(n["status"] != "running" for n in nodes) or nodes[0]["id"] == not_primary:
+        return None
+    return nodes
+
+
+def _full_backups(api: httpx.Client, name: str) -> list[dict[str, object]]:
+    answer = api.get(f"/v1/databases/{name}/backups")
+    assert answer.status_code == 200, answer.text
+    return [b for b in answer.json()["backups"] if b["type"] == "FULL"]
+
+
+def _pid(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def test_the_primary_dies_and_a_replica_takes_over_losing_no_commit(
+    server: LiveServer, api: httpx.Client, ca: Path
+) -> None:
+    database, password = create(api, replicas=1, seconds=90)
+    name = database["name"]
+    assert database["high_availability"] is True and database["synchronous"] is True
+    nodes = wait_for(lambda: _all_running(api, name), 60, "both nodes running")
+    assert [n["role"] for n in nodes] == ["primary", "replica"]
+    primary = str(nodes[0]["id"])
+    # Backups are taken from whichever node is primary, from the start.
+    wait_for(lambda: _full_backups(api, name), 60, "the first full backup")
+    with connect(database, password, ca) as session:
+        session.execute("CREATE TABLE ledger (n int PRIMARY KEY)")
+        # Synchronous commits: the replica has every commit before it is acknowledged.
+        assert session.execute("SHOW synchronous_standby_names").fetchone() != ("",)
+
+    writer = Writer(database, password, ca)
+    writer.start()
+    wait_for(lambda: len(writer.acknowledged) > 50, 30, "writes flowing")
+    # The primary's host dies: its Patroni and its PostgreSQL, at once.
+    assert server.databases_dir is not None
+    node = server.databases_dir / database_id(server, name) / f"node-{primary.rsplit('-', 1)[1]}"
+    victims = [_pid(node / "patroni.pid"), _pid(node / "data" / "pgdata" / "postmaster.pid")]
+    killed_at = time.monotonic()
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: writer.resumed_at is not None, FAILOVER_SECONDS + 15, "writes resumed")
+    assert writer.resumed_at is not None
+    assert writer.resumed_at - killed_at < FAILOVER_SECONDS
+    acknowledged_before = len(writer.acknowledged)
+    wait_for(lambda: len(writer.acknowledged) > acknowledged_before + 50, 30, "writes go on")
+    writer.stop.set()
+    writer.join(30)
+
+    with connect(database, password, ca) as session:
+        stored = {row[0] for row in session.execute("SELECT n FROM ledger").fetchall()}
+    lost = [n for n in writer.acknowledged if n not in stored]
+    assert lost == [], f"{len(lost)} acknowledged commits lost: {lost[:10]}"
+    # The nodes table shows the new roles, and the old primary back as a replica.
+    after = wait_for(
+        lambda: _all_running(api, name, not_primary=primary),
+        90,
+        f"the old primary back as a replica: {_nodes(api, name)}",
+    )
+    assert [(n["id"], n["role"]) for n in after][1] == (primary, "replica")
+    assert all(not alive(pid) for pid in victims)
+
+    # Backups go on from the new primary: a backup asked for now is taken, and a restore
+    # to the latest point (the WAL the new primary archived) has every acknowledged row.
+    assert api.post(f"/v1/databases/{name}/backups").status_code == 202
+    wait_for(lambda: len(_full_backups(api, name)) >= 2, 60, "a backup after the failover")
+    restored, restored_password = create(
+        api, fresh("restored"), restore={"source": name}, seconds=120
+    )
+    with connect(restored, restored_password, ca) as session:
+        (count,) = session.execute("SELECT count(*) FROM ledger").fetchone()  # type: ignore[misc]
+    assert count >= len(writer.acknowledged)
+    delete(api, restored["name"])
+
+    delete(api, name)
+    wait_for(lambda: not node.parent.exists(), 30, "folder removed")
+    assert str(node.parent) not in Path("/proc/mounts").read_text()
+
+
+def test_high_availability_is_refused_where_it_cannot_be_had(api: httpx.Client) -> None:
+    source, _ = create(api)
+    restored = api.post(
+        "/v1/databases",
+        json={
+            "name": "restored-ha",
+            "plan": "micro",
+            "replicas": 1,
+            "restore": {"source": source["name"]},
+        },
+    )
+    assert restored.status_code == 400, restored.text
+    assert "restored from backups is made without replicas" in restored.json()["detail"]
+    too_many = api.post("/v1/databases", json={"name": "three", "plan": "micro", "replicas": 3})
+    assert too_many.status_code in (400, 422) and "replicas" in too_many.text
+    delete(api, source["name"])
