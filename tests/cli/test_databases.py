@@ -22,6 +22,7 @@ _count = iter(range(1_000_000))
 DATABASE_FIELDS = {"name", "status", "reason", "engine", "plan", "high_availability"}
 DATABASE_FIELDS |= {
     "replicas",
+    "synchronous",
     "backups",
     "created_at",
     "used_bytes",
@@ -214,7 +215,7 @@ def test_errors_name_what_was_wrong(customer: Dcp) -> None:
     name = fresh_name()
     assert "'huge'" in customer.fails(6, "databases", "create", name, "--plan", "huge")
     assert "replicas" in customer.fails(
-        6, "databases", "create", name, "--plan", "micro", "--replicas", "1"
+        6, "databases", "create", name, "--plan", "micro", "--replicas", "3"
     )
     assert customer.json("databases", "list") == []
     for command in ("show", "nodes", "connect", "reset-password", "delete"):

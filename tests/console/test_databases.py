@@ -42,15 +42,18 @@ def database_account(server: LiveServer) -> str:
         database_vcpus=10,
         database_memory_bytes="unlimited",
         database_storage_bytes="unlimited",
+        database_replicas=2,
     )
     return email
 
 
-def create_database(page: Page, name: str, plan: str = "micro") -> str:
+def create_database(page: Page, name: str, plan: str = "micro", replicas: int = 0) -> str:
     """Create ``name`` through Create Database; the owner's password it shows once."""
     page.goto("/databases/new")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Plan").select_option(plan)
+    if replicas:
+        page.get_by_label("High availability").select_option(str(replicas))
     page.get_by_role("button", name="Create Database").click()
     expect(page.get_by_role("heading", name="Database created")).to_be_visible()
     return page.get_by_role("textbox", name="Password").input_value()
@@ -101,8 +104,11 @@ def test_create_connect_reset_and_delete(
     expect(page.get_by_label("Plan").locator("option")).to_contain_text(
         ["Micro — 1 vCPU · 512 MiB memory · 1 GiB storage", "Small — 1 vCPU · 1 GiB memory"]
     )
-    expect(page.get_by_label("High availability")).to_be_disabled()
-    expect(page.get_by_text("not available yet")).to_be_visible()
+    expect(page.get_by_label("High availability")).to_have_value("0")
+    expect(page.get_by_label("High availability").locator("option")).to_have_text(
+        ["Off: one server", "On: a primary and 1 replica", "On: a primary and 2 replicas"]
+    )
+    expect(page.get_by_label("Synchronous commits")).to_be_checked()
     expect(page.get_by_label("Automated backups")).to_be_checked()
 
     name = fresh_name()
@@ -126,7 +132,7 @@ def test_create_connect_reset_and_delete(
     facts = page.get_by_role("region", name="Configuration")
     expect(facts).to_contain_text("PostgreSQL 15")
     expect(facts).to_contain_text("Micro (1 vCPU · 512 MiB memory · 1 GiB storage)")
-    expect(facts).to_contain_text("High availabilityOff (not available yet)")
+    expect(facts).to_contain_text("High availabilityOff")
     expect(facts).to_contain_text("Automated backupsOn")
     uri = (
         f"postgresql://dbadmin@localhost:{details['port']}/{details['dbname']}"
@@ -184,6 +190,24 @@ def test_create_connect_reset_and_delete(
     expect(
         account_tab.open(f"/databases/{name}").get_by_role("heading", name="Not found")
     ).to_be_visible()
+
+
+def test_high_availability_shows_the_primary_and_its_replica(account_tab: Tab) -> None:
+    name = fresh_name()
+    create_database(account_tab.page, name, replicas=1)
+    page = account_tab.page
+    page.get_by_role("link", name="Done, I saved the password").click()
+    wait_running(page, RUNNING_WITHIN_MS * 2)
+    facts = page.get_by_role("region", name="Configuration")
+    expect(facts).to_contain_text("High availabilityOn (1 replica) (synchronous commits)")
+    nodes = page.get_by_role("table", name=f"Nodes of {name}").locator("tbody tr")
+    expect(nodes).to_have_count(2)
+    expect(page.get_by_role("row", name=f"{name}-1 Primary Running")).to_be_visible()
+    expect(page.get_by_role("row", name=f"{name}-2 Replica Running")).to_be_visible()
+    page.get_by_role("link", name="Delete database").click()
+    page.get_by_label(f"Type {name} to confirm").fill(name)
+    page.get_by_role("button", name="Delete database").click()
+    expect(page.get_by_role("row").filter(has_text=name)).to_have_count(0, timeout=30_000)
 
 
 def test_refusals_are_shown_on_the_form_with_the_input_kept(tab: Tab, server: LiveServer) -> None:
