@@ -10,8 +10,10 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from nexq.databases.engine import alive
@@ -130,6 +132,27 @@ def test_the_primary_dies_and_a_replica_takes_over_losing_no_commit(
     delete(api, name)
     wait_for(lambda: not node.parent.exists(), 30, "folder removed")
     assert str(node.parent) not in Path("/proc/mounts").read_text()
+
+
+def test_two_replicas_make_three_nodes_that_each_have_every_commit(
+    api: httpx.Client, ca: Path
+) -> None:
+    database, password = create(api, replicas=2, seconds=90)
+    nodes = wait_for(lambda: _all_running(api, database["name"]), 60, "three nodes running")
+    assert [n["role"] for n in nodes] == ["primary", "replica", "replica"]
+    with connect(database, password, ca) as session:
+        session.execute("CREATE TABLE t AS SELECT 1 AS one")
+        # Both replicas stream from the primary (one synchronous, the other potential).
+        wait_for(lambda: _streaming(session) == 2, 30, "two replicas streaming")
+    delete(api, database["name"])
+
+
+def _streaming(session: psycopg.Connection[Any]) -> int:
+    row = session.execute(
+        "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_high_availability_is_refused_where_it_cannot_be_had(api: httpx.Client) -> None:

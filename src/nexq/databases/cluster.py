@@ -145,11 +145,10 @@ class Cluster:
         self.configure(database, plan, listen, archive, passwords)
         if before_start is not None:
             before_start()
-        # The first node alone at first: it bootstraps the cluster (no race for it, so that
-        # node 1 is the primary of a new database), then the replicas copy it.
-        self.start(database, first_only=True)
-        primary = self.wait_until_serving(database, MAKE_SECONDS)
+        # Every node at once: Raft needs a majority of its voters to elect anything, and
+        # whichever node wins the race to bootstrap is the first primary.
         self.start(database)
+        primary = self.wait_until_serving(database, MAKE_SECONDS)
         engine.create_owner(
             primary,
             nodes[_index(primary)].postgresql,
@@ -223,7 +222,7 @@ class Cluster:
 
     # running -----------------------------------------------------------------------------
 
-    def start(self, database: Database, first_only: bool = False) -> None:
+    def start(self, database: Database) -> None:
         """Start whatever of the database is not running: the witness, each node's Patroni
         (which starts its PostgreSQL), the endpoint. A node whose server died while it was
         primary waits until another node took over (or its lock lapsed), so that a failover
@@ -234,7 +233,7 @@ class Cluster:
             folder = self._file(database.id, "witness")
             self._spawn(folder / "witness.pid", WITNESS, folder / "witness.json", folder / "log")
         members = {m.name: m for m in self.members(database)}
-        for index in range(1 if first_only else len(nodes)):
+        for index in range(len(nodes)):
             server = self.node_id(database.id, index)
             layout = engine.layout(server)
             pidfile = layout.root / "patroni.pid"
