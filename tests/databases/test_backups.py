@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.databases.live_databases import (
     account_api,
-    ca_file,
     connect,
     create,
     database_id,
@@ -23,16 +21,6 @@ from tests.databases.live_databases import (
     wait_status,
 )
 from tests.live import LiveServer
-
-
-@pytest.fixture(scope="module")
-def api(server: LiveServer) -> httpx.Client:
-    return account_api(server)
-
-
-@pytest.fixture(scope="module")
-def ca(api: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ca_file(api, tmp_path_factory.mktemp("ca"))
 
 
 def backups_of(api: httpx.Client, name: str) -> dict[str, object]:

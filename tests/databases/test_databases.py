@@ -16,7 +16,6 @@ import pytest
 from nexq.databases.engine import alive
 from tests.databases.live_databases import (
     account_api,
-    ca_file,
     connect,
     create,
     database_id,
@@ -28,16 +27,6 @@ from tests.databases.live_databases import (
     wait_status,
 )
 from tests.live import LiveServer
-
-
-@pytest.fixture(scope="module")
-def api(server: LiveServer) -> httpx.Client:
-    return account_api(server)
-
-
-@pytest.fixture(scope="module")
-def ca(api: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ca_file(api, tmp_path_factory.mktemp("ca"))
 
 
 def test_a_new_database_runs_within_seconds_and_takes_writes_over_tls(

@@ -14,13 +14,10 @@ from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
 from nexq.databases.engine import alive
 from tests.databases.live_databases import (
     Writer,
-    account_api,
-    ca_file,
     connect,
     create,
     database_id,
@@ -31,16 +28,6 @@ from tests.databases.live_databases import (
 from tests.live import LiveServer
 
 FAILOVER_SECONDS = 30
-
-
-@pytest.fixture(scope="module")
-def api(server: LiveServer) -> httpx.Client:
-    return account_api(server)
-
-
-@pytest.fixture(scope="module")
-def ca(api: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ca_file(api, tmp_path_factory.mktemp("ca"))
 
 
 def _nodes(api: httpx.Client, name: str) -> list[dict[str, object]]:

@@ -73,11 +73,6 @@ def _clean(api: httpx.Client) -> Iterator[None]:
     delete_all(api)
 
 
-@pytest.fixture(scope="module")
-def ca(api: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ca_file(api, tmp_path_factory.mktemp("ca"))
-
-
 def test_a_full_volume_refuses_writes_and_spares_the_host(
     host: LiveServer, api: httpx.Client, ca: Path
 ) -> None:
