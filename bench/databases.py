@@ -300,11 +300,21 @@ class Nexq:
         return self.api
 
     def create(
-        self, name: str, plan: str, backups: bool, restore: str | None = None
+        self,
+        name: str,
+        plan: str,
+        backups: bool,
+        restore: str | None = None,
+        replicas: int = 0,
     ) -> tuple[dict[str, Any], str, float]:
         """A database made through the REST API: its JSON once Running, its owner's password,
         and the seconds from the POST to Running."""
-        body: dict[str, Any] = {"name": name, "plan": plan, "backups": backups}
+        body: dict[str, Any] = {
+            "name": name,
+            "plan": plan,
+            "backups": backups,
+            "replicas": replicas,
+        }
         if restore is not None:
             body["restore"] = {"source": restore}
         began = time.perf_counter()

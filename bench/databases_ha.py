@@ -41,14 +41,7 @@ Figures = dict[str, list[float]]
 def create(
     nexq: Nexq, name: str, replicas: int, plan: str = "micro"
 ) -> tuple[dict[str, Any], str, float]:
-    body = {"name": name, "plan": plan, "backups": False, "replicas": replicas}
-    began = time.perf_counter()
-    answer = nexq.client.post("/v1/databases", json=body)
-    if answer.status_code != 201:
-        raise RuntimeError(f"POST /v1/databases {name}: {answer.status_code} {answer.text}")
-    password = str(answer.json()["password"])
-    found = poll(lambda: nexq._running(name), 600, f"{name} Running")
-    return found, password, time.perf_counter() - began
+    return nexq.create(name, plan, backups=False, replicas=replicas)
 
 
 def creation(nexq: Nexq, rounds: int) -> Figures:

@@ -108,9 +108,6 @@ class Cluster:
     def _file(self, database_id: str, name: str) -> Path:
         return self._engine.layout(database_id).root / name
 
-    def is_made(self, database_id: str) -> bool:
-        return self._engine.is_made(database_id)
-
     # making ------------------------------------------------------------------------------
 
     def make(
@@ -122,8 +119,8 @@ class Cluster:
         archive: Callable[[int], dict[str, str]],
         before_start: Callable[[], object] | None = None,
     ) -> None:
-        """Make every node (whatever a crash left is removed first), start Patroni on each,
-        wait for a primary and its replicas, create the owner, then open the endpoint;
+        """Make every node (whatever a crash left is removed first), start Patroni on each
+        and the endpoint, wait for a primary, create the owner, then wait for the replicas;
         ``ready`` is written last."""
         engine = self._engine
         engine.check_host()
