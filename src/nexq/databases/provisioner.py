@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 from nexq.databases import tls
 from nexq.databases.backups import Backups, backup_due
 from nexq.databases.cluster import Cluster, check_programs
@@ -130,8 +132,7 @@ class Provisioner:
         elif status == Status.RUNNING and database.replicas:
             self._supervise(database)
         elif status == Status.RUNNING and self._engine.running(database.id):
-            self._guard_storage(database, database.id, database.port)
-            self._renew_certificate(database)
+            self._upkeep(database, database.id, database.port)
         elif status == Status.RUNNING and self._engine.exiting(database.id):
             pass  # started again once its old process is gone
         elif status == Status.RUNNING:
@@ -153,8 +154,17 @@ class Provisioner:
             self._cluster.start(database)
         primary = self._engine.primary(database.id)
         if primary is not None:
-            self._guard_storage(database, primary[0], primary[1])
-        self._renew_certificate(database)
+            self._upkeep(database, primary[0], primary[1])
+
+    def _upkeep(self, database: Database, server: str, port: int | None) -> None:
+        """The storage guard and certificate renewal of a running database. Either may meet
+        a server too busy to answer in time: that is tried again on the next round, not a
+        reason to call a database that serves its clients broken."""
+        try:
+            self._guard_storage(database, server, port)
+            self._renew_certificate(database)
+        except (psycopg.Error, EngineError, OSError) as exc:
+            log.warning("database %s: upkeep deferred to the next round: %s", database.id, exc)
 
     def _delete(self, database: Database) -> None:
         """Stop the server, delete its backups, then its files."""
@@ -195,12 +205,20 @@ class Provisioner:
         """A full data volume: release the reserve so that the owner can clean up, and make
         transactions read-only by default; once usage is back under 90 %, the reverse
         (``server``: the database, or the node of a highly available one that is primary:
-        after a failover, the new primary's volume is guarded as it fills)."""
+        after a failover, the new primary's volume is guarded as it fills).
+
+        The state is the database's stored reason, written last in each direction: a step
+        that fails (a busy server refusing the connection) is taken again on the next round
+        instead of leaving a reserve set aside beside a database still read-only."""
         assert port is not None
         plan = plan_of(self._plans, database)
         engine = self._engine
-        if engine.has_reserve(server):
+        if database.reason != STORAGE_FULL:
             if engine.free_bytes(server) >= FULL_BYTES:
+                if not engine.has_reserve(server) and (
+                    engine.used_bytes(server) < plan.storage_bytes * 0.9
+                ):
+                    engine.set_reserve(server, plan)  # lost in a crash: set aside again
                 return
             engine.release_reserve(server)
             engine.set_read_only(server, port, True)
