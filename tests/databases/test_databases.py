@@ -57,7 +57,13 @@ def test_a_new_database_runs_within_seconds_and_takes_writes_over_tls(
         # The micro plan's 512 MiB: shared_buffers a quarter of it.
         assert session.execute("SHOW shared_buffers").fetchone() == ("128MB",)
     assert api.get(f"/v1/databases/{name}/nodes").json() == [
-        {"id": f"{name}-1", "role": "primary", "status": "running", "lag_bytes": None}
+        {
+            "id": f"{name}-1",
+            "role": "primary",
+            "status": "running",
+            "lag_bytes": None,
+            "synchronous": False,
+        }
     ]
     # The psql line the console and API show works as written, from the CA's folder.
     done = subprocess.run(

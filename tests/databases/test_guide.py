@@ -52,8 +52,8 @@ PASSWORD = re.compile(r'^password:\s+(?P<plain>\S+)$|"password":\s*"(?P<json>[^"
 # piece names at least one block; each line is in the guide and in each such block's output.
 SHOWN = (
     # Either node may be the first primary: the one that won the race to make the cluster.
-    ("dcp databases nodes orders-ha", "  primary  running  -"),
-    ("dcp databases nodes orders-ha", "  replica  running"),
+    ("dcp databases nodes orders-ha", "  primary                running  -"),
+    ("dcp databases nodes orders-ha", "  replica (synchronous)  running"),
     ("dcp databases create orders --plan micro --wait", "status:   Provisioning"),
     ("dcp databases create orders --plan micro --wait", "user:     dbadmin"),
     ("dcp databases connect orders -- -c 'select current_user'", " dbadmin"),

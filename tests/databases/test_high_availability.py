@@ -64,8 +64,10 @@ def test_the_primary_dies_and_a_replica_takes_over_losing_no_commit(
     name = database["name"]
     assert database["high_availability"] is True and database["synchronous"] is True
     nodes = wait_for(lambda: _all_running(api, name), 60, "both nodes running")
-    assert [n["role"] for n in nodes] == ["primary", "replica"]
-    primary = str(nodes[0]["id"])
+    assert [(n["role"], n["synchronous"]) for n in nodes] == [
+        ("primary", False),
+        ("replica", True),
+    ]
     # Backups are taken from whichever node is primary, from the start.
     wait_for(lambda: _full_backups(api, name), 60, "the first full backup")
     with connect(database, password, ca) as session:
@@ -73,10 +75,47 @@ def test_the_primary_dies_and_a_replica_takes_over_losing_no_commit(
         # Synchronous commits: the replica has every commit before it is acknowledged.
         assert session.execute("SHOW synchronous_standby_names").fetchone() != ("",)
 
-    writer = Writer(database, password, ca)
+    first = _fail_over(server, api, database, password, ca)
+    # Backups go on from the new primary: a backup asked for now is taken, and a restore
+    # to the latest point (the WAL the new primary archived) has every acknowledged row.
+    assert api.post(f"/v1/databases/{name}/backups").status_code == 202
+    wait_for(lambda: len(_full_backups(api, name)) >= 2, 60, "a backup after the failover")
+    restored, restored_password = create(
+        api, fresh("restored"), restore={"source": name}, seconds=120
+    )
+    with connect(restored, restored_password, ca) as session:
+        (count,) = session.execute("SELECT count(*) FROM ledger").fetchone()  # type: ignore[misc]
+    assert count >= len(first)
+    delete(api, restored["name"])
+
+    # The old primary, a replica now, is synchronous again once it caught up: the same
+    # database fails over a second time, back to the first node, losing nothing either.
+    wait_for(lambda: _nodes(api, name)[1]["synchronous"], 60, "the rejoined node synchronous")
+    _fail_over(server, api, database, password, ca, first=1_000_000)
+
+    node = server.databases_dir / database_id(server, name)  # type: ignore[operator]
+    delete(api, name)
+    wait_for(lambda: not node.exists(), 30, "folder removed")
+    assert str(node) not in Path("/proc/mounts").read_text()
+
+
+def _fail_over(
+    server: LiveServer,
+    api: httpx.Client,
+    database: dict[str, Any],
+    password: str,
+    ca: Path,
+    first: int = 0,
+) -> list[int]:
+    """Kill the primary's host (its Patroni and its PostgreSQL, at once) under a stream of
+    writes: writes resume within FAILOVER_SECONDS through the same endpoint, none that was
+    acknowledged is lost, and the old primary comes back as a replica. The acknowledged
+    rows (numbered from ``first`` on, in the table ``ledger``)."""
+    name = database["name"]
+    primary = str(_nodes(api, name)[0]["id"])
+    writer = Writer(database, password, ca, first)
     writer.start()
     wait_for(lambda: len(writer.acknowledged) > 50, 30, "writes flowing")
-    # The primary's host dies: its Patroni and its PostgreSQL, at once.
     assert server.databases_dir is not None
     node = server.databases_dir / database_id(server, name) / f"node-{primary.rsplit('-', 1)[1]}"
     victims = [_pid(node / "patroni.pid"), _pid(node / "data" / "pgdata" / "postmaster.pid")]
@@ -103,22 +142,7 @@ def test_the_primary_dies_and_a_replica_takes_over_losing_no_commit(
     )
     assert [(n["id"], n["role"]) for n in after][1] == (primary, "replica")
     assert all(not alive(pid) for pid in victims)
-
-    # Backups go on from the new primary: a backup asked for now is taken, and a restore
-    # to the latest point (the WAL the new primary archived) has every acknowledged row.
-    assert api.post(f"/v1/databases/{name}/backups").status_code == 202
-    wait_for(lambda: len(_full_backups(api, name)) >= 2, 60, "a backup after the failover")
-    restored, restored_password = create(
-        api, fresh("restored"), restore={"source": name}, seconds=120
-    )
-    with connect(restored, restored_password, ca) as session:
-        (count,) = session.execute("SELECT count(*) FROM ledger").fetchone()  # type: ignore[misc]
-    assert count >= len(writer.acknowledged)
-    delete(api, restored["name"])
-
-    delete(api, name)
-    wait_for(lambda: not node.parent.exists(), 30, "folder removed")
-    assert str(node.parent) not in Path("/proc/mounts").read_text()
+    return writer.acknowledged
 
 
 def test_two_replicas_make_three_nodes_that_each_have_every_commit(

@@ -206,7 +206,7 @@ def nodes(ctx: typer.Context, name: Name) -> None:
         [
             (
                 n["id"],
-                n["role"],
+                f"{n['role']} (synchronous)" if n["synchronous"] else n["role"],
                 n["status"],
                 None if n["lag_bytes"] is None else size(n["lag_bytes"]),
             )

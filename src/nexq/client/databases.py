@@ -66,6 +66,7 @@ class DatabaseNode(TypedDict):
     role: Literal["primary", "replica"]
     status: str
     lag_bytes: int | None
+    synchronous: bool
 
 
 class DatabaseBackup(TypedDict):

@@ -179,10 +179,20 @@ class NodeOut(BaseModel):
     role: str
     status: str
     lag_bytes: int | None
+    synchronous: bool = Field(
+        description="The replica that confirms each commit before it is acknowledged: the "
+        "one a failover promotes when the database has synchronous commits."
+    )
 
     @staticmethod
     def of(node: Node) -> "NodeOut":
-        return NodeOut(id=node.id, role=node.role, status=node.status, lag_bytes=node.lag_bytes)
+        return NodeOut(
+            id=node.id,
+            role=node.role,
+            status=node.status,
+            lag_bytes=node.lag_bytes,
+            synchronous=node.synchronous,
+        )
 
 
 def router(databases: Databases, auth: Authorizer) -> APIRouter:

@@ -222,8 +222,7 @@ class Cluster:
     def start(self, database: Database) -> None:
         """Start whatever of the database is not running: the witness, each node's Patroni
         (which starts its PostgreSQL), the endpoint. A node whose server died while it was
-        primary waits until another node took over (or its lock lapsed), so that a failover
-        is not undone by starting the old primary again at once."""
+        primary waits while another node can take over (see :func:`awaits_takeover`)."""
         engine = self._engine
         nodes, witness = node_ports(database)
         if witness is not None:
@@ -238,12 +237,9 @@ class Cluster:
                 self._down_since.pop(server, None)
                 continue
             down = time.monotonic() - self._down_since.setdefault(server, time.monotonic())
-            leader = next((m.name for m in members.values() if m.role == "leader"), None)
-            # It was primary and still holds the lock: a replica takes over first, once the
-            # lock lapses, so that a failover is not undone; should none be able to, it is
-            # started again once the lock would have passed twice. (Once no node holds the
-            # lock, Patroni's election decides: it promotes no node that lacks commits.)
-            if leader == f"node-{index + 1}" and down < 2 * TTL + LOOP:
+            if awaits_takeover(
+                f"node-{index + 1}", list(members.values()), database.synchronous, down
+            ):
                 continue
             engine.mount(server)
             _clear_lock(engine, server)
@@ -334,7 +330,8 @@ class Cluster:
             role = "primary" if member.role in ("leader", "master", "primary") else "replica"
             status = "running" if member.state in ("running", "streaming") else member.state
             lag = None if role == "primary" else member.lag
-            found.append(Node(f"{database.name}-{index + 1}", role, status, lag))
+            synchronous = member.role == "sync_standby"
+            found.append(Node(f"{database.name}-{index + 1}", role, status, lag, synchronous))
         return sorted(found, key=lambda n: (n.role != "primary", n.id))
 
     def wait_until_serving(self, database: Database, seconds: float) -> str:
@@ -442,6 +439,23 @@ class Cluster:
 
 
 PACKAGES = {"haproxy": "haproxy", PATRONI: "patroni python3-pysyncobj", WITNESS: "patroni"}
+
+
+def awaits_takeover(name: str, members: list[Member], synchronous: bool, down: float) -> bool:
+    """Whether the dead node ``name`` is left down for now: it was primary and still holds
+    the lock, and a running replica can take over once the lock lapses, so that starting it
+    again at once would undo the failover. In synchronous mode only the synchronous standby
+    can (Patroni promotes no node that may lack acknowledged commits): a replica that has
+    just rejoined and is not synchronous yet cannot, and waiting would only lengthen the
+    outage, so the old primary is started again at once. Should the takeover not come, it
+    is started once the lock would have passed twice."""
+    leader = next((m.name for m in members if m.role == "leader"), None)
+    if leader != name or down >= 2 * TTL + LOOP:
+        return False
+    able = ("sync_standby",) if synchronous else ("sync_standby", "replica")
+    return any(
+        m.name != name and m.role in able and m.state in ("running", "streaming") for m in members
+    )
 
 
 def _program(name: str) -> str:

@@ -146,6 +146,9 @@ class Node:
     role: str  # primary | replica
     status: str  # running | stopped | starting
     lag_bytes: int | None  # a replica's replay lag behind the primary
+    # The replica that confirms each commit before it is acknowledged (synchronous mode):
+    # the one a failover may promote.
+    synchronous: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,31 @@
+"""When the supervisor starts a dead primary of a highly available database again: only
+while no other node can take over, for a failover must not be undone, and an outage must not
+be lengthened waiting for a takeover that Patroni will refuse."""
+
+from __future__ import annotations
+
+from nexq.databases.cluster import LOOP, TTL, Member, awaits_takeover
+
+DEAD = Member("node-1", "leader", "stopped", None)
+
+
+def test_a_synchronous_standby_takes_over_so_the_dead_primary_waits() -> None:
+    members = [DEAD, Member("node-2", "sync_standby", "running", 0)]
+    assert awaits_takeover("node-1", members, synchronous=True, down=1)
+    # ... but not for ever: once the lock would have passed twice, it is started again.
+    assert not awaits_takeover("node-1", members, synchronous=True, down=2 * TTL + LOOP)
+
+
+def test_a_replica_not_yet_synchronous_cannot_so_the_primary_starts_at_once() -> None:
+    # Just rejoined: Patroni promotes no node that may lack acknowledged commits.
+    members = [DEAD, Member("node-2", "replica", "running", 0)]
+    assert not awaits_takeover("node-1", members, synchronous=True, down=1)
+    # With asynchronous commits a running replica may be promoted.
+    assert awaits_takeover("node-1", members, synchronous=False, down=1)
+
+
+def test_a_stopped_replica_cannot_and_a_node_that_was_no_primary_never_waits() -> None:
+    members = [DEAD, Member("node-2", "sync_standby", "stopped", None)]
+    assert not awaits_takeover("node-1", members, synchronous=True, down=1)
+    assert not awaits_takeover("node-2", members, synchronous=True, down=1)
+    assert not awaits_takeover("node-1", [], synchronous=True, down=1)  # nobody answers
