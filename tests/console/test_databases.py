@@ -204,7 +204,10 @@ def test_high_availability_shows_the_primary_and_its_replica(account_tab: Tab) -
     expect(nodes).to_have_count(2)
     # The primary first: either node, the one that won the race to make the cluster.
     expect(nodes.nth(0)).to_have_accessible_name(re.compile(rf"^{name}-[12] Primary Running"))
-    expect(nodes.nth(1)).to_have_accessible_name(re.compile(rf"^{name}-[12] Replica Running"))
+    # The replica confirms every commit: the one a failover promotes.
+    expect(nodes.nth(1)).to_have_accessible_name(
+        re.compile(rf"^{name}-[12] Replica \(synchronous\) Running")
+    )
     page.get_by_role("link", name="Delete database").click()
     page.get_by_label(f"Type {name} to confirm").fill(name)
     page.get_by_role("button", name="Delete database").click()
