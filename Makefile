@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # A command each, or command:package where Debian's package is named otherwise.
 TOOLS := rclone s3cmd restic chromium nginx skopeo podman buildah docker-registry \
 	busybox:busybox-static htpasswd:apache2-utils dockerd:docker.io pgbackrest mkfs.ext4:e2fsprogs \
-	systemd-analyze:systemd haproxy patroni
+	systemd-analyze:systemd haproxy patroni \
+	qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils dropbearkey:dropbear-bin ssh-keygen:openssh-client
 
 .PHONY: run check test test-postgresql test-cluster unit lint types imports tools bench compat-doc clean
 
@@ -77,11 +78,13 @@ unit: $(STAMP) tools
 ## tools: rclone, s3cmd, restic, chromium (for the console tests), the OCI clients and registry
 ##   (skopeo, podman, buildah, docker.io, docker-registry, busybox-static, apache2-utils),
 ##   pgBackRest (the databases' backups), Patroni with its Raft (python3-pysyncobj) and
-##   HAProxy (highly available databases),
+##   HAProxy (highly available databases), QEMU, Debian's cloud kernel and dropbear (Compute's
+##   tiny image),
 ##   PostgreSQL and Ceph (with `import rados` in the venv) from Debian (needs root or sudo)
 tools: $(STAMP)
 	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || missing="$$missing linux-image-cloud-amd64"; \
 	/usr/bin/python3 -c "import pysyncobj" 2>/dev/null || missing="$$missing python3-pysyncobj"; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -1,0 +1,1 @@
+"""Compute: virtual machines on QEMU, and the account's SSH keys that reach them."""

@@ -1,0 +1,220 @@
+"""One instance's QEMU process: launched daemonized, found again, controlled over QMP.
+
+QEMU runs in a session of its own (-daemonize) with a pidfile and a QMP socket in the
+instance's folder, so it outlives the `nexq serve` that launched it and a later one finds it
+again from the folder alone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from nexq.compute.qemu.accel import QEMU, Accelerator
+from nexq.compute.qemu.guest import FW_CFG_AUTHORIZED_KEYS
+from nexq.compute.qemu.qmp import QmpClient, QmpError
+
+QEMU_IMG = "qemu-img"
+# sun_path is 108 bytes on Linux; QEMU refuses longer socket paths with a vague error.
+_SOCKET_PATH_MAX = 107
+_LAUNCH_TIMEOUT = 60.0
+_QUIT_TIMEOUT = 10.0
+
+
+class MachineError(Exception):
+    """QEMU could not be launched or controlled; the message carries QEMU's own words."""
+
+
+class StopMode(StrEnum):
+    """How a machine ended: the guest shut itself down, or QEMU was made to stop."""
+
+    ACPI = "acpi"
+    FORCED = "forced"
+    NOT_RUNNING = "not-running"
+
+
+@dataclass(frozen=True)
+class Boot:
+    """A direct kernel boot (the tiny image): no firmware, no boot loader."""
+
+    kernel: Path
+    initrd: Path
+    cmdline: str
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    """What one instance's QEMU is made of."""
+
+    name: str
+    vcpus: int
+    memory_mib: int
+    disk: Path
+    ssh_port: int
+    authorized_keys: str
+    accelerator: Accelerator
+    boot: Boot | None = None
+
+
+def create_overlay(base: Path, overlay: Path) -> None:
+    """A copy-on-write qcow2 over `base`: the instance's writes land in `overlay` only."""
+    _qemu_img("create", "-q", "-f", "qcow2", "-b", str(base.resolve()), "-F", "qcow2", str(overlay))
+
+
+def create_disk(path: Path, size_mib: int) -> None:
+    """An empty qcow2 disk (it takes room only as the guest writes)."""
+    _qemu_img("create", "-q", "-f", "qcow2", str(path), f"{size_mib}M")
+
+
+def launch(spec: MachineSpec, folder: Path) -> Machine:
+    """Start the machine's QEMU and return once it runs (QEMU's errors are raised here)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    machine = Machine(folder)
+    if len(str(machine.qmp_socket)) > _SOCKET_PATH_MAX:
+        raise MachineError(f"{machine.qmp_socket} is too long for a unix socket path")
+    if machine.running():
+        raise MachineError(f"{spec.name} already runs as process {machine.pid}")
+    machine.authorized_keys.write_text(spec.authorized_keys)
+    machine.qmp_socket.unlink(missing_ok=True)
+    errors = folder / "qemu.err"
+    with errors.open("wb") as stderr:
+        try:
+            done = subprocess.run(
+                qemu_command(spec, machine),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                timeout=_LAUNCH_TIMEOUT,
+                check=False,
+            )
+        except FileNotFoundError as missing:
+            raise MachineError(f"{QEMU} is not installed (qemu-system-x86)") from missing
+    if done.returncode != 0 or not machine.running():
+        raise MachineError(f"{spec.name} did not start: {errors.read_text().strip()}")
+    return machine
+
+
+def qemu_command(spec: MachineSpec, machine: Machine) -> list[str]:
+    """The QEMU command line for `spec`, its control files in the machine's folder."""
+    forward = f"hostfwd=tcp:127.0.0.1:{spec.ssh_port}-:22"
+    command = [
+        QEMU,
+        *("-name", spec.name, "-accel", spec.accelerator.value, "-cpu", spec.accelerator.cpu),
+        *("-machine", "q35", "-smp", str(spec.vcpus), "-m", str(spec.memory_mib)),
+        # No default devices (VGA, floppy, a NIC we did not ask for), no host config files.
+        *("-nodefaults", "-no-user-config", "-display", "none"),
+        *("-drive", f"file={spec.disk},if=none,id=disk0,format=qcow2,discard=unmap"),
+        *("-device", "virtio-blk-pci,drive=disk0"),
+        *("-netdev", f"user,id=net0,{forward}", "-device", "virtio-net-pci,netdev=net0"),
+        # Entropy from the host, so the guest's host-key generation never waits for it.
+        *("-device", "virtio-rng-pci"),
+        *("-fw_cfg", f"name={FW_CFG_AUTHORIZED_KEYS},file={machine.authorized_keys}"),
+        # Appended, so the log of earlier boots survives a stop and start.
+        *("-chardev", f"file,id=serial0,path={machine.serial_log},append=on"),
+        *("-serial", "chardev:serial0"),
+        *("-qmp", f"unix:{machine.qmp_socket},server=on,wait=off"),
+        *("-pidfile", str(machine.pidfile), "-daemonize"),
+    ]
+    if spec.boot is not None:
+        command += ["-kernel", str(spec.boot.kernel), "-initrd", str(spec.boot.initrd)]
+        command += ["-append", spec.boot.cmdline]
+    return command
+
+
+class Machine:
+    """A machine's QEMU process, known by its folder (pidfile, QMP socket, serial log)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.pidfile = folder / "qemu.pid"
+        self.qmp_socket = folder / "qmp.sock"
+        self.serial_log = folder / "serial.log"
+        self.authorized_keys = folder / "authorized_keys"
+
+    @property
+    def pid(self) -> int | None:
+        """The process id QEMU wrote, if it did and the file is still there."""
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        """Whether this folder's QEMU is alive.
+
+        The pid alone could have been reused by another process since; the command line
+        naming this folder's QMP socket proves it is ours. A zombie counts as gone.
+        """
+        pid = self.pid
+        if pid is None:
+            return False
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return str(self.qmp_socket).encode() in cmdline and state != "Z"
+
+    def status(self) -> str:
+        """QEMU's run state as QMP's query-status names it ("running", "paused", ...)."""
+        with QmpClient(self.qmp_socket) as qmp:
+            answer = qmp.execute("query-status")
+        return str(answer["status"])
+
+    def rss_bytes(self) -> int:
+        """The QEMU process's resident memory."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise MachineError("no VmRSS for the QEMU process")
+
+    def stop(self, timeout: float = 30.0) -> StopMode:
+        """Press the ACPI power button and wait; past `timeout`, quit QEMU, then kill it."""
+        if not self.running():
+            return StopMode.NOT_RUNNING
+        try:
+            with QmpClient(self.qmp_socket) as qmp:
+                qmp.execute("system_powerdown")
+        except (OSError, QmpError):
+            pass  # a wedged QMP still leaves the forced way below
+        if self._gone_within(timeout):
+            return StopMode.ACPI
+        self.kill()
+        return StopMode.FORCED
+
+    def kill(self) -> None:
+        """Stop QEMU now: QMP quit (QEMU closes its disks cleanly), else SIGKILL."""
+        try:
+            with QmpClient(self.qmp_socket) as qmp:
+                qmp.execute("quit")
+        except (OSError, QmpError):
+            pass  # QEMU answers quit by closing the socket, or was already unreachable
+        if self._gone_within(_QUIT_TIMEOUT):
+            return
+        pid = self.pid
+        if pid is not None and self.running():
+            os.kill(pid, signal.SIGKILL)
+        if not self._gone_within(_QUIT_TIMEOUT):
+            raise MachineError(f"QEMU process {pid} outlived SIGKILL")
+
+    def _gone_within(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.running():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+
+def _qemu_img(*arguments: str) -> None:
+    try:
+        done = subprocess.run([QEMU_IMG, *arguments], capture_output=True, text=True, check=False)
+    except FileNotFoundError as missing:
+        raise MachineError(f"{QEMU_IMG} is not installed (qemu-utils)") from missing
+    if done.returncode != 0:
+        raise MachineError(f"qemu-img {arguments[0]}: {done.stderr.strip()}")
