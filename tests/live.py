@@ -24,6 +24,7 @@ import boto3
 import psycopg
 from botocore.config import Config
 
+from nexq.compute.host import Host
 from nexq.core import postgres
 from nexq.databases.cluster import Cluster
 from nexq.databases.engine import Engine
@@ -96,6 +97,20 @@ def _remove_databases() -> None:
             remove_database_root(root)
 
 
+# Instances' QEMU machines outlive Nexq too: each is stopped when the test process ends.
+COMPUTE_ROOTS: list[Path] = []
+COMPUTE_PORTS = 4
+
+
+@atexit.register
+def _remove_instances() -> None:
+    for root in COMPUTE_ROOTS:
+        host = Host(root)
+        for instance_id in host.instance_ids():
+            with contextlib.suppress(Exception):
+                host.remove(instance_id)
+
+
 def _alive(pid: int) -> bool:
     """Running: neither gone nor a zombie (which holds no socket any more). Every thread
     counts: a killed process whose main thread is a zombie still holds its sockets while
@@ -163,6 +178,7 @@ class LiveServer:
     databases_dir: Path | None = None  # the managed PostgreSQL clusters' folder
     database_ports: list[int] = field(default_factory=list)
     backup_port: int = 0  # the databases' backup listener (S3 over TLS on loopback)
+    compute_ports: list[int] = field(default_factory=list)  # instances' SSH ports
 
     @property
     def endpoint(self) -> str:
@@ -177,10 +193,14 @@ class LiveServer:
             DATABASE_ROOTS.append(self.databases_dir)
             self.database_ports = [free_port() for _ in range(DATABASE_PORTS)]
             self.backup_port = free_port()
+        if not self.compute_ports:
+            self.compute_ports = [free_port() for _ in range(COMPUTE_PORTS)]
+            COMPUTE_ROOTS.append(self.data_dir / "compute")
         return {
             "NEXQ_DATABASES_DIR": str(self.databases_dir),
             "NEXQ_DATABASES_PORTS": ",".join(map(str, self.database_ports)),
             "NEXQ_DATABASES_BACKUP_PORT": str(self.backup_port),
+            "NEXQ_COMPUTE_PORTS": ",".join(map(str, self.compute_ports)),
         }
 
     def remove_databases(self) -> None:

@@ -25,6 +25,16 @@ from nexq.billing.package import PACKAGE as BILLING_PACKAGE
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
+from nexq.compute.descriptor import descriptor as compute_descriptor
+from nexq.compute.host import Host
+from nexq.compute.instances import Instances
+from nexq.compute.package import PACKAGE as COMPUTE_PACKAGE
+from nexq.compute.provisioner import Capacity as ComputeCapacity
+from nexq.compute.provisioner import Provisioner as ComputeProvisioner
+from nexq.compute.sizes import load_sizes
+from nexq.compute.sql_instances import SqlInstances
+from nexq.compute.sql_ssh_keys import SqlSshKeys
+from nexq.compute.ssh_keys import SshKeys
 from nexq.core import postgres, sql
 from nexq.core.crypto import SecretBox
 from nexq.core.data_keys import DataKeys, SqlDataKeys
@@ -101,6 +111,7 @@ PACKAGES: tuple[Package[Nexq], ...] = (
     SUPPORT_PACKAGE,
     REGISTRY_PACKAGE,
     DATABASES_PACKAGE,
+    COMPUTE_PACKAGE,
 )
 # Every owner's tables, in the order they are created: the kernel's, then each package's.
 SCHEMAS = (CORE_SCHEMA, *(package.schema for package in PACKAGES))
@@ -145,6 +156,9 @@ class Nexq:
     database_store: SqlDatabases
     database_provisioner: Provisioner
     database_meter: DatabaseMeter
+    ssh_keys: SshKeys
+    instances: Instances
+    compute_provisioner: ComputeProvisioner
 
     def operator(self, email: str) -> Principal:
         """The operator account ``email`` acting with every scope of its role (``nexq admin``)."""
@@ -260,6 +274,9 @@ def build(settings: Settings) -> Nexq:
         limits,
         default_backup_days=settings.databases_backup_days,
     )
+    ssh_key_store = SqlSshKeys(db)
+    instance_store = SqlInstances(db)
+    compute_host = Host(settings.compute_root, settings.compute_listen_on)
     nexq = Nexq(
         settings=settings,
         db=db,
@@ -319,6 +336,22 @@ def build(settings: Settings) -> Nexq:
             settings.databases_backup_every,
         ),
         database_meter=DatabaseMeter(database_store, backups),
+        ssh_keys=SshKeys(ssh_key_store, limits),
+        instances=Instances(
+            instance_store,
+            ssh_key_store,
+            load_sizes(settings.tiers_path),
+            compute_host.serial_tail,
+            limits,
+            endpoint=settings.compute_endpoint,
+        ),
+        compute_provisioner=ComputeProvisioner(
+            instance_store,
+            compute_host,
+            ComputeCapacity.of_host(
+                settings.compute_vcpus, settings.compute_memory_mib, settings.compute_ports
+            ),
+        ),
     )
     repository.wire(nexq)
     found.extend(services(nexq))
@@ -443,6 +476,7 @@ def services(nexq: Nexq) -> list[Service]:
             nexq.databases.catalog,
             nexq.database_meter,
         ),
+        compute_descriptor(nexq.ssh_keys, nexq.instances, nexq.compute_provisioner),
     ]
 
 
@@ -554,7 +588,6 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
         home=navigation[0].links[0].href,
         navigation=navigation,
         header_links=tuple(link for s in found for link in s.header_links),
-        upcoming=("Compute",),
         guide=guide.root,
         # A service's console pages link to the first page of its guide.
         help=tuple(

@@ -140,6 +140,19 @@ class Settings:
     databases_on_stop: str = setting("keep", "NEXQ_DATABASES_ON_STOP", str, "databases")
     # PostgreSQL 15's programs; default: /usr/lib/postgresql/15/bin (Debian's postgresql-15).
     postgres_bindir: Path | None = setting(None, "NEXQ_POSTGRES_BINDIR", _path, "databases")
+    # Compute -----------------------------------------------------------------------------
+    # Where instances' disks, machines and images go (default: compute/ in the data dir).
+    compute_dir: Path | None = setting(None, "NEXQ_COMPUTE_DIR", _path, "compute")
+    # The host name users ssh to; default as for databases (localhost on loopback).
+    compute_host: str | None = setting(None, "NEXQ_COMPUTE_HOST", _text, "compute")
+    # The address instances' SSH ports listen on; default: Nexq's own (--host).
+    compute_listen: str | None = setting(None, "NEXQ_COMPUTE_LISTEN", _text, "compute")
+    # The SSH ports instances get, one each (below 32768, the ephemeral range).
+    compute_ports: str = setting("12022-13021", "NEXQ_COMPUTE_PORTS", str, "compute")
+    # What instances may take of this host; 0: two vCPUs per core, half the memory. An
+    # instance that does not fit waits, Pending.
+    compute_vcpus: int = setting(0, "NEXQ_COMPUTE_VCPUS", int, "compute")
+    compute_memory_mib: int = setting(0, "NEXQ_COMPUTE_MEMORY_MIB", int, "compute")
     # Account -----------------------------------------------------------------------------
     tiers_file: Path | None = setting(None, "NEXQ_TIERS_FILE", _path, "account")  # data dir's
     # Billing -----------------------------------------------------------------------------
@@ -176,6 +189,24 @@ class Settings:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"{host}:{self.registry_port}"
+
+    @property
+    def compute_root(self) -> Path:
+        return self.compute_dir or self.data_dir / "compute"
+
+    @property
+    def compute_listen_on(self) -> str:
+        """The address QEMU forwards instances' SSH ports from."""
+        return self.compute_listen or self.host
+
+    @property
+    def compute_endpoint(self) -> str:
+        """The host users ssh to their instances at."""
+        if self.compute_host:
+            return self.compute_host
+        if self.host in ("127.0.0.1", "::1", "localhost"):
+            return "localhost"
+        return {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)  # noqa: S104
 
     @property
     def databases_root(self) -> Path:
@@ -241,6 +272,8 @@ class Settings:
             raise ValueError("NEXQ_DATABASES_VOLUMES: loop (sizes enforced) or directory")
         if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", settings.databases_ports):
             raise ValueError("NEXQ_DATABASES_PORTS: ports such as 15432-16431 or 20001,20005")
+        if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", settings.compute_ports):
+            raise ValueError("NEXQ_COMPUTE_PORTS: ports such as 12022-13021 or 20001,20005")
         if settings.access_log not in ("off", "stderr") and not (
             Path(settings.access_log).is_absolute() and Path(settings.access_log).parent.is_dir()
         ):

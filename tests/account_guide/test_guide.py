@@ -54,8 +54,9 @@ ANSWER = "Which client sends the uploads, and how many at once?"
 # the guide and in each such block's output.
 SIGNED_UP = '"email":"ada@example.com","role":"customer","status":"active"'
 ALL_SCOPES = (
-    "account:read account:write billing:read billing:write databases:read databases:write "
-    "registry:read registry:write storage:read storage:write support:read support:write"
+    "account:read account:write billing:read billing:write compute:read compute:write "
+    "databases:read databases:write registry:read registry:write storage:read storage:write "
+    "support:read support:write"
 )
 LIMITS_TABLE = """Tier: Free
 LIMIT                   USED  OF           PERCENT
@@ -71,6 +72,10 @@ databases               0     1            0.0%
 database_vcpus          0     1            0.0%
 database_memory_bytes   0     536870912    0.0%
 database_storage_bytes  0     1073741824   0.0%
+ssh_keys                0     10           0.0%
+instances               0     1            0.0%
+instance_vcpus          0     1            0.0%
+instance_memory_bytes   0     536870912    0.0%
 s3_read_rps             -     5500         -
 s3_write_rps            -     3500         -
 api_rps                 -     20           -
@@ -187,7 +192,8 @@ SHOWN: tuple[tuple[str, str], ...] = (
     ),
     (
         "< question.txt",
-        '["Object Storage","Account","Billing","Support","Container Registry","Databases"]',
+        '["Object Storage","Account","Billing","Support","Container Registry","Databases",'
+        '"Compute"]',
     ),
     (
         '"subject": "Registry push is slow"',

@@ -67,6 +67,8 @@ def test_document_and_reference_page(server: LiveServer) -> None:
         "/v1/storage/buckets/{name}/objects",
         "/v1/storage/access-keys",
         "/v1/storage/usage",
+        "/v1/compute/ssh-keys",
+        "/v1/compute/ssh-keys/{key_id}",
     ):
         assert path in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

@@ -82,6 +82,10 @@ def test_new_accounts_get_the_free_tier(server: LiveServer) -> None:
         "database_storage_bytes": 1024**3,
         "database_replicas": 0,
         "database_backup_days": 7,
+        "ssh_keys": 10,
+        "instances": 1,
+        "instance_vcpus": 1,
+        "instance_memory_bytes": 512 * 1024**2,
     }
     page = api.get("/v1/account/limits").json()
     assert page["tier"] == {"id": "free", "name": "Free"}

@@ -35,6 +35,7 @@ from nexq.compute.qemu.tiny import (
     host_kernel,
     module_load_order,
 )
+from tests.compute.keys import ssh, ssh_answer
 
 # Under TCG on a loaded 2-core machine; the guest is usually up in about 5 s.
 BOOT_DEADLINE = 120.0
@@ -93,18 +94,18 @@ def test_tiny_guest_answers_ssh_and_powers_off_on_the_acpi_button(
     machine = launch(spec, tmp_path / "web-1")
     machines.append(machine)
 
-    answer = _wait_for_ssh(key, spec.ssh_port, "uname -a")
+    answer = ssh_answer(key, spec.ssh_port, "uname -a", BOOT_DEADLINE)
     boot_to_ssh = time.monotonic() - started
     assert answer.startswith(f"Linux web-1 {tiny_image.kernel_release} ")
     log = machine.serial_log.read_text(errors="replace")
     assert "Linux version" in log and "Run /init as init process" in log
     assert READY_LINE in log
     # The data disk was formatted by the guest and mounted where instances keep data.
-    assert "/data" in _ssh(key, spec.ssh_port, "grep /dev/vda /proc/mounts").stdout
+    assert "/data" in ssh(key, spec.ssh_port, "grep /dev/vda /proc/mounts").stdout
 
     stranger = tmp_path / "stranger"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
-    refused = _ssh(stranger, spec.ssh_port, "true")
+    refused = ssh(stranger, spec.ssh_port, "true")
     assert refused.returncode == 255 and "Permission denied" in refused.stderr
 
     # Found again from its folder alone, as a restarted `nexq serve` would; in a session of
@@ -260,32 +261,6 @@ def _spec(
         accelerator=accelerator,
         boot=image.boot(name, kernel_arguments=kernel_arguments),
     )
-
-
-def _ssh(key: Path, port: int, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            *("ssh", "-i", str(key), "-p", str(port), "-o", "StrictHostKeyChecking=no"),
-            *("-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes"),
-            *("-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"),
-            *("root@127.0.0.1", command),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def _wait_for_ssh(key: Path, port: int, command: str) -> str:
-    # Until dropbear listens, QEMU's user network accepts the connection and drops it.
-    deadline = time.monotonic() + BOOT_DEADLINE
-    while True:
-        done = _ssh(key, port, command)
-        if done.returncode == 0:
-            return done.stdout
-        assert time.monotonic() < deadline, f"no ssh within {BOOT_DEADLINE} s: {done.stderr}"
-        time.sleep(0.5)
 
 
 def _wait_for_line(machine: Machine, line: str) -> None:

@@ -213,6 +213,12 @@ STATE_TABLES = {
     # password.
     "databases_instances": "id, account_id, name, plan, replicas, backups, password_verifier, "
     "status LIKE 'Delet%', restore_source, restore_target",
+    "compute_ssh_keys": "id, account_id, name, fingerprint, is_default",
+    # The provisioner moves an instance from Provisioning, Starting and Rebooting to Running
+    # (or Pending, or Error) and from Stopping to Stopped, and ends a deleted one, by itself:
+    # what a request changes is whether it exists, whether it is off, and whether it goes.
+    "compute_instances": "id, account_id, name, image, size, ssh_key_id, "
+    "status LIKE 'Stop%', status = 'Deleting' OR deleted_at IS NOT NULL",
 }
 
 # The databases' backups go to a bucket of a system account (made with the first database)
@@ -405,6 +411,8 @@ class Targets:
     credentials: list[str] = field(default_factory=list)  # of the account's registries
     images: list[tuple[str, str, str]] = field(default_factory=list)  # repository, tag, digest
     databases: list[str] = field(default_factory=list)
+    ssh_keys: list[str] = field(default_factory=list)
+    instances: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, db: Path, account_id: str) -> Targets:
@@ -460,6 +468,13 @@ class Targets:
                     "SELECT name FROM databases_instances WHERE account_id = ? "
                     "AND status <> 'Deleted' ORDER BY name"
                 ),
+                ssh_keys=column(
+                    "SELECT id FROM compute_ssh_keys WHERE account_id = ? ORDER BY created_at"
+                ),
+                instances=column(
+                    "SELECT name FROM compute_instances WHERE account_id = ? "
+                    "AND deleted_at IS NULL AND status <> 'Deleting' ORDER BY name"
+                ),
             )
 
     def path_values(self, route: Route, param: str) -> list[str]:
@@ -470,6 +485,7 @@ class Targets:
             "/docs/": ["registry"],
             "/registries/": self.registries,
             "/databases/": self.databases,
+            "/compute/instances/": self.instances,
         }
         names = next((v for p, v in named.items() if route.path.startswith(p)), self.buckets)
         table: dict[str, Callable[[], list[str]]] = {
@@ -486,6 +502,7 @@ class Targets:
             "repository": lambda: [i[0] for i in self.images],
             "tag": lambda: [i[1] for i in self.images],
             "digest": lambda: [i[2] for i in self.images],
+            "ssh_key_id": lambda: self.ssh_keys,
         }
         if param not in table:
             raise KeyError(

@@ -22,12 +22,15 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from nexq.app import SCOPE_CATALOG
 from tests.databases.live_databases import wait_status
@@ -99,6 +102,23 @@ def database_body(ids: dict[str, str]) -> dict[str, Any]:
     return {"name": ids["name"], "plan": "micro"}
 
 
+def ssh_key_body(ids: dict[str, str]) -> dict[str, Any]:
+    # A key of its own each time: a key (or a name) an account has already is a conflict.
+    return {"name": f"key-{next(_KEY_NAMES)}", "public_key": fresh_public_key()}
+
+
+def fresh_public_key() -> str:
+    """A new Ed25519 public key, as its .pub file holds it."""
+    key = Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode() + " authz"
+
+
+_KEY_NAMES = itertools.count()
+SSH_KEY = "/v1/compute/ssh-keys/{key_id}"
+INSTANCE = "/v1/compute/instances/{name}"
+# Account A's instance that reading, the console and reboot act on (Running before the
+# matrix); stop, start and delete each get a fresh one, as they change its state for good.
+SHARED_INSTANCE = "authz-shared"
 REGISTRY = "/v1/registries/{name}"
 DATABASE = "/v1/databases/{name}"
 # Account A's database that the reading routes, the password reset and Back up now act on:
@@ -250,6 +270,24 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", DATABASE + "/nodes"): Recipe(other="404"),
     ("GET", DATABASE + "/backups"): Recipe(other="404"),
     ("POST", DATABASE + "/backups"): Recipe(other="404"),
+    ("GET", "/v1/compute/ssh-keys"): Recipe(other="hidden"),
+    ("POST", "/v1/compute/ssh-keys"): Recipe(body=ssh_key_body),
+    ("GET", SSH_KEY): Recipe(other="404"),
+    ("PATCH", SSH_KEY): Recipe(body=lambda ids: {"name": f"renamed-{ids['key_id']}"}, other="404"),
+    ("DELETE", SSH_KEY): Recipe(other="404"),
+    ("GET", "/v1/compute/sizes"): Recipe(),
+    ("GET", "/v1/compute/images"): Recipe(),
+    ("GET", "/v1/compute/instances"): Recipe(other="hidden"),
+    # Instance names are per account: another account may take this one too.
+    ("POST", "/v1/compute/instances"): Recipe(
+        body=lambda ids: {"name": ids["name"], "size": "nano"}
+    ),
+    ("GET", INSTANCE): Recipe(other="404"),
+    ("DELETE", INSTANCE): Recipe(other="404"),
+    ("GET", INSTANCE + "/console"): Recipe(other="404"),
+    ("POST", INSTANCE + "/stop"): Recipe(other="404"),
+    ("POST", INSTANCE + "/start"): Recipe(other="404"),
+    ("POST", INSTANCE + "/reboot"): Recipe(other="404"),
 }
 
 
@@ -345,6 +383,8 @@ class World:
             return self.registry_resources(method, path, n)
         if path.startswith("/v1/databases"):
             return self.database_resources(method, path, n)
+        if path.startswith("/v1/compute/instances"):
+            return self.instance_resources(method, path, n)
         if "{name}" in path:
             ids["name"] = f"authz-{n}"
             # A default retention is set only on a bucket made with Object Lock.
@@ -374,6 +414,10 @@ class World:
             ids["key_id"] = made.json()["access_key_id"]
         if path.startswith("/v1/storage/kms-keys/{key_id}"):
             ids["key_id"] = api.post("/v1/storage/kms-keys", json={}).json()["id"]
+        if path.startswith("/v1/compute/ssh-keys/{key_id}"):
+            made = api.post("/v1/compute/ssh-keys", json=ssh_key_body(ids))
+            assert made.status_code == 201, made.text
+            ids["key_id"] = made.json()["id"]
         if "{method_id}" in path:
             ids["method_id"] = api.post("/v1/billing/payment-methods", json=CARD).json()["id"]
         if "{invoice_id}" in path:
@@ -432,6 +476,21 @@ class World:
         assert made.status_code == 201, made.text
         return {"name": name}
 
+    def instance_resources(self, method: str, path: str, n: int) -> dict[str, str]:
+        """A fresh name to launch; the shared Running instance to read, reboot and read
+        the console of; a fresh instance to stop or delete, a stopped one to start."""
+        if "{name}" not in path:
+            return {"name": f"authz-vm-{n}"} if method == "POST" else {}
+        if method == "GET" or path.endswith("/reboot"):
+            return {"name": SHARED_INSTANCE}
+        api, name = self.admin["a"], f"authz-vm-{n}"
+        made = api.post("/v1/compute/instances", json={"name": name, "size": "nano"})
+        assert made.status_code == 201, made.text
+        if path.endswith("/start"):
+            api.post(f"/v1/compute/instances/{name}/stop").raise_for_status()
+            wait_instance(api, name, "Stopped")
+        return {"name": name}
+
     def marker(self, path: str) -> str:
         """Something of account A that a list at ``path`` would show to A: another account
         must not see it."""
@@ -454,6 +513,12 @@ class World:
             api.post("/v1/registries", json={"name": f"marker-{n}"}).raise_for_status()
         elif path == "/v1/databases":
             return SHARED_DATABASE
+        elif path == "/v1/compute/instances":
+            return SHARED_INSTANCE
+        elif path == "/v1/compute/ssh-keys":
+            made = api.post("/v1/compute/ssh-keys", json=ssh_key_body({}))
+            made.raise_for_status()
+            return str(made.json()["id"])
         elif path == "/v1/support/tickets":
             subject = f"marker-{n}"
             api.post("/v1/support/tickets", json={**TICKET, "subject": subject})
@@ -478,6 +543,10 @@ def limits(live: LiveServer, email: str) -> None:
         database_vcpus="unlimited",
         database_memory_bytes="unlimited",
         database_storage_bytes="unlimited",
+        ssh_keys=1000,
+        instances=1000,
+        instance_vcpus="unlimited",
+        instance_memory_bytes="unlimited",
     )
 
 
@@ -510,12 +579,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         assert made.status_code == 201, made.text
         wait_status(world.admin["a"], SHARED_DATABASE, "Running")
+        # Either account launches with a key of its own.
+        for role in ("a", "b"):
+            added = world.admin[role].post("/v1/compute/ssh-keys", json=ssh_key_body({}))
+            assert added.status_code == 201, added.text
+        made = world.admin["a"].post(
+            "/v1/compute/instances", json={"name": SHARED_INSTANCE, "size": "nano"}
+        )
+        assert made.status_code == 201, made.text
+        wait_instance(world.admin["a"], SHARED_INSTANCE, "Running")
         yield world
         for client in world.admin.values():
             client.close()
     finally:
         live.stop()
         live.remove_databases()
+
+
+def wait_instance(api: httpx.Client, name: str, status: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while (found := api.get(f"/v1/compute/instances/{name}").json())["status"] != status:
+        assert time.monotonic() < deadline, f"{name} not {status} within {seconds} s: {found}"
+        time.sleep(0.2)
 
 
 def invoice_of(live: LiveServer, api: httpx.Client) -> str:

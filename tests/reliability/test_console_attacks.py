@@ -28,6 +28,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.console.conftest import (
@@ -81,6 +83,9 @@ PAGES = [
     "/databases",
     "/databases/new",
     "/databases/new?mode=restore",
+    "/compute/ssh-keys",
+    "/compute/instances",
+    "/compute/instances/new",
 ]
 # What a payload would leave in the page had it been parsed as markup rather than text.
 INJECTED = """() => {
@@ -592,6 +597,19 @@ def _database(client: httpx.Client, name: str) -> bool:
     return made.status_code == 200 and 'id="database-password"' in made.text
 
 
+def _ssh_key(client: httpx.Client, name: str) -> bool:
+    """Add a new Ed25519 public key named ``name`` through the console."""
+    key = Ed25519PrivateKey.generate().public_key()
+    text = key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+    return client.post("/compute/ssh-keys", data={"name": name, "public_key": text}).is_redirect
+
+
+def _instance(client: httpx.Client, name: str) -> bool:
+    """Launch the instance ``name`` (the Free tier's one, the smallest size) through the
+    console, with the account's default key; False if it was refused."""
+    return client.post("/compute/instances", data={"name": name, "size": "nano"}).is_redirect
+
+
 def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
     """An account with one of everything a console URL can name."""
     email = make_account(server, kind)
@@ -629,6 +647,8 @@ def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
         client.headers["x-csrf-token"] = token
         assert _registry_with_an_image(client, server, f"{kind}-reg-{bucket.rsplit('-', 1)[1]}")
         assert _database(client, f"{kind}-db")
+        assert _ssh_key(client, f"{kind}-key")
+        assert _instance(client, f"{kind}-vm")
     account = _Account(email, _account_id(server, email), bucket, "secret.txt")
     return account, Targets.read(_db(server), account.id)
 
@@ -725,7 +745,11 @@ def _plausible_form(route: Route, targets: Targets, tag: str) -> dict[str, Any]:
 
 def _named(route: Route, targets: Targets) -> str:
     """The name a delete form must be given to act: its registry's or database's."""
-    names = targets.databases if route.path.startswith("/databases/") else targets.registries
+    names = targets.registries
+    if route.path.startswith("/databases/"):
+        names = targets.databases
+    elif route.path.startswith("/compute/instances/"):
+        names = targets.instances
     return names[0] if names else "x"
 
 
@@ -983,6 +1007,8 @@ class _Fuzzer:
                 paths.append(f"/billing/payment-methods/{card}/edit")
             for database in targets.databases[:2]:
                 paths.append(f"/databases/{quote(database)}")
+            for instance in targets.instances[:2]:
+                paths.append(f"/compute/instances/{quote(instance)}")
             for path in paths:
                 started = time.monotonic()
                 answer = client.get(path)
@@ -1002,6 +1028,10 @@ class _Fuzzer:
                 _registry_with_an_image(client, self.server, "fuzz")
             if "fuzz" not in targets.databases:
                 _database(client, "fuzz")
+            if not targets.ssh_keys:
+                _ssh_key(client, f"fuzz-{time.monotonic_ns()}")
+            if not targets.instances:
+                _instance(client, "fuzz")
             if len(targets.keys) < 3:
                 for key in ("k", "dir/sub/key.txt", "a"):
                     client.put(f"/storage/buckets/fuzz/object?key={key}", content=b"fuzz")

@@ -23,6 +23,7 @@ def test_every_setting_has_a_variable_a_group_and_a_line_in_the_readme() -> None
             "storage",
             "registry",
             "databases",
+            "compute",
             "account",
             "billing",
         }

@@ -14,6 +14,7 @@ import typer
 
 from nexq.cli import dcp_billing, dcp_completion, dcp_config, dcp_doctor
 from nexq.cli.dcp_args import GLOBAL_OPTIONS, hoist_global_options
+from nexq.cli.dcp_compute import compute_app
 from nexq.cli.dcp_config import Output, State, state
 from nexq.cli.dcp_databases import databases_app
 from nexq.cli.dcp_output import (
@@ -52,6 +53,7 @@ app.add_typer(dcp_billing.billing_app, name="billing")
 app.add_typer(support_app, name="support")
 app.add_typer(registry_app, name="registry")
 app.add_typer(databases_app, name="databases")
+app.add_typer(compute_app, name="compute")
 app.command("completion")(dcp_completion.completion)
 app.command("doctor")(dcp_doctor.doctor)
 account_app.command("limits")(dcp_billing.limits)

@@ -19,6 +19,7 @@ from nexq.client.api import (
     Usage,
 )
 from nexq.client.bucket_settings import ObjectLock, ObjectVersion, PublicAccessBlock, Versioning
+from nexq.client.compute import SshKey, SshKeyDeleted
 from nexq.client.databases import (
     BackupRequested,
     CreatedDatabase,
@@ -30,6 +31,7 @@ from nexq.client.databases import (
     DatabasePassword,
     DatabasePlan,
 )
+from nexq.client.instances import Instance
 from nexq.client.kms_keys import BucketEncryption, KmsKey
 from nexq.client.registry import (
     CreatedRegistry,
@@ -61,6 +63,7 @@ __all__ = [
     "DatabasePassword",
     "DatabasePlan",
     "ImageTag",
+    "Instance",
     "IssuedCredential",
     "KmsKey",
     "Login",
@@ -74,6 +77,8 @@ __all__ = [
     "Registry",
     "RegistryCredential",
     "Repository",
+    "SshKey",
+    "SshKeyDeleted",
     "StorageInfo",
     "Unreachable",
     "Usage",

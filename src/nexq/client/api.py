@@ -13,7 +13,9 @@ from typing import Any, Literal, TypedDict, cast
 import httpx
 
 from nexq.client.bucket_settings import BucketSettingsClient, ObjectLock
+from nexq.client.compute import ComputeClient
 from nexq.client.databases import DatabasesClient
+from nexq.client.instances import InstancesClient
 from nexq.client.kms_keys import KmsKeysClient
 from nexq.client.paths import segment as _seg
 from nexq.client.registry import RegistryClient
@@ -139,7 +141,14 @@ class Unreachable(ClientError):
     """The API could not be reached at all (refused, DNS, TLS, timeout …)."""
 
 
-class NexqClient(BucketSettingsClient, KmsKeysClient, RegistryClient, DatabasesClient):
+class NexqClient(
+    BucketSettingsClient,
+    KmsKeysClient,
+    RegistryClient,
+    DatabasesClient,
+    ComputeClient,
+    InstancesClient,
+):
     """A synchronous client of one Nexq API endpoint, authenticated by one bearer token."""
 
     def __init__(

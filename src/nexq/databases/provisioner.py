@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 
+from nexq.core.port_ranges import parse_ports
 from nexq.databases import tls
 from nexq.databases.backups import Backups, backup_due
 from nexq.databases.cluster import Cluster, check_programs
@@ -74,7 +75,7 @@ class Capacity:
         else:
             root.mkdir(parents=True, exist_ok=True)
             storage_mib = int(shutil.disk_usage(root).free * 0.9) // MIB
-        return Capacity(vcpus, memory_mib, storage_mib, parse_ports(ports))
+        return Capacity(vcpus, memory_mib, storage_mib, parse_ports(ports, "databases"))
 
 
 class Provisioner:
@@ -432,22 +433,6 @@ class Provisioner:
                     stopped += 1
                 self._engine.unmount(folder)
         return stopped
-
-
-def parse_ports(text: str) -> tuple[int, ...]:
-    """The ports of ``15432-16431`` or ``20001,20005-20007``."""
-    ports: list[int] = []
-    try:
-        for part in text.replace(" ", "").split(","):
-            first, _, last = part.partition("-")
-            ports += range(int(first), int(last or first) + 1)
-    except ValueError:
-        raise ValueError(
-            f"databases ports: {text!r} is not like 15432-16431 or 20001,20005"
-        ) from None
-    if not ports or not all(0 < p < 65536 for p in ports):
-        raise ValueError(f"databases ports: {text!r} names no port from 1 to 65535")
-    return tuple(dict.fromkeys(ports))
 
 
 def _reason(exc: Exception) -> str:

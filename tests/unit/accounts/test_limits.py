@@ -106,11 +106,11 @@ def test_the_first_format_still_loads(tmp_path: Path) -> None:
     assert str(metered.allowance("storage", "class_a_million")) == "0.000002"  # class_a = 2
     # The shipped file of today holds the very values of the old one (plus the limits,
     # prices and allowances of services built since: Support, the Container Registry,
-    # Databases), but
+    # Databases, Compute), but
     # for the S3 request rates, raised since to AWS's so that no client at its defaults meets
     # SlowDown (docs/billing.md).
     rates = ("s3_read_rps", "s3_write_rps")
-    newer = ("support", "registry", "databases")
+    newer = ("support", "registry", "databases", "compute")
     for tier_id, shipped in load_tiers(None).tiers.items():
         before = load_tiers(old).tiers[tier_id]
         since = {

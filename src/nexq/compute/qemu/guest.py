@@ -49,8 +49,17 @@ else
     echo "nexq-tiny: no authorized key in fw_cfg"
 fi
 chmod 600 /root/.ssh/authorized_keys 2>/dev/null
-dropbearkey -t ed25519 -f /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1 ||
-    echo "nexq-tiny: dropbearkey failed"
+# The host key is made once and kept on the instance's disk: it stays the same across
+# stops, starts and reboots, so ssh clients that remember it are not alarmed.
+host_key=/etc/dropbear/dropbear_ed25519_host_key
+if [ -s /data/.nexq/host_key ]; then
+    cp /data/.nexq/host_key "$host_key"
+else
+    dropbearkey -t ed25519 -f "$host_key" >/dev/null 2>&1 || echo "nexq-tiny: dropbearkey failed"
+    if grep -q " /data " /proc/mounts; then
+        mkdir -p /data/.nexq && chmod 700 /data/.nexq && cp "$host_key" /data/.nexq/host_key
+    fi
+fi
 echo "{READY_LINE}"
 exec /bin/init
 """

@@ -59,6 +59,7 @@ class MachineSpec:
     authorized_keys: str
     accelerator: Accelerator
     boot: Boot | None = None
+    listen: str = "127.0.0.1"  # the host address the SSH port is forwarded from
 
 
 def create_overlay(base: Path, overlay: Path) -> None:
@@ -101,7 +102,7 @@ def launch(spec: MachineSpec, folder: Path) -> Machine:
 
 def qemu_command(spec: MachineSpec, machine: Machine) -> list[str]:
     """The QEMU command line for `spec`, its control files in the machine's folder."""
-    forward = f"hostfwd=tcp:127.0.0.1:{spec.ssh_port}-:22"
+    forward = f"hostfwd=tcp:{spec.listen}:{spec.ssh_port}-:22"
     command = [
         QEMU,
         *("-name", spec.name, "-accel", spec.accelerator.value, "-cpu", spec.accelerator.cpu),
@@ -119,6 +120,9 @@ def qemu_command(spec: MachineSpec, machine: Machine) -> list[str]:
         *("-serial", "chardev:serial0"),
         *("-qmp", f"unix:{machine.qmp_socket},server=on,wait=off"),
         *("-pidfile", str(machine.pidfile), "-daemonize"),
+        # A guest that powers itself off leaves QEMU waiting in the "shutdown" state rather
+        # than gone: a shutdown the owner asked for inside the guest is told from a crash.
+        "-no-shutdown",
     ]
     if spec.boot is not None:
         command += ["-kernel", str(spec.boot.kernel), "-initrd", str(spec.boot.initrd)]
@@ -177,15 +181,35 @@ class Machine:
         """Press the ACPI power button and wait; past `timeout`, quit QEMU, then kill it."""
         if not self.running():
             return StopMode.NOT_RUNNING
+        self.press_power_button()
+        deadline = time.monotonic() + timeout
+        while self.running() and not self.powered_off():
+            if time.monotonic() >= deadline:
+                self.kill()
+                return StopMode.FORCED
+            time.sleep(0.1)
+        self.kill()  # the guest is off: QEMU waits (-no-shutdown) until told to quit
+        return StopMode.ACPI
+
+    def press_power_button(self) -> None:
+        """ACPI's power button: the guest shuts down as it sees fit."""
         try:
             with QmpClient(self.qmp_socket) as qmp:
                 qmp.execute("system_powerdown")
         except (OSError, QmpError):
-            pass  # a wedged QMP still leaves the forced way below
-        if self._gone_within(timeout):
-            return StopMode.ACPI
-        self.kill()
-        return StopMode.FORCED
+            pass  # a wedged QMP still leaves the forced way
+
+    def powered_off(self) -> bool:
+        """Whether the guest shut itself down (QEMU runs on, in the "shutdown" state)."""
+        try:
+            return self.running() and self.status() == "shutdown"
+        except (OSError, QmpError):
+            return False
+
+    def reset(self) -> None:
+        """The reset button: the guest boots again at once."""
+        with QmpClient(self.qmp_socket) as qmp:
+            qmp.execute("system_reset")
 
     def kill(self) -> None:
         """Stop QEMU now: QMP quit (QEMU closes its disks cleanly), else SIGKILL."""

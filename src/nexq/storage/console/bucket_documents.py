@@ -249,7 +249,9 @@ def _day_count(text: str, label: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isascii() or not text.lstrip("-").isdigit() or int(text) > INT_MAX:
+    # The length first: int() refuses strings of over 4,300 digits with a ValueError.
+    digits = text.lstrip("-")
+    if not text.isascii() or not digits.isdigit() or len(digits) > 10 or int(text) > INT_MAX:
         raise SettingRefused(f"{label}: write a whole number of days.")
     return int(text)
 

@@ -1,0 +1,95 @@
+"""Compute as the platform sees it: its routes, pages, limits and guide."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nexq.compute.instance import INSTANCES_LIMIT, MEMORY_LIMIT, VCPUS_LIMIT
+from nexq.compute.instances import Instances
+from nexq.compute.model import SSH_KEYS_LIMIT
+from nexq.compute.provisioner import Provisioner
+from nexq.compute.ssh_keys import SshKeys
+from nexq.core.quotas import BYTES, COUNT, Limit
+from nexq.platform import Job, Service
+from nexq.web.console.layout import NavLink, NavSection
+from nexq.web.guide.section import GuidePage, GuideSection
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from nexq.web.console.web import Pages
+    from nexq.web.rest.security import Authorizer
+
+NAVIGATION = NavSection(
+    "Compute",
+    (NavLink("Instances", "/compute/instances"), NavLink("SSH Keys", "/compute/ssh-keys")),
+)
+# How often the provisioner brings every instance to its state.
+RECONCILE_SECONDS = 1.0
+# Compute's user guide: src/nexq/compute/guide/<slug>.md, in reading order.
+GUIDE = GuideSection(
+    "Compute",
+    "nexq.compute",
+    (
+        GuidePage("manage-ssh-keys", "Manage SSH keys"),
+        GuidePage("launch-instance", "Launch and manage instances"),
+    ),
+)
+
+
+def descriptor(ssh_keys: SshKeys, instances: Instances, provisioner: Provisioner) -> Service:
+    """Compute's descriptor."""
+
+    def rest(auth: Authorizer) -> list[APIRouter]:
+        from nexq.compute import api, api_instances
+
+        return [api.router(ssh_keys, auth), api_instances.router(instances, auth)]
+
+    def console(pages: Pages) -> list[APIRouter]:
+        from nexq.compute import console, console_instances
+
+        return [
+            console.router(ssh_keys, pages),
+            console_instances.router(instances, ssh_keys, pages),
+        ]
+
+    return Service(
+        name="compute",
+        title="Compute",
+        rest=rest,
+        console=console,
+        templates="nexq.compute",
+        navigation=NAVIGATION,
+        guide=GUIDE,
+        limits=(
+            Limit(
+                SSH_KEYS_LIMIT, "SSH keys", COUNT, "SSH public keys of the account", ssh_keys.count
+            ),
+            Limit(INSTANCES_LIMIT, "Instances", COUNT, "Instances of the account", instances.count),
+            Limit(
+                VCPUS_LIMIT,
+                "Instance vCPUs",
+                COUNT,
+                "vCPUs of the account's instances together",
+                instances.vcpus_of,
+            ),
+            Limit(
+                MEMORY_LIMIT,
+                "Instance memory",
+                BYTES,
+                "Memory of the account's instances together",
+                instances.memory_of,
+            ),
+        ),
+        jobs=(
+            # One process of the installation launches, stops and removes machines; a lane of
+            # its own, as a launch takes a moment.
+            Job(
+                "compute-provisioner",
+                RECONCILE_SECONDS,
+                provisioner.run_once,
+                lane="compute",
+                once=True,
+            ),
+        ),
+    )

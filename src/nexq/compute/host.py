@@ -1,0 +1,115 @@
+"""This host's side of Compute: each instance's folder, disk and QEMU machine.
+
+``<compute dir>/instances/<id>/`` holds the instance's disk (``disk.qcow2``), its QEMU's
+pidfile, QMP socket and serial log (see :mod:`nexq.compute.qemu.machine`). Images are built
+once under ``<compute dir>/images/``. Everything here can be repeated after a crash.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections import deque
+from pathlib import Path
+
+from nexq.compute.instance import Instance
+from nexq.compute.qemu.accel import Accelerator, choose_accelerator
+from nexq.compute.qemu.machine import Machine, MachineError, MachineSpec, create_disk, launch
+from nexq.compute.qemu.tiny import TinyImage, TinyImageError, build_tiny_image
+
+DISK = "disk.qcow2"
+
+
+class HostError(Exception):
+    """The host could not do what an instance needs; the message says what failed."""
+
+
+class Host:
+    """The instances' machines on this host."""
+
+    def __init__(self, root: Path, listen: str = "127.0.0.1") -> None:
+        self.root = root
+        self.listen = listen
+        self._accelerator: Accelerator | None = None
+
+    def folder(self, instance_id: str) -> Path:
+        return self.root / "instances" / instance_id
+
+    def machine(self, instance_id: str) -> Machine:
+        return Machine(self.folder(instance_id))
+
+    def instance_ids(self) -> list[str]:
+        """The instances that have a folder here (whether a row owns them or not)."""
+        folder = self.root / "instances"
+        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+    def image(self) -> TinyImage:
+        try:
+            return build_tiny_image(self.root / "images")
+        except (TinyImageError, OSError) as exc:
+            raise HostError(f"the tiny image could not be built: {exc}") from exc
+
+    def accelerator(self, kernel: Path) -> Accelerator:
+        """KVM where this host runs it, else TCG: probed once per process."""
+        if self._accelerator is None:
+            self._accelerator = choose_accelerator(kernel)
+        return self._accelerator
+
+    def launch(self, instance: Instance) -> None:
+        """Start the instance's QEMU (its disk made first, if it has none yet)."""
+        assert instance.ssh_port is not None
+        folder = self.folder(instance.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        disk = folder / DISK
+        image = self.image()
+        try:
+            if not disk.exists():
+                create_disk(folder / f".{DISK}", instance.disk_gib * 1024)
+                (folder / f".{DISK}").rename(disk)
+            spec = MachineSpec(
+                name=instance.id,
+                vcpus=instance.vcpus,
+                memory_mib=instance.memory_mib,
+                disk=disk,
+                ssh_port=instance.ssh_port,
+                authorized_keys=instance.public_key.strip() + "\n",
+                accelerator=self.accelerator(image.kernel),
+                boot=image.boot(instance.name),
+                listen=self.listen,
+            )
+            launch(spec, folder)
+        except (MachineError, TinyImageError) as exc:
+            raise HostError(str(exc)) from exc
+
+    def running(self, instance_id: str) -> bool:
+        return self.machine(instance_id).running()
+
+    def remove(self, instance_id: str) -> None:
+        """Stop its QEMU at once and delete its folder, disk included."""
+        machine = self.machine(instance_id)
+        if machine.running():
+            try:
+                machine.kill()
+            except MachineError as exc:
+                raise HostError(str(exc)) from exc
+        shutil.rmtree(self.folder(instance_id), ignore_errors=True)
+
+    def serial_tail(self, instance_id: str, lines: int) -> list[str]:
+        """The last ``lines`` lines of the instance's serial console."""
+        path = self.machine(instance_id).serial_log
+        if not path.exists():
+            return []
+        with path.open("rb") as log:
+            last = deque(log, maxlen=lines)
+        return [line.decode("utf-8", "replace").rstrip("\r\n") for line in last]
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``port`` (QEMU binds it for the SSH forward)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,59 @@
+"""The tables Compute owns. Append new migrations; never edit one that has shipped."""
+
+from nexq.core.db import Migration, Schema
+
+SCHEMA = Schema(
+    "compute",
+    [
+        # the accounts' SSH public keys; at most one default per account (the partial
+        # unique index holds it whatever a writer does)
+        Migration(
+            """
+            CREATE TABLE compute_ssh_keys (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                public_key TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                bits INTEGER NOT NULL,
+                fingerprint TEXT NOT NULL,
+                comment TEXT NOT NULL,
+                is_default INTEGER NOT NULL,
+                created_at REAL NOT NULL
+            );
+            CREATE UNIQUE INDEX compute_ssh_keys_by_name ON compute_ssh_keys(account_id, name);
+            CREATE UNIQUE INDEX compute_ssh_keys_by_fingerprint
+                ON compute_ssh_keys(account_id, fingerprint);
+            CREATE UNIQUE INDEX compute_ssh_keys_default
+                ON compute_ssh_keys(account_id) WHERE is_default = 1
+            """,
+        ),
+        # the accounts' virtual machines; a deleted one keeps its row (deleted_at) for
+        # metering, its name free again
+        Migration(
+            """
+            CREATE TABLE compute_instances (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                image TEXT NOT NULL,
+                size TEXT NOT NULL,
+                vcpus INTEGER NOT NULL,
+                memory_mib INTEGER NOT NULL,
+                disk_gib INTEGER NOT NULL,
+                ssh_key_id TEXT NOT NULL,
+                ssh_key_name TEXT NOT NULL,
+                public_key TEXT NOT NULL,
+                status TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                ssh_port INTEGER,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                deleted_at REAL
+            );
+            CREATE UNIQUE INDEX compute_instances_by_name
+                ON compute_instances(account_id, name) WHERE deleted_at IS NULL
+            """,
+        ),
+    ],
+)
