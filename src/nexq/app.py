@@ -28,6 +28,7 @@ from nexq.billing.sqlite import SqliteBilling
 from nexq.compute.descriptor import descriptor as compute_descriptor
 from nexq.compute.host import Host
 from nexq.compute.instances import Instances
+from nexq.compute.metering import ComputeMeter
 from nexq.compute.package import PACKAGE as COMPUTE_PACKAGE
 from nexq.compute.provisioner import Capacity as ComputeCapacity
 from nexq.compute.provisioner import Provisioner as ComputeProvisioner
@@ -159,6 +160,7 @@ class Nexq:
     ssh_keys: SshKeys
     instances: Instances
     compute_provisioner: ComputeProvisioner
+    compute_meter: ComputeMeter
 
     def operator(self, email: str) -> Principal:
         """The operator account ``email`` acting with every scope of its role (``nexq admin``)."""
@@ -345,6 +347,7 @@ def build(settings: Settings) -> Nexq:
             limits,
             endpoint=settings.compute_endpoint,
         ),
+        compute_meter=ComputeMeter(instance_store),
         compute_provisioner=ComputeProvisioner(
             instance_store,
             compute_host,
@@ -476,7 +479,9 @@ def services(nexq: Nexq) -> list[Service]:
             nexq.databases.catalog,
             nexq.database_meter,
         ),
-        compute_descriptor(nexq.ssh_keys, nexq.instances, nexq.compute_provisioner),
+        compute_descriptor(
+            nexq.ssh_keys, nexq.instances, nexq.compute_provisioner, nexq.compute_meter
+        ),
     ]
 
 

@@ -37,6 +37,11 @@ def test_estimate_and_invoices(user: Dcp, tmp_path: Path) -> None:
         "Database instances (Large)",
         "Database storage",
         "Database backups",
+        "Instances (Nano)",
+        "Instances (Micro)",
+        "Instances (Small)",
+        "Instances (Medium)",
+        "Instance disks",
     ]
     past = user("billing", "estimate", "--month", "2026-01").stdout
     assert "TOTAL" in past

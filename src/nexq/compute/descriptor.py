@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nexq.compute.instance import INSTANCES_LIMIT, MEMORY_LIMIT, VCPUS_LIMIT
 from nexq.compute.instances import Instances
+from nexq.compute.metering import ComputeMeter, meters
 from nexq.compute.model import SSH_KEYS_LIMIT
 from nexq.compute.provisioner import Provisioner
 from nexq.compute.ssh_keys import SshKeys
@@ -37,7 +38,9 @@ GUIDE = GuideSection(
 )
 
 
-def descriptor(ssh_keys: SshKeys, instances: Instances, provisioner: Provisioner) -> Service:
+def descriptor(
+    ssh_keys: SshKeys, instances: Instances, provisioner: Provisioner, meter: ComputeMeter
+) -> Service:
     """Compute's descriptor."""
 
     def rest(auth: Authorizer) -> list[APIRouter]:
@@ -61,6 +64,8 @@ def descriptor(ssh_keys: SshKeys, instances: Instances, provisioner: Provisioner
         templates="nexq.compute",
         navigation=NAVIGATION,
         guide=GUIDE,
+        meters=meters(instances.sizes),
+        meter_provider=meter,
         limits=(
             Limit(
                 SSH_KEYS_LIMIT, "SSH keys", COUNT, "SSH public keys of the account", ssh_keys.count

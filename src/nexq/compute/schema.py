@@ -55,5 +55,21 @@ SCHEMA = Schema(
                 ON compute_instances(account_id, name) WHERE deleted_at IS NULL
             """,
         ),
+        # when each instance's machine ran, for instance-hours (a stopped instance pays no
+        # hours): one row per run, open (ended_at NULL) while it runs
+        Migration(
+            """
+            CREATE TABLE compute_instance_runs (
+                instance_id TEXT NOT NULL,
+                account_id TEXT NOT NULL,
+                size TEXT NOT NULL,
+                started_at REAL NOT NULL,
+                ended_at REAL,
+                PRIMARY KEY (instance_id, started_at)
+            );
+            CREATE INDEX compute_instance_runs_by_account
+                ON compute_instance_runs(account_id, started_at)
+            """,
+        ),
     ],
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nexq.compute.errors import InstanceExists
@@ -17,17 +19,41 @@ _COLUMNS = (
 _LIVE = "deleted_at IS NULL"
 
 
+def _end_run(conn: Connection, instance_id: str, now: float) -> None:
+    conn.execute(
+        "UPDATE compute_instance_runs SET ended_at = ? WHERE instance_id = ? AND ended_at IS NULL",
+        (now, instance_id),
+    )
+
+
 def _instance(row: tuple[Any, ...]) -> Instance:
     values = list(row)
     values[11] = Status(values[11])
     return Instance(*values)
 
 
+# A run of an instance's machine opens when the instance becomes Running and closes when it
+# stops running: Stopped, Error, or asked to be deleted (Stopping and Rebooting still run).
+RUN_ENDS = (Status.STOPPED, Status.ERROR, Status.DELETING)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A time an instance's machine ran (``ended_at`` None: it runs now)."""
+
+    instance_id: str
+    account_id: str
+    size: str
+    started_at: float
+    ended_at: float | None
+
+
 class SqlInstances:
     """Instances on a SQL :class:`Database` (SQLite or PostgreSQL)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
 
     def add(self, instance: Instance, max_count: int | None) -> None:
         """Insert ``instance``: InstanceExists for a name the account uses, QuotaExceeded
@@ -88,18 +114,46 @@ class SqlInstances:
         self, instance_id: str, status: Status, reason: str = "", expect: tuple[Status, ...] = ()
     ) -> bool:
         """Move to ``status``, only from a state of ``expect`` when given (an instance its
-        owner deleted meanwhile stays Deleting); whether it moved."""
+        owner deleted meanwhile stays Deleting); whether it moved. Its runs open and close
+        in the same transaction, so instance-hours are exactly the time it was Running."""
         only = f" AND status IN ({', '.join('?' for _ in expect)})" if expect else ""
+        now = self._clock()
 
         def write(conn: Connection) -> bool:
             moved = conn.execute(
                 "UPDATE compute_instances SET status = ?, reason = ?, updated_at = ? "  # noqa: S608 - marks only
                 f"WHERE id = ? AND {_LIVE}{only}",
-                (str(status), reason, time.time(), instance_id, *(str(s) for s in expect)),
+                (str(status), reason, now, instance_id, *(str(s) for s in expect)),
             ).rowcount
+            if moved and status == Status.RUNNING:
+                conn.execute(
+                    "INSERT INTO compute_instance_runs"
+                    "(instance_id, account_id, size, started_at, ended_at) "
+                    "SELECT id, account_id, size, ?, NULL FROM compute_instances i WHERE id = ? "
+                    "AND NOT EXISTS (SELECT 1 FROM compute_instance_runs r "
+                    "WHERE r.instance_id = i.id AND r.ended_at IS NULL)",
+                    (now, instance_id),
+                )
+            elif moved and status in RUN_ENDS:
+                _end_run(conn, instance_id, now)
             return bool(moved)
 
         return self._db.write(write)
+
+    def runs_between(self, start: float, end: float, account_id: str | None = None) -> list[Run]:
+        """The runs that overlap [start, end), of one account or of all."""
+        which = " AND account_id = ?" if account_id is not None else ""
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT instance_id, account_id, size, started_at, ended_at "  # noqa: S608 - marks only
+                "FROM compute_instance_runs WHERE started_at < ? "
+                f"AND (ended_at IS NULL OR ended_at > ?){which} ORDER BY started_at",
+                (end, start, *([account_id] if account_id is not None else [])),
+            )
+            .fetchall()
+        )
+        return [Run(*row) for row in rows]
 
     def set_port(self, instance_id: str, port: int) -> None:
         self._db.write(
@@ -110,14 +164,17 @@ class SqlInstances:
 
     def mark_deleted(self, instance_id: str) -> None:
         """Its machine and disk are gone: the row stays for metering, its name is free."""
-        now = time.time()
-        self._db.write(
-            lambda conn: conn.execute(
+        now = self._clock()
+
+        def write(conn: Connection) -> None:
+            conn.execute(
                 "UPDATE compute_instances SET deleted_at = ?, updated_at = ?, ssh_port = NULL "
                 "WHERE id = ?",
                 (now, now, instance_id),
             )
-        )
+            _end_run(conn, instance_id, now)
+
+        self._db.write(write)
 
     def _one(self, where: str, args: tuple[Any, ...]) -> Instance | None:
         found = self._many(where, args)
