@@ -155,7 +155,10 @@ SHOWN: tuple[tuple[str, str], ...] = (
     ),
     ('/v1/storage" -H', '"region":"nexq-1"}'),
     ("=dcp billing estimate", ESTIMATE),
-    (".by_service", '{"Object Storage":"0.00","Container Registry":"0.00","Databases":"0.00","Compute":"0.00"}'),
+    (
+        ".by_service",
+        '{"Object Storage":"0.00","Container Registry":"0.00","Databases":"0.00","Compute":"0.00"}',
+    ),
     ("=dcp billing invoices list", "NUMBER              MONTH    STATUS  TOTAL\nNQ-"),
     ("=dcp billing invoices list", "  open    0.15 USD\n"),
     ('dcp billing invoices pdf "$INVOICE"', "Invoice written to NQ-"),
