@@ -28,6 +28,7 @@ from nexq.core.db import Database
 from nexq.core.errors import Invalid, QuotaExceeded
 from nexq.core.identity import Account, Principal
 from tests.compute.keys import KeyPair, keygen, ssh, ssh_answer
+from tests.live import free_port
 
 ADA = Principal(Account("acc-ada", "ada@example.com", "customer", "active", 0.0), frozenset())
 BOB = Principal(Account("acc-bob", "bob@example.com", "customer", "active", 0.0), frozenset())
@@ -82,7 +83,7 @@ def compute(tmp_path: Path) -> Iterator[Compute]:
     instances = Instances(
         store, keys, load_sizes(None), host.serial_tail, Limits(instances=2, instance_vcpus=2)
     )
-    ports = tuple(range(23000 + os.getpid() % 500 * 8, 23000 + os.getpid() % 500 * 8 + 4))
+    ports = tuple(free_port() for _ in range(4))
     provisioner = Provisioner(store, host, Capacity(2, 1024, ports), stop_timeout=20)
     yield Compute(instances, provisioner, host, store, pair)
     for instance in store.live():
@@ -184,7 +185,7 @@ def test_launches_are_checked_and_wait_for_room(compute: Compute) -> None:
     with pytest.raises(QuotaExceeded, match="has 2 instances, its instances limit"):
         compute.instances.launch(ADA, "c", "tiny", "nano")
     # A host with room for one vCPU: the second waits, Pending, until the first is deleted.
-    small = Provisioner(compute.store, compute.host, Capacity(1, 1024, (23999, 23998)))
+    small = Provisioner(compute.store, compute.host, Capacity(1, 1024, (free_port(), free_port())))
     small.run_once()
     assert compute.instances.get(ADA, "a").status in (Status.PROVISIONING, Status.RUNNING)
     waiting = compute.instances.get(ADA, "b")

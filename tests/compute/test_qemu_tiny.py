@@ -36,6 +36,7 @@ from nexq.compute.qemu.tiny import (
     module_load_order,
 )
 from tests.compute.keys import ssh, ssh_answer
+from tests.live import free_port
 
 # Under TCG on a loaded 2-core machine; the guest is usually up in about 5 s.
 BOOT_DEADLINE = 120.0
@@ -147,7 +148,9 @@ def test_a_killed_qemu_is_seen_as_gone_and_its_folder_launches_again(
     assert machine.pidfile.exists()
     assert not machine.running()
 
-    again = launch(spec, tmp_path / "crash-1")
+    # The same folder (its pidfile, socket and disk); a port of its own, as the dead one's
+    # may have been taken by another test's server in the meantime.
+    again = launch(dataclasses.replace(spec, ssh_port=_free_port()), tmp_path / "crash-1")
     assert again.running() and again.pid != crashed
     again.kill()
     assert not again.running()
@@ -278,10 +281,9 @@ def _wait_until_gone(pid: int) -> None:
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    # Below the ephemeral range, in this worker's share: a port the kernel hands out for
+    # outgoing connections could be taken between the probe and QEMU's bind.
+    return free_port()
 
 
 def _alive(pid: int | None) -> bool:

@@ -20,8 +20,10 @@ from nexq.compute.qemu.guest import FW_CFG_AUTHORIZED_KEYS
 from nexq.compute.qemu.qmp import QmpClient, QmpError
 
 QEMU_IMG = "qemu-img"
-# sun_path is 108 bytes on Linux; QEMU refuses longer socket paths with a vague error.
-_SOCKET_PATH_MAX = 107
+# The QMP socket's name in the machine's folder. QEMU runs in that folder and is given the
+# name alone: a unix socket's path holds at most 107 bytes, which a data dir a few folders
+# deep exceeds (QMP clients reach it through the folder's descriptor, see qmp.py).
+QMP_SOCKET = "qmp.sock"
 _LAUNCH_TIMEOUT = 60.0
 _QUIT_TIMEOUT = 10.0
 
@@ -76,8 +78,6 @@ def launch(spec: MachineSpec, folder: Path) -> Machine:
     """Start the machine's QEMU and return once it runs (QEMU's errors are raised here)."""
     folder.mkdir(parents=True, exist_ok=True)
     machine = Machine(folder)
-    if len(str(machine.qmp_socket)) > _SOCKET_PATH_MAX:
-        raise MachineError(f"{machine.qmp_socket} is too long for a unix socket path")
     if machine.running():
         raise MachineError(f"{spec.name} already runs as process {machine.pid}")
     machine.authorized_keys.write_text(spec.authorized_keys)
@@ -90,6 +90,7 @@ def launch(spec: MachineSpec, folder: Path) -> Machine:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
+                cwd=folder,
                 timeout=_LAUNCH_TIMEOUT,
                 check=False,
             )
@@ -118,7 +119,7 @@ def qemu_command(spec: MachineSpec, machine: Machine) -> list[str]:
         # Appended, so the log of earlier boots survives a stop and start.
         *("-chardev", f"file,id=serial0,path={machine.serial_log},append=on"),
         *("-serial", "chardev:serial0"),
-        *("-qmp", f"unix:{machine.qmp_socket},server=on,wait=off"),
+        *("-qmp", f"unix:{QMP_SOCKET},server=on,wait=off"),  # in its folder, its cwd
         *("-pidfile", str(machine.pidfile), "-daemonize"),
         # A guest that powers itself off leaves QEMU waiting in the "shutdown" state rather
         # than gone: a shutdown the owner asked for inside the guest is told from a crash.
@@ -136,7 +137,7 @@ class Machine:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.pidfile = folder / "qemu.pid"
-        self.qmp_socket = folder / "qmp.sock"
+        self.qmp_socket = folder / QMP_SOCKET
         self.serial_log = folder / "serial.log"
         self.authorized_keys = folder / "authorized_keys"
 
@@ -152,7 +153,7 @@ class Machine:
         """Whether this folder's QEMU is alive.
 
         The pid alone could have been reused by another process since; the command line
-        naming this folder's QMP socket proves it is ours. A zombie counts as gone.
+        naming this folder's pidfile proves it is ours. A zombie counts as gone.
         """
         pid = self.pid
         if pid is None:
@@ -162,7 +163,7 @@ class Machine:
             state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
         except (FileNotFoundError, ProcessLookupError):
             return False
-        return str(self.qmp_socket).encode() in cmdline and state != "Z"
+        return str(self.pidfile).encode() in cmdline and state != "Z"
 
     def status(self) -> str:
         """QEMU's run state as QMP's query-status names it ("running", "paused", ...)."""

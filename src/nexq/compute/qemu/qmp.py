@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +27,7 @@ class QmpClient:
         self._socket.settimeout(timeout)
         self._stream = self._socket.makefile("rwb")
         try:
-            self._socket.connect(str(path))
+            _connect(self._socket, path)
             greeting = self._read()
             if "QMP" not in greeting:
                 raise QmpError(f"{path} is not a QMP socket: {greeting}")
@@ -78,3 +79,16 @@ class QmpClient:
             raise QmpError("QEMU closed the QMP socket")
         message: dict[str, Any] = json.loads(line)
         return message
+
+
+def _connect(sock: socket.socket, path: Path) -> None:
+    """Connect to the unix socket ``path``, however deep its folder: through the folder's
+    descriptor (/proc/self/fd/N/name), as a socket's path holds at most 107 bytes."""
+    if len(os.fsencode(path)) < 100:
+        sock.connect(str(path))
+        return
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        sock.connect(f"/proc/self/fd/{folder}/{path.name}")
+    finally:
+        os.close(folder)
