@@ -155,7 +155,10 @@ class Machine:
         The pid alone could have been reused by another process since; the command line
         naming this folder's pidfile proves it is ours. A zombie counts as gone.
         """
-        pid = self.pid
+        return self._alive(self.pid)
+
+    def _alive(self, pid: int | None) -> bool:
+        """Whether process ``pid`` is this folder's QEMU, and alive."""
         if pid is None:
             return False
         try:
@@ -213,23 +216,24 @@ class Machine:
             qmp.execute("system_reset")
 
     def kill(self) -> None:
-        """Stop QEMU now: QMP quit (QEMU closes its disks cleanly), else SIGKILL."""
+        """Stop QEMU now: QMP quit (QEMU closes its disks cleanly), else SIGKILL; returns
+        once the process is gone, not only its pidfile."""
+        pid = self.pid  # read first: QEMU removes its pidfile as soon as it starts to quit
         try:
             with QmpClient(self.qmp_socket) as qmp:
                 qmp.execute("quit")
         except (OSError, QmpError):
             pass  # QEMU answers quit by closing the socket, or was already unreachable
-        if self._gone_within(_QUIT_TIMEOUT):
+        if self._gone_within(pid, _QUIT_TIMEOUT):
             return
-        pid = self.pid
-        if pid is not None and self.running():
+        if pid is not None and self._alive(pid):
             os.kill(pid, signal.SIGKILL)
-        if not self._gone_within(_QUIT_TIMEOUT):
+        if not self._gone_within(pid, _QUIT_TIMEOUT):
             raise MachineError(f"QEMU process {pid} outlived SIGKILL")
 
-    def _gone_within(self, timeout: float) -> bool:
+    def _gone_within(self, pid: int | None, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while self.running():
+        while self._alive(pid):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.1)
