@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.descriptor import descriptor as accounts_descriptor
+from nexq.accounts.errors import EmailTaken
 from nexq.accounts.limits import AccountLimits, Limits
 from nexq.accounts.package import PACKAGE as ACCOUNT_PACKAGE
 from nexq.accounts.service import Accounts
@@ -25,6 +26,8 @@ from nexq.billing.package import PACKAGE as BILLING_PACKAGE
 from nexq.billing.payment_methods import PaymentMethods
 from nexq.billing.service import Billing
 from nexq.billing.sqlite import SqliteBilling
+from nexq.compute.copier import Copier
+from nexq.compute.copies import Copies
 from nexq.compute.descriptor import descriptor as compute_descriptor
 from nexq.compute.host import Host
 from nexq.compute.instances import Instances
@@ -33,6 +36,7 @@ from nexq.compute.package import PACKAGE as COMPUTE_PACKAGE
 from nexq.compute.provisioner import Capacity as ComputeCapacity
 from nexq.compute.provisioner import Provisioner as ComputeProvisioner
 from nexq.compute.sizes import load_sizes
+from nexq.compute.sql_disk_copies import SqlDiskCopies
 from nexq.compute.sql_instances import SqlInstances
 from nexq.compute.sql_ssh_keys import SqlSshKeys
 from nexq.compute.ssh_keys import SshKeys
@@ -43,7 +47,7 @@ from nexq.core.db import Database
 from nexq.core.egress import Egress, parse_networks
 from nexq.core.errors import Forbidden, NotFound
 from nexq.core.generation import GenerationWatch
-from nexq.core.identity import Principal, ScopeCatalog
+from nexq.core.identity import Account, Principal, ScopeCatalog
 from nexq.core.ids import random_string
 from nexq.core.job_log import JobLog
 from nexq.core.keyring import SealedStore, open_box
@@ -88,6 +92,7 @@ from nexq.storage.s3.auth import Authenticator
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.server import S3App
 from nexq.storage.service import ObjectStorage
+from nexq.storage.system_bucket import SystemBucket, provide_bucket
 from nexq.storage.usage import Usage
 from nexq.support.attachments import AttachmentFiles
 from nexq.support.descriptor import descriptor as support_descriptor
@@ -161,6 +166,8 @@ class Nexq:
     instances: Instances
     compute_provisioner: ComputeProvisioner
     compute_meter: ComputeMeter
+    copies: Copies  # snapshots and backups of instances
+    copier: Copier
 
     def operator(self, email: str) -> Principal:
         """The operator account ``email`` acting with every scope of its role (``nexq admin``)."""
@@ -279,6 +286,17 @@ def build(settings: Settings) -> Nexq:
     ssh_key_store = SqlSshKeys(db)
     instance_store = SqlInstances(db)
     compute_host = Host(settings.compute_root, settings.compute_listen_on)
+    copy_store = SqlDiskCopies(db)
+    instances = Instances(
+        instance_store,
+        ssh_key_store,
+        load_sizes(settings.tiers_path),
+        compute_host.serial_tail,
+        limits,
+        endpoint=settings.compute_endpoint,
+    )
+    # Instances' backups: a bucket of a system account in Nexq's own Object Storage.
+    backup_vault = SystemBucketMaker(COMPUTE_BACKUP_ACCOUNT, "compute-backups")
     nexq = Nexq(
         settings=settings,
         db=db,
@@ -339,15 +357,8 @@ def build(settings: Settings) -> Nexq:
         ),
         database_meter=DatabaseMeter(database_store, backups),
         ssh_keys=SshKeys(ssh_key_store, limits),
-        instances=Instances(
-            instance_store,
-            ssh_key_store,
-            load_sizes(settings.tiers_path),
-            compute_host.serial_tail,
-            limits,
-            endpoint=settings.compute_endpoint,
-        ),
-        compute_meter=ComputeMeter(instance_store),
+        instances=instances,
+        compute_meter=ComputeMeter(instance_store, copy_store),
         compute_provisioner=ComputeProvisioner(
             instance_store,
             compute_host,
@@ -355,8 +366,11 @@ def build(settings: Settings) -> Nexq:
                 settings.compute_vcpus, settings.compute_memory_mib, settings.compute_ports
             ),
         ),
+        copies=Copies(copy_store, instance_store, instances, limits),
+        copier=Copier(copy_store, instance_store, compute_host, backup_vault),
     )
     repository.wire(nexq)
+    backup_vault.wire(nexq)
     found.extend(services(nexq))
     titles.extend(service.title for service in found)
     for note in check_tiers(limits.catalog, platform_limits(found), metered(found)):
@@ -364,6 +378,8 @@ def build(settings: Settings) -> Nexq:
     return nexq
 
 
+# The system account whose bucket holds every instance's backups.
+COMPUTE_BACKUP_ACCOUNT = "compute-backups@nexq.local"
 # The system account whose bucket holds every database's backups.
 BACKUP_ACCOUNT = "database-backups@nexq.local"
 
@@ -408,6 +424,44 @@ class BackupRepository:
         nexq.objects.create_bucket(nexq.accounts.principal(account), bucket)
         view, secret = nexq.access_keys.create(account.id, "database backups", [bucket])
         return bucket, view.key.id, secret
+
+
+class SystemBucketMaker:
+    """A bucket of the system account ``email`` in Nexq's own Object Storage, where one
+    service keeps its large files (Compute's instance backups: "compute-backups@nexq.local",
+    "compute-backups"). The account and the bucket are made the first time it is needed;
+    built before Nexq and wired after, as BackupRepository is."""
+
+    def __init__(self, email: str, purpose: str) -> None:
+        self._email = email
+        self._purpose = purpose
+        self._nexq: Nexq | None = None
+        self._found: SystemBucket | None = None
+        self._lock = threading.Lock()
+
+    def wire(self, nexq: Nexq) -> None:
+        self._nexq = nexq
+
+    def __call__(self) -> SystemBucket:
+        with self._lock:
+            if self._found is None:
+                nexq = self._nexq
+                assert nexq is not None, "SystemBucketMaker used before wire()"
+                owner = nexq.accounts.principal(self._account(nexq.accounts))
+                bucket = provide_bucket(nexq.objects, owner, self._purpose)
+                self._found = SystemBucket(nexq.objects, nexq.multipart, owner, bucket)
+            return self._found
+
+    def _account(self, accounts: Accounts) -> Account:
+        # An operator, as BackupRepository's: the operator tier's limits, not a customer's,
+        # apply to what it keeps. Its password is never used: nobody signs in as it.
+        found = accounts.find(self._email)
+        if found is not None:
+            return found
+        try:
+            return accounts.create(self._email, random_string(40), "operator")
+        except EmailTaken:  # another node made it meanwhile
+            return accounts.get(self._email)
 
 
 def _active(store: SqliteAccounts, account_id: str) -> bool:
@@ -480,7 +534,12 @@ def services(nexq: Nexq) -> list[Service]:
             nexq.database_meter,
         ),
         compute_descriptor(
-            nexq.ssh_keys, nexq.instances, nexq.compute_provisioner, nexq.compute_meter
+            nexq.ssh_keys,
+            nexq.instances,
+            nexq.compute_provisioner,
+            nexq.compute_meter,
+            nexq.copies,
+            nexq.copier,
         ),
     ]
 
