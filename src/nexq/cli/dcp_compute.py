@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from nexq.cli.dcp_config import state
+from nexq.cli.dcp_disk_copies import backups_app, snapshots_app
 from nexq.cli.dcp_instances import instances_app, ssh
 from nexq.cli.dcp_output import (
     EXIT_INVALID,
@@ -26,10 +27,14 @@ from nexq.cli.dcp_output import (
 )
 from nexq.client import NexqClient, SshKey
 
-compute_app = typer.Typer(help="Compute: SSH keys and instances.", no_args_is_help=True)
+compute_app = typer.Typer(
+    help="Compute: SSH keys, instances, snapshots and backups.", no_args_is_help=True
+)
 ssh_keys_app = typer.Typer(help="Your account's SSH keys.", no_args_is_help=True)
 compute_app.add_typer(ssh_keys_app, name="ssh-keys")
 compute_app.add_typer(instances_app, name="instances")
+compute_app.add_typer(snapshots_app, name="snapshots")
+compute_app.add_typer(backups_app, name="backups")
 compute_app.command("ssh")(ssh)
 
 Key = Annotated[str, typer.Argument(metavar="KEY", help="The key's name or ID.")]

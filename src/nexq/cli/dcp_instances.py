@@ -17,6 +17,7 @@ import typer
 from nexq.cli.dcp_config import state
 from nexq.cli.dcp_output import (
     EXIT_NOT_FOUND,
+    EXIT_USAGE,
     CliError,
     confirm_by_typing,
     emit_fields,
@@ -108,12 +109,27 @@ def launch(
         str | None,
         typer.Option("--ssh-key", help="One of your SSH keys (name or ID); default: your default."),
     ] = None,
+    from_snapshot: Annotated[
+        str | None,
+        typer.Option("--from-snapshot", help="A snapshot whose disk (and image) it starts with."),
+    ] = None,
+    from_backup: Annotated[
+        str | None,
+        typer.Option("--from-backup", help="A backup whose disk (and image) it starts with."),
+    ] = None,
     wait: Wait = False,
 ) -> None:
     """Launch an instance; with --wait, once it is Running, how to connect."""
     st = state(ctx)
+    if from_snapshot is not None and from_backup is not None:
+        raise CliError("give --from-snapshot or --from-backup, not both", EXIT_USAGE)
     with st.client() as api:
-        made = api.launch_instance(name, size, image, ssh_key)
+        if from_snapshot is not None:
+            made = api.launch_from_copy("snapshot", from_snapshot, name, size, ssh_key)
+        elif from_backup is not None:
+            made = api.launch_from_copy("backup", from_backup, name, size, ssh_key)
+        else:
+            made = api.launch_instance(name, size, image, ssh_key)
         if not wait:
             _show(st.json, made)
             return

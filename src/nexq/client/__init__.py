@@ -31,6 +31,7 @@ from nexq.client.databases import (
     DatabasePassword,
     DatabasePlan,
 )
+from nexq.client.disk_copies import BackupSchedule, DiskCopy
 from nexq.client.instances import Instance
 from nexq.client.kms_keys import BucketEncryption, KmsKey
 from nexq.client.registry import (
@@ -50,6 +51,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyWithToken",
     "BackupRequested",
+    "BackupSchedule",
     "Bucket",
     "BucketEncryption",
     "ClientError",
@@ -62,6 +64,7 @@ __all__ = [
     "DatabaseNode",
     "DatabasePassword",
     "DatabasePlan",
+    "DiskCopy",
     "ImageTag",
     "Instance",
     "IssuedCredential",

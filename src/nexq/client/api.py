@@ -15,6 +15,7 @@ import httpx
 from nexq.client.bucket_settings import BucketSettingsClient, ObjectLock
 from nexq.client.compute import ComputeClient
 from nexq.client.databases import DatabasesClient
+from nexq.client.disk_copies import DiskCopiesClient
 from nexq.client.instances import InstancesClient
 from nexq.client.kms_keys import KmsKeysClient
 from nexq.client.paths import segment as _seg
@@ -148,6 +149,7 @@ class NexqClient(
     DatabasesClient,
     ComputeClient,
     InstancesClient,
+    DiskCopiesClient,
 ):
     """A synchronous client of one Nexq API endpoint, authenticated by one bearer token."""
 

@@ -10,6 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from nexq.compute.copies import Copies
+from nexq.compute.disk_copy import CopyKind, CopyStatus
 from nexq.compute.instance import IMAGES, Instance, Status
 from nexq.compute.instances import Instances
 from nexq.compute.ssh_keys import SshKeys
@@ -28,7 +30,10 @@ MOVING = (
     Status.STOPPING,
     Status.REBOOTING,
     Status.DELETING,
+    Status.REVERTING,
 )
+# Snapshots and backups being made, reverted to or deleted: their lists reload too.
+COPY_MOVING = (CopyStatus.CREATING, CopyStatus.REVERTING, CopyStatus.DELETING)
 ACTIONS = {
     "stop": "is stopping: the guest shuts down (forced off after 30 s).",
     "start": "is starting.",
@@ -40,13 +45,13 @@ def instance_url(name: str, tail: str = "") -> str:
     return f"{LIST}/{name}{tail}"
 
 
-def _refreshing(response: Response, moving: bool) -> Response:
+def refreshing(response: Response, moving: bool) -> Response:
     if moving:
         response.headers["refresh"] = str(REFRESH_SECONDS)
     return response
 
 
-def router(instances: Instances, ssh_keys: SshKeys, pages: Pages) -> APIRouter:
+def router(instances: Instances, ssh_keys: SshKeys, copies: Copies, pages: Pages) -> APIRouter:
     """Every page of instances, under /compute/instances."""
     web = APIRouter(prefix=LIST)
     SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
@@ -60,6 +65,9 @@ def router(instances: Instances, ssh_keys: SshKeys, pages: Pages) -> APIRouter:
     ) -> Response:
         keys = ssh_keys.all(caller)
         default = next((k.id for k in keys if k.default), "")
+        form = form or {"name": "", "size": "", "image": "tiny", "ssh_key": default}
+        kind, _, copy_name = form.get("source", "").partition(":")
+        source = copies.get(caller, CopyKind(kind), copy_name) if copy_name else None
         return pages.render(
             request,
             "compute/launch.html",
@@ -68,7 +76,8 @@ def router(instances: Instances, ssh_keys: SshKeys, pages: Pages) -> APIRouter:
             keys=keys,
             sizes=list(instances.sizes.sizes.values()),
             images=list(IMAGES.values()),
-            form=form or {"name": "", "size": "", "image": "tiny", "ssh_key": default},
+            form=form,
+            source=source,
             error=error,
         )
 
@@ -84,11 +93,28 @@ def router(instances: Instances, ssh_keys: SshKeys, pages: Pages) -> APIRouter:
             instance_url=instance_url,
             moving=any(i.status in MOVING for i in found),
         )
-        return _refreshing(page, any(i.status in MOVING for i in found))
+        return refreshing(page, any(i.status in MOVING for i in found))
 
     @web.get("/new")
-    def new_instance(request: Request, caller: SignedIn) -> Response:
-        return launch_page(request, caller)
+    def new_instance(
+        request: Request, caller: SignedIn, snapshot: str = "", backup: str = ""
+    ) -> Response:
+        """Launch Instance; ?snapshot=NAME or ?backup=NAME: from that copy's disk."""
+        if not (snapshot or backup):
+            return launch_page(request, caller)
+        kind = CopyKind.SNAPSHOT if snapshot else CopyKind.BACKUP
+        copy = copies.get(caller, kind, snapshot or backup)
+        keys = ssh_keys.all(caller)
+        form = {
+            "name": "",
+            "size": next(
+                (s.id for s in instances.sizes.sizes.values() if s.disk_gib >= copy.disk_gib), ""
+            ),
+            "image": copy.image,
+            "ssh_key": next((k.id for k in keys if k.default), ""),
+            "source": f"{kind}:{copy.name}",
+        }
+        return launch_page(request, caller, form)
 
     @web.post("")
     def launch(
@@ -98,11 +124,20 @@ def router(instances: Instances, ssh_keys: SshKeys, pages: Pages) -> APIRouter:
         size: Text = "",
         image: Text = "tiny",
         ssh_key: Text = "",
+        source: Text = "",
     ) -> Response:
+        kind, _, copy_name = source.partition(":")
         try:
-            made = instances.launch(caller, name.strip(), image, size, ssh_key or None)
+            if copy_name and kind in tuple(CopyKind):
+                made = copies.launch_from(
+                    caller, CopyKind(kind), copy_name, name.strip(), size, ssh_key or None
+                )
+            else:
+                made = instances.launch(caller, name.strip(), image, size, ssh_key or None)
         except DomainError as exc:
             form = {"name": name, "size": size, "image": image, "ssh_key": ssh_key}
+            if copy_name and kind in tuple(CopyKind):
+                form["source"] = source
             return launch_page(request, caller, form, exc.message, status_of(exc))
         done = Flash(
             "success", f"Instance {made.name} is launching with the key {made.ssh_key_name}."
@@ -112,6 +147,7 @@ def router(instances: Instances, ssh_keys: SshKeys, pages: Pages) -> APIRouter:
     @web.get("/{name}")
     def show(request: Request, name: str, caller: SignedIn) -> Response:
         found = instances.get(caller, name)
+        held = copies.of_instance(caller, found)
         page = pages.render(
             request,
             "compute/instance.html",
@@ -121,10 +157,14 @@ def router(instances: Instances, ssh_keys: SshKeys, pages: Pages) -> APIRouter:
             image=IMAGES.get(found.image),
             ssh_command=instances.ssh_command(found),
             console=instances.console(caller, name, CONSOLE_LINES),
+            snapshots=[c for c in held if c.kind is CopyKind.SNAPSHOT],
+            backups=[c for c in held if c.kind is CopyKind.BACKUP],
             instance_url=instance_url,
-            moving=found.status in MOVING,
+            moving=found.status in MOVING or any(c.status in COPY_MOVING for c in held),
         )
-        return _refreshing(page, found.status in MOVING)
+        return refreshing(
+            page, found.status in MOVING or any(c.status in COPY_MOVING for c in held)
+        )
 
     @web.get("/{name}/delete")
     def delete_page(request: Request, name: str, caller: SignedIn) -> Response:

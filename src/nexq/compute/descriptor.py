@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nexq.compute.copier import Copier
+from nexq.compute.copies import Copies
+from nexq.compute.disk_copy import CopyKind
 from nexq.compute.instance import INSTANCES_LIMIT, MEMORY_LIMIT, VCPUS_LIMIT
 from nexq.compute.instances import Instances
 from nexq.compute.metering import ComputeMeter, meters
@@ -23,7 +26,12 @@ if TYPE_CHECKING:
 
 NAVIGATION = NavSection(
     "Compute",
-    (NavLink("Instances", "/compute/instances"), NavLink("SSH Keys", "/compute/ssh-keys")),
+    (
+        NavLink("Instances", "/compute/instances"),
+        NavLink("Snapshots", "/compute/snapshots"),
+        NavLink("Backups", "/compute/backups"),
+        NavLink("SSH Keys", "/compute/ssh-keys"),
+    ),
 )
 # How often the provisioner brings every instance to its state.
 RECONCILE_SECONDS = 1.0
@@ -39,21 +47,31 @@ GUIDE = GuideSection(
 
 
 def descriptor(
-    ssh_keys: SshKeys, instances: Instances, provisioner: Provisioner, meter: ComputeMeter
+    ssh_keys: SshKeys,
+    instances: Instances,
+    provisioner: Provisioner,
+    meter: ComputeMeter,
+    copies: Copies,
+    copier: Copier,
 ) -> Service:
     """Compute's descriptor."""
 
     def rest(auth: Authorizer) -> list[APIRouter]:
-        from nexq.compute import api, api_instances
+        from nexq.compute import api, api_copies, api_instances
 
-        return [api.router(ssh_keys, auth), api_instances.router(instances, auth)]
+        return [
+            api.router(ssh_keys, auth),
+            api_instances.router(instances, auth),
+            api_copies.router(copies, instances, auth),
+        ]
 
     def console(pages: Pages) -> list[APIRouter]:
-        from nexq.compute import console, console_instances
+        from nexq.compute import console, console_copies, console_instances
 
         return [
             console.router(ssh_keys, pages),
-            console_instances.router(instances, ssh_keys, pages),
+            console_instances.router(instances, ssh_keys, copies, pages),
+            console_copies.router(copies, pages),
         ]
 
     return Service(
@@ -85,6 +103,17 @@ def descriptor(
                 "Memory of the account's instances together",
                 instances.memory_of,
             ),
+            *(
+                Limit(
+                    kind.limit,
+                    f"{kind.title()}s",
+                    COUNT,
+                    f"{kind.title()}s of the account's instances (kept after an instance is "
+                    "deleted)",
+                    copies.count(kind),
+                )
+                for kind in CopyKind
+            ),
         ),
         jobs=(
             # One process of the installation launches, stops and removes machines; a lane of
@@ -94,6 +123,14 @@ def descriptor(
                 RECONCILE_SECONDS,
                 provisioner.run_once,
                 lane="compute",
+                once=True,
+            ),
+            # Snapshots and backups: exporting a disk takes a while, so a lane of its own.
+            Job(
+                "compute-copier",
+                RECONCILE_SECONDS,
+                copier.run_once,
+                lane="compute-copies",
                 once=True,
             ),
         ),

@@ -25,3 +25,15 @@ class InstanceExists(Conflict):
 
 class WrongState(Conflict):
     """The instance's state does not allow the action now (stop a stopped one, ...)."""
+
+
+class NoSuchCopy(NotFound):
+    """The snapshot or backup does not exist (or belongs to another account)."""
+
+
+class CopyExists(Conflict):
+    """The account has a snapshot (or backup) of that name already."""
+
+
+class CopyBusy(Conflict):
+    """The snapshot or backup is not Available (still being made, reverted to, deleted)."""

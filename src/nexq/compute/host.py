@@ -7,9 +7,12 @@ once under ``<compute dir>/images/``. Everything here can be repeated after a cr
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import socket
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nexq.compute.instance import Instance
@@ -24,6 +27,14 @@ class HostError(Exception):
     """The host could not do what an instance needs; the message says what failed."""
 
 
+# Makes the disk at a path from a snapshot or backup (its id), at least so many GiB.
+DiskMaker = Callable[[str, Path, int], None]
+
+
+def _no_sources(source: str, disk: Path, disk_gib: int) -> None:
+    raise HostError(f"this host cannot make a disk from {source}")
+
+
 class Host:
     """The instances' machines on this host."""
 
@@ -31,6 +42,35 @@ class Host:
         self.root = root
         self.listen = listen
         self._accelerator: Accelerator | None = None
+        self._disk_from: DiskMaker = _no_sources
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Held while machines are started, stopped, deleted, or their disks marked or put
+        back: by the provisioner's and the copier's passes, which may run in different
+        processes (each job holds its own lease), hence a lock on a file, not in memory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "host.lock").open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            yield  # closing the file releases the lock
+
+    def take_disks_from(self, maker: DiskMaker) -> None:
+        """How a new instance's disk is made from the snapshot or backup it names."""
+        self._disk_from = maker
+
+    def disk(self, instance_id: str) -> Path:
+        return self.folder(instance_id) / DISK
+
+    def snapshot_file(self, copy_id: str) -> Path:
+        """Where a snapshot is kept: beside, not inside, instances (it outlives them)."""
+        return self.root / "snapshots" / f"{copy_id}.qcow2"
+
+    def scratch(self) -> Path:
+        """A folder for files on their way to or from Object Storage (same file system as
+        the instances, so a finished file is renamed into place)."""
+        folder = self.root / "scratch"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def folder(self, instance_id: str) -> Path:
         return self.root / "instances" / instance_id
@@ -63,7 +103,9 @@ class Host:
         disk = folder / DISK
         image = self.image()
         try:
-            if not disk.exists():
+            if not disk.exists() and instance.source:
+                self._disk_from(instance.source, disk, instance.disk_gib)
+            elif not disk.exists():
                 create_disk(folder / f".{DISK}", instance.disk_gib * 1024)
                 (folder / f".{DISK}").rename(disk)
             spec = MachineSpec(

@@ -26,6 +26,7 @@ class Status(StrEnum):
     STARTING = "Starting"
     REBOOTING = "Rebooting"
     DELETING = "Deleting"
+    REVERTING = "Reverting"  # its disk is being put back to a snapshot (it was Stopped)
     ERROR = "Error"  # the reason says what failed
 
 
@@ -83,6 +84,8 @@ class Instance:
     ssh_port: int | None
     created_at: float
     updated_at: float
+    source: str = ""  # the snapshot or backup its disk was made from, if any
+    backup_keep: int = 0  # daily backups kept (0: none taken)
 
     @property
     def user(self) -> str:

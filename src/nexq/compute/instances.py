@@ -62,10 +62,16 @@ class Instances:
         self._clock = clock
 
     def launch(
-        self, caller: Principal, name: str, image: str, size: str, ssh_key: str | None = None
+        self,
+        caller: Principal,
+        name: str,
+        image: str,
+        size: str,
+        ssh_key: str | None = None,
+        source: str = "",
     ) -> Instance:
         """A new instance, Provisioning; ``ssh_key``: a key's id or name (default: the
-        account's default key)."""
+        account's default key); ``source``: the snapshot or backup its disk is made from."""
         account_id = caller.account.id
         check_instance_name(name)
         chosen_image = image_of(image)
@@ -92,6 +98,7 @@ class Instances:
             ssh_port=None,
             created_at=now,
             updated_at=now,
+            source=source,
         )
         self._store.add(instance, self._quotas.limit(account_id, INSTANCES_LIMIT))
         return instance

@@ -1,5 +1,6 @@
 """Compute as a provider of meters: instance-hours per size (while Running: a stopped
-instance pays none) and disk GB-month (every instance's disk, each hour, stopped or not).
+instance pays none), disk GB-month (every instance's disk, each hour, stopped or not), and
+snapshot and backup GB-month (each copy's compressed bytes, each hour it is kept).
 
 Instance-hours are read from the instances' runs (compute_instance_runs), which open and
 close in the same transaction as the state that starts or ends them: nothing is counted in
@@ -12,8 +13,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
+from nexq.compute.disk_copy import CopyKind, CopyStatus
 from nexq.compute.instance import Status
 from nexq.compute.sizes import SizeCatalog
+from nexq.compute.sql_disk_copies import SqlDiskCopies
 from nexq.compute.sql_instances import Run, SqlInstances
 from nexq.core.metering import Meter, MeterKind, UsageRecord
 
@@ -32,6 +35,25 @@ DISK = Meter(
 )
 
 
+SNAPSHOTS = Meter(
+    "snapshot_gb_month",
+    "Instance snapshots",
+    "GB-month",
+    MeterKind.GAUGE,
+    GB,
+    "bytes of each snapshot (compressed), each hour, until it is deleted",
+)
+BACKUPS = Meter(
+    "backup_gb_month",
+    "Instance backups",
+    "GB-month",
+    MeterKind.GAUGE,
+    GB,
+    "bytes of each backup (compressed), each hour, until it is deleted or expires",
+)
+COPY_METERS = {CopyKind.SNAPSHOT: SNAPSHOTS, CopyKind.BACKUP: BACKUPS}
+
+
 def hours_meter(size_id: str, size_name: str) -> Meter:
     return Meter(
         f"instance_{size_id}_hours",
@@ -44,14 +66,20 @@ def hours_meter(size_id: str, size_name: str) -> Meter:
 
 
 def meters(sizes: SizeCatalog) -> tuple[Meter, ...]:
-    return (*(hours_meter(s.id, s.name) for s in sizes.sizes.values()), DISK)
+    return (*(hours_meter(s.id, s.name) for s in sizes.sizes.values()), DISK, SNAPSHOTS, BACKUPS)
 
 
 class ComputeMeter:
     """Reads what the instances used from their runs and rows."""
 
-    def __init__(self, store: SqlInstances, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: SqlInstances,
+        copies: SqlDiskCopies | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
+        self._copies = copies
         self._clock = clock
 
     def counted(self, account_id: str, from_hour: int, to_hour: int) -> Iterator[UsageRecord]:
@@ -82,6 +110,10 @@ class ComputeMeter:
                 hour,
                 instance.disk_gib * GIB,
             )
+        for copy in self._copies.live() if self._copies is not None else []:
+            if copy.size_bytes > 0 and copy.status != CopyStatus.DELETING:
+                meter = COPY_METERS[copy.kind].name
+                yield UsageRecord(copy.account_id, SERVICE, copy.id, meter, hour, copy.size_bytes)
 
 
 def _hours(run: Run, start: float, end: float) -> Iterator[tuple[int, float]]:

@@ -1,7 +1,8 @@
-"""What Compute's SSH keys need from a store."""
+"""What Compute needs from outside: a store of SSH keys, a vault for backups."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from nexq.compute.model import SshKey
@@ -30,3 +31,16 @@ class SshKeyStore(Protocol):
         default and is returned (None: no key left, or it was not the default)."""
 
     def count_ssh_keys(self, account_id: str) -> int: ...
+
+
+class BackupVault(Protocol):
+    """Where backups are kept: files by key, in Nexq's Object Storage (a system bucket)."""
+
+    def put_file(self, key: str, path: Path) -> int:
+        """Store the file at ``path`` as ``key``, streamed; its size."""
+
+    def get_file(self, key: str, path: Path) -> int:
+        """Write ``key``'s bytes to ``path``, streamed; their size."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (nothing to do if it is gone)."""

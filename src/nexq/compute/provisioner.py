@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -62,11 +61,10 @@ class Provisioner:
         self._capacity = capacity
         self._stop_timeout = stop_timeout
         self._stopping_since: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def run_once(self) -> None:
         """One pass over every instance (the provisioner's job)."""
-        with self._lock:
+        with self._host.exclusive():
             live = self._store.live()
             for instance in live:
                 try:

@@ -71,5 +71,40 @@ SCHEMA = Schema(
                 ON compute_instance_runs(account_id, started_at)
             """,
         ),
+        # an instance launched from a snapshot or backup names it (its disk is made from it);
+        # backup_keep > 0: a daily backup, the newest backup_keep kept
+        Migration(
+            """
+            ALTER TABLE compute_instances ADD COLUMN source TEXT NOT NULL DEFAULT '';
+            ALTER TABLE compute_instances ADD COLUMN backup_keep INTEGER NOT NULL DEFAULT 0
+            """,
+        ),
+        # snapshots and backups of instances' disks; a deleted one keeps its row (deleted_at)
+        # for metering, its name free again
+        Migration(
+            """
+            CREATE TABLE compute_disk_copies (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                name TEXT NOT NULL,
+                instance_id TEXT NOT NULL,
+                instance_name TEXT NOT NULL,
+                image TEXT NOT NULL,
+                disk_gib INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                size_bytes BIGINT NOT NULL,
+                scheduled INTEGER NOT NULL,
+                expires_at REAL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                deleted_at REAL
+            );
+            CREATE UNIQUE INDEX compute_disk_copies_by_name
+                ON compute_disk_copies(account_id, kind, name) WHERE deleted_at IS NULL;
+            CREATE INDEX compute_disk_copies_by_instance ON compute_disk_copies(instance_id)
+            """,
+        ),
     ],
 )

@@ -14,7 +14,7 @@ from nexq.core.sql import Connection, Database
 
 _COLUMNS = (
     "id, account_id, name, image, size, vcpus, memory_mib, disk_gib, ssh_key_id, ssh_key_name, "
-    "public_key, status, reason, ssh_port, created_at, updated_at"
+    "public_key, status, reason, ssh_port, created_at, updated_at, source, backup_keep"
 )
 _LIVE = "deleted_at IS NULL"
 
@@ -73,7 +73,7 @@ class SqlInstances:
                 raise QuotaExceeded(INSTANCES_LIMIT, count_refusal(count))
             conn.execute(
                 f"INSERT INTO compute_instances({_COLUMNS}) "  # noqa: S608 - fixed columns
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     instance.id,
                     instance.account_id,
@@ -91,6 +91,8 @@ class SqlInstances:
                     instance.ssh_port,
                     instance.created_at,
                     instance.updated_at,
+                    instance.source,
+                    instance.backup_keep,
                 ),
             )
 
@@ -159,6 +161,13 @@ class SqlInstances:
         self._db.write(
             lambda conn: conn.execute(
                 "UPDATE compute_instances SET ssh_port = ? WHERE id = ?", (port, instance_id)
+            )
+        )
+
+    def set_backup_keep(self, instance_id: str, keep: int) -> None:
+        self._db.write(
+            lambda conn: conn.execute(
+                "UPDATE compute_instances SET backup_keep = ? WHERE id = ?", (keep, instance_id)
             )
         )
 

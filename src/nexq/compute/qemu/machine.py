@@ -62,16 +62,17 @@ class MachineSpec:
     accelerator: Accelerator
     boot: Boot | None = None
     listen: str = "127.0.0.1"  # the host address the SSH port is forwarded from
+    seed: Path | None = None  # a cloud image's NoCloud seed disk (seed.py), attached read-only
 
 
 def create_overlay(base: Path, overlay: Path) -> None:
     """A copy-on-write qcow2 over `base`: the instance's writes land in `overlay` only."""
-    _qemu_img("create", "-q", "-f", "qcow2", "-b", str(base.resolve()), "-F", "qcow2", str(overlay))
+    qemu_img("create", "-q", "-f", "qcow2", "-b", str(base.resolve()), "-F", "qcow2", str(overlay))
 
 
 def create_disk(path: Path, size_mib: int) -> None:
     """An empty qcow2 disk (it takes room only as the guest writes)."""
-    _qemu_img("create", "-q", "-f", "qcow2", str(path), f"{size_mib}M")
+    qemu_img("create", "-q", "-f", "qcow2", str(path), f"{size_mib}M")
 
 
 def launch(spec: MachineSpec, folder: Path) -> Machine:
@@ -125,6 +126,10 @@ def qemu_command(spec: MachineSpec, machine: Machine) -> list[str]:
         # than gone: a shutdown the owner asked for inside the guest is told from a crash.
         "-no-shutdown",
     ]
+    if spec.seed is not None:
+        # After disk0, so the instance's disk stays the guest's first (/dev/vda).
+        command += ["-drive", f"file={spec.seed},if=none,id=seed0,format=raw,readonly=on"]
+        command += ["-device", "virtio-blk-pci,drive=seed0"]
     if spec.boot is not None:
         command += ["-kernel", str(spec.boot.kernel), "-initrd", str(spec.boot.initrd)]
         command += ["-append", spec.boot.cmdline]
@@ -240,10 +245,12 @@ class Machine:
         return True
 
 
-def _qemu_img(*arguments: str) -> None:
+def qemu_img(*arguments: str) -> str:
+    """Run ``qemu-img`` with ``arguments``; its output (MachineError with its words if it fails)."""
     try:
         done = subprocess.run([QEMU_IMG, *arguments], capture_output=True, text=True, check=False)
     except FileNotFoundError as missing:
         raise MachineError(f"{QEMU_IMG} is not installed (qemu-utils)") from missing
     if done.returncode != 0:
         raise MachineError(f"qemu-img {arguments[0]}: {done.stderr.strip()}")
+    return done.stdout
