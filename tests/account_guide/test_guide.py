@@ -76,6 +76,8 @@ ssh_keys                0     10           0.0%
 instances               0     1            0.0%
 instance_vcpus          0     1            0.0%
 instance_memory_bytes   0     536870912    0.0%
+snapshots               0     2            0.0%
+backups                 0     2            0.0%
 s3_read_rps             -     5500         -
 s3_write_rps            -     3500         -
 api_rps                 -     20           -

@@ -129,7 +129,7 @@ def schedule(
     instance: Instance,
     keep: Annotated[
         int | None,
-        typer.Option(min=0, max=90, help="Daily backups kept; 0 turns them off."),
+        typer.Option(help="Daily backups kept (0 to 90); 0 turns them off."),
     ] = None,
 ) -> None:
     """An instance's daily backups: show them, or set how many are kept (--keep)."""

@@ -35,9 +35,8 @@ class LaunchFromIn(BaseModel):
 
 class ScheduleIn(BaseModel):
     keep: int = Field(
-        ge=0,
-        le=MAX_KEEP,
-        description="Daily backups kept, newest first; 0 turns daily backups off.",
+        description=f"Daily backups kept, newest first, 0 to {MAX_KEEP}; 0 turns daily "
+        "backups off.",
         examples=[7],
     )
 

@@ -40,8 +40,12 @@ GUIDE = GuideSection(
     "Compute",
     "nexq.compute",
     (
+        GuidePage("overview", "Compute overview"),
         GuidePage("manage-ssh-keys", "Manage SSH keys"),
         GuidePage("launch-instance", "Launch and manage instances"),
+        GuidePage("connect-ssh", "Connect with SSH"),
+        GuidePage("manage-snapshots", "Manage snapshots"),
+        GuidePage("manage-backups", "Manage backups"),
     ),
 )
 

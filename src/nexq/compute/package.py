@@ -5,11 +5,14 @@ from nexq.core.identity import Scope
 from nexq.platform import Package
 
 SCOPES = (
-    Scope("compute:read", "List the account's SSH keys and instances, read their consoles."),
+    Scope(
+        "compute:read",
+        "List the account's SSH keys, instances, snapshots and backups, read their consoles.",
+    ),
     Scope(
         "compute:write",
         "Add, edit, set as default and delete SSH keys; launch, stop, start, reboot and "
-        "delete instances.",
+        "delete instances; take, revert to and delete snapshots and backups.",
     ),
 )
 PACKAGE: Package[object] = Package("compute", SCHEMA, SCOPES)
