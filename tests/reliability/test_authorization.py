@@ -119,6 +119,12 @@ INSTANCE = "/v1/compute/instances/{name}"
 # Account A's instance that reading, the console and reboot act on (Running before the
 # matrix); stop, start and delete each get a fresh one, as they change its state for good.
 SHARED_INSTANCE = "authz-shared"
+# Account A's stopped instance: the snapshots reverted to and deleted are taken of it (a
+# stopped disk is copied at once, and a revert needs the instance stopped).
+STOPPED_INSTANCE = "authz-stopped"
+# A snapshot and a backup of the shared instance, to read, list and launch from.
+SHARED_COPY = "authz-copy"
+COPIES = ("/v1/compute/snapshots", "/v1/compute/backups")
 REGISTRY = "/v1/registries/{name}"
 DATABASE = "/v1/databases/{name}"
 # Account A's database that the reading routes, the password reset and Back up now act on:
@@ -288,6 +294,24 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", INSTANCE + "/stop"): Recipe(other="404"),
     ("POST", INSTANCE + "/start"): Recipe(other="404"),
     ("POST", INSTANCE + "/reboot"): Recipe(other="404"),
+    ("GET", INSTANCE + "/backup-schedule"): Recipe(other="404"),
+    ("PUT", INSTANCE + "/backup-schedule"): Recipe(body=lambda ids: {"keep": 0}, other="404"),
+    ("POST", "/v1/compute/snapshots/{name}/revert"): Recipe(other="404"),
+    **{
+        recipe: value
+        for kind in ("snapshots", "backups")
+        for recipe, value in {
+            ("GET", f"/v1/compute/{kind}"): Recipe(other="hidden"),
+            ("POST", f"/v1/compute/instances/{{instance}}/{kind}"): Recipe(
+                body=lambda ids: {"name": ids["copy"]}, other="404"
+            ),
+            ("GET", f"/v1/compute/{kind}/{{name}}"): Recipe(other="404"),
+            ("DELETE", f"/v1/compute/{kind}/{{name}}"): Recipe(other="404"),
+            ("POST", f"/v1/compute/{kind}/{{name}}/launch"): Recipe(
+                body=lambda ids: {"name": ids["launched"], "size": "nano"}, other="404"
+            ),
+        }.items()
+    },
 }
 
 
@@ -383,6 +407,8 @@ class World:
             return self.registry_resources(method, path, n)
         if path.startswith("/v1/databases"):
             return self.database_resources(method, path, n)
+        if path.startswith(COPIES) or path.endswith(("/snapshots", "/backups")):
+            return self.copy_resources(method, path, n)
         if path.startswith("/v1/compute/instances"):
             return self.instance_resources(method, path, n)
         if "{name}" in path:
@@ -481,7 +507,7 @@ class World:
         the console of; a fresh instance to stop or delete, a stopped one to start."""
         if "{name}" not in path:
             return {"name": f"authz-vm-{n}"} if method == "POST" else {}
-        if method == "GET" or path.endswith("/reboot"):
+        if method == "GET" or path.endswith(("/reboot", "/backup-schedule")):
             return {"name": SHARED_INSTANCE}
         api, name = self.admin["a"], f"authz-vm-{n}"
         made = api.post("/v1/compute/instances", json={"name": name, "size": "nano"})
@@ -489,6 +515,24 @@ class World:
         if path.endswith("/start"):
             api.post(f"/v1/compute/instances/{name}/stop").raise_for_status()
             wait_instance(api, name, "Stopped")
+        return {"name": name}
+
+    def copy_resources(self, method: str, path: str, n: int) -> dict[str, str]:
+        """The shared instance to copy (a fresh copy name), the shared copy to read and
+        launch from (a fresh instance name); a fresh copy of the stopped instance to delete
+        or revert to."""
+        if "{instance}" in path:
+            return {"instance": SHARED_INSTANCE, "copy": f"authz-copy-{n}"}
+        if "{name}" not in path:
+            return {}
+        if method == "GET" or path.endswith("/launch"):
+            return {"name": SHARED_COPY, "launched": f"authz-vm-{n}"}
+        kind = "backups" if path.startswith("/v1/compute/backups") else "snapshots"
+        api, name = self.admin["a"], f"authz-copy-{n}"
+        wait_instance(api, STOPPED_INSTANCE, "Stopped")  # not Reverting any more
+        made = api.post(f"/v1/compute/instances/{STOPPED_INSTANCE}/{kind}", json={"name": name})
+        assert made.status_code == 202, made.text
+        wait_copy(api, kind, name)
         return {"name": name}
 
     def marker(self, path: str) -> str:
@@ -515,6 +559,8 @@ class World:
             return SHARED_DATABASE
         elif path == "/v1/compute/instances":
             return SHARED_INSTANCE
+        elif path in COPIES:
+            return SHARED_COPY
         elif path == "/v1/compute/ssh-keys":
             made = api.post("/v1/compute/ssh-keys", json=ssh_key_body({}))
             made.raise_for_status()
@@ -547,6 +593,8 @@ def limits(live: LiveServer, email: str) -> None:
         instances=1000,
         instance_vcpus="unlimited",
         instance_memory_bytes="unlimited",
+        snapshots=1000,
+        backups=1000,
     )
 
 
@@ -587,7 +635,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "/v1/compute/instances", json={"name": SHARED_INSTANCE, "size": "nano"}
         )
         assert made.status_code == 201, made.text
+        stopped = world.admin["a"].post(
+            "/v1/compute/instances", json={"name": STOPPED_INSTANCE, "size": "nano"}
+        )
+        assert stopped.status_code == 201, stopped.text
         wait_instance(world.admin["a"], SHARED_INSTANCE, "Running")
+        for kind in ("snapshots", "backups"):
+            url = f"/v1/compute/instances/{SHARED_INSTANCE}/{kind}"
+            taken = world.admin["a"].post(url, json={"name": SHARED_COPY})
+            assert taken.status_code == 202, taken.text
+            wait_copy(world.admin["a"], kind, SHARED_COPY)
+        wait_instance(world.admin["a"], STOPPED_INSTANCE, "Running")
+        world.admin["a"].post(f"/v1/compute/instances/{STOPPED_INSTANCE}/stop").raise_for_status()
+        wait_instance(world.admin["a"], STOPPED_INSTANCE, "Stopped")
         yield world
         for client in world.admin.values():
             client.close()
@@ -600,6 +660,13 @@ def wait_instance(api: httpx.Client, name: str, status: str, seconds: float = 60
     deadline = time.monotonic() + seconds
     while (found := api.get(f"/v1/compute/instances/{name}").json())["status"] != status:
         assert time.monotonic() < deadline, f"{name} not {status} within {seconds} s: {found}"
+        time.sleep(0.2)
+
+
+def wait_copy(api: httpx.Client, kind: str, name: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while (found := api.get(f"/v1/compute/{kind}/{name}").json())["status"] != "Available":
+        assert time.monotonic() < deadline, f"{name} not Available within {seconds} s: {found}"
         time.sleep(0.2)
 
 
