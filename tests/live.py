@@ -99,7 +99,7 @@ def _remove_databases() -> None:
 
 # Instances' QEMU machines outlive Nexq too: each is stopped when the test process ends.
 COMPUTE_ROOTS: list[Path] = []
-COMPUTE_PORTS = 4
+COMPUTE_PORTS = 8
 
 
 @atexit.register
@@ -173,8 +173,10 @@ class LiveServer:
     scheme: str = "http"
     env: dict[str, str] = field(default_factory=dict)  # extra NEXQ_* settings
     # Metadata in this PostgreSQL database (migrated with `nexq admin migrate` before the
-    # first start) instead of SQLite in the data dir.
+    # first start, unless ``migrated``: another node of its cluster did) instead of SQLite in
+    # the data dir.
     database_url: str | None = None
+    migrated: bool = False
     databases_dir: Path | None = None  # the managed PostgreSQL clusters' folder
     database_ports: list[int] = field(default_factory=list)
     backup_port: int = 0  # the databases' backup listener (S3 over TLS on loopback)
@@ -221,7 +223,7 @@ class LiveServer:
             engines["NEXQ_DATABASE_URL"] = self.database_url
         if engines and "NEXQ_DATABASE_URL" not in ENGINES[self.data_dir]:
             ENGINES[self.data_dir].update(engines)
-            if self.database_url is not None:
+            if self.database_url is not None and not self.migrated:
                 nexq("admin", "migrate", data_dir=self.data_dir)
         log = open(self.data_dir.parent / f"server-{self.s3_port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(

@@ -42,6 +42,8 @@ def test_estimate_and_invoices(user: Dcp, tmp_path: Path) -> None:
         "Instances (Small)",
         "Instances (Medium)",
         "Instance disks",
+        "Instance snapshots",
+        "Instance backups",
     ]
     past = user("billing", "estimate", "--month", "2026-01").stdout
     assert "TOTAL" in past

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_from_bytes
 
-from nexq.app import BACKUP_ACCOUNT
+from nexq.app import BACKUP_ACCOUNT, COMPUTE_BACKUP_ACCOUNT
 
 STATE_CHANGING = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 XSS = [
@@ -217,15 +217,25 @@ STATE_TABLES = {
     # The provisioner moves an instance from Provisioning, Starting and Rebooting to Running
     # (or Pending, or Error) and from Stopping to Stopped, and ends a deleted one, by itself:
     # what a request changes is whether it exists, whether it is off, and whether it goes.
-    "compute_instances": "id, account_id, name, image, size, ssh_key_id, "
-    "status LIKE 'Stop%', status = 'Deleting' OR deleted_at IS NOT NULL",
+    # (Reverting counts as off: the copier ends it, Stopped again, by itself.)
+    "compute_instances": "id, account_id, name, image, size, ssh_key_id, backup_keep, "
+    "status LIKE 'Stop%' OR status = 'Reverting', status = 'Deleting' OR deleted_at IS NOT NULL",
+    # The copier makes a copy Available, ends a revert and a deletion, and takes daily
+    # backups, by itself: what a request changes is whether a copy of its own exists and
+    # whether it goes.
+    "compute_disk_copies": "id, account_id, kind, name, instance_id, "
+    "status = 'Deleting' OR deleted_at IS NOT NULL",
 }
 
 # The databases' backups go to a bucket of a system account (made with the first database)
 # that the databases themselves write to, a WAL segment a minute and every full backup,
-# whatever the console is asked: its rows are no request's doing.
+# whatever the console is asked: its rows are no request's doing. So do the instances'
+# backups, uploaded by the copier to a bucket of a system account of their own.
 # (Fixed text, no input: hence the S608 exceptions.)
-_BACKUP_ACCOUNT = f"(SELECT id FROM accounts WHERE email = '{BACKUP_ACCOUNT}')"  # noqa: S608
+_BACKUP_ACCOUNT = (
+    "(SELECT id FROM accounts WHERE email IN "  # noqa: S608
+    f"('{BACKUP_ACCOUNT}', '{COMPUTE_BACKUP_ACCOUNT}'))"
+)
 _BACKUP_BUCKETS = f"(SELECT id FROM buckets WHERE account_id IN {_BACKUP_ACCOUNT})"  # noqa: S608
 _BACKUP_UPLOADS = f"(SELECT id FROM uploads WHERE bucket_id IN {_BACKUP_BUCKETS})"  # noqa: S608
 STATE_SCOPES = {
@@ -236,6 +246,7 @@ STATE_SCOPES = {
     "parts": f"upload_id NOT IN {_BACKUP_UPLOADS}",
     "access_keys": f"account_id NOT IN {_BACKUP_ACCOUNT}",
     "access_key_buckets": f"bucket_id NOT IN {_BACKUP_BUCKETS}",
+    "compute_disk_copies": "scheduled = 0",
 }
 
 
@@ -413,6 +424,8 @@ class Targets:
     databases: list[str] = field(default_factory=list)
     ssh_keys: list[str] = field(default_factory=list)
     instances: list[str] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)
+    backups: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, db: Path, account_id: str) -> Targets:
@@ -475,6 +488,14 @@ class Targets:
                     "SELECT name FROM compute_instances WHERE account_id = ? "
                     "AND deleted_at IS NULL AND status <> 'Deleting' ORDER BY name"
                 ),
+                snapshots=column(
+                    "SELECT name FROM compute_disk_copies WHERE account_id = ? "
+                    "AND kind = 'snapshot' AND deleted_at IS NULL ORDER BY name"
+                ),
+                backups=column(
+                    "SELECT name FROM compute_disk_copies WHERE account_id = ? "
+                    "AND kind = 'backup' AND deleted_at IS NULL ORDER BY name"
+                ),
             )
 
     def path_values(self, route: Route, param: str) -> list[str]:
@@ -486,6 +507,8 @@ class Targets:
             "/registries/": self.registries,
             "/databases/": self.databases,
             "/compute/instances/": self.instances,
+            "/compute/snapshots/": self.snapshots,
+            "/compute/backups/": self.backups,
         }
         names = next((v for p, v in named.items() if route.path.startswith(p)), self.buckets)
         table: dict[str, Callable[[], list[str]]] = {

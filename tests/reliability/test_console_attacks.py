@@ -86,6 +86,8 @@ PAGES = [
     "/compute/ssh-keys",
     "/compute/instances",
     "/compute/instances/new",
+    "/compute/snapshots",
+    "/compute/backups",
 ]
 # What a payload would leave in the page had it been parsed as markup rather than text.
 INJECTED = """() => {
@@ -610,12 +612,30 @@ def _instance(client: httpx.Client, name: str) -> bool:
     return client.post("/compute/instances", data={"name": name, "size": "nano"}).is_redirect
 
 
+def _copies(server: LiveServer, client: httpx.Client, instance: str) -> None:
+    """A snapshot and a backup of ``instance`` (taken through the console once it runs),
+    then the instance stopped: the host's vCPUs are shared by every test account's."""
+    deadline = time.monotonic() + 120  # TCG on a busy 2-core host
+    while ">Running</span>" not in client.get(f"/compute/instances/{instance}").text:
+        assert time.monotonic() < deadline, f"{instance} never ran"
+        time.sleep(0.5)
+    for kind in ("snapshots", "backups"):
+        taken = client.post(f"/compute/instances/{instance}/{kind}", data={"name": f"{instance}-1"})
+        assert taken.is_redirect
+        assert f"{instance}-1" in client.get(f"/compute/{kind}").text, kind
+    assert client.post(f"/compute/instances/{instance}/stop").is_redirect
+
+
 def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
     """An account with one of everything a console URL can name."""
     email = make_account(server, kind)
     bucket = f"{kind}-bucket-{int(time.time() * 1000) % 10**8}"
     with _console(server, email) as (client, token):
         form = {"csrf_token": token}
+        # The instance first: it boots while the rest is made, then its disk is copied.
+        client.headers["x-csrf-token"] = token
+        assert _ssh_key(client, f"{kind}-key")
+        assert _instance(client, f"{kind}-vm")
         assert client.post("/storage/buckets", data={**form, "name": bucket}).status_code == 303
         h = {"x-csrf-token": token, "accept": "application/json"}
         put = client.put(
@@ -647,8 +667,7 @@ def _stocked_account(server: LiveServer, kind: str) -> tuple[_Account, Targets]:
         client.headers["x-csrf-token"] = token
         assert _registry_with_an_image(client, server, f"{kind}-reg-{bucket.rsplit('-', 1)[1]}")
         assert _database(client, f"{kind}-db")
-        assert _ssh_key(client, f"{kind}-key")
-        assert _instance(client, f"{kind}-vm")
+        _copies(server, client, f"{kind}-vm")
     account = _Account(email, _account_id(server, email), bucket, "secret.txt")
     return account, Targets.read(_db(server), account.id)
 

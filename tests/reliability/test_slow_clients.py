@@ -255,9 +255,10 @@ def test_download_outlives_an_overwrite(live: tuple[LiveServer, Key]) -> None:
         (segments,) = db.execute("SELECT segments FROM objects WHERE key = 'mp-read'").fetchone()
     files = [server.data_dir / "blobs" / path for path, *_ in json.loads(segments)]
     path = f"/{BUCKET}/mp-read"
-    request = build(
-        "GET", path, signed_headers(key, "GET", path.encode(), b"", host(server)).items()
-    )
+    # Connection: close, so that the end of the body is the end of the stream: on a kept-alive
+    # connection the read below would last until the server's idle timeout (30 s).
+    headers = signed_headers(key, "GET", path.encode(), b"", host(server))
+    request = build("GET", path, [*headers.items(), ("connection", "close")])
     with socket.create_connection(("127.0.0.1", server.s3_port), timeout=30) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         sock.sendall(request)
@@ -267,6 +268,8 @@ def test_download_outlives_an_overwrite(live: tuple[LiveServer, Key]) -> None:
         wait_for(
             lambda: not any(f.exists() for f in files), 10, "the old version was never collected"
         )
+        # The pause is over: a 64 KiB window drains 32 MiB over loopback at a few MB/s.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * MiB)
         while True:
             chunk = sock.recv(1 << 20)
             if not chunk:

@@ -95,29 +95,38 @@ def router(copies: Copies, pages: Pages) -> APIRouter:
     def backups(request: Request, caller: SignedIn) -> Response:
         return listed(request, caller, CopyKind.BACKUP)
 
-    @web.post("/instances/{instance}/snapshots")
+    # {name}: the instance's, as on every page under /compute/instances.
+    @web.post("/instances/{name}/snapshots")
     def take_snapshot(
-        request: Request, instance: str, caller: SignedIn, name: Text = ""
+        request: Request,
+        name: str,
+        caller: SignedIn,
+        copy_name: Annotated[str, Form(alias="name")] = "",
     ) -> Response:
-        return take(request, caller, CopyKind.SNAPSHOT, instance, name)
+        return take(request, caller, CopyKind.SNAPSHOT, name, copy_name)
 
-    @web.post("/instances/{instance}/backups")
-    def take_backup(request: Request, instance: str, caller: SignedIn, name: Text = "") -> Response:
-        return take(request, caller, CopyKind.BACKUP, instance, name)
+    @web.post("/instances/{name}/backups")
+    def take_backup(
+        request: Request,
+        name: str,
+        caller: SignedIn,
+        copy_name: Annotated[str, Form(alias="name")] = "",
+    ) -> Response:
+        return take(request, caller, CopyKind.BACKUP, name, copy_name)
 
-    @web.post("/instances/{instance}/backup-schedule")
-    def schedule(request: Request, instance: str, caller: SignedIn, keep: Text = "0") -> Response:
+    @web.post("/instances/{name}/backup-schedule")
+    def schedule(request: Request, name: str, caller: SignedIn, keep: Text = "0") -> Response:
         try:
-            kept = copies.schedule(caller, instance, int(keep.strip() or "0")).backup_keep
+            kept = copies.schedule(caller, name, int(keep.strip() or "0")).backup_keep
         except ValueError:
             flash = Flash("error", f"keep: a whole number of daily backups; got {keep!r}.")
-            return pages.redirect(request, instance_url(instance), flash)
+            return pages.redirect(request, instance_url(name), flash)
         except DomainError as exc:
             if status_of(exc) == 404:
                 raise
-            return pages.redirect(request, instance_url(instance), Flash("error", exc.message))
+            return pages.redirect(request, instance_url(name), Flash("error", exc.message))
         text = f"Daily backups on: the newest {kept} are kept." if kept else "Daily backups off."
-        return pages.redirect(request, instance_url(instance), Flash("success", text))
+        return pages.redirect(request, instance_url(name), Flash("success", text))
 
     @web.post("/snapshots/{name}/delete")
     def delete_snapshot(
