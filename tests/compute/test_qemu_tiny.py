@@ -294,3 +294,30 @@ def _alive(pid: int | None) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_a_disk_that_holds_data_but_does_not_mount_is_never_formatted(
+    tiny_image: TinyImage,
+    accelerator: Accelerator,
+    machines: list[Machine],
+    key: Path,
+    tmp_path: Path,
+) -> None:
+    """A customer's disk the guest cannot mount (not a filesystem it knows, or damaged) is
+    left as it is: only a blank disk is formatted."""
+    raw = tmp_path / "data.raw"
+    payload = b"not a filesystem, but somebody's data\n" * 1000
+    raw.write_bytes(payload + bytes(16 * 2**20 - len(payload)))
+    disk = tmp_path / "disk.qcow2"
+    subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(disk)], check=True)
+    spec = _spec("kept-1", tiny_image, accelerator, disk, key)
+    machine = launch(spec, tmp_path / "kept-1")
+    machines.append(machine)
+    ssh_answer(key, spec.ssh_port, "true", BOOT_DEADLINE)
+    log = machine.serial_log.read_text(errors="replace")
+    assert "/dev/vda does not mount; it is left unformatted" in log
+    assert "formatting the blank disk" not in log
+    assert machine.stop(timeout=60) == StopMode.ACPI
+    back = tmp_path / "back.raw"
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(disk), str(back)], check=True)
+    assert back.read_bytes()[: len(payload)] == payload

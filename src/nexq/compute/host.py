@@ -17,7 +17,13 @@ from pathlib import Path
 
 from nexq.compute.instance import Instance
 from nexq.compute.qemu.accel import Accelerator, choose_accelerator
-from nexq.compute.qemu.machine import Machine, MachineError, MachineSpec, create_disk, launch
+from nexq.compute.qemu.machine import (
+    Machine,
+    MachineError,
+    MachineSpec,
+    create_data_disk,
+    launch,
+)
 from nexq.compute.qemu.tiny import TinyImage, TinyImageError, build_tiny_image
 
 DISK = "disk.qcow2"
@@ -106,7 +112,7 @@ class Host:
             if not disk.exists() and instance.source:
                 self._disk_from(instance.source, disk, instance.disk_gib)
             elif not disk.exists():
-                create_disk(folder / f".{DISK}", instance.disk_gib * 1024)
+                create_data_disk(folder / f".{DISK}", instance.disk_gib * 1024)
                 (folder / f".{DISK}").rename(disk)
             spec = MachineSpec(
                 name=instance.id,

@@ -36,9 +36,16 @@ for arg in $(cat /proc/cmdline); do
 done
 ip link set lo up
 udhcpc -i eth0 -s /etc/udhcpc.script -q -n -t 10 -T 1 || echo "nexq-tiny: no DHCP lease"
-# The first disk keeps the instance's data: formatted on first boot, mounted on every boot.
+# The first disk keeps the instance's data (Nexq makes it with an ext4 filesystem). Only a
+# disk that holds no filesystem at all is formatted here: one that fails to mount is left
+# as it is, with its data, and said so on the console.
 if [ -b /dev/vda ]; then
-    mount /dev/vda /data 2>/dev/null || {{ mke2fs -q /dev/vda && mount /dev/vda /data; }}
+    # Blank: its first 64 KiB (where any filesystem's superblock is) are all zeros.
+    if [ "$(dd if=/dev/vda bs=65536 count=1 2>/dev/null | tr -d '\\000' | head -c 1 | wc -c)" = 0 ]; then
+        echo "nexq-tiny: formatting the blank disk"
+        mke2fs -q /dev/vda
+    fi
+    mount /dev/vda /data || echo "nexq-tiny: /dev/vda does not mount; it is left unformatted"
 fi
 keys=/sys/firmware/qemu_fw_cfg/by_name/{FW_CFG_AUTHORIZED_KEYS}/raw
 mkdir -p /root/.ssh /etc/dropbear
