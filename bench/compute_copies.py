@@ -9,10 +9,11 @@ empty, like a real disk. Then, each round:
 - Nexq, instance stopped: the seconds from `POST …/snapshots` to the snapshot `Available`
   (GET polled every 0.05 s), the same for a backup (exported, then kept in Nexq's own
   Object Storage); each is deleted (until 404) before the next.
-- The peer, same disk: `qemu-img convert -c -O qcow2 disk.qcow2 out.qcow2` alone, the
-  export Nexq does; for the backup that plus `cp` of its output, the floor of "export, then
-  store the bytes once more". Nexq also fsyncs its export (and Object Storage its blobs,
-  which it seals): the peer's fsync is timed apart and reported, not added.
+- The peer, same disk: `qemu-img convert -c -O qcow2 -o compression_type=zstd disk.qcow2
+  out.qcow2` alone, the export Nexq does; for the backup that plus `cp` of its output,
+  the floor of "export, then store the bytes once more". Nexq also fsyncs its export (and
+  Object Storage its blobs, which it seals): the peer's fsync is timed apart and reported,
+  not added.
 - The instance started (guest booted, its /data the disk's file system): a snapshot of the
   running guest through Nexq (QMP pause and internal snapshot, export beside the running
   guest), and as its peer `qemu-img convert -U -c` of the running disk; then stopped again.
@@ -54,6 +55,10 @@ MIB = 2**20
 DISK_MIB = 1024  # the nano size's disk
 POLL = 0.05
 DEADLINE = 600.0  # seconds any awaited state may take before the bench gives up
+
+
+# The export Nexq runs (src/nexq/compute/qemu/disk_copies.py): compressed qcow2, zstd.
+ZSTD = ("-c", "-O", "qcow2", "-o", "compression_type=zstd")
 
 
 def wait_for(what: str, check: Callable[[], bool]) -> None:
@@ -207,7 +212,7 @@ def bench(work: Path, rounds: int, mib: int) -> tuple[dict[str, list[float]], di
                 seconds, size = copies.take("backups", f"b{n}")
                 note(nexq_backup=seconds, nexq_backup_bytes=size)
 
-                convert = timed("qemu-img", "convert", "-c", "-O", "qcow2", str(disk), str(out))
+                convert = timed("qemu-img", "convert", *ZSTD, str(disk), str(out))
                 sync = fsync_seconds(out)
                 copy = timed("cp", str(out), str(stored))
                 note(peer_convert=convert, peer_fsync=sync, peer_convert_cp=convert + copy)
@@ -222,7 +227,7 @@ def bench(work: Path, rounds: int, mib: int) -> tuple[dict[str, list[float]], di
                     raise RuntimeError(f"the guest's /data is not the bench's disk: {listed}")
                 seconds, size = copies.take("snapshots", f"r{n}")
                 note(nexq_running=seconds, nexq_running_bytes=size)
-                running = ("-U", "-c", "-O", "qcow2", str(disk), str(out))
+                running = ("-U", *ZSTD, str(disk), str(out))
                 note(peer_running=timed("qemu-img", "convert", *running))
                 out.unlink()
                 instance.become("stop", "Stopped")

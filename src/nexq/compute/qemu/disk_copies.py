@@ -40,14 +40,16 @@ def mark(machine: Machine, disk: Path, tag: str) -> None:
 
 
 def export(disk: Path, tag: str, target: Path) -> int:
-    """Write internal snapshot ``tag`` of ``disk`` to ``target`` as a compressed qcow2 with
-    no backing file (written aside, then renamed); its size in bytes."""
+    """Write internal snapshot ``tag`` of ``disk`` to ``target`` as a qcow2 compressed with
+    zstd, with no backing file (written aside, then renamed); its size in bytes."""
     partial = target.with_name(f".{target.name}.partial")
     target.parent.mkdir(parents=True, exist_ok=True)
     # -U: QEMU holds the disk's lock while it runs; the snapshot read here is immutable.
+    # zstd: about ten times as fast as qcow2's default zlib here (which made the export
+    # CPU-bound at ~47 MiB/s), and smaller.
     qemu_img(
-        "convert", "-U", "-c", "-O", "qcow2", "-l", f"snapshot.name={tag}",
-        str(disk), str(partial),
+        "convert", "-U", "-c", "-O", "qcow2", "-o", "compression_type=zstd",
+        "-l", f"snapshot.name={tag}", str(disk), str(partial),
     )  # fmt: skip
     _fsync(partial)
     partial.rename(target)
