@@ -27,6 +27,9 @@ from nexq.compute.qemu.machine import (
 from nexq.compute.qemu.tiny import TinyImage, TinyImageError, build_tiny_image
 
 DISK = "disk.qcow2"
+# A guest that writes to its serial console without end would fill the host's disk.
+SERIAL_LOG_LIMIT = 4 * 2**20
+SERIAL_LOG_KEEP = 2**20
 
 
 class HostError(Exception):
@@ -141,6 +144,26 @@ class Host:
             except MachineError as exc:
                 raise HostError(str(exc)) from exc
         shutil.rmtree(self.folder(instance_id), ignore_errors=True)
+
+    def trim_serial_log(self, instance_id: str) -> bool:
+        """Keep the serial log under SERIAL_LOG_LIMIT: past it, only its last SERIAL_LOG_KEEP
+        bytes (from a line's start) stay; whether it was trimmed. QEMU appends to the file
+        (append=on), so truncating it under a running machine is safe; a line written
+        between the read and the truncation is lost, which a log this long can spare."""
+        path = self.machine(instance_id).serial_log
+        try:
+            if path.stat().st_size <= SERIAL_LOG_LIMIT:
+                return False
+            with path.open("r+b") as log:
+                log.seek(-SERIAL_LOG_KEEP, 2)
+                kept = log.read()
+                kept = kept[kept.find(b"\n") + 1 :]
+                log.seek(0)
+                log.truncate()
+                log.write(kept)
+        except FileNotFoundError:
+            return False
+        return True
 
     def serial_tail(self, instance_id: str, lines: int) -> list[str]:
         """The last ``lines`` lines of the instance's serial console."""

@@ -111,6 +111,8 @@ class Provisioner:
         elif status == Status.RUNNING and not machine.running():
             log.warning("instance %s: its machine stopped; starting it again", instance.id)
             self._host.launch(instance)
+        elif status == Status.RUNNING:
+            self._host.trim_serial_log(instance.id)
         elif status in (Status.STOPPED, Status.ERROR) and machine.running():
             machine.kill()  # e.g. a machine left over from before a crash of Nexq
 

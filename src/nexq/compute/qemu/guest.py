@@ -41,7 +41,8 @@ udhcpc -i eth0 -s /etc/udhcpc.script -q -n -t 10 -T 1 || echo "nexq-tiny: no DHC
 # as it is, with its data, and said so on the console.
 if [ -b /dev/vda ]; then
     # Blank: its first 64 KiB (where any filesystem's superblock is) are all zeros.
-    if [ "$(dd if=/dev/vda bs=65536 count=1 2>/dev/null | tr -d '\\000' | head -c 1 | wc -c)" = 0 ]; then
+    data=$(dd if=/dev/vda bs=65536 count=1 2>/dev/null | tr -d '\\000' | head -c 1 | wc -c)
+    if [ "$data" = 0 ]; then
         echo "nexq-tiny: formatting the blank disk"
         mke2fs -q /dev/vda
     fi
