@@ -134,7 +134,7 @@ def qemu_command(spec: MachineSpec, machine: Machine) -> list[str]:
     forward = f"hostfwd=tcp:{spec.listen}:{spec.ssh_port}-:22"
     command = [
         QEMU,
-        *("-name", spec.name, "-accel", spec.accelerator.value, "-cpu", spec.accelerator.cpu),
+        *("-name", spec.name, "-accel", spec.accelerator.option, "-cpu", spec.accelerator.cpu),
         *("-machine", "q35", "-smp", str(spec.vcpus), "-m", str(spec.memory_mib)),
         # No default devices (VGA, floppy, a NIC we did not ask for), no host config files.
         *("-nodefaults", "-no-user-config", "-display", "none"),
