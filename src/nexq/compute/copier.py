@@ -202,20 +202,5 @@ class Copier:
 def daily_backup(instance: Instance, now: float) -> DiskCopy:
     """The row of an instance's scheduled backup, kept ``backup_keep`` days at most."""
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d-%H%M%S")
-    return DiskCopy(
-        id=CopyKind.BACKUP.prefix + random_string(12).lower(),
-        account_id=instance.account_id,
-        kind=CopyKind.BACKUP,
-        name=f"{instance.name}-daily-{stamp}",
-        instance_id=instance.id,
-        instance_name=instance.name,
-        image=instance.image,
-        disk_gib=instance.disk_gib,
-        status=CopyStatus.CREATING,
-        reason="",
-        size_bytes=0,
-        scheduled=True,
-        expires_at=now + instance.backup_keep * DAY,
-        created_at=now,
-        updated_at=now,
-    )
+    name = f"{instance.name}-daily-{stamp}"
+    return DiskCopy.new(instance, CopyKind.BACKUP, name, now, now + instance.backup_keep * DAY)

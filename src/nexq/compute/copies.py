@@ -27,7 +27,6 @@ from nexq.compute.sql_disk_copies import SqlDiskCopies
 from nexq.compute.sql_instances import SqlInstances
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
-from nexq.core.ids import random_string
 from nexq.core.quotas import NoQuotas, Quotas
 
 GIB = 1024**3
@@ -64,23 +63,7 @@ class Copies:
                 f"Instance {instance.name!r} is {instance.status}; a {kind} can be taken only "
                 "when it is Running or Stopped."
             )
-        copy = DiskCopy(
-            id=kind.prefix + random_string(12).lower(),
-            account_id=instance.account_id,
-            kind=kind,
-            name=name,
-            instance_id=instance.id,
-            instance_name=instance.name,
-            image=instance.image,
-            disk_gib=instance.disk_gib,
-            status=CopyStatus.CREATING,
-            reason="",
-            size_bytes=0,
-            scheduled=False,
-            expires_at=None,
-            created_at=now,
-            updated_at=now,
-        )
+        copy = DiskCopy.new(instance, kind, name, now)
         self._store.add(copy, self._quotas.limit(instance.account_id, kind.limit))
         return copy
 

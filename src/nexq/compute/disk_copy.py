@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from nexq.compute.instance import Instance
 from nexq.core.errors import Invalid
+from nexq.core.ids import random_string
 
 SNAPSHOTS_LIMIT = "snapshots"
 BACKUPS_LIMIT = "backups"
@@ -62,6 +64,30 @@ class DiskCopy:
     expires_at: float | None  # a scheduled backup is deleted then
     created_at: float
     updated_at: float
+
+    @staticmethod
+    def new(
+        instance: Instance, kind: CopyKind, name: str, now: float, expires_at: float | None = None
+    ) -> DiskCopy:
+        """A copy of ``instance``'s disk to be taken now (Creating); one that expires is a
+        scheduled backup."""
+        return DiskCopy(
+            id=kind.prefix + random_string(12).lower(),
+            account_id=instance.account_id,
+            kind=kind,
+            name=name,
+            instance_id=instance.id,
+            instance_name=instance.name,
+            image=instance.image,
+            disk_gib=instance.disk_gib,
+            status=CopyStatus.CREATING,
+            reason="",
+            size_bytes=0,
+            scheduled=expires_at is not None,
+            expires_at=expires_at,
+            created_at=now,
+            updated_at=now,
+        )
 
 
 def check_copy_name(kind: CopyKind, name: str) -> str:
