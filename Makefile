@@ -11,7 +11,8 @@ TOOLS := rclone s3cmd restic chromium nginx skopeo podman buildah docker-registr
 	systemd-analyze:systemd haproxy patroni \
 	qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils dropbearkey:dropbear-bin ssh-keygen:openssh-client
 
-.PHONY: run check test test-postgresql test-cluster unit lint types imports tools bench compat-doc clean
+.PHONY: run check test test-postgresql test-cluster unit lint types imports tools bytecode bench \
+	compat-doc clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +38,20 @@ types: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
+# Two workers, a file at a time each (a file's tests share its server), handed out in the
+# order tests/conftest.py puts the files in (fewest tests first: the long end-to-end stories
+# start early and the unit suites fill the end), not in xdist's (most tests first).
+XDIST := -n 2 --dist loadfile --no-loadscope-reorder
+
+## bytecode: src compiled once, before the suites start `nexq` (servers, admin commands) a
+##   few thousand times: where PYTHONDONTWRITEBYTECODE is set (as on CI's machine) Python
+##   caches nothing it compiles, and every start compiled its ~380 modules again (0.3 s)
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q src
+
 ## test: the test suite (installs the command-line S3 tools the compatibility tests drive)
-test: $(STAMP) tools
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=25
+test: $(STAMP) tools bytecode
+	$(BIN)/python -m pytest $(XDIST) -q --durations=25
 
 ## test-postgresql: the REST suites, the registry's protocol suites that store things, and
 ##   the command line's end-to-end story, again, each live server keeping its metadata in a
@@ -49,8 +61,8 @@ test: $(STAMP) tools
 ##   suites' here. For Databases, its API suite: what its dcp suites add is PostgreSQL
 ##   clusters and pgBackRest, the same whatever holds the metadata.
 REGISTRY_STATE_SUITES := $(addprefix tests/registry/test_protocol_,$(addsuffix .py,	push manifests management discovery))
-test-postgresql: $(STAMP) tools
-	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=10 \
+test-postgresql: $(STAMP) tools bytecode
+	NEXQ_TEST_DATABASE=postgresql $(BIN)/python -m pytest $(XDIST) -q --durations=10 \
 		tests/api tests/cli/test_story.py $(REGISTRY_STATE_SUITES) tests/databases/test_databases.py
 
 ## test-cluster: the S3-client suites whose outcome depends on where state lives (objects and
@@ -65,8 +77,8 @@ CLUSTER_SUITES := $(addprefix tests/compat/test_,$(addsuffix .py,\
 	objects buckets listing part_reads multipart multipart_retries bulk_delete versioning \
 	object_lock kms access_keys auth quotas metering crash awscli tools)) \
 	tests/registry/test_protocol_push.py tests/registry/test_protocol_manifests.py
-test-cluster: $(STAMP) tools
-	NEXQ_TEST_CLUSTER=1 $(BIN)/python -m pytest -n 2 --dist loadfile -q --durations=10 $(CLUSTER_SUITES)
+test-cluster: $(STAMP) tools bytecode
+	NEXQ_TEST_CLUSTER=1 $(BIN)/python -m pytest $(XDIST) -q --durations=10 $(CLUSTER_SUITES)
 
 ## unit: the unit and contract tests: use cases on in-memory stores, the stores' contracts
 ##   (memory, SQLite, PostgreSQL; blobs on files and RADOS), the kernel; no live server, no browser,

@@ -14,6 +14,7 @@ from tests.ceph import CephCluster
 from tests.cluster.nodes import BalancedServer
 from tests.live import BURST, Key, LiveServer
 from tests.postgres import PostgresServer
+from tests.scheduling import handing_out_order
 
 _names = itertools.count()
 
@@ -24,12 +25,17 @@ WITHOUT_SERVER = ("unit", "contract")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests = Path(__file__).parent
     for item in items:
-        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        folder = _folder(item, tests)
         if folder in WITHOUT_SERVER and "server" in getattr(item, "fixturenames", ()):
             raise pytest.UsageError(
                 f"{item.nodeid} starts a live server: tests/{folder} runs without one "
                 "(make unit); move it under tests/api, tests/compat or tests/console."
             )
+    items[:] = handing_out_order(items, tests)
+
+
+def _folder(item: pytest.Item, tests: Path) -> str:
+    return item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,14 +42,21 @@ class BalancedServer(LiveServer):
                 database_url=self.database_url,
                 env=env,
                 extra=("--workers", "1", *self.extra),
+                migrated=i > 0,  # one `nexq admin migrate` of the shared database is enough
             )
             for i in range(self.count)
         ]
 
     def start(self) -> None:
-        for node in self.nodes:
-            if node.process is None:
-                node.start()
+        """The first stopped node alone (the first start of all migrates the database and
+        makes the operator's account), then the others at once: a node takes seconds to
+        start, and the gate starts a cluster per module."""
+        stopped = [node for node in self.nodes if node.process is None]
+        if stopped:
+            stopped[0].start()
+        if stopped[1:]:
+            with ThreadPoolExecutor(len(stopped) - 1) as starting:
+                list(starting.map(LiveServer.start, stopped[1:]))
         if self.balancer is None:
             self.balancer = Balancer(
                 [(node.s3_port, node.api_port, node.registry_port) for node in self.nodes]
