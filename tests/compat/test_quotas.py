@@ -86,6 +86,8 @@ def test_new_accounts_get_the_free_tier(server: LiveServer) -> None:
         "instances": 1,
         "instance_vcpus": 1,
         "instance_memory_bytes": 512 * 1024**2,
+        "snapshots": 2,
+        "backups": 2,
     }
     page = api.get("/v1/account/limits").json()
     assert page["tier"] == {"id": "free", "name": "Free"}
