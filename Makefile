@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 TOOLS := rclone s3cmd restic chromium nginx skopeo podman buildah docker-registry \
 	busybox:busybox-static htpasswd:apache2-utils dockerd:docker.io pgbackrest mkfs.ext4:e2fsprogs \
 	systemd-analyze:systemd haproxy patroni \
-	qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils dropbearkey:dropbear-bin ssh-keygen:openssh-client
+	qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils dropbearkey:dropbear-bin ssh-keygen:openssh-client \
+	debootstrap xorriso
 
 .PHONY: run check test test-postgresql test-cluster unit lint types imports tools bytecode bench \
 	compat-doc clean
@@ -91,7 +92,7 @@ unit: $(STAMP) tools
 ##   (skopeo, podman, buildah, docker.io, docker-registry, busybox-static, apache2-utils),
 ##   pgBackRest (the databases' backups), Patroni with its Raft (python3-pysyncobj) and
 ##   HAProxy (highly available databases), QEMU, Debian's cloud kernel and dropbear (Compute's
-##   tiny image),
+##   tiny image), debootstrap and xorriso (its Debian image and the NoCloud seed disks),
 ##   PostgreSQL and Ceph (with `import rados` in the venv) from Debian (needs root or sudo)
 tools: $(STAMP)
 	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \

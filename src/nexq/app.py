@@ -165,6 +165,7 @@ class Nexq:
     ssh_keys: SshKeys
     instances: Instances
     compute_provisioner: ComputeProvisioner
+    compute_host: Host
     compute_meter: ComputeMeter
     copies: Copies  # snapshots and backups of instances
     copier: Copier
@@ -294,6 +295,7 @@ def build(settings: Settings) -> Nexq:
         compute_host.serial_tail,
         limits,
         endpoint=settings.compute_endpoint,
+        image_ready=compute_host.image_ready,
     )
     # Instances' backups: a bucket of a system account in Nexq's own Object Storage.
     backup_vault = SystemBucketMaker(COMPUTE_BACKUP_ACCOUNT, "compute-backups")
@@ -359,6 +361,7 @@ def build(settings: Settings) -> Nexq:
         ssh_keys=SshKeys(ssh_key_store, limits),
         instances=instances,
         compute_meter=ComputeMeter(instance_store, copy_store),
+        compute_host=compute_host,
         compute_provisioner=ComputeProvisioner(
             instance_store,
             compute_host,

@@ -60,6 +60,7 @@ class Dcp:
         stdin: str = "",
         env: dict[str, str] | None = None,
         unset: tuple[str, ...] = (),
+        timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
         full_env = {k: v for k, v in {**self.env, **(env or {})}.items() if k not in unset}
         proc = subprocess.run(
@@ -68,7 +69,7 @@ class Dcp:
             input=stdin,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
             check=False,
             # No controlling terminal: a password prompt reads stdin instead of /dev/tty.
             start_new_session=True,
@@ -81,9 +82,9 @@ class Dcp:
             )
         return proc
 
-    def json(self, *args: str, env: dict[str, str] | None = None) -> Any:
+    def json(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
         """``dcp --output json *args``, parsed."""
-        return json.loads(self("--output", "json", *args, env=env).stdout)
+        return json.loads(self("--output", "json", *args, env=env, timeout=timeout).stdout)
 
     def fails(
         self, code: int, *args: str, env: dict[str, str] | None = None, stdin: str = ""

@@ -66,8 +66,10 @@ def security_key_line() -> str:
     return f"sk-ssh-ed25519@openssh.com {base64.b64encode(blob).decode()} ada@yubikey"
 
 
-def ssh(private: Path, port: int, command: str) -> subprocess.CompletedProcess[str]:
-    """Real OpenSSH, as root on 127.0.0.1:``port`` with only this key, in batch mode (no
+def ssh(
+    private: Path, port: int, command: str, user: str = "root"
+) -> subprocess.CompletedProcess[str]:
+    """Real OpenSSH, as ``user`` on 127.0.0.1:``port`` with only this key, in batch mode (no
     prompt) and without remembering the host key."""
     return subprocess.run(
         [
@@ -75,7 +77,7 @@ def ssh(private: Path, port: int, command: str) -> subprocess.CompletedProcess[s
             *("-i", str(private), "-p", str(port), "-o", "IdentitiesOnly=yes"),
             *("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"),
             *("-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"),
-            *("root@127.0.0.1", command),
+            *(f"{user}@127.0.0.1", command),
         ],
         capture_output=True,
         text=True,
@@ -84,12 +86,14 @@ def ssh(private: Path, port: int, command: str) -> subprocess.CompletedProcess[s
     )
 
 
-def ssh_answer(private: Path, port: int, command: str, seconds: float = 90) -> str:
+def ssh_answer(
+    private: Path, port: int, command: str, seconds: float = 90, user: str = "root"
+) -> str:
     """What ``command`` prints, once the guest's SSH server lets the key in. Until it
     listens, QEMU's user network accepts the connection and drops it."""
     deadline = time.monotonic() + seconds
     while True:
-        done = ssh(private, port, command)
+        done = ssh(private, port, command, user)
         if done.returncode == 0:
             return done.stdout
         assert time.monotonic() < deadline, f"no ssh within {seconds} s: {done.stderr}"

@@ -8,6 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
+from nexq.compute.instance import IMAGES
 from tests.compute.keys import KeyPair
 from tests.console.conftest import Tab, make_account
 from tests.live import LiveServer
@@ -29,6 +30,10 @@ def test_instances_in_a_browser(tab: Tab, server: LiveServer, pairs: list[KeyPai
     page.get_by_role("button", name="Add Key").click()
     page = tab.open("/compute/instances/new")
     expect(page.get_by_label("SSH key")).to_contain_text("laptop (default)")
+    # An image the operator has not built yet is shown, but cannot be chosen.
+    debian = page.get_by_label("Image").locator("option[value=debian-12]")
+    expect(debian).to_have_text(f"{IMAGES['debian-12'].title} (not built on this host yet)")
+    expect(debian).to_be_disabled()
 
     page.get_by_label("Name").fill("Web_1")
     page.get_by_label("Size").select_option("nano")

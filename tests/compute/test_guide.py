@@ -49,7 +49,8 @@ SHOWN = (
     ("-- uname -n", "web-1\n"),
     ("-- cat /data/greeting.txt", "from my laptop\n"),
     ("instances console web-1 -n 200", "nexq-tiny: ssh ready\n"),
-    ("dcp compute instances images", "tiny  root  Tiny (a Linux kernel, busybox and dropbear"),
+    ("dcp compute instances images", "tiny       root    yes    Tiny (a Linux kernel, busybox"),
+    ("dcp compute instances images", "debian-12  debian  no     Debian 12 (bookworm)"),
     (
         "snapshots create web-1 --name before-upgrade",
         "status:   Available\ninstance: web-1\nimage:    tiny\ndisk:     1 GiB\n",
@@ -217,8 +218,8 @@ def test_the_launch_troubleshooting_quotes_what_nexq_and_ssh_say(
         timeout=30,
     ) as api:
 
-        def launch(name: str, size: str = "nano") -> httpx.Response:
-            answer = api.post("/instances", json={"name": name, "size": size})
+        def launch(name: str, size: str = "nano", image: str = "tiny") -> httpx.Response:
+            answer = api.post("/instances", json={"name": name, "size": size, "image": image})
             if answer.status_code >= 400:
                 said.append(f"{answer.json()['detail']} ({answer.status_code})")
             return answer
@@ -229,6 +230,7 @@ def test_the_launch_troubleshooting_quotes_what_nexq_and_ssh_say(
         ).is_success
         launch("Web_1")
         launch("web-1", "huge")
+        launch("web-1", image="debian-12")  # not built on this server's host
         assert launch("web-1").status_code == 201
         launch("web-1")  # the name again
         launch("web-2")  # the Free tier's one instance

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from nexq.compute.host import Host
+from nexq.compute.instance import IMAGES
 from tests.api.conftest import api
 from tests.cli.conftest import Dcp
 from tests.compute.conftest import customer
@@ -68,7 +69,20 @@ def test_rest_refusals_and_isolation(server: LiveServer, client: httpx.Client) -
         assert other.get("/v1/compute/instances/a").status_code == 404
         assert other.post("/v1/compute/instances/a/stop").status_code == 404
     images = client.get("/v1/compute/images").json()
-    assert [i["id"] for i in images] == ["tiny"] and images[0]["user"] == "root"
+    assert images == [
+        {"id": "tiny", "title": IMAGES["tiny"].title, "user": "root", "ready": True},
+        {"id": "debian-12", "title": IMAGES["debian-12"].title, "user": "debian", "ready": False},
+    ]
+    # Not built on this host: refused at launch, saying how the operator builds it.
+    debian = client.post(
+        "/v1/compute/instances", json={"name": "deb", "size": "nano", "image": "debian-12"}
+    )
+    assert debian.status_code == 409
+    assert debian.json()["detail"] == (
+        "image: debian-12 is not built on this host yet; an operator builds it with "
+        "`nexq admin images build debian-12`."
+    )
+    assert client.get("/v1/compute/instances/deb").status_code == 404
 
 
 def test_instances_outlive_a_killed_nexq_and_are_found_again(

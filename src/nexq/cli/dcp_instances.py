@@ -31,8 +31,9 @@ instances_app = typer.Typer(help="Your virtual machines.", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The instance's name.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
-# An instance is Running within seconds and its SSH up a few seconds later under TCG.
-WAIT_SECONDS = 180.0
+# Under TCG (no KVM), a tiny instance's SSH is up within seconds, a Debian one's within a
+# minute or two on a busy host.
+WAIT_SECONDS = 300.0
 POLL_SECONDS = 0.5
 Wait = Annotated[
     bool,
@@ -96,7 +97,10 @@ def images(ctx: typer.Context) -> None:
     if st.json:
         emit_json(found)
         return
-    emit_table(["ID", "USER", "TITLE"], [(i["id"], i["user"], i["title"]) for i in found])
+    emit_table(
+        ["ID", "USER", "READY", "TITLE"],
+        [(i["id"], i["user"], "yes" if i["ready"] else "no", i["title"]) for i in found],
+    )
 
 
 @instances_app.command("launch")

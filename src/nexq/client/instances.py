@@ -22,6 +22,7 @@ class InstanceImage(TypedDict):
     id: str
     title: str
     user: str
+    ready: bool  # false until the operator builds it on the host
 
 
 class SshKeyRef(TypedDict):

@@ -52,10 +52,14 @@ class ImageOut(BaseModel):
     id: str
     title: str
     user: str = Field(description="The user to log in as over SSH.")
+    ready: bool = Field(
+        description="Whether an instance of it can launch now: false until the operator "
+        "builds it on the host (`nexq admin images build ID`)."
+    )
 
     @staticmethod
-    def of(image: Image) -> "ImageOut":
-        return ImageOut(id=image.id, title=image.title, user=image.user)
+    def of(image: Image, ready: bool) -> "ImageOut":
+        return ImageOut(id=image.id, title=image.title, user=image.user, ready=ready)
 
 
 class SshKeyRef(BaseModel):
@@ -137,7 +141,7 @@ def router(instances: Instances, auth: Authorizer) -> APIRouter:
 
     @api.get("/images", summary="The images an instance can boot")
     def images(caller: Read) -> list[ImageOut]:
-        return [ImageOut.of(i) for i in IMAGES.values()]
+        return [ImageOut.of(i, instances.image_ready(i.id)) for i in IMAGES.values()]
 
     @api.get("/instances", summary="The account's instances")
     def list_instances(caller: Read) -> list[InstanceOut]:

@@ -75,7 +75,10 @@ def router(instances: Instances, ssh_keys: SshKeys, copies: Copies, pages: Pages
             status,
             keys=keys,
             sizes=list(instances.sizes.sizes.values()),
-            images=list(IMAGES.values()),
+            images=[
+                {"id": i.id, "title": i.title, "ready": instances.image_ready(i.id)}
+                for i in IMAGES.values()
+            ],
             form=form,
             source=source,
             error=error,

@@ -37,3 +37,7 @@ class CopyExists(Conflict):
 
 class CopyBusy(Conflict):
     """The snapshot or backup is not Available (still being made, reverted to, deleted)."""
+
+
+class ImageNotReady(Conflict):
+    """The image exists but is not built on this host yet (the operator builds it)."""

@@ -1,13 +1,17 @@
 """This host's side of Compute: each instance's folder, disk and QEMU machine.
 
 ``<compute dir>/instances/<id>/`` holds the instance's disk (``disk.qcow2``), its QEMU's
-pidfile, QMP socket and serial log (see :mod:`nexq.compute.qemu.machine`). Images are built
-once under ``<compute dir>/images/``. Everything here can be repeated after a crash.
+pidfile, QMP socket and serial log (see :mod:`nexq.compute.qemu.machine`); for a Debian
+instance also its NoCloud seed and the kernel it boots. Images are built once under
+``<compute dir>/images/``: the tiny one at the first launch (seconds), the Debian one by the
+operator (``nexq admin images build debian-12``: minutes, as root). Everything here can be
+repeated after a crash.
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import socket
 from collections import deque
@@ -15,18 +19,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nexq.compute.instance import Instance
+from nexq.compute.instance import DEBIAN_12, Instance
+from nexq.compute.qemu import debian
 from nexq.compute.qemu.accel import Accelerator, choose_accelerator
+from nexq.compute.qemu.debian import DebianImage, DebianImageError, built_debian_image
+from nexq.compute.qemu.debian_guest import KERNEL_COMMAND_LINE
 from nexq.compute.qemu.machine import (
+    Boot,
     Machine,
     MachineError,
     MachineSpec,
     create_data_disk,
     launch,
 )
+from nexq.compute.qemu.seed import SeedError, write_seed
 from nexq.compute.qemu.tiny import TinyImage, TinyImageError, build_tiny_image
 
 DISK = "disk.qcow2"
+SEED = "seed.iso"
+# A Debian instance boots the kernel of the image its disk was made from, kept in its folder:
+# the guest's modules are that kernel's, whatever image is built later.
+KERNEL, INITRD = "vmlinuz", "initrd.img"
 # A guest that writes to its serial console without end would fill the host's disk.
 SERIAL_LOG_LIMIT = 4 * 2**20
 SERIAL_LOG_KEEP = 2**20
@@ -92,11 +105,42 @@ class Host:
         folder = self.root / "instances"
         return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
     def image(self) -> TinyImage:
         try:
-            return build_tiny_image(self.root / "images")
+            return build_tiny_image(self.images)
         except (TinyImageError, OSError) as exc:
             raise HostError(f"the tiny image could not be built: {exc}") from exc
+
+    def debian_image(self) -> DebianImage:
+        """The Debian image, if the operator built it; else HostError saying how to."""
+        built = built_debian_image(self.images)
+        if built is None:
+            raise HostError(
+                f"the {DEBIAN_12} image is not built on this host; an operator builds it with "
+                f"`nexq admin images build {DEBIAN_12}`"
+            )
+        return built
+
+    def image_ready(self, image_id: str) -> bool:
+        """Whether an instance of the image can launch here now (the tiny image is made at
+        its first launch, so it always can)."""
+        return image_id != DEBIAN_12 or built_debian_image(self.images) is not None
+
+    def build_image(self, image_id: str, mirror: str = debian.DEFAULT_MIRROR) -> Path:
+        """Build the image (if this recipe was not built yet); the folder it is in."""
+        try:
+            if image_id == DEBIAN_12:
+                cache = self.images / ".debian-packages"  # the next recipe's build reuses them
+                return debian.build_debian_image(
+                    self.images, mirror=mirror, package_cache=cache
+                ).disk.parent
+            return build_tiny_image(self.images).kernel.parent
+        except (TinyImageError, DebianImageError, OSError) as exc:
+            raise HostError(f"the {image_id} image could not be built: {exc}") from exc
 
     def accelerator(self, kernel: Path) -> Accelerator:
         """KVM where this host runs it, else TCG: probed once per process."""
@@ -110,13 +154,11 @@ class Host:
         folder = self.folder(instance.id)
         folder.mkdir(parents=True, exist_ok=True)
         disk = folder / DISK
-        image = self.image()
         try:
-            if not disk.exists() and instance.source:
-                self._disk_from(instance.source, disk, instance.disk_gib)
-            elif not disk.exists():
-                create_data_disk(folder / f".{DISK}", instance.disk_gib * 1024)
-                (folder / f".{DISK}").rename(disk)
+            if instance.image == DEBIAN_12:
+                boot, seed = self._debian(instance, folder), folder / SEED
+            else:
+                boot, seed = self._tiny(instance, folder), None
             spec = MachineSpec(
                 name=instance.id,
                 vcpus=instance.vcpus,
@@ -124,13 +166,47 @@ class Host:
                 disk=disk,
                 ssh_port=instance.ssh_port,
                 authorized_keys=instance.public_key.strip() + "\n",
-                accelerator=self.accelerator(image.kernel),
-                boot=image.boot(instance.name),
+                accelerator=self.accelerator(boot.kernel),
+                boot=boot,
                 listen=self.listen,
+                seed=seed,
             )
             launch(spec, folder)
-        except (MachineError, TinyImageError) as exc:
+        except (MachineError, TinyImageError, DebianImageError, SeedError) as exc:
             raise HostError(str(exc)) from exc
+
+    def _tiny(self, instance: Instance, folder: Path) -> Boot:
+        """The tiny image boots from the image's kernel and initramfs; the disk holds data."""
+        image = self.image()
+        disk = folder / DISK
+        if not disk.exists() and instance.source:
+            self._disk_from(instance.source, disk, instance.disk_gib)
+        elif not disk.exists():
+            create_data_disk(folder / f".{DISK}", instance.disk_gib * 1024)
+            (folder / f".{DISK}").rename(disk)
+        return image.boot(instance.name)
+
+    def _debian(self, instance: Instance, folder: Path) -> Boot:
+        """A Debian instance's disk is its root: an overlay of the base, or a copy's disk.
+        Its seed is written at each boot (the same instance-id, so cloud-init's first-boot
+        work is done once; the key as the instance names it)."""
+        disk = folder / DISK
+        if not (folder / KERNEL).exists() or not disk.exists():
+            image = self.debian_image()
+            for kept, name in ((image.kernel, KERNEL), (image.initrd, INITRD)):
+                _link(kept, folder / name)
+            if not disk.exists() and instance.source:
+                self._disk_from(instance.source, disk, instance.disk_gib)
+            elif not disk.exists():
+                image.instance_disk(folder / f".{DISK}", instance.disk_gib * 1024)
+                (folder / f".{DISK}").rename(disk)
+        write_seed(
+            folder / SEED,
+            instance_id=instance.id,
+            hostname=instance.name,
+            authorized_keys=instance.public_key,
+        )
+        return Boot(folder / KERNEL, folder / INITRD, KERNEL_COMMAND_LINE)
 
     def running(self, instance_id: str) -> bool:
         return self.machine(instance_id).running()
@@ -173,6 +249,17 @@ class Host:
         with path.open("rb") as log:
             last = deque(log, maxlen=lines)
         return [line.decode("utf-8", "replace").rstrip("\r\n") for line in last]
+
+
+def _link(kept: Path, path: Path) -> None:
+    """`path` as a hard link to `kept` (no room taken), a copy across file systems."""
+    scratch = path.with_name(f".{path.name}")
+    scratch.unlink(missing_ok=True)
+    try:
+        os.link(kept, scratch)
+    except OSError:
+        shutil.copyfile(kept, scratch)
+    scratch.replace(path)
 
 
 def port_free(host: str, port: int) -> bool:

@@ -48,8 +48,13 @@ class Image:
     user: str
 
 
+TINY = "tiny"
+DEBIAN_12 = "debian-12"
 IMAGES = {
-    "tiny": Image("tiny", "Tiny (a Linux kernel, busybox and dropbear; boots in seconds)", "root"),
+    TINY: Image(TINY, "Tiny (a Linux kernel, busybox and dropbear; boots in seconds)", "root"),
+    DEBIAN_12: Image(
+        DEBIAN_12, "Debian 12 (bookworm): a cloud image with cloud-init and apt", "debian"
+    ),
 }
 
 

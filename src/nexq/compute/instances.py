@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from nexq.compute.errors import InstanceExists, NoSuchInstance, WrongState
+from nexq.compute.errors import ImageNotReady, InstanceExists, NoSuchInstance, WrongState
 from nexq.compute.instance import (
     DELETE_FROM,
     ID_PREFIX,
@@ -52,6 +52,7 @@ class Instances:
         quotas: Quotas | None = None,
         clock: Callable[[], float] = time.time,
         endpoint: str = "localhost",
+        image_ready: Callable[[str], bool] = lambda image_id: True,
     ) -> None:
         self.endpoint = endpoint  # the host users ssh to
         self._store = store
@@ -60,6 +61,7 @@ class Instances:
         self._serial_tail = serial_tail
         self._quotas: Quotas = quotas or NoQuotas()
         self._clock = clock
+        self.image_ready = image_ready
 
     def launch(
         self,
@@ -75,6 +77,11 @@ class Instances:
         account_id = caller.account.id
         check_instance_name(name)
         chosen_image = image_of(image)
+        if not self.image_ready(chosen_image.id):
+            raise ImageNotReady(
+                f"image: {chosen_image.id} is not built on this host yet; an operator builds "
+                f"it with `nexq admin images build {chosen_image.id}`."
+            )
         chosen = self.sizes.get(size)
         key = self._key(account_id, ssh_key)
         if self._store.named(account_id, name) is not None:  # said before any limit

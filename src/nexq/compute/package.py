@@ -1,5 +1,6 @@
 """Compute, as the platform sees it before anything is built."""
 
+from nexq.compute.admin import Installation, commands
 from nexq.compute.schema import SCHEMA
 from nexq.core.identity import Scope
 from nexq.platform import Package
@@ -15,4 +16,4 @@ SCOPES = (
         "delete instances; take, revert to and delete snapshots and backups.",
     ),
 )
-PACKAGE: Package[object] = Package("compute", SCHEMA, SCOPES)
+PACKAGE: Package[Installation] = Package("compute", SCHEMA, SCOPES, commands)
