@@ -1,8 +1,9 @@
 """The Debian 12 image end to end, as an operator and a customer meet it: the operator builds
 it (`nexq admin images build debian-12`: debootstrap from Debian's mirror, a few minutes);
 the customer launches it with the real dcp, gets in with OpenSSH as `debian` with sudo, and
-its disk's data survives a stop and start, a revert to a snapshot, and a backup restored into
-a new instance. Four boots under TCG: the slowest file of Compute's suites.
+its disk's data survives a stop and start, a revert to a snapshot (taken running, its
+filesystems frozen by the guest agent), and a backup restored into a new instance. Four
+boots under TCG: the slowest file of Compute's suites.
 """
 
 from __future__ import annotations
@@ -97,6 +98,10 @@ def test_build_launch_ssh_snapshot_backup_restore(
     snapshot = user.json("compute", "snapshots", "create", "deb-1", "--name", "before", "--wait",
                          timeout=BOOT_SECONDS)  # fmt: skip
     assert (snapshot["status"], snapshot["image"]) == ("Available", DEBIAN_12)
+    # Taken running: the guest's agent froze its filesystems around the mark, then thawed
+    # them (the write below would hang on a frozen root).
+    agent_log = _as_debian(owner, port, "sudo -n journalctl --no-pager -o cat -t qemu-ga")
+    assert "guest-fsfreeze called" in agent_log, agent_log
     _as_debian(owner, port, "echo two > ~/note && sync")
 
     # A stop is an ACPI shutdown the guest hears; a start boots the same disk, and the same

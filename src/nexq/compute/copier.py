@@ -98,7 +98,11 @@ class Copier:
             if not disk.exists():
                 raise HostError(f"instance {instance.name} has no disk yet")
             if copy.id not in disk_copies.tags(disk):
-                disk_copies.mark(machine, disk, copy.id)
+                quiesced = disk_copies.mark(machine, disk, copy.id)
+                log.info(
+                    "%s %s of %s marked %s", copy.kind, copy.id, instance.id,
+                    "with the guest's filesystems frozen" if quiesced else "crash consistent",
+                )  # fmt: skip
         try:
             size = self._keep(copy, disk)
         finally:

@@ -170,6 +170,7 @@ class Host:
                 boot=boot,
                 listen=self.listen,
                 seed=seed,
+                guest_agent=instance.image == DEBIAN_12,  # its image runs qemu-ga
             )
             launch(spec, folder)
         except (MachineError, TinyImageError, DebianImageError, SeedError) as exc:

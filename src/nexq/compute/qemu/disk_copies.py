@@ -3,7 +3,9 @@
 A copy is taken in two steps. First a qcow2 internal snapshot marks the moment: with the
 machine running, QEMU does it over QMP with the guest paused for the few milliseconds it
 takes, so every write the guest completed before is in it and none after (the disk is
-consistent as after a power cut, which journaling filesystems recover from). Then
+consistent as after a power cut, which journaling filesystems recover from; where the guest
+runs QEMU's agent, its filesystems are frozen around the mark, so they are consistent as
+after a clean unmount: guest_agent.py). Then
 ``qemu-img`` exports that snapshot to a compressed qcow2 file of its own while the guest runs
 on: an internal snapshot's clusters never change once taken (the running disk copies a
 cluster before writing to it), so reading them beside QEMU is safe. Last, the mark is
@@ -17,16 +19,18 @@ import os
 import shutil
 from pathlib import Path
 
+from nexq.compute.qemu.guest_agent import frozen
 from nexq.compute.qemu.machine import Machine, qemu_img
 from nexq.compute.qemu.qmp import QmpClient
 
 DEVICE = "disk0"  # the drive's id in machine.qemu_command
 
 
-def mark(machine: Machine, disk: Path, tag: str) -> None:
-    """Take internal snapshot ``tag`` of ``disk`` now (the guest paused meanwhile)."""
+def mark(machine: Machine, disk: Path, tag: str) -> bool:
+    """Take internal snapshot ``tag`` of ``disk`` now (the guest paused meanwhile, and its
+    filesystems frozen if its guest agent answers); whether they were frozen."""
     if machine.running():
-        with QmpClient(machine.qmp_socket) as qmp:
+        with frozen(machine.guest_agent_socket) as quiesced, QmpClient(machine.qmp_socket) as qmp:
             was_running = qmp.execute("query-status")["status"] == "running"
             if was_running:
                 qmp.execute("stop")
@@ -35,8 +39,9 @@ def mark(machine: Machine, disk: Path, tag: str) -> None:
             finally:
                 if was_running:
                     qmp.execute("cont")
-    else:
-        qemu_img("snapshot", "-c", tag, str(disk))
+        return quiesced
+    qemu_img("snapshot", "-c", tag, str(disk))
+    return True  # a stopped machine's disk is at rest
 
 
 def export(disk: Path, tag: str, target: Path) -> int:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from nexq.compute.qemu.accel import QEMU, Accelerator
 from nexq.compute.qemu.guest import FW_CFG_AUTHORIZED_KEYS
+from nexq.compute.qemu.guest_agent import PORT_NAME as GUEST_AGENT_PORT
+from nexq.compute.qemu.guest_agent import SOCKET as GUEST_AGENT_SOCKET
 from nexq.compute.qemu.qmp import QmpClient, QmpError
 
 QEMU_IMG = "qemu-img"
@@ -65,6 +67,7 @@ class MachineSpec:
     boot: Boot | None = None
     listen: str = "127.0.0.1"  # the host address the SSH port is forwarded from
     seed: Path | None = None  # a cloud image's NoCloud seed disk (seed.py), attached read-only
+    guest_agent: bool = False  # a virtio-serial port for qemu-ga (guest_agent.py)
 
 
 def create_overlay(base: Path, overlay: Path) -> None:
@@ -110,6 +113,7 @@ def launch(spec: MachineSpec, folder: Path) -> Machine:
         raise MachineError(f"{spec.name} already runs as process {machine.pid}")
     machine.authorized_keys.write_text(spec.authorized_keys)
     machine.qmp_socket.unlink(missing_ok=True)
+    machine.guest_agent_socket.unlink(missing_ok=True)
     errors = folder / "qemu.err"
     with errors.open("wb") as stderr:
         try:
@@ -157,6 +161,10 @@ def qemu_command(spec: MachineSpec, machine: Machine) -> list[str]:
         # After disk0, so the instance's disk stays the guest's first (/dev/vda).
         command += ["-drive", f"file={spec.seed},if=none,id=seed0,format=raw,readonly=on"]
         command += ["-device", "virtio-blk-pci,drive=seed0"]
+    if spec.guest_agent:
+        command += ["-chardev", f"socket,id=qga0,path={GUEST_AGENT_SOCKET},server=on,wait=off"]
+        command += ["-device", "virtio-serial-pci,id=serial-ports"]
+        command += ["-device", f"virtserialport,chardev=qga0,name={GUEST_AGENT_PORT}"]
     if spec.boot is not None:
         command += ["-kernel", str(spec.boot.kernel), "-initrd", str(spec.boot.initrd)]
         command += ["-append", spec.boot.cmdline]
@@ -172,6 +180,7 @@ class Machine:
         self.qmp_socket = folder / QMP_SOCKET
         self.serial_log = folder / "serial.log"
         self.authorized_keys = folder / "authorized_keys"
+        self.guest_agent_socket = folder / GUEST_AGENT_SOCKET
 
     @property
     def pid(self) -> int | None:

@@ -27,7 +27,7 @@ class QmpClient:
         self._socket.settimeout(timeout)
         self._stream = self._socket.makefile("rwb")
         try:
-            _connect(self._socket, path)
+            connect_unix(self._socket, path)
             greeting = self._read()
             if "QMP" not in greeting:
                 raise QmpError(f"{path} is not a QMP socket: {greeting}")
@@ -81,7 +81,7 @@ class QmpClient:
         return message
 
 
-def _connect(sock: socket.socket, path: Path) -> None:
+def connect_unix(sock: socket.socket, path: Path) -> None:
     """Connect to the unix socket ``path``, however deep its folder: through the folder's
     descriptor (/proc/self/fd/N/name), as a socket's path holds at most 107 bytes."""
     if len(os.fsencode(path)) < 100:
