@@ -83,7 +83,10 @@ class InstanceOut(BaseModel):
         description="Pending, Provisioning, Running, Stopping, Stopped, Starting, Rebooting, "
         "Deleting or Error."
     )
-    reason: str = Field(description="Why it is Pending or in Error; otherwise empty.")
+    reason: str = Field(
+        description="Why it is Pending or in Error, or what its launch waits for (its disk "
+        "fetched from a backup); otherwise empty."
+    )
     ssh_key: SshKeyRef = Field(description="The key chosen at launch.")
     ssh: SshOut | None = Field(description="How to connect; null until it is placed.")
     created_at: str

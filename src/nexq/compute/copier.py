@@ -25,14 +25,13 @@ from nexq.compute.disk_copy import (
     backup_due,
     expired,
 )
-from nexq.compute.host import Host, HostError
+from nexq.compute.host import FETCHED, DiskNotReady, Host, HostError
 from nexq.compute.instance import Instance, Status
 from nexq.compute.port import BackupVault
 from nexq.compute.qemu import disk_copies
 from nexq.compute.qemu.machine import MachineError
 from nexq.compute.sql_disk_copies import SqlDiskCopies
 from nexq.compute.sql_instances import SqlInstances
-from nexq.core.ids import random_string
 
 log = logging.getLogger("nexq.compute")
 # The states in which an instance has a disk to copy.
@@ -63,7 +62,12 @@ class Copier:
         host.take_disks_from(self.make_disk)
 
     def run_once(self) -> None:
-        """One pass: the schedules, then every copy with work to do (the copier's job)."""
+        """One pass: the schedules, then every copy with work to do, then the disks new
+        instances take from backups (the copier's job)."""
+        # What a killed pass left half-written: no pass runs beside this one (the job is the
+        # installation's only copier), so nothing in the scratch folder is in use.
+        for leftover in self._host.scratch().iterdir():
+            leftover.unlink()
         self._schedule()
         for copy in self._copies.live():
             try:
@@ -79,6 +83,11 @@ class Copier:
                 reason = str(exc)[:500] or type(exc).__name__
                 log.warning("%s %s: %s", copy.kind, copy.id, reason)
                 self._failed(copy, reason)
+        for instance in self._instances.live():
+            try:
+                self._fetch(instance)
+            except Exception as exc:  # the launch says why, once the backup is missing
+                log.warning("instance %s: its disk could not be fetched: %s", instance.id, exc)
 
     # taking ---------------------------------------------------------------------------------
 
@@ -145,19 +154,45 @@ class Copier:
         log.info("instance %s reverted to snapshot %s", instance.id, copy.id)
 
     def make_disk(self, source: str, disk: Path, disk_gib: int) -> None:
-        """A new instance's disk from snapshot or backup ``source`` (the host's launch)."""
+        """A new instance's disk from snapshot or backup ``source`` (the host's launch): a
+        snapshot is copied at once; a backup is the file this job fetched (_fetch), or
+        DiskNotReady until it has."""
         copy = self._copies.get(source)
         if copy is None or copy.status not in (CopyStatus.AVAILABLE, CopyStatus.REVERTING):
             raise HostError(f"the disk's source {source} was deleted or is not available")
         if copy.kind is CopyKind.SNAPSHOT:
             disk_copies.put_back(self._host.snapshot_file(copy.id), disk, disk_gib)
             return
-        file = self._host.scratch() / f"{copy.id}-{random_string(6).lower()}.qcow2"
+        fetched = disk.with_name(FETCHED)
+        if not fetched.exists():
+            raise DiskNotReady(f"Fetching its disk from backup {copy.name}.")
+        disk_copies.adopt(fetched, disk, disk_gib)
+
+    def _fetch(self, instance: Instance) -> None:
+        """Download the backup a new instance's disk is made from, beside its disk-to-be."""
+        if not instance.source or instance.status not in (
+            Status.PROVISIONING,
+            Status.PENDING,
+            Status.STARTING,
+        ):
+            return
+        copy = self._copies.get(instance.source)
+        if copy is None or copy.kind is not CopyKind.BACKUP or copy.status != CopyStatus.AVAILABLE:
+            return
+        disk, fetched = self._host.disk(instance.id), self._host.fetched(instance.id)
+        if disk.exists() or fetched.exists():
+            return
+        partial = self._host.scratch() / f"{instance.id}.qcow2"
         try:
-            self._vault().get_file(backup_key(copy), file)
-            disk_copies.put_back(file, disk, disk_gib)
+            self._vault().get_file(backup_key(copy), partial)
+            with self._host.exclusive():  # the provisioner removes folders under this lock
+                now = self._instances.get(instance.id)
+                if now is not None and now.status != Status.DELETING:
+                    fetched.parent.mkdir(parents=True, exist_ok=True)
+                    partial.rename(fetched)
+                    log.info("instance %s: backup %s fetched", instance.id, copy.id)
         finally:
-            file.unlink(missing_ok=True)
+            partial.unlink(missing_ok=True)
 
     def _failed(self, copy: DiskCopy, reason: str) -> None:
         if copy.status == CopyStatus.REVERTING:

@@ -36,6 +36,9 @@ from nexq.compute.qemu.seed import SeedError, write_seed
 from nexq.compute.qemu.tiny import TinyImage, TinyImageError, build_tiny_image
 
 DISK = "disk.qcow2"
+# A backup's disk, fetched from Object Storage by the copier before the instance's first
+# launch: the provisioner's pass, which every instance's changes wait on, never downloads.
+FETCHED = "fetched.qcow2"
 SEED = "seed.iso"
 # A Debian instance boots the kernel of the image its disk was made from, kept in its folder:
 # the guest's modules are that kernel's, whatever image is built later.
@@ -47,6 +50,10 @@ SERIAL_LOG_KEEP = 2**20
 
 class HostError(Exception):
     """The host could not do what an instance needs; the message says what failed."""
+
+
+class DiskNotReady(HostError):
+    """The instance's disk is still being fetched; a later pass launches it."""
 
 
 # Makes the disk at a path from a snapshot or backup (its id), at least so many GiB.
@@ -82,6 +89,10 @@ class Host:
 
     def disk(self, instance_id: str) -> Path:
         return self.folder(instance_id) / DISK
+
+    def fetched(self, instance_id: str) -> Path:
+        """Where a backup's disk waits for the instance's first launch."""
+        return self.folder(instance_id) / FETCHED
 
     def snapshot_file(self, copy_id: str) -> Path:
         """Where a snapshot is kept: beside, not inside, instances (it outlives them)."""

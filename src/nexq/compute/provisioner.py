@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 
-from nexq.compute.host import Host, HostError, port_free
+from nexq.compute.host import DiskNotReady, Host, HostError, port_free
 from nexq.compute.instance import DELETE_FROM, Instance, Status
 from nexq.compute.sql_instances import SqlInstances
 from nexq.core.port_ranges import parse_ports
@@ -92,9 +92,17 @@ class Provisioner:
                 self._store.set_status(instance.id, Status.RUNNING, "", (status,))
                 return
             placed = self._place(instance)
-            if placed is not None:
+            if placed is None:
+                return
+            try:
                 self._host.launch(placed)
-                self._store.set_status(instance.id, Status.RUNNING, "", (placed.status,))
+            except DiskNotReady as waiting:  # the copier is fetching its backup
+                if instance.reason != str(waiting) or instance.status != placed.status:
+                    self._store.set_status(
+                        instance.id, placed.status, str(waiting), (placed.status,)
+                    )
+                return
+            self._store.set_status(instance.id, Status.RUNNING, "", (placed.status,))
         elif status == Status.STOPPING:
             self._stop(instance)
         elif status == Status.REBOOTING:

@@ -83,9 +83,14 @@ def put_back(copy: Path, disk: Path, disk_gib: int) -> None:
     """Make ``disk`` a copy of ``copy`` (a stopped machine's), at least ``disk_gib`` GiB."""
     partial = disk.with_name(f".{disk.name}.partial")
     shutil.copyfile(copy, partial)  # compressed clusters read fine; new writes go beside
-    grow(partial, disk_gib)
-    _fsync(partial)
-    partial.rename(disk)
+    adopt(partial, disk, disk_gib)
+
+
+def adopt(copy: Path, disk: Path, disk_gib: int) -> None:
+    """Make the file ``copy`` (no one else's) the disk ``disk``, at least ``disk_gib`` GiB."""
+    grow(copy, disk_gib)
+    _fsync(copy)
+    copy.rename(disk)
 
 
 def grow(disk: Path, disk_gib: int) -> None:
