@@ -17,7 +17,7 @@ from tests.api.conftest import api
 from tests.cli.conftest import Dcp
 from tests.compute.conftest import customer
 from tests.compute.keys import KeyPair, ssh, ssh_answer
-from tests.live import LiveServer
+from tests.live import LiveServer, nexq, nexq_json
 
 BOOT_SECONDS = 90  # TCG on a busy 2-core host; about 6 s when it is quiet
 
@@ -83,6 +83,12 @@ def test_rest_refusals_and_isolation(server: LiveServer, client: httpx.Client) -
         "`nexq admin images build debian-12`."
     )
     assert client.get("/v1/compute/instances/deb").status_code == 404
+    # The operator's side: which images are ready, and a wrong id said as such.
+    listed = nexq_json("admin", "images", "list", data_dir=server.data_dir)
+    assert [(i["id"], i["ready"]) for i in listed] == [("tiny", True), ("debian-12", False)]
+    wrong = nexq("admin", "images", "build", "ubuntu", data_dir=server.data_dir, check=False)
+    assert wrong.returncode != 0
+    assert "'ubuntu' is not an image; choose from tiny, debian-12." in wrong.stderr
 
 
 def test_instances_outlive_a_killed_nexq_and_are_found_again(
