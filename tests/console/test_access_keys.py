@@ -130,3 +130,35 @@ def test_all_buckets_key_and_form_errors(signed_in: Tab, server: LiveServer, s3:
     everything.put_object(Bucket="made-later", Key="k", Body=b"v")
     page = signed_in.open("/storage/access-keys")
     expect(page.get_by_role("row").filter(has_text=key_id)).to_contain_text("All Buckets")
+
+
+def test_revoke_asks_first_without_javascript(
+    plain_tab: Tab, server: LiveServer, user: str
+) -> None:
+    """Without script no dialog opens: the server's own confirmation page asks (issue 19),
+    for an access key as for an API key, and Cancel changes nothing."""
+    key = server.key(user, label="nightly")
+    plain_tab.sign_in(user)
+    page = plain_tab.open("/storage/access-keys")
+    row = page.get_by_role("row").filter(has_text=key.access_key_id)
+    row.get_by_role("button", name="Revoke nightly").click()
+    expect(page.get_by_role("heading", name="Revoke the access key nightly?")).to_be_visible()
+    expect(
+        page.get_by_text(f"Requests signed with {key.access_key_id} are refused at once")
+    ).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    expect(row.get_by_role("cell").nth(3)).to_have_text("Active")  # cancelled: still works
+    assert server.client(key).list_buckets()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+    row.get_by_role("button", name="Revoke nightly").click()
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status")).to_contain_text("revoked")
+    expect(row.get_by_role("cell").nth(3)).to_have_text("Revoked")
+
+    # An API key's Revoke asks the same way.
+    server.api_key(user, name="ci-token")
+    page = plain_tab.open("/account/api-keys")
+    page.get_by_role("button", name="Revoke ci-token").click()
+    expect(page.get_by_role("heading", name="Revoke the API key ci-token?")).to_be_visible()
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status")).to_have_text("API key ci-token revoked.")

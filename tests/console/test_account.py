@@ -99,7 +99,7 @@ def test_usage_table_and_charts(signed_in: Tab, s3: Any) -> None:
     s3.list_buckets()  # a request to no bucket: a row of its own, labelled
     page = signed_in.open("/storage/usage")
     stored = page.locator(".stat").filter(has_text="Stored now")
-    expect(stored).to_contain_text(re.compile(r"Stored now\s*\d+(\.\d)? (B|KiB|MiB)"))
+    expect(stored).to_contain_text(re.compile(r"Stored now\s*\d+(\.\d)? (B|kB|MB)"))
     expect(stored).to_contain_text(re.compile(r"\d+ objects? in \d+ buckets?"))
     deadline = time.monotonic() + 15  # the worker flushes its counts every few seconds
     no_bucket = page.get_by_role("row").filter(has_text="No bucket (ListBuckets)")
@@ -112,7 +112,9 @@ def test_usage_table_and_charts(signed_in: Tab, s3: Any) -> None:
         ["Bucket", "Data In", "Data Out", "Operations", "Class A", "Class B"]
     )
     row = table.get_by_role("row").filter(has_text="usage-bucket")
-    expect(row.get_by_role("cell").nth(1)).to_have_text(re.compile(r"^\d+(\.\d)? (B|KiB|MiB)$"))
+    expect(row.get_by_role("cell").nth(1)).to_have_text(re.compile(r"^\d+(\.\d)? (B|kB|MB)$"))
+    # One unit system with Billing and Limits & Quotas: decimal, as billed, and said so.
+    expect(page.get_by_text("1 GB = 1,000,000,000 bytes")).to_be_visible()
     expect(table.get_by_role("row").filter(has_text="Total")).to_be_visible()
     charts = page.locator("svg.chart")
     expect(charts).to_have_count(2)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from nexq.web.console.formats import price
 from tests.compat.test_billing import traffic
 from tests.console.conftest import TIMEOUT, Tab, api_session, make_account, s3_client
 from tests.live import LiveServer, nexq_json
@@ -79,16 +80,26 @@ def test_overview_shows_the_estimate_lines_costs_and_chart(
     for line in estimate["lines"]:
         row = line_row(page, lines, line["resource"])
         expect(row.get_by_role("cell").last).to_have_text(f"{line['amount']} USD")
-        expect(row).to_contain_text(f"{line['unit_price']} USD per {line['unit']}")
+        unit_price = price(Decimal(line["unit_price"]), "USD")  # two places at least
+        expect(row).to_contain_text(f"{unit_price} per {line['unit']}")
+    expect(lines.get_by_role("columnheader")).to_have_text(
+        ["Resource", "Quantity", re.compile(r"^Billed"), "Unit price", "Amount"]
+    )
     class_a = line_row(page, lines, "Class A operations")
     expect(class_a.get_by_role("cell")).to_have_text(
         [
             "0.000004 million operations",
-            "0.000002",
-            "3000000 USD per million operations",
+            "0.000002",  # beyond the allowance, not the quantity again (issue 19)
+            "3000000.00 USD per million operations",
             "6.00 USD",
         ]
     )
+    # Quantities rounded for people (every digit in the title, and in the API's JSON).
+    storage = line_row(page, lines, "Storage").get_by_role("cell").first
+    exact = next(line["quantity"] for line in estimate["lines"] if line["resource"] == "Storage")
+    expect(storage.locator("span").first).to_have_attribute("title", f"{exact} GB-month")
+    expect(storage).to_have_text(re.compile(r"^(0|\d+(\.\d\d?)?|0\.0*[1-9]\d{0,2}) GB-month$"))
+    expect(page.locator("#units")).to_contain_text("1 GB = 1,000,000,000 bytes")
     expect(page.locator("#lines-total")).to_have_text(f"{estimate['total']} USD")
     by_service = page.locator("#by-service").get_by_role("row").filter(has_text="Object Storage")
     expect(by_service).to_contain_text(f"{costs['by_service']['Object Storage']} USD")

@@ -37,8 +37,10 @@ def test_limits_usage_override_upgrade_and_refused_downgrade(
     expect(page.get_by_role("table", name=re.compile("Limits of the Free tier"))).to_be_visible()
     expect(cells(page, "buckets")).to_have_text(["2", "10", "20.0%"])
     expect(page.get_by_role("meter", name="Buckets used")).to_have_attribute("value", "20.0")
-    expect(cells(page, "storage_bytes").nth(0)).to_have_text("3.0 KiB")
-    expect(cells(page, "storage_bytes").nth(1)).to_have_text("9.3 GiB")  # 10 GB, for people
+    # Decimal units, as storage is billed and as tiers.toml sets the quota (issue 19).
+    expect(cells(page, "storage_bytes").nth(0)).to_have_text("3.1 kB")
+    expect(cells(page, "storage_bytes").nth(1)).to_have_text("10 GB")
+    expect(page.locator("#units")).to_contain_text("1 GB = 1,000,000,000 bytes")
     expect(cells(page, "access_keys")).to_have_text(["1", "10", "10.0%"])
     expect(cells(page, "api_keys")).to_have_text(["0", "10", "0.0%"])
     for rate, value in (("s3_read_rps", "5,500"), ("s3_write_rps", "3,500"), ("api_rps", "20")):

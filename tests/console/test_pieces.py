@@ -25,7 +25,17 @@ from nexq.storage.console.uploads import content_type, file_name
 from nexq.storage.console.usage import period
 from nexq.web.console.app import ConsoleMount
 from nexq.web.console.chart import Series, bar_chart
-from nexq.web.console.formats import count, money, month, quantity, size, when
+from nexq.web.console.formats import (
+    count,
+    decimal_size,
+    money,
+    month,
+    price,
+    quantity,
+    size,
+    size_as_set,
+    when,
+)
 from nexq.web.console.middleware import InternalErrors, SecurityHeaders
 
 
@@ -142,14 +152,26 @@ def test_an_unexpected_error_is_a_plain_page_with_headers() -> None:
 
 def test_money_and_quantities_are_exact_decimals() -> None:
     assert money(Decimal("6.00"), "USD") == "6.00 USD"
-    assert money(Decimal("3000000"), "EUR") == "3000000 EUR"
-    assert money(Decimal("1E+1"), "USD") == "10 USD"  # never an exponent
+    assert money(Decimal("3000000"), "EUR") == "3000000.00 EUR"
+    assert money(Decimal("1E+1"), "USD") == "10.00 USD"  # never an exponent
+    assert money(Decimal("0.125"), "USD") == "0.13 USD"  # to the cent
+    assert price(Decimal("0.015"), "USD") == "0.015 USD"  # a unit price keeps its fractions
+    assert price(Decimal("4.5"), "USD") == "4.50 USD"
     assert quantity(Decimal("0.000004")) == "0.000004"
     assert quantity(Decimal(4)) == "4"
     assert quantity(Decimal("0E-8")) == "0"
-    assert quantity(Decimal(5500) / Decimal(10**9) / 720) == "0.000000008"
-    assert quantity(Decimal(5) / Decimal(10**9) / 720) == "< 0.000000001"
-    assert quantity(Decimal("1.23456789012")) == "1.23456789"
+    assert quantity(Decimal(5500) / Decimal(10**9) / 720) == "0.00000000764"
+    assert quantity(Decimal("1.23456789012")) == "1.23"
+    assert quantity(Decimal("1234.5678")) == "1,234.57"
+    assert [decimal_size(n) for n in (999, 3072, 10**10, 1_500_000_000)] == [
+        "999 B",
+        "3.1 kB",
+        "10 GB",
+        "1.5 GB",
+    ]
+    # A size reads in the units its limit was set in: 10 GB of storage, 512 MiB of memory.
+    assert size_as_set(3072, 10**10) == "3.1 kB"
+    assert size_as_set(2**29, 2**29) == "512 MiB"
     assert month("2026-11") == month(date(2026, 11, 27)) == "November 2026"
 
 

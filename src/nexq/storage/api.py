@@ -11,11 +11,12 @@ from pydantic import BaseModel, Field, StrictBool
 
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
-from nexq.storage import api_kms, api_object_lock, api_settings, api_versions
+from nexq.storage import api_emptying, api_kms, api_object_lock, api_settings, api_versions
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
 from nexq.storage.api_object_lock import ObjectLock
 from nexq.storage.api_versions import VERSION_ID_CHARS
 from nexq.storage.conditions import Conditions
+from nexq.storage.emptying import BucketEmptying
 from nexq.storage.errors import (
     AccessDenied,
     DeleteMarkerFound,
@@ -187,6 +188,7 @@ def router(
     auth: Authorizer,
     s3_endpoint: str,
     region: str,
+    emptying: BucketEmptying,
 ) -> APIRouter:
     """The Object Storage routes."""
     api = APIRouter(prefix="/v1/storage", tags=["storage"])
@@ -352,6 +354,7 @@ def router(
 
     api_settings.add_routes(api, objects, auth)
     api_versions.add_routes(api, objects, auth)
+    api_emptying.add_routes(api, objects, emptying, auth)
     api_kms.add_routes(api, objects, auth)
     api_object_lock.add_routes(api, objects, auth)
     return api

@@ -16,6 +16,7 @@ from nexq.core.telemetry import Reading
 from nexq.platform import Job, Service
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.port import BlobStore
+from nexq.storage.emptying import BucketEmptying, Emptier
 from nexq.storage.errors import AccessDenied, NoSuchBucket
 from nexq.storage.lifecycle_run import DailyLifecycle, Lifecycle
 from nexq.storage.limits import limits
@@ -41,6 +42,8 @@ SCOPES = (
 # How often the lifecycle job looks whether a run is due (the first run comes one tick after
 # the process takes the job).
 LIFECYCLE_TICK_SECONDS = 300.0
+# How soon an "Empty bucket" started in the console or the API is taken up.
+EMPTY_TICK_SECONDS = 1.0
 NAVIGATION = NavSection(
     "Object Storage",
     (
@@ -102,16 +105,21 @@ def descriptor(
 ) -> Service:
     """Object Storage's descriptor (its S3 endpoint is served apart, by ``app.s3_app``)."""
     lifecycle = DailyLifecycle(Lifecycle(store), lifecycle_interval)
+    emptying = BucketEmptying(objects, store)
 
     def rest(auth: Authorizer) -> list[APIRouter]:
         from nexq.storage import api
 
-        return [api.router(objects, access_keys, usage, auth, s3_endpoint, region)]
+        return [api.router(objects, access_keys, usage, auth, s3_endpoint, region, emptying)]
 
     def console(pages: Pages) -> list[APIRouter]:
         from nexq.storage import console
 
-        return [console.router(objects, multipart, access_keys, usage, pages, s3_endpoint, region)]
+        return [
+            console.router(
+                objects, multipart, access_keys, usage, pages, s3_endpoint, region, emptying
+            )
+        ]
 
     return Service(
         name="storage",
@@ -137,6 +145,10 @@ def descriptor(
                 lifecycle.tick,
                 lane="lifecycle",
                 once=True,
+            ),
+            # "Empty bucket": a large bucket takes a while, on a lane of its own.
+            Job(
+                "empty buckets", EMPTY_TICK_SECONDS, Emptier(store).tick, lane="emptying", once=True
             ),
         ),
         meters=METERS,

@@ -10,9 +10,18 @@ from fastapi import APIRouter
 
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.console import access_keys as key_pages
-from nexq.storage.console import buckets, encryption, objects, settings, uploads, versions
+from nexq.storage.console import (
+    buckets,
+    emptying,
+    encryption,
+    objects,
+    settings,
+    uploads,
+    versions,
+)
 from nexq.storage.console import usage as usage_pages
 from nexq.storage.console.links import Connect
+from nexq.storage.emptying import BucketEmptying
 from nexq.storage.multipart import Multipart
 from nexq.storage.service import ObjectStorage
 from nexq.storage.usage import Usage
@@ -31,6 +40,7 @@ def router(
     pages: Pages,
     s3_endpoint: str,
     region: str,
+    bucket_emptying: BucketEmptying,
     part_bytes: int = UPLOAD_PART_BYTES,
 ) -> APIRouter:
     """Every Object Storage page, under /storage."""
@@ -39,7 +49,8 @@ def router(
     web.include_router(buckets.router(storage, pages, connect))
     web.include_router(objects.router(storage, access_keys, pages, connect, part_bytes))
     web.include_router(uploads.router(storage, multipart, pages))
-    web.include_router(settings.router(storage, pages))
+    web.include_router(settings.router(storage, pages, bucket_emptying))
+    web.include_router(emptying.router(storage, bucket_emptying, pages))
     web.include_router(encryption.router(storage, pages))
     web.include_router(versions.router(storage, pages, connect, part_bytes))
     web.include_router(key_pages.router(storage, access_keys, pages, connect))

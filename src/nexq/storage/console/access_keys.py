@@ -1,5 +1,5 @@
-"""The Access Keys page, as SPEC.md describes it: list, create (secret shown once), revoke,
-delete after a confirmation."""
+"""The Access Keys page, as SPEC.md describes it: list, create (secret shown once), revoke and
+delete, each after a confirmation."""
 
 from typing import Annotated
 
@@ -96,9 +96,21 @@ def router(
         return pages.redirect(request, LIST, done)
 
     @web.post("/{key_id}/revoke")
-    def revoke_key(request: Request, key_id: str, caller: SignedIn) -> Response:
-        access_keys.revoke(caller.account.id, key_id)
+    def revoke_key(request: Request, key_id: str, caller: SignedIn, confirm: Text = "") -> Response:
         label = access_keys.get(caller.account.id, key_id).key.label
+        if confirm != "yes":  # the page without script asks here; the dialog asked already
+            return pages.confirm(
+                request,
+                caller,
+                title=f"Revoke the access key {label}?",
+                message=f"Requests signed with {key_id} are refused at once (403). The key "
+                "stays listed as Revoked until you delete it.",
+                action=f"{LIST}/{key_id}/revoke",
+                button="Revoke",
+                back=LIST,
+                style="warning",
+            )
+        access_keys.revoke(caller.account.id, key_id)
         revoked = Flash(
             "success", f"Access key {label} ({key_id}) revoked: requests signed with it get 403."
         )

@@ -85,8 +85,8 @@ def router(storage: ObjectStorage, pages: Pages, connect: Connect) -> APIRouter:
         except BucketNotEmpty:
             refused = Flash(
                 "error",
-                f"The bucket {name} is not empty, so it was not deleted. "
-                "Delete its objects first, then delete the bucket.",
+                f"The bucket {name} is not empty, so it was not deleted. Empty it first "
+                "(its Settings, Empty bucket), then delete it.",
             )
             return pages.redirect(request, "/storage/buckets", refused)
         deleted = Flash("success", f"Bucket {name} deleted.")

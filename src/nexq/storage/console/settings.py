@@ -29,6 +29,7 @@ from nexq.storage.console.bucket_documents import (
 from nexq.storage.console.encryption import encryption_view
 from nexq.storage.console.links import bucket_url
 from nexq.storage.console.object_lock import UNITS, RetentionDraft
+from nexq.storage.emptying import BucketEmptying
 from nexq.storage.errors import AccessDenied
 from nexq.storage.locks import ObjectLocks
 from nexq.storage.policy import MalformedPolicy
@@ -42,7 +43,7 @@ from nexq.web.console.web import Flash, Pages
 Text = Annotated[str, Form()]
 
 
-def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
+def router(storage: ObjectStorage, pages: Pages, emptying: BucketEmptying) -> APIRouter:
     """GET /storage/buckets/{name}/settings and the forms it posts."""
     web = APIRouter(prefix="/storage/buckets/{name}/settings")
     SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
@@ -93,6 +94,7 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
             tags=TagSet.from_json(storage.bucket_document(caller, name, "tagging")),
             tag_key=drafts.get("tag_key", ""),
             tag_value=drafts.get("tag_value", ""),
+            emptying=emptying.status(caller, name),
             **encryption_view(storage, caller, name),
         )
 

@@ -20,6 +20,32 @@ def size(n: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+_DECIMAL_UNITS = ("kB", "MB", "GB", "TB", "PB")
+
+
+def decimal_size(n: float) -> str:
+    """``0 B``, ``3.1 kB``, ``10 GB``: decimal units (1 GB = 10^9 bytes), as storage is
+    billed and as tiers set its quota."""
+    if n < 1000:
+        return f"{int(n)} B"
+    value = float(n)
+    for unit in _DECIMAL_UNITS:
+        value /= 1000
+        if value < 1000 or unit == _DECIMAL_UNITS[-1]:
+            if value == int(value):
+                return f"{int(value)} {unit}"
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def size_as_set(n: float, setting: float | None) -> str:
+    """``n`` bytes in the units a limit of ``setting`` bytes was written in: binary when it
+    is a whole number of MiB that no decimal unit divides (memory: 512 MiB), decimal
+    otherwise (storage quotas: 10 GB), so that a usage and its limit read alike."""
+    binary = setting is not None and setting % 2**20 == 0 and setting % 10**6 != 0
+    return size(n) if binary else decimal_size(n)
+
+
 def count(n: float) -> str:
     """Exact, with thousands separators: the spec wants N requests shown as N."""
     return f"{int(n):,}"
@@ -39,23 +65,38 @@ def iso(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+CENT = Decimal("0.01")
+
+
 def money(amount: Decimal, currency: str) -> str:
-    """``6.00 USD``: the exact decimal as billing computed it (never through a float)."""
-    return f"{amount:f} {currency}"
+    """``6.00 USD``: an amount to the cent, as invoices charge it (never through a float)."""
+    return f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):f} {currency}"
+
+
+def price(amount: Decimal, currency: str) -> str:
+    """``0.015 USD``, ``4.50 USD``: a unit price as the tier sets it, two places at least
+    (a price per GB may hold fractions of a cent; the amounts it makes never do)."""
+    whole_cents = amount == amount.quantize(CENT)
+    return f"{amount.quantize(CENT) if whole_cents else amount:f} {currency}"
 
 
 # Quantities are exact decimals with up to 28 digits (GB-months of a few bytes); people read
-# nine decimal places at most, and the exact value is kept for a title attribute.
-_QUANTUM = Decimal("0.000000001")
+# two places from 1 up and three significant digits below it, as ``dcp`` prints them. The
+# exact value stays in a title attribute, and in the API's JSON.
+_WHOLE_PLACES = Decimal("0.01")
+_SIGNIFICANT = 3
 
 
 def quantity(value: Decimal) -> str:
-    """``4``, ``0.000004``, ``< 0.000000001``: fixed notation, no exponent, nine places at most."""
-    rounded = value.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
-    if rounded == 0 and value > 0:
-        return f"< {_QUANTUM:f}"
-    text = f"{rounded:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    """``4``, ``1,234.57``, ``0.0417``, ``0.000000013``: never an exponent."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 1:
+        shown = f"{value.quantize(_WHOLE_PLACES, rounding=ROUND_HALF_UP):,f}"
+    else:
+        places = Decimal(1).scaleb(value.adjusted() - _SIGNIFICANT + 1)
+        shown = f"{value.quantize(places, rounding=ROUND_HALF_UP):f}"
+    return shown.rstrip("0").rstrip(".") if "." in shown else shown
 
 
 def exact(value: Decimal) -> str:

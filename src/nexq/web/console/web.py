@@ -87,6 +87,9 @@ def environment(packages: tuple[str, ...] = ()) -> Environment:
     )
     env.filters.update(
         size=formats.size,
+        decimal_size=formats.decimal_size,
+        size_as_set=formats.size_as_set,
+        price=formats.price,
         number=formats.count,
         when=formats.when,
         iso=formats.iso,
