@@ -11,6 +11,7 @@ its mark, if the mark was made.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -67,7 +68,10 @@ class Copier:
         # What a killed pass left half-written: no pass runs beside this one (the job is the
         # installation's only copier), so nothing in the scratch folder is in use.
         for leftover in self._host.scratch().iterdir():
-            leftover.unlink()
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         self._schedule()
         for copy in self._copies.live():
             try:
