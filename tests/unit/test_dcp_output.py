@@ -41,6 +41,11 @@ def test_quantities_are_rounded_for_people(exact: str, shown: str) -> None:
         ("2", "GB", "2 GB"),  # a symbol
         ("3", "million operations", "3 million operations"),  # plural already
         ("1", "thousand pulls", "1 thousand pulls"),
+        (1, "day", "1 day"),  # lifecycle rules, Object Lock's retention
+        (30, "day", "30 days"),
+        (1, "year", "1 year"),
+        (1, "replica", "1 replica"),
+        (2, "replica", "2 replicas"),
     ],
 )
 def test_counted_nouns_agree_with_their_amount(amount: int | str, noun: str, said: str) -> None:

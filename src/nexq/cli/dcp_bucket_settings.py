@@ -19,6 +19,7 @@ from nexq.cli.dcp_output import (
     EXIT_INVALID,
     EXIT_USAGE,
     CliError,
+    counted,
     emit_fields,
     emit_json,
     emit_table,
@@ -195,7 +196,7 @@ def _actions(rule: dict[str, Any]) -> str:
     actions: list[str] = []
     expiration = rule.get("Expiration") or {}
     if "Days" in expiration:
-        actions.append(f"expire after {expiration['Days']} days")
+        actions.append(f"expire after {counted(expiration['Days'], 'day')}")
     if "Date" in expiration:
         actions.append(f"expire on {expiration['Date'][:10]}")
     if expiration.get("ExpiredObjectDeleteMarker"):
@@ -205,11 +206,11 @@ def _actions(rule: dict[str, Any]) -> str:
         kept = noncurrent.get("NewerNoncurrentVersions")
         keep = f" (keep the {kept} newest)" if kept else ""
         actions.append(
-            f"delete noncurrent versions after {noncurrent['NoncurrentDays']} days{keep}"
+            f"delete noncurrent versions after {counted(noncurrent['NoncurrentDays'], 'day')}{keep}"
         )
     abort = rule.get("AbortIncompleteMultipartUpload")
     if abort:
-        actions.append(f"abort uploads after {abort['DaysAfterInitiation']} days")
+        actions.append(f"abort uploads after {counted(abort['DaysAfterInitiation'], 'day')}")
     return "; ".join(actions)
 
 

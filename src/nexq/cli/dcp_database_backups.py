@@ -3,13 +3,13 @@ restore`` can reach), and "Back up now"."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
 
 from nexq.cli.dcp_config import state
 from nexq.cli.dcp_output import CliError, emit_fields, emit_json, emit_table, note, size
+from nexq.cli.dcp_wait import Waiting, on_terminal
 from nexq.client import BackupRequested, DatabaseBackup, DatabaseBackups, NexqClient
 
 backups_app = typer.Typer(help="A database's backups and recovery window.", no_args_is_help=True)
@@ -71,30 +71,40 @@ def backups_create(
             return
         if not st.json:
             note(f"Waiting for the backup of {name} …")
-        taken = _wait_taken(api, name, requested)
+        taken = _wait_taken(api, name, requested, on_terminal(st.json))
     if st.json:
         emit_json(taken)
         return
     emit_fields(dict(zip(FIELDS, _values(taken), strict=True)))
 
 
-def _wait_taken(api: NexqClient, name: str, requested: BackupRequested) -> DatabaseBackup:
+def _wait_taken(
+    api: NexqClient, name: str, requested: BackupRequested, shown: bool
+) -> DatabaseBackup:
     """The first FULL backup that ended after the request: whether the request started it
     or it was already running, it holds everything committed before the request."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    try:
-        while True:
-            for backup in _full(api.database_backups(name)):
-                # Both are UTC ISO 8601 to the second (one format): their text sorts as they do.
-                if backup["taken_at"] > requested["requested_at"]:
-                    return backup
-            if time.monotonic() >= deadline:
-                raise CliError(
-                    f"no new full backup of {name} after {WAIT_SECONDS:.0f} s: {_follow(name)}"
-                )
-            time.sleep(POLL_SECONDS)
-    except KeyboardInterrupt:
-        raise CliError(f"stopped waiting for the backup of {name}: {_follow(name)}") from None
+
+    def taken() -> DatabaseBackup | None:
+        for backup in _full(api.database_backups(name)):
+            # Both are UTC ISO 8601 to the second (one format): their text sorts as they do.
+            if backup["taken_at"] > requested["requested_at"]:
+                return backup
+        return None
+
+    with Waiting(
+        f"backup of {name}", seconds=WAIT_SECONDS, every=POLL_SECONDS, shown=shown
+    ) as waiting:
+        seen = waiting.until(
+            taken,
+            lambda backup: backup is not None,
+            lambda backup: "taken" if backup is not None else "being taken",
+            interruptible=True,
+        )
+    if seen.interrupted:
+        raise CliError(f"stopped waiting for the backup of {name}: {_follow(name)}")
+    if seen.last is None:
+        raise CliError(f"no new full backup of {name} after {WAIT_SECONDS:.0f} s: {_follow(name)}")
+    return seen.last
 
 
 def _follow(name: str) -> str:

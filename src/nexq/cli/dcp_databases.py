@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +27,7 @@ from nexq.cli.dcp_output import (
     EXIT_USAGE,
     CliError,
     confirm_by_typing,
+    counted,
     emit_fields,
     emit_json,
     emit_table,
@@ -35,7 +35,8 @@ from nexq.cli.dcp_output import (
     size,
     warn,
 )
-from nexq.client import ApiError, CreatedDatabase, Database, DatabasePlan, NexqClient
+from nexq.cli.dcp_wait import Waiting, on_terminal
+from nexq.client import CreatedDatabase, Database, DatabasePlan, NexqClient
 
 databases_app = typer.Typer(help="Managed PostgreSQL databases.", no_args_is_help=True)
 databases_app.add_typer(backups_app, name="backups")
@@ -321,24 +322,16 @@ def delete(
             emit_json(deleting)
         else:
             typer.echo(f"Deleting database {name}: it is gone within seconds")
-        if wait and not _wait_gone(api, name):
+        if wait and not _wait_gone(api, name, on_terminal(st.json)):
             raise CliError(f"{name} is still being deleted after {WAIT_SECONDS:.0f} s")
     if wait and not st.json:
         typer.echo(f"Deleted database {name}")
 
 
-def _wait_gone(api: NexqClient, name: str) -> bool:
+def _wait_gone(api: NexqClient, name: str, shown: bool) -> bool:
     """Whether the database left the list within WAIT_SECONDS."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            api.get_database(name)
-        except ApiError as exc:
-            if exc.status == 404:
-                return True
-            raise
-        time.sleep(POLL_SECONDS)
-    return False
+    with Waiting(name, seconds=WAIT_SECONDS, every=POLL_SECONDS, shown=shown) as waiting:
+        return waiting.gone(lambda: api.get_database(name))
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -367,7 +360,7 @@ def _announce(
         return
     if not st.json:
         note(f"Waiting for {name} to be Running …")
-    final, stopped = _wait_running(api, made)
+    final, stopped = _wait_running(api, made, on_terminal(st.json))
     if st.json:
         emit_json({**final, "password": password})
     if stopped:
@@ -397,18 +390,22 @@ def _target_time(given: str | None) -> str | None:
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _wait_running(api: NexqClient, made: Database) -> tuple[Database, str | None]:
+def _wait_running(api: NexqClient, made: Database, shown: bool) -> tuple[Database, str | None]:
     """The database once Running, or as last seen with why the wait stopped."""
-    name, found = made["name"], made
-    deadline = time.monotonic() + WAIT_SECONDS
-    try:
-        while found["status"] not in ("Running", "Error", "Deleting"):
-            if time.monotonic() >= deadline:
-                return found, f"{_state(found)} after {WAIT_SECONDS:.0f} s: {_follow(name)}"
-            time.sleep(POLL_SECONDS)
-            found = api.get_database(name)
-    except KeyboardInterrupt:
+    name = made["name"]
+    with Waiting(name, seconds=WAIT_SECONDS, every=POLL_SECONDS, shown=shown) as waiting:
+        seen = waiting.until(
+            lambda: api.get_database(name),
+            lambda found: found["status"] in ("Running", "Error", "Deleting"),
+            lambda found: found["status"] + (f" ({found['reason']})" if found["reason"] else ""),
+            first=made,
+            interruptible=True,
+        )
+    found = seen.last
+    if seen.interrupted:
         return found, f"stopped waiting: {_state(found)}: {_follow(name)}"
+    if not seen.done:
+        return found, f"{_state(found)} after {WAIT_SECONDS:.0f} s: {_follow(name)}"
     return found, None if found["status"] == "Running" else _state(found)
 
 
@@ -450,7 +447,7 @@ def _high_availability(found: Database) -> str:
     if not found["high_availability"]:
         return "no"
     mode = "synchronous" if found.get("synchronous", True) else "asynchronous"
-    return f"yes ({replicas} replica{'s' if replicas != 1 else ''}, {mode})"
+    return f"yes ({counted(replicas, 'replica')}, {mode})"
 
 
 def _plan(plan: DatabasePlan) -> str:

@@ -6,14 +6,14 @@ Storage, can be taken daily, and outlive their instance. Either can become a new
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
 
 from nexq.cli.dcp_config import state
 from nexq.cli.dcp_output import CliError, confirm_by_typing, emit_fields, emit_json, emit_table
-from nexq.client import ApiError, DiskCopy, NexqClient
+from nexq.cli.dcp_wait import Waiting, on_terminal
+from nexq.client import DiskCopy, NexqClient
 
 # Exporting a small disk takes seconds; a large one under load, minutes.
 WAIT_SECONDS = 600.0
@@ -67,7 +67,10 @@ def copies_app(kind: str) -> typer.Typer:
         st = state(ctx)
         with st.client() as api:
             made = api.take_copy(kind, instance, name)
-            _show(st.json, _wait_for(api, kind, made["id"], "Available") if wait else made)
+            _show(
+                st.json,
+                _wait_for(api, kind, made, "Available", on_terminal(st.json)) if wait else made,
+            )
 
     create.__doc__ = f"Take a {kind} of an instance's disk (running or stopped)."
 
@@ -91,7 +94,7 @@ def copies_app(kind: str) -> typer.Typer:
                 emit_json(deleting)
             else:
                 typer.echo(f"Deleting {kind} {found['name']}")
-            if wait and not _gone(api, kind, found["id"]):
+            if wait and not _gone(api, kind, found, on_terminal(st.json)):
                 raise CliError(f"{found['name']} is still being deleted after {WAIT_SECONDS:.0f} s")
 
     delete.__doc__ = f"Delete a {kind}."
@@ -116,7 +119,7 @@ def revert(ctx: typer.Context, name: Name, yes: Yes = False, wait: Wait = False)
             )
         reverting = api.revert_to_snapshot(found["id"])
         if wait:
-            reverting = _wait_for(api, "snapshot", found["id"], "Available")
+            reverting = _wait_for(api, "snapshot", found, "Available", on_terminal(st.json))
             instance = api.get_instance(found["instance"])
             if instance["status"] != "Stopped" or "failed" in instance["reason"]:
                 raise CliError(f"{found['instance']}: {instance['reason'] or instance['status']}")
@@ -176,27 +179,11 @@ def _size(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.0f} KiB"
 
 
-def _wait_for(api: NexqClient, kind: str, copy_id: str, status: str) -> DiskCopy:
-    found = api.get_copy(kind, copy_id)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while found["status"] != status:
-        if found["status"] == "Error":
-            raise CliError(f"{found['name']} is in Error: {found['reason'] or 'no reason given'}")
-        if time.monotonic() >= deadline:
-            raise CliError(f"{found['name']} is {found['status']} after {WAIT_SECONDS:.0f} s")
-        time.sleep(POLL_SECONDS)
-        found = api.get_copy(kind, copy_id)
-    return found
+def _wait_for(api: NexqClient, kind: str, copy: DiskCopy, status: str, shown: bool) -> DiskCopy:
+    with Waiting(copy["name"], seconds=WAIT_SECONDS, every=POLL_SECONDS, shown=shown) as waiting:
+        return waiting.reach(lambda: api.get_copy(kind, copy["id"]), status)
 
 
-def _gone(api: NexqClient, kind: str, copy_id: str) -> bool:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            api.get_copy(kind, copy_id)
-        except ApiError as exc:
-            if exc.status == 404:
-                return True
-            raise
-        time.sleep(POLL_SECONDS)
-    return False
+def _gone(api: NexqClient, kind: str, copy: DiskCopy, shown: bool) -> bool:
+    with Waiting(copy["name"], seconds=WAIT_SECONDS, every=POLL_SECONDS, shown=shown) as waiting:
+        return waiting.gone(lambda: api.get_copy(kind, copy["id"]))

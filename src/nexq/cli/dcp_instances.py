@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import time
 from typing import Annotated
 
 import typer
@@ -25,7 +24,8 @@ from nexq.cli.dcp_output import (
     emit_table,
     note,
 )
-from nexq.client import ApiError, Instance, NexqClient
+from nexq.cli.dcp_wait import Waiting, on_terminal
+from nexq.client import Instance, NexqClient
 
 instances_app = typer.Typer(help="Your virtual machines.", no_args_is_help=True)
 
@@ -139,7 +139,7 @@ def launch(
             return
         if not st.json:
             note(f"Waiting for {name} to be Running …")
-        _show(st.json, _wait_for(api, name, "Running"))
+        _show(st.json, _wait_for(api, name, "Running", on_terminal(st.json)))
 
 
 @instances_app.command("show")
@@ -155,7 +155,7 @@ def _action(action: str, done: str, doc: str) -> None:
         st = state(ctx)
         with st.client() as api:
             moved = api.instance_action(name, action)
-            _show(st.json, _wait_for(api, name, done) if wait else moved)
+            _show(st.json, _wait_for(api, name, done, on_terminal(st.json)) if wait else moved)
 
     command.__doc__ = doc
     instances_app.command(action)(command)
@@ -179,7 +179,7 @@ def delete(ctx: typer.Context, name: Name, yes: Yes = False, wait: Wait = False)
             emit_json(deleting)
         else:
             typer.echo(f"Deleting instance {name}: it is gone within seconds")
-        if wait and not _gone(api, name):
+        if wait and not _gone(api, name, on_terminal(st.json)):
             raise CliError(f"{name} is still being deleted after {WAIT_SECONDS:.0f} s")
 
 
@@ -250,27 +250,23 @@ def _show(as_json: bool, instance: Instance) -> None:
     )
 
 
-def _wait_for(api: NexqClient, name: str, status: str) -> Instance:
+def _wait_for(api: NexqClient, name: str, status: str, shown: bool) -> Instance:
     """The instance once in ``status`` (Running: and its SSH server answers, so that ssh
     works at once); Error, or the deadline, is said as an error."""
-    found = api.get_instance(name)
-    deadline = time.monotonic() + WAIT_SECONDS
-    while found["status"] != status:
-        if found["status"] == "Error":
-            raise CliError(f"{name} is in Error: {found['reason'] or 'no reason given'}")
-        if time.monotonic() >= deadline:
-            raise CliError(f"{name} is {found['status']} after {WAIT_SECONDS:.0f} s")
-        time.sleep(POLL_SECONDS)
-        found = api.get_instance(name)
-    endpoint = found["ssh"]
-    if status == "Running" and endpoint is not None:
-        while not _ssh_answers(endpoint["host"], endpoint["port"]):
-            if time.monotonic() >= deadline:
+    with Waiting(name, seconds=WAIT_SECONDS, every=POLL_SECONDS, shown=shown) as waiting:
+        found = waiting.reach(lambda: api.get_instance(name), status)
+        endpoint = found["ssh"]
+        if status == "Running" and endpoint is not None:
+            greeted = waiting.until(
+                lambda: _ssh_answers(endpoint["host"], endpoint["port"]),
+                lambda answers: answers,
+                lambda _: "Running, its SSH server not answering yet",
+            )
+            if not greeted.done:
                 raise CliError(
                     f"{name} runs, but its SSH server did not answer within "
                     f"{WAIT_SECONDS:.0f} s: see dcp compute instances console {name}"
                 )
-            time.sleep(POLL_SECONDS)
     return found
 
 
@@ -284,14 +280,6 @@ def _ssh_answers(host: str, port: int) -> bool:
         return False
 
 
-def _gone(api: NexqClient, name: str) -> bool:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            api.get_instance(name)
-        except ApiError as exc:
-            if exc.status == 404:
-                return True
-            raise
-        time.sleep(POLL_SECONDS)
-    return False
+def _gone(api: NexqClient, name: str, shown: bool) -> bool:
+    with Waiting(name, seconds=WAIT_SECONDS, every=POLL_SECONDS, shown=shown) as waiting:
+        return waiting.gone(lambda: api.get_instance(name))

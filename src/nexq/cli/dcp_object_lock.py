@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from nexq.cli.dcp_config import state
-from nexq.cli.dcp_output import EXIT_USAGE, CliError, emit_json
+from nexq.cli.dcp_output import EXIT_USAGE, CliError, counted, emit_json
 from nexq.client import ObjectLock
 
 BucketName = Annotated[str, typer.Argument(metavar="BUCKET")]
@@ -32,9 +32,9 @@ def describe(lock: ObjectLock) -> str:
     if lock["mode"] is None:
         return "on; no default retention"
     days, years = lock["days"], lock["years"]
-    period = f"{days} day{'s' if days != 1 else ''}" if days is not None else ""
+    period = counted(days, "day") if days is not None else ""
     if years is not None:
-        period = f"{years} year{'s' if years != 1 else ''}"
+        period = counted(years, "year")
     return f"on; default retention {lock['mode']} for {period}"
 
 

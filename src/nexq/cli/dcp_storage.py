@@ -14,6 +14,7 @@ from nexq.cli import (
     dcp_kms,
     dcp_object_lock,
     dcp_object_versions,
+    dcp_transfers,
 )
 from nexq.cli.dcp_config import State, state
 from nexq.cli.dcp_output import emit_fields, emit_json, emit_table, note, size, warn
@@ -37,6 +38,8 @@ buckets_app.command("encryption")(dcp_kms.encryption)
 buckets_app.command("object-lock")(dcp_object_lock.object_lock)
 objects_app.command("versions")(dcp_object_versions.versions)
 objects_app.command("restore")(dcp_object_versions.restore)
+objects_app.command("upload")(dcp_transfers.upload)
+objects_app.command("download")(dcp_transfers.download)
 
 BucketName = Annotated[str, typer.Argument(metavar="BUCKET")]
 ObjectKey = Annotated[str, typer.Argument(metavar="KEY")]

@@ -1,0 +1,69 @@
+"""The two displays dcp draws on a terminal, built with rich (already loaded by typer and
+httpx): a wait's spinner and a transfer's bar. Whether one is drawn at all is decided by
+their owners, dcp_wait and dcp_transfers."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from nexq.cli.dcp_output import size
+
+
+class _Elapsed(ProgressColumn):
+    """Whole seconds since the wait began: "12 s"."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.elapsed or 0:.0f} s", style="progress.elapsed")
+
+
+class _Speed(ProgressColumn):
+    """Bytes a second, in the units of the bytes beside it (rich's own says MB/s)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("?" if speed is None else f"{size(int(speed))}/s", style="progress.data.speed")
+
+
+def spinner() -> Progress:
+    """What is waited for, its state (the task's ``state`` field), the seconds so far."""
+    return _on_stderr(
+        SpinnerColumn(),
+        # Not markup: a name or a reason in [brackets] is text, not a style.
+        TextColumn("{task.description}", markup=False),
+        TextColumn("{task.fields[state]}", style="bold", markup=False),
+        _Elapsed(),
+    )
+
+
+def transfer_bar() -> Progress:
+    """What is sent or received, a bar, the bytes so far of the total, the speed, the time left."""
+    return _on_stderr(
+        TextColumn("{task.description}", markup=False),  # an object key may hold [brackets]
+        BarColumn(),
+        DownloadColumn(binary_units=True),  # KiB, MiB: the units dcp prints
+        _Speed(),
+        TimeRemainingColumn(),
+    )
+
+
+def _on_stderr(*columns: ProgressColumn) -> Progress:
+    return Progress(
+        *columns,
+        console=Console(stderr=True),
+        # Once done, the line is gone: what is left reads as it does when piped.
+        transient=True,
+        # stdout stays the command's answer (`download … -` writes the object there).
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
