@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import XSS, Tab, s3_client
+from tests.console.guide_screenshots import guide_screenshot
 from tests.live import LiveServer
 
 
@@ -125,6 +126,7 @@ def test_all_buckets_key_and_form_errors(signed_in: Tab, server: LiveServer, s3:
     secret = page.get_by_role("textbox", name="Secret Access Key").input_value()
     snippet = page.locator("#snippet-boto3").text_content() or ""
     assert server.endpoint in snippet and key_id in snippet
+    guide_screenshot(page, "storage", "access-key-created")
     everything = s3_client(server, key_id, secret)
     everything.create_bucket(Bucket="made-later")  # All Buckets includes ones created later
     everything.put_object(Bucket="made-later", Key="k", Body=b"v")

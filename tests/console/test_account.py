@@ -11,6 +11,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.console.conftest import TIMEOUT, Tab, make_account, owner_s3
+from tests.console.guide_screenshots import guide_screenshot
 from tests.live import LiveServer
 
 
@@ -56,6 +57,7 @@ def test_api_keys_create_regenerate_revoke_delete(signed_in: Tab, server: LiveSe
     expect(row).to_contain_text(datetime.now(UTC).strftime("%Y-%m-%d"))
     expect(row).to_contain_text("Active")
     assert token not in page.content()
+    guide_screenshot(page, "account", "api-keys")
 
     row.get_by_role("button", name="Regenerate CI deploys").click()
     page.get_by_role("dialog").get_by_role("button", name="Regenerate").click()
@@ -116,6 +118,7 @@ def test_usage_table_and_charts(signed_in: Tab, s3: Any) -> None:
     # One unit system with Billing and Limits & Quotas: decimal, as billed, and said so.
     expect(page.get_by_text("1 GB = 1,000,000,000 bytes")).to_be_visible()
     expect(table.get_by_role("row").filter(has_text="Total")).to_be_visible()
+    guide_screenshot(page, "storage", "usage")
     charts = page.locator("svg.chart")
     expect(charts).to_have_count(2)
     expect(page.get_by_role("img", name="Data transfer per day")).to_be_visible()

@@ -128,3 +128,33 @@ def test_a_page_the_guide_does_not_have_is_404_in_the_guides_layout(tab: Tab) ->
     answer = tab.page.goto(tab.server.api_url + "/docs/registry")
     assert answer is not None and answer.status == 200
     expect(tab.page).to_have_url(tab.server.api_url + "/docs/registry/overview")
+
+
+def test_a_page_shows_the_screenshot_a_console_test_made(tab: Tab) -> None:
+    page = tab.open("/docs/storage/buckets")
+    picture = page.get_by_role("img", name=re.compile(r"^Object Storage → Buckets"))
+    picture.scroll_into_view_if_needed()
+    expect(picture).to_be_visible()
+    # Loaded (a picture that failed to load has no natural size), and no wider than the text.
+    assert picture.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]") == [
+        True,
+        1280,
+        800,
+    ]
+    box = picture.bounding_box()
+    assert (
+        box is not None and box["width"] <= 880 and abs(box["width"] / box["height"] - 1.6) < 0.01
+    )
+
+
+def test_getting_started_leads_to_each_services_first_page_and_the_tiers(tab: Tab) -> None:
+    page = tab.open("/docs/getting-started/introduction")
+    start = page.locator("#where-to-start-in-each-service + p + ul")
+    expect(start.get_by_role("link")).to_contain_text(
+        ["Object Storage", "Account", "Service tiers", "Container Registry"]
+    )
+    start.get_by_role("link", name="Service tiers").click()
+    expect(page).to_have_url(tab.server.api_url + "/docs/account/service-tiers")
+    page.go_back()
+    start.get_by_role("link", name="Container Registry").click()
+    expect(page).to_have_url(tab.server.api_url + "/docs/registry/overview")

@@ -10,6 +10,7 @@ import re
 from playwright.sync_api import Locator, Page, expect
 
 from tests.console.conftest import Tab, api_session, make_account, owner_s3
+from tests.console.guide_screenshots import guide_screenshot
 from tests.live import LiveServer, nexq
 
 _n = itertools.count()
@@ -47,6 +48,7 @@ def test_limits_usage_override_upgrade_and_refused_downgrade(
         expect(cells(page, rate).nth(0)).to_have_text("—")
         expect(cells(page, rate).nth(1)).to_have_text(f"{value} per second")
     expect(page.get_by_text("Set by the operator", exact=True)).to_have_count(0)
+    guide_screenshot(page, "account", "limits")
 
     # The operator lowers one limit for this account.
     nexq(

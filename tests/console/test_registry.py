@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import XSS, Tab, make_account
+from tests.console.guide_screenshots import guide_screenshot
 from tests.console.test_storage import confirm_dialog
 from tests.live import LiveServer
 from tests.oci_push import push_image, token_response
@@ -77,6 +78,7 @@ def test_create_a_registry_and_see_its_credential_once(
     expect(page.locator("#snippet-kubectl")).to_contain_text(f"--docker-server={host}")
     expect(page.locator("#snippet-kubectl")).to_contain_text(f"--docker-password='{token}'")
     assert token_response(server, username, token).status_code == 200
+    guide_screenshot(page, "registry", "registry-created")
 
     # Taken names are refused across the installation.
     page.goto("/registries")

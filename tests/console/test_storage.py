@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from playwright.sync_api import Page, Route, expect
 
 from tests.console.conftest import TIMEOUT, XSS, Tab, make_account
+from tests.console.guide_screenshots import guide_screenshot
 from tests.live import BURST, LiveServer
 
 MIB = 1024 * 1024
@@ -76,6 +77,7 @@ def test_buckets_create_validate_and_delete_only_when_empty(
     row = page.get_by_role("row").filter(has_text=name)
     expect(row.get_by_role("cell").nth(2)).to_have_text("1")
     expect(row.get_by_role("cell").nth(3)).to_have_text("5 B")
+    guide_screenshot(page, "storage", "buckets")
     row.get_by_role("button", name=f"Delete bucket {name}").click()
     expect(page.get_by_role("dialog")).to_contain_text(f"Delete the bucket {name}?")
     confirm_dialog(page)
@@ -100,6 +102,7 @@ def test_folders_breadcrumbs_and_pages(signed_in: Tab, s3: Any, bucket: str) -> 
     page = signed_in.open(f"/storage/buckets/{bucket}")
     expect(page.get_by_text("107 objects")).to_be_visible()
     expect(page.get_by_role("link", name="top.txt", exact=True)).to_be_visible()
+    guide_screenshot(page, "storage", "object-browser")
     page.get_by_role("link", name="logs/", exact=True).click()
 
     crumbs = page.get_by_role("navigation", name="Breadcrumb")

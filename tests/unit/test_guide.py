@@ -7,13 +7,14 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from itertools import count
+from pathlib import Path
 
 import pytest
 
 from nexq.accounts.descriptor import GUIDE as ACCOUNT_GUIDE
 from nexq.registry.descriptor import GUIDE as REGISTRY_GUIDE
-from nexq.web.guide.library import GUIDE_ROOT, Guide
-from nexq.web.guide.markdown import anchor_of, render
+from nexq.web.guide.library import GUIDE_ROOT, Guide, png_size
+from nexq.web.guide.markdown import Picture, anchor_of, render
 from nexq.web.guide.search import search, words_of
 from nexq.web.guide.section import GuidePage, GuideSection
 
@@ -218,3 +219,86 @@ def test_a_page_naming_a_fragment_its_section_lacks_stops_the_load() -> None:
         ValueError, match=r"service-tiers.md: its section has no fragment tier-limits, tier-list"
     ):
         Guide([("account", ACCOUNT_GUIDE)])  # declared without its fragments
+
+
+# -- screenshots and Getting Started ---------------------------------------------------------
+
+
+def test_a_relative_image_is_resolved_with_its_size_and_others_left_alone() -> None:
+    def picture(src: str) -> Picture | None:
+        return Picture("/docs/s/screenshots/a.png", 1280, 800) if src == "shots/a.png" else None
+
+    page = render(
+        "![The list](shots/a.png) ![lost](shots/b.png) ![far](https://example.com/c.png)",
+        known,
+        picture,
+    )
+    assert (
+        '<img src="/docs/s/screenshots/a.png" alt="The list" width="1280" height="800"'
+        ' loading="lazy" />' in page.html
+    )
+    assert '<img src="shots/b.png" alt="lost" />' in page.html  # left as written, and reported
+    assert '<img src="https://example.com/c.png" alt="far" />' in page.html
+    assert page.images == ("shots/a.png", "shots/b.png")
+    assert render("![x](shots/a.png)", known).images == ("shots/a.png",)  # no resolver: as is
+
+
+def test_a_picture_is_a_png_of_a_sections_screenshots_folder(guide: Guide) -> None:
+    assert guide.picture("registry", "screenshots/registry-created.png") == Picture(
+        "/docs/registry/screenshots/registry-created.png", 1280, 800
+    )
+    data = guide.picture_bytes("registry", "registry-created.png")
+    assert data is not None and png_size(data) == (1280, 800)
+    for src in (
+        "screenshots/none-such.png",  # not in the package
+        "screenshots/registry-created.jpg",
+        "../storage/screenshots/buckets.png",  # a section this guide has not
+        "overview.md",
+        "screenshots/../overview.md",
+    ):
+        assert guide.picture("registry", src) is None, src
+    # Only what a page shows is served, nothing else of the package.
+    assert guide.picture_bytes("registry", "overview.md") is None
+    assert guide.picture_bytes("registry", "none-such.png") is None
+    assert png_size(b"GIF89a" + bytes(30)) is None
+
+
+def test_a_picture_the_package_lacks_or_that_is_no_png_is_a_broken_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "made_guide"
+    (package / "guide" / "screenshots").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "guide" / "overview.md").write_text(
+        "# Made\n\n![kept](screenshots/kept.png) ![lost](screenshots/lost.png)\n"
+        "![text](screenshots/text.png)\n"
+    )
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (640).to_bytes(4) + (400).to_bytes(4)
+    (package / "guide" / "screenshots" / "kept.png").write_bytes(png + bytes(20))
+    (package / "guide" / "screenshots" / "text.png").write_text("not a picture")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    guide = Guide([("made", GuideSection("Made", "made_guide", (GuidePage("overview", "Made"),)))])
+    assert guide.broken_links() == [
+        "/docs/made/overview: screenshots/lost.png",
+        "/docs/made/overview: screenshots/text.png",
+    ]
+    html = str(guide.page("made", "overview").html)  # type: ignore[union-attr]
+    assert 'src="/docs/made/screenshots/kept.png" alt="kept" width="640" height="400"' in html
+    assert guide.picture_bytes("made", "kept.png") == png + bytes(20)
+    assert guide.picture_bytes("made", "text.png") is None
+
+
+def test_getting_started_leads_to_each_sections_start_and_what_it_highlights() -> None:
+    highlighted = replace(REGISTRY_GUIDE, highlights=("push-images", "pull-images"))
+    guide = Guide([("registry", highlighted)])
+    page = guide.page("getting-started", "introduction")
+    assert page is not None
+    assert (
+        '<li><a href="/docs/registry/overview">Container Registry</a>; see also '
+        '<a href="/docs/registry/push-images">Push images</a>, '
+        '<a href="/docs/registry/pull-images">Pull images</a></li>'
+    ) in str(page.html)
+    assert "/docs/storage" not in str(page.html)  # a service the guide has not
+    assert guide.broken_links() == []
+    with pytest.raises(ValueError, match="highlights a page it does not have"):
+        Guide([("registry", replace(REGISTRY_GUIDE, highlights=("service-tiers",)))])

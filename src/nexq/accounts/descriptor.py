@@ -41,6 +41,7 @@ GUIDE = GuideSection(
         GuidePage("limits-quotas", "Limits & quotas"),
         GuidePage("faq", "FAQ"),
     ),
+    highlights=("service-tiers",),  # what a new account gets, from Getting Started
 )
 
 

@@ -10,20 +10,28 @@ A page may take in Markdown its service makes at request time: a line of its own
 time the page is served or searched, so that it shows what the service has now (the
 operator's tiers and prices). A marker that names no fragment of its section stops the
 start; the links a fragment makes are checked as it reads when the guide is loaded.
+
+A page shows a screenshot of the console with Markdown's image syntax and a path beside it,
+``![Buckets](screenshots/buckets.png)``: the PNG the console tests wrote into the section's
+``screenshots`` folder of its package, served at ``/docs/<section>/screenshots/<file>``. Getting
+Started lists the sections the guide has (its ``sections`` fragment, made by the guide itself),
+so that it links only to services that exist.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from markupsafe import Markup
 
 from nexq.web.guide import search
-from nexq.web.guide.markdown import Heading, Passage, Rendered, render
+from nexq.web.guide.markdown import Heading, Passage, Picture, Rendered, render
 from nexq.web.guide.section import Fragment, GuidePage, GuideSection
 
 GUIDE_ROOT = "/docs"
@@ -40,6 +48,18 @@ GETTING_STARTED = (
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _RESERVED = frozenset({"search"})  # /docs/search is the search page
 _FRAGMENT = re.compile(r"^<!--[ \t]*fragment:[ \t]*(?P<name>[a-z0-9-]+)[ \t]*-->[ \t]*$", re.M)
+SCREENSHOTS = "screenshots"  # the folder beside a section's pages that holds its pictures
+_PICTURE = re.compile(r"^[a-z0-9][a-z0-9-]*\.png$")
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """A PNG's width and height from its header; None for anything that is not a PNG."""
+    # The signature, then the IHDR chunk first: its length, its type, width and height.
+    if len(data) < 24 or not data.startswith(_PNG) or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +117,23 @@ class Guide:
 
     def __init__(self, sections: Sequence[tuple[str, GuideSection]]) -> None:
         """``sections``: each service's section with the name its URLs use (the service's)."""
-        declared = [GETTING_STARTED, *sections]
+        name, start = GETTING_STARTED
+        start = replace(start, fragments={"sections": lambda: _sections_list(sections)})
+        declared = [(name, start), *sections]
         names = [name for name, _ in declared]
         for name in names:
             if not _NAME.match(name) or name in _RESERVED or names.count(name) > 1:
                 raise ValueError(f"guide section {name!r}: a unique lowercase name is needed")
+        for name, section in sections:
+            slugs = {page.slug for page in section.pages}
+            if not set(section.highlights) <= slugs:
+                raise ValueError(f"guide section {name!r}: it highlights a page it does not have")
         self._known = {(name, page.slug) for name, section in declared for page in section.pages}
+        self._folders = {
+            name: resources.files(section.package).joinpath(section.folder)
+            for name, section in declared
+        }
+        self._pictures: dict[tuple[str, str], Picture | None] = {}
         self.sections = tuple(self._load(name, section) for name, section in declared)
         self._pages = {(p.section, p.slug): p for p in self.pages()}
 
@@ -129,9 +160,12 @@ class Guide:
         def resolve(href: str) -> str | None:
             return self.resolve(name, href)
 
+        def picture(src: str) -> Picture | None:
+            return self.picture(name, src)
+
         def now() -> Rendered:
             text = _FRAGMENT.sub(lambda found: fragments[found["name"]]().strip("\n"), source)
-            return render(text, resolve)
+            return render(text, resolve, picture)
 
         return now
 
@@ -175,11 +209,40 @@ class Guide:
             return None
         return f"{GUIDE_ROOT}/{name}/{slug}" + (f"#{fragment}" if fragment else "")
 
+    def picture(self, section: str, src: str) -> Picture | None:
+        """Where the relative image ``src`` of a page of ``section`` is served and its size;
+        None if it names no PNG of a section's screenshots folder."""
+        target = posixpath.normpath(posixpath.join(section, src))
+        name, _, file = target.partition("/")
+        folder, _, file = file.partition("/")
+        if folder != SCREENSHOTS or name not in self._folders or not _PICTURE.match(file):
+            return None
+        if (name, file) not in self._pictures:  # read once: the package does not change
+            found = self._file(name, file)
+            size = png_size(found.read_bytes()[:24]) if found.is_file() else None
+            url = f"{GUIDE_ROOT}/{name}/{SCREENSHOTS}/{file}"
+            self._pictures[(name, file)] = Picture(url, *size) if size else None
+        return self._pictures[(name, file)]
+
+    def picture_bytes(self, section: str, file: str) -> bytes | None:
+        """The PNG ``file`` of ``section``'s screenshots, if a page shows it."""
+        if self._pictures.get((section, file)) is None:
+            return None
+        return self._file(section, file).read_bytes()
+
+    def _file(self, section: str, file: str) -> Traversable:
+        return self._folders[section].joinpath(SCREENSHOTS).joinpath(file)
+
     def broken_links(self) -> list[str]:
-        """Links that name no page, or an anchor its page does not have (for the tests: a
-        page is served whatever its links)."""
+        """Links that name no page, or an anchor its page does not have, and images that name
+        no PNG its package has (for the tests: a page is served whatever its links)."""
         broken = []
         for page in self.pages():
+            broken += [
+                f"{page.url}: {src}"
+                for src in page.rendered.images
+                if self.picture(page.section, src) is None
+            ]
             for href in page.rendered.links:
                 url = self.resolve(page.section, href)
                 if url is None:
@@ -192,3 +255,15 @@ class Guide:
                 if fragment and fragment not in anchors:
                     broken.append(f"{page.url}: {href}")
         return broken
+
+
+def _sections_list(sections: Sequence[tuple[str, GuideSection]]) -> str:
+    """Getting Started's list of the guide's other sections: each one's first page, then the
+    pages it highlights, as Markdown links from Getting Started."""
+    lines = []
+    for name, section in sections:
+        titles = {page.slug: page.title for page in section.pages}
+        line = f"- [{section.title}](../{name}/{section.pages[0].slug}.md)"
+        also = [f"[{titles[slug]}](../{name}/{slug}.md)" for slug in section.highlights]
+        lines.append(line + (f"; see also {', '.join(also)}" if also else ""))
+    return "\n".join(lines)

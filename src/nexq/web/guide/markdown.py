@@ -4,7 +4,9 @@ What the guide needs beyond CommonMark:
 
 - every heading gets an id made as GitHub makes it, so that the anchors the pages were
   written with (``overview.md#https-and-plain-http``) work on the repository and in Nexq;
-- a relative link is handed to a resolver, which knows what page it names and its URL;
+- a relative link is handed to a resolver, which knows what page it names and its URL; a
+  relative image (a screenshot the console tests made, beside the page) to another one, and
+  it gets its size, so that the text does not jump as it loads;
 - HTML comments are dropped (``<!-- not run: … -->`` speaks to the guide's test, not to its
   reader), and any other raw HTML is shown as text: the sources are ours, but a page must
   never be able to inject markup into the console;
@@ -61,6 +63,25 @@ class Rendered:
     headings: tuple[Heading, ...]
     passages: tuple[Passage, ...]
     links: tuple[str, ...]  # every relative link, as written
+    images: tuple[str, ...] = ()  # every relative image, as written
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """Where a relative image is served, and its size in pixels."""
+
+    url: str
+    width: int
+    height: int
+
+
+# A relative image as written → where it is served, or None when the guide has no such image
+# (it is then left as written, and reported).
+PictureResolver = Callable[[str], Picture | None]
+
+
+def _no_pictures(src: str) -> Picture | None:
+    return None
 
 
 def anchor_of(text: str) -> str:
@@ -69,11 +90,13 @@ def anchor_of(text: str) -> str:
     return slug.replace(" ", "-") or "section"
 
 
-def render(source: str, resolve: Resolver) -> Rendered:
-    """``source`` as HTML, with relative links resolved by ``resolve``."""
+def render(source: str, resolve: Resolver, picture: PictureResolver = _no_pictures) -> Rendered:
+    """``source`` as HTML, with relative links resolved by ``resolve`` and relative images by
+    ``picture``."""
     tokens = _PARSER.parse(source)
     headings = _name_headings(tokens)
     links = _resolve_links(tokens, resolve)
+    images = _resolve_images(tokens, picture)
     _align_cells(tokens)
     html = _PARSER.renderer.render(tokens, _PARSER.options, {})
     return Rendered(
@@ -83,6 +106,7 @@ def render(source: str, resolve: Resolver) -> Rendered:
         headings=headings,
         passages=_passages(tokens, headings),
         links=links,
+        images=images,
     )
 
 
@@ -115,6 +139,23 @@ def _resolve_links(tokens: Sequence[Token], resolve: Resolver) -> tuple[str, ...
             url = resolve(href)
             if url is not None:
                 child.attrSet("href", url)
+    return tuple(relative)
+
+
+def _resolve_images(tokens: Sequence[Token], picture: PictureResolver) -> tuple[str, ...]:
+    relative: list[str] = []
+    for token in tokens:
+        for child in token.children or ():
+            src = child.attrGet("src") if child.type == "image" else None
+            if not isinstance(src, str) or _NOT_RELATIVE.match(src):
+                continue
+            relative.append(src)
+            found = picture(src)
+            if found is not None:
+                child.attrSet("src", found.url)
+                child.attrSet("width", str(found.width))
+                child.attrSet("height", str(found.height))
+                child.attrSet("loading", "lazy")
     return tuple(relative)
 
 

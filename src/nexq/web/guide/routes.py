@@ -1,4 +1,5 @@
-"""The guide's pages in the console: /docs (contents), /docs/search, /docs/<section>/<page>.
+"""The guide's pages in the console: /docs (contents), /docs/search, /docs/<section>/<page>,
+and the screenshots the pages show, /docs/<section>/screenshots/<file>.png.
 
 The guide is public: a page shows to whoever asks, in the console's layout, with the account's
 navigation and header only for a signed-in caller (``Pages.render`` with no caller leaves
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from nexq.web.console.web import Pages
-from nexq.web.guide.library import Guide
+from nexq.web.guide.library import SCREENSHOTS, Guide
 
 
 def router(guide: Guide, pages: Pages) -> APIRouter:
@@ -45,6 +46,14 @@ def router(guide: Guide, pages: Pages) -> APIRouter:
         if found is None:
             return missing(request)
         return pages.redirect(request, found.url)
+
+    @web.get("/{name}/" + SCREENSHOTS + "/{file}")
+    def screenshot(request: Request, name: str, file: str) -> Response:
+        found = guide.picture_bytes(name, file)
+        if found is None:
+            return missing(request)
+        # A picture changes only with the package: a day's caching spares every page view.
+        return Response(found, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
     @web.get("/{name}/{slug}")
     def page(request: Request, name: str, slug: str) -> HTMLResponse:

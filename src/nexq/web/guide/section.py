@@ -28,10 +28,14 @@ class GuideSection:
     """A service's part of the guide: ``pages`` (reading order, the first one its overview)
     are the files ``<package>/<folder>/<slug>.md``, read as package resources so that they
     ship in the wheel with the code they describe; ``fragments`` are what those pages take
-    in at each request, by name."""
+    in at each request, by name; ``highlights`` are the slugs of pages besides the first that
+    Getting Started links to (the Account's Service Tiers). Screenshots of the console live in
+    ``<package>/<folder>/screenshots/``, where the console tests write them.
+    """
 
     title: str  # "Container Registry"
     package: str  # "nexq.registry"
     pages: tuple[GuidePage, ...]
     folder: str = "guide"
+    highlights: tuple[str, ...] = ()
     fragments: Mapping[str, Fragment] = field(default_factory=dict, compare=False, hash=False)

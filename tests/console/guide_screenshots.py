@@ -1,0 +1,98 @@
+"""The user guide's screenshots, made by the console tests that drive the pages they show.
+
+A test calls ``guide_screenshot(page, "storage", "buckets")`` at the moment its page looks as
+the guide describes it; the picture goes to the section's package,
+``src/nexq/storage/guide/screenshots/buckets.png``, which the guide serves and the wheel ships.
+The pictures are checked in, and a run rewrites one only when it differs meaningfully from the
+one there (a new column, a moved panel): the names, ids and dates a test makes change a few
+hundred pixels on every run, and rewriting the file for those would leave every run with
+changed files to commit. ``NEXQ_GUIDE_SCREENSHOTS=rewrite`` rewrites every picture a run makes.
+
+tests/unit/test_guide_screenshots.py checks that each picture a page shows is one a test
+makes here, and that it is in the package.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from PIL import Image, ImageChops
+from playwright.sync_api import Page
+
+from nexq.accounts.descriptor import GUIDE as ACCOUNT_GUIDE
+from nexq.billing.descriptor import GUIDE as BILLING_GUIDE
+from nexq.databases.descriptor import GUIDE as DATABASES_GUIDE
+from nexq.registry.descriptor import GUIDE as REGISTRY_GUIDE
+from nexq.storage.descriptor import GUIDE as STORAGE_GUIDE
+from nexq.support.descriptor import GUIDE as SUPPORT_GUIDE
+from nexq.web.guide.library import SCREENSHOTS
+from nexq.web.guide.section import GuideSection
+
+SOURCES = Path(__file__).resolve().parents[2] / "src"
+# The guide's sections by the name their URLs use (the service's), as the console serves them.
+SECTIONS: dict[str, GuideSection] = {
+    "storage": STORAGE_GUIDE,
+    "account": ACCOUNT_GUIDE,
+    "billing": BILLING_GUIDE,
+    "support": SUPPORT_GUIDE,
+    "registry": REGISTRY_GUIDE,
+    "databases": DATABASES_GUIDE,
+}
+# One size for every picture: a laptop's window, readable beside the text.
+WIDTH, HEIGHT = 1280, 800
+# A pixel counts as changed past this difference in any channel (anti-aliasing moves a few
+# levels), and a picture as different once this share of its pixels changed: a rewritten
+# email or bucket name changes well under 1 %, a new row or panel more.
+CHANGED_LEVEL = 32
+DIFFERENT_SHARE = 0.01
+
+
+def folder_of(section: str) -> Path:
+    """Where the pictures of a section's pages are, in the repository."""
+    declared = SECTIONS[section]
+    return SOURCES.joinpath(*declared.package.split("."), declared.folder, SCREENSHOTS)
+
+
+def guide_screenshot(page: Page, section: str, name: str) -> None:
+    """A picture of ``page`` as it is now, in a window of the guide's size, for ``section``'s
+    pages: ``<section's folder>/screenshots/<name>.png``."""
+    kept = page.viewport_size
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    try:
+        shot = page.screenshot(animations="disabled", caret="hide")
+    finally:
+        if kept is not None:
+            page.set_viewport_size(kept)
+    with Image.open(io.BytesIO(shot)) as made:
+        assert (made.format, made.size) == ("PNG", (WIDTH, HEIGHT)), (made.format, made.size)
+    target = folder_of(section) / f"{name}.png"
+    rewrite = os.environ.get("NEXQ_GUIDE_SCREENSHOTS") == "rewrite"
+    if target.exists() and not rewrite and not differs(target.read_bytes(), shot):
+        return
+    target.parent.mkdir(exist_ok=True)
+    # Written aside, then renamed: a server reading the folder never sees half a picture.
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    with Image.open(io.BytesIO(shot)) as made:
+        # 256 colours: a third of the size, and the console's flat colours and text look the
+        # same (no pixel moves past CHANGED_LEVEL).
+        made.convert("RGB").quantize(256, Image.Quantize.FASTOCTREE).save(
+            partial, "PNG", optimize=True
+        )
+    partial.replace(target)
+
+
+def differs(old: bytes, new: bytes) -> bool:
+    """Whether ``new`` shows something else than ``old``, beyond the few pixels of names and
+    dates that change on every run."""
+    with Image.open(io.BytesIO(old)) as before, Image.open(io.BytesIO(new)) as after:
+        if before.size != after.size:
+            return True
+        delta = ImageChops.difference(before.convert("RGB"), after.convert("RGB"))
+        # Each pixel's largest channel difference, then how many pixels pass the level.
+        largest = ImageChops.lighter(
+            ImageChops.lighter(delta.getchannel(0), delta.getchannel(1)), delta.getchannel(2)
+        )
+        changed = sum(largest.histogram()[CHANGED_LEVEL:])
+        return changed > DIFFERENT_SHARE * before.width * before.height
