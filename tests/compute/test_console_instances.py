@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from nexq.compute.instance import IMAGES
 from tests.compute.keys import KeyPair
 from tests.console.conftest import Tab, make_account
+from tests.console.guide_screenshots import guide_screenshot
 from tests.live import LiveServer
 
 BOOT_MS = 90_000  # TCG on a busy 2-core host
@@ -61,6 +62,7 @@ def test_instances_in_a_browser(tab: Tab, server: LiveServer, pairs: list[KeyPai
         page.wait_for_timeout(1000)  # the page is static once Running: read it again
         page.reload()
     expect(page.locator("#instance-console")).to_contain_text("nexq-tiny: ssh ready")
+    guide_screenshot(page, "compute", "instance")
 
     page.get_by_role("button", name="Stop web-1").click()
     expect(page.get_by_role("status")).to_contain_text("web-1 is stopping")

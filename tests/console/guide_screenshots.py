@@ -23,6 +23,7 @@ from playwright.sync_api import Page
 
 from nexq.accounts.descriptor import GUIDE as ACCOUNT_GUIDE
 from nexq.billing.descriptor import GUIDE as BILLING_GUIDE
+from nexq.compute.descriptor import GUIDE as COMPUTE_GUIDE
 from nexq.databases.descriptor import GUIDE as DATABASES_GUIDE
 from nexq.registry.descriptor import GUIDE as REGISTRY_GUIDE
 from nexq.storage.descriptor import GUIDE as STORAGE_GUIDE
@@ -39,6 +40,7 @@ SECTIONS: dict[str, GuideSection] = {
     "support": SUPPORT_GUIDE,
     "registry": REGISTRY_GUIDE,
     "databases": DATABASES_GUIDE,
+    "compute": COMPUTE_GUIDE,
 }
 # One size for every picture: a laptop's window, readable beside the text.
 WIDTH, HEIGHT = 1280, 800
