@@ -44,9 +44,10 @@ imports: $(STAMP)
 # start early and the unit suites fill the end), not in xdist's (most tests first).
 XDIST := -n 2 --dist loadfile --no-loadscope-reorder
 
-## bytecode: src compiled once, before the suites start `nexq` (servers, admin commands) a
-##   few thousand times: where PYTHONDONTWRITEBYTECODE is set (as on CI's machine) Python
-##   caches nothing it compiles, and every start compiled its ~380 modules again (0.3 s)
+## bytecode: src compiled once, before the suites start `nexq serve` hundreds of times (and
+##   each test process its forked command line, tests/forked_cli.py): where
+##   PYTHONDONTWRITEBYTECODE is set (as on CI's machine) Python caches nothing it compiles,
+##   and every start compiled its ~380 modules again (0.3 s)
 bytecode: $(STAMP)
 	$(BIN)/python -m compileall -q src
 

@@ -78,6 +78,8 @@ def server(
     live.start()
     yield live
     live.stop()
+    # Its guests outlive it: without this they keep their memory until the phase ends.
+    live.remove_instances()
     live.remove_databases()
     if isinstance(live, BalancedServer):
         live.close()

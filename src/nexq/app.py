@@ -40,7 +40,7 @@ from nexq.compute.sql_disk_copies import SqlDiskCopies
 from nexq.compute.sql_instances import SqlInstances
 from nexq.compute.sql_ssh_keys import SqlSshKeys
 from nexq.compute.ssh_keys import SshKeys
-from nexq.core import postgres, sql
+from nexq.core import sql
 from nexq.core.crypto import SecretBox
 from nexq.core.data_keys import DataKeys, SqlDataKeys
 from nexq.core.db import Database
@@ -51,7 +51,6 @@ from nexq.core.identity import Account, Principal, ScopeCatalog
 from nexq.core.ids import random_string
 from nexq.core.job_log import JobLog
 from nexq.core.keyring import SealedStore, open_box
-from nexq.core.postgres import PostgresDatabase
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import SCHEMA as CORE_SCHEMA
 from nexq.databases.backups import Backups, Repository
@@ -88,9 +87,6 @@ from nexq.storage.metadata.sqlite import SqliteMetadata
 from nexq.storage.metering import Meter
 from nexq.storage.multipart import Multipart
 from nexq.storage.package import PACKAGE as STORAGE_PACKAGE
-from nexq.storage.s3.auth import Authenticator
-from nexq.storage.s3.handlers.common import Services
-from nexq.storage.s3.server import S3App
 from nexq.storage.service import ObjectStorage
 from nexq.storage.system_bucket import SystemBucket, provide_bucket
 from nexq.storage.usage import Usage
@@ -105,6 +101,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from nexq.registry.oci.app import RegistryApp
+    from nexq.storage.s3.server import S3App
 
 log = logging.getLogger("nexq")
 # The services of the installation, as each package declares itself before anything is built;
@@ -192,6 +189,9 @@ def open_database(settings: Settings) -> sql.Database:
     data dir (migrated here). The blob files a row names are durable before it is written:
     their writers flush them (files) or the cluster holds them (RADOS)."""
     if settings.database_url:
+        # Imported here: psycopg is about 0.1 s of every start that uses SQLite.
+        from nexq.core.postgres import PostgresDatabase
+
         return PostgresDatabase(settings.database_url, SCHEMAS)
     return Database(settings.data_dir / "meta.db", SCHEMAS)
 
@@ -209,6 +209,8 @@ def open_blobs(settings: Settings, service: str) -> BlobStore:
 def _has_data(settings: Settings) -> bool:
     """Whether the installation holds data already (then no new master key is made)."""
     if settings.database_url:
+        from nexq.core import postgres
+
         return postgres.holds_data(settings.database_url)
     return (settings.data_dir / "meta.db").exists()
 
@@ -594,6 +596,11 @@ def _run_lane(jobs: list[Job], stop: threading.Event, db: sql.Database, job_log:
 
 def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
     """The S3 data plane; ``rates`` is shared by every worker process of the server."""
+    # Imported here, as the other planes are: the admin commands never pay for S3's routes.
+    from nexq.storage.s3.auth import Authenticator
+    from nexq.storage.s3.handlers.common import Services
+    from nexq.storage.s3.server import S3App
+
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-s3")
     authenticator = Authenticator(nexq.directory, nexq.settings.region)
     services = Services(

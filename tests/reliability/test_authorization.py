@@ -162,6 +162,8 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ),
     ("POST", "/v1/storage/share-links/revoke"): Recipe(),
     ("GET", "/v1/storage/buckets/{name}/versions"): Recipe(other="404"),
+    ("POST", "/v1/storage/buckets/{name}/empty"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/empty"): Recipe(other="404"),
     ("POST", "/v1/storage/buckets/{name}/objects/{key}/restore"): Recipe(
         body=lambda ids: {"version_id": "null"}, other="404"
     ),
@@ -420,6 +422,9 @@ class World:
         elif method == "POST" and path == "/v1/storage/buckets":
             ids["name"] = f"authz-{n}"  # taken: another account asking for it gets 409
             api.post("/v1/storage/buckets", json={"name": ids["name"]}).raise_for_status()
+        if method == "GET" and path.endswith("/empty"):
+            # A bucket never emptied has nothing to report (404): start emptying this one.
+            api.post(f"/v1/storage/buckets/{ids['name']}/empty").raise_for_status()
         setting = path.rpartition("/")[2]
         if method == "GET" and "{name}" in path and setting in DOCUMENTS:
             # Reading a document the bucket does not have is a 404: give it one.
@@ -517,6 +522,13 @@ class World:
             wait_instance(api, name, "Stopped")
         return {"name": name}
 
+    @staticmethod
+    def copies_the_stopped_instance(method: str, path: str) -> bool:
+        """Whether ``copy_resources`` makes a fresh copy of the stopped instance for it."""
+        if not path.startswith(COPIES) or "{name}" not in path:
+            return False
+        return method != "GET" and not path.endswith("/launch")
+
     def copy_resources(self, method: str, path: str, n: int) -> dict[str, str]:
         """The shared instance to copy (a fresh copy name), the shared copy to read and
         launch from (a fresh instance name); a fresh copy of the stopped instance to delete
@@ -525,7 +537,7 @@ class World:
             return {"instance": SHARED_INSTANCE, "copy": f"authz-copy-{n}"}
         if "{name}" not in path:
             return {}
-        if method == "GET" or path.endswith("/launch"):
+        if not self.copies_the_stopped_instance(method, path):
             return {"name": SHARED_COPY, "launched": f"authz-vm-{n}"}
         kind = "backups" if path.startswith("/v1/compute/backups") else "snapshots"
         api, name = self.admin["a"], f"authz-copy-{n}"
@@ -622,11 +634,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             timeout=30,
         )
         world.invoice = invoice_of(live, world.admin["a"])
-        made = world.admin["a"].post(
-            "/v1/databases", json={"name": SHARED_DATABASE, "plan": "micro"}
-        )
-        assert made.status_code == 201, made.text
-        wait_status(world.admin["a"], SHARED_DATABASE, "Running")
         # Either account launches with a key of its own.
         for role in ("a", "b"):
             added = world.admin[role].post("/v1/compute/ssh-keys", json=ssh_key_body({}))
@@ -639,20 +646,31 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "/v1/compute/instances", json={"name": STOPPED_INSTANCE, "size": "nano"}
         )
         assert stopped.status_code == 201, stopped.text
+        # The database is made while the instances boot.
+        made = world.admin["a"].post(
+            "/v1/databases", json={"name": SHARED_DATABASE, "plan": "micro"}
+        )
+        assert made.status_code == 201, made.text
+        # The tiny image's guest ignores the power button: the provisioner forces it off
+        # after 30 s. Asked now and not waited for here: the cells that copy the stopped
+        # instance run last (stopped_instance_last) and wait for it themselves.
+        wait_instance(world.admin["a"], STOPPED_INSTANCE, "Running")
+        world.admin["a"].post(f"/v1/compute/instances/{STOPPED_INSTANCE}/stop").raise_for_status()
+        wait_status(world.admin["a"], SHARED_DATABASE, "Running")
         wait_instance(world.admin["a"], SHARED_INSTANCE, "Running")
         for kind in ("snapshots", "backups"):
             url = f"/v1/compute/instances/{SHARED_INSTANCE}/{kind}"
             taken = world.admin["a"].post(url, json={"name": SHARED_COPY})
             assert taken.status_code == 202, taken.text
             wait_copy(world.admin["a"], kind, SHARED_COPY)
-        wait_instance(world.admin["a"], STOPPED_INSTANCE, "Running")
-        world.admin["a"].post(f"/v1/compute/instances/{STOPPED_INSTANCE}/stop").raise_for_status()
-        wait_instance(world.admin["a"], STOPPED_INSTANCE, "Stopped")
         yield world
         for client in world.admin.values():
             client.close()
     finally:
         live.stop()
+        # The instances of the matrix (a running one, a stopped one, and the ones cells
+        # launched), stopped now rather than when the test process ends.
+        live.remove_instances()
         live.remove_databases()
 
 
@@ -753,6 +771,13 @@ def matches(cell: Cell, answer: httpx.Response, ids: dict[str, str]) -> bool:
     return not slug or answer.json()["type"] == f"urn:nexq:problem:{slug}"
 
 
+def stopped_instance_last(cells: list[Cell]) -> list[Cell]:
+    """``cells``, those that copy the stopped instance last (in their order): until then its
+    guest is being forced off, which the other cells overlap."""
+    later = [c for c in cells if World.copies_the_stopped_instance(c.method, c.path)]
+    return [c for c in cells if c not in later] + later
+
+
 def suspend(world: World, yes: bool) -> None:
     verb = "suspend" if yes else "resume"
     nexq("admin", "account", verb, world.emails["c"], data_dir=world.live.data_dir)
@@ -787,7 +812,7 @@ def test_every_route_is_in_the_matrix_and_every_cell_holds(world: World) -> None
     ]
     failures = []
     tokens = {cell: token_of(world, cell) for cell in cells}  # keys made before suspension
-    for cell in [c for c in cells if c.caller != "suspended"]:
+    for cell in stopped_instance_last([c for c in cells if c.caller != "suspended"]):
         answer, ids = call(world, cell, tokens[cell])
         if not matches(cell, answer, ids):
             failures.append(f"{cell}: got {answer.status_code} {answer.text[:160]}")

@@ -17,7 +17,7 @@ from nexq.accounts.model import (
 )
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
-from nexq.core.sql import Connection, Database, IntegrityError
+from nexq.core.sql import Connection, Database, integrity_errors
 
 _ACCOUNT_COLUMNS = "id, email, role, status, created_at"
 _KEY_COLUMNS = "id, account_id, name, description, scopes, status, created_at, last_used_at"
@@ -83,7 +83,7 @@ class SqliteAccounts:
                         password_hash,
                     ),
                 )
-            except IntegrityError:
+            except integrity_errors():
                 raise EmailTaken(
                     f"An account with the email {account.email} already exists."
                 ) from None

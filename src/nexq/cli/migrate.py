@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import psycopg
 import typer
 
 from nexq.adminkit import DataDir, emit, fail
 from nexq.app import SCHEMAS, open_database
-from nexq.core import postgres
+from nexq.core import sql
 from nexq.core.db import SchemaMismatch
 from nexq.settings import Settings
 
@@ -32,11 +31,13 @@ def migrate(
     except ValueError as exc:
         fail(str(exc))
     if settings.database_url:
+        from nexq.core import postgres  # psycopg: only a PostgreSQL database loads it
+
         try:
             versions = postgres.migrate(settings.database_url, SCHEMAS)
         except SchemaMismatch as exc:
             fail(str(exc))
-        except psycopg.Error as exc:
+        except sql.postgresql_errors() as exc:
             # The message names what failed; the URL (and any password in it) is not echoed.
             fail(f"the database refused the migration: {exc}")
         engine = "postgresql"

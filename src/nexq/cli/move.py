@@ -25,16 +25,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-import psycopg
 import typer
 
 from nexq.adminkit import DataDir, emit, fail
 from nexq.app import SCHEMAS, open_blobs, open_database
 from nexq.cli import parallel
-from nexq.core import postgres
+from nexq.core import sql
 from nexq.core.db import Database, FileLease
 from nexq.core.keyring import KEYRING_NAME
 from nexq.settings import Settings
@@ -42,6 +41,9 @@ from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.blobs.rados import RadosBlobStore
 from nexq.storage.blobs.sealed import plain_sizes
 from nexq.storage.metadata.sqlite import SqliteMetadata
+
+if TYPE_CHECKING:
+    import psycopg
 
 # The lease an embedded installation's server holds while it runs, in the leases file that
 # core.db.Database keeps beside meta.db.
@@ -142,7 +144,7 @@ def move(
         _write_marker(source.data_dir, report)
     except MoveRefused as exc:
         fail(str(exc))
-    except psycopg.Error as exc:
+    except sql.postgresql_errors() as exc:
         fail(f"the database refused the move: {_hidden(str(exc), to)}")
     except (OSError, ValueError) as exc:
         fail(_hidden(str(exc), to))
@@ -173,6 +175,8 @@ def _write_marker(data_dir: Path, report: dict[str, Any]) -> None:
 
 
 def _move(source: Settings, target: Settings) -> dict[str, Any]:
+    from nexq.core import postgres  # psycopg: only the commands that reach PostgreSQL load it
+
     url = target.database_url
     assert url is not None
     started = time.monotonic()
@@ -299,6 +303,8 @@ def _refuse_data(pg: psycopg.Connection[Any], tables: Sequence[str]) -> None:
 
 def _copy_tables(conn: sqlite3.Connection, url: str, tables: Sequence[str]) -> dict[str, int]:
     """Every table's rows in one PostgreSQL transaction, each table's count checked."""
+    from nexq.core import postgres
+
     counts: dict[str, int] = {}
     with postgres.connect(url) as pg, pg.transaction():
         # No node commits meanwhile (none should run), and a second move waits for this one,
@@ -315,6 +321,8 @@ def _copy_tables(conn: sqlite3.Connection, url: str, tables: Sequence[str]) -> d
 
 
 def _copy_table(conn: sqlite3.Connection, pg: psycopg.Connection[Any], table: str) -> int:
+    from nexq.core import postgres
+
     columns = _columns(conn, table)
     names = ", ".join(_quoted(column) for column in columns)
     marks = ", ".join("?" for _ in columns)

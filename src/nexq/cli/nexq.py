@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
 
 from nexq.adminkit import DataDir, emit, fail, mount
@@ -39,7 +38,7 @@ from nexq.cli.migrate import migrate
 from nexq.cli.move import InUse, move, moved
 from nexq.cli.status import status as admin_status
 from nexq.cli.status import version as nexq_version
-from nexq.core import telemetry
+from nexq.core import sql, telemetry
 from nexq.core.db import SchemaMismatch
 from nexq.core.errors import DomainError
 from nexq.core.job_log import JobLog
@@ -232,7 +231,7 @@ def serve(
         nexq = build(settings)
     except DomainError as exc:  # e.g. a mistake in the operator's tiers.toml
         fail(exc.message)
-    except (SchemaMismatch, KeyringError, OSError, psycopg.Error) as exc:
+    except sql.postgresql_errors(SchemaMismatch, KeyringError, OSError) as exc:
         # A database of another version, a missing key, an engine that cannot be reached.
         fail(str(exc))
     removed = recover(nexq)

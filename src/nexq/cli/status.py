@@ -14,12 +14,12 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import psycopg
 import typer
 
 from nexq.adminkit import DataDir, fail
 from nexq.app import Nexq, build
 from nexq.cli.data_usage import usage
+from nexq.core import sql
 from nexq.core.db import SchemaMismatch
 from nexq.core.errors import DomainError
 from nexq.core.job_log import merge
@@ -146,7 +146,7 @@ def installation(settings: Settings) -> dict[str, Any]:
         return {"error": "no metadata database (meta.db): the server never started here"}
     try:
         nexq = build(settings)
-    except (SchemaMismatch, KeyringError, OSError, psycopg.Error) as exc:
+    except sql.postgresql_errors(SchemaMismatch, KeyringError, OSError) as exc:
         return {"error": str(exc)}
     except DomainError as exc:
         return {"error": exc.message}

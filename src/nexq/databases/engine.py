@@ -35,14 +35,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from nexq.databases import roles
 from nexq.databases.model import OWNER_ROLE, Plan
 from nexq.databases.tls import ServerCertificate
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger("nexq.databases")
 SUPERUSER = "postgres"  # Nexq's own role in every cluster, reached on the Unix socket only
@@ -320,6 +320,8 @@ class Engine:
     def create_owner(self, server_id: str, port: int, owner_verifier: str, database: str) -> None:
         """The owner's role and database in a new cluster, and the functions it manages its
         roles with."""
+        from psycopg import sql
+
         with self.connect(server_id, port) as conn:
             conn.execute(
                 sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
@@ -369,6 +371,9 @@ class Engine:
     ) -> None:
         """A restored cluster: wait until it has promoted itself, then name its database as
         the new one is named and give the owner the new password."""
+        import psycopg
+        from psycopg import sql
+
         deadline = time.monotonic() + START_SECONDS * 5
         while True:
             try:
@@ -579,6 +584,10 @@ class Engine:
     ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
         """Nexq's own session in the cluster (the Unix socket, as postgres): in a highly
         available database, its primary's."""
+        # Imported here, as everywhere psycopg is: only what reaches a PostgreSQL server loads
+        # it, not every `nexq` command (about 0.1 s of each start).
+        import psycopg
+
         server_id = database_id
         if not self.layout(database_id).pgdata.exists():
             found = self.primary(database_id)
@@ -621,6 +630,8 @@ class Engine:
 
     def primary(self, database_id: str) -> tuple[str, int] | None:
         """The node of a highly available database that takes writes now, and its port."""
+        import psycopg
+
         for server_id in self.node_ids(database_id):
             port = self.server_port(server_id)
             if port is None:
@@ -635,6 +646,8 @@ class Engine:
         return None
 
     def set_owner_password(self, database_id: str, port: int, verifier: str) -> None:
+        from psycopg import sql
+
         with self.connect(database_id, port) as conn:
             conn.execute(
                 sql.SQL("ALTER ROLE {} PASSWORD {}").format(

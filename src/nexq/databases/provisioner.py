@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
+from nexq.core import sql
 from nexq.core.port_ranges import parse_ports
 from nexq.databases import tls
 from nexq.databases.backups import Backups, backup_due
@@ -164,7 +163,7 @@ class Provisioner:
         try:
             self._guard_storage(database, server, port)
             self._renew_certificate(database)
-        except (psycopg.Error, EngineError, OSError) as exc:
+        except sql.postgresql_errors(EngineError, OSError) as exc:
             log.warning("database %s: upkeep deferred to the next round: %s", database.id, exc)
 
     def _delete(self, database: Database) -> None:

@@ -10,7 +10,10 @@ every role it did not make.
 
 from __future__ import annotations
 
-from psycopg import sql
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from psycopg import sql
 
 # Run in the owner's database as the superuser, once it exists. {owner} is the owner's role.
 FUNCTIONS = """
@@ -82,4 +85,6 @@ GRANT EXECUTE ON FUNCTION nexq.create_role(text, text, boolean),
 
 def functions(owner: str) -> sql.Composed:
     """The statements that give ``owner`` the role functions."""
+    from psycopg import sql  # only when a database is made: never at a command's start
+
     return sql.SQL(FUNCTIONS).format(owner=sql.Identifier(owner), owner_text=sql.Literal(owner))

@@ -7,8 +7,6 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import awscrt.checksums
-
 ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 
 CRC_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME")
@@ -135,16 +133,25 @@ _CRCS = {
     "CRC64NVME": _Crc(64, 0x9A6C9329AC4BC9B5),
 }
 
-_CRC_FUNCTIONS: dict[str, _CrcFunction] = {
-    "CRC32": awscrt.checksums.crc32,
-    "CRC32C": awscrt.checksums.crc32c,
-    "CRC64NVME": awscrt.checksums.crc64nvme,
-}
-
 _SHA_NAMES = {"SHA1": "sha1", "SHA256": "sha256"}
 
 
+# awscrt is imported at the first CRC, not with this module: loading its native library is
+# about 40 ms, which every `nexq` command paid and few use.
+def _crc_function(algorithm: str) -> _CrcFunction:
+    import awscrt.checksums
+
+    functions: dict[str, _CrcFunction] = {
+        "CRC32": awscrt.checksums.crc32,
+        "CRC32C": awscrt.checksums.crc32c,
+        "CRC64NVME": awscrt.checksums.crc64nvme,
+    }
+    return functions[algorithm]
+
+
 def _native_combine(algorithm: str) -> _CrcCombine | None:
+    import awscrt.checksums
+
     # Older awscrt releases lack combine_*; the Python fallback is exact, only slower.
     name = "combine_" + algorithm.lower()
     function: _CrcCombine | None = getattr(awscrt.checksums, name, None)
@@ -161,8 +168,8 @@ def _normalize(algorithm: str) -> str:
 def new_hasher(algorithm: str) -> Hasher:
     """A fresh hasher for one of :data:`ALGORITHMS` (any case); ValueError if unknown."""
     upper = _normalize(algorithm)
-    if upper in _CRC_FUNCTIONS:
-        return _CrcHasher(_CRC_FUNCTIONS[upper], _CRCS[upper].width // 8)
+    if upper in _CRCS:
+        return _CrcHasher(_crc_function(upper), _CRCS[upper].width // 8)
     return _HashlibHasher(_SHA_NAMES[upper])
 
 

@@ -103,7 +103,7 @@ class SqlKmsKeys:
                     ),
                 )
             )
-        except sql.IntegrityError:
+        except sql.integrity_errors():
             raise AliasTaken(record.alias) from None
 
     def key(self, key_id: str) -> KeyRecord | None:

@@ -1,0 +1,67 @@
+"""The tests' forked command line (tests/forked_cli.py) answers as ``python -m nexq.cli.nexq``
+in a new interpreter does: the same exit status, stdout and stderr, with the caller's
+environment and working folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import forked_cli
+
+CREATE = ["admin", "account", "create", "--password", "correct horse battery", "--email"]
+
+
+def both(
+    args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """``args`` forked, then in a new interpreter."""
+    forked = forked_cli.run(args, env, timeout=60)
+    with monkeypatch.context() as fresh:
+        fresh.setenv("NEXQ_TEST_FORKED_CLI", "0")
+        new = forked_cli.run(args, env, timeout=60)
+    return forked, new
+
+
+def answer(done: subprocess.CompletedProcess[str]) -> tuple[int, str, str]:
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_refusals_and_usage_errors_read_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = str(tmp_path / "data")
+    env = dict(os.environ)
+    made = forked_cli.run([*CREATE, "a@example.com", "--data-dir", data], env, 60)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["email"] == "a@example.com"
+    for args in (
+        [*CREATE, "a@example.com"],  # taken: an error, exit status 1
+        ["admin", "account", "limits", "--account", "a@example.com", "--set", "buckets=x"],
+        ["admin", "account", "create"],  # a missing option: usage, exit 2
+        ["admin", "no-such-command"],
+        ["admin", "account", "limits", "--account", "a@example.com"],  # JSON on stdout
+    ):
+        forked, new = both([*args, "--data-dir", data], env, monkeypatch)
+        assert answer(forked) == answer(new), args
+    forked, new = both(["admin", "account", "create"], env, monkeypatch)
+    assert forked.returncode == 2 and "Usage: python -m nexq.cli.nexq admin" in forked.stderr
+
+
+def test_the_callers_environment_and_folder_reach_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {**os.environ, "NEXQ_DATA_DIR": "relative"}
+    made = forked_cli.run([*CREATE, "b@example.com"], env, 60)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "relative" / "meta.db").exists()
+    unset = {k: v for k, v in env.items() if k != "NEXQ_DATA_DIR"}
+    missing = forked_cli.run(
+        ["admin", "account", "limits", "--account", "b@example.com"], unset, 60
+    )
+    assert missing.returncode != 0  # the default data dir (./nexq-data) has no such account
