@@ -4,6 +4,7 @@ with the key chosen at launch."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -165,6 +166,21 @@ def test_a_guest_that_powers_off_is_stopped_and_a_dead_machine_comes_back(
     stopped = compute.until("box", Status.STOPPED, 40)
     assert stopped.reason == "The guest shut itself down."
     assert not compute.host.running(running.id)
+
+
+def test_a_stop_asked_while_the_guest_boots_is_heard_once_it_has(
+    compute: Compute, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The power button pressed before the guest listens for it is lost; the provisioner
+    presses it again until the guest shuts down, rather than waiting out the timeout and
+    pulling the plug."""
+    compute.instances.launch(ADA, "early", "tiny", "nano")
+    running = compute.until("early", Status.RUNNING)  # QEMU runs; the guest boots
+    compute.instances.stop(ADA, "early")
+    with caplog.at_level(logging.WARNING, logger="nexq.compute"):
+        compute.until("early", Status.STOPPED, 40)
+    assert not compute.host.running(running.id)
+    assert not [r.message for r in caplog.records if "forced off" in r.message]
 
 
 def test_launches_are_checked_and_wait_for_room(compute: Compute) -> None:

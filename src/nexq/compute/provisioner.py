@@ -24,6 +24,8 @@ from nexq.core.port_ranges import parse_ports
 log = logging.getLogger("nexq.compute")
 # How long a guest has to shut down after the power button before it is forced off.
 STOP_TIMEOUT = 30.0
+# How often the button is pressed again meanwhile.
+PRESS_AGAIN_SECONDS = 3.0
 # Instances whose machine runs, or is about to: what they hold of the host.
 HOLDING = (Status.PROVISIONING, Status.RUNNING, Status.STARTING, Status.STOPPING, Status.REBOOTING)
 
@@ -61,6 +63,7 @@ class Provisioner:
         self._capacity = capacity
         self._stop_timeout = stop_timeout
         self._stopping_since: dict[str, float] = {}
+        self._pressed_at: dict[str, float] = {}
 
     def run_once(self) -> None:
         """One pass over every instance (the provisioner's job)."""
@@ -125,15 +128,21 @@ class Provisioner:
             machine.kill()  # e.g. a machine left over from before a crash of Nexq
 
     def _stop(self, instance: Instance) -> None:
-        """The power button once, then each pass checks; forced off past the timeout."""
+        """The power button, pressed again every few seconds (a guest still booting has
+        nothing listening for it yet, and the press is lost); forced off past the timeout."""
         machine = self._host.machine(instance.id)
         if machine.running() and not machine.powered_off():
+            now = time.monotonic()
             since = self._stopping_since.get(instance.id)
             if since is None:
                 machine.press_power_button()
-                self._stopping_since[instance.id] = time.monotonic()
+                self._stopping_since[instance.id] = now
+                self._pressed_at[instance.id] = now
                 return
-            if time.monotonic() - since < self._stop_timeout:
+            if now - since < self._stop_timeout:
+                if now - self._pressed_at.get(instance.id, since) >= PRESS_AGAIN_SECONDS:
+                    machine.press_power_button()
+                    self._pressed_at[instance.id] = now
                 return
             log.warning(
                 "instance %s: no shutdown within %.0f s; forced off",
@@ -143,6 +152,7 @@ class Provisioner:
         if machine.running():
             machine.kill()
         self._stopping_since.pop(instance.id, None)
+        self._pressed_at.pop(instance.id, None)
         self._store.set_status(instance.id, Status.STOPPED, "", (Status.STOPPING,))
 
     def _place(self, instance: Instance) -> Instance | None:
