@@ -27,6 +27,7 @@ import pytest
 # missing here is only handed out later; add one that shows up among the slowest.
 LONGEST = (
     "compute/test_debian_live.py",
+    "operations/test_container_image.py",
     "reliability/test_authorization.py",
     "databases/test_guide.py",
     "databases/test_high_availability.py",
