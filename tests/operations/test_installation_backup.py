@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,36 +22,17 @@ import pytest
 from tests.api.conftest import api
 from tests.live import BURST, Key, LiveServer, nexq
 from tests.oci_push import bearer, digest_of, push_image, registry_url
+from tests.operations.backup_writes import (
+    CHURN,
+    Write,
+    body_of,
+    churning,
+    counter_in,
+    possible,
+)
 
-SIZE = 48 * 1024
 STATIC = 40  # objects nobody touches during the backup
-CHURN = 16  # keys a writer overwrites and deletes during it
 RATE_MIB = "1"  # --max-rate: the copy takes ~3 s, long enough for the garbage collector
-
-
-def body_of(key: str, counter: int) -> bytes:
-    """An object's body, derivable from its key and the writer's counter (named in it)."""
-    head = f"{key}#{counter}#".encode()
-    filler = hashlib.sha256(head).digest() * (SIZE // 32 + 1)
-    return (head + filler)[:SIZE]
-
-
-def counter_in(key: str, body: bytes) -> int:
-    """The counter a body names, checked against the body it must then be."""
-    name, counter, _ = body.split(b"#", 2)
-    assert name.decode() == key
-    assert body == body_of(key, int(counter)), f"{key}: the bytes are not those of its counter"
-    return int(counter)
-
-
-@dataclass
-class Write:
-    """One acknowledged write of the churning writer: ``counter`` None is a delete."""
-
-    key: str
-    counter: int | None
-    issued: float
-    acked: float
 
 
 @dataclass
@@ -100,30 +80,8 @@ def taken(source: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Taken
     token = source.api_key(email)
     registry, attachment = _registry_image(source, token), _attachment(source, token)
 
-    writes: list[Write] = []
-    stop = threading.Event()
-
-    def churn() -> None:
-        client = source.client(key)
-        counter = 0
-        while not stop.is_set():
-            counter += 1
-            name = f"churn/{counter % CHURN}"
-            issued = time.monotonic()
-            if counter % 7 == 0:
-                client.delete_object(Bucket="kept", Key=name)
-                writes.append(Write(name, None, issued, time.monotonic()))
-            else:
-                client.put_object(Bucket="kept", Key=name, Body=body_of(name, counter))
-                writes.append(Write(name, counter, issued, time.monotonic()))
-
-    writer = threading.Thread(target=churn)
-    writer.start()
     backup = tmp_path_factory.mktemp("backup") / "nexq-backup"
-    try:
-        deadline = time.monotonic() + 10
-        while len(writes) < CHURN and time.monotonic() < deadline:  # the writer is going
-            time.sleep(0.01)
+    with churning(source, key, "kept") as writes:
         started = time.monotonic()
         out = nexq(
             "admin",
@@ -137,9 +95,6 @@ def taken(source: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Taken
             check=False,
         )
         ended = time.monotonic()
-    finally:
-        stop.set()
-        writer.join()
     assert out.returncode == 0, out.stderr
     return Taken(
         source,
@@ -272,13 +227,7 @@ def _reads_back(taken: Taken, server: LiveServer) -> None:
 
 
 def _possible(taken: Taken, name: str) -> set[int | None]:
-    """What the key may hold in a snapshot taken during the backup: its state when the
-    backup started, or any write issued before it ended (None: deleted)."""
-    mine = [w for w in taken.writes if w.key == name]
-    before = [w for w in mine if w.acked < taken.started]
-    states: set[int | None] = {before[-1].counter if before else 0}
-    states |= {w.counter for w in mine if w.acked >= taken.started and w.issued < taken.ended}
-    return states
+    return possible(taken.writes, name, taken.started, taken.ended)
 
 
 def _md5(data: bytes) -> str:

@@ -11,6 +11,10 @@ A backup is a folder laid out like a data directory::
     master.key              only with --include-master-key
     SHA256SUMS              the SHA-256 of every file above (``sha256sum -c`` reads it)
     nexq-backup.json        the manifest, written last: a backup without it is incomplete
+
+The same layout is kept in a folder (:mod:`nexq.cli.backup_folder`) or as objects under a
+prefix of an S3 bucket (:mod:`nexq.cli.backup_s3`): a ``Destination`` to back up into, a
+``Source`` to restore from.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from nexq.app import SCHEMAS
 from nexq.cli import parallel
@@ -43,6 +48,68 @@ IN_FLIGHT = 4  # files copied at once: their flushes overlap
 
 class BackupRefused(Exception):
     """What stops a backup or a restore, said to the operator as is."""
+
+
+class Readable(Protocol):
+    """A file to copy from, in chunks: a file on disk, or an S3 object's body."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """At most ``size`` bytes; b"" at the end."""
+        ...
+
+    def close(self) -> None:
+        """Done reading."""
+        ...
+
+
+class Destination(Protocol):
+    """Where ``nexq admin backup`` puts the backup's files (a name is a path of the layout
+    above, ``/``-separated)."""
+
+    where: str  # as the operator names it: a folder, or s3://BUCKET/PREFIX
+    discarded: str  # what was done with a failed backup's files, said after "and"
+
+    def refuse_unless_fresh(self, source: Path) -> None:
+        """BackupRefused if this destination holds a backup (or anything) already."""
+        ...
+
+    def scratch(self) -> Path:
+        """A local folder on which the metadata snapshot is made."""
+        ...
+
+    def discarded_on_failure(self) -> AbstractContextManager[None]:
+        """Run the backup; if it fails, remove what it wrote and set ``discarded``."""
+        ...
+
+    def put(self, name: str, file: BinaryIO, pace: Pace | None = None) -> tuple[int, str]:
+        """Copy ``file`` (a file on disk) into the backup as ``name``: (size, sha256 hex)."""
+        ...
+
+    def put_text(self, name: str, text: str) -> str:
+        """Write ``text`` whole as ``name``; its SHA-256 hex."""
+        ...
+
+    def keep(self, name: str, local: Path) -> tuple[int, str]:
+        """Make ``local``, a file in the scratch folder, the backup's ``name``."""
+        ...
+
+    def seal(self) -> None:
+        """Make every file put so far durable."""
+        ...
+
+
+class Source(Protocol):
+    """Where ``nexq admin restore`` reads a backup's files."""
+
+    where: str
+
+    def read(self, name: str) -> bytes:
+        """The whole file ``name``; FileNotFoundError if the backup has none."""
+        ...
+
+    def open(self, name: str) -> Readable:
+        """The file ``name`` to read in chunks; FileNotFoundError if the backup has none."""
+        ...
 
 
 def cluster_refusal(settings: Settings) -> str | None:
@@ -94,7 +161,7 @@ class Pace:
             time.sleep(delay)
 
 
-def copy_file(source: BinaryIO, target: Path, pace: Pace | None = None) -> tuple[int, str]:
+def copy_file(source: Readable, target: Path, pace: Pace | None = None) -> tuple[int, str]:
     """Copy ``source`` into a new file ``target`` (0600) and flush it; (size, sha256 hex) of
     what was read. The bytes pass through Python once: hashed and written."""
     digest = hashlib.sha256()

@@ -11,6 +11,9 @@ hold was unreferenced before the snapshot (every delete follows the commit that 
 naming the file), so the snapshot does not name it.
 
 The layout of a backup is in :mod:`nexq.cli.backup_format`; ``nexq admin restore`` reads it.
+It goes into a folder (:mod:`nexq.cli.backup_folder`) or under a prefix of an S3 bucket
+(:mod:`nexq.cli.backup_s3`): blob files are copied there from where they are held, so an S3
+backup needs no local copy but of the metadata snapshot.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, BinaryIO
 
 import typer
@@ -29,6 +32,7 @@ import typer
 from nexq import __version__
 from nexq.adminkit import DataDir, emit, fail
 from nexq.app import open_blobs
+from nexq.cli.backup_folder import FolderDestination
 from nexq.cli.backup_format import (
     BLOB_SERVICES,
     CHECKSUMS,
@@ -37,21 +41,18 @@ from nexq.cli.backup_format import (
     META,
     TIERS,
     BackupRefused,
+    Destination,
     Pace,
     blob_folder,
     cluster_refusal,
-    copy_file,
     each,
-    emptied_on_failure,
-    file_digest,
     format_checksums,
     known_versions,
     manifest_text,
     summary_size,
-    sync_dir,
     utc,
-    write_durably,
 )
+from nexq.cli.backup_s3 import S3Destination, S3Location, is_s3
 from nexq.core.crypto import Keyring, decode_key
 from nexq.core.db import connect
 from nexq.core.keyring import KEYRING_NAME, format_keyring
@@ -69,11 +70,22 @@ def backup(
         str,
         typer.Option(
             "--to",
-            help="A new or empty folder, on another disk than the data dir.",
+            help="A new or empty folder, on another disk than the data dir; or "
+            "s3://BUCKET/PREFIX, a prefix that holds no backup yet.",
             show_default=False,
         ),
     ],
     data_dir: DataDir = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            help="The S3 endpoint of an s3:// target (default: AWS_ENDPOINT_URL, or AWS's). "
+            "Credentials come from the AWS chain: AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws.",
+            show_default=False,
+        ),
+    ] = None,
     include_master_key: Annotated[
         bool,
         typer.Option(
@@ -87,33 +99,34 @@ def backup(
         typer.Option(
             "--max-rate",
             min=0.01,
-            help="Copy blob files at most this fast (MiB/s), leaving the disk to the server.",
+            help="Read blob files at most this fast (MiB/s), leaving the disk to the server.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Back up an embedded installation while it serves: the metadata as of one instant and
-    every blob file it names, each file with its SHA-256, and the tiers file. The master key
-    is NOT copied (unless --include-master-key): keep it apart. Restore with `nexq admin
-    restore`."""
-    if to.startswith("s3://"):
-        fail(
-            "backups go to a folder (--to DIR); to keep one in S3, copy the folder there "
-            "afterwards (e.g. aws s3 sync DIR s3://bucket/prefix)"
-        )
+    every blob file it names, each file with its SHA-256, and the tiers file; into a folder
+    or an S3 bucket, the manifest last. The master key is NOT copied (unless
+    --include-master-key): keep it apart. Restore with `nexq admin restore`."""
     try:
         settings = Settings.from_env(data_dir=data_dir)
     except ValueError as exc:
         fail(str(exc))
     if reason := cluster_refusal(settings):
         fail(reason)
-    target = Path(to).absolute()
+    destination: Destination
     try:
-        report = _backup(settings, target, include_master_key, Pace(max_rate))
+        if is_s3(to):
+            destination = S3Destination(S3Location.parse(to), endpoint_url, settings.data_dir)
+        elif endpoint_url is not None:
+            raise BackupRefused("--endpoint-url is for an s3://BUCKET/PREFIX target")
+        else:
+            destination = FolderDestination(Path(to).absolute())
+        report = _backup(settings, destination, include_master_key, Pace(max_rate))
     except BackupRefused as exc:
         fail(str(exc))
     except (OSError, sqlite3.Error) as exc:
-        fail(f"the backup failed, and {target} was emptied: {exc}")
+        fail(f"the backup failed, and {destination.discarded}: {exc}")
     if as_json:
         emit(report)
     else:
@@ -131,28 +144,28 @@ class _Copied:
     digests: dict[str, str] = field(default_factory=dict)
 
 
-def _backup(settings: Settings, target: Path, include_key: bool, pace: Pace) -> dict[str, Any]:
+def _backup(
+    settings: Settings, destination: Destination, include_key: bool, pace: Pace
+) -> dict[str, Any]:
     source = settings.data_dir
     if not (source / META).is_file():
         raise BackupRefused(f"{source} holds no embedded installation (no {META})")
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise BackupRefused(f"{target} is not an empty folder: back up into a new one")
-    if target.resolve().is_relative_to(source.resolve()):
-        raise BackupRefused(f"{target} is inside the data dir {source}: back up elsewhere")
+    destination.refuse_unless_fresh(source)
     key_source = _key_source(settings) if include_key else None
     stores = {service: _files(settings, service) for service in BLOB_SERVICES}
     if any(held_by_other(store.base) for store in stores.values()):
         raise BackupRefused(f"another nexq admin backup of {source} is running: wait for it")
     started = time.monotonic()
-    with emptied_on_failure(target):
+    with destination.discarded_on_failure():
         holds = {service: BackupHold.take(store.base) for service, store in stores.items()}
         try:
             snapshot_at = time.time()
-            _snapshot(source / META, target / META)
-            counts, references = _references(target / META)
+            snapshot = destination.scratch() / META
+            _snapshot(source / META, snapshot)
+            counts, references = _references(snapshot)
             copied = {
                 service: _copy_blobs(
-                    stores[service], holds[service], refs, target / blob_folder(service), pace
+                    stores[service], holds[service], refs, destination, blob_folder(service), pace
                 )
                 for service, refs in references.items()
             }
@@ -171,19 +184,17 @@ def _backup(settings: Settings, target: Path, include_key: bool, pace: Pace) -> 
             for service, c in copied.items()
             for path, digest in c.digests.items()
         }
-        digests[META] = file_digest(target / META)
+        sizes: dict[str, int] = {}  # of the files beside the blob folders
+        sizes[META], digests[META] = destination.keep(META, snapshot)
         tiers = settings.tiers_path
         if tiers.is_file():
             with open(tiers, "rb") as file:
-                digests[TIERS] = copy_file(file, target / TIERS)[1]
+                sizes[TIERS], digests[TIERS] = destination.put(TIERS, file)
         if key_source is not None:
-            digests[KEYRING_NAME] = _copy_key(key_source, target / KEYRING_NAME)
-        sync_dir(target)
-        write_durably(target / CHECKSUMS, format_checksums(digests))
-        top = [META, TIERS, KEYRING_NAME]
-        total = sum(c.bytes for c in copied.values()) + sum(
-            (target / name).stat().st_size for name in top if name in digests
-        )
+            sizes[KEYRING_NAME], digests[KEYRING_NAME] = _copy_key(key_source, destination)
+        destination.seal()
+        checksums = destination.put_text(CHECKSUMS, format_checksums(digests))
+        total = sum(c.bytes for c in copied.values()) + sum(sizes.values())
         manifest = {
             "format": FORMAT,
             "nexq_version": __version__,
@@ -193,14 +204,14 @@ def _backup(settings: Settings, target: Path, include_key: bool, pace: Pace) -> 
             **counts,
             "blobs": {service: c.files for service, c in copied.items()},
             "bytes": total,
-            "files": {META: digests[META], CHECKSUMS: file_digest(target / CHECKSUMS)},
+            "files": {META: digests[META], CHECKSUMS: checksums},
             "master_key_included": key_source is not None,
             "tiers_included": TIERS in digests,
         }
-        # Last: a folder without it is a backup that did not finish.
-        write_durably(target / MANIFEST, manifest_text(manifest))
+        # Last: a backup without it is one that did not finish.
+        destination.put_text(MANIFEST, manifest_text(manifest))
     return {
-        "path": str(target),
+        "path": destination.where,
         "created_at": manifest["created_at"],
         **counts,
         "blobs": sum(c.files for c in copied.values()),
@@ -303,12 +314,16 @@ def _references(snapshot: Path) -> tuple[dict[str, int], dict[str, set[str]]]:
 
 
 def _copy_blobs(
-    store: FileBlobStore, hold: BackupHold, paths: set[str], folder: Path, pace: Pace
+    store: FileBlobStore,
+    hold: BackupHold,
+    paths: set[str],
+    destination: Destination,
+    folder: PurePosixPath,
+    pace: Pace,
 ) -> _Copied:
     """Copy the blob files ``paths`` from ``store`` (or from where its hold moved them) into
     ``folder`` of the backup."""
     copied = _Copied()
-    parents: set[Path] = set()
     lock = threading.Lock()
 
     def copy(path: str) -> None:
@@ -318,23 +333,15 @@ def _copy_blobs(
                 copied.missing.append(path)
             return
         file, from_held = source
-        destination = folder / path
-        destination.parent.mkdir(parents=True, exist_ok=True)
         with file:
-            size, digest = copy_file(file, destination, pace)
+            size, digest = destination.put(str(folder / path), file, pace)
         with lock:
             copied.files += 1
             copied.bytes += size
             copied.from_held += from_held
             copied.digests[path] = digest
-            parents.add(destination.parent)
 
     each(sorted(paths), copy)
-    for parent in sorted(parents):
-        sync_dir(parent)
-    if parents:
-        sync_dir(folder)
-        sync_dir(folder.parent)
     return copied
 
 
@@ -370,12 +377,12 @@ def _key_source(settings: Settings) -> Path | Keyring:
     return path
 
 
-def _copy_key(source: Path | Keyring, target: Path) -> str:
+def _copy_key(source: Path | Keyring, destination: Destination) -> tuple[int, str]:
     if isinstance(source, Keyring):
-        write_durably(target, format_keyring(source))
-        return file_digest(target)
+        text = format_keyring(source)
+        return len(text.encode()), destination.put_text(KEYRING_NAME, text)
     with open(source, "rb") as file:
-        return copy_file(file, target)[1]
+        return destination.put(KEYRING_NAME, file)
 
 
 def _key_place(settings: Settings) -> str:
@@ -416,9 +423,10 @@ def _say(report: dict[str, Any], data_dir: Path) -> None:
             "keep a copy of it apart from the backups; without it no object or S3 secret of "
             "this backup can be read."
         )
-    if os.stat(report["path"]).st_dev == os.stat(data_dir).st_dev:
+    if not is_s3(report["path"]) and os.stat(report["path"]).st_dev == os.stat(data_dir).st_dev:
         typer.echo(
             f"Note: {report['path']} is on the same file system as the data dir: a failure of "
-            "that disk loses both. Copy the folder elsewhere.",
+            "that disk loses both. Copy the folder elsewhere, or back up into a bucket "
+            "(--to s3://BUCKET/PREFIX).",
             err=True,
         )

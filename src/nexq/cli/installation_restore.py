@@ -1,9 +1,12 @@
 """``nexq admin restore``: a backup made by ``nexq admin backup`` made into a new data dir,
 every file checked against its SHA-256, then checked as ``nexq admin fsck`` checks a data dir
-(docs/operations.md, "Backing up an installation")."""
+(docs/operations.md, "Backing up an installation"). The backup is read from its folder or
+from its S3 bucket, streamed: a file's SHA-256 is checked as it is written."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -14,23 +17,25 @@ import typer
 
 from nexq.adminkit import DataDir, emit, fail
 from nexq.app import build, sealed_stores
+from nexq.cli.backup_folder import FolderSource
 from nexq.cli.backup_format import (
     CHECKSUMS,
     FORMAT,
     MANIFEST,
     META,
     BackupRefused,
+    Source,
     cluster_refusal,
     copy_file,
     each,
     emptied_on_failure,
-    file_digest,
     known_versions,
     parse_checksums,
     summary_size,
     sync_dir,
     write_durably,
 )
+from nexq.cli.backup_s3 import S3Failure, S3Location, S3Source, is_s3
 from nexq.cli.move import InUse
 from nexq.core.db import SchemaMismatch
 from nexq.core.keyring import KEYRING_NAME, KeyringError, KeyringFile, census, parse_keyring
@@ -40,10 +45,22 @@ from nexq.storage.fsck import check as check_storage
 
 def restore(
     source: Annotated[
-        Path,
-        typer.Option("--from", help="The backup's folder.", show_default=False),
+        str,
+        typer.Option(
+            "--from", help="The backup's folder, or s3://BUCKET/PREFIX.", show_default=False
+        ),
     ],
     data_dir: DataDir = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            help="The S3 endpoint of an s3:// backup (default: AWS_ENDPOINT_URL, or AWS's). "
+            "Credentials come from the AWS chain: AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws.",
+            show_default=False,
+        ),
+    ] = None,
     master_key: Annotated[
         Path | None,
         typer.Option(
@@ -66,9 +83,18 @@ def restore(
         fail(f"{reason} (restore makes an embedded installation: unset those settings)")
     target = settings.data_dir.absolute()
     try:
-        report = _restore(source.absolute(), target, settings, master_key)
+        backup: Source
+        if is_s3(source):
+            backup = S3Source(S3Location.parse(source), endpoint_url)
+        elif endpoint_url is not None:
+            raise BackupRefused("--endpoint-url is for a backup in s3://BUCKET/PREFIX")
+        else:
+            backup = FolderSource(Path(source).absolute())
+        report = _restore(backup, target, settings, master_key)
     except BackupRefused as exc:
         fail(str(exc))
+    except S3Failure as exc:
+        fail(f"{exc}; nothing was restored into {target}")
     except OSError as exc:
         fail(f"the restore failed, and {target} was emptied: {exc}")
     report.update(_check(settings, report))
@@ -81,21 +107,24 @@ def restore(
 
 
 def _restore(
-    source: Path, target: Path, settings: Settings, master_key: Path | None
+    source: Source, target: Path, settings: Settings, master_key: Path | None
 ) -> dict[str, Any]:
     started = time.monotonic()
     manifest = _manifest(source)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise BackupRefused(f"{target} is not empty: restore into a new, empty data dir")
     key_text = _key_text(master_key, settings)
-    checksums = source / CHECKSUMS
+    checksums = f"{source.where}/{CHECKSUMS}"
     try:
-        text = checksums.read_text()
+        data = source.read(CHECKSUMS)
     except FileNotFoundError:
         raise BackupRefused(f"{checksums} is missing: the backup is damaged") from None
-    if file_digest(checksums) != manifest["files"][CHECKSUMS]:
+    if hashlib.sha256(data).hexdigest() != manifest["files"][CHECKSUMS]:
         raise BackupRefused(f"{checksums} does not match its SHA-256 in {MANIFEST}: damaged")
-    digests = parse_checksums(text)
+    try:
+        digests = parse_checksums(data.decode())
+    except UnicodeDecodeError:
+        raise BackupRefused(f"{checksums} is not text: the backup is damaged") from None
     if digests.get(META) != manifest["files"][META]:
         raise BackupRefused(f"{CHECKSUMS} and {MANIFEST} disagree on {META}: damaged")
     # A key the operator gives, or one the environment names, is the one the server uses.
@@ -108,13 +137,13 @@ def _restore(
         destination = target / path
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:
-            file = open(source / path, "rb")  # noqa: SIM115 - closed below
+            file = source.open(path)
         except FileNotFoundError:
             raise BackupRefused(
                 f"the backup lacks {path}, which {CHECKSUMS} lists: it is damaged; nothing "
                 "was restored"
             ) from None
-        with file:
+        with contextlib.closing(file):
             size, digest = copy_file(file, destination)
         if digest != digests[path]:
             raise BackupRefused(
@@ -140,7 +169,7 @@ def _restore(
             in_use.close()
     return {
         "path": str(target),
-        "from": str(source),
+        "from": source.where,
         "created_at": manifest["created_at"],
         "nexq_version": manifest["nexq_version"],
         "databases": int(manifest.get("databases", 0)),
@@ -156,14 +185,14 @@ def _deepest_first(folder: Path) -> int:
     return -len(folder.parts)
 
 
-def _manifest(source: Path) -> dict[str, Any]:
+def _manifest(source: Source) -> dict[str, Any]:
     """The backup's manifest, checked; BackupRefused saying why it is no usable backup."""
-    path = source / MANIFEST
+    path = f"{source.where}/{MANIFEST}"
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(source.read(MANIFEST))
     except FileNotFoundError:
         raise BackupRefused(
-            f"{source} holds no {MANIFEST}: it is not a backup of nexq admin backup, or one "
+            f"{source.where} holds no {MANIFEST}: it is not a backup of nexq admin backup, or one "
             "that did not finish (the manifest is written last)"
         ) from None
     except (ValueError, OSError) as exc:
