@@ -33,7 +33,7 @@ from nexq.compute.qemu.machine import (
     launch,
 )
 from nexq.compute.qemu.seed import SeedError, write_seed
-from nexq.compute.qemu.tiny import TinyImage, TinyImageError, build_tiny_image
+from nexq.compute.qemu.tiny import TinyImage, TinyImageError, build_tiny_image, host_kernel
 
 DISK = "disk.qcow2"
 # A backup's disk, fetched from Object Storage by the copier before the instance's first
@@ -137,9 +137,16 @@ class Host:
         return built
 
     def image_ready(self, image_id: str) -> bool:
-        """Whether an instance of the image can launch here now (the tiny image is made at
-        its first launch, so it always can)."""
-        return image_id != DEBIAN_12 or built_debian_image(self.images) is not None
+        """Whether an instance of the image can launch here now: the Debian image once the
+        operator built it; the tiny one (made at its first launch) where the host has a
+        kernel to make it from."""
+        if image_id == DEBIAN_12:
+            return built_debian_image(self.images) is not None
+        try:
+            host_kernel()
+        except TinyImageError:
+            return False
+        return True
 
     def build_image(self, image_id: str, mirror: str = debian.DEFAULT_MIRROR) -> Path:
         """Build the image (if this recipe was not built yet); the folder it is in."""
