@@ -4,6 +4,10 @@ their owners, dcp_wait and dcp_transfers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -12,6 +16,7 @@ from rich.progress import (
     ProgressColumn,
     SpinnerColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -67,3 +72,26 @@ def _on_stderr(*columns: ProgressColumn) -> Progress:
         redirect_stdout=False,
         redirect_stderr=False,
     )
+
+
+class Display:
+    """One display of ``what``, made by ``make`` when it is shown (else nothing is drawn);
+    its task is added by the owner once it has something to show, and the display is
+    stopped on the way out."""
+
+    def __init__(self, what: str, make: Callable[[], Progress] | None) -> None:
+        self._what = what
+        self._progress: Progress | None = make() if make is not None else None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.stop()

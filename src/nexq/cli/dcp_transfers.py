@@ -11,11 +11,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Annotated, BinaryIO
 
 import typer
-from rich.progress import Progress, TaskID
 
 from nexq.cli import dcp_progress
 from nexq.cli.dcp_config import state
@@ -28,28 +26,12 @@ ObjectKey = Annotated[str, typer.Argument(metavar="KEY")]
 STDOUT = "-"
 
 
-class TransferBar:
+class TransferBar(dcp_progress.Display):
     """A bar of ``what`` with the bytes so far of the total and the speed, drawn from when
     the total is known; hidden, it draws nothing at all."""
 
     def __init__(self, what: str, shown: bool) -> None:
-        self._what = what
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-        if shown:
-            self._progress = dcp_progress.transfer_bar()
-
-    def __enter__(self) -> TransferBar:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.stop()
+        super().__init__(what, dcp_progress.transfer_bar if shown else None)
 
     def total(self, total: int | None) -> None:
         """Start the bar: ``total`` bytes to go (None: unknown, a pulsing bar)."""

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from rich.progress import Progress, TaskID
-
 from nexq.cli import dcp_progress
 from nexq.cli.dcp_output import CliError
 from nexq.client import ApiError
@@ -30,28 +28,12 @@ def on_terminal(as_json: bool) -> bool:
     return not as_json and sys.stderr.isatty()
 
 
-class Spinner:
+class Spinner(dcp_progress.Display):
     """A spinner line with ``what`` is waited for, its current state and the seconds so far;
     hidden, it draws nothing at all."""
 
     def __init__(self, what: str, shown: bool) -> None:
-        self._what = what
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-        if shown:
-            self._progress = dcp_progress.spinner()
-
-    def __enter__(self) -> Spinner:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.stop()
+        super().__init__(what, dcp_progress.spinner if shown else None)
 
     def state(self, text: str) -> None:
         """Show ``text`` as the current state; the first one starts the spinner (so that
