@@ -121,7 +121,7 @@ def test_navigation_and_empty_states(tab: Tab, server: LiveServer) -> None:
     page.get_by_role("button", name="Set budget").click()
     expect(page.get_by_role("status")).to_contain_text("you are notified at 75%, 100%")
     expect(page.get_by_label("Amount (USD)")).to_have_value("20")
-    expect(page.locator("#spent")).to_have_text("0.00 USD of 20 USD")
+    expect(page.locator("#spent")).to_have_text("0.00 USD of 20.00 USD")
     page.get_by_role("button", name="Remove budget").click()
     page.get_by_role("dialog").get_by_role("button", name="Remove budget").click()
     expect(page.get_by_role("status")).to_have_text("Budget removed.")

@@ -238,12 +238,16 @@ _BACKUP_ACCOUNT = (
 )
 _BACKUP_BUCKETS = f"(SELECT id FROM buckets WHERE account_id IN {_BACKUP_ACCOUNT})"  # noqa: S608
 _BACKUP_UPLOADS = f"(SELECT id FROM uploads WHERE bucket_id IN {_BACKUP_BUCKETS})"  # noqa: S608
+# A bucket that was asked to be emptied loses its objects and uploads to the emptying job,
+# by itself, for a while after the request that asked (which is what counts: the setting).
+_EMPTIED_BUCKETS = "(SELECT bucket_id FROM bucket_settings WHERE name IN ('emptying', 'emptied'))"
+_EMPTIED_UPLOADS = f"(SELECT id FROM uploads WHERE bucket_id IN {_EMPTIED_BUCKETS})"  # noqa: S608
 STATE_SCOPES = {
     "accounts": f"id NOT IN {_BACKUP_ACCOUNT}",
     "buckets": f"account_id NOT IN {_BACKUP_ACCOUNT}",
-    "objects": f"bucket_id NOT IN {_BACKUP_BUCKETS}",
-    "uploads": f"bucket_id NOT IN {_BACKUP_BUCKETS}",
-    "parts": f"upload_id NOT IN {_BACKUP_UPLOADS}",
+    "objects": f"bucket_id NOT IN {_BACKUP_BUCKETS} AND bucket_id NOT IN {_EMPTIED_BUCKETS}",
+    "uploads": f"bucket_id NOT IN {_BACKUP_BUCKETS} AND bucket_id NOT IN {_EMPTIED_BUCKETS}",
+    "parts": f"upload_id NOT IN {_BACKUP_UPLOADS} AND upload_id NOT IN {_EMPTIED_UPLOADS}",
     "access_keys": f"account_id NOT IN {_BACKUP_ACCOUNT}",
     "access_key_buckets": f"bucket_id NOT IN {_BACKUP_BUCKETS}",
     "compute_disk_copies": "scheduled = 0",
@@ -514,6 +518,7 @@ class Targets:
         table: dict[str, Callable[[], list[str]]] = {
             "name": lambda: names,
             "slug": lambda: ["overview", "push-images"],
+            "file": lambda: ["registry-created.png"],  # a picture a registry page shows
             "upload_id": lambda: [u[2] for u in self.uploads],
             "number": lambda: ["1", "2"],
             "key_id": lambda: self.access_keys if storage else self.api_keys,

@@ -935,7 +935,8 @@ def test_budget_amounts_must_be_written_plainly(server: LiveServer) -> None:
             refused = client.post("/billing/budget", data={"amount": amount, "csrf_token": token})
             assert refused.status_code == 400, amount
             assert "at most 12 digits before the point" in _message(refused.text), amount
-        for amount, shown in (("25", "25 USD"), (" 999999999999.999999 ", "999999999999.999999")):
+        shown_as = (("25", "25.00 USD"), (" 999999999999.999999 ", "999999999999.999999"))
+        for amount, shown in shown_as:
             saved = client.post("/billing/budget", data={"amount": amount, "csrf_token": token})
             assert saved.status_code == 303, (amount, _message(saved.text))
             assert shown in client.get("/billing/budget").text
@@ -1220,6 +1221,7 @@ PUBLIC_CONSOLE = {
     "GET /docs/search",
     "GET /docs/{name}",
     "GET /docs/{name}/{slug}",
+    "GET /docs/{name}/screenshots/{file}",
 }
 
 

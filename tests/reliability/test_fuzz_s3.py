@@ -67,6 +67,13 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live
         stranger = live.client(live.key(live.account("stranger@example.com")))
         stranger.create_bucket(Bucket="other-accounts-bucket")
         stranger.put_object(Bucket="other-accounts-bucket", Key="secret", Body=b"not yours")
+        # The server publishes what `nexq admin status` reads in data/run a moment after it
+        # answers: wait for it, so the tests' before-and-after listings of the data dir see
+        # only what the fuzzed requests did.
+        deadline = time.monotonic() + 30
+        while not (live.data_dir / "run").is_dir():
+            assert time.monotonic() < deadline, "the server never published data/run"
+            time.sleep(0.1)
         yield live, key
     finally:
         live.stop()

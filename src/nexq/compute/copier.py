@@ -11,7 +11,6 @@ its mark, if the mark was made.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -67,11 +66,7 @@ class Copier:
         instances take from backups (the copier's job)."""
         # What a killed pass left half-written: no pass runs beside this one (the job is the
         # installation's only copier), so nothing in the scratch folder is in use.
-        for leftover in self._host.scratch().iterdir():
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
+        self._host.sweep_scratch()
         self._schedule()
         for copy in self._copies.live():
             try:

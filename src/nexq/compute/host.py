@@ -105,6 +105,18 @@ class Host:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    def sweep_scratch(self) -> None:
+        """Empty the scratch folder, if there is one (an installation that never used
+        Compute has none, and gets none from this)."""
+        folder = self.root / "scratch"
+        if not folder.is_dir():
+            return
+        for leftover in folder.iterdir():
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
     def folder(self, instance_id: str) -> Path:
         return self.root / "instances" / instance_id
 

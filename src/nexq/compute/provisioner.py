@@ -67,6 +67,8 @@ class Provisioner:
 
     def run_once(self) -> None:
         """One pass over every instance (the provisioner's job)."""
+        if not self._store.live() and not self._host.instance_ids():
+            return  # nothing to do: an installation that never used Compute gets no folder
         with self._host.exclusive():
             live = self._store.live()
             for instance in live:
