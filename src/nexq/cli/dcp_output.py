@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import typer
 
+from nexq import display
 from nexq.client import ApiError, ClientError, Unreachable
 
 # docs/api.md, "dcp": the exit code says which kind of failure without parsing stderr.
@@ -123,25 +124,15 @@ def mask(secret: str) -> str:
 
 # What a person reads of an exact quantity (JSON keeps every digit: GB-months of a few bytes
 # run to 28 of them, some in exponent notation).
-_WHOLE_PLACES = Decimal("0.01")
-_SIGNIFICANT = 3
 
 
 def quantity(text: str) -> str:
-    """``4``, ``1,234.57``, ``0.0417``, ``0.000000013``: two places from 1 up, three
-    significant digits below it; never an exponent."""
+    """A quantity the API wrote exactly, as people read it (nexq.display.quantity); text
+    that is not a number stays as it is."""
     try:
-        value = Decimal(text)
+        return display.quantity(Decimal(text))
     except InvalidOperation:
         return text
-    if value == 0:
-        return "0"
-    if abs(value) >= 1:
-        shown = f"{value.quantize(_WHOLE_PLACES, rounding=ROUND_HALF_UP):,f}"
-    else:
-        places = Decimal(1).scaleb(value.adjusted() - _SIGNIFICANT + 1)
-        shown = f"{value.quantize(places, rounding=ROUND_HALF_UP):f}"
-    return shown.rstrip("0").rstrip(".") if "." in shown else shown
 
 
 def counted(amount: int | str, noun: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from nexq import display
+
 _UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 
 
@@ -81,22 +83,9 @@ def price(amount: Decimal, currency: str) -> str:
 
 
 # Quantities are exact decimals with up to 28 digits (GB-months of a few bytes); people read
-# two places from 1 up and three significant digits below it, as ``dcp`` prints them. The
-# exact value stays in a title attribute, and in the API's JSON.
-_WHOLE_PLACES = Decimal("0.01")
-_SIGNIFICANT = 3
-
-
-def quantity(value: Decimal) -> str:
-    """``4``, ``1,234.57``, ``0.0417``, ``0.000000013``: never an exponent."""
-    if value == 0:
-        return "0"
-    if abs(value) >= 1:
-        shown = f"{value.quantize(_WHOLE_PLACES, rounding=ROUND_HALF_UP):,f}"
-    else:
-        places = Decimal(1).scaleb(value.adjusted() - _SIGNIFICANT + 1)
-        shown = f"{value.quantize(places, rounding=ROUND_HALF_UP):f}"
-    return shown.rstrip("0").rstrip(".") if "." in shown else shown
+# them rounded, the same way dcp prints them. The exact value stays in a title attribute,
+# and in the API's JSON.
+quantity = display.quantity
 
 
 def exact(value: Decimal) -> str:
