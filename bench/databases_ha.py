@@ -5,12 +5,15 @@
 2. failover: kill -9 of the primary's Patroni and PostgreSQL while a client commits one row
    at a time through the database's endpoint; seconds until a commit succeeds again, until
    the old primary is back as a replica, and acknowledged commits lost (must be 0);
-3. pgbench TPS (TPC-B-like and select-only, -c 8 -j 2) through the endpoint (HAProxy)
-   against the same primary reached on its own port, both over TLS: what the endpoint costs
-   (the issue's bound: under 10 %), and against a single-server database of the same plan
-   (what synchronous replication costs).
+3. pgbench TPS (TPC-B-like and select-only, -c 8 -j 2), over TLS, through the two
+   connection strings a highly available database offers — the endpoint (HAProxy, any
+   client) and the URI listing every node (libpq finds the primary, no proxy) — against
+   the same primary reached on its own port: what each costs (the issue's bound: under
+   10 %); and against a single-server database of the same plan (what synchronous
+   replication costs). Each round runs the targets in another order.
 
     .venv/bin/python bench/databases_ha.py [--rounds 3] [--seconds 15] [--out FILE.md]
+                                          [--only creation,failover,throughput]
 
 As root, like bench/databases.py (whose Nexq helper it uses). 4 to 6 minutes.
 """
@@ -136,25 +139,42 @@ def _conninfo(
     }
 
 
-def throughput(nexq: Nexq, seconds: int, scale: int) -> Figures:
-    """pgbench through the endpoint, straight to the primary, and on a single server."""
+TARGETS = ("endpoint", "multihost", "direct", "single")
+
+
+def throughput(nexq: Nexq, seconds: int, scale: int, rounds: int) -> Figures:
+    """pgbench through the endpoint, through the multi-host URI, straight to the primary,
+    and on a single server."""
     figures: Figures = {}
     ha, ha_password, _ = create(nexq, "bench-ha-tps", 1, plan="small")
     single, single_password, _ = create(nexq, "bench-single-tps", 0, plan="small")
     assert nexq.live.databases_dir is not None
     primary_port = _primary_port(nexq, "bench-ha-tps")
+    connection = ha["connection"]
+    hosts = ",".join(connection["host"] for _ in connection["node_ports"])
+    ports = ",".join(str(p) for p in connection["node_ports"])
     targets = {
         "endpoint": nexq.client_env(ha, ha_password),
+        # What the direct_uri says, in libpq's environment variables.
+        "multihost": {
+            **nexq.client_env(ha, ha_password),
+            "PGHOST": hosts,
+            "PGPORT": ports,
+            "PGTARGETSESSIONATTRS": "read-write",
+        },
         "direct": {**nexq.client_env(ha, ha_password), "PGPORT": str(primary_port)},
         "single": nexq.client_env(single, single_password),
     }
     pgbench(targets["endpoint"], "-i", "-q", "-s", str(scale))
     pgbench(targets["single"], "-i", "-q", "-s", str(scale))
-    for mode, extra in (("tpcb", []), ("select", ["-S"])):
-        for target, env in targets.items():
-            rate = tps(env, "-c", "8", "-j", "2", "-T", str(seconds), *extra)
-            figures.setdefault(f"{mode}_{target}", []).append(rate)
-            print("pgbench", mode, target, round(rate, 1), flush=True)
+    for round_ in range(rounds):
+        # Rotated each round: on 2 cores, what ran just before moves a figure.
+        order = TARGETS[round_ % len(TARGETS) :] + TARGETS[: round_ % len(TARGETS)]
+        for mode, extra in (("tpcb", []), ("select", ["-S"])):
+            for target in order:
+                rate = tps(targets[target], "-c", "8", "-j", "2", "-T", str(seconds), *extra)
+                figures.setdefault(f"{mode}_{target}", []).append(rate)
+                print("pgbench", round_, mode, target, round(rate, 1), flush=True)
     nexq.delete("bench-ha-tps")
     nexq.delete("bench-single-tps")
     return figures
@@ -179,40 +199,53 @@ def spread(values: list[float], digits: int = 1) -> str:
 
 
 def report(results: dict[str, Any]) -> str:
-    c, f, t = results["creation"], results["failover"], results["throughput"]
-    single = statistics.median(c["create_0"])
     lines = [
         "# Highly available databases: bench/databases_ha.py",
         "",
         f"{results['date']}, {results['machine']}; load before {results['load_before']}, "
         f"after {results['load_after']}. Medians (min-max) of the rounds.",
-        "",
-        "| Create -> Running (micro, backups off) | seconds | ÷ single server |",
-        "|---|---:|---:|",
     ]
-    for replicas, label in ((0, "single server"), (1, "1 replica"), (2, "2 replicas")):
-        values = c[f"create_{replicas}"]
-        lines.append(
-            f"| {label} | {spread(values, 2)} | {statistics.median(values) / single:.2f}x |"
-        )
-    lines += [
-        "",
-        "| Failover (kill -9 of the primary's Patroni and PostgreSQL, 1 replica, synchronous) "
-        "| value |",
-        "|---|---:|",
-        f"| seconds until a commit succeeds again | {spread(f['failover_writes'])} |",
-        "| seconds until the old primary is back as a replica "
-        f"| {spread(f['failover_rejoined'])} |",
-        f"| acknowledged commits lost (of {spread(f['failover_commits'], 0)} per round) "
-        f"| {spread(f['failover_lost'], 0)} |",
-        "",
-        "| pgbench TPS (plan small, -c 8 -j 2, TLS) | through the endpoint | straight to the "
-        "primary | endpoint ÷ straight | single server | endpoint ÷ single |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for mode, label in (("tpcb", "TPC-B-like"), ("select", "select-only (-S)")):
-        e, d, s = (statistics.median(t[f"{mode}_{x}"]) for x in ("endpoint", "direct", "single"))
-        lines.append(f"| {label} | {e:.0f} | {d:.0f} | {e / d:.2f}x | {s:.0f} | {e / s:.2f}x |")
+    if "creation" in results:
+        c = results["creation"]
+        single = statistics.median(c["create_0"])
+        lines += [
+            "",
+            "| Create -> Running (micro, backups off) | seconds | ÷ single server |",
+            "|---|---:|---:|",
+        ]
+        for replicas, label in ((0, "single server"), (1, "1 replica"), (2, "2 replicas")):
+            values = c[f"create_{replicas}"]
+            lines.append(
+                f"| {label} | {spread(values, 2)} | {statistics.median(values) / single:.2f}x |"
+            )
+    if "failover" in results:
+        f = results["failover"]
+        lines += [
+            "",
+            "| Failover (kill -9 of the primary's Patroni and PostgreSQL, 1 replica, "
+            "synchronous) | value |",
+            "|---|---:|",
+            f"| seconds until a commit succeeds again | {spread(f['failover_writes'])} |",
+            "| seconds until the old primary is back as a replica "
+            f"| {spread(f['failover_rejoined'])} |",
+            f"| acknowledged commits lost (of {spread(f['failover_commits'], 0)} per round) "
+            f"| {spread(f['failover_lost'], 0)} |",
+        ]
+    if "throughput" in results:
+        t = results["throughput"]
+        lines += [
+            "",
+            "| pgbench TPS (plan small, -c 8 -j 2, TLS) | endpoint (HAProxy) | multi-host URI "
+            "| straight to the primary | endpoint ÷ straight | multi-host ÷ straight "
+            "| single server | endpoint ÷ single |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for mode, label in (("tpcb", "TPC-B-like"), ("select", "select-only (-S)")):
+            e, m, d, s = (statistics.median(t[f"{mode}_{x}"]) for x in TARGETS)
+            lines.append(
+                f"| {label} | {e:.0f} | {m:.0f} | {d:.0f} | {e / d:.2f}x | {m / d:.2f}x "
+                f"| {s:.0f} | {e / s:.2f}x |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -223,8 +256,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=15, help="pgbench -T")
     parser.add_argument("--scale", type=int, default=10, help="pgbench -s")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "databases-ha-results.md")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "databases_ha-results.md")
+    parser.add_argument(
+        "--only",
+        default="creation,failover,throughput",
+        help="which measures, comma-separated (default: all)",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(","))
     results: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
@@ -234,9 +273,12 @@ def main() -> None:
         nexq = Nexq(work)
         try:
             nexq.start()
-            results["creation"] = creation(nexq, args.rounds)
-            results["failover"] = failover(nexq, args.rounds)
-            results["throughput"] = throughput(nexq, args.seconds, args.scale)
+            if "creation" in only:
+                results["creation"] = creation(nexq, args.rounds)
+            if "failover" in only:
+                results["failover"] = failover(nexq, args.rounds)
+            if "throughput" in only:
+                results["throughput"] = throughput(nexq, args.seconds, args.scale, args.rounds)
         finally:
             nexq.stop()
     results["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -96,10 +96,20 @@ def ca_file(api: httpx.Client, folder: Path) -> Path:
 
 
 def connect(
-    database: dict[str, Any], password: str, ca: Path, **options: Any
+    database: dict[str, Any], password: str, ca: Path, direct: bool = False, **options: Any
 ) -> psycopg.Connection[Any]:
-    """The owner's session, as a customer's client opens it (TLS, server verified)."""
+    """The owner's session, as a customer's client opens it (TLS, server verified);
+    ``direct``: through the URI that lists every node, as libpq clients may."""
     conn = database["connection"]
+    if direct:
+        return psycopg.connect(
+            conn["direct_uri"],
+            password=password,
+            sslrootcert=str(ca),
+            connect_timeout=10,
+            autocommit=True,
+            **options,
+        )
     return psycopg.connect(
         host=conn["host"],
         port=conn["port"],
@@ -146,10 +156,17 @@ class Writer(threading.Thread):
     """A client that inserts one row per commit through the database's connection string,
     reconnecting after an error, and remembers every commit the server acknowledged."""
 
-    def __init__(self, database: dict[str, Any], password: str, ca: Path, first: int = 0) -> None:
+    def __init__(
+        self,
+        database: dict[str, Any],
+        password: str,
+        ca: Path,
+        first: int = 0,
+        direct: bool = False,
+    ) -> None:
         super().__init__(daemon=True)
         self.database, self.password, self.ca = database, password, ca
-        self.first = first
+        self.first, self.direct = first, direct
         self.acknowledged: list[int] = []
         self.failed_at: float | None = None
         self.resumed_at: float | None = None
@@ -159,7 +176,7 @@ class Writer(threading.Thread):
         number = self.first
         while not self.stop.is_set():
             try:
-                with connect(self.database, self.password, self.ca) as session:
+                with connect(self.database, self.password, self.ca, self.direct) as session:
                     while not self.stop.is_set():
                         number += 1
                         session.execute("INSERT INTO ledger VALUES (%s)", (number,))

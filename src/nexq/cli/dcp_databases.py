@@ -14,7 +14,7 @@ import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote, urlsplit
 
 import typer
@@ -103,25 +103,27 @@ Wait = Annotated[
 ]
 
 
+Replicas = Annotated[int, typer.Option(min=0, help="Replicas for high availability (0: none).")]
+Synchronous = Annotated[
+    bool,
+    typer.Option(
+        "--synchronous/--asynchronous",
+        help="With replicas: a commit waits until a replica has it (no acknowledged "
+        "commit is lost in a failover).",
+    ),
+]
+
+
 @databases_app.command("create")
 def create(
     ctx: typer.Context,
     name: Name,
     plan: Annotated[str, typer.Option(help="A plan's ID: see `dcp databases plans`.")],
-    replicas: Annotated[
-        int, typer.Option(min=0, help="Replicas for high availability (0: none).")
-    ] = 0,
+    replicas: Replicas = 0,
     backups: Annotated[
         bool, typer.Option("--backups/--no-backups", help="Automated backups.")
     ] = True,
-    synchronous: Annotated[
-        bool,
-        typer.Option(
-            "--synchronous/--asynchronous",
-            help="With replicas: a commit waits until a replica has it (no acknowledged "
-            "commit is lost in a failover).",
-        ),
-    ] = True,
+    synchronous: Synchronous = True,
     wait: Wait = False,
 ) -> None:
     """Create a database; its owner's password is printed once."""
@@ -151,6 +153,8 @@ def restore(
     backups: Annotated[
         bool, typer.Option("--backups/--no-backups", help="Automated backups of the new one.")
     ] = True,
+    replicas: Replicas = 0,
+    synchronous: Synchronous = True,
     wait: Wait = False,
 ) -> None:
     """Create NEW_NAME from SOURCE's backups, as SOURCE was at --to; SOURCE is untouched.
@@ -159,7 +163,13 @@ def restore(
     st = state(ctx)
     with st.client() as api:
         made = api.create_database(
-            new_name, plan, backups=backups, restore_source=source, restore_target=target
+            new_name,
+            plan,
+            replicas,
+            backups,
+            restore_source=source,
+            restore_target=target,
+            synchronous=synchronous,
         )
         origin = {"restored from": f"{source} as it was at {target or 'the latest point'}"}
         _announce(st, api, made, wait, origin)
@@ -289,11 +299,16 @@ def connect(
         authority = _ca_path(st)
         dcp_config.write_private(authority, api.database_ca())
     host = connection["host"]
+    host = f"[{host}]" if ":" in host else host
+    # A highly available database's nodes are listed and libpq keeps the primary: psql then
+    # talks to PostgreSQL with no proxy in between (older servers answer no node_ports).
+    ports = cast("list[int]", connection.get("node_ports") or [connection["port"]])
+    hosts = ",".join(f"{host}:{port}" for port in ports)
+    primary = "&target_session_attrs=read-write" if len(ports) > 1 else ""
     uri = (
-        f"postgresql://{quote(connection['user'], safe='')}@"
-        f"{f'[{host}]' if ':' in host else host}:{connection['port']}/"
+        f"postgresql://{quote(connection['user'], safe='')}@{hosts}/"
         f"{quote(connection['database'], safe='')}"
-        f"?sslmode=verify-full&sslrootcert={quote(str(authority), safe='/')}"
+        f"?sslmode=verify-full&sslrootcert={quote(str(authority), safe='/')}{primary}"
     )
     sys.stdout.flush()
     sys.stderr.flush()
@@ -432,6 +447,7 @@ def _connection_fields(found: Database) -> dict[str, Any]:
         "user": connection["user"],
         "uri": connection["uri"],
         "psql": connection["psql"],
+        "direct_uri": connection.get("direct_uri", connection["uri"]),
     }
 
 
@@ -458,4 +474,6 @@ def _plan(plan: DatabasePlan) -> str:
 
 
 def _mib(mib: int) -> str:
-    return size(mib * 1024 * 1024)
+    # A plan's memory and storage are set in MiB: they read in binary units, as set (the
+    # bytes measured, used and lag, read in decimal ones, as storage is billed).
+    return f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{mib:.1f} MiB"

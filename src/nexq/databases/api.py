@@ -108,6 +108,16 @@ class ConnectionOut(BaseModel):
     sslmode: str = "verify-full"
     uri: str = Field(description=f"Without the password; {CA_FILE} from GET /v1/databases/ca.")
     psql: str
+    node_ports: list[int] = Field(
+        default_factory=list,
+        description="With replicas: each node's own port (the endpoint's port leads to the "
+        "primary whichever it is).",
+    )
+    direct_uri: str = Field(
+        description="For libpq clients (psql, psycopg, pgbench): every node listed with "
+        "target_session_attrs=read-write, so libpq itself connects to the primary with no "
+        "proxy in between. The same as uri without replicas."
+    )
 
 
 class RestoredOut(BaseModel):
@@ -156,6 +166,8 @@ class DatabaseOut(BaseModel):
                 user=endpoint.user,
                 uri=endpoint.uri,
                 psql=endpoint.psql,
+                node_ports=list(endpoint.nodes),
+                direct_uri=endpoint.direct_uri,
             ),
             restored_from=RestoredOut(
                 source=databases.source_of(found),

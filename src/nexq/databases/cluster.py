@@ -49,6 +49,7 @@ from nexq.databases.engine import (
     Engine,
     EngineError,
     Layout,
+    Restore,
     alive,
     settings_for,
 )
@@ -64,6 +65,12 @@ RETRY = 5
 MAKE_SECONDS = 180.0
 REPLICATION_ROLE = "replicator"
 REWIND_ROLE = "rewinder"
+REWIND_FUNCTIONS = (
+    "pg_ls_dir(text, boolean, boolean)",
+    "pg_stat_file(text, boolean)",
+    "pg_read_binary_file(text)",
+    "pg_read_binary_file(text, bigint, bigint, boolean)",
+)
 PATRONI = "patroni"
 WITNESS = "patroni_raft_controller"
 # Settings Patroni takes from the cluster's shared configuration only (the same on every
@@ -118,10 +125,12 @@ class Cluster:
         certificate: ServerCertificate,
         archive: Callable[[int], dict[str, str]],
         before_start: Callable[[], object] | None = None,
+        restore: Restore | None = None,
     ) -> None:
         """Make every node (whatever a crash left is removed first), start Patroni on each
         and the endpoint, wait for a primary, create the owner, then wait for the replicas;
-        ``ready`` is written last."""
+        ``ready`` is written last. ``restore`` fills the first node from a backup (see
+        ``_restore_first_node``); the others clone it."""
         engine = self._engine
         engine.check_host()
         self.remove(database.id)
@@ -138,7 +147,10 @@ class Cluster:
         }
         nodes = node_ports(database)[0]
         for index in range(database.nodes):
-            engine.prepare(self.node_id(database.id, index), plan, certificate)
+            if index == 0 and restore is not None:
+                self._restore_first_node(database, plan, certificate, restore, passwords)
+            else:
+                engine.prepare(self.node_id(database.id, index), plan, certificate)
         self.configure(database, plan, listen, archive, passwords)
         if before_start is not None:
             before_start()
@@ -146,14 +158,77 @@ class Cluster:
         # whichever node wins the race to bootstrap is the first primary.
         self.start(database)
         primary = self.wait_until_serving(database, MAKE_SECONDS)
-        engine.create_owner(
-            primary,
-            nodes[_index(primary)].postgresql,
-            database.password_verifier,
-            database.database,
-        )
+        if restore is None:
+            engine.create_owner(
+                primary,
+                nodes[_index(primary)].postgresql,
+                database.password_verifier,
+                database.database,
+            )
         self._wait_for_replicas(database, MAKE_SECONDS)
         engine.write_owned(root.ready, f"{time.time()}\n", 0o644)
+
+    def _restore_first_node(
+        self,
+        database: Database,
+        plan: Plan,
+        certificate: ServerCertificate,
+        restore: Restore,
+        passwords: dict[str, str],
+    ) -> None:
+        """A restored database's first node: restored and recovered as a single server is
+        (the owner and database adopted), given the roles Patroni's nodes replicate and
+        rewind with, then stopped cleanly. Patroni takes over a data folder it finds made
+        (the first node becomes primary with this data); the other nodes, which have no
+        bootstrap section, wait for it and clone it."""
+        engine = self._engine
+        server = self.node_id(database.id, 0)
+        port = node_ports(database)[0][0].postgresql
+        engine.make(
+            server,
+            plan,
+            port,
+            "127.0.0.1",
+            certificate,
+            database.password_verifier,
+            database.database,
+            archive={"archive_mode": "off"},
+            restore=restore,
+        )
+        from psycopg import sql
+
+        with engine.connect(server, port) as conn:
+            for role, options in ((REPLICATION_ROLE, "REPLICATION"), (REWIND_ROLE, "")):
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
+                ).fetchone()
+                conn.execute(
+                    sql.SQL("{} ROLE {} WITH LOGIN {} PASSWORD {}").format(
+                        sql.SQL("ALTER" if exists else "CREATE"),
+                        sql.Identifier(role),
+                        sql.SQL(options),
+                        sql.Literal(passwords[role]),
+                    )
+                )
+            # pg_rewind reads the old primary's files through these (as Patroni grants them
+            # when it makes a cluster itself).
+            for function in REWIND_FUNCTIONS:
+                conn.execute(
+                    sql.SQL("GRANT EXECUTE ON FUNCTION pg_catalog.{} TO {}").format(
+                        sql.SQL(function), sql.Identifier(REWIND_ROLE)
+                    )
+                )
+            # pgBackRest left its recovery target in postgresql.auto.conf, which outranks
+            # Patroni's settings: a node that later follows another would stop at it.
+            conn.execute("ALTER SYSTEM RESET ALL")
+        engine.stop(server)
+        layout = engine.layout(server)
+        layout.ready.unlink(missing_ok=True)
+        # Patroni keeps the postgresql.conf it finds as the base its own includes: the
+        # single server's settings must not linger there.
+        engine.write_owned(
+            layout.pgdata / "postgresql.conf", "# Patroni's settings are in its own file.\n", 0o600
+        )
 
     def configure(
         self,
@@ -188,6 +263,7 @@ class Cluster:
                 archive(index + 1),
                 passwords,
                 engine.bindir,
+                listen,
             )
             engine.write_owned(layout.root / "patroni.json", json.dumps(config, indent=1), 0o600)
         if witness is not None:
@@ -519,8 +595,11 @@ def _patroni_config(
     archive: dict[str, str] | None,
     passwords: dict[str, str],
     bindir: Path,
+    listen: str,
 ) -> dict[str, Any]:
-    """One node's Patroni configuration (JSON is YAML)."""
+    """One node's Patroni configuration (JSON is YAML). A restored database's nodes but
+    the first have no bootstrap section: they never make a cluster of their own, they wait
+    for the first (which holds the restored data) and clone it."""
     settings = settings_for(plan, ports.postgresql, "127.0.0.1", layout)
     for name in ("listen_addresses", "port"):
         settings.pop(name)
@@ -540,7 +619,7 @@ def _patroni_config(
     hba.insert(1, f"hostssl replication {REPLICATION_ROLE} 127.0.0.1/32 scram-sha-256")
     nexq_user = pwd.getpwuid(os.geteuid()).pw_name
     ident = [f"nexq {u} {SUPERUSER}" for u in dict.fromkeys(("root", nexq_user, SUPERUSER))]
-    return {
+    config: dict[str, Any] = {
         "scope": database.id,
         "name": f"node-{index + 1}",
         "log": {"level": "INFO", "dir": str(layout.logs), "file_size": 10_000_000, "file_num": 2},
@@ -577,7 +656,7 @@ def _patroni_config(
             ],
         },
         "postgresql": {
-            "listen": f"127.0.0.1:{ports.postgresql}",
+            "listen": f"{_node_listen(listen)}:{ports.postgresql}",
             "connect_address": f"127.0.0.1:{ports.postgresql}",
             "data_dir": str(layout.pgdata),
             "bin_dir": str(bindir),
@@ -604,6 +683,18 @@ def _patroni_config(
         "watchdog": {"mode": "off"},
         "tags": {"nofailover": False, "noloadbalance": False},
     }
+    if index > 0 and database.restore_source is not None:
+        del config["bootstrap"]
+    return config
+
+
+def _node_listen(listen: str) -> str:
+    """Where a node's PostgreSQL listens: 127.0.0.1 for its peers and the endpoint, and the
+    operator's addresses for clients that list every node (libpq's multi-host strings)."""
+    addresses = [a.strip() for a in listen.split(",")]
+    if any(a in ("*", "", "0.0.0.0") for a in addresses):  # noqa: S104 - the operator's setting
+        return "*"
+    return ",".join(dict.fromkeys(["127.0.0.1", *addresses]))
 
 
 def _haproxy_config(database: Database, listen: str) -> str:

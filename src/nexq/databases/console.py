@@ -320,9 +320,15 @@ def router(databases: Databases, pages: Pages) -> APIRouter:
                     raise Invalid("restore.source: choose the database to restore from.")
                 # The Latest radio wins over a time typed before: that is how a time is reset.
                 target = parse_utc(target_time) if form["restore_point"] == "time" else None
-                # A restore is made without replicas (the service says so if asked).
                 made = databases.create(
-                    caller, name.strip(), plan, 0, backups == "on", source, target
+                    caller,
+                    name.strip(),
+                    plan,
+                    int(form["replicas"]),
+                    backups == "on",
+                    source,
+                    target,
+                    synchronous=synchronous == "on",
                 )
             else:
                 made = databases.create(

@@ -302,6 +302,7 @@ class Provisioner:
                 self._certificate(database),
                 self._node_archive(database),
                 before_start=self._backup_config(database),
+                restore=self._restore(database, first_node=True),
             )
         else:
             port = database.port
@@ -337,8 +338,9 @@ class Provisioner:
             database.id, port, retention_days=days, servers=servers or None
         )
 
-    def _restore(self, database: Database) -> Restore | None:
-        """How a database restored from another's backups is filled."""
+    def _restore(self, database: Database, first_node: bool = False) -> Restore | None:
+        """How a database restored from another's backups is filled (``first_node``: the
+        first node of a highly available one, which the others clone)."""
         if database.restore_source is None:
             return None
         source = self._store.get(database.restore_source)
@@ -347,10 +349,13 @@ class Provisioner:
         if source.port is not None and self._serving(source):
             # What the source committed until now is archived, so the latest point is now.
             self._backups.switch_wal(source.id, source.port)
-        port, target = database.port, database.restore_target
+        server, port, target = database.id, database.port, database.restore_target
+        if first_node:
+            server = self._cluster.node_id(database.id, 0)
+            port = node_ports(database)[0][0].postgresql
         assert port is not None
         return Restore(
-            lambda: self._backups.restore(source.id, database.id, port, target), source.database
+            lambda: self._backups.restore(source.id, server, port, target), source.database
         )
 
     def _start(self, database: Database) -> None:

@@ -34,6 +34,7 @@ from nexq.databases.model import (
     Status,
     check_name,
     count_refusal,
+    node_ports,
 )
 from nexq.databases.plans import PlanCatalog, plan_of
 from nexq.databases.store import SEALED_CONTEXT, SqlDatabases
@@ -65,14 +66,28 @@ class Endpoint:
     port: int | None
     database: str
     user: str
+    nodes: tuple[int, ...] = ()  # a highly available database's nodes' own ports
 
     @property
     def uri(self) -> str:
         """The connection URI, without the password (the user adds it or is asked)."""
         port = "" if self.port is None else f":{self.port}"
+        return self._uri(f"{self.host}{port}")
+
+    @property
+    def direct_uri(self) -> str:
+        """For libpq's clients (psql, psycopg, pgbench...): every node, and libpq keeps the
+        one that takes writes. No proxy is in the data path, so nothing costs more than a
+        direct connection; the list is fixed for the database's life, as the endpoint is."""
+        if not self.nodes:
+            return self.uri
+        hosts = ",".join(f"{self.host}:{port}" for port in self.nodes)
+        return self._uri(hosts, "&target_session_attrs=read-write")
+
+    def _uri(self, hosts: str, extra: str = "") -> str:
         return (
-            f"postgresql://{quote(self.user)}@{self.host}{port}/{quote(self.database)}"
-            "?sslmode=verify-full&sslrootcert=nexq-databases-ca.pem"
+            f"postgresql://{quote(self.user)}@{hosts}/{quote(self.database)}"
+            f"?sslmode=verify-full&sslrootcert=nexq-databases-ca.pem{extra}"
         )
 
     @property
@@ -154,11 +169,6 @@ class Databases:
         account_id = principal.account.id
         check_name(name)
         source = None
-        if replicas and restore_from is not None:
-            raise Invalid(
-                "replicas: a database restored from backups is made without replicas; "
-                "restore with replicas 0."
-            )
         if restore_from is not None:
             source = self._restorable(principal, restore_from, restore_to)
         elif restore_to is not None:
@@ -271,7 +281,9 @@ class Databases:
         return source.name if source else None
 
     def endpoint(self, database: Database) -> Endpoint:
-        return Endpoint(self.host, database.port, database.database, OWNER_ROLE)
+        nodes, _ = node_ports(database)
+        direct = tuple(n.postgresql for n in nodes) if database.port is not None else ()
+        return Endpoint(self.host, database.port, database.database, OWNER_ROLE, direct)
 
     def nodes(self, principal: Principal, name: str) -> list[Node]:
         found = self.get(principal, name)
