@@ -1,17 +1,23 @@
 """``nexq admin backup --to s3://…`` and ``nexq admin restore --from s3://…`` (issue 19): an
 installation backed up while a writer overwrites and deletes objects, into a bucket of a
 second Nexq with that server's own credentials (the AWS SDK's chain: environment variables),
-restored from there into a new data dir, served and read back whole; and the refusals: a
-prefix that holds a backup, a wrong endpoint or secret, a tampered object, a failed upload
-whose objects are deleted again."""
+restored from there into a new data dir, served and read back whole; a large object fetched
+in ranged parts at once, in bounded memory, and refused if it changes meanwhile; and the
+refusals: a prefix that holds a backup or the leftovers of one, a wrong endpoint or secret,
+a tampered object, a failed upload whose objects are deleted again, a prefix without a
+manifest to restore from."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import stat
 import subprocess
+import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from nexq.cli import backup_s3
+from nexq.cli.backup_s3 import S3Failure, S3Location, S3Source
 from tests import forked_cli
 from tests.live import BURST, ENGINES, REGION, Key, LiveServer, free_port
 from tests.operations.backup_writes import (
@@ -332,3 +340,186 @@ def test_restore_refuses_an_object_changed_in_the_bucket(
     name = blob.removeprefix(f"{copy}/")
     assert f"{name} in the backup does not match its SHA-256 in SHA256SUMS" in done.stderr
     assert not target.exists()  # nothing half-restored is left behind
+
+
+def test_backup_refuses_a_prefix_that_holds_leftovers_but_no_backup(in_bucket: InBucket) -> None:
+    # What a backup killed midway leaves (its failure handler never ran): files, no manifest.
+    s3 = in_bucket.keeper.client(in_bucket.keeper_key)
+    s3.copy_object(
+        Bucket=BUCKET,
+        Key="killed/meta.db",
+        CopySource={"Bucket": BUCKET, "Key": f"{PREFIX}/meta.db"},
+    )
+    before = _objects(in_bucket, "killed/")
+    done = nexq_aws(
+        "admin",
+        "backup",
+        "--to",
+        f"s3://{BUCKET}/killed",
+        data_dir=in_bucket.source.data_dir,
+        aws=in_bucket.aws(),
+    )
+    assert done.returncode == 1
+    assert (
+        f"s3://{BUCKET}/killed is not empty: it holds killed/meta.db but no nexq-backup.json "
+        "(a backup that did not finish?): back up under a new prefix, or delete what is there"
+    ) in done.stderr
+    assert _objects(in_bucket, "killed/") == before
+    # A prefix is a folder of its own: "kill" is not hindered by what "killed" holds.
+    done = nexq_aws(
+        "admin",
+        "backup",
+        "--to",
+        f"s3://{BUCKET}/kill",
+        data_dir=in_bucket.source.data_dir,
+        aws=in_bucket.aws(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "kill/nexq-backup.json" in _objects(in_bucket, "kill/")
+    assert _objects(in_bucket, "killed/") == before
+
+
+def test_restore_refuses_leftovers_without_a_manifest_and_leaves_the_target_alone(
+    in_bucket: InBucket, tmp_path: Path
+) -> None:
+    s3 = in_bucket.keeper.client(in_bucket.keeper_key)
+    for name in ("meta.db", "SHA256SUMS"):  # all of a backup but its manifest, say
+        s3.copy_object(
+            Bucket=BUCKET,
+            Key=f"interrupted/{name}",
+            CopySource={"Bucket": BUCKET, "Key": f"{PREFIX}/{name}"},
+        )
+    target = tmp_path / "restored"
+    target.mkdir()  # made for the restore, empty: it must stay so
+    done = _restore(in_bucket, f"s3://{BUCKET}/interrupted", target)
+    assert done.returncode == 1
+    assert (
+        f"s3://{BUCKET}/interrupted holds no nexq-backup.json, the manifest a backup writes "
+        "last, but other files (SHA256SUMS, meta.db): a backup that did not finish, or not "
+        "one of nexq admin backup. Nothing was restored"
+    ) in done.stderr
+    assert list(target.iterdir()) == []
+
+    # A prefix with nothing at all (mistyped) is said as such; no target is made.
+    elsewhere = tmp_path / "elsewhere"
+    done = _restore(in_bucket, f"s3://{BUCKET}/no-such-backup", elsewhere)
+    assert done.returncode == 1
+    assert (
+        f"s3://{BUCKET}/no-such-backup holds no nexq-backup.json, nor anything else: is that "
+        "where the backup is?"
+    ) in done.stderr
+    assert not elsewhere.exists()
+
+
+# --- a large object, fetched in parts -------------------------------------------------------
+
+
+@pytest.fixture
+def fetching(in_bucket: InBucket, monkeypatch: pytest.MonkeyPatch) -> S3Source:
+    """An S3Source on the keeper's bucket, in this process, its credentials from the SDK's
+    chain (the environment) as the command's are."""
+    for name, value in in_bucket.aws().items():
+        monkeypatch.setenv(name, value)
+    return S3Source(S3Location(BUCKET, "large"), in_bucket.keeper.endpoint)
+
+
+def _gets(source: S3Source, hook: Any) -> None:
+    """Call ``hook(params)`` with each GetObject's parameters, on the thread that sends it."""
+    source._client.meta.events.register(  # the SDK's own hook, on our client
+        "provide-client-params.s3.GetObject", lambda params, **_: hook(params)
+    )
+
+
+def test_restore_fetches_a_large_object_in_ranged_parts_at_once(
+    in_bucket: InBucket, fetching: S3Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backup_s3, "PART", 2**20)
+    data = os.urandom(9 * 2**20 + 12345)  # 9 whole parts and a short one
+    s3 = in_bucket.keeper.client(in_bucket.keeper_key)
+    etag = s3.put_object(Bucket=BUCKET, Key="large/blob", Body=data)["ETag"]
+    asked: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    # The first two ranged GETs after the first wait for each other: fetched one after the
+    # other, the first would wait alone, and the barrier break.
+    together = threading.Barrier(2, timeout=20)
+
+    def seen(params: dict[str, Any]) -> None:
+        with lock:
+            asked.append(dict(params))
+            later = len(asked)
+        if later in (2, 3):
+            together.wait()
+
+    _gets(fetching, seen)
+    size, digest = fetching.fetch("blob", tmp_path / "blob")
+    assert (size, digest) == (len(data), hashlib.sha256(data).hexdigest())
+    assert (tmp_path / "blob").read_bytes() == data
+    assert stat.S_IMODE((tmp_path / "blob").stat().st_mode) == 0o600
+    assert asked[0]["Range"] == f"bytes=0-{2**20 - 1}" and "IfMatch" not in asked[0]
+    # The rest, each byte once, each GET only of the object whose first part came.
+    spans = sorted(
+        tuple(int(n) for n in a["Range"].removeprefix("bytes=").split("-")) for a in asked[1:]
+    )
+    assert spans == [
+        (start, min(start + 2**20, len(data)) - 1) for start in range(2**20, len(data), 2**20)
+    ]
+    assert {a["IfMatch"] for a in asked[1:]} == {etag}
+
+
+def test_an_empty_and_a_small_object_are_fetched_whole(
+    in_bucket: InBucket, fetching: S3Source, tmp_path: Path
+) -> None:
+    s3 = in_bucket.keeper.client(in_bucket.keeper_key)
+    # An empty object has no byte for a Range to name (S3 answers 416): it is got whole.
+    for name, data in (("empty", b""), ("small", os.urandom(1000))):
+        s3.put_object(Bucket=BUCKET, Key=f"large/{name}", Body=data)
+        got = fetching.fetch(name, tmp_path / name)
+        assert got == (len(data), hashlib.sha256(data).hexdigest())
+        assert (tmp_path / name).read_bytes() == data
+    with pytest.raises(FileNotFoundError):
+        fetching.fetch("absent", tmp_path / "absent")
+
+
+def test_a_large_object_is_fetched_in_bounded_memory(
+    in_bucket: InBucket, fetching: S3Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    part = 8 * 2**20
+    monkeypatch.setattr(backup_s3, "PART", part)
+    data = os.urandom(5 * part)
+    in_bucket.keeper.client(in_bucket.keeper_key).put_object(
+        Bucket=BUCKET, Key="large/wide", Body=data
+    )
+    tracemalloc.start()
+    try:
+        size, digest = fetching.fetch("wide", tmp_path / "wide")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (size, digest) == (len(data), hashlib.sha256(data).hexdigest())
+    # A chunk or two per part in flight; parts held whole would be 4 x 8 MiB at once.
+    assert peak < 2 * backup_s3.PARTS_IN_FLIGHT * 2**20 + 4 * 2**20, peak
+
+
+def test_a_large_object_that_changes_while_fetched_is_refused(
+    in_bucket: InBucket, fetching: S3Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backup_s3, "PART", 2**20)
+    s3 = in_bucket.keeper.client(in_bucket.keeper_key)
+    s3.put_object(Bucket=BUCKET, Key="large/moving", Body=os.urandom(3 * 2**20))
+    replaced = threading.Event()
+    lock = threading.Lock()
+
+    def replace_once(params: dict[str, Any]) -> None:
+        with lock:  # before the first ranged GET after the first part is sent
+            if "IfMatch" in params and not replaced.is_set():
+                s3.put_object(Bucket=BUCKET, Key="large/moving", Body=os.urandom(3 * 2**20))
+                replaced.set()
+
+    _gets(fetching, replace_once)
+    with pytest.raises(S3Failure) as refused:
+        fetching.fetch("moving", tmp_path / "moving")
+    assert replaced.is_set()
+    assert str(refused.value) == (
+        f"cannot download moving from s3://{BUCKET}/large: PreconditionFailed: the object "
+        "changed while it was being downloaded"
+    )

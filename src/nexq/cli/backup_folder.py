@@ -4,6 +4,7 @@ manifest is written."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,6 +93,14 @@ class FolderSource:
         """The whole file ``name``."""
         return (self._folder / name).read_bytes()
 
-    def open(self, name: str) -> BinaryIO:
-        """The file ``name``, open to read."""
-        return open(self._folder / name, "rb")
+    def fetch(self, name: str, target: Path) -> tuple[int, str]:
+        """Copy the file ``name`` into ``target``."""
+        with open(self._folder / name, "rb") as file:
+            return copy_file(file, target)
+
+    def some(self, limit: int) -> list[str]:
+        """Up to ``limit`` names in the folder (none if there is no folder)."""
+        if not self._folder.is_dir():
+            return []
+        found = (p for p in self._folder.rglob("*") if not p.is_dir())
+        return [p.relative_to(self._folder).as_posix() for p in itertools.islice(found, limit)]

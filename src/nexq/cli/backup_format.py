@@ -107,8 +107,13 @@ class Source(Protocol):
         """The whole file ``name``; FileNotFoundError if the backup has none."""
         ...
 
-    def open(self, name: str) -> Readable:
-        """The file ``name`` to read in chunks; FileNotFoundError if the backup has none."""
+    def fetch(self, name: str, target: Path) -> tuple[int, str]:
+        """Copy the file ``name`` into the new file ``target`` (0600) and flush it: (size,
+        sha256 hex) of what was written; FileNotFoundError if the backup has no ``name``."""
+        ...
+
+    def some(self, limit: int) -> list[str]:
+        """Up to ``limit`` names of what is there (said when there is no manifest)."""
         ...
 
 

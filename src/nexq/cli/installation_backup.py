@@ -71,7 +71,7 @@ def backup(
         typer.Option(
             "--to",
             help="A new or empty folder, on another disk than the data dir; or "
-            "s3://BUCKET/PREFIX, a prefix that holds no backup yet.",
+            "s3://BUCKET/PREFIX, a prefix that holds nothing yet.",
             show_default=False,
         ),
     ],

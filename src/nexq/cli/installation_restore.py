@@ -1,11 +1,11 @@
 """``nexq admin restore``: a backup made by ``nexq admin backup`` made into a new data dir,
 every file checked against its SHA-256, then checked as ``nexq admin fsck`` checks a data dir
 (docs/operations.md, "Backing up an installation"). The backup is read from its folder or
-from its S3 bucket, streamed: a file's SHA-256 is checked as it is written."""
+from its S3 bucket (a large object in ranged GETs, several at once); each file's SHA-256 is
+taken as it is written and checked against ``SHA256SUMS`` before the restore is done."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import threading
@@ -26,7 +26,6 @@ from nexq.cli.backup_format import (
     BackupRefused,
     Source,
     cluster_refusal,
-    copy_file,
     each,
     emptied_on_failure,
     known_versions,
@@ -137,14 +136,12 @@ def _restore(
         destination = target / path
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:
-            file = source.open(path)
+            size, digest = source.fetch(path, destination)
         except FileNotFoundError:
             raise BackupRefused(
                 f"the backup lacks {path}, which {CHECKSUMS} lists: it is damaged; nothing "
                 "was restored"
             ) from None
-        with contextlib.closing(file):
-            size, digest = copy_file(file, destination)
         if digest != digests[path]:
             raise BackupRefused(
                 f"{path} in the backup does not match its SHA-256 in {CHECKSUMS}: the backup "
@@ -191,10 +188,7 @@ def _manifest(source: Source) -> dict[str, Any]:
     try:
         manifest = json.loads(source.read(MANIFEST))
     except FileNotFoundError:
-        raise BackupRefused(
-            f"{source.where} holds no {MANIFEST}: it is not a backup of nexq admin backup, or one "
-            "that did not finish (the manifest is written last)"
-        ) from None
+        raise BackupRefused(_no_manifest(source)) from None
     except (ValueError, OSError) as exc:
         raise BackupRefused(f"{path} is not a backup manifest: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -215,6 +209,24 @@ def _manifest(source: Source) -> dict[str, Any]:
             f"{newer}): restore it with that version or a later one"
         )
     return manifest
+
+
+def _no_manifest(source: Source) -> str:
+    """Why a backup without a manifest is refused, and what is there instead: files of a
+    backup that did not finish, or nothing (a mistyped folder or prefix)."""
+    shown = 3
+    found = source.some(shown + 1)
+    if not found:
+        return (
+            f"{source.where} holds no {MANIFEST}, nor anything else: is that where the backup "
+            "is? Nothing was restored"
+        )
+    more = ", …" if len(found) > shown else ""
+    return (
+        f"{source.where} holds no {MANIFEST}, the manifest a backup writes last, but other "
+        f"files ({', '.join(found[:shown])}{more}): a backup that did not finish, or not one "
+        "of nexq admin backup. Nothing was restored; restore from a backup that finished"
+    )
 
 
 def _key_text(master_key: Path | None, settings: Settings) -> str | None:
