@@ -59,32 +59,32 @@ ALL_SCOPES = (
     "support:read support:write"
 )
 LIMITS_TABLE = """Tier: Free
-LIMIT                   USED  OF           PERCENT
-buckets                 0     10           0.0%
-storage_bytes           0     10000000000  0.0%
-access_keys             0     10           0.0%
-api_keys                1     10           10.0%
-support_open_tickets    0     3            0.0%
-registries              0     2            0.0%
-registry_storage_bytes  0     5000000000   0.0%
-registry_credentials    0     10           0.0%
-databases               0     1            0.0%
-database_vcpus          0     1            0.0%
-database_memory_bytes   0     536870912    0.0%
-database_storage_bytes  0     1073741824   0.0%
-ssh_keys                0     10           0.0%
-instances               0     1            0.0%
-instance_vcpus          0     1            0.0%
-instance_memory_bytes   0     536870912    0.0%
-snapshots               0     2            0.0%
-backups                 0     2            0.0%
-s3_read_rps             -     5500         -
-s3_write_rps            -     3500         -
-api_rps                 -     20           -
-registry_rps            -     2000         -
-registry_repositories   -     50           -
-database_replicas       -     0            -
-database_backup_days    -     7            -"""
+LIMIT                   USED  OF       USAGE
+buckets                 0     10       0.0%
+storage_bytes           0 B   10 GB    0.0%
+access_keys             0     10       0.0%
+api_keys                1     10       10.0%
+support_open_tickets    0     3        0.0%
+registries              0     2        0.0%
+registry_storage_bytes  0 B   5 GB     0.0%
+registry_credentials    0     10       0.0%
+databases               0     1        0.0%
+database_vcpus          0     1        0.0%
+database_memory_bytes   0 B   512 MiB  0.0%
+database_storage_bytes  0 B   1.0 GiB  0.0%
+ssh_keys                0     10       0.0%
+instances               0     1        0.0%
+instance_vcpus          0     1        0.0%
+instance_memory_bytes   0 B   512 MiB  0.0%
+snapshots               0     2        0.0%
+backups                 0     2        0.0%
+s3_read_rps             -     5500/s   checked per second
+s3_write_rps            -     3500/s   checked per second
+api_rps                 -     20/s     checked per second
+registry_rps            -     2000/s   checked per second
+registry_repositories   -     50       checked for each resource
+database_replicas       -     0        checked for each resource
+database_backup_days    -     7        checked for each resource"""
 ESTIMATE = """ (Free), in USD
 RESOURCE                     QUANTITY              INCLUDED  UNIT PRICE  AMOUNT
 Storage                      0 GB-months           0         0.015       0.00

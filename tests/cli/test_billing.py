@@ -14,6 +14,15 @@ def test_limits_and_tier(user: Dcp) -> None:
     assert names[:4] == ["buckets", "storage_bytes", "access_keys", "api_keys"]
     table = user("account", "limits").stdout
     assert table.startswith("Tier: ") and "storage_bytes" in table
+    # Sizes in the units of their limit (JSON keeps the bytes); only a rate is checked per
+    # second, a limit of each resource says so.
+    stored = next(line for line in page["limits"] if line["name"] == "storage_bytes")
+    assert stored["limit"] == 10**10 and stored["used"] == 0
+    assert re.search(r"^storage_bytes +0 B +10 GB +0\.0%$", table, re.M), table
+    assert re.search(r"^api_rps +- +20/s +checked per second$", table, re.M), table
+    assert re.search(r"^registry_repositories +- +50 +checked for each resource$", table, re.M), (
+        table
+    )
     moved = user.json("account", "tier", "developer")
     assert moved["tier"] == {"id": "developer", "name": "Developer"}
     user.fails(6, "account", "tier", "platinum")

@@ -21,7 +21,7 @@ import pytest
 from tests.cli.conftest import Dcp
 from tests.live import BURST, LiveServer
 
-SPEED = re.compile(r"\b\d+(\.\d)? (B|KiB|MiB|GiB)/s\b")  # in dcp's units, not rich's MB/s
+SPEED = re.compile(r"\b\d+(\.\d)? (B|kB|MB|GB)/s\b")  # decimal, as dcp prints sizes
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"  # rich's "dots", the spinner dcp draws
 PASSWORD_ONCE = (
     "dcp: warning: the password is shown only now: store it safely, it cannot be shown again\n"
@@ -97,14 +97,14 @@ def test_a_transfer_draws_its_bar_on_a_terminal_and_nothing_when_piped(
 
     up = on_terminal(user, "storage", "objects", "upload", bucket, "a/photo.raw", str(source))
     assert up.code == 0, up.terminal
-    assert up.stdout == f"Uploaded {source} to {bucket}/a/photo.raw (4.0 MiB)\n"
+    assert up.stdout == f"Uploaded {source} to {bucket}/a/photo.raw (4.2 MB)\n"
     # The last frame: every byte of the total, and a speed in the same units.
-    assert "4.0/4.0 MiB" in up.terminal
+    assert "4.2/4.2 MB" in up.terminal
     assert SPEED.search(up.terminal), up.terminal
 
     piped = user("storage", "objects", "upload", bucket, "b/photo.raw", str(source))
     assert piped.stderr == ""
-    assert piped.stdout == f"Uploaded {source} to {bucket}/b/photo.raw (4.0 MiB)\n"
+    assert piped.stdout == f"Uploaded {source} to {bucket}/b/photo.raw (4.2 MB)\n"
     # JSON is for scripts: no bar, whatever stderr is.
     as_json = on_terminal(
         user, "-o", "json", "storage", "objects", "upload", bucket, "c", str(source)
@@ -114,12 +114,12 @@ def test_a_transfer_draws_its_bar_on_a_terminal_and_nothing_when_piped(
     target = tmp_path / "back.raw"
     down = on_terminal(user, "storage", "objects", "download", bucket, "a/photo.raw", str(target))
     assert down.code == 0, down.terminal
-    assert "4.0/4.0 MiB" in down.terminal
+    assert "4.2/4.2 MB" in down.terminal
     assert target.read_bytes() == body
     again = tmp_path / "again.raw"
     piped = user("storage", "objects", "download", bucket, "b/photo.raw", str(again))
     assert piped.stderr == ""
-    assert piped.stdout == f"Downloaded {bucket}/b/photo.raw to {again} (4.0 MiB)\n"
+    assert piped.stdout == f"Downloaded {bucket}/b/photo.raw to {again} (4.2 MB)\n"
     assert again.read_bytes() == body
 
     # A key that is not there: S3's words, the object named, no file left behind.
@@ -150,7 +150,7 @@ def test_a_wait_spins_on_a_terminal_and_says_only_its_messages_when_piped(
 
     assert seen.code == 0, seen.terminal
     assert "status:   Provisioning" in seen.stdout
-    assert "\nuri:      postgresql://dbadmin@" in seen.stdout
+    assert "\nuri:        postgresql://dbadmin@" in seen.stdout
     # The messages first, as piped; then the spinner: a frame, the state, the seconds.
     messages = PASSWORD_ONCE + f"Waiting for {watched} to be Running …\n"
     assert seen.terminal.startswith(messages.replace("\n", "\r\n")), seen.terminal
@@ -161,4 +161,4 @@ def test_a_wait_spins_on_a_terminal_and_says_only_its_messages_when_piped(
 
     assert piped.returncode == 0, err
     assert err == PASSWORD_ONCE + f"Waiting for {piped_name} to be Running …\n"
-    assert "\nuri:      postgresql://dbadmin@" in out
+    assert "\nuri:        postgresql://dbadmin@" in out

@@ -3,24 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from nexq.cli.dcp_config import state
-from nexq.cli.dcp_output import counted, emit_json, emit_table, quantity
+from nexq.cli.dcp_output import counted, emit_json, emit_table, quantity, size_as_set
 
 billing_app = typer.Typer(help="Charges and invoices.", no_args_is_help=True)
 invoices_app = typer.Typer(help="Monthly invoices.", no_args_is_help=True)
 billing_app.add_typer(invoices_app, name="invoices")
 
 
-def _limit(value: object) -> str:
-    return "unlimited" if value is None else f"{value}"
+# A limit's name says its unit (nexq.core.quotas checks every declared limit's): a size ends
+# in _bytes, a rate in _rps; the others are counts.
+_SIZE = "_bytes"
+_RATE = "_rps"
+
+
+def _amount(name: str, value: int, setting: int | None) -> str:
+    """A limit's value or usage as its unit reads: a size in the units its limit is set in
+    (10 GB of storage, 512 MiB of memory), a rate a second (``/s``, as the tier tables of
+    the guide write it), a count as it is."""
+    if name.endswith(_SIZE):
+        return size_as_set(value, setting)
+    if name.endswith(_RATE):
+        return f"{value}/s"
+    return str(value)
+
+
+def _usage(line: dict[str, Any]) -> str:
+    """What the USAGE column says: the percentage used, or why there is none."""
+    if line["percent"] is not None:
+        return f"{line['percent']}%"
+    if line["used"] is not None:
+        return "no limit"
+    # Nothing counted for the account: a rate has nothing to count between requests; the
+    # other such limits bound each resource (repositories per registry) when it is made.
+    return "checked per second" if line["name"].endswith(_RATE) else "checked for each resource"
 
 
 def limits(ctx: typer.Context) -> None:
-    """Your tier's limits, what you use of them and how much."""
+    """Your tier's limits, what you use of them and how much (-o json: exact bytes)."""
     st = state(ctx)
     with st.client() as api:
         page = api.limits()
@@ -29,13 +53,15 @@ def limits(ctx: typer.Context) -> None:
         return
     typer.echo(f"Tier: {page['tier']['name']}")
     emit_table(
-        ["LIMIT", "USED", "OF", "PERCENT"],
+        ["LIMIT", "USED", "OF", "USAGE"],
         [
             (
                 line["name"],
-                "-" if line["used"] is None else line["used"],
-                _limit(line["limit"]),
-                "-" if line["percent"] is None else f"{line['percent']}%",
+                "-" if line["used"] is None else _amount(line["name"], line["used"], line["limit"]),
+                "unlimited"
+                if line["limit"] is None
+                else _amount(line["name"], line["limit"], line["limit"]),
+                _usage(line),
             )
             for line in page["limits"]
         ],
@@ -70,7 +96,8 @@ def estimate(
         ["RESOURCE", "QUANTITY", "INCLUDED", "UNIT PRICE", "AMOUNT"],
         [
             (
-                line["resource"],
+                # A month split between tiers has a line per meter and tier: name the tier.
+                f"{line['resource']} ({line['tier']})" if line.get("tier") else line["resource"],
                 counted(quantity(line["quantity"]), line["unit"]),
                 quantity(line["included"]),
                 line["unit_price"],

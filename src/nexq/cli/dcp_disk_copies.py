@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 
 from nexq.cli.dcp_config import state
-from nexq.cli.dcp_output import CliError, confirm_by_typing, emit_fields, emit_json, emit_table
+from nexq.cli.dcp_output import (
+    CliError,
+    confirm_by_typing,
+    emit_fields,
+    emit_json,
+    emit_table,
+    size,
+)
 from nexq.cli.dcp_wait import Waiting, on_terminal
 from nexq.client import DiskCopy, NexqClient
 
@@ -46,7 +53,7 @@ def copies_app(kind: str) -> typer.Typer:
                     c["status"],
                     c["instance"],
                     f"{c['disk_gib']} GiB",
-                    _size(c["size_bytes"]) if c["status"] == "Available" else None,
+                    size(c["size_bytes"]) if c["status"] == "Available" else None,
                     c["created_at"],
                 )
                 for c in found
@@ -168,15 +175,11 @@ def _show(as_json: bool, copy: DiskCopy) -> None:
             "instance": copy["instance"],
             "image": copy["image"],
             "disk": f"{copy['disk_gib']} GiB",
-            "size": _size(copy["size_bytes"]) if copy["status"] == "Available" else None,
+            "size": size(copy["size_bytes"]) if copy["status"] == "Available" else None,
             **({"expires": copy["expires_at"]} if copy["expires_at"] else {}),
             "created": copy["created_at"],
         }
     )
-
-
-def _size(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.0f} KiB"
 
 
 def _wait_for(api: NexqClient, kind: str, copy: DiskCopy, status: str, shown: bool) -> DiskCopy:

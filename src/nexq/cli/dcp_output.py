@@ -106,15 +106,15 @@ def _cell(value: Any) -> str:
 
 
 def size(n: int) -> str:
-    """Bytes for people: exact below 1 KiB, else one decimal in binary units."""
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
-        value /= 1024
-        if value < 1024 or unit == "PiB":
-            break
-    return f"{value:.1f} {unit}"
+    """Bytes for people: decimal units (``3.1 kB``, ``10 GB``), as the console shows them and
+    storage is billed (nexq.display.size); ``-o json`` keeps the exact bytes."""
+    return display.size(n)
+
+
+def size_as_set(n: int, setting: int | None) -> str:
+    """``n`` bytes in the units of a limit of ``setting`` bytes (10 GB of storage, 512 MiB
+    of memory), as the console's Limits page reads them (nexq.display.size_as_set)."""
+    return display.size_as_set(n, setting)
 
 
 def mask(secret: str) -> str:

@@ -33,7 +33,7 @@ class _Elapsed(ProgressColumn):
 
 
 class _Speed(ProgressColumn):
-    """Bytes a second, in the units of the bytes beside it (rich's own says MB/s)."""
+    """Bytes a second, by the rule of the bytes beside it (dcp_output.size)."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
@@ -56,7 +56,7 @@ def transfer_bar() -> Progress:
     return _on_stderr(
         TextColumn("{task.description}", markup=False),  # an object key may hold [brackets]
         BarColumn(),
-        DownloadColumn(binary_units=True),  # KiB, MiB: the units dcp prints
+        DownloadColumn(binary_units=False),  # kB, MB: the units dcp prints
         _Speed(),
         TimeRemainingColumn(),
     )

@@ -11,6 +11,9 @@ from typing import Protocol
 COUNT = "count"
 BYTES = "bytes"
 PER_SECOND = "per second"
+# What a limit's name ends with when it is a size or a rate (Limit checks it).
+BYTE_SUFFIX = "_bytes"
+RATE_SUFFIX = "_rps"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,17 @@ class Limit:
     # What the account uses of it now (read from the declaring service's own tables);
     # None for rates, which have nothing to count between requests.
     usage: Callable[[str], int] | None = None
+
+    def __post_init__(self) -> None:
+        # The name says the unit (``storage_bytes``, ``api_rps``): clients that have only
+        # the names (dcp's limits table) read sizes and rates by it.
+        if (self.unit == BYTES) != self.name.endswith(BYTE_SUFFIX) or (
+            self.unit == PER_SECOND
+        ) != self.name.endswith(RATE_SUFFIX):
+            raise ValueError(
+                f"limit {self.name}: a size's name ends in {BYTE_SUFFIX}, a rate's in "
+                f"{RATE_SUFFIX}, and no other's"
+            )
 
 
 class Quotas(Protocol):

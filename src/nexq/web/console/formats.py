@@ -7,45 +7,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from nexq import display
 
-_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
-
-
-def size(n: float) -> str:
-    """``0 B``, ``512 B``, ``1.5 KiB``, ``20.0 MiB``, ``120 GiB``: binary units, as tools show."""
-    if n < 1024:
-        return f"{int(n)} B"
-    value = float(n)
-    for unit in _UNITS:
-        value /= 1024
-        if value < 1024 or unit == _UNITS[-1]:
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-_DECIMAL_UNITS = ("kB", "MB", "GB", "TB", "PB")
-
-
-def decimal_size(n: float) -> str:
-    """``0 B``, ``3.1 kB``, ``10 GB``: decimal units (1 GB = 10^9 bytes), as storage is
-    billed and as tiers set its quota."""
-    if n < 1000:
-        return f"{int(n)} B"
-    value = float(n)
-    for unit in _DECIMAL_UNITS:
-        value /= 1000
-        if value < 1000 or unit == _DECIMAL_UNITS[-1]:
-            if value == int(value):
-                return f"{int(value)} {unit}"
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def size_as_set(n: float, setting: float | None) -> str:
-    """``n`` bytes in the units a limit of ``setting`` bytes was written in: binary when it
-    is a whole number of MiB that no decimal unit divides (memory: 512 MiB), decimal
-    otherwise (storage quotas: 10 GB), so that a usage and its limit read alike."""
-    binary = setting is not None and setting % 2**20 == 0 and setting % 10**6 != 0
-    return size(n) if binary else decimal_size(n)
+# Sizes read by one rule in the console and in dcp (nexq.display): decimal units as storage
+# is billed, binary ones for what is set in them (memory), a usage in the units of its limit.
+size = display.binary_size
+decimal_size = display.size
+size_as_set = display.size_as_set
 
 
 def count(n: float) -> str:
