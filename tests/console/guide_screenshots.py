@@ -8,8 +8,13 @@ one there (a new column, a moved panel): the names, ids and dates a test makes c
 hundred pixels on every run, and rewriting the file for those would leave every run with
 changed files to commit. ``NEXQ_GUIDE_SCREENSHOTS=rewrite`` rewrites every picture a run makes.
 
+The README's pictures of pages the guide does not show are made the same way, by
+``readme_screenshot(page, "registries")``, into ``docs/screenshots/``; the README shows the
+guide's own picture where it has one.
+
 tests/unit/test_guide_screenshots.py checks that each picture a page shows is one a test
-makes here, and that it is in the package.
+makes here, and that it is in the package; tests/unit/test_readme_screenshots.py the same
+of the README's.
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from nexq.support.descriptor import GUIDE as SUPPORT_GUIDE
 from nexq.web.guide.library import SCREENSHOTS
 from nexq.web.guide.section import GuideSection
 
-SOURCES = Path(__file__).resolve().parents[2] / "src"
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ROOT / "src"
+# The README's pictures that are not the guide's.
+README_FOLDER = ROOT / "docs" / "screenshots"
 # The guide's sections by the name their URLs use (the service's), as the console serves them.
 SECTIONS: dict[str, GuideSection] = {
     "storage": STORAGE_GUIDE,
@@ -60,6 +68,17 @@ def folder_of(section: str) -> Path:
 def guide_screenshot(page: Page, section: str, name: str) -> None:
     """A picture of ``page`` as it is now, in a window of the guide's size, for ``section``'s
     pages: ``<section's folder>/screenshots/<name>.png``."""
+    keep(page, folder_of(section) / f"{name}.png")
+
+
+def readme_screenshot(page: Page, name: str) -> None:
+    """A picture of ``page`` as it is now, for the README: ``docs/screenshots/<name>.png``."""
+    keep(page, README_FOLDER / f"{name}.png")
+
+
+def keep(page: Page, target: Path) -> None:
+    """``page`` as it is now, in a window of the guide's size, written to ``target`` unless
+    the picture there shows the same."""
     kept = page.viewport_size
     page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     try:
@@ -69,7 +88,6 @@ def guide_screenshot(page: Page, section: str, name: str) -> None:
             page.set_viewport_size(kept)
     with Image.open(io.BytesIO(shot)) as made:
         assert (made.format, made.size) == ("PNG", (WIDTH, HEIGHT)), (made.format, made.size)
-    target = folder_of(section) / f"{name}.png"
     rewrite = os.environ.get("NEXQ_GUIDE_SCREENSHOTS") == "rewrite"
     if target.exists() and not rewrite and not differs(target.read_bytes(), shot):
         return

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import XSS, Tab, s3_client
-from tests.console.guide_screenshots import guide_screenshot
+from tests.console.guide_screenshots import guide_screenshot, readme_screenshot
 from tests.live import LiveServer
 
 
@@ -132,6 +132,7 @@ def test_all_buckets_key_and_form_errors(signed_in: Tab, server: LiveServer, s3:
     everything.put_object(Bucket="made-later", Key="k", Body=b"v")
     page = signed_in.open("/storage/access-keys")
     expect(page.get_by_role("row").filter(has_text=key_id)).to_contain_text("All Buckets")
+    readme_screenshot(page, "access-keys")
 
 
 def test_revoke_asks_first_without_javascript(

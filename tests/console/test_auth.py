@@ -19,6 +19,7 @@ from tests.console.conftest import (
     make_account,
     session_cookie,
 )
+from tests.console.guide_screenshots import readme_screenshot
 from tests.live import LiveServer
 
 
@@ -31,6 +32,7 @@ def log_in(tab: Tab, email: str, password: str) -> None:
 def test_sign_up_log_out_and_log_in_again(tab: Tab) -> None:
     page = tab.open("/")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    readme_screenshot(page, "login")
     page.get_by_role("link", name="Create an account").click()
     email = fresh_email("signup")
     page.get_by_label("Email").fill(email)

@@ -19,6 +19,7 @@ from playwright.sync_api import Locator, Page, expect
 from nexq.web.console.formats import price
 from tests.compat.test_billing import traffic
 from tests.console.conftest import TIMEOUT, Tab, api_session, make_account, s3_client
+from tests.console.guide_screenshots import guide_screenshot
 from tests.live import LiveServer, nexq_json
 
 NOTIFY_SECONDS = 30  # the server checks budgets every ~5 s
@@ -138,6 +139,11 @@ def test_invoice_list_detail_pdf_and_no_peeking(
                 f"UPDATE {table} SET hour = hour - ? WHERE account_id = ?",  # noqa: S608
                 (shift, payer.account_id),
             )
+        # Its move to the metered tier too: that month is priced at the tier it had then.
+        db.execute(
+            "UPDATE tier_changes SET changed_at = changed_at - ? WHERE account_id = ?",
+            (shift * 3600, payer.account_id),
+        )
     past = (datetime.now(UTC) - timedelta(hours=shift)).date().replace(day=1)
     nexq_json(
         "admin", "billing", "close-month", "--month", f"{past:%Y-%m}",
@@ -229,3 +235,70 @@ def test_budget_notifies_with_a_badge_until_read(priced_tab: Tab, payers: dict[s
     expect(notes).to_have_class("notification")
     expect(banner.get_by_role("link", name="Notifications", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Mark all read")).to_have_count(0)
+
+
+def test_a_month_of_a_teams_usage_on_the_free_tier(
+    priced_tab: Tab, priced_server: LiveServer
+) -> None:
+    """Last month as the meters and the hourly storage samples would have written it for a
+    team on the shipped Free tier (realistic prices, unlike the metered tier's): a few GB out
+    and some hundred thousand requests a day, 40 GB kept in a backups bucket. The overview
+    shows what the REST API computes; it is the guide's picture of Billing."""
+    email = make_account(priced_server, "team")
+    with api_session(priced_server, email) as api:
+        account_id = api.get("/v1/account").json()["id"]
+        for name in ("website-assets", "backups-2026"):
+            made = api.post("/v1/storage/buckets", json={"name": f"{name}-{account_id[:6]}"})
+            assert made.is_success, made.text
+    this_month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    first_hour, end_hour = (int(t.timestamp()) // 3600 for t in (last_month, this_month))
+    with sqlite3.connect(priced_server.data_dir / "meta.db") as db:
+        # The buckets by their names without the account's part, with their IDs.
+        buckets = {
+            name.rsplit("-", 1)[0]: (bucket_id, name)
+            for bucket_id, name in db.execute(
+                "SELECT id, name FROM buckets WHERE account_id = ?", (account_id,)
+            )
+        }
+        website_id, website_name = buckets["website-assets"]
+        for day, hour in enumerate(range(first_hour + 12, end_hour, 24)):
+            busier = 1 + (day % 7) / 3  # towards the end of each week
+            db.execute(
+                "INSERT INTO usage_hourly(account_id, hour, bucket_id, bucket_name, data_in, "
+                "data_out, class_a, class_b, other) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    account_id,
+                    hour,
+                    website_id,
+                    website_name,
+                    int(2e8 * busier),
+                    int(3e9 * busier),
+                    int(90_000 * busier),
+                    int(700_000 * busier),
+                    1_000,
+                ),
+            )
+        db.executemany(
+            "INSERT INTO usage_samples(service, meter, resource, hour, account_id, quantity) "
+            "VALUES ('storage', 'storage_gb_month', ?, ?, ?, ?)",
+            [
+                (buckets["backups-2026"][0], hour, account_id, 40 * 10**9)
+                for hour in range(first_hour, end_hour)
+            ],
+        )
+    month = f"{last_month:%Y-%m}"
+    with api_session(priced_server, email) as api:
+        estimate = api.get("/v1/billing/estimate", params={"month": month}).json()
+    # Tens of dollars, each line in cents: a price list a customer would recognise.
+    assert Decimal("10") < Decimal(estimate["total"]) < Decimal("100"), estimate["total"]
+
+    priced_tab.sign_in(email)
+    page = priced_tab.open(f"/billing/overview?month={month}")
+    expect(page.get_by_text(f"{last_month:%B %Y} · Free tier · prices in USD")).to_be_visible()
+    expect(page.locator("#total")).to_have_text(f"{estimate['total']} USD")
+    lines = page.get_by_role("table", name="Charges by resource")
+    class_a = line_row(page, lines, "Class A operations")
+    expect(class_a).to_contain_text("4.50 USD per million operations")
+    expect(page.get_by_role("img", name="Charges per day (USD)")).to_be_visible()
+    guide_screenshot(page, "billing", "overview")

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import XSS, Tab, make_account, owner_s3
+from tests.console.guide_screenshots import readme_screenshot
 from tests.console.test_storage import confirm_dialog
 from tests.live import LiveServer
 
@@ -72,6 +73,7 @@ def test_the_settings_tab_is_reached_from_the_object_browser(signed_in: Tab, buc
     expect(tabs.get_by_role("link", name="Settings")).to_have_attribute("aria-current", "page")
     for section in ("Bucket policy", "CORS", "Lifecycle rules", "Block Public Access", "Tags"):
         expect(page.get_by_role("region", name=section)).to_be_visible()
+    readme_screenshot(page, "bucket-settings")
 
 
 def test_versioning_is_enabled_then_suspended_after_a_confirmation(

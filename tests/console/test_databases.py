@@ -21,6 +21,7 @@ from playwright.sync_api import Locator, Page, expect
 from nexq.core.errors import Invalid
 from nexq.databases.console import ago, parse_utc, took, utc_text
 from tests.console.conftest import TIMEOUT, Tab, csrf_of, make_account
+from tests.console.guide_screenshots import guide_screenshot
 from tests.console.test_storage import confirm_dialog
 from tests.live import LiveServer
 
@@ -143,6 +144,7 @@ def test_create_connect_reset_and_delete(
     expect(page.get_by_role("row").filter(has_text=f"{name}-1").get_by_role("cell")).to_have_text(
         [f"{name}-1", "Primary", "Running", "—"]
     )
+    guide_screenshot(page, "databases", "database")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download nexq-databases-ca.pem").click()
     assert download.value.suggested_filename == "nexq-databases-ca.pem"

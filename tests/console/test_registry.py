@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import XSS, Tab, make_account
-from tests.console.guide_screenshots import guide_screenshot
+from tests.console.guide_screenshots import guide_screenshot, readme_screenshot
 from tests.console.test_storage import confirm_dialog
 from tests.live import LiveServer
 from tests.oci_push import push_image, token_response
@@ -86,6 +86,7 @@ def test_create_a_registry_and_see_its_credential_once(
     expect(row.get_by_role("cell")).to_have_text(
         [name, f"{host}/{name}", re.compile(r"^\d{4}-\d\d-\d\d "), "0 B", "Delete"]
     )
+    readme_screenshot(page, "registries")
     page.get_by_label("Registry name").fill(name)
     page.get_by_role("button", name="Create registry").click()
     expect(page.locator("#registry-name-error")).to_contain_text("exists already")
@@ -113,6 +114,7 @@ def test_repositories_tags_and_deletes(tab_of_new_account: Tab, server: LiveServ
     expect(page.get_by_role("row").filter(has_text="api").get_by_role("cell").nth(1)).to_have_text(
         "1"
     )
+    readme_screenshot(page, "registry-repositories")
 
     page.get_by_role("link", name="frontend/web").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("frontend/web")
@@ -120,6 +122,7 @@ def test_repositories_tags_and_deletes(tab_of_new_account: Tab, server: LiveServ
     expect(v2_row.get_by_role("cell").nth(1)).to_have_text(f"{v2[:19]}…")
     expect(v2_row.locator("code")).to_have_attribute("title", v2)
     expect(page.locator("#snippet-pull")).to_contain_text(f"{name}/frontend/web@")
+    readme_screenshot(page, "registry-tags")
 
     v2_row.get_by_role("button", name="Delete tag v2").click()
     confirm_dialog(page, "Delete tag")
@@ -160,6 +163,7 @@ def test_credentials_add_rotate_revoke_delete(tab_of_new_account: Tab, server: L
             re.compile(r"Rotate\s+Revoke\s+Delete"),
         ]
     )
+    readme_screenshot(page, "registry-credentials")
 
     label = f"Cluster {XSS}"
     page.get_by_label("Label").fill(label)

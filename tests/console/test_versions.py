@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.console.conftest import XSS, Tab, make_account
+from tests.console.guide_screenshots import readme_screenshot
 from tests.console.test_bucket_settings import s3_error
 from tests.console.test_storage import confirm_dialog
 from tests.live import BURST, LiveServer
@@ -83,6 +84,7 @@ def test_show_versions_lists_each_keys_versions_and_downloads_one(
     expect(gone.nth(0).get_by_role("link", name=re.compile("^Download"))).to_have_count(0)
     expect(page.get_by_role("rowheader", name=XSS, exact=True)).to_be_visible()
     expect(page.locator("img[src='x']")).to_have_count(0)
+    readme_screenshot(page, "object-versions")
 
     with page.expect_download() as download:
         page.get_by_role("link", name=f"Download version {first} of notes.txt").click()

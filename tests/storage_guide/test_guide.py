@@ -54,6 +54,15 @@ SHOWN = (
     ("aws s3 sync site s3://", "upload: site/css/main.css to s3://team-assets/site/css/main.css"),
     ("dcp storage objects list team-assets --delimiter /", "site-copy/  PREFIX\nsite/"),
     ("dcp storage objects list team-assets --prefix site/", "site/index.html    15 B"),
+    (
+        "dcp storage objects upload team-assets",
+        "Uploaded report.csv to team-assets/uploads/report.csv (23 B)",
+    ),
+    (
+        "dcp storage objects download team-assets reports/2026-01.csv",
+        "Downloaded team-assets/reports/2026-01.csv to 2026-01.csv (23 B)",
+    ),
+    ("dcp storage objects download team-assets site/index.html -", "<h1>Hello</h1>"),
     ("dcp storage objects presign team-assets site/index.html)", "<h1>Hello</h1>"),
     (
         "aws s3api head-object --bucket team-assets --key site/index.html",
@@ -87,8 +96,8 @@ SHOWN = (
     ("cat first-bytes.txt", "hello"),
     ("python3 list_buckets.py", "team-assets\nteam-backups"),
     ("rclone lsf nexq:team-assets/site-mirror", "css/\nindex.html"),
-    ("storage usage", "team-metrics  976.6 KiB  976.6 KiB  5           2        2"),
-    ("storage usage", "(no bucket)   0 B        0 B"),  # the reader's ListBuckets
+    ("storage usage", "team-metrics  1 MB     1 MB      5           2        2"),
+    ("storage usage", "(no bucket)   0 B      0 B"),  # the reader's ListBuckets
     (
         "storage usage",
         '  "data_in_bytes": 1000000,\n  "data_out_bytes": 1000000,\n  "operations": 5,\n'
