@@ -219,6 +219,11 @@ def test_closing_a_month_makes_one_invoice_with_a_pdf(server: LiveServer) -> Non
         db.execute(
             "UPDATE usage_samples SET hour = hour - ? WHERE account_id = ?", (shift, account_id)
         )
+        # Its move to the metered tier too: that month is priced at the tier it had then.
+        db.execute(
+            "UPDATE tier_changes SET changed_at = changed_at - ? WHERE account_id = ?",
+            (shift * 3600, account_id),
+        )
     past = (datetime.now(UTC) - timedelta(hours=shift)).date().replace(day=1)
     byte_hours = storage_byte_hours(server, account_id)
     made = nexq_json(
@@ -238,7 +243,8 @@ def test_closing_a_month_makes_one_invoice_with_a_pdf(server: LiveServer) -> Non
     # Every page: the lines of every service's meters may push the total past the first.
     text = "\n".join(p.extract_text() for p in PdfReader(BytesIO(document.content)).pages)
     assert mine[0]["number"] in text and email in text
-    assert f"{Decimal(mine[0]['total']):,.2f} USD" in text and "Class A operations" in text
+    # Money as the console writes it (to the cent, no thousands separator).
+    assert f"{Decimal(mine[0]['total']):.2f} USD" in text and "Class A operations" in text
     paid = nexq_json(
         "admin", "billing", "set-status", mine[0]["number"], "paid", data_dir=server.data_dir
     )

@@ -27,6 +27,14 @@ class LineOut(BaseModel):
     included: str = Field(description="Covered by the tier's monthly allowance")
     unit_price: str
     amount: str
+    tier: str | None = Field(
+        None,
+        description="When the account changed tier in the month: the tier this line prices "
+        "at (a line per meter and tier; the allowance is the month's, less what earlier "
+        "periods took); null otherwise",
+    )
+    period_start: str | None = Field(None, description="With tier: from (UTC, a whole hour)")
+    period_end: str | None = Field(None, description="With tier: until (UTC, excluded)")
 
     @staticmethod
     def of(line: LineItem) -> "LineOut":
@@ -38,6 +46,9 @@ class LineOut(BaseModel):
             included=str(line.included),
             unit_price=str(line.unit_price),
             amount=str(line.amount),
+            tier=line.tier or None,
+            period_start=iso_or_none(line.period_start),
+            period_end=iso_or_none(line.period_end),
         )
 
 

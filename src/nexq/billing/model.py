@@ -24,6 +24,12 @@ class LineItem:
     included: Decimal  # of the quantity, what the tier's allowance covers
     unit_price: Decimal
     amount: Decimal
+    # Set only when the account changed tier during the month: the line then prices what was
+    # used from ``period_start`` to ``period_end`` (Unix times, whole UTC hours) at ``tier``
+    # (its name), ``included`` being what its monthly allowance left after earlier periods.
+    tier: str = ""
+    period_start: float | None = None
+    period_end: float | None = None
 
     @property
     def billable(self) -> Decimal:

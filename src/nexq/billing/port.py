@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from nexq.accounts.port import TierChange
 from nexq.billing.model import Budget, Invoice, Notification, PaymentMethod
 from nexq.billing.pricing import PriceList
 from nexq.core.identity import Account
@@ -63,8 +64,15 @@ class BillingStore(Protocol):
 
 
 class Tiers(Protocol):
-    """Each account's tier: the prices billing applies (accounts' Limits provides them)."""
+    """Each account's tier and its changes: the prices billing applies (accounts' Limits
+    provides them)."""
 
     @property
     def currency(self) -> str: ...
     def tier(self, account: Account) -> PriceList: ...
+    def tier_as(self, account: Account, chosen: str | None) -> PriceList:
+        """The tier of the account had it chosen ``chosen`` (a tier id from its history;
+        None: the installation's default)."""
+
+    def tier_changes(self, account: Account, after: float) -> Sequence[TierChange]:
+        """Its tier changes strictly after ``after`` (Unix time), oldest first."""

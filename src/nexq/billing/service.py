@@ -8,6 +8,7 @@ reads a service's tables and never names a service.
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from nexq.accounts.port import AccountStore
 from nexq.billing.model import Invoice, Statement, Usage
 from nexq.billing.payments import OperatorMarksPaid, PaymentProvider
 from nexq.billing.port import BillingStore, Tiers
-from nexq.billing.pricing import price, total
+from nexq.billing.pricing import PriceList, TierPeriod, price_periods, total
 from nexq.core.errors import Invalid, NotFound
 from nexq.core.identity import Account
 from nexq.core.ids import new_id
@@ -98,15 +99,55 @@ class Billing:
                 )
         self._sampled_hour = hour
 
+    def _periods(self, account: Account, month: date) -> list[TierPeriod]:
+        """The month's hours cut where the account changed tier, one period per tier.
+
+        Usage is counted by the hour, so a change takes effect from the start of the hour
+        it was made in: what was used in that hour is priced at the tier chosen in it (one
+        moves up to use more, and a new account's first move is at once). Before a change
+        the account had the tier it changed from; after the last one, the tier it has now
+        (with no change recorded: that tier all month, as for a tier chosen before changes
+        were recorded).
+        """
+        start, end = hour_of(month), hour_of(next_month(month))
+        cuts: list[tuple[int, PriceList]] = []  # (hour it ended, the tier until then)
+        last = None
+        for change in self._tiers.tier_changes(account, start * 3600.0):
+            before = self._tiers.tier_as(account, change.from_tier)
+            effective = int(change.at // 3600)
+            if effective >= end:
+                last = before
+                break
+            cuts.append((effective, before))
+        periods: list[TierPeriod] = []
+        since = start
+        for until, tier in [*cuts, (end, last or self._tiers.tier(account))]:
+            if until <= since:
+                continue  # left within the hour it was chosen in: it priced nothing
+            if periods and periods[-1].tier == tier:
+                periods[-1] = TierPeriod(tier, periods[-1].start_hour, until)
+            else:
+                periods.append(TierPeriod(tier, since, until))
+            since = until
+        return periods
+
     def _daily(
-        self, account_id: str, services: Sequence[Metered], from_hour: int, to_hour: int
-    ) -> dict[date, Usage]:
-        """What the account used on each UTC day that has any, per (service, meter): the
-        services' counters, and the gauge samples billing keeps."""
-        days: dict[date, Usage] = {}
+        self,
+        account_id: str,
+        services: Sequence[Metered],
+        periods: Sequence[TierPeriod],
+        to_hour: int,
+    ) -> dict[date, dict[int, Usage]]:
+        """What the account used on each UTC day that has any, per period (its index in
+        ``periods``) and (service, meter): the services' counters, and the gauge samples
+        billing keeps."""
+        days: dict[date, dict[int, Usage]] = {}
+        from_hour = periods[0].start_hour
+        starts = [p.start_hour for p in periods]
 
         def add(hour: int, service: str, meter: str, quantity: int) -> None:
-            used = days.setdefault(day_of(hour), {})
+            period = max(bisect_right(starts, hour) - 1, 0)
+            used = days.setdefault(day_of(hour), {}).setdefault(period, {})
             used[service, meter] = used.get((service, meter), 0) + quantity
 
         for service in services:
@@ -127,24 +168,25 @@ class Billing:
         end = next_month(month)
         now_hour = int(self._clock()) // 3600 + 1
         to_hour = min(hour_of(end), now_hour)
-        tier = self._tiers.tier(account)
         services = self._services()
-        days = self._daily(account.id, services, hour_of(month), to_hour)
-        running: Usage = {}
+        periods = self._periods(account, month)
+        days = self._daily(account.id, services, periods, to_hour)
+        running: list[Usage] = [{} for _ in periods]
         before = Decimal("0.00")
         daily: list[tuple[date, Decimal]] = []
         day = month
         while day < end and hour_of(day) < to_hour:
-            for key, quantity in days.get(day, {}).items():
-                running[key] = running.get(key, 0) + quantity
-            so_far = total(price(tier, month, services, running))
+            for period, used in days.get(day, {}).items():
+                for key, quantity in used.items():
+                    running[period][key] = running[period].get(key, 0) + quantity
+            so_far = total(price_periods(periods, month, services, running))
             daily.append((day, so_far - before))
             before = so_far
             day += timedelta(days=1)
-        lines = price(tier, month, services, running)
-        return Statement(
-            account.id, month, self._tiers.currency, tier.name, lines, total(lines), daily
-        )
+        lines = price_periods(periods, month, services, running)
+        # The tier it ended the period with (this month's: the tier it has now).
+        tier = periods[-1].tier.name
+        return Statement(account.id, month, self._tiers.currency, tier, lines, total(lines), daily)
 
     def accounts_with_usage(self, month: date) -> list[str]:
         """Every account any service counted something for in ``month``, or that had a gauge

@@ -15,28 +15,35 @@ _INVOICE = "id, number, account_id, month, status, currency, total, lines, creat
 _METHOD = "id, account_id, brand, last4, exp_month, exp_year, holder, is_default, created_at"
 
 
+def _line_json(ln: LineItem) -> list[object]:
+    kept: list[object] = [
+        ln.service,
+        ln.resource,
+        ln.unit,
+        str(ln.quantity),
+        str(ln.included),
+        str(ln.unit_price),
+        str(ln.amount),
+    ]
+    # A line of a month split between tiers also keeps its tier and period; the others are
+    # kept as invoices always were.
+    if ln.tier:
+        kept += [ln.tier, ln.period_start, ln.period_end]
+    return kept
+
+
 def _lines_json(lines: list[LineItem]) -> str:
-    return json.dumps(
-        [
-            [
-                ln.service,
-                ln.resource,
-                ln.unit,
-                str(ln.quantity),
-                str(ln.included),
-                str(ln.unit_price),
-                str(ln.amount),
-            ]
-            for ln in lines
-        ]
-    )
+    return json.dumps([_line_json(ln) for ln in lines])
+
+
+def _line(kept: list[Any]) -> LineItem:
+    s, r, u, q, i, p, a = kept[:7]
+    tier, start, end = kept[7:] if len(kept) > 7 else ("", None, None)
+    return LineItem(s, r, u, Decimal(q), Decimal(i), Decimal(p), Decimal(a), tier, start, end)
 
 
 def _invoice(row: tuple[Any, ...]) -> Invoice:
-    lines = [
-        LineItem(s, r, u, Decimal(q), Decimal(i), Decimal(p), Decimal(a))
-        for s, r, u, q, i, p, a in json.loads(row[7])
-    ]
+    lines = [_line(kept) for kept in json.loads(row[7])]
     return Invoice(
         row[0], row[1], row[2], row[3], row[4], row[5], Decimal(row[6]), lines, row[8], row[9]
     )

@@ -305,4 +305,6 @@ class MeterReadings(Protocol):
         """Every account with a usage row in [from_hour, to_hour), sorted."""
 
     def bucket_sizes(self) -> list[tuple[str, str, int]]:
-        """(account id, bucket id, stored bytes) of every bucket."""
+        """(account id, bucket id, bytes) of every bucket: its stored bytes (every version)
+        plus the parts of its unfinished multipart uploads, which occupy disk until their
+        upload is completed (then they are the object's stored bytes) or aborted."""

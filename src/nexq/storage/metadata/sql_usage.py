@@ -87,5 +87,12 @@ class SqlUsage(SqlBase):
         return [str(r[0]) for r in rows]
 
     def bucket_sizes(self) -> list[tuple[str, str, int]]:
-        rows = self._db.reader().execute("SELECT account_id, id, stored_bytes FROM buckets")
+        # One statement, so one snapshot: a completion moves its parts' bytes into the
+        # bucket's stored bytes in one transaction, and a sample sees them in one place or
+        # the other, never both. Parts are found by index (uploads by bucket, parts by upload).
+        rows = self._db.reader().execute(
+            "SELECT b.account_id, b.id, b.stored_bytes + (SELECT coalesce(sum(p.size), 0) "
+            "FROM uploads AS u JOIN parts AS p ON p.upload_id = u.id WHERE u.bucket_id = b.id) "
+            "FROM buckets AS b"
+        )
         return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
