@@ -62,7 +62,7 @@ from nexq.databases.plans import load_plans as load_database_plans
 from nexq.databases.provisioner import Capacity, Provisioner
 from nexq.databases.service import Databases
 from nexq.databases.store import SqlDatabases
-from nexq.platform import Job, Package, Service, censuses, guides, metered
+from nexq.platform import Job, Package, Service, censuses, departures, guides, metered
 from nexq.platform import limits as platform_limits
 from nexq.registry.access import RegistryAuth
 from nexq.registry.content import Content
@@ -308,7 +308,7 @@ def build(settings: Settings) -> Nexq:
         blobs=blobs,
         directory=directory,
         account_store=account_store,
-        accounts=Accounts(account_store, SCOPE_CATALOG),
+        accounts=Accounts(account_store, SCOPE_CATALOG, lambda: departures(found)),
         api_keys=api_keys,
         limits=limits,
         account_limits=AccountLimits(limits, account_store, lambda: metered(found)),

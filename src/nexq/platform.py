@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from nexq.core.db import Schema
+from nexq.core.holdings import Departure
 from nexq.core.identity import Scope
 from nexq.core.metering import Meter, Metered, MeterProvider
 from nexq.core.quotas import Limit
@@ -98,6 +99,9 @@ class Service:
     # What it holds now (accounts, buckets, databases by status), read at each scrape of
     # the operator's metrics.
     census: Census | None = None
+    # What an account still holds here, asked before the account is deleted, and what goes
+    # along with it (Account's delete use case asks every service through this).
+    departure: Departure | None = None
 
 
 def metered(services: Sequence[Service]) -> list[Metered]:
@@ -116,6 +120,11 @@ def guides(services: Sequence[Service]) -> list[tuple[str, GuideSection]]:
 
 def censuses(services: Sequence[Service]) -> list[Census]:
     return [s.census for s in services if s.census is not None]
+
+
+def departures(services: Sequence[Service]) -> list[Departure]:
+    """Every service's part in deleting an account."""
+    return [s.departure for s in services if s.departure is not None]
 
 
 def limits(services: Sequence[Service]) -> list[tuple[str, Limit]]:

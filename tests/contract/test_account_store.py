@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from nexq.accounts.errors import EmailTaken
 from nexq.accounts.model import ApiKey, LoginState, Session
-from nexq.accounts.port import AccountStore
+from nexq.accounts.port import AccountStore, TierChange
 from nexq.core.errors import Conflict, QuotaExceeded
 from nexq.core.identity import Account
 from nexq.storage.metadata.port import MetadataStore
@@ -208,6 +209,32 @@ def test_tier_and_limit_overrides(store: AccountStore) -> None:
     assert store.limit_overrides(made.id) == {"api_keys": None}
     other = account(store, "b")
     assert store.limit_overrides(other.id) == {} and store.account_tier(other.id) is None
+
+
+def test_tier_changes_are_recorded_with_their_time(store: AccountStore) -> None:
+    made, other = account(store), account(store, "b")
+    assert store.tier_changes(made.id, 0.0) == []
+    store.set_account_tier(made.id, "pro", at=100.0)
+    store.set_account_tier(made.id, "pro", at=150.0)  # no change: nothing recorded
+    store.set_account_tier(made.id, "free", at=200.5)
+    store.set_account_tier(other.id, "big", at=120.0)
+    assert store.tier_changes(made.id, 0.0) == [
+        TierChange(100.0, None, "pro"),
+        TierChange(200.5, "pro", "free"),
+    ]
+    assert store.tier_changes(made.id, 100.0) == [TierChange(200.5, "pro", "free")]  # after
+    assert store.account_tier(made.id) == "free"
+    # Two changes at one instant are one change: from where it was to where it ended.
+    store.set_account_tier(made.id, "dev", at=300.0)
+    store.set_account_tier(made.id, "big", at=300.0)
+    assert store.tier_changes(made.id, 250.0) == [TierChange(300.0, "free", "big")]
+    assert store.account_tier(made.id) == "big"
+    assert store.tier_changes(other.id, 0.0) == [TierChange(120.0, None, "big")]
+    before = time.time()
+    store.set_account_tier(other.id, "pro")  # now
+    [latest] = store.tier_changes(other.id, 120.0)
+    assert latest.from_tier == "big" and before <= latest.at <= time.time()
+    assert store.tier_changes("nobody", 0.0) == []
 
 
 # sessions -------------------------------------------------------------------------------

@@ -40,7 +40,12 @@ from tests.reliability.conftest import unthrottled
 
 CUSTOMER_SCOPES = SCOPE_CATALOG.of_role("customer")
 OPERATOR_SCOPES = SCOPE_CATALOG.of_role("operator")
-PUBLIC = {("POST", "/v1/signup"), ("POST", "/v1/login"), ("GET", "/v1/health")}
+PUBLIC = {
+    ("POST", "/v1/signup"),
+    ("POST", "/v1/login"),
+    ("GET", "/v1/health"),
+    ("POST", "/v1/account/password-reset"),  # the one-time token is the credential
+}
 # Routes that change nothing though their method is not GET, or only end the caller's own
 # session; every other non-GET route must need :write scopes alone.
 READS_BY_POST = {
@@ -69,6 +74,9 @@ class Recipe:
     operator: bool = False  # an operators' route: the right keys are an operator's
     session: bool = False  # only a session can do it (an API key gets 400)
     files: bool = False  # a multipart/form-data upload with one small file
+    # What the right key is answered where not a success: a call that must not take effect
+    # (the account's deletion, with a wrong password) proves it passed authorization.
+    right: str = "ok"
 
 
 # A bucket's settings documents, for the routes that put them (and the GETs that read them).
@@ -137,6 +145,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/account"): Recipe(),
     ("POST", "/v1/account/password"): Recipe(
         body=lambda ids: {"current_password": PASSWORD, "new_password": PASSWORD}
+    ),
+    ("DELETE", "/v1/account"): Recipe(
+        body=lambda ids: {"password": "not the password"}, right="400:invalid"
     ),
     ("GET", "/v1/account/limits"): Recipe(),
     ("PUT", "/v1/account/tier"): Recipe(body=lambda ids: {"tier": "enterprise"}),
@@ -349,7 +360,7 @@ def cells_of(method: str, path: str, security: list[dict[str, list[str]]]) -> li
             held = tuple(s for s in every if s not in missing)
             cells.append(Cell(method, path, "wrong", held, "403:missing-scope"))
     for alternative in alternatives:
-        expect = "400" if recipe.session else "ok"
+        expect = "400" if recipe.session else recipe.right
         cells.append(Cell(method, path, "right", alternative or ("storage:read",), expect))
     if recipe.session:
         cells.append(Cell(method, path, "session", expect="ok"))
@@ -357,7 +368,7 @@ def cells_of(method: str, path: str, security: list[dict[str, list[str]]]) -> li
         # Operators act on every account; a customer's widest key lacks the admin scopes.
         cells.append(Cell(method, path, "other", expect="403:missing-scope"))
         return cells
-    other = {"404": "404", "hidden": "hidden", "own": "ok"}[recipe.other]
+    other = {"404": "404", "hidden": "hidden", "own": recipe.right}[recipe.other]
     if recipe.session:
         other = "400"  # another account's API key is still not a session
     if (method, path) in (("POST", "/v1/storage/buckets"), ("POST", "/v1/registries")):

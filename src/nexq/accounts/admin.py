@@ -14,6 +14,22 @@ from nexq.accounts.limits import Limits
 from nexq.accounts.port import AccountStore
 from nexq.accounts.service import Accounts
 from nexq.adminkit import Commands, DataDir, Opener, emit, fail
+from nexq.core.run_dir import RunDir
+
+
+class Listening(Protocol):
+    """What the reset command needs of the settings: where the console is reached."""
+
+    @property
+    def public_url(self) -> str | None: ...
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def tls_cert(self) -> Path | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def api_port(self) -> int: ...
 
 
 class Installation(Protocol):
@@ -24,9 +40,30 @@ class Installation(Protocol):
     limits: Limits
 
     @property
+    def settings(self) -> Listening:
+        """The installation's settings."""
+        ...
+
+    @property
     def account_store(self) -> AccountStore:
         """Where accounts are kept (a tier is set there without a usage check)."""
         ...
+
+
+def control_plane_url(settings: Listening) -> str:
+    """Where users reach the console: the public URL, else the running server's listener
+    (its real port), else the configured one."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    server = RunDir(settings.data_dir / "run").server()
+    listen = server.get("listen", {}) if server is not None else {}
+    scheme = listen.get("scheme") or ("https" if settings.tls_cert else "http")
+    host = listen.get("host") or settings.host
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard listener is reached by name
+        host = "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{listen.get('api') or settings.api_port}"
 
 
 def commands(open_installation: Opener[Installation]) -> Commands:
@@ -108,6 +145,34 @@ def commands(open_installation: Opener[Installation]) -> Commands:
     def account_resume(email: str, data_dir: DataDir = None) -> None:
         """Resume a suspended account."""
         set_suspended(email, False, data_dir)
+
+    @account_cli.command("reset-password")
+    def account_reset_password(email: str, data_dir: DataDir = None) -> None:
+        """A one-time password reset link for the account (1 hour); hand it to its holder.
+        Prints {"email", "link", "expires"}; the link is shown once and never again."""
+        with open_installation(data_dir) as nexq:
+            account = nexq.accounts.get(email)
+            token, reset = nexq.accounts.issue_password_reset(account)
+            base = control_plane_url(nexq.settings)
+        emit(
+            {
+                "email": account.email,
+                "link": f"{base}/reset-password/{token}",
+                "expires": datetime.fromtimestamp(reset.expires_at, UTC).isoformat(
+                    timespec="seconds"
+                ),
+            }
+        )
+
+    @account_cli.command("delete")
+    def account_delete(email: str, data_dir: DataDir = None) -> None:
+        """Delete an account for good: refused, naming them, while it holds resources (its
+        holder deletes them first). Its keys stop working at once; its invoices stay.
+        Prints {"id", "email", "status"}."""
+        with open_installation(data_dir) as nexq:
+            account = nexq.accounts.get(email)
+            nexq.accounts.remove(account)
+        emit({"id": account.id, "email": account.email, "status": "deleted"})
 
     def set_suspended(email: str, suspended: bool, data_dir: Path | None) -> None:
         with open_installation(data_dir) as nexq:

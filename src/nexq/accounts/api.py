@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.limits import AccountLimits, Limits
-from nexq.accounts.model import MAX_DESCRIPTION, MAX_NAME, MAX_PASSWORD, ApiKey
+from nexq.accounts.model import DELETED, MAX_DESCRIPTION, MAX_NAME, MAX_PASSWORD, ApiKey
 from nexq.accounts.service import Accounts
 from nexq.core.identity import Account, Principal
 from nexq.web.rest.formats import iso, iso_or_none
@@ -27,7 +27,7 @@ class AccountOut(BaseModel):
     id: str
     email: str
     role: Literal["customer", "operator"]
-    status: Literal["active", "suspended"]
+    status: Literal["active", "suspended", "deleted"]
     created_at: str
 
     @staticmethod
@@ -36,7 +36,9 @@ class AccountOut(BaseModel):
             id=account.id,
             email=account.email,
             role="operator" if account.role == "operator" else "customer",
-            status="active" if account.active else "suspended",
+            status="deleted"
+            if account.status == DELETED
+            else ("active" if account.active else "suspended"),
             created_at=iso(account.created_at),
         )
 
@@ -50,6 +52,17 @@ class SessionOut(BaseModel):
 class PasswordChange(BaseModel):
     current_password: Password
     new_password: Password
+
+
+class PasswordReset(BaseModel):
+    token: Annotated[str, Field(min_length=1, max_length=100)] = Field(
+        description="The token of the operator's reset link (nxr_…, after /reset-password/)."
+    )
+    new_password: Password
+
+
+class AccountDeletion(BaseModel):
+    password: Password = Field(description="The account's password, to prove it is the holder.")
 
 
 class ApiKeyIn(BaseModel):
@@ -171,6 +184,26 @@ def router(
     def change_password(body: PasswordChange, caller: AccountWrite) -> Response:
         """Replace the password; every other session of the account ends."""
         accounts.change_password(caller, body.current_password, body.new_password)
+        return Response(status_code=204)
+
+    @api.post(
+        "/account/password-reset", status_code=204, tags=["account"], summary="Reset password"
+    )
+    def reset_password(body: PasswordReset) -> Response:
+        """Set the password with a one-time token from the operator's reset link (``nexq admin
+        account reset-password``), without logging in. The token is spent, and every session
+        of the account ends; 404 when the token is unknown, used or expired (1 hour)."""
+        accounts.reset_password(body.token, body.new_password)
+        return Response(status_code=204)
+
+    @api.delete("/account", status_code=204, tags=["account"], summary="Delete the account")
+    def delete_account(body: AccountDeletion, caller: AccountWrite) -> Response:
+        """Delete the caller's account for good. Refused (409, naming them) while it holds
+        resources in any service (buckets, registries, databases, instances, snapshots,
+        backups); SSH keys and S3 access keys go along, open support tickets are closed. Its
+        API keys, sessions and access keys stop working at once; invoices are kept for the
+        operator; the email may sign up again."""
+        accounts.delete(caller, body.password)
         return Response(status_code=204)
 
     def limits_of(account: Account) -> LimitsOut:

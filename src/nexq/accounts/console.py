@@ -184,13 +184,20 @@ def router(
         moved = Flash("success", f"Your service tier is now {chosen.name}.")
         return pages.redirect(request, LIMITS, moved)
 
-    def password_page(request: Request, caller: Principal, error: str = "") -> Response:
+    def password_page(
+        request: Request,
+        caller: Principal,
+        error: str = "",
+        delete_error: str = "",
+        status: int | None = None,
+    ) -> Response:
         return pages.render(
             request,
             "account/password.html",
             caller,
-            400 if error else 200,
+            status or (400 if error else 200),
             error=error,
+            delete_error=delete_error,
             password_rules=PASSWORD_RULES,
         )
 
@@ -210,5 +217,20 @@ def router(
             return password_page(request, caller, exc.message)
         changed = Flash("success", "Password changed. Your other sessions have been logged out.")
         return pages.redirect(request, "/account/password", changed)
+
+    @web.post("/delete")
+    def delete_account(
+        request: Request, caller: SignedIn, email: Text = "", password: Text = ""
+    ) -> Response:
+        if email.strip().lower() != caller.account.email.lower():
+            typed = "The email typed is not this account's; nothing was deleted."
+            return password_page(request, caller, delete_error=typed, status=400)
+        try:
+            accounts.delete(caller, password)
+        except DomainError as exc:
+            return password_page(request, caller, delete_error=exc.message, status=status_of(exc))
+        response = pages.redirect(request, "/login?reason=deleted")
+        pages.sign_out(request, response)
+        return response
 
     return web

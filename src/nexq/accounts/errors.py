@@ -9,3 +9,11 @@ class NoSuchApiKey(NotFound):
 
 class EmailTaken(Conflict):
     """An account with this email already exists."""
+
+
+class NoSuchResetLink(NotFound):
+    """The password reset link is unknown, used or expired."""
+
+
+class AccountHolds(Conflict):
+    """The account still holds resources; it cannot be deleted before they are."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nexq.accounts.port import AccountStore
+from nexq.accounts.port import AccountStore, TierChange
 from nexq.accounts.tiers import Tier, TierCatalog
 from nexq.core.errors import Conflict, Invalid
 from nexq.core.generation import GenerationWatch
@@ -74,7 +74,15 @@ class Limits:
 
     def tier(self, account: Account) -> Tier:
         """The account's tier (new accounts have the installation's default)."""
-        chosen = self._store.account_tier(account.id)
+        return self.tier_as(account, self._store.account_tier(account.id))
+
+    def tier_changes(self, account: Account, after: float) -> list[TierChange]:
+        """The account's tier changes strictly after ``after`` (Unix time), oldest first."""
+        return self._store.tier_changes(account.id, after)
+
+    def tier_as(self, account: Account, chosen: str | None) -> Tier:
+        """The tier an account has whose chosen tier id is ``chosen``: the installation's
+        default for its role when None, or when the operator has since removed that tier."""
         if chosen is None or chosen not in self.catalog.tiers:
             chosen = (
                 self.catalog.operator_tier

@@ -7,6 +7,7 @@ counted and added in one step.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -14,10 +15,12 @@ from nexq.accounts.errors import EmailTaken
 from nexq.accounts.model import (
     ApiKey,
     LoginState,
+    PasswordReset,
     Session,
     api_key_quota_message,
     folded_email,
 )
+from nexq.accounts.port import TierChange
 from nexq.core.errors import QuotaExceeded
 from nexq.core.generation import AuthGeneration
 from nexq.core.identity import Account
@@ -33,6 +36,7 @@ class _Account:
     password_hash: str
     tier: str | None = None
     limits: dict[str, int | None] = field(default_factory=dict)
+    tier_changes: list[TierChange] = field(default_factory=list)  # oldest first
 
 
 @dataclass
@@ -54,6 +58,7 @@ class MemoryAccounts:
         self._sessions: dict[str, Session] = {}  # by token hash
         self._keys: dict[str, _ApiKey] = {}
         self._tokens: dict[str, str] = {}  # token hash -> key id
+        self._resets: dict[str, PasswordReset] = {}  # by token hash
 
     # accounts ---------------------------------------------------------------------------
     def add_account(self, account: Account, password_hash: str) -> None:
@@ -133,18 +138,76 @@ class MemoryAccounts:
             if held is not None:
                 held.password_hash = password_hash
 
+    def delete_account(self, account_id: str, email: str, status: str) -> None:
+        with self._lock:
+            held = self._accounts.get(account_id)
+            if held is not None:
+                self._emails.pop(folded_email(held.account.email), None)
+                self._emails[folded_email(email)] = account_id
+                held.account = replace(held.account, email=email, status=status)
+                held.password_hash = "!"  # noqa: S105 - no hash: nobody logs in
+            self._sessions = {h: s for h, s in self._sessions.items() if s.account_id != account_id}
+            for key_id in [k for k, v in self._keys.items() if v.key.account_id == account_id]:
+                del self._tokens[self._keys.pop(key_id).token_hash]
+            self._resets = {h: r for h, r in self._resets.items() if r.account_id != account_id}
+            self._throttle = {k: v for k, v in self._throttle.items() if k[0] != account_id}
+            self._generation.bump()
+
+    # password resets --------------------------------------------------------------------
+    def add_password_reset(self, token_hash: str, reset: PasswordReset) -> None:
+        with self._lock:
+            self._resets = {
+                h: r for h, r in self._resets.items() if r.expires_at >= reset.created_at
+            }
+            self._resets[token_hash] = reset
+
+    def find_password_reset(self, token_hash: str) -> PasswordReset | None:
+        with self._lock:
+            return self._resets.get(token_hash)
+
+    def use_password_reset(self, token_hash: str, password_hash: str, now: float) -> str | None:
+        with self._lock:
+            reset = self._resets.pop(token_hash, None)
+            if reset is None or reset.expires_at <= now:
+                return None
+            held = self._accounts.get(reset.account_id)
+            if held is not None:
+                held.password_hash = password_hash
+            self._sessions = {
+                h: s for h, s in self._sessions.items() if s.account_id != reset.account_id
+            }
+            self._throttle = {k: v for k, v in self._throttle.items() if k[0] != reset.account_id}
+            self._resets = {
+                h: r for h, r in self._resets.items() if r.account_id != reset.account_id
+            }
+            return reset.account_id
+
     # tiers and limits -------------------------------------------------------------------
     def account_tier(self, account_id: str) -> str | None:
         with self._lock:
             held = self._accounts.get(account_id)
             return held.tier if held is not None else None
 
-    def set_account_tier(self, account_id: str, tier: str) -> None:
+    def set_account_tier(self, account_id: str, tier: str, at: float | None = None) -> None:
+        when = time.time() if at is None else at
         with self._lock:
             held = self._accounts.get(account_id)
-            if held is not None:
-                held.tier = tier
+            if held is None or held.tier == tier:
+                return
+            changes = held.tier_changes
+            same = next((i for i, c in enumerate(changes) if c.at == when), None)
+            if same is not None:  # the same instant: one change, as in SQL
+                changes[same] = changes[same]._replace(to_tier=tier)
+            else:
+                changes.append(TierChange(when, held.tier, tier))
+                changes.sort(key=lambda change: change.at)
+            held.tier = tier
             self._generation.bump()
+
+    def tier_changes(self, account_id: str, after: float) -> list[TierChange]:
+        with self._lock:
+            held = self._accounts.get(account_id)
+            return [c for c in held.tier_changes if c.at > after] if held is not None else []
 
     def limit_overrides(self, account_id: str) -> dict[str, int | None]:
         with self._lock:

@@ -21,8 +21,12 @@ def folded_email(email: str) -> str:
 # Tokens carry a recognisable prefix so that secret scanners can find leaked ones.
 API_KEY_PREFIX = "nxq_"
 SESSION_PREFIX = "nxs_"
+RESET_PREFIX = "nxr_"
 TOKEN_LENGTH = 40  # base62 characters after the prefix: ~238 bits
 SESSION_SECONDS = 12 * 3600
+# A password reset link the operator hands over lasts long enough to be passed on by chat or
+# phone, and no longer: whoever reads it afterwards finds it spent.
+RESET_SECONDS = 3600
 
 # Account's own scopes; every other service declares its own (app.py gathers them all).
 SCOPES = (
@@ -109,3 +113,22 @@ class Session:
     account_id: str
     created_at: float
     expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordReset:
+    """A one-time password reset the operator issued; only a hash of its token is kept."""
+
+    account_id: str
+    created_at: float
+    expires_at: float
+
+
+# A deleted account keeps its row (invoices name it) under an email nobody can sign up with
+# or log in as, so that its own email is free for a new account.
+DELETED = "deleted"
+
+
+def tombstone_email(account_id: str, email: str) -> str:
+    """What a deleted account's email becomes: unique, recognisable, never typed at a login."""
+    return f"deleted:{account_id}:{email}"

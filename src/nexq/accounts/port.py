@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from nexq.accounts.model import ApiKey, LoginState, Session
+from nexq.accounts.model import ApiKey, LoginState, PasswordReset, Session
 from nexq.core.identity import Account
+
+
+class TierChange(NamedTuple):
+    """An account moved from one tier to another (tier ids; None is the installation's
+    default, which an account has until it first chooses)."""
+
+    at: float  # Unix time
+    from_tier: str | None
+    to_tier: str
 
 
 class AccountStore(Protocol):
@@ -48,12 +57,33 @@ class AccountStore(Protocol):
         ``any_source`` (the whole account's counter)."""
 
     def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
+    def delete_account(self, account_id: str, email: str, status: str) -> None:
+        """Keep the row under ``email`` and ``status``, with no usable password; end its
+        sessions, API keys, password resets and login counters; every cached credential of
+        the account is re-read (the auth generation moves)."""
+
+    # password resets
+    def add_password_reset(self, token_hash: str, reset: PasswordReset) -> None:
+        """Insert, dropping every reset that expired before ``reset`` was made."""
+
+    def find_password_reset(self, token_hash: str) -> PasswordReset | None: ...
+    def use_password_reset(self, token_hash: str, password_hash: str, now: float) -> str | None:
+        """Atomically: remove the reset if it is unexpired at ``now``, set the account's
+        password, end its sessions and its other resets; the account's id, or None if there
+        was no such reset (unknown, expired, or used by a concurrent call)."""
 
     # tiers and limits
     def account_tier(self, account_id: str) -> str | None:
         """The account's tier id, or None for the installation's default."""
 
-    def set_account_tier(self, account_id: str, tier: str) -> None: ...
+    def set_account_tier(self, account_id: str, tier: str, at: float | None = None) -> None:
+        """Move the account to ``tier`` at ``at`` (Unix time; now when None), and record the
+        change in its tier history in the same write (a move to the tier it has records
+        nothing; a second change at the same instant replaces the first's destination)."""
+
+    def tier_changes(self, account_id: str, after: float) -> list[TierChange]:
+        """The account's tier changes strictly after ``after``, oldest first."""
+
     def limit_overrides(self, account_id: str) -> dict[str, int | None]:
         """Operator overrides by limit name (None = unlimited)."""
 

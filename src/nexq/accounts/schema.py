@@ -86,5 +86,31 @@ SCHEMA = Schema(
             CREATE UNIQUE INDEX accounts_by_folded_email ON accounts(lower(email))
             """,
         ),
+        # one-time password resets the operator issues (no mail server: the link is handed
+        # over); only a hash of the token is kept
+        Migration(
+            """
+            CREATE TABLE password_resets (
+                token_hash TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                created_at REAL NOT NULL,
+                expires_at REAL NOT NULL
+            );
+            CREATE INDEX password_resets_by_account ON password_resets(account_id)
+            """,
+        ),
+        # every change of an account's tier, with its time: billing prices the usage of each
+        # part of a month at the tier of that part (from_tier NULL: the installation's default)
+        Migration(
+            """
+            CREATE TABLE tier_changes (
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                changed_at REAL NOT NULL,
+                from_tier TEXT,
+                to_tier TEXT NOT NULL,
+                PRIMARY KEY (account_id, changed_at)
+            ) WITHOUT ROWID
+            """,
+        ),
     ],
 )

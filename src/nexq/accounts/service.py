@@ -6,23 +6,29 @@ import functools
 import ipaddress
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from nexq.accounts.errors import EmailTaken
+from nexq.accounts.errors import AccountHolds, EmailTaken, NoSuchResetLink
 from nexq.accounts.model import (
     ANY_SOURCE,
+    DELETED,
     OWN_SCOPES,
+    RESET_PREFIX,
+    RESET_SECONDS,
     SESSION_PREFIX,
     SESSION_SECONDS,
     TOKEN_LENGTH,
     LoginState,
+    PasswordReset,
     Session,
     check_email,
     check_password,
+    tombstone_email,
 )
 from nexq.accounts.port import AccountStore
 from nexq.core.crypto import hash_password, hash_token, verify_password
 from nexq.core.errors import Invalid
+from nexq.core.holdings import Departure, refusal
 from nexq.core.identity import (
     Account,
     AccountSuspended,
@@ -106,9 +112,16 @@ def _dummy_hash() -> str:
 class Accounts:
     """Create accounts, log in and out, change passwords, suspend and resume."""
 
-    def __init__(self, store: AccountStore, scopes: ScopeCatalog = OWN_SCOPES) -> None:
+    def __init__(
+        self,
+        store: AccountStore,
+        scopes: ScopeCatalog = OWN_SCOPES,
+        departures: Callable[[], Sequence[Departure]] = tuple,
+    ) -> None:
         self._store = store
         self._scopes = scopes  # every service's (app.py); Account's own alone by default
+        # Every service's part in deleting an account (app.py: the descriptors, once built).
+        self._departures = departures
 
     def count(self) -> dict[tuple[str, str], int]:
         """How many accounts there are, by (role, status)."""
@@ -208,6 +221,78 @@ class Accounts:
         self._store.set_password_hash(account.id, hash_password(new))
         self._store.remove_sessions(account.id, keep=principal.session_hash)
 
+    def issue_password_reset(self, account: Account) -> tuple[str, PasswordReset]:
+        """A one-time reset token for ``account`` (the operator hands it over: there is no
+        mail server); it is returned only here, and only its hash is kept."""
+        if not account.active:
+            raise Invalid(f"The account {account.email} is {account.status}; resume it first.")
+        now = time.time()
+        reset = PasswordReset(account.id, now, now + RESET_SECONDS)
+        token = RESET_PREFIX + random_string(TOKEN_LENGTH)
+        self._store.add_password_reset(hash_token(token), reset)
+        return token, reset
+
+    def password_reset(self, token: str) -> Account:
+        """Whose password ``token`` resets; NoSuchResetLink when unknown, used or expired."""
+        reset = self._store.find_password_reset(hash_token(token))
+        if reset is None:
+            raise NoSuchResetLink(
+                "This password reset link is unknown or has already been used; "
+                "ask your operator for a new one."
+            )
+        if reset.expires_at <= time.time():
+            raise NoSuchResetLink(
+                "This password reset link has expired (a link lasts one hour); "
+                "ask your operator for a new one."
+            )
+        account = self._store.get_account(reset.account_id)
+        if account is None or not account.active:
+            raise NoSuchResetLink("The account of this password reset link is not active.")
+        return account
+
+    def reset_password(self, token: str, new: str) -> Account:
+        """Set the password through a reset token, once: the token is spent and every session
+        of the account ends (whoever held the old password is logged out)."""
+        account = self.password_reset(token)
+        check_password(new, account.email)  # a refused password leaves the link usable
+        if self._store.use_password_reset(hash_token(token), hash_password(new), time.time()):
+            return account
+        raise NoSuchResetLink(
+            "This password reset link has just been used or has expired; "
+            "ask your operator for a new one."
+        )
+
+    def delete(self, principal: Principal, password: str) -> None:
+        """The holder deletes their own account, proving it with the password."""
+        account = principal.account
+        stored = self._store.password_hash(account.id)
+        if stored is None or not verify_password(stored, password):
+            raise Invalid("The password is wrong.")
+        self.remove(account)
+
+    def remove(self, account: Account) -> None:
+        """Delete ``account`` (the holder's request, or the operator's command): refused,
+        naming what is left, while it holds resources in any service. Its credentials stop
+        working at once; its row stays, under an email nobody can use (invoices and closed
+        tickets name it), and its email may sign up again."""
+        if account.status == DELETED:
+            raise NoSuchAccount(f"The account {account.email} is deleted already.")
+        if account.role == "operator" and self._last_operator(account):
+            raise Invalid("This is the only active operator account; it cannot be deleted.")
+        owner = self.principal(account)
+        held = [h for d in self._departures() for h in d.held(owner)]
+        if held:
+            raise AccountHolds(refusal(held))
+        # A request in flight when the services were asked may still make something; the
+        # account is refused from here on, so that nothing more can be.
+        self._store.delete_account(account.id, tombstone_email(account.id, account.email), DELETED)
+        for departure in self._departures():
+            departure.settle(owner)
+
+    def _last_operator(self, account: Account) -> bool:
+        counts = self._store.count_accounts()
+        return account.active and counts.get(("operator", "active"), 0) <= 1
+
     def session_principal(self, token: str) -> Principal:
         """Who a session token belongs to; Unauthenticated when unknown or expired."""
         token_hash = hash_token(token)
@@ -220,7 +305,7 @@ class Accounts:
 
     def _active(self, account_id: str) -> Account:
         account = self._store.get_account(account_id)
-        if account is None:
+        if account is None or account.status == DELETED:
             raise Unauthenticated("The account of these credentials no longer exists.")
         if not account.active:
             raise AccountSuspended("The account is suspended; contact the operator.")

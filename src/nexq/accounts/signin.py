@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from nexq.accounts.errors import NoSuchResetLink
 from nexq.accounts.model import PASSWORD_RULES
 from nexq.accounts.service import Accounts
 from nexq.core.errors import DomainError
@@ -18,6 +19,8 @@ REASONS = {
     "expired": "Your session has expired; log in again.",
     "suspended": "The account is suspended; contact the operator.",
     "logged-out": "You have been logged out.",
+    "password-reset": "Your password has been set; log in with it.",
+    "deleted": "Your account has been deleted.",
 }
 Text = Annotated[str, Form()]
 
@@ -116,6 +119,64 @@ def router(accounts: Accounts, pages: Pages) -> APIRouter:
         welcome = Flash("success", "Welcome to Nexq. Create a bucket to start storing objects.")
         response = pages.redirect(request, pages.layout.home, welcome, session=token)
         pages.sign_in(request, response, token, session.expires_at)
+        return response
+
+    def reset_page(
+        request: Request,
+        token: str,
+        *,
+        email: str = "",
+        error: str = "",
+        refused: str = "",
+        status: int = 200,
+    ) -> Response:
+        page = pages.render(
+            request,
+            "reset_password.html",
+            None,
+            status,
+            token=token,
+            email=email,
+            error=error,
+            refused=refused,
+            password_rules=PASSWORD_RULES,
+        )
+        # The token is in this page's address: no other site may read it from a Referer.
+        page.headers["referrer-policy"] = "no-referrer"
+        page.headers["cache-control"] = "no-store"
+        return page
+
+    @web.get("/reset-password/{token}")
+    def reset_form(request: Request, token: str) -> Response:
+        try:
+            account = accounts.password_reset(token)
+        except NoSuchResetLink as exc:
+            return reset_page(request, token, refused=exc.message, status=status_of(exc))
+        return reset_page(request, token, email=account.email)
+
+    @web.post("/reset-password/{token}")
+    def reset_password(request: Request, token: str, password: Text, confirm: Text) -> Response:
+        try:
+            account = accounts.password_reset(token)
+            if password != confirm:
+                return reset_page(
+                    request,
+                    token,
+                    email=account.email,
+                    error="The two passwords differ; type the same password twice.",
+                    status=400,
+                )
+            accounts.reset_password(token, password)
+        except NoSuchResetLink as exc:
+            return reset_page(request, token, refused=exc.message, status=status_of(exc))
+        except DomainError as exc:  # the password rules: the link stays usable
+            return reset_page(
+                request, token, email=account.email, error=exc.message, status=status_of(exc)
+            )
+        # Every session of the account has ended, this browser's too if it had one: the new
+        # password is proven by using it once.
+        response = pages.redirect(request, "/login?reason=password-reset")
+        pages.sign_out(request, response)
         return response
 
     @web.post("/logout")

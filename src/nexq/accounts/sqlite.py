@@ -4,6 +4,7 @@ other services."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,10 +12,12 @@ from nexq.accounts.errors import EmailTaken
 from nexq.accounts.model import (
     ApiKey,
     LoginState,
+    PasswordReset,
     Session,
     api_key_quota_message,
     folded_email,
 )
+from nexq.accounts.port import TierChange
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
 from nexq.core.sql import Connection, Database, integrity_errors
@@ -188,13 +191,97 @@ class SqliteAccounts:
             "UPDATE accounts SET password_hash = ? WHERE id = ?", password_hash, account_id
         )
 
+    def delete_account(self, account_id: str, email: str, status: str) -> None:
+        def write(conn: Connection) -> None:
+            # "!" is no hash the verifier accepts: nobody logs in as the row that stays.
+            conn.execute(
+                "UPDATE accounts SET email = ?, status = ?, password_hash = '!' WHERE id = ?",
+                (email, status, account_id),
+            )
+            for table in ("sessions", "api_keys", "password_resets", "login_throttle"):
+                conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))  # noqa: S608 - fixed table names
+            _bump_auth(conn)
+
+        self._db.write(write)
+
+    # password resets --------------------------------------------------------------------
+    def add_password_reset(self, token_hash: str, reset: PasswordReset) -> None:
+        def write(conn: Connection) -> None:
+            # Expired resets are dropped here rather than by a timer, as sessions are.
+            conn.execute("DELETE FROM password_resets WHERE expires_at < ?", (reset.created_at,))
+            conn.execute(
+                "INSERT INTO password_resets(token_hash, account_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (token_hash, reset.account_id, reset.created_at, reset.expires_at),
+            )
+
+        self._db.write(write)
+
+    def find_password_reset(self, token_hash: str) -> PasswordReset | None:
+        row = self._one(
+            "SELECT account_id, created_at, expires_at FROM password_resets WHERE token_hash = ?",
+            token_hash,
+        )
+        return PasswordReset(*row) if row else None
+
+    def use_password_reset(self, token_hash: str, password_hash: str, now: float) -> str | None:
+        def write(conn: Connection) -> str | None:
+            # The DELETE decides who uses the reset: of two concurrent calls one removes the
+            # row, the other finds nothing to remove.
+            row = conn.execute(
+                "SELECT account_id FROM password_resets WHERE token_hash = ? AND expires_at > ?",
+                (token_hash, now),
+            ).fetchone()
+            gone = conn.execute(
+                "DELETE FROM password_resets WHERE token_hash = ?", (token_hash,)
+            ).rowcount
+            if row is None or gone == 0:
+                return None
+            account_id = str(row[0])
+            conn.execute(
+                "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
+            )
+            # Every other link of the account is spent too: the password they were for is set.
+            for table in ("sessions", "login_throttle", "password_resets"):
+                conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (account_id,))  # noqa: S608 - fixed table names
+            return account_id
+
+        return self._db.write(write)
+
     # tiers and limits -------------------------------------------------------------------
     def account_tier(self, account_id: str) -> str | None:
         row = self._one("SELECT tier FROM accounts WHERE id = ?", account_id)
         return str(row[0]) if row and row[0] is not None else None
 
-    def set_account_tier(self, account_id: str, tier: str) -> None:
-        self._limits_changed("UPDATE accounts SET tier = ? WHERE id = ?", tier, account_id)
+    def set_account_tier(self, account_id: str, tier: str, at: float | None = None) -> None:
+        when = time.time() if at is None else at
+
+        def write(conn: Connection) -> None:
+            row = conn.execute("SELECT tier FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            if row is None or row[0] == tier:
+                return
+            conn.execute("UPDATE accounts SET tier = ? WHERE id = ?", (tier, account_id))
+            conn.execute(
+                "INSERT INTO tier_changes(account_id, changed_at, from_tier, to_tier) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (account_id, changed_at) DO UPDATE SET "
+                "to_tier = excluded.to_tier",
+                (account_id, when, row[0], tier),
+            )
+            _bump_auth(conn)  # cached limits are re-read on every process
+
+        self._db.write(write)
+
+    def tier_changes(self, account_id: str, after: float) -> list[TierChange]:
+        rows = (
+            self._db.reader()
+            .execute(
+                "SELECT changed_at, from_tier, to_tier FROM tier_changes "
+                "WHERE account_id = ? AND changed_at > ? ORDER BY changed_at",
+                (account_id, after),
+            )
+            .fetchall()
+        )
+        return [TierChange(float(r[0]), r[1], str(r[2])) for r in rows]
 
     def limit_overrides(self, account_id: str) -> dict[str, int | None]:
         rows = (

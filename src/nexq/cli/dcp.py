@@ -253,6 +253,45 @@ def account_show(ctx: typer.Context) -> None:
     emit_fields(dict(account))
 
 
+@account_app.command("delete")
+def account_delete(
+    ctx: typer.Context,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask to type the account's email.")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Delete your account for good: refused while it holds buckets, registries, databases,
+    instances, snapshots or backups (the refusal names them). Asks you to type its email,
+    then its password."""
+    st = state(ctx)
+    with st.client() as api:
+        email = api.account()["email"]
+        if not yes and _typed(f"Type {email} to delete it") != email:
+            raise CliError("the email typed is not the account's; nothing was deleted", EXIT_USAGE)
+        if password_stdin or not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\r\n")  # never echoed back
+            if not password:
+                raise CliError("no password on standard input", EXIT_USAGE)
+        else:
+            password = typer.prompt("Password", hide_input=True)
+        api.delete_account(password)
+    stored = dcp_config.load()
+    if stored.get("api_key") and stored.get("api_url") in (None, st.api_url().rstrip("/")):
+        dcp_config.forget("api_key", "api_key_id")  # the key is gone with the account
+    st.say(f"Deleted the account {email}.")
+
+
+def _typed(question: str) -> str:
+    """A line the user types: asked on a terminal, else read from standard input as is
+    (piped, there is nobody to ask and the question would only clutter the output)."""
+    if sys.stdin.isatty():
+        return str(typer.prompt(question)).strip()
+    return sys.stdin.readline().rstrip("\r\n").strip()
+
+
 @api_keys_app.command("list")
 def api_keys_list(ctx: typer.Context) -> None:
     """List your API keys (never their tokens)."""

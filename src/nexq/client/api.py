@@ -305,6 +305,10 @@ class NexqClient(
             body={"current_password": current_password, "new_password": new_password},
         )
 
+    def delete_account(self, password: str) -> None:
+        """Delete the account for good (refused while it holds resources)."""
+        self._request("DELETE", "/account", body={"password": password})
+
     # -- API keys ---------------------------------------------------------------------
 
     def list_api_keys(self) -> list[ApiKey]:

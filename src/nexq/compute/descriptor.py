@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nexq.compute.copier import Copier
 from nexq.compute.copies import Copies
+from nexq.compute.departure import departure
 from nexq.compute.disk_copy import CopyKind
 from nexq.compute.instance import INSTANCES_LIMIT, MEMORY_LIMIT, VCPUS_LIMIT
 from nexq.compute.instances import Instances
@@ -81,6 +82,7 @@ def descriptor(
     return Service(
         name="compute",
         title="Compute",
+        departure=departure(instances, copies, ssh_keys),
         rest=rest,
         console=console,
         templates="nexq.compute",

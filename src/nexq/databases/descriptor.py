@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nexq.core.quotas import BYTES, COUNT, Limit
 from nexq.core.telemetry import Reading
+from nexq.databases.departure import departure
 from nexq.databases.metering import DatabaseMeter, meters
 from nexq.databases.plans import PlanCatalog
 from nexq.databases.provisioner import Provisioner
@@ -66,6 +67,7 @@ def descriptor(
     return Service(
         name="databases",
         title="Databases",
+        departure=departure(databases),
         rest=rest,
         console=console,
         templates="nexq.databases",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from nexq.core.quotas import BYTES, COUNT, PER_SECOND, Limit
 from nexq.platform import Job, Service
 from nexq.registry.content import RATE_LIMIT, REPOSITORIES_LIMIT, STORED_BYTES_LIMIT, Content
+from nexq.registry.departure import departure
 from nexq.registry.metering import FLUSH_SECONDS, METERS, RegistryMeter
 from nexq.registry.registries import CREDENTIALS_LIMIT, REGISTRIES_LIMIT, Registries
 from nexq.web.console.layout import NavLink, NavSection
@@ -56,6 +57,7 @@ def descriptor(
     return Service(
         name="registry",
         title="Container Registry",
+        departure=departure(registries),
         rest=rest,
         console=console,
         templates="nexq.registry",

@@ -16,6 +16,7 @@ from nexq.core.telemetry import Reading
 from nexq.platform import Job, Service
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs.port import BlobStore
+from nexq.storage.departure import departure
 from nexq.storage.emptying import BucketEmptying, Emptier
 from nexq.storage.errors import AccessDenied, NoSuchBucket
 from nexq.storage.lifecycle_run import DailyLifecycle, Lifecycle
@@ -124,6 +125,7 @@ def descriptor(
     return Service(
         name="storage",
         title="Object Storage",
+        departure=departure(objects, access_keys),
         rest=rest,
         console=console,
         templates="nexq.storage",

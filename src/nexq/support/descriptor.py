@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from nexq.core.identity import Scope
 from nexq.core.quotas import COUNT, Limit
 from nexq.platform import Service
+from nexq.support.departure import departure
 from nexq.support.plan_table import plan_table
 from nexq.support.service import OPEN_TICKETS_LIMIT, Support
 from nexq.web.console.layout import NavLink, NavSection
@@ -51,6 +52,7 @@ def descriptor(support: Support) -> Service:
     return Service(
         name="support",
         title="Support",
+        departure=departure(support),
         rest=rest,
         console=console,
         templates="nexq.support",
