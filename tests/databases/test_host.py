@@ -17,7 +17,8 @@ import psycopg
 import pytest
 
 from nexq.accounts.tiers import default_tiers_text
-from nexq.databases.engine import alive, data_volume_mib, wal_volume_mib
+from nexq.databases.engine import alive
+from nexq.databases.layout import data_volume_mib, wal_volume_mib
 from nexq.databases.model import Plan
 from tests.databases.live_databases import (
     account_api,

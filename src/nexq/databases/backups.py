@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nexq.databases.engine import Engine, EngineError, Layout
+from nexq.databases.engine import Engine, EngineError
+from nexq.databases.layout import Layout
 from nexq.databases.model import Backup, BackupHistory
 
 log = logging.getLogger("nexq.databases")
