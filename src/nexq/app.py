@@ -76,6 +76,7 @@ from nexq.storage.access_control import AccessControl
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs import rados
 from nexq.storage.blobs.filesystem import FileBlobStore
+from nexq.storage.blobs.inline import InlineBlobs
 from nexq.storage.blobs.port import BlobStore
 from nexq.storage.blobs.sealed import SealedBlobs
 from nexq.storage.descriptor import collect_garbage
@@ -227,9 +228,10 @@ def build(settings: Settings) -> Nexq:
     )
     db = open_database(settings)
     store = SqliteMetadata(db)
-    # Every blob is sealed at rest (storage.blobs.sealed), under keys the master key wraps.
+    # Every blob is sealed at rest (storage.blobs.sealed), under keys the master key wraps;
+    # an object's small ones live in its metadata row (storage.blobs.inline).
     data_keys = DataKeys(box, SqlDataKeys(db))
-    blobs = SealedBlobs(open_blobs(settings, "storage"), data_keys)
+    blobs = SealedBlobs(InlineBlobs(open_blobs(settings, "storage")), data_keys)
     # The auth generation as this process last read it: the directory's and the limits'
     # caches are checked against it, and every request reads it once.
     watch = GenerationWatch(store.auth_generation)

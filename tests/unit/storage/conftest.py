@@ -13,6 +13,7 @@ from nexq.core.crypto import SecretBox, new_key
 from nexq.core.data_keys import DataKeys, MemoryDataKeys
 from nexq.core.identity import Account, Principal
 from nexq.storage.access_keys import AccessKeys
+from nexq.storage.blobs.inline import INLINE_MAX, InlineBlobs
 from nexq.storage.blobs.memory import MemoryBlobStore
 from nexq.storage.blobs.sealed import SealedBlobs
 from nexq.storage.conditions import Conditions
@@ -32,7 +33,7 @@ class Storage:
 
     accounts: dict[str, Account]  # what the accounts service would answer, by id
     store: MemoryMetadata
-    blobs: MemoryBlobStore
+    blobs: InlineBlobs
     limits: TierLimits
     box: SecretBox
     objects: ObjectStorage
@@ -78,13 +79,15 @@ def md5_b64(data: bytes) -> str:
 
 
 @pytest.fixture
-def storage() -> Storage:
+def storage(request: pytest.FixtureRequest) -> Storage:
     accounts = {
         a: Account(a, f"{a}@example.com", "customer", "active", 0.0) for a in ("acc-a", "acc-b")
     }
     emails = {a.email: a for a in accounts.values()}
     store = MemoryMetadata(accounts.get, by_email=lambda email: emails.get(email.lower()))
-    blobs = MemoryBlobStore()
+    # As app.py composes them (small blobs inline), unless the test is about blob files.
+    files = request.node.get_closest_marker("blob_files") is not None
+    blobs = InlineBlobs(MemoryBlobStore(), 0 if files else INLINE_MAX)
     limits = TierLimits()
     box = SecretBox(new_key())
     sealed = SealedBlobs(blobs, DataKeys(box, MemoryDataKeys()))  # as app.py seals them

@@ -68,6 +68,7 @@ def owner(storage: Storage) -> Principal:
     return storage.caller()
 
 
+@pytest.mark.blob_files
 def test_due_objects_expire_and_the_rest_stays(storage: Storage, owner: Principal) -> None:
     bucket = storage.bucket(owner, "plain")
     old = storage.put(owner, "plain", "logs/a", b"12345")
@@ -104,6 +105,7 @@ def test_in_a_versioned_bucket_expiry_adds_a_delete_marker(
     assert storage.store.counter_drift() == []
 
 
+@pytest.mark.blob_files
 def test_noncurrent_versions_go_keeping_the_newest_ones(storage: Storage, owner: Principal) -> None:
     bucket = storage.bucket(owner, "history")
     storage.objects.set_versioning(owner, "history", ENABLED)
@@ -169,6 +171,7 @@ def test_versions_a_run_makes_wait_for_the_next_run(storage: Storage, owner: Pri
     assert versions(storage, bucket.id) == [] and storage.store.bucket_usage(bucket.id) == (0, 0)
 
 
+@pytest.mark.blob_files
 def test_incomplete_uploads_are_aborted_under_the_rules_prefix(
     storage: Storage, owner: Principal
 ) -> None:

@@ -64,6 +64,7 @@ def complete(
     )
 
 
+@pytest.mark.blob_files
 def test_completion_stitches_the_named_parts_in_order(storage: Storage, owner: AccessKey) -> None:
     upload = start(storage, owner)
     one = part(storage, owner, upload, 1, BIG)
@@ -91,6 +92,7 @@ def test_part_numbers_are_1_to_10000(storage: Storage, owner: AccessKey) -> None
     assert storage.stray_blobs() == set()
 
 
+@pytest.mark.blob_files
 def test_a_part_uploaded_again_replaces_the_first(storage: Storage, owner: AccessKey) -> None:
     upload = start(storage, owner)
     first = part(storage, owner, upload, 1, b"first")
@@ -214,6 +216,7 @@ def test_parts_count_toward_the_quota_until_the_upload_ends(
     part(storage, owner, other, 1, BIG)
 
 
+@pytest.mark.blob_files
 def test_abort_ends_the_upload_and_drops_its_parts(storage: Storage, owner: AccessKey) -> None:
     upload = start(storage, owner)
     one = part(storage, owner, upload, 1, b"x")

@@ -3,12 +3,14 @@ copies and listings, through ObjectStorage on the in-memory stores."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from nexq.core.errors import QuotaExceeded
+from nexq.storage.blobs.inline import INLINE_MAX
 from nexq.storage.conditions import Conditions
 from nexq.storage.errors import (
     AccessDenied,
@@ -126,6 +128,7 @@ def test_check_room_refuses_before_any_byte_and_counts_the_replaced_object(
         storage.objects.check_room(owner, "objects", 11, key="a")
 
 
+@pytest.mark.blob_files
 def test_an_overwrite_leaves_the_old_blob_as_garbage(storage: Storage, owner: AccessKey) -> None:
     old = storage.put(owner, "objects", "k", b"old")
     storage.put(owner, "objects", "k", b"new")
@@ -226,3 +229,18 @@ def test_listing_rolls_up_prefixes_and_pages(storage: Storage, owner: AccessKey)
     assert [o.key for o in rest.objects] == ["d"] and not rest.is_truncated
     under = storage.objects.list_objects(owner, "objects", "a/", "", None, 10)
     assert [o.key for o in under.objects] == ["a/1", "a/2"]
+
+
+def test_a_small_object_lives_in_its_row_and_leaves_no_garbage(
+    storage: Storage, owner: AccessKey
+) -> None:
+    old = storage.put(owner, "objects", "small", b"old")
+    assert old.segments[0].path.startswith("inline:")
+    # Sealed like any blob: the plaintext is not in the row.
+    assert b"old" not in base64.b64decode(old.segments[0].path.removeprefix("inline:"))
+    storage.put(owner, "objects", "small", b"new")
+    assert storage.store.garbage(10) == []
+    assert storage.store.blob_sizes() == {}
+    big = storage.put(owner, "objects", "big", b"x" * (INLINE_MAX + 1))
+    assert not big.segments[0].path.startswith("inline:")
+    assert storage.store.blob_sizes() == {big.segments[0].path: INLINE_MAX + 1}

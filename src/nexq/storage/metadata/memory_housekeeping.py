@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from nexq.storage.blobs.inline import is_inline
 from nexq.storage.metadata.memory_base import HeldBucket, MemoryBase, take
 
 
@@ -17,7 +18,9 @@ class MemoryHousekeeping(MemoryBase):
 
     def garbage(self, limit: int) -> list[str]:
         with self._lock:
-            return take(sorted(self._garbage, key=str.encode), limit)
+            # An inline blob went with its row: nothing for the janitor to delete.
+            kept = (p for p in self._garbage if not is_inline(p))
+            return take(sorted(kept, key=str.encode), limit)
 
     def forget_garbage(self, paths: Iterable[str]) -> None:
         with self._lock:
@@ -35,7 +38,7 @@ class MemoryHousekeeping(MemoryBase):
             for held in self._buckets.values():
                 for meta in [*held.objects.values(), *held.shelf.metas()]:
                     sizes.update((s.path, s.size) for s in meta.segments)
-            return sizes
+            return {p: s for p, s in sizes.items() if not is_inline(p)}
 
     def counter_drift(self) -> list[str]:
         with self._lock:

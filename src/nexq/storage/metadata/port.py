@@ -280,7 +280,8 @@ class MetadataStore(Protocol):
         """Every blob path that objects, parts or pending garbage name."""
 
     def blob_sizes(self) -> dict[str, int]:
-        """The size each object segment and part says its blob has, by path."""
+        """The size each object segment and part says its blob has, by path: the blobs of
+        the blob store (an inline one is in its row: ``storage.blobs.inline``)."""
 
     def counter_drift(self) -> list[str]:
         """Buckets and accounts whose kept counters (objects, stored bytes) differ from what

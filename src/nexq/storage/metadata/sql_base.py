@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from nexq.core.sql import Connection, Database
+from nexq.storage.blobs.inline import is_inline
 
 
 def bump_auth(conn: Connection) -> None:
@@ -14,8 +15,10 @@ def bump_auth(conn: Connection) -> None:
 
 
 def discard(conn: Connection, paths: Iterable[str]) -> None:
+    """Hand blobs no row names any more to the janitor (an inline one was in the row)."""
     conn.executemany(
-        "INSERT INTO garbage(path) VALUES (?) ON CONFLICT DO NOTHING", ((p,) for p in paths)
+        "INSERT INTO garbage(path) VALUES (?) ON CONFLICT DO NOTHING",
+        ((p,) for p in paths if not is_inline(p)),
     )
 
 

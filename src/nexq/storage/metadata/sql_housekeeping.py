@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable
 
 from nexq.core.sql import Connection
+from nexq.storage.blobs.inline import is_inline
 from nexq.storage.metadata.sql_base import SqlBase
 
 
@@ -45,7 +46,7 @@ class SqlHousekeeping(SqlBase):
         for table in ("objects", "object_versions"):
             for (segments,) in conn.execute(f"SELECT segments FROM {table}"):  # noqa: S608 - fixed table names
                 sizes.update((p, s) for p, s, *_ in json.loads(segments))
-        return sizes
+        return {p: s for p, s in sizes.items() if not is_inline(p)}
 
     def counter_drift(self) -> list[str]:
         return _counter_drift(self._db.reader())
