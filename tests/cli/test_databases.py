@@ -29,7 +29,17 @@ DATABASE_FIELDS |= {
     "connection",
     "restored_from",
 }
-CONNECTION_FIELDS = {"host", "port", "database", "user", "sslmode", "uri", "psql"}
+CONNECTION_FIELDS = {
+    "host",
+    "port",
+    "database",
+    "user",
+    "sslmode",
+    "uri",
+    "psql",
+    "node_ports",
+    "direct_uri",
+}
 WHO_AND_HOW = "select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()"
 
 

@@ -531,6 +531,8 @@ class Targets:
             "tag": lambda: [i[1] for i in self.images],
             "digest": lambda: [i[2] for i in self.images],
             "ssh_key_id": lambda: self.ssh_keys,
+            # A password reset link's token: an unknown one (the page says so, 404).
+            "token": lambda: ["nxr_unknown"],
         }
         if param not in table:
             raise KeyError(

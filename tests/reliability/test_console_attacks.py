@@ -1222,6 +1222,9 @@ PUBLIC_CONSOLE = {
     "GET /docs/{name}",
     "GET /docs/{name}/{slug}",
     "GET /docs/{name}/screenshots/{file}",
+    # A password reset link: its token is the credential (one use, one hour), not a session.
+    "GET /reset-password/{token}",
+    "POST /reset-password/{token}",
 }
 
 

@@ -440,15 +440,17 @@ def _follow(name: str) -> str:
 
 def _connection_fields(found: Database) -> dict[str, Any]:
     connection = found["connection"]
-    return {
+    fields: dict[str, Any] = {
         "host": connection["host"],
         "port": connection["port"],
         "database": connection["database"],
         "user": connection["user"],
         "uri": connection["uri"],
         "psql": connection["psql"],
-        "direct_uri": connection.get("direct_uri", connection["uri"]),
     }
+    if connection.get("node_ports"):  # without replicas, it is the uri above
+        fields["direct_uri"] = connection["direct_uri"]
+    return fields
 
 
 def _ca_path(st: State) -> Path:
