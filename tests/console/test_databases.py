@@ -409,7 +409,7 @@ def test_back_up_now_and_restore_from_backup_without_javascript(
             re.compile(r"^\d{8}-\d{6}F$"),
             "FULL",
             re.compile(r"^(just now|\d+ (second|minute)s? ago)$"),
-            re.compile(r"^\d+(\.\d)? (B|KiB|MiB|GiB)$"),
+            re.compile(r"^\d+(\.\d)? (B|kB|MB|GB)$"),  # decimal, as billed
             re.compile(r"^\d+\.\d s$"),
         ]
     )

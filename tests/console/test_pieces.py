@@ -26,8 +26,8 @@ from nexq.storage.console.usage import period
 from nexq.web.console.app import ConsoleMount
 from nexq.web.console.chart import Series, bar_chart
 from nexq.web.console.formats import (
+    binary_size,
     count,
-    decimal_size,
     money,
     month,
     price,
@@ -37,16 +37,27 @@ from nexq.web.console.formats import (
     when,
 )
 from nexq.web.console.middleware import InternalErrors, SecurityHeaders
+from nexq.web.console.web import environment
 
 
 def test_sizes_counts_and_times_for_people() -> None:
+    # An amount of data reads in decimal units, as it is billed: the filter ``size`` is the
+    # default every page gets; ``binary_size`` is for what is set in binary units.
     assert [size(n) for n in (0, 1023, 1536, 20 * 1024**2, 150 * 1024**3)] == [
         "0 B",
-        "1023 B",
+        "1.0 kB",
+        "1.5 kB",
+        "21.0 MB",
+        "161 GB",
+    ]
+    assert [binary_size(n) for n in (1536, 20 * 1024**2, 2**29)] == [
         "1.5 KiB",
         "20.0 MiB",
-        "150 GiB",
+        "512 MiB",
     ]
+    # The templates' filters are these: a new page's ``|size`` is decimal without asking.
+    template = environment().from_string("{{ n|size }} · {{ n|binary_size }}")
+    assert template.render(n=2**29) == "537 MB · 512 MiB"
     assert count(1234567) == "1,234,567"  # exact: N requests show as N
     assert when(None) == "Never"
     assert when(0) == "1970-01-01 00:00 UTC"
@@ -67,9 +78,11 @@ def test_chart_escapes_text_and_draws_each_value() -> None:
     assert "No activity in this period" in empty
 
 
-def test_byte_ticks_are_round_binary_sizes() -> None:
-    svg = bar_chart("Bytes", ["d"], [Series("In", "s", [7 * 1024**2])], size, base=1024)
-    assert ">2.0 MiB<" in svg and ">8.0 MiB<" in svg
+def test_byte_ticks_are_round_decimal_sizes() -> None:
+    svg = bar_chart("Bytes", ["d"], [Series("In", "s", [7 * 10**6])], size)
+    assert ">2 MB<" in svg and ">8 MB<" in svg
+    binary = bar_chart("Bytes", ["d"], [Series("In", "s", [7 * 1024**2])], binary_size, base=1024)
+    assert ">2.0 MiB<" in binary and ">8.0 MiB<" in binary
 
 
 def test_usage_period() -> None:
@@ -163,7 +176,7 @@ def test_money_and_quantities_are_exact_decimals() -> None:
     assert quantity(Decimal(5500) / Decimal(10**9) / 720) == "0.00000000764"
     assert quantity(Decimal("1.23456789012")) == "1.23"
     assert quantity(Decimal("1234.5678")) == "1,234.57"
-    assert [decimal_size(n) for n in (999, 3072, 10**10, 1_500_000_000)] == [
+    assert [size(n) for n in (999, 3072, 10**10, 1_500_000_000)] == [
         "999 B",
         "3.1 kB",
         "10 GB",

@@ -110,7 +110,9 @@ def test_repositories_tags_and_deletes(tab_of_new_account: Tab, server: LiveServ
     )
     expect(
         page.get_by_role("row").filter(has_text="frontend/web").get_by_role("cell")
-    ).to_have_text(["frontend/web", "2", re.compile(r"^\d{4}-\d\d-\d\d "), re.compile(r"KiB$")])
+    ).to_have_text(
+        ["frontend/web", "2", re.compile(r"^\d{4}-\d\d-\d\d "), re.compile(r"^\d+(\.\d)? kB$")]
+    )
     expect(page.get_by_role("row").filter(has_text="api").get_by_role("cell").nth(1)).to_have_text(
         "1"
     )

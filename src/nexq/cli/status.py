@@ -26,7 +26,7 @@ from nexq.core.job_log import merge
 from nexq.core.keyring import KeyringError
 from nexq.core.run_dir import PUBLISH_SECONDS, RunDir
 from nexq.settings import Settings
-from nexq.web.console.formats import count, size
+from nexq.web.console.formats import binary_size, count
 
 LAST_ERRORS = 5  # the most recent failures shown, over every job and worker
 SILENT_SECONDS = 5 * PUBLISH_SECONDS  # a worker that has not published for so long is stuck
@@ -205,6 +205,9 @@ def render(report: dict[str, Any]) -> str:
     else:
         lines.append("Server:      not running")
     used = report["usage"]
+    # The operator's disk figures read as du -h and df -h write them (binary units); what a
+    # customer reads, in the console and dcp, is decimal as billed.
+    size = binary_size
     lines.append(f"Data dir:    {report['data_dir']}")
     parts = [
         f"{name} {size(used[f'{name}_bytes'])}"

@@ -60,8 +60,7 @@ def charts(report: UsageReport) -> tuple[Markup, Markup]:
             Series("Data In", "series-in", [d.counters.data_in for d in days]),
             Series("Data Out", "series-out", [d.counters.data_out for d in days]),
         ],
-        size,
-        base=1024,
+        size,  # decimal, as transfer is billed: the ticks fall on round MB and GB
     )
     operations = bar_chart(
         "Operations per day",

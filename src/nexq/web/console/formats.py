@@ -7,11 +7,15 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from nexq import display
 
-# Sizes read by one rule in the console and in dcp (nexq.display): decimal units as storage
-# is billed, binary ones for what is set in them (memory), a usage in the units of its limit.
-size = display.binary_size
-decimal_size = display.size
+# Sizes read by one rule in the console and in dcp (nexq.display): an amount of data in
+# decimal units, as storage and transfer are billed (``size``, the default, so that a new
+# page reads as the bill does); binary ones only for what is set in them (``binary_size``:
+# a plan's memory, a part size), and a usage in the units of its limit (``size_as_set``).
+size = display.size
+binary_size = display.binary_size
 size_as_set = display.size_as_set
+# The storage pages' older name for ``size``, kept until they move to it.
+decimal_size = display.size
 
 
 def count(n: float) -> str:

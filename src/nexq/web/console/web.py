@@ -87,6 +87,7 @@ def environment(packages: tuple[str, ...] = ()) -> Environment:
     )
     env.filters.update(
         size=formats.size,
+        binary_size=formats.binary_size,
         decimal_size=formats.decimal_size,
         size_as_set=formats.size_as_set,
         price=formats.price,

@@ -17,12 +17,21 @@
   const PART_ATTEMPTS = 3;
   const MAX_PARTS = 10000;
 
+  // A size as the pages and dcp write it (nexq.display.size): decimal units, as storage is
+  // billed; one decimal below 100 of a unit, none from there or for a whole number; the
+  // unit chosen after rounding, so that 999,999 bytes read 1.0 MB rather than 1000 kB.
   function human(bytes) {
-    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    if (bytes < 1000) return bytes + " B";
+    const units = ["kB", "MB", "GB", "TB", "PB"];
     let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
-    return (unit === 0 ? value : value.toFixed(1)) + " " + units[unit];
+    for (let unit = 0; unit < units.length; unit += 1) {
+      value /= 1000;
+      let shown = value.toFixed(1);
+      if (Number.isInteger(value)) shown = String(value);
+      else if (Number(shown) >= 100) shown = value.toFixed(0);
+      if (Number(shown) < 1000 || unit === units.length - 1) return shown + " " + units[unit];
+    }
+    return bytes + " B"; // not reached: the last unit returns
   }
 
   function send(method, url, body, options) {
