@@ -28,6 +28,10 @@ class DatabaseConnection(TypedDict):
     sslmode: str
     uri: str  # without the password; sslrootcert names the CA file of GET /v1/databases/ca
     psql: str
+    # With replicas: each node's port, and the URI listing them for libpq's clients (the
+    # same as uri without replicas). Older servers answer neither.
+    node_ports: NotRequired[list[int]]
+    direct_uri: NotRequired[str]
 
 
 class Restored(TypedDict):
