@@ -231,7 +231,10 @@ def build(settings: Settings) -> Nexq:
     # Every blob is sealed at rest (storage.blobs.sealed), under keys the master key wraps;
     # an object's small ones live in its metadata row (storage.blobs.inline).
     data_keys = DataKeys(box, SqlDataKeys(db))
-    blobs = SealedBlobs(InlineBlobs(open_blobs(settings, "storage")), data_keys)
+    raw = open_blobs(settings, "storage")
+    # Embedded, rows and files share the data dir's disk and its reserve (blobs.space).
+    space = raw.space if isinstance(raw, FileBlobStore) else None
+    blobs = SealedBlobs(InlineBlobs(raw, space=space), data_keys)
     # The auth generation as this process last read it: the directory's and the limits'
     # caches are checked against it, and every request reads it once.
     watch = GenerationWatch(store.auth_generation)

@@ -8,9 +8,11 @@ import pytest
 
 from nexq.core.crypto import SecretBox, new_key
 from nexq.core.data_keys import DataKeys, MemoryDataKeys
+from nexq.core.errors import StorageFull
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.blobs.inline import INLINE_MAX, InlineBlobs, is_inline
 from nexq.storage.blobs.sealed import SealedBlobs
+from nexq.storage.blobs.space import FreeSpace
 
 
 @pytest.fixture
@@ -104,3 +106,13 @@ def test_sealed_over_inline_keeps_the_plaintext_out_of_the_row(files: FileBlobSt
     opened.close()
     assert b"".join(sealed.read(copy.commit(), 0, 20, 20)) == b"the customer's words"
     assert files.inventory() == ({}, 0)
+
+
+def test_a_small_blob_keeps_the_disks_reserve_as_a_file_does(tmp_path: Path) -> None:
+    class Full(FreeSpace):
+        def room(self) -> int:
+            return 0  # down to the reserve that deletes and aborts need
+
+    store = InlineBlobs(FileBlobStore(tmp_path), space=Full(tmp_path))
+    with pytest.raises(StorageFull):
+        store.writer()

@@ -19,6 +19,7 @@ import base64
 from collections.abc import Iterable, Iterator
 
 from nexq.storage.blobs.port import BlobStore, BlobWriter, Bytes, OpenBlob
+from nexq.storage.blobs.space import FreeSpace
 
 PREFIX = "inline:"
 # Stored bytes: an 8 KiB object sealed (88 bytes of header, 16 of tag) fits, with room.
@@ -34,11 +35,14 @@ class InlineWriter:
     """Buffers a blob while it is small; past :data:`INLINE_MAX`, writes it to the inner
     store's writer."""
 
-    def __init__(self, inner: BlobStore, limit: int) -> None:
+    def __init__(self, inner: BlobStore, limit: int, space: FreeSpace | None) -> None:
         self._inner = inner
         self._limit = limit
+        self._space = space
         self._buffer = bytearray()
         self.spilled: BlobWriter | None = None
+        if space is not None:
+            space.take(0)  # refused up front when the disk is down to its reserve, as a file
 
     @property
     def size(self) -> int:
@@ -46,6 +50,10 @@ class InlineWriter:
 
     def write(self, data: bytes | memoryview) -> None:
         if self.spilled is None and len(self._buffer) + len(data) <= self._limit:
+            if self._space is not None:
+                # The row takes room on the same disk: the reserve that lets deletes and
+                # aborts write is kept from small objects as from files.
+                self._space.take(len(data))
             self._buffer += data
             return
         self.spill().write(data)
@@ -97,12 +105,16 @@ class InlineBlob:
 class InlineBlobs:
     """:class:`~nexq.storage.blobs.port.BlobStore`: small blobs inline, others in ``inner``."""
 
-    def __init__(self, inner: BlobStore, limit: int = INLINE_MAX) -> None:
+    def __init__(
+        self, inner: BlobStore, limit: int = INLINE_MAX, space: FreeSpace | None = None
+    ) -> None:
+        """``space``: the reserve of the disk the metadata is on, when it is this host's."""
         self.inner = inner
         self._limit = limit
+        self._space = space
 
     def writer(self) -> InlineWriter:
-        return InlineWriter(self.inner, self._limit)
+        return InlineWriter(self.inner, self._limit, self._space)
 
     def open(self, path: str) -> OpenBlob:
         if is_inline(path):
