@@ -19,8 +19,10 @@ of the README's.
 
 from __future__ import annotations
 
+import ast
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, ImageChops
@@ -38,6 +40,7 @@ from nexq.web.guide.section import GuideSection
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "src"
+TESTS = ROOT / "tests"
 # The README's pictures that are not the guide's.
 README_FOLDER = ROOT / "docs" / "screenshots"
 # The guide's sections by the name their URLs use (the service's), as the console serves them.
@@ -116,3 +119,31 @@ def differs(old: bytes, new: bytes) -> bool:
         )
         changed = sum(largest.histogram()[CHANGED_LEVEL:])
         return changed > DIFFERENT_SHARE * before.width * before.height
+
+
+def pictures_made_by(function: str, picture: Callable[[str, list[str]], Path]) -> dict[Path, str]:
+    """Every picture the tests make by calling ``function(page, ...)``, and where
+    (``module:line``): ``picture(where, strings)`` is the file a call makes, from the string
+    arguments written after the page (it asserts that they are the ones it needs)."""
+    made: dict[Path, str] = {}
+    for module in TESTS.rglob("*.py"):
+        text = module.read_text()
+        if f"{function}(" not in text:  # parsing only these keeps the tests fast
+            continue
+        for call in ast.walk(ast.parse(text, str(module))):
+            if not (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id == function
+            ):
+                continue
+            where = f"{module.relative_to(TESTS)}:{call.lineno}"
+            strings = [
+                a.value
+                for a in call.args[1:]
+                if isinstance(a, ast.Constant) and isinstance(a.value, str)
+            ]
+            file = picture(where, strings).resolve()
+            assert file not in made, f"{where} and {made[file]} both make {file.name}"
+            made[file] = where
+    return made

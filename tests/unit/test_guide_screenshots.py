@@ -5,7 +5,6 @@ picture that leads nowhere."""
 
 from __future__ import annotations
 
-import ast
 import functools
 import re
 from dataclasses import replace
@@ -15,9 +14,15 @@ from nexq.compute.descriptor import GUIDE as COMPUTE_GUIDE
 from nexq.web.guide.library import GETTING_STARTED, SCREENSHOTS, Guide, png_size
 from nexq.web.guide.markdown import render
 from nexq.web.guide.section import GuideSection
-from tests.console.guide_screenshots import HEIGHT, SECTIONS, SOURCES, WIDTH, folder_of
+from tests.console.guide_screenshots import (
+    HEIGHT,
+    SECTIONS,
+    SOURCES,
+    WIDTH,
+    folder_of,
+    pictures_made_by,
+)
 
-TESTS = Path(__file__).resolve().parents[1]
 EVERY_SECTION: dict[str, GuideSection] = {**SECTIONS, "compute": COMPUTE_GUIDE}
 _FRAGMENT = re.compile(r"<!--\s*fragment:\s*([a-z0-9-]+)\s*-->")
 
@@ -42,33 +47,16 @@ def pictures_shown() -> dict[Path, list[str]]:
 @functools.cache
 def pictures_made() -> dict[Path, str]:
     """Every picture the tests make with ``guide_screenshot(page, SECTION, NAME)``, and where."""
-    made: dict[Path, str] = {}
-    for module in TESTS.rglob("*.py"):
-        text = module.read_text()
-        if "guide_screenshot(" not in text:  # parsing only these keeps the test fast
-            continue
-        for call in ast.walk(ast.parse(text, str(module))):
-            if not (
-                isinstance(call, ast.Call)
-                and isinstance(call.func, ast.Name)
-                and call.func.id == "guide_screenshot"
-            ):
-                continue
-            where = f"{module.relative_to(TESTS)}:{call.lineno}"
-            arguments = [
-                a.value
-                for a in call.args[1:]
-                if isinstance(a, ast.Constant) and isinstance(a.value, str)
-            ]
-            assert len(arguments) == 2, (
-                f"{where}: guide_screenshot needs its section and name written as strings"
-            )
-            section, name = arguments
-            assert section in SECTIONS, f"{where}: the guide has no section {section!r}"
-            file = (folder_of(section) / f"{name}.png").resolve()
-            assert file not in made, f"{where} and {made[file]} both make {file.name}"
-            made[file] = where
-    return made
+    return pictures_made_by("guide_screenshot", _guide_picture)
+
+
+def _guide_picture(where: str, arguments: list[str]) -> Path:
+    assert len(arguments) == 2, (
+        f"{where}: guide_screenshot needs its section and name written as strings"
+    )
+    section, name = arguments
+    assert section in SECTIONS, f"{where}: the guide has no section {section!r}"
+    return folder_of(section) / f"{name}.png"
 
 
 def test_every_picture_a_page_shows_is_made_by_a_test_and_shipped() -> None:

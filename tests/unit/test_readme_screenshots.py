@@ -5,15 +5,13 @@ picture docs/screenshots/ holds or a test makes there is shown."""
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 from nexq.web.guide.library import png_size
-from tests.console.guide_screenshots import HEIGHT, README_FOLDER, ROOT, WIDTH
+from tests.console.guide_screenshots import HEIGHT, README_FOLDER, ROOT, WIDTH, pictures_made_by
 from tests.unit.test_guide_screenshots import pictures_made as guide_pictures_made
 
-TESTS = ROOT / "tests"
 _IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -28,29 +26,12 @@ def pictures_shown() -> set[Path]:
 
 def pictures_made() -> dict[Path, str]:
     """Every picture the tests make with ``readme_screenshot(page, NAME)``, and where."""
-    made: dict[Path, str] = {}
-    for module in TESTS.rglob("*.py"):
-        text = module.read_text()
-        if "readme_screenshot(" not in text:  # parsing only these keeps the test fast
-            continue
-        for call in ast.walk(ast.parse(text, str(module))):
-            if not (
-                isinstance(call, ast.Call)
-                and isinstance(call.func, ast.Name)
-                and call.func.id == "readme_screenshot"
-            ):
-                continue
-            where = f"{module.relative_to(TESTS)}:{call.lineno}"
-            names = [
-                a.value
-                for a in call.args[1:]
-                if isinstance(a, ast.Constant) and isinstance(a.value, str)
-            ]
-            assert len(names) == 1, f"{where}: readme_screenshot needs its name written as a string"
-            file = (README_FOLDER / f"{names[0]}.png").resolve()
-            assert file not in made, f"{where} and {made[file]} both make {file.name}"
-            made[file] = where
-    return made
+    return pictures_made_by("readme_screenshot", _readme_picture)
+
+
+def _readme_picture(where: str, names: list[str]) -> Path:
+    assert len(names) == 1, f"{where}: readme_screenshot needs its name written as a string"
+    return README_FOLDER / f"{names[0]}.png"
 
 
 def test_every_picture_the_readme_shows_is_made_by_a_test() -> None:

@@ -192,14 +192,19 @@ def _credentials(email: str | None, password_stdin: bool) -> tuple[str, str]:
     """The email and password, from the options, standard input or a prompt."""
     if email is None:
         email = typer.prompt("Email")
+    return email, _password(password_stdin)
+
+
+def _password(password_stdin: bool) -> str:
+    """The account's password: the line piped in, else typed at a hidden prompt."""
     if password_stdin or not sys.stdin.isatty():
         # Piped: read the line as --password-stdin does (getpass would warn that the
         # password may be echoed, which it is not: there is no terminal to echo on).
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise CliError("no password on standard input", EXIT_USAGE)
-        return email, password
-    return email, typer.prompt("Password", hide_input=True)
+        return password
+    return str(typer.prompt("Password", hide_input=True))
 
 
 def _renewed_key(api: NexqClient, key_id: str | None) -> ApiKeyWithToken | None:
@@ -271,13 +276,7 @@ def account_delete(
         email = api.account()["email"]
         if not yes and _typed(f"Type {email} to delete it") != email:
             raise CliError("the email typed is not the account's; nothing was deleted", EXIT_USAGE)
-        if password_stdin or not sys.stdin.isatty():
-            password = sys.stdin.readline().rstrip("\r\n")  # never echoed back
-            if not password:
-                raise CliError("no password on standard input", EXIT_USAGE)
-        else:
-            password = typer.prompt("Password", hide_input=True)
-        api.delete_account(password)
+        api.delete_account(_password(password_stdin))
     stored = dcp_config.load()
     if stored.get("api_key") and stored.get("api_url") in (None, st.api_url().rstrip("/")):
         dcp_config.forget("api_key", "api_key_id")  # the key is gone with the account

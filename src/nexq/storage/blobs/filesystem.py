@@ -12,7 +12,7 @@ from pathlib import Path
 from nexq.core.durability import Durability, FileSync
 from nexq.core.errors import full_disk_named
 from nexq.storage.blobs.hold import clear_leftover, remove_blobs
-from nexq.storage.blobs.port import BlobWriter, OpenBlob
+from nexq.storage.blobs.port import BlobWriter, Bytes, OpenBlob, copy_by_reading, read_blob
 from nexq.storage.blobs.space import FreeSpace
 
 _COPY_CHUNK = 8 * 1024 * 1024
@@ -133,17 +133,12 @@ class FileBlobStore:
     def open(self, path: str) -> OpenFile:
         return OpenFile(self.root / path)
 
-    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-        blob = self.open(path)
-        try:
-            yield from blob.read(offset, length, chunk)
-        finally:
-            blob.close()
+    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
+        return read_blob(self, path, offset, length, chunk)
 
     def copy_into(self, writer: BlobWriter, source: OpenBlob, offset: int, length: int) -> None:
         if not isinstance(writer, FileBlobWriter) or not isinstance(source, OpenFile):
-            for data in source.read(offset, length, _COPY_CHUNK):
-                writer.write(data)
+            copy_by_reading(writer, source, offset, length, _COPY_CHUNK)
             return
         src = source.file.fileno()
         while length > 0:

@@ -18,7 +18,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Iterator
 
-from nexq.storage.blobs.port import BlobStore, BlobWriter, Bytes, OpenBlob
+from nexq.storage.blobs.port import (
+    BlobStore,
+    BlobWriter,
+    Bytes,
+    OpenBlob,
+    copy_by_reading,
+    read_blob,
+)
 from nexq.storage.blobs.space import FreeSpace
 
 PREFIX = "inline:"
@@ -122,11 +129,7 @@ class InlineBlobs:
         return self.inner.open(path)
 
     def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
-        blob = self.open(path)
-        try:
-            yield from blob.read(offset, length, chunk)
-        finally:
-            blob.close()
+        return read_blob(self, path, offset, length, chunk)
 
     def copy_into(self, writer: BlobWriter, source: OpenBlob, offset: int, length: int) -> None:
         if (
@@ -138,8 +141,7 @@ class InlineBlobs:
             # moves the bytes, for files).
             self.inner.copy_into(writer.spill(), source, offset, length)
             return
-        for data in source.read(offset, length, self._limit):
-            writer.write(data)
+        copy_by_reading(writer, source, offset, length, self._limit)
 
     def delete(self, paths: Iterable[str]) -> None:
         # An inline blob goes with its row.

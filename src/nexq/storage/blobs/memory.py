@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 
-from nexq.storage.blobs.port import BlobWriter, OpenBlob
+from nexq.storage.blobs.port import BlobWriter, Bytes, OpenBlob, copy_by_reading, read_blob
 
 _COPY_CHUNK = 8 * 1024 * 1024
 
@@ -105,16 +105,11 @@ class MemoryBlobStore:
             raise FileNotFoundError(f"no blob {path}")
         return OpenBytes(path, found[0])
 
-    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-        blob = self.open(path)
-        try:
-            yield from blob.read(offset, length, chunk)
-        finally:
-            blob.close()
+    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
+        return read_blob(self, path, offset, length, chunk)
 
     def copy_into(self, writer: BlobWriter, source: OpenBlob, offset: int, length: int) -> None:
-        for data in source.read(offset, length, _COPY_CHUNK):
-            writer.write(data)
+        copy_by_reading(writer, source, offset, length, _COPY_CHUNK)
 
     def delete(self, paths: Iterable[str]) -> None:
         with self._lock:

@@ -55,3 +55,22 @@ class BlobStore(Protocol):
 
     def recover(self, referenced: set[str]) -> int:
         """Remove temporaries and blobs nothing references; returns how many were removed."""
+
+
+def read_blob(store: BlobStore, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
+    """:meth:`BlobStore.read` for every store: the blob is opened at the first piece asked
+    for and closed when the reader stops, however it stops."""
+    blob = store.open(path)
+    try:
+        yield from blob.read(offset, length, chunk)
+    finally:
+        blob.close()
+
+
+def copy_by_reading(
+    writer: BlobWriter, source: OpenBlob, offset: int, length: int, chunk: int
+) -> None:
+    """:meth:`BlobStore.copy_into` when nothing can copy for us: the bytes pass through
+    Python, ``chunk`` at a time."""
+    for data in source.read(offset, length, chunk):
+        writer.write(data)

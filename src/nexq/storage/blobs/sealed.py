@@ -15,7 +15,14 @@ import contextlib
 from collections.abc import Iterable, Iterator
 
 from nexq.core.data_keys import DataKeys
-from nexq.storage.blobs.port import BlobStore, BlobWriter, Bytes, OpenBlob
+from nexq.storage.blobs.port import (
+    BlobStore,
+    BlobWriter,
+    Bytes,
+    OpenBlob,
+    copy_by_reading,
+    read_blob,
+)
 from nexq.storage.blobs.seal import (
     HEADER,
     MAGIC,
@@ -59,11 +66,7 @@ class SealedBlobs:
         return open_blob(self.raw.open(path), path, self._keys, customer)
 
     def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
-        blob = self.open(path)
-        try:
-            yield from blob.read(offset, length, chunk)
-        finally:
-            blob.close()
+        return read_blob(self, path, offset, length, chunk)
 
     def copy_into(self, writer: BlobWriter, source: OpenBlob, offset: int, length: int) -> None:
         if (
@@ -77,8 +80,7 @@ class SealedBlobs:
             self.raw.copy_into(writer.raw, source.raw, 0, source.stored_size)
             writer.adopt(length)
             return
-        for data in source.read(offset, length, _COPY_CHUNK):
-            writer.write(data)
+        copy_by_reading(writer, source, offset, length, _COPY_CHUNK)
 
     def delete(self, paths: Iterable[str]) -> None:
         self.raw.delete(paths)
@@ -110,11 +112,7 @@ class KeyedBlobs:
         return self._blobs.open(path, self._customer)
 
     def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
-        blob = self.open(path)
-        try:
-            yield from blob.read(offset, length, chunk)
-        finally:
-            blob.close()
+        return read_blob(self, path, offset, length, chunk)
 
     def copy_into(self, writer: BlobWriter, source: OpenBlob, offset: int, length: int) -> None:
         self._blobs.copy_into(writer, source, offset, length)

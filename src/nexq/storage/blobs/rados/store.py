@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from nexq.storage.blobs.port import BlobWriter, OpenBlob
+from nexq.storage.blobs.port import BlobWriter, Bytes, OpenBlob, copy_by_reading, read_blob
 from nexq.storage.blobs.rados.housekeeping import Housekeeper, Timing
 from nexq.storage.blobs.rados.layout import (
     COMMITTED,
@@ -145,18 +145,13 @@ class RadosBlobStore:
             self._housekeeper().opened(blob)
         return blob
 
-    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[bytes]:
-        blob = self.open(path)
-        try:
-            yield from blob.read(offset, length, chunk)
-        finally:
-            blob.close()
+    def read(self, path: str, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
+        return read_blob(self, path, offset, length, chunk)
 
     def copy_into(self, writer: BlobWriter, source: OpenBlob, offset: int, length: int) -> None:
         # RADOS copies only whole objects (copy-from, not in the Python binding either): the
         # bytes pass through here, a stripe's worth at a time, reads and writes in flight.
-        for data in source.read(offset, length, _COPY_CHUNK):
-            writer.write(data)
+        copy_by_reading(writer, source, offset, length, _COPY_CHUNK)
 
     def delete(self, paths: Iterable[str]) -> None:
         pool = self._connection().pool
