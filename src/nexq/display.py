@@ -34,6 +34,12 @@ def binary_size(n: float) -> str:
     return _scaled(n, 1024, ("KiB", "MiB", "GiB", "TiB", "PiB"), whole=False)
 
 
+def mib_as_set(mib: int) -> str:
+    """``512 MiB``, ``1 GiB``, ``1536 MiB``: a size set in whole MiB (a plan's memory and
+    storage) as an operator writes it, in GiB only when it is a whole number of them."""
+    return f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
+
+
 def size_as_set(n: float, setting: float | None) -> str:
     """``n`` bytes in the units a limit of ``setting`` bytes was written in: binary when it
     is a whole number of MiB that no decimal unit divides (memory: 512 MiB), decimal

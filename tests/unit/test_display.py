@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nexq.cli.dcp_output import size, size_as_set
+from nexq.cli.dcp_output import mib_as_set, size, size_as_set
 from nexq.core.quotas import BYTES, COUNT, PER_SECOND, Limit
 from nexq.display import binary_size
 
@@ -39,6 +39,15 @@ def test_what_is_set_in_binary_units_reads_in_them() -> None:
     assert size_as_set(2**29, 2**29) == "512 MiB"
     assert size_as_set(0, 2**29) == "0 B"
     assert size_as_set(1_000_000, None) == "1 MB"
+
+
+def test_a_plan_reads_in_dcp_as_set_and_as_the_console_shows_it() -> None:
+    assert [mib_as_set(m) for m in (512, 1024, 1536, 102_400)] == [
+        "512 MiB",
+        "1 GiB",
+        "1536 MiB",
+        "100 GiB",
+    ]
 
 
 def test_a_limits_name_says_its_unit() -> None:

@@ -31,6 +31,7 @@ from nexq.cli.dcp_output import (
     emit_fields,
     emit_json,
     emit_table,
+    mib_as_set,
     note,
     size,
     warn,
@@ -88,7 +89,13 @@ def plans(ctx: typer.Context) -> None:
     emit_table(
         ["ID", "NAME", "VCPUS", "MEMORY", "STORAGE"],
         [
-            (p["id"], p["name"], p["vcpus"], _mib(p["memory_mib"]), _mib(p["storage_mib"]))
+            (
+                p["id"],
+                p["name"],
+                p["vcpus"],
+                mib_as_set(p["memory_mib"]),
+                mib_as_set(p["storage_mib"]),
+            )
             for p in found
         ],
     )
@@ -470,12 +477,6 @@ def _high_availability(found: Database) -> str:
 
 def _plan(plan: DatabasePlan) -> str:
     return (
-        f"{plan['id']} ({plan['vcpus']} vCPU, {_mib(plan['memory_mib'])} memory, "
-        f"{_mib(plan['storage_mib'])} storage)"
+        f"{plan['id']} ({plan['vcpus']} vCPU, {mib_as_set(plan['memory_mib'])} memory, "
+        f"{mib_as_set(plan['storage_mib'])} storage)"
     )
-
-
-def _mib(mib: int) -> str:
-    # A plan's memory and storage are set in MiB: they read in binary units, as set (the
-    # bytes measured, used and lag, read in decimal ones, as storage is billed).
-    return f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{mib:.1f} MiB"

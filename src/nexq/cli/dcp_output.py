@@ -117,6 +117,12 @@ def size_as_set(n: int, setting: int | None) -> str:
     return display.size_as_set(n, setting)
 
 
+def mib_as_set(mib: int) -> str:
+    """A plan's memory or storage, set in whole MiB, as the console's database pages read it
+    (``512 MiB``, ``1 GiB``: nexq.display.mib_as_set)."""
+    return display.mib_as_set(mib)
+
+
 def mask(secret: str) -> str:
     """Enough of a key to tell which one it is, never enough to use it."""
     return secret[:8] + "*" * max(len(secret) - 8, 0)

@@ -26,6 +26,7 @@ from nexq.core.identity import Principal
 from nexq.databases.api import CA_FILE
 from nexq.databases.model import ENGINE, Backup, BackupHistory, Database, Plan, Status
 from nexq.databases.service import Databases
+from nexq.display import mib_as_set
 from nexq.web.console.web import Flash, Pages, status_of
 
 Text = Annotated[str, Form()]
@@ -50,14 +51,11 @@ def database_url(name: str, tail: str = "") -> str:
     return f"{LIST}/{quote(name, safe='')}{tail}"
 
 
-def _mib(mib: int) -> str:
-    return f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
-
-
 def plan_sizes(plan: Plan) -> str:
     """``1 vCPU · 512 MiB memory · 1 GiB storage``."""
     vcpus = f"{plan.vcpus} vCPU{'s' if plan.vcpus != 1 else ''}"
-    return f"{vcpus} · {_mib(plan.memory_mib)} memory · {_mib(plan.storage_mib)} storage"
+    memory, storage = mib_as_set(plan.memory_mib), mib_as_set(plan.storage_mib)
+    return f"{vcpus} · {memory} memory · {storage} storage"
 
 
 def _field_of(message: str) -> tuple[str, str]:
