@@ -19,6 +19,7 @@ request through (its bucket holds one request at least), so a low limit never re
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import math
 import mmap
@@ -33,8 +34,10 @@ _PROBES = 8  # slots looked at per key before the least recently used one is tak
 DEFAULT_SLOTS = 1 << 16  # 1.5 MiB: far more accounts than one server throttles at once
 
 
+@functools.lru_cache(maxsize=65536)
 def _key_hash(key: str) -> int:
     # Stable across processes (Python's hash() is not, in general), and never 0 (free).
+    # Cached: the same few accounts' keys are hashed on every request.
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
 
 

@@ -6,6 +6,7 @@ Runs in a worker thread as the first step of every request (see ``S3Request.run`
 from __future__ import annotations
 
 import calendar
+import functools
 import time
 from dataclasses import dataclass
 
@@ -44,16 +45,22 @@ def _error_signature() -> S3Error:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _amz_epoch(value: str) -> float:
+    # By hand: time.strptime costs more than the rest of the signature check. Cached: the
+    # requests of one second all carry the same date.
+    if len(value) != 16 or value[8] != "T" or value[15] != "Z":
+        raise ValueError(value)
+    fields = (value[0:4], value[4:6], value[6:8], value[9:11], value[11:13], value[13:15])
+    year, month, day, hour, minute, second = (int(f) for f in fields)
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        raise ValueError(value)
+    return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+
+
 def _parse_amz_date(value: str) -> float:
-    # By hand: time.strptime costs more than the rest of the signature check.
     try:
-        if len(value) != 16 or value[8] != "T" or value[15] != "Z":
-            raise ValueError(value)
-        fields = (value[0:4], value[4:6], value[6:8], value[9:11], value[11:13], value[13:15])
-        year, month, day, hour, minute, second = (int(f) for f in fields)
-        if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
-            raise ValueError(value)
-        return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+        return _amz_epoch(value)
     except ValueError:
         raise access_denied(
             "AWS authentication requires a valid Date or x-amz-date header"

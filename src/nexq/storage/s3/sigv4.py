@@ -8,6 +8,7 @@ have built and signs it again.
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import hmac
 import re
@@ -31,6 +32,8 @@ TRAILER_SIGNATURE_HEADER = "x-amz-trailer-signature"
 MAX_PRESIGNED_EXPIRES = 604800  # a week, S3's limit for presigned URLs
 
 _UNRESERVED = "-_.~"
+_FIELD_SEPARATOR = re.compile(r"[,\s]+")
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-_.~/]*")  # already canonical as it stands
 _DATE = re.compile(r"\d{8}")
 _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -74,7 +77,9 @@ class SigV4Credential:
 # ----------------------------------------------------------------------------- parsing
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_credential(value: str, code: str) -> tuple[str, str, str, str]:
+    # Cached, as the next one is: a key's requests of one day all carry the same.
     parts = value.split("/")
     if len(parts) != 5 or not all(parts):
         raise SigV4Error(
@@ -93,6 +98,7 @@ def _parse_credential(value: str, code: str) -> tuple[str, str, str, str]:
     return access_key_id, date, region, service
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_signed_headers(value: str, code: str) -> tuple[str, ...]:
     names = tuple(value.split(";"))
     if not value or not all(names):
@@ -110,7 +116,7 @@ def parse_authorization_header(value: str) -> SigV4Credential:
         raise SigV4Error("InvalidArgument", "Unsupported Authorization Type")
     fields: dict[str, str] = {}
     # Clients differ in whether they put ", " or "," (or only spaces) between the fields.
-    for item in re.split(r"[,\s]+", rest.strip()):
+    for item in _FIELD_SEPARATOR.split(rest.strip()):
         if not item:
             continue
         name, eq, field_value = item.partition("=")
@@ -281,6 +287,8 @@ def canonical_uri(raw_path: str | bytes) -> str:
     Pass bytes when you have them: raw non-ASCII bytes then survive unchanged.
     """
     if isinstance(raw_path, str):
+        if _PLAIN_PATH.fullmatch(raw_path):
+            return raw_path  # nothing to decode nor encode: the common case, kept cheap
         raw_path = raw_path.encode("utf-8", "surrogateescape")
     if not raw_path:
         return "/"

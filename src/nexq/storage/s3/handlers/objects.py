@@ -176,8 +176,9 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
                 "Cannot specify both Range header and partNumber query parameter",
                 400,
             )
-    for param in _OVERRIDES:
-        if has_control_characters(req.query.get(param, "")):
+    overrides = [param for param in _OVERRIDES if param in req.query] if req.query else []
+    for param in overrides:
+        if has_control_characters(req.query[param]):
             raise invalid_argument(
                 f"{param} must not contain control characters.", param, req.query[param]
             )
@@ -215,9 +216,8 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     headers.update(req.now(lambda: expiration_headers(s, bucket, meta, version is None)))
     if version is not None:  # the version asked for is named, the null one too
         headers["x-amz-version-id"] = shown(meta.version_id)
-    for param, header in _OVERRIDES.items():
-        if param in req.query:
-            headers[header] = req.query[param]
+    for param in overrides:
+        headers[_OVERRIDES[param]] = req.query[param]
     status = 200
     start, end = 0, meta.size - 1
     if picked[0] is not None:
