@@ -8,8 +8,6 @@ reads the same numbers on paper as on screen.
 
 from __future__ import annotations
 
-from fpdf import FPDF
-
 from nexq.billing.model import Invoice, LineItem
 from nexq.web.console.formats import money, month, price, quantity, when
 
@@ -50,6 +48,10 @@ def cells(line: LineItem, currency: str) -> tuple[tuple[str, ...], tuple[str, ..
 
 def render(invoice: Invoice, email: str, operator: str = "Nexq") -> bytes:
     """The invoice as a PDF (more pages when its lines need them)."""
+    # Imported when an invoice is rendered: fpdf2 (with fontTools and Pillow) is about
+    # 20 MiB of every process serving the control plane, for a page seldom asked for.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_title(f"Invoice {invoice.number}")
     pdf.set_creator(operator)
