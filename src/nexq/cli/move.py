@@ -417,9 +417,9 @@ def _copy_blob(files: FileBlobStore, store: RadosBlobStore, path: str, size: int
     try:
         received = hashlib.sha256()
         length = 0
-        for chunk in back.read(0, back.size, CHUNK):
-            received.update(chunk)
-            length += len(chunk)
+        for piece in back.read(0, back.size, CHUNK):
+            received.update(piece)
+            length += len(piece)
     finally:
         back.close()
     if length != size or received.digest() != sent.digest():
