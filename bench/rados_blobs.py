@@ -9,7 +9,10 @@ Workloads, each through the BlobStore port exactly as Object Storage uses it:
 - ``write 4k``: writer(), one 4 KiB write, commit(); blobs/s with 1 and 16 threads;
 - ``read 4k``: read(path, 0, 4096) of those blobs; blobs/s with 1 and 16 threads;
 - ``write big``: one blob of ``--big-mib`` MiB in 1 MiB writes; MB/s;
-- ``read big``: that blob read whole in 1 MiB pieces; MB/s.
+- ``read big``: that blob read whole in 1 MiB pieces; MB/s;
+- ``RSS +``: how far this process's VmRSS rose above its level before ``write big`` during
+  that write, during the read, and where it stood after the read (issue 16's target: under
+  20 MiB for a 1 GiB transfer, back near rest after).
 
 Stores: ``rados`` (acknowledged = durable on the OSD), ``file`` (what FileBlobStore does
 alone: no sync; Nexq's group commit adds one syncfs per batch of writes) and
@@ -137,18 +140,54 @@ def run(store: BlobStore, small_n: int, big_mib: int, threads: list[int]) -> dic
         store.delete(paths)
 
     piece = os.urandom(PIECE)
+    rest = rss_mib()
     began = time.perf_counter()
-    writer = store.writer()
-    for _ in range(big_mib):
-        writer.write(piece)
-    path = writer.commit()
+    with PeakRss() as peak:
+        writer = store.writer()
+        for _ in range(big_mib):
+            writer.write(piece)
+        path = writer.commit()
     figures["write big MB/s"] = big_mib * PIECE / (time.perf_counter() - began) / 1e6
+    figures["write big RSS +"] = peak.mib - rest
     began = time.perf_counter()
-    total = sum(len(data) for data in store.read(path, 0, big_mib * PIECE, PIECE))
+    with PeakRss() as peak:
+        total = sum(len(data) for data in store.read(path, 0, big_mib * PIECE, PIECE))
     assert total == big_mib * PIECE
     figures["read big MB/s"] = big_mib * PIECE / (time.perf_counter() - began) / 1e6
+    figures["read big RSS +"] = peak.mib - rest
+    figures["after read RSS +"] = rss_mib() - rest
     store.delete([path])
     return figures
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss:
+    """This process's highest VmRSS while the block runs, sampled every 10 ms."""
+
+    def __init__(self) -> None:
+        self.mib = rss_mib()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.01):
+            self.mib = max(self.mib, rss_mib())
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.mib = max(self.mib, rss_mib())
 
 
 def timed(work: Callable[[int], Any], total: int, count: int) -> float:
@@ -169,6 +208,9 @@ def table(results: dict[str, dict[str, float]], threads: list[int], big_mib: int
         *(f"read 4k x{t}" for t in threads),
         "write big MB/s",
         "read big MB/s",
+        "write big RSS +",
+        "read big RSS +",
+        "after read RSS +",
     ]
     names = list(results)
     lines = [
@@ -177,6 +219,8 @@ def table(results: dict[str, dict[str, float]], threads: list[int], big_mib: int
     ]
     for row in rows:
         label = row.replace("x", "blobs/s, threads: ") if "4k" in row else f"{row} ({big_mib} MiB)"
+        if "RSS" in row:
+            label = f"{row} MiB ({big_mib} MiB blob)"
         cells = [f"{results[name][row]:,.0f}" for name in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -35,14 +35,22 @@ def _errno_error(code: int, what: str) -> OSError:
 class Pending:
     """One asynchronous operation: :meth:`wait` returns its result or raises OSError."""
 
-    def __init__(self, completion: Any, what: str, cleanup: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        completion: Any,
+        what: str,
+        cleanup: Callable[[], None] | None = None,
+        received: list[bytes] | None = None,
+    ):
         self._completion = completion
         self._what = what
         self._cleanup = cleanup
-        self.data: bytes = b""
+        self._received = received
 
-    def received(self, _completion: Any, data: bytes | None) -> None:
-        self.data = data or b""
+    @property
+    def data(self) -> bytes:
+        """What a read returned (once waited for)."""
+        return self._received[0] if self._received else b""
 
     def wait(self) -> int:
         self._completion.wait_for_complete_and_cb()
@@ -73,12 +81,17 @@ class Pool:
         return data
 
     def aio_read(self, name: str, length: int, offset: int) -> Pending:
-        pending = Pending(None, f"read {name}")
+        # The binding's completion keeps its callback, and the Pending keeps the completion:
+        # a callback holding the Pending (a bound method) made a cycle, so every read's
+        # buffer waited for the cyclic GC, hundreds of MiB of them during a large GET.
+        received: list[bytes] = []
         try:
-            pending._completion = self._io.aio_read(name, length, offset, pending.received)
+            completion = self._io.aio_read(
+                name, length, offset, lambda _completion, data: received.append(data or b"")
+            )
         except self._rados.Error as exc:
             raise _os_error(exc, f"read {name}") from None
-        return pending
+        return Pending(completion, f"read {name}", received=received)
 
     def aio_write(self, name: str, data: bytes, offset: int) -> Pending:
         try:

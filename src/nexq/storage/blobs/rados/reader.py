@@ -4,6 +4,12 @@ Readers. :meth:`~RadosBlobStore.open` reads the head's header and the blob's fir
 one operation: a small blob is then read whole from memory. A larger one is read stripe by
 stripe, only the stripes and bytes the range needs, several requests in flight (and kept
 readable once deleted by a lease: :mod:`nexq.storage.blobs.rados.housekeeping`).
+
+Memory. Each request's bytes land in a fresh buffer that the binding allocates, and the
+allocator keeps what it once held (per thread, across requests): a reader's peak, and what
+stays after it, follows the bytes it has in flight. So requests are of :data:`READ_PIECE`,
+smaller than a stripe, :data:`READ_AHEAD` of them in flight, and each buffer is handed on
+as it is (or as views of it), never copied.
 """
 
 from __future__ import annotations
@@ -14,13 +20,16 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from nexq.storage.blobs.port import Bytes
+from nexq.storage.blobs.rados import freeing
 from nexq.storage.blobs.rados.layout import HEADER, Header, stripe_name
 from nexq.storage.blobs.rados.pool import Pending
 
 if TYPE_CHECKING:
     from nexq.storage.blobs.rados.store import RadosBlobStore
 
-READ_WINDOW = 4  # requests in flight per reader
+READ_PIECE = 1024 * 1024  # bytes per request (a stripe is cut in several)
+READ_AHEAD = 4  # requests in flight per reader
 
 
 class RadosOpenBlob:
@@ -39,8 +48,9 @@ class RadosOpenBlob:
         self.leased = 0.0  # when the lease was last written (monotonic), 0 if never
         self.lease_lost = False
         self.kept = False  # by the housekeeper, for its lease (read past the first bytes)
+        self._received = 0  # bytes read past the first ones
 
-    def read(self, offset: int, length: int, chunk: int) -> Iterator[bytes]:
+    def read(self, offset: int, length: int, chunk: int) -> Iterator[Bytes]:
         if self._closed:
             raise ValueError(f"blob {self.id} is closed")
         if offset < 0 or length < 0 or offset + length > self.size:
@@ -59,7 +69,7 @@ class RadosOpenBlob:
                 name, within, count = request
                 pending.append((self._pool.aio_read(name, count, within), count))
 
-        for _ in range(READ_WINDOW):
+        for _ in range(READ_AHEAD):
             send()
         while pending:
             reply, count = pending.popleft()
@@ -69,14 +79,16 @@ class RadosOpenBlob:
                 raise OSError(f"blob {self.id} lost a stripe (removed while open?)") from None
             if len(reply.data) != count:
                 raise OSError(f"blob {self.id} is shorter than its header says")
+            self._received += count
             send()
-            yield from _pieces(memoryview(reply.data), chunk)
+            yield from _pieces(reply.data, chunk)
 
     def _requests(self, offset: int, length: int) -> Iterator[tuple[str, int, int]]:
-        """(object, offset in it, byte count) for each stripe the range crosses."""
+        """(object, offset in it, byte count) for each piece of each stripe the range
+        crosses."""
         while length > 0:
             index, within = divmod(offset, self._stripe)
-            count = min(length, self._stripe - within)
+            count = min(length, self._stripe - within, READ_PIECE)
             yield stripe_name(self.id, index), within + (HEADER.size if index == 0 else 0), count
             offset += count
             length -= count
@@ -86,6 +98,7 @@ class RadosOpenBlob:
             return
         self._closed = True
         self._first = b""
+        freeing.transferred(self._received)
         if self.kept:
             self._store._housekeeper().closed(self)
 
@@ -94,6 +107,10 @@ class RadosOpenBlob:
         return self._closed
 
 
-def _pieces(data: memoryview, chunk: int) -> Iterator[bytes]:
-    for start in range(0, len(data), chunk):
-        yield bytes(data[start : start + chunk])
+def _pieces(data: bytes | memoryview, chunk: int) -> Iterator[Bytes]:
+    if len(data) <= chunk:
+        yield data
+        return
+    view = memoryview(data)
+    for start in range(0, len(view), chunk):
+        yield view[start : start + chunk]
