@@ -42,6 +42,19 @@ class _Current:
     size: int
 
 
+_decode = json.JSONDecoder().decode
+
+
+def _document(text: str) -> Any:
+    """A stored JSON column. Most are empty, and every read of an object parses five: the
+    empty ones skip the parser (a fresh container each time, as callers may change it)."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return _decode(text)
+
+
 def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMeta:
     """An ObjectMeta from the columns of OBJECT_COLUMNS, in that order."""
     return ObjectMeta(
@@ -50,13 +63,13 @@ def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMe
         size=row[2],
         etag=row[3],
         last_modified=row[4],
-        headers=json.loads(row[5]),
-        metadata=json.loads(row[6]),
-        checksums=json.loads(row[7]),
+        headers=_document(row[5]),
+        metadata=_document(row[6]),
+        checksums=_document(row[7]),
         checksum_type=row[8],
-        segments=tuple(Segment(*segment) for segment in json.loads(row[9])),
+        segments=tuple([Segment(*segment) for segment in _decode(row[9])]),
         parts_count=row[10],
-        tags=tuple((k, v) for k, v in json.loads(row[11])),
+        tags=tuple([(k, v) for k, v in _document(row[11])]),
         lock_mode=row[12],
         lock_until=row[13],
         legal_hold=bool(row[14]),
