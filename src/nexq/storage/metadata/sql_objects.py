@@ -61,10 +61,8 @@ class SqlObjects(SqlBase):
         quota: int | None = None,
     ) -> str | None:
         def write(conn: Connection) -> str | None:
-            target = versions.check_conditions(
-                conn, meta.bucket_id, meta.key, if_match, if_none_match
-            )
-            return versions.write_current(conn, meta, target, quota, add_to_counters, discard)
+            old = versions.check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
+            return versions.write_current(conn, meta, old, quota, add_to_counters, discard)
 
         return self._db.write(write)
 
