@@ -1143,8 +1143,12 @@ def _pick(costs: dict[str, dict[str, Cost]]) -> str | None:
 # (nexq.storage.metadata.sqlite, put_object's write, and nexq.core.db.Committer): SAVEPOINT,
 # the conditions' SELECT, UPDATE account_storage, UPDATE buckets, INSERT INTO objects,
 # RELEASE; and per batch: BEGIN, pg_advisory_xact_lock, COMMIT.
-PUT_ROUND_TRIPS = 6
-BATCH_ROUND_TRIPS = 3
+# Waits of a new-key PUT for PostgreSQL since the committer pipelines (core.postgres): the
+# conditions' SELECT (versioning and the current object at once) and the counters' UPDATEs,
+# checked together; SAVEPOINT, INSERT and RELEASE are sent without waiting. Per batch: the
+# COMMIT (BEGIN and the lock go ahead of the first write's statements).
+PUT_ROUND_TRIPS = 2
+BATCH_ROUND_TRIPS = 1
 ROUND_TRIPS_US = (200.0, 100.0, 50.0)  # round trips of other deployments, for the model
 
 
@@ -1191,9 +1195,9 @@ def render_model(costs: dict[str, dict[str, Cost]], p: Params) -> list[str]:
         "**The commit stream.** It does not grow with cores or nodes: every node's batches "
         "take one advisory lock for their whole transaction, so the cluster's writes run one "
         "batch at a time. A PUT keeps it for *k* round trips between the node and "
-        f"PostgreSQL ({PUT_ROUND_TRIPS} per write: SAVEPOINT, the conditions' SELECT, two "
-        f"UPDATEs, the INSERT, RELEASE; plus {BATCH_ROUND_TRIPS} per batch: BEGIN, the lock, "
-        "COMMIT, shared by the batch's *b* writes) and *e*, PostgreSQL's own work (statements "
+        f"PostgreSQL ({PUT_ROUND_TRIPS} per write, the others pipelined: the conditions' "
+        f"SELECT and the counters' UPDATEs; plus {BATCH_ROUND_TRIPS} per batch: the COMMIT, "
+        "shared by the batch's *b* writes) and *e*, PostgreSQL's own work (statements "
         "and the WAL flush: the samples in which the holder was busy in PostgreSQL). Serial "
         "time per PUT = k x t + e, where *t* is a round trip as the lock holder sees it "
         "(network, the node's Python between statements, and on this box, waiting for a "

@@ -161,6 +161,24 @@ class Writer(Protocol):
         writer in."""
         ...
 
+    def mark(self, conn: Any) -> None:
+        """Open the savepoint of the batch's next write."""
+        ...
+
+    def keep(self, conn: Any) -> None:
+        """Release the write's savepoint: its changes join the batch. Raises what any
+        statement of the write raised (a write's statements may still be running)."""
+        ...
+
+    def undo(self, conn: Any) -> bool:
+        """Roll the failed write back to its savepoint and release it; False (nothing done)
+        if the batch's transaction is lost as a whole."""
+        ...
+
+    def commit(self, conn: Any) -> None:
+        """Commit the batch's transaction."""
+        ...
+
     def in_transaction(self, conn: Any) -> bool:
         """Whether ``conn`` is still inside the batch's transaction."""
         ...
@@ -211,6 +229,24 @@ class SqliteWriter:
 
     def close(self) -> None:
         os.close(self._turns)
+
+    def mark(self, conn: sqlite3.Connection) -> None:
+        conn.execute("SAVEPOINT job")
+
+    def keep(self, conn: sqlite3.Connection) -> None:
+        conn.execute("RELEASE job")
+
+    def undo(self, conn: sqlite3.Connection) -> bool:
+        if not conn.in_transaction:
+            # SQLite rolled the whole transaction back by itself (it may on a full disk or
+            # an I/O error): the neighbours' writes are gone too.
+            return False
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return True
+
+    def commit(self, conn: sqlite3.Connection) -> None:
+        conn.execute("COMMIT")
 
     def in_transaction(self, conn: sqlite3.Connection) -> bool:
         return conn.in_transaction
@@ -282,7 +318,7 @@ class Committer:
             if self._conn is None:
                 self._conn = self._writer.open()
             results = self._run(batch)
-            self._conn.execute("COMMIT")
+            self._writer.commit(self._conn)
         except BaseException as exc:
             # The transaction is lost as a whole: no write of the batch happened, each is told.
             # (A connection lost during COMMIT leaves the outcome unknown to us as to SQLite's
@@ -318,19 +354,15 @@ class Committer:
         results: list[tuple[_Job, bool, Any]] = []
         for job in batch:
             # Each write gets a savepoint so one refused write does not undo its neighbours.
-            self._conn.execute("SAVEPOINT job")
+            self._writer.mark(self._conn)
             try:
                 value = job.write(self._conn)
+                self._writer.keep(self._conn)
             except BaseException as exc:
-                if not self._writer.in_transaction(self._conn):
-                    # SQLite rolled the whole transaction back by itself (it may on a full
-                    # disk or an I/O error): the neighbours' writes are gone too.
+                if not self._writer.undo(self._conn):
                     raise
-                self._conn.execute("ROLLBACK TO job")
-                self._conn.execute("RELEASE job")
                 results.append((job, False, exc))
             else:
-                self._conn.execute("RELEASE job")
                 results.append((job, True, value))
         return results
 

@@ -18,6 +18,15 @@ advisory lock, so the batches of every node run one at a time, as SQLite's write
 check that reads and then writes in one write (a quota, a ticket number) therefore sees
 every write committed before it, on any node.
 
+The lock is held for every round trip of its batch, so the batch runs in pipeline mode:
+BEGIN, the lock and each write's SAVEPOINT are sent without waiting for their answers, as
+is every statement a write sends with :func:`nexq.core.sql.send`, and its RELEASE; the
+connection waits for PostgreSQL only when a write needs a result, and when the write ends
+if something it sent has not answered yet (a statement of the write that failed is that
+write's failure alone, as if it had run by itself). A PUT of a new key waits twice (the
+conditions' SELECT; the counters' check, which covers the INSERT sent before it) instead
+of seven times, plus the COMMIT its batch shares.
+
 Reads borrow a connection from a small pool for one statement and return it at once; each
 statement sees what was committed when it started, as a SQLite reader does.
 """
@@ -28,6 +37,7 @@ import contextlib
 import functools
 import hashlib
 import re
+import select
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -128,23 +138,139 @@ def _reachable() -> Iterator[None]:
 
 
 class _Connection:
-    """A psycopg connection that reads the stores' SQL (``?`` placeholders)."""
+    """A psycopg connection that reads the stores' SQL (``?`` placeholders).
+
+    In pipeline mode (the committer's batch) :meth:`execute` still waits for its statement,
+    so a write sees its errors where it runs it; :meth:`send` does not wait."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.raw = conn
+        self._pipeline: psycopg.Pipeline | None = None
+        self._leave = contextlib.ExitStack()
+        # Statements were sent since the last wait, or the last wait failed: what the
+        # transaction holds is not known yet.
+        self.unanswered = False
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
         with _reachable():
-            return self.raw.execute(statement(sql), parameters)
+            cursor = self.raw.execute(statement(sql), parameters)
+            if self._pipeline is not None:
+                self.unanswered = True
+                self.wait()
+            return cursor
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        cursor = self.send_many(sql, parameters)
+        self.wait()
+        return cursor
+
+    def send(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        """Run ``sql`` after what was sent before it, without waiting for it in pipeline
+        mode (its cursor waits when it is read)."""
+        if self._pipeline is None:
+            return self.execute(sql, parameters)
+        self.unanswered = True
+        with _reachable():
+            return _Sent(self.raw.execute(statement(sql), parameters), self)
+
+    def send_many(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        """:meth:`send` for each of ``parameters``."""
         cursor = self.raw.cursor()
+        self.unanswered = self._pipeline is not None
         with _reachable():
             cursor.executemany(statement(sql), parameters)
         return cursor
 
+    @property
+    def pipelined(self) -> bool:
+        return self._pipeline is not None
+
+    def wait(self) -> None:
+        """Wait until every statement sent has run; raises the first one's error."""
+        if self._pipeline is not None:
+            with _reachable():
+                self._send_all()
+                self._pipeline.sync()
+            self.unanswered = False
+
+    def _send_all(self) -> None:
+        """Hand PostgreSQL what libpq still holds of the statements sent.
+
+        psycopg's ``Pipeline.sync()`` flushes libpq's buffer once after queueing the Sync and
+        then only waits to read: a statement larger than the socket's buffers (a 4 MiB
+        registry manifest) kept its tail and the Sync in libpq while PostgreSQL waited for
+        the rest of the message, until the client gave up (issue 18). Answers are read
+        meanwhile, so that PostgreSQL, blocked writing them, goes on reading ours."""
+        pgconn = self.raw.pgconn
+        poller: select.poll | None = None
+        while pgconn.flush():
+            if poller is None:
+                poller = select.poll()
+                poller.register(pgconn.socket, select.POLLIN | select.POLLOUT)
+            for _, events in poller.poll():
+                if events & ~select.POLLOUT:  # readable, or an error consume_input reports
+                    pgconn.consume_input()
+
+    def enter_pipeline(self) -> None:
+        with _reachable():
+            self._pipeline = self._leave.enter_context(self.raw.pipeline())
+
+    def finish_pipeline(self) -> None:
+        """Back to one statement at a time, once every statement sent has run (a single
+        wait); raises the first one's error."""
+        self._pipeline = None
+        self.unanswered = False
+        try:
+            with _reachable():
+                self._leave.close()
+        finally:
+            self._unstick()
+
+    def leave_pipeline(self) -> None:
+        """Back to one statement at a time, once every statement sent has answered (their
+        errors are dropped: the caller learnt of the first already, or learns from the
+        transaction's status)."""
+        if self._pipeline is None:
+            return
+        self._pipeline = None
+        self.unanswered = False
+        with contextlib.suppress(psycopg.Error):
+            self._leave.close()
+        self._unstick()
+
+    def _unstick(self) -> None:
+        if self.raw.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
+            self.raw.close()  # could not leave pipeline mode: the committer opens another
+
     def close(self) -> None:
+        self.leave_pipeline()
         self.raw.close()
+
+
+class _Sent:
+    """The cursor of a statement sent in pipeline mode: reading it waits for it."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any], conn: _Connection) -> None:
+        self._cursor = cursor
+        self._conn = conn
+
+    def _ready(self) -> psycopg.Cursor[Any]:
+        if self._cursor.pgresult is None:
+            self._conn.wait()
+        return self._cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._ready().rowcount
+
+    def fetchone(self) -> Any:
+        return self._ready().fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._ready().fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._ready())
 
 
 class _Rows:
@@ -187,23 +313,61 @@ class _PooledReader:
 
 
 class _PostgresWriter:
-    """The committer's write connection (see :class:`nexq.core.db.Writer`)."""
+    """The committer's write connection (see :class:`nexq.core.db.Writer`), in pipeline mode
+    for the length of a batch (module doc)."""
 
     def __init__(self, url: str) -> None:
         self._url = url
+        self._conn: _Connection | None = None
 
     def open(self) -> _Connection:
-        return _Connection(_connect(self._url))
+        self._conn = _Connection(_connect(self._url))
+        return self._conn
 
     def begin(self, conn: _Connection) -> None:
-        conn.execute("BEGIN")
-        # PostgreSQL queues the waiters of a lock: the next writer is let in at once.
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        conn.enter_pipeline()
+        conn.send("BEGIN")
+        # PostgreSQL queues the waiters of a lock: the next writer is let in at once. The
+        # batch's first wait covers this one.
+        conn.send("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+
+    def mark(self, conn: _Connection) -> None:
+        conn.send("SAVEPOINT job")
+
+    def keep(self, conn: _Connection) -> None:
+        # The write is done once what it sent has answered; the RELEASE itself cannot be
+        # refused, and the next wait (the next write's, or the COMMIT's) covers it.
+        if conn.unanswered:
+            conn.wait()
+        conn.send("RELEASE job")
+
+    def undo(self, conn: _Connection) -> bool:
+        if conn.pipelined and not conn.unanswered:
+            # Refused by the write itself (a condition, a quota) after every statement it
+            # sent had run: the transaction is sound, and the next wait covers these two.
+            conn.send("ROLLBACK TO job")
+            conn.send("RELEASE job")
+            return True
+        # After an error PostgreSQL skips what was sent until the pipeline's next sync:
+        # the rollback runs outside it, and the rest of the batch in a new one.
+        if not self.in_transaction(conn):
+            return False
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        conn.enter_pipeline()
+        return True
+
+    def commit(self, conn: _Connection) -> None:
+        conn.send("COMMIT")
+        conn.finish_pipeline()  # the wait for the COMMIT is the pipeline's last
 
     def end(self) -> None:
-        return None  # the advisory lock ends with the transaction
+        # The advisory lock ends with the transaction.
+        if self._conn is not None:
+            self._conn.leave_pipeline()
 
     def in_transaction(self, conn: _Connection) -> bool:
+        conn.leave_pipeline()  # the status is known once everything sent has answered
         status = conn.raw.info.transaction_status
         return status in (
             psycopg.pq.TransactionStatus.INTRANS,

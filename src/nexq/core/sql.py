@@ -57,6 +57,21 @@ class Connection(Protocol):
 Write = Callable[[Connection], T]
 
 
+def send(conn: Connection, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+    """Run ``sql`` in a write, without waiting for it where the engine can (PostgreSQL's
+    committer: each wait is a round trip under the cluster's write lock). Its cursor waits
+    when it is read; if it fails, the write fails, at the latest when it ends, so only a
+    statement whose error the write does not catch is sent this way."""
+    sender: Callable[..., Cursor] = getattr(conn, "send", conn.execute)
+    return sender(sql, parameters)
+
+
+def send_many(conn: Connection, sql: str, parameters: Iterable[Sequence[Any]], /) -> None:
+    """:func:`send` for each of ``parameters``."""
+    sender: Callable[..., Cursor] = getattr(conn, "send_many", conn.executemany)
+    sender(sql, parameters)
+
+
 class Lease(Protocol):
     """A right held by one process of the installation (every node) at a time, e.g. to run a
     job that must run once. Held until released, or until the holder dies (then another

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from nexq.core.sql import Connection, Database
+from nexq.core.sql import Connection, Database, send_many
 from nexq.storage.blobs.inline import is_inline
 
 
@@ -16,7 +16,8 @@ def bump_auth(conn: Connection) -> None:
 
 def discard(conn: Connection, paths: Iterable[str]) -> None:
     """Hand blobs no row names any more to the janitor (an inline one was in the row)."""
-    conn.executemany(
+    send_many(
+        conn,
         "INSERT INTO garbage(path) VALUES (?) ON CONFLICT DO NOTHING",
         ((p,) for p in paths if not is_inline(p)),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nexq.core.sql import Connection
+from nexq.core.sql import Connection, send
 from nexq.storage.completions import PURGE_BATCH, RETRY_WINDOW, CompletedUpload
 
 _COLUMNS = (
@@ -17,7 +17,8 @@ _COLUMNS = (
 def record(conn: Connection, done: CompletedUpload) -> None:
     """Keep ``done`` (inside the completion's transaction) and drop a few records that have
     outlived the retry window by then."""
-    conn.execute(
+    send(
+        conn,
         f"INSERT INTO completed_uploads({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - fixed column names
         (
             done.upload_id,
@@ -32,7 +33,8 @@ def record(conn: Connection, done: CompletedUpload) -> None:
         ),
     )
     # A bounded number, oldest first through the index: a completion never pays for a backlog.
-    conn.execute(
+    send(
+        conn,
         "DELETE FROM completed_uploads WHERE upload_id IN (SELECT upload_id FROM "
         "completed_uploads WHERE completed_at < ? ORDER BY completed_at LIMIT ?)",
         (done.completed_at - RETRY_WINDOW, PURGE_BATCH),

@@ -61,8 +61,10 @@ class SqlObjects(SqlBase):
         quota: int | None = None,
     ) -> str | None:
         def write(conn: Connection) -> str | None:
-            old = versions.check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
-            return versions.write_current(conn, meta, old, quota, add_to_counters, discard)
+            target = versions.check_conditions(
+                conn, meta.bucket_id, meta.key, if_match, if_none_match
+            )
+            return versions.write_current(conn, meta, target, quota, add_to_counters, discard)
 
         return self._db.write(write)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from nexq.core.errors import QuotaExceeded
-from nexq.core.sql import Connection
+from nexq.core.sql import Connection, send
 from nexq.storage.completions import CompletedUpload, completion
 from nexq.storage.errors import NoSuchUpload
 from nexq.storage.metadata import sql_completions
@@ -187,7 +187,9 @@ class SqlUploads(SqlBase):
         def write(conn: Connection) -> str | None:
             if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (upload.id,)).fetchone():
                 raise NoSuchUpload()
-            old = versions.check_conditions(conn, meta.bucket_id, meta.key, if_match, if_none_match)
+            target = versions.check_conditions(
+                conn, meta.bucket_id, meta.key, if_match, if_none_match
+            )
             unused = [
                 path
                 for number, path in conn.execute(
@@ -195,8 +197,8 @@ class SqlUploads(SqlBase):
                 )
                 if number not in used
             ]
-            version_id = versions.write_current(conn, meta, old, quota, add_to_counters, discard)
-            conn.execute("DELETE FROM uploads WHERE id = ?", (upload.id,))
+            version_id = versions.write_current(conn, meta, target, quota, add_to_counters, discard)
+            send(conn, "DELETE FROM uploads WHERE id = ?", (upload.id,))
             discard(conn, unused)
             sql_completions.record(conn, completion(upload.id, meta, version_id))
             return version_id

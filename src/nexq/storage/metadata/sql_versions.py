@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nexq.core.sql import Connection
+from nexq.core.sql import Connection, send
 from nexq.storage.errors import NoSuchBucket, NoSuchKey, PreconditionFailed
 from nexq.storage.model import ObjectMeta, Segment, prefix_end
 from nexq.storage.object_lock import DeleteConditions, check_removal
@@ -40,6 +40,15 @@ class _Current:
     version_id: str | None
     paths: list[str]
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a write of a key's current version found: the bucket's versioning state and the
+    current object, if any (one statement: each is a round trip under PostgreSQL's lock)."""
+
+    versioning: str | None
+    current: _Current | None
 
 
 _decode = json.JSONDecoder().decode
@@ -91,7 +100,8 @@ def _segment(segment: Segment) -> list[str | int]:
 
 
 def insert_object(conn: Connection, meta: ObjectMeta) -> None:
-    conn.execute(
+    send(
+        conn,
         f"INSERT INTO objects({OBJECT_COLUMNS}) "  # noqa: S608 - fixed column names
         f"VALUES ({', '.join('?' * WIDTH)}) ON CONFLICT (bucket_id, key) DO UPDATE SET "
         "size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified, "
@@ -126,7 +136,11 @@ def versioning(conn: Connection, bucket_id: str) -> str | None:
     row = conn.execute("SELECT versioning FROM buckets WHERE id = ?", (bucket_id,)).fetchone()
     if row is None:
         raise NoSuchBucket()
-    return row[0] if row[0] is None else str(row[0])
+    return _state(row[0])
+
+
+def _state(versioning: Any) -> str | None:
+    return versioning if versioning is None else str(versioning)
 
 
 def _current(conn: Connection, bucket_id: str, key: str) -> _Current | None:
@@ -141,21 +155,26 @@ def _current(conn: Connection, bucket_id: str, key: str) -> _Current | None:
 
 def check_conditions(
     conn: Connection, bucket_id: str, key: str, if_match: str | None, if_none_match: bool
-) -> _Current | None:
+) -> Target:
     """Check conditional-write headers against the current object (a delete marker is no
-    object); the current object, if any."""
+    object); the bucket's state and the current object. NoSuchBucket after the conditions:
+    ``If-Match`` on a key of a bucket that is gone is NoSuchKey."""
     row = conn.execute(
-        "SELECT etag FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key)
+        "SELECT b.versioning, o.etag, o.version_id, o.segments, o.size FROM buckets AS b "
+        "LEFT JOIN objects AS o ON o.bucket_id = b.id AND o.key = ? WHERE b.id = ?",
+        (key, bucket_id),
     ).fetchone()
-    if row is None:
+    if row is None or row[1] is None:
         if if_match is not None:
             raise NoSuchKey()
-        return None
+        if row is None:
+            raise NoSuchBucket()
+        return Target(_state(row[0]), None)
     if if_none_match:
         raise PreconditionFailed()
-    if if_match is not None and if_match.strip('"') not in ("*", row[0]):
+    if if_match is not None and if_match.strip('"') not in ("*", row[1]):
         raise PreconditionFailed()
-    return _current(conn, bucket_id, key)
+    return Target(_state(row[0]), _Current(row[2], paths(row[3]), int(row[4])))
 
 
 def _next_seq(conn: Connection, bucket_id: str, key: str) -> int:
@@ -169,13 +188,14 @@ def _next_seq(conn: Connection, bucket_id: str, key: str) -> int:
 def _retire_current(conn: Connection, bucket_id: str, key: str) -> None:
     """The current object becomes the newest noncurrent version (its bytes stay stored)."""
     seq = _next_seq(conn, bucket_id, key)
-    conn.execute(
+    send(
+        conn,
         "INSERT INTO object_versions(bucket_id, key, seq, version_id, delete_marker, "  # noqa: S608 - fixed column names
         f"{_VERSION_VALUES}) SELECT bucket_id, key, ?, version_id, 0, {_VERSION_VALUES} "
         "FROM objects WHERE bucket_id = ? AND key = ?",
         (seq, bucket_id, key),
     )
-    conn.execute("DELETE FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key))
+    send(conn, "DELETE FROM objects WHERE bucket_id = ? AND key = ?", (bucket_id, key))
 
 
 def _drop_null_noncurrent(conn: Connection, bucket_id: str, key: str) -> tuple[list[str], int]:
@@ -203,15 +223,16 @@ def _add_marker(conn: Connection, bucket_id: str, key: str, version_id: str | No
 def write_current(
     conn: Connection,
     meta: ObjectMeta,
-    old: _Current | None,
+    target: Target,
     quota: int | None,
     count: Count,
     discard: Discard,
 ) -> str | None:
     """Make ``meta`` the key's current version, as the bucket's versioning says: replacing
-    the null version, or keeping the old current one as a noncurrent version. Returns the
-    new version's id (None for null)."""
-    state = versioning(conn, meta.bucket_id)
+    the null version, or keeping the old current one as a noncurrent version. ``target`` is
+    what :func:`check_conditions` found in this transaction. Returns the new version's id
+    (None for null)."""
+    state, old = target.versioning, target.current
     version_id = (meta.version_id or new_version_id()) if state == ENABLED else None
     freed_paths: list[str] = []
     freed = 0
@@ -222,10 +243,11 @@ def write_current(
     if state == SUSPENDED:
         paths, size = _drop_null_noncurrent(conn, meta.bucket_id, meta.key)
         freed_paths, freed = freed_paths + paths, freed + size
-    count(conn, meta.bucket_id, 0 if old is not None else 1, meta.size - freed, quota)
     insert_object(conn, replace(meta, version_id=version_id, delete_marker=False))
     if freed_paths:
         discard(conn, freed_paths)
+    # Last: its check waits for everything sent before it (a refusal undoes it all).
+    count(conn, meta.bucket_id, 0 if old is not None else 1, meta.size - freed, quota)
     return version_id
 
 
