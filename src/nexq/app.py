@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -640,10 +641,24 @@ def registry_app(nexq: Nexq, rates: RateLimiter) -> RegistryApp:
     )
 
 
+# The services whose REST routes and console pages are built by the first request for them
+# (web.areas), with the URL prefixes that hold them all: under /v1/ the API's, the others the
+# console's (tests/unit/test_control_areas.py checks it). Storage and accounts are built at
+# start: every session begins with them.
+LAZY_AREAS: dict[str, tuple[str, ...]] = {
+    "billing": ("/v1/billing", "/v1/notifications", "/billing"),
+    "support": ("/v1/support", "/support"),
+    "registry": ("/v1/registries", "/registries"),
+    "databases": ("/v1/databases", "/databases"),
+    "compute": ("/v1/compute", "/compute"),
+}
+
+
 def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     """The control plane: the REST API under /v1 and the web console everywhere else."""
     # Imported here: operator commands build the services but never serve HTTP.
     from nexq.accounts.tokens import BearerTokens, SessionTokens
+    from nexq.web.areas import Area, Areas, BuildOnFirstRequest, complete_first
     from nexq.web.console.app import console_app, mount_console
     from nexq.web.console.layout import HelpLink, Layout
     from nexq.web.console.web import Pages, environment
@@ -653,9 +668,11 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
     from nexq.web.rest.security import Authorizer
 
     found = services(nexq)
+    now = [s for s in found if s.name not in LAZY_AREAS]
     watch = nexq.directory.watch
     auth = Authorizer(BearerTokens(nexq.accounts, nexq.api_keys, watch), nexq.limits, rates)
-    routers = [router for s in found for router in s.rest(auth)]
+    # Grows as areas are built: the OpenAPI document's scopes are read from it.
+    routers = [router for s in now for router in s.rest(auth)]
     if nexq.settings.metrics:
         from nexq.web.rest import metrics
 
@@ -676,9 +693,10 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
             for link in s.navigation.links
         ),
     )
+    templates = ("nexq.web.guide", *(s.templates for s in found if s.templates))
     pages = Pages(
         SessionTokens(nexq.accounts, watch),
-        environment(("nexq.web.guide", *(s.templates for s in found if s.templates))),
+        functools.partial(environment, templates),
         layout,
         always_secure=(nexq.settings.public_url or "").startswith("https://"),
     )
@@ -686,9 +704,42 @@ def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
         pages,
         [
             guide_routes.router(guide, pages),
-            *(router for s in found for router in s.console(pages)),
+            *(router for s in now for router in s.console(pages)),
         ],
         [adapt for s in found for adapt in s.console_adapters],
     )
     mount_console(app, console)
+
+    def rest_area(service: Service) -> Area:
+        def make() -> Callable[[], None]:
+            made = service.rest(auth)
+
+            def include() -> None:
+                for router in made:
+                    app.include_router(router)
+                    routers.append(router)
+
+            return include
+
+        paths = tuple(p for p in LAZY_AREAS[service.name] if p.startswith("/v1/"))
+        return Area(f"{service.name} API", paths, make)
+
+    def console_area(service: Service) -> Area:
+        def make() -> Callable[[], None]:
+            made = service.console(pages)
+
+            def include() -> None:
+                for router in made:
+                    console.include_router(router)
+
+            return include
+
+        paths = tuple(p for p in LAZY_AREAS[service.name] if not p.startswith("/v1/"))
+        return Area(f"{service.name} console", paths, make)
+
+    later = [s for s in found if s.name in LAZY_AREAS]
+    areas = Areas([*map(rest_area, later), *map(console_area, later)])
+    app.add_middleware(BuildOnFirstRequest, areas=areas)
+    complete_first(app, areas)
+    complete_first(console, areas)
     return app

@@ -14,7 +14,7 @@ import pytest
 from nexq.accounts.descriptor import GUIDE as ACCOUNT_GUIDE
 from nexq.registry.descriptor import GUIDE as REGISTRY_GUIDE
 from nexq.web.guide.library import GUIDE_ROOT, Guide, png_size
-from nexq.web.guide.markdown import Picture, anchor_of, render
+from nexq.web.guide.markdown import Picture, anchor_of, render, summary_of
 from nexq.web.guide.search import search, words_of
 from nexq.web.guide.section import GuidePage, GuideSection
 
@@ -182,10 +182,10 @@ def test_a_fragment_is_made_again_each_time_its_page_is_served() -> None:
     served = count(1)
     guide = account_guide(
         tier_list=lambda: f"| tier | id |\n|---|---|\n| Gold{next(served)} | `gold` |"
-    )  # made once as the guide loads: Gold1
+    )  # never made as the guide loads: pages are rendered when first read
     first, second = guide.page("account", "service-tiers"), guide.page("account", "service-tiers")
     assert first is not None and second is not None
-    assert "<td>Gold2</td>" in str(first.html) and "<td>Gold3</td>" in str(second.html)
+    assert "<td>Gold1</td>" in str(first.html) and "<td>Gold2</td>" in str(second.html)
     assert "fragment" not in str(first.html)
     # A page without fragments is the one rendered at load, every time.
     assert guide.page("account", "api-keys") is guide.page("account", "api-keys")
@@ -194,6 +194,7 @@ def test_a_fragment_is_made_again_each_time_its_page_is_served() -> None:
 def test_search_and_the_outline_read_the_fragment_as_it_is_now() -> None:
     name = iter(["Gold", "Platinum", "Platinum"])
     guide = account_guide(tier_limits=lambda: f"### {next(name)} limits\n\nMore of all.")
+    assert guide.search("gold")[0].url == "/docs/account/service-tiers#gold-limits"
     assert guide.search("platinum")[0].url == "/docs/account/service-tiers#platinum-limits"
     page = guide.page("account", "service-tiers")
     assert page is not None and "Platinum limits" in [h.text for h in page.rendered.headings]
@@ -302,3 +303,25 @@ def test_getting_started_leads_to_each_sections_start_and_what_it_highlights() -
     assert guide.broken_links() == []
     with pytest.raises(ValueError, match="highlights a page it does not have"):
         Guide([("registry", replace(REGISTRY_GUIDE, highlights=("service-tiers",)))])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "# Title\n\nThe first *paragraph*,\nin two lines.\n\nThe second.",
+        "```\ncode\n\nnot a paragraph\n```\n\nAfter the fence.",
+        "<!-- not run:\n\nhidden\n-->\n\nAfter the comment.",
+        "- a list\n\n- loose\n\nAfter the list.",
+        "# Only a title\n",
+        "",
+    ],
+)
+def test_a_summary_read_from_the_first_paragraph_is_the_rendered_one(source: str) -> None:
+    assert summary_of(source) == render(source, known).summary
+
+
+def test_the_contents_summaries_are_those_of_the_pages_rendered() -> None:
+    guide = account_guide()
+    summaries = [page.summary for page in guide.pages()]  # before any page is rendered
+    assert all(summaries)
+    assert summaries == [page.rendered.summary for page in guide.pages()]

@@ -480,8 +480,9 @@ def _run_worker(
 
     Only the first worker serves the control plane: S3 traffic is what grows with cores,
     and the control plane's framework, routes and templates cost each process that builds
-    them about 25 MiB (a worker serving S3 alone rests at about 60 MiB RSS, 18 MiB of it its
-    own, the rest shared with the parent; one serving both at about 85 MiB, 47 of its own:
+    them about 15 MiB at rest (a worker serving S3 alone rests at about 60 MiB RSS, 18 MiB of
+    it its own, the rest shared with the parent; one serving both at about 75 MiB, 37 of its
+    own, with the services other than storage and accounts built on first use (web.areas):
     bench/memory.py).
     """
     # Imported here: the admin commands never pay for the HTTP server.

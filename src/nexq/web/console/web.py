@@ -14,11 +14,12 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -39,6 +40,9 @@ from nexq.core.identity import (
 )
 from nexq.web.console import formats
 from nexq.web.console.layout import Layout
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 SESSION_COOKIE = "nexq_session"
 ANONYMOUS_COOKIE = "nexq_anonymous"
@@ -73,6 +77,8 @@ class Flash:
 def environment(packages: tuple[str, ...] = ()) -> Environment:
     """The console's templates: the kit's layout, then each service package's ``templates``
     folder (its pages live with its code). Autoescape is on for everything."""
+    from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+
     env = Environment(
         loader=ChoiceLoader(
             [
@@ -149,14 +155,27 @@ class Pages:
     def __init__(
         self,
         sessions: Authenticator,
-        env: Environment,
+        templates: Callable[[], Environment],
         layout: Layout,
         always_secure: bool = False,
     ) -> None:
+        """``templates`` makes the environment (:func:`environment`), once, when the first
+        page is rendered: Jinja and its compiler are about 2 MiB of a control plane that may
+        serve only the REST API."""
         self._sessions = sessions
-        self._env = env
+        self._templates = templates
+        self._made: Environment | None = None
+        self._making = threading.Lock()
         self.layout = layout
         self._always_secure = always_secure
+
+    @property
+    def _env(self) -> Environment:
+        if self._made is None:
+            with self._making:
+                if self._made is None:
+                    self._made = self._templates()
+        return self._made
 
     def _secure(self, request: Request) -> bool:
         """Whether cookies get the Secure flag: always when the console's public URL is

@@ -1,5 +1,6 @@
 """The guide as served: the platform's own Getting Started, then each service's section, read
-from the packages that ship them and rendered once, when the control plane starts.
+from the packages that ship them when the control plane starts and each page rendered once,
+the first time it is asked for.
 
 A link between pages names a page's file relative to the section it is in:
 ``create-registry.md`` within a section, ``../registry/overview.md`` from another one, with
@@ -9,7 +10,7 @@ A page may take in Markdown its service makes at request time: a line of its own
 ``<!-- fragment: NAME -->`` is replaced by what the section's fragment ``NAME`` returns, each
 time the page is served or searched, so that it shows what the service has now (the
 operator's tiers and prices). A marker that names no fragment of its section stops the
-start; the links a fragment makes are checked as it reads when the guide is loaded.
+start; the links a fragment makes are checked (``broken_links``) as it reads when rendered.
 
 A page shows a screenshot of the console with Markdown's image syntax and a path beside it,
 ``![Buckets](screenshots/buckets.png)``: the PNG the console tests wrote into the section's
@@ -23,6 +24,7 @@ from __future__ import annotations
 import posixpath
 import re
 import struct
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -31,7 +33,7 @@ from importlib.resources.abc import Traversable
 from markupsafe import Markup
 
 from nexq.web.guide import search
-from nexq.web.guide.markdown import Heading, Passage, Picture, Rendered, render
+from nexq.web.guide.markdown import Heading, Passage, Picture, Rendered, render, summary_of
 from nexq.web.guide.section import Fragment, GuidePage, GuideSection
 
 GUIDE_ROOT = "/docs"
@@ -62,13 +64,47 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return width, height
 
 
+class Rendering:
+    """A page's rendering, made the first time it is read and kept: most pages of the guide are
+    never asked for in the life of a process, and all of them rendered (with markdown-it
+    loaded to do it) are about 2.5 MiB of the control plane's memory. Its summary (the
+    contents lists every page's) is read from the first paragraph alone until then."""
+
+    __slots__ = ("_made", "_render", "_summary", "_text")
+
+    def __init__(self, text: Callable[[], str], render: Callable[[str], Rendered]) -> None:
+        self._text = text  # the page's Markdown, its fragments as they are when called
+        self._render = render
+        self._made: Rendered | None = None
+        self._summary: str | None = None
+
+    @classmethod
+    def made(cls, rendered: Rendered) -> Rendering:
+        done = cls(lambda: "", lambda _: rendered)
+        done._made = rendered
+        return done
+
+    def get(self) -> Rendered:
+        # Two threads may render a page at once the first time: the same result, kept once.
+        if self._made is None:
+            self._made = self._render(self._text())
+        return self._made
+
+    def summary(self) -> str:
+        if self._made is not None:
+            return self._made.summary
+        if self._summary is None:
+            self._summary = summary_of(self._text())
+        return self._summary
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     section: str  # the section's name, as in its URL
     section_title: str
     slug: str
     title: str
-    rendered: Rendered  # as it read when the guide was loaded
+    rendering: Rendering = field(compare=False, repr=False)  # as it read when first asked for
     # Renders it again with its fragments as they are now; None for a page without any.
     renew: Callable[[], Rendered] | None = field(default=None, compare=False, repr=False)
 
@@ -76,9 +112,15 @@ class Page:
     def url(self) -> str:
         return f"{GUIDE_ROOT}/{self.section}/{self.slug}"
 
+    @property
+    def rendered(self) -> Rendered:
+        return self.rendering.get()
+
     def now(self) -> Page:
         """The page as it reads at this moment: one with fragments is rendered again."""
-        return self if self.renew is None else replace(self, rendered=self.renew())
+        if self.renew is None:
+            return self
+        return replace(self, rendering=Rendering.made(self.renew()))
 
     @property
     def html(self) -> Markup:
@@ -87,7 +129,7 @@ class Page:
 
     @property
     def summary(self) -> str:
-        return self.rendered.summary
+        return self.rendering.summary()
 
     @property
     def passages(self) -> tuple[Passage, ...]:
@@ -136,22 +178,40 @@ class Guide:
         self._pictures: dict[tuple[str, str], Picture | None] = {}
         self.sections = tuple(self._load(name, section) for name, section in declared)
         self._pages = {(p.section, p.slug): p for p in self.pages()}
+        self._read_ahead = threading.Lock()
+        self._reading_ahead = False
+
+    def read_ahead(self) -> None:
+        """Render every page on a thread of its own, once: called when a reader first opens
+        the guide, so that a search (which reads every page) does not wait for them all."""
+        with self._read_ahead:
+            if self._reading_ahead:
+                return
+            self._reading_ahead = True
+        threading.Thread(target=self._render_all, name="nexq-guide", daemon=True).start()
+
+    def _render_all(self) -> None:
+        for page in self.pages():
+            page.rendering.get()
 
     def _load(self, name: str, section: GuideSection) -> Section:
         folder = resources.files(section.package).joinpath(section.folder)
         pages = []
         for page in section.pages:
             source = folder.joinpath(f"{page.slug}.md").read_text(encoding="utf-8")
-            renew = self._renderer(name, f"{name}/{page.slug}.md", source, section.fragments)
-            dynamic = renew if _FRAGMENT.search(source) else None
-            pages.append(Page(name, section.title, page.slug, page.title, renew(), dynamic))
+            text, render_text = self._renderer(
+                name, f"{name}/{page.slug}.md", source, section.fragments
+            )
+            dynamic = _renewal(text, render_text) if _FRAGMENT.search(source) else None
+            lazy = Rendering(text, render_text)
+            pages.append(Page(name, section.title, page.slug, page.title, lazy, dynamic))
         return Section(name, section.title, tuple(pages))
 
     def _renderer(
         self, name: str, where: str, source: str, fragments: Mapping[str, Fragment]
-    ) -> Callable[[], Rendered]:
-        """How to render a page of section ``name``, with the fragments it names as they
-        are when it is called."""
+    ) -> tuple[Callable[[], str], Callable[[str], Rendered]]:
+        """A page of section ``name``: its Markdown with the fragments it names as they are
+        when called, and how to render that Markdown."""
         used = {found["name"] for found in _FRAGMENT.finditer(source)}
         unknown = sorted(used - set(fragments))
         if unknown:
@@ -163,11 +223,13 @@ class Guide:
         def picture(src: str) -> Picture | None:
             return self.picture(name, src)
 
-        def now() -> Rendered:
-            text = _FRAGMENT.sub(lambda found: fragments[found["name"]]().strip("\n"), source)
-            return render(text, resolve, picture)
+        def text() -> str:
+            return _FRAGMENT.sub(lambda found: fragments[found["name"]]().strip("\n"), source)
 
-        return now
+        def rendered(markdown: str) -> Rendered:
+            return render(markdown, resolve, picture)
+
+        return text, rendered
 
     def pages(self) -> Iterator[Page]:
         for section in self.sections:
@@ -226,6 +288,11 @@ class Guide:
 
     def picture_bytes(self, section: str, file: str) -> bytes | None:
         """The PNG ``file`` of ``section``'s screenshots, if a page shows it."""
+        found = self.section(section)
+        if (section, file) not in self._pictures and found is not None:
+            # A page names its pictures as it is rendered, the first time it is read.
+            for page in found.pages:
+                page.rendering.get()
         if self._pictures.get((section, file)) is None:
             return None
         return self._file(section, file).read_bytes()
@@ -255,6 +322,11 @@ class Guide:
                 if fragment and fragment not in anchors:
                     broken.append(f"{page.url}: {href}")
         return broken
+
+
+def _renewal(text: Callable[[], str], render: Callable[[str], Rendered]) -> Callable[[], Rendered]:
+    """A page with fragments, rendered as it reads at each call."""
+    return lambda: render(text())
 
 
 def _sections_list(sections: Sequence[tuple[str, GuideSection]]) -> str:

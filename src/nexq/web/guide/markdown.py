@@ -18,15 +18,17 @@ Rendering also keeps what search needs: the plain text under each heading.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
+if TYPE_CHECKING:  # markdown-it itself is loaded by the first page rendered (_parser)
+    from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.utils import EnvType, OptionsDict
 
 # A relative link as written (path and #fragment) → the URL it becomes, or None when it
 # names no page of the guide (it is then left as written, and reported).
@@ -38,6 +40,7 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _NOT_RELATIVE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|/|#)", re.I)
 _ALIGN = re.compile(r"^text-align:(left|center|right)$")
 _SPACES = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +96,13 @@ def anchor_of(text: str) -> str:
 def render(source: str, resolve: Resolver, picture: PictureResolver = _no_pictures) -> Rendered:
     """``source`` as HTML, with relative links resolved by ``resolve`` and relative images by
     ``picture``."""
-    tokens = _PARSER.parse(source)
+    parser = _parser()
+    tokens = parser.parse(source)
     headings = _name_headings(tokens)
     links = _resolve_links(tokens, resolve)
     images = _resolve_images(tokens, picture)
     _align_cells(tokens)
-    html = _PARSER.renderer.render(tokens, _PARSER.options, {})
+    html = parser.renderer.render(tokens, parser.options, {})
     return Rendered(
         html=html,
         title=next((h.text for h in headings if h.level == 1), ""),
@@ -108,6 +112,25 @@ def render(source: str, resolve: Resolver, picture: PictureResolver = _no_pictur
         links=links,
         images=images,
     )
+
+
+def summary_of(source: str) -> str:
+    """``render(source).summary``, from as little of ``source`` as holds its first paragraph:
+    the guide's contents shows every page's summary, and parsing each page whole would make
+    its first showing slow (about 5 ms a page).
+
+    A blank line ends a paragraph, and nothing after a blank line changes how the blocks
+    before it parse (a fence or comment still open swallows the rest of the prefix: then the
+    prefix grows until it closes), so the first paragraph of a prefix cut at a blank line is
+    the whole text's.
+    """
+    parser = _parser()
+    cuts = [found.start() for found in _BLANK_LINE.finditer(source)] + [len(source)]
+    for cut in cuts:
+        tokens = parser.parse(source[:cut])
+        if any(t.type == "paragraph_open" and t.level == 0 for t in tokens):
+            return _summary(tokens)
+    return ""
 
 
 def _name_headings(tokens: Sequence[Token]) -> tuple[Heading, ...]:
@@ -218,6 +241,8 @@ def _passages(tokens: Sequence[Token], headings: Sequence[Heading]) -> tuple[Pas
 def _raw_html(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
+    from markdown_it.common.utils import escapeHtml
+
     token = tokens[idx]
     text = _COMMENT.sub("", token.content)
     if not text.strip():
@@ -238,7 +263,12 @@ def _table_close(
     return "</table></div>\n"
 
 
+@functools.cache
 def _parser() -> MarkdownIt:
+    """The guide's parser, made when the first page is rendered: markdown-it and its rules are
+    about 1 MiB of a process that may never show a guide page (the control plane at rest)."""
+    from markdown_it import MarkdownIt
+
     # html=True so that raw HTML arrives as tokens of its own, which _raw_html then drops
     # (comments) or escapes (anything else); nothing reaches the page as markup.
     parser = MarkdownIt("commonmark", {"html": True}).enable("table")
@@ -247,6 +277,3 @@ def _parser() -> MarkdownIt:
     parser.add_render_rule("table_open", _table_open)
     parser.add_render_rule("table_close", _table_close)
     return parser
-
-
-_PARSER = _parser()

@@ -24,6 +24,7 @@ def router(guide: Guide, pages: Pages) -> APIRouter:
     # Handlers are plain functions: FastAPI runs them in its thread pool, where reading the
     # caller's session (a database lookup) belongs.
     def show(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        guide.read_ahead()
         context.setdefault("current", None)
         context.setdefault("query", "")
         caller = pages.optional_principal(request)
