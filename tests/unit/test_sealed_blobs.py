@@ -14,6 +14,7 @@ from nexq.core.keyring import KeyringFile, rotate
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.blobs.seal import (
     CHUNK,
+    GROUP,
     HEADER,
     TAG,
     SealBroken,
@@ -102,6 +103,37 @@ def test_ranges_at_chunk_boundaries(blobs: SealedBlobs, offset: int, length: int
     pieces = list(blobs.read(path, offset, length, 1000))
     assert b"".join(pieces) == data[offset : offset + length]
     assert all(0 < len(piece) <= 1000 for piece in pieces)
+
+
+def test_pieces_a_reader_keeps_are_never_overwritten(blobs: SealedBlobs) -> None:
+    # A read decrypts into a few reused buffers; one is reused only when no view of it is
+    # left, so pieces kept (as a server keeps a piece it is still sending) stay intact.
+    data = os.urandom(6 * GROUP * CHUNK + 100)
+    path = write(blobs, data, step=1 << 20)
+    opened = blobs.open(path)
+    try:
+        pieces = list(opened.read(0, len(data), GROUP * CHUNK))
+        assert len(pieces) == 7
+        assert b"".join(pieces) == data
+    finally:
+        opened.close()
+
+
+def test_pieces_let_go_of_are_decrypted_into_again(blobs: SealedBlobs) -> None:
+    data = os.urandom(8 * GROUP * CHUNK)
+    path = write(blobs, data, step=1 << 20)
+    opened = blobs.open(path)
+    buffers, received = set(), bytearray()
+    try:
+        for piece in opened.read(0, len(data), GROUP * CHUNK):
+            assert isinstance(piece, memoryview)  # no copy on the way out
+            buffers.add(id(piece.obj))
+            received += piece
+            piece.release()
+    finally:
+        opened.close()
+    assert received == data
+    assert len(buffers) < 8
 
 
 def test_a_read_past_the_end_is_an_error(blobs: SealedBlobs) -> None:

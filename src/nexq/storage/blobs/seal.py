@@ -263,41 +263,46 @@ class SealedBlob:
             raise OSError(f"a sealed blob holds {self._size} bytes, not {end}")
         group = max(1, min(chunk, GROUP * CHUNK) // CHUNK)
         index, last = offset // CHUNK, (end - 1) // CHUNK
+        ring = _Ring(min(self._size, (index + group) * CHUNK) - index * CHUNK)
         while index <= last:
             upto = min(last, index + group - 1)
-            opened = self._open_chunks(index, upto)
+            plain_len = min(self._size, (upto + 1) * CHUNK) - index * CHUNK
+            buffer = ring.take()
+            self._open_chunks(index, upto, buffer)
             base = index * CHUNK
-            low, high = max(offset - base, 0), min(end - base, len(opened))
-            if low == 0 and high == len(opened) <= chunk:
-                yield memoryview(opened)  # a fresh buffer, never written again: no copy
+            low, high = max(offset - base, 0), min(end - base, plain_len)
+            if low == 0 and high == plain_len <= chunk:
+                # No copy: the ring hands this buffer out again only once nobody holds a
+                # view of it (the event loop may still be sending it).
+                yield memoryview(buffer)[:plain_len]
             else:
-                plain = memoryview(opened)
-                for at in range(low, high, chunk):
-                    yield bytes(plain[at : min(at + chunk, high)])
+                with memoryview(buffer) as plain:
+                    for at in range(low, high, chunk):
+                        yield bytes(plain[at : min(at + chunk, high)])
             index = upto + 1
 
-    def _open_chunks(self, first: int, last: int) -> bytearray:
-        """The plaintext of chunks ``first`` to ``last``, authenticated."""
+    def _open_chunks(self, first: int, last: int, out: bytearray) -> None:
+        """Decrypt chunks ``first`` to ``last`` into the start of ``out``, authenticated."""
         plain_len = min(self._size, (last + 1) * CHUNK) - first * CHUNK
         start = HEADER + first * (CHUNK + TAG)
         stored = self._stored(start, plain_len + (last - first + 1) * TAG)
-        source, out = memoryview(stored), bytearray(plain_len)
-        target = memoryview(out)
-        at = done = 0
-        for index in range(first, last + 1):
-            size = min(CHUNK, self._size - index * CHUNK)
-            try:
-                self._cipher.decrypt_into(
-                    _nonce(self._prefix, index),
-                    source[at : at + size + TAG],
-                    _AAD.pack(index, index == self._chunks - 1),
-                    target[done : done + size],
-                )
-            except InvalidTag:
-                raise SealBroken(f"chunk {index} of a sealed blob failed authentication") from None
-            at += size + TAG
-            done += size
-        return out
+        with memoryview(stored) as source, memoryview(out) as target:
+            at = done = 0
+            for index in range(first, last + 1):
+                size = min(CHUNK, self._size - index * CHUNK)
+                try:
+                    self._cipher.decrypt_into(
+                        _nonce(self._prefix, index),
+                        source[at : at + size + TAG],
+                        _AAD.pack(index, index == self._chunks - 1),
+                        target[done : done + size],
+                    )
+                except InvalidTag:
+                    raise SealBroken(
+                        f"chunk {index} of a sealed blob failed authentication"
+                    ) from None
+                at += size + TAG
+                done += size
 
     def _stored(self, start: int, length: int) -> bytes:
         if start + length <= len(self._head):
@@ -306,6 +311,56 @@ class SealedBlob:
 
     def close(self) -> None:
         self.raw.close()
+
+
+class _Ring:
+    """The few buffers one read decrypts into, reused instead of allocated per piece: a
+    fresh megabyte costs page faults and zeroing to make, and unmapping to free, most of it
+    with the GIL held.
+
+    A buffer is reused only once no view of it is left (a bytearray cannot be resized while
+    one exists: that is the proof), so bytes handed out are never overwritten under a reader
+    that kept them, such as the event loop still sending them; a buffer still held is left
+    to its holder and replaced by a new one.
+    """
+
+    # One being sent, two read ahead of it (a GET's stream reads two pieces ahead), one
+    # being decrypted. Fewer only costs a new buffer now and then.
+    SLOTS = 4
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._buffers: list[bytearray] = []
+        self._next = 0
+
+    def take(self) -> bytearray:
+        if len(self._buffers) < self.SLOTS:
+            self._buffers.append(self._fresh())
+            return self._buffers[-1]
+        slot = self._next
+        self._next = (slot + 1) % self.SLOTS
+        buffer = self._buffers[slot]
+        if not _unheld(buffer):
+            buffer = self._buffers[slot] = self._fresh()
+        return buffer
+
+    def _fresh(self) -> bytearray:
+        # One byte of spare capacity, so that probing it (_unheld) never reallocates.
+        buffer = bytearray(self._size + 1)
+        del buffer[-1]
+        return buffer
+
+
+def _unheld(buffer: bytearray) -> bool:
+    """Whether no view of ``buffer`` is left (a memoryview, a slice of one, the server's
+    pending write of it): only then may it be resized, and only then is it safe to
+    overwrite."""
+    try:
+        buffer.append(0)
+    except BufferError:
+        return False
+    del buffer[-1]
+    return True
 
 
 def open_blob(

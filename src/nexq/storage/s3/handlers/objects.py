@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -233,32 +234,94 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     return Response(status, headers, stream=_stream(req, opened))
 
 
-async def _stream(req: S3Request, opened: OpenObject) -> AsyncIterator[Bytes]:
-    """The object's bytes, each piece read (and opened, if sealed) in the executor while the
-    one before is being sent: reading and sending overlap instead of taking turns."""
-    loop = asyncio.get_running_loop()
-    chunks = opened.chunks()
+# Pieces (of up to a megabyte) read ahead of the one being sent. The reader goes on to the
+# next piece as soon as it has handed one over, instead of waiting for the event loop to ask
+# for it: the loop's sending and the reader's work (the AES of a sealed blob) overlap.
+_AHEAD = 2
 
-    def finish(done: asyncio.Future[Bytes | None]) -> None:
-        if not done.cancelled():
-            done.exception()  # a read that failed after the client left: nobody to tell
-        chunks.close()
-        opened.close()  # at once, also when the client left early
 
-    ahead = loop.run_in_executor(req.executor, next, chunks, None)
-    try:
-        while True:
-            data = await ahead
-            if data is None:
+class _ReadAhead:
+    """Runs an object's piece generator in the executor, a few pieces ahead of the sender.
+
+    At most one executor job runs the generator at a time (it is not thread-safe); a job
+    fills ``ready`` up to ``_AHEAD`` pieces and returns, so a slow client holds no thread.
+    """
+
+    def __init__(self, req: S3Request, opened: OpenObject) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._executor = req.executor
+        self._opened = opened
+        self._pieces = opened.chunks()
+        self._ready: collections.deque[Bytes] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._job: asyncio.Future[None] | None = None
+        self._ended = False  # the generator is exhausted (or failed)
+        self._failure: BaseException | None = None
+        self._closed = False
+
+    def _fill(self) -> None:
+        """In the executor: read pieces until ``_AHEAD`` are ready or the object ends."""
+        while len(self._ready) < _AHEAD and not self._closed:
+            piece = next(self._pieces, None)
+            if piece is None:
+                self._ended = True
                 return
-            ahead = loop.run_in_executor(req.executor, next, chunks, None)
+            self._ready.append(piece)
+            self._loop.call_soon_threadsafe(self._arrived.set)
+
+    def _start(self) -> None:
+        if self._job is None and not self._ended and len(self._ready) < _AHEAD:
+            self._job = self._loop.run_in_executor(self._executor, self._fill)
+            self._job.add_done_callback(self._job_done)
+
+    def _job_done(self, job: asyncio.Future[None]) -> None:
+        self._job = None
+        failure = asyncio.CancelledError() if job.cancelled() else job.exception()
+        if failure is not None:
+            self._failure = failure
+            self._ended = True
+        self._arrived.set()
+        if self._closed:
+            self._finish()
+        else:
+            self._start()
+
+    async def next(self) -> Bytes | None:
+        """The next piece, or None at the end; raises what the reading raised."""
+        self._start()
+        while not self._ready:
+            if self._ended and self._job is None:
+                if self._failure is not None:
+                    raise self._failure
+                return None
+            self._arrived.clear()
+            if not self._ready:
+                await self._arrived.wait()
+        piece = self._ready.popleft()
+        self._start()
+        return piece
+
+    def close(self) -> None:
+        """Stop reading; the files are closed at once, or when the running job returns."""
+        self._closed = True
+        if self._job is None:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._ready.clear()
+        self._pieces.close()
+        self._opened.close()  # at once, also when the client left early
+
+
+async def _stream(req: S3Request, opened: OpenObject) -> AsyncIterator[Bytes]:
+    """The object's bytes, read (and opened, if sealed) in the executor ahead of sending:
+    reading and sending overlap instead of taking turns."""
+    reader = _ReadAhead(req, opened)
+    try:
+        while (data := await reader.next()) is not None:
             yield data
     finally:
-        if ahead.done():
-            finish(ahead)
-        else:
-            # The generator is still running in the executor: close it when it returns.
-            ahead.add_done_callback(finish)
+        reader.close()
 
 
 async def get_object(req: S3Request, s: Services) -> Response:
