@@ -39,7 +39,7 @@ from nexq.cli.migrate import migrate
 from nexq.cli.move import InUse, move, moved
 from nexq.cli.status import status as admin_status
 from nexq.cli.status import version as nexq_version
-from nexq.core import sql, telemetry
+from nexq.core import malloc, sql, telemetry
 from nexq.core.db import SchemaMismatch
 from nexq.core.errors import DomainError
 from nexq.core.job_log import JobLog
@@ -193,7 +193,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start the S3 endpoint and the control plane on embedded defaults."""
-    _bound_malloc()
+    malloc.bound_arenas()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env(
         data_dir=data_dir,
@@ -314,28 +314,6 @@ def serve(
     for child in children:
         os.waitpid(child, 0)
     _stop_databases(settings)
-
-
-# glibc's mallopt parameter (malloc.h).
-_M_ARENA_MAX = -8
-
-
-def _bound_malloc() -> None:
-    """Two heaps (arenas) per process instead of eight per core, unless the operator set
-    MALLOC_ARENA_MAX (glibc; forked workers inherit it): every thread that allocates gets
-    one otherwise, and the 32 threads of each executor would each keep what they were given.
-
-    The threshold above which a buffer is mapped on its own is left to glibc, which raises
-    it to the largest buffer freed: a transfer's megabytes then come from a heap. Fixed at
-    256 KiB, every megabyte was a fresh mapping, and its page faults tripled the CPU of a
-    1 GiB GET (bench: 2,800 -> 900 MB/s).
-    """
-    libc = ctypes.CDLL(None)
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is None:  # not glibc
-        return
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        mallopt(_M_ARENA_MAX, 2)
 
 
 def _share_with_workers() -> None:

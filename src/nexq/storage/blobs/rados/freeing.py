@@ -10,28 +10,12 @@ at least :data:`TRIM_AFTER` bytes, when it ends. Elsewhere than glibc it does no
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-from collections.abc import Callable
+from nexq.core import malloc
 
 TRIM_AFTER = 64 * 1024 * 1024  # bytes moved by one reader or writer
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim  # glibc only
-    except (OSError, AttributeError):
-        return None
-    return trim
-
-
-_TRIM = _malloc_trim()
-
-
 def transferred(count: int) -> None:
     """A reader or writer that moved ``count`` bytes is done."""
-    if count >= TRIM_AFTER and _TRIM is not None:
-        _TRIM(0)
+    if count >= TRIM_AFTER:
+        malloc.trim()
