@@ -3,6 +3,7 @@
     python bench/app_cpu.py [--ops HEAD,GET,PUT] [--requests 2000] [--rounds 7]
     python bench/app_cpu.py --nexq-src /tmp/before/src     # the same, for another tree
     python bench/app_cpu.py --profile HEAD                  # cProfile of one operation
+    python bench/app_cpu.py --ops PUT --concurrency 16      # PUTs sharing group commits
 
 The app is built as a worker builds it (``nexq.app.build``, ``s3_app``, wrapped in
 ``web.observe.Observed`` when the tree has it, metrics counted unless ``--no-metrics``) on a
@@ -42,6 +43,12 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--ops", default="HEAD,GET,PUT", help="operations, in order")
     ap.add_argument("--requests", type=int, default=2000, help="per round")
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests in flight at once (PUTs then share group commits, as under load)",
+    )
     ap.add_argument("--nexq-src", type=Path, help="run another tree's src/")
     ap.add_argument("--no-metrics", action="store_true", help="as NEXQ_METRICS=0")
     ap.add_argument("--profile", metavar="OP", help="print a cProfile of one round of OP")
@@ -143,8 +150,9 @@ async def _measure(h: Harness, args: argparse.Namespace) -> None:
             started = time.process_time()
             if profile is not None:
                 profile.enable()
-            for scope, data in batch:
-                await h.call(scope, data)
+            step = args.concurrency
+            for at in range(0, len(batch), step):
+                await asyncio.gather(*(h.call(s, d) for s, d in batch[at : at + step]))
             if profile is not None:
                 profile.disable()
             rounds.append(time.process_time() - started)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
+from nexq.core import commit_waits
 from nexq.core.crypto import SecretBox, new_key
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Principal
@@ -288,12 +289,11 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
     ) -> ObjectMeta:
         """Store ``meta``; it comes back with the version id the bucket's versioning gave."""
         try:
-            version_id = self._store.put_object(
-                meta,
-                if_match=new.if_match,
-                if_none_match=new.if_none_match,
-                quota=self.quotas.limit(owner, "storage_bytes"),
-            )
+            quota = self.quotas.limit(owner, "storage_bytes")
+            with commit_waits.awaitable():  # no lock is held here
+                version_id = self._store.put_object(
+                    meta, if_match=new.if_match, if_none_match=new.if_none_match, quota=quota
+                )
         except BaseException:
             self._blobs.delete(paths)
             raise
@@ -422,7 +422,8 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
                 refused[index] = exc
         done: list[Removal | Exception] = []
         try:
-            done = list(self._store.delete_objects(bucket.id, deletions)) if deletions else []
+            with commit_waits.awaitable():  # no lock is held here
+                done = list(self._store.delete_objects(bucket.id, deletions)) if deletions else []
         except Exception as exc:  # the whole write failed: every key it named says so
             done = [exc] * len(deletions)
         answers = iter(done)

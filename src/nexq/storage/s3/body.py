@@ -35,6 +35,9 @@ from nexq.storage.s3.streaming import (
 BUFFER_BYTES = 1024 * 1024
 # Bodies up to this size are read whole before anything else, then stored in one worker hop.
 SMALL_BODY = 1024 * 1024
+# A body this small is stored in its metadata row (storage.blobs.inline), so storing it
+# waits for nothing but its commit: it is written on the event loop (S3Request.here).
+ON_LOOP_BODY = 8 * 1024
 T = TypeVar("T")
 
 
@@ -236,6 +239,8 @@ async def receive_and_store(
     expecting = expects_continue(req.headers)
     small = None if expecting else await read_small(req, SMALL_BODY)
     if small is not None:
+        if len(small) <= ON_LOOP_BODY:
+            return await req.here(partial(_store_whole, req, open_body, store, small))
         return await req.run(partial(_store_whole, req, open_body, store, small))
     body = await req.run(open_body)
     if expecting:

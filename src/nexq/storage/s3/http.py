@@ -10,6 +10,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from nexq.core import commit_waits
 from nexq.core.identity import Principal
 from nexq.storage.directory import Credential
 from nexq.storage.s3.operations import Access, Operation
@@ -97,6 +98,21 @@ class S3Request:
 
             return await asyncio.get_running_loop().run_in_executor(self.executor, first)
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    async def here(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the event loop, its group commits awaited; the first call also
+        authenticates the caller.
+
+        For a write that is bounded apart from its commit (a small body already in memory):
+        it costs no thread hops (``nexq.core.commit_waits``).
+        """
+
+        def first() -> T:
+            if self.credential is None:
+                self.credential = self.authenticate(self)
+            return fn()
+
+        return await commit_waits.run_here(first)
 
 
 def expects_continue(headers: dict[str, str]) -> bool:

@@ -1,0 +1,137 @@
+"""Synchronous write paths run on the event loop's thread, their commit waits turned into awaits.
+
+A small PUT does little work of its own (authenticate, seal a few KiB, prepare its row) and
+then waits for its group commit. Run in the worker pool, each one cost four thread hand-offs
+(to the pool, to the committer, back to the pool, back to the loop) and sixteen of them at a
+time made seventeen threads contend for the GIL: a quarter of a PUT's CPU was the kernel
+waking threads (``perf``: ``futex_wake`` and task switches, docs/performance.md). Under
+:func:`run_here` the same synchronous code runs on the loop's thread in a greenlet; where it
+would wait for the committer (:func:`committed`), it hands its write to the loop, which
+queues it with the others of the same turn and resumes it when the commit is done. Only the
+committer's thread is left to contend with.
+
+Only for work that is bounded apart from that wait (as ``S3Request.now``'s): everything else
+it waits for blocks the loop. And a wait is awaited only inside :func:`awaitable`, which its
+caller may enter only where it holds no lock: while one greenlet is suspended, the next runs
+on the same thread, and a ``threading.Lock`` the first holds would block the loop for good
+(the first PUT of a process makes the data key under such a lock, and hung so). Elsewhere a
+commit under :func:`run_here` blocks the loop for its duration, which is rare and safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import greenlet
+
+T = TypeVar("T")
+W = TypeVar("W")
+
+
+class _OnLoop(greenlet.greenlet):  # type: ignore[misc]
+    """A greenlet whose commits inside :func:`awaitable` are awaited by the event loop that
+    runs it."""
+
+    awaitable = 0  # depth of awaitable() regions entered
+
+
+@dataclass(frozen=True, slots=True)
+class _Commit:
+    """A write a suspended greenlet hands its loop, to be queued with this turn's others."""
+
+    submit: Callable[[Any], Future[Any]]
+    write: Any
+
+
+@contextlib.contextmanager
+def awaitable() -> Iterator[None]:
+    """A region whose caller holds no lock: under :func:`run_here`, its commit waits are
+    awaited by the loop while other requests run."""
+    current = greenlet.getcurrent()
+    if not isinstance(current, _OnLoop):
+        yield
+        return
+    current.awaitable += 1
+    try:
+        yield
+    finally:
+        current.awaitable -= 1
+
+
+def committed(submit: Callable[[W], Future[T]], write: W) -> T:
+    """What ``write`` returned once ``submit`` queued it and it was committed: the calling
+    thread blocked until then or, under :func:`run_here` and inside :func:`awaitable`, this
+    greenlet suspended while the loop awaits it."""
+    current = greenlet.getcurrent()
+    if isinstance(current, _OnLoop) and current.awaitable:
+        return cast(T, current.parent.switch(_Commit(submit, write)))
+    return submit(write).result()
+
+
+async def run_here(fn: Callable[[], T]) -> T:
+    """Run ``fn`` on this thread, awaiting (instead of blocking on) the commits it waits for.
+
+    A cancellation (the client went away) does not reach ``fn``: a commit it waits for may
+    still land, and ``fn`` must see its outcome, as it would in a thread. It is raised once
+    ``fn`` has finished.
+    """
+    runner = _OnLoop(fn)
+    runner.gr_context = contextvars.copy_context()
+    loop = asyncio.get_running_loop()
+    cancelled = False
+    step: Any = runner.switch()
+    while not runner.dead:
+        queued, cancelled_now = await _finished(_queue_this_turn(loop, step))
+        cancelled = cancelled or cancelled_now
+        done: asyncio.Future[Any] | None = None
+        if queued.exception() is None:
+            done, cancelled_now = await _finished(asyncio.wrap_future(queued.result()))
+            cancelled = cancelled or cancelled_now
+        outcome = done if done is not None else queued
+        error = outcome.exception()
+        step = runner.throw(error) if error is not None else runner.switch(outcome.result())
+    if cancelled:
+        raise asyncio.CancelledError
+    return cast(T, step)
+
+
+async def _finished(future: asyncio.Future[Any]) -> tuple[asyncio.Future[Any], bool]:
+    """``future`` once done, and whether this task was cancelled meanwhile (not passed on:
+    the greenlet must see its write's outcome first)."""
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.wait([future])
+        except asyncio.CancelledError:
+            cancelled = True
+    return future, cancelled
+
+
+# The commits handed over in this turn of each loop, queued together at its end: one at a time,
+# the committer woke for the first and committed batches half as large (twice the fsyncs).
+_this_turn: dict[asyncio.AbstractEventLoop, list[tuple[_Commit, asyncio.Future[Any]]]] = {}
+
+
+def _queue_this_turn(loop: asyncio.AbstractEventLoop, commit: _Commit) -> asyncio.Future[Any]:
+    """A future of the commit's own future, once it is queued."""
+    queued: asyncio.Future[Any] = loop.create_future()
+    turn = _this_turn.get(loop)
+    if turn is None:
+        turn = _this_turn[loop] = []
+        loop.call_soon(_queue_turn, loop)
+    turn.append((commit, queued))
+    return queued
+
+
+def _queue_turn(loop: asyncio.AbstractEventLoop) -> None:
+    for commit, queued in _this_turn.pop(loop, []):
+        try:
+            queued.set_result(commit.submit(commit.write))
+        except BaseException as exc:  # handed to the write's greenlet
+            queued.set_exception(exc)

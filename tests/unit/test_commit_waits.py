@@ -1,0 +1,136 @@
+"""Synchronous write paths on the event loop, their commit waits awaited (core.commit_waits)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+
+from nexq.core import commit_waits
+
+
+def _later(pool: ThreadPoolExecutor, value: object, delay: float = 0.05) -> Future[object]:
+    def produce() -> object:
+        time.sleep(delay)
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    return pool.submit(produce)
+
+
+def test_waits_in_an_awaitable_region_let_other_requests_run_meanwhile() -> None:
+    events: list[str] = []
+
+    with ThreadPoolExecutor(4) as pool:
+
+        def write(name: str) -> str:
+            events.append(f"{name} starts")
+            with commit_waits.awaitable():
+                got = commit_waits.committed(lambda v: _later(pool, v), name.upper())
+            events.append(f"{name} ends")
+            return str(got)
+
+        async def both() -> list[str]:
+            return list(
+                await asyncio.gather(
+                    commit_waits.run_here(lambda: write("a")),
+                    commit_waits.run_here(lambda: write("b")),
+                )
+            )
+
+        assert asyncio.run(both()) == ["A", "B"]
+    # Both started before either finished: the first's wait did not hold the thread.
+    assert events[:2] == ["a starts", "b starts"]
+
+
+def test_a_wait_outside_an_awaitable_region_blocks_as_in_a_thread() -> None:
+    """A lock held across a suspended wait would hang the loop's next request."""
+    lock = threading.Lock()
+    events: list[str] = []
+
+    with ThreadPoolExecutor(4) as pool:
+
+        def write(name: str) -> None:
+            with lock:
+                events.append(f"{name} holds")
+                commit_waits.committed(lambda v: _later(pool, v), None)
+                events.append(f"{name} releases")
+
+        async def both() -> None:
+            await asyncio.wait_for(
+                asyncio.gather(
+                    commit_waits.run_here(lambda: write("a")),
+                    commit_waits.run_here(lambda: write("b")),
+                ),
+                timeout=10,
+            )
+
+        asyncio.run(both())
+    assert events == ["a holds", "a releases", "b holds", "b releases"]
+
+
+def test_the_error_of_a_wait_is_raised_where_it_waited() -> None:
+    with ThreadPoolExecutor(1) as pool:
+
+        def write() -> str:
+            try:
+                with commit_waits.awaitable():
+                    commit_waits.committed(lambda v: _later(pool, v), KeyError("gone"))
+            except KeyError as exc:
+                return f"caught {exc.args[0]}"
+            return "not raised"
+
+        assert asyncio.run(commit_waits.run_here(write)) == "caught gone"
+
+
+def test_a_cancelled_request_finishes_its_write_before_it_is_cancelled() -> None:
+    finished = threading.Event()
+
+    with ThreadPoolExecutor(1) as pool:
+
+        def write() -> None:
+            with commit_waits.awaitable():
+                commit_waits.committed(lambda v: _later(pool, v, delay=0.2), None)
+            finished.set()  # what follows a commit (cleanup on failure) always runs
+
+        async def cancel_it() -> None:
+            task = asyncio.ensure_future(commit_waits.run_here(write))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert finished.is_set()
+
+        asyncio.run(cancel_it())
+
+
+def test_the_commits_of_one_turn_are_queued_together() -> None:
+    """Queued one at a time, the committer woke for the first and made half-size batches."""
+    events: list[str] = []
+
+    with ThreadPoolExecutor(1) as pool:
+
+        def submit(value: int) -> Future[object]:
+            events.append(f"queued {value}")
+            return _later(pool, value, delay=0)
+
+        def write(value: int) -> object:
+            events.append(f"ready {value}")
+            with commit_waits.awaitable():
+                return commit_waits.committed(submit, value)
+
+        async def many() -> list[object]:
+            writes = (commit_waits.run_here(lambda v=v: write(v)) for v in range(16))
+            return list(await asyncio.gather(*writes))
+
+        assert asyncio.run(many()) == list(range(16))
+    assert events == [f"ready {v}" for v in range(16)] + [f"queued {v}" for v in range(16)]
+
+
+def test_outside_the_loop_a_wait_is_a_plain_blocking_wait() -> None:
+    with ThreadPoolExecutor(1) as pool, commit_waits.awaitable():
+        assert commit_waits.committed(lambda v: _later(pool, v), 7) == 7
