@@ -276,7 +276,6 @@ def serve(
         _run_worker(settings, sockets, rates, backup_tls, control_plane=True)
         _stop_databases(settings)
         return
-    _share_with_workers()
     children: list[int] = []
     stopping = threading.Event()
 
@@ -286,9 +285,13 @@ def serve(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
 
-    # Installed before forking: a Ctrl-C that arrives while workers start still stops them all.
+    # Installed before forking, and before the imports of _share_with_workers: a Ctrl-C that
+    # arrives while workers start still stops them all. (Installed after those imports, a
+    # Ctrl-C sent at once after start-up left both workers serving in two runs of the whole
+    # suite, tests/compat/test_workers.py; which step lost it was not proven.)
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
+    _share_with_workers()
     parent = os.getpid()
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     sys.stdout.flush()
@@ -311,6 +314,8 @@ def serve(
             os._exit(0)
         children.append(pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+        if stopping.is_set():  # a stop handled before this child was in the list
+            forward(signal.SIGTERM, None)
     for child in children:
         os.waitpid(child, 0)
     _stop_databases(settings)
