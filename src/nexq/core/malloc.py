@@ -16,7 +16,6 @@ every megabyte was a fresh mapping, and its page faults tripled the CPU of a 1 G
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from typing import Any
 
@@ -24,11 +23,10 @@ _M_ARENA_MAX = -8  # mallopt's parameter (malloc.h)
 
 
 def _glibc() -> Any:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # The symbols already loaded into this process: no library search, which
+    # (ctypes.util.find_library) runs ldconfig in a subprocess on every CLI command.
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
     return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
