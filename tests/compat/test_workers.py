@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +55,87 @@ def test_ctrl_c_stops_every_worker(workers: LiveServer) -> None:
     assert workers.process is not None
     workers.stop()
     assert workers.process is None
-    import socket
-
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", workers.s3_port), 1):
         pass
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """The two workers, once forked (the port answers as soon as the first one is)."""
+    deadline = time.monotonic() + 20
+    while len(found := _children(parent)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _server_sides(port: int, client_ports: set[int]) -> set[int]:
+    """The socket inodes of the server's ends of the connections from ``client_ports``."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1].split(":"), fields[2].split(":")
+        if int(local[1], 16) == port and int(remote[1], 16) in client_ports:
+            inodes.add(int(fields[9]))
+    return inodes
+
+
+def _held_by(pid: int, inodes: set[int]) -> int:
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                held += 1
+    return held
+
+
+def test_connections_opened_at_once_are_spread_over_the_workers(workers: LiveServer) -> None:
+    """On one shared socket, the worker that woke first accepted a whole burst (libuv takes
+    every pending connection) and 16 clients were served by one worker."""
+    assert workers.process is not None
+    pids = _worker_pids(workers.process.pid)
+    assert len(pids) == 2
+    conns = [socket.create_connection(("127.0.0.1", workers.s3_port)) for _ in range(32)]
+    try:
+        ports = {c.getsockname()[1] for c in conns}
+        deadline = time.monotonic() + 10
+        while True:  # until both workers have accepted what the kernel queued for them
+            # (a connection not accepted yet has no socket inode: 0)
+            inodes = _server_sides(workers.s3_port, ports) - {0}
+            held = [_held_by(pid, inodes) for pid in pids]
+            if sum(held) == 32 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert sum(held) == 32, held
+        # Spread by a hash of each connection: fewer than 4 of 32 on one has odds of 3 in
+        # a million.
+        assert min(held) >= 4, held
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_a_dead_workers_share_of_connections_goes_to_the_others(workers: LiveServer) -> None:
+    assert workers.process is not None
+    key = workers.key(workers.account("survivor@example.com"))
+    client = workers.client(key, max_pool_connections=1)
+    client.create_bucket(Bucket="survivor")
+    os.kill(_worker_pids(workers.process.pid)[-1], signal.SIGKILL)
+    # Each request on a new connection, none retried: none may land on a socket that
+    # nobody accepts on (it would wait for its answer until the read timeout).
+    for i in range(16):
+        fresh = workers.client(key, max_pool_connections=1, read_timeout=10)
+        fresh.put_object(Bucket="survivor", Key=f"k{i}", Body=b"x")
+    assert client.list_objects_v2(Bucket="survivor")["KeyCount"] == 16

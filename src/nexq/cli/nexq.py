@@ -246,8 +246,9 @@ def serve(
         # Closing the database closed a descriptor of the leases file, which dropped every
         # record lock this process held on it: taken again (unless a move took it meanwhile).
         _hold(in_use, settings)
+    several = settings.workers > 1
     sockets = [
-        _listen(settings.host, settings.s3_port),
+        _listen(settings.host, settings.s3_port, reuse_port=several),
         _listen(settings.host, settings.api_port),
         _listen(settings.host, settings.registry_port),
         # Databases' backups: Nexq's S3 on loopback, over TLS (pgBackRest speaks HTTPS only).
@@ -276,6 +277,14 @@ def serve(
         _run_worker(settings, sockets, rates, backup_tls, control_plane=True)
         _stop_databases(settings)
         return
+    # S3 traffic, on a socket of each worker's own: the kernel spreads new connections over
+    # them. Shared, the worker that woke first took every connection of a burst (libuv
+    # accepts all that are pending): 16 clients that connected at once were all served by
+    # one worker in most runs, the other idle.
+    s3_port = sockets[0].getsockname()[1]
+    s3_sockets = [sockets[0]] + [
+        _listen(settings.host, s3_port, reuse_port=True) for _ in range(settings.workers - 1)
+    ]
     children: list[int] = []
     stopping = threading.Event()
 
@@ -310,8 +319,14 @@ def serve(
             # A worker dies with its parent, as abruptly: a killed server leaves no orphans
             # holding the ports (acknowledged writes are durable either way).
             _die_with_parent(parent)
-            _run_worker(settings, sockets, rates, backup_tls, control_plane=index == 0)
+            for other in s3_sockets[index + 1 :]:  # the earlier ones the parent had closed
+                other.close()
+            own = [s3_sockets[index], *sockets[1:]]
+            _run_worker(settings, own, rates, backup_tls, control_plane=index == 0)
             os._exit(0)
+        # Held by its worker alone: if the worker dies, the kernel stops sending it
+        # connections.
+        s3_sockets[index].close()
         children.append(pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         if stopping.is_set():  # a stop handled before this child was in the list
@@ -383,12 +398,14 @@ def _backup_certificate(nexq: Nexq) -> tuple[Path, Path]:
     return cert, key
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio turns Nagle off only for sockets that name it, and
     # with Nagle on a small GET's body waits for the client's delayed ACK (~40 ms).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # one of the workers' S3 sockets, all on one port (only this user's)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
