@@ -622,6 +622,7 @@ def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
         nexq.settings.s3_domain,
         nexq.meter,
         rates,
+        reads_wait=nexq.db.engine == "postgresql",
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from nexq.core import commit_waits, telemetry
+from nexq.core import loop_waits, telemetry
 from nexq.core.errors import full_disk_as_domain
 from nexq.core.sql import T, Write
 
@@ -275,8 +275,8 @@ class Committer:
 
     def run(self, write: Write[T]) -> T:
         """Queue ``write`` and wait until it is committed; re-raises what it raised. (Under
-        ``commit_waits.run_here`` the event loop awaits the commit instead.)"""
-        return commit_waits.committed(self.submit, write)
+        ``loop_waits.run_here`` the event loop awaits the commit instead.)"""
+        return loop_waits.committed(self.submit, write)
 
     def close(self) -> None:
         """Finish what is queued and stop."""

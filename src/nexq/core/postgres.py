@@ -28,16 +28,22 @@ conditions' SELECT; the counters' check, which covers the INSERT sent before it)
 of seven times, plus the COMMIT its batch shares.
 
 Reads borrow a connection from a small pool for one statement and return it at once; each
-statement sees what was committed when it started, as a SQLite reader does.
+statement sees what was committed when it started, as a SQLite reader does. A read made on
+an event loop's thread where it may be awaited (``core.loop_waits``: a GET's auth generation
+and object row) runs on an asynchronous connection of that loop's own, and the loop serves
+other requests meanwhile instead of blocking for the round trip.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
 import re
 import select
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -45,6 +51,7 @@ import psycopg
 from psycopg import adapt, postgres
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from nexq.core import loop_waits
 from nexq.core.db import Committer, Schema, SchemaMismatch, newer
 from nexq.core.errors import Unavailable
 from nexq.core.sql import Cursor, T, Write
@@ -113,7 +120,7 @@ class _ExactNumber(adapt.Loader):
         return float(text) if "." in text or "e" in text.lower() else int(text)
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
+def _configure(conn: psycopg.BaseConnection[Any]) -> None:
     conn.adapters.register_dumper(bool, _BoolAsInteger)
     conn.adapters.register_loader("numeric", _ExactNumber)
 
@@ -296,13 +303,103 @@ class _Rows:
         return iter(self.fetchall())
 
 
-class _PooledReader:
-    """Runs each statement on a pooled connection and hands back its rows."""
+class _LoopReaders:
+    """Asynchronous connections of one event loop, each lent to one awaited read at a time.
 
-    def __init__(self, pool: ConnectionPool[Any]) -> None:
+    Their own, not a pool shared with threads: a read that waited on the loop's thread for a
+    connection held by a suspended read of the same thread would never get it."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self._url = url
+        self._size = size
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._open = 0  # idle, lent, or being opened
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def execute(self, sql: str, parameters: Sequence[Any]) -> _Rows:
+        with _reachable():
+            try:
+                return await self._once(sql, parameters, fresh=False)
+            except psycopg.OperationalError:
+                # An idle connection lost meanwhile (PostgreSQL restarted, failed over): a
+                # read is safe to run again, on a new one.
+                return await self._once(sql, parameters, fresh=True)
+
+    async def _once(self, sql: str, parameters: Sequence[Any], fresh: bool) -> _Rows:
+        conn = await self._borrow(fresh)
+        try:
+            cursor = await conn.execute(statement(sql), parameters)
+            rows = await cursor.fetchall() if cursor.description is not None else []
+            return _Rows(rows, cursor.rowcount)
+        finally:
+            self._give_back(conn)
+
+    async def _borrow(self, fresh: bool) -> psycopg.AsyncConnection[Any]:
+        while not self._idle and self._open >= self._size:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, READ_WAIT)
+            except TimeoutError:
+                raise PoolTimeout(f"no connection for a read in {READ_WAIT} s") from None
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)
+        if self._idle and not fresh:
+            return self._idle.pop()
+        if self._idle:  # a new connection in place of an idle one, which may be lost too
+            self._idle.pop().pgconn.finish()
+            self._open -= 1
+        self._open += 1
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+        except BaseException:
+            self._open -= 1
+            self._wake()
+            raise
+        _configure(conn)
+        return conn
+
+    def _give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if conn.closed or conn.broken:
+            self._open -= 1
+        else:
+            self._idle.append(conn)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def close(self) -> None:
+        """Drop the idle connections (from any thread: no await)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.pgconn.finish()
+
+
+class _PooledReader:
+    """Runs each statement on a pooled connection and hands back its rows (awaited by the
+    event loop where ``core.loop_waits`` lets it)."""
+
+    def __init__(self, pool: ConnectionPool[Any], url: str, loop_size: int) -> None:
         self._pool = pool
+        self._url = url
+        self._loop_size = loop_size
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopReaders] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        if loop_waits.suspendable():
+            loop = asyncio.get_running_loop()
+            readers = self._loops.get(loop)
+            if readers is None:
+                readers = self._loops[loop] = _LoopReaders(self._url, self._loop_size)
+            return loop_waits.awaited(lambda: readers.execute(sql, parameters))
         with _reachable(), self._pool.connection(timeout=READ_WAIT) as conn:
             cursor = conn.execute(statement(sql), parameters)
             rows = cursor.fetchall() if cursor.description is not None else []
@@ -310,6 +407,11 @@ class _PooledReader:
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
         raise TypeError("readers do not write")
+
+    def close(self) -> None:
+        for readers in list(self._loops.values()):
+            readers.close()
+        self._pool.close()
 
 
 class _PostgresWriter:
@@ -504,7 +606,7 @@ class PostgresDatabase:
             open=True,
             name="nexq-readers",
         )
-        self._reader = _PooledReader(self._pool)
+        self._reader = _PooledReader(self._pool, url, readers)
         self._committer = Committer(_PostgresWriter(url))
 
     def reader(self) -> _PooledReader:
@@ -521,7 +623,7 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self._committer.close()
-        self._pool.close()
+        self._reader.close()
 
 
 def connect(url: str) -> psycopg.Connection[Any]:

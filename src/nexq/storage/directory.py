@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from nexq.core import loop_waits
 from nexq.core.crypto import SecretBox
 from nexq.core.generation import GenerationWatch
 from nexq.core.identity import Account, Principal
@@ -49,7 +50,8 @@ class Directory:
 
     def refresh(self) -> None:
         """Drop the caches if keys, accounts or buckets changed anywhere since the last call."""
-        generation = self.watch.read()
+        with loop_waits.awaitable():  # no lock is held here
+            generation = self.watch.read()
         if generation != self._generation:
             with self._lock:
                 self._credentials = {}

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
-from nexq.core import commit_waits
+from nexq.core import loop_waits
 from nexq.core.crypto import SecretBox, new_key
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Principal
@@ -290,7 +290,7 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
         """Store ``meta``; it comes back with the version id the bucket's versioning gave."""
         try:
             quota = self.quotas.limit(owner, "storage_bytes")
-            with commit_waits.awaitable():  # no lock is held here
+            with loop_waits.awaitable():  # no lock is held here
                 version_id = self._store.put_object(
                     meta, if_match=new.if_match, if_none_match=new.if_none_match, quota=quota
                 )
@@ -319,13 +319,15 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
         DeleteMarkerFound."""
         bucket = self.bucket(caller, bucket_name)
         if version is not None:
-            meta = self._store.get_version(bucket.id, key, parse_version_id(version))
+            with loop_waits.awaitable():  # no lock is held here
+                meta = self._store.get_version(bucket.id, key, parse_version_id(version))
             if meta is None:
                 raise NoSuchVersion()
             if meta.delete_marker:
                 raise DeleteMarkerFound(meta.version_id, meta.last_modified, asked=True)
         else:
-            meta = self._store.get_object(bucket.id, key)
+            with loop_waits.awaitable():  # no lock is held here
+                meta = self._store.get_object(bucket.id, key)
             if meta is None:
                 marker = (
                     self._store.latest_marker(bucket.id, key)
@@ -422,7 +424,7 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
                 refused[index] = exc
         done: list[Removal | Exception] = []
         try:
-            with commit_waits.awaitable():  # no lock is held here
+            with loop_waits.awaitable():  # no lock is held here
                 done = list(self._store.delete_objects(bucket.id, deletions)) if deletions else []
         except Exception as exc:  # the whole write failed: every key it named says so
             done = [exc] * len(deletions)

@@ -60,7 +60,7 @@ def check_framing(req: S3Request) -> None:
     )
 
 
-def admit(req: S3Request, services: Services) -> None:
+async def admit(req: S3Request, services: Services) -> None:
     """Refuse from the head what cannot succeed; for a request that expects ``100 Continue``
     that is also who signed it and whether the bucket is theirs to use."""
     check_framing(req)
@@ -74,4 +74,4 @@ def admit(req: S3Request, services: Services) -> None:
 
     # Bounded work (a signature check, a cached bucket), inline as GET and HEAD do it: an
     # upload's own hop (open_body) then finds the caller known.
-    req.now(bucket_usable)  # authenticates the caller first
+    await req.now(bucket_usable)  # authenticates the caller first

@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nexq.core import commit_waits
+from nexq.core import loop_waits
 from nexq.core.identity import Principal
 from nexq.storage.directory import Credential
 from nexq.storage.s3.operations import Access, Operation
@@ -55,6 +55,8 @@ class S3Request:
     receive: Receive
     executor: Executor
     authenticate: Callable[[S3Request], Credential]
+    # The metadata database's reads cross the network (PostgreSQL): :meth:`now` awaits them.
+    reads_wait: bool = False
     credential: Credential | None = None
     client: str | None = None  # the peer's address (aws:SourceIp)
     secure: bool = False  # came over TLS (aws:SecureTransport)
@@ -73,18 +75,6 @@ class S3Request:
         assert self.credential is not None, "handlers call run() before using the caller"
         return self.credential.principal
 
-    def now(self, fn: Callable[[], T]) -> T:
-        """Run bounded work on the event loop; the first call also authenticates the caller.
-
-        Only for lookups whose cost is bounded by construction: cached keys and buckets, one
-        indexed read of the metadata database (SQLite in WAL mode: a reader never waits for
-        a writer) and at most :data:`INLINE_READ_BYTES` of blob data. A thread hop costs more
-        than such a lookup; measured in docs/architecture.md.
-        """
-        if self.credential is None:
-            self.credential = self.authenticate(self)
-        return fn()
-
     async def run(self, fn: Callable[[], T]) -> T:
         """Run blocking work in the worker pool; the first call also authenticates the caller.
 
@@ -99,12 +89,30 @@ class S3Request:
             return await asyncio.get_running_loop().run_in_executor(self.executor, first)
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
-    async def here(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the event loop, its group commits awaited; the first call also
-        authenticates the caller.
+    async def now(self, fn: Callable[[], T]) -> T:
+        """Run a bounded lookup on the event loop; the first call also authenticates the
+        caller.
 
-        For a write that is bounded apart from its commit (a small body already in memory):
-        it costs no thread hops (``nexq.core.commit_waits``).
+        Only for lookups whose cost is bounded by construction: cached keys and buckets, one
+        indexed read of the metadata database and at most :data:`INLINE_READ_BYTES` of blob
+        data. A thread hop costs more than such a lookup; measured in docs/architecture.md.
+        On SQLite (WAL mode: a reader never waits for a writer) it runs to its end; where the
+        reads cross the network (PostgreSQL), under :meth:`here`, which awaits them. (Always
+        under :meth:`here`, an embedded GET cost 90 µs more CPU: bench/app_cpu.py.)
+        """
+        if self.reads_wait:
+            return await self.here(fn)
+        if self.credential is None:
+            self.credential = self.authenticate(self)
+        return fn()
+
+    async def here(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the event loop, in a greenlet whose waits (its group commit, its
+        reads from PostgreSQL) the loop awaits; the first call also authenticates the caller.
+
+        For a write that is bounded apart from its commit (a small body already in memory),
+        and for :meth:`now`'s lookups on PostgreSQL: it costs no thread hops
+        (``nexq.core.loop_waits``).
         """
 
         def first() -> T:
@@ -112,7 +120,7 @@ class S3Request:
                 self.credential = self.authenticate(self)
             return fn()
 
-        return await commit_waits.run_here(first)
+        return await loop_waits.run_here(first)
 
 
 def expects_continue(headers: dict[str, str]) -> bool:

@@ -50,8 +50,11 @@ class S3App:
         domain: str | None,
         meter: Meter | None = None,
         rates: RateLimiter | None = None,
+        *,
+        reads_wait: bool = False,
     ) -> None:
         self._services = services
+        self._reads_wait = reads_wait  # S3Request.reads_wait
         self._meter = meter
         self._rates = rates
         self._auth = authenticator
@@ -84,7 +87,7 @@ class S3App:
             scope["nexq.operation"] = req.operation.value
             scope["nexq.request_id"] = request_id
             resource = unquote(raw_path)
-            admit(req, self._services)
+            await admit(req, self._services)
             response = await HANDLERS[req.operation](req, self._services)
         except S3Error as exc:
             response = self._error(exc, resource, request_id, method)
@@ -200,6 +203,7 @@ class S3App:
             receive=receive,
             executor=self._executor,
             authenticate=self._authenticate,
+            reads_wait=self._reads_wait,
             client=client[0] if client else None,
             secure=scope.get("scheme") == "https",
             scheme=scope.get("scheme", "http"),

@@ -25,7 +25,7 @@ async def get_object_attributes(req: S3Request, s: Services) -> Response:
     bucket, key = req.bucket or "", req.key or ""
     version = req.query.get("versionId")
     customer = sse.customer_key(req)  # S3 compat: an SSE-C object's metadata wants its key
-    meta = req.now(lambda: _head(req, s, bucket, key, version, customer))
+    meta = await req.now(lambda: _head(req, s, bucket, key, version, customer))
     inner = ""
     if "ETag" in wanted:
         # S3 compat: the one answer where the ETag comes without its quotes.

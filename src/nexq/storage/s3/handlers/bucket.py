@@ -88,7 +88,7 @@ async def delete_bucket(req: S3Request, s: Services) -> Response:
 
 
 async def head_bucket(req: S3Request, s: Services) -> Response:
-    req.now(lambda: s.objects.bucket(req.caller, req.bucket or ""))
+    await req.now(lambda: s.objects.bucket(req.caller, req.bucket or ""))
     return empty(200, {"x-amz-bucket-region": s.region})
 
 

@@ -60,7 +60,7 @@ async def create_multipart_upload(req: S3Request, s: Services) -> Response:
         )
 
     upload = await req.run(create)
-    headers = req.now(lambda: upload_abort_headers(s, req.bucket or "", upload))
+    headers = await req.now(lambda: upload_abort_headers(s, req.bucket or "", upload))
     headers.update(
         sse.response_headers(upload.headers, requested.customer, s.objects.seals_at_rest)
     )
@@ -187,7 +187,7 @@ async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
         )
     )
     response.headers.update(version_header(meta.version_id))
-    response.headers.update(req.now(lambda: expiration_headers(s, req.bucket or "", meta)))
+    response.headers.update(await req.now(lambda: expiration_headers(s, req.bucket or "", meta)))
     response.headers.update(sse.response_headers(meta.headers, None, s.objects.seals_at_rest))
     return response
 
@@ -242,7 +242,9 @@ async def list_parts(req: S3Request, s: Services) -> Response:
     if upload.checksum_algorithm:
         inner += f"<ChecksumAlgorithm>{upload.checksum_algorithm}</ChecksumAlgorithm>"
     response = Response.xml(document("ListPartsResult", inner + items))
-    response.headers.update(req.now(lambda: upload_abort_headers(s, req.bucket or "", upload)))
+    response.headers.update(
+        await req.now(lambda: upload_abort_headers(s, req.bucket or "", upload))
+    )
     return response
 
 

@@ -83,7 +83,7 @@ async def put_object(req: S3Request, s: Services) -> Response:
         **sse.context_header(req),
         **checksum_response_headers(meta.checksums),
         **version_header(meta.version_id),
-        **req.now(lambda: expiration_headers(s, bucket, meta)),
+        **await req.now(lambda: expiration_headers(s, bucket, meta)),
     }
     if meta.checksum_type:
         headers["x-amz-checksum-type"] = meta.checksum_type
@@ -194,7 +194,7 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     if with_body:
         # The files are opened with the lookup, so the download is of this version whole,
         # even if the key is overwritten or deleted while it goes on.
-        opened = req.now(
+        opened = await req.now(
             lambda: s.objects.open_object(
                 req.caller, bucket, key, conditions, pick, version, customer
             )
@@ -206,7 +206,7 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
             opened.close()
             raise
     else:
-        meta = req.now(
+        meta = await req.now(
             lambda: s.objects.head_object(
                 req.caller, bucket, key, conditions, version, Presented(customer)
             )
@@ -214,7 +214,7 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
         pick(meta)
     headers = object_headers(meta, with_checksums and picked[0] is None)
     headers.update(sse.response_headers(meta.headers, customer, s.objects.seals_at_rest))
-    headers.update(req.now(lambda: expiration_headers(s, bucket, meta, version is None)))
+    headers.update(await req.now(lambda: expiration_headers(s, bucket, meta, version is None)))
     if version is not None:  # the version asked for is named, the null one too
         headers["x-amz-version-id"] = shown(meta.version_id)
     for param in overrides:
@@ -455,7 +455,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
     headers = version_header(meta.version_id)
     headers.update(sse.response_headers(meta.headers, requested.customer, s.objects.seals_at_rest))
     headers.update(sse.context_header(req))
-    headers.update(req.now(lambda: expiration_headers(s, target[0], meta)))
+    headers.update(await req.now(lambda: expiration_headers(s, target[0], meta)))
     if src.version_id is not None or source[2] is not None:
         headers["x-amz-copy-source-version-id"] = shown(src.version_id)
     response = Response.xml(

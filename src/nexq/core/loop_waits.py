@@ -1,4 +1,4 @@
-"""Synchronous write paths run on the event loop's thread, their commit waits turned into awaits.
+"""Synchronous request paths run on the event loop's thread, their waits turned into awaits.
 
 A small PUT does little work of its own (authenticate, seal a few KiB, prepare its row) and
 then waits for its group commit. Run in the worker pool, each one cost four thread hand-offs
@@ -7,15 +7,20 @@ time made seventeen threads contend for the GIL: a quarter of a PUT's CPU was th
 waking threads (``perf``: ``futex_wake`` and task switches, docs/performance.md). Under
 :func:`run_here` the same synchronous code runs on the loop's thread in a greenlet; where it
 would wait for the committer (:func:`committed`), it hands its write to the loop, which
-queues it with the others of the same turn and resumes it when the commit is done. Only the
-committer's thread is left to contend with.
+queues it with the others of the same turn and resumes it when the commit is done.
 
-Only for work that is bounded apart from that wait (as ``S3Request.now``'s): everything else
-it waits for blocks the loop. And a wait is awaited only inside :func:`awaitable`, which its
-caller may enter only where it holds no lock: while one greenlet is suspended, the next runs
-on the same thread, and a ``threading.Lock`` the first holds would block the loop for good
-(the first PUT of a process makes the data key under such a lock, and hung so). Elsewhere a
-commit under :func:`run_here` blocks the loop for its duration, which is rare and safe.
+A read from a database across the network is the other wait (PostgreSQL, for several
+nodes): a GET's auth generation and object row, which on the loop's thread blocked every
+other request of the worker for both round trips. Under :func:`run_here` such a read hands
+the loop a coroutine (:func:`awaited`) and the greenlet resumes with its rows.
+
+Only for work that is bounded apart from those waits (as ``S3Request.now``'s): everything
+else it waits for blocks the loop. And a wait is awaited only inside :func:`awaitable`, which
+its caller may enter only where it holds no lock: while one greenlet is suspended, the next
+runs on the same thread, and a ``threading.Lock`` the first holds would block the loop for
+good (the first PUT of a process makes the data key under such a lock, and hung so).
+Elsewhere a wait under :func:`run_here` blocks the loop for its duration, which is rare and
+safe.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -47,6 +52,13 @@ class _Commit:
 
     submit: Callable[[Any], Future[Any]]
     write: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Await:
+    """A coroutine a suspended greenlet hands its loop to run (a read across the network)."""
+
+    make: Callable[[], Coroutine[Any, Any, Any]]
 
 
 @contextlib.contextmanager
@@ -74,8 +86,24 @@ def committed(submit: Callable[[W], Future[T]], write: W) -> T:
     return submit(write).result()
 
 
+def suspendable() -> bool:
+    """Whether a wait here would be awaited by the loop (:func:`awaited` may be called)."""
+    current = greenlet.getcurrent()
+    return isinstance(current, _OnLoop) and current.awaitable > 0
+
+
+def awaited(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """What the coroutine ``make()`` returned, run by the loop while this greenlet is
+    suspended; only where :func:`suspendable` (the caller has its blocking way otherwise)."""
+    current = greenlet.getcurrent()
+    if not (isinstance(current, _OnLoop) and current.awaitable):
+        raise RuntimeError("awaited() outside an awaitable region of run_here")
+    return cast(T, current.parent.switch(_Await(make)))
+
+
 async def run_here(fn: Callable[[], T]) -> T:
-    """Run ``fn`` on this thread, awaiting (instead of blocking on) the commits it waits for.
+    """Run ``fn`` on this thread, awaiting (instead of blocking on) the commits and the reads
+    it waits for inside :func:`awaitable`.
 
     A cancellation (the client went away) does not reach ``fn``: a commit it waits for may
     still land, and ``fn`` must see its outcome, as it would in a thread. It is raised once
@@ -87,18 +115,28 @@ async def run_here(fn: Callable[[], T]) -> T:
     cancelled = False
     step: Any = runner.switch()
     while not runner.dead:
-        queued, cancelled_now = await _finished(_queue_this_turn(loop, step))
+        if isinstance(step, _Await):
+            outcome, cancelled_now = await _finished(asyncio.ensure_future(step.make()))
+        else:
+            outcome, cancelled_now = await _committed(loop, step)
         cancelled = cancelled or cancelled_now
-        done: asyncio.Future[Any] | None = None
-        if queued.exception() is None:
-            done, cancelled_now = await _finished(asyncio.wrap_future(queued.result()))
-            cancelled = cancelled or cancelled_now
-        outcome = done if done is not None else queued
         error = outcome.exception()
         step = runner.throw(error) if error is not None else runner.switch(outcome.result())
     if cancelled:
         raise asyncio.CancelledError
     return cast(T, step)
+
+
+async def _committed(
+    loop: asyncio.AbstractEventLoop, commit: _Commit
+) -> tuple[asyncio.Future[Any], bool]:
+    """The commit's outcome once queued with this turn's others and done, and whether this
+    task was cancelled meanwhile."""
+    queued, cancelled = await _finished(_queue_this_turn(loop, commit))
+    if queued.exception() is not None:
+        return queued, cancelled
+    done, cancelled_now = await _finished(asyncio.wrap_future(queued.result()))
+    return done, cancelled or cancelled_now
 
 
 async def _finished(future: asyncio.Future[Any]) -> tuple[asyncio.Future[Any], bool]:

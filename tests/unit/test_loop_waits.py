@@ -1,4 +1,4 @@
-"""Synchronous write paths on the event loop, their commit waits awaited (core.commit_waits)."""
+"""Synchronous write paths on the event loop, their commit waits awaited (core.loop_waits)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from nexq.core import commit_waits
+from nexq.core import loop_waits
 
 
 def _later(pool: ThreadPoolExecutor, value: object, delay: float = 0.05) -> Future[object]:
@@ -29,16 +29,16 @@ def test_waits_in_an_awaitable_region_let_other_requests_run_meanwhile() -> None
 
         def write(name: str) -> str:
             events.append(f"{name} starts")
-            with commit_waits.awaitable():
-                got = commit_waits.committed(lambda v: _later(pool, v), name.upper())
+            with loop_waits.awaitable():
+                got = loop_waits.committed(lambda v: _later(pool, v), name.upper())
             events.append(f"{name} ends")
             return str(got)
 
         async def both() -> list[str]:
             return list(
                 await asyncio.gather(
-                    commit_waits.run_here(lambda: write("a")),
-                    commit_waits.run_here(lambda: write("b")),
+                    loop_waits.run_here(lambda: write("a")),
+                    loop_waits.run_here(lambda: write("b")),
                 )
             )
 
@@ -57,14 +57,14 @@ def test_a_wait_outside_an_awaitable_region_blocks_as_in_a_thread() -> None:
         def write(name: str) -> None:
             with lock:
                 events.append(f"{name} holds")
-                commit_waits.committed(lambda v: _later(pool, v), None)
+                loop_waits.committed(lambda v: _later(pool, v), None)
                 events.append(f"{name} releases")
 
         async def both() -> None:
             await asyncio.wait_for(
                 asyncio.gather(
-                    commit_waits.run_here(lambda: write("a")),
-                    commit_waits.run_here(lambda: write("b")),
+                    loop_waits.run_here(lambda: write("a")),
+                    loop_waits.run_here(lambda: write("b")),
                 ),
                 timeout=10,
             )
@@ -78,13 +78,13 @@ def test_the_error_of_a_wait_is_raised_where_it_waited() -> None:
 
         def write() -> str:
             try:
-                with commit_waits.awaitable():
-                    commit_waits.committed(lambda v: _later(pool, v), KeyError("gone"))
+                with loop_waits.awaitable():
+                    loop_waits.committed(lambda v: _later(pool, v), KeyError("gone"))
             except KeyError as exc:
                 return f"caught {exc.args[0]}"
             return "not raised"
 
-        assert asyncio.run(commit_waits.run_here(write)) == "caught gone"
+        assert asyncio.run(loop_waits.run_here(write)) == "caught gone"
 
 
 def test_a_cancelled_request_finishes_its_write_before_it_is_cancelled() -> None:
@@ -93,12 +93,12 @@ def test_a_cancelled_request_finishes_its_write_before_it_is_cancelled() -> None
     with ThreadPoolExecutor(1) as pool:
 
         def write() -> None:
-            with commit_waits.awaitable():
-                commit_waits.committed(lambda v: _later(pool, v, delay=0.2), None)
+            with loop_waits.awaitable():
+                loop_waits.committed(lambda v: _later(pool, v, delay=0.2), None)
             finished.set()  # what follows a commit (cleanup on failure) always runs
 
         async def cancel_it() -> None:
-            task = asyncio.ensure_future(commit_waits.run_here(write))
+            task = asyncio.ensure_future(loop_waits.run_here(write))
             await asyncio.sleep(0.05)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -120,11 +120,11 @@ def test_the_commits_of_one_turn_are_queued_together() -> None:
 
         def write(value: int) -> object:
             events.append(f"ready {value}")
-            with commit_waits.awaitable():
-                return commit_waits.committed(submit, value)
+            with loop_waits.awaitable():
+                return loop_waits.committed(submit, value)
 
         async def many() -> list[object]:
-            writes = (commit_waits.run_here(lambda v=v: write(v)) for v in range(16))
+            writes = (loop_waits.run_here(lambda v=v: write(v)) for v in range(16))
             return list(await asyncio.gather(*writes))
 
         assert asyncio.run(many()) == list(range(16))
@@ -132,5 +132,5 @@ def test_the_commits_of_one_turn_are_queued_together() -> None:
 
 
 def test_outside_the_loop_a_wait_is_a_plain_blocking_wait() -> None:
-    with ThreadPoolExecutor(1) as pool, commit_waits.awaitable():
-        assert commit_waits.committed(lambda v: _later(pool, v), 7) == 7
+    with ThreadPoolExecutor(1) as pool, loop_waits.awaitable():
+        assert loop_waits.committed(lambda v: _later(pool, v), 7) == 7
