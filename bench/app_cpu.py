@@ -5,7 +5,7 @@
     python bench/app_cpu.py --profile HEAD                  # cProfile of one operation
     python bench/app_cpu.py --ops PUT --concurrency 16      # PUTs sharing group commits
 
-The app is built as a worker builds it (``nexq.app.build``, ``s3_app``, wrapped in
+The app is built as a worker builds it (``nexq.app.build``, ``nexq.planes.s3_app``, wrapped in
 ``web.observe.Observed`` when the tree has it, metrics counted unless ``--no-metrics``) on a
 temporary data dir with one account and key, and called directly with ASGI scopes that a
 real signer signed. The figure is the process's CPU time per request (all threads: the PUTs'
@@ -66,6 +66,7 @@ class Harness:
         self.signer = Signer(access_key, secret_key)
         # Imported only now: --nexq-src has put the tree asked for first on the path.
         from nexq import app as nexq_app
+        from nexq import planes
         from nexq.core.ratelimit import RateLimiter
         from nexq.settings import Settings
 
@@ -77,7 +78,7 @@ class Harness:
             else:
                 telemetry.enable()
         settings = Settings.from_env(data_dir=self.server.data_dir)
-        s3 = nexq_app.s3_app(nexq_app.build(settings), RateLimiter(share=1))
+        s3 = planes.s3_app(nexq_app.build(settings), RateLimiter(share=1))
         try:
             from nexq.web.observe import Observed
         except ImportError:  # a tree from before the access log and metrics

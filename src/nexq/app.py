@@ -1,16 +1,14 @@
-"""Composition root: build every service from Settings and mount the ASGI apps."""
+"""Composition root: build every service from Settings (the HTTP apps over them: planes)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from nexq.accounts.api_keys import ApiKeys
 from nexq.accounts.descriptor import descriptor as accounts_descriptor
@@ -52,7 +50,6 @@ from nexq.core.identity import Account, Principal, ScopeCatalog
 from nexq.core.ids import random_string
 from nexq.core.job_log import JobLog
 from nexq.core.keyring import SealedStore, open_box
-from nexq.core.ratelimit import RateLimiter
 from nexq.core.schema import SCHEMA as CORE_SCHEMA
 from nexq.databases.backups import Backups, Repository
 from nexq.databases.descriptor import descriptor as databases_descriptor
@@ -63,7 +60,7 @@ from nexq.databases.plans import load_plans as load_database_plans
 from nexq.databases.provisioner import Capacity, Provisioner
 from nexq.databases.service import Databases
 from nexq.databases.store import SqlDatabases
-from nexq.platform import Job, Package, Service, censuses, departures, guides, metered
+from nexq.platform import Job, Package, Service, departures, metered
 from nexq.platform import limits as platform_limits
 from nexq.registry.access import RegistryAuth
 from nexq.registry.content import Content
@@ -73,7 +70,6 @@ from nexq.registry.package import PACKAGE as REGISTRY_PACKAGE
 from nexq.registry.registries import Registries
 from nexq.registry.sqlite import SqlRegistry
 from nexq.settings import Settings
-from nexq.storage.access_control import AccessControl
 from nexq.storage.access_keys import AccessKeys
 from nexq.storage.blobs import rados
 from nexq.storage.blobs.filesystem import FileBlobStore
@@ -99,12 +95,6 @@ from nexq.support.plans import load_plans
 from nexq.support.service import Support
 from nexq.support.sqlite import SqliteSupport
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from nexq.registry.oci.app import RegistryApp
-    from nexq.storage.s3.server import S3App
-
 log = logging.getLogger("nexq")
 # The services of the installation, as each package declares itself before anything is built;
 # accounts first (the others' rows name accounts). Typed Package[Nexq]: mypy checks that Nexq
@@ -125,7 +115,6 @@ SCHEMAS = (CORE_SCHEMA, *(package.schema for package in PACKAGES))
 ADMIN_COMMANDS = tuple(p.admin for p in PACKAGES if p.admin is not None)
 # Every scope an API key can hold, as each service declares it.
 SCOPE_CATALOG = ScopeCatalog(tuple(scope for package in PACKAGES for scope in package.scopes))
-WORKER_THREADS = 32
 
 
 @dataclass
@@ -598,149 +587,3 @@ def _run_lane(jobs: list[Job], stop: threading.Event, db: sql.Database, job_log:
     finally:
         for lease in leases.values():
             lease.release()
-
-
-def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
-    """The S3 data plane; ``rates`` is shared by every worker process of the server."""
-    # Imported here, as the other planes are: the admin commands never pay for S3's routes.
-    from nexq.storage.s3.auth import Authenticator
-    from nexq.storage.s3.handlers.common import Services
-    from nexq.storage.s3.server import S3App
-
-    executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-s3")
-    authenticator = Authenticator(nexq.directory, nexq.settings.region)
-    services = Services(
-        nexq.objects,
-        nexq.multipart,
-        AccessControl(nexq.store, nexq.objects),
-        nexq.settings.region,
-    )
-    return S3App(
-        services,
-        authenticator,
-        executor,
-        nexq.settings.s3_domain,
-        nexq.meter,
-        rates,
-        reads_wait=nexq.db.engine == "postgresql",
-    )
-
-
-def registry_app(nexq: Nexq, rates: RateLimiter) -> RegistryApp:
-    """The registry data plane (OCI distribution); ``rates`` is shared by every worker."""
-    from nexq.registry.oci.app import RegistryApp
-
-    executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="nexq-registry")
-    return RegistryApp(
-        nexq.registry_content,
-        nexq.registry_auth,
-        executor,
-        nexq.settings.registry_domain,
-        nexq.registry_meter,
-        rates,
-        nexq.limits,
-    )
-
-
-# The services whose REST routes and console pages are built by the first request for them
-# (web.areas), with the URL prefixes that hold them all: under /v1/ the API's, the others the
-# console's (tests/unit/test_control_areas.py checks it). Storage and accounts are built at
-# start: every session begins with them.
-LAZY_AREAS: dict[str, tuple[str, ...]] = {
-    "billing": ("/v1/billing", "/v1/notifications", "/billing"),
-    "support": ("/v1/support", "/support"),
-    "registry": ("/v1/registries", "/registries"),
-    "databases": ("/v1/databases", "/databases"),
-    "compute": ("/v1/compute", "/compute"),
-}
-
-
-def api_app(nexq: Nexq, rates: RateLimiter) -> FastAPI:
-    """The control plane: the REST API under /v1 and the web console everywhere else."""
-    # Imported here: operator commands build the services but never serve HTTP.
-    from nexq.accounts.tokens import BearerTokens, SessionTokens
-    from nexq.web.areas import Area, Areas, BuildOnFirstRequest, complete_first
-    from nexq.web.console.app import console_app, mount_console
-    from nexq.web.console.layout import HelpLink, Layout
-    from nexq.web.console.web import Pages, environment
-    from nexq.web.guide import routes as guide_routes
-    from nexq.web.guide.library import Guide
-    from nexq.web.rest.app import rest_app
-    from nexq.web.rest.security import Authorizer
-
-    found = services(nexq)
-    now = [s for s in found if s.name not in LAZY_AREAS]
-    watch = nexq.directory.watch
-    auth = Authorizer(BearerTokens(nexq.accounts, nexq.api_keys, watch), nexq.limits, rates)
-    # Grows as areas are built: the OpenAPI document's scopes are read from it.
-    routers = [router for s in now for router in s.rest(auth)]
-    if nexq.settings.metrics:
-        from nexq.web.rest import metrics
-
-        routers.append(metrics.router(auth, censuses(found)))
-    app = rest_app(routers, auth)
-    navigation = tuple(s.navigation for s in found if s.navigation is not None)
-    guide = Guide(guides(found))
-    layout = Layout(
-        home=navigation[0].links[0].href,
-        navigation=navigation,
-        header_links=tuple(link for s in found for link in s.header_links),
-        guide=guide.root,
-        # A service's console pages link to the first page of its guide.
-        help=tuple(
-            HelpLink(link.href, guide.url_of(s.name), f"{s.title} guide")
-            for s in found
-            if s.guide is not None and s.navigation is not None
-            for link in s.navigation.links
-        ),
-    )
-    templates = ("nexq.web.guide", *(s.templates for s in found if s.templates))
-    pages = Pages(
-        SessionTokens(nexq.accounts, watch),
-        functools.partial(environment, templates),
-        layout,
-        always_secure=(nexq.settings.public_url or "").startswith("https://"),
-    )
-    console = console_app(
-        pages,
-        [
-            guide_routes.router(guide, pages),
-            *(router for s in now for router in s.console(pages)),
-        ],
-        [adapt for s in found for adapt in s.console_adapters],
-    )
-    mount_console(app, console)
-
-    def rest_area(service: Service) -> Area:
-        def make() -> Callable[[], None]:
-            made = service.rest(auth)
-
-            def include() -> None:
-                for router in made:
-                    app.include_router(router)
-                    routers.append(router)
-
-            return include
-
-        paths = tuple(p for p in LAZY_AREAS[service.name] if p.startswith("/v1/"))
-        return Area(f"{service.name} API", paths, make)
-
-    def console_area(service: Service) -> Area:
-        def make() -> Callable[[], None]:
-            made = service.console(pages)
-
-            def include() -> None:
-                for router in made:
-                    console.include_router(router)
-
-            return include
-
-        paths = tuple(p for p in LAZY_AREAS[service.name] if not p.startswith("/v1/"))
-        return Area(f"{service.name} console", paths, make)
-
-    later = [s for s in found if s.name in LAZY_AREAS]
-    areas = Areas([*map(rest_area, later), *map(console_area, later)])
-    app.add_middleware(BuildOnFirstRequest, areas=areas)
-    complete_first(app, areas)
-    complete_first(console, areas)
-    return app

@@ -82,6 +82,12 @@ class Service:
     title: str  # as users read it: "Object Storage"
     rest: Callable[[Authorizer], Sequence[APIRouter]] = _no_routers
     console: Callable[[Pages], Sequence[APIRouter]] = _no_routers
+    # The URL prefixes holding every REST route (under /v1/) and console page of the
+    # service, if they are built by the first request under one of them rather than at
+    # start (web.areas: each costs a worker 0.5-1.5 MiB; tests/unit/test_control_areas.py
+    # checks the prefixes). Storage and accounts are built at start: every session begins
+    # with them.
+    built_on_first_request: tuple[str, ...] = ()
     templates: str | None = None  # the package whose templates/ folder holds its pages
     navigation: NavSection | None = None
     header_links: Sequence[HeaderLink] = ()

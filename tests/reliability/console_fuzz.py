@@ -287,8 +287,9 @@ class Route:
 def console_openapi() -> dict[str, Any]:
     """The console's OpenAPI document, from the application exactly as ``nexq serve`` builds
     it (on a throw-away data dir)."""
-    from nexq.app import api_app, build
+    from nexq.app import build
     from nexq.core.ratelimit import RateLimiter
+    from nexq.planes import api_app
     from nexq.settings import Settings
     from nexq.web.console.app import ConsoleMount
 

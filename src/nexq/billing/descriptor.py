@@ -68,6 +68,7 @@ def descriptor(billing: Billing, methods: PaymentMethods, budgets: Budgets) -> S
         title="Billing",
         rest=rest,
         console=console,
+        built_on_first_request=("/v1/billing", "/v1/notifications", "/billing"),
         templates="nexq.billing",
         navigation=NAVIGATION,
         header_links=(notifications_link(budgets),),

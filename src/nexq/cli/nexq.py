@@ -24,11 +24,8 @@ from nexq.adminkit import DataDir, emit, fail, mount
 from nexq.app import (
     ADMIN_COMMANDS,
     Nexq,
-    api_app,
     build,
     recover,
-    registry_app,
-    s3_app,
     services,
     start_jobs,
 )
@@ -46,6 +43,7 @@ from nexq.core.job_log import JobLog
 from nexq.core.keyring import KeyringError
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.run_dir import RunDir, WorkerFile
+from nexq.planes import api_app, registry_app, s3_app
 from nexq.settings import Settings
 from nexq.storage.fsck import check as check_storage
 

@@ -85,6 +85,7 @@ def descriptor(
         departure=departure(instances, copies, ssh_keys),
         rest=rest,
         console=console,
+        built_on_first_request=("/v1/compute", "/compute"),
         templates="nexq.compute",
         navigation=NAVIGATION,
         guide=GUIDE,

@@ -70,6 +70,7 @@ def descriptor(
         departure=departure(databases),
         rest=rest,
         console=console,
+        built_on_first_request=("/v1/databases", "/databases"),
         templates="nexq.databases",
         navigation=NAVIGATION,
         guide=GUIDE,

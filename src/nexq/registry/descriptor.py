@@ -60,6 +60,7 @@ def descriptor(
         departure=departure(registries),
         rest=rest,
         console=console,
+        built_on_first_request=("/v1/registries", "/registries"),
         templates="nexq.registry",
         navigation=NAVIGATION,
         guide=GUIDE,

@@ -104,7 +104,7 @@ def descriptor(
     readings: MeterReadings,
     lifecycle_interval: float = 86_400.0,
 ) -> Service:
-    """Object Storage's descriptor (its S3 endpoint is served apart, by ``app.s3_app``)."""
+    """Object Storage's descriptor (its S3 endpoint is served apart, by ``planes.s3_app``)."""
     lifecycle = DailyLifecycle(Lifecycle(store), lifecycle_interval)
     emptying = BucketEmptying(objects, store)
 

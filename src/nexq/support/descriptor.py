@@ -55,6 +55,7 @@ def descriptor(support: Support) -> Service:
         departure=departure(support),
         rest=rest,
         console=console,
+        built_on_first_request=("/v1/support", "/support"),
         templates="nexq.support",
         navigation=NAVIGATION,
         guide=replace(GUIDE, fragments={"plans": lambda: plan_table(support.plans)}),

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,6 +35,30 @@ class Area:
 
     def holds(self, path: str) -> bool:
         return any(path == p or path.startswith(p + "/") for p in self.prefixes)
+
+
+def router_area(
+    name: str,
+    prefixes: tuple[str, ...],
+    routers: Callable[[], Sequence[APIRouter]],
+    into: FastAPI,
+    record: list[APIRouter] | None = None,
+) -> Area:
+    """An area whose building makes ``routers()`` and includes them in ``into`` (and
+    appends them to ``record``)."""
+
+    def make() -> Callable[[], None]:
+        made = routers()
+
+        def include() -> None:
+            for router in made:
+                into.include_router(router)
+                if record is not None:
+                    record.append(router)
+
+        return include
+
+    return Area(name, prefixes, make)
 
 
 class Areas:
