@@ -69,7 +69,9 @@ class UnsealedNexq(NexqServer):
             "--s3-port", str(self.port), "--api-port", str(free_port()),
             "--registry-port", str(free_port()), "--workers", "1",
         ]  # fmt: skip
-        proc = self._spawn(cmd, nexq_env())
+        # A backup port of its own, as NexqServer gives each server: two at once otherwise
+        # both take the default ("Address already in use").
+        proc = self._spawn(cmd, {**nexq_env(), "NEXQ_DATABASES_BACKUP_PORT": str(free_port())})
         wait_http("127.0.0.1", self.port, proc, 90)
         return proc
 
