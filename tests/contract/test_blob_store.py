@@ -427,3 +427,23 @@ def test_rados_a_read_is_freed_without_the_cycle_collector(rados_store: RadosBlo
         assert dropped() is None
     finally:
         gc.enable()
+
+
+def test_rados_stores_of_a_process_share_one_client(ceph: CephCluster) -> None:
+    """A librados client (messenger, monitor session, their threads) per store cost a
+    worker about ten megabytes each; stores of one user share one, and the last to close
+    shuts it down."""
+    first, second = ceph.blob_store(stripe=STRIPE), ceph.blob_store(stripe=STRIPE)
+    try:
+        assert first._connection().cluster is second._connection().cluster
+        first.close()
+        data = bytes(range(256)) * 10
+        path = write(second, data)
+        assert b"".join(second.read(path, 0, len(data), 1000)) == data
+    finally:
+        second.close()
+    third = ceph.blob_store(stripe=STRIPE)
+    try:  # a new client once the last one was shut down
+        assert third._connection().cluster.state == "connected"
+    finally:
+        third.close()

@@ -204,47 +204,26 @@ class Settings:
 
 
 class Connection:
-    """One process's librados client and its I/O context on the pool."""
+    """One store's I/O context on the pool, over this process's librados client for the
+    store's cluster and user (shared by every store of the process that names the same: a
+    client is a messenger, a monitor session and their threads, so each store's own cost a
+    worker about ten megabytes and a hundred threads more)."""
 
     def __init__(self, settings: Settings) -> None:
         self.pid = os.getpid()
         self.settings = settings
         self.rados: Any = importlib.import_module("rados")
-        # Connected from a thread of its own: a client made on a forked worker's main thread
-        # got the same messenger address as its parent's, so two workers' connections to the
-        # OSD kept replacing each other (retried operations, 4x the OSD's CPU; bench notes).
-        failed: list[BaseException] = []
-
-        def connect() -> None:
-            try:
-                self._connect()
-            except BaseException as exc:
-                failed.append(exc)
-
-        thread = threading.Thread(target=connect, name="nexq-rados-connect")
-        thread.start()
-        thread.join()
-        if failed:
-            raise failed[0]
-
-    def _connect(self) -> None:
-        settings = self.settings
-        timeout = math.ceil(settings.timeout)  # whole seconds: librados refuses "60.0"
+        self._client = _Client.take(self.rados, settings)
+        self.cluster: Any = self._client.cluster
         try:
-            # conffile None: librados' own search ($CEPH_CONF, /etc/ceph/ceph.conf …).
-            self.cluster: Any = self.rados.Rados(
-                conffile=settings.conf, rados_id=settings.client_id
-            )
-            if settings.keyring:
-                self.cluster.conf_set("keyring", settings.keyring)
-            if timeout:
-                self.cluster.conf_set("rados_osd_op_timeout", str(timeout))
-                self.cluster.conf_set("rados_mon_op_timeout", str(timeout))
-            self.cluster.connect(timeout=timeout)
             self.pool = self.new_pool()
         except self.rados.Error as exc:
+            self._client.release()
             where = settings.conf or "the default ceph.conf"
             raise _os_error(exc, f"RADOS pool {settings.pool} (from {where})") from None
+        except BaseException:
+            self._client.release()
+            raise
 
     def new_pool(self) -> Pool:
         """An I/O context of its own (for a thread that needs object versions)."""
@@ -254,7 +233,71 @@ class Connection:
 
     def close(self) -> None:
         self.pool.close()
+        self._client.release()
+
+
+class _Client:
+    """A librados client of this process, shut down when its last store closes."""
+
+    _lock = threading.Lock()
+    _made: dict[tuple[int, str | None, str | None, str | None, float], _Client] = {}
+
+    def __init__(self, rados: Any, settings: Settings, key: tuple[Any, ...]) -> None:
+        self._key = key
+        self.users = 1
+        # Connected from a thread of its own: a client made on a forked worker's main thread
+        # got the same messenger address as its parent's, so two workers' connections to the
+        # OSD kept replacing each other (retried operations, 4x the OSD's CPU; bench notes).
+        failed: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                self.cluster = _connect(rados, settings)
+            except BaseException as exc:
+                failed.append(exc)
+
+        thread = threading.Thread(target=connect, name="nexq-rados-connect")
+        thread.start()
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    @classmethod
+    def take(cls, rados: Any, settings: Settings) -> _Client:
+        key = (os.getpid(), settings.conf, settings.client_id, settings.keyring, settings.timeout)
+        with cls._lock:
+            found = cls._made.get(key)
+            if found is not None:
+                found.users += 1
+                return found
+            made = cls(rados, settings, key)
+            cls._made[key] = made
+            return made
+
+    def release(self) -> None:
+        with self._lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            del self._made[self._key]
         self.cluster.shutdown()
+
+
+def _connect(rados: Any, settings: Settings) -> Any:
+    timeout = math.ceil(settings.timeout)  # whole seconds: librados refuses "60.0"
+    try:
+        # conffile None: librados' own search ($CEPH_CONF, /etc/ceph/ceph.conf …).
+        cluster = rados.Rados(conffile=settings.conf, rados_id=settings.client_id)
+        if settings.keyring:
+            cluster.conf_set("keyring", settings.keyring)
+        if timeout:
+            cluster.conf_set("rados_osd_op_timeout", str(timeout))
+            cluster.conf_set("rados_mon_op_timeout", str(timeout))
+        cluster.connect(timeout=timeout)
+        return cluster
+    except rados.Error as exc:
+        where = settings.conf or "the default ceph.conf"
+        raise _os_error(exc, f"RADOS pool {settings.pool} (from {where})") from None
 
 
 def mismatch(exc: OSError) -> bool:
