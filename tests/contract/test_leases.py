@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from nexq.app import SCHEMAS
@@ -93,4 +94,36 @@ def test_one_holder_and_taken_over_when_it_dies(where: str) -> None:
     finally:
         if holder.poll() is None:
             holder.kill()
+        db.close()
+
+
+def test_a_second_lease_of_a_name_in_one_process_is_refused(where: str) -> None:
+    db = _open(where)
+    try:
+        first, second = db.lease("collect garbage"), db.lease("collect garbage")
+        assert first.held()
+        assert not second.held()
+        first.release()
+        assert second.held()
+        second.release()
+    finally:
+        db.close()
+
+
+def test_a_process_holds_its_leases_on_one_session(postgres: PostgresServer) -> None:
+    """A connection per lease, and one more at each try of a lease held elsewhere, cost each
+    worker a connection per job and period."""
+    url = postgres.new_database()
+    db = PostgresDatabase(url, SCHEMAS, migrate_schema=True)
+    try:
+        leases = [db.lease(name) for name in ("a", "b", "c")]
+        assert all(lease.held() for lease in leases)
+        with psycopg.connect(url) as watcher:
+            holders = watcher.execute(
+                "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory'"
+            ).fetchall()
+        assert len(holders) == 1
+        leases[1].release()
+        assert leases[0].held() and leases[2].held() and leases[1].held()
+    finally:
         db.close()

@@ -374,16 +374,23 @@ class FileLease:
     Every lease of a process locks through the same descriptor: closing any descriptor of a
     file drops all of the process's record locks on it, so none is opened per lease."""
 
-    def __init__(self, fd: int, name: str) -> None:
+    def __init__(self, fd: int, name: str, holders: dict[int, FileLease] | None = None) -> None:
         self._fd = fd
         self._offset = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest())
+        # The offsets the leases of ``holders`` hold, and by which lease: the kernel grants a
+        # process a record lock it holds again, but a second lease of the same name among
+        # them must be refused (a Database's leases share one).
+        self._holders = {} if holders is None else holders
         self._held = False
 
     def held(self) -> bool:
         if not self._held:
+            if self._holders.setdefault(self._offset, self) is not self:
+                return False
             try:
                 fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self._offset)
             except OSError:
+                del self._holders[self._offset]
                 return False
             self._held = True
         return True
@@ -391,6 +398,7 @@ class FileLease:
     def release(self) -> None:
         if self._held:
             fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self._offset)
+            del self._holders[self._offset]
             self._held = False
 
 
@@ -414,6 +422,7 @@ class Database:
         self._readers = Readers(path)
         self._committer = Committer(path)
         # Beside the database as SQLite's own -wal and -shm files, made as it opens.
+        self._lease_holders: dict[int, FileLease] = {}
         self._leases = os.open(
             path.with_name(path.name + "-leases"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
         )
@@ -433,7 +442,7 @@ class Database:
     def lease(self, name: str) -> FileLease:
         """A lease among the processes of this host: the only processes of an installation
         on SQLite."""
-        return FileLease(self._leases, name)
+        return FileLease(self._leases, name, self._lease_holders)
 
     def close(self) -> None:
         """Flush queued writes and close."""
