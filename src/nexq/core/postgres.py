@@ -49,7 +49,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
-from psycopg import adapt, postgres
+from psycopg import adapt, postgres, pq
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from nexq.core import loop_waits
@@ -304,6 +304,13 @@ class _Rows:
         return iter(self.fetchall())
 
 
+def _has_rows(cursor: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
+    """Whether the statement returned rows (``cursor.description`` makes a Column object per
+    column to say so: 3 % of a GET on PostgreSQL, py-spy)."""
+    result = cursor.pgresult
+    return result is not None and result.status == pq.ExecStatus.TUPLES_OK
+
+
 class _LoopReaders:
     """Asynchronous connections of one event loop, each lent to one awaited read at a time.
 
@@ -330,7 +337,7 @@ class _LoopReaders:
         conn = await self._borrow(fresh)
         try:
             cursor = await conn.execute(statement(sql), parameters)
-            rows = await cursor.fetchall() if cursor.description is not None else []
+            rows = await cursor.fetchall() if _has_rows(cursor) else []
             return _Rows(rows, cursor.rowcount)
         finally:
             self._give_back(conn)
@@ -403,7 +410,7 @@ class _PooledReader:
             return loop_waits.awaited(lambda: readers.execute(sql, parameters))
         with _reachable(), self._pool.connection(timeout=READ_WAIT) as conn:
             cursor = conn.execute(statement(sql), parameters)
-            rows = cursor.fetchall() if cursor.description is not None else []
+            rows = cursor.fetchall() if _has_rows(cursor) else []
             return _Rows(rows, cursor.rowcount)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
