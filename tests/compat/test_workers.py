@@ -132,7 +132,13 @@ def test_a_dead_workers_share_of_connections_goes_to_the_others(workers: LiveSer
     key = workers.key(workers.account("survivor@example.com"))
     client = workers.client(key, max_pool_connections=1)
     client.create_bucket(Bucket="survivor")
-    os.kill(_worker_pids(workers.process.pid)[-1], signal.SIGKILL)
+    dead = _worker_pids(workers.process.pid)[-1]
+    os.kill(dead, signal.SIGKILL)
+    # Gone once a zombie (its parent reaps it at the stop): its sockets are closed by then.
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{dead}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the killed worker did not die"
+        time.sleep(0.01)
     # Each request on a new connection, none retried: none may land on a socket that
     # nobody accepts on (it would wait for its answer until the read timeout).
     for i in range(16):
