@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nexq.core.durability import FileSync
+from nexq.core.durability import WRITEBACK_BYTES, FileSync, start_writeback
 from nexq.core.errors import StorageFull
 from nexq.storage.blobs.filesystem import FileBlobStore
 
@@ -90,3 +90,25 @@ def test_file_sync_flushes_or_says_why(tmp_path: Path) -> None:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_a_large_blob_starts_its_writeback_but_flushes_only_at_commit(tmp_path: Path) -> None:
+    port = Recorded()
+    writer = FileBlobStore(tmp_path, port).writer()
+    for _ in range(3):
+        writer.write(b"y" * WRITEBACK_BYTES)
+    assert port.calls == []  # starting writeback is a hint, not a flush
+    writer.commit()
+    assert port.calls[0] == f"file {3 * WRITEBACK_BYTES} bytes, 1 name"
+
+
+def test_start_writeback_reaches_the_kernel(tmp_path: Path) -> None:
+    # On Linux the hint is sync_file_range(2): found, and refused for a closed file, so it
+    # is not silently a no-op.
+    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT)
+    try:
+        os.write(fd, b"z" * 65536)
+        assert start_writeback(fd, 0, 65536) is True
+    finally:
+        os.close(fd)
+    assert start_writeback(fd, 0, 65536) is False

@@ -75,6 +75,23 @@ def test_round_trip_and_sizes(blobs: SealedBlobs, files: FileBlobStore, size: in
     opened.close()
 
 
+def test_writes_of_many_sizes_share_one_buffer_and_round_trip(
+    blobs: SealedBlobs, files: FileBlobStore
+) -> None:
+    # The writer seals each write's chunks into one reused buffer: larger, then smaller,
+    # then larger batches must each write exactly their own sealed bytes.
+    sizes = [5 * CHUNK + 3, 10, 2 * CHUNK, 8 * CHUNK + 1, CHUNK - 7, 1, 3 * CHUNK]
+    data = os.urandom(sum(sizes))
+    writer = blobs.writer(None)
+    at = 0
+    for size in sizes:
+        writer.write(memoryview(data)[at : at + size])
+        at += size
+    path = writer.commit()
+    assert len(on_disk(files, path)) == sealed_size(len(data))
+    assert read(blobs, path, 0, len(data)) == data
+
+
 def test_the_bytes_on_disk_are_not_the_plaintext(blobs: SealedBlobs, files: FileBlobStore) -> None:
     data = b"a secret worth keeping, " * 10_000
     path = write(blobs, data)

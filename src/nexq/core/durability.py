@@ -16,12 +16,18 @@ system's journal commits.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from nexq.core import telemetry
+
+# sync_file_range(2)'s flag that starts writeback of a range and returns without waiting.
+_SYNC_FILE_RANGE_WRITE = 2
+# How much of a blob may be written before its writeback is started.
+WRITEBACK_BYTES = 8 * 1024 * 1024
 
 
 class Durability(Protocol):
@@ -51,3 +57,31 @@ class FileSync:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _sync_file_range() -> Any:
+    # Python has no binding for it (Linux only); ctypes releases the GIL around the call.
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+_START_WRITEBACK = _sync_file_range()
+
+
+def start_writeback(fd: int, offset: int, length: int) -> bool:
+    """Ask the kernel to start writing ``length`` bytes of ``fd`` from ``offset`` to disk now.
+
+    A hint, not a flush: nothing is durable until :meth:`Durability.sync_file`, which then
+    finds most of a large blob already written instead of a gigabyte of dirty pages (1 GiB
+    PUT 240 -> 300 MB/s; docs/performance.md). The disk also stays busy for less time at
+    once, which other writers' flushes wait behind. Whether the kernel took it; where the
+    call is missing, nothing is done.
+    """
+    if _START_WRITEBACK is None:
+        return False
+    return bool(_START_WRITEBACK(fd, offset, length, _SYNC_FILE_RANGE_WRITE) == 0)

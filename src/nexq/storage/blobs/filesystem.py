@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nexq.core.durability import Durability, FileSync
+from nexq.core.durability import WRITEBACK_BYTES, Durability, FileSync, start_writeback
 from nexq.core.errors import full_disk_named
 from nexq.storage.blobs.hold import clear_leftover, remove_blobs
 from nexq.storage.blobs.port import BlobWriter, Bytes, OpenBlob, copy_by_reading, read_blob
@@ -31,6 +31,7 @@ class FileBlobWriter:
         with full_disk_named():
             self._fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._size = 0
+        self._written_back = 0  # how much of the file's writeback was started
 
     @property
     def fd(self) -> int:
@@ -48,6 +49,9 @@ class FileBlobWriter:
                 written = os.write(self._fd, view)
                 view = view[written:]
                 self._size += written
+        if self._size - self._written_back >= WRITEBACK_BYTES:
+            start_writeback(self._fd, self._written_back, self._size - self._written_back)
+            self._written_back = self._size
 
     def make_room(self, count: int) -> None:
         """Claim room for ``count`` bytes about to be copied in by the kernel."""

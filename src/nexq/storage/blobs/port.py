@@ -13,7 +13,9 @@ Bytes: TypeAlias = bytes | memoryview
 class BlobWriter(Protocol):
     """A blob being written; invisible until committed, gone if aborted."""
 
-    def write(self, data: bytes | memoryview) -> None: ...
+    def write(self, data: bytes | memoryview) -> None:
+        """Append ``data``. Nothing of it is kept once this returns: callers reuse the buffer."""
+
     def commit(self) -> str:
         """Publish the blob under a new, unique path (made durable by the next group commit)."""
 

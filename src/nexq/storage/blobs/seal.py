@@ -122,6 +122,10 @@ class SealedWriter:
         self._size = 0
         self._header_written = False
         self._adopted = False
+        # Reused for every batch of sealed chunks: a fresh megabyte per write cost its
+        # zeroing and page faults under the GIL (1 GiB PUT 250 -> 290 MB/s). Raw writers
+        # never keep what they are given (BlobWriter.write).
+        self._out = bytearray()
 
     @property
     def size(self) -> int:
@@ -157,10 +161,12 @@ class SealedWriter:
     ) -> None:
         """Seal ``pieces`` (one chunk each) and write them, after the header the first time."""
         head = b"" if self._header_written else sealing.header
-        out = bytearray(len(head) + sum(len(p) for p in pieces) + TAG * len(pieces))
-        out[: len(head)] = head
+        size = len(head) + sum(len(p) for p in pieces) + TAG * len(pieces)
+        if len(self._out) < size:
+            self._out = bytearray(size)
+        target = memoryview(self._out)[:size]
+        target[: len(head)] = head
         at = len(head)
-        target = memoryview(out)
         for number, piece in enumerate(pieces, 1):
             last = final and number == len(pieces)
             end = at + len(piece) + TAG
