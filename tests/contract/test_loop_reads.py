@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from nexq.core import loop_waits
-from nexq.core import postgres as engine
+from nexq.core import loop_waits, postgres_sql
+from nexq.core import postgres_reads as engine
 from nexq.core.db import Migration, Schema
 from nexq.core.errors import Unavailable
 from nexq.core.postgres import PostgresDatabase
@@ -106,7 +106,7 @@ def test_a_lost_connection_is_replaced_and_the_read_runs_again(
 
         def killed_then_read() -> tuple[int, list[Any]]:
             own = _read(db, "SELECT pg_backend_pid()")[0][0]
-            with engine.connect(db.url) as admin:
+            with postgres_sql.connect(db.url) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s, 5000)", (own,))
             return own, _read(db, "SELECT pg_backend_pid()")
 
