@@ -101,19 +101,23 @@ def _held_by(pid: int, inodes: set[int]) -> int:
     return held
 
 
-def test_connections_opened_at_once_are_spread_over_the_workers(workers: LiveServer) -> None:
+@pytest.mark.parametrize("plane", ["s3", "registry"])
+def test_connections_opened_at_once_are_spread_over_the_workers(
+    workers: LiveServer, plane: str
+) -> None:
     """On one shared socket, the worker that woke first accepted a whole burst (libuv takes
     every pending connection) and 16 clients were served by one worker."""
     assert workers.process is not None
     pids = _worker_pids(workers.process.pid)
     assert len(pids) == 2
-    conns = [socket.create_connection(("127.0.0.1", workers.s3_port)) for _ in range(32)]
+    port = workers.s3_port if plane == "s3" else workers.registry_port
+    conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
     try:
         ports = {c.getsockname()[1] for c in conns}
         deadline = time.monotonic() + 10
         while True:  # until both workers have accepted what the kernel queued for them
             # (a connection not accepted yet has no socket inode: 0)
-            inodes = _server_sides(workers.s3_port, ports) - {0}
+            inodes = _server_sides(port, ports) - {0}
             held = [_held_by(pid, inodes) for pid in pids]
             if sum(held) == 32 or time.monotonic() > deadline:
                 break

@@ -248,7 +248,7 @@ def serve(
     sockets = [
         _listen(settings.host, settings.s3_port, reuse_port=several),
         _listen(settings.host, settings.api_port),
-        _listen(settings.host, settings.registry_port),
+        _listen(settings.host, settings.registry_port, reuse_port=several),
         # Databases' backups: Nexq's S3 on loopback, over TLS (pgBackRest speaks HTTPS only).
         _listen("127.0.0.1", settings.databases_backup_port),
     ]
@@ -275,14 +275,19 @@ def serve(
         _run_worker(settings, sockets, rates, backup_tls, control_plane=True)
         _stop_databases(settings)
         return
-    # S3 traffic, on a socket of each worker's own: the kernel spreads new connections over
-    # them. Shared, the worker that woke first took every connection of a burst (libuv
-    # accepts all that are pending): 16 clients that connected at once were all served by
-    # one worker in most runs, the other idle.
-    s3_port = sockets[0].getsockname()[1]
-    s3_sockets = [sockets[0]] + [
-        _listen(settings.host, s3_port, reuse_port=True) for _ in range(settings.workers - 1)
-    ]
+    # S3 and registry traffic, on sockets of each worker's own: the kernel spreads new
+    # connections over them. Shared, the worker that woke first took every connection of a
+    # burst (libuv accepts all that are pending): 16 clients that connected at once were all
+    # served by one worker in most runs, the other idle. (The control plane has one worker;
+    # the backups' port carries a database's few connections.)
+    spread = {
+        at: [sockets[at]]
+        + [
+            _listen(settings.host, sockets[at].getsockname()[1], reuse_port=True)
+            for _ in range(settings.workers - 1)
+        ]
+        for at in (0, 2)  # S3's and the registry's
+    }
     children: list[int] = []
     stopping = threading.Event()
 
@@ -317,14 +322,17 @@ def serve(
             # A worker dies with its parent, as abruptly: a killed server leaves no orphans
             # holding the ports (acknowledged writes are durable either way).
             _die_with_parent(parent)
-            for other in s3_sockets[index + 1 :]:  # the earlier ones the parent had closed
-                other.close()
-            own = [s3_sockets[index], *sockets[1:]]
+            own = list(sockets)
+            for at, each in spread.items():
+                own[at] = each[index]
+                for other in each[index + 1 :]:  # the earlier ones the parent had closed
+                    other.close()
             _run_worker(settings, own, rates, backup_tls, control_plane=index == 0)
             os._exit(0)
         # Held by its worker alone: if the worker dies, the kernel stops sending it
         # connections.
-        s3_sockets[index].close()
+        for each in spread.values():
+            each[index].close()
         children.append(pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         if stopping.is_set():  # a stop handled before this child was in the list
@@ -402,7 +410,7 @@ def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     # with Nagle on a small GET's body waits for the client's delayed ACK (~40 ms).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:  # one of the workers' S3 sockets, all on one port (only this user's)
+    if reuse_port:  # one of the workers' own sockets, all on one port (only this user's)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
