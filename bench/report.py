@@ -63,6 +63,18 @@ def rows_for(p: Params) -> list[Row]:
         ),
         Row("rss_bigput", f"Peak server RSS during {big} PUT", "MiB", higher_is_better=False),
         Row("rss_bigget", f"Peak server RSS during {big} GET", "MiB", higher_is_better=False),
+        Row(
+            "growth_bigput",
+            f"Server RSS growth during {big} PUT (peak - as it began)",
+            "MiB",
+            higher_is_better=False,
+        ),
+        Row(
+            "growth_bigget",
+            f"Server RSS growth during {big} GET (peak - as it began)",
+            "MiB",
+            higher_is_better=False,
+        ),
         Row("rss_idle", "Server RSS after start (idle)", "MiB", higher_is_better=False),
     ]
 

@@ -150,10 +150,9 @@ def bench_server(
             res[name] = r
             shown = f"{r.value:,.1f}" if r.value is not None else f"ERROR {r.error}"
             log(f"{server.label}: {name} = {shown} {r.note} ({time.perf_counter() - t0:.1f}s)")
-            if name == "bigput":
-                res["rss_bigput"] = _rss(r)
-            if name == "bigget":
-                res["rss_bigget"] = _rss(r)
+            if name in ("bigput", "bigget"):
+                res[f"rss_{name}"] = _rss(r)
+                res[f"growth_{name}"] = _rss(r, "rss_growth_mib")
     finally:
         server.stop()
         log(f"{server.label}: stopped")
@@ -177,11 +176,11 @@ def wait_quiet(max_wait: float, busy_limit: float = 0.15, sample: float = 1.0) -
     return busy * 100
 
 
-def _rss(r: Result) -> Result:
-    peak = r.extra.get("peak_rss_mib")
-    if not peak:
+def _rss(r: Result, figure: str = "peak_rss_mib") -> Result:
+    value = r.extra.get(figure)
+    if value is None or not r.extra.get("rss_samples"):
         return Result(error=r.error or "no RSS samples")
-    return Result(value=peak, note="(transfer failed)" if r.error else "")
+    return Result(value=value, note="(transfer failed)" if r.error else "")
 
 
 def _list(client: Client, p: Params) -> Result:

@@ -198,6 +198,7 @@ class RssSampler:
         self.interval = interval
         self.max_seconds = max_seconds
         self.peak_kib = 0
+        self.first_kib = 0  # the first sample: the tree as the transfer began
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -209,7 +210,10 @@ class RssSampler:
         while not self._stop.is_set() and time.monotonic() < deadline:
             if n % 20 == 0:  # re-walk the tree once a second: workers may fork
                 pids = tree_pids(self.root)
-            self.peak_kib = max(self.peak_kib, rss_kib(pids))
+            now = rss_kib(pids)
+            if not self.samples:
+                self.first_kib = now
+            self.peak_kib = max(self.peak_kib, now)
             self.samples += 1
             n += 1
             self._stop.wait(self.interval)
@@ -225,6 +229,11 @@ class RssSampler:
     @property
     def peak_mib(self) -> float:
         return self.peak_kib / 1024
+
+    @property
+    def growth_mib(self) -> float:
+        """How much the tree grew past its first sample (what the transfer itself took)."""
+        return (self.peak_kib - self.first_kib) / 1024
 
 
 # --------------------------------------------------------------------------- helpers

@@ -443,7 +443,12 @@ def big_put(client: Client, p: Params) -> Result:
             r = Response(0, body=f"PUT: {e!r}".encode())
         finally:
             conn.close()
-    extra = {**cpu.figures(), "peak_rss_mib": rss.peak_mib, "rss_samples": rss.samples}
+    extra = {
+        **cpu.figures(),
+        "peak_rss_mib": rss.peak_mib,
+        "rss_growth_mib": rss.growth_mib,
+        "rss_samples": rss.samples,
+    }
     if r.status not in _OK_PUT:
         return Result(error=describe(r) if r.status else r.body.decode()[:300], extra=extra)
     return Result(value=p.big_bytes / 1e6 / cpu.elapsed, extra=extra)
@@ -460,7 +465,12 @@ def big_get(client: Client, p: Params) -> Result:
             r = Response(0, body=f"GET: {e!r}".encode())
         finally:
             conn.close()
-    extra = {**cpu.figures(), "peak_rss_mib": rss.peak_mib, "rss_samples": rss.samples}
+    extra = {
+        **cpu.figures(),
+        "peak_rss_mib": rss.peak_mib,
+        "rss_growth_mib": rss.growth_mib,
+        "rss_samples": rss.samples,
+    }
     if r.status != 200:
         return Result(error=f"HTTP {r.status}" if r.status else r.body.decode()[:300], extra=extra)
     if r.nbytes != p.big_bytes:
