@@ -118,6 +118,15 @@ def _adopted(schema: Schema, legacy: int) -> int:
     return done
 
 
+# Each read connection's page cache, in KiB (SQLite's default is 2,000). A worker has a
+# read connection per thread, over 30 of them: after a few listings, each had filled its
+# cache, and a worker at rest kept 35 MiB more than before them (bench/run.py's list
+# workload). A reader's cache is emptied anyway whenever a write committed since its last
+# read, and the operating system's page cache holds the file; this keeps the interior
+# pages of the indexes a lookup walks.
+READER_CACHE_KIB = 512
+
+
 class Readers:
     """One read connection per thread, so lookups never wait on the writer."""
 
@@ -131,6 +140,7 @@ class Readers:
         if conn is None:
             conn = connect(self._path)
             conn.execute("PRAGMA query_only=ON")
+            conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
             self._local.conn = conn
         return conn
 
