@@ -4,11 +4,13 @@ flushed (the power-cut model in tests/reliability checks the same end to end).""
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from pathlib import Path
 
 import pytest
 
+from nexq.core import durability
 from nexq.core.durability import WRITEBACK_BYTES, FileSync, start_writeback
 from nexq.core.errors import StorageFull
 from nexq.storage.blobs.filesystem import FileBlobStore
@@ -102,13 +104,20 @@ def test_a_large_blob_starts_its_writeback_but_flushes_only_at_commit(tmp_path: 
     assert port.calls[0] == f"file {3 * WRITEBACK_BYTES} bytes, 1 name"
 
 
-def test_start_writeback_reaches_the_kernel(tmp_path: Path) -> None:
+def test_start_writeback_reaches_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     # On Linux the hint is sync_file_range(2): found, and refused for a closed file, so it
-    # is not silently a no-op.
+    # is not silently a no-op. The first refusal is logged with the kernel's reason.
+    monkeypatch.setattr(durability, "_refusal_told", False)
     fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT)
     try:
         os.write(fd, b"z" * 65536)
         assert start_writeback(fd, 0, 65536) is True
     finally:
         os.close(fd)
-    assert start_writeback(fd, 0, 65536) is False
+    with caplog.at_level(logging.WARNING, logger="nexq"):
+        assert start_writeback(fd, 0, 65536) is False
+        assert start_writeback(fd, 0, 65536) is False
+    told = [r.getMessage() for r in caplog.records if "writeback" in r.getMessage()]
+    assert len(told) == 1 and "EBADF" in told[0]

@@ -17,12 +17,16 @@ system's journal commits.
 from __future__ import annotations
 
 import ctypes
+import errno
+import logging
 import os
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from nexq.core import telemetry
+
+log = logging.getLogger("nexq")
 
 # sync_file_range(2)'s flag that starts writeback of a range and returns without waiting.
 _SYNC_FILE_RANGE_WRITE = 2
@@ -71,6 +75,7 @@ def _sync_file_range() -> Any:
 
 
 _START_WRITEBACK = _sync_file_range()
+_refusal_told = False
 
 
 def start_writeback(fd: int, offset: int, length: int) -> bool:
@@ -80,8 +85,21 @@ def start_writeback(fd: int, offset: int, length: int) -> bool:
     finds most of a large blob already written instead of a gigabyte of dirty pages (1 GiB
     PUT 240 -> 300 MB/s; docs/performance.md). The disk also stays busy for less time at
     once, which other writers' flushes wait behind. Whether the kernel took it; where the
-    call is missing, nothing is done.
+    call is missing, nothing is done. The first refusal is logged with its reason (once per
+    process: a file system that refuses it refuses every blob), since a refused hint costs
+    large PUTs their speed and nothing else shows it.
     """
+    global _refusal_told
     if _START_WRITEBACK is None:
         return False
-    return bool(_START_WRITEBACK(fd, offset, length, _SYNC_FILE_RANGE_WRITE) == 0)
+    if _START_WRITEBACK(fd, offset, length, _SYNC_FILE_RANGE_WRITE) == 0:
+        return True
+    if not _refusal_told:
+        _refusal_told = True
+        code = ctypes.get_errno()
+        log.warning(
+            "the kernel refused to start a blob file's writeback (sync_file_range: %s): "
+            "large PUTs will wait for all their bytes at commit",
+            errno.errorcode.get(code, str(code)),
+        )
+    return False
