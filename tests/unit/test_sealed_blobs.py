@@ -4,6 +4,7 @@ what is on disk, ranges, tampering, blobs from before sealing, master-key rotati
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,13 @@ import pytest
 from nexq.core.crypto import SecretBox, new_key
 from nexq.core.data_keys import DataKeys, MemoryDataKeys
 from nexq.core.keyring import KeyringFile, rotate
+from nexq.storage.blobs import seal
 from nexq.storage.blobs.filesystem import FileBlobStore
 from nexq.storage.blobs.seal import (
     CHUNK,
-    GROUP,
     HEADER,
+    MAGIC,
+    READ_BYTES,
     TAG,
     SealBroken,
     plain_size,
@@ -125,11 +128,11 @@ def test_ranges_at_chunk_boundaries(blobs: SealedBlobs, offset: int, length: int
 def test_pieces_a_reader_keeps_are_never_overwritten(blobs: SealedBlobs) -> None:
     # A read decrypts into a few reused buffers; one is reused only when no view of it is
     # left, so pieces kept (as a server keeps a piece it is still sending) stay intact.
-    data = os.urandom(6 * GROUP * CHUNK + 100)
+    data = os.urandom(6 * READ_BYTES + 100)
     path = write(blobs, data, step=1 << 20)
     opened = blobs.open(path)
     try:
-        pieces = list(opened.read(0, len(data), GROUP * CHUNK))
+        pieces = list(opened.read(0, len(data), READ_BYTES))
         assert len(pieces) == 7
         assert b"".join(pieces) == data
     finally:
@@ -137,12 +140,12 @@ def test_pieces_a_reader_keeps_are_never_overwritten(blobs: SealedBlobs) -> None
 
 
 def test_pieces_let_go_of_are_decrypted_into_again(blobs: SealedBlobs) -> None:
-    data = os.urandom(8 * GROUP * CHUNK)
+    data = os.urandom(8 * READ_BYTES)
     path = write(blobs, data, step=1 << 20)
     opened = blobs.open(path)
     buffers, received = set(), bytearray()
     try:
-        for piece in opened.read(0, len(data), GROUP * CHUNK):
+        for piece in opened.read(0, len(data), READ_BYTES):
             assert isinstance(piece, memoryview)  # no copy on the way out
             buffers.add(id(piece.obj))
             received += piece
@@ -151,6 +154,69 @@ def test_pieces_let_go_of_are_decrypted_into_again(blobs: SealedBlobs) -> None:
         opened.close()
     assert received == data
     assert len(buffers) < 8
+
+
+def test_the_next_chunks_are_read_before_a_piece_is_handed_over(
+    blobs: SealedBlobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once a piece is handed over, the event loop copies it into the socket holding the GIL:
+    # the reader's next step must then be its decryption, which runs beside that copy, not
+    # a read of the stored bytes, which would wait for the copy to end to get the GIL back.
+    data = os.urandom(3 * CHUNK)
+    path = write(blobs, data, step=1 << 20)
+    opened = blobs.open(path)
+    offsets: list[int] = []
+    raw = opened.raw
+    original = raw.read
+
+    def read_raw(offset: int, length: int, chunk: int) -> Iterator[bytes]:
+        offsets.append(offset)
+        return original(offset, length, chunk)
+
+    monkeypatch.setattr(raw, "read", read_raw)
+    try:
+        pieces = opened.read(0, len(data), CHUNK)
+        assert bytes(next(pieces)) == data[:CHUNK]
+        assert offsets == [HEADER, HEADER + CHUNK + TAG]
+        assert b"".join(pieces) == data[CHUNK:]
+        assert offsets == [HEADER + i * (CHUNK + TAG) for i in range(3)]
+    finally:
+        opened.close()
+
+
+def test_new_blobs_are_sealed_in_1_mib_chunks(blobs: SealedBlobs, files: FileBlobStore) -> None:
+    path = write(blobs, os.urandom(3 * 65536))
+    stored = on_disk(files, path)
+    assert stored[len(MAGIC) + 2] == 20 and CHUNK == 1 << 20
+    assert len(stored) == sealed_size(3 * 65536) == HEADER + 3 * 65536 + TAG  # one chunk
+
+
+@pytest.mark.parametrize(
+    ("offset", "length"),
+    [(0, 5 * 65536 + 9), (65535, 2), (3 * 65536 + 1, 65536 + 8), (5 * 65536 + 8, 1)],
+)
+def test_blobs_sealed_in_64_kib_chunks_still_read(
+    blobs: SealedBlobs,
+    files: FileBlobStore,
+    monkeypatch: pytest.MonkeyPatch,
+    offset: int,
+    length: int,
+) -> None:
+    old = 1 << 16
+    data = os.urandom(5 * old + 9)
+    with monkeypatch.context() as before:  # as Nexq sealed blobs before 2026-12-06
+        before.setattr(seal, "CHUNK_SHIFT", 16)
+        before.setattr(seal, "CHUNK", old)
+        path = write(blobs, data)
+    stored = on_disk(files, path)
+    assert stored[len(MAGIC) + 2] == 16
+    assert len(stored) == sealed_size(len(data), old) == HEADER + len(data) + 6 * TAG
+    assert plain_size(len(stored), old) == len(data)
+    assert read(blobs, path, offset, length) == data[offset : offset + length]
+    assert blobs.inventory()[0][path][0] == len(data)  # what fsck compares with the metadata
+    opened = blobs.open(path)
+    assert opened.size == len(data)
+    opened.close()
 
 
 def test_a_read_past_the_end_is_an_error(blobs: SealedBlobs) -> None:

@@ -1,14 +1,15 @@
 """The format of a blob sealed at rest (``storage.blobs.sealed`` is the store that writes them).
 
-A sealed blob (format version 1) is a header, then its bytes in chunks of 64 KiB, each
-sealed with AES-256-GCM under the blob's own random data key::
+A sealed blob (format version 1) is a header, then its bytes in chunks of 1 MiB (64 KiB in
+blobs sealed before 2026-12-06), each sealed with AES-256-GCM under the blob's own random
+data key::
 
     magic     8  b"\\x89NXQSEAL"
     version   1  1
     mode      1  1: the data key is wrapped by an installation key (core.data_keys, named
                  by the key id); 2: by a key the caller holds (key id zero): the customer's
                  (SSE-C), or a KMS key's material (SSE-KMS: the object's metadata names it)
-    chunk     1  log2 of the chunk size: 16
+    chunk     1  log2 of the chunk size: 20 (16 in blobs sealed before 2026-12-06)
     reserved  1
     key id    8
     prefix    8  random: the first 8 bytes of every chunk's nonce
@@ -17,12 +18,20 @@ sealed with AES-256-GCM under the blob's own random data key::
     chunk i      AES-GCM(data key, nonce = prefix + i (4 bytes, big-endian), associated data
                  = i and a final flag): the chunk's bytes + a 16-byte tag
 
-Every chunk holds 64 KiB but the last, which holds 1 to 64 KiB (0 in an empty blob) and is
+Every chunk is full but the last, which holds 1 byte to a chunk (0 in an empty blob) and is
 flagged final. So chunks cannot be moved (the index is in the nonce), dropped at the end
 (the last one read must carry the flag), cut, or taken from another blob (another data
 key): a read of such a blob fails (:class:`SealBroken`) instead of answering other bytes.
 A ranged read opens only the chunks it needs. The plaintext size follows from the stored
-one (:func:`plain_size`): segments, inventories and fsck keep seeing plaintext sizes.
+one and the chunk size (:func:`plain_size`): segments, inventories and fsck keep seeing
+plaintext sizes.
+
+Why chunks of 1 MiB: each chunk is opened by one call that releases the GIL, and the event
+loop (uvloop) holds the GIL while it copies a piece of a GET into the socket. With 64 KiB
+chunks the reader needed the GIL back sixteen times per MiB, and mostly waited for the
+loop's copy to end: the reader's AES and the loop's sending took turns. One call per MiB
+runs beside the copy (1 GiB sealed GET about 1.0 -> 1.8 GB/s; docs/performance.md). The
+price is a small ranged read, which opens (and reads) a whole MiB of a large object.
 
 Blobs written before sealing existed carry no magic and read as they are (so a blob
 written then that happened to begin with the magic would not: a risk taken for blobs
@@ -44,8 +53,9 @@ from nexq.storage.blobs.port import BlobWriter, Bytes, OpenBlob
 
 MAGIC = b"\x89NXQSEAL"
 VERSION = 1
-CHUNK_SHIFT = 16
+CHUNK_SHIFT = 20  # new blobs' chunks
 CHUNK = 1 << CHUNK_SHIFT
+SHIFTS = frozenset({16, CHUNK_SHIFT})  # the chunk sizes a blob may have been sealed with
 TAG = 16
 MASTER = 1  # the data key is wrapped by one of the installation's keys
 CUSTOMER = 2  # by the customer's own key (SSE-C)
@@ -54,8 +64,10 @@ _NONCE = 12
 HEADER = _FIXED.size + _NONCE + 32 + TAG
 _AAD = struct.Struct(">IB")
 _NO_KEY_ID = bytes(8)
-# Chunks opened per read of the underlying store: about a megabyte, what a GET asks for.
-GROUP = 16
+# Bytes opened per read of the underlying store, in whole chunks: what a GET asks for.
+READ_BYTES = 1 << 20
+# A blob no longer than this (after its header) is read whole when it is opened.
+WHOLE_AT_OPEN = 1 << 16
 
 
 class SealBroken(OSError):
@@ -63,22 +75,36 @@ class SealBroken(OSError):
     a key not given."""
 
 
-def sealed_size(plain: int) -> int:
-    """The stored size of a sealed blob of ``plain`` bytes."""
-    return HEADER + plain + max(1, -(-plain // CHUNK)) * TAG
+def sealed_size(plain: int, chunk: int = CHUNK) -> int:
+    """The stored size of a sealed blob of ``plain`` bytes in chunks of ``chunk``."""
+    return HEADER + plain + max(1, -(-plain // chunk)) * TAG
 
 
-def plain_size(stored: int) -> int:
-    """The plaintext size of a sealed blob of ``stored`` bytes (ValueError if none has it)."""
+def plain_size(stored: int, chunk: int = CHUNK) -> int:
+    """The plaintext size of a sealed blob of ``stored`` bytes in chunks of ``chunk``
+    (ValueError if none has it)."""
     body = stored - HEADER
     if body < TAG:
         raise ValueError(f"no sealed blob is {stored} bytes long")
-    full, rest = divmod(body, CHUNK + TAG)
+    full, rest = divmod(body, chunk + TAG)
     if rest == 0:
-        return full * CHUNK
+        return full * chunk
     if rest < TAG or (rest == TAG and full > 0):
         raise ValueError(f"no sealed blob is {stored} bytes long")
-    return full * CHUNK + rest - TAG
+    return full * chunk + rest - TAG
+
+
+PREAMBLE = len(MAGIC) + 3
+"""The bytes that tell a sealed blob and its chunk size: magic, version, mode, chunk."""
+
+
+def chunk_of(preamble: bytes) -> int | None:
+    """The chunk size of the sealed blob that begins with ``preamble`` (its first
+    :data:`PREAMBLE` bytes), or None if it is not a sealed blob of a size known here."""
+    if len(preamble) < PREAMBLE or not preamble.startswith(MAGIC):
+        return None
+    shift = preamble[len(MAGIC) + 2]
+    return 1 << shift if shift in SHIFTS else None
 
 
 def _nonce(prefix: bytes, index: int) -> bytes:
@@ -148,13 +174,13 @@ class SealedWriter:
             view = view[need:]
             if not view:
                 return  # a full pending chunk may still be the last one
-            pieces.append(bytes(self._pending))
-            self._pending.clear()
+            pieces.append(self._pending)  # sealed where it is (a copy of 1 MiB saved)
         count = max(len(view) - 1, 0) // CHUNK
         pieces += [view[i * CHUNK : (i + 1) * CHUNK] for i in range(count)]
-        self._pending += view[count * CHUNK :]
         if pieces:
             self._emit(sealing, pieces, final=False)
+            self._pending.clear()  # empty, or sealed just now
+        self._pending += view[count * CHUNK :]
 
     def _emit(
         self, sealing: _Sealing, pieces: list[bytes | bytearray | memoryview], final: bool
@@ -246,16 +272,16 @@ class SealedBlob:
         raw: OpenBlob,
         stored: int,
         head: bytes,
-        opened: tuple[AESGCM, bytes, int],
+        opened: tuple[AESGCM, bytes, int, int],
         customer: bytes | None,
     ) -> None:
         self.raw = raw
         self.stored_size = stored
         self._head = head  # the blob's first stored bytes, read with the header
-        self._cipher, self._prefix, self.mode = opened
+        self._cipher, self._prefix, self.mode, self._chunk = opened
         self.customer = customer
-        self._size = plain_size(stored)
-        self._chunks = max(1, -(-self._size // CHUNK))
+        self._size = plain_size(stored, self._chunk)
+        self._chunks = max(1, -(-self._size // self._chunk))
 
     @property
     def size(self) -> int:
@@ -267,15 +293,24 @@ class SealedBlob:
         end = offset + length
         if offset < 0 or end > self._size:
             raise OSError(f"a sealed blob holds {self._size} bytes, not {end}")
-        group = max(1, min(chunk, GROUP * CHUNK) // CHUNK)
-        index, last = offset // CHUNK, (end - 1) // CHUNK
-        ring = _Ring(min(self._size, (index + group) * CHUNK) - index * CHUNK)
+        size = self._chunk
+        group = max(1, min(chunk, READ_BYTES) // size)
+        index, last = offset // size, (end - 1) // size
+        ring = _Ring(min(self._size, (index + group) * size) - index * size)
+        stored = self._stored_chunks(index, min(last, index + group - 1))
         while index <= last:
             upto = min(last, index + group - 1)
-            plain_len = min(self._size, (upto + 1) * CHUNK) - index * CHUNK
+            plain_len = min(self._size, (upto + 1) * size) - index * size
             buffer = ring.take()
-            self._open_chunks(index, upto, buffer)
-            base = index * CHUNK
+            self._open_chunks(index, upto, stored, buffer)
+            following = upto + 1
+            if following <= last:
+                # Read the next chunks' stored bytes before handing these over: once they
+                # are, the loop sends them (holding the GIL while it copies them into the
+                # socket), and what this thread does next, the decryption, can then run
+                # beside that copy instead of waiting for it to end.
+                stored = self._stored_chunks(following, min(last, following + group - 1))
+            base = index * size
             low, high = max(offset - base, 0), min(end - base, plain_len)
             if low == 0 and high == plain_len <= chunk:
                 # No copy: the ring hands this buffer out again only once nobody holds a
@@ -285,17 +320,21 @@ class SealedBlob:
                 with memoryview(buffer) as plain:
                     for at in range(low, high, chunk):
                         yield bytes(plain[at : min(at + chunk, high)])
-            index = upto + 1
+            index = following
 
-    def _open_chunks(self, first: int, last: int, out: bytearray) -> None:
-        """Decrypt chunks ``first`` to ``last`` into the start of ``out``, authenticated."""
-        plain_len = min(self._size, (last + 1) * CHUNK) - first * CHUNK
-        start = HEADER + first * (CHUNK + TAG)
-        stored = self._stored(start, plain_len + (last - first + 1) * TAG)
+    def _stored_chunks(self, first: int, last: int) -> bytes:
+        """The stored bytes (ciphertext and tags) of chunks ``first`` to ``last``."""
+        size = self._chunk
+        plain_len = min(self._size, (last + 1) * size) - first * size
+        return self._stored(HEADER + first * (size + TAG), plain_len + (last - first + 1) * TAG)
+
+    def _open_chunks(self, first: int, last: int, stored: bytes, out: bytearray) -> None:
+        """Decrypt chunks ``first`` to ``last`` (their ``stored`` bytes) into the start of
+        ``out``, authenticated."""
         with memoryview(stored) as source, memoryview(out) as target:
             at = done = 0
             for index in range(first, last + 1):
-                size = min(CHUNK, self._size - index * CHUNK)
+                size = min(self._chunk, self._size - index * self._chunk)
                 try:
                     self._cipher.decrypt_into(
                         _nonce(self._prefix, index),
@@ -379,9 +418,9 @@ def open_blob(
         if stored < HEADER + TAG:
             head = b""
         else:
-            # A blob of one chunk is read whole now (one read); a larger one's header only,
-            # as an object is opened before its answer starts (for a GET, on the event loop).
-            first = stored if stored <= HEADER + CHUNK + TAG else HEADER
+            # A small blob is read whole now (one read); a larger one's header only, as an
+            # object is opened before its answer starts (for a GET, on the event loop).
+            first = stored if stored <= HEADER + WHOLE_AT_OPEN + TAG else HEADER
             head = b"".join(raw.read(0, first, first))
         if not head.startswith(MAGIC):
             if customer is not None:
@@ -398,10 +437,10 @@ def open_blob(
 
 def _unwrap(
     head: bytes, keys: DataKeys | None, customer: bytes | None
-) -> tuple[AESGCM, bytes, int]:
-    """The blob's data key (as a cipher), nonce prefix and mode."""
+) -> tuple[AESGCM, bytes, int, int]:
+    """The blob's data key (as a cipher), nonce prefix, mode and chunk size."""
     _, version, mode, shift, key_id, prefix = _FIXED.unpack_from(head)
-    if version != VERSION or shift != CHUNK_SHIFT or mode not in (MASTER, CUSTOMER):
+    if version != VERSION or shift not in SHIFTS or mode not in (MASTER, CUSTOMER):
         raise SealBroken(f"unknown sealed blob format {version}/{mode}/{shift}")
     if (mode == CUSTOMER) != (customer is not None):
         raise SealBroken("a blob sealed otherwise than its object says")
@@ -419,4 +458,4 @@ def _unwrap(
         data_key = wrapper.decrypt(nonce, head[_FIXED.size + _NONCE : HEADER], fixed)
     except InvalidTag:
         raise SealBroken("a sealed blob's key does not open") from None
-    return AESGCM(data_key), prefix, mode
+    return AESGCM(data_key), prefix, mode, 1 << shift

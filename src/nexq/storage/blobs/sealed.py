@@ -25,11 +25,12 @@ from nexq.storage.blobs.port import (
 )
 from nexq.storage.blobs.seal import (
     HEADER,
-    MAGIC,
+    PREAMBLE,
     TAG,
     PlainBlob,
     SealedBlob,
     SealedWriter,
+    chunk_of,
     new_sealing,
     open_blob,
     plain_size,
@@ -137,19 +138,20 @@ def plain_sizes(
     raw: BlobStore, found: dict[str, tuple[int, float]]
 ) -> dict[str, tuple[int, float]]:
     """The blobs of ``raw``'s inventory ``found`` with their plaintext sizes: a sealed
-    blob's is computed from its stored size, which takes a look at its first bytes (plain
-    blobs are as long as they are). A blob whose size no sealed blob has keeps its stored
-    size, so that fsck reports it as of the wrong size."""
+    blob's is computed from its stored size and its chunk size, which takes a look at its
+    first bytes (plain blobs are as long as they are). A blob whose size no sealed blob has
+    keeps its stored size, so that fsck reports it as of the wrong size."""
     sizes: dict[str, tuple[int, float]] = {}
     for path, (stored, modified) in found.items():
         sizes[path] = (stored, modified)
         if stored < HEADER + TAG:
             continue
         try:
-            magic = b"".join(raw.read(path, 0, len(MAGIC), len(MAGIC)))
+            preamble = b"".join(raw.read(path, 0, PREAMBLE, PREAMBLE))
         except FileNotFoundError:
             continue  # deleted since the listing: the stored size is as good as any
-        if magic == MAGIC:
+        chunk = chunk_of(preamble)
+        if chunk is not None:
             with contextlib.suppress(ValueError):
-                sizes[path] = (plain_size(stored), modified)
+                sizes[path] = (plain_size(stored, chunk), modified)
     return sizes
