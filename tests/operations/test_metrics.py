@@ -185,6 +185,8 @@ def test_metrics_are_for_operators_only(live: LiveServer, operator: httpx.Client
 
 
 def test_metrics_off_counts_nothing_and_serves_no_page(tmp_path: Path) -> None:
+    # A killed server may have left a folder named with the pid this one gets (pids wrap).
+    before = set(Path("/dev/shm").glob("nexq-metrics-*"))
     server = LiveServer(tmp_path / "data", env={"NEXQ_METRICS": "off"})
     server.start()
     try:
@@ -194,6 +196,7 @@ def test_metrics_off_counts_nothing_and_serves_no_page(tmp_path: Path) -> None:
         )
         assert answer.status_code == 404
         assert not (server.data_dir / "run" / "metrics").exists()
-        assert not list(Path("/dev/shm").glob(f"nexq-metrics-{server.process.pid}-*"))  # type: ignore[union-attr]
+        made = set(Path("/dev/shm").glob(f"nexq-metrics-{server.process.pid}-*")) - before  # type: ignore[union-attr]
+        assert not made
     finally:
         server.stop()

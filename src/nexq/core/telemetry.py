@@ -100,7 +100,8 @@ def folder_for(data_dir: Path) -> Path:
     and the library grows its files by truncating then writing through a memory map, which
     on a full file system kills the process with SIGBUS: a full data disk must not take the
     server down with it. In ``/dev/shm`` (everyone's) the folder is made private with an
-    unguessable name, and folders this user's killed servers left are removed."""
+    unguessable name, and folders this user's killed servers left are removed. Called once
+    per server, by its main process."""
     memory = Path("/dev/shm")  # noqa: S108 - a private folder is made in it (mkdtemp)
     if not (memory.is_dir() and os.access(memory, os.W_OK)):
         folder = data_dir / "run" / "metrics"
@@ -111,7 +112,9 @@ def folder_for(data_dir: Path) -> Path:
         pid = left.name.split("-")[2]
         info = left.lstat()
         mine = info.st_uid == os.getuid() and not left.is_symlink()
-        if mine and pid.isdigit() and not _running(int(pid)):
+        # A folder named with this process's own pid is a killed server's that had the same
+        # pid (pids wrap, at 32,768 on many hosts): this process makes its own just below.
+        if mine and pid.isdigit() and (int(pid) == os.getpid() or not _running(int(pid))):
             shutil.rmtree(left, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f"nexq-metrics-{os.getpid()}-", dir=memory))
 
