@@ -143,7 +143,12 @@ class SealedWriter:
     def __init__(self, raw: BlobWriter, sealing: _Sealing | None) -> None:
         self.raw = raw
         self._sealing = sealing
-        self._pending = bytearray()  # at most a chunk: the last one is sealed as final
+        # The bytes held back (the last chunk is sealed as final, so a chunk is sealed only
+        # once more bytes follow it): the first ``_held`` bytes of a buffer that is reused,
+        # never freed. Freed and made again for every chunk, a megabyte cost its page
+        # faults under the GIL (a fresh server's first 1 GiB PUT 25 % slower).
+        self._pending = bytearray()
+        self._held = 0
         self._index = 0
         self._size = 0
         self._header_written = False
@@ -168,19 +173,30 @@ class SealedWriter:
         view = memoryview(data)
         self._size += len(view)
         pieces: list[bytes | bytearray | memoryview] = []
-        if self._pending:
-            need = CHUNK - len(self._pending)
-            self._pending += view[:need]
+        if self._held:
+            need = CHUNK - self._held
+            self._hold(view[:need])
             view = view[need:]
             if not view:
                 return  # a full pending chunk may still be the last one
-            pieces.append(self._pending)  # sealed where it is (a copy of 1 MiB saved)
+            pieces.append(memoryview(self._pending)[:CHUNK])  # sealed where it is
+            self._held = 0
         count = max(len(view) - 1, 0) // CHUNK
         pieces += [view[i * CHUNK : (i + 1) * CHUNK] for i in range(count)]
         if pieces:
             self._emit(sealing, pieces, final=False)
-            self._pending.clear()  # empty, or sealed just now
-        self._pending += view[count * CHUNK :]
+            pieces.clear()  # no view of the held bytes is left when they are written again
+        self._hold(view[count * CHUNK :])
+
+    def _hold(self, piece: memoryview) -> None:
+        """Keep ``piece`` after the bytes held (at most a chunk in all)."""
+        room = len(self._pending) - self._held
+        if room:
+            fits = min(room, len(piece))
+            self._pending[self._held : self._held + fits] = piece[:fits]
+        if len(piece) > room:
+            self._pending += piece[room:]  # grows once per writer, up to a chunk
+        self._held += len(piece)
 
     def _emit(
         self, sealing: _Sealing, pieces: list[bytes | bytearray | memoryview], final: bool
@@ -229,18 +245,23 @@ class SealedWriter:
         sealing = self._sealing
         if sealing is not None and not self._adopted:
             try:
-                self._emit(sealing, [bytes(self._pending)], final=True)
+                self._emit(sealing, [memoryview(self._pending)[: self._held]], final=True)
             except BaseException:
                 # The last chunk's write failed (a full disk): nothing is published, and no
                 # temporary stays behind (the raw writer's own commit cleans up as well).
                 self.abort()
                 raise
-            self._pending.clear()
+            self._let_go()
         return self.raw.commit()
 
     def abort(self) -> None:
-        self._pending.clear()
+        self._let_go()
         self.raw.abort()
+
+    def _let_go(self) -> None:
+        # Replaced, not cleared: a view of it may outlive a failed write (in a traceback).
+        self._pending = bytearray()
+        self._held = 0
 
 
 class PlainBlob:
