@@ -125,12 +125,15 @@ def report(runs: dict[str, dict[str, list[Result]]], p: Params, args: argparse.N
         "bigget": f"{p.big_bytes // MiB} MiB GET (1 stream)",
     }
     units = {"put4k": "ops/s", "get4k": "ops/s", "bigput": "MB/s", "bigget": "MB/s"}
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+
+    def git(*words: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *words], capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if git("status", "--porcelain", "--", "src"):
+        commit += " + uncommitted changes in src/"
     lines = [
         "# Encryption at rest: what it costs",
         "",
@@ -138,7 +141,7 @@ def report(runs: dict[str, dict[str, list[Result]]], p: Params, args: argparse.N
         f"{args.rounds} rounds, each server fresh, order alternating; medians",
         f"- Machine: {os.cpu_count()} CPUs ({platform.machine()}), Linux {platform.release()}, "
         f"Python {platform.python_version()}; client and server share the CPUs",
-        f"- Nexq: `nexq serve --workers 1`, working tree at {commit} + uncommitted changes; "
+        f"- Nexq: `nexq serve --workers 1`, working tree at {commit}; "
         "baseline = the same server with its blob layer built without keys (plain blobs)",
         f"- Small ops: {p.small_n:,} requests, {p.small_conc} connections; "
         "MB/s = 10^6 bytes per second; `bench/encryption.py` made this file",
