@@ -30,8 +30,9 @@ Why chunks of 1 MiB: each chunk is opened by one call that releases the GIL, and
 loop (uvloop) holds the GIL while it copies a piece of a GET into the socket. With 64 KiB
 chunks the reader needed the GIL back sixteen times per MiB, and mostly waited for the
 loop's copy to end: the reader's AES and the loop's sending took turns. One call per MiB
-runs beside the copy (1 GiB sealed GET about 1.0 -> 1.8 GB/s; docs/performance.md). The
-price is a small ranged read, which opens (and reads) a whole MiB of a large object.
+runs beside the copy (a 1 GiB sealed GET went from 0.9-1.0 to 1.7-2.3 GB/s on the build
+machine; docs/performance.md). The price is a small ranged read, which opens (and reads) a
+whole MiB of a large object.
 
 Blobs written before sealing existed carry no magic and read as they are (so a blob
 written then that happened to begin with the magic would not: a risk taken for blobs
