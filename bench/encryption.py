@@ -28,8 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from report import _git
 from run import bench_server, log, wait_quiet
-from servers import REPO, NexqServer, free_port, nexq_env, wait_http
+from servers import NexqServer, free_port, nexq_env, wait_http
 from workloads import MiB, Params, Result
 
 WORKLOADS = ["put4k", "get4k", "bigput", "bigget"]
@@ -125,14 +126,8 @@ def report(runs: dict[str, dict[str, list[Result]]], p: Params, args: argparse.N
         "bigget": f"{p.big_bytes // MiB} MiB GET (1 stream)",
     }
     units = {"put4k": "ops/s", "get4k": "ops/s", "bigput": "MB/s", "bigget": "MB/s"}
-
-    def git(*words: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(REPO), *words], capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD")
-    if git("status", "--porcelain", "--", "src"):
+    commit = _git("rev-parse", "--short", "HEAD")
+    if _git("status", "--porcelain", "--", "."):  # run in src/, as bench/run.py's header
         commit += " + uncommitted changes in src/"
     lines = [
         "# Encryption at rest: what it costs",
