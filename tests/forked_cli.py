@@ -1,14 +1,19 @@
-"""``python -m nexq.cli.nexq …`` for the tests, forked from a process that imported it once.
+"""``python -m nexq.cli.nexq …`` and ``dcp …`` for the tests, forked from a process that
+imported them once.
 
 A new interpreter spends 0.3 to 0.6 s (more on a loaded machine) starting and importing
 Nexq before a ``nexq admin`` command does its work (0.1 to 0.3 s), and the suites run such
-commands about 1,700 times a gate (accounts, limits and keys for every module). Each test
-process starts one *zygote* instead: a process that has imported the command line and, for
-each command, forks a child that runs ``nexq.cli.nexq`` as ``python -m`` runs it
-(``runpy``, ``__main__``), with the command's arguments, environment and working folder,
-stdin from /dev/null and stdout and stderr into files, as
-``subprocess.run(capture_output=True)`` gives them. The child is a process of its own like a
-new interpreter's: nothing of one command outlives it, and its exit status is the command's.
+commands about 1,700 times a gate (accounts, limits and keys for every module); ``dcp``
+takes 0.5 s to start (1.4 s on the loaded gate machine, against 0.25 s forked) for requests
+of milliseconds, and tests/cli and tests/compute run it hundreds of times (tests/cli alone:
+295 s in a new interpreter each time, 164 s forked). Each test process starts one *zygote* instead: a process that has
+imported both command lines and, for each command, forks a child that runs the command's
+module as ``python -m`` runs it (``runpy``, ``__main__``; ``dcp``'s console script calls the
+same ``main``), with the command's arguments, environment, working folder and stdin, stdout
+and stderr in files, as ``subprocess.run(capture_output=True)`` gives them. The child is a
+process of its own like a new interpreter's: nothing of one command outlives it, and its
+exit status is the command's. The guides' shell blocks still run the installed ``dcp``
+script, as a reader does.
 
 ``NEXQ_TEST_FORKED_CLI=0`` runs every command in a new interpreter instead.
 """
@@ -32,7 +37,13 @@ from pathlib import Path
 from typing import Any
 
 MODULE = "nexq.cli.nexq"
+DCP = "nexq.cli.dcp"
 START_SECONDS = 30.0
+
+
+def forking() -> bool:
+    """Whether commands are forked from the zygote (unless ``NEXQ_TEST_FORKED_CLI=0``)."""
+    return os.environ.get("NEXQ_TEST_FORKED_CLI") != "0"
 
 
 class Zygote:
@@ -55,14 +66,24 @@ class Zygote:
             time.sleep(0.02)
 
     def run(
-        self, args: list[str], env: dict[str, str], timeout: float
+        self,
+        args: list[str],
+        env: dict[str, str],
+        timeout: float,
+        *,
+        module: str = MODULE,
+        stdin: str = "",
+        new_session: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``args`` (what follows ``python -m nexq.cli.nexq``) in a forked child."""
-        command = [sys.executable, "-m", MODULE, *args]
+        """Run ``args`` (what follows ``python -m <module>``) in a forked child."""
+        command = [sys.executable, "-m", module, *args]
         with tempfile.TemporaryDirectory(dir=self._folder) as scratch:
             out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
-            request = {"args": args, "env": env, "cwd": os.getcwd(), "out": str(out)}
-            request["err"] = str(err)
+            given = Path(scratch) / "stdin"
+            given.write_text(stdin)
+            request: dict[str, Any] = {"module": module, "args": args, "env": env}
+            request |= {"cwd": os.getcwd(), "in": str(given), "out": str(out), "err": str(err)}
+            request["new_session"] = new_session
             with socket.socket(socket.AF_UNIX) as conn:
                 conn.settimeout(timeout)
                 conn.connect(str(self.socket))
@@ -94,41 +115,53 @@ _zygote: Zygote | None = None
 _lock = threading.Lock()
 
 
-def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """``python -m nexq.cli.nexq *args`` with ``env``: forked from this process's zygote."""
+def run(
+    args: list[str],
+    env: dict[str, str],
+    timeout: float,
+    *,
+    module: str = MODULE,
+    stdin: str = "",
+    new_session: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> *args`` with ``env`` (and ``stdin``; in a session of its own if
+    ``new_session``, as ``start_new_session`` gives): forked from this process's zygote."""
     global _zygote
-    if os.environ.get("NEXQ_TEST_FORKED_CLI") == "0":
+    if not forking():
         return subprocess.run(
-            [sys.executable, "-m", MODULE, *args],
+            [sys.executable, "-m", module, *args],
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
             env=env,
             check=False,
+            start_new_session=new_session,
         )
     with _lock:
         if _zygote is None or _zygote.process.poll() is not None:
             _zygote = Zygote()
             atexit.register(_zygote.stop)
         zygote = _zygote
-    return zygote.run(args, env, timeout)
+    return zygote.run(args, env, timeout, module=module, stdin=stdin, new_session=new_session)
 
 
 # ------------------------------------------------------------------------- the zygote
 
 
 def serve(path: str) -> None:
-    """Import the command line once, then fork a child for each connection to ``path``."""
-    # What every command would import again: the command line, typer's coercion of
+    """Import the command lines once, then fork a child for each connection to ``path``."""
+    # What every command would import again: the command lines, typer's coercion of
     # parameters (pydantic, loaded at a command's first parse) and psycopg (which commands
-    # against PostgreSQL load). The command line's own module is forgotten, so that each
-    # command runs it afresh as __main__, as python -m does.
+    # against PostgreSQL load). The command lines' own modules are forgotten, so that each
+    # command runs its module afresh as __main__, as python -m does.
     import typer._adapters  # noqa: F401
 
+    import nexq.cli.dcp
     import nexq.cli.nexq
     import nexq.core.postgres  # noqa: F401
 
-    del sys.modules[MODULE]
+    del sys.modules[MODULE], sys.modules[DCP]
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(path)
     listener.listen(64)
@@ -144,43 +177,62 @@ def serve(path: str) -> None:
 
 
 def _child(conn: socket.socket) -> None:
+    """Fork the command's process, tell the caller its pid, wait for it and tell its exit
+    status. Waited for rather than told by the command itself: a command may end by
+    exec'ing another program (``dcp databases connect`` becomes psql), whose status is the
+    command's."""
     code = 1
     try:
         request: dict[str, Any] = json.loads(conn.makefile("rb").readline())
-        conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+        command = os.fork()
+        if command == 0:
+            conn.close()
+            _command(request)  # never returns
+        conn.sendall(json.dumps({"pid": command}).encode() + b"\n")
+        # As subprocess reports it: the exit status, or minus the signal that ended it.
+        code = os.waitstatus_to_exitcode(os.waitpid(command, 0)[1])
+    finally:
+        with contextlib.suppress(OSError):
+            conn.sendall(json.dumps({"code": code}).encode() + b"\n")
+        os._exit(0)
+
+
+def _command(request: dict[str, Any]) -> None:
+    code = 1
+    try:
         os.chdir(request["cwd"])
         sys.path[0] = os.getcwd()  # where python -m looks first (the zygote's was tests/)
         os.environ.clear()
         os.environ.update(request["env"])
         tempfile.tempdir = None  # found again from this command's TMPDIR
+        if request["new_session"]:
+            os.setsid()  # no controlling terminal: a prompt reads stdin, not /dev/tty
         for fd, name, flags in (
-            (0, os.devnull, os.O_RDONLY),
+            (0, request["in"], os.O_RDONLY),
             (1, request["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
             (2, request["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
         ):
             opened = os.open(name, flags, 0o600)
             os.dup2(opened, fd)
             os.close(opened)
-        code = _run_module(request["args"]) & 0xFF  # what the parent sees of exit(n)
+        code = _run_module(request["module"], request["args"]) & 0xFF  # as exit(n) is seen
     finally:
         # What an interpreter's exit does for a command: its log handlers and stdio flushed.
         with contextlib.suppress(Exception):
             logging.shutdown()
             sys.stdout.flush()
             sys.stderr.flush()
-        with contextlib.suppress(OSError):
-            conn.sendall(json.dumps({"code": code}).encode() + b"\n")
         os._exit(code)
 
 
-def _run_module(args: list[str]) -> int:
-    """Run the command line as ``python -m`` does: its exit status."""
+def _run_module(module: str, args: list[str]) -> int:
+    """Run a command line as ``python -m`` does: its exit status."""
     import runpy
     import traceback
 
-    sys.argv = [MODULE, *args]  # runpy puts the module's path first, as python -m does
+    sys.argv = [module, *args]  # runpy puts the module's path first, as python -m does
     try:
-        runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as done:
         if done.code is None:
             return 0

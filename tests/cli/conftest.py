@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests import forked_cli
 from tests.compat.tools import aws_command, base_env
 from tests.live import LiveServer, nexq_json
 
@@ -63,17 +64,26 @@ class Dcp:
         timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
         full_env = {k: v for k, v in {**self.env, **(env or {})}.items() if k not in unset}
-        proc = subprocess.run(
-            [*self.command, *args],
-            env=full_env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            # No controlling terminal: a password prompt reads stdin instead of /dev/tty.
-            start_new_session=True,
-        )
+        # No controlling terminal (a session of its own): a password prompt reads stdin
+        # instead of /dev/tty.
+        if self.command == dcp_command() and forked_cli.forking():
+            # dcp's main, forked from the test process's zygote (tests/forked_cli.py): the
+            # same code as the console script without a new interpreter's half second.
+            proc = forked_cli.run(
+                list(args), full_env, timeout, module=forked_cli.DCP, stdin=stdin,
+                new_session=True,
+            )  # fmt: skip
+        else:
+            proc = subprocess.run(
+                [*self.command, *args],
+                env=full_env,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                start_new_session=True,
+            )
         if proc.returncode != code:
             pytest.fail(
                 f"dcp {' '.join(args)}: exit {proc.returncode}, expected {code}\n"

@@ -1,6 +1,6 @@
-"""The tests' forked command line (tests/forked_cli.py) answers as ``python -m nexq.cli.nexq``
-in a new interpreter does: the same exit status, stdout and stderr, with the caller's
-environment and working folder."""
+"""The tests' forked command lines (tests/forked_cli.py) answer as ``python -m nexq.cli.nexq``
+and the ``dcp`` script in a new interpreter do: the same exit status, stdout and stderr, with
+the caller's environment, working folder and stdin."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests import forked_cli
+from tests.cli.conftest import api_url, dcp_command, isolated_env
+from tests.live import LiveServer
 
 CREATE = ["admin", "account", "create", "--password", "correct horse battery", "--email"]
 
@@ -65,3 +67,28 @@ def test_the_callers_environment_and_folder_reach_the_command(
         ["admin", "account", "limits", "--account", "b@example.com"], unset, 60
     )
     assert missing.returncode != 0  # the default data dir (./nexq-data) has no such account
+
+
+def test_dcp_forked_answers_as_its_console_script(server: LiveServer, tmp_path: Path) -> None:
+    """The tests' Dcp forks dcp's main from the zygote; the installed script in a new
+    interpreter gives the same exit status, stdout and stderr: usage errors, a refusal
+    with its exit code, JSON, and a password read from stdin with no terminal."""
+    env = isolated_env(tmp_path)
+    email = server.account("forked-dcp@example.com")
+    cases: list[tuple[tuple[str, ...], str]] = [
+        (("config", "set", "api-url", api_url(server)), ""),
+        (("storage", "buckets", "list"), ""),  # not logged in: a refusal
+        (("storage", "no-such-command"), ""),  # usage, exit 2
+        (("--output", "json", "config", "show"), ""),
+        (("login", "--email", email), "wrong password\n"),  # refused, read from stdin
+    ]
+    for args, stdin in cases:
+        forked = forked_cli.run(
+            list(args), env, 60, module=forked_cli.DCP, stdin=stdin, new_session=True
+        )
+        script = subprocess.run(
+            [*dcp_command(), *args], env=env, input=stdin, capture_output=True, text=True,
+            timeout=60, check=False, start_new_session=True,
+        )  # fmt: skip
+        assert answer(forked) == answer(script), args
+    assert answer(forked)[0] != 0 and "password" in forked.stderr.lower()
