@@ -4,16 +4,17 @@ imported them once.
 A new interpreter spends 0.3 to 0.6 s (more on a loaded machine) starting and importing
 Nexq before a ``nexq admin`` command does its work (0.1 to 0.3 s), and the suites run such
 commands about 1,700 times a gate (accounts, limits and keys for every module); ``dcp``
-takes 0.5 s to start (1.4 s on the loaded gate machine, against 0.25 s forked) for requests
+takes 0.5 s to start (1.4 s on a loaded machine, against 0.25 s forked) for requests
 of milliseconds, and tests/cli and tests/compute run it hundreds of times (tests/cli alone:
-295 s in a new interpreter each time, 164 s forked). Each test process starts one *zygote* instead: a process that has
-imported both command lines and, for each command, forks a child that runs the command's
-module as ``python -m`` runs it (``runpy``, ``__main__``; ``dcp``'s console script calls the
-same ``main``), with the command's arguments, environment, working folder and stdin, stdout
-and stderr in files, as ``subprocess.run(capture_output=True)`` gives them. The child is a
-process of its own like a new interpreter's: nothing of one command outlives it, and its
-exit status is the command's. The guides' shell blocks still run the installed ``dcp``
-script, as a reader does.
+295 s in a new interpreter each time, 164 s forked). Each test process starts one *zygote*
+instead: a process that has imported both command lines and, for each command, forks a
+child that runs the command's module as ``python -m`` runs it (``runpy``, ``__main__``;
+``dcp``'s console script calls the same ``main``), with the command's arguments,
+environment, working folder and stdin, stdout and stderr in files, as
+``subprocess.run(capture_output=True)`` gives them. The child is a process of its own like
+a new interpreter's: nothing of one command outlives it, and its exit status is the
+command's. The guides' shell blocks still run the installed ``dcp`` script, as a reader
+does.
 
 ``NEXQ_TEST_FORKED_CLI=0`` runs every command in a new interpreter instead.
 """
