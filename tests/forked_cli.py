@@ -82,9 +82,10 @@ class Zygote:
             out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
             given = Path(scratch) / "stdin"
             given.write_text(stdin)
-            request: dict[str, Any] = {"module": module, "args": args, "env": env}
-            request |= {"cwd": os.getcwd(), "in": str(given), "out": str(out), "err": str(err)}
-            request["new_session"] = new_session
+            request = {
+                "module": module, "args": args, "env": env, "cwd": os.getcwd(),
+                "in": str(given), "out": str(out), "err": str(err), "new_session": new_session,
+            }  # fmt: skip
             with socket.socket(socket.AF_UNIX) as conn:
                 conn.settimeout(timeout)
                 conn.connect(str(self.socket))
