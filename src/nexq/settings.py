@@ -50,6 +50,10 @@ def setting(default: Any, env: str, parse: Callable[[str], Any], group: str) -> 
     return field(default=default, metadata={"env": env, "parse": parse, "group": group})
 
 
+class SettingsError(ValueError):
+    """A ``NEXQ_*`` variable (or the flag that stands for it) whose value is not valid."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, with the embedded defaults of a single machine. Flags of
@@ -228,7 +232,16 @@ class Settings:
 
     @staticmethod
     def from_env(**overrides: object) -> Settings:
-        """Settings from ``NEXQ_*`` variables; non-None ``overrides`` (flags) win."""
+        """Settings from ``NEXQ_*`` variables; non-None ``overrides`` (flags) win.
+
+        A value that is not valid is a :class:`SettingsError` naming its variable."""
+        try:
+            return Settings._read(overrides)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+
+    @staticmethod
+    def _read(overrides: dict[str, object]) -> Settings:
         values: dict[str, Any] = {}
         for declared in fields(Settings):
             raw = os.environ.get(declared.metadata["env"])

@@ -44,7 +44,7 @@ from nexq.core.keyring import KeyringError
 from nexq.core.ratelimit import RateLimiter
 from nexq.core.run_dir import RunDir, WorkerFile
 from nexq.planes import api_app, registry_app, s3_app
-from nexq.settings import Settings
+from nexq.settings import Settings, SettingsError
 from nexq.storage.fsck import check as check_storage
 
 # Markdown, not Rich markup: help texts say "[env NEXQ_…]", which Rich would eat as a tag.
@@ -539,7 +539,11 @@ def _run_worker(
 
 def main() -> None:
     """Entry point of the ``nexq`` command."""
-    cli()
+    try:
+        cli()
+    except SettingsError as exc:  # the operator's NEXQ_* variables, read by every command
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
