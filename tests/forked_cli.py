@@ -16,7 +16,13 @@ a new interpreter's: nothing of one command outlives it, and its exit status is 
 command's. The guides' shell blocks still run the installed ``dcp`` script, as a reader
 does.
 
-``NEXQ_TEST_FORKED_CLI=0`` runs every command in a new interpreter instead.
+Servers are forked from it too (:func:`spawn`): ``nexq serve`` spent about 1.1 s of CPU
+importing Nexq before it listened, about 0.3 s forked, and the main phase of a gate alone
+starts about 300 of them (one per test module or so; three per module in the cluster
+phase). What the tests use of the server's :class:`subprocess.Popen` (its pid, ``poll``,
+``wait``, ``send_signal``, ``kill``) is :class:`Spawned`'s.
+
+``NEXQ_TEST_FORKED_CLI=0`` runs every command and server in a new interpreter instead.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import socket
@@ -84,28 +91,100 @@ class Zygote:
             given.write_text(stdin)
             request = {
                 "module": module, "args": args, "env": env, "cwd": os.getcwd(),
-                "in": str(given), "out": str(out), "err": str(err), "new_session": new_session,
+                "in": str(given), "out": str(out), "err": str(err), "append": False,
+                "new_session": new_session,
             }  # fmt: skip
-            with socket.socket(socket.AF_UNIX) as conn:
-                conn.settimeout(timeout)
-                conn.connect(str(self.socket))
-                conn.sendall(json.dumps(request).encode() + b"\n")
-                answers = conn.makefile("rb")
-                child = int(json.loads(answers.readline())["pid"])
+            with self._connect(request, timeout) as started:
                 try:
-                    code = int(json.loads(answers.readline())["code"])
-                except TimeoutError:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(child, signal.SIGKILL)
+                    code = started.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    started.kill()
                     raise subprocess.TimeoutExpired(command, timeout) from None
             return subprocess.CompletedProcess(
                 command, code, _text(out.read_bytes()), _text(err.read_bytes())
             )
 
+    def spawn(self, args: list[str], env: dict[str, str], log: Path) -> Spawned:
+        """Start ``python -m nexq.cli.nexq *args`` in a forked child and return at once; its
+        output is appended to ``log`` and its stdin is empty."""
+        request = {
+            "module": MODULE, "args": args, "env": env, "cwd": os.getcwd(),
+            "in": os.devnull, "out": str(log), "err": str(log), "append": True,
+            "new_session": False,
+        }  # fmt: skip
+        return self._connect(request, START_SECONDS)
+
+    def _connect(self, request: dict[str, Any], timeout: float) -> Spawned:
+        conn = socket.socket(socket.AF_UNIX)
+        try:
+            conn.settimeout(timeout)
+            conn.connect(str(self.socket))
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            pid = int(json.loads(_line(conn))["pid"])
+        except BaseException:
+            conn.close()
+            raise
+        return Spawned([sys.executable, "-m", request["module"], *request["args"]], pid, conn)
+
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+
+class Spawned:
+    """A command forked from the zygote, running: what the tests use of
+    :class:`subprocess.Popen`. The zygote's child that forked it holds the other end of
+    ``conn``, and writes the command's exit status there when it ends."""
+
+    def __init__(self, args: list[str], pid: int, conn: socket.socket) -> None:
+        self.args = args
+        self.pid = pid
+        self.returncode: int | None = None
+        self._conn = conn
+
+    def poll(self) -> int | None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return self.wait(0)
+        return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            ready, _, _ = select.select([self._conn], [], [], timeout)
+            if not ready:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            self._conn.settimeout(None)
+            line = _line(self._conn)
+            # No status: the zygote's child was killed (it ends only after its command).
+            self.returncode = int(json.loads(line)["code"]) if line else -signal.SIGKILL
+            self._conn.close()
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:  # never a pid that may have been given to another process
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def __enter__(self) -> Spawned:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._conn.close()
+
+
+def _line(conn: socket.socket) -> bytes:
+    """One line of the zygote's answer, read a byte at a time: nothing after it is taken
+    from the socket (select tells whether the next line has come)."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = conn.recv(1)
+        if not byte:
+            break
+        line += byte
+    return bytes(line)
 
 
 def _text(data: bytes) -> str:
@@ -128,7 +207,6 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """``python -m <module> *args`` with ``env`` (and ``stdin``; in a session of its own if
     ``new_session``, as ``start_new_session`` gives): forked from this process's zygote."""
-    global _zygote
     if not forking():
         return subprocess.run(
             [sys.executable, "-m", module, *args],
@@ -140,12 +218,33 @@ def run(
             check=False,
             start_new_session=new_session,
         )
+    return _the_zygote().run(
+        args, env, timeout, module=module, stdin=stdin, new_session=new_session
+    )
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> Spawned | subprocess.Popen[bytes]:
+    """``python -m nexq.cli.nexq *args`` with ``env``, running on (a server), its output
+    appended to ``log``: forked from this process's zygote."""
+    if not forking():
+        with open(log, "ab") as output:
+            return subprocess.Popen(
+                [sys.executable, "-m", MODULE, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+    return _the_zygote().spawn(args, env, log)
+
+
+def _the_zygote() -> Zygote:
+    global _zygote
     with _lock:
         if _zygote is None or _zygote.process.poll() is not None:
             _zygote = Zygote()
             atexit.register(_zygote.stop)
-        zygote = _zygote
-    return zygote.run(args, env, timeout, module=module, stdin=stdin, new_session=new_session)
+        return _zygote
 
 
 # ------------------------------------------------------------------------- the zygote
@@ -159,9 +258,15 @@ def serve(path: str) -> None:
     # command runs its module afresh as __main__, as python -m does.
     import typer._adapters  # noqa: F401
 
+    # And what a server loads before it forks its workers (nexq.cli.nexq's
+    # _share_with_workers).
     import nexq.cli.dcp
+    import nexq.cli.listeners
     import nexq.cli.nexq
-    import nexq.core.postgres  # noqa: F401
+    import nexq.core.postgres
+    import nexq.registry.oci.app
+    import nexq.storage.s3.server
+    import nexq.web.observe  # noqa: F401
 
     del sys.modules[MODULE], sys.modules[DCP]
     listener = socket.socket(socket.AF_UNIX)
@@ -209,18 +314,21 @@ def _command(request: dict[str, Any]) -> None:
         tempfile.tempdir = None  # found again from this command's TMPDIR
         if request["new_session"]:
             os.setsid()  # no controlling terminal: a prompt reads stdin, not /dev/tty
+        written = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if request["append"] else os.O_TRUNC)
         for fd, name, flags in (
             (0, request["in"], os.O_RDONLY),
-            (1, request["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-            (2, request["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+            (1, request["out"], written),
+            (2, request["err"], written),
         ):
             opened = os.open(name, flags, 0o600)
             os.dup2(opened, fd)
             os.close(opened)
         code = _run_module(request["module"], request["args"]) & 0xFF  # as exit(n) is seen
     finally:
-        # What an interpreter's exit does for a command: its log handlers and stdio flushed.
+        # What an interpreter's exit does for a command: its exit functions run (a server
+        # removes its run file, logging flushes its handlers) and stdio flushed.
         with contextlib.suppress(Exception):
+            atexit._run_exitfuncs()
             logging.shutdown()
             sys.stdout.flush()
             sys.stderr.flush()

@@ -12,7 +12,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -172,7 +171,7 @@ class LiveServer:
     api_port: int = field(default_factory=free_port)
     registry_port: int = field(default_factory=free_port)
     extra: tuple[str, ...] = ()
-    process: subprocess.Popen[bytes] | None = None
+    process: forked_cli.Spawned | subprocess.Popen[bytes] | None = None
     scheme: str = "http"
     env: dict[str, str] = field(default_factory=dict)  # extra NEXQ_* settings
     # Metadata in this PostgreSQL database (migrated with `nexq admin migrate` before the
@@ -237,12 +236,8 @@ class LiveServer:
             ENGINES[self.data_dir].update(engines)
             if self.database_url is not None and not self.migrated:
                 nexq("admin", "migrate", data_dir=self.data_dir)
-        log = open(self.data_dir.parent / f"server-{self.s3_port}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
+        self.process = forked_cli.spawn(
             [
-                sys.executable,
-                "-m",
-                "nexq.cli.nexq",
                 "serve",
                 "--data-dir",
                 str(self.data_dir),
@@ -254,9 +249,7 @@ class LiveServer:
                 str(self.registry_port),
                 *self.extra,
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={
+            {
                 **os.environ,
                 **self.databases_settings(),
                 # A test's server stops within seconds whatever its clients left open.
@@ -264,6 +257,7 @@ class LiveServer:
                 **self.env,
                 **({"NEXQ_DATABASE_URL": self.database_url} if self.database_url else {}),
             },
+            self.data_dir.parent / f"server-{self.s3_port}.log",
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

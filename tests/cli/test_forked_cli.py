@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from nexq.core.run_dir import SERVER_FILE
 from tests import forked_cli
 from tests.cli.conftest import api_url, dcp_command, isolated_env
 from tests.live import LiveServer
@@ -92,3 +95,35 @@ def test_dcp_forked_answers_as_its_console_script(server: LiveServer, tmp_path: 
         )  # fmt: skip
         assert answer(forked) == answer(script), args
     assert answer(forked)[0] != 0 and "password" in forked.stderr.lower()
+
+
+def test_a_forked_server_stops_and_fails_as_in_a_new_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``nexq serve`` forked from the zygote (tests/live.py's servers) and in a new
+    interpreter: stopped by SIGINT, it ends with status 0 and its exit functions run (its
+    run file is gone); refused at start (a setting that is not valid), it ends with the same
+    status and one line naming the variable."""
+    outcomes = []
+    for forking in ("1", "0"):
+        monkeypatch.setenv("NEXQ_TEST_FORKED_CLI", forking)
+        live = LiveServer(tmp_path / f"forking-{forking}" / "data")
+        live.start()
+        process = live.process
+        assert process is not None and process.poll() is None
+        server_file = live.data_dir / "run" / SERVER_FILE
+        deadline = time.monotonic() + 30  # written just after the server starts listening
+        while not server_file.exists():
+            assert time.monotonic() < deadline, f"no {server_file}"
+            time.sleep(0.05)
+        assert json.loads(server_file.read_text())["pid"] == process.pid
+        process.send_signal(signal.SIGINT)
+        stopped = process.wait(30)
+        live.process = None
+        log = tmp_path / f"refused-{forking}.log"
+        env = {**os.environ, "NEXQ_WORKERS": "many"}
+        refused = forked_cli.spawn(["serve", "--data-dir", str(tmp_path / "r")], env, log)
+        outcomes.append((stopped, server_file.exists(), refused.wait(30), log.read_text()))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:2] == (0, False)
+    assert outcomes[0][2:] == (1, "error: NEXQ_WORKERS: 'many' is not valid\n")
