@@ -82,11 +82,15 @@ def test_a_public_read_bucket_lists_anonymously(s3: Any, acls: str, server: Live
     assert listing.status_code == 200 and b"<Key>listed</Key>" in listing.content
     assert unsigned(server, acls, "HEAD") == 200
     assert unsigned(server, f"{acls}/listed") == 403  # the object's own ACL is private
+    # As AWS: who may list the bucket learns that a key is missing; others get 403.
+    assert unsigned(server, f"{acls}/missing") == 404
+    assert unsigned(server, f"{acls}/missing", "HEAD") == 404
     assert unsigned(server, f"{acls}/new", "PUT") == 403  # READ is no WRITE
     s3.put_bucket_acl(Bucket=acls, ACL="public-read-write")
     assert unsigned(server, f"{acls}/new", "PUT") == 200
     s3.put_bucket_acl(Bucket=acls, ACL="private")
     assert unsigned(server, acls) == 403
+    assert unsigned(server, f"{acls}/missing") == 403
 
 
 def test_a_grant_by_account_id_works_until_private_revokes_it(
@@ -255,6 +259,34 @@ def test_a_multipart_upload_gets_its_acl_at_completion(
     )
     answer = httpx.get(f"{server.endpoint}/{acls}/big", timeout=10)
     assert answer.status_code == 200 and answer.content == b"part"
+
+
+def test_uploads_name_who_started_them(s3: Any, acls: str, other: tuple[Key, Any, str]) -> None:
+    """ListMultipartUploads and ListParts: each upload's Initiator and Owner (the writer, in
+    an ObjectWriter bucket), with the DisplayName (email) shown to that account alone."""
+    other_key, other_s3, other_id = other
+    s3.put_bucket_acl(Bucket=acls, ACL="public-read-write")
+    owner_id = s3.list_buckets()["Owner"]["ID"]
+    mine = s3.create_multipart_upload(Bucket=acls, Key="mine")["UploadId"]
+    theirs = other_s3.create_multipart_upload(Bucket=acls, Key="theirs")["UploadId"]
+
+    def parties(client: Any) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+        uploads = client.list_multipart_uploads(Bucket=acls)["Uploads"]
+        return {u["UploadId"]: (u["Initiator"], u["Owner"]) for u in uploads}
+
+    seen_by_owner, seen_by_other = parties(s3), parties(other_s3)
+    owner_named = {"ID": owner_id, "DisplayName": server_email(s3)}
+    assert seen_by_owner[mine] == (owner_named, owner_named)
+    assert seen_by_owner[theirs] == ({"ID": other_id}, {"ID": other_id})
+    other_named = {"ID": other_id, "DisplayName": other_key.account}
+    assert seen_by_other[theirs] == (other_named, other_named)
+    assert seen_by_other[mine] == ({"ID": owner_id}, {"ID": owner_id})
+    listed = s3.list_parts(Bucket=acls, Key="theirs", UploadId=theirs)
+    assert (listed["Initiator"], listed["Owner"]) == ({"ID": other_id}, {"ID": other_id})
+
+
+def server_email(client: Any) -> str:
+    return str(client.list_buckets()["Owner"]["DisplayName"])
 
 
 def test_a_form_upload_takes_its_acl_field(server: LiveServer, owner: Key, acls: str) -> None:

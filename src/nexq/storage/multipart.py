@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from nexq.core.identity import Principal
+from nexq.storage.acl import OWNER_HEADER
 from nexq.storage.checksums import combine_b64, crc_combine_full
 from nexq.storage.conditions import Conditions, check_copy_source
 from nexq.storage.encryption import CustomerKey, ObjectKey, check_part, stamped
@@ -55,7 +56,16 @@ from nexq.storage.versions import new_version_id
 # object keeps them as tags).
 TAGS_HEADER = "x-nexq-tags"
 LOCK_HEADER = "x-nexq-lock"  # the Object Lock asked for when the upload started
-_INTERNAL = (TAGS_HEADER, LOCK_HEADER)
+# The account that started the upload (ListMultipartUploads' and ListParts' Initiator).
+INITIATOR_HEADER = "x-nexq-initiator"
+_INTERNAL = (TAGS_HEADER, LOCK_HEADER, INITIATOR_HEADER)
+
+
+def upload_parties(upload: Upload, bucket_owner: str) -> tuple[str, str]:
+    """The account ids of an upload's initiator and of the owner its object will have. An
+    upload started before Nexq kept its initiator: the owner for both."""
+    owner = upload.headers.get(OWNER_HEADER, bucket_owner)
+    return upload.headers.get(INITIATOR_HEADER, owner), owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +119,8 @@ class Multipart:
         # An account at its quota has no room for any part: refused before it starts.
         self._objects.check_not_full(bucket.account_id)
         headers = stamped(headers, customer)
+        if caller.account.id:
+            headers = {**headers, INITIATOR_HEADER: caller.account.id}
         initiated = time.time()
         upload = Upload(
             id=upload_id(initiated),

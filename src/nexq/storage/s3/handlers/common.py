@@ -270,6 +270,15 @@ def check_copy_source_signature(
     sse.check_kms_read(req, meta.headers)
 
 
+def party(req: S3Request, account_id: str) -> str:
+    """An account named in a listing (an upload's Initiator or Owner): its ID, and its
+    DisplayName (email) only to the account itself, as :func:`listed_owner` shows owners."""
+    account = req.credential.account if req.credential else None
+    if account is not None and account.id == account_id:
+        return f"<ID>{account.id}</ID><DisplayName>{escape(account.email)}</DisplayName>"
+    return f"<ID>{escape(account_id)}</ID>"
+
+
 def listed_owner(req: S3Request, s: Services) -> str:
     """The ``<Owner>`` of the objects a listing shows: the bucket's owner. Its email
     (DisplayName) only to the owner itself: another account a policy or ACL lets list the

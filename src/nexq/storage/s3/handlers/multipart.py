@@ -6,6 +6,7 @@ import re
 
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import Part, Upload
+from nexq.storage.multipart import upload_parties
 from nexq.storage.s3 import sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
@@ -20,6 +21,7 @@ from nexq.storage.s3.handlers.common import (
     empty,
     int_param,
     part_number,
+    party,
     quoted,
     read_conditions,
     request_tags,
@@ -204,8 +206,9 @@ async def abort_multipart_upload(req: S3Request, s: Services) -> Response:
 async def list_parts(req: S3Request, s: Services) -> Response:
     max_parts = int_param(req, "max-parts", 1000, 1000)
     marker = int_param(req, "part-number-marker", 0, 10_000)
-    upload, parts, truncated = await req.run(
-        lambda: s.multipart.list_parts(
+
+    def listed() -> tuple[tuple[Upload, list[Part], bool], str]:
+        found = s.multipart.list_parts(
             req.caller,
             req.bucket or "",
             req.key or "",
@@ -213,7 +216,9 @@ async def list_parts(req: S3Request, s: Services) -> Response:
             marker,
             max_parts,
         )
-    )
+        return found, bucket_owner(req, s)
+
+    (upload, parts, truncated), owner_of_bucket = await req.run(listed)
     items = "".join(
         f"<Part><PartNumber>{p.number}</PartNumber>"
         f"<LastModified>{iso_time(p.last_modified)}</LastModified>"
@@ -223,16 +228,11 @@ async def list_parts(req: S3Request, s: Services) -> Response:
         for p in parts
     )
     next_marker = parts[-1].number if parts else 0
-    account = req.credential.account if req.credential else None
-    owner = (
-        f"<ID>{account.id}</ID><DisplayName>{escape(account.email)}</DisplayName>"
-        if account
-        else ""
-    )
+    initiator, owner = upload_parties(upload, owner_of_bucket)
     inner = (
         f"<Bucket>{req.bucket}</Bucket><Key>{escape(upload.key)}</Key>"
         f"<UploadId>{upload.id}</UploadId>"
-        f"<Initiator>{owner}</Initiator><Owner>{owner}</Owner>"
+        f"<Initiator>{party(req, initiator)}</Initiator><Owner>{party(req, owner)}</Owner>"
         "<StorageClass>STANDARD</StorageClass>"
         f"<PartNumberMarker>{marker}</PartNumberMarker>"
         f"<NextPartNumberMarker>{next_marker}</NextPartNumberMarker>"
@@ -257,15 +257,13 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
     # after every upload of that key.
     after = (key_marker, id_marker or None) if key_marker else None
     url = req.query.get("encoding-type") == "url"
-    uploads, truncated = await req.run(
-        lambda: s.multipart.list_uploads(req.caller, req.bucket or "", prefix, after, max_uploads)
-    )
-    items = "".join(
-        f"<Upload><Key>{key_text(u.key, url)}</Key><UploadId>{u.id}</UploadId>"
-        f"<StorageClass>STANDARD</StorageClass><Initiated>{iso_time(u.initiated)}</Initiated>"
-        "</Upload>"
-        for u in uploads
-    )
+
+    def listed() -> tuple[tuple[list[Upload], bool], str]:
+        found = s.multipart.list_uploads(req.caller, req.bucket or "", prefix, after, max_uploads)
+        return found, bucket_owner(req, s)
+
+    (uploads, truncated), owner_of_bucket = await req.run(listed)
+    items = "".join(_listed_upload(req, u, owner_of_bucket, url) for u in uploads)
     inner = (
         f"<Bucket>{req.bucket}</Bucket><KeyMarker>{key_text(key_marker, url)}</KeyMarker>"
         f"<UploadIdMarker>{escape(id_marker)}</UploadIdMarker>"
@@ -280,3 +278,19 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
     if url:
         inner += "<EncodingType>url</EncodingType>"
     return Response.xml(document("ListMultipartUploadsResult", inner + items))
+
+
+def _listed_upload(req: S3Request, upload: Upload, owner_of_bucket: str, url: bool) -> str:
+    initiator, owner = upload_parties(upload, owner_of_bucket)
+    return (
+        f"<Upload><Key>{key_text(upload.key, url)}</Key><UploadId>{upload.id}</UploadId>"
+        f"<Initiator>{party(req, initiator)}</Initiator><Owner>{party(req, owner)}</Owner>"
+        f"<StorageClass>STANDARD</StorageClass><Initiated>{iso_time(upload.initiated)}</Initiated>"
+        "</Upload>"
+    )
+
+
+def bucket_owner(req: S3Request, s: Services) -> str:
+    """The account id of the bucket the request names (it exists: the listing found it)."""
+    bucket = s.objects.directory.bucket(req.bucket or "")
+    return bucket.account_id if bucket is not None else ""
