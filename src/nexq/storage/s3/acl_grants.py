@@ -25,6 +25,7 @@ from nexq.storage import acl
 from nexq.storage.access_control import AccessControl
 from nexq.storage.acl import Ownership
 from nexq.storage.directory import Credential
+from nexq.storage.errors import NoSuchKey
 from nexq.storage.model import Bucket
 from nexq.storage.public_access import SETTING as PUBLIC_ACCESS_BLOCK
 from nexq.storage.public_access import PublicAccessBlock
@@ -105,17 +106,30 @@ class AclGrants:
     def _permits(self, req: S3Request, credential: Credential, bucket: Bucket) -> bool:
         bucket_permission = BUCKET_PERMISSIONS.get(req.operation)
         if bucket_permission is not None:
-            if not self._enabled(bucket):
-                return False
-            grants = acl.stored_grants(
-                self._access.directory.setting(bucket, acl.SETTING), bucket.account_id
-            )
-            return acl.permits(
-                grants, credential.account.id, bucket_permission, self._ignore_public(bucket)
-            )
+            return self._bucket_permits(credential, bucket, bucket_permission)
         permission = OBJECT_PERMISSIONS[req.operation]
         version = req.query.get("versionId")
-        return self._object_permits(credential, bucket, req.key or "", version, permission)
+        key = req.key or ""
+        if self._object_permits(credential, bucket, key, version, permission):
+            return True
+        if (
+            permission == acl.READ
+            and version is None
+            and self._bucket_permits(credential, bucket, acl.READ)
+            and self._access.stored_object_grants(bucket, key, None) is None
+        ):
+            # AWS: a caller who may list the bucket learns that a key is missing (404);
+            # anyone else gets 403, which tells nothing.
+            raise NoSuchKey()
+        return False
+
+    def _bucket_permits(self, credential: Credential, bucket: Bucket, permission: str) -> bool:
+        if not self._enabled(bucket):
+            return False
+        grants = acl.stored_grants(
+            self._access.directory.setting(bucket, acl.SETTING), bucket.account_id
+        )
+        return acl.permits(grants, credential.account.id, permission, self._ignore_public(bucket))
 
     def _object_permits(
         self,
