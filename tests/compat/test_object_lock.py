@@ -85,6 +85,18 @@ def test_governance_gives_way_to_the_bypass(s3: Any, locked: str) -> None:
     with pytest.raises(ClientError) as refused:
         s3.delete_object(Bucket=locked, Key="g", VersionId=version)
     assert code(refused) == "AccessDenied"
+    # Extending a GOVERNANCE retention needs nothing; leaving the mode, even for the
+    # stricter COMPLIANCE, needs the bypass.
+    s3.put_object_retention(
+        Bucket=locked,
+        Key="g",
+        VersionId=version,
+        Retention={"Mode": "GOVERNANCE", "RetainUntilDate": later(2)},
+    )
+    stricter = {"Mode": "COMPLIANCE", "RetainUntilDate": later(2)}
+    with pytest.raises(ClientError) as refused:
+        s3.put_object_retention(Bucket=locked, Key="g", VersionId=version, Retention=stricter)
+    assert code(refused) == "AccessDenied"
     s3.delete_object(Bucket=locked, Key="g", VersionId=version, BypassGovernanceRetention=True)
     assert "Versions" not in s3.list_object_versions(Bucket=locked, Prefix="g")
 

@@ -134,7 +134,10 @@ def change_retention(
         looser = mode is None or until is None or until < (meta.lock_until or 0.0)
         if meta.lock_mode == COMPLIANCE and (looser or mode != COMPLIANCE):
             raise ObjectLocked("Access Denied because object protected by object lock.")
-        if meta.lock_mode == GOVERNANCE and looser and not bypass_governance:
+        # A mode change is no extension: leaving GOVERNANCE, even for COMPLIANCE, needs the
+        # bypass (as AWS answers).
+        changed = mode != GOVERNANCE
+        if meta.lock_mode == GOVERNANCE and (looser or changed) and not bypass_governance:
             raise ObjectLocked("Access Denied because object protected by object lock.")
     return replace(meta, lock_mode=mode, lock_until=until)
 
