@@ -112,6 +112,31 @@ def test_every_object_is_sse_s3(server: LiveServer, s3: Any, bucket: str) -> Non
     assert answer.status_code == 204 and answer.headers["x-amz-server-side-encryption"] == "AES256"
 
 
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "alias/any"),
+        ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+    ],
+)
+def test_reads_name_no_encryption_to_apply(
+    server: LiveServer, owner: Key, s3: Any, bucket: str, header: str, value: str
+) -> None:
+    """As AWS: a GET or HEAD carrying a write's encryption header is 400 InvalidArgument
+    naming it (only SSE-C's headers, which open an object, belong on a read)."""
+    s3.put_object(Bucket=bucket, Key="read", Body=b"read me")
+    client = server.client(owner)
+    for operation in ("GetObject", "HeadObject"):
+        with_headers(client, operation, lambda headers: headers.__setitem__(header, value))
+    refused = error(lambda: client.get_object(Bucket=bucket, Key="read"))
+    assert refused["Error"]["Code"] == "InvalidArgument"
+    assert refused["Error"]["ArgumentName"] == header
+    assert "not supported for this operation" in refused["Error"]["Message"]
+    assert code_and_status(lambda: client.head_object(Bucket=bucket, Key="read"))[1] == 400
+    assert s3.get_object(Bucket=bucket, Key="read")["Body"].read() == b"read me"
+
+
 def test_dsse_kms_is_not_built(server: LiveServer, owner: Key, s3: Any, bucket: str) -> None:
     refused = error(
         lambda: s3.put_object(

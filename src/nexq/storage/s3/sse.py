@@ -72,6 +72,19 @@ def check_kms_read(req: S3Request, stored: Mapping[str, str]) -> None:
         raise sigv4_required()
 
 
+def refuse_write_headers(req: S3Request) -> None:
+    """S3 compat: a GET or HEAD names no encryption to apply (an SSE-C key, which opens
+    the object, is not one): ``x-amz-server-side-encryption`` and its KMS companions are a
+    400 InvalidArgument, as AWS answers."""
+    for header in (SSE, KMS_KEY_ID, CONTEXT, BUCKET_KEY):
+        if header in req.headers:
+            raise invalid_argument(
+                f"{header} header is not supported for this operation.",
+                header,
+                req.headers[header],
+            )
+
+
 def customer_key(req: S3Request, prefix: str = SSE) -> CustomerKey | None:
     """The SSE-C key the request gives (``prefix`` is ``COPY_SOURCE`` for a copy's source),
     checked as S3 checks it; None if it gives none."""

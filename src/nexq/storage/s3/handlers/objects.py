@@ -157,6 +157,7 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
     conditions = read_conditions(req)
     version = req.query.get("versionId")
     with_checksums = req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    sse.refuse_write_headers(req)
     customer = sse.customer_key(req)
 
     def span(meta: ObjectMeta) -> tuple[int, int] | None:
