@@ -429,6 +429,36 @@ def test_form_metadata_is_utf8_and_answered_encoded(
     assert head["x-amz-meta-name"] == "=?UTF-8?Q?=C3=84M=C3=84Z=C3=95=C3=91_S3?="
 
 
+def test_a_form_tags_its_object(server: LiveServer, owner: Key, s3: Any, bucket: str) -> None:
+    """The ``tagging`` field, a Tagging document as PutObjectTagging takes; a tag S3 refuses
+    refuses the upload (nothing stored)."""
+
+    def tagging(*pairs: tuple[str, str]) -> str:
+        tags = "".join(f"<Tag><Key>{k}</Key><Value>{v}</Value></Tag>" for k, v in pairs)
+        return f"<Tagging><TagSet>{tags}</TagSet></Tagging>"
+
+    conditions = [*base_conditions(bucket), ["starts-with", "$tagging", ""]]
+    document = _document(bucket, conditions=conditions)
+    fields = signed_form(
+        owner, document, key="foo-tagged", tagging=tagging(("team", "web"), ("tier", "gold"))
+    )
+    fields["Content-Type"] = "text/plain"
+    assert upload(server, bucket, fields).status_code == 204
+    tags = s3.get_object_tagging(Bucket=bucket, Key="foo-tagged")["TagSet"]
+    assert tags == [{"Key": "team", "Value": "web"}, {"Key": "tier", "Value": "gold"}]
+    assert (
+        s3.head_object(Bucket=bucket, Key="foo-tagged")["ResponseMetadata"]["HTTPHeaders"][
+            "x-amz-tagging-count"
+        ]
+        == "2"
+    )
+    fields = signed_form(owner, document, key="foo-refused", tagging=tagging(("aws:x", "y")))
+    fields["Content-Type"] = "text/plain"
+    refused = upload(server, bucket, fields)
+    assert refused.status_code == 400 and error_of(refused)["Code"] == "InvalidTag"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="foo-refused")["KeyCount"] == 0
+
+
 def test_a_form_for_another_bucket_is_refused(
     server: LiveServer, owner: Key, s3: Any, bucket: str
 ) -> None:

@@ -25,11 +25,13 @@ NOTES: dict[Operation, str] = {
     Operation.PUT_OBJECT: "SigV4/SigV2, aws-chunked (signed, unsigned + trailer), checksums, "
     "Content-MD5, If-None-Match: * and If-Match; ACL headers: see ACLs",
     Operation.POST_OBJECT: "browser form upload, SigV4 and SigV2 policies, anonymous forms where "
-    "a bucket policy or ACL lets anyone write; `acl` field: see ACLs",
+    "a bucket policy or ACL lets anyone write; `tagging` field (a Tagging document); `acl` "
+    "field: see ACLs",
     Operation.CREATE_BUCKET: "re-creating a bucket one owns: 200 if the region is us-east-1, "
     "else 409 BucketAlreadyOwnedByYou; x-amz-object-ownership and ACL headers: see ACLs",
     Operation.LIST_BUCKETS: "max-buckets, continuation-token, prefix, bucket-region",
-    Operation.GET_OBJECT: "versionId; one range per request (as S3)",
+    Operation.GET_OBJECT: "versionId; one range per request (as S3); x-amz-server-side-encryption "
+    "(and its KMS headers) refused with 400 InvalidArgument, as S3",
     Operation.COPY_OBJECT: "source versionId; sources up to 5 GiB (as S3); ACL headers: see ACLs",
     Operation.LIST_OBJECT_VERSIONS: "prefix, delimiter, key-marker / version-id-marker, "
     "max-keys, encoding-type=url; every object of a never-versioned bucket as version null",

@@ -18,6 +18,7 @@ from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.handlers.common import Services, quoted
 from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.tagging_xml import parse_object_tagging
 from nexq.storage.s3.xml import HEAD, escape
 from nexq.storage.service import NewContent
 
@@ -213,6 +214,7 @@ def _start(
         policy = post_policy.decode(encoded)
         post_policy.check(policy, fields, bucket)
     new_object_acl(req.caller, fields, s.acl, bucket, "acl")  # refused before any file byte
+    _form_tags(fields)
     requested = sse.check_form(fields)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
     sealing = s.objects.write_key(req.caller, bucket, requested)
@@ -241,9 +243,16 @@ def _finish(
         k[11:]: encoded_words.decode(v) for k, v in lower.items() if k.startswith("x-amz-meta-")
     }
     headers.update(new_object_acl(req.caller, form.fields, s.acl, bucket, "acl"))
-    meta = s.objects.put_object(req.caller, bucket, key, body, NewContent(headers, metadata))
+    content = NewContent(headers, metadata, tags=_form_tags(form.fields))
+    meta = s.objects.put_object(req.caller, bucket, key, body, content)
     req.data_in = meta.size
     return meta
+
+
+def _form_tags(fields: dict[str, str]) -> tuple[tuple[str, str], ...] | None:
+    """The ``tagging`` field's tags (a Tagging document, as PutObjectTagging's body)."""
+    document = next((v for k, v in fields.items() if k.lower() == "tagging"), None)
+    return None if document is None else parse_object_tagging(document.encode()).pairs
 
 
 def _answer(req: S3Request, fields: dict[str, str], bucket: str, meta: ObjectMeta) -> Response:
