@@ -120,6 +120,9 @@ class Server:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its databases' backup listener too on a free port, not the default 9443 that
+            # another Nexq on this machine may hold.
+            env={**os.environ, "NEXQ_DATABASES_BACKUP_PORT": str(free_port())},
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

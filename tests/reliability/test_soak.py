@@ -30,6 +30,7 @@ def test_soak(tmp_path: Path) -> None:
         timeout=1200 if LONG else 240,
     )
     print(done.stdout[-4000:])
+    assert out.exists(), f"bench/soak.py wrote no report: {done.stderr[-2000:]}"
     result = json.loads(out.read_text())
     assert result["errors"] == 0, result["first_errors"]
     assert result["server_alive"] and result["tracebacks_in_log"] == 0
