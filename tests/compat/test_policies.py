@@ -67,6 +67,32 @@ def test_anonymous_readers_get_only_what_a_policy_opens(
     assert s3.get_object(Bucket=bucket, Key="public/page.html")["Body"].read()  # still there
     missing = unsigned(server, "no-such-bucket-here", "x")
     assert missing.status_code == 404 and b"NoSuchBucket" in missing.content
+    # As AWS: a missing key is 403 to who may get objects but not list the bucket, 404 once
+    # s3:ListBucket is allowed too (the owner always learns it).
+    hidden = unsigned(server, bucket, "public/gone.html")
+    assert hidden.status_code == 403 and b"<Code>AccessDenied</Code>" in hidden.content
+    assert unsigned(server, bucket, "public/gone.html", "HEAD").status_code == 403
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/public/*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+        ),
+    )
+    told = unsigned(server, bucket, "public/gone.html")
+    assert told.status_code == 404 and b"<Code>NoSuchKey</Code>" in told.content
+    assert unsigned(server, bucket, "public/page.html").status_code == 200
     assert httpx.get(f"{server.endpoint}/", timeout=10).status_code == 403  # ListBuckets
 
 
@@ -160,6 +186,151 @@ def test_conditions_decide_on_the_request(s3: Any, bucket: str, server: LiveServ
     url = f"{server.endpoint}/{bucket}/doc"
     assert httpx.get(url, headers={"user-agent": "curl/8.0"}, timeout=10).status_code == 200
     assert httpx.get(url, headers={"user-agent": "wget"}, timeout=10).status_code == 403
+
+
+def test_conditions_on_tags_copies_and_grants(s3: Any, bucket: str, other: tuple[Key, Any]) -> None:
+    """s3:ExistingObjectTag/<key> (the object's own tags), s3:RequestObjectTag/<key> (the
+    x-amz-tagging header's), s3:x-amz-copy-source, s3:x-amz-metadata-directive and
+    s3:x-amz-grant-* decide for another account as AWS's policy language says."""
+    _, other_s3 = other
+    other_id = account_id(other_s3)
+    principal = {"AWS": f"arn:aws:iam::{other_id}:root"}
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    s3.put_object(Bucket=bucket, Key="public", Body=b"p", Tagging="security=public")
+    s3.put_object(Bucket=bucket, Key="private", Body=b"q", Tagging="security=private")
+    s3.put_object(Bucket=bucket, Key="src/public/a", Body=b"a")
+    s3.put_object(Bucket=bucket, Key="src/private/b", Body=b"b")
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": ["s3:GetObject", "s3:GetObjectTagging"],
+                "Condition": {"StringEquals": {"s3:ExistingObjectTag/security": "public"}},
+            },
+            {
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/tagged/*",
+                "Condition": {"StringEquals": {"s3:RequestObjectTag/team": "web"}},
+            },
+            {
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/src/*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/copies/*",
+                "Condition": {
+                    "StringLike": {"s3:x-amz-copy-source": f"{bucket}/src/public/*"},
+                    "StringEquals": {"s3:x-amz-metadata-directive": "COPY"},
+                },
+            },
+            {
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/granted/*",
+                "Condition": {
+                    "StringEquals": {"s3:x-amz-grant-full-control": f"id={account_id(s3)}"}
+                },
+            },
+        ),
+    )
+
+    def refused(call: Any) -> str:
+        with pytest.raises(ClientError) as caught:
+            call()
+        return code(caught)
+
+    assert other_s3.get_object(Bucket=bucket, Key="public")["Body"].read() == b"p"
+    assert other_s3.get_object_tagging(Bucket=bucket, Key="public")["TagSet"]
+    assert refused(lambda: other_s3.get_object(Bucket=bucket, Key="private")) == "AccessDenied"
+    other_s3.put_object(Bucket=bucket, Key="tagged/1", Body=b"t", Tagging="team=web")
+    assert (
+        refused(
+            lambda: other_s3.put_object(Bucket=bucket, Key="tagged/2", Body=b"t", Tagging="team=db")
+        )
+        == "AccessDenied"
+    )
+    assert refused(lambda: other_s3.put_object(Bucket=bucket, Key="tagged/3", Body=b"t")) == (
+        "AccessDenied"
+    )
+    source = {"Bucket": bucket, "Key": "src/public/a"}
+    other_s3.copy_object(Bucket=bucket, Key="copies/a", CopySource=source, MetadataDirective="COPY")
+    assert (
+        refused(
+            lambda: other_s3.copy_object(
+                Bucket=bucket, Key="copies/b", CopySource={"Bucket": bucket, "Key": "src/private/b"}
+            )
+        )
+        == "AccessDenied"
+    )
+    assert (
+        refused(
+            lambda: other_s3.copy_object(
+                Bucket=bucket, Key="copies/c", CopySource=source, MetadataDirective="REPLACE"
+            )
+        )
+        == "AccessDenied"
+    )
+    other_s3.put_object(
+        Bucket=bucket, Key="granted/1", Body=b"g", GrantFullControl=f"id={account_id(s3)}"
+    )
+    assert refused(lambda: other_s3.put_object(Bucket=bucket, Key="granted/2", Body=b"g")) == (
+        "AccessDenied"
+    )
+
+
+def test_a_copy_needs_read_on_its_source_even_in_the_bucket_it_writes(
+    s3: Any, bucket: str, other: tuple[Key, Any]
+) -> None:
+    """A policy that lets another account write a prefix is no right to copy the bucket's
+    other objects there (it would own, and read, the copies)."""
+    _, other_s3 = other
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
+    )
+    s3.put_object(Bucket=bucket, Key="private/secret", Body=b"mine")
+    s3.put_object(Bucket=bucket, Key="shared/note", Body=b"yours")
+    writer = {"AWS": f"arn:aws:iam::{account_id(other_s3)}:root"}
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=policy(
+            bucket,
+            {
+                "Effect": "Allow",
+                "Principal": writer,
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/drop/*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": writer,
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/shared/*",
+            },
+        ),
+    )
+    with pytest.raises(ClientError) as refused:
+        other_s3.copy_object(
+            Bucket=bucket, Key="drop/stolen", CopySource={"Bucket": bucket, "Key": "private/secret"}
+        )
+    assert code(refused) == "AccessDenied"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="drop/")
+    other_s3.copy_object(
+        Bucket=bucket, Key="drop/note", CopySource={"Bucket": bucket, "Key": "shared/note"}
+    )
+    assert s3.get_object(Bucket=bucket, Key="drop/note")["Body"].read() == b"yours"
 
 
 def test_block_public_access(s3: Any, bucket: str, server: LiveServer) -> None:

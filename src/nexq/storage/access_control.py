@@ -180,6 +180,18 @@ class AccessControl:
     ) -> tuple[str, tuple[Grant, ...]] | None:
         """The owner and grants of an object version, read without asking who may: what an
         authorization decides from. None when there is no such object (or version)."""
+        meta = self._stored_version(bucket, key, version)
+        return None if meta is None else object_grants(meta, bucket)
+
+    def stored_object_tags(
+        self, bucket: Bucket, key: str, version: str | None
+    ) -> tuple[tuple[str, str], ...] | None:
+        """The tags of an object version, read without asking who may (a bucket policy's
+        ``s3:ExistingObjectTag/<key>``). None when there is no such object (or version)."""
+        meta = self._stored_version(bucket, key, version)
+        return None if meta is None else meta.tags
+
+    def _stored_version(self, bucket: Bucket, key: str, version: str | None) -> ObjectMeta | None:
         if version is None:
             meta = self._store.get_object(bucket.id, key)
         else:
@@ -188,9 +200,7 @@ class AccessControl:
             except InvalidArgument:  # opens nothing; the handler answers the id's error
                 return None
             meta = self._store.get_version(bucket.id, key, vid)
-        if meta is None or meta.delete_marker:
-            return None
-        return object_grants(meta, bucket)
+        return None if meta is None or meta.delete_marker else meta
 
     # Shared -------------------------------------------------------------------------------
     def _resolved(

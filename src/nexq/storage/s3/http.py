@@ -67,6 +67,9 @@ class S3Request:
     form: dict[str, str] | None = None
     # DeleteObjects: the bucket policy each key must meet (None: the bucket has none)
     key_policy: KeyPolicy | None = None
+    # A GET or HEAD that a bucket policy let in without s3:ListBucket: a missing key is
+    # 403 AccessDenied, as AWS tells a key's absence only to who may list the bucket.
+    absence_hidden: bool = False
 
     @property
     def caller(self) -> Principal:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from collections.abc import Mapping, Sequence
-from urllib.parse import unquote
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import parse_qsl, unquote
 
 from nexq.storage.directory import Credential, Directory
 from nexq.storage.model import Bucket
@@ -103,6 +103,43 @@ ACTIONS: dict[Operation, tuple[str, bool, str | None]] = {
     _O.PUT_PUBLIC_ACCESS_BLOCK: ("s3:PutBucketPublicAccessBlock", False, None),
     _O.DELETE_PUBLIC_ACCESS_BLOCK: ("s3:PutBucketPublicAccessBlock", False, None),
 }
+# Request headers that are condition keys of their own name ("s3:x-amz-acl"...).
+_HEADER_KEYS = (
+    "x-amz-acl",
+    "x-amz-content-sha256",
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+    "x-amz-metadata-directive",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-storage-class",
+    "x-amz-website-redirect-location",
+)
+# Object Lock's keys, from the headers of a write that asks for a lock.
+_LOCK_KEYS = {
+    "x-amz-object-lock-mode": "s3:object-lock-mode",
+    "x-amz-object-lock-retain-until-date": "s3:object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold": "s3:object-lock-legal-hold",
+}
+# The operations whose object's own tags a policy may ask about (s3:ExistingObjectTag/<key>),
+# as AWS lists them: reads, and the calls on the object's ACL and tags.
+_ON_EXISTING_OBJECT = frozenset(
+    {
+        _O.GET_OBJECT,
+        _O.HEAD_OBJECT,
+        _O.GET_OBJECT_ACL,
+        _O.PUT_OBJECT_ACL,
+        _O.GET_OBJECT_TAGGING,
+        _O.PUT_OBJECT_TAGGING,
+        _O.DELETE_OBJECT_TAGGING,
+    }
+)
+# The tags of an object version (None: no such object), read without asking who may.
+ExistingTags = Callable[[Bucket, str, str | None], Sequence[tuple[str, str]] | None]
+
 # What the owner may always do, whatever its policy denies (AWS's root user may too).
 _OWNER_ALWAYS = (_O.GET_BUCKET_POLICY, _O.PUT_BUCKET_POLICY, _O.DELETE_BUCKET_POLICY)
 
@@ -117,7 +154,7 @@ def _policy(text: str, bucket: str) -> Policy | None:
 
 def _condition_keys(
     req: S3Request, credential: Credential, client: str | None, secure: bool
-) -> Mapping[str, str | Sequence[str]]:
+) -> dict[str, str | Sequence[str]]:
     now = time.time()
     keys: dict[str, str | Sequence[str]] = {
         "aws:SecureTransport": "true" if secure else "false",
@@ -140,9 +177,21 @@ def _condition_keys(
             keys[f"s3:{param}"] = req.query[param]
     if "versionId" in req.query:
         keys["s3:VersionId"] = req.query["versionId"]
-    for header in ("x-amz-acl", "x-amz-server-side-encryption", "x-amz-content-sha256"):
+    for header in _HEADER_KEYS:
         if header in req.headers:
             keys[f"s3:{header}"] = req.headers[header]
+    for header, key in _LOCK_KEYS.items():
+        if header in req.headers:
+            keys[key] = req.headers[header]
+    if "x-amz-copy-source" in req.headers:
+        # As the policy names it: bucket/key, decoded, without the version asked for.
+        source = unquote(req.headers["x-amz-copy-source"].partition("?")[0]).lstrip("/")
+        keys["s3:x-amz-copy-source"] = source
+    if "x-amz-tagging" in req.headers:
+        tags = parse_qsl(req.headers["x-amz-tagging"], keep_blank_values=True)
+        keys["s3:RequestObjectTagKeys"] = [name for name, _ in tags]
+        for name, value in tags:
+            keys[f"s3:RequestObjectTag/{name}"] = value
     return keys
 
 
@@ -176,8 +225,9 @@ class KeyPolicy:
 class BucketPolicies:
     """Applies the policy of the bucket a request names (and of its copy source)."""
 
-    def __init__(self, directory: Directory) -> None:
+    def __init__(self, directory: Directory, existing_tags: ExistingTags) -> None:
         self._directory = directory
+        self._existing_tags = existing_tags
 
     def authorize(
         self, req: S3Request, credential: Credential, client: str | None, secure: bool
@@ -196,12 +246,21 @@ class BucketPolicies:
             req, credential, bucket, req.operation, client, secure
         ):
             granted.add(bucket.id)
+            if req.operation in (_O.GET_OBJECT, _O.HEAD_OBJECT):
+                req.absence_hidden = not self._lists(req, credential, bucket, client, secure)
         source = _copy_source(req)
         if source is not None:
             src = self._directory.bucket(source[0])
-            if src is not None and self._allows(
+            readable = src is not None and self._allows(
                 req, credential, src, _O.GET_OBJECT, client, secure, key=source[1]
-            ):
+            )
+            if src is not None and bucket is not None and src.id == bucket.id:
+                # One bucket opened for both ends: only if the policy lets this caller read
+                # the source and write the target (writing a bucket is no right to read its
+                # objects, nor reading one to write).
+                if not readable:
+                    granted.discard(src.id)
+            elif src is not None and readable:
                 granted.add(src.id)
         if not granted:
             return credential
@@ -265,13 +324,20 @@ class BucketPolicies:
         if versioned is not None and "versionId" in req.query and key is None:
             action = versioned
         owner = bucket.account_id == credential.account.id
+        keys = _condition_keys(req, credential, client, secure)
+        if operation in _ON_EXISTING_OBJECT and "existingobjecttag" in text.lower():
+            # Read only for a policy that asks: the lookup costs a statement per request.
+            version = req.query.get("versionId") if key is None else None
+            tags = self._existing_tags(bucket, key or req.key or "", version)
+            for name, value in tags or ():
+                keys[f"s3:ExistingObjectTag/{name}"] = value
         context = RequestContext(
             principal=credential.account.id or None,
             action=action,
             resource=object_arn(bucket.name, key)
             if key is not None
             else _arn(req, bucket, on_object),
-            keys=_condition_keys(req, credential, client, secure),
+            keys=keys,
         )
         decision = evaluate(policy, context)
         if decision is Decision.DENY and not (owner and operation in _OWNER_ALWAYS):
@@ -282,6 +348,28 @@ class BucketPolicies:
             return False  # a key limited to some buckets stays limited
         block = PublicAccessBlock.parse(self._directory.setting(bucket, PUBLIC_ACCESS_BLOCK))
         return not (block.restrict_public_buckets and is_public(policy))
+
+    def _lists(
+        self,
+        req: S3Request,
+        credential: Credential,
+        bucket: Bucket,
+        client: str | None,
+        secure: bool,
+    ) -> bool:
+        """Whether the bucket's policy allows this caller s3:ListBucket (a Deny of it only
+        hides a missing key: it refuses nothing here)."""
+        text = self._directory.setting(bucket, "policy")
+        policy = _policy(text, bucket.name) if text is not None else None
+        if policy is None:
+            return False
+        context = RequestContext(
+            principal=credential.account.id or None,
+            action="s3:ListBucket",
+            resource=bucket_arn(bucket.name),
+            keys=_condition_keys(req, credential, client, secure),
+        )
+        return evaluate(policy, context) is Decision.ALLOW
 
 
 def _copy_source(req: S3Request) -> tuple[str, str] | None:

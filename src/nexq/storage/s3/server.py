@@ -15,6 +15,7 @@ from nexq.core import telemetry
 from nexq.core.errors import DomainError, RateLimited
 from nexq.core.ratelimit import RateLimiter
 from nexq.storage.directory import Credential
+from nexq.storage.errors import NoSuchKey
 from nexq.storage.metering import BillingClass, Meter
 from nexq.storage.s3 import cors_answers, sigv4
 from nexq.storage.s3.acl_grants import AclGrants
@@ -58,7 +59,7 @@ class S3App:
         self._meter = meter
         self._rates = rates
         self._auth = authenticator
-        self._policies = BucketPolicies(services.objects.directory)
+        self._policies = BucketPolicies(services.objects.directory, services.acl.stored_object_tags)
         self._acls = AclGrants(services.acl)
         self._executor = executor
         self._domain_suffix = f".{domain}" if domain else None
@@ -93,7 +94,10 @@ class S3App:
             response = self._error(exc, resource, request_id, method)
         except DomainError as exc:
             telemetry.refusal_of("s3", exc)
-            response = self._error(from_domain(exc), resource, request_id, method)
+            error = from_domain(exc)
+            if req is not None and req.absence_hidden and isinstance(exc, NoSuchKey):
+                error = access_denied()
+            response = self._error(error, resource, request_id, method)
         except Exception:
             log.exception("internal error in request %s %s %s", request_id, method, resource)
             response = self._error(internal_error(), resource, request_id, method)
