@@ -400,6 +400,32 @@ def test_sse_c_copies(tls: Any, tls_bucket: str) -> None:
     )
 
 
+def test_sse_c_form_upload(tls: Any, tls_bucket: str, s3: Any, bucket: str) -> None:
+    """PostObject takes SSE-C's three fields over HTTPS, as a PutObject takes its headers;
+    over plain HTTP the form is refused and nothing is stored."""
+    fields = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": KEY_MD5,
+    }
+    conditions: list[Any] = [{name: value} for name, value in fields.items()]
+    post = tls.generate_presigned_post(tls_bucket, "form", Fields=fields, Conditions=conditions)
+    answer = httpx.post(
+        post["url"], data=post["fields"], files={"file": ("f", b"sealed form")}, verify=False
+    )
+    assert answer.status_code == 204, answer.text
+    assert answer.headers["x-amz-server-side-encryption-customer-key-md5"] == KEY_MD5
+    assert tls.get_object(Bucket=tls_bucket, Key="form", **SSE_C)["Body"].read() == b"sealed form"
+    assert code_and_status(lambda: tls.get_object(Bucket=tls_bucket, Key="form")) == (
+        "InvalidRequest",
+        400,
+    )
+    plain = s3.generate_presigned_post(bucket, "form", Fields=fields, Conditions=conditions)
+    refused = httpx.post(plain["url"], data=plain["fields"], files={"file": ("f", b"x")})
+    assert refused.status_code == 400 and b"secure connection" in refused.content
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
 def test_sse_c_bytes_on_disk(tls_server: LiveServer, tls: Any, tls_bucket: str) -> None:
     needle = b"CUSTOMER-NEEDLE;"
     tls.put_object(Bucket=tls_bucket, Key="c", Body=needle * 4000, **SSE_C)

@@ -189,7 +189,7 @@ def render() -> str:
         "  `403 AccessDenied`; a key for an object stored without one `400 InvalidRequest`.",
         "  A part sent without its upload's key is `400 InvalidRequest`, with another key",
         "  `400 InvalidArgument`. An SSE-C object's ETag is not the MD5 of its bytes (as AWS).",
-        "  PostObject with SSE-C fields: `501 NotImplemented`.",
+        "  PostObject takes the same three fields from its form, checked alike.",
         "- **SSE-KMS** (`x-amz-server-side-encryption: aws:kms`, with",
         "  `-aws-kms-key-id`, `-context` and `-bucket-key-enabled`) on PutObject, CopyObject's",
         "  target, CreateMultipartUpload (its parts and completion follow) and PostObject's",

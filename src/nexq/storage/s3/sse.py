@@ -88,13 +88,17 @@ def refuse_write_headers(req: S3Request) -> None:
 def customer_key(req: S3Request, prefix: str = SSE) -> CustomerKey | None:
     """The SSE-C key the request gives (``prefix`` is ``COPY_SOURCE`` for a copy's source),
     checked as S3 checks it; None if it gives none."""
+    return _customer_key(req.headers, req.secure, prefix)
+
+
+def _customer_key(headers: Mapping[str, str], secure: bool, prefix: str) -> CustomerKey | None:
+    """The SSE-C key in ``headers`` (or lowercased form fields), checked."""
     algorithm_name = f"{prefix}-customer-algorithm"
     key_name = f"{prefix}-customer-key"
     md5_name = f"{prefix}-customer-key-md5"
-    headers = req.headers
     if not any(name in headers for name in (algorithm_name, key_name, md5_name)):
         return None
-    if not req.secure:
+    if not secure:
         raise S3Error(
             "InvalidRequest",
             "Requests specifying Server Side Encryption with Customer provided keys must be "
@@ -141,8 +145,14 @@ def write_key(req: S3Request) -> Requested:
     """What a write (PutObject, CopyObject's target, CreateMultipartUpload) asks for: its
     SSE-C key, SSE-KMS (a key, or None for the account's aws/s3), SSE-S3, or nothing (the
     bucket's default encryption applies)."""
-    customer = customer_key(req)
-    asked = req.headers.get(SSE)
+    found = _asked(req.headers, customer_key(req))
+    if found.algorithm == KMS and not signed_v4(req):
+        raise sigv4_required()
+    return found
+
+
+def _asked(given: Mapping[str, str], customer: CustomerKey | None) -> Requested:
+    asked = given.get(SSE)
     if asked is not None and customer is not None:
         raise invalid_argument(
             "Server Side Encryption with Customer provided key is incompatible with the "
@@ -150,10 +160,7 @@ def write_key(req: S3Request) -> Requested:
             SSE,
             asked,
         )
-    found = _requested(req.headers, customer)
-    if found.algorithm == KMS and not signed_v4(req):
-        raise sigv4_required()
-    return found
+    return _requested(given, customer)
 
 
 def _requested(given: Mapping[str, str], customer: CustomerKey | None) -> Requested:
@@ -246,17 +253,11 @@ def part_headers(
     return {SSE: ALGORITHM} if at_rest else {}
 
 
-def check_form(fields: Mapping[str, str]) -> Requested:
-    """PostObject's encryption fields: SSE-S3 or SSE-KMS (SSE-C is not taken from a form)."""
+def check_form(fields: Mapping[str, str], secure: bool) -> Requested:
+    """PostObject's encryption fields: SSE-S3, SSE-KMS or SSE-C (its three fields, checked
+    as a PutObject's headers are, over HTTPS only)."""
     lower = {name.lower(): value for name, value in fields.items()}
-    if any(name.startswith(f"{SSE}-customer-") for name in lower):
-        raise S3Error(
-            "NotImplemented",
-            "PostObject with a customer-provided key (SSE-C) is not available on this server: "
-            "upload with PutObject over HTTPS instead.",
-            501,
-        )
-    found = _requested(lower, None)
+    found = _asked(lower, _customer_key(lower, secure, SSE))
     if found.algorithm == KMS and lower.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
         raise sigv4_required()
     return found

@@ -160,7 +160,8 @@ async def post_object(req: S3Request, s: Services) -> Response:
             await req.run(body.abort)
         raise
     answer = _answer(req, form.fields, bucket, meta)
-    answer.headers.update(sse.response_headers(meta.headers, None, s.objects.seals_at_rest))
+    customer = sse.check_form(form.fields, req.secure).customer  # checked before the file
+    answer.headers.update(sse.response_headers(meta.headers, customer, s.objects.seals_at_rest))
     return answer
 
 
@@ -215,7 +216,7 @@ def _start(
         post_policy.check(policy, fields, bucket)
     new_object_acl(req.caller, fields, s.acl, bucket, "acl")  # refused before any file byte
     _form_tags(fields)
-    requested = sse.check_form(fields)
+    requested = sse.check_form(fields, req.secure)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
     sealing = s.objects.write_key(req.caller, bucket, requested)
     return policy, s.objects.receive((), limit, sealing)
