@@ -220,6 +220,8 @@ def test_policy_round_trip(server: LiveServer, client: httpx.Client, bucket: str
     assert "no policy" in str(
         assert_problem(client.get(url(bucket, "policy")), 404, "not-found")["detail"]
     )
+    # The policy opens objects to anyone: a new bucket's Block Public Access refuses it.
+    assert client.delete(url(bucket, "public-access-block")).status_code == 204
     text = policy_text(bucket)
     answer = client.put(
         url(bucket, "policy"), content=text, headers={"content-type": "application/json"}
@@ -552,7 +554,8 @@ def test_public_access_block(client: httpx.Client, bucket: str, s3: Any) -> None
         ),
         False,
     )
-    assert client.get(url(bucket, "public-access-block")).json() == off
+    # A new bucket blocks public access: all four switches on (AWS's default since 2023).
+    assert client.get(url(bucket, "public-access-block")).json() == dict.fromkeys(off, True)
     on = {**off, "block_public_acls": True, "restrict_public_buckets": True}
     assert client.put(url(bucket, "public-access-block"), json=on).json() == on
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {

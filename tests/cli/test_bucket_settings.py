@@ -131,6 +131,8 @@ def test_versions_restore_and_delete(user: Dcp, bucket_name: Callable[[], str]) 
 def test_policy(user: Dcp, bucket_name: Callable[[], str]) -> None:
     bucket = _bucket(user, bucket_name)
     assert "no policy" in user.fails(4, "storage", "buckets", "policy", bucket)
+    # The policy opens objects to anyone: a new bucket's Block Public Access refuses it.
+    user("storage", "buckets", "public-access-block", bucket, "--delete")
     document = {
         "Version": "2012-10-17",
         "Statement": [
@@ -259,6 +261,10 @@ def test_public_access_block(user: Dcp, bucket_name: Callable[[], str]) -> None:
         "block_public_policy": False,
         "restrict_public_buckets": False,
     }
+    # A new bucket blocks public access: all four switches on (AWS's default since 2023).
+    on = dict.fromkeys(off, True)
+    assert user.json("storage", "buckets", "public-access-block", bucket) == on
+    user("storage", "buckets", "public-access-block", bucket, "--delete")
     assert user.json("storage", "buckets", "public-access-block", bucket) == off
     shown = user(
         "storage", "buckets", "public-access-block", bucket, "--set", "block-public-policy"

@@ -30,10 +30,12 @@ def other(server: LiveServer) -> tuple[Key, Any, str]:
 
 @pytest.fixture
 def acls(s3: Any, bucket: str) -> str:
-    """A bucket of the owner's with ACLs enabled (Object Ownership ObjectWriter)."""
+    """A bucket of the owner's with ACLs enabled (Object Ownership ObjectWriter) and public
+    ones allowed (no Block Public Access, which a new bucket has)."""
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]}
     )
+    s3.delete_public_access_block(Bucket=bucket)
     return bucket
 
 

@@ -82,6 +82,7 @@ def test_ownership_controls_refuse_what_s3_refuses(s3: Any, bucket: str) -> None
 
 def test_acls_cannot_be_disabled_while_the_bucket_acl_grants_others(s3: Any, bucket: str) -> None:
     s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=ownership("ObjectWriter"))
+    s3.delete_public_access_block(Bucket=bucket)
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
     for call in (
         lambda: s3.put_bucket_ownership_controls(
@@ -107,12 +108,18 @@ def test_acls_cannot_be_disabled_while_the_bucket_acl_grants_others(s3: Any, buc
 
 def test_create_bucket_with_object_ownership_and_an_acl(s3: Any, owner_id: str) -> None:
     name = f"ownership-{next(_n)}"
-    s3.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter", ACL="public-read")
+    # A new bucket blocks public access (AWS's default since 2023): no public ACL at birth.
+    public = error_of(
+        lambda: s3.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter", ACL="public-read")
+    )
+    assert public == ("InvalidBucketAclWithBlockPublicAccessError", 400)
+    assert error_of(lambda: s3.head_bucket(Bucket=name))[1] == 404
+    s3.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter", GrantRead=f"id={owner_id}")
     rules = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"]
     assert rules == [{"ObjectOwnership": "ObjectWriter"}]
     answer = s3.get_bucket_acl(Bucket=name)
     assert answer["Owner"]["ID"] == owner_id
-    assert grants_of(answer) == {(owner_id, "FULL_CONTROL"), (ALL_USERS, "READ")}
+    assert grants_of(answer) == {(owner_id, "READ")}
     # Without the header a bucket has no ACLs: an ACL is refused as before.
     refused = error_of(lambda: s3.create_bucket(Bucket=f"ownership-{next(_n)}", ACL="public-read"))
     assert refused == ("InvalidBucketAclWithObjectOwnership", 400)
@@ -185,6 +192,7 @@ def test_acl_documents_are_checked_as_s3_checks_them(
     s3: Any, bucket: str, owner_id: str, other: tuple[Key, Any, str]
 ) -> None:
     s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=ownership("ObjectWriter"))
+    s3.delete_public_access_block(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="doc", Body=b"x")
     owner = {"ID": owner_id}
 
@@ -244,6 +252,7 @@ def test_aws_cli_sets_ownership_and_an_object_acl(
     )
     answer = s3api("get-bucket-ownership-controls", "--bucket", bucket, "--output", "json")
     assert answer["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerPreferred"}]
+    s3api("delete-public-access-block", "--bucket", bucket)
     s3.put_object(Bucket=bucket, Key="cli", Body=b"x")
     s3api("put-object-acl", "--bucket", bucket, "--key", "cli", "--acl", "public-read")
     acl = s3api("get-object-acl", "--bucket", bucket, "--key", "cli", "--output", "json")

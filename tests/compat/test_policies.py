@@ -46,6 +46,7 @@ def test_anonymous_readers_get_only_what_a_policy_opens(
     s3.put_object(Bucket=bucket, Key="public/page.html", Body=b"<h1>hi</h1>")
     s3.put_object(Bucket=bucket, Key="private/secret", Body=b"s")
     assert unsigned(server, bucket, "public/page.html").status_code == 403  # no policy yet
+    s3.delete_public_access_block(Bucket=bucket)  # a new bucket refuses public policies
     s3.put_bucket_policy(
         Bucket=bucket,
         Policy=policy(
@@ -136,6 +137,7 @@ def test_another_account_reads_what_it_is_granted(
 
 
 def test_an_explicit_deny_binds_the_owner_but_never_locks_the_policy(s3: Any, bucket: str) -> None:
+    s3.delete_public_access_block(Bucket=bucket)  # the policy opens the bucket to anyone
     s3.put_object(Bucket=bucket, Key="keep", Body=b"x")
     s3.put_bucket_policy(
         Bucket=bucket,
@@ -334,11 +336,23 @@ def test_a_copy_needs_read_on_its_source_even_in_the_bucket_it_writes(
 
 
 def test_block_public_access(s3: Any, bucket: str, server: LiveServer) -> None:
+    # A new bucket blocks public access, all four switches on (AWS's default since 2023).
+    default = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert default == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"x")
+    public = policy(bucket, {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"})
+    with pytest.raises(ClientError) as blocked_at_birth:
+        s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert code(blocked_at_birth) == "AccessDenied"
+    s3.delete_public_access_block(Bucket=bucket)
     with pytest.raises(ClientError) as none:
         s3.get_public_access_block(Bucket=bucket)
     assert code(none) == "NoSuchPublicAccessBlockConfiguration"
-    s3.put_object(Bucket=bucket, Key="doc", Body=b"x")
-    public = policy(bucket, {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"})
     s3.put_bucket_policy(Bucket=bucket, Policy=public)
     assert unsigned(server, bucket, "doc").status_code == 200
     s3.put_public_access_block(

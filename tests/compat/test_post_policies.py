@@ -44,6 +44,7 @@ def test_anonymous_form_uploads_go_where_a_policy_lets_anyone_write(
     assert error_of(refused)["Code"] == "AccessDenied"
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
+    s3.delete_public_access_block(Bucket=bucket)  # a new bucket refuses public policies
     s3.put_bucket_policy(
         Bucket=bucket,
         Policy=policy(

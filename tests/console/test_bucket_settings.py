@@ -122,6 +122,7 @@ def test_a_malformed_policy_shows_s3s_message_and_stores_nothing(
 
 
 def test_a_policy_is_saved_then_deleted(signed_in: Tab, s3: Any, bucket: str) -> None:
+    s3.delete_public_access_block(Bucket=bucket)  # the policy opens objects to anyone
     page = settings_of(signed_in, bucket)
     policy = policy_for(bucket, {"AWS": "*"})
     page.get_by_label("Policy (JSON)").fill("\n" + policy + "\n")
@@ -143,8 +144,16 @@ def test_block_public_access_switches_and_what_they_refuse(
 ) -> None:
     page = settings_of(signed_in, bucket)
     section = page.get_by_role("region", name="Block Public Access")
-    section.get_by_label("Block public bucket policies").check()
-    section.get_by_label("Restrict public buckets").check()
+    # A new bucket blocks public access: all four switches on (AWS's default since 2023).
+    for switch in (
+        "Block public ACLs",
+        "Ignore public ACLs",
+        "Block public bucket policies",
+        "Restrict public buckets",
+    ):
+        expect(section.get_by_label(switch)).to_be_checked()
+    section.get_by_label("Block public ACLs").uncheck()
+    section.get_by_label("Ignore public ACLs").uncheck()
     section.get_by_role("button", name="Save Block Public Access").click()
     expect(page.get_by_role("status")).to_have_text("Block Public Access settings saved.")
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
@@ -361,6 +370,7 @@ def test_tags_are_added_replaced_refused_and_removed(signed_in: Tab, s3: Any, bu
 def test_settings_work_without_javascript(plain_tab: Tab, user: str, s3: Any, bucket: str) -> None:
     plain_tab.sign_in(user)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.delete_public_access_block(Bucket=bucket)  # the policy opens objects to anyone
     s3.put_bucket_policy(Bucket=bucket, Policy=policy_for(bucket, {"AWS": "*"}))
     page = settings_of(plain_tab, bucket)
     page.get_by_role("button", name="Suspend versioning").click()

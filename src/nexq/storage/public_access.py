@@ -27,3 +27,7 @@ class PublicAccessBlock:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+
+# What a new bucket gets (AWS's default for new buckets since April 2023).
+BLOCK_ALL = PublicAccessBlock(True, True, True, True)

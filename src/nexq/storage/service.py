@@ -58,6 +58,8 @@ from nexq.storage.object_lock import (
     LockRequest,
     apply_lock,
 )
+from nexq.storage.public_access import BLOCK_ALL
+from nexq.storage.public_access import SETTING as PUBLIC_ACCESS_SETTING
 from nexq.storage.quotas import storage_quota_message
 from nexq.storage.reader import OPEN_ATTEMPTS, OpenObject, Span, open_version
 from nexq.storage.versions import (
@@ -143,6 +145,9 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
             id=new_id(), name=name, account_id=caller.account.id, created_at=time.time()
         )
         self._store.add_bucket(bucket, self.quotas.limit(caller.account.id, "buckets"))
+        # As AWS since April 2023: a new bucket blocks public access (all four switches on)
+        # until its owner deletes or changes its Block Public Access configuration.
+        self._store.set_bucket_setting(bucket.id, PUBLIC_ACCESS_SETTING, BLOCK_ALL.to_json())
         if object_lock:
             self._store.set_versioning(bucket.id, ENABLED)
             self._store.set_bucket_setting(bucket.id, LOCK_SETTING, LockConfiguration().to_json())

@@ -116,6 +116,7 @@ def test_acls_are_disabled_only_once_the_bucket_acl_is_private(
     with pytest.raises(acl.OwnershipControlsNotFound):
         access.ownership_controls(owner, "shared")
     access.set_ownership_controls(owner, "shared", Ownership.BUCKET_OWNER_PREFERRED)
+    storage.objects.set_bucket_document(owner, "shared", PUBLIC_ACCESS, None)
     storage.next_request()
     access.set_bucket_acl(owner, "shared", AclRequest("authenticated-read"))
     storage.next_request()
@@ -138,6 +139,11 @@ def test_an_object_acl_is_set_per_version_and_public_ones_can_be_blocked(
     bucket = storage.bucket(owner, "versions")
     storage.objects.set_versioning(owner, "versions", "Enabled")
     access.set_ownership_controls(owner, "versions", Ownership.OBJECT_WRITER)
+    # A new bucket blocks public ACLs (AWS's default since 2023): allowed here, then blocked.
+    assert PublicAccessBlock.parse(
+        storage.objects.directory.setting(bucket, PUBLIC_ACCESS)
+    ).block_public_acls
+    storage.objects.set_bucket_document(owner, "versions", PUBLIC_ACCESS, None)
     storage.next_request()
     first = storage.put(owner, "versions", "k", b"1").version_id
     second = storage.put(owner, "versions", "k", b"2").version_id

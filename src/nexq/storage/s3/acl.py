@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nexq.core.identity import Principal
+from nexq.storage import acl
 from nexq.storage.access_control import AccessControl
 from nexq.storage.acl import Grant, Ownership
 from nexq.storage.s3.acl_headers import acl_request
@@ -129,4 +130,12 @@ def new_bucket_acl(
     if ownership in (None, Ownership.BUCKET_OWNER_ENFORCED):
         check_bucket_acl(headers, caller.account.id)
         return ownership, None
-    return ownership, access.new_bucket_grants(caller, acl_request(headers))
+    grants = access.new_bucket_grants(caller, acl_request(headers))
+    if grants is not None and acl.is_public(grants):
+        # A new bucket blocks public access (as on AWS since 2023): its ACL cannot be public.
+        raise S3Error(
+            "InvalidBucketAclWithBlockPublicAccessError",
+            "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
+            400,
+        )
+    return ownership, grants
