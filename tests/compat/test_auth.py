@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
+import re
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -226,6 +228,38 @@ def test_sigv2_header_and_query(server: LiveServer, owner: Key, s3: Any, bucket:
     with pytest.raises(ClientError) as exc:
         bad.list_objects(Bucket=bucket)
     assert code(exc) == "SignatureDoesNotMatch"
+
+
+def test_malformed_authorization_and_dates(
+    server: LiveServer, owner: Key, s3: Any, bucket: str
+) -> None:
+    """As AWS answers: an empty Authorization header is no signature (an anonymous PUT,
+    403); a SigV2 header without "key:signature" is 400 InvalidArgument; an empty x-amz-date
+    (it stands in for Date even so) or one before 1970 is no valid date (403 AccessDenied),
+    while a date far off is RequestTimeTooSkewed. Each is refused before its signature is."""
+    url = f"{server.endpoint}/{bucket}/auth-probe"
+    now = email.utils.formatdate(usegmt=True)
+
+    def put(**headers: str) -> tuple[int, str, str]:
+        answer = httpx.put(url, content=b"x", headers={"date": now, **headers}, timeout=10)
+        found = re.search(rb"<Code>([^<]*)</Code><Message>([^<]*)</Message>", answer.content)
+        assert found is not None, answer.content
+        return answer.status_code, found[1].decode(), found[2].decode()
+
+    assert put(authorization="")[:2] == (403, "AccessDenied")
+    assert put(authorization="AWS HAHAHA") == (
+        400,
+        "InvalidArgument",
+        "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+    )
+    signed = {"authorization": f"AWS {owner.access_key_id}:bm90IHRoZSBzaWduYXR1cmU="}
+    assert put(**signed, **{"x-amz-date": ""})[:2] == (403, "AccessDenied")
+    before_1970 = "Tue, 07 Jul 1950 21:53:04 GMT"
+    assert put(**signed, **{"x-amz-date": before_1970})[:2] == (403, "AccessDenied")
+    after = "Tue, 07 Jul 2043 21:53:04 GMT"
+    assert put(**signed, **{"x-amz-date": after})[:2] == (403, "RequestTimeTooSkewed")
+    assert put(**signed)[:2] == (403, "SignatureDoesNotMatch")
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="auth-probe")["KeyCount"] == 0
 
 
 def _signed_chunked_put(

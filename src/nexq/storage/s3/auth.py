@@ -82,7 +82,7 @@ class Authenticator:
         if req.form is not None:
             return self._post_form(req.form)
         authorization = req.headers.get("authorization")
-        if authorization is not None:
+        if authorization is not None and authorization.strip():  # empty: as if absent (AWS)
             if authorization.startswith("AWS4-HMAC-SHA256"):
                 return self._sigv4_header(req, authorization)
             if authorization.startswith("AWS "):
@@ -300,14 +300,19 @@ class Authenticator:
 
     # SigV2 ------------------------------------------------------------------------------
     def _sigv2(self, req: S3Request, value: str, date: str | None) -> Credential:
-        key_id, _, signature = value.partition(":")
-        found = self.credential(key_id.strip())
+        try:
+            given = sigv2.parse_authorization_header(f"AWS {value}")
+        except sigv2.SigV2Error as exc:
+            raise S3Error(exc.code, exc.message, 400) from None
+        found = self.credential(given.access_key_id.strip())
+        # x-amz-date stands in for Date whenever it is there, even empty (then no date at
+        # all); a date before 1970 is no valid date either (as AWS answers both).
         amz_date = req.headers.get("x-amz-date")
-        signed_at = parse_http_date(amz_date or date)
-        if signed_at is None:
+        signed_at = parse_http_date(amz_date if amz_date is not None else date)
+        if signed_at is None or signed_at < 0:
             raise access_denied("AWS authentication requires a valid Date or x-amz-date header")
         _check_skew(signed_at)
-        self._check_v2(req, found, signature, "" if amz_date else (date or ""))
+        self._check_v2(req, found, given.signature, sigv2.date_line(date, amz_date))
         req.payload = PayloadCheck(None)
         return found
 
