@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from nexq.storage.errors import NotModified, PreconditionFailed
@@ -46,7 +47,13 @@ def check_read(meta: ObjectMeta, c: Conditions) -> None:
     if c.if_none_match is not None:
         if _etag_matches(c.if_none_match, meta.etag):
             raise NotModified()
-    elif c.if_modified_since is not None and modified <= c.if_modified_since:
+    elif (
+        c.if_modified_since is not None
+        and modified <= c.if_modified_since
+        and c.if_modified_since <= time.time()
+    ):
+        # A date later than now is no valid If-Modified-Since (RFC 9110): ignored, as AWS
+        # ignores it, on GETs and on copies' sources.
         raise NotModified()
 
 
