@@ -141,6 +141,44 @@ def test_max_keys_zero_and_bad_token(s3: Any, filled: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.list_objects_v2(Bucket=filled, ContinuationToken="!!!")
     assert exc.value.response["Error"]["Code"] == "InvalidArgument"
+    with pytest.raises(ClientError) as exc:  # as AWS: an empty token is no token either
+        s3.list_objects_v2(Bucket=filled, ContinuationToken="")
+    error = exc.value.response["Error"]
+    assert (error["Code"], error["Message"], error["ArgumentName"]) == (
+        "InvalidArgument",
+        "The continuation token provided is incorrect",
+        "continuation-token",
+    )
+
+
+def test_every_listing_checks_its_encoding_type(s3: Any, filled: str) -> None:
+    """ListObjects, ListObjectsV2, ListObjectVersions and ListMultipartUploads take
+    encoding-type=url alone, as AWS does (it refuses an empty one too)."""
+
+    def refuse(request: Any, **_: Any) -> None:
+        request.url = request.url.replace("encoding-type=url", "encoding-type=value")
+
+    for operation, call in (
+        ("ListObjects", lambda: s3.list_objects(Bucket=filled, EncodingType="url")),
+        ("ListObjectsV2", lambda: s3.list_objects_v2(Bucket=filled, EncodingType="url")),
+        ("ListObjectVersions", lambda: s3.list_object_versions(Bucket=filled, EncodingType="url")),
+        (
+            "ListMultipartUploads",
+            lambda: s3.list_multipart_uploads(Bucket=filled, EncodingType="url"),
+        ),
+    ):
+        s3.meta.events.register(f"before-sign.s3.{operation}", refuse)
+        try:
+            with pytest.raises(ClientError) as exc:
+                call()
+        finally:
+            s3.meta.events.unregister(f"before-sign.s3.{operation}", refuse)
+        error = exc.value.response["Error"]
+        assert (error["Code"], error["Message"], error["ArgumentValue"]) == (
+            "InvalidArgument",
+            "Invalid Encoding Method specified in Request",
+            "value",
+        ), operation
 
 
 def test_many_keys_paginate_exactly(s3: Any, bucket: str) -> None:

@@ -82,11 +82,14 @@ def _token(key: str) -> str:
 
 def _from_token(token: str) -> str:
     try:
-        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
+        after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        after = ""
+    if not after:  # an empty token too, as AWS answers it (no listing starts from nothing)
         raise invalid_argument(
             "The continuation token provided is incorrect", "continuation-token", token
-        ) from None
+        )
+    return after
 
 
 async def list_objects_v2(req: S3Request, s: Services) -> Response:

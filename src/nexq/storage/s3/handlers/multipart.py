@@ -32,6 +32,7 @@ from nexq.storage.s3.handlers.common import (
     write_content,
 )
 from nexq.storage.s3.handlers.lifecycle_headers import expiration_headers, upload_abort_headers
+from nexq.storage.s3.handlers.listing import url_encoded
 from nexq.storage.s3.handlers.objects import declared_size
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.lock_headers import lock_request
@@ -256,7 +257,7 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
     # S3 compat: upload-id-marker is ignored without key-marker, and key-marker alone resumes
     # after every upload of that key.
     after = (key_marker, id_marker or None) if key_marker else None
-    url = req.query.get("encoding-type") == "url"
+    url = url_encoded(req)
 
     def listed() -> tuple[tuple[list[Upload], bool], str]:
         found = s.multipart.list_uploads(req.caller, req.bucket or "", prefix, after, max_uploads)
