@@ -174,6 +174,16 @@ def test_conditional_writes(s3: Any, bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key="once", Body=b"4", IfMatch=etag)
     assert status(exc) == 412
     assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"3"
+    # As AWS: If-Match takes an ETag, not "*", and a write takes one condition, not both.
+    for conditions, header in (
+        ({"IfMatch": "*"}, "If-Match"),
+        ({"IfMatch": etag, "IfNoneMatch": "*"}, "If-Match,If-None-Match"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            s3.put_object(Bucket=bucket, Key="once", Body=b"5", **conditions)
+        assert (code(exc), status(exc)) == ("NotImplemented", 501)
+        assert exc.value.response["Error"]["Header"] == header
+    assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"3"
 
 
 def test_delete_and_delete_missing(s3: Any, bucket: str) -> None:

@@ -156,14 +156,31 @@ def read_conditions(req: S3Request, prefix: str = "") -> Conditions:
 def write_content(req: S3Request, checksums: dict[str, str] | None = None) -> NewContent:
     """The headers, metadata and conditions of a write."""
     if_none_match = req.headers.get("if-none-match")
+    if_match = req.headers.get("if-match")
+    # S3 compat: a write takes one condition, If-None-Match only as "*" and If-Match only as
+    # an ETag; anything else is 501 naming the header(s), as AWS answers.
+    if if_match is not None and if_none_match is not None:
+        raise S3Error(
+            "NotImplemented",
+            "Multiple conditional request headers present in the request",
+            501,
+            {"Header": "If-Match,If-None-Match"},
+        )
     if if_none_match is not None and if_none_match.strip() != "*":
         raise S3Error("NotImplemented", "If-None-Match on writes supports only '*'.", 501)
+    if if_match is not None and if_match.strip() == "*":
+        raise S3Error(
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+            501,
+            {"Header": "If-Match"},
+        )
     return NewContent(
         headers=content_headers(req),
         metadata=user_metadata(req),
         content_md5=content_md5(req),
         checksums=checksums,
-        if_match=req.headers.get("if-match"),
+        if_match=if_match,
         if_none_match=if_none_match is not None,
         tags=request_tags(req),
         lock=lock_request(req),
