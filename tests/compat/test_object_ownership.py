@@ -54,8 +54,9 @@ def owner_id(s3: Any) -> str:
 
 
 def test_ownership_controls_put_get_delete(s3: Any, bucket: str) -> None:
-    missing = error_of(lambda: s3.get_bucket_ownership_controls(Bucket=bucket))
-    assert missing == ("OwnershipControlsNotFoundError", 404)
+    # A new bucket has its Object Ownership stored, BucketOwnerEnforced (as AWS since 2023).
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     for value in ("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced"):
         s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=ownership(value))
         rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
@@ -77,22 +78,26 @@ def test_ownership_controls_refuse_what_s3_refuses(s3: Any, bucket: str) -> None
         lambda: s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=two)
     )
     assert refused == ("MalformedXML", 400)
-    assert error_of(lambda: s3.get_bucket_ownership_controls(Bucket=bucket))[1] == 404
+    rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]  # as it was
 
 
 def test_acls_cannot_be_disabled_while_the_bucket_acl_grants_others(s3: Any, bucket: str) -> None:
     s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=ownership("ObjectWriter"))
     s3.delete_public_access_block(Bucket=bucket)
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
-    for call in (
-        lambda: s3.put_bucket_ownership_controls(
-            Bucket=bucket, OwnershipControls=ownership("BucketOwnerEnforced")
-        ),
-        lambda: s3.delete_bucket_ownership_controls(Bucket=bucket),
-    ):
-        assert error_of(call) == ("InvalidBucketAclWithObjectOwnership", 400)
+    enforce = ownership("BucketOwnerEnforced")
+    refused = error_of(
+        lambda: s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=enforce)
+    )
+    assert refused == ("InvalidBucketAclWithObjectOwnership", 400)
     rules = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
     assert rules == [{"ObjectOwnership": "ObjectWriter"}]
+    # Without controls a bucket has ACLs, as on AWS (ObjectWriter): deleting them keeps the
+    # grants in force.
+    s3.delete_bucket_ownership_controls(Bucket=bucket)
+    assert error_of(lambda: s3.get_bucket_ownership_controls(Bucket=bucket))[1] == 404
+    assert (ALL_USERS, "READ") in grants_of(s3.get_bucket_acl(Bucket=bucket))
     s3.put_bucket_acl(Bucket=bucket, ACL="private")
     s3.put_bucket_ownership_controls(
         Bucket=bucket, OwnershipControls=ownership("BucketOwnerEnforced")

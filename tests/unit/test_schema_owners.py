@@ -84,8 +84,11 @@ def test_a_data_dir_made_by_the_single_list_migrates_in_place(tmp_path: Path) ->
             assert reader.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,), table  # noqa: S608 - table names of this test
         versions = dict(reader.execute("SELECT owner, version FROM schema_versions").fetchall())
         assert versions == {s.owner: len(s.migrations) for s in SCHEMAS}
-        # What came after the single list was applied: the per-address login throttle.
+        # What came after the single list was applied: the per-address login throttle; and
+        # the bucket made before buckets stored their Object Ownership keeps ACLs disabled.
         assert reader.execute("SELECT count(*) FROM login_throttle").fetchone() == (0,)
+        ownership = "SELECT document FROM bucket_settings WHERE name = 'ownershipControls'"
+        assert reader.execute(ownership).fetchall() == [("BucketOwnerEnforced",)]
     finally:
         db.close()
     assert len(LEGACY) == 7  # the frozen list: never extended

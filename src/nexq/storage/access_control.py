@@ -67,11 +67,11 @@ class AccessControl:
     def set_ownership_controls(
         self, caller: Principal, bucket_name: str, ownership: Ownership | None
     ) -> None:
-        """Set (or with None remove) the bucket's Object Ownership. Disabling ACLs is
-        refused while the bucket's ACL grants anyone but its owner anything (as AWS: move
-        those grants to a policy first)."""
+        """Set (or with None remove: the bucket then has ACLs, as ObjectWriter) the bucket's
+        Object Ownership. Disabling ACLs is refused while the bucket's ACL grants anyone but
+        its owner anything (as AWS: move those grants to a policy first)."""
         bucket = self._objects.bucket(caller, bucket_name)
-        if ownership in (None, Ownership.BUCKET_OWNER_ENFORCED):
+        if ownership is Ownership.BUCKET_OWNER_ENFORCED:
             grants = self._bucket_grants(bucket)
             if not acl.owner_only(grants, bucket.account_id):
                 raise acl.AclWithEnforcedOwnership()

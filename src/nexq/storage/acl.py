@@ -57,8 +57,9 @@ class Ownership(enum.Enum):
 
     @classmethod
     def stored(cls, text: str | None) -> Ownership:
-        """The setting as stored; none is BucketOwnerEnforced (S3's default since 2023)."""
-        return cls(text) if text else cls.BUCKET_OWNER_ENFORCED
+        """The setting as stored; none (the bucket's controls deleted) is ObjectWriter, as on
+        AWS. New buckets store BucketOwnerEnforced (AWS's default since 2023)."""
+        return cls(text) if text else cls.OBJECT_WRITER
 
 
 # Errors (each docstring is S3's message) ----------------------------------------------------

@@ -217,5 +217,17 @@ SCHEMA = Schema(
             CREATE UNIQUE INDEX kms_keys_by_alias ON kms_keys(account_id, alias)
             """
         ),
+        # every bucket made before new buckets stored their Object Ownership keeps behaving
+        # as BucketOwnerEnforced, now stored: a bucket without the setting (its controls
+        # deleted) has ACLs, as on AWS (ObjectWriter)
+        Migration(
+            """
+            INSERT INTO bucket_settings(bucket_id, name, document)
+            SELECT id, 'ownershipControls', 'BucketOwnerEnforced' FROM buckets
+            WHERE id NOT IN (
+                SELECT bucket_id FROM bucket_settings WHERE name = 'ownershipControls'
+            )
+            """
+        ),
     ],
 )

@@ -15,6 +15,7 @@ from nexq.core.identity import Principal
 from nexq.core.ids import new_id
 from nexq.core.quotas import NoQuotas, Quotas
 from nexq.storage import encryption
+from nexq.storage.acl import OWNERSHIP_SETTING, Ownership
 from nexq.storage.amendments import VersionAmendments
 from nexq.storage.blobs.port import BlobStore
 from nexq.storage.blobs.sealed import SealedBlobs
@@ -146,8 +147,12 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
         )
         self._store.add_bucket(bucket, self.quotas.limit(caller.account.id, "buckets"))
         # As AWS since April 2023: a new bucket blocks public access (all four switches on)
-        # until its owner deletes or changes its Block Public Access configuration.
+        # until its owner deletes or changes its Block Public Access configuration, and has
+        # its Object Ownership set to BucketOwnerEnforced (ACLs disabled).
         self._store.set_bucket_setting(bucket.id, PUBLIC_ACCESS_SETTING, BLOCK_ALL.to_json())
+        self._store.set_bucket_setting(
+            bucket.id, OWNERSHIP_SETTING, Ownership.BUCKET_OWNER_ENFORCED.value
+        )
         if object_lock:
             self._store.set_versioning(bucket.id, ENABLED)
             self._store.set_bucket_setting(bucket.id, LOCK_SETTING, LockConfiguration().to_json())

@@ -113,19 +113,25 @@ def test_acls_are_disabled_only_once_the_bucket_acl_is_private(
 ) -> None:
     owner = storage.caller(A)
     storage.bucket(owner, "shared")
+    assert access.ownership_controls(owner, "shared") is Ownership.BUCKET_OWNER_ENFORCED
+    access.set_ownership_controls(owner, "shared", None)
     with pytest.raises(acl.OwnershipControlsNotFound):
         access.ownership_controls(owner, "shared")
+    storage.next_request()
+    # Without controls the bucket has ACLs, as on AWS (ObjectWriter).
+    shared = storage.objects.bucket(owner, "shared")
+    assert access.ownership(shared) is Ownership.OBJECT_WRITER
     access.set_ownership_controls(owner, "shared", Ownership.BUCKET_OWNER_PREFERRED)
     storage.objects.set_bucket_document(owner, "shared", PUBLIC_ACCESS, None)
     storage.next_request()
     access.set_bucket_acl(owner, "shared", AclRequest("authenticated-read"))
     storage.next_request()
-    for disable in (Ownership.BUCKET_OWNER_ENFORCED, None):
-        with pytest.raises(acl.AclWithEnforcedOwnership):
-            access.set_ownership_controls(owner, "shared", disable)
+    with pytest.raises(acl.AclWithEnforcedOwnership):
+        access.set_ownership_controls(owner, "shared", Ownership.BUCKET_OWNER_ENFORCED)
+    access.set_ownership_controls(owner, "shared", None)  # ACLs stay: nothing refused
     access.set_bucket_acl(owner, "shared", AclRequest("private"))
     storage.next_request()
-    access.set_ownership_controls(owner, "shared", None)
+    access.set_ownership_controls(owner, "shared", Ownership.BUCKET_OWNER_ENFORCED)
     storage.next_request()
     assert access.ownership(storage.objects.bucket(owner, "shared")) is (
         Ownership.BUCKET_OWNER_ENFORCED

@@ -20,8 +20,8 @@ NOTES: dict[Operation, str] = {
     Operation.PUT_OBJECT_ACL: "versionId; canned, grant headers or AccessControlPolicy; see ACLs",
     Operation.PUT_BUCKET_OWNERSHIP_CONTROLS: "BucketOwnerEnforced, BucketOwnerPreferred, "
     "ObjectWriter; see ACLs",
-    Operation.GET_BUCKET_OWNERSHIP_CONTROLS: "404 OwnershipControlsNotFoundError for a bucket "
-    "that never set one (it behaves as BucketOwnerEnforced)",
+    Operation.GET_BUCKET_OWNERSHIP_CONTROLS: "a new bucket's is BucketOwnerEnforced; 404 "
+    "OwnershipControlsNotFoundError once deleted (the bucket then has ACLs, as ObjectWriter)",
     Operation.PUT_OBJECT: "SigV4/SigV2, aws-chunked (signed, unsigned + trailer), checksums, "
     "Content-MD5, If-None-Match: * and If-Match; ACL headers: see ACLs",
     Operation.POST_OBJECT: "browser form upload, SigV4 and SigV2 policies, anonymous forms where "
@@ -75,10 +75,11 @@ def render() -> str:
         "## ACLs",
         "",
         "A bucket's Object Ownership (PutBucketOwnershipControls, or CreateBucket's",
-        "`x-amz-object-ownership`) decides whether it has ACLs. A bucket that never set one",
-        "answers GetBucketOwnershipControls with `404 OwnershipControlsNotFoundError` and",
-        "behaves as *BucketOwnerEnforced* (AWS's default since April 2023; AWS also stores",
-        "that setting on new buckets).",
+        "`x-amz-object-ownership`) decides whether it has ACLs. A new bucket has",
+        "*BucketOwnerEnforced* (AWS's default since April 2023; buckets made before Nexq stored",
+        "it were given it by a migration); one whose setting was deleted answers",
+        "GetBucketOwnershipControls with `404 OwnershipControlsNotFoundError` and has ACLs, as",
+        "*ObjectWriter* (as on AWS).",
         "",
         "**BucketOwnerEnforced** (ACLs disabled): buckets and objects are private to their",
         "account. GetBucketAcl and GetObjectAcl answer the owner's FULL_CONTROL. An ACL that",
