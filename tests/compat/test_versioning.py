@@ -44,10 +44,16 @@ def test_a_new_bucket_has_no_versioning_status(s3: Any, bucket: str) -> None:
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     enable(s3, bucket, "Suspended")
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
+    # As AWS: a Status S3's schema does not list is MalformedXML (its case too); a
+    # configuration without one, IllegalVersioningConfigurationException.
+    for wrong in ("Off", "enabled"):
+        with pytest.raises(ClientError) as refused:
+            enable(s3, bucket, wrong)
+        assert (code(refused), status(refused)) == ("MalformedXML", 400)
     with pytest.raises(ClientError) as refused:
-        enable(s3, bucket, "Off")
-    assert code(refused) == "IllegalVersioningConfigurationException"
-    assert status(refused) == 400
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={})
+    assert (code(refused), status(refused)) == ("IllegalVersioningConfigurationException", 400)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
 
 
 def test_every_write_is_a_version_and_each_reads_back(s3: Any, bucket: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nexq.storage.s3.body import read_small
-from nexq.storage.s3.errors import invalid_argument, missing_content_length
+from nexq.storage.s3.errors import S3Error, invalid_argument, malformed_xml, missing_content_length
 from nexq.storage.s3.handlers.common import Services, empty, int_param, listed_owner, quoted
 from nexq.storage.s3.handlers.listing import MAX_KEYS, url_encoded
 from nexq.storage.s3.http import Response, S3Request
@@ -18,6 +18,16 @@ async def put_bucket_versioning(req: S3Request, s: Services) -> Response:
 
     def configure() -> None:
         status, mfa_delete = parse_versioning(body)
+        # S3 compat: a Status S3's schema does not list is MalformedXML, a configuration that
+        # says nothing is IllegalVersioningConfigurationException, as AWS answers.
+        if status is None and mfa_delete is None:
+            raise S3Error(
+                "IllegalVersioningConfigurationException",
+                "The Versioning element must be specified",
+                400,
+            )
+        if status not in (None, "Enabled", "Suspended"):
+            raise malformed_xml()
         if mfa_delete not in (None, "Disabled"):
             # MFA Delete needs MFA devices, which Nexq accounts do not have.
             raise invalid_argument(
