@@ -101,6 +101,23 @@ def test_governance_gives_way_to_the_bypass(s3: Any, locked: str) -> None:
     assert "Versions" not in s3.list_object_versions(Bucket=locked, Prefix="g")
 
 
+def test_the_governance_bypass_is_refused_where_nothing_locks(s3: Any, bucket: str) -> None:
+    """As AWS: x-amz-bypass-governance-retention, true or false, on a bucket without Object
+    Lock is 400 InvalidArgument, on DeleteObject and DeleteObjects; nothing is deleted."""
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    for bypass in (True, False):
+        with pytest.raises(ClientError) as refused:
+            s3.delete_object(Bucket=bucket, Key="k", BypassGovernanceRetention=bypass)
+        assert (code(refused), status(refused)) == ("InvalidArgument", 400)
+        assert "only applicable to Object Lock enabled buckets" in str(refused.value)
+        with pytest.raises(ClientError) as refused:
+            s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": "k"}]}, BypassGovernanceRetention=bypass
+            )
+        assert (code(refused), status(refused)) == ("InvalidArgument", 400)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+
+
 def test_a_legal_hold_blocks_deletion_until_removed(s3: Any, locked: str) -> None:
     version = s3.put_object(Bucket=locked, Key="h", Body=b"x")["VersionId"]
     s3.put_object_legal_hold(Bucket=locked, Key="h", LegalHold={"Status": "ON"})

@@ -37,7 +37,7 @@ from nexq.storage.s3.handlers.common import (
 )
 from nexq.storage.s3.handlers.lifecycle_headers import expiration_headers
 from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
-from nexq.storage.s3.lock_headers import bypass_governance, delete_conditions
+from nexq.storage.s3.lock_headers import BYPASS, bypass_governance, delete_conditions
 from nexq.storage.s3.xml import document, escape, listed_time, parse_delete
 from nexq.storage.versions import Removal, shown
 
@@ -337,8 +337,10 @@ async def delete_object(req: S3Request, s: Services) -> Response:
     version = req.query.get("versionId")
     conditions = delete_conditions(req)
     # Bounded apart from its commit (the blobs go to the janitor): no thread hops.
-    removal = await req.here(
-        lambda: s.objects.delete_object(
+
+    def delete() -> Removal:
+        _check_bypass(req, s)
+        return s.objects.delete_object(
             req.caller,
             req.bucket or "",
             req.key or "",
@@ -346,7 +348,8 @@ async def delete_object(req: S3Request, s: Services) -> Response:
             bypass_governance(req),
             conditions,
         )
-    )
+
+    removal = await req.here(delete)
     headers = {}
     if removal.delete_marker:
         headers["x-amz-delete-marker"] = "true"
@@ -355,12 +358,26 @@ async def delete_object(req: S3Request, s: Services) -> Response:
     return empty(204, headers)
 
 
+def _check_bypass(req: S3Request, s: Services) -> None:
+    """S3 compat: x-amz-bypass-governance-retention (true or false) only on a bucket with
+    Object Lock; elsewhere 400 InvalidArgument, as AWS answers."""
+    if BYPASS in req.headers:
+        bucket = s.objects.bucket(req.caller, req.bucket or "")
+        if s.objects.lock_configuration(bucket) is None:
+            raise invalid_argument(
+                f"{BYPASS} is only applicable to Object Lock enabled buckets.",
+                BYPASS,
+                req.headers[BYPASS],
+            )
+
+
 async def delete_objects(req: S3Request, s: Services) -> Response:
     body = await read_small(req, 2 * 1024 * 1024)
     if body is None:
         raise missing_content_length()
 
     def delete() -> tuple[list[tuple[str, Removal | Exception]], list[str | None], bool]:
+        _check_bypass(req, s)
         keys, quiet = parse_delete(body)
         policy = req.key_policy
         refused = {i for i, item in enumerate(keys) if policy and policy.refuses(item[0], item[1])}
