@@ -159,6 +159,12 @@ def test_bucket_tags_round_trip_with_aws_limits(s3: Any, bucket: str) -> None:
     s3.delete_bucket_tagging(Bucket=bucket)
     with pytest.raises(ClientError):
         s3.get_bucket_tagging(Bucket=bucket)
+    # As AWS: an empty TagSet removes the bucket's tags (none left to answer).
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": []})
+    with pytest.raises(ClientError) as emptied:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code(emptied) == "NoSuchTagSet"
 
 
 def test_documents_go_with_their_bucket(s3: Any) -> None:

@@ -122,7 +122,8 @@ async def delete_bucket_lifecycle(req: S3Request, s: Services) -> Response:
 
 # bucket tags ----------------------------------------------------------------------------
 async def put_bucket_tagging(req: S3Request, s: Services) -> Response:
-    text = parse_bucket_tagging(await _body(req)).to_json()
+    tags = parse_bucket_tagging(await _body(req))
+    text = tags.to_json() if tags.pairs else None  # an empty TagSet removes them (as AWS)
     await req.run(
         lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", "tagging", text)
     )
