@@ -119,6 +119,24 @@ def test_wrong_order_wrong_etag_missing_part(s3: Any, bucket: str) -> None:
         s3.head_object(Bucket=bucket, Key="o")
 
 
+def test_a_complete_naming_no_part_or_no_upload(s3: Any, bucket: str) -> None:
+    """As AWS: an upload id that names nothing is NoSuchUpload whatever the document; a
+    document without parts is 400 InvalidRequest, and the upload stays."""
+    for parts in ({"Parts": []}, None):
+        extra = {} if parts is None else {"MultipartUpload": parts}
+        with pytest.raises(ClientError) as missing:
+            s3.complete_multipart_upload(Bucket=bucket, Key="m", UploadId="fakeid", **extra)
+        assert code(missing) == "NoSuchUpload"
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
+    with pytest.raises(ClientError) as empty:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="m", UploadId=upload, MultipartUpload={"Parts": []}
+        )
+    assert code(empty) == "InvalidRequest"
+    assert empty.value.response["Error"]["Message"] == "You must specify at least one part"
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [upload]
+
+
 def test_part_number_limits(s3: Any, bucket: str) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="n")["UploadId"]
     for number in (0, 10001):

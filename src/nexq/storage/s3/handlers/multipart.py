@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 
 from nexq.storage.incoming import IncomingBody
-from nexq.storage.model import Part, Upload
+from nexq.storage.model import ObjectMeta, Part, Upload
 from nexq.storage.multipart import upload_parties
 from nexq.storage.s3 import sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
-from nexq.storage.s3.errors import invalid_argument, missing_content_length
+from nexq.storage.s3.errors import (
+    S3Error,
+    invalid_argument,
+    invalid_request,
+    missing_content_length,
+)
 from nexq.storage.s3.handlers.common import (
     Services,
     check_copy_source_signature,
@@ -165,16 +170,24 @@ async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
     if body is None:
         raise missing_content_length()
     conditions = write_content(req)
-    meta = await req.run(
-        lambda: s.multipart.complete(
-            req.caller,
-            req.bucket or "",
-            req.key or "",
-            req.query.get("uploadId", ""),
-            parse_complete(body),
-            conditions,
+    upload_id = req.query.get("uploadId", "")
+
+    def complete() -> ObjectMeta:
+        # S3 compat: an upload that does not exist is NoSuchUpload whatever the document
+        # says, and a document naming no part is InvalidRequest, as AWS answers.
+        try:
+            parts = parse_complete(body)
+        except S3Error:
+            s.multipart.upload(req.caller, req.bucket or "", req.key or "", upload_id)
+            raise
+        if not parts:
+            s.multipart.upload(req.caller, req.bucket or "", req.key or "", upload_id)
+            raise invalid_request("You must specify at least one part")
+        return s.multipart.complete(
+            req.caller, req.bucket or "", req.key or "", upload_id, parts, conditions
         )
-    )
+
+    meta = await req.run(complete)
     sums = "".join(
         f"<Checksum{alg.upper()}>{value}</Checksum{alg.upper()}>"
         for alg, value in meta.checksums.items()
