@@ -49,6 +49,7 @@ def test_full_cycle(s3: Any, bucket: str) -> None:
         MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]},
     )
     assert done["ETag"] == multipart_etag(parts)
+    assert done["Location"] == f"{s3.meta.endpoint_url}/{bucket}/mp"  # a URL, as AWS gives
     got = s3.get_object(Bucket=bucket, Key="mp")
     assert got["Body"].read() == b"".join(parts)
     assert got["ContentType"] == "video/x-test"

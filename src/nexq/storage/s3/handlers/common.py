@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from nexq.storage.access_control import AccessControl
 from nexq.storage.conditions import Conditions
@@ -285,6 +285,17 @@ def check_copy_source_signature(
         return
     meta = s.objects.head_object(req.caller, source[0], source[1], Conditions(), source[2])
     sse.check_kms_read(req, meta.headers)
+
+
+def object_url(req: S3Request, key: str) -> str:
+    """The URL of ``key`` in the request's bucket, as S3 answers it (CompleteMultipartUpload's
+    and PostObject's Location): the way the client addressed the bucket, the key
+    percent-encoded, "/" too."""
+    host = req.headers.get("host", "")
+    bucket = req.bucket or ""
+    virtual_hosted = host.partition(":")[0].startswith(f"{bucket}.")
+    path = quote(key, safe="") if virtual_hosted else f"{bucket}/{quote(key, safe='')}"
+    return f"{req.scheme}://{host}/{path}"
 
 
 def party(req: S3Request, account_id: str) -> str:

@@ -25,6 +25,7 @@ from nexq.storage.s3.handlers.common import (
     copy_source,
     empty,
     int_param,
+    object_url,
     part_number,
     party,
     quoted,
@@ -197,7 +198,7 @@ async def complete_multipart_upload(req: S3Request, s: Services) -> Response:
     response = Response.xml(
         document(
             "CompleteMultipartUploadResult",
-            f"<Location>/{req.bucket}/{escape(req.key or '')}</Location>"
+            f"<Location>{escape(object_url(req, req.key or ''))}</Location>"
             f"<Bucket>{req.bucket}</Bucket><Key>{escape(req.key or '')}</Key>"
             f"<ETag>{quoted(meta.etag)}</ETag>{sums}",
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
@@ -16,7 +16,7 @@ from nexq.storage.s3 import encoded_words, post_policy, post_signature, sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
-from nexq.storage.s3.handlers.common import Services, quoted
+from nexq.storage.s3.handlers.common import Services, object_url, quoted
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.tagging_xml import parse_object_tagging
 from nexq.storage.s3.xml import HEAD, escape
@@ -265,7 +265,7 @@ def _answer(req: S3Request, fields: dict[str, str], bucket: str, meta: ObjectMet
         query = urlencode({"bucket": bucket, "key": meta.key, "etag": etag})
         joiner = "&" if "?" in redirect else "?"
         return Response(303, {"location": f"{redirect}{joiner}{query}", "etag": etag})
-    location = _object_url(req, bucket, meta.key)
+    location = object_url(req, meta.key)
     headers = {"etag": etag, "location": location}
     status = lower.get("success_action_status", "204")
     if status == "201":
@@ -282,11 +282,3 @@ def _is_absolute_url(value: str) -> bool:
     # AWS: a redirect it cannot interpret is as if the field were not there.
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _object_url(req: S3Request, bucket: str, key: str) -> str:
-    """The object's URL as S3 gives it: the key percent-encoded, "/" too."""
-    host = req.headers.get("host", "")
-    virtual_hosted = req.raw_path.strip("/") == ""
-    path = quote(key, safe="") if virtual_hosted else f"{bucket}/{quote(key, safe='')}"
-    return f"{req.scheme}://{host}/{path}"
