@@ -89,6 +89,23 @@ def test_delete_stacks_a_marker_and_deleting_the_marker_restores(s3: Any, bucket
     with pytest.raises(ClientError) as at_marker:
         s3.get_object(Bucket=bucket, Key="k", VersionId=marker)
     assert status(at_marker) == 405
+    refused = at_marker.value.response["Error"]
+    assert (refused["Code"], refused["Method"], refused["ResourceType"]) == (
+        "MethodNotAllowed",
+        "GET",
+        "DeleteMarker",
+    )
+    with pytest.raises(ClientError) as tagging_marker:  # the 405 names the request's method
+        s3.put_object_tagging(
+            Bucket=bucket,
+            Key="k",
+            VersionId=marker,
+            Tagging={"TagSet": [{"Key": "a", "Value": "b"}]},
+        )
+    assert (status(tagging_marker), tagging_marker.value.response["Error"]["Method"]) == (
+        405,
+        "PUT",
+    )
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
     assert versions(s3, bucket) == [("k", marker, True, True), ("k", first, False, False)]
     removed = s3.delete_object(Bucket=bucket, Key="k", VersionId=marker)

@@ -78,10 +78,11 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
 }
 
 
-def from_domain(exc: DomainError) -> S3Error:
-    """The S3 error for a domain error; unmapped ones become InternalError."""
+def from_domain(exc: DomainError, method: str = "GET") -> S3Error:
+    """The S3 error for a domain error (``method``: the request's, which a delete marker's
+    405 names); unmapped ones become InternalError."""
     if isinstance(exc, domain.DeleteMarkerFound):
-        return _delete_marker(exc)
+        return _delete_marker(exc, method)
     if isinstance(exc, acl.InvalidGrant):
         return invalid_argument(exc.message, exc.name, exc.value)
     for cls in type(exc).__mro__:
@@ -94,7 +95,7 @@ def from_domain(exc: DomainError) -> S3Error:
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 
 
-def _delete_marker(exc: domain.DeleteMarkerFound) -> S3Error:
+def _delete_marker(exc: domain.DeleteMarkerFound, method: str) -> S3Error:
     """S3 names the delete marker a read met: NoSuchKey for the latest, 405 when asked for."""
     headers = {
         "x-amz-delete-marker": "true",
@@ -108,7 +109,7 @@ def _delete_marker(exc: domain.DeleteMarkerFound) -> S3Error:
         "MethodNotAllowed",
         exc.message,
         405,
-        extra={"Method": "GET", "ResourceType": "DeleteMarker"},
+        extra={"Method": method, "ResourceType": "DeleteMarker"},
         headers=headers,
     )
 

@@ -94,7 +94,7 @@ class S3App:
             response = self._error(exc, resource, request_id, method)
         except DomainError as exc:
             telemetry.refusal_of("s3", exc)
-            error = from_domain(exc)
+            error = from_domain(exc, method)
             if req is not None and req.absence_hidden and isinstance(exc, NoSuchKey):
                 error = access_denied()
             response = self._error(error, resource, request_id, method)
