@@ -139,6 +139,32 @@ def test_a_complete_naming_no_part_or_no_upload(s3: Any, bucket: str) -> None:
     assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [upload]
 
 
+def test_uploads_listed_with_a_delimiter_roll_up_as_keys_do(s3: Any, bucket: str) -> None:
+    """ListMultipartUploads with a delimiter: CommonPrefixes as ListObjects gives them, each
+    an entry of the page; a marker that is a prefix resumes after every upload under it."""
+    keys = ["folder/aSubfolder/subFile1", "folder/aSubfolder/subFile2", "folder/file1", "top"]
+    for key in keys:
+        s3.create_multipart_upload(Bucket=bucket, Key=key)
+    grouped = s3.list_multipart_uploads(Bucket=bucket, Prefix="folder/", Delimiter="/")
+    assert [u["Key"] for u in grouped["Uploads"]] == ["folder/file1"]
+    assert grouped["CommonPrefixes"] == [{"Prefix": "folder/aSubfolder/"}]
+    assert grouped["Delimiter"] == "/" and grouped["IsTruncated"] is False
+    first = s3.list_multipart_uploads(Bucket=bucket, Delimiter="/", MaxUploads=1)
+    assert (first["CommonPrefixes"], first.get("Uploads")) == ([{"Prefix": "folder/"}], None)
+    assert first["IsTruncated"] is True and first["NextKeyMarker"] == "folder/"
+    rest = s3.list_multipart_uploads(
+        Bucket=bucket, Delimiter="/", KeyMarker=first["NextKeyMarker"], UploadIdMarker=""
+    )
+    assert [u["Key"] for u in rest["Uploads"]] == ["top"] and "CommonPrefixes" not in rest
+    after_a_key = s3.list_multipart_uploads(
+        Bucket=bucket, Prefix="folder/", Delimiter="/", KeyMarker="folder/aSubfolder/subFile1"
+    )
+    assert [u["Key"] for u in after_a_key["Uploads"]] == ["folder/file1"]
+    assert "CommonPrefixes" not in after_a_key
+    flat = s3.list_multipart_uploads(Bucket=bucket)
+    assert [u["Key"] for u in flat["Uploads"]] == keys and "CommonPrefixes" not in flat
+
+
 def test_part_number_limits(s3: Any, bucket: str) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="n")["UploadId"]
     for number in (0, 10001):

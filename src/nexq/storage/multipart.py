@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from nexq.core.identity import Principal
 from nexq.storage.acl import OWNER_HEADER
@@ -66,6 +66,20 @@ def upload_parties(upload: Upload, bucket_owner: str) -> tuple[str, str]:
     upload started before Nexq kept its initiator: the owner for both."""
     owner = upload.headers.get(OWNER_HEADER, bucket_owner)
     return upload.headers.get(INITIATOR_HEADER, owner), owner
+
+
+_GROUPING_BATCH = 1000
+
+
+@dataclass(slots=True)
+class UploadPage:
+    """A page of ListMultipartUploads with a delimiter: the uploads, the common prefixes,
+    whether more follow, and the last entry given (key or prefix, upload id or "")."""
+
+    uploads: list[Upload] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    last: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +418,50 @@ class Multipart:
             return [], False  # S3 compat: an empty page that is not truncated
         uploads = self._store.list_uploads(bucket.id, prefix, after, max_uploads + 1)
         return uploads[:max_uploads], len(uploads) > max_uploads
+
+    def list_uploads_grouped(
+        self,
+        caller: Principal,
+        bucket_name: str,
+        prefix: str,
+        delimiter: str,
+        after: tuple[str, str | None] | None,
+        max_uploads: int,
+    ) -> UploadPage:
+        """One page of a bucket's uploads in progress with those whose key holds
+        ``delimiter`` after ``prefix`` rolled up into common prefixes, as ListObjects rolls
+        up keys: an entry each, counted against ``max_uploads``, and only those after the
+        key marker (a marker that is a common prefix resumes after every key under it)."""
+        bucket = self._objects.bucket(caller, bucket_name)
+        page = UploadPage()
+        if max_uploads == 0:
+            return page
+        marker = after[0] if after is not None else None
+        cursor = after
+        while True:
+            # Uploads in progress are few: reading past the rolled-up ones is cheap enough.
+            batch = self._store.list_uploads(bucket.id, prefix, cursor, _GROUPING_BATCH)
+            for upload in batch:
+                rest = upload.key[len(prefix) :]
+                cut = rest.find(delimiter)
+                common = None if cut < 0 else prefix + rest[: cut + len(delimiter)]
+                if common is not None and (
+                    (marker is not None and common <= marker)
+                    or (page.prefixes and page.prefixes[-1] == common)
+                ):
+                    continue
+                if len(page.uploads) + len(page.prefixes) == max_uploads:
+                    page.truncated = True
+                    return page
+                if common is None:
+                    page.uploads.append(upload)
+                    page.last = (upload.key, upload.id)
+                else:
+                    page.prefixes.append(common)
+                    page.last = (common, "")
+            if len(batch) < _GROUPING_BATCH:
+                return page
+            cursor = (batch[-1].key, batch[-1].id)
 
 
 def upload_id(initiated: float) -> str:

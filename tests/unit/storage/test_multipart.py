@@ -8,6 +8,7 @@ import hashlib
 import pytest
 
 from nexq.core.errors import QuotaExceeded
+from nexq.storage import multipart
 from nexq.storage.checksums import new_hasher
 from nexq.storage.conditions import Conditions
 from nexq.storage.errors import (
@@ -254,6 +255,23 @@ def test_uploads_list_by_key_then_initiation(storage: Storage, owner: AccessKey)
     assert truncated
     rest, truncated = storage.multipart.list_uploads(owner, "uploads", "", ("b", None), 3)
     assert [u.id for u in rest] == [made[3].id] and not truncated
+
+
+def test_uploads_grouped_by_a_delimiter_across_the_stores_pages(
+    storage: Storage, owner: AccessKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Common prefixes are entries of the page, each once however many store pages its
+    uploads span (two uploads a store page here)."""
+    monkeypatch.setattr(multipart, "_GROUPING_BATCH", 2)
+    for key in ("a/1", "a/2", "a/3", "b", "c/1", "c/2", "d"):
+        start(storage, owner, key)
+    page = storage.multipart.list_uploads_grouped(owner, "uploads", "", "/", None, 3)
+    assert (page.prefixes, [u.key for u in page.uploads]) == (["a/", "c/"], ["b"])
+    assert page.truncated and page.last == ("c/", "")
+    rest = storage.multipart.list_uploads_grouped(owner, "uploads", "", "/", ("c/", None), 3)
+    assert (rest.prefixes, [u.key for u in rest.uploads], rest.truncated) == ([], ["d"], False)
+    inside = storage.multipart.list_uploads_grouped(owner, "uploads", "a/", "/", None, 10)
+    assert [u.key for u in inside.uploads] == ["a/1", "a/2", "a/3"] and not inside.prefixes
 
 
 def test_a_part_copied_from_a_range_of_an_object(storage: Storage, owner: AccessKey) -> None:

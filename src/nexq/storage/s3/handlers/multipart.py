@@ -6,7 +6,7 @@ import re
 
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import ObjectMeta, Part, Upload
-from nexq.storage.multipart import upload_parties
+from nexq.storage.multipart import UploadPage, upload_parties
 from nexq.storage.s3 import sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
@@ -272,23 +272,39 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
     # after every upload of that key.
     after = (key_marker, id_marker or None) if key_marker else None
     url = url_encoded(req)
+    delimiter = req.query.get("delimiter", "")
 
-    def listed() -> tuple[tuple[list[Upload], bool], str]:
-        found = s.multipart.list_uploads(req.caller, req.bucket or "", prefix, after, max_uploads)
-        return found, bucket_owner(req, s)
+    def listed() -> tuple[UploadPage, str]:
+        if delimiter:
+            page = s.multipart.list_uploads_grouped(
+                req.caller, req.bucket or "", prefix, delimiter, after, max_uploads
+            )
+        else:
+            uploads, truncated = s.multipart.list_uploads(
+                req.caller, req.bucket or "", prefix, after, max_uploads
+            )
+            last = (uploads[-1].key, uploads[-1].id) if uploads else None
+            page = UploadPage(uploads, [], truncated, last)
+        return page, bucket_owner(req, s)
 
-    (uploads, truncated), owner_of_bucket = await req.run(listed)
-    items = "".join(_listed_upload(req, u, owner_of_bucket, url) for u in uploads)
+    page, owner_of_bucket = await req.run(listed)
+    items = "".join(_listed_upload(req, u, owner_of_bucket, url) for u in page.uploads)
+    items += "".join(
+        f"<CommonPrefixes><Prefix>{key_text(p, url)}</Prefix></CommonPrefixes>"
+        for p in page.prefixes
+    )
     inner = (
         f"<Bucket>{req.bucket}</Bucket><KeyMarker>{key_text(key_marker, url)}</KeyMarker>"
         f"<UploadIdMarker>{escape(id_marker)}</UploadIdMarker>"
         f"<Prefix>{key_text(prefix, url)}</Prefix><MaxUploads>{max_uploads}</MaxUploads>"
-        f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
+        f"<IsTruncated>{'true' if page.truncated else 'false'}</IsTruncated>"
     )
-    if truncated and uploads:
+    if delimiter:
+        inner += f"<Delimiter>{key_text(delimiter, url)}</Delimiter>"
+    if page.truncated and page.last is not None:
         inner += (
-            f"<NextKeyMarker>{key_text(uploads[-1].key, url)}</NextKeyMarker>"
-            f"<NextUploadIdMarker>{uploads[-1].id}</NextUploadIdMarker>"
+            f"<NextKeyMarker>{key_text(page.last[0], url)}</NextKeyMarker>"
+            f"<NextUploadIdMarker>{page.last[1]}</NextUploadIdMarker>"
         )
     if url:
         inner += "<EncodingType>url</EncodingType>"
