@@ -30,6 +30,8 @@ NOTES: dict[Operation, str] = {
     Operation.CREATE_BUCKET: "re-creating a bucket one owns: 200 if the region is us-east-1, "
     "else 409 BucketAlreadyOwnedByYou; x-amz-object-ownership and ACL headers: see ACLs",
     Operation.LIST_BUCKETS: "max-buckets, continuation-token, prefix, bucket-region",
+    Operation.LIST_MULTIPART_UPLOADS: "prefix, delimiter (CommonPrefixes), key-marker / "
+    "upload-id-marker, max-uploads, encoding-type=url; each upload's Initiator and Owner",
     Operation.GET_OBJECT: "versionId; one range per request (as S3); x-amz-server-side-encryption "
     "(and its KMS headers) refused with 400 InvalidArgument, as S3",
     Operation.COPY_OBJECT: "source versionId; sources up to 5 GiB (as S3); ACL headers: see ACLs",
