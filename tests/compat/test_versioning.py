@@ -130,6 +130,9 @@ def test_deleting_a_version_removes_it_for_good(s3: Any, bucket: str) -> None:
 
 def test_suspended_writes_the_null_version(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"before")  # the null version
+    # As AWS: a never-versioned bucket names no version, even the null one asked for.
+    assert "VersionId" not in s3.get_object(Bucket=bucket, Key="k", VersionId="null")
+    assert "VersionId" not in s3.head_object(Bucket=bucket, Key="k")
     enable(s3, bucket)
     kept = s3.put_object(Bucket=bucket, Key="k", Body=b"versioned")["VersionId"]
     enable(s3, bucket, "Suspended")
@@ -138,6 +141,9 @@ def test_suspended_writes_the_null_version(s3: Any, bucket: str) -> None:
     assert versions(s3, bucket) == [("k", "null", True, False), ("k", kept, False, False)]
     got = s3.get_object(Bucket=bucket, Key="k", VersionId="null")
     assert got["Body"].read() == b"suspended" and got["VersionId"] == "null"
+    # ... and a bucket that has had versioning names it on every read, asked for or not.
+    assert s3.get_object(Bucket=bucket, Key="k")["VersionId"] == "null"
+    assert s3.head_object(Bucket=bucket, Key="k")["VersionId"] == "null"
     deleted = s3.delete_object(Bucket=bucket, Key="k")
     assert deleted["DeleteMarker"] is True and deleted["VersionId"] == "null"
     assert versions(s3, bucket) == [("k", "null", True, True), ("k", kept, False, False)]

@@ -219,7 +219,10 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
         headers.pop("x-amz-mp-parts-count", None)
     headers.update(sse.response_headers(meta.headers, customer, s.objects.seals_at_rest))
     headers.update(await req.now(lambda: expiration_headers(s, bucket, meta, version is None)))
-    if version is not None:  # the version asked for is named, the null one too
+    found = s.objects.directory.bucket(bucket)
+    if found is not None and found.versioning is not None:
+        # As AWS: in a bucket that has had versioning, every read names its version, the
+        # null one too; a never-versioned bucket names none, even asked for "null".
         headers["x-amz-version-id"] = shown(meta.version_id)
     for param in overrides:
         headers[_OVERRIDES[param]] = req.query[param]
