@@ -194,6 +194,22 @@ def test_delete_objects_with_versions(s3: Any, bucket: str) -> None:
     assert by_key["k"]["VersionId"] == v1
     assert by_key["other"]["DeleteMarker"] is True and by_key["other"]["DeleteMarkerVersionId"]
     assert [v for _, v, _, _ in versions(s3, bucket, Prefix="k")] == [v2]
+    # As AWS: a marker removed by its version id is named as one; a version id that cannot
+    # be one is that key's NoSuchVersion, and the other keys go ahead.
+    marker = by_key["other"]["DeleteMarkerVersionId"]
+    again = s3.delete_objects(
+        Bucket=bucket,
+        Delete={"Objects": [{"Key": "other", "VersionId": marker}, {"Key": "k", "VersionId": "x"}]},
+    )
+    assert again["Deleted"] == [
+        {
+            "Key": "other",
+            "VersionId": marker,
+            "DeleteMarker": True,
+            "DeleteMarkerVersionId": marker,
+        }
+    ]
+    assert [(e["Key"], e["Code"]) for e in again["Errors"]] == [("k", "NoSuchVersion")]
 
 
 def test_copy_from_an_older_version(s3: Any, bucket: str) -> None:

@@ -33,6 +33,7 @@ from nexq.storage.encryption import (
 from nexq.storage.errors import (
     AccessDenied,
     DeleteMarkerFound,
+    InvalidArgument,
     NoSuchBucket,
     NoSuchKey,
     NoSuchVersion,
@@ -428,7 +429,10 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
                 if version is None:
                     deletions.append(Deletion(key, conditions=conditions))
                 else:
-                    vid = parse_version_id(version)
+                    try:
+                        vid = parse_version_id(version)
+                    except InvalidArgument:  # as AWS answers a key of DeleteObjects
+                        raise NoSuchVersion() from None
                     deletions.append(Deletion(key, vid, True, bypass, conditions))
             except Exception as exc:
                 refused[index] = exc

@@ -427,12 +427,11 @@ def _marker_xml(removal: Removal) -> str:
     """What DeleteObjects says of a delete marker it added or removed."""
     if not removal.delete_marker:
         return ""
-    if removal.marker_added:
-        return (
-            "<DeleteMarker>true</DeleteMarker>"
-            f"<DeleteMarkerVersionId>{shown(removal.version_id)}</DeleteMarkerVersionId>"
-        )
-    return "<DeleteMarker>true</DeleteMarker>"
+    # Added or removed for good (by its version id), AWS names the marker's version.
+    return (
+        "<DeleteMarker>true</DeleteMarker>"
+        f"<DeleteMarkerVersionId>{shown(removal.version_id)}</DeleteMarkerVersionId>"
+    )
 
 
 async def copy_object(req: S3Request, s: Services) -> Response:
