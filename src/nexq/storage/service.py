@@ -33,7 +33,6 @@ from nexq.storage.encryption import (
 from nexq.storage.errors import (
     AccessDenied,
     DeleteMarkerFound,
-    InvalidArgument,
     NoSuchBucket,
     NoSuchKey,
     NoSuchVersion,
@@ -429,10 +428,7 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
                 if version is None:
                     deletions.append(Deletion(key, conditions=conditions))
                 else:
-                    try:
-                        vid = parse_version_id(version)
-                    except InvalidArgument:  # as AWS answers a key of DeleteObjects
-                        raise NoSuchVersion() from None
+                    vid = parse_version_id(version)
                     deletions.append(Deletion(key, vid, True, bypass, conditions))
             except Exception as exc:
                 refused[index] = exc

@@ -11,7 +11,7 @@ from dataclasses import replace
 from nexq.core.errors import DomainError
 from nexq.storage.blobs.port import Bytes
 from nexq.storage.encryption import Presented
-from nexq.storage.errors import AccessDenied, InvalidRange
+from nexq.storage.errors import AccessDenied, InvalidArgument, InvalidRange, NoSuchVersion
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import MAX_PUT_BYTES, ObjectMeta, has_control_characters
 from nexq.storage.reader import OpenObject
@@ -39,7 +39,7 @@ from nexq.storage.s3.handlers.lifecycle_headers import expiration_headers
 from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
 from nexq.storage.s3.lock_headers import BYPASS, bypass_governance, delete_conditions
 from nexq.storage.s3.xml import document, escape, listed_time, parse_delete
-from nexq.storage.versions import Removal, shown
+from nexq.storage.versions import Removal, parse_version_id, shown
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _OVERRIDES = {
@@ -411,6 +411,8 @@ async def delete_objects(req: S3Request, s: Services) -> Response:
                     f"<Deleted><Key>{escape(key)}</Key>{named}{_marker_xml(done)}</Deleted>"
                 )
         else:
+            if version is not None and not _version_id_shaped(version):
+                done = NoSuchVersion()  # S3 compat: a key's id that cannot be one (AWS)
             mapped = (
                 from_domain(done)
                 if isinstance(done, DomainError)
@@ -421,6 +423,14 @@ async def delete_objects(req: S3Request, s: Services) -> Response:
                 f"<Message>{escape(mapped.message)}</Message></Error>"
             )
     return Response.xml(document("DeleteResult", "".join(parts)))
+
+
+def _version_id_shaped(version: str) -> bool:
+    try:
+        parse_version_id(version)
+    except InvalidArgument:
+        return False
+    return True
 
 
 def _marker_xml(removal: Removal) -> str:
