@@ -40,16 +40,9 @@ def _iso_second(second: int) -> str:
 
 
 def iso_time(epoch: float) -> str:
-    """S3's timestamp form: 2009-10-12T17:50:30.123Z (seconds cached: listings repeat them)."""
+    """S3's timestamp form: 2009-10-12T17:50:30.000Z (seconds cached: listings repeat them)."""
     millis = min(round((epoch - int(epoch)) * 1000), 999)
     return f"{_iso_second(int(epoch))}.{millis:03d}Z"
-
-
-def listed_time(epoch: float) -> str:
-    """When something was stored, as listings and results answer it: to the second
-    (2009-10-12T17:50:30.000Z), as AWS does; HEAD's Last-Modified has no finer grain, and a
-    tool comparing the two must see the same time."""
-    return f"{_iso_second(int(epoch))}.000Z"
 
 
 def document(root: str, inner: str) -> str:

@@ -14,7 +14,7 @@ from nexq.storage.s3.xml import (
     document,
     escape,
     invalid_location,
-    listed_time,
+    iso_time,
     parse_location,
 )
 
@@ -39,7 +39,7 @@ async def list_buckets(req: S3Request, s: Services) -> Response:
     buckets = await req.run(listed)
     shown = buckets if page.limit is None else buckets[: page.limit]
     items = "".join(
-        f"<Bucket><Name>{b.name}</Name><CreationDate>{listed_time(b.created_at)}</CreationDate>"
+        f"<Bucket><Name>{b.name}</Name><CreationDate>{iso_time(b.created_at)}</CreationDate>"
         f"<BucketRegion>{s.region}</BucketRegion></Bucket>"
         for b in shown
     )

@@ -9,7 +9,7 @@ from nexq.storage.model import ListedObject, Listing
 from nexq.storage.s3.errors import invalid_argument
 from nexq.storage.s3.handlers.common import Services, int_param, listed_owner, quoted
 from nexq.storage.s3.http import Response, S3Request
-from nexq.storage.s3.xml import document, escape, key_text, listed_time
+from nexq.storage.s3.xml import document, escape, iso_time, key_text
 
 MAX_KEYS = 1000
 
@@ -29,7 +29,7 @@ def _contents(
     owner_xml = listed_owner(req, s) if owner else ""
     return "".join(
         f"<Contents><Key>{key_text(o.key, url)}</Key>"
-        f"<LastModified>{listed_time(o.last_modified)}</LastModified>"
+        f"<LastModified>{iso_time(o.last_modified)}</LastModified>"
         f"<ETag>{escape(quoted(o.etag))}</ETag><Size>{o.size}</Size>{owner_xml}"
         "<StorageClass>STANDARD</StorageClass></Contents>"
         for o in objects

@@ -42,7 +42,7 @@ from nexq.storage.s3.handlers.listing import url_encoded
 from nexq.storage.s3.handlers.objects import declared_size
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.lock_headers import lock_request
-from nexq.storage.s3.xml import document, escape, key_text, listed_time, parse_complete
+from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_complete
 
 _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
@@ -157,7 +157,7 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
     response = Response.xml(
         document(
             "CopyPartResult",
-            f"<LastModified>{listed_time(part.last_modified)}</LastModified>"
+            f"<LastModified>{iso_time(part.last_modified)}</LastModified>"
             f"<ETag>{quoted(part.etag)}</ETag>"
             + "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in part.checksums.items()),
         )
@@ -236,7 +236,7 @@ async def list_parts(req: S3Request, s: Services) -> Response:
     (upload, parts, truncated), owner_of_bucket = await req.run(listed)
     items = "".join(
         f"<Part><PartNumber>{p.number}</PartNumber>"
-        f"<LastModified>{listed_time(p.last_modified)}</LastModified>"
+        f"<LastModified>{iso_time(p.last_modified)}</LastModified>"
         f"<ETag>{quoted(p.etag)}</ETag><Size>{p.size}</Size>"
         + "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in p.checksums.items())
         + "</Part>"
@@ -316,7 +316,7 @@ def _listed_upload(req: S3Request, upload: Upload, owner_of_bucket: str, url: bo
     return (
         f"<Upload><Key>{key_text(upload.key, url)}</Key><UploadId>{upload.id}</UploadId>"
         f"<Initiator>{party(req, initiator)}</Initiator><Owner>{party(req, owner)}</Owner>"
-        f"<StorageClass>STANDARD</StorageClass><Initiated>{listed_time(upload.initiated)}</Initiated>"
+        f"<StorageClass>STANDARD</StorageClass><Initiated>{iso_time(upload.initiated)}</Initiated>"
         "</Upload>"
     )
 

@@ -38,7 +38,7 @@ from nexq.storage.s3.handlers.common import (
 from nexq.storage.s3.handlers.lifecycle_headers import expiration_headers
 from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
 from nexq.storage.s3.lock_headers import BYPASS, bypass_governance, delete_conditions
-from nexq.storage.s3.xml import document, escape, listed_time, parse_delete
+from nexq.storage.s3.xml import document, escape, iso_time, parse_delete
 from nexq.storage.versions import Removal, parse_version_id, shown
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -494,7 +494,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
     response = Response.xml(
         document(
             "CopyObjectResult",
-            f"<LastModified>{listed_time(meta.last_modified)}</LastModified>"
+            f"<LastModified>{iso_time(meta.last_modified)}</LastModified>"
             f"<ETag>{quoted(meta.etag)}</ETag>",
         )
     )

@@ -7,7 +7,7 @@ from nexq.storage.s3.errors import S3Error, invalid_argument, malformed_xml, mis
 from nexq.storage.s3.handlers.common import Services, empty, int_param, listed_owner, quoted
 from nexq.storage.s3.handlers.listing import MAX_KEYS, url_encoded
 from nexq.storage.s3.http import Response, S3Request
-from nexq.storage.s3.xml import document, escape, key_text, listed_time, parse_versioning
+from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_versioning
 from nexq.storage.versions import VersionListing, shown
 
 
@@ -56,7 +56,7 @@ def _entries(req: S3Request, s: Services, listing: VersionListing, url: bool) ->
         common = (
             f"<Key>{key_text(v.key, url)}</Key><VersionId>{shown(v.version_id)}</VersionId>"
             f"<IsLatest>{'true' if v.is_latest else 'false'}</IsLatest>"
-            f"<LastModified>{listed_time(v.last_modified)}</LastModified>"
+            f"<LastModified>{iso_time(v.last_modified)}</LastModified>"
         )
         if v.delete_marker:
             out.append(f"<DeleteMarker>{common}{owner}</DeleteMarker>")
