@@ -269,6 +269,10 @@ class BucketPolicies:
         )
         return dataclasses.replace(credential, principal=principal)
 
+    def _stored_policy(self, bucket: Bucket) -> Policy | None:
+        text = self._directory.setting(bucket, "policy")
+        return _policy(text, bucket.name) if text is not None else None
+
     def _key_policy(
         self,
         req: S3Request,
@@ -277,8 +281,7 @@ class BucketPolicies:
         client: str | None,
         secure: bool,
     ) -> KeyPolicy | None:
-        text = self._directory.setting(bucket, "policy")
-        policy = _policy(text, bucket.name) if text is not None else None
+        policy = self._stored_policy(bucket)
         if policy is None:
             return None
         keys = _condition_keys(req, credential, client, secure)
@@ -359,8 +362,7 @@ class BucketPolicies:
     ) -> bool:
         """Whether the bucket's policy allows this caller s3:ListBucket (a Deny of it only
         hides a missing key: it refuses nothing here)."""
-        text = self._directory.setting(bucket, "policy")
-        policy = _policy(text, bucket.name) if text is not None else None
+        policy = self._stored_policy(bucket)
         if policy is None:
             return False
         context = RequestContext(
