@@ -193,15 +193,16 @@ def request_tags(req: S3Request) -> tuple[tuple[str, str], ...] | None:
     return None if value is None else tuple(parse_tagging_header(value))
 
 
-def object_headers(meta: ObjectMeta, with_checksums: bool) -> dict[str, str]:
-    """The headers GET and HEAD answer with (those stored as "x-nexq-…" are Nexq's own)."""
+def object_headers(meta: ObjectMeta, with_checksums: bool, one_part: bool) -> dict[str, str]:
+    """The headers GET and HEAD answer with (those stored as "x-nexq-…" are Nexq's own); a
+    multipart object's part count only to a read of one part (``one_part``), as AWS."""
     headers = {k: v for k, v in meta.headers.items() if not k.startswith("x-nexq-")}
     headers["etag"] = quoted(meta.etag)
     headers["last-modified"] = http_date(meta.last_modified)
     headers["accept-ranges"] = "bytes"
     for name, value in meta.metadata.items():
         headers[f"x-amz-meta-{name}"] = encoded_words.encode(value)
-    if meta.parts_count:
+    if meta.parts_count and one_part:
         headers["x-amz-mp-parts-count"] = str(meta.parts_count)
     headers.update(version_header(meta.version_id))
     if meta.tags:

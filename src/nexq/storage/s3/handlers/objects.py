@@ -213,10 +213,7 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
             )
         )
         pick(meta)
-    headers = object_headers(meta, with_checksums and picked[0] is None)
-    if "partNumber" not in req.query:
-        # AWS answers a multipart object's part count only to a read of one of its parts.
-        headers.pop("x-amz-mp-parts-count", None)
+    headers = object_headers(meta, with_checksums and picked[0] is None, "partNumber" in req.query)
     headers.update(sse.response_headers(meta.headers, customer, s.objects.seals_at_rest))
     headers.update(await req.now(lambda: expiration_headers(s, bucket, meta, version is None)))
     found = s.objects.directory.bucket(bucket)
