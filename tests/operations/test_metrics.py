@@ -63,6 +63,10 @@ def test_known_traffic_is_counted_exactly_across_workers(
     live.raise_limits(email, s3_read_rps=BURST, s3_write_rps=BURST, storage_bytes=12_000)
     s3 = live.client(live.key(email))
     before = scrape(operator)
+    # A job's run counts are exported from the server's start, at 0 until it runs: the
+    # dashboard's rate of failed runs has its series before any run, not "no data".
+    failed = {"job": "flush usage counts", "outcome": "failed"}
+    assert ("nexq_job_runs_total", frozenset(failed.items())) in before
     s3.create_bucket(Bucket="counted")
     sizes = [100, 1000, 9000]
     for index, size in enumerate(sizes):

@@ -69,6 +69,7 @@ class JobLog:
         with self._lock:
             stats = self._jobs.setdefault(name, JobStats(name))
             stats.every, stats.once = every, once
+        telemetry.job_known(name)
 
     def ran(self, name: str, started: float, seconds: float, error: BaseException | None) -> None:
         """Job ``name`` ran from ``started`` (epoch seconds) for ``seconds``; ``error`` is

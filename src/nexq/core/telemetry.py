@@ -199,6 +199,15 @@ def synced(seconds: float) -> None:
         _metrics.sync.observe(seconds)
 
 
+def job_known(name: str) -> None:
+    """Job ``name`` may run in this process: its run counts are exported from now on, at
+    zero until it runs, so that a rate of failures is 0 rather than no data before the
+    first failure (and a dashboard's query has its series from the server's start)."""
+    if _metrics is not None:
+        for outcome in ("ok", "failed"):
+            _metrics.jobs.labels(name, outcome)
+
+
 def job_ran(name: str, seconds: float, failed: bool) -> None:
     if _metrics is not None:
         _metrics.jobs.labels(name, "failed" if failed else "ok").inc()
