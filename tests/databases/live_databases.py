@@ -43,15 +43,19 @@ def account_api(server: LiveServer, raise_limits: bool = True) -> httpx.Client:
     )
 
 
-def wait_for(check: Callable[[], Any], seconds: float = 60.0, what: str = "") -> Any:
-    """Poll ``check`` until it returns something true; that value."""
+def wait_for(
+    check: Callable[[], Any], seconds: float = 60.0, what: str | Callable[[], str] = ""
+) -> Any:
+    """Poll ``check`` until it returns something true; that value. ``what`` names what was
+    awaited in the failure; a callable is asked at the failure, to tell the state then."""
     deadline = time.monotonic() + seconds
     while True:
         found = check()
         if found:
             return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds} s: {what or check}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"not within {seconds} s: {said or check}")
         time.sleep(0.1)
 
 

@@ -55,6 +55,15 @@ def _full_backups(api: httpx.Client, name: str) -> list[dict[str, object]]:
     return [b for b in answer.json()["backups"] if b["type"] == "FULL"]
 
 
+def _logs(folder: Path, lines: int = 40) -> str:
+    """The last lines of each node's Patroni log, for a failure's message."""
+    found = []
+    for log in sorted(folder.glob("node-*/log/patroni.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        found.append(f"--- {log.relative_to(folder)}\n" + "\n".join(tail))
+    return "\n".join(found)
+
+
 def _pid(path: Path) -> int:
     return int(path.read_text().split()[0])
 
@@ -132,7 +141,8 @@ def _fail_over(
     writer.start()
     wait_for(lambda: len(writer.acknowledged) > 50, 30, "writes flowing")
     assert server.databases_dir is not None
-    node = server.databases_dir / database_id(server, name) / f"node-{primary.rsplit('-', 1)[1]}"
+    folder = server.databases_dir / database_id(server, name)
+    node = folder / f"node-{primary.rsplit('-', 1)[1]}"
     victims = [_pid(node / "patroni.pid"), _pid(node / "data" / "pgdata" / "postmaster.pid")]
     killed_at = time.monotonic()
     for pid in victims:
@@ -159,7 +169,7 @@ def _fail_over(
     after = wait_for(
         lambda: _all_running(api, name, not_primary=primary),
         90,
-        f"the old primary back as a replica: {_nodes(api, name)}",
+        lambda: f"the old primary back as a replica: {_nodes(api, name)}\n{_logs(folder)}",
     )
     assert {n["id"]: n["role"] for n in after}[primary] == "replica"
     assert all(not alive(pid) for pid in victims)

@@ -30,3 +30,11 @@ def test_a_stopped_replica_cannot_and_a_node_that_was_no_primary_never_waits() -
     assert not awaits_takeover("node-1", members, synchronous=True, down=1)
     assert not awaits_takeover("node-2", members, synchronous=True, down=1)
     assert not awaits_takeover("node-1", [], synchronous=True, down=1)  # nobody answers
+
+
+def test_a_survivor_too_busy_to_answer_is_waited_for_as_for_a_takeover() -> None:
+    # No Patroni answered, but another node's runs: it may be promoting itself right now.
+    assert awaits_takeover("node-1", [], synchronous=True, down=1, others_run=True)
+    assert not awaits_takeover("node-1", [], synchronous=True, down=2 * TTL + LOOP, others_run=True)
+    # Every node down (the host restarted): all start at once.
+    assert not awaits_takeover("node-1", [], synchronous=True, down=1, others_run=False)

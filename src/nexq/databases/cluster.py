@@ -280,19 +280,23 @@ class Cluster:
         if witness is not None:
             folder = self._file(database.id, "witness")
             self._spawn(folder / "witness.pid", WITNESS, folder / "witness.json", folder / "log")
-        members = {m.name: m for m in self.members(database)}
-        for index in range(len(nodes)):
-            server = self.node_id(database.id, index)
+        members = self.members(database)
+        servers = [self.node_id(database.id, index) for index in range(len(nodes))]
+        running = [_running(engine.layout(server).root / "patroni.pid") for server in servers]
+        for index, server in enumerate(servers):
             layout = engine.layout(server)
             pidfile = layout.root / "patroni.pid"
-            if _running(pidfile):
+            if running[index]:
                 self._down_since.pop(server, None)
                 continue
             down = time.monotonic() - self._down_since.setdefault(server, time.monotonic())
-            if awaits_takeover(
-                f"node-{index + 1}", list(members.values()), database.synchronous, down
-            ):
+            others = any(up for other, up in enumerate(running) if other != index)
+            if awaits_takeover(f"node-{index + 1}", members, database.synchronous, down, others):
                 continue
+            if others:  # a node died in a running cluster (not a make, not a host restart)
+                log.warning(
+                    "database %s: node %d stopped; starting it again", database.id, index + 1
+                )
             engine.mount(server)
             _clear_lock(engine, server)
             self._spawn(pidfile, PATRONI, layout.root / "patroni.json", layout.logs / "patroni.log")
@@ -493,16 +497,28 @@ class Cluster:
 PACKAGES = {"haproxy": "haproxy", PATRONI: "patroni python3-pysyncobj", WITNESS: "patroni"}
 
 
-def awaits_takeover(name: str, members: list[Member], synchronous: bool, down: float) -> bool:
+def awaits_takeover(
+    name: str, members: list[Member], synchronous: bool, down: float, others_run: bool = False
+) -> bool:
     """Whether the dead node ``name`` is left down for now: it was primary and still holds
     the lock, and a running replica can take over once the lock lapses, so that starting it
     again at once would undo the failover. In synchronous mode only the synchronous standby
     can (Patroni promotes no node that may lack acknowledged commits): a replica that has
     just rejoined and is not synchronous yet cannot, and waiting would only lengthen the
     outage, so the old primary is started again at once. Should the takeover not come, it
-    is started once the lock would have passed twice."""
+    is started once the lock would have passed twice.
+
+    When no Patroni answered (``members`` empty) though another node's runs
+    (``others_run``), that one is busy, not gone, and may be taking over right now: the
+    dead node waits as for a takeover. Started at once, a dead primary comes back within
+    the lock's lifetime, still holds it, and the failover under way is undone (seen on a
+    loaded host, where the survivor's REST API missed the 2 s it is given)."""
+    if down >= 2 * TTL + LOOP:
+        return False
+    if not members:
+        return others_run
     leader = next((m.name for m in members if m.role == "leader"), None)
-    if leader != name or down >= 2 * TTL + LOOP:
+    if leader != name:
         return False
     able = ("sync_standby",) if synchronous else ("sync_standby", "replica")
     return any(
