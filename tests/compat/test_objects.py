@@ -242,6 +242,49 @@ def test_copy_object_directives(s3: Any, bucket: str) -> None:
     assert s3.head_object(Bucket=bucket, Key="src")["Metadata"] == {"c": "3"}
 
 
+def test_one_storage_class_and_others_refused(s3: Any, bucket: str) -> None:
+    """Nexq keeps every object in STANDARD: asking for it is fine (and makes a copy onto
+    itself legal, as on AWS); asking for another class is refused before any byte is
+    stored, as S3 refuses a class it does not offer, on every way an object is written."""
+    s3.put_object(Bucket=bucket, Key="std", Body=b"standard", StorageClass="STANDARD")
+    assert "StorageClass" not in s3.head_object(Bucket=bucket, Key="std")  # AWS: STANDARD unsaid
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="std")["Contents"]
+    assert [o["StorageClass"] for o in listed] == ["STANDARD"]
+    copied = s3.copy_object(
+        Bucket=bucket,
+        Key="std",
+        CopySource={"Bucket": bucket, "Key": "std"},
+        StorageClass="STANDARD",
+    )
+    assert copied["CopyObjectResult"]["ETag"] == s3.head_object(Bucket=bucket, Key="std")["ETag"]
+    refusals = [
+        lambda c: s3.put_object(Bucket=bucket, Key="cold", Body=b"x", StorageClass=c),
+        lambda c: s3.copy_object(
+            Bucket=bucket, Key="cold", CopySource={"Bucket": bucket, "Key": "std"}, StorageClass=c
+        ),
+        lambda c: s3.copy_object(
+            Bucket=bucket, Key="std", CopySource={"Bucket": bucket, "Key": "std"}, StorageClass=c
+        ),
+        lambda c: s3.create_multipart_upload(Bucket=bucket, Key="cold", StorageClass=c),
+    ]
+    for refused in refusals:
+        for storage_class in ("GLACIER", "STANDARD_IA", "DEEP_ARCHIVE"):
+            with pytest.raises(ClientError) as exc:
+                refused(storage_class)
+            assert status(exc) == 400 and code(exc) == "InvalidStorageClass"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="cold")
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    post = s3.generate_presigned_post(
+        bucket,
+        "cold",
+        Fields={"x-amz-storage-class": "GLACIER"},
+        Conditions=[{"x-amz-storage-class": "GLACIER"}],
+    )
+    answer = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"posted")})
+    assert answer.status_code == 400 and b"<Code>InvalidStorageClass</Code>" in answer.content
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="cold")
+
+
 def test_copy_source_conditions(s3: Any, bucket: str) -> None:
     etag = s3.put_object(Bucket=bucket, Key="s", Body=b"v")["ETag"]
     source = {"Bucket": bucket, "Key": "s"}

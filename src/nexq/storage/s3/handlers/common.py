@@ -187,6 +187,20 @@ def write_content(req: S3Request, checksums: dict[str, str] | None = None) -> Ne
     )
 
 
+def check_storage_class(asked: str | None) -> None:
+    """Refuse a write that asks (``x-amz-storage-class``) for a storage class other than
+    STANDARD, the one Nexq keeps every object in: as S3 refuses a class it does not offer
+    (InvalidStorageClass), rather than store the object in STANDARD while its writer counts
+    on (and budgets for) another."""
+    if asked is not None and asked != "STANDARD":
+        raise S3Error(
+            "InvalidStorageClass",
+            "The storage class you specified is not valid",
+            400,
+            {"StorageClassRequested": asked},
+        )
+
+
 def request_tags(req: S3Request) -> tuple[tuple[str, str], ...] | None:
     """The x-amz-tagging header's tags, checked (None when the header is absent)."""
     value = req.headers.get("x-amz-tagging")

@@ -19,6 +19,7 @@ from nexq.storage.s3.errors import (
 from nexq.storage.s3.handlers.common import (
     Services,
     check_copy_source_signature,
+    check_storage_class,
     checksum_response_headers,
     content_headers,
     content_md5,
@@ -50,6 +51,7 @@ _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 async def create_multipart_upload(req: S3Request, s: Services) -> Response:
     algorithm = req.headers.get("x-amz-checksum-algorithm")
     checksum_type = req.headers.get("x-amz-checksum-type")
+    check_storage_class(req.headers.get("x-amz-storage-class"))
     requested = sse.write_key(req)
 
     def create() -> Upload:

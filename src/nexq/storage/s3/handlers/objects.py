@@ -22,6 +22,7 @@ from nexq.storage.s3.errors import S3Error, from_domain, invalid_argument, missi
 from nexq.storage.s3.handlers.common import (
     Services,
     check_copy_source_signature,
+    check_storage_class,
     checksum_response_headers,
     content_md5,
     copy_source,
@@ -59,6 +60,7 @@ async def put_object(req: S3Request, s: Services) -> Response:
     if "content-length" not in req.headers and "x-amz-decoded-content-length" not in req.headers:
         raise missing_content_length()
     _check_declared_size(req)
+    check_storage_class(req.headers.get("x-amz-storage-class"))
     requested = sse.write_key(req)
     customer = requested.customer
 
@@ -450,7 +452,9 @@ async def copy_object(req: S3Request, s: Services) -> Response:
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
     source_key = sse.customer_key(req, sse.COPY_SOURCE)
     requested = sse.write_key(req)
-    if same and directive == "COPY" and not sse.changes_encryption(req):
+    # S3 compat: naming a storage class (even the object's own) makes a copy onto itself legal.
+    restates = "x-amz-storage-class" in req.headers
+    if same and directive == "COPY" and not restates and not sse.changes_encryption(req):
         raise S3Error(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself "
@@ -458,6 +462,7 @@ async def copy_object(req: S3Request, s: Services) -> Response:
             "or encryption attributes.",
             400,
         )
+    check_storage_class(req.headers.get("x-amz-storage-class"))
     new = write_content(req)
     tagging = req.headers.get("x-amz-tagging-directive", "COPY").upper()
     if tagging not in ("COPY", "REPLACE"):

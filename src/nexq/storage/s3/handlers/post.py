@@ -16,7 +16,7 @@ from nexq.storage.s3 import encoded_words, post_policy, post_signature, sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
-from nexq.storage.s3.handlers.common import Services, object_url, quoted
+from nexq.storage.s3.handlers.common import Services, check_storage_class, object_url, quoted
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.tagging_xml import parse_object_tagging
 from nexq.storage.s3.xml import HEAD, escape
@@ -24,6 +24,7 @@ from nexq.storage.service import NewContent
 
 # AWS: the fields before the file may take 20 KB.
 MAX_FIELDS_BYTES = 20 * 1024
+STORAGE_CLASS = "x-amz-storage-class"
 
 
 @dataclass
@@ -216,6 +217,7 @@ def _start(
         post_policy.check(policy, fields, bucket)
     new_object_acl(req.caller, fields, s.acl, bucket, "acl")  # refused before any file byte
     _form_tags(fields)
+    check_storage_class(next((v for k, v in fields.items() if k.lower() == STORAGE_CLASS), None))
     requested = sse.check_form(fields, req.secure)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
     sealing = s.objects.write_key(req.caller, bucket, requested)
