@@ -517,6 +517,21 @@ def test_grants_name_buckets_of_the_key_account(
     assert store.list_access_keys(a.id) == [ok]
 
 
+def test_a_bucket_is_added_with_its_versioning_and_first_settings_at_once(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    a = account(accounts, "a")
+    made = Bucket("b1", "locked", a.id, 1.0, versioning="Enabled")
+    store.add_bucket(made, settings={"public-access": '{"all":true}', "lock": "{}"})
+    assert store.get_bucket("locked") == made
+    assert store.bucket_setting("b1", "public-access") == '{"all":true}'
+    assert store.bucket_setting("b1", "lock") == "{}"
+    # Refused (a taken name): neither the bucket nor any of its settings is stored.
+    with pytest.raises(errors.BucketAlreadyOwnedByYou):
+        store.add_bucket(Bucket("b2", "locked", a.id, 1.0), settings={"cors": "<x/>"})
+    assert store.bucket_setting("b2", "cors") is None
+
+
 def test_bucket_and_access_key_limits(store: MetadataStore, accounts: AccountStore) -> None:
     a, other = account(accounts, "a"), account(accounts, "o")
     store.add_bucket(Bucket("b1", "one", a.id, 1.0), max_buckets=2)

@@ -142,21 +142,23 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
         if caller.reaches is not None:
             raise AccessDenied("This access key is limited to specific buckets.")
         validate_bucket_name(name)
-        bucket = Bucket(
-            id=new_id(), name=name, account_id=caller.account.id, created_at=time.time()
-        )
-        self._store.add_bucket(bucket, self.quotas.limit(caller.account.id, "buckets"))
         # As AWS since April 2023: a new bucket blocks public access (all four switches on)
         # until its owner deletes or changes its Block Public Access configuration, and has
         # its Object Ownership set to BucketOwnerEnforced (ACLs disabled).
-        self._store.set_bucket_setting(bucket.id, PUBLIC_ACCESS_SETTING, BLOCK_ALL.to_json())
-        self._store.set_bucket_setting(
-            bucket.id, OWNERSHIP_SETTING, Ownership.BUCKET_OWNER_ENFORCED.value
-        )
+        settings = {
+            PUBLIC_ACCESS_SETTING: BLOCK_ALL.to_json(),
+            OWNERSHIP_SETTING: Ownership.BUCKET_OWNER_ENFORCED.value,
+        }
         if object_lock:
-            self._store.set_versioning(bucket.id, ENABLED)
-            self._store.set_bucket_setting(bucket.id, LOCK_SETTING, LockConfiguration().to_json())
-            return replace(bucket, versioning=ENABLED)
+            settings[LOCK_SETTING] = LockConfiguration().to_json()
+        bucket = Bucket(
+            id=new_id(),
+            name=name,
+            account_id=caller.account.id,
+            created_at=time.time(),
+            versioning=ENABLED if object_lock else None,
+        )
+        self._store.add_bucket(bucket, self.quotas.limit(caller.account.id, "buckets"), settings)
         return bucket
 
     def lock_configuration(self, bucket: Bucket) -> LockConfiguration | None:

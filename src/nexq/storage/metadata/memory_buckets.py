@@ -3,6 +3,7 @@ and the counters read back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from nexq.core.errors import QuotaExceeded
@@ -29,7 +30,12 @@ class MemoryBuckets(MemoryBase):
         return self._by_email(email)
 
     # buckets ----------------------------------------------------------------------------
-    def add_bucket(self, bucket: Bucket, max_buckets: int | None = None) -> None:
+    def add_bucket(
+        self,
+        bucket: Bucket,
+        max_buckets: int | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         with self._lock:
             taken = self._names.get(bucket.name)
             if taken is not None:
@@ -42,7 +48,8 @@ class MemoryBuckets(MemoryBase):
                     raise QuotaExceeded("buckets", bucket_quota_message(count))
             if bucket.id in self._buckets:
                 raise ValueError(f"bucket id {bucket.id} is taken")  # a primary key, in SQL
-            self._buckets[bucket.id] = HeldBucket(bucket)
+            held = self._buckets[bucket.id] = HeldBucket(bucket)
+            held.settings.update(settings or {})
             self._names[bucket.name] = bucket.id
             self._generation.bump()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from nexq.core.errors import DomainError
@@ -42,9 +42,17 @@ class MetadataStore(Protocol):
         (an ACL grant may name a grantee by email)."""
 
     # buckets
-    def add_bucket(self, bucket: Bucket, max_buckets: int | None = None) -> None:
-        """Insert; raises BucketAlreadyExists / BucketAlreadyOwnedByYou on a taken name and
-        QuotaExceeded when the account already has ``max_buckets``."""
+    def add_bucket(
+        self,
+        bucket: Bucket,
+        max_buckets: int | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        """Insert, with its versioning state and its first configuration documents
+        (``settings``: name → document) in the same transaction, so that no crash leaves a
+        bucket without the defaults it was made with; raises BucketAlreadyExists /
+        BucketAlreadyOwnedByYou on a taken name and QuotaExceeded when the account already
+        has ``max_buckets``."""
 
     def get_bucket(self, name: str) -> Bucket | None: ...
     def bucket_setting(self, bucket_id: str, name: str) -> str | None:

@@ -3,6 +3,8 @@ counters read back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from nexq.core.errors import QuotaExceeded
 from nexq.core.identity import Account
 from nexq.core.sql import Connection
@@ -48,7 +50,12 @@ class SqlBuckets(SqlBase):
         return Account(*row) if row else None
 
     # buckets ----------------------------------------------------------------------------
-    def add_bucket(self, bucket: Bucket, max_buckets: int | None = None) -> None:
+    def add_bucket(
+        self,
+        bucket: Bucket,
+        max_buckets: int | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         def write(conn: Connection) -> None:
             row = conn.execute(
                 "SELECT account_id FROM buckets WHERE name = ?", (bucket.name,)
@@ -64,9 +71,15 @@ class SqlBuckets(SqlBase):
                 if count >= max_buckets:
                     raise QuotaExceeded("buckets", bucket_quota_message(count))
             conn.execute(
-                "INSERT INTO buckets(id, name, account_id, created_at) VALUES (?, ?, ?, ?)",
-                (bucket.id, bucket.name, bucket.account_id, bucket.created_at),
+                "INSERT INTO buckets(id, name, account_id, created_at, versioning) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (bucket.id, bucket.name, bucket.account_id, bucket.created_at, bucket.versioning),
             )
+            for name, document in (settings or {}).items():
+                conn.execute(
+                    "INSERT INTO bucket_settings(bucket_id, name, document) VALUES (?, ?, ?)",
+                    (bucket.id, name, document),
+                )
             bump_auth(conn)
 
         self._db.write(write)
