@@ -12,7 +12,10 @@ from urllib.parse import urlsplit, urlunsplit
 import boto3
 import httpx
 import pytest
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.compat.test_buckets import code, status
@@ -96,6 +99,69 @@ def test_presigned_v4_put_and_get(server: LiveServer, owner: Key, s3: Any, bucke
         "get_object", Params={"Bucket": bucket, "Key": "v4 key"}, ExpiresIn=7 * 24 * 3600
     )
     assert fetch(url) == (200, b"four")
+
+
+def test_a_presigned_url_takes_no_header_it_was_not_signed_with(
+    server: LiveServer, owner: Key, s3: Any, bucket: str
+) -> None:
+    """Whoever holds a presigned PUT URL may not add x-amz-* headers its signer did not
+    sign: a public ACL, metadata, a legal hold... (AWS: 403 naming them); nothing is stored."""
+    v4 = server.client(owner, signature_version="s3v4")
+    url = v4.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "given"})
+    added = {"x-amz-object-lock-legal-hold": "ON", "x-amz-acl": "public-read"}
+    refused = httpx.put(url, content=b"x", headers=added)
+    assert refused.status_code == 403, refused.text
+    assert "<Code>AccessDenied</Code>" in refused.text
+    assert "<HeadersNotSigned>x-amz-acl, x-amz-object-lock-legal-hold</HeadersNotSigned>" in (
+        refused.text
+    )
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="given")
+    # Headers it was signed with are sent, and taken.
+    url = v4.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "given", "Metadata": {"by": "signer"}}
+    )
+    assert httpx.put(url, content=b"x", headers={"x-amz-meta-by": "signer"}).status_code == 200
+    assert s3.head_object(Bucket=bucket, Key="given")["Metadata"] == {"by": "signer"}
+
+
+def test_x_amz_headers_in_a_presigned_query_are_the_request_s(
+    server: LiveServer, owner: Key, s3: Any, bucket: str
+) -> None:
+    """A presigned URL may carry x-amz-* headers in its signed query string: SigV2 URLs do,
+    and SigV4 presigners hoist metadata, encryption and the like there (or name them signed
+    headers and put them in the query too). The request is read as if they were headers."""
+    v2 = server.client(owner, signature_version="s3")
+    url = v2.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "v2", "Metadata": {"foo": "bar"}}
+    )
+    assert "x-amz-meta-foo=bar" in url
+    assert fetch(url, "PUT", b"two")[0] == 200
+    assert s3.head_object(Bucket=bucket, Key="v2")["Metadata"] == {"foo": "bar"}
+
+    hoisted = AWSRequest(
+        method="PUT",
+        url=f"{server.endpoint}/{bucket}/v4?x-amz-meta-foo=baz&x-amz-tagging=t%3D1",
+    )
+    S3SigV4QueryAuth(
+        Credentials(owner.access_key_id, owner.secret_access_key), "s3", REGION, expires=300
+    ).add_auth(hoisted)
+    assert fetch(hoisted.url, "PUT", b"four")[0] == 200
+    assert s3.head_object(Bucket=bucket, Key="v4")["Metadata"] == {"foo": "baz"}
+    assert s3.get_object_tagging(Bucket=bucket, Key="v4")["TagSet"] == [{"Key": "t", "Value": "1"}]
+
+    # Signed as a header and carried in the query (the JS SDK v2's layout): the header need
+    # not be sent.
+    both = AWSRequest(
+        method="PUT",
+        url=f"{server.endpoint}/{bucket}/both?x-amz-server-side-encryption=AES256",
+        headers={"x-amz-server-side-encryption": "AES256"},
+    )
+    S3SigV4QueryAuth(
+        Credentials(owner.access_key_id, owner.secret_access_key), "s3", REGION, expires=300
+    ).add_auth(both)
+    assert "x-amz-server-side-encryption" in both.url.lower().split("x-amz-signedheaders=")[1]
+    assert fetch(both.url, "PUT", b"sealed")[0] == 200
+    assert s3.head_object(Bucket=bucket, Key="both")["ServerSideEncryption"] == "AES256"
 
 
 def test_presigned_expiry_and_tampering(

@@ -249,6 +249,24 @@ class Authenticator:
                     "ServerTime": _iso_second(now),
                 },
             )
+        # S3 compat: a presigned URL's signature covers the x-amz-* headers it names and no
+        # other; whoever holds the URL may not add one (a legal hold, a COMPLIANCE lock, a
+        # public ACL, metadata...), which AWS refuses by name.
+        unsigned = sorted(
+            name
+            for name in req.headers
+            if name.startswith("x-amz-")
+            and name not in cred.signed_headers
+            and name != "x-amz-content-sha256"
+        )
+        if unsigned:
+            raise S3Error(
+                "AccessDenied",
+                "There were headers present in the request which were not signed",
+                403,
+                {"HeadersNotSigned": ", ".join(unsigned)},
+            )
+        _headers_from_query(req)
         payload = req.query.get("X-Amz-Content-Sha256") or req.headers.get(
             "x-amz-content-sha256", UNSIGNED
         )
@@ -325,6 +343,7 @@ class Authenticator:
         if time.time() > expires:
             raise access_denied("Request has expired")
         self._check_v2(req, found, req.query["Signature"], str(expires))
+        _headers_from_query(req)
         req.payload = PayloadCheck(None)
         return found
 
@@ -364,6 +383,32 @@ ANONYMOUS_CALLER = Credential(
     account=ANONYMOUS,
     principal=Principal(ANONYMOUS, S3_SCOPES, reaches=frozenset()),
 )
+
+
+# The query parameters of a SigV4 presigned URL that are its signature, not headers.
+_PRESIGNING = frozenset(
+    {
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-signature",
+        "x-amz-security-token",
+        "x-amz-content-sha256",
+    }
+)
+
+
+def _headers_from_query(req: S3Request) -> None:
+    """S3 compat: a presigned URL may carry x-amz-* headers in its query string (SigV2 URLs
+    do; the SDKs' SigV4 presigners hoist metadata, ACL, encryption and tagging there), and
+    its signature covers them: the request is read as if they were sent as headers. A header
+    sent as well keeps its value (it was signed as a header)."""
+    for name, value in req.query_list:
+        lower = name.lower()
+        if value is not None and lower.startswith("x-amz-") and lower not in _PRESIGNING:
+            req.headers.setdefault(lower, value)
 
 
 def _iso_second(epoch: float) -> str:
