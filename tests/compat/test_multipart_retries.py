@@ -107,6 +107,35 @@ def test_a_composite_upload_refuses_a_part_without_its_checksum(
     assert sent["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(b"data").digest()).decode()
 
 
+def test_a_checksum_named_for_a_part_that_has_none_does_not_hold(
+    server: LiveServer, owner: Key, bucket: str
+) -> None:
+    """An upload that declared no checksum, a part sent without one: a Complete naming a
+    checksum for it cannot have it checked, and is InvalidPart (as AWS answers), not an
+    object whose named checksum nothing ever compared."""
+    s3 = _plain(server, owner)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    sent = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload, PartNumber=1, Body=b"data")
+    named = base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload,
+            MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": sent["ETag"], "ChecksumSHA256": named}]
+            },
+        )
+    assert (status(exc), code(exc)) == (400, "InvalidPart")
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="k",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": sent["ETag"]}]},
+    )
+    assert done["ETag"]
+
+
 def test_a_full_object_upload_computes_a_part_checksum_not_sent(
     server: LiveServer, owner: Key, bucket: str
 ) -> None:

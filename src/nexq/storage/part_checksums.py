@@ -50,9 +50,11 @@ def check_named_checksums(
 ) -> None:
     """The checksums a CompleteMultipartUpload names for part ``number`` must be the part's;
     for a COMPOSITE upload the upload's own algorithm must be named, as the object's checksum
-    is made of the parts' (S3 compat: AWS's errors and words for each case). A part stored
-    without that checksum (kept from before every part of such an upload had one) cannot be
-    named, so is not asked."""
+    is made of the parts' (S3 compat: AWS's errors and words for each case). A checksum
+    named for a part that has none is InvalidPart when the upload declared no algorithm (the
+    named value cannot be checked, so it does not hold, as AWS answers); in an upload that
+    declared one, a part stored without it (kept from before every part of such an upload
+    had one) is not asked."""
     named = {alg.upper(): value for alg, value in checksums.items()}
     algorithm = upload.checksum_algorithm
     if (
@@ -72,5 +74,6 @@ def check_named_checksums(
             f"{number} in the request."
         )
     for alg, value in named.items():
-        if part.checksums.get(alg) not in (None, value):
+        stored = part.checksums.get(alg)
+        if (stored is None and algorithm is None) or stored not in (None, value):
             raise InvalidPart(f"The checksum of part {number} does not match.")
