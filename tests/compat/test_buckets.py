@@ -24,6 +24,7 @@ def test_create_list_head_delete(s3: Any) -> None:
     assert "alpha-bucket" in names
     head = s3.head_bucket(Bucket="alpha-bucket")
     assert head["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert (head["BucketRegion"], head["AccessPointAlias"]) == ("nexq-1", False)
     assert s3.get_bucket_location(Bucket="alpha-bucket")["LocationConstraint"] == "nexq-1"
     s3.delete_bucket(Bucket="alpha-bucket")
     assert "alpha-bucket" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]

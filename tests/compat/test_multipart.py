@@ -163,6 +163,12 @@ def test_uploads_listed_with_a_delimiter_roll_up_as_keys_do(s3: Any, bucket: str
     assert "CommonPrefixes" not in after_a_key
     flat = s3.list_multipart_uploads(Bucket=bucket)
     assert [u["Key"] for u in flat["Uploads"]] == keys and "CommonPrefixes" not in flat
+    # As AWS: where a next page would start is named even when the listing is complete.
+    assert flat["IsTruncated"] is False
+    assert (flat["NextKeyMarker"], flat["NextUploadIdMarker"]) == (
+        keys[-1],
+        flat["Uploads"][-1]["UploadId"],
+    )
 
 
 def test_part_number_limits(s3: Any, bucket: str) -> None:

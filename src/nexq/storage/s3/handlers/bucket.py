@@ -89,7 +89,15 @@ async def delete_bucket(req: S3Request, s: Services) -> Response:
 
 async def head_bucket(req: S3Request, s: Services) -> Response:
     await req.now(lambda: s.objects.bucket(req.caller, req.bucket or ""))
-    return empty(200, {"x-amz-bucket-region": s.region})
+    # S3 compat: AWS's headers, the access point one included (a bucket is never an alias).
+    return empty(
+        200,
+        {
+            "content-type": "application/xml",
+            "x-amz-bucket-region": s.region,
+            "x-amz-access-point-alias": "false",
+        },
+    )
 
 
 async def get_bucket_location(req: S3Request, s: Services) -> Response:

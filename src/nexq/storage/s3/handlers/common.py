@@ -325,11 +325,11 @@ def party(req: S3Request, account_id: str) -> str:
 def listed_owner(req: S3Request, s: Services) -> str:
     """The ``<Owner>`` of the objects a listing shows: the bucket's owner. Its email
     (DisplayName) only to the owner itself: another account a policy or ACL lets list the
-    bucket, or an anonymous caller, sees the owner's id alone (as AWS has stopped answering
-    DisplayName)."""
+    bucket sees the owner's id alone (as AWS has stopped answering DisplayName), and an
+    anonymous caller no owner at all (as AWS answers it)."""
     bucket = s.objects.directory.bucket(req.bucket or "")
     account = req.credential.account if req.credential else None
-    if bucket is None or account is None:
+    if bucket is None or account is None or not account.id:  # the anonymous account has none
         return ""
     if bucket.account_id == account.id:
         shown = escape(account.email)

@@ -303,11 +303,13 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
     )
     if delimiter:
         inner += f"<Delimiter>{key_text(delimiter, url)}</Delimiter>"
-    if page.truncated and page.last is not None:
-        inner += (
-            f"<NextKeyMarker>{key_text(page.last[0], url)}</NextKeyMarker>"
-            f"<NextUploadIdMarker>{page.last[1]}</NextUploadIdMarker>"
-        )
+    # S3 compat: AWS names where a next page would start whether or not there is one
+    # (empty when nothing was listed).
+    next_key, next_id = page.last or ("", "")
+    inner += (
+        f"<NextKeyMarker>{key_text(next_key, url)}</NextKeyMarker>"
+        f"<NextUploadIdMarker>{next_id}</NextUploadIdMarker>"
+    )
     if url:
         inner += "<EncodingType>url</EncodingType>"
     return Response.xml(document("ListMultipartUploadsResult", inner + items))
