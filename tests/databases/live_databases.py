@@ -72,7 +72,11 @@ def wait_status(api: httpx.Client, name: str, status: str, seconds: float = 60.0
         assert found["status"] != "Error" or status == "Error", found["reason"]
         return found if found["status"] == status else None
 
-    result: dict[str, Any] = wait_for(reached, seconds, f"{name} {status}")
+    def now() -> str:
+        found = status_of(api, name)
+        return f"{name} {status} (it is {found['status']}: {found.get('reason') or 'no reason'})"
+
+    result: dict[str, Any] = wait_for(reached, seconds, now)
     return result
 
 

@@ -38,3 +38,23 @@ def test_a_survivor_too_busy_to_answer_is_waited_for_as_for_a_takeover() -> None
     assert not awaits_takeover("node-1", [], synchronous=True, down=2 * TTL + LOOP, others_run=True)
     # Every node down (the host restarted): all start at once.
     assert not awaits_takeover("node-1", [], synchronous=True, down=1, others_run=False)
+
+
+def test_while_no_node_holds_the_lock_the_last_primary_waits_for_a_replica_to_take_it() -> None:
+    # The dead primary's lock lapsed and no replica took it yet: started now, the old
+    # primary (which has every commit) would win the lock back and undo the failover.
+    replicas = [
+        Member("node-2", "replica", "running", 0),
+        Member("node-3", "replica", "running", 0),
+    ]
+    assert awaits_takeover("node-1", replicas, synchronous=False, down=16, last_leader="node-1")
+    assert awaits_takeover("node-1", replicas, synchronous=False, down=16, last_leader=None)
+    # A node that was not the primary has nothing to undo: it starts at once.
+    assert not awaits_takeover(
+        "node-3", replicas[:1], synchronous=False, down=1, last_leader="node-1"
+    )
+    # In synchronous mode a replica that is not the synchronous standby cannot take it.
+    assert not awaits_takeover("node-1", replicas, synchronous=True, down=16, last_leader="node-1")
+    # Once a replica holds the lock, the old primary starts and rejoins as a replica.
+    taken = [Member("node-2", "leader", "running", None), replicas[1]]
+    assert not awaits_takeover("node-1", taken, synchronous=False, down=16, last_leader="node-1")

@@ -82,6 +82,7 @@ class Cluster:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._down_since: dict[str, float] = {}  # a node's id: when it was first seen down
+        self._leaders: dict[str, str] = {}  # a database's id: the node last seen primary
 
     # where things are --------------------------------------------------------------------
 
@@ -281,6 +282,9 @@ class Cluster:
             folder = self._file(database.id, "witness")
             self._spawn(folder / "witness.pid", WITNESS, folder / "witness.json", folder / "log")
         members = self.members(database)
+        leader = next((m.name for m in members if m.role == "leader"), None)
+        if leader is not None:
+            self._leaders[database.id] = leader
         servers = [self.node_id(database.id, index) for index in range(len(nodes))]
         running = [_running(engine.layout(server).root / "patroni.pid") for server in servers]
         for index, server in enumerate(servers):
@@ -291,7 +295,14 @@ class Cluster:
                 continue
             down = time.monotonic() - self._down_since.setdefault(server, time.monotonic())
             others = any(up for other, up in enumerate(running) if other != index)
-            if awaits_takeover(f"node-{index + 1}", members, database.synchronous, down, others):
+            if awaits_takeover(
+                f"node-{index + 1}",
+                members,
+                database.synchronous,
+                down,
+                others,
+                self._leaders.get(database.id),
+            ):
                 continue
             if others:  # a node died in a running cluster (not a make, not a host restart)
                 log.warning(
@@ -307,6 +318,11 @@ class Cluster:
             self._file(database.id, "haproxy.cfg"),
             None,
         )
+
+    def seen_primary(self, database_id: str, server_id: str) -> None:
+        """The supervisor saw node ``server_id`` take writes: should it die, a takeover from
+        it is awaited (see :func:`awaits_takeover`)."""
+        self._leaders[database_id] = f"node-{_index(server_id) + 1}"
 
     def running(self, database: Database) -> bool:
         """Whether every process of the database runs."""
@@ -498,27 +514,36 @@ PACKAGES = {"haproxy": "haproxy", PATRONI: "patroni python3-pysyncobj", WITNESS:
 
 
 def awaits_takeover(
-    name: str, members: list[Member], synchronous: bool, down: float, others_run: bool = False
+    name: str,
+    members: list[Member],
+    synchronous: bool,
+    down: float,
+    others_run: bool = False,
+    last_leader: str | None = None,
 ) -> bool:
-    """Whether the dead node ``name`` is left down for now: it was primary and still holds
-    the lock, and a running replica can take over once the lock lapses, so that starting it
-    again at once would undo the failover. In synchronous mode only the synchronous standby
-    can (Patroni promotes no node that may lack acknowledged commits): a replica that has
-    just rejoined and is not synchronous yet cannot, and waiting would only lengthen the
-    outage, so the old primary is started again at once. Should the takeover not come, it
-    is started once the lock would have passed twice.
+    """Whether the dead node ``name`` is left down for now: it was primary, and a running
+    replica can take over once its lock lapses, so that starting it again at once would
+    undo the failover (a primary back within the lock's lifetime still holds it; one back
+    once it lapsed, before a replica took it, wins the race for it: it has every commit).
+    So the dead node waits while it still holds the lock, or no node holds it and it was
+    the last seen to (``last_leader``; unknown counts as maybe). In synchronous mode only
+    the synchronous standby can take over (Patroni promotes no node that may lack
+    acknowledged commits): a replica that has just rejoined and is not synchronous yet
+    cannot, and waiting would only lengthen the outage, so the old primary is started again
+    at once. Should the takeover not come, it is started once the lock would have passed
+    twice.
 
     When no Patroni answered (``members`` empty) though another node's runs
     (``others_run``), that one is busy, not gone, and may be taking over right now: the
-    dead node waits as for a takeover. Started at once, a dead primary comes back within
-    the lock's lifetime, still holds it, and the failover under way is undone (seen on a
-    loaded host, where the survivor's REST API missed the 2 s it is given)."""
+    dead node waits as for a takeover."""
     if down >= 2 * TTL + LOOP:
         return False
     if not members:
         return others_run
     leader = next((m.name for m in members if m.role == "leader"), None)
-    if leader != name:
+    if leader is not None and leader != name:
+        return False  # taken over, or it never led
+    if leader is None and last_leader not in (name, None):
         return False
     able = ("sync_standby",) if synchronous else ("sync_standby", "replica")
     return any(

@@ -154,6 +154,7 @@ class Provisioner:
             self._cluster.start(database)
         primary = self._engine.primary(database.id)
         if primary is not None:
+            self._cluster.seen_primary(database.id, primary[0])
             self._upkeep(database, primary[0], primary[1])
 
     def _upkeep(self, database: Database, server: str, port: int | None) -> None:
