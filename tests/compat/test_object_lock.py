@@ -97,6 +97,17 @@ def test_governance_gives_way_to_the_bypass(s3: Any, locked: str) -> None:
     with pytest.raises(ClientError) as refused:
         s3.put_object_retention(Bucket=locked, Key="g", VersionId=version, Retention=stricter)
     assert code(refused) == "AccessDenied"
+    # A document with a mode and no date, or a date and no mode, is not well formed (AWS).
+    for half in ({"Mode": "GOVERNANCE"}, {"RetainUntilDate": later(3)}):
+        with pytest.raises(ClientError) as refused:
+            s3.put_object_retention(
+                Bucket=locked,
+                Key="g",
+                VersionId=version,
+                Retention=half,
+                BypassGovernanceRetention=True,
+            )
+        assert (code(refused), status(refused)) == ("MalformedXML", 400)
     s3.delete_object(Bucket=locked, Key="g", VersionId=version, BypassGovernanceRetention=True)
     assert "Versions" not in s3.list_object_versions(Bucket=locked, Prefix="g")
 

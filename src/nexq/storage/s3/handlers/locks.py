@@ -77,6 +77,8 @@ async def put_object_retention(req: S3Request, s: Services) -> Response:
     root = root_of(await _body(req), "Retention")
     fields = Fields(root, frozenset({"Mode", "RetainUntilDate"}))
     mode, until = fields.text("Mode"), fields.text("RetainUntilDate")
+    if bool(mode) != bool(until):  # S3 compat: both or neither (which removes it), as AWS
+        raise malformed_xml()
     retention = (mode, parse_date(until, "RetainUntilDate") if until else None)
     meta = await req.run(
         lambda: ObjectLocks(s.objects).set_retention(
