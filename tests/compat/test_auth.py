@@ -281,6 +281,16 @@ def test_sigv2_header_and_query(server: LiveServer, owner: Key, s3: Any, bucket:
     assert "Signature=" in url and "AWSAccessKeyId=" in url
     assert fetch(url) == (200, b"signed v2")
     assert fetch(url.replace("Expires=", "Expires=1"))[0] == 403
+    # As AWS: each of the three parameters is required, and an expiry names its times.
+    without = re.sub(r"&?Expires=\d+", "", url)
+    refused = httpx.get(without)
+    assert refused.status_code == 403 and "requires the Signature, Expires and" in refused.text
+    past = re.sub(r"Expires=\d+", "Expires=1000000000", url)
+    refused = httpx.get(past)
+    assert refused.status_code == 403 and "<Expires>2001-09-09T01:46:40Z</Expires>" in refused.text
+    unsigned_part = re.sub(r"&?Signature=[^&]+", "", url)
+    refused = httpx.get(unsigned_part)  # not read as an anonymous GET
+    assert refused.status_code == 403 and "requires the Signature, Expires and" in refused.text
     bad = boto3.client(
         "s3",
         endpoint_url=server.endpoint,

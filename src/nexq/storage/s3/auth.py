@@ -95,7 +95,7 @@ class Authenticator:
             )
         if "X-Amz-Algorithm" in req.query or "X-Amz-Credential" in req.query:
             return self._sigv4_query(req)
-        if "AWSAccessKeyId" in req.query and "Signature" in req.query:
+        if sigv2.is_presigned(req.query_list):
             return self._sigv2_query(req)
         req.payload = PayloadCheck(None)
         return ANONYMOUS_CALLER  # reaches nothing that a bucket policy does not open
@@ -335,14 +335,22 @@ class Authenticator:
         return found
 
     def _sigv2_query(self, req: S3Request) -> Credential:
-        found = self.credential(req.query["AWSAccessKeyId"])
         try:
-            expires = int(req.query.get("Expires", ""))
-        except ValueError:
-            raise access_denied("Invalid Expires parameter") from None
-        if time.time() > expires:
-            raise access_denied("Request has expired")
-        self._check_v2(req, found, req.query["Signature"], str(expires))
+            given = sigv2.parse_presigned_query(req.query_list)
+        except sigv2.SigV2Error as exc:
+            raise S3Error(
+                exc.code, exc.message, 403 if exc.code == "AccessDenied" else 400
+            ) from None
+        found = self.credential(given.access_key_id)
+        expires, now = given.expires or 0, time.time()
+        if now > expires:
+            raise S3Error(
+                "AccessDenied",
+                "Request has expired",
+                403,
+                {"Expires": _iso_second(expires), "ServerTime": _iso_second(now)},
+            )
+        self._check_v2(req, found, given.signature, str(expires))
         _headers_from_query(req)
         req.payload = PayloadCheck(None)
         return found
