@@ -35,6 +35,18 @@ def test_wrong_secret_is_signature_mismatch(server: LiveServer, owner: Key) -> N
         bad.list_buckets()
     assert code(exc) == "SignatureDoesNotMatch"
     assert status(exc) == 403
+    # As AWS: what the server signed, for whoever debugs a signer; never the secret.
+    error = exc.value.response["Error"]
+    assert error["AWSAccessKeyId"] == owner.access_key_id
+    assert error["CanonicalRequest"].startswith("GET\n/\n\nhost:")
+    assert error["StringToSign"].startswith("AWS4-HMAC-SHA256\n")
+    assert bytes.fromhex(error["CanonicalRequestBytes"]).decode() == error["CanonicalRequest"]
+    assert len(error["SignatureProvided"]) == 64
+    assert owner.secret_access_key not in str(exc.value.response)
+    v2 = server.client(Key(owner.access_key_id, "x" * 40, owner.account), signature_version="s3")
+    with pytest.raises(ClientError) as exc:
+        v2.list_buckets()
+    assert exc.value.response["Error"]["StringToSign"].startswith("GET\n\n\n")
 
 
 def test_unknown_key_id(server: LiveServer, owner: Key) -> None:

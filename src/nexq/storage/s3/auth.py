@@ -36,13 +36,34 @@ class PayloadCheck:
     seed_signature: str = ""
 
 
-def _error_signature() -> S3Error:
+def _error_signature(
+    key_id: str = "", provided: str = "", string_to_sign: str = "", canonical: str | None = None
+) -> S3Error:
+    """SignatureDoesNotMatch; with what the server signed, as AWS answers, so that whoever
+    wrote a signer can see where theirs differs (all of it is derived from the request, so
+    it tells the caller nothing it did not send: the secret is in none of it)."""
+    extra: dict[str, str] = {}
+    if key_id:
+        extra = {
+            "AWSAccessKeyId": key_id,
+            "StringToSign": string_to_sign,
+            "SignatureProvided": provided,
+            "StringToSignBytes": _hex_bytes(string_to_sign),
+        }
+        if canonical is not None:
+            extra["CanonicalRequest"] = canonical
+            extra["CanonicalRequestBytes"] = _hex_bytes(canonical)
     return S3Error(
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided. "
         "Check your key and signing method.",
         403,
+        extra,
     )
+
+
+def _hex_bytes(text: str) -> str:
+    return " ".join(f"{b:02x}" for b in text.encode("utf-8", "surrogateescape"))
 
 
 @functools.lru_cache(maxsize=256)
@@ -162,11 +183,14 @@ class Authenticator:
         )
         scope = f"{cred.date}/{cred.region}/{cred.service}/aws4_request"
         key = self._keys.key(found.secret, cred.date, cred.region, cred.service)
+        tried: list[tuple[str, str]] = []
         for canonical in forms:
-            expected = sigv4.signature(key, sigv4.string_to_sign(amz_date, scope, canonical))
-            if sigv4.verify(expected, cred.signature):
+            to_sign = sigv4.string_to_sign(amz_date, scope, canonical)
+            if sigv4.verify(sigv4.signature(key, to_sign), cred.signature):
                 return key, scope
-        raise _error_signature()
+            tried.append((canonical, to_sign))
+        canonical, to_sign = tried[0]  # the canonical form, AWS's (the others: client quirks)
+        raise _error_signature(cred.access_key_id, cred.signature, to_sign, canonical)
 
     def _sigv4_header(self, req: S3Request, authorization: str) -> Credential:
         try:
@@ -367,22 +391,21 @@ class Authenticator:
             # S3 compat: botocore signs a bucket request as "/bucket/" whatever the path was;
             # rclone and older signers sign the path as sent ("/bucket").
             paths = [f"/{req.bucket}/", f"/{req.bucket}"]
+        tried = []
         for candidate in paths:
             resource = sigv2.canonical_resource(virtual, candidate, req.query_list)
-            expected = sigv2.sign(
-                found.secret,
-                sigv2.string_to_sign(
-                    req.method,
-                    req.headers.get("content-md5", ""),
-                    req.headers.get("content-type", ""),
-                    date,
-                    amz,
-                    resource,
-                ),
+            to_sign = sigv2.string_to_sign(
+                req.method,
+                req.headers.get("content-md5", ""),
+                req.headers.get("content-type", ""),
+                date,
+                amz,
+                resource,
             )
-            if sigv2.verify(expected, signature):
+            if sigv2.verify(sigv2.sign(found.secret, to_sign), signature):
                 return
-        raise _error_signature()
+            tried.append(to_sign)
+        raise _error_signature(found.key.id, signature, tried[0])
 
 
 ANONYMOUS_CALLER = Credential(
