@@ -266,6 +266,14 @@ def test_requests_the_rules_do_not_allow_get_no_cors_headers(
         # The request itself is served: it is the browser that withholds the answer.
         assert (answer.status_code, answer.content) == (200, b"data")
         assert not cors_headers(answer), origin
+    # Request headers the rules do not allow, named as a preflight names them (AWS matches
+    # them as a preflight's even on an actual request); allowed ones get the headers.
+    asking = {"Origin": APP, "Access-Control-Request-Headers": "x-requested-with"}
+    answer = httpx.get(url, headers=asking, timeout=30)
+    assert (answer.status_code, answer.content) == (200, b"data")
+    assert not cors_headers(answer)
+    asking["Access-Control-Request-Headers"] = "X-Amz-Meta-Color"
+    assert cors_headers(httpx.get(url, headers=asking, timeout=30))
     # DELETE is not among the rule's methods.
     url = s3.generate_presigned_url("delete_object", Params={"Bucket": site, "Key": "k"})
     deleted = httpx.delete(url, headers={"Origin": APP}, timeout=30)

@@ -232,15 +232,16 @@ def actual_response_headers(
     origin: str | None,
     method: str,
     request_method: str | None = None,
+    request_headers: str | None = None,
 ) -> dict[str, str]:
     """The CORS headers of the answer to a request that is not a preflight: none without an
     ``Origin``, a configuration or a matching rule (the request itself goes ahead either way:
-    it is the browser that withholds the answer). Its headers are not checked, but an
-    ``Access-Control-Request-Method`` it carries (``request_method``) is matched in place of
-    its own method, as S3 does."""
+    it is the browser that withholds the answer). Its own headers are not checked, but an
+    ``Access-Control-Request-Method`` (``request_method``) and ``-Headers``
+    (``request_headers``) it carries are matched as a preflight's, as S3 does."""
     if not origin or rules is None:
         return {}
-    matched = _match(rules, origin, request_method or method, ())
+    matched = _match(rules, origin, request_method or method, requested_headers(request_headers))
     if matched is None:
         return {}
     rule, allowed_origin = matched

@@ -107,6 +107,7 @@ def add_actual_headers(req: S3Request, response: Response, directory: Directory)
             req.headers.get("origin"),
             req.method,
             req.headers.get("access-control-request-method"),
+            req.headers.get("access-control-request-headers"),
         )
     except Exception:
         # The answer is made already: a failure to read the rules costs its CORS headers,
