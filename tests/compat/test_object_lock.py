@@ -131,6 +131,11 @@ def test_the_governance_bypass_is_refused_where_nothing_locks(s3: Any, bucket: s
 
 def test_a_legal_hold_blocks_deletion_until_removed(s3: Any, locked: str) -> None:
     version = s3.put_object(Bucket=locked, Key="h", Body=b"x")["VersionId"]
+    # A hold never set is no hold and no configuration either (AWS: 404, no header).
+    with pytest.raises(ClientError) as unset:
+        s3.get_object_legal_hold(Bucket=locked, Key="h")
+    assert (status(unset), code(unset)) == (404, "NoSuchObjectLockConfiguration")
+    assert "ObjectLockLegalHoldStatus" not in s3.head_object(Bucket=locked, Key="h")
     s3.put_object_legal_hold(Bucket=locked, Key="h", LegalHold={"Status": "ON"})
     assert s3.head_object(Bucket=locked, Key="h")["ObjectLockLegalHoldStatus"] == "ON"
     with pytest.raises(ClientError) as refused:
@@ -142,7 +147,12 @@ def test_a_legal_hold_blocks_deletion_until_removed(s3: Any, locked: str) -> Non
     assert done["Errors"][0]["Code"] == "AccessDenied"
     s3.put_object_legal_hold(Bucket=locked, Key="h", VersionId=version, LegalHold={"Status": "OFF"})
     assert s3.get_object_legal_hold(Bucket=locked, Key="h")["LegalHold"]["Status"] == "OFF"
+    assert s3.head_object(Bucket=locked, Key="h")["ObjectLockLegalHoldStatus"] == "OFF"
     s3.delete_object(Bucket=locked, Key="h", VersionId=version)
+    # Set OFF when written: said so, as a hold turned off is.
+    s3.put_object(Bucket=locked, Key="o", Body=b"x", ObjectLockLegalHoldStatus="OFF")
+    assert s3.head_object(Bucket=locked, Key="o")["ObjectLockLegalHoldStatus"] == "OFF"
+    assert s3.get_object_legal_hold(Bucket=locked, Key="o")["LegalHold"]["Status"] == "OFF"
 
 
 def test_default_retention_applies_to_new_versions(s3: Any, locked: str) -> None:

@@ -28,7 +28,7 @@ def accounts(stores: tuple[MetadataStore, AccountStore]) -> AccountStore:
 
 
 def lock(
-    mode: str | None, days: float = 1.0, hold: bool = False
+    mode: str | None, days: float = 1.0, hold: bool | None = None
 ) -> Callable[[ObjectMeta], ObjectMeta]:
     until = time.time() + days * 86_400 if mode else None
 
@@ -75,6 +75,21 @@ def test_a_legal_hold_and_an_expired_retention(
         store.delete_version(b.id, "k", v1)
     store.amend_version(b.id, "k", v1, lock(COMPLIANCE, days=-1), latest=False)  # expired
     assert store.delete_version(b.id, "k", v1).removed
+
+
+def test_a_legal_hold_never_set_is_told_from_one_set_off(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    b = versioned(store, accounts, ENABLED)
+    v1 = put(store, b, "k", "p1")
+    v2 = put(store, b, "k", "p2")
+    first = store.get_version(b.id, "k", v1)
+    assert first is not None and first.legal_hold is None
+    for hold in (True, False, None):
+        for version, latest in ((v1, False), (v2, True)):  # a noncurrent row and the latest
+            store.amend_version(b.id, "k", version, lock(None, hold=hold), latest=latest)
+            got = store.get_version(b.id, "k", version)
+            assert got is not None and got.legal_hold is hold
 
 
 def test_one_refusal_leaves_the_other_deletions(

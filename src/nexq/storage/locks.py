@@ -109,7 +109,12 @@ class ObjectLocks:
     def legal_hold(
         self, caller: Principal, bucket_name: str, key: str, version: str | None
     ) -> ObjectMeta:
-        return self._read(caller, bucket_name, key, version)
+        """The version, whose legal hold was set (ON or OFF); NoSuchObjectLockConfiguration
+        for one whose hold was never set, as S3 answers."""
+        meta = self._read(caller, bucket_name, key, version)
+        if meta.legal_hold is None:
+            raise NoSuchObjectLockConfiguration()
+        return meta
 
     def _read(
         self, caller: Principal, bucket_name: str, key: str, version: str | None

@@ -144,10 +144,11 @@ class ObjectMeta:
     # The object's tags as (key, value) pairs, in the order they were given.
     tags: tuple[tuple[str, str], ...] = ()
     # Object Lock (nexq.storage.object_lock): a retention mode ("GOVERNANCE" or
-    # "COMPLIANCE") and the time it holds until, and a legal hold.
+    # "COMPLIANCE") and the time it holds until, and a legal hold: True (ON), False (set
+    # OFF) or None (never set; S3 tells the two apart: 404 against Status OFF).
     lock_mode: str | None = None
     lock_until: float | None = None
-    legal_hold: bool = False
+    legal_hold: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

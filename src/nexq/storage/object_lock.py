@@ -190,5 +190,5 @@ def apply_lock(
     check_retention(mode, until, now)
     if mode is None:
         mode, until = config.default_retention(now) or (None, None)
-    hold = bool(asked.legal_hold) if asked is not None else False
+    hold = asked.legal_hold if asked is not None else None
     return replace(meta, lock_mode=mode, lock_until=until, legal_hold=hold)

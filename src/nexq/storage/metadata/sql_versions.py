@@ -81,10 +81,19 @@ def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMe
         tags=tuple([(k, v) for k, v in _document(row[11])]),
         lock_mode=row[12],
         lock_until=row[13],
-        legal_hold=bool(row[14]),
+        legal_hold=_HOLD_OF_COLUMN[row[14]],
         version_id=row[15],
         delete_marker=delete_marker,
     )
+
+
+# The legal_hold column: 0 never set (what every row had before OFF was told apart), 1 ON,
+# 2 set OFF.
+_HOLD_OF_COLUMN: dict[int, bool | None] = {0: None, 1: True, 2: False}
+
+
+def hold_column(hold: bool | None) -> int:
+    return 0 if hold is None else 1 if hold else 2
 
 
 def paths(segments: str) -> list[str]:
@@ -126,7 +135,7 @@ def insert_object(conn: Connection, meta: ObjectMeta) -> None:
             json.dumps([list(t) for t in meta.tags]),
             meta.lock_mode,
             meta.lock_until,
-            meta.legal_hold,
+            hold_column(meta.legal_hold),
             meta.version_id,
         ),
     )
@@ -514,7 +523,7 @@ def amend_version(
         (
             amended.lock_mode,
             amended.lock_until,
-            amended.legal_hold,
+            hold_column(amended.legal_hold),
             json.dumps(amended.headers),
             bucket_id,
             key,

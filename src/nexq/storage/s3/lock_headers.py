@@ -48,8 +48,8 @@ def lock_headers(meta: ObjectMeta) -> dict[str, str]:
     if meta.lock_mode is not None and meta.lock_until is not None:
         headers["x-amz-object-lock-mode"] = meta.lock_mode
         headers["x-amz-object-lock-retain-until-date"] = iso_time(meta.lock_until)
-    if meta.legal_hold:
-        headers["x-amz-object-lock-legal-hold"] = "ON"
+    if meta.legal_hold is not None:  # set, ON or OFF (never set: no header, as S3)
+        headers["x-amz-object-lock-legal-hold"] = "ON" if meta.legal_hold else "OFF"
     return headers
 
 
