@@ -104,6 +104,28 @@ def test_missing_key(s3: Any, bucket: str) -> None:
     assert status(exc) == 404
 
 
+def test_what_is_not_found_is_named_in_the_error_as_aws_names_it(s3: Any, bucket: str) -> None:
+    def error(call: Any, **params: Any) -> dict[str, str]:
+        with pytest.raises(ClientError) as exc:
+            call(**params)
+        found: dict[str, str] = exc.value.response["Error"]
+        return found
+
+    missing = error(s3.list_objects_v2, Bucket="no-such-bucket-here")
+    assert missing["Code"] == "NoSuchBucket" and missing["BucketName"] == "no-such-bucket-here"
+    assert missing["Message"] == "The specified bucket does not exist"
+    assert error(s3.get_object, Bucket=bucket, Key="a/b c")["Key"] == "a/b c"
+    upload = error(s3.list_parts, Bucket=bucket, Key="k", UploadId="nosuchupload")
+    assert (upload["Code"], upload["UploadId"]) == ("NoSuchUpload", "nosuchupload")
+    s3.put_object(Bucket=bucket, Key="here", Body=b"x")
+    taken = error(s3.create_bucket, Bucket=bucket)
+    assert taken["BucketName"] == bucket
+    kept = error(s3.delete_bucket, Bucket=bucket)
+    assert (kept["Code"], kept["BucketName"]) == ("BucketNotEmpty", bucket)
+    condition = error(s3.get_object, Bucket=bucket, Key="here", IfMatch='"other"')
+    assert condition["Message"] == "At least one of the pre-conditions you specified did not hold"
+
+
 def test_ranges(s3: Any, bucket: str) -> None:
     body = bytes(range(256)) * 40
     s3.put_object(Bucket=bucket, Key="r", Body=body)

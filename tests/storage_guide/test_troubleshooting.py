@@ -83,7 +83,7 @@ TROUBLE: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ),
     (
         (BUCKETS,),
-        "NoSuchBucket … The specified bucket does not exist.",
+        "NoSuchBucket … The specified bucket does not exist",
         "aws s3 ls s3://team-asset",
     ),
     (

@@ -78,6 +78,42 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
 }
 
 
+# S3 compat: AWS's own words where the domain's differ (its punctuation included).
+_MESSAGES = {
+    "NoSuchBucket": "The specified bucket does not exist",
+    "PreconditionFailed": "At least one of the pre-conditions you specified did not hold",
+}
+# The elements AWS adds to an error naming what was not found or not allowed.
+_BUCKET_NAMED = frozenset(
+    {
+        "NoSuchBucket",
+        "BucketNotEmpty",
+        "BucketAlreadyExists",
+        "BucketAlreadyOwnedByYou",
+        "InvalidBucketName",
+    }
+)
+
+
+def naming(
+    error: S3Error, bucket: str | None, key: str | None, upload_id: str | None, version: str | None
+) -> S3Error:
+    """``error`` with the elements AWS adds to it naming the request's bucket, key, upload
+    or version (``<BucketName>`` of a NoSuchBucket, ``<Key>`` of a NoSuchKey...)."""
+    names: dict[str, str] = {}
+    if error.code in _BUCKET_NAMED and bucket:
+        names["BucketName"] = bucket
+    elif error.code == "NoSuchKey" and key:
+        names["Key"] = key
+    elif error.code == "NoSuchUpload" and upload_id:
+        names["UploadId"] = upload_id
+    elif error.code == "NoSuchVersion" and key and version:
+        names = {"Key": key, "VersionId": version}
+    if not names:
+        return error
+    return S3Error(error.code, error.message, error.status, {**error.extra, **names}, error.headers)
+
+
 def from_domain(exc: DomainError, method: str = "GET") -> S3Error:
     """The S3 error for a domain error (``method``: the request's, which a delete marker's
     405 names); unmapped ones become InternalError."""
@@ -91,7 +127,7 @@ def from_domain(exc: DomainError, method: str = "GET") -> S3Error:
             headers = (
                 {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
             )
-            return S3Error(code, exc.message, status, headers=headers)
+            return S3Error(code, _MESSAGES.get(code, exc.message), status, headers=headers)
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 
 
@@ -154,8 +190,7 @@ def invalid_request(message: str) -> S3Error:
 def malformed_xml() -> S3Error:
     return S3Error(
         "MalformedXML",
-        "The XML you provided was not well-formed or did not validate against our published "
-        "schema.",
+        "The XML you provided was not well-formed or did not validate against our published schema",
         400,
     )
 

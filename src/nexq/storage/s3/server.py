@@ -26,6 +26,7 @@ from nexq.storage.s3.errors import (
     access_denied,
     from_domain,
     internal_error,
+    naming,
     render,
     request_timeout,
 )
@@ -97,6 +98,15 @@ class S3App:
             error = from_domain(exc, method)
             if req is not None and req.absence_hidden and isinstance(exc, NoSuchKey):
                 error = access_denied()
+            elif req is not None and "x-amz-copy-source" not in req.headers:
+                # (A copy's errors may be its source's or its target's: named by neither.)
+                error = naming(
+                    error,
+                    req.bucket,
+                    req.key,
+                    req.query.get("uploadId"),
+                    req.query.get("versionId"),
+                )
             response = self._error(error, resource, request_id, method)
         except Exception:
             log.exception("internal error in request %s %s %s", request_id, method, resource)
