@@ -275,7 +275,9 @@ class Authenticator:
             )
         # S3 compat: a presigned URL's signature covers the x-amz-* headers it names and no
         # other; whoever holds the URL may not add one (a legal hold, a COMPLIANCE lock, a
-        # public ACL, metadata...), which AWS refuses by name.
+        # public ACL, metadata...), which AWS refuses by name. Told once the signature holds
+        # (a tampered URL is SignatureDoesNotMatch whatever it carries), of the headers as
+        # sent (not those the query stands for, which the signature covers).
         unsigned = sorted(
             name
             for name in req.headers
@@ -283,6 +285,11 @@ class Authenticator:
             and name not in cred.signed_headers
             and name != "x-amz-content-sha256"
         )
+        _headers_from_query(req)
+        payload = req.query.get("X-Amz-Content-Sha256") or req.headers.get(
+            "x-amz-content-sha256", UNSIGNED
+        )
+        self._sign(req, found, cred, amz_date, payload, presigned=True)
         if unsigned:
             raise S3Error(
                 "AccessDenied",
@@ -290,11 +297,6 @@ class Authenticator:
                 403,
                 {"HeadersNotSigned": ", ".join(unsigned)},
             )
-        _headers_from_query(req)
-        payload = req.query.get("X-Amz-Content-Sha256") or req.headers.get(
-            "x-amz-content-sha256", UNSIGNED
-        )
-        self._sign(req, found, cred, amz_date, payload, presigned=True)
         req.payload = PayloadCheck(None if payload == UNSIGNED or len(payload) != 64 else payload)
         return found
 
