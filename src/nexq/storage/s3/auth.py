@@ -246,9 +246,7 @@ class Authenticator:
         try:
             cred = sigv4.parse_presigned_query(req.query_list)
         except sigv4.SigV4Error as exc:
-            raise S3Error(
-                exc.code, exc.message, 400 if exc.code != "AccessDenied" else 403
-            ) from None
+            raise _refused(exc.code, exc.message) from None
         self._check_scope(cred)
         found = self.credential(cred.access_key_id)
         amz_date = cred.amz_date or ""
@@ -262,17 +260,7 @@ class Authenticator:
             )
         expires_at = signed_at + (cred.expires or 0)
         if now > expires_at:
-            # S3 compat: AWS names the expiry, the moment it passed and its own clock.
-            raise S3Error(
-                "AccessDenied",
-                "Request has expired",
-                403,
-                {
-                    "X-Amz-Expires": str(cred.expires),
-                    "Expires": _iso_second(expires_at),
-                    "ServerTime": _iso_second(now),
-                },
-            )
+            raise _expired(expires_at, now, {"X-Amz-Expires": str(cred.expires)})
         # S3 compat: a presigned URL's signature covers the x-amz-* headers it names and no
         # other; whoever holds the URL may not add one (a legal hold, a COMPLIANCE lock, a
         # public ACL, metadata...), which AWS refuses by name. Told once the signature holds
@@ -364,18 +352,11 @@ class Authenticator:
         try:
             given = sigv2.parse_presigned_query(req.query_list)
         except sigv2.SigV2Error as exc:
-            raise S3Error(
-                exc.code, exc.message, 403 if exc.code == "AccessDenied" else 400
-            ) from None
+            raise _refused(exc.code, exc.message) from None
         found = self.credential(given.access_key_id)
         expires, now = given.expires or 0, time.time()
         if now > expires:
-            raise S3Error(
-                "AccessDenied",
-                "Request has expired",
-                403,
-                {"Expires": _iso_second(expires), "ServerTime": _iso_second(now)},
-            )
+            raise _expired(expires, now)
         self._check_v2(req, found, given.signature, str(expires))
         _headers_from_query(req)
         req.payload = PayloadCheck(None)
@@ -442,6 +423,17 @@ def _headers_from_query(req: S3Request) -> None:
         lower = name.lower()
         if value is not None and lower.startswith("x-amz-") and lower not in _PRESIGNING:
             req.headers.setdefault(lower, value)
+
+
+def _refused(code: str, message: str) -> S3Error:
+    """A presigned URL's parameters refused: AccessDenied is 403, a malformed one 400."""
+    return S3Error(code, message, 403 if code == "AccessDenied" else 400)
+
+
+def _expired(expires_at: float, now: float, named: dict[str, str] | None = None) -> S3Error:
+    """S3 compat: AWS names a presigned URL's expiry, the moment it passed and its clock."""
+    times = {"Expires": _iso_second(expires_at), "ServerTime": _iso_second(now)}
+    return S3Error("AccessDenied", "Request has expired", 403, {**(named or {}), **times})
 
 
 def _iso_second(epoch: float) -> str:
