@@ -24,7 +24,6 @@ from nexq.storage.service import NewContent
 
 # AWS: the fields before the file may take 20 KB.
 MAX_FIELDS_BYTES = 20 * 1024
-STORAGE_CLASS = "x-amz-storage-class"
 
 
 @dataclass
@@ -102,6 +101,11 @@ class _Form:
         data = b"".join(self.pending)
         self.pending, self.pending_size = [], 0
         return data
+
+
+def _field(fields: dict[str, str], name: str) -> str | None:
+    """The form field ``name`` (lowercase), whatever case the form gave its name in."""
+    return next((value for key, value in fields.items() if key.lower() == name), None)
 
 
 def _base_name(file_name: str | None) -> str | None:
@@ -197,7 +201,7 @@ async def _authorize(
     req: S3Request, s: Services, fields: dict[str, str], bucket: str
 ) -> tuple[post_policy.Policy, IncomingBody]:
     """Check the signed policy once the fields are known, before any file byte is stored."""
-    key = next((value for name, value in fields.items() if name.lower() == "key"), "")
+    key = _field(fields, "key") or ""
     if not key:
         raise post_signature.missing_field("key")
     # The request is unsigned: its form signs it (or is anonymous). The object it names is
@@ -209,7 +213,7 @@ async def _authorize(
 def _start(
     req: S3Request, s: Services, fields: dict[str, str], bucket: str
 ) -> tuple[post_policy.Policy, IncomingBody]:
-    encoded = next((v for k, v in fields.items() if k.lower() == "policy"), None)
+    encoded = _field(fields, "policy")
     if encoded is None:  # an anonymous form: nothing signed, nothing to hold it to
         policy = post_policy.UNCONDITIONAL
     else:
@@ -217,7 +221,7 @@ def _start(
         post_policy.check(policy, fields, bucket)
     new_object_acl(req.caller, fields, s.acl, bucket, "acl")  # refused before any file byte
     _form_tags(fields)
-    check_storage_class(next((v for k, v in fields.items() if k.lower() == STORAGE_CLASS), None))
+    check_storage_class(_field(fields, "x-amz-storage-class"))
     requested = sse.check_form(fields, req.secure)
     limit = min(policy.max_length or MAX_PUT_BYTES, MAX_PUT_BYTES)
     sealing = s.objects.write_key(req.caller, bucket, requested)
@@ -254,7 +258,7 @@ def _finish(
 
 def _form_tags(fields: dict[str, str]) -> tuple[tuple[str, str], ...] | None:
     """The ``tagging`` field's tags (a Tagging document, as PutObjectTagging's body)."""
-    document = next((v for k, v in fields.items() if k.lower() == "tagging"), None)
+    document = _field(fields, "tagging")
     return None if document is None else parse_object_tagging(document.encode()).pairs
 
 
