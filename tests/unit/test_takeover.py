@@ -4,8 +4,8 @@ be lengthened waiting for a takeover that Patroni will refuse."""
 
 from __future__ import annotations
 
-from nexq.databases.cluster import Member, awaits_takeover
 from nexq.databases.cluster_config import LOOP, TTL
+from nexq.databases.takeover import Member, awaits_takeover
 
 DEAD = Member("node-1", "leader", "stopped", None)
 
