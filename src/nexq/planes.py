@@ -45,6 +45,7 @@ def s3_app(nexq: Nexq, rates: RateLimiter) -> S3App:
         nexq.meter,
         rates,
         reads_wait=nexq.db.engine == "postgresql",
+        website_domain=nexq.settings.s3_website_domain,
     )
 
 

@@ -103,6 +103,11 @@ class Settings:
     s3_port: int = setting(9000, "NEXQ_S3_PORT", int, "storage")
     region: str = setting("nexq-1", "NEXQ_REGION", str, "storage")
     s3_domain: str | None = setting(None, "NEXQ_S3_DOMAIN", _text, "storage")
+    # Buckets' static websites are served at <bucket>.<this> on the S3 port (docs/website.md);
+    # browsers resolve *.localhost to this machine, so the default works without DNS here.
+    s3_website_domain: str = setting(
+        "s3-website.localhost", "NEXQ_S3_WEBSITE_DOMAIN", str, "storage"
+    )
     # How clients reach S3, when not host:s3_port (a proxy, a name).
     s3_url: str | None = setting(None, "NEXQ_S3_URL", _text, "storage")
     # How often the lifecycle rules of every bucket are applied (docs/lifecycle.md).

@@ -91,6 +91,9 @@ GetBucketPolicyStatus   ok     ok     AD     AD     AD     IAK    AD     AD     
 PutBucketCors           ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetBucketCors           ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 DeleteBucketCors        ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+PutBucketWebsite        ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+GetBucketWebsite        ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
+DeleteBucketWebsite     ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 PutBucketLifecycleConfiguration ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 GetBucketLifecycleConfiguration ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
 DeleteBucketLifecycle   ok     ok     AD     AD     AD     IAK    AD     AD     AD     SIG
@@ -229,6 +232,8 @@ def operation(world: World, op: str, caller: str) -> Request:
         "GetBucketPolicyStatus": ("GET", "", "policyStatus"),
         "GetBucketCors": ("GET", "", "cors"),
         "DeleteBucketCors": ("DELETE", "", "cors"),
+        "GetBucketWebsite": ("GET", "", "website"),
+        "DeleteBucketWebsite": ("DELETE", "", "website"),
         "GetBucketLifecycleConfiguration": ("GET", "", "lifecycle"),
         "DeleteBucketLifecycle": ("DELETE", "", "lifecycle"),
         "GetBucketTagging": ("GET", "", "tagging"),
@@ -303,6 +308,11 @@ DOCUMENTS = {
         "<CORSConfiguration><CORSRule><AllowedOrigin>https://iso.example</AllowedOrigin>"
         "<AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
     ),
+    "PutBucketWebsite": (
+        "website",
+        "<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument>"
+        "</WebsiteConfiguration>",
+    ),
     "PutBucketLifecycleConfiguration": (
         "lifecycle",
         "<LifecycleConfiguration><Rule><ID>r</ID><Filter><Prefix>never/</Prefix></Filter>"
@@ -349,6 +359,7 @@ _ON_OBJECT = {"PutObjectTagging", "PutObjectRetention", "PutObjectLegalHold"}
 _REMOVALS = {
     "DeleteBucketPolicy",
     "DeleteBucketCors",
+    "DeleteBucketWebsite",
     "DeleteBucketLifecycle",
     "DeleteBucketTagging",
     "DeleteBucketEncryption",

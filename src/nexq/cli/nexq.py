@@ -140,6 +140,13 @@ def serve(
     s3_domain: Annotated[
         str | None, typer.Option(help="Domain for virtual-hosted buckets [env NEXQ_S3_DOMAIN].")
     ] = None,
+    s3_website_domain: Annotated[
+        str | None,
+        typer.Option(
+            help="Domain of buckets' static websites, <bucket>.<domain> "
+            "[env NEXQ_S3_WEBSITE_DOMAIN]."
+        ),
+    ] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
     self_signed: Annotated[
@@ -202,6 +209,7 @@ def serve(
         registry_domain=registry_domain,
         region=region,
         s3_domain=s3_domain,
+        s3_website_domain=s3_website_domain,
         tls_cert=tls_cert,
         tls_key=tls_key,
         workers=workers,

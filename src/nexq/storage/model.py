@@ -28,6 +28,8 @@ CONTENT_HEADERS = (
     "content-language",
     "cache-control",
     "expires",
+    # Where the bucket's website endpoint redirects a request for the object (docs/website.md).
+    "x-amz-website-redirect-location",
 )
 CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 

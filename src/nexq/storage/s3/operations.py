@@ -51,6 +51,9 @@ class Operation(enum.Enum):
     PUT_BUCKET_CORS = "PutBucketCors"
     GET_BUCKET_CORS = "GetBucketCors"
     DELETE_BUCKET_CORS = "DeleteBucketCors"
+    PUT_BUCKET_WEBSITE = "PutBucketWebsite"
+    GET_BUCKET_WEBSITE = "GetBucketWebsite"
+    DELETE_BUCKET_WEBSITE = "DeleteBucketWebsite"
     PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
     GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
     DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
@@ -127,6 +130,9 @@ ROUTES: dict[_Route, tuple[Operation, Access]] = {
     ("PUT", "bucket", "cors", False): (Operation.PUT_BUCKET_CORS, Access.WRITE),
     ("GET", "bucket", "cors", False): (Operation.GET_BUCKET_CORS, Access.READ),
     ("DELETE", "bucket", "cors", False): (Operation.DELETE_BUCKET_CORS, Access.WRITE),
+    ("PUT", "bucket", "website", False): (Operation.PUT_BUCKET_WEBSITE, Access.WRITE),
+    ("GET", "bucket", "website", False): (Operation.GET_BUCKET_WEBSITE, Access.READ),
+    ("DELETE", "bucket", "website", False): (Operation.DELETE_BUCKET_WEBSITE, Access.WRITE),
     ("PUT", "bucket", "lifecycle", False): (Operation.PUT_BUCKET_LIFECYCLE, Access.WRITE),
     ("GET", "bucket", "lifecycle", False): (Operation.GET_BUCKET_LIFECYCLE, Access.READ),
     ("DELETE", "bucket", "lifecycle", False): (Operation.DELETE_BUCKET_LIFECYCLE, Access.WRITE),
@@ -206,6 +212,9 @@ BILLING: dict[Operation, BillingClass] = {
     Operation.PUT_BUCKET_CORS: BillingClass.A,
     Operation.GET_BUCKET_CORS: BillingClass.B,
     Operation.DELETE_BUCKET_CORS: BillingClass.OTHER,
+    Operation.PUT_BUCKET_WEBSITE: BillingClass.A,
+    Operation.GET_BUCKET_WEBSITE: BillingClass.B,
+    Operation.DELETE_BUCKET_WEBSITE: BillingClass.OTHER,
     Operation.PUT_BUCKET_LIFECYCLE: BillingClass.A,
     Operation.GET_BUCKET_LIFECYCLE: BillingClass.B,
     Operation.DELETE_BUCKET_LIFECYCLE: BillingClass.OTHER,
@@ -258,6 +267,7 @@ _SUBRESOURCES = (
     "policyStatus",
     "policy",
     "cors",
+    "website",
     "lifecycle",
     "tagging",
     "encryption",
@@ -268,7 +278,6 @@ _SUBRESOURCES = (
 )
 # Sub-resources S3 has and Nexq does not implement yet: answered with NotImplemented.
 UNSUPPORTED = (
-    "website",
     "logging",
     "notification",
     "replication",

@@ -19,6 +19,7 @@ from nexq.storage.s3.lock_headers import lock_headers, lock_request
 from nexq.storage.s3.tagging_xml import parse_tagging_header
 from nexq.storage.s3.xml import escape
 from nexq.storage.service import NewContent, ObjectStorage
+from nexq.storage.website import REDIRECT_LOCATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ def content_headers(req: S3Request) -> dict[str, str]:
     """The standard content headers of a write, as stored."""
     headers = {name: req.headers[name] for name in CONTENT_HEADERS if name in req.headers}
     headers.setdefault("content-type", "binary/octet-stream")
+    check_redirect_location(headers.get(REDIRECT_LOCATION))
     if "content-encoding" in headers:
         encoding = stored_encoding(headers["content-encoding"])
         if encoding:
@@ -49,6 +51,19 @@ def content_headers(req: S3Request) -> dict[str, str]:
         else:
             del headers["content-encoding"]
     return headers
+
+
+def check_redirect_location(value: str | None) -> None:
+    """Refuse an object's website redirect that is neither a path in the bucket nor a URL,
+    as S3 does (its limit: 2 KB)."""
+    if value is None:
+        return
+    if not value.startswith(("/", "http://", "https://")) or len(value.encode()) > 2048:
+        raise S3Error(
+            "InvalidRedirectLocation",
+            "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.",
+            400,
+        )
 
 
 def stored_encoding(value: str) -> str:

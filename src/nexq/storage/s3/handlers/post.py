@@ -16,11 +16,18 @@ from nexq.storage.s3 import encoded_words, post_policy, post_signature, sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import BUFFER_BYTES, incomplete_body
 from nexq.storage.s3.errors import S3Error, invalid_argument
-from nexq.storage.s3.handlers.common import Services, check_storage_class, object_url, quoted
+from nexq.storage.s3.handlers.common import (
+    Services,
+    check_redirect_location,
+    check_storage_class,
+    object_url,
+    quoted,
+)
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.tagging_xml import parse_object_tagging
 from nexq.storage.s3.xml import HEAD, escape
 from nexq.storage.service import NewContent
+from nexq.storage.website import REDIRECT_LOCATION
 
 # AWS: the fields before the file may take 20 KB.
 MAX_FIELDS_BYTES = 20 * 1024
@@ -246,6 +253,7 @@ def _finish(
         if has_control_characters(value):
             raise invalid_argument(f"The {name} field contains control characters.", name, "")
     headers.setdefault("content-type", "binary/octet-stream")
+    check_redirect_location(headers.get(REDIRECT_LOCATION))
     metadata = {
         k[11:]: encoded_words.decode(v) for k, v in lower.items() if k.startswith("x-amz-meta-")
     }

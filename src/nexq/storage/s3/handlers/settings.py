@@ -1,7 +1,8 @@
-"""A bucket's configuration documents: policy, CORS, lifecycle and tags (Put/Get/Delete each).
+"""A bucket's configuration documents: policy, CORS, website, lifecycle and tags (Put/Get/Delete
+each).
 
 Each document is checked by its codec and kept as the canonical form the next Get returns:
-the policy's own text, CORS as rendered XML, lifecycle rules and tags as JSON that the
+the policy's own text, CORS as rendered XML, the website, lifecycle rules and tags as JSON that the
 background jobs and the console read without S3's XML.
 """
 
@@ -19,8 +20,11 @@ from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.lifecycle_xml import parse_lifecycle, render_lifecycle
 from nexq.storage.s3.tagging_xml import parse_bucket_tagging, render_tagging
+from nexq.storage.s3.website_xml import parse_website, render_website
 from nexq.storage.s3.xml import document
 from nexq.storage.tagging import TagSet
+from nexq.storage.website import SETTING as WEBSITE
+from nexq.storage.website import Website
 
 MAX_DOCUMENT_BYTES = 1024 * 1024
 
@@ -28,6 +32,10 @@ MAX_DOCUMENT_BYTES = 1024 * 1024
 _MISSING = {
     "policy": ("NoSuchBucketPolicy", "The bucket policy does not exist"),
     "cors": ("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
+    WEBSITE: (
+        "NoSuchWebsiteConfiguration",
+        "The specified bucket does not have a website configuration",
+    ),
     "lifecycle": ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
     "tagging": ("NoSuchTagSet", "The TagSet does not exist"),
     PUBLIC_ACCESS: (
@@ -99,6 +107,23 @@ async def get_bucket_cors(req: S3Request, s: Services) -> Response:
 
 async def delete_bucket_cors(req: S3Request, s: Services) -> Response:
     return await _delete(req, s, "cors")
+
+
+# website --------------------------------------------------------------------------------
+async def put_bucket_website(req: S3Request, s: Services) -> Response:
+    text = parse_website(await _body(req)).to_json()
+    await req.run(
+        lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", WEBSITE, text)
+    )
+    return empty(200)
+
+
+async def get_bucket_website(req: S3Request, s: Services) -> Response:
+    return Response.xml(render_website(Website.from_json(await _stored(req, s, WEBSITE))))
+
+
+async def delete_bucket_website(req: S3Request, s: Services) -> Response:
+    return await _delete(req, s, WEBSITE)
 
 
 # lifecycle ------------------------------------------------------------------------------
