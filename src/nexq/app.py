@@ -514,6 +514,7 @@ def services(nexq: Nexq) -> list[Service]:
             settings.s3_endpoint,
             settings.region,
             nexq.store,
+            settings.s3_website_endpoint,
             lifecycle_interval=settings.lifecycle_interval,
         ),
         accounts_descriptor(

@@ -190,6 +190,14 @@ class Settings:
         return f"{scheme}://{host}:{self.s3_port}"
 
     @property
+    def s3_website_endpoint(self) -> str:
+        """A bucket's website URL, ``{bucket}`` standing for its name: by host name, on the
+        S3 port (or the port of ``s3_url``)."""
+        parts = urlsplit(self.s3_endpoint)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{{bucket}}.{self.s3_website_domain}{port}"
+
+    @property
     def registry_endpoint(self) -> str:
         """The registry's host as image names start with it (``host:port``, no scheme)."""
         if self.registry_domain:

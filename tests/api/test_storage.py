@@ -44,8 +44,10 @@ def s3(server: LiveServer, client: httpx.Client) -> Any:
 
 
 def test_info_names_the_s3_endpoint(server: LiveServer, client: httpx.Client) -> None:
+    port = server.endpoint.rsplit(":", 1)[1]
     assert client.get("/v1/storage").json() == {
         "s3_endpoint": server.endpoint,
+        "website_endpoint": f"http://{{bucket}}.s3-website.localhost:{port}",
         "region": "nexq-1",
     }
 

@@ -107,6 +107,7 @@ SUBRESOURCES = [
     "tagging",
     "policy",
     "cors",
+    "website",
     "select",
     "restore",
     "versions",

@@ -82,7 +82,8 @@ class Recipe:
 # A bucket's settings documents, for the routes that put them (and the GETs that read them).
 CORS = {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]}
 LIFECYCLE = {"Rules": [{"Filter": {}, "Status": "Enabled", "Expiration": {"Days": 1}}]}
-DOCUMENTS = ("policy", "cors", "lifecycle")
+WEBSITE = {"IndexDocument": {"Suffix": "index.html"}}
+DOCUMENTS = ("policy", "cors", "lifecycle", "website")
 
 
 def bucket_policy(bucket: str) -> dict[str, Any]:
@@ -190,6 +191,9 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/v1/storage/buckets/{name}/cors"): Recipe(other="404"),
     ("PUT", "/v1/storage/buckets/{name}/cors"): Recipe(body=lambda ids: CORS, other="404"),
     ("DELETE", "/v1/storage/buckets/{name}/cors"): Recipe(other="404"),
+    ("GET", "/v1/storage/buckets/{name}/website"): Recipe(other="404"),
+    ("PUT", "/v1/storage/buckets/{name}/website"): Recipe(body=lambda ids: WEBSITE, other="404"),
+    ("DELETE", "/v1/storage/buckets/{name}/website"): Recipe(other="404"),
     ("GET", "/v1/storage/buckets/{name}/lifecycle"): Recipe(other="404"),
     ("PUT", "/v1/storage/buckets/{name}/lifecycle"): Recipe(
         body=lambda ids: LIFECYCLE, other="404"
@@ -439,7 +443,12 @@ class World:
         setting = path.rpartition("/")[2]
         if method == "GET" and "{name}" in path and setting in DOCUMENTS:
             # Reading a document the bucket does not have is a 404: give it one.
-            made = {"policy": bucket_policy(ids["name"]), "cors": CORS, "lifecycle": LIFECYCLE}
+            made = {
+                "policy": bucket_policy(ids["name"]),
+                "cors": CORS,
+                "lifecycle": LIFECYCLE,
+                "website": WEBSITE,
+            }
             url = f"/v1/storage/buckets/{ids['name']}/{setting}"
             api.put(url, json=made[setting]).raise_for_status()
         if "{key}" in path:

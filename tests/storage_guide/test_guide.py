@@ -104,13 +104,28 @@ SHOWN = (
         '  "class_a": 2,\n  "class_b": 2,\n  "bucket": "team-metrics"',
     ),
     ("dcp billing estimate", " (Free), in USD"),
+    ("public-access-block team-site --delete", "Policy of bucket team-site set"),
+    (
+        "website team-site --index-document index.html",
+        "index_document: index.html\nerror_document: 404.html\nrouting_rules:  0",
+    ),
+    ("website team-site --index-document index.html", "url:            http://team-site."),
+    (
+        "/v1/storage/buckets/team-site/website",
+        '{"IndexDocument":{"Suffix":"index.html"},"ErrorDocument":{"Key":"404.html"},"url":"http',
+    ),
+    ('curl -sS "$SITE"\n', "<h1>Welcome</h1>\n<h1>Documentation</h1>\n302 http://team-site."),
+    ('curl -sS "$SITE"\n', "/docs/\n<h1>No such page</h1>\n403"),
+    ("--website-redirect-location /docs/", "301 http://team-site.s3-website.localhost:"),
+    ("--set site.json", "routing_rules:  1\n302 http://team-site.s3-website.localhost:"),
+    ("website team-site --delete", "Bucket team-site is no longer served as a website\n404"),
 )
 # Usage is counted within a second of the requests (docs/metering.md): a block that reads it
 # is run again until it shows what the guide shows, as a reader looks again a moment later.
 COUNTED = "storage usage"
 COUNTED_WITHIN = 15.0
 # What the guide leaves of what it made.
-LEFT_BUCKETS = ["team-assets", "team-backups", "team-metrics"]
+LEFT_BUCKETS = ["team-assets", "team-backups", "team-metrics", "team-site"]
 LEFT_KEYS = ["laptop", "backup-job-2"]
 LEFT_OBJECTS = [
     "big.bin",

@@ -216,8 +216,8 @@ TROUBLE: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ),
     (
         (S3_API,),
-        "NotImplemented … The website sub-resource is not implemented by this server.",
-        "aws s3api get-bucket-website --bucket team-assets",
+        "NotImplemented … The logging sub-resource is not implemented by this server.",
+        "aws s3api get-bucket-logging --bucket team-assets",
     ),
     (
         (S3_API, USAGE),

@@ -1,4 +1,4 @@
-"""``dcp storage buckets versioning|policy|cors|lifecycle|tags|public-access-block``.
+"""``dcp storage buckets versioning|policy|cors|website|lifecycle|tags|public-access-block``.
 
 Each command shows the setting; ``--set`` changes it and ``--delete`` removes it. Documents
 (policy, CORS, lifecycle) are JSON files in the shape aws-cli reads, so a file written for
@@ -148,6 +148,57 @@ def cors(
             for rule in shown.get("CORSRules", [])
         ],
     )
+
+
+def website(
+    ctx: typer.Context,
+    name: BucketName,
+    index_document: Annotated[
+        str | None,
+        typer.Option(
+            "--index-document", metavar="KEY", help="Serve the bucket with this index document."
+        ),
+    ] = None,
+    error_document: Annotated[
+        str | None,
+        typer.Option(
+            "--error-document", metavar="KEY", help="...and this error document (optional)."
+        ),
+    ] = None,
+    set_file: DocumentFile = None,
+    delete: Delete = False,
+) -> None:
+    """Show a bucket's static website; serve it (--index-document, or --set FILE as aws-cli's
+    --website-configuration takes it); or stop serving it."""
+    documents = index_document is not None or error_document is not None
+    if sum((documents, set_file is not None, delete)) > 1:
+        raise CliError("give --index-document, --set or --delete, one of them", EXIT_USAGE)
+    if error_document is not None and index_document is None:
+        raise CliError("--error-document needs --index-document", EXIT_USAGE)
+    st = state(ctx)
+    document = read_json(set_file) if set_file is not None else None
+    if index_document is not None:
+        document = {"IndexDocument": {"Suffix": index_document}}
+        if error_document:
+            document["ErrorDocument"] = {"Key": error_document}
+    with st.client() as api:
+        if delete:
+            api.delete_website(name)
+            st.say(f"Bucket {name} is no longer served as a website")
+            return
+        shown = api.website(name) if document is None else api.set_website(name, document)
+    if st.json:
+        emit_json(shown)
+        return
+    fields: dict[str, Any] = {"url": shown.get("url")}
+    target = shown.get("RedirectAllRequestsTo")
+    if target is not None:
+        fields["redirect_all"] = f"{target.get('Protocol') or 'http'}://{target['HostName']}"
+    else:
+        fields["index_document"] = shown["IndexDocument"]["Suffix"]
+        fields["error_document"] = (shown.get("ErrorDocument") or {}).get("Key")
+        fields["routing_rules"] = len(shown.get("RoutingRules") or [])
+    emit_fields(fields)
 
 
 def lifecycle(

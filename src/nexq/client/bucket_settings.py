@@ -100,6 +100,17 @@ class BucketSettingsClient(Plumbing):
     def delete_cors(self, bucket: str) -> None:
         self._request("DELETE", self._setting(bucket, "cors"))
 
+    def website(self, bucket: str) -> dict[str, Any]:
+        """aws-cli's website configuration, and the site's ``url``."""
+        return cast(dict[str, Any], self._request("GET", self._setting(bucket, "website")))
+
+    def set_website(self, bucket: str, document: Any) -> dict[str, Any]:
+        path = self._setting(bucket, "website")
+        return cast(dict[str, Any], self._request("PUT", path, body=document))
+
+    def delete_website(self, bucket: str) -> None:
+        self._request("DELETE", self._setting(bucket, "website"))
+
     def lifecycle(self, bucket: str) -> dict[str, Any]:
         """``{"Rules": [...]}`` as aws-cli writes it."""
         return cast(dict[str, Any], self._request("GET", self._setting(bucket, "lifecycle")))

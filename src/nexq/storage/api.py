@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field, StrictBool
 
 from nexq.core.errors import Invalid
 from nexq.core.identity import Principal
-from nexq.storage import api_emptying, api_kms, api_object_lock, api_settings, api_versions
+from nexq.storage import (
+    api_emptying,
+    api_kms,
+    api_object_lock,
+    api_settings,
+    api_versions,
+    api_website,
+)
 from nexq.storage.access_keys import AccessKeys, AccessKeyView
 from nexq.storage.api_object_lock import ObjectLock
 from nexq.storage.api_versions import VERSION_ID_CHARS
@@ -46,6 +53,9 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 class StorageInfo(BaseModel):
     s3_endpoint: str = Field(description="Where S3 clients connect (path-style works always).")
+    website_endpoint: str = Field(
+        description="Where a bucket's static website is served, `{bucket}` standing for its name."
+    )
     region: str
 
 
@@ -189,6 +199,7 @@ def router(
     s3_endpoint: str,
     region: str,
     emptying: BucketEmptying,
+    website_endpoint: str,
 ) -> APIRouter:
     """The Object Storage routes."""
     api = APIRouter(prefix="/v1/storage", tags=["storage"])
@@ -206,7 +217,9 @@ def router(
 
     @api.get("", summary="Where S3 clients connect")
     def info(caller: Read) -> StorageInfo:
-        return StorageInfo(s3_endpoint=s3_endpoint, region=region)
+        return StorageInfo(
+            s3_endpoint=s3_endpoint, region=region, website_endpoint=website_endpoint
+        )
 
     @api.get("/buckets", summary="List buckets")
     def list_buckets(caller: Read, limit: Limit = 100, cursor: Cursor = None) -> Page[BucketOut]:
@@ -357,4 +370,5 @@ def router(
     api_emptying.add_routes(api, objects, emptying, auth)
     api_kms.add_routes(api, objects, auth)
     api_object_lock.add_routes(api, objects, auth)
+    api_website.add_routes(api, objects, auth, website_endpoint)
     return api

@@ -63,6 +63,7 @@ GUIDE = GuideSection(
         GuidePage("objects", "Objects"),
         GuidePage("access-keys", "Access keys"),
         GuidePage("s3-api", "S3 API"),
+        GuidePage("website", "Static websites"),
         GuidePage("usage-billing", "Usage and billing"),
     ),
 )
@@ -102,6 +103,7 @@ def descriptor(
     s3_endpoint: str,
     region: str,
     readings: MeterReadings,
+    website_endpoint: str,
     lifecycle_interval: float = 86_400.0,
 ) -> Service:
     """Object Storage's descriptor (its S3 endpoint is served apart, by ``planes.s3_app``)."""
@@ -111,14 +113,26 @@ def descriptor(
     def rest(auth: Authorizer) -> list[APIRouter]:
         from nexq.storage import api
 
-        return [api.router(objects, access_keys, usage, auth, s3_endpoint, region, emptying)]
+        return [
+            api.router(
+                objects, access_keys, usage, auth, s3_endpoint, region, emptying, website_endpoint
+            )
+        ]
 
     def console(pages: Pages) -> list[APIRouter]:
         from nexq.storage import console
 
         return [
             console.router(
-                objects, multipart, access_keys, usage, pages, s3_endpoint, region, emptying
+                objects,
+                multipart,
+                access_keys,
+                usage,
+                pages,
+                s3_endpoint,
+                region,
+                emptying,
+                website_endpoint,
             )
         ]
 

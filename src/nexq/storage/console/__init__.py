@@ -41,15 +41,16 @@ def router(
     s3_endpoint: str,
     region: str,
     bucket_emptying: BucketEmptying,
+    website_endpoint: str,
     part_bytes: int = UPLOAD_PART_BYTES,
 ) -> APIRouter:
     """Every Object Storage page, under /storage."""
-    connect = Connect(s3_endpoint, region)
+    connect = Connect(s3_endpoint, region, website_endpoint)
     web = APIRouter()
     web.include_router(buckets.router(storage, pages, connect))
     web.include_router(objects.router(storage, access_keys, pages, connect, part_bytes))
     web.include_router(uploads.router(storage, multipart, pages))
-    web.include_router(settings.router(storage, pages, bucket_emptying))
+    web.include_router(settings.router(storage, pages, bucket_emptying, connect))
     web.include_router(emptying.router(storage, bucket_emptying, pages))
     web.include_router(encryption.router(storage, pages))
     web.include_router(versions.router(storage, pages, connect, part_bytes))

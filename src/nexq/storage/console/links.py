@@ -14,6 +14,11 @@ class Connect:
 
     endpoint: str
     region: str
+    # A bucket's static website, "{bucket}" standing for its name (Settings → Website).
+    website: str
+
+    def website_url(self, bucket: str) -> str:
+        return self.website.replace("{bucket}", bucket) + "/"
 
 
 def bucket_url(name: str, path: str = "", **query: str) -> str:

@@ -1,5 +1,6 @@
-"""A bucket's Settings page: versioning, bucket policy, CORS, lifecycle rules, Block Public
-Access and tags, each a form of its own that posts and comes back to its section.
+"""A bucket's Settings page: versioning, bucket policy, CORS, static website, lifecycle
+rules, Block Public Access and tags, each a form of its own that posts and comes back to its
+section.
 
 A refused draft comes back on the page as it was typed, with the reason next to it (S3's
 message where S3 has one) and nothing stored; a destructive change asks first (in a dialog
@@ -27,8 +28,9 @@ from nexq.storage.console.bucket_documents import (
     without_tag,
 )
 from nexq.storage.console.encryption import encryption_view
-from nexq.storage.console.links import bucket_url
+from nexq.storage.console.links import Connect, bucket_url
 from nexq.storage.console.object_lock import UNITS, RetentionDraft
+from nexq.storage.console.website import WebsiteView, with_documents
 from nexq.storage.emptying import BucketEmptying
 from nexq.storage.errors import AccessDenied
 from nexq.storage.locks import ObjectLocks
@@ -38,12 +40,15 @@ from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.service import ObjectStorage
 from nexq.storage.tagging import TagSet
 from nexq.storage.versions import ENABLED, SUSPENDED
+from nexq.storage.website import SETTING as WEBSITE
 from nexq.web.console.web import Flash, Pages
 
 Text = Annotated[str, Form()]
 
 
-def router(storage: ObjectStorage, pages: Pages, emptying: BucketEmptying) -> APIRouter:
+def router(
+    storage: ObjectStorage, pages: Pages, emptying: BucketEmptying, connect: Connect
+) -> APIRouter:
     """GET /storage/buckets/{name}/settings and the forms it posts."""
     web = APIRouter(prefix="/storage/buckets/{name}/settings")
     SignedIn = Annotated[Principal, Depends(pages.principal)]  # noqa: N806 - a type alias
@@ -86,6 +91,9 @@ def router(storage: ObjectStorage, pages: Pages, emptying: BucketEmptying) -> AP
             cors=cors,
             cors_text=drafts.get("cors", cors_json(cors)),
             cors_example=CORS_EXAMPLE,
+            website=WebsiteView.of(
+                storage.bucket_document(caller, name, WEBSITE), connect.website_url(name), drafts
+            ),
             rules=lifecycle_rows(
                 lifecycle_rules(storage.bucket_document(caller, name, "lifecycle"))
             ),
@@ -236,6 +244,39 @@ def router(storage: ObjectStorage, pages: Pages, emptying: BucketEmptying) -> AP
             f"Delete the CORS rules of {name}?",
             "Browsers on other sites can no longer read from or write to this bucket.",
             ("Delete CORS rules", "CORS rules deleted."),
+        )
+
+    # static website -------------------------------------------------------------------
+    @web.post("/website")
+    def save_website(
+        request: Request,
+        name: str,
+        caller: SignedIn,
+        index_document: Text = "",
+        error_document: Text = "",
+    ) -> Response:
+        stored = storage.bucket_document(caller, name, WEBSITE)
+        try:
+            document = with_documents(stored, index_document, error_document)
+        except Invalid as exc:
+            drafts = {"index_document": index_document, "error_document": error_document}
+            return page(request, caller, name, 400, {"website": exc.message}, drafts)
+        storage.set_bucket_document(caller, name, WEBSITE, document)
+        return done(request, name, "website", f"{name} is served at {connect.website_url(name)}")
+
+    @web.post("/website/delete")
+    def delete_website(
+        request: Request, name: str, caller: SignedIn, confirm: Text = ""
+    ) -> Response:
+        return delete_document(
+            request,
+            caller,
+            name,
+            confirm,
+            WEBSITE,
+            f"Stop serving {name} as a website?",
+            "Its website address answers 404 from now on; the objects stay.",
+            ("Stop serving", "The website is no longer served."),
         )
 
     # lifecycle ------------------------------------------------------------------------
