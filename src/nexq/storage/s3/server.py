@@ -298,7 +298,12 @@ class S3App:
             )
             response = await website.answer(visit, configuration, fetch)
         except S3Error as exc:
-            response = website.error_page(exc, request_id, self._host_id)
+            # A 304 has no body: a page after it would be read as the next response.
+            response = (
+                Response(304, dict(exc.headers))
+                if exc.status == 304
+                else website.error_page(exc, request_id, self._host_id)
+            )
         except DomainError as exc:
             response = website.error_page(from_domain(exc, method), request_id, self._host_id)
         except UnicodeError:

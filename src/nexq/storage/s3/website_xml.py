@@ -137,8 +137,13 @@ def _empty_redirect() -> S3Error:
     )
 
 
+# S3 compat: the 3xx codes S3 accepts (the message says "3XX except 300", but 306, a code
+# HTTP no longer defines, and the unassigned ones are refused too).
+_REDIRECT_CODES = frozenset({"301", "302", "303", "304", "305", "307", "308"})
+
+
 def _is_redirect_code(code: str) -> bool:
-    return len(code) == 3 and code.isdigit() and code.startswith("3") and code != "300"
+    return code in _REDIRECT_CODES
 
 
 def _is_error_code(code: str) -> bool:
