@@ -3,6 +3,7 @@ endpoint (``<bucket>.s3-website.localhost``) as a browser reaches it, over real 
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -11,9 +12,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.compat.test_buckets import code, status
+from tests.compat.test_metering import restart, row, usage
 from tests.live import LiveServer
 
 WEBSITE_DOMAIN = "s3-website.localhost"  # the server's default (NEXQ_S3_WEBSITE_DOMAIN)
+_n = itertools.count()
 SITE = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "error.html"}}
 
 
@@ -303,3 +306,27 @@ def test_the_rest_endpoint_is_unchanged_by_a_website(
     assert {o["Key"] for o in listing["Contents"]} >= {"index.html", "error.html"}
     page = httpx.get(f"{server.endpoint}/{site}/docs/", timeout=30)
     assert page.status_code in (403, 404) and b"<Error>" in page.content
+
+
+def test_website_requests_are_metered_to_the_buckets_owner(server: LiveServer) -> None:
+    email = server.account(f"site-owner-{next(_n)}@example.com")
+    owner = server.client(server.key(email))
+    bucket = f"metered-site-{next(_n)}"
+    owner.create_bucket(Bucket=bucket)  # A
+    public(owner, bucket)  # DeletePublicAccessBlock (not billed), PutBucketPolicy (A)
+    put(owner, bucket, "index.html", b"<h1>home</h1>")  # A
+    rules = [{"Condition": {"KeyPrefixEquals": "old/"}, "Redirect": {"ReplaceKeyWith": "/"}}]
+    owner.put_bucket_website(  # A
+        Bucket=bucket, WebsiteConfiguration={**SITE, "RoutingRules": rules}
+    )
+    assert visit(server, bucket).status_code == 200  # B, 13 bytes out
+    assert visit(server, bucket, "/old/page").status_code == 301  # B: a redirect
+    # Refused before the bucket is looked up, as S3 refuses it: counted for nobody.
+    assert visit(server, bucket, "/", "POST").status_code == 405
+    assert visit(server, bucket, "/gone.html").status_code == 403  # refused: not billed
+    token = server.api_key(email, "site-usage")
+    restart(server)
+    counted = row(usage(server, token), bucket)
+    assert (counted["class_a"], counted["class_b"]) == (4, 2)
+    assert counted["data_out_bytes"] == len(b"<h1>home</h1>")
+    assert counted["operations"] == 5 + 3

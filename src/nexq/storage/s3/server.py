@@ -35,8 +35,7 @@ from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.operations import BILLING, Access, Operation, route
 from nexq.storage.s3.policies import BucketPolicies
 from nexq.storage.s3.routes import HANDLERS
-from nexq.storage.website import SETTING as WEBSITE
-from nexq.storage.website import Website
+from nexq.storage.s3.website_endpoint import WebsiteEndpoint, host_of
 
 _READS = (Access.READ, Access.LIST)
 log = logging.getLogger("nexq.s3")
@@ -72,6 +71,16 @@ class S3App:
         # Request ids stay unique across worker processes: a random prefix per process.
         self._id_prefix = os.urandom(4).hex().upper()
         self._counter = 0
+        self._websites = WebsiteEndpoint(
+            services,
+            executor,
+            self._authenticate,
+            self._send,
+            self._count,
+            meter,
+            self._host_id,
+            reads_wait=reads_wait,
+        )
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -83,9 +92,9 @@ class S3App:
         request_id = f"{self._id_prefix}{self._counter:08X}"
         method = scope["method"]
         if self._website_suffix is not None:
-            bucket = website.bucket_of(_host(scope), self._website_suffix)
+            bucket = website.bucket_of(host_of(scope), self._website_suffix)
             if bucket is not None:
-                await self._website(scope, receive, send, request_id, bucket)
+                await self._websites.serve(scope, receive, send, request_id, bucket)
                 return
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         raw_path = raw_path.partition("?")[0]
@@ -258,119 +267,6 @@ class S3App:
                 raise RateLimited(name, wait)
         return credential
 
-    async def _website(
-        self, scope: Scope, receive: Any, send: Any, request_id: str, bucket: str
-    ) -> None:
-        """Serve a request to ``bucket``'s static website (``s3/website.py``)."""
-        method = scope["method"]
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        fetched: list[S3Request] = []
-
-        async def fetch(key: str, plain: bool) -> Response:
-            req = self._website_get(scope, receive, method, bucket, key, plain)
-            fetched.append(req)
-            try:
-                return await HANDLERS[req.operation](req, self._services)
-            except S3Error as exc:
-                raise _absent(exc) if exc.code == "NoSuchKey" else exc from None
-            except DomainError as exc:
-                error = from_domain(exc, method)
-                if not isinstance(exc, NoSuchKey):
-                    raise error from None
-                hidden = access_denied() if req.absence_hidden else None
-                raise _absent(hidden or naming(error, bucket, key, None, None)) from None
-
-        async def configuration() -> Website | None:
-            text = await self._website_of(bucket)
-            return Website.from_json(text) if text is not None else None
-
-        scope["nexq.operation"] = "WebsiteGetObject" if method != "HEAD" else "WebsiteHeadObject"
-        scope["nexq.request_id"] = request_id
-        try:
-            path = raw_path.partition("?")[0]
-            visit = website.Visit(
-                method,
-                bucket,
-                unquote(path, errors="strict")[1:],
-                path,
-                _host(scope),
-                "https" if scope.get("scheme") == "https" else "http",
-            )
-            response = await website.answer(visit, configuration, fetch)
-        except S3Error as exc:
-            # A 304 has no body: a page after it would be read as the next response.
-            response = (
-                Response(304, dict(exc.headers))
-                if exc.status == 304
-                else website.error_page(exc, request_id, self._host_id)
-            )
-        except DomainError as exc:
-            response = website.error_page(from_domain(exc, method), request_id, self._host_id)
-        except UnicodeError:
-            error = S3Error("InvalidURI", "Couldn't parse the specified URI.", 400)
-            response = website.error_page(error, request_id, self._host_id)
-        except Exception:
-            log.exception("internal error in website request %s %s", request_id, raw_path)
-            response = website.error_page(internal_error(), request_id, self._host_id)
-        sent = await self._send(send, receive, response, request_id, method)
-        last = fetched[-1] if fetched else None
-        if self._meter is not None and last is not None and last.credential is not None:
-            self._count(self._meter, last, response.status, sent)
-
-    async def _website_of(self, bucket: str) -> str | None:
-        """The bucket's stored website configuration, or NoSuchBucket."""
-        directory = self._services.objects.directory
-
-        def lookup() -> str | None:
-            # Nothing authenticated yet refreshed the caches for this request: do it here, so
-            # a configuration changed by another process applies at once (as CORS does).
-            directory.refresh()
-            found = directory.bucket(bucket)
-            if found is None:
-                raise S3Error(
-                    "NoSuchBucket",
-                    "The specified bucket does not exist",
-                    404,
-                    {"BucketName": bucket},
-                )
-            return directory.setting(found, WEBSITE)
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
-
-    def _website_get(
-        self, scope: Scope, receive: Any, method: str, bucket: str, key: str, plain: bool
-    ) -> S3Request:
-        """An anonymous GET (HEAD) of ``key``, as the website endpoint reads its objects:
-        the request's conditions and range kept (unless ``plain``), its credentials and query
-        not (S3 compat: the website endpoint serves what is public, to anyone)."""
-        kept = _PLAIN_HEADERS if plain else _WEBSITE_HEADERS
-        headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            lower = name.decode("latin-1").lower()
-            if lower in kept:
-                headers[lower] = value.decode("latin-1")
-        client = scope.get("client")
-        operation = Operation.HEAD_OBJECT if method == "HEAD" else Operation.GET_OBJECT
-        return S3Request(
-            method="HEAD" if method == "HEAD" else "GET",
-            raw_path=f"/{bucket}/{key}",
-            bucket=bucket,
-            key=key,
-            query={},
-            query_list=[],
-            raw_query=b"",
-            headers=headers,
-            operation=operation,
-            access=Access.READ,
-            receive=receive,
-            executor=self._executor,
-            authenticate=self._authenticate,
-            reads_wait=self._reads_wait,
-            client=client[0] if client else None,
-            secure=scope.get("scheme") == "https",
-            scheme=scope.get("scheme", "http"),
-        )
-
     def _error(self, exc: S3Error, resource: str, request_id: str, method: str) -> Response:
         if exc.status == 304:
             return Response(304, dict(exc.headers))
@@ -434,28 +330,6 @@ async def _send_stream(send: Any, receive: Any, stream: AsyncIterator[bytes | me
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-# What a website request passes on to the object it reads: its conditions and range.
-_PLAIN_HEADERS = frozenset({"host", "user-agent", "referer"})
-_WEBSITE_HEADERS = _PLAIN_HEADERS | {
-    "range",
-    "if-match",
-    "if-none-match",
-    "if-modified-since",
-    "if-unmodified-since",
-}
-
-
-def _host(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"host":
-            return str(value.decode("latin-1"))
-    return ""
-
-
-def _absent(error: S3Error) -> website.Absent:
-    return website.Absent(error.code, error.message, error.status, error.extra, error.headers)
 
 
 def _header_value(value: str) -> bytes:
