@@ -159,6 +159,26 @@ def test_an_object_redirect_must_be_a_path_or_a_url(s3: Any, bucket: str) -> Non
     put(s3, bucket, "a.html", b"", WebsiteRedirectLocation="/b.html")
     head = s3.head_object(Bucket=bucket, Key="a.html")
     assert head["WebsiteRedirectLocation"] == "/b.html"
+    # As S3: a copy never takes its source's redirect, only the one the request names...
+    s3.copy_object(Bucket=bucket, Key="c.html", CopySource={"Bucket": bucket, "Key": "a.html"})
+    assert "WebsiteRedirectLocation" not in s3.head_object(Bucket=bucket, Key="c.html")
+    s3.copy_object(
+        Bucket=bucket,
+        Key="d.html",
+        CopySource={"Bucket": bucket, "Key": "a.html"},
+        WebsiteRedirectLocation="https://example.com/d",
+    )
+    head = s3.head_object(Bucket=bucket, Key="d.html")
+    assert head["WebsiteRedirectLocation"] == "https://example.com/d"
+    assert head["ContentType"] == "text/html"  # the rest is copied
+    # ...and naming one makes a copy onto itself legal.
+    s3.copy_object(
+        Bucket=bucket,
+        Key="a.html",
+        CopySource={"Bucket": bucket, "Key": "a.html"},
+        WebsiteRedirectLocation="/e.html",
+    )
+    assert s3.head_object(Bucket=bucket, Key="a.html")["WebsiteRedirectLocation"] == "/e.html"
 
 
 # --- the website endpoint ------------------------------------------------------------------

@@ -27,6 +27,7 @@ from nexq.storage.model import (
 from nexq.storage.reader import OpenObject
 from nexq.storage.service_base import ObjectStorageBase
 from nexq.storage.versions import new_version_id
+from nexq.storage.website import REDIRECT_LOCATION
 
 if TYPE_CHECKING:
     from nexq.storage.service import NewContent
@@ -51,8 +52,8 @@ class ObjectCopies(ObjectStorageBase):
         """Copy an object (``source`` is bucket, key, and S3's versionId or None for the
         latest); ``replace_with`` is the REPLACE directive's new headers, if any, and
         ``tags`` the tagging directive's new tags (None: the source's); the SSE-C keys of
-        the source and of the copy, if any; ``access``, the copy's owner and ACL headers
-        (the source's are never copied). Returns the new object and the source version it
+        the source and of the copy, if any; ``access``, the headers that are the copy's own:
+        its owner and ACL, its website redirect (the source's are never copied). Returns the new object and the source version it
         was copied from."""
         bucket = self.bucket(caller, target[0])
         validate_key(target[1])
@@ -86,7 +87,7 @@ class ObjectCopies(ObjectStorageBase):
             last_modified=time.time(),
             headers={
                 **stamped(
-                    _without_access(replace_with.headers if replace_with else src.headers),
+                    _without_access(replace_with.headers if replace_with else _copied(src.headers)),
                     target_key,
                 ),
                 **(access or {}),
@@ -153,6 +154,12 @@ class ObjectCopies(ObjectStorageBase):
                 hasher.update(data)
             writer.write(data)
         return encryption.etag(md5.hexdigest(), target_key)
+
+
+def _copied(headers: Mapping[str, str]) -> dict[str, str]:
+    """The source's headers a COPY directive copies: not its website redirect, which S3 keeps
+    to each object (the copy takes the request's, if it names one)."""
+    return {name: value for name, value in headers.items() if name != REDIRECT_LOCATION}
 
 
 def _without_access(headers: Mapping[str, str]) -> dict[str, str]:

@@ -41,6 +41,7 @@ from nexq.storage.s3.http import INLINE_READ_BYTES, Response, S3Request
 from nexq.storage.s3.lock_headers import BYPASS, bypass_governance, delete_conditions
 from nexq.storage.s3.xml import document, escape, iso_time, parse_delete
 from nexq.storage.versions import Removal, parse_version_id, shown
+from nexq.storage.website import REDIRECT_LOCATION
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _OVERRIDES = {
@@ -452,8 +453,9 @@ async def copy_object(req: S3Request, s: Services) -> Response:
         raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
     source_key = sse.customer_key(req, sse.COPY_SOURCE)
     requested = sse.write_key(req)
-    # S3 compat: naming a storage class (even the object's own) makes a copy onto itself legal.
-    restates = "x-amz-storage-class" in req.headers
+    # S3 compat: naming a storage class (even the object's own) or a website redirect makes
+    # a copy onto itself legal.
+    restates = "x-amz-storage-class" in req.headers or REDIRECT_LOCATION in req.headers
     if same and directive == "COPY" and not restates and not sse.changes_encryption(req):
         raise S3Error(
             "InvalidRequest",
@@ -472,6 +474,9 @@ async def copy_object(req: S3Request, s: Services) -> Response:
         check_copy_source_signature(req, s, source)
         # S3 compat: a copy never takes its source's ACL: the request's, or private.
         access = new_object_acl(req.caller, req.headers, s.acl, target[0])
+        if directive == "COPY" and REDIRECT_LOCATION in new.headers:
+            # S3 compat: never the source's redirect; the request's, whatever the directive.
+            access[REDIRECT_LOCATION] = new.headers[REDIRECT_LOCATION]
         target_key = s.objects.write_key(req.caller, target[0], requested)
         return s.objects.copy_object(
             req.caller,
