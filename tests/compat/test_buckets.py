@@ -100,7 +100,7 @@ def test_versioning_and_acl_answer(s3: Any, bucket: str) -> None:
 
 def test_unsupported_subresource_is_not_implemented(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
-        s3.get_bucket_website(Bucket=bucket)
+        s3.get_bucket_logging(Bucket=bucket)
     assert code(exc) == "NotImplemented"
     assert status(exc) == 501
 
@@ -109,6 +109,19 @@ def test_request_ids_on_every_response(s3: Any, bucket: str) -> None:
     headers = s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]
     assert headers["x-amz-request-id"]
     assert headers["x-amz-id-2"]
+    # An error names both in its document too, as S3's do (the SDKs show them).
+    with pytest.raises(ClientError) as refused:
+        s3.get_object(Bucket=bucket, Key="nothing")
+    answer = refused.value.response
+    assert answer["Error"]["Code"] == "NoSuchKey"
+    assert (
+        answer["ResponseMetadata"]["RequestId"]
+        == answer["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    )
+    assert (
+        answer["ResponseMetadata"]["HostId"]
+        == answer["ResponseMetadata"]["HTTPHeaders"]["x-amz-id-2"]
+    )
 
 
 def test_region_aliases(server: LiveServer, owner: Key) -> None:

@@ -396,13 +396,14 @@ def test_content_length_range_bounds_are_inclusive(
 
     large = post(b"x" * 12)
     assert large.status_code == 400
-    assert error_of(large) | {"RequestId": "", "Resource": ""} == {
+    assert error_of(large) | {"RequestId": "", "Resource": "", "HostId": ""} == {
         "Code": "EntityTooLarge",
         "Message": "Your proposed upload exceeds the maximum allowed size",
         "ProposedSize": "12",
         "MaxSizeAllowed": "10",
         "RequestId": "",
         "Resource": "",
+        "HostId": "",
     }
     small = post(b"x")
     assert (small.status_code, error_of(small)["Code"]) == (400, "EntityTooSmall")

@@ -155,14 +155,15 @@ def internal_error() -> S3Error:
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 
 
-def render(error: S3Error, resource: str, request_id: str) -> bytes:
-    """S3's XML error document."""
+def render(error: S3Error, resource: str, request_id: str, host_id: str) -> bytes:
+    """S3's XML error document (``host_id``: the ``x-amz-id-2`` the answer carries, which
+    S3's errors repeat as HostId; SDKs show it with the request id)."""
     extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in error.extra.items())
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{error.code}</Code><Message>{escape(error.message)}</Message>"
         f"{extra}<Resource>{escape(resource)}</Resource><RequestId>{request_id}</RequestId>"
-        "</Error>"
+        f"<HostId>{host_id}</HostId></Error>"
     ).encode()
 
 

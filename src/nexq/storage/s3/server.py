@@ -165,7 +165,7 @@ class S3App:
             (b"server", b"Nexq"),
             (b"content-type", b"application/xml"),
         ]
-        return 400, headers, render(request_timeout(), resource, request_id)
+        return 400, headers, render(request_timeout(), resource, request_id, self._host_id)
 
     def _count(self, meter: Meter, req: S3Request, status: int, sent: int) -> None:
         """Meter a request whose caller was authenticated (see docs/metering.md for the rules)."""
@@ -273,7 +273,7 @@ class S3App:
         headers = {"content-type": "application/xml", **exc.headers}
         if exc.status in (503,):
             headers.setdefault("retry-after", "1")
-        return Response(exc.status, headers, render(exc, resource, request_id))
+        return Response(exc.status, headers, render(exc, resource, request_id, self._host_id))
 
     async def _send(
         self, send: Any, receive: Any, response: Response, request_id: str, method: str
