@@ -124,6 +124,7 @@ def test_what_is_not_found_is_named_in_the_error_as_aws_names_it(s3: Any, bucket
     assert (kept["Code"], kept["BucketName"]) == ("BucketNotEmpty", bucket)
     condition = error(s3.get_object, Bucket=bucket, Key="here", IfMatch='"other"')
     assert condition["Message"] == "At least one of the pre-conditions you specified did not hold"
+    assert condition["Condition"] == "If-Match"  # the header that did not hold, as AWS names it
 
 
 def test_ranges(s3: Any, bucket: str) -> None:
@@ -189,12 +190,12 @@ def test_conditional_writes(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="once", Body=b"1", IfNoneMatch="*")
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="once", Body=b"2", IfNoneMatch="*")
-    assert status(exc) == 412
+    assert status(exc) == 412 and exc.value.response["Error"]["Condition"] == "If-None-Match"
     etag = s3.head_object(Bucket=bucket, Key="once")["ETag"]
     s3.put_object(Bucket=bucket, Key="once", Body=b"3", IfMatch=etag)
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket=bucket, Key="once", Body=b"4", IfMatch=etag)
-    assert status(exc) == 412
+    assert status(exc) == 412 and exc.value.response["Error"]["Condition"] == "If-Match"
     assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"3"
     # As AWS: If-Match takes an ETag, not "*", and a write takes one condition, not both.
     for conditions, header in (
@@ -310,16 +311,23 @@ def test_one_storage_class_and_others_refused(s3: Any, bucket: str) -> None:
 def test_copy_source_conditions(s3: Any, bucket: str) -> None:
     etag = s3.put_object(Bucket=bucket, Key="s", Body=b"v")["ETag"]
     source = {"Bucket": bucket, "Key": "s"}
-    s3.copy_object(Bucket=bucket, Key="ok", CopySource=source, CopySourceIfMatch=etag)
-    for kwargs in (
-        {"CopySourceIfMatch": '"bad"'},
-        {"CopySourceIfNoneMatch": etag},
-        {"CopySourceIfModifiedSince": datetime.now(UTC)},
-        {"CopySourceIfUnmodifiedSince": datetime.now(UTC) - timedelta(days=1)},
+    copied = s3.copy_object(Bucket=bucket, Key="ok", CopySource=source, CopySourceIfMatch=etag)
+    # The copy's checksum (boto3 sent a CRC32 with the source) is answered, as AWS does.
+    head = s3.head_object(Bucket=bucket, Key="s", ChecksumMode="ENABLED")
+    assert copied["CopyObjectResult"]["ChecksumCRC32"] == head["ChecksumCRC32"]
+    for kwargs, condition in (
+        ({"CopySourceIfMatch": '"bad"'}, "x-amz-copy-source-If-Match"),
+        ({"CopySourceIfNoneMatch": etag}, "x-amz-copy-source-If-None-Match"),
+        ({"CopySourceIfModifiedSince": datetime.now(UTC)}, "x-amz-copy-source-If-Modified-Since"),
+        (
+            {"CopySourceIfUnmodifiedSince": datetime.now(UTC) - timedelta(days=1)},
+            "x-amz-copy-source-If-Unmodified-Since",
+        ),
     ):
         with pytest.raises(ClientError) as exc:
             s3.copy_object(Bucket=bucket, Key="no", CopySource=source, **kwargs)
         assert status(exc) == 412
+        assert exc.value.response["Error"]["Condition"] == condition
     # A date later than now is no valid If-Modified-Since: ignored, as AWS does.
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     s3.copy_object(Bucket=bucket, Key="ok", CopySource=source, CopySourceIfModifiedSince=tomorrow)

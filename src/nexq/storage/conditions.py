@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from nexq.storage.errors import NotModified, PreconditionFailed
 from nexq.storage.model import ObjectMeta
 
+COPY_SOURCE = "x-amz-copy-source-"
+
 
 @dataclass(frozen=True, slots=True)
 class Conditions:
@@ -41,12 +43,12 @@ def check_read(meta: ObjectMeta, c: Conditions) -> None:
     modified = int(meta.last_modified)
     if c.if_match is not None:
         if not _etag_matches(c.if_match, meta.etag):
-            raise PreconditionFailed()
+            raise PreconditionFailed("If-Match")
     elif c.if_unmodified_since is not None and modified > c.if_unmodified_since:
-        raise PreconditionFailed()
+        raise PreconditionFailed("If-Unmodified-Since")
     if c.if_none_match is not None:
         if _etag_matches(c.if_none_match, meta.etag):
-            raise NotModified()
+            raise NotModified("If-None-Match")
     elif (
         c.if_modified_since is not None
         and modified <= c.if_modified_since
@@ -54,12 +56,13 @@ def check_read(meta: ObjectMeta, c: Conditions) -> None:
     ):
         # A date later than now is no valid If-Modified-Since (RFC 9110): ignored, as AWS
         # ignores it, on GETs and on copies' sources.
-        raise NotModified()
+        raise NotModified("If-Modified-Since")
 
 
 def check_copy_source(meta: ObjectMeta, c: Conditions) -> None:
-    """x-amz-copy-source-if-*: every failed condition is 412 (S3 never answers 304 to a copy)."""
+    """x-amz-copy-source-if-*: every failed condition is 412 (S3 never answers 304 to a copy),
+    naming its header as S3 does (``x-amz-copy-source-If-Match``)."""
     try:
         check_read(meta, c)
-    except NotModified:
-        raise PreconditionFailed() from None
+    except (NotModified, PreconditionFailed) as failed:
+        raise PreconditionFailed(f"{COPY_SOURCE}{failed.condition}") from None

@@ -53,8 +53,8 @@ class ObjectCopies(ObjectStorageBase):
         latest); ``replace_with`` is the REPLACE directive's new headers, if any, and
         ``tags`` the tagging directive's new tags (None: the source's); the SSE-C keys of
         the source and of the copy, if any; ``access``, the headers that are the copy's own:
-        its owner and ACL, its website redirect (the source's are never copied). Returns the new object and the source version it
-        was copied from."""
+        its owner and ACL, its website redirect (the source's are never copied). Returns the
+        new object and the source version it was copied from."""
         bucket = self.bucket(caller, target[0])
         validate_key(target[1])
         if replace_with is not None:

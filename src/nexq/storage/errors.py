@@ -80,9 +80,17 @@ class InvalidRequest(Invalid):
 class PreconditionFailed(DomainError):
     """At least one of the pre-conditions you specified did not hold."""
 
+    def __init__(self, condition: str | None = None) -> None:
+        super().__init__()
+        self.condition = condition  # the header that did not hold, as S3 names it
+
 
 class NotModified(DomainError):
     """The object was not modified since the given time or matches the given ETag."""
+
+    def __init__(self, condition: str | None = None) -> None:
+        super().__init__()
+        self.condition = condition
 
 
 class InvalidRange(Invalid):

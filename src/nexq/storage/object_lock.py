@@ -156,11 +156,11 @@ class DeleteConditions:
         if meta is None or meta.delete_marker:
             raise NoSuchKey()
         if self.etag is not None and self.etag.strip('"') not in ("*", meta.etag):
-            raise PreconditionFailed()
+            raise PreconditionFailed("If-Match")
         if self.last_modified is not None and int(self.last_modified) != int(meta.last_modified):
-            raise PreconditionFailed()
+            raise PreconditionFailed("x-amz-if-match-last-modified-time")
         if self.size is not None and self.size != meta.size:
-            raise PreconditionFailed()
+            raise PreconditionFailed("x-amz-if-match-size")
 
 
 @dataclass(frozen=True, slots=True)

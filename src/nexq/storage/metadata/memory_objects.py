@@ -83,9 +83,9 @@ class MemoryObjects(MemoryBase):
                 raise NoSuchKey()
             return None
         if if_none_match:
-            raise PreconditionFailed()
+            raise PreconditionFailed("If-None-Match")
         if if_match is not None and if_match.strip('"') not in ("*", current.etag):
-            raise PreconditionFailed()
+            raise PreconditionFailed("If-Match")
         return current
 
     def _count(self, held: HeldBucket, objects: int, grown: int, quota: int | None) -> None:

@@ -180,9 +180,9 @@ def check_conditions(
             raise NoSuchBucket()
         return Target(_state(row[0]), None)
     if if_none_match:
-        raise PreconditionFailed()
+        raise PreconditionFailed("If-None-Match")
     if if_match is not None and if_match.strip('"') not in ("*", row[1]):
-        raise PreconditionFailed()
+        raise PreconditionFailed("If-Match")
     return Target(_state(row[0]), _Current(row[2], paths(row[3]), int(row[4])))
 
 

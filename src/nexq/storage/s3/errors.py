@@ -127,8 +127,16 @@ def from_domain(exc: DomainError, method: str = "GET") -> S3Error:
             headers = (
                 {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
             )
-            return S3Error(code, _MESSAGES.get(code, exc.message), status, headers=headers)
+            extra = _condition(exc)
+            return S3Error(code, _MESSAGES.get(code, exc.message), status, extra, headers)
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
+
+
+def _condition(exc: DomainError) -> dict[str, str] | None:
+    """S3 names the condition that did not hold (``Condition``: If-Match...)."""
+    if isinstance(exc, domain.PreconditionFailed) and exc.condition:
+        return {"Condition": exc.condition}
+    return None
 
 
 def _delete_marker(exc: domain.DeleteMarkerFound, method: str) -> S3Error:

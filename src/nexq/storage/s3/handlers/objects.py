@@ -498,11 +498,15 @@ async def copy_object(req: S3Request, s: Services) -> Response:
     headers.update(await req.now(lambda: expiration_headers(s, target[0], meta)))
     if src.version_id is not None or source[2] is not None:
         headers["x-amz-copy-source-version-id"] = shown(src.version_id)
+    # S3 compat: the copy's checksum, which a copy of a whole object keeps, is answered too.
+    checksums = "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in meta.checksums.items())
+    if meta.checksums and meta.checksum_type:
+        checksums += f"<ChecksumType>{meta.checksum_type}</ChecksumType>"
     response = Response.xml(
         document(
             "CopyObjectResult",
             f"<LastModified>{iso_time(meta.last_modified)}</LastModified>"
-            f"<ETag>{quoted(meta.etag)}</ETag>",
+            f"<ETag>{quoted(meta.etag)}</ETag>{checksums}",
         )
     )
     response.headers.update(headers)
