@@ -91,6 +91,21 @@ def test_v2_start_after_and_paginator(s3: Any, filled: str) -> None:
         for o in page.get("Contents", [])
     ]
     assert keys == byte_order(KEYS)
+    # With a token, the token says where: StartAfter is not echoed (as AWS).
+    first = s3.list_objects_v2(Bucket=filled, MaxKeys=2)
+    resumed = s3.list_objects_v2(
+        Bucket=filled, StartAfter="d/4.txt", ContinuationToken=first["NextContinuationToken"]
+    )
+    assert resumed["Contents"][0]["Key"] == byte_order(KEYS)[2]
+    assert "StartAfter" not in resumed
+
+
+def test_listed_times_are_whole_seconds_as_head_says(s3: Any, filled: str) -> None:
+    raw = s3.list_objects_v2(Bucket=filled, MaxKeys=1)["Contents"][0]
+    head = s3.head_object(Bucket=filled, Key=raw["Key"])
+    # S3 writes listings' times to the second (.000Z): the same instant HEAD names.
+    assert raw["LastModified"].microsecond == 0
+    assert raw["LastModified"] == head["LastModified"]
 
 
 def test_v1_marker_pagination(s3: Any, filled: str) -> None:

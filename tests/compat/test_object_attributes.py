@@ -111,6 +111,10 @@ def test_composite_parts_are_listed_and_paged(s3: Any, bucket: str) -> None:
         2,
         3,
     )
+    past = s3.get_object_attributes(
+        Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"], MaxParts=1, PartNumberMarker=10
+    )["ObjectParts"]
+    assert "Parts" not in past and past["NextPartNumberMarker"] == 0  # as AWS, and ListParts
 
 
 def test_full_object_parts_are_only_counted(s3: Any, bucket: str) -> None:

@@ -198,14 +198,23 @@ def test_conditional_writes(s3: Any, bucket: str) -> None:
     assert status(exc) == 412 and exc.value.response["Error"]["Condition"] == "If-Match"
     assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"3"
     # As AWS: If-Match takes an ETag, not "*", and a write takes one condition, not both.
-    for conditions, header in (
-        ({"IfMatch": "*"}, "If-Match"),
-        ({"IfMatch": etag, "IfNoneMatch": "*"}, "If-Match,If-None-Match"),
+    for conditions, header, detail in (
+        ({"IfMatch": "*"}, "If-Match", "of If-Match header"),
+        ({"IfNoneMatch": etag}, "If-None-Match", "of If-None-Match header"),
+        (
+            {"IfMatch": etag, "IfNoneMatch": "*"},
+            "If-Match,If-None-Match",
+            "Multiple conditional request headers",
+        ),
     ):
         with pytest.raises(ClientError) as exc:
             s3.put_object(Bucket=bucket, Key="once", Body=b"5", **conditions)
         assert (code(exc), status(exc)) == ("NotImplemented", 501)
-        assert exc.value.response["Error"]["Header"] == header
+        error = exc.value.response["Error"]
+        assert error["Message"] == (
+            "A header you provided implies functionality that is not implemented"
+        )
+        assert error["Header"] == header and detail in error["additionalMessage"]
     assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"3"
 
 

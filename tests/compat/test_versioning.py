@@ -180,6 +180,8 @@ def test_versions_page_with_markers_and_prefixes(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as refused:
         s3.list_object_versions(Bucket=bucket, VersionIdMarker=every[0][1])
     assert code(refused) == "InvalidArgument"
+    assert refused.value.response["Error"]["ArgumentName"] == "version-id-marker"
+    assert refused.value.response["Error"]["ArgumentValue"] == every[0][1]
 
 
 def test_delete_objects_with_versions(s3: Any, bucket: str) -> None:

@@ -8,7 +8,7 @@ from nexq.storage.model import ObjectMeta
 from nexq.storage.object_lock import DeleteConditions, LockRequest
 from nexq.storage.s3.errors import invalid_argument
 from nexq.storage.s3.http import S3Request, parse_http_date
-from nexq.storage.s3.xml import iso_time
+from nexq.storage.s3.xml import iso_time_millis
 
 BYPASS = "x-amz-bypass-governance-retention"
 
@@ -47,7 +47,7 @@ def lock_headers(meta: ObjectMeta) -> dict[str, str]:
     headers = {}
     if meta.lock_mode is not None and meta.lock_until is not None:
         headers["x-amz-object-lock-mode"] = meta.lock_mode
-        headers["x-amz-object-lock-retain-until-date"] = iso_time(meta.lock_until)
+        headers["x-amz-object-lock-retain-until-date"] = iso_time_millis(meta.lock_until)
     if meta.legal_hold is not None:  # set, ON or OFF (never set: no header, as S3)
         headers["x-amz-object-lock-legal-hold"] = "ON" if meta.legal_hold else "OFF"
     return headers

@@ -40,7 +40,13 @@ def _iso_second(second: int) -> str:
 
 
 def iso_time(epoch: float) -> str:
-    """S3's timestamp form: 2009-10-12T17:50:30.000Z (seconds cached: listings repeat them)."""
+    """S3's timestamp of an object, upload, part or bucket: 2009-10-12T17:50:30.000Z, whole
+    seconds as S3 writes them (and as ``Last-Modified`` says: a listing and a HEAD agree)."""
+    return f"{_iso_second(int(epoch))}.000Z"
+
+
+def iso_time_millis(epoch: float) -> str:
+    """A timestamp a client gave (a retention date), to the millisecond it was given."""
     millis = min(round((epoch - int(epoch)) * 1000), 999)
     return f"{_iso_second(int(epoch))}.{millis:03d}Z"
 

@@ -126,7 +126,7 @@ def _object_parts(meta: ObjectMeta, marker: int, max_parts: int) -> str:
         for number, segment in page
     )
     truncated = max_parts > 0 and len(numbered) > len(page)  # as ListParts: 0 is a full stop
-    next_marker = page[-1][0] if page else marker
+    next_marker = page[-1][0] if page else 0  # S3 compat: 0 past the last part, as ListParts
     return (
         f"<ObjectParts><PartsCount>{count}</PartsCount>"
         f"<PartNumberMarker>{marker}</PartNumberMarker>"

@@ -175,20 +175,17 @@ def write_content(req: S3Request, checksums: dict[str, str] | None = None) -> Ne
     # S3 compat: a write takes one condition, If-None-Match only as "*" and If-Match only as
     # an ETag; anything else is 501 naming the header(s), as AWS answers.
     if if_match is not None and if_none_match is not None:
-        raise S3Error(
-            "NotImplemented",
-            "Multiple conditional request headers present in the request",
-            501,
-            {"Header": "If-Match,If-None-Match"},
+        raise _not_implemented(
+            "If-Match,If-None-Match", "Multiple conditional request headers present in the request"
         )
     if if_none_match is not None and if_none_match.strip() != "*":
-        raise S3Error("NotImplemented", "If-None-Match on writes supports only '*'.", 501)
+        raise _not_implemented(
+            "If-None-Match",
+            "We don't accept the provided value of If-None-Match header for this API",
+        )
     if if_match is not None and if_match.strip() == "*":
-        raise S3Error(
-            "NotImplemented",
-            "A header you provided implies functionality that is not implemented",
-            501,
-            {"Header": "If-Match"},
+        raise _not_implemented(
+            "If-Match", "We don't accept the provided value of If-Match header for this API"
         )
     return NewContent(
         headers=content_headers(req),
@@ -199,6 +196,16 @@ def write_content(req: S3Request, checksums: dict[str, str] | None = None) -> Ne
         if_none_match=if_none_match is not None,
         tags=request_tags(req),
         lock=lock_request(req),
+    )
+
+
+def _not_implemented(header: str, detail: str) -> S3Error:
+    """S3's refusal of a write condition it does not offer, naming the header(s)."""
+    return S3Error(
+        "NotImplemented",
+        "A header you provided implies functionality that is not implemented",
+        501,
+        {"Header": header, "additionalMessage": detail},
     )
 
 

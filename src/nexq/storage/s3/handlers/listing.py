@@ -113,7 +113,7 @@ async def list_objects_v2(req: S3Request, s: Services) -> Response:
         inner += f"<ContinuationToken>{escape(token)}</ContinuationToken>"
     if listing.is_truncated and listing.next_marker is not None:
         inner += f"<NextContinuationToken>{_token(listing.next_marker)}</NextContinuationToken>"
-    if start_after:
+    if start_after and token is None:  # S3 compat: a token, not start-after, says where
         inner += f"<StartAfter>{key_text(start_after, url)}</StartAfter>"
     if url:
         inner += "<EncodingType>url</EncodingType>"

@@ -13,7 +13,7 @@ from nexq.storage.s3.errors import invalid_argument, malformed_xml, missing_cont
 from nexq.storage.s3.handlers.common import Services, empty, version_header
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.lock_headers import bypass_governance, parse_date
-from nexq.storage.s3.xml import document, iso_time
+from nexq.storage.s3.xml import document, iso_time_millis
 from nexq.storage.versions import shown
 
 MAX_LOCK_BYTES = 64 * 1024
@@ -99,7 +99,7 @@ async def get_object_retention(req: S3Request, s: Services) -> Response:
             req.caller, req.bucket or "", req.key or "", req.query.get("versionId")
         )
     )
-    until = iso_time(meta.lock_until or 0.0)
+    until = iso_time_millis(meta.lock_until or 0.0)
     response = Response.xml(
         document(
             "Retention", f"<Mode>{meta.lock_mode}</Mode><RetainUntilDate>{until}</RetainUntilDate>"

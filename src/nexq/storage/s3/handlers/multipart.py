@@ -297,7 +297,8 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
     )
     inner = (
         f"<Bucket>{req.bucket}</Bucket><KeyMarker>{key_text(key_marker, url)}</KeyMarker>"
-        f"<UploadIdMarker>{escape(id_marker)}</UploadIdMarker>"
+        # S3 compat: the marker it ignored (no key-marker) is echoed empty.
+        f"<UploadIdMarker>{escape(id_marker if key_marker else '')}</UploadIdMarker>"
         f"<Prefix>{key_text(prefix, url)}</Prefix><MaxUploads>{max_uploads}</MaxUploads>"
         f"<IsTruncated>{'true' if page.truncated else 'false'}</IsTruncated>"
     )

@@ -79,6 +79,12 @@ async def list_object_versions(req: S3Request, s: Services) -> Response:
     delimiter = req.query.get("delimiter", "")
     key_marker = req.query.get("key-marker", "")
     version_marker = req.query.get("version-id-marker")
+    if version_marker is not None and not key_marker:
+        raise invalid_argument(
+            "A version-id marker cannot be specified without a key marker.",
+            "version-id-marker",
+            version_marker,
+        )
     listing = await req.run(
         lambda: s.objects.list_versions(
             req.caller,
