@@ -246,6 +246,25 @@ def test_upload_part_copy_with_range(s3: Any, bucket: str) -> None:
             CopySourceRange=f"bytes=0-{7 * MiB}",
         )
     assert code(exc) == "InvalidArgument"
+    error = exc.value.response["Error"]
+    assert error["Message"] == f"Range specified is not valid for source object of size: {6 * MiB}"
+    assert (error["ArgumentName"], error["ArgumentValue"]) == (
+        "x-amz-copy-source-range",
+        f"bytes=0-{7 * MiB}",
+    )
+    with pytest.raises(ClientError) as past:
+        s3.upload_part_copy(
+            Bucket=bucket,
+            Key="dst2",
+            UploadId=upload,
+            PartNumber=1,
+            CopySource={"Bucket": bucket, "Key": "src"},
+            CopySourceRange=f"bytes={7 * MiB}-{8 * MiB}",
+        )
+    assert code(past) == "InvalidRequest"
+    assert past.value.response["Error"]["Message"] == (
+        "The specified copy range is invalid for the source object size"
+    )
 
 
 def test_conditional_complete(s3: Any, bucket: str) -> None:

@@ -145,6 +145,15 @@ def test_ranges(s3: Any, bucket: str) -> None:
         s3.get_object(Bucket=bucket, Key="r", Range="bytes=20000-")
     assert code(exc) == "InvalidRange"
     assert status(exc) == 416
+    error = exc.value.response["Error"]
+    assert error["Message"] == "The requested range is not satisfiable"
+    assert (error["ActualObjectSize"], error["RangeRequested"]) == (str(len(body)), "bytes=20000-")
+    # A range that covers the whole object answers its checksum, as a plain GET does.
+    whole = s3.get_object(Bucket=bucket, Key="r", Range="bytes=0-99999", ChecksumMode="ENABLED")
+    plain = s3.get_object(Bucket=bucket, Key="r", ChecksumMode="ENABLED")
+    assert whole["ChecksumCRC32"] == plain["ChecksumCRC32"]
+    part = s3.get_object(Bucket=bucket, Key="r", Range="bytes=0-9", ChecksumMode="ENABLED")
+    assert "ChecksumCRC32" not in part
 
 
 def test_conditional_reads(s3: Any, bucket: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.compat.test_buckets import code, status
+from tests.live import Key, LiveServer
 
 
 def tags_of(s3: Any, bucket: str, key: str, **extra: Any) -> dict[str, str]:
@@ -95,3 +96,19 @@ def test_each_version_has_its_own_tags(s3: Any, bucket: str) -> None:
     assert tags_of(s3, bucket, "k") == {"v": "new"}
     listed = s3.list_object_versions(Bucket=bucket)["Versions"]
     assert {v["VersionId"] for v in listed} == {old, new}  # tagging made no version
+
+
+def test_a_tagging_without_a_tag_set_is_no_tags(
+    server: LiveServer, owner: Key, s3: Any, bucket: str
+) -> None:
+    """<Tagging/> (what an SDK sends for TagSet=None once it stops checking) removes every
+    tag, as AWS takes it."""
+    unchecked = server.client(owner, parameter_validation=False)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Tagging="a=b")
+    unchecked.put_object_tagging(Bucket=bucket, Key="k", Tagging={"TagSet": None})
+    assert tags_of(s3, bucket, "k") == {}
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    unchecked.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": None})
+    with pytest.raises(ClientError) as none:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code(none) == "NoSuchTagSet"

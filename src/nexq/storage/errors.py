@@ -104,6 +104,13 @@ class AccessDenied(Forbidden):
 class InvalidArgument(Invalid):
     """An argument was not valid."""
 
+    def __init__(
+        self, message: str = "", name: str | None = None, value: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.name = name  # the argument, as S3 names it (ArgumentName), when it does
+        self.value = value
+
 
 class AccountSuspended(Forbidden):
     """The account is suspended."""

@@ -37,11 +37,6 @@ class InvalidLifecycleRequest(Invalid):
 class InvalidLifecycleArgument(InvalidArgument):
     """A value of the configuration is out of its range (S3's InvalidArgument)."""
 
-    def __init__(self, message: str, name: str | None = None, value: str | None = None) -> None:
-        super().__init__(message)
-        self.name = name
-        self.value = value
-
 
 class FilterForm(Enum):
     """How the document wrote a rule's filter, kept so that it reads back as it was put."""

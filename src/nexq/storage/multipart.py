@@ -20,6 +20,7 @@ from nexq.storage.errors import (
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
+    InvalidRequest,
     NoSuchUpload,
 )
 from nexq.storage.incoming import IncomingBody
@@ -89,6 +90,29 @@ class CompletedPart:
     number: int
     etag: str
     checksums: dict[str, str]
+
+
+RANGE_HEADER = "x-amz-copy-source-range"
+
+
+def _check_copy_range(start: int, end: int, size: int) -> None:
+    """An UploadPartCopy range refused as S3 refuses it, naming the header."""
+    asked = f"bytes={start}-{end}"
+    if start > end:
+        raise InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+            "first and last are the zero-based offsets of the first and last bytes to copy",
+            RANGE_HEADER,
+            asked,
+        )
+    if start >= size:
+        raise InvalidRequest("The specified copy range is invalid for the source object size")
+    if end >= size:
+        raise InvalidArgument(
+            f"Range specified is not valid for source object of size: {size}",
+            RANGE_HEADER,
+            asked,
+        )
 
 
 class Multipart:
@@ -259,12 +283,8 @@ class Multipart:
         def copied_range(src: ObjectMeta) -> tuple[int, int]:
             check_copy_source(src, source_conditions)
             start, end = byte_range if byte_range is not None else (0, src.size - 1)
-            if byte_range is not None and (start > end or end >= src.size):
-                raise InvalidArgument(
-                    "The x-amz-copy-source-range value must be of the form bytes=first-last "
-                    "where first and last are the zero-based offsets of the first and last "
-                    "bytes to copy"
-                )
+            if byte_range is not None:
+                _check_copy_range(start, end, src.size)
             length = end - start + 1 if src.size else 0
             if length > MAX_PUT_BYTES:
                 raise EntityTooLarge("A part is at most 5 GiB.")

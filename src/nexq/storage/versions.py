@@ -40,7 +40,7 @@ def parse_version_id(value: str) -> str | None:
     if value == NULL:
         return None
     if not _VERSION_ID.match(value):
-        raise InvalidArgument("Invalid version id specified")
+        raise InvalidArgument("Invalid version id specified", "versionId", value)
     return value
 
 

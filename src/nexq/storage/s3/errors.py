@@ -82,6 +82,7 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
 _MESSAGES = {
     "NoSuchBucket": "The specified bucket does not exist",
     "PreconditionFailed": "At least one of the pre-conditions you specified did not hold",
+    "InvalidRange": "The requested range is not satisfiable",
 }
 # The elements AWS adds to an error naming what was not found or not allowed.
 _BUCKET_NAMED = frozenset(
@@ -91,6 +92,8 @@ _BUCKET_NAMED = frozenset(
         "BucketAlreadyExists",
         "BucketAlreadyOwnedByYou",
         "InvalidBucketName",
+        "ObjectLockConfigurationNotFoundError",
+        "OwnershipControlsNotFoundError",
     }
 )
 
@@ -119,7 +122,7 @@ def from_domain(exc: DomainError, method: str = "GET") -> S3Error:
     405 names); unmapped ones become InternalError."""
     if isinstance(exc, domain.DeleteMarkerFound):
         return _delete_marker(exc, method)
-    if isinstance(exc, acl.InvalidGrant):
+    if isinstance(exc, (acl.InvalidGrant, domain.InvalidArgument)) and exc.name:
         return invalid_argument(exc.message, exc.name, exc.value)
     for cls in type(exc).__mro__:
         if cls in _TABLE:

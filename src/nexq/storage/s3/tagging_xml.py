@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import quote, unquote_plus
 
 from nexq.storage.s3.document import Fields, root_of
-from nexq.storage.s3.errors import S3Error, invalid_argument, malformed_xml
+from nexq.storage.s3.errors import S3Error, invalid_argument
 from nexq.storage.s3.xml import document, escape
 from nexq.storage.tagging import InvalidTag, TagSet, TooManyTags
 
@@ -58,7 +58,7 @@ def _pairs(body: bytes) -> list[tuple[str, str]]:
     root = root_of(body, "Tagging", MAX_DOCUMENT_BYTES)
     tag_set = Fields(root, frozenset({"TagSet"})).element("TagSet")
     if tag_set is None:
-        raise malformed_xml()
+        return []  # S3 compat: <Tagging/> (an SDK's empty TagSet left out) is no tags at all
     pairs = []
     for tag in Fields(tag_set, frozenset({"Tag"})).many("Tag"):
         fields = Fields(tag, frozenset({"Key", "Value"}))

@@ -171,6 +171,9 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
         except InvalidRange as exc:
             error = from_domain(exc)
             error.headers["content-range"] = f"bytes */{meta.size}"
+            if "partNumber" not in req.query:  # S3 compat: the range asked, and the size
+                error.extra["ActualObjectSize"] = str(meta.size)
+                error.extra["RangeRequested"] = req.headers.get("range", "")
             raise error from None
 
     if "partNumber" in req.query:
@@ -216,7 +219,9 @@ async def _read_object(req: S3Request, s: Services, with_body: bool) -> Response
             )
         )
         pick(meta)
-    headers = object_headers(meta, with_checksums and picked[0] is None, "partNumber" in req.query)
+    # S3 compat: the object's checksum holds for a range that covers all of it, too.
+    whole = picked[0] is None or (picked[0] == (0, meta.size - 1) and "partNumber" not in req.query)
+    headers = object_headers(meta, with_checksums and whole, "partNumber" in req.query)
     headers.update(sse.response_headers(meta.headers, customer, s.objects.seals_at_rest))
     headers.update(await req.now(lambda: expiration_headers(s, bucket, meta, version is None)))
     found = s.objects.directory.bucket(bucket)
