@@ -12,7 +12,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tests.compat.test_buckets import code
+from tests.compat.test_buckets import code, status
 
 MiB = 1024 * 1024
 
@@ -291,6 +291,34 @@ def test_conditional_complete(s3: Any, bucket: str) -> None:
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
     )
     assert s3.get_object(Bucket=bucket, Key="exists")["Body"].read() == b"y"
+    # As AWS: the key written since the upload began is a conflict (409) even when the ETag
+    # matches; a new upload then completes.
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="exists")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="exists", UploadId=upload, PartNumber=1, Body=b"z")[
+        "ETag"
+    ]
+    current = s3.put_object(Bucket=bucket, Key="exists", Body=b"w")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    with pytest.raises(ClientError) as conflict:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="exists", UploadId=upload, IfMatch=current, MultipartUpload=parts
+        )
+    error = conflict.value.response["Error"]
+    assert (status(conflict), error["Code"]) == (409, "ConditionalRequestConflict")
+    assert (error["Condition"], error["Key"]) == ("If-Match", "exists")
+    assert s3.get_object(Bucket=bucket, Key="exists")["Body"].read() == b"w"
+    again = s3.create_multipart_upload(Bucket=bucket, Key="exists")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="exists", UploadId=again, PartNumber=1, Body=b"v")[
+        "ETag"
+    ]
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="exists",
+        UploadId=again,
+        IfMatch=current,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    assert s3.get_object(Bucket=bucket, Key="exists")["Body"].read() == b"v"
 
 
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA256", "CRC64NVME"])

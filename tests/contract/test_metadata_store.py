@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -413,10 +414,10 @@ def test_a_refused_completion_leaves_the_upload(
     store: MetadataStore, accounts: AccountStore
 ) -> None:
     b = bucket(store, account(accounts))
-    store.put_object(sized(b, "k", 10))
-    up = Upload("u1", b.id, "k", 1.0, {}, {}, None, None)
+    store.put_object(replace(sized(b, "k", 10), last_modified=1.0))
+    up = Upload("u1", b.id, "k", 2.0, {}, {}, None, None)  # after the object was written
     store.add_upload(up)
-    store.put_part(Part("u1", 1, 40, "e1", 1.0, "part1"))
+    store.put_part(Part("u1", 1, 40, "e1", 2.0, "part1"))
     done = sized(b, "k", 40, "part1")
     with pytest.raises(errors.PreconditionFailed):
         store.complete_upload(up, done, [1], if_none_match=True)
@@ -428,6 +429,24 @@ def test_a_refused_completion_leaves_the_upload(
     assert current is not None and current.size == 10 and store.garbage(10) == []
     store.complete_upload(up, done, [1], if_match='"e"', quota=40)
     assert store.stored_bytes(b.account_id) == 40 and store.garbage(10) == ["k"]
+
+
+def test_an_object_written_during_an_upload_conflicts_with_its_if_match(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    """As S3: a Complete with If-Match after the key was written since the upload began is a
+    conflict (409), even when the ETag matches; the upload stays for a retry to decide."""
+    b = bucket(store, account(accounts))
+    up = Upload("u1", b.id, "k", 2.0, {}, {}, None, None)
+    store.add_upload(up)
+    store.put_part(Part("u1", 1, 40, "e1", 2.0, "part1"))
+    store.put_object(replace(sized(b, "k", 10), last_modified=3.0))
+    done = sized(b, "k", 40, "part1")
+    with pytest.raises(errors.ConditionalRequestConflict):
+        store.complete_upload(up, done, [1], if_match='"e"')
+    assert store.get_upload("u1") == up
+    current = store.get_object(b.id, "k")
+    assert current is not None and current.size == 10
 
 
 def test_used_bytes_count_the_parts_of_unfinished_uploads(

@@ -85,6 +85,15 @@ class PreconditionFailed(DomainError):
         self.condition = condition  # the header that did not hold, as S3 names it
 
 
+class ConditionalRequestConflict(Conflict):
+    """The conditional request cannot succeed due to a conflicting operation against this
+    resource."""
+
+    def __init__(self, condition: str) -> None:
+        super().__init__()
+        self.condition = condition
+
+
 class NotModified(DomainError):
     """The object was not modified since the given time or matches the given ETag."""
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from nexq.core.errors import QuotaExceeded
-from nexq.storage.errors import NoSuchKey, PreconditionFailed
+from nexq.storage.errors import ConditionalRequestConflict, NoSuchKey, PreconditionFailed
 from nexq.storage.metadata.memory_base import HeldBucket, MemoryBase
 from nexq.storage.metadata.sql_versions import CURRENT_RANK
 from nexq.storage.model import ListedObject, ObjectMeta, prefix_end
@@ -72,10 +72,14 @@ class MemoryObjects(MemoryBase):
             return self._write_current(meta, old, quota)
 
     def _check_conditions(
-        self, meta: ObjectMeta, if_match: str | None, if_none_match: bool
+        self,
+        meta: ObjectMeta,
+        if_match: str | None,
+        if_none_match: bool,
+        since: float | None = None,
     ) -> ObjectMeta | None:
         """Check conditional-write headers against the current object (a delete marker is no
-        object); the current object, if any."""
+        object); the current object, if any. ``since``: as in sql_versions.check_conditions."""
         held = self._buckets.get(meta.bucket_id)
         current = held.objects.get(meta.key.encode()) if held is not None else None
         if current is None:
@@ -84,6 +88,8 @@ class MemoryObjects(MemoryBase):
             return None
         if if_none_match:
             raise PreconditionFailed("If-None-Match")
+        if if_match is not None and since is not None and current.last_modified > since:
+            raise ConditionalRequestConflict("If-Match")
         if if_match is not None and if_match.strip('"') not in ("*", current.etag):
             raise PreconditionFailed("If-Match")
         return current

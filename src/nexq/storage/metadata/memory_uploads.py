@@ -118,7 +118,7 @@ class MemoryUploads(MemoryObjects):
             held = self._uploads.get(upload.id)
             if held is None:
                 raise NoSuchUpload()
-            old = self._check_conditions(meta, if_match, if_none_match)
+            old = self._check_conditions(meta, if_match, if_none_match, upload.initiated)
             unused = [p.path for n, p in held.parts.items() if n not in used]
             version_id = self._write_current(meta, old, quota)
             del self._uploads[upload.id]

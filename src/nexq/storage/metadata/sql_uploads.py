@@ -188,7 +188,7 @@ class SqlUploads(SqlBase):
             if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (upload.id,)).fetchone():
                 raise NoSuchUpload()
             target = versions.check_conditions(
-                conn, meta.bucket_id, meta.key, if_match, if_none_match
+                conn, meta.bucket_id, meta.key, if_match, if_none_match, upload.initiated
             )
             unused = [
                 path

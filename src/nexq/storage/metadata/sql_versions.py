@@ -15,7 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from nexq.core.sql import Connection, send
-from nexq.storage.errors import NoSuchBucket, NoSuchKey, PreconditionFailed
+from nexq.storage.errors import (
+    ConditionalRequestConflict,
+    NoSuchBucket,
+    NoSuchKey,
+    PreconditionFailed,
+)
 from nexq.storage.model import ObjectMeta, Segment, prefix_end
 from nexq.storage.object_lock import DeleteConditions, check_removal
 from nexq.storage.versions import ENABLED, SUSPENDED, ListedVersion, Removal, new_version_id
@@ -163,13 +168,20 @@ def _current(conn: Connection, bucket_id: str, key: str) -> _Current | None:
 
 
 def check_conditions(
-    conn: Connection, bucket_id: str, key: str, if_match: str | None, if_none_match: bool
+    conn: Connection,
+    bucket_id: str,
+    key: str,
+    if_match: str | None,
+    if_none_match: bool,
+    since: float | None = None,
 ) -> Target:
     """Check conditional-write headers against the current object (a delete marker is no
     object); the bucket's state and the current object. NoSuchBucket after the conditions:
-    ``If-Match`` on a key of a bucket that is gone is NoSuchKey."""
+    ``If-Match`` on a key of a bucket that is gone is NoSuchKey. ``since``: when the write
+    began (a multipart upload's initiation): an object written after it conflicts."""
     row = conn.execute(
-        "SELECT b.versioning, o.etag, o.version_id, o.segments, o.size FROM buckets AS b "
+        "SELECT b.versioning, o.etag, o.version_id, o.segments, o.size, o.last_modified "
+        "FROM buckets AS b "
         "LEFT JOIN objects AS o ON o.bucket_id = b.id AND o.key = ? WHERE b.id = ?",
         (key, bucket_id),
     ).fetchone()
@@ -181,6 +193,8 @@ def check_conditions(
         return Target(_state(row[0]), None)
     if if_none_match:
         raise PreconditionFailed("If-None-Match")
+    if if_match is not None and since is not None and float(row[5]) > since:
+        raise ConditionalRequestConflict("If-Match")
     if if_match is not None and if_match.strip('"') not in ("*", row[1]):
         raise PreconditionFailed("If-Match")
     return Target(_state(row[0]), _Current(row[2], paths(row[3]), int(row[4])))

@@ -62,6 +62,7 @@ _TABLE: dict[type[DomainError], tuple[str, int]] = {
     domain.BadDigest: ("BadDigest", 400),
     domain.ChecksumMismatch: ("BadDigest", 400),
     domain.PreconditionFailed: ("PreconditionFailed", 412),
+    domain.ConditionalRequestConflict: ("ConditionalRequestConflict", 409),
     domain.NotModified: ("NotModified", 304),
     domain.InvalidRange: ("InvalidRange", 416),
     domain.AccessDenied: ("AccessDenied", 403),
@@ -106,7 +107,7 @@ def naming(
     names: dict[str, str] = {}
     if error.code in _BUCKET_NAMED and bucket:
         names["BucketName"] = bucket
-    elif error.code == "NoSuchKey" and key:
+    elif error.code in ("NoSuchKey", "ConditionalRequestConflict") and key:
         names["Key"] = key
     elif error.code == "NoSuchUpload" and upload_id:
         names["UploadId"] = upload_id
@@ -137,7 +138,9 @@ def from_domain(exc: DomainError, method: str = "GET") -> S3Error:
 
 def _condition(exc: DomainError) -> dict[str, str] | None:
     """S3 names the condition that did not hold (``Condition``: If-Match...)."""
-    if isinstance(exc, domain.PreconditionFailed) and exc.condition:
+    if isinstance(exc, (domain.PreconditionFailed, domain.ConditionalRequestConflict)) and (
+        exc.condition
+    ):
         return {"Condition": exc.condition}
     return None
 
