@@ -177,3 +177,26 @@ def test_documents_go_with_their_bucket(s3: Any) -> None:
     with pytest.raises(ClientError) as fresh:
         s3.get_bucket_tagging(Bucket="settings-reused")
     assert code(fresh) == "NoSuchTagSet"
+
+
+def test_a_document_for_a_missing_bucket_is_no_such_bucket_first(s3: Any) -> None:
+    """As AWS: the bucket is looked up before its document is read, so a malformed document
+    for a bucket that is not there is NoSuchBucket, not an error about the document."""
+    gone = "settings-never-made"
+    calls = [
+        (s3.put_bucket_encryption, {"ServerSideEncryptionConfiguration": {"Rules": []}}),
+        (s3.put_bucket_versioning, {"VersioningConfiguration": {}}),
+        (s3.put_object_lock_configuration, {"ObjectLockConfiguration": {}}),
+        (s3.put_bucket_ownership_controls, {"OwnershipControls": {"Rules": []}}),
+        (s3.put_bucket_cors, {"CORSConfiguration": {"CORSRules": []}}),
+        (
+            s3.put_bucket_tagging,
+            {"Tagging": {"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}},
+        ),
+        (s3.put_bucket_website, {"WebsiteConfiguration": {}}),
+    ]
+    for call, document in calls:
+        with pytest.raises(ClientError) as refused:
+            call(Bucket=gone, **document)
+        assert (code(refused), status(refused)) == ("NoSuchBucket", 404), call
+        assert refused.value.response["Error"]["BucketName"] == gone

@@ -60,12 +60,34 @@ def check_framing(req: S3Request) -> None:
     )
 
 
+# A bucket's configuration documents: S3 answers NoSuchBucket (or AccessDenied) for a bucket
+# that is not there (or not the caller's) before it reads and checks the document.
+_DOCUMENTS = frozenset(
+    {
+        Operation.PUT_BUCKET_ENCRYPTION,
+        Operation.PUT_BUCKET_VERSIONING,
+        Operation.PUT_OBJECT_LOCK_CONFIGURATION,
+        Operation.PUT_BUCKET_OWNERSHIP_CONTROLS,
+        Operation.PUT_BUCKET_TAGGING,
+        Operation.PUT_BUCKET_CORS,
+        Operation.PUT_BUCKET_WEBSITE,
+        Operation.PUT_BUCKET_LIFECYCLE,
+        Operation.PUT_BUCKET_POLICY,
+        Operation.PUT_PUBLIC_ACCESS_BLOCK,
+        Operation.PUT_BUCKET_ACL,
+    }
+)
+
+
 async def admit(req: S3Request, services: Services) -> None:
     """Refuse from the head what cannot succeed; for a request that expects ``100 Continue``
-    that is also who signed it and whether the bucket is theirs to use."""
+    or puts a bucket's configuration, that is also who signed it and whether the bucket is
+    theirs to use."""
     check_framing(req)
     # A form upload is signed inside its body; CreateBucket's bucket does not exist yet.
-    if not expects_continue(req.headers) or req.operation is Operation.POST_OBJECT:
+    if req.operation not in _DOCUMENTS and (
+        not expects_continue(req.headers) or req.operation is Operation.POST_OBJECT
+    ):
         return
 
     def bucket_usable() -> None:
