@@ -3,56 +3,25 @@ clients see and what the website endpoint serves."""
 
 from __future__ import annotations
 
-import itertools
-import json
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import XSS, Tab, make_account
-from tests.console.test_bucket_settings import s3_error, settings_of
+from tests.compat.test_website import public
+from tests.console.conftest import XSS, Tab
+from tests.console.test_bucket_settings import bucket, s3_error, settings_of, user
 from tests.console.test_storage import confirm_dialog
 from tests.live import LiveServer
 
-_n = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def user(server: LiveServer) -> str:
-    """The module's customer. Raised: buckets, for a fresh bucket per test (Free has 10)."""
-    email = make_account(server)
-    server.raise_limits(email, buckets=50)  # before the account's first request
-    return email
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"site-{next(_n)}-{os.getpid()}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-def make_public(s3: Any, bucket: str) -> None:
-    s3.delete_public_access_block(Bucket=bucket)
-    statement = {
-        "Effect": "Allow",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*",
-    }
-    s3.put_bucket_policy(
-        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-    )
+__all__ = ["bucket", "user"]  # fixtures shared with test_bucket_settings
 
 
 def test_a_bucket_is_served_changed_and_stopped(
     signed_in: Tab, s3: Any, bucket: str, server: LiveServer
 ) -> None:
-    make_public(s3, bucket)
+    public(s3, bucket)
     s3.put_object(Bucket=bucket, Key="home.html", Body=b"<h1>home</h1>", ContentType="text/html")
     page = settings_of(signed_in, bucket)
     section = page.get_by_role("region", name="Static website")
