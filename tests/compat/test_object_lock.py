@@ -239,6 +239,15 @@ def test_a_retention_date_in_the_past_is_refused(s3: Any, locked: str) -> None:
             ObjectLockRetainUntilDate=later(-1),
         )
     assert code(refused) == "InvalidArgument"
+    # A mode outside the schema's in a PutObjectRetention body is MalformedXML, as AWS
+    # answers (the header's is InvalidArgument, above).
+    s3.put_object(Bucket=locked, Key="k", Body=b"x")
+    for mode in ("governance", "abc"):
+        with pytest.raises(ClientError) as malformed:
+            s3.put_object_retention(
+                Bucket=locked, Key="k", Retention={"Mode": mode, "RetainUntilDate": later(1)}
+            )
+        assert code(malformed) == "MalformedXML"
 
 
 def test_conditional_deletes(s3: Any, bucket: str) -> None:

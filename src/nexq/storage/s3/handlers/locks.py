@@ -6,7 +6,12 @@ from __future__ import annotations
 from nexq.storage.errors import InvalidArgument
 from nexq.storage.locks import ObjectLocks
 from nexq.storage.model import ObjectMeta
-from nexq.storage.object_lock import LockConfiguration, MalformedDefaultRetention, default_retention
+from nexq.storage.object_lock import (
+    MODES,
+    LockConfiguration,
+    MalformedDefaultRetention,
+    default_retention,
+)
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.document import Fields, root_of
 from nexq.storage.s3.errors import invalid_argument, malformed_xml, missing_content_length
@@ -78,6 +83,8 @@ async def put_object_retention(req: S3Request, s: Services) -> Response:
     fields = Fields(root, frozenset({"Mode", "RetainUntilDate"}))
     mode, until = fields.text("Mode"), fields.text("RetainUntilDate")
     if bool(mode) != bool(until):  # S3 compat: both or neither (which removes it), as AWS
+        raise malformed_xml()
+    if mode and mode not in MODES:  # the schema's enumeration (a header's is InvalidArgument)
         raise malformed_xml()
     retention = (mode, parse_date(until, "RetainUntilDate") if until else None)
     meta = await req.run(
