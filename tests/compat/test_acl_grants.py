@@ -112,6 +112,20 @@ def test_a_grant_by_account_id_works_until_private_revokes_it(
     other_s3.put_object(Bucket=acls, Key="dropped", Body=b"x")
     other_s3.delete_object(Bucket=acls, Key="dropped")
     assert code(lambda: other_s3.list_objects_v2(Bucket=acls)) == "AccessDenied"
+    # A policy document without grants takes every grant away, and reads back empty (as
+    # AWS); the owner keeps its rights (docs/s3-compatibility.md, "ACLs").
+    owner = s3.get_bucket_acl(Bucket=acls)["Owner"]
+    s3.put_bucket_acl(Bucket=acls, AccessControlPolicy={"Owner": owner, "Grants": []})
+    assert s3.get_bucket_acl(Bucket=acls).get("Grants", []) == []
+    assert code(lambda: other_s3.put_object(Bucket=acls, Key="no", Body=b"x")) == "AccessDenied"
+    s3.put_object_acl(Bucket=acls, Key="shared", AccessControlPolicy={"Owner": owner, "Grants": []})
+    assert s3.get_object_acl(Bucket=acls, Key="shared").get("Grants", []) == []
+    assert s3.get_object(Bucket=acls, Key="shared")["Body"].read() == b"for you"
+    # A canned ACL lists its groups before the owner's full control.
+    s3.put_bucket_acl(Bucket=acls, ACL="public-read")
+    grants = s3.get_bucket_acl(Bucket=acls)["Grants"]
+    assert [g["Permission"] for g in grants] == ["READ", "FULL_CONTROL"]
+    assert grants[0]["Grantee"]["Type"] == "Group"
 
 
 def test_a_grant_by_email_names_the_account(

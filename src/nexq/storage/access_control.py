@@ -110,7 +110,7 @@ class AccessControl:
         self._check_owner(request, owner)
         grants = self._resolved(request, owner, owner, on_bucket=True)
         self._check_public(bucket, grants)
-        text = None if acl.owner_only(grants, owner) else acl.to_json(grants)
+        text = None if grants and acl.owner_only(grants, owner) else acl.to_json(grants)
         self._objects.set_bucket_document(caller, bucket_name, acl.SETTING, text)
 
     def _bucket_grants(self, bucket: Bucket) -> tuple[Grant, ...]:
@@ -169,7 +169,7 @@ class AccessControl:
             if block.block_public_acls and acl.is_public(grants):
                 raise _public_refused()
             headers = {k: v for k, v in meta.headers.items() if k != acl.ACL_HEADER}
-            if not acl.owner_only(grants, owner):
+            if not grants or not acl.owner_only(grants, owner):
                 headers[acl.ACL_HEADER] = acl.to_json(grants)
             return replace(meta, headers=headers)
 
@@ -211,7 +211,9 @@ class AccessControl:
         if request.canned is not None:
             return acl.canned_grants(request.canned, owner, bucket_owner, on_bucket)
         if not request.grants:
-            return acl.private(owner)
+            # S3 compat: a policy document without grants takes every grant away (the
+            # owner's too, as GetBucketAcl then lists); no ACL asked at all is private.
+            return () if request.owner is not None else acl.private(owner)
         grants = []
         for grant in request.grants:
             grantee = grant.grantee

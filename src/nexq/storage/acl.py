@@ -131,21 +131,24 @@ def canned_grants(name: str, owner: str, bucket_owner: str, on_bucket: bool) -> 
     ``bucket_owner`` (S3's table of canned ACLs)."""
     if name not in CANNED or (name == "log-delivery-write" and not on_bucket):
         raise InvalidGrant("Invalid canned ACL", "x-amz-acl", name)
-    grants = [account(owner)]
+    # S3 compat: a canned ACL's groups are listed before the owner's full control (what
+    # s3-tests read back by position), then the bucket owner's grant of bucket-owner-*.
+    grants: list[Grant] = []
     if name in ("public-read", "public-read-write"):
         grants.append(group(ALL_USERS, READ))
     if name == "public-read-write":
         grants.append(group(ALL_USERS, WRITE))
     if name == "authenticated-read":
         grants.append(group(AUTHENTICATED_USERS, READ))
+    if name == "log-delivery-write":
+        grants += [group(LOG_DELIVERY, WRITE), group(LOG_DELIVERY, READ_ACP)]
+    grants.append(account(owner))
     # S3 compat: on a bucket, the bucket-owner-* ACLs are the owner's full control alone.
     if not on_bucket and bucket_owner != owner:
         if name == "bucket-owner-read":
             grants.append(account(bucket_owner, READ))
         if name == "bucket-owner-full-control":
             grants.append(account(bucket_owner))
-    if name == "log-delivery-write":
-        grants += [group(LOG_DELIVERY, WRITE), group(LOG_DELIVERY, READ_ACP)]
     return tuple(grants)
 
 
