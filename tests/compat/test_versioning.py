@@ -247,6 +247,9 @@ def test_a_bucket_with_versions_or_markers_is_not_empty(s3: Any, bucket: str) ->
     with pytest.raises(ClientError) as refused:
         s3.delete_bucket(Bucket=bucket)
     assert code(refused) == "BucketNotEmpty"
+    assert refused.value.response["Error"]["Message"] == (
+        "The bucket you tried to delete is not empty. You must delete all versions in the bucket."
+    )
     s3.delete_objects(
         Bucket=bucket,
         Delete={"Objects": [{"Key": "k", "VersionId": version}, {"Key": "k", "VersionId": marker}]},

@@ -32,6 +32,7 @@ from nexq.storage.encryption import (
 )
 from nexq.storage.errors import (
     AccessDenied,
+    BucketNotEmpty,
     DeleteMarkerFound,
     NoSuchBucket,
     NoSuchKey,
@@ -170,7 +171,17 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
 
     def delete_bucket(self, caller: Principal, name: str) -> None:
         """Delete an empty bucket; grants to it die with it."""
-        self._store.remove_bucket(self.bucket(caller, name).id)
+        bucket = self.bucket(caller, name)
+        try:
+            self._store.remove_bucket(bucket.id)
+        except BucketNotEmpty:
+            if bucket.versioning is None:
+                raise
+            # S3 compat: a versioned bucket's refusal says what else must go, as AWS's does.
+            raise BucketNotEmpty(
+                "The bucket you tried to delete is not empty. You must delete all versions in "
+                "the bucket."
+            ) from None
 
     def list_buckets(
         self,

@@ -37,7 +37,8 @@ def parse_encryption(body: bytes) -> BucketEncryption:
     if fields.has("KMSMasterKeyID"):
         if algorithm != KMS:
             raise invalid_argument(
-                "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms",
+                "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms "
+                "or aws:kms:dsse",
                 "ApplyServerSideEncryptionByDefault",
             )
         key_id = fields.required_text("KMSMasterKeyID").strip() or None
