@@ -149,3 +149,21 @@ def test_a_dead_workers_share_of_connections_goes_to_the_others(workers: LiveSer
         fresh = workers.client(key, max_pool_connections=1, read_timeout=10)
         fresh.put_object(Bucket="survivor", Key=f"k{i}", Body=b"x")
     assert client.list_objects_v2(Bucket="survivor")["KeyCount"] == 16
+
+
+def test_the_control_planes_worker_dying_stops_the_server(workers: LiveServer) -> None:
+    """Only the first worker serves the API, on a port the parent holds too: if that worker
+    ends on its own, the server stops (for its supervisor to start it again) instead of
+    leaving a port whose connections nobody answers."""
+    assert workers.process is not None
+    control_plane = min(_worker_pids(workers.process.pid), key=_started)  # forked first
+    os.kill(control_plane, signal.SIGKILL)
+    assert workers.process.wait(30) == 1
+    log = (workers.data_dir.parent / f"server-{workers.s3_port}.log").read_text()
+    assert "the control plane's worker stopped" in log
+    workers.process = None
+
+
+def _started(pid: int) -> int:
+    """When the process started, in clock ticks since boot (pids may wrap; this does not)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])

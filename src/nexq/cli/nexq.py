@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -335,7 +336,14 @@ def serve(
                 own[at] = each[index]
                 for other in each[index + 1 :]:  # the earlier ones the parent had closed
                     other.close()
-            _run_worker(settings, own, rates, backup_tls, control_plane=index == 0)
+            try:
+                _run_worker(settings, own, rates, backup_tls, control_plane=index == 0)
+            except BaseException:
+                # A worker never runs on into the parent's code (its loop, its clean-up):
+                # it says why it stopped and ends here.
+                traceback.print_exc()
+                sys.stderr.flush()
+                os._exit(1)
             os._exit(0)
         # Held by its worker alone: if the worker dies, the kernel stops sending it
         # connections.
@@ -345,9 +353,22 @@ def serve(
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         if stopping.is_set():  # a stop handled before this child was in the list
             forward(signal.SIGTERM, None)
-    for child in children:
-        os.waitpid(child, 0)
+    failed = False
+    for at, child in enumerate(children):
+        _, status = os.waitpid(child, 0)
+        if at == 0 and not stopping.is_set():
+            # The control plane's worker ended on its own (a start that failed, a crash):
+            # the API port, which the parent holds too, would take connections that nobody
+            # answers. The server stops, so that its supervisor starts it again.
+            print(
+                f"nexq: the control plane's worker stopped (status {status}); stopping",
+                file=sys.stderr,
+            )
+            failed = True
+            forward(signal.SIGTERM, None)
     _stop_databases(settings)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _share_with_workers() -> None:
