@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,11 @@ def test_rclone_s3_versions_lists_old_versions_and_version_at_reads_one(
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     old, new = b"first draft\n", b"second draft, longer\n"
     rclone("copyto", str(write_file(tmp_path / "old.txt", old)), f"nq:{bucket}/notes/report.txt")
+    # S3 keeps a version's time to the second: --s3-version-at tells two versions apart only
+    # if they were written in different seconds, so the second waits for the next one.
+    first = s3.head_object(Bucket=bucket, Key="notes/report.txt")["LastModified"].timestamp()
+    while time.time() < first + 1:
+        time.sleep(first + 1 - time.time())
     rclone("copyto", str(write_file(tmp_path / "new.txt", new)), f"nq:{bucket}/notes/report.txt")
     listed = s3.list_object_versions(Bucket=bucket)["Versions"]
     current, previous = sorted(listed, key=lambda v: v["LastModified"], reverse=True)
