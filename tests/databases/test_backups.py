@@ -139,3 +139,26 @@ def test_backups_are_kept_as_long_as_the_accounts_tier_says(server: LiveServer) 
     assert "repo1-retention-full=3\n" in config.read_text()
     assert "repo1-retention-full-type=time\n" in config.read_text()
     delete(api, database["name"])
+
+
+def test_a_database_deleted_while_its_backup_runs_goes_with_its_backups(
+    server: LiveServer, api: httpx.Client
+) -> None:
+    """pgBackRest holds a lock while it backs up, and refuses to delete the repository of a
+    backup it is taking: the deletion waits for the backup, then removes everything."""
+    database, _ = create(api)
+    db_id = database_id(server, database["name"])
+    assert server.databases_dir is not None
+    lock = server.databases_dir / db_id / "pgbackrest" / "lock" / f"{db_id}-backup.lock"
+    log = server.data_dir.parent / f"server-{server.s3_port}.log"
+    logged = log.stat().st_size
+    # The first full backup starts once the database runs: delete it while that backup runs.
+    wait_for(lambda: lock.exists(), 60, "the first backup running")
+    delete(api, database["name"])
+    assert not (server.databases_dir / db_id).exists()
+    with log.open("rb") as f:
+        f.seek(logged)
+        since = f.read().decode(errors="replace")
+    assert "were not deleted" not in since and "Traceback" not in since, since[-3000:]
+    kept = server.sql("SELECT count(*) FROM objects WHERE key LIKE ?", f"{db_id}/%")
+    assert kept == [(0,)], kept

@@ -103,6 +103,9 @@ class Provisioner:
         self._listen = listen
         self._hosts = hosts
         self._lock = threading.Lock()
+        # Held while a backup runs: pgBackRest cannot delete a stanza whose backup holds its
+        # lock, so a deletion waits for the next pass rather than half-deleting the backups.
+        self._backing_up = threading.Lock()
         self._certificates_checked: dict[str, float] = {}  # database id: next check (monotonic)
 
     def reconcile(self) -> None:
@@ -168,7 +171,17 @@ class Provisioner:
             log.warning("database %s: upkeep deferred to the next round: %s", database.id, exc)
 
     def _delete(self, database: Database) -> None:
-        """Stop the server, delete its backups, then its files."""
+        """Stop the server, delete its backups, then its files; while a backup runs, on the
+        next pass."""
+        if not self._backing_up.acquire(blocking=False):
+            log.info("database %s: deleted once its running backup ends", database.id)
+            return
+        try:
+            self._delete_now(database)
+        finally:
+            self._backing_up.release()
+
+    def _delete_now(self, database: Database) -> None:
         if database.backups and self._backups.is_set_up(database.id):
             try:
                 if database.replicas:
@@ -397,20 +410,28 @@ class Provisioner:
                 continue
             if not self._serving(database):
                 continue
-            try:
-                if not self._backups.is_set_up(database.id):
-                    self._backups.set_up(database.id)
-                elif database.backup_requested_at is not None or backup_due(
-                    self._backups.last_full(database.id), self._backup_every
-                ):
-                    self._backups.back_up(database.id)
-                else:
-                    continue
-            except (EngineError, OSError) as exc:
-                log.warning("database %s: backup failed: %s", database.id, exc)
-                continue
-            if database.backup_requested_at is not None:
-                self._store.update(database.id, backup_requested_at=None)
+            with self._backing_up:
+                self._take_backup(database.id)
+
+    def _take_backup(self, database_id: str) -> None:
+        """One database's backup when due, unless it was deleted meanwhile."""
+        database = self._store.get(database_id)
+        if database is None or database.status != Status.RUNNING:
+            return
+        try:
+            if not self._backups.is_set_up(database.id):
+                self._backups.set_up(database.id)
+            elif database.backup_requested_at is not None or backup_due(
+                self._backups.last_full(database.id), self._backup_every
+            ):
+                self._backups.back_up(database.id)
+            else:
+                return
+        except (EngineError, OSError) as exc:
+            log.warning("database %s: backup failed: %s", database.id, exc)
+            return
+        if database.backup_requested_at is not None:
+            self._store.update(database.id, backup_requested_at=None)
 
     def _serving(self, database: Database) -> bool:
         """Whether the database takes writes now (a highly available one: a node is primary)."""
