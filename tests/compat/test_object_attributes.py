@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 import pytest
+from awscrt import checksums
 from botocore.exceptions import ClientError
 from defusedxml import ElementTree
 
@@ -60,17 +61,40 @@ def test_a_single_part_object(s3: Any, bucket: str) -> None:
     assert not {"ETag", "Checksum", "StorageClass"} & set(only) and only["ObjectSize"] == 14
 
 
-def test_without_checksums(server: LiveServer, owner: Key, bucket: str) -> None:
+def crc64nvme(data: bytes) -> str:
+    return base64.b64encode(checksums.crc64nvme(data).to_bytes(8, "big")).decode()
+
+
+def test_without_checksums_an_object_gets_the_default_one(
+    server: LiveServer, owner: Key, bucket: str
+) -> None:
+    """S3 compat: AWS gives every object uploaded without a checksum a CRC64NVME of its
+    whole bytes (December 2024), multipart uploads included."""
     # boto3 adds a CRC32 of its own to uploads unless told to send checksums only when needed.
     s3 = server.client(owner, request_checksum_calculation="when_required")
-    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert (put["ChecksumCRC64NVME"], put["ChecksumType"]) == (crc64nvme(b"x"), "FULL_OBJECT")
     got = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=ALL)
-    assert "Checksum" not in got and "ObjectParts" not in got
+    assert got["Checksum"] == {"ChecksumCRC64NVME": crc64nvme(b"x"), "ChecksumType": "FULL_OBJECT"}
+    assert "ObjectParts" not in got
     assert (got["ETag"], got["ObjectSize"]) == (hashlib.md5(b"x").hexdigest(), 1)
     _multipart(s3, bucket, "mp")
+    whole = s3.get_object(Bucket=bucket, Key="mp", ChecksumMode="ENABLED")
+    body = whole["Body"].read()
+    assert (whole["ChecksumCRC64NVME"], whole["ChecksumType"]) == (crc64nvme(body), "FULL_OBJECT")
     got = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=ALL)
-    assert "Checksum" not in got
+    assert got["Checksum"] == {"ChecksumCRC64NVME": crc64nvme(body), "ChecksumType": "FULL_OBJECT"}
     assert got["ObjectParts"] == {"TotalPartsCount": 3}
+    # A copy keeps its source's checksum; one of a composite source gets its bytes' own.
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k"})
+    copied = s3.head_object(Bucket=bucket, Key="copy", ChecksumMode="ENABLED")
+    assert copied["ChecksumCRC64NVME"] == crc64nvme(b"x")
+    _multipart(s3, bucket, "composite", ChecksumAlgorithm="SHA256")
+    s3.copy_object(Bucket=bucket, Key="flat", CopySource={"Bucket": bucket, "Key": "composite"})
+    flat = s3.get_object(Bucket=bucket, Key="flat", ChecksumMode="ENABLED")
+    data = flat["Body"].read()
+    assert flat["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert flat["ChecksumType"] == "FULL_OBJECT"
 
 
 def test_composite_parts_are_listed_and_paged(s3: Any, bucket: str) -> None:

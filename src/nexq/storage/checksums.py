@@ -11,6 +11,11 @@ ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 
 CRC_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME")
 
+# S3 compat: since December 2024 AWS gives every new object a whole-object CRC64NVME when
+# its upload names no checksum (multipart uploads included), so that a client can check
+# any object it reads back.
+DEFAULT_ALGORITHM = "CRC64NVME"
+
 
 class Hasher(Protocol):
     """A running checksum that S3 can compare with an ``x-amz-checksum-*`` header."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from nexq.core.identity import Principal
 from nexq.storage import acl, encryption
 from nexq.storage.blobs.port import BlobWriter
-from nexq.storage.checksums import Hasher, new_hasher
+from nexq.storage.checksums import DEFAULT_ALGORITHM, Hasher, new_hasher
 from nexq.storage.conditions import Conditions, check_copy_source
 from nexq.storage.encryption import CustomerKey, ObjectKey, same_key, stamped
 from nexq.storage.errors import EntityTooLarge
@@ -24,6 +24,7 @@ from nexq.storage.model import (
     validate_key,
     validate_user_metadata,
 )
+from nexq.storage.part_checksums import upload_algorithm
 from nexq.storage.reader import OpenObject
 from nexq.storage.service_base import ObjectStorageBase
 from nexq.storage.versions import new_version_id
@@ -70,9 +71,14 @@ class ObjectCopies(ObjectStorageBase):
             caller, source[0], source[1], Conditions(), whole, source[2], source_key
         )
         src = opened.meta
+        kept = _whole_object_checksums(src)
+        # S3 compat: the copy keeps its source's checksum algorithm, the default one when
+        # the source has none; a value made of parts' is not the copy's, so it is computed.
+        algorithm = next(iter(src.checksums), DEFAULT_ALGORITHM)
+        hasher = None if kept else new_hasher(algorithm)
         writer = self._blobs.writer(target_key.key if target_key else None)
         try:
-            etag = self._copy_range(opened, writer, None, target_key)
+            etag = self._copy_range(opened, writer, hasher, target_key)
         except BaseException:
             writer.abort()
             raise
@@ -93,8 +99,8 @@ class ObjectCopies(ObjectStorageBase):
                 **(access or {}),
             },
             metadata=replace_with.metadata if replace_with else src.metadata,
-            checksums=src.checksums if src.parts_count == 0 else {},
-            checksum_type=src.checksum_type if src.parts_count == 0 else None,
+            checksums=kept if hasher is None else {algorithm: hasher.digest_b64()},
+            checksum_type="FULL_OBJECT",
             segments=(Segment(path, src.size),),
             version_id=new_version_id(),
             tags=src.tags if tags is None else tags,
@@ -108,11 +114,11 @@ class ObjectCopies(ObjectStorageBase):
 
     def copy_part(self, src: OpenObject, upload: Upload, customer: ObjectKey | None = None) -> Part:
         """Write the opened range of ``src`` as a new part file of ``upload`` (sealed with
-        ``customer``, its SSE-C key or KMS key), with the upload's checksum if it has one (a
-        completion checks it, as an uploaded part's)."""
+        ``customer``, its SSE-C key or KMS key), with the upload's checksum, or the default
+        one (a completion checks or combines it, as an uploaded part's)."""
         writer = self._blobs.writer(customer.key if customer else None)
-        algorithm = upload.checksum_algorithm
-        hasher = new_hasher(algorithm) if algorithm is not None else None
+        algorithm = upload_algorithm(upload)
+        hasher = new_hasher(algorithm)
         try:
             etag = self._copy_range(src, writer, hasher, customer)
         except BaseException:
@@ -127,7 +133,7 @@ class ObjectCopies(ObjectStorageBase):
             etag=etag,
             last_modified=time.time(),
             path=writer.commit(),
-            checksums={algorithm: hasher.digest_b64()} if algorithm and hasher else {},
+            checksums={algorithm: hasher.digest_b64()},
         )
 
     def _copy_range(
@@ -164,3 +170,10 @@ def _copied(headers: Mapping[str, str]) -> dict[str, str]:
 
 def _without_access(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name not in acl.STORED_HEADERS}
+
+
+def _whole_object_checksums(meta: ObjectMeta) -> dict[str, str]:
+    """The checksums of ``meta`` that are its bytes' own (not made of its parts')."""
+    if meta.parts_count and meta.checksum_type != "FULL_OBJECT":
+        return {}
+    return meta.checksums

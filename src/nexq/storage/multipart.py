@@ -49,6 +49,7 @@ from nexq.storage.part_checksums import (
     check_named_checksums,
     check_part_algorithms,
     part_algorithms,
+    upload_algorithm,
 )
 from nexq.storage.service import NewContent, ObjectStorage
 from nexq.storage.versions import new_version_id
@@ -344,6 +345,7 @@ class Multipart:
         digest = hashlib.md5(  # noqa: S324 - S3's multipart ETag is defined with MD5
             b"".join(bytes.fromhex(p.etag) for p in chosen)
         ).hexdigest()
+        checksums = _object_checksums(upload, chosen)
         meta = ObjectMeta(
             bucket_id=upload.bucket_id,
             key=upload.key,
@@ -352,8 +354,8 @@ class Multipart:
             last_modified=time.time(),
             headers={k: v for k, v in upload.headers.items() if k not in _INTERNAL},
             metadata=upload.metadata,
-            checksums=_object_checksums(upload, chosen),
-            checksum_type=upload.checksum_type,
+            checksums=checksums,
+            checksum_type=_object_checksum_type(upload, checksums),
             segments=_segments(upload, chosen),
             parts_count=len(chosen),
             version_id=new_version_id(),
@@ -514,11 +516,19 @@ def _segments(upload: Upload, parts: list[Part]) -> tuple[Segment, ...]:
     return tuple(Segment(p.path, p.size, p.checksums.get(algorithm)) for p in parts)
 
 
+def _object_checksum_type(upload: Upload, checksums: dict[str, str]) -> str | None:
+    if upload.checksum_algorithm is None:
+        return "FULL_OBJECT" if checksums else None
+    return upload.checksum_type
+
+
 def _object_checksums(upload: Upload, parts: list[Part]) -> dict[str, str]:
-    algorithm = upload.checksum_algorithm
-    if algorithm is None or any(algorithm not in p.checksums for p in parts):
+    """The object's checksum from its parts' (none when a part has none: parts stored before
+    every part was given one)."""
+    algorithm = upload_algorithm(upload)
+    if any(algorithm not in p.checksums for p in parts):
         return {}
-    if upload.checksum_type == "FULL_OBJECT":
+    if upload.checksum_algorithm is None or upload.checksum_type == "FULL_OBJECT":
         return {
             algorithm: crc_combine_full(
                 algorithm, [(p.checksums[algorithm], p.size) for p in parts]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from nexq.storage.checksums import DEFAULT_ALGORITHM
 from nexq.storage.errors import BadDigest, InvalidPart, InvalidRequest
 from nexq.storage.model import Part, Upload
 
@@ -24,9 +25,14 @@ def part_algorithms(upload: Upload, declared: Iterable[str]) -> set[str]:
     InvalidRequest when a COMPOSITE upload's part does not name the upload's algorithm."""
     named = {algorithm.upper() for algorithm in declared}
     check_part_algorithms(upload, named)
-    if upload.checksum_algorithm is not None:
-        named.add(upload.checksum_algorithm)
+    named.add(upload_algorithm(upload))
     return named
+
+
+def upload_algorithm(upload: Upload) -> str:
+    """The checksum every part of ``upload`` is given: its own algorithm, else the default
+    one, whose whole-object value the completion combines from the parts'."""
+    return upload.checksum_algorithm or DEFAULT_ALGORITHM
 
 
 def check_part_algorithms(upload: Upload, computed: Iterable[str]) -> None:

@@ -20,6 +20,7 @@ from nexq.storage.amendments import VersionAmendments
 from nexq.storage.blobs.port import BlobStore
 from nexq.storage.blobs.sealed import SealedBlobs
 from nexq.storage.bucket_settings import BucketSettings
+from nexq.storage.checksums import DEFAULT_ALGORITHM
 from nexq.storage.conditions import Conditions, check_read
 from nexq.storage.copies import ObjectCopies
 from nexq.storage.directory import Directory
@@ -225,7 +226,8 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
         """A sink for the bytes of a new object or part (sealed with ``customer``: an SSE-C
         key or an SSE-KMS key's material)."""
         writer = self._blobs.writer(customer.key if customer else None)
-        return IncomingBody(writer, algorithms, limit, self._hash_pool, customer)
+        named = tuple(algorithms) or (DEFAULT_ALGORITHM,)
+        return IncomingBody(writer, named, limit, self._hash_pool, customer)
 
     def put_object(
         self, caller: Principal, bucket_name: str, key: str, body: IncomingBody, new: NewContent

@@ -47,8 +47,9 @@ def test_a_composite_upload_part_must_name_the_uploads_checksum() -> None:
 def test_a_full_object_upload_part_gets_the_checksum_computed() -> None:
     assert part_algorithms(upload("CRC32", "FULL_OBJECT"), []) == {"CRC32"}
     assert part_algorithms(upload("CRC64NVME", "FULL_OBJECT"), ["CRC32"]) == {"CRC32", "CRC64NVME"}
-    assert part_algorithms(upload(None, None), ["crc32c"]) == {"CRC32C"}  # anything goes
-    assert part_algorithms(upload(None, None), []) == set()
+    # Anything goes, beside the default checksum that the completion combines.
+    assert part_algorithms(upload(None, None), ["crc32c"]) == {"CRC32C", "CRC64NVME"}
+    assert part_algorithms(upload(None, None), []) == {"CRC64NVME"}
 
 
 def test_a_part_hashed_without_the_composite_checksum_is_refused_and_dropped(
