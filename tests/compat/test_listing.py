@@ -9,6 +9,8 @@ from urllib.parse import unquote_plus
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.live import Key, LiveServer
+
 KEYS = [
     "a.txt",
     "b/1.txt",
@@ -229,3 +231,39 @@ def test_max_zero_is_an_empty_page_that_is_not_truncated(s3: Any, filled: str) -
     parts = s3.list_parts(Bucket=filled, Key="pending", UploadId=upload, MaxParts=0)
     assert (parts["MaxParts"], parts["IsTruncated"], parts.get("Parts")) == (0, False, None)
     assert len(s3.list_parts(Bucket=filled, Key="pending", UploadId=upload)["Parts"]) == 1
+
+
+def test_listings_name_each_objects_checksum(server: LiveServer, owner: Key, bucket: str) -> None:
+    """S3 compat: an object's checksum algorithm and type in ListObjects(V2) and
+    ListObjectVersions, as AWS lists them: the default CRC64NVME for an upload without one."""
+    plain = server.client(owner, request_checksum_calculation="when_required")
+    plain.put_object(Bucket=bucket, Key="default", Body=b"x")
+    plain.put_object(Bucket=bucket, Key="sha", Body=b"y", ChecksumAlgorithm="SHA256")
+    upload = plain.create_multipart_upload(Bucket=bucket, Key="parts", ChecksumAlgorithm="SHA1")
+    part = plain.upload_part(
+        Bucket=bucket, Key="parts", UploadId=upload["UploadId"], PartNumber=1, Body=b"z",
+        ChecksumAlgorithm="SHA1",
+    )  # fmt: skip
+    plain.complete_multipart_upload(
+        Bucket=bucket, Key="parts", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"],
+                                    "ChecksumSHA1": part["ChecksumSHA1"]}]},
+    )  # fmt: skip
+    expected = {
+        "default": (["CRC64NVME"], "FULL_OBJECT"),
+        "parts": (["SHA1"], "COMPOSITE"),
+        "sha": (["SHA256"], "FULL_OBJECT"),
+    }
+    for listed in (
+        plain.list_objects_v2(Bucket=bucket)["Contents"],
+        plain.list_objects(Bucket=bucket)["Contents"],
+        plain.list_object_versions(Bucket=bucket)["Versions"],
+    ):
+        got = {o["Key"]: (o["ChecksumAlgorithm"], o["ChecksumType"]) for o in listed}
+        assert got == expected
+
+
+def test_listings_name_the_buckets_region(s3: Any, filled: str) -> None:
+    region = s3.head_bucket(Bucket=filled)["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"]
+    for listed in (s3.list_objects_v2(Bucket=filled), s3.list_objects(Bucket=filled)):
+        assert listed["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == region

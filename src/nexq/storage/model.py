@@ -215,6 +215,8 @@ class ListedObject:
     size: int
     etag: str
     last_modified: float
+    checksum_algorithms: tuple[str, ...] = ()
+    checksum_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,8 @@ class ListedVersion:
     last_modified: float
     # What lifecycle rules filter on besides key and size (ListObjectVersions shows none).
     tags: tuple[tuple[str, str], ...] = ()
+    checksum_algorithms: tuple[str, ...] = ()
+    checksum_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,16 @@ class MemoryObjects(MemoryBase):
                 if high is not None and key >= high:
                     break
                 meta = held.objects[key]
-                found.append(ListedObject(meta.key, meta.size, meta.etag, meta.last_modified))
+                found.append(
+                    ListedObject(
+                        meta.key,
+                        meta.size,
+                        meta.etag,
+                        meta.last_modified,
+                        tuple(meta.checksums),
+                        meta.checksum_type,
+                    )
+                )
             return found
 
     def put_object(
@@ -251,6 +260,8 @@ class MemoryObjects(MemoryBase):
                                 meta.etag,
                                 meta.last_modified,
                                 meta.tags,
+                                tuple(meta.checksums),
+                                meta.checksum_type,
                             ),
                             rank,
                         )

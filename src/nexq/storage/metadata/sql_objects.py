@@ -41,7 +41,8 @@ class SqlObjects(SqlBase):
             start, inclusive = prefix, True
         op = ">=" if inclusive else ">"
         sql = (
-            f"SELECT key, size, etag, last_modified FROM objects WHERE bucket_id = ? AND key {op} ?"  # noqa: S608 - fixed operator
+            "SELECT key, size, etag, last_modified, checksums, checksum_type FROM objects "  # noqa: S608 - fixed operator
+            f"WHERE bucket_id = ? AND key {op} ?"
         )
         args: list[Any] = [bucket_id, start]
         end = prefix_end(prefix)
@@ -50,7 +51,10 @@ class SqlObjects(SqlBase):
             args.append(end)
         sql += " ORDER BY key LIMIT ?"
         args.append(limit)
-        return [ListedObject(*r) for r in self._db.reader().execute(sql, args).fetchall()]
+        return [
+            ListedObject(key, size, etag, modified, versions.checksum_names(sums), kind)
+            for key, size, etag, modified, sums, kind in self._db.reader().execute(sql, args)
+        ]
 
     def put_object(
         self,

@@ -69,6 +69,11 @@ def _document(text: str) -> Any:
     return _decode(text)
 
 
+def checksum_names(text: str) -> tuple[str, ...]:
+    """The algorithms of a stored checksums column (what a listing names, not the values)."""
+    return () if text == "{}" else tuple(_decode(text))
+
+
 def meta_from_row(row: tuple[Any, ...], delete_marker: bool = False) -> ObjectMeta:
     """An ObjectMeta from the columns of OBJECT_COLUMNS, in that order."""
     return ObjectMeta(
@@ -450,13 +455,15 @@ def list_versions(
     bound = [end] if end is not None else []
     current_op = ">=" if below is None or below > CURRENT_RANK else ">"
     sql = (
-        "SELECT key, version_id, delete_marker, size, etag, last_modified, rank, tags FROM ("  # noqa: S608 - fixed operators
+        "SELECT key, version_id, delete_marker, size, etag, last_modified, rank, tags, "  # noqa: S608 - fixed operators
+        "checksums, checksum_type FROM ("
         "SELECT * FROM (SELECT key, version_id, 0 AS delete_marker, size, etag, "
-        f"last_modified, {CURRENT_RANK} AS rank, tags FROM objects WHERE bucket_id = ? "
-        f"AND key {current_op} ?{upper} ORDER BY key LIMIT ?) AS c "
+        f"last_modified, {CURRENT_RANK} AS rank, tags, checksums, checksum_type FROM objects "
+        f"WHERE bucket_id = ? AND key {current_op} ?{upper} ORDER BY key LIMIT ?) AS c "
         "UNION ALL "
         "SELECT * FROM (SELECT key, version_id, delete_marker, size, etag, last_modified, "
-        "seq AS rank, tags FROM object_versions WHERE bucket_id = ? AND key >= ? "
+        "seq AS rank, tags, checksums, checksum_type FROM object_versions "
+        "WHERE bucket_id = ? AND key >= ? "
         f"AND (key > ? OR seq < ?){upper} ORDER BY key, seq DESC LIMIT ?) AS n"
         ") AS v ORDER BY key, rank DESC LIMIT ?"
     )
@@ -465,12 +472,16 @@ def list_versions(
     args.append(limit)
     out: list[tuple[ListedVersion, int]] = []
     previous: str | None = None
-    for key, version_id, marker, size, etag, modified, rank, tags in conn.execute(sql, args):
+    for row in conn.execute(sql, args):
+        key, version_id, marker, size, etag, modified, rank, tags, sums, kind = row
         # A key's first entry is its latest, unless the page began within its versions.
         latest = key != previous and (rank == CURRENT_RANK or key != start or below is None)
         previous = key
         pairs = tuple((k, v) for k, v in json.loads(tags))
-        listed = ListedVersion(key, version_id, latest, bool(marker), size, etag, modified, pairs)
+        listed = ListedVersion(
+            key, version_id, latest, bool(marker), size, etag, modified, pairs,
+            checksum_names(sums), kind,
+        )  # fmt: skip
         out.append((listed, rank))
     return out
 

@@ -129,6 +129,12 @@ def requested_checksums(req: S3Request) -> tuple[set[str], dict[str, str]]:
     return algorithms, values
 
 
+def listed_checksum(algorithms: tuple[str, ...], kind: str | None) -> str:
+    """An object's checksum as listings name it: its algorithms and type, not the values."""
+    names = "".join(f"<ChecksumAlgorithm>{name}</ChecksumAlgorithm>" for name in algorithms)
+    return f"{names}<ChecksumType>{kind}</ChecksumType>" if names and kind else names
+
+
 CHECKSUM_BYTES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
 
 

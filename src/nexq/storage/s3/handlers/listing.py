@@ -7,7 +7,13 @@ import binascii
 
 from nexq.storage.model import ListedObject, Listing
 from nexq.storage.s3.errors import invalid_argument
-from nexq.storage.s3.handlers.common import Services, int_param, listed_owner, quoted
+from nexq.storage.s3.handlers.common import (
+    Services,
+    int_param,
+    listed_checksum,
+    listed_owner,
+    quoted,
+)
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, key_text
 
@@ -30,10 +36,19 @@ def _contents(
     return "".join(
         f"<Contents><Key>{key_text(o.key, url)}</Key>"
         f"<LastModified>{iso_time(o.last_modified)}</LastModified>"
-        f"<ETag>{escape(quoted(o.etag))}</ETag><Size>{o.size}</Size>{owner_xml}"
+        f"<ETag>{escape(quoted(o.etag))}</ETag>"
+        f"{listed_checksum(o.checksum_algorithms, o.checksum_type)}<Size>{o.size}</Size>{owner_xml}"
         "<StorageClass>STANDARD</StorageClass></Contents>"
         for o in objects
     )
+
+
+def _listed(s: Services, xml: str) -> Response:
+    """A listing's answer; S3 compat: AWS names the bucket's region on listings, as on
+    HeadBucket (SDKs read it to follow a bucket to its region)."""
+    response = Response.xml(xml)
+    response.headers["x-amz-bucket-region"] = s.region
+    return response
 
 
 def _prefixes(listing: Listing, url: bool) -> str:
@@ -73,7 +88,7 @@ async def list_objects(req: S3Request, s: Services) -> Response:
     if url:
         inner += "<EncodingType>url</EncodingType>"
     inner += _contents(req, s, listing.objects, url, True) + _prefixes(listing, url)
-    return Response.xml(document("ListBucketResult", inner))
+    return _listed(s, document("ListBucketResult", inner))
 
 
 def _token(key: str) -> str:
@@ -118,4 +133,4 @@ async def list_objects_v2(req: S3Request, s: Services) -> Response:
     if url:
         inner += "<EncodingType>url</EncodingType>"
     inner += _contents(req, s, listing.objects, url, fetch_owner) + _prefixes(listing, url)
-    return Response.xml(document("ListBucketResult", inner))
+    return _listed(s, document("ListBucketResult", inner))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.errors import S3Error, invalid_argument, malformed_xml, missing_content_length
-from nexq.storage.s3.handlers.common import Services, empty, int_param, listed_owner, quoted
+from nexq.storage.s3.handlers.common import (
+    Services,
+    empty,
+    int_param,
+    listed_checksum,
+    listed_owner,
+    quoted,
+)
 from nexq.storage.s3.handlers.listing import MAX_KEYS, url_encoded
 from nexq.storage.s3.http import Response, S3Request
 from nexq.storage.s3.xml import document, escape, iso_time, key_text, parse_versioning
@@ -62,7 +69,8 @@ def _entries(req: S3Request, s: Services, listing: VersionListing, url: bool) ->
             out.append(f"<DeleteMarker>{common}{owner}</DeleteMarker>")
         else:
             out.append(
-                f"<Version>{common}<ETag>{escape(quoted(v.etag))}</ETag><Size>{v.size}</Size>"
+                f"<Version>{common}<ETag>{escape(quoted(v.etag))}</ETag>"
+                f"{listed_checksum(v.checksum_algorithms, v.checksum_type)}<Size>{v.size}</Size>"
                 f"<StorageClass>STANDARD</StorageClass>{owner}</Version>"
             )
     out += [
