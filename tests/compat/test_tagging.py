@@ -112,3 +112,26 @@ def test_a_tagging_without_a_tag_set_is_no_tags(
     with pytest.raises(ClientError) as none:
         s3.get_bucket_tagging(Bucket=bucket)
     assert code(none) == "NoSuchTagSet"
+
+
+def test_a_bucket_created_with_tags_has_them(s3: Any, bucket: str) -> None:
+    """CreateBucketConfiguration's Tags (AWS, 2025): the new bucket's tags, checked as
+    PutBucketTagging's; a refused tag leaves no bucket behind."""
+    name = f"{bucket}-tagged"
+    tags = [{"Key": "team", "Value": "storage"}, {"Key": "cost-centre", "Value": "42"}]
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"Tags": tags})
+    assert s3.get_bucket_tagging(Bucket=name)["TagSet"] == sorted(tags, key=lambda t: t["Key"])
+    plain = f"{bucket}-plain"
+    s3.create_bucket(Bucket=plain, CreateBucketConfiguration={"Tags": []})
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_tagging(Bucket=plain)
+    assert code(exc) == "NoSuchTagSet"
+    refused = f"{bucket}-refused"
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(
+            Bucket=refused, CreateBucketConfiguration={"Tags": [{"Key": "k" * 129, "Value": "v"}]}
+        )
+    assert (code(exc), status(exc)) == ("InvalidTag", 400)
+    with pytest.raises(ClientError) as exc:
+        s3.head_bucket(Bucket=refused)
+    assert status(exc) == 404

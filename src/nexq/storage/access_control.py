@@ -87,9 +87,16 @@ class AccessControl:
         return None if acl.owner_only(grants, owner) else grants
 
     def settle_new_bucket(
-        self, bucket: Bucket, ownership: Ownership | None, grants: tuple[Grant, ...] | None
+        self,
+        bucket: Bucket,
+        ownership: Ownership | None,
+        grants: tuple[Grant, ...] | None,
+        tags: str | None = None,
     ) -> None:
-        """Store what CreateBucket asked for besides ``bucket``, which it just made."""
+        """Store what CreateBucket asked for besides ``bucket``, which it just made (``tags``:
+        its tag set's JSON, already checked)."""
+        if tags is not None:
+            self._store.set_bucket_setting(bucket.id, "tagging", tags)
         if ownership is not None:
             self._store.set_bucket_setting(bucket.id, acl.OWNERSHIP_SETTING, ownership.value)
         if grants is not None:

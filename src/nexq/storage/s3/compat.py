@@ -28,7 +28,8 @@ NOTES: dict[Operation, str] = {
     "a bucket policy or ACL lets anyone write; `tagging` field (a Tagging document); `acl` "
     "field: see ACLs",
     Operation.CREATE_BUCKET: "re-creating a bucket one owns: 200 if the region is us-east-1, "
-    "else 409 BucketAlreadyOwnedByYou; x-amz-object-ownership and ACL headers: see ACLs",
+    "else 409 BucketAlreadyOwnedByYou; CreateBucketConfiguration's Tags become the bucket's "
+    "tags (checked as PutBucketTagging's); x-amz-object-ownership and ACL headers: see ACLs",
     Operation.LIST_BUCKETS: "max-buckets, continuation-token, prefix, bucket-region",
     Operation.LIST_MULTIPART_UPLOADS: "prefix, delimiter (CommonPrefixes), key-marker / "
     "upload-id-marker, max-uploads, encoding-type=url; each upload's Initiator and Owner",
@@ -36,13 +37,14 @@ NOTES: dict[Operation, str] = {
     "(and its KMS headers) refused with 400 InvalidArgument, as S3",
     Operation.COPY_OBJECT: "source versionId; sources up to 5 GiB (as S3); ACL headers: see ACLs",
     Operation.LIST_OBJECT_VERSIONS: "prefix, delimiter, key-marker / version-id-marker, "
-    "max-keys, encoding-type=url; every object of a never-versioned bucket as version null",
+    "max-keys, encoding-type=url; every object of a never-versioned bucket as version null; "
+    "each version's ChecksumAlgorithm and ChecksumType",
     Operation.PUT_BUCKET_POLICY: "the IAM policy language; see Bucket policies",
     Operation.CREATE_MULTIPART_UPLOAD: "ACL headers: see ACLs",
     Operation.COMPLETE_MULTIPART_UPLOAD: "parts stitched without copying; If-Match / "
     "If-None-Match; sent again with the same parts within 24 h of succeeding, answered as it was",
     Operation.LIST_OBJECTS_V2: "prefix, delimiter, start-after, continuation, fetch-owner, "
-    "encoding-type=url",
+    "encoding-type=url; each object's ChecksumAlgorithm and ChecksumType",
     Operation.OPTIONS_OBJECT: "a browser's CORS preflight, unsigned, any query; see CORS",
     Operation.PUT_BUCKET_ENCRYPTION: "AES256 (SSE-S3) or aws:kms with one of the account's "
     "KMS keys; aws:kms:dsse is 501 NotImplemented; see Encryption",

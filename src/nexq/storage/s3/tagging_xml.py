@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote_plus
 
 from nexq.storage.s3.document import Fields, root_of
 from nexq.storage.s3.errors import S3Error, invalid_argument
-from nexq.storage.s3.xml import document, escape
+from nexq.storage.s3.xml import children, document, escape, parse_document
 from nexq.storage.tagging import InvalidTag, TagSet, TooManyTags
 
 MAX_DOCUMENT_BYTES = 64 * 1024
@@ -43,6 +43,19 @@ def parse_object_tagging(body: bytes) -> TagSet:
 def parse_bucket_tagging(body: bytes) -> TagSet:
     """PutBucketTagging's body (an empty TagSet leaves the bucket without tags)."""
     return _validated(_pairs(body), TagSet.for_bucket)
+
+
+def parse_new_bucket_tags(body: bytes) -> TagSet:
+    """The Tags of CreateBucket's CreateBucketConfiguration (none when it has none), checked
+    as PutBucketTagging's are."""
+    if not body.strip():
+        return TagSet.for_bucket(())
+    pairs = []
+    for tags in children(parse_document(body), "Tags"):
+        for tag in Fields(tags, frozenset({"Tag"})).many("Tag"):
+            fields = Fields(tag, frozenset({"Key", "Value"}))
+            pairs.append((fields.required_text("Key"), fields.required_text("Value")))
+    return _validated(pairs, TagSet.for_bucket)
 
 
 def _validated(

@@ -70,7 +70,7 @@ def local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _children(element: Element, name: str) -> list[Element]:
+def children(element: Element, name: str) -> list[Element]:
     return [c for c in element if local_name(c.tag) == name]
 
 
@@ -90,7 +90,7 @@ def parse_delete(
     if local_name(root.tag) != "Delete":
         raise malformed_xml()
     keys = []
-    for obj in _children(root, "Object"):
+    for obj in children(root, "Object"):
         key = _text(obj, "Key")
         if key is None:
             raise malformed_xml()
@@ -122,7 +122,7 @@ def parse_complete(body: bytes) -> list[CompletedPart]:
     if local_name(root.tag) != "CompleteMultipartUpload":
         raise malformed_xml()
     parts = []
-    for part in _children(root, "Part"):
+    for part in children(root, "Part"):
         number, etag = _text(part, "PartNumber"), _text(part, "ETag")
         if number is None or etag is None or not number.strip().isdigit():
             raise malformed_xml()
@@ -152,13 +152,13 @@ def private_policy(body: bytes) -> bool:
         raise malformed_xml()
     permissions = [
         (_text(grant, "Permission") or "", grant)
-        for acl in _children(root, "AccessControlList")
-        for grant in _children(acl, "Grant")
+        for acl in children(root, "AccessControlList")
+        for grant in children(acl, "Grant")
     ]
-    owner = next(iter(_children(root, "Owner")), None)
+    owner = next(iter(children(root, "Owner")), None)
     owner_id = _text(owner, "ID") if owner is not None else None
     for permission, grant in permissions:
-        grantee = next(iter(_children(grant, "Grantee")), None)
+        grantee = next(iter(children(grant, "Grantee")), None)
         grantee_id = _text(grantee, "ID") if grantee is not None else None
         if permission != "FULL_CONTROL" or grantee_id != owner_id:
             return False

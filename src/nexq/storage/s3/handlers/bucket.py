@@ -10,6 +10,7 @@ from nexq.storage.s3.bucket_pages import bucket_page, continuation_token
 from nexq.storage.s3.errors import S3Error
 from nexq.storage.s3.handlers.common import Services, empty
 from nexq.storage.s3.http import Response, S3Request
+from nexq.storage.s3.tagging_xml import parse_new_bucket_tags
 from nexq.storage.s3.xml import (
     document,
     escape,
@@ -67,6 +68,7 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
         location = parse_location(body)
         if location not in (None, "", s.region, "us-east-1", "auto"):
             raise invalid_location(s.region, location)
+        tags = parse_new_bucket_tags(body)  # refused before the bucket is made
         ownership, grants = new_bucket_acl(req.caller, req.headers, s.acl)
         try:
             made = s.objects.create_bucket(req.caller, name, object_lock=_lock_enabled(req))
@@ -76,7 +78,7 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
             if s.region != "us-east-1":
                 raise
             return
-        s.acl.settle_new_bucket(made, ownership, grants)
+        s.acl.settle_new_bucket(made, ownership, grants, tags.to_json() if tags.pairs else None)
 
     await req.run(create)
     return empty(200, {"location": f"/{name}"})
