@@ -106,6 +106,22 @@ def test_delete_stacks_a_marker_and_deleting_the_marker_restores(s3: Any, bucket
         405,
         "PUT",
     )
+    # Tagging the latest version when it is a delete marker is 405 too (AWS), not NoSuchKey.
+    for call, method in (
+        (lambda: s3.get_object_tagging(Bucket=bucket, Key="k"), "GET"),
+        (lambda: s3.delete_object_tagging(Bucket=bucket, Key="k"), "DELETE"),
+    ):
+        with pytest.raises(ClientError) as latest:
+            call()
+        refused = latest.value.response["Error"]
+        assert (status(latest), refused["Code"], refused["Method"]) == (
+            405,
+            "MethodNotAllowed",
+            method,
+        )
+        assert (
+            latest.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-version-id"] == marker
+        )
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
     assert versions(s3, bucket) == [("k", marker, True, True), ("k", first, False, False)]
     removed = s3.delete_object(Bucket=bucket, Key="k", VersionId=marker)

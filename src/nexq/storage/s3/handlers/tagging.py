@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nexq.storage.conditions import Conditions
+from nexq.storage.errors import DeleteMarkerFound
+from nexq.storage.model import ObjectMeta
 from nexq.storage.s3.body import read_small
 from nexq.storage.s3.errors import missing_content_length
 from nexq.storage.s3.handlers.common import Services, empty, version_header
@@ -19,10 +23,25 @@ def _version_headers(req: S3Request, version_id: str | None) -> dict[str, str]:
     return version_header(version_id)
 
 
+def _not_on_markers(call: Callable[[], ObjectMeta]) -> Callable[[], ObjectMeta]:
+    """S3 compat: the tagging calls answer a delete marker, the latest version or the one
+    named, with 405 MethodNotAllowed (AWS's answer), where a read of the latest is NoSuchKey."""
+
+    def guarded() -> ObjectMeta:
+        try:
+            return call()
+        except DeleteMarkerFound as exc:
+            raise DeleteMarkerFound(exc.version_id, exc.last_modified, asked=True) from None
+
+    return guarded
+
+
 async def _tag(req: S3Request, s: Services, tags: tuple[tuple[str, str], ...]) -> dict[str, str]:
     meta = await req.run(
-        lambda: s.objects.tag_object(
-            req.caller, req.bucket or "", req.key or "", req.query.get("versionId"), tags
+        _not_on_markers(
+            lambda: s.objects.tag_object(
+                req.caller, req.bucket or "", req.key or "", req.query.get("versionId"), tags
+            )
         )
     )
     return _version_headers(req, meta.version_id)
@@ -42,12 +61,14 @@ async def delete_object_tagging(req: S3Request, s: Services) -> Response:
 
 async def get_object_tagging(req: S3Request, s: Services) -> Response:
     meta = await req.run(
-        lambda: s.objects.head_object(
-            req.caller,
-            req.bucket or "",
-            req.key or "",
-            Conditions(),
-            req.query.get("versionId"),
+        _not_on_markers(
+            lambda: s.objects.head_object(
+                req.caller,
+                req.bucket or "",
+                req.key or "",
+                Conditions(),
+                req.query.get("versionId"),
+            )
         )
     )
     response = Response.xml(render_tagging(meta.tags))
