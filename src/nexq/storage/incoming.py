@@ -75,11 +75,6 @@ class IncomingBody:
         if running is not None:
             running.result()
 
-    def add_checksum(self, algorithm: str) -> None:
-        """Start computing ``algorithm`` too (only valid before any byte was written)."""
-        if algorithm.upper() not in self.hashers:
-            self.hashers[algorithm.upper()] = new_hasher(algorithm)
-
     def md5_hex(self) -> str:
         self._md5_done()
         return self._md5.hexdigest()
