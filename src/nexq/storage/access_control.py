@@ -22,6 +22,7 @@ from nexq.storage.model import Bucket, ObjectMeta
 from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
 from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.service import ObjectStorage
+from nexq.storage.tagging import TAGGING_SETTING
 from nexq.storage.versions import parse_version_id
 
 
@@ -96,7 +97,7 @@ class AccessControl:
         """Store what CreateBucket asked for besides ``bucket``, which it just made (``tags``:
         its tag set's JSON, already checked)."""
         if tags is not None:
-            self._store.set_bucket_setting(bucket.id, "tagging", tags)
+            self._store.set_bucket_setting(bucket.id, TAGGING_SETTING, tags)
         if ownership is not None:
             self._store.set_bucket_setting(bucket.id, acl.OWNERSHIP_SETTING, ownership.value)
         if grants is not None:

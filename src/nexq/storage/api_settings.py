@@ -23,7 +23,7 @@ from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
 from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.s3.cors import render_cors
 from nexq.storage.service import ObjectStorage
-from nexq.storage.tagging import InvalidTag, TagSet
+from nexq.storage.tagging import TAGGING_SETTING, InvalidTag, TagSet
 from nexq.web.rest.security import Authorizer
 
 BucketName = Annotated[str, Path(min_length=1, max_length=255)]
@@ -222,7 +222,7 @@ def add_routes(api: APIRouter, objects: ObjectStorage, auth: Authorizer) -> None
     @api.get("/buckets/{name}/tags", summary="A bucket's tags")
     def get_tags(name: BucketName, caller: Read) -> BucketTags:
         owned_bucket(objects, caller, name)
-        text = objects.bucket_document(caller, name, "tagging")
+        text = objects.bucket_document(caller, name, TAGGING_SETTING)
         return BucketTags(tags=TagSet.from_json(text).as_dict())
 
     @api.put("/buckets/{name}/tags", summary="Replace a bucket's tags")
@@ -232,12 +232,12 @@ def add_routes(api: APIRouter, objects: ObjectStorage, auth: Authorizer) -> None
             tags = TagSet.for_bucket(body.tags.items())
         except InvalidTag as exc:
             raise Invalid(f"tags: {exc.message} (key {exc.key!r})") from None
-        store(caller, name, "tagging", tags.to_json() if len(tags) else None)
+        store(caller, name, TAGGING_SETTING, tags.to_json() if len(tags) else None)
         return BucketTags(tags=tags.as_dict())
 
     @api.delete("/buckets/{name}/tags", status_code=204, summary="Remove a bucket's tags")
     def delete_tags(name: BucketName, caller: Write) -> Response:
-        store(caller, name, "tagging", None)
+        store(caller, name, TAGGING_SETTING, None)
         return Response(status_code=204)
 
     # Block Public Access ------------------------------------------------------------------

@@ -20,6 +20,7 @@ MAX_BUCKET_TAGS = 50
 MAX_KEY_UNITS = 128
 MAX_VALUE_UNITS = 256
 RESERVED_PREFIX = "aws:"
+TAGGING_SETTING = "tagging"  # the bucket setting holding its tag set (JSON)
 _SYMBOLS = frozenset("_.:/=+-@")
 
 

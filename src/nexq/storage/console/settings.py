@@ -38,7 +38,7 @@ from nexq.storage.policy import MalformedPolicy
 from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
 from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.service import ObjectStorage
-from nexq.storage.tagging import TagSet
+from nexq.storage.tagging import TAGGING_SETTING, TagSet
 from nexq.storage.versions import ENABLED, SUSPENDED
 from nexq.storage.website import SETTING as WEBSITE
 from nexq.web.console.web import Flash, Pages
@@ -99,7 +99,7 @@ def router(
             ),
             rule=rule or LifecycleDraft(),
             block=PublicAccessBlock.parse(storage.bucket_document(caller, name, PUBLIC_ACCESS)),
-            tags=TagSet.from_json(storage.bucket_document(caller, name, "tagging")),
+            tags=TagSet.from_json(storage.bucket_document(caller, name, TAGGING_SETTING)),
             tag_key=drafts.get("tag_key", ""),
             tag_value=drafts.get("tag_value", ""),
             emptying=emptying.status(caller, name),
@@ -350,17 +350,17 @@ def router(
         request: Request, name: str, caller: SignedIn, key: Text = "", value: Text = ""
     ) -> Response:
         try:
-            document = with_tag(storage.bucket_document(caller, name, "tagging"), key, value)
+            document = with_tag(storage.bucket_document(caller, name, TAGGING_SETTING), key, value)
         except Invalid as exc:
             drafts = {"tag_key": key, "tag_value": value}
             return page(request, caller, name, 400, {"tags": exc.message}, drafts)
-        storage.set_bucket_document(caller, name, "tagging", document)
+        storage.set_bucket_document(caller, name, TAGGING_SETTING, document)
         return done(request, name, "tags", f"Tag {key} saved.")
 
     @web.post("/tags/remove")
     def remove_tag(request: Request, name: str, caller: SignedIn, key: Text = "") -> Response:
-        document = without_tag(storage.bucket_document(caller, name, "tagging"), key)
-        storage.set_bucket_document(caller, name, "tagging", document)
+        document = without_tag(storage.bucket_document(caller, name, TAGGING_SETTING), key)
+        storage.set_bucket_document(caller, name, TAGGING_SETTING, document)
         return done(request, name, "tags", f"Tag {key} removed.")
 
     return web

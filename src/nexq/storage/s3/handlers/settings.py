@@ -22,7 +22,7 @@ from nexq.storage.s3.lifecycle_xml import parse_lifecycle, render_lifecycle
 from nexq.storage.s3.tagging_xml import parse_bucket_tagging, render_tagging
 from nexq.storage.s3.website_xml import parse_website, render_website
 from nexq.storage.s3.xml import document
-from nexq.storage.tagging import TagSet
+from nexq.storage.tagging import TAGGING_SETTING, TagSet
 from nexq.storage.website import SETTING as WEBSITE
 from nexq.storage.website import Website
 
@@ -37,7 +37,7 @@ _MISSING = {
         "The specified bucket does not have a website configuration",
     ),
     "lifecycle": ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
-    "tagging": ("NoSuchTagSet", "The TagSet does not exist"),
+    TAGGING_SETTING: ("NoSuchTagSet", "The TagSet does not exist"),
     PUBLIC_ACCESS: (
         "NoSuchPublicAccessBlockConfiguration",
         "The public access block configuration was not found",
@@ -150,18 +150,18 @@ async def put_bucket_tagging(req: S3Request, s: Services) -> Response:
     tags = parse_bucket_tagging(await _body(req))
     text = tags.to_json() if tags.pairs else None  # an empty TagSet removes them (as AWS)
     await req.run(
-        lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", "tagging", text)
+        lambda: s.objects.set_bucket_document(req.caller, req.bucket or "", TAGGING_SETTING, text)
     )
     return empty(204)
 
 
 async def get_bucket_tagging(req: S3Request, s: Services) -> Response:
-    tags = TagSet.from_json(await _stored(req, s, "tagging"))
+    tags = TagSet.from_json(await _stored(req, s, TAGGING_SETTING))
     return Response.xml(render_tagging(tags))
 
 
 async def delete_bucket_tagging(req: S3Request, s: Services) -> Response:
-    return await _delete(req, s, "tagging")
+    return await _delete(req, s, TAGGING_SETTING)
 
 
 # Block Public Access --------------------------------------------------------------------
