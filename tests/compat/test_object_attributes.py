@@ -97,6 +97,28 @@ def test_without_checksums_an_object_gets_the_default_one(
     assert flat["ChecksumType"] == "FULL_OBJECT"
 
 
+def test_a_part_is_answered_with_the_checksum_its_client_named(
+    server: LiveServer, owner: Key, bucket: str
+) -> None:
+    """In an upload created without an algorithm, the server gives every part the default
+    checksum, but a part sent with a CRC32 is answered with that one header alone."""
+    s3 = server.client(owner, request_checksum_calculation="when_required")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="named")["UploadId"]
+    plain = s3.upload_part(Bucket=bucket, Key="named", UploadId=upload, PartNumber=1, Body=b"a")
+    assert plain["ChecksumCRC64NVME"] == crc64nvme(b"a")
+    named = s3.upload_part(
+        Bucket=bucket,
+        Key="named",
+        UploadId=upload,
+        PartNumber=2,
+        Body=b"b",
+        ChecksumAlgorithm="CRC32",
+    )
+    sent = named["ResponseMetadata"]["HTTPHeaders"]
+    assert [h for h in sent if h.startswith("x-amz-checksum-")] == ["x-amz-checksum-crc32"]
+    s3.abort_multipart_upload(Bucket=bucket, Key="named", UploadId=upload)
+
+
 def test_composite_parts_are_listed_and_paged(s3: Any, bucket: str) -> None:
     sent = _multipart(s3, bucket, "mp", ChecksumAlgorithm="SHA256")
     head = s3.head_object(Bucket=bucket, Key="mp", ChecksumMode="ENABLED")

@@ -113,11 +113,14 @@ async def upload_part(req: S3Request, s: Services) -> Response:
         return s.multipart.upload_part(req.caller, bucket, key, upload_id, number, body, md5, sums)
 
     part = await receive_and_store(req, start, store)
+    # The checksums the client named; the upload's own (which the server computes for the
+    # completion) only when it named none, so one header answers a client that sent one.
+    answered = {a: v for a, v in part.checksums.items() if a in algorithms} or part.checksums
     return empty(
         200,
         {
             "etag": quoted(part.etag),
-            **checksum_response_headers(part.checksums),
+            **checksum_response_headers(answered),
             **sse.part_headers(sealed_as, customer, s.objects.seals_at_rest),
         },
     )
