@@ -91,12 +91,23 @@ def test_keys_are_checked(client: httpx.Client) -> None:
 
 def test_bucket_default_encryption(client: httpx.Client, s3: Any, bucket: str) -> None:
     url = f"/v1/storage/buckets/{bucket}/encryption"
-    default = {"algorithm": "AES256", "kms_key_id": None, "bucket_key_enabled": False}
+    default = {
+        "algorithm": "AES256",
+        "kms_key_id": None,
+        "bucket_key_enabled": False,
+        "customer_keys_blocked": True,  # a new bucket blocks SSE-C, as on AWS
+    }
     assert client.get(url).json() == default
     key = client.post("/v1/storage/kms-keys", json={"alias": f"alias/b{next(_n)}"}).json()
     wanted = {"algorithm": "aws:kms", "kms_key_id": key["alias"], "bucket_key_enabled": True}
-    assert client.put(url, json=wanted).json() == wanted
-    assert client.get(url).json() == wanted
+    # A change that does not name the SSE-C block keeps the bucket's.
+    assert client.put(url, json=wanted).json() == {**wanted, "customer_keys_blocked": True}
+    allowed = {**wanted, "customer_keys_blocked": False}
+    assert client.put(url, json=allowed).json() == allowed
+    assert client.get(url).json() == allowed
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert "BlockedEncryptionTypes" not in rule[0]
+    client.put(url, json={**wanted, "customer_keys_blocked": True}).raise_for_status()
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule[0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == key["alias"]
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"by default")

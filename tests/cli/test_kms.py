@@ -32,15 +32,28 @@ def test_kms_keys(user: Dcp) -> None:
 def test_bucket_encryption(user: Dcp, bucket_name: Callable[[], str]) -> None:
     bucket = bucket_name()
     user("storage", "buckets", "create", bucket)
-    default = {"algorithm": "AES256", "kms_key_id": None, "bucket_key_enabled": False}
+    default = {
+        "algorithm": "AES256",
+        "kms_key_id": None,
+        "bucket_key_enabled": False,
+        "customer_keys_blocked": True,
+    }
     assert user.json("storage", "buckets", "encryption", bucket) == default
     key = user.json("storage", "kms-keys", "create", "--alias", "alias/bucket-default")
     assert user.json(
         "storage", "buckets", "encryption", bucket, "--set", "aws:kms",
         "--kms-key-id", key["id"], "--bucket-key",
-    ) == {"algorithm": "aws:kms", "kms_key_id": key["id"], "bucket_key_enabled": True}  # fmt: skip
+    ) == {"algorithm": "aws:kms", "kms_key_id": key["id"], "bucket_key_enabled": True,
+          "customer_keys_blocked": True}  # fmt: skip
     shown = user("storage", "buckets", "encryption", bucket).stdout
-    assert "aws:kms" in shown and key["id"] in shown
+    assert "aws:kms" in shown and key["id"] in shown and "blocked" in shown
+    # --allow-sse-c alone keeps the rest of the setting; --block-sse-c blocks it again.
+    allowed = user.json("storage", "buckets", "encryption", bucket, "--allow-sse-c")
+    assert (allowed["algorithm"], allowed["customer_keys_blocked"]) == ("aws:kms", False)
+    assert "allowed" in user("storage", "buckets", "encryption", bucket).stdout
+    blocked = user.json("storage", "buckets", "encryption", bucket, "--block-sse-c")
+    assert (blocked["kms_key_id"], blocked["customer_keys_blocked"]) == (key["id"], True)
+    user.fails(2, "storage", "buckets", "encryption", bucket, "--delete", "--allow-sse-c")
     # A PUT through a presigned URL gets the bucket's key; its GET reads it back.
     url = user.json("storage", "objects", "presign", bucket, "k", "--method", "PUT")["url"]
     put = httpx.put(url, content=b"by default")

@@ -54,7 +54,26 @@ def tls(tls_server: LiveServer) -> Any:
 def tls_bucket(tls: Any, request: pytest.FixtureRequest) -> str:
     name = f"sse-{request.node.name.replace('_', '-')[5:40].strip('-')}"
     tls.create_bucket(Bucket=name)
+    allow_sse_c(tls, name)
     return name
+
+
+def encryption_rule(blocked: list[str]) -> dict[str, Any]:
+    return {
+        "Rules": [
+            {
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                "BlockedEncryptionTypes": {"EncryptionType": blocked},
+            }
+        ]
+    }
+
+
+def allow_sse_c(client: Any, bucket: str) -> None:
+    """As on AWS since April 2026, a new bucket refuses SSE-C writes until its owner allows them."""
+    client.put_bucket_encryption(
+        Bucket=bucket, ServerSideEncryptionConfiguration=encryption_rule(["NONE"])
+    )
 
 
 def error(call: Callable[[], Any]) -> dict[str, Any]:
@@ -165,6 +184,7 @@ def test_bucket_encryption_configuration(s3: Any, bucket: str) -> None:
     default = {
         "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
         "BucketKeyEnabled": False,
+        "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
     }
     assert rule() == default
     s3.put_bucket_encryption(
@@ -178,7 +198,8 @@ def test_bucket_encryption_configuration(s3: Any, bucket: str) -> None:
             ]
         },
     )
-    assert rule()["BucketKeyEnabled"] is True
+    # A rule that does not name BlockedEncryptionTypes keeps the bucket's: SSE-C blocked.
+    assert rule()["BucketKeyEnabled"] is True and "BlockedEncryptionTypes" in rule()
     kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]}
     refused = error(
         lambda: s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=kms)
@@ -426,6 +447,66 @@ def test_sse_c_form_upload(tls: Any, tls_bucket: str, s3: Any, bucket: str) -> N
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 
+def test_a_new_bucket_blocks_sse_c_until_its_owner_allows_it(tls: Any) -> None:
+    """AWS since April 2026: SSE-C writes to a new bucket are 403 AccessDenied (PutObject,
+    CopyObject, CreateMultipartUpload, PostObject) until PutBucketEncryption allows them;
+    blocking again leaves the objects written meanwhile readable with their key."""
+    bucket = "sse-c-blocked"
+    tls.create_bucket(Bucket=bucket)
+    tls.put_object(Bucket=bucket, Key="plain", Body=b"p")
+    refusals = [
+        lambda: tls.put_object(Bucket=bucket, Key="c", Body=b"x", **SSE_C),
+        lambda: tls.copy_object(
+            Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "plain"}, **SSE_C
+        ),
+        lambda: tls.create_multipart_upload(Bucket=bucket, Key="c", **SSE_C),
+    ]
+    for call in refusals:
+        refused = error(call)
+        assert refused["Error"]["Code"] == "AccessDenied"
+        assert refused["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert "SSE-C" in refused["Error"]["Message"]
+    fields = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": KEY_MD5,
+    }
+    conditions: list[Any] = [{name: value} for name, value in fields.items()]
+    post = tls.generate_presigned_post(bucket, "c", Fields=fields, Conditions=conditions)
+    form = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=False)
+    assert form.status_code == 403 and b"AccessDenied" in form.content
+    assert [o["Key"] for o in tls.list_objects_v2(Bucket=bucket)["Contents"]] == ["plain"]
+    assert tls.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+    allow_sse_c(tls, bucket)
+    assert (
+        "BlockedEncryptionTypes"
+        not in (
+            tls.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][
+                0
+            ]
+        )
+    )
+    tls.put_object(Bucket=bucket, Key="c", Body=b"sealed", **SSE_C)
+    tls.put_bucket_encryption(
+        Bucket=bucket, ServerSideEncryptionConfiguration=encryption_rule(["SSE-C"])
+    )
+    assert tls.get_object(Bucket=bucket, Key="c", **SSE_C)["Body"].read() == b"sealed"
+    assert (
+        error(lambda: tls.put_object(Bucket=bucket, Key="d", Body=b"x", **SSE_C))["Error"]["Code"]
+        == "AccessDenied"
+    )
+    # Only SSE-C and NONE are encryption types, and not both at once.
+    for wrong in (["SSE-KMS"], ["SSE-C", "NONE"]):
+        config = encryption_rule(wrong)
+        malformed = error(
+            lambda config=config: tls.put_bucket_encryption(
+                Bucket=bucket, ServerSideEncryptionConfiguration=config
+            )
+        )
+        assert malformed["Error"]["Code"] == "MalformedXML"
+
+
 def test_sse_c_bytes_on_disk(tls_server: LiveServer, tls: Any, tls_bucket: str) -> None:
     needle = b"CUSTOMER-NEEDLE;"
     tls.put_object(Bucket=tls_bucket, Key="c", Body=needle * 4000, **SSE_C)
@@ -441,6 +522,7 @@ def test_fsck_is_clean_with_sealed_blobs(tmp_path: Path) -> None:
     try:
         s3 = live.client(live.key(live.account("fsck-sse@example.com")))
         s3.create_bucket(Bucket="checked")
+        allow_sse_c(s3, "checked")
         s3.put_object(Bucket="checked", Key="empty", Body=b"")
         s3.put_object(Bucket="checked", Key="big", Body=os.urandom(200_000))
         s3.put_object(Bucket="checked", Key="c", Body=os.urandom(70_000), **SSE_C)

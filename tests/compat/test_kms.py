@@ -177,7 +177,9 @@ def test_a_buckets_default_aws_kms(
     }
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [rule]})
     answered = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
-    assert answered["Rules"] == [rule]
+    # The new bucket's SSE-C block stays: the rule did not name BlockedEncryptionTypes.
+    blocked = {"BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]}}
+    assert answered["Rules"] == [{**rule, **blocked}]
     put = s3.put_object(Bucket=bucket, Key="new", Body=b"defaulted")
     assert (put["ServerSideEncryption"], put["SSEKMSKeyId"], put["BucketKeyEnabled"]) == (
         "aws:kms",
@@ -199,6 +201,7 @@ def test_a_buckets_default_aws_kms(
         "algorithm": "aws:kms",
         "kms_key_id": key["alias"],
         "bucket_key_enabled": True,
+        "customer_keys_blocked": True,
     }
     unknown = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
                "KMSMasterKeyID": "alias/no-such-key"}}  # fmt: skip

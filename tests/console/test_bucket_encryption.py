@@ -42,6 +42,7 @@ def test_default_encryption_without_javascript(
     page = plain_tab.open(f"/storage/buckets/{bucket}/settings")
     section = page.get_by_role("region", name="Default encryption")
     expect(section.get_by_label("AES256")).to_be_checked()
+    expect(section.get_by_label("Block SSE-C")).to_be_checked()  # a new bucket's default
     section.get_by_label("aws:kms").check()
     section.get_by_label("KMS key").select_option(label=key["alias"])
     section.get_by_label("Bucket key").check()
@@ -55,6 +56,7 @@ def test_default_encryption_without_javascript(
                 "KMSMasterKeyID": key["id"],
             },
             "BucketKeyEnabled": True,
+            "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
         }
     ]
     put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")
@@ -65,10 +67,15 @@ def test_default_encryption_without_javascript(
 
     section.get_by_label("AES256").check()
     section.get_by_label("Bucket key").uncheck()
+    section.get_by_label("Block SSE-C").uncheck()
     section.get_by_role("button", name="Save default encryption").click()
     expect(page.get_by_role("status")).to_have_text("Default encryption: AES256 (SSE-S3).")
     answered = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
     assert answered["Rules"][0]["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert "BlockedEncryptionTypes" not in answered["Rules"][0]
+    expect(
+        page.get_by_role("region", name="Default encryption").get_by_label("Block SSE-C")
+    ).not_to_be_checked()
     assert s3.put_object(Bucket=bucket, Key="k2", Body=b"x")["ServerSideEncryption"] == "AES256"
 
 

@@ -105,11 +105,20 @@ def encryption(
         bool, typer.Option("--bucket-key", help="Set BucketKeyEnabled (S3's flag).")
     ] = False,
     delete: Annotated[bool, typer.Option("--delete", help="Back to the default, AES256.")] = False,
+    block_sse_c: Annotated[
+        bool | None,
+        typer.Option(
+            "--block-sse-c/--allow-sse-c",
+            help="Refuse (new buckets' default) or allow writes with SSE-C keys.",
+        ),
+    ] = None,
 ) -> None:
     """Show a bucket's default encryption, set it (AES256 or aws:kms with a KMS key), or
-    return it to AES256."""
+    return it to AES256; block or allow SSE-C."""
     if set_algorithm is not None and delete:
         raise CliError("give --set or --delete, not both", EXIT_USAGE)
+    if delete and block_sse_c is not None:
+        raise CliError("--block-sse-c and --allow-sse-c go without --delete", EXIT_USAGE)
     if set_algorithm is None and (kms_key_id is not None or bucket_key):
         raise CliError("--kms-key-id and --bucket-key go with --set", EXIT_USAGE)
     if set_algorithm == Algorithm.AES256 and kms_key_id is not None:
@@ -122,11 +131,19 @@ def encryption(
             return
         if set_algorithm is None:
             shown = api.bucket_encryption(name)
+            if block_sse_c is not None:  # the rest of the setting as it is
+                shown = api.set_bucket_encryption(
+                    name,
+                    shown["algorithm"],
+                    shown["kms_key_id"],
+                    shown["bucket_key_enabled"],
+                    block_sse_c,
+                )
         else:
             algorithm: Literal["AES256", "aws:kms"] = (
                 "aws:kms" if set_algorithm == Algorithm.KMS else "AES256"
             )
-            shown = api.set_bucket_encryption(name, algorithm, kms_key_id, bucket_key)
+            shown = api.set_bucket_encryption(name, algorithm, kms_key_id, bucket_key, block_sse_c)
     _show_encryption(st, shown)
 
 
@@ -140,5 +157,6 @@ def _show_encryption(st: State, shown: BucketEncryption) -> None:
             "kms_key_id": shown["kms_key_id"]
             or ("aws/s3" if shown["algorithm"] != "AES256" else ""),
             "bucket_key_enabled": "yes" if shown["bucket_key_enabled"] else "no",
+            "sse_c": "blocked" if shown["customer_keys_blocked"] else "allowed",
         }
     )

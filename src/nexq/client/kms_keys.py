@@ -22,6 +22,7 @@ class BucketEncryption(TypedDict):
     algorithm: Literal["AES256", "aws:kms"]
     kms_key_id: str | None
     bucket_key_enabled: bool
+    customer_keys_blocked: bool
 
 
 class KmsKeysClient(Plumbing):
@@ -60,12 +61,15 @@ class KmsKeysClient(Plumbing):
         algorithm: Literal["AES256", "aws:kms"],
         kms_key_id: str | None = None,
         bucket_key_enabled: bool = False,
+        customer_keys_blocked: bool | None = None,
     ) -> BucketEncryption:
+        """``customer_keys_blocked`` None: the bucket's SSE-C block stays as it is."""
         path = f"/storage/buckets/{segment(bucket)}/encryption"
         body = {
             "algorithm": algorithm,
             "kms_key_id": kms_key_id,
             "bucket_key_enabled": bucket_key_enabled,
+            "customer_keys_blocked": customer_keys_blocked,
         }
         return cast(BucketEncryption, self._request("PUT", path, body=body))
 

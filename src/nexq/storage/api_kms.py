@@ -69,6 +69,11 @@ class BucketEncryptionDocument(BaseModel):
         description="With aws:kms: a key's id, ARN or alias (none: the account's aws/s3 key).",
     )
     bucket_key_enabled: StrictBool = False
+    customer_keys_blocked: StrictBool | None = Field(
+        default=None,
+        description="Writes with SSE-C (a key of the customer's own) are refused: true in "
+        "new buckets. Left out of a PUT: the bucket's stays as it is.",
+    )
 
     @staticmethod
     def of(config: BucketEncryption) -> "BucketEncryptionDocument":
@@ -76,6 +81,7 @@ class BucketEncryptionDocument(BaseModel):
             algorithm="aws:kms" if config.algorithm == KMS else "AES256",
             kms_key_id=config.kms_key_id,
             bucket_key_enabled=config.bucket_key_enabled,
+            customer_keys_blocked=config.customer_keys_blocked,
         )
 
 
@@ -128,9 +134,11 @@ def add_routes(api: APIRouter, objects: ObjectStorage, auth: Authorizer) -> None
         owned_bucket(objects, caller, name)
         if body.algorithm == ALGORITHM and body.kms_key_id is not None:
             raise Invalid("kms_key_id: only with the algorithm aws:kms.")
-        config = BucketEncryption(body.algorithm, body.bucket_key_enabled, body.kms_key_id)
+        config = BucketEncryption(
+            body.algorithm, body.bucket_key_enabled, body.kms_key_id, body.customer_keys_blocked
+        )
         objects.set_bucket_encryption(caller, name, config)
-        return BucketEncryptionDocument.of(config)
+        return BucketEncryptionDocument.of(objects.bucket_encryption(caller, name))
 
     @api.delete(
         "/buckets/{name}/encryption",

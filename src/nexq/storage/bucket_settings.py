@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nexq.core.identity import Principal
 from nexq.storage import encryption
-from nexq.storage.encryption import KMS, BucketEncryption, ObjectKey, Requested
+from nexq.storage.encryption import KMS, BucketEncryption, CustomerKeysBlocked, ObjectKey, Requested
 from nexq.storage.errors import AccessDenied, IllegalVersioningConfiguration
 from nexq.storage.object_lock import InvalidBucketState
 from nexq.storage.policy import MalformedPolicy, Policy, is_public, parse_policy
@@ -71,14 +71,15 @@ class BucketSettings(ObjectStorageBase):
         for (SSE-C, SSE-KMS, SSE-S3), else the bucket's default encryption. KMS keys are the
         bucket owner's: KMS.NotFoundException, KMS.DisabledException or AccessDenied."""
         if requested.customer is not None:
+            if self._default_encryption(caller, bucket_name).customer_keys_blocked:
+                raise CustomerKeysBlocked()
             return requested.customer
         if requested.algorithm not in (None, KMS):
             return None  # SSE-S3, asked for by name
         bucket = self.bucket(caller, bucket_name)
         default: BucketEncryption | None = None
         if requested.algorithm is None or requested.bucket_key is None:
-            # Cached with the bucket (a change moves the auth generation): no read per PUT.
-            default = BucketEncryption.from_json(self.directory.setting(bucket, encryption.SETTING))
+            default = self._default_encryption(caller, bucket_name)
         if requested.algorithm == KMS:
             bucket_key = requested.bucket_key
             if bucket_key is None:  # S3 compat: the bucket's setting, if it uses SSE-KMS
@@ -92,6 +93,11 @@ class BucketSettings(ObjectStorageBase):
             )
         return None
 
+    def _default_encryption(self, caller: Principal, bucket_name: str) -> BucketEncryption:
+        # Cached with the bucket (a change moves the auth generation): no read per PUT.
+        bucket = self.bucket(caller, bucket_name)
+        return BucketEncryption.from_json(self.directory.setting(bucket, encryption.SETTING))
+
     def set_bucket_encryption(
         self, caller: Principal, bucket_name: str, config: BucketEncryption | None
     ) -> None:
@@ -100,7 +106,13 @@ class BucketSettings(ObjectStorageBase):
         bucket = self.bucket(caller, bucket_name)
         if config is not None and config.algorithm == KMS:
             self.kms.find(bucket.account_id, config.kms_key_id)
-        text = None if config is None else config.to_json()
+        current = BucketEncryption.from_json(
+            self._store.bucket_setting(bucket.id, encryption.SETTING)
+        )
+        # A removal returns to SSE-S3 and, like a change that does not name it, keeps the
+        # bucket's SSE-C block: neither ever allows SSE-C again unasked.
+        config = (config or BucketEncryption()).keeping_block_of(current)
+        text = None if config == BucketEncryption.from_json(None) else config.to_json()
         self._store.set_bucket_setting(bucket.id, encryption.SETTING, text)
 
     def bucket_encryption(self, caller: Principal, bucket_name: str) -> BucketEncryption:

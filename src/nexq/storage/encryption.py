@@ -19,7 +19,7 @@ import hmac
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nexq.storage.errors import AccessDenied, InvalidArgument, InvalidRequest
 
@@ -207,11 +207,17 @@ def _matches(stored: str, key: bytes) -> bool:
 class BucketEncryption:
     """A bucket's default encryption (PutBucketEncryption). S3 compat: a bucket that was
     never configured answers SSE-S3, which every object gets anyway. With ``aws:kms``,
-    ``kms_key_id`` is the key as it was given (None: the account's ``aws/s3`` key)."""
+    ``kms_key_id`` is the key as it was given (None: the account's ``aws/s3`` key).
+
+    ``customer_keys_blocked``: writes with SSE-C are refused (S3's BlockedEncryptionTypes),
+    as AWS does on every bucket made since April 2026 (:data:`NEW_BUCKET`); buckets made
+    before that here keep SSE-C allowed. None only in a change that does not say, which
+    keeps the bucket's."""
 
     algorithm: str = ALGORITHM
     bucket_key_enabled: bool = False
     kms_key_id: str | None = None
+    customer_keys_blocked: bool | None = None
 
     def to_json(self) -> str:
         found: dict[str, object] = {
@@ -220,16 +226,41 @@ class BucketEncryption:
         }
         if self.kms_key_id is not None:
             found["kms_key_id"] = self.kms_key_id
+        if self.customer_keys_blocked:
+            found["blocked"] = [CUSTOMER_KEYS]
         return json.dumps(found)
 
     @classmethod
     def from_json(cls, text: str | None) -> BucketEncryption:
         if text is None:
-            return cls()
+            return cls(customer_keys_blocked=False)
         found = json.loads(text)
         key_id = found.get("kms_key_id")
         return cls(
             str(found["algorithm"]),
             bool(found["bucket_key"]),
             None if key_id is None else str(key_id),
+            CUSTOMER_KEYS in found.get("blocked", ()),
+        )
+
+    def keeping_block_of(self, current: BucketEncryption) -> BucketEncryption:
+        """This change, with ``current``'s SSE-C block when the change does not name one."""
+        if self.customer_keys_blocked is not None:
+            return self
+        return replace(self, customer_keys_blocked=current.customer_keys_blocked)
+
+
+CUSTOMER_KEYS = "SSE-C"  # S3's name of the encryption type a bucket can block
+# What a bucket made today starts with: SSE-S3, and SSE-C blocked (AWS since April 2026).
+NEW_BUCKET = BucketEncryption(customer_keys_blocked=True)
+
+
+class CustomerKeysBlocked(AccessDenied):
+    """An SSE-C write to a bucket that blocks SSE-C."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Requests specifying Server Side Encryption with Customer provided keys (SSE-C) "
+            "are blocked for this bucket: its default encryption configuration lists SSE-C "
+            "in BlockedEncryptionTypes (PutBucketEncryption can allow it)."
         )

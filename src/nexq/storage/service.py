@@ -25,6 +25,7 @@ from nexq.storage.conditions import Conditions, check_read
 from nexq.storage.copies import ObjectCopies
 from nexq.storage.directory import Directory
 from nexq.storage.encryption import (
+    NEW_BUCKET,
     CustomerKey,
     ObjectKey,
     Presented,
@@ -147,9 +148,11 @@ class ObjectStorage(BucketSettings, Listings, ObjectCopies, VersionAmendments):
         # As AWS since April 2023: a new bucket blocks public access (all four switches on)
         # until its owner deletes or changes its Block Public Access configuration, and has
         # its Object Ownership set to BucketOwnerEnforced (ACLs disabled).
+        # As AWS since April 2026: SSE-C is blocked until the owner allows it.
         settings = {
             PUBLIC_ACCESS_SETTING: BLOCK_ALL.to_json(),
             OWNERSHIP_SETTING: Ownership.BUCKET_OWNER_ENFORCED.value,
+            encryption.SETTING: NEW_BUCKET.to_json(),
         }
         if object_lock:
             settings[LOCK_SETTING] = LockConfiguration().to_json()

@@ -1,6 +1,6 @@
 """The "Default encryption" form of a bucket's Settings page: AES256 (SSE-S3) or aws:kms
-with one of the account's KMS keys (or its aws/s3 key), and S3's bucket key flag. A plain
-form: it works without JavaScript, like the page's others."""
+with one of the account's KMS keys (or its aws/s3 key), S3's bucket key flag, and whether
+SSE-C is blocked. A plain form: it works without JavaScript, like the page's others."""
 
 from typing import Annotated
 
@@ -31,13 +31,14 @@ def router(storage: ObjectStorage, pages: Pages) -> APIRouter:
         algorithm: Text = ALGORITHM,
         kms_key_id: Text = "",
         bucket_key: Text = "",
+        block_sse_c: Text = "",
     ) -> Response:
         storage.bucket(caller, name)  # another's bucket is absent, whatever the form says
         back = bucket_url(name, "/settings") + f"#{SECTION}"
         if algorithm not in (ALGORITHM, KMS):
             return pages.redirect(request, back, Flash("error", "Choose AES256 or aws:kms."))
         key_id = (kms_key_id or None) if algorithm == KMS else None
-        config = BucketEncryption(algorithm, bool(bucket_key), key_id)
+        config = BucketEncryption(algorithm, bool(bucket_key), key_id, bool(block_sse_c))
         try:
             storage.set_bucket_encryption(caller, name, config)
         except DomainError as exc:

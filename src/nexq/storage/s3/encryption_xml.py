@@ -3,7 +3,7 @@ of PutBucketEncryption and GetBucketEncryption."""
 
 from __future__ import annotations
 
-from nexq.storage.encryption import ALGORITHM, KMS, BucketEncryption
+from nexq.storage.encryption import ALGORITHM, CUSTOMER_KEYS, KMS, BucketEncryption
 from nexq.storage.s3.document import Fields, root_of
 from nexq.storage.s3.errors import invalid_argument, malformed_xml
 from nexq.storage.s3.sse import DSSE, dsse_not_implemented
@@ -14,6 +14,8 @@ _RULE = frozenset(
     {"ApplyServerSideEncryptionByDefault", "BucketKeyEnabled", "BlockedEncryptionTypes"}
 )
 _DEFAULT = frozenset({"SSEAlgorithm", "KMSMasterKeyID"})
+_BLOCKED = frozenset({"EncryptionType"})
+_TYPES = frozenset({CUSTOMER_KEYS, "NONE"})
 
 
 def parse_encryption(body: bytes) -> BucketEncryption:
@@ -42,7 +44,21 @@ def parse_encryption(body: bytes) -> BucketEncryption:
                 "ApplyServerSideEncryptionByDefault",
             )
         key_id = fields.required_text("KMSMasterKeyID").strip() or None
-    return BucketEncryption(algorithm, bool(rule.boolean("BucketKeyEnabled")), key_id)
+    return BucketEncryption(
+        algorithm, bool(rule.boolean("BucketKeyEnabled")), key_id, _blocked(rule)
+    )
+
+
+def _blocked(rule: Fields) -> bool | None:
+    """Whether the rule blocks SSE-C; None when it has no BlockedEncryptionTypes (the
+    bucket's stays as it is)."""
+    element = rule.element("BlockedEncryptionTypes")
+    if element is None:
+        return None
+    named = {text.strip() for text in Fields(element, _BLOCKED).texts("EncryptionType")}
+    if not named <= _TYPES or named == _TYPES:
+        raise malformed_xml()  # an unknown type, or SSE-C both blocked and not
+    return CUSTOMER_KEYS in named
 
 
 def render_encryption(config: BucketEncryption) -> str:
@@ -58,5 +74,12 @@ def render_encryption(config: BucketEncryption) -> str:
         )
         + "</ApplyServerSideEncryptionByDefault>"
         f"<BucketKeyEnabled>{'true' if config.bucket_key_enabled else 'false'}</BucketKeyEnabled>"
-        "</Rule>",
+        + (
+            "<BlockedEncryptionTypes>"
+            f"<EncryptionType>{CUSTOMER_KEYS}</EncryptionType>"
+            "</BlockedEncryptionTypes>"
+            if config.customer_keys_blocked
+            else ""
+        )
+        + "</Rule>",
     )
