@@ -321,6 +321,40 @@ def test_conditional_complete(s3: Any, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="exists")["Body"].read() == b"v"
 
 
+def test_if_none_match_complete_after_the_key_was_deleted(s3: Any, bucket: str) -> None:
+    """As AWS: the key written during the upload makes If-None-Match fail (412); once it is
+    deleted, the completion conflicts (409): start a new upload, which then completes."""
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="gone")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="gone", UploadId=upload, PartNumber=1, Body=b"y")[
+        "ETag"
+    ]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    s3.put_object(Bucket=bucket, Key="gone", Body=b"x")
+
+    def complete(upload_id: str, parts: dict[str, Any]) -> Any:
+        return s3.complete_multipart_upload(
+            Bucket=bucket, Key="gone", UploadId=upload_id, IfNoneMatch="*", MultipartUpload=parts
+        )
+
+    with pytest.raises(ClientError) as exists:
+        complete(upload, parts)
+    assert (status(exists), exists.value.response["Error"]["Code"]) == (412, "PreconditionFailed")
+    s3.delete_object(Bucket=bucket, Key="gone")
+    with pytest.raises(ClientError) as conflict:
+        complete(upload, parts)
+    error = conflict.value.response["Error"]
+    assert (status(conflict), error["Code"]) == (409, "ConditionalRequestConflict")
+    assert (error["Condition"], error["Key"]) == ("If-None-Match", "gone")
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="gone")
+    again = s3.create_multipart_upload(Bucket=bucket, Key="gone")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="gone", UploadId=again, PartNumber=1, Body=b"z")[
+        "ETag"
+    ]
+    complete(again, {"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert s3.get_object(Bucket=bucket, Key="gone")["Body"].read() == b"z"
+
+
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA256", "CRC64NVME"])
 def test_multipart_checksums(s3: Any, bucket: str, algorithm: str) -> None:
     body = os.urandom(11 * MiB)

@@ -431,6 +431,35 @@ def test_a_refused_completion_leaves_the_upload(
     assert store.stored_bytes(b.account_id) == 40 and store.garbage(10) == ["k"]
 
 
+def test_an_object_deleted_during_an_upload_conflicts_with_its_if_none_match(
+    store: MetadataStore, accounts: AccountStore
+) -> None:
+    """As S3: a Complete with If-None-Match after the key's object was deleted since the
+    upload began is a conflict (409), though no object is there; an upload of another key,
+    or one begun after the delete, completes."""
+    b = bucket(store, account(accounts))
+    store.put_object(sized(b, "k", 10))
+    for upload_id, key in (("u1", "k"), ("u2", "other")):
+        store.add_upload(Upload(upload_id, b.id, key, 2.0, {}, {}, None, None))
+        store.put_part(Part(upload_id, 1, 40, "e1", 2.0, f"part-{upload_id}"))
+    store.delete_object(b.id, "k")
+    up = store.get_upload("u1")
+    assert up is not None
+    with pytest.raises(errors.ConditionalRequestConflict):
+        store.complete_upload(up, sized(b, "k", 40, "part-u1"), [1], if_none_match=True)
+    assert store.get_upload("u1") == up and store.get_object(b.id, "k") is None
+    other = store.get_upload("u2")
+    assert other is not None
+    store.complete_upload(other, sized(b, "other", 40, "part-u2"), [1], if_none_match=True)
+    store.add_upload(Upload("u3", b.id, "k", 3.0, {}, {}, None, None))
+    store.put_part(Part("u3", 1, 40, "e1", 3.0, "part-u3"))
+    later = store.get_upload("u3")
+    assert later is not None
+    store.complete_upload(later, sized(b, "k", 40, "part-u3"), [1], if_none_match=True)
+    # Without the condition the first upload still completes (over the new object).
+    store.complete_upload(up, sized(b, "k", 40, "part-u1"), [1])
+
+
 def test_an_object_written_during_an_upload_conflicts_with_its_if_match(
     store: MetadataStore, accounts: AccountStore
 ) -> None:

@@ -229,5 +229,8 @@ SCHEMA = Schema(
             )
             """
         ),
+        # set when the key's object is deleted while the upload is open: a completion with
+        # If-None-Match then conflicts (409), as on AWS, though no object is there to see
+        Migration("ALTER TABLE uploads ADD COLUMN key_deleted INTEGER NOT NULL DEFAULT 0"),
     ],
 )

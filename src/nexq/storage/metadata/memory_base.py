@@ -43,6 +43,7 @@ class HeldBucket:
 class HeldUpload:
     upload: Upload
     parts: dict[int, Part] = field(default_factory=dict)
+    key_deleted: bool = False  # as the SQL stores' uploads.key_deleted
 
 
 @dataclass

@@ -31,6 +31,8 @@ class MemoryDeletes(MemoryObjects):
             current = held.objects.get(encoded)
             if conditions is not None:
                 conditions.check(current)
+            if current is not None:
+                self._mark_uploads(bucket_id, key)
             state = held.bucket.versioning
             if state is None:
                 if current is None:
@@ -101,6 +103,7 @@ class MemoryDeletes(MemoryObjects):
             if current is not None and current.version_id == version_id:
                 gone: ObjectMeta | None = self._retire(held, encoded)
                 objects = -1
+                self._mark_uploads(bucket_id, key)
             else:
                 gone = held.shelf.remove(encoded, version_id)
             if gone is None:
@@ -116,6 +119,12 @@ class MemoryDeletes(MemoryObjects):
             self._count(held, objects, -gone.size, None)
             self._garbage.update(s.path for s in gone.segments)
             return Removal(version_id=version_id, delete_marker=gone.delete_marker, removed=True)
+
+    def _mark_uploads(self, bucket_id: str, key: str) -> None:
+        """As sql_versions.mark_uploads: the key's object is going."""
+        for held in self._uploads.values():
+            if held.upload.bucket_id == bucket_id and held.upload.key == key:
+                held.key_deleted = True
 
     def apply_lifecycle(
         self,

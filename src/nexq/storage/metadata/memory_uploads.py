@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from nexq.core.errors import QuotaExceeded
 from nexq.storage.completions import CompletedUpload, completion
-from nexq.storage.errors import NoSuchUpload
+from nexq.storage.errors import ConditionalRequestConflict, NoSuchUpload
 from nexq.storage.metadata.memory_base import HeldUpload, take
 from nexq.storage.metadata.memory_objects import MemoryObjects
 from nexq.storage.model import ObjectMeta, Part, Upload, prefix_end
@@ -119,6 +119,8 @@ class MemoryUploads(MemoryObjects):
             if held is None:
                 raise NoSuchUpload()
             old = self._check_conditions(meta, if_match, if_none_match, upload.initiated)
+            if if_none_match and held.key_deleted:
+                raise ConditionalRequestConflict("If-None-Match")
             unused = [p.path for n, p in held.parts.items() if n not in used]
             version_id = self._write_current(meta, old, quota)
             del self._uploads[upload.id]

@@ -9,7 +9,7 @@ from typing import Any
 from nexq.core.errors import QuotaExceeded
 from nexq.core.sql import Connection, send
 from nexq.storage.completions import CompletedUpload, completion
-from nexq.storage.errors import NoSuchUpload
+from nexq.storage.errors import ConditionalRequestConflict, NoSuchUpload
 from nexq.storage.metadata import sql_completions
 from nexq.storage.metadata import sql_versions as versions
 from nexq.storage.metadata.sql_base import SqlBase, discard
@@ -185,11 +185,16 @@ class SqlUploads(SqlBase):
         used = set(used_parts)
 
         def write(conn: Connection) -> str | None:
-            if not conn.execute("SELECT 1 FROM uploads WHERE id = ?", (upload.id,)).fetchone():
+            held = conn.execute(
+                "SELECT key_deleted FROM uploads WHERE id = ?", (upload.id,)
+            ).fetchone()
+            if held is None:
                 raise NoSuchUpload()
             target = versions.check_conditions(
                 conn, meta.bucket_id, meta.key, if_match, if_none_match, upload.initiated
             )
+            if if_none_match and held[0]:
+                raise ConditionalRequestConflict("If-None-Match")
             unused = [
                 path
                 for number, path in conn.execute(

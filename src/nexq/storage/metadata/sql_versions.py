@@ -279,6 +279,13 @@ def write_current(
     return version_id
 
 
+def mark_uploads(conn: Connection, bucket_id: str, key: str) -> None:
+    """The key's object is going: its open uploads may no longer complete with If-None-Match."""
+    conn.execute(
+        "UPDATE uploads SET key_deleted = 1 WHERE bucket_id = ? AND key = ?", (bucket_id, key)
+    )
+
+
 def delete_current(
     conn: Connection,
     bucket_id: str,
@@ -298,6 +305,8 @@ def delete_current(
         ).fetchone()
         conditions.check(meta_from_row(row) if row is not None else None)
     current = _current(conn, bucket_id, key)
+    if current is not None:
+        mark_uploads(conn, bucket_id, key)
     if state is None:
         if current is None:
             return Removal()
@@ -360,6 +369,7 @@ def delete_version(
         marker = bool(row[2])
     else:
         objects = -1
+        mark_uploads(conn, bucket_id, key)
     objects += _promote(conn, bucket_id, key)
     count(conn, bucket_id, objects, -int(row[1]), None)
     discard(conn, paths(row[0]))
