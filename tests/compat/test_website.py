@@ -209,6 +209,53 @@ def test_folders_answer_their_index_document(server: LiveServer, site: str) -> N
     assert ranged.status_code == 206 and ranged.content == b"home"
 
 
+def test_the_buckets_cors_rules_apply_to_its_website(
+    server: LiveServer, site: str, s3: Any
+) -> None:
+    """A site's fonts or scripts fetched from another origin: the website answers with the
+    bucket's CORS rules, preflights included, as the REST endpoint does."""
+    origin = {"Origin": "https://app.example.com"}
+    assert "access-control-allow-origin" not in visit(server, site, headers=origin).headers
+    refused = visit(server, site, "/index.html", "OPTIONS", {**origin,
+                    "Access-Control-Request-Method": "GET"})  # fmt: skip
+    assert refused.status_code == 403 and "CORS is not enabled" in refused.text
+    s3.put_bucket_cors(
+        Bucket=site,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": ["https://*.example.com"],
+                    "AllowedMethods": ["GET", "HEAD"],
+                    "AllowedHeaders": ["range"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
+    )
+    page = visit(server, site, "/docs/", headers=origin)
+    assert page.content == b"<h1>docs</h1>"
+    assert page.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert (
+        page.headers["vary"]
+        == "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
+    )
+    missing = visit(server, site, "/nothing.html", headers=origin)  # errors too
+    assert missing.status_code == 403
+    assert missing.headers["access-control-allow-origin"] == "https://app.example.com"
+    other = visit(server, site, headers={"Origin": "https://elsewhere.org"})
+    assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
+    preflight = visit(server, site, "/index.html", "OPTIONS", {**origin,
+                      "Access-Control-Request-Method": "GET",
+                      "Access-Control-Request-Headers": "Range"})  # fmt: skip
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-methods"] == "GET, HEAD"
+    assert preflight.headers["access-control-max-age"] == "600"
+    put_refused = visit(server, site, "/index.html", "OPTIONS", {**origin,
+                        "Access-Control-Request-Method": "PUT"})  # fmt: skip
+    assert put_refused.status_code == 403
+    assert visit(server, site, "/index.html", "OPTIONS").status_code == 400  # no Origin
+
+
 def test_a_missing_page_is_the_error_document_with_its_status(
     server: LiveServer, site: str, s3: Any
 ) -> None:

@@ -21,7 +21,8 @@ from nexq.storage.directory import Credential
 from nexq.storage.errors import NoSuchKey
 from nexq.storage.metering import BillingClass, Meter
 from nexq.storage.model import Bucket
-from nexq.storage.s3 import website
+from nexq.storage.s3 import cors, website
+from nexq.storage.s3.cors_answers import bucket_rules
 from nexq.storage.s3.errors import S3Error, access_denied, from_domain, internal_error, naming
 from nexq.storage.s3.handlers.common import Services
 from nexq.storage.s3.http import Response, S3Request
@@ -109,7 +110,10 @@ class WebsiteEndpoint:
                 host_of(scope),
                 "https" if scope.get("scheme") == "https" else "http",
             )
-            response = await website.answer(visit, configuration, fetch)
+            if method == "OPTIONS":
+                response = await self._preflight(scope, bucket, visit.key)
+            else:
+                response = await website.answer(visit, configuration, fetch)
         except S3Error as exc:
             response = self._error(exc, request_id)
         except DomainError as exc:
@@ -120,6 +124,8 @@ class WebsiteEndpoint:
         except Exception:
             log.exception("internal error in website request %s %s", request_id, raw_path)
             response = self._error(internal_error(), request_id)
+        if found and method != "OPTIONS":
+            self._add_cors(scope, found[0], method, response)
         sent = await self._send(send, receive, response, request_id, method)
         if self._meter is None:
             return
@@ -133,6 +139,47 @@ class WebsiteEndpoint:
             billing = BillingClass.B if response.status < 400 else BillingClass.OTHER
             owner = found[0]
             self._meter.record(owner.account_id, owner.id, owner.name, billing)
+
+    async def _preflight(self, scope: Scope, bucket: str, key: str) -> Response:
+        """A CORS preflight to the website, answered from the bucket's CORS rules as the REST
+        endpoint answers it (a page for a refusal, as every website error)."""
+        headers = _headers_of(scope)
+        directory = self._services.objects.directory
+
+        def rules() -> tuple[cors.CORSRule, ...] | None:
+            directory.refresh()
+            found = directory.bucket(bucket)
+            if found is None:
+                raise S3Error("AccessForbidden", "CORSResponse: Bucket not found", 403)
+            return bucket_rules(directory, found)
+
+        loop = asyncio.get_running_loop()
+        allowed = cors.preflight(
+            await loop.run_in_executor(self._executor, rules),
+            headers.get("origin"),
+            headers.get("access-control-request-method"),
+            headers.get("access-control-request-headers"),
+            "OBJECT" if key else "BUCKET",
+        )
+        return Response(200, {name.lower(): value for name, value in allowed.items()})
+
+    def _add_cors(self, scope: Scope, bucket: Bucket, method: str, response: Response) -> None:
+        """The CORS headers the bucket's rules give a request with an ``Origin`` (S3 compat:
+        the website endpoint applies the bucket's CORS configuration, so a site's fonts and
+        scripts can be fetched from other origins), errors included."""
+        headers = _headers_of(scope)
+        if "origin" not in headers:
+            return
+        directory = self._services.objects.directory
+        allowed = cors.actual_response_headers(
+            bucket_rules(directory, bucket),  # cached: _configuration refreshed the directory
+            headers["origin"],
+            method,
+            headers.get("access-control-request-method"),
+            headers.get("access-control-request-headers"),
+        )
+        for name, value in allowed.items():
+            response.headers[name.lower()] = value
 
     def _error(self, error: S3Error, request_id: str) -> Response:
         if error.status == 304:
@@ -193,6 +240,12 @@ class WebsiteEndpoint:
             secure=scope.get("scheme") == "https",
             scheme=scope.get("scheme", "http"),
         )
+
+
+def _headers_of(scope: Scope) -> dict[str, str]:
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+    }
 
 
 def host_of(scope: Scope) -> str:
