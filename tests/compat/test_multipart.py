@@ -297,8 +297,15 @@ def test_conditional_complete(s3: Any, bucket: str) -> None:
     etag = s3.upload_part(Bucket=bucket, Key="exists", UploadId=upload, PartNumber=1, Body=b"z")[
         "ETag"
     ]
+    before = s3.head_object(Bucket=bucket, Key="exists")["ETag"]
     current = s3.put_object(Bucket=bucket, Key="exists", Body=b"w")["ETag"]
     parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    # An ETag that is no longer the key's fails first (412), as on AWS.
+    with pytest.raises(ClientError) as stale:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="exists", UploadId=upload, IfMatch=before, MultipartUpload=parts
+        )
+    assert (status(stale), stale.value.response["Error"]["Code"]) == (412, "PreconditionFailed")
     with pytest.raises(ClientError) as conflict:
         s3.complete_multipart_upload(
             Bucket=bucket, Key="exists", UploadId=upload, IfMatch=current, MultipartUpload=parts
@@ -345,6 +352,10 @@ def test_if_none_match_complete_after_the_key_was_deleted(s3: Any, bucket: str) 
     error = conflict.value.response["Error"]
     assert (status(conflict), error["Code"]) == (409, "ConditionalRequestConflict")
     assert (error["Condition"], error["Key"]) == ("If-None-Match", "gone")
+    assert error["Message"] == (  # one line, as AWS's
+        "The conditional request cannot succeed due to a conflicting operation against this "
+        "resource."
+    )
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="gone")
     again = s3.create_multipart_upload(Bucket=bucket, Key="gone")["UploadId"]

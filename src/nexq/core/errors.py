@@ -12,8 +12,11 @@ class DomainError(Exception):
     """A rule of the domain was broken; the message is safe to show to the caller."""
 
     def __init__(self, message: str = "") -> None:
-        super().__init__(message or self.__doc__ or type(self).__name__)
-        self.message = message or (self.__doc__ or type(self).__name__).strip()
+        # A docstring that wraps is one sentence still: its line breaks and indentation
+        # never reach the caller's message.
+        message = message or " ".join((self.__doc__ or type(self).__name__).split())
+        super().__init__(message)
+        self.message = message
 
 
 class NotFound(DomainError):

@@ -97,10 +97,10 @@ class MemoryObjects(MemoryBase):
             return None
         if if_none_match:
             raise PreconditionFailed("If-None-Match")
+        if if_match is not None and if_match.strip('"') not in ("*", current.etag):
+            raise PreconditionFailed("If-Match")  # before a conflict, as sql_versions
         if if_match is not None and since is not None and current.last_modified > since:
             raise ConditionalRequestConflict("If-Match")
-        if if_match is not None and if_match.strip('"') not in ("*", current.etag):
-            raise PreconditionFailed("If-Match")
         return current
 
     def _count(self, held: HeldBucket, objects: int, grown: int, quota: int | None) -> None:

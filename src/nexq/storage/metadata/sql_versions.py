@@ -198,10 +198,12 @@ def check_conditions(
         return Target(_state(row[0]), None)
     if if_none_match:
         raise PreconditionFailed("If-None-Match")
-    if if_match is not None and since is not None and float(row[5]) > since:
-        raise ConditionalRequestConflict("If-Match")
+    # S3 compat: AWS's order: a mismatched ETag fails (412) before a write during the
+    # upload conflicts (409).
     if if_match is not None and if_match.strip('"') not in ("*", row[1]):
         raise PreconditionFailed("If-Match")
+    if if_match is not None and since is not None and float(row[5]) > since:
+        raise ConditionalRequestConflict("If-Match")
     return Target(_state(row[0]), _Current(row[2], paths(row[3]), int(row[4])))
 
 
