@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -198,6 +199,48 @@ def test_versions_page_with_markers_and_prefixes(s3: Any, bucket: str) -> None:
     assert code(refused) == "InvalidArgument"
     assert refused.value.response["Error"]["ArgumentName"] == "version-id-marker"
     assert refused.value.response["Error"]["ArgumentValue"] == every[0][1]
+
+
+def test_a_page_resumes_after_its_marker_deleted_meanwhile(
+    s3: Any, bucket: str, owner: Key
+) -> None:
+    """A client that deletes each page of versions as it lists them (boto3's batch delete,
+    cleanup scripts) resumes after a marker that no longer exists, with the key's older
+    versions, as on AWS; none is left behind."""
+    enable(s3, bucket)
+    for n in range(5):
+        s3.put_object(Bucket=bucket, Key="prefixed_key", Body=f"v{n}".encode())
+    first = s3.list_object_versions(Bucket=bucket, Prefix="prefix", MaxKeys=3)
+    gone = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in first["Versions"]]
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": gone})
+    rest = s3.list_object_versions(
+        Bucket=bucket,
+        Prefix="prefix",
+        MaxKeys=5,
+        KeyMarker=first["NextKeyMarker"],
+        VersionIdMarker=first["NextVersionIdMarker"],
+    )
+    assert not rest["IsTruncated"]
+    assert [v["IsLatest"] for v in rest["Versions"]] == [True, False]
+    body = s3.get_object(
+        Bucket=bucket, Key="prefixed_key", VersionId=rest["Versions"][1]["VersionId"]
+    )
+    assert body["Body"].read() == b"v0"
+    # Two keys, and boto3's own page-by-page delete of every version: nothing is left.
+    for key in ("k1", "k2", "k1", "k2", "k1"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="k2")
+    resource = boto3.resource(
+        "s3",
+        endpoint_url=s3.meta.endpoint_url,
+        region_name=s3.meta.region_name,
+        config=s3.meta.config,
+        aws_access_key_id=owner.access_key_id,
+        aws_secret_access_key=owner.secret_access_key,
+    )
+    resource.Bucket(bucket).object_versions.page_size(3).delete()
+    left = s3.list_object_versions(Bucket=bucket)
+    assert left.get("Versions", []) == [] and left.get("DeleteMarkers", []) == []
 
 
 def test_delete_objects_with_versions(s3: Any, bucket: str) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from nexq.storage.errors import InvalidArgument
 from nexq.storage.metadata.port import MetadataStore
 from nexq.storage.model import Bucket, common_prefix, prefix_end
-from nexq.storage.versions import ListedVersion, VersionListing, parse_version_id, shown
+from nexq.storage.versions import (
+    ListedVersion,
+    VersionListing,
+    parse_version_id,
+    shown,
+    version_time,
+)
 
 
 def list_versions(
@@ -28,8 +34,13 @@ def list_versions(
     if key_marker:
         below = -1  # after every version of the key
         if version_id_marker is not None:
-            rank = store.version_rank(bucket.id, key_marker, parse_version_id(version_id_marker))
-            below = rank if rank is not None else -1
+            marker = parse_version_id(version_id_marker)
+            rank = store.version_rank(bucket.id, key_marker, marker)
+            if rank is not None:
+                below = rank
+            elif marker is not None:
+                older = _newest_older(store, bucket, key_marker, marker)
+                below = older + 1 if older is not None else -1
         rolled = common_prefix(key_marker, prefix, delimiter)
         if rolled is not None:  # that prefix was reported whole: skip what it holds
             following = prefix_end(rolled)
@@ -61,3 +72,28 @@ def list_versions(
                 return VersionListing(versions, prefixes, False, None, None)
             start, below = following, None
             break
+
+
+def _newest_older(store: MetadataStore, bucket: Bucket, key: str, version_id: str) -> int | None:
+    """The rank of ``key``'s newest version older than ``version_id``, a version no longer
+    there; None if it has none.
+
+    S3 compat: a page resumes after its version-id marker even when that version was
+    deleted meanwhile (what a client deleting each page as it lists does), with the key's
+    older versions, as AWS does; not after the whole key, which left them unlisted."""
+    made = version_time(version_id)
+    below: int | None = None
+    while True:
+        batch = store.list_versions(bucket.id, key, key, below, _PAGE)
+        for version, rank in batch:  # newest first
+            if version.key != key:
+                return None
+            named = version.version_id
+            if (named < version_id) if named is not None else (version.last_modified < made):
+                return rank
+        if len(batch) < _PAGE:
+            return None
+        below = batch[-1][1]
+
+
+_PAGE = 1000

@@ -34,6 +34,11 @@ def new_version_id() -> str:
     return f"{int(time.time() * 1_000_000):013x}{secrets.token_hex(10)[:19]}"
 
 
+def version_time(version_id: str) -> float:
+    """When the version ``version_id`` (one of this server's) was made, in seconds."""
+    return int(version_id[:13], 16) / 1_000_000
+
+
 def parse_version_id(value: str) -> str | None:
     """The version a ``versionId`` parameter names (None for ``null``); InvalidArgument if it
     cannot be a version id of this server (AWS: "Invalid version id specified")."""

@@ -38,7 +38,8 @@ NOTES: dict[Operation, str] = {
     Operation.COPY_OBJECT: "source versionId; sources up to 5 GiB (as S3); ACL headers: see ACLs",
     Operation.LIST_OBJECT_VERSIONS: "prefix, delimiter, key-marker / version-id-marker, "
     "max-keys, encoding-type=url; every object of a never-versioned bucket as version null; "
-    "each version's ChecksumAlgorithm and ChecksumType",
+    "each version's ChecksumAlgorithm and ChecksumType; a version-id-marker deleted since "
+    "resumes with the key's older versions, as AWS",
     Operation.PUT_BUCKET_POLICY: "the IAM policy language; see Bucket policies",
     Operation.CREATE_MULTIPART_UPLOAD: "ACL headers: see ACLs",
     Operation.COMPLETE_MULTIPART_UPLOAD: "parts stitched without copying; If-Match / "
