@@ -445,3 +445,23 @@ def test_paging_uploads_of_one_key_lists_each_once(s3: Any, bucket: str) -> None
         for upload in page:
             s3.abort_multipart_upload(Bucket=bucket, Key="same", UploadId=upload["UploadId"])
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
+def test_an_upload_id_marker_of_another_key_is_refused(s3: Any, bucket: str) -> None:
+    """As AWS: the upload-id-marker must be an upload of the key-marker; and a listing that
+    names no prefix has no Prefix element."""
+    b = s3.create_multipart_upload(Bucket=bucket, Key="test_b")["UploadId"]
+    s3.create_multipart_upload(Bucket=bucket, Key="test_c")
+    with pytest.raises(ClientError) as refused:
+        s3.list_multipart_uploads(Bucket=bucket, KeyMarker="test_c", UploadIdMarker=b)
+    error = refused.value.response["Error"]
+    assert (status(refused), error["Code"], error["Message"]) == (
+        400,
+        "InvalidArgument",
+        "Invalid uploadId marker",
+    )
+    assert (error["ArgumentName"], error["ArgumentValue"]) == ("upload-id-marker", b)
+    after_b = s3.list_multipart_uploads(Bucket=bucket, KeyMarker="test_b", UploadIdMarker=b)
+    assert [u["Key"] for u in after_b["Uploads"]] == ["test_c"]
+    assert "Prefix" not in after_b
+    assert s3.list_multipart_uploads(Bucket=bucket, Prefix="test_")["Prefix"] == "test_"

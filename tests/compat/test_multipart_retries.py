@@ -181,6 +181,16 @@ def test_a_copied_part_carries_the_uploads_checksum(s3: Any, bucket: str) -> Non
         MultipartUpload={"Parts": [{**bare, "ChecksumSHA256": sha}]},
     )
     assert done["ChecksumSHA256"].endswith("-1")
+    composite = s3.create_multipart_upload(Bucket=bucket, Key="k2", ChecksumAlgorithm="SHA256")[
+        "UploadId"
+    ]
+    s3.upload_part_copy(
+        Bucket=bucket,
+        Key="k2",
+        UploadId=composite,
+        PartNumber=1,
+        CopySource={"Bucket": bucket, "Key": "source"},
+    )
     plain = s3.create_multipart_upload(Bucket=bucket, Key="plain")["UploadId"]
     unchecked = s3.upload_part_copy(
         Bucket=bucket,
@@ -189,8 +199,22 @@ def test_a_copied_part_carries_the_uploads_checksum(s3: Any, bucket: str) -> Non
         PartNumber=1,
         CopySource={"Bucket": bucket, "Key": "source"},
     )["CopyPartResult"]
-    # An upload created without an algorithm gives its parts the default one (S3 compat).
-    assert [name for name in unchecked if name.startswith("Checksum")] == ["ChecksumCRC64NVME"]
+    # An upload created without an algorithm shows no part checksum, as AWS's answers: the
+    # default one its parts get is the server's, for the completion's whole-object checksum.
+    assert [name for name in unchecked if name.startswith("Checksum")] == []
+    listed = s3.list_parts(Bucket=bucket, Key="plain", UploadId=plain)
+    assert [n for n in listed["Parts"][0] if n.startswith("Checksum")] == []
+    assert "ChecksumType" not in listed
+    sealed = s3.list_parts(Bucket=bucket, Key="k2", UploadId=composite)
+    assert (sealed["ChecksumAlgorithm"], sealed["ChecksumType"]) == ("SHA256", "COMPOSITE")
+    assert sealed["Parts"][0]["ChecksumSHA256"] == sha
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="plain",
+        UploadId=plain,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": unchecked["ETag"]}]},
+    )
+    assert done["ChecksumType"] == "FULL_OBJECT" and "ChecksumCRC64NVME" in done
 
 
 ATTRIBUTES = ["ETag", "ObjectSize"]

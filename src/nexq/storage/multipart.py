@@ -425,6 +425,17 @@ class Multipart:
         parts = self._store.list_parts(upload.id, after, max_parts + 1)
         return upload, parts[:max_parts], len(parts) > max_parts
 
+    def check_upload_marker(
+        self, caller: Principal, bucket_name: str, key_marker: str, upload_id: str
+    ) -> None:
+        """S3 compat: ListMultipartUploads' upload-id-marker must be an upload of its
+        key-marker; one of another key is 400 InvalidArgument, as AWS answers it (an upload
+        no longer there resumes after the key marker's earlier uploads)."""
+        bucket = self._objects.bucket(caller, bucket_name)
+        upload = self._store.get_upload(upload_id)
+        if upload is not None and upload.bucket_id == bucket.id and upload.key != key_marker:
+            raise InvalidArgument("Invalid uploadId marker", "upload-id-marker", upload_id)
+
     def list_uploads(
         self,
         caller: Principal,

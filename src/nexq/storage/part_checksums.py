@@ -29,6 +29,15 @@ def part_algorithms(upload: Upload, declared: Iterable[str]) -> set[str]:
     return named
 
 
+def shown_part_checksums(upload: Upload, checksums: dict[str, str]) -> dict[str, str]:
+    """What ListParts and UploadPartCopy show of a part's checksums: its upload's algorithm's
+    only. S3 compat: a part of an upload created without an algorithm shows none (AWS's
+    answers, recorded in 2025), though the server keeps the default one it computed for the
+    completion, and any a client sent with the part."""
+    algorithm = upload.checksum_algorithm
+    return {algorithm: checksums[algorithm]} if algorithm in checksums else {}
+
+
 def upload_algorithm(upload: Upload) -> str:
     """The checksum every part of ``upload`` is given: its own algorithm, else the default
     one, whose whole-object value the completion combines from the parts'."""

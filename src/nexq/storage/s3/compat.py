@@ -32,7 +32,11 @@ NOTES: dict[Operation, str] = {
     "tags (checked as PutBucketTagging's); x-amz-object-ownership and ACL headers: see ACLs",
     Operation.LIST_BUCKETS: "max-buckets, continuation-token, prefix, bucket-region",
     Operation.LIST_MULTIPART_UPLOADS: "prefix, delimiter (CommonPrefixes), key-marker / "
-    "upload-id-marker, max-uploads, encoding-type=url; each upload's Initiator and Owner",
+    "upload-id-marker (an upload of another key: 400 InvalidArgument, as AWS), max-uploads, "
+    "encoding-type=url; each upload's Initiator and Owner",
+    Operation.LIST_PARTS: "part-number-marker, max-parts; the upload's ChecksumAlgorithm and "
+    "ChecksumType, and its parts' checksums of that algorithm only (none in an upload created "
+    "without one, as AWS)",
     Operation.GET_OBJECT: "versionId; one range per request (as S3); x-amz-server-side-encryption "
     "(and its KMS headers) refused with 400 InvalidArgument, as S3",
     Operation.COPY_OBJECT: "source versionId; sources up to 5 GiB (as S3); ACL headers: see ACLs",

@@ -7,6 +7,7 @@ import re
 from nexq.storage.incoming import IncomingBody
 from nexq.storage.model import ObjectMeta, Part, Upload
 from nexq.storage.multipart import UploadPage, upload_parties
+from nexq.storage.part_checksums import shown_part_checksums
 from nexq.storage.s3 import sse
 from nexq.storage.s3.acl import new_object_acl
 from nexq.storage.s3.body import read_small, receive_and_store
@@ -145,7 +146,7 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
     source_key = sse.customer_key(req, sse.COPY_SOURCE)
     customer = sse.customer_key(req)
 
-    def copy() -> tuple[Part, dict[str, str]]:
+    def copy() -> tuple[Part, Upload]:
         check_copy_source_signature(req, s, source)
         part = s.multipart.upload_part_copy(
             req.caller,
@@ -156,18 +157,19 @@ async def upload_part_copy(req: S3Request, s: Services) -> Response:
             source_key,
             customer,
         )
-        return part, s.multipart.upload(req.caller, *target[:3]).headers
+        return part, s.multipart.upload(req.caller, *target[:3])
 
-    part, sealed_as = await req.run(copy)
+    part, upload = await req.run(copy)
+    shown = shown_part_checksums(upload, part.checksums)
     response = Response.xml(
         document(
             "CopyPartResult",
             f"<LastModified>{iso_time(part.last_modified)}</LastModified>"
             f"<ETag>{quoted(part.etag)}</ETag>"
-            + "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in part.checksums.items()),
+            + "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in shown.items()),
         )
     )
-    response.headers.update(sse.part_headers(sealed_as, customer, s.objects.seals_at_rest))
+    response.headers.update(sse.part_headers(upload.headers, customer, s.objects.seals_at_rest))
     return response
 
 
@@ -243,7 +245,10 @@ async def list_parts(req: S3Request, s: Services) -> Response:
         f"<Part><PartNumber>{p.number}</PartNumber>"
         f"<LastModified>{iso_time(p.last_modified)}</LastModified>"
         f"<ETag>{quoted(p.etag)}</ETag><Size>{p.size}</Size>"
-        + "".join(f"<Checksum{a}>{v}</Checksum{a}>" for a, v in p.checksums.items())
+        + "".join(
+            f"<Checksum{a}>{v}</Checksum{a}>"
+            for a, v in shown_part_checksums(upload, p.checksums).items()
+        )
         + "</Part>"
         for p in parts
     )
@@ -260,7 +265,10 @@ async def list_parts(req: S3Request, s: Services) -> Response:
         f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"
     )
     if upload.checksum_algorithm:
-        inner += f"<ChecksumAlgorithm>{upload.checksum_algorithm}</ChecksumAlgorithm>"
+        inner += (
+            f"<ChecksumAlgorithm>{upload.checksum_algorithm}</ChecksumAlgorithm>"
+            f"<ChecksumType>{upload.checksum_type or 'COMPOSITE'}</ChecksumType>"
+        )
     response = Response.xml(document("ListPartsResult", inner + items))
     response.headers.update(
         await req.now(lambda: upload_abort_headers(s, req.bucket or "", upload))
@@ -280,6 +288,8 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
     delimiter = req.query.get("delimiter", "")
 
     def listed() -> tuple[UploadPage, str]:
+        if key_marker and id_marker:
+            s.multipart.check_upload_marker(req.caller, req.bucket or "", key_marker, id_marker)
         if delimiter:
             page = s.multipart.list_uploads_grouped(
                 req.caller, req.bucket or "", prefix, delimiter, after, max_uploads
@@ -302,7 +312,9 @@ async def list_multipart_uploads(req: S3Request, s: Services) -> Response:
         f"<Bucket>{req.bucket}</Bucket><KeyMarker>{key_text(key_marker, url)}</KeyMarker>"
         # S3 compat: the marker it ignored (no key-marker) is echoed empty.
         f"<UploadIdMarker>{escape(id_marker if key_marker else '')}</UploadIdMarker>"
-        f"<Prefix>{key_text(prefix, url)}</Prefix><MaxUploads>{max_uploads}</MaxUploads>"
+        # S3 compat: no Prefix element when none was asked for (ListObjects has one always).
+        + (f"<Prefix>{key_text(prefix, url)}</Prefix>" if "prefix" in req.query else "")
+        + f"<MaxUploads>{max_uploads}</MaxUploads>"
         f"<IsTruncated>{'true' if page.truncated else 'false'}</IsTruncated>"
     )
     if delimiter:
