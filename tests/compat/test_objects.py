@@ -99,6 +99,9 @@ def test_missing_key(s3: Any, bucket: str) -> None:
         s3.get_object(Bucket=bucket, Key="nope")
     assert code(exc) == "NoSuchKey"
     assert status(exc) == 404
+    # AWS's error document: Code, Message, Key, RequestId, HostId; no Resource.
+    error = exc.value.response["Error"]
+    assert set(error) == {"Code", "Message", "Key"} and error["Key"] == "nope"
     with pytest.raises(ClientError) as exc:
         s3.head_object(Bucket=bucket, Key="nope")
     assert status(exc) == 404

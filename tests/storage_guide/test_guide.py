@@ -92,7 +92,7 @@ SHOWN = (
     ('dcp storage keys delete "$KEY_ID"', "Deleted access key NQAK"),
     ("--aws-sigv4", "hello from Nexq"),
     ("curl -sS -i", "HTTP/1.1 403 Forbidden"),
-    ("curl -sS -i", "<Error><Code>AccessDenied</Code><Message>Access Denied.</Message>"),
+    ("curl -sS -i", "<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>"),
     ("cat first-bytes.txt", "hello"),
     ("python3 list_buckets.py", "team-assets\nteam-backups"),
     ("rclone lsf nexq:team-assets/site-mirror", "css/\nindex.html"),

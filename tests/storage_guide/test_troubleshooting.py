@@ -88,7 +88,7 @@ TROUBLE: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ),
     (
         (BUCKETS,),
-        "The bucket you tried to delete is not empty.",
+        "The bucket you tried to delete is not empty",
         "dcp storage buckets delete team-assets",
     ),
     ((BUCKETS,), "BucketNotEmpty", "aws s3 rb s3://team-assets"),
@@ -145,7 +145,7 @@ TROUBLE: tuple[tuple[tuple[str, ...], str, str], ...] = (
     ),
     (
         (KEYS,),
-        "AccessDenied … Access Denied.",
+        "AccessDenied … Access Denied",
         signed_by("SCOPED", "aws s3 ls s3://team-assets"),
     ),
     (

@@ -28,7 +28,7 @@ class BucketAlreadyOwnedByYou(Conflict):
 
 
 class BucketNotEmpty(Conflict):
-    """The bucket you tried to delete is not empty."""
+    """The bucket you tried to delete is not empty"""  # S3 compat: AWS's words, no full stop
 
 
 class InvalidBucketName(Invalid):
@@ -107,7 +107,7 @@ class InvalidRange(Invalid):
 
 
 class AccessDenied(Forbidden):
-    """Access Denied."""
+    """Access Denied"""  # S3 compat: AWS's words, no full stop
 
 
 class InvalidArgument(Invalid):

@@ -169,14 +169,15 @@ def internal_error() -> S3Error:
     return S3Error("InternalError", "We encountered an internal error. Please try again.", 500)
 
 
-def render(error: S3Error, resource: str, request_id: str, host_id: str) -> bytes:
+def render(error: S3Error, request_id: str, host_id: str) -> bytes:
     """S3's XML error document (``host_id``: the ``x-amz-id-2`` the answer carries, which
-    S3's errors repeat as HostId; SDKs show it with the request id)."""
+    S3's errors repeat as HostId; SDKs show it with the request id). S3 compat: no
+    ``Resource`` element, which AWS's answers do not carry (its reference's example does)."""
     extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in error.extra.items())
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{error.code}</Code><Message>{escape(error.message)}</Message>"
-        f"{extra}<Resource>{escape(resource)}</Resource><RequestId>{request_id}</RequestId>"
+        f"{extra}<RequestId>{request_id}</RequestId>"
         f"<HostId>{host_id}</HostId></Error>"
     ).encode()
 
@@ -194,7 +195,10 @@ def missing_content_length() -> S3Error:
 def invalid_argument(message: str, name: str | None = None, value: str | None = None) -> S3Error:
     extra = {}
     if name is not None:
-        extra = {"ArgumentName": name, "ArgumentValue": value or ""}
+        extra["ArgumentName"] = name
+    if name is not None and value:
+        # S3 compat: AWS leaves ArgumentValue out when there is no value to name.
+        extra["ArgumentValue"] = value
     return S3Error("InvalidArgument", message, 400, extra)
 
 

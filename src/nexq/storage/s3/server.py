@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -98,7 +97,6 @@ class S3App:
                 return
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         raw_path = raw_path.partition("?")[0]
-        resource = raw_path
         req: S3Request | None = None
         watched = watch_body(scope, receive)
         try:
@@ -106,11 +104,10 @@ class S3App:
             # What the listener's telemetry and access log say of the request (web.observe).
             scope["nexq.operation"] = req.operation.value
             scope["nexq.request_id"] = request_id
-            resource = unquote(raw_path)
             await admit(req, self._services)
             response = await HANDLERS[req.operation](req, self._services)
         except S3Error as exc:
-            response = self._error(exc, resource, request_id, method)
+            response = self._error(exc, request_id, method)
         except DomainError as exc:
             telemetry.refusal_of("s3", exc)
             error = from_domain(exc, method)
@@ -125,10 +122,10 @@ class S3App:
                     req.query.get("uploadId"),
                     req.query.get("versionId"),
                 )
-            response = self._error(error, resource, request_id, method)
+            response = self._error(error, request_id, method)
         except Exception:
-            log.exception("internal error in request %s %s %s", request_id, method, resource)
-            response = self._error(internal_error(), resource, request_id, method)
+            log.exception("internal error in request %s %s %s", request_id, method, raw_path)
+            response = self._error(internal_error(), request_id, method)
         if req is not None and req.credential is not None:  # authenticated, lazily
             scope["nexq.account"] = req.caller.account.id
         if req is not None and "origin" in req.headers:  # a browser's: the bucket's CORS
@@ -153,19 +150,13 @@ class S3App:
         """
         self._counter += 1
         request_id = f"{self._id_prefix}{self._counter:08X}"
-        resource = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        resource = resource.partition("?")[0]
-        with contextlib.suppress(UnicodeError):
-            decoded = unquote(resource, errors="strict")
-            if decoded.isprintable():
-                resource = decoded
         headers = [
             (b"x-amz-request-id", request_id.encode()),
             (b"x-amz-id-2", self._host_id.encode()),
             (b"server", b"Nexq"),
             (b"content-type", b"application/xml"),
         ]
-        return 400, headers, render(request_timeout(), resource, request_id, self._host_id)
+        return 400, headers, render(request_timeout(), request_id, self._host_id)
 
     def _count(self, meter: Meter, req: S3Request, status: int, sent: int) -> None:
         """Meter a request whose caller was authenticated (see docs/metering.md for the rules)."""
@@ -267,13 +258,13 @@ class S3App:
                 raise RateLimited(name, wait)
         return credential
 
-    def _error(self, exc: S3Error, resource: str, request_id: str, method: str) -> Response:
+    def _error(self, exc: S3Error, request_id: str, method: str) -> Response:
         if exc.status == 304:
             return Response(304, dict(exc.headers))
         headers = {"content-type": "application/xml", **exc.headers}
         if exc.status in (503,):
             headers.setdefault("retry-after", "1")
-        return Response(exc.status, headers, render(exc, resource, request_id, self._host_id))
+        return Response(exc.status, headers, render(exc, request_id, self._host_id))
 
     async def _send(
         self, send: Any, receive: Any, response: Response, request_id: str, method: str
