@@ -96,6 +96,12 @@ def test_bucket_region(server: LiveServer, lister: Key) -> None:
     assert [b["Name"] for b in here] == names_of(lister)
     assert {b["BucketRegion"] for b in here} == {"nexq-1"}
     assert s3.list_buckets(BucketRegion="eu-west-3")["Buckets"] == []
+    with pytest.raises(ClientError) as exc:  # a region AWS does not have
+        s3.list_buckets(BucketRegion="eu-east-1")
+    error = exc.value.response["Error"]
+    assert (code(exc), status(exc)) == ("InvalidArgument", 400)
+    assert error["Message"] == "Argument value eu-east-1 is not a valid AWS Region"
+    assert error["ArgumentName"] == "bucket-region" and "ArgumentValue" not in error
 
 
 @pytest.mark.parametrize(
@@ -203,6 +209,14 @@ def test_in_us_east_1_it_is_200_and_changes_nothing(tmp_path: Path) -> None:
         assert again["Location"] == "/legacy-bucket"
         assert s3.get_object(Bucket="legacy-bucket", Key="kept")["Body"].read() == b"still here"
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["legacy-bucket"]
+        # A re-creation naming tags would drop them unsaid: 409, as in every other region;
+        # naming none (or an empty set) is still 200.
+        tagged = {"Tags": [{"Key": "team", "Value": "web"}]}
+        with pytest.raises(ClientError) as exc:
+            s3.create_bucket(Bucket="legacy-bucket", CreateBucketConfiguration=tagged)
+        assert (code(exc), status(exc)) == ("BucketAlreadyOwnedByYou", 409)
+        empty = s3.create_bucket(Bucket="legacy-bucket", CreateBucketConfiguration={"Tags": []})
+        assert empty["ResponseMetadata"]["HTTPStatusCode"] == 200
         rival = live.client(live.key(live.account("rival@example.com")))
         with pytest.raises(ClientError) as exc:
             rival.create_bucket(Bucket="legacy-bucket")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
 
@@ -41,12 +42,32 @@ def bucket_page(req: S3Request, region: str) -> BucketPage:
         limit = MAX_BUCKETS
     token = query.get("continuation-token") or None
     wanted = query.get("bucket-region")
+    # Nexq has one region; us-east-1 and auto name it too, as in signatures.
+    matches = wanted is None or wanted in (region, "us-east-1", "auto")
+    if not matches and wanted not in _aws_regions():
+        # S3 compat: AWS's refusal of a region it does not have (no ArgumentValue).
+        raise invalid_argument(
+            f"Argument value {wanted} is not a valid AWS Region", "bucket-region"
+        )
     return BucketPage(
         prefix=query.get("prefix", ""),
         after=None if token is None else _after(token),
         limit=limit,
-        # Nexq has one region; us-east-1 and auto name it too, as in signatures.
-        region_matches=wanted is None or wanted in (region, "us-east-1", "auto"),
+        region_matches=matches,
+    )
+
+
+@functools.cache
+def _aws_regions() -> frozenset[str]:
+    """The regions AWS has, from botocore's endpoint data (boto3 is a dependency already):
+    read once, by the first ListBuckets naming a region that is not Nexq's."""
+    import botocore.session  # here: rarely needed, and its import is not free
+
+    session = botocore.session.get_session()
+    return frozenset(
+        name
+        for partition in session.get_available_partitions()
+        for name in session.get_available_regions("s3", partition_name=partition)
     )
 
 

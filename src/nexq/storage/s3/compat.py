@@ -30,7 +30,8 @@ NOTES: dict[Operation, str] = {
     Operation.CREATE_BUCKET: "re-creating a bucket one owns: 200 if the region is us-east-1, "
     "else 409 BucketAlreadyOwnedByYou; CreateBucketConfiguration's Tags become the bucket's "
     "tags (checked as PutBucketTagging's); x-amz-object-ownership and ACL headers: see ACLs",
-    Operation.LIST_BUCKETS: "max-buckets, continuation-token, prefix, bucket-region",
+    Operation.LIST_BUCKETS: "max-buckets, continuation-token, prefix, bucket-region (a region "
+    "AWS does not have: 400 InvalidArgument, as AWS)",
     Operation.LIST_MULTIPART_UPLOADS: "prefix, delimiter (CommonPrefixes), key-marker / "
     "upload-id-marker (an upload of another key: 400 InvalidArgument, as AWS), max-uploads, "
     "encoding-type=url; each upload's Initiator and Owner",

@@ -74,8 +74,9 @@ async def create_bucket(req: S3Request, s: Services) -> Response:
             made = s.objects.create_bucket(req.caller, name, object_lock=_lock_enabled(req))
         except BucketAlreadyOwnedByYou:
             # S3 compat: us-east-1 answers its owner's re-creation of a bucket with 200 and
-            # changes nothing (AWS's legacy behaviour there); every other region with 409.
-            if s.region != "us-east-1":
+            # changes nothing (AWS's legacy behaviour there); every other region with 409,
+            # and us-east-1 too when it names tags, which it would otherwise drop unsaid.
+            if s.region != "us-east-1" or tags.pairs:
                 raise
             return
         s.acl.settle_new_bucket(made, ownership, grants, tags.to_json() if tags.pairs else None)
