@@ -28,12 +28,12 @@ from nexq.storage.versions import parse_version_id
 
 @dataclass(frozen=True, slots=True)
 class AclView:
-    """An ACL as GetBucketAcl / GetObjectAcl answer it: the owner and each grant, with the
-    display names (account emails) of the accounts they name."""
+    """An ACL as GetBucketAcl / GetObjectAcl answer it: the owner and each grant. S3 compat:
+    accounts by id alone, as AWS has answered since November 2025 (no DisplayName), so an
+    ACL shows nobody's email."""
 
     owner: str
     grants: tuple[Grant, ...]
-    names: dict[str, str]
 
 
 class AccessControl:
@@ -253,11 +253,7 @@ class AccessControl:
             raise _public_refused()
 
     def _view(self, owner: str, grants: tuple[Grant, ...]) -> AclView:
-        names = {}
-        for account_id in {owner} | {g.grantee.value for g in grants if g.grantee.kind == "id"}:
-            found = self._store.get_account(account_id)
-            names[account_id] = found.email if found is not None else ""
-        return AclView(owner, grants, names)
+        return AclView(owner, grants)
 
 
 def object_grants(meta: ObjectMeta, bucket: Bucket) -> tuple[str, tuple[Grant, ...]]:

@@ -98,8 +98,7 @@ def _grantee(grant: Grant, view: AclView) -> str:
 
 
 def _account(account_id: str, view: AclView) -> str:
-    name = escape(view.names.get(account_id, ""))
-    return f"<ID>{escape(account_id)}</ID><DisplayName>{name}</DisplayName>"
+    return f"<ID>{escape(account_id)}</ID>"
 
 
 def parse_ownership(body: bytes) -> Ownership:

@@ -21,10 +21,9 @@ from nexq.storage.s3.xml import (
 
 
 def _owner(req: S3Request) -> str:
+    # S3 compat: the id alone; AWS stopped answering DisplayName in November 2025.
     account = req.credential.account if req.credential else None
-    ident = account.id if account else ""
-    name = escape(account.email) if account else ""
-    return f"<ID>{ident}</ID><DisplayName>{name}</DisplayName>"
+    return f"<ID>{account.id if account else ''}</ID>"
 
 
 async def list_buckets(req: S3Request, s: Services) -> Response:

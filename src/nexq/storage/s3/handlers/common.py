@@ -342,24 +342,17 @@ def object_url(req: S3Request, key: str) -> str:
 
 
 def party(req: S3Request, account_id: str) -> str:
-    """An account named in a listing (an upload's Initiator or Owner): its ID, and its
-    DisplayName (email) only to the account itself, as :func:`listed_owner` shows owners."""
-    account = req.credential.account if req.credential else None
-    if account is not None and account.id == account_id:
-        return f"<ID>{account.id}</ID><DisplayName>{escape(account.email)}</DisplayName>"
+    """An account named in a listing (an upload's Initiator or Owner): its ID. S3 compat: no
+    DisplayName, which AWS stopped answering in November 2025 (and which was an email)."""
     return f"<ID>{escape(account_id)}</ID>"
 
 
 def listed_owner(req: S3Request, s: Services) -> str:
-    """The ``<Owner>`` of the objects a listing shows: the bucket's owner. Its email
-    (DisplayName) only to the owner itself: another account a policy or ACL lets list the
-    bucket sees the owner's id alone (as AWS has stopped answering DisplayName), and an
-    anonymous caller no owner at all (as AWS answers it)."""
+    """The ``<Owner>`` of the objects a listing shows: the bucket's owner, by id (no
+    DisplayName, as :func:`party`); an anonymous caller sees no owner at all (as AWS answers
+    it)."""
     bucket = s.objects.directory.bucket(req.bucket or "")
     account = req.credential.account if req.credential else None
     if bucket is None or account is None or not account.id:  # the anonymous account has none
         return ""
-    if bucket.account_id == account.id:
-        shown = escape(account.email)
-        return f"<Owner><ID>{account.id}</ID><DisplayName>{shown}</DisplayName></Owner>"
     return f"<Owner><ID>{bucket.account_id}</ID></Owner>"
