@@ -121,6 +121,9 @@ def test_the_governance_bypass_is_refused_where_nothing_locks(s3: Any, bucket: s
             s3.delete_object(Bucket=bucket, Key="k", BypassGovernanceRetention=bypass)
         assert (code(refused), status(refused)) == ("InvalidArgument", 400)
         assert "only applicable to Object Lock enabled buckets" in str(refused.value)
+        error = refused.value.response["Error"]
+        assert error["ArgumentName"] == "x-amz-bypass-governance-retention"
+        assert "ArgumentValue" not in error  # as AWS's answer
         with pytest.raises(ClientError) as refused:
             s3.delete_objects(
                 Bucket=bucket, Delete={"Objects": [{"Key": "k"}]}, BypassGovernanceRetention=bypass

@@ -124,8 +124,9 @@ def new_bucket_acl(
     try:
         ownership = None if asked is None else Ownership(asked.strip())
     except ValueError:
+        # S3 compat: AWS names the header, not its value, as ArgumentName alone.
         raise invalid_argument(
-            f"Invalid x-amz-object-ownership header: {asked}", OWNERSHIP_HEADER, asked
+            f"Invalid x-amz-object-ownership header: {asked}", OWNERSHIP_HEADER
         ) from None
     if ownership in (None, Ownership.BUCKET_OWNER_ENFORCED):
         check_bucket_acl(headers, caller.account.id)

@@ -375,10 +375,9 @@ def _check_bypass(req: S3Request, s: Services) -> None:
     if BYPASS in req.headers:
         bucket = s.objects.bucket(req.caller, req.bucket or "")
         if s.objects.lock_configuration(bucket) is None:
+            # S3 compat: ArgumentName alone, as AWS answers.
             raise invalid_argument(
-                f"{BYPASS} is only applicable to Object Lock enabled buckets.",
-                BYPASS,
-                req.headers[BYPASS],
+                f"{BYPASS} is only applicable to Object Lock enabled buckets.", BYPASS
             )
 
 
