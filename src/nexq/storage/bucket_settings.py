@@ -7,6 +7,7 @@ from nexq.core.identity import Principal
 from nexq.storage import encryption
 from nexq.storage.encryption import KMS, BucketEncryption, CustomerKeysBlocked, ObjectKey, Requested
 from nexq.storage.errors import AccessDenied, IllegalVersioningConfiguration
+from nexq.storage.model import Bucket
 from nexq.storage.object_lock import InvalidBucketState
 from nexq.storage.policy import MalformedPolicy, Policy, is_public, parse_policy
 from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
@@ -71,7 +72,8 @@ class BucketSettings(ObjectStorageBase):
         for (SSE-C, SSE-KMS, SSE-S3), else the bucket's default encryption. KMS keys are the
         bucket owner's: KMS.NotFoundException, KMS.DisabledException or AccessDenied."""
         if requested.customer is not None:
-            if self._default_encryption(caller, bucket_name).customer_keys_blocked:
+            bucket = self.bucket(caller, bucket_name)
+            if self._default_encryption(bucket).customer_keys_blocked:
                 raise CustomerKeysBlocked()
             return requested.customer
         if requested.algorithm not in (None, KMS):
@@ -79,7 +81,7 @@ class BucketSettings(ObjectStorageBase):
         bucket = self.bucket(caller, bucket_name)
         default: BucketEncryption | None = None
         if requested.algorithm is None or requested.bucket_key is None:
-            default = self._default_encryption(caller, bucket_name)
+            default = self._default_encryption(bucket)
         if requested.algorithm == KMS:
             bucket_key = requested.bucket_key
             if bucket_key is None:  # S3 compat: the bucket's setting, if it uses SSE-KMS
@@ -93,9 +95,8 @@ class BucketSettings(ObjectStorageBase):
             )
         return None
 
-    def _default_encryption(self, caller: Principal, bucket_name: str) -> BucketEncryption:
+    def _default_encryption(self, bucket: Bucket) -> BucketEncryption:
         # Cached with the bucket (a change moves the auth generation): no read per PUT.
-        bucket = self.bucket(caller, bucket_name)
         return BucketEncryption.from_json(self.directory.setting(bucket, encryption.SETTING))
 
     def set_bucket_encryption(

@@ -183,7 +183,7 @@ def render() -> str:
         "`412 PreconditionFailed` naming it (`Condition`), as reads' and copy sources' are. A",
         "Complete with `If-Match` after the key was written since the upload began, or with",
         "`If-None-Match: *` after the key's object was deleted since (DeleteObject,",
-        "DeleteObjects; not a lifecycle expiration), is `409 ConditionalRequestConflict`:",
+        "DeleteObjects, a lifecycle expiration), is `409 ConditionalRequestConflict`:",
         "start a new upload. Any other value, or both",
         "headers, is `501 NotImplemented` naming the `Header`.",
         "",
