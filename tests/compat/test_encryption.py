@@ -26,6 +26,12 @@ OTHER = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": OTHER_KEY}
 SOURCE_KEY = {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": KEY}
 KEY_MD5 = base64.b64encode(hashlib.md5(KEY).digest()).decode()
 _checks = itertools.count()
+# SSE-C's three fields as a PostObject form carries them.
+FORM_SSE_C = {
+    "x-amz-server-side-encryption-customer-algorithm": "AES256",
+    "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
+    "x-amz-server-side-encryption-customer-key-MD5": KEY_MD5,
+}
 NEEDS_KEY = (
     "The object was stored using a form of Server Side Encryption. The correct parameters "
     "must be provided to retrieve the object."
@@ -424,11 +430,7 @@ def test_sse_c_copies(tls: Any, tls_bucket: str) -> None:
 def test_sse_c_form_upload(tls: Any, tls_bucket: str, s3: Any, bucket: str) -> None:
     """PostObject takes SSE-C's three fields over HTTPS, as a PutObject takes its headers;
     over plain HTTP the form is refused and nothing is stored."""
-    fields = {
-        "x-amz-server-side-encryption-customer-algorithm": "AES256",
-        "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
-        "x-amz-server-side-encryption-customer-key-MD5": KEY_MD5,
-    }
+    fields = dict(FORM_SSE_C)
     conditions: list[Any] = [{name: value} for name, value in fields.items()]
     post = tls.generate_presigned_post(tls_bucket, "form", Fields=fields, Conditions=conditions)
     answer = httpx.post(
@@ -466,11 +468,7 @@ def test_a_new_bucket_blocks_sse_c_until_its_owner_allows_it(tls: Any) -> None:
         assert refused["Error"]["Code"] == "AccessDenied"
         assert refused["ResponseMetadata"]["HTTPStatusCode"] == 403
         assert "SSE-C" in refused["Error"]["Message"]
-    fields = {
-        "x-amz-server-side-encryption-customer-algorithm": "AES256",
-        "x-amz-server-side-encryption-customer-key": base64.b64encode(KEY).decode(),
-        "x-amz-server-side-encryption-customer-key-MD5": KEY_MD5,
-    }
+    fields = dict(FORM_SSE_C)
     conditions: list[Any] = [{name: value} for name, value in fields.items()]
     post = tls.generate_presigned_post(bucket, "c", Fields=fields, Conditions=conditions)
     form = httpx.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=False)
