@@ -3,6 +3,8 @@ its versioning state, its default encryption and what a write is sealed with."""
 
 from __future__ import annotations
 
+import functools
+
 from nexq.core.identity import Principal
 from nexq.storage import encryption
 from nexq.storage.encryption import KMS, BucketEncryption, CustomerKeysBlocked, ObjectKey, Requested
@@ -14,6 +16,10 @@ from nexq.storage.public_access import SETTING as PUBLIC_ACCESS
 from nexq.storage.public_access import PublicAccessBlock
 from nexq.storage.service_base import ObjectStorageBase
 from nexq.storage.versions import ENABLED, STATES
+
+# A PUT without an encryption header reads its bucket's default: parsed once per stored
+# text, not per write (the value is immutable).
+_parsed_encryption = functools.lru_cache(maxsize=512)(BucketEncryption.from_json)
 
 
 class BucketSettings(ObjectStorageBase):
@@ -97,7 +103,7 @@ class BucketSettings(ObjectStorageBase):
 
     def _default_encryption(self, bucket: Bucket) -> BucketEncryption:
         # Cached with the bucket (a change moves the auth generation): no read per PUT.
-        return BucketEncryption.from_json(self.directory.setting(bucket, encryption.SETTING))
+        return _parsed_encryption(self.directory.setting(bucket, encryption.SETTING))
 
     def set_bucket_encryption(
         self, caller: Principal, bucket_name: str, config: BucketEncryption | None

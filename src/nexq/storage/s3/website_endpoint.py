@@ -167,9 +167,9 @@ class WebsiteEndpoint:
         """The CORS headers the bucket's rules give a request with an ``Origin`` (S3 compat:
         the website endpoint applies the bucket's CORS configuration, so a site's fonts and
         scripts can be fetched from other origins), errors included."""
+        if not any(name == b"origin" for name, _ in scope["headers"]):
+            return  # most requests: no dict of their headers made for nothing
         headers = _headers_of(scope)
-        if "origin" not in headers:
-            return
         directory = self._services.objects.directory
         allowed = cors.actual_response_headers(
             bucket_rules(directory, bucket),  # cached: _configuration refreshed the directory
