@@ -125,6 +125,28 @@ def test_ranges_at_chunk_boundaries(blobs: SealedBlobs, offset: int, length: int
     assert all(0 < len(piece) <= 1000 for piece in pieces)
 
 
+@pytest.mark.parametrize(("offset", "length"), [(0, 5000), (0, 1), (999, 1002), (4999, 1)])
+def test_ranges_of_a_blob_read_whole_when_opened(
+    blobs: SealedBlobs, offset: int, length: int
+) -> None:
+    data = os.urandom(5000)  # one chunk, read with its header when opened
+    path = write(blobs, data)
+    pieces = list(blobs.read(path, offset, length, 1000))
+    assert b"".join(pieces) == data[offset : offset + length]
+    assert all(0 < len(piece) <= 1000 for piece in pieces)
+
+
+def test_a_flipped_byte_of_a_small_blob_is_detected(
+    blobs: SealedBlobs, files: FileBlobStore
+) -> None:
+    path = write(blobs, os.urandom(5000))
+    raw = bytearray(on_disk(files, path))
+    raw[HEADER + 4000] ^= 1
+    put_on_disk(files, path, bytes(raw))
+    with pytest.raises(SealBroken):
+        read(blobs, path, 0, 10)
+
+
 def test_pieces_a_reader_keeps_are_never_overwritten(blobs: SealedBlobs) -> None:
     # A read decrypts into a few reused buffers; one is reused only when no view of it is
     # left, so pieces kept (as a server keeps a piece it is still sending) stay intact.

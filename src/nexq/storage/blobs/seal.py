@@ -64,6 +64,7 @@ _FIXED = struct.Struct(">8sBBBx8s8s")
 _NONCE = 12
 HEADER = _FIXED.size + _NONCE + 32 + TAG
 _AAD = struct.Struct(">IB")
+_LAST_OF_ONE = _AAD.pack(0, True)  # the associated data of a one-chunk blob's chunk
 _NO_KEY_ID = bytes(8)
 # Bytes opened per read of the underlying store, in whole chunks: what a GET asks for.
 READ_BYTES = 1 << 20
@@ -249,7 +250,14 @@ class SealedWriter:
         sealing = self._sealing
         if sealing is not None and not self._adopted:
             try:
-                self._emit(sealing, [memoryview(self._pending)[: self._held]], final=True)
+                if self._header_written:
+                    self._emit(sealing, [memoryview(self._pending)[: self._held]], final=True)
+                else:
+                    # A blob of one chunk (most small objects): sealed in one call.
+                    held = memoryview(self._pending)[: self._held]
+                    chunk = sealing.cipher.encrypt(_nonce(sealing.prefix, 0), held, _LAST_OF_ONE)
+                    self.raw.write(sealing.header + chunk)
+                    self._header_written = True
             except BaseException:
                 # The last chunk's write failed (a full disk): nothing is published, and no
                 # temporary stays behind (the raw writer's own commit cleans up as well).
@@ -318,6 +326,17 @@ class SealedBlob:
         end = offset + length
         if offset < 0 or end > self._size:
             raise OSError(f"a sealed blob holds {self._size} bytes, not {end}")
+        if self._chunks == 1 and len(self._head) == self.stored_size:
+            # A small blob, read whole when opened (most GETs of small objects): one call
+            # opens it, with no buffers to manage.
+            whole = self._open_whole()
+            if offset == 0 and end == len(whole) <= chunk:
+                yield whole
+                return
+            pieces = memoryview(whole)
+            for at in range(offset, end, chunk):
+                yield pieces[at : min(at + chunk, end)]
+            return
         size = self._chunk
         group = max(1, min(chunk, READ_BYTES) // size)
         index, last = offset // size, (end - 1) // size
@@ -346,6 +365,15 @@ class SealedBlob:
                     for at in range(low, high, chunk):
                         yield bytes(plain[at : min(at + chunk, high)])
             index = following
+
+    def _open_whole(self) -> bytes:
+        """The plaintext of a one-chunk blob whose stored bytes are all in ``_head``."""
+        try:
+            return self._cipher.decrypt(
+                _nonce(self._prefix, 0), memoryview(self._head)[HEADER:], _LAST_OF_ONE
+            )
+        except InvalidTag:
+            raise SealBroken("chunk 0 of a sealed blob failed authentication") from None
 
     def _stored_chunks(self, first: int, last: int) -> bytes:
         """The stored bytes (ciphertext and tags) of chunks ``first`` to ``last``."""
