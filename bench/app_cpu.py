@@ -4,6 +4,7 @@
     python bench/app_cpu.py --nexq-src /tmp/before/src     # the same, for another tree
     python bench/app_cpu.py --profile HEAD                  # cProfile of one operation
     python bench/app_cpu.py --ops PUT --concurrency 16      # PUTs sharing group commits
+    python bench/app_cpu.py --unsealed                      # blobs plain: what sealing costs
 
 The app is built as a worker builds it (``nexq.app.build``, ``nexq.planes.s3_app``, wrapped in
 ``web.observe.Observed`` when the tree has it, metrics counted unless ``--no-metrics``) on a
@@ -53,7 +54,24 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--no-metrics", action="store_true", help="as NEXQ_METRICS=0")
     ap.add_argument("--profile", metavar="OP", help="print a cProfile of one round of OP")
     ap.add_argument("--tmp", default=None, help="parent of the data dir (a disk, not tmpfs)")
+    ap.add_argument(
+        "--unsealed",
+        action="store_true",
+        help="blobs written plain, as bench/encryption.py's baseline (sealing's cost per request)",
+    )
     return ap.parse_args()
+
+
+def _unseal(nexq_app: Any) -> None:
+    """Build the app's blob layer without keys: it writes plain blobs (the one way to turn
+    sealing off, as bench/encryption.py's baseline does it)."""
+    from nexq.storage.blobs.sealed import SealedBlobs
+
+    class Unsealed(SealedBlobs):
+        def __init__(self, raw: Any, keys: Any) -> None:
+            super().__init__(raw, None)
+
+    nexq_app.SealedBlobs = Unsealed
 
 
 class Harness:
@@ -78,6 +96,8 @@ class Harness:
             else:
                 telemetry.enable()
         settings = Settings.from_env(data_dir=self.server.data_dir)
+        if args.unsealed:
+            _unseal(nexq_app)
         s3 = planes.s3_app(nexq_app.build(settings), RateLimiter(share=1))
         try:
             from nexq.web.observe import Observed

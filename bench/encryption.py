@@ -109,13 +109,19 @@ def _median(results: list[Result]) -> float | None:
 
 
 def _cpu_per_op(results: list[Result]) -> float | None:
-    values = [r.extra["server_cpu_us_per_op"] for r in results if "server_cpu_us_per_op" in r.extra]
+    # A large workload is one request (one stream): its server CPU is the request's. That
+    # figure shows what AES adds to a 1 GiB GET when both CPUs are already busy.
+    values = [
+        r.extra.get("server_cpu_us_per_op", r.extra.get("server_cpu_s", 0.0) * 1e6)
+        for r in results
+        if "server_cpu_us_per_op" in r.extra or "server_cpu_s" in r.extra
+    ]
     return statistics.median(values) if values else None
 
 
-def _cpu(results: list[Result], key: str) -> str:
+def _cpu(results: list[Result], key: str, digits: int = 0) -> str:
     values = [r.extra[key] for r in results if key in r.extra]
-    return f"{statistics.mean(values):,.0f}" if values else "—"
+    return f"{statistics.mean(values):,.{digits}f}" if values else "—"
 
 
 def report(runs: dict[str, dict[str, list[Result]]], p: Params, args: argparse.Namespace) -> str:
@@ -184,7 +190,7 @@ def report(runs: dict[str, dict[str, list[Result]]], p: Params, args: argparse.N
             shown = ", ".join(f"{r.value:,.1f}" if r.value is not None else "ERR" for r in results)
             lines.append(
                 f"| {labels[workload]} | {label} | {shown} | "
-                f"{_cpu(results, 'server_cpu_us_per_op')} | {_cpu(results, 'server_cpu_s')} | "
+                f"{_cpu(results, 'server_cpu_us_per_op')} | {_cpu(results, 'server_cpu_s', 2)} | "
                 f"{_cpu(results, 'other_cpu_pct')} |"
             )
     return "\n".join(lines) + "\n"
