@@ -109,8 +109,8 @@ def _median(results: list[Result]) -> float | None:
 
 
 def _cpu_per_op(results: list[Result]) -> float | None:
-    # A large workload is one request (one stream): its server CPU is the request's. That
-    # figure shows what AES adds to a 1 GiB GET when both CPUs are already busy.
+    # A large workload is one request (one stream): its server CPU is the request's, which
+    # shows what AES and the reader's hand-offs add to a 1 GiB GET (docs/performance.md).
     values = [
         r.extra.get("server_cpu_us_per_op", r.extra.get("server_cpu_s", 0.0) * 1e6)
         for r in results
