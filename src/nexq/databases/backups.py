@@ -109,6 +109,7 @@ repo1-s3-uri-style=path
 repo1-storage-ca-file={ca}
 repo1-retention-full-type=time
 repo1-retention-full={days}
+repo1-bundle=y
 log-path={layout.logs}
 lock-path={layout.root / "pgbackrest" / "lock"}
 log-level-console=warn
