@@ -34,6 +34,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = handing_out_order(items, tests)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report ends with what its live servers logged: a failure seen only in
+    CI's output can then be told apart (a slow machine, a job that failed, a crash)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for server in _live_servers(getattr(item, "funcargs", {})):
+        report.sections.append((f"nexq serve on :{server.s3_port}", server.last_words()))
+
+
+def _live_servers(values: dict[str, Any]) -> list[LiveServer]:
+    """The live servers among a test's fixtures, and those of fixtures that hold one (a
+    browser tab's ``server``), each once."""
+    found: dict[int, LiveServer] = {}
+    for value in values.values():
+        for candidate in (value, getattr(value, "server", None)):
+            if isinstance(candidate, LiveServer):
+                found[id(candidate)] = candidate
+    return list(found.values())
+
+
 def _folder(item: pytest.Item, tests: Path) -> str:
     return item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
 

@@ -221,6 +221,23 @@ class LiveServer:
         if self.compute_ports:
             remove_instance_root(self.data_dir / "compute")
 
+    @property
+    def log_path(self) -> Path:
+        """Where the server's output goes (the tests' reports quote its end on a failure)."""
+        return self.data_dir.parent / f"server-{self.s3_port}.log"
+
+    def last_words(self, lines: int = 60) -> str:
+        """The end of the server's log and of the logs of the databases it runs (PostgreSQL's
+        and pgBackRest's): what a failed test's report shows of the server's side."""
+        parts = [_tail(self.log_path, lines)]
+        if self.databases_dir is not None:
+            logs = sorted(
+                self.databases_dir.glob("**/log/*"),
+                key=lambda path: path.stat().st_mtime if path.exists() else 0.0,
+            )
+            parts += [_tail(path, 15) for path in logs[-4:]]
+        return "\n".join(part for part in parts if part)
+
     def start(self) -> None:
         """Start ``nexq serve`` on the tiers Nexq ships, written to the data dir on first start
         (new accounts are Free; the billing tests add a priced tier beside them). A test
@@ -257,7 +274,7 @@ class LiveServer:
                 **self.env,
                 **({"NEXQ_DATABASE_URL": self.database_url} if self.database_url else {}),
             },
-            self.data_dir.parent / f"server-{self.s3_port}.log",
+            self.log_path,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -380,3 +397,11 @@ class LiveServer:
             config=Config(**params),
             verify=False,
         )
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return f"--- {path} (last {lines} lines)\n" + "\n".join(text.splitlines()[-lines:])

@@ -326,9 +326,11 @@ def test_without_javascript_and_across_accounts(
 
 # ------------------------------------------------------------------------ backups, restore
 
-# The first full backup is taken within ~10 s of Running, one asked for within ~10 s; a
-# restored database is Running in ~10-20 s. A loaded CI machine takes longer.
-BACKUP_WITHIN_MS = 60_000
+# The first full backup is taken within ~5 s of Running, one asked for within ~5 s; a
+# restored database is Running in ~10-20 s. A loaded CI machine takes longer: backups are
+# taken one at a time and write to Nexq's own S3, whose fsyncs wait on the other suite's disk
+# writes (a backup took over 60 s in CI once, when pgBackRest still stored each file apart).
+BACKUP_WITHIN_MS = 120_000
 RESTORED_WITHIN_MS = 120_000
 UTC_SECOND = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
 
