@@ -78,7 +78,7 @@ def test_backups_and_point_in_time_restore(
 
     # The first full backup is taken once it runs: the recovery window opens the second
     # after it stopped (pgBackRest keeps stop times to the second).
-    first = wait_for(lambda: full_backups(customer, source), 30, "the first full backup")
+    first = wait_for(lambda: full_backups(customer, source), 120, "the first full backup")
     assert first[0]["size"] > 0 and first[0]["duration_seconds"] >= 0
     listed = customer.json("databases", "backups", "list", source)
     assert settled(listed) == settled(rest(server, customer, f"/databases/{source}/backups").json())

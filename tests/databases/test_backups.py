@@ -42,7 +42,7 @@ def test_point_in_time_restore_into_a_new_database(api: httpx.Client, ca: Path) 
     source, password = create(api)
     name = source["name"]
     # The first full backup is taken once the database runs: the window starts there.
-    first = wait_for(lambda: full_backups(api, name), 60, "the first full backup")
+    first = wait_for(lambda: full_backups(api, name), 120, "the first full backup")
     assert first[0]["size"] > 0 and first[0]["label"].endswith("F")  # type: ignore[union-attr]
     # The window opens the second after the backup stopped: the writes below come later.
     oldest = datetime.fromisoformat(backups_of(api, name)["recovery_window"]["oldest"])  # type: ignore[index]
@@ -92,7 +92,7 @@ def test_point_in_time_restore_into_a_new_database(api: httpx.Client, ca: Path) 
     # Back up now: a second full backup appears.
     asked = api.post(f"/v1/databases/{name}/backups")
     assert asked.status_code == 202, asked.text
-    wait_for(lambda: len(full_backups(api, name)) >= 2, 60, "the second full backup")
+    wait_for(lambda: len(full_backups(api, name)) >= 2, 120, "the second full backup")
     delete(api, restored_name)
     delete(api, name)
 
@@ -114,7 +114,7 @@ def test_restoring_is_refused_outside_the_window_or_without_backups(
     )
     assert unknown.status_code == 404
     source, _ = create(api)
-    wait_for(lambda: full_backups(api, source["name"]), 60, "the first full backup")
+    wait_for(lambda: full_backups(api, source["name"]), 120, "the first full backup")
     too_old = api.post(
         "/v1/databases",
         json={

@@ -98,7 +98,7 @@ def test_the_primary_dies_and_a_replica_takes_over_losing_no_commit(
         ("replica", True),
     ]
     # Backups are taken from whichever node is primary, from the start.
-    wait_for(lambda: _full_backups(api, name), 60, "the first full backup")
+    wait_for(lambda: _full_backups(api, name), 120, "the first full backup")
     with connect(database, password, ca) as session:
         session.execute("CREATE TABLE ledger (n int PRIMARY KEY)")
         # Synchronous commits: the replica has every commit before it is acknowledged.
@@ -108,7 +108,7 @@ def test_the_primary_dies_and_a_replica_takes_over_losing_no_commit(
     # Backups go on from the new primary: a backup asked for now is taken, and a restore
     # to the latest point (the WAL the new primary archived) has every acknowledged row.
     assert api.post(f"/v1/databases/{name}/backups").status_code == 202
-    wait_for(lambda: len(_full_backups(api, name)) >= 2, 60, "a backup after the failover")
+    wait_for(lambda: len(_full_backups(api, name)) >= 2, 120, "a backup after the failover")
     # Restored into a new highly available database: its first node is restored, the
     # replica clones it, and both have every row.
     restored, restored_password = create(
