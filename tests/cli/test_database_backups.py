@@ -140,7 +140,7 @@ def test_backups_and_point_in_time_restore(
 
     for name in (latest, restored, source):
         assert customer.json("databases", "delete", name, "--yes")["status"] == "Deleting"
-    wait_for(lambda: customer.json("databases", "list") == [], 30, "every database deleted")
+    wait_for(lambda: customer.json("databases", "list") == [], 120, "every database deleted")
 
 
 def test_restore_and_backups_errors(customer: Dcp) -> None:

@@ -243,7 +243,7 @@ def test_deleting_removes_the_cluster_and_its_volumes(
     folder = server.databases_dir / db_id
     pid = postmaster_pid(server, db_id)
     delete(api, database["name"])
-    wait_for(lambda: not folder.exists(), 30, "folder removed")
+    wait_for(lambda: not folder.exists(), 120, "folder removed")
     assert not alive(pid)
     assert str(folder) not in Path("/proc/mounts").read_text()
 
@@ -260,7 +260,7 @@ def test_a_database_deleted_while_it_is_made_is_gone_for_good(
     rows = server.sql("SELECT status FROM databases_instances WHERE name = ?", name)
     assert rows == [("Deleted",)]
     assert server.databases_dir is not None
-    wait_for(lambda: not list(server.databases_dir.glob("db-*")) or _none_live(server), 30, "")
+    wait_for(lambda: not list(server.databases_dir.glob("db-*")) or _none_live(server), 120, "")
 
 
 def _none_live(server: LiveServer) -> bool:

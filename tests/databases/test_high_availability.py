@@ -134,7 +134,7 @@ def test_the_primary_dies_and_a_replica_takes_over_losing_no_commit(
 
     node = server.databases_dir / database_id(server, name)  # type: ignore[operator]
     delete(api, name)
-    wait_for(lambda: not node.exists(), 30, "folder removed")
+    wait_for(lambda: not node.exists(), 120, "folder removed")
     assert str(node) not in Path("/proc/mounts").read_text()
 
 
