@@ -14,6 +14,9 @@ Workloads, each through the BlobStore port exactly as Object Storage uses it:
   that write, during the read, and where it stood after the read (issue 16's target: under
   20 MiB for a 1 GiB transfer, back near rest after).
 
+``--sealed`` adds each store again behind the seal Object Storage puts every blob through
+(AES-256-GCM in 1 MiB chunks, a data key per blob: ``rados sealed``, ``file sealed``).
+
 Stores: ``rados`` (acknowledged = durable on the OSD), ``file`` (what FileBlobStore does
 alone: no sync; Nexq's group commit adds one syncfs per batch of writes) and
 ``file+fdatasync`` (each blob made durable before commit, the RADOS guarantee per blob).
@@ -39,9 +42,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from nexq.core.crypto import SecretBox, new_key  # noqa: E402
+from nexq.core.data_keys import DataKeys, MemoryDataKeys  # noqa: E402
 from nexq.storage.blobs.filesystem import FileBlobStore, FileBlobWriter  # noqa: E402
 from nexq.storage.blobs.port import BlobStore  # noqa: E402
 from nexq.storage.blobs.rados import RadosBlobStore  # noqa: E402
+from nexq.storage.blobs.sealed import SealedBlobs  # noqa: E402
 
 SMALL = 4096
 PIECE = 1024 * 1024
@@ -57,6 +63,9 @@ def main() -> int:
     parser.add_argument("--threads", default="1,16")
     parser.add_argument("--tmp", default=None, help="where the file store and cluster go")
     parser.add_argument("--out", help="also write the figures as JSON")
+    parser.add_argument(
+        "--sealed", action="store_true", help="also each store behind the seal (SSE-S3)"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="nexq-bench-rados-", dir=args.tmp))
@@ -79,12 +88,15 @@ def main() -> int:
             "file": lambda: FileBlobStore(work / "files"),
             "file+fdatasync": lambda: SyncedFileStore(work / "synced"),
         }
+        if args.sealed:
+            stores["rados sealed"] = lambda: _sealed(stores["rados"]())
+            stores["file sealed"] = lambda: _sealed(FileBlobStore(work / "sealed-files"))
         threads = [int(t) for t in args.threads.split(",")]
         results: dict[str, dict[str, float]] = {}
         for name, make in stores.items():
             store = make()
             results[name] = run(store, args.small_n, args.big_mib, threads)
-            close = getattr(store, "close", None)
+            close = getattr(getattr(store, "raw", store), "close", None)
             if close is not None:
                 store.recover(set())
                 close()
@@ -96,6 +108,11 @@ def main() -> int:
             subprocess.run([str(ROOT / "scripts" / "ceph-single-node"), "kill", str(cluster)])
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _sealed(raw: BlobStore) -> BlobStore:
+    """``raw`` behind the seal, as app.py puts every store (a master key of its own)."""
+    return SealedBlobs(raw, DataKeys(SecretBox(new_key()), MemoryDataKeys()))
 
 
 class SyncedFileStore(FileBlobStore):

@@ -341,30 +341,40 @@ class SealedBlob:
         group = max(1, min(chunk, READ_BYTES) // size)
         index, last = offset // size, (end - 1) // size
         ring = _Ring(min(self._size, (index + group) * size) - index * size)
-        stored = self._stored_chunks(index, min(last, index + group - 1))
-        while index <= last:
-            upto = min(last, index + group - 1)
-            plain_len = min(self._size, (upto + 1) * size) - index * size
-            buffer = ring.take()
-            self._open_chunks(index, upto, stored, buffer)
-            following = upto + 1
-            if following <= last:
-                # Read the next chunks' stored bytes before handing these over: once they
-                # are, the loop sends them (holding the GIL while it copies them into the
-                # socket), and what this thread does next, the decryption, can then run
-                # beside that copy instead of waiting for it to end.
-                stored = self._stored_chunks(following, min(last, following + group - 1))
-            base = index * size
-            low, high = max(offset - base, 0), min(end - base, plain_len)
-            if low == 0 and high == plain_len <= chunk:
-                # No copy: the ring hands this buffer out again only once nobody holds a
-                # view of it (the event loop may still be sending it).
-                yield memoryview(buffer)[:plain_len]
-            else:
-                with memoryview(buffer) as plain:
-                    for at in range(low, high, chunk):
-                        yield bytes(plain[at : min(at + chunk, high)])
-            index = following
+        # One read of every stored byte the range needs, taken a group of chunks at a time: a
+        # store that fetches over the network (RADOS) keeps its requests in flight across
+        # the whole range, where a read per group waited out a round trip each.
+        first_group = self._stored_length(index, min(last, index + group - 1))
+        stored_bytes = _Exact(self._stored_range(index, last, first_group))
+        try:
+            stored = stored_bytes.take(first_group)
+            while index <= last:
+                upto = min(last, index + group - 1)
+                plain_len = min(self._size, (upto + 1) * size) - index * size
+                buffer = ring.take()
+                self._open_chunks(index, upto, stored, buffer)
+                following = upto + 1
+                if following <= last:
+                    # Read the next chunks' stored bytes before handing these over: once
+                    # they are, the loop sends them (holding the GIL while it copies them
+                    # into the socket), and what this thread does next, the decryption, can
+                    # then run beside that copy instead of waiting for it to end.
+                    stored = stored_bytes.take(
+                        self._stored_length(following, min(last, following + group - 1))
+                    )
+                base = index * size
+                low, high = max(offset - base, 0), min(end - base, plain_len)
+                if low == 0 and high == plain_len <= chunk:
+                    # No copy: the ring hands this buffer out again only once nobody holds a
+                    # view of it (the event loop may still be sending it).
+                    yield memoryview(buffer)[:plain_len]
+                else:
+                    with memoryview(buffer) as plain:
+                        for at in range(low, high, chunk):
+                            yield bytes(plain[at : min(at + chunk, high)])
+                index = following
+        finally:
+            stored_bytes.close()
 
     def _open_whole(self) -> bytes:
         """The plaintext of a one-chunk blob whose stored bytes are all in ``_head``."""
@@ -375,13 +385,21 @@ class SealedBlob:
         except InvalidTag:
             raise SealBroken("chunk 0 of a sealed blob failed authentication") from None
 
-    def _stored_chunks(self, first: int, last: int) -> bytes:
-        """The stored bytes (ciphertext and tags) of chunks ``first`` to ``last``."""
-        size = self._chunk
-        plain_len = min(self._size, (last + 1) * size) - first * size
-        return self._stored(HEADER + first * (size + TAG), plain_len + (last - first + 1) * TAG)
+    def _stored_length(self, first: int, last: int) -> int:
+        """How many stored bytes (ciphertext and tags) chunks ``first`` to ``last`` take."""
+        plain_len = min(self._size, (last + 1) * self._chunk) - first * self._chunk
+        return plain_len + (last - first + 1) * TAG
 
-    def _open_chunks(self, first: int, last: int, stored: bytes, out: bytearray) -> None:
+    def _stored_range(self, first: int, last: int, piece: int) -> Iterator[Bytes]:
+        """The stored bytes of chunks ``first`` to ``last``, in pieces of ``piece`` bytes
+        where the store can (a file's reads), of any size otherwise."""
+        start = HEADER + first * (self._chunk + TAG)
+        length = self._stored_length(first, last)
+        if start + length <= len(self._head):
+            return iter((self._head[start : start + length],))
+        return self.raw.read(start, length, piece)
+
+    def _open_chunks(self, first: int, last: int, stored: Bytes, out: bytearray) -> None:
         """Decrypt chunks ``first`` to ``last`` (their ``stored`` bytes) into the start of
         ``out``, authenticated."""
         with memoryview(stored) as source, memoryview(out) as target:
@@ -402,13 +420,41 @@ class SealedBlob:
                 at += size + TAG
                 done += size
 
-    def _stored(self, start: int, length: int) -> bytes:
-        if start + length <= len(self._head):
-            return self._head[start : start + length]
-        return b"".join(self.raw.read(start, length, length))
-
     def close(self) -> None:
         self.raw.close()
+
+
+class _Exact:
+    """Exactly the number of bytes asked at a time, out of a stream of pieces of any size: a
+    piece of that size is handed on as it is, others are joined (one copy)."""
+
+    def __init__(self, pieces: Iterator[Bytes]) -> None:
+        self._pieces = pieces
+        self._rest: memoryview | None = None
+
+    def take(self, count: int) -> Bytes:
+        parts: list[Bytes] = []
+        got = 0
+        while got < count:
+            if self._rest is not None:
+                piece: Bytes = self._rest
+                self._rest = None
+            else:
+                piece = next(self._pieces, b"")
+                if not piece:
+                    raise OSError(f"a sealed blob's stored bytes end {count - got} bytes short")
+            if len(piece) > count - got:
+                view = memoryview(piece)
+                piece, self._rest = view[: count - got], view[count - got :]
+            parts.append(piece)
+            got += len(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        self._rest = None
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
 
 
 class _Ring:
