@@ -476,6 +476,9 @@ http {{
     proxy_set_header Host $http_host;
     proxy_request_buffering off;
     proxy_buffering off;
+    proxy_buffer_size 256k;
+    proxy_buffers 4 256k;
+    proxy_busy_buffers_size 256k;
     proxy_read_timeout 300s;
     proxy_next_upstream error timeout;
     upstream s3 {{

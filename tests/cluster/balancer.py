@@ -34,6 +34,9 @@ http {{
     proxy_set_header Host $http_host;
     proxy_request_buffering off;
     proxy_buffering off;
+    proxy_buffer_size 256k;
+    proxy_buffers 4 256k;
+    proxy_busy_buffers_size 256k;
     proxy_read_timeout 120s;
     # A node that refuses connections (dead) is skipped for 5 s; a request it was sent is
     # retried on the next node only if nothing was sent yet (nginx never repeats a POST or a
